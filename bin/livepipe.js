@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Entry point for `npx livepipe` / the installed bin. The TypeScript sources are compiled to dist/
+// by `npm run build` (run by `npm start`, `npm test` and the Docker image).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv).then(
+  (code) => {
+    if (typeof code === 'number') process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`livepipe: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

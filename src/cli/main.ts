@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The `livepipe` command line. Each command lives in its own `*-command.ts` file that exports a
+ * `register(program)` function; this file only assembles them.
+ */
+type Register = (program: Command) => void;
+
+const commandModules: Array<() => Promise<{ register: Register }>> = [
+  // Populated as commands land; keep one line per command file.
+];
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number | void> {
+  const program = new Command('livepipe')
+    .description('Live transcoding and Low-Latency HLS packaging pipeline')
+    .version(packageVersion())
+    .showHelpAfterError()
+    .exitOverride();
+  for (const load of commandModules) (await load()).register(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+}

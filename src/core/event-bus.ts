@@ -1,0 +1,72 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * One typed event hub per process. Event names live in one enum; `EventPayloads` gives each its
+ * payload type, so `on`/`emit` are checked by the compiler (the hls.js Events/EventMap pattern).
+ */
+export enum LivepipeEvent {
+  /** A channel's transcoder supervisor changed state. */
+  TranscoderState = 'transcoder:state',
+  /** A new ffmpeg run started: its outputs are about to produce a new init segment (a discontinuity). */
+  TranscoderRunStarted = 'transcoder:run-started',
+  /** A part was written to storage and named in its rendition's playlist model. */
+  PartReady = 'package:part-ready',
+  /** A media playlist (model) changed: new part, segment, hint or end of list. */
+  PlaylistUpdated = 'package:playlist-updated',
+  /** A publisher started pushing a channel. */
+  PublishStarted = 'ingest:publish-started',
+  /** A publisher stopped (disconnect, kick, error). */
+  PublishEnded = 'ingest:publish-ended',
+  /** Storage calls started failing or recovered. */
+  StorageHealth = 'storage:health',
+}
+
+export type TranscoderStateName = 'idle' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+
+export interface EventPayloads {
+  [LivepipeEvent.TranscoderState]: {
+    channel: string;
+    state: TranscoderStateName;
+    previous: TranscoderStateName;
+    reason?: string;
+  };
+  [LivepipeEvent.TranscoderRunStarted]: { channel: string; runId: number };
+  [LivepipeEvent.PartReady]: { channel: string; rendition: string; msn: number; part: number };
+  [LivepipeEvent.PlaylistUpdated]: { channel: string; rendition: string };
+  [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; remoteAddress?: string };
+  [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string };
+  [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string };
+}
+
+export type Listener<E extends LivepipeEvent> = (payload: EventPayloads[E]) => void;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // Thousands of held origin requests may wait on one event; they are tracked, not leaked.
+    this.emitter.setMaxListeners(0);
+  }
+
+  on<E extends LivepipeEvent>(event: E, listener: Listener<E>): () => void {
+    this.emitter.on(event, listener as (payload: unknown) => void);
+    return () => this.off(event, listener);
+  }
+
+  once<E extends LivepipeEvent>(event: E, listener: Listener<E>): () => void {
+    this.emitter.once(event, listener as (payload: unknown) => void);
+    return () => this.off(event, listener);
+  }
+
+  off<E extends LivepipeEvent>(event: E, listener: Listener<E>): void {
+    this.emitter.off(event, listener as (payload: unknown) => void);
+  }
+
+  emit<E extends LivepipeEvent>(event: E, payload: EventPayloads[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  removeAllListeners(): void {
+    this.emitter.removeAllListeners();
+  }
+}

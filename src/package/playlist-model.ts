@@ -1,0 +1,131 @@
+/**
+ * The media playlist as plain data: one field per tag. The packager mutates a model, one serializer
+ * (`playlist-serializer.ts`) renders it in full or as a delta update, and the origin answers blocking
+ * requests by looking at it. No playlist text is built anywhere else.
+ *
+ * Durations are seconds (floating point). URIs are relative to the playlist's own URL.
+ */
+
+/** EXT-X-PART */
+export interface PartEntry {
+  uri: string;
+  /** Seconds; always ≤ the playlist's `partTarget`. */
+  duration: number;
+  /** INDEPENDENT=YES: the part starts with a sync sample. */
+  independent: boolean;
+  /** GAP=YES: the part could not be stored; players skip it. */
+  gap?: boolean;
+}
+
+/** One media segment (EXTINF + URI) and the parts it was built from. */
+export interface SegmentEntry {
+  /** Media sequence number of this segment. */
+  msn: number;
+  uri: string;
+  /** Seconds (EXTINF). */
+  duration: number;
+  /**
+   * The segment's parts while they are still listed (within 3 target durations of the live edge);
+   * an empty array once they aged out (§6.2.2).
+   */
+  parts: PartEntry[];
+  /** EXT-X-DISCONTINUITY precedes this segment. */
+  discontinuity: boolean;
+  /** EXT-X-PROGRAM-DATE-TIME of the segment's first sample, as epoch milliseconds. */
+  programDateTime: number;
+  /** EXT-X-MAP URI in force for this segment (a new EXT-X-MAP is written whenever it changes). */
+  mapUri: string;
+  /** EXT-X-GAP: the segment is missing. */
+  gap?: boolean;
+}
+
+/** The segment being built at the live edge: its parts are published before its full URI. */
+export interface PendingSegment {
+  msn: number;
+  parts: PartEntry[];
+  discontinuity: boolean;
+  programDateTime: number;
+  mapUri: string;
+}
+
+/** EXT-X-RENDITION-REPORT for another rendition of the same multivariant playlist. */
+export interface RenditionReport {
+  /** Relative URI of that rendition's media playlist. */
+  uri: string;
+  lastMsn: number;
+  lastPart: number;
+}
+
+/** EXT-X-SERVER-CONTROL */
+export interface ServerControl {
+  canBlockReload: boolean;
+  /** Seconds; ≥ 3 × part target. */
+  partHoldBack: number;
+  /** Seconds; ≥ 3 × target duration. */
+  holdBack: number;
+  /** Seconds; ≥ 6 × target duration. */
+  canSkipUntil: number;
+}
+
+export interface MediaPlaylist {
+  /** EXT-X-VERSION (9 for delta updates / LL-HLS). */
+  version: number;
+  /** EXT-X-TARGETDURATION, whole seconds; fixed for the life of the stream. */
+  targetDuration: number;
+  /** EXT-X-PART-INF:PART-TARGET, seconds; fixed for the life of the stream. */
+  partTarget: number;
+  serverControl: ServerControl;
+  /** EXT-X-MEDIA-SEQUENCE: msn of `segments[0]` (or of `pending` when there are no segments yet). */
+  mediaSequence: number;
+  /** EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that slid out before `segments[0]`. */
+  discontinuitySequence: number;
+  /** Completed segments, oldest first, consecutive msns. */
+  segments: SegmentEntry[];
+  /** The segment in progress, or undefined between runs / after the end. */
+  pending?: PendingSegment;
+  /** EXT-X-PRELOAD-HINT:TYPE=PART,URI=… for the next part. */
+  preloadHint?: { uri: string };
+  renditionReports: RenditionReport[];
+  /** EXT-X-ENDLIST */
+  endList: boolean;
+}
+
+/** The last (msn, part index) the playlist fully contains; `part` is -1 if the msn has no listed part. */
+export function lastPosition(playlist: MediaPlaylist): { msn: number; part: number } {
+  if (playlist.pending && playlist.pending.parts.length > 0) {
+    return { msn: playlist.pending.msn, part: playlist.pending.parts.length - 1 };
+  }
+  const last = playlist.segments[playlist.segments.length - 1];
+  if (last) return { msn: last.msn, part: last.parts.length - 1 };
+  return { msn: playlist.mediaSequence - 1, part: -1 };
+}
+
+/** EXT-X-STREAM-INF / EXT-X-MEDIA entries of the multivariant playlist. */
+export interface VariantStream {
+  uri: string;
+  /** Peak segment bitrate, bits/s (measured). */
+  bandwidth: number;
+  /** Average segment bitrate, bits/s (measured). */
+  averageBandwidth: number;
+  codecs: string;
+  resolution: { width: number; height: number };
+  frameRate: number;
+  /** GROUP-ID of the audio EXT-X-MEDIA group, when there is audio. */
+  audioGroup?: string;
+}
+
+export interface AudioRendition {
+  groupId: string;
+  name: string;
+  uri: string;
+  default: boolean;
+  channels: number;
+  language?: string;
+}
+
+export interface MultivariantPlaylist {
+  version: number;
+  independentSegments: boolean;
+  audio: AudioRendition[];
+  variants: VariantStream[];
+}
