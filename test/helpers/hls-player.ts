@@ -1,0 +1,170 @@
+/**
+ * Real playback for tests and benchmarks: hls.js (low-latency mode) inside Debian's Chromium, driven
+ * by playwright-core. A tiny loopback server serves the player page and hls.js itself; the stream is
+ * fetched cross-origin from whatever server is under test (so CORS is exercised too).
+ */
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const CHROMIUM = process.env.LIVEPIPE_CHROMIUM ?? '/usr/bin/chromium';
+
+/** What the page records; read with `Player.stats()`. */
+export interface PlayerStats {
+  /** Seconds of media played (video.currentTime). */
+  currentTime: number;
+  /** `Date.now() - hls.playingDate` in seconds, sampled now; NaN before playback starts. */
+  latency: number;
+  /** All latency samples taken once per 250 ms while playing. */
+  latencySamples: number[];
+  levels: Array<{ width: number; height: number; bitrate: number; codecs: string }>;
+  currentLevel: number;
+  /** Media requests the player completed, by kind (hls.js FRAG_LOADED with or without `part`). */
+  partsLoaded: number;
+  fragmentsLoaded: number;
+  fatalErrors: string[];
+  nonFatalErrors: string[];
+  /** True once the playlist advertised parts (hls.js details.partList). */
+  sawParts: boolean;
+  /** Times the video element reported `waiting` after playback had started. */
+  stalls: number;
+  /** Wall-clock ms spent stalled after playback had started. */
+  stalledMs: number;
+  paused: boolean;
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</title>
+<video id="v" muted autoplay playsinline style="width:640px"></video>
+<script src="/hls.js"></script>
+<script>
+window.lp = { latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
+  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0 };
+window.startPlayback = (url, config) => {
+  const video = document.getElementById('v');
+  const hls = new Hls(Object.assign({ lowLatencyMode: true, backBufferLength: 30 }, config || {}));
+  window.hls = hls;
+  hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) lp.partsLoaded++; else lp.fragmentsLoaded++; });
+  hls.on(Hls.Events.LEVEL_UPDATED, (_e, d) => { if (d.details.partList && d.details.partList.length) lp.sawParts = true; });
+  hls.on(Hls.Events.ERROR, (_e, d) => {
+    const text = d.type + '/' + d.details + (d.response ? ' ' + d.response.code : '') + (d.reason ? ' ' + d.reason : '');
+    (d.fatal ? lp.fatalErrors : lp.nonFatalErrors).push(text);
+  });
+  video.addEventListener('playing', () => {
+    lp.started = true;
+    if (lp.waitingSince) { lp.stalledMs += performance.now() - lp.waitingSince; lp.waitingSince = 0; }
+  });
+  video.addEventListener('waiting', () => { if (lp.started) { lp.stalls++; lp.waitingSince = performance.now(); } });
+  setInterval(() => {
+    if (hls.playingDate && !video.paused && video.readyState >= 3) lp.latencySamples.push((Date.now() - hls.playingDate.getTime()) / 1000);
+  }, 250);
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
+};
+window.readStats = () => {
+  const video = document.getElementById('v');
+  const hls = window.hls;
+  return {
+    currentTime: video.currentTime,
+    latency: hls && hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : NaN,
+    latencySamples: lp.latencySamples.slice(),
+    levels: hls ? hls.levels.map((l) => ({ width: l.width, height: l.height, bitrate: l.bitrate, codecs: l.codecSet || ((l.videoCodec || '') + ',' + (l.audioCodec || '')) })) : [],
+    currentLevel: hls ? hls.currentLevel : -1,
+    partsLoaded: lp.partsLoaded, fragmentsLoaded: lp.fragmentsLoaded,
+    fatalErrors: lp.fatalErrors.slice(), nonFatalErrors: lp.nonFatalErrors.slice(),
+    sawParts: lp.sawParts, stalls: lp.stalls,
+    stalledMs: lp.stalledMs + (lp.waitingSince ? performance.now() - lp.waitingSince : 0),
+    paused: video.paused,
+  };
+};
+</script>`;
+
+export interface Player {
+  page: Page;
+  stats(): Promise<PlayerStats>;
+  /** Force a level (rendition) by index, as a user picking a quality would (`hls.currentLevel = i`). */
+  setLevel(index: number): Promise<void>;
+  /** Polls stats until `predicate` holds or `timeoutMs` passes; returns the last stats either way. */
+  waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
+  close(): Promise<void>;
+}
+
+export interface PlayerOptions {
+  /** Extra hls.js config merged over `{ lowLatencyMode: true }`. */
+  hlsConfig?: Record<string, unknown>;
+}
+
+async function servePage(): Promise<{ server: Server; origin: string }> {
+  const require = createRequire(import.meta.url);
+  const hlsJs = await readFile(require.resolve('hls.js/dist/hls.min.js'));
+  const server = createServer((req, res) => {
+    if (req.url === '/hls.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(hlsJs);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, origin: `http://127.0.0.1:${port}` };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** Opens a page in `browser` that plays `url` with hls.js. */
+export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<Player> {
+  const { server, origin } = await servePage();
+  const page = await browser.newPage();
+  await page.goto(origin + '/');
+  await page.evaluate(([u, c]) => (globalThis as unknown as { startPlayback(u: string, c: unknown): void }).startPlayback(u, c), [
+    url,
+    options.hlsConfig ?? {},
+  ] as const);
+  const stats = () => page.evaluate(() => (globalThis as unknown as { readStats(): PlayerStats }).readStats());
+  return {
+    page,
+    stats,
+    async setLevel(index: number) {
+      await page.evaluate((i) => {
+        (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = i;
+      }, index);
+    },
+    async waitFor(predicate, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last = await stats();
+      while (!predicate(last) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        last = await stats();
+      }
+      return last;
+    },
+    async close() {
+      await page.close().catch(() => {});
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
