@@ -1,0 +1,186 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { ID_PATTERN } from '../core/ids.js';
+
+/**
+ * The configuration of `livepipe serve`: defaults → YAML file → environment → command-line flags →
+ * zod validation → frozen snapshot. Every setting is documented here with its default.
+ */
+
+const channelSchema = z
+  .object({
+    /** Channel id: the path segment in `rtmp://…/live/{id}` and `/live/{id}/master.m3u8`. */
+    id: z.string().regex(ID_PATTERN, 'letters, digits, _ and - only, starting with a letter or digit, ≤ 64 chars'),
+    /** Ladder name from ladders/ (default `default`). */
+    ladder: z.string().regex(ID_PATTERN).default('default'),
+    /** Publish key (RTMP `?key=` or OBS stream key). At least 16 characters: it is the only credential. */
+    key: z.string().min(16, 'stream keys must be at least 16 characters').max(256),
+    /** SRT listener for this channel; omitted = a port is allocated from `srt.portRange`. */
+    srt: z
+      .object({
+        port: z.number().int().min(1).max(65535).optional(),
+        /** AES passphrase, 10–79 characters (libsrt's limits). */
+        passphrase: z.string().min(10).max(79),
+        /** SRT receiver latency in milliseconds (default 120). */
+        latencyMs: z.number().int().min(20).max(8000).default(120),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ChannelConfig = z.infer<typeof channelSchema>;
+
+const hostSchema = z.string().min(1);
+const portSchema = z.number().int().min(0).max(65535);
+
+export const serviceConfigSchema = z
+  .object({
+    /** Bind address of every listener (default 127.0.0.1: nothing is exposed unless asked). */
+    host: hostSchema.default('127.0.0.1'),
+    /** Local storage directory (the embedded default, `./data`). Ignored when `storage` is set. */
+    dataDir: z.string().min(1).default('./data'),
+    /** Object storage URL, e.g. `s3://bucket/prefix`; unset = filesystem under `dataDir`. */
+    storage: z.string().optional(),
+    origin: z.object({ port: portSchema.default(8080) }).strict().default({ port: 8080 }),
+    api: z.object({ port: portSchema.default(8081) }).strict().default({ port: 8081 }),
+    rtmp: z.object({ port: portSchema.default(1935) }).strict().default({ port: 1935 }),
+    srt: z
+      .object({
+        /** First port of the per-channel SRT listener range (default 9000). */
+        portBase: portSchema.default(9000),
+        /** How many ports the range holds (default 100). */
+        portCount: z.number().int().min(1).max(10_000).default(100),
+      })
+      .strict()
+      .default({ portBase: 9000, portCount: 100 }),
+    /** Seconds a channel waits for its publisher to come back before ending the stream (default 10). */
+    reconnectGraceSeconds: z.number().min(0).max(3600).default(10),
+    /** Seconds of media kept in the live playlists (DVR window, default 30). */
+    dvrWindowSeconds: z.number().min(6).max(6 * 3600).default(30),
+    /**
+     * Open mode: with no channels configured, publishing to any channel name creates it with the
+     * `default` ladder. Allowed on loopback binds only, unless `allowOpenPublish` is true.
+     */
+    allowOpenPublish: z.boolean().default(false),
+    /** Node-wide caps enforced by admission control. */
+    maxChannels: z.number().int().min(1).max(1000).default(8),
+    channels: z.array(channelSchema).default([]),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.channels.forEach((ch, i) => {
+      if (seen.has(ch.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${ch.id}"` });
+      seen.add(ch.id);
+    });
+  });
+
+export type ServiceConfig = Readonly<z.infer<typeof serviceConfigSchema>>;
+
+/** Flags that override file and environment (only those the user passed). */
+export interface ConfigOverrides {
+  host?: string;
+  dataDir?: string;
+  storage?: string;
+  originPort?: number;
+  apiPort?: number;
+  rtmpPort?: number;
+  srtPort?: number;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || /^127\./.test(host);
+}
+
+/** Formats zod issues as `path: reason` lines, prefixed with where the config came from. */
+export function describeIssues(source: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${source}: ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('\n');
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    node = (typeof next === 'object' && next !== null ? next : (node[key] = {})) as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+const ENV_MAP: Array<[string, string[], 'string' | 'number']> = [
+  ['LIVEPIPE_HOST', ['host'], 'string'],
+  ['LIVEPIPE_DATA_DIR', ['dataDir'], 'string'],
+  ['LIVEPIPE_STORAGE', ['storage'], 'string'],
+  ['LIVEPIPE_ORIGIN_PORT', ['origin', 'port'], 'number'],
+  ['LIVEPIPE_API_PORT', ['api', 'port'], 'number'],
+  ['LIVEPIPE_RTMP_PORT', ['rtmp', 'port'], 'number'],
+  ['LIVEPIPE_SRT_PORT', ['srt', 'portBase'], 'number'],
+];
+
+/** Pure: merges a parsed file object, environment and overrides, validates, and freezes. */
+export function buildServiceConfig(
+  fileObject: unknown,
+  env: Record<string, string | undefined>,
+  overrides: ConfigOverrides,
+  source = 'config',
+): ServiceConfig {
+  if (fileObject !== undefined && (typeof fileObject !== 'object' || fileObject === null || Array.isArray(fileObject))) {
+    throw new LivepipeError(ErrorCode.ConfigInvalid, `${source}: (root): expected a mapping of settings`);
+  }
+  const merged: Record<string, unknown> = structuredClone((fileObject ?? {}) as Record<string, unknown>);
+  for (const [name, path, type] of ENV_MAP) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setPath(merged, path, type === 'number' ? Number(raw) : raw);
+  }
+  const flagPaths: Array<[keyof ConfigOverrides, string[]]> = [
+    ['host', ['host']],
+    ['dataDir', ['dataDir']],
+    ['storage', ['storage']],
+    ['originPort', ['origin', 'port']],
+    ['apiPort', ['api', 'port']],
+    ['rtmpPort', ['rtmp', 'port']],
+    ['srtPort', ['srt', 'portBase']],
+  ];
+  for (const [flag, path] of flagPaths) {
+    if (overrides[flag] !== undefined) setPath(merged, path, overrides[flag]);
+  }
+  const result = serviceConfigSchema.safeParse(merged);
+  if (!result.success) throw new LivepipeError(ErrorCode.ConfigInvalid, describeIssues(source, result.error));
+  return deepFreeze(result.data);
+}
+
+/** Reads the YAML file (if any), then `buildServiceConfig`. */
+export async function loadServiceConfig(
+  file: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+  overrides: ConfigOverrides = {},
+): Promise<ServiceConfig> {
+  let fileObject: unknown;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `${file}: cannot read: ${(err as Error).message}`);
+    }
+    try {
+      fileObject = parseYaml(text);
+    } catch (err) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `${file}: not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  return buildServiceConfig(fileObject, env, overrides, file ?? 'config');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { buildServiceConfig, isLoopbackHost } from '../../../src/config/service-config.js';
+import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
+
+const KEY = 'a-long-random-stream-key';
+
+describe('buildServiceConfig', () => {
+  it('applies defaults', () => {
+    const cfg = buildServiceConfig(undefined, {}, {});
+    expect(cfg.host).toBe('127.0.0.1');
+    expect(cfg.origin.port).toBe(8080);
+    expect(cfg.rtmp.port).toBe(1935);
+    expect(cfg.srt.portBase).toBe(9000);
+    expect(cfg.dataDir).toBe('./data');
+    expect(cfg.channels).toEqual([]);
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.origin)).toBe(true);
+  });
+
+  it('accepts the documented channel shape and fills channel defaults', () => {
+    const cfg = buildServiceConfig(
+      { channels: [{ id: 'news', ladder: 'low-latency', key: KEY, srt: { port: 9001, passphrase: 'a-passphrase-of-10-to-79-chars' } }] },
+      {},
+      {},
+    );
+    expect(cfg.channels[0]).toMatchObject({ id: 'news', ladder: 'low-latency', srt: { port: 9001, latencyMs: 120 } });
+  });
+
+  it('layers file < environment < flags', () => {
+    const cfg = buildServiceConfig({ origin: { port: 1000 }, host: '127.0.0.2' }, { LIVEPIPE_ORIGIN_PORT: '2000', LIVEPIPE_HOST: '127.0.0.3' }, { originPort: 3000 });
+    expect(cfg.origin.port).toBe(3000);
+    expect(cfg.host).toBe('127.0.0.3');
+  });
+
+  it.each([
+    [{ channels: [{ id: '../x', key: KEY }] }, 'channels.0.id'],
+    [{ channels: [{ id: 'a', key: 'short' }] }, 'channels.0.key'],
+    [{ channels: [{ id: 'a', key: KEY, srt: { passphrase: 'short' } }] }, 'channels.0.srt.passphrase'],
+    [{ channels: [{ id: 'a', key: KEY }, { id: 'a', key: KEY }] }, 'channels.1.id'],
+    [{ channels: [{ id: 'a', key: KEY, colour: 'red' }] }, 'channels.0'],
+    [{ origin: { port: 70000 } }, 'origin.port'],
+    [{ bogus: true }, '(root)'],
+  ])('rejects %j naming %s', (file, path) => {
+    let error: unknown;
+    try {
+      buildServiceConfig(file, {}, {}, 'test.yaml');
+    } catch (err) {
+      error = err;
+    }
+    expect(isLivepipeError(error, ErrorCode.ConfigInvalid)).toBe(true);
+    expect((error as Error).message).toContain(`test.yaml: ${path}`);
+  });
+
+  it('rejects a non-numeric port from the environment', () => {
+    expect(() => buildServiceConfig(undefined, { LIVEPIPE_RTMP_PORT: 'abc' }, {})).toThrow(/rtmp\.port/);
+  });
+});
+
+describe('isLoopbackHost', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['::1', true],
+    ['localhost', true],
+    ['0.0.0.0', false],
+    ['192.168.1.2', false],
+  ])('%s → %s', (host, expected) => expect(isLoopbackHost(host)).toBe(expected));
+});
