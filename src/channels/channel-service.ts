@@ -1,0 +1,93 @@
+/**
+ * What operators can see and do with channels. Implemented by the channel manager (the composition
+ * of ingest → transcoder → packager per channel); consumed by the ops API. Errors are thrown as
+ * `LivepipeError` (NotFound, Conflict, BadRequest, CapacityExceeded…); the API maps them to statuses.
+ */
+import type { TranscoderStateName } from '../core/event-bus.js';
+
+/** A channel's definition, as configured (YAML or API). */
+export interface ChannelSpec {
+  id: string;
+  ladder: string;
+  /** Publish key; never returned by the API (only `keyLast4`). */
+  key: string;
+  srt?: { port?: number; passphrase: string; latencyMs?: number };
+}
+
+export type ChannelState =
+  /** Defined, nobody publishing. */
+  | 'idle'
+  /** A publisher is live and the ladder runs. */
+  | 'live'
+  /** The publisher left; waiting out the reconnect grace period. */
+  | 'reconnecting'
+  /** Stopped by an operator: publishes are refused until `start`. */
+  | 'stopped'
+  /** The ladder failed (crash-loop guard); see `transcoder.lastError`. */
+  | 'failed';
+
+export interface RenditionStats {
+  name: string;
+  kind: 'video' | 'audio';
+  width?: number;
+  height?: number;
+  bitrate: number;
+  /** Frames per second the encoder achieves (video). */
+  fps?: number;
+  /** Realtime speed factor of the encoder (1.0 = realtime). */
+  speed?: number;
+  /** Last media sequence number / part published for this rendition. */
+  lastMsn?: number;
+  lastPart?: number;
+}
+
+export interface ChannelView {
+  id: string;
+  ladder: string;
+  state: ChannelState;
+  /** Last 4 characters of the key, for operators checking which key is active. */
+  keyLast4: string;
+  publisher?: {
+    protocol: 'rtmp' | 'srt';
+    remoteAddress?: string;
+    /** ISO 8601 */
+    since: string;
+    video?: { codec: string; width: number; height: number; frameRate?: number };
+    audio?: { codec: string; sampleRate?: number; channels?: number };
+    /** Measured ingest bitrate, bits/s. */
+    bitrate?: number;
+  };
+  transcoder: {
+    state: TranscoderStateName;
+    runId: number;
+    restarts: number;
+    uptimeSeconds: number;
+    lastError?: string;
+    renditions: RenditionStats[];
+    /** Renditions dropped at start (e.g. above the source resolution) and why. */
+    dropped: Array<{ name: string; reason: string }>;
+  };
+  mediaSequence?: number;
+  urls: { playback: string; rtmp: string; srt?: string };
+}
+
+export interface ChannelPatch {
+  ladder?: string;
+  key?: string;
+  srt?: ChannelSpec['srt'] | null;
+}
+
+export interface ChannelService {
+  list(): ChannelView[];
+  get(id: string): ChannelView | undefined;
+  create(spec: ChannelSpec): Promise<ChannelView>;
+  update(id: string, patch: ChannelPatch): Promise<ChannelView>;
+  remove(id: string): Promise<void>;
+  /** Restarts the ladder workers; viewers keep playing across a discontinuity. */
+  restart(id: string): Promise<ChannelView>;
+  /** Stops the ladder and refuses publishes until `start`. */
+  stop(id: string): Promise<ChannelView>;
+  start(id: string): Promise<ChannelView>;
+  /** Drops the current publisher. */
+  kick(id: string): Promise<ChannelView>;
+}
