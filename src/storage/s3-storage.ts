@@ -4,6 +4,7 @@ import {
   HeadBucketCommand,
   PutObjectCommand,
   S3Client,
+  ListObjectsCommand,
   paginateListObjectsV2,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -62,6 +63,12 @@ export interface S3StorageOptions {
   deleteBatchSize?: number;
   /** Keep-alive sockets to the endpoint. Default 64. */
   maxSockets?: number;
+  /**
+   * Listing API. Default `v2` (ListObjectsV2, what AWS recommends). `v1` (ListObjects with
+   * markers) is for servers whose V2 pagination is broken — s3rver 3 answers 500 to any truncated
+   * V2 listing on OpenSSL 3 (its continuation tokens use DES, which OpenSSL 3 removed).
+   */
+  listApi?: 'v1' | 'v2';
 }
 
 /**
@@ -75,6 +82,8 @@ export class S3Storage implements ObjectStorage {
   private readonly client: S3Client;
   private readonly endpoint: string | undefined;
   private readonly deleteBatchSize: number;
+  private readonly listApi: 'v1' | 'v2';
+  private closing: Promise<void> | undefined;
   private readonly ops = new OperationTracker('s3 storage');
   private readonly logger: Logger;
 
@@ -85,6 +94,7 @@ export class S3Storage implements ObjectStorage {
     if (!Number.isInteger(this.deleteBatchSize) || this.deleteBatchSize < 1 || this.deleteBatchSize > S3_MAX_DELETE_BATCH) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, `deleteBatchSize must be 1…${S3_MAX_DELETE_BATCH}, got ${this.deleteBatchSize}`);
     }
+    this.listApi = options.listApi ?? 'v2';
     this.endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
     this.logger = logger.child({ component: 's3-storage', bucket: this.bucket, prefix: this.prefix });
 
@@ -215,13 +225,28 @@ export class S3Storage implements ObjectStorage {
     assertSafePrefix(prefix);
     return this.ops.run(async () => {
       const keys: string[] = [];
+      const take = (contents: Array<{ Key?: string }> | undefined): void => {
+        for (const object of contents ?? []) {
+          if (object.Key?.startsWith(this.prefix)) keys.push(object.Key.slice(this.prefix.length));
+        }
+      };
       try {
-        for await (const page of paginateListObjectsV2(
-          { client: this.client },
-          { Bucket: this.bucket, Prefix: this.prefix + prefix },
-        )) {
-          for (const object of page.Contents ?? []) {
-            if (object.Key?.startsWith(this.prefix)) keys.push(object.Key.slice(this.prefix.length));
+        if (this.listApi === 'v2') {
+          for await (const page of paginateListObjectsV2(
+            { client: this.client },
+            { Bucket: this.bucket, Prefix: this.prefix + prefix },
+          )) {
+            take(page.Contents);
+          }
+        } else {
+          // V1 without a delimiter returns no NextMarker: the next page starts after the last key.
+          for (let marker: string | undefined; ; ) {
+            const page = await this.client.send(
+              new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }),
+            );
+            take(page.Contents);
+            marker = page.NextMarker ?? page.Contents?.at(-1)?.Key;
+            if (page.IsTruncated !== true || marker === undefined) break;
           }
         }
       } catch (err) {
@@ -240,8 +265,6 @@ export class S3Storage implements ObjectStorage {
       }
     });
   }
-
-  private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
     this.closing ??= this.ops.close().then(() => this.client.destroy());

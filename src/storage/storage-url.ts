@@ -8,13 +8,13 @@ import { normalizePrefix, S3Storage, type S3StorageOptions } from './s3-storage.
 export type StorageConfig = ({ kind: 'fs' } & FsStorageOptions) | ({ kind: 's3' } & S3StorageOptions);
 
 /** Query parameters accepted on `s3://` URLs, and what they set. */
-const S3_PARAMS = ['endpoint', 'region', 'forcePathStyle'] as const;
+const S3_PARAMS = ['endpoint', 'region', 'forcePathStyle', 'listApi'] as const;
 
 /**
  * Parses a storage location (pure: no I/O, relative directories stay relative):
  *
  * - `s3://bucket`, `s3://bucket/some/prefix` — optionally with
- *   `?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=true`
+ *   `?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=true&listApi=v1`
  *   (endpoint and region otherwise come from the SDK's environment: `AWS_ENDPOINT_URL`, `AWS_REGION`…);
  * - `file:///var/lib/livepipe`, or a plain directory path (`./data`, `/srv/live`).
  *
@@ -39,6 +39,7 @@ export function formatStorageUrl(config: StorageConfig): string {
   if (config.endpoint !== undefined) params.set('endpoint', config.endpoint);
   if (config.region !== undefined) params.set('region', config.region);
   if (config.forcePathStyle !== undefined) params.set('forcePathStyle', String(config.forcePathStyle));
+  if (config.listApi !== undefined) params.set('listApi', config.listApi);
   const query = params.toString();
   return `s3://${config.bucket}/${config.prefix ?? ''}${query === '' ? '' : `?${query}`}`;
 }
@@ -126,6 +127,11 @@ function parseS3Url(original: string, text: string): StorageConfig {
   if (pathStyle !== null) {
     if (pathStyle !== 'true' && pathStyle !== 'false') throw invalid(original, 'forcePathStyle must be true or false');
     config.forcePathStyle = pathStyle === 'true';
+  }
+  const listApi = params.get('listApi');
+  if (listApi !== null) {
+    if (listApi !== 'v1' && listApi !== 'v2') throw invalid(original, 'listApi must be v1 or v2');
+    config.listApi = listApi;
   }
   return config;
 }
