@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
@@ -135,6 +136,8 @@ export class UploadQueue {
     this.random = options.random ?? Math.random;
     this.queue = new PQueue({ concurrency: positive('concurrency', options.concurrency ?? 8) });
     this.logger = logger.child({ component: 'upload-queue', channel: this.channel });
+    // Every waiting task and running attempt listens on it; their number is bounded by maxQueuedItems.
+    setMaxListeners(0, this.abandon.signal);
   }
 
   /**

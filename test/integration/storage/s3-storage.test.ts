@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -112,7 +112,8 @@ describe('S3 driver specifics (s3rver on loopback)', () => {
 
   it('times out a request to a server that never answers', async () => {
     // A TCP server that accepts and then says nothing: the request timeout must end the call.
-    const silent: Server = createServer(() => undefined);
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const address = silent.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
@@ -133,6 +134,7 @@ describe('S3 driver specifics (s3rver on loopback)', () => {
       expect((err as Error).message).toMatch(/time/i);
     } finally {
       await storage.close();
+      for (const socket of sockets) socket.destroy();
       silent.close();
     }
   });
