@@ -98,6 +98,7 @@ describe('S3 driver specifics (s3rver on loopback)', () => {
 
   it('fails operations with StorageUnavailable when the server is gone, and works again when it is back', async () => {
     const storage = await open({ prefix: 'outage/', maxAttempts: 1 });
+    await storage.put('live/o/before.m4s', Buffer.from('kept'), { contentType: SEGMENT });
     await s3.stop();
     try {
       const err = await caught(storage.put('live/o/seg-1.m4s', Buffer.from('x'), { contentType: SEGMENT }));
@@ -108,6 +109,8 @@ describe('S3 driver specifics (s3rver on loopback)', () => {
     }
     await storage.put('live/o/seg-1.m4s', Buffer.from('x'), { contentType: SEGMENT });
     await expect(storage.ping()).resolves.toBeUndefined();
+    const before = await storage.get('live/o/before.m4s'); // same port, same data directory
+    expect(before && 'body' in before && before.body.toString()).toBe('kept');
   });
 
   it('times out a request to a server that never answers', async () => {
