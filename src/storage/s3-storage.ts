@@ -44,7 +44,10 @@ export interface S3StorageOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** TCP connect timeout. Default 2000 ms. */
   connectionTimeoutMs?: number;
-  /** Whole request/response timeout, thrown as an error. Default 5000 ms. */
+  /**
+   * Whole request/response timeout, thrown as an error. Default 10000 ms: a backstop for any call;
+   * uploads through the UploadQueue get tighter, size-aware per-attempt timeouts.
+   */
   requestTimeoutMs?: number;
   /**
    * SDK attempts per call (the SDK's retry strategy, for throttling and transient errors). Default 2:
@@ -100,10 +103,12 @@ export class S3Storage implements ObjectStorage {
 
     const config: S3ClientConfig = {
       forcePathStyle: options.forcePathStyle ?? false,
+      // A bucket in another region than configured answers 301: follow it instead of failing.
+      followRegionRedirects: true,
       maxAttempts: options.maxAttempts ?? 2,
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 2000,
-        requestTimeout: options.requestTimeoutMs ?? 5000,
+        requestTimeout: options.requestTimeoutMs ?? 10_000,
         throwOnRequestTimeout: true,
         httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
         httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },

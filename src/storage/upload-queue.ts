@@ -15,8 +15,13 @@ export interface UploadQueueOptions {
   channel: string;
   /** Uploads running at once for this channel. Default 8. */
   concurrency?: number;
-  /** Each attempt is aborted after this long. Default 3000 ms. */
+  /**
+   * Each attempt is aborted after this long, plus the time the body takes at
+   * `minBytesPerSecond`. Default 3000 ms (a 50 KB part: ~3.05 s; a 10 MB segment: ~13 s).
+   */
   attemptTimeoutMs?: number;
+  /** The slowest upload rate tolerated before an attempt times out. Default 1 MB/s (8 Mbit/s). */
+  minBytesPerSecond?: number;
   /** Attempts per object, first included. Default 5 (with the default backoff: ~1.5 s of retrying). */
   maxAttempts?: number;
   /** Backoff before retry n is about `backoffBaseMs × 2^(n-1)`, capped, with jitter. Default 100 ms. */
@@ -97,6 +102,7 @@ export class UploadQueue {
   private readonly channel: string;
   private readonly queue: PQueue;
   private readonly attemptTimeoutMs: number;
+  private readonly minBytesPerSecond: number;
   private readonly maxAttempts: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
@@ -126,6 +132,7 @@ export class UploadQueue {
   ) {
     this.channel = options.channel;
     this.attemptTimeoutMs = positive('attemptTimeoutMs', options.attemptTimeoutMs ?? 3000);
+    this.minBytesPerSecond = positive('minBytesPerSecond', options.minBytesPerSecond ?? 1_000_000);
     this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 5);
     this.backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 100);
     this.backoffMaxMs = positive('backoffMaxMs', options.backoffMaxMs ?? 1000);
@@ -275,12 +282,10 @@ export class UploadQueue {
     options: PutOptions,
     newerWaiting: (() => boolean) | undefined,
   ): Promise<Outcome> {
+    const timeoutMs = Math.round(this.attemptTimeoutMs + (body.byteLength * 1000) / this.minBytesPerSecond);
     for (let attempt = 1; ; attempt += 1) {
       const timeout = new AbortController();
-      const timer = setTimeout(
-        () => timeout.abort(new Error(`attempt timed out after ${this.attemptTimeoutMs} ms`)),
-        this.attemptTimeoutMs,
-      );
+      const timer = setTimeout(() => timeout.abort(new Error(`attempt timed out after ${timeoutMs} ms`)), timeoutMs);
       const signal = AbortSignal.any([timeout.signal, this.abandon.signal]);
       const started = performance.now();
       try {
