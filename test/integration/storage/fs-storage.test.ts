@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -79,6 +80,42 @@ describe('filesystem driver specifics', () => {
     if (second === undefined || 'notModified' in second) throw new Error('a changed file must not be 304');
     expect(second.body.toString()).toBe('#EXTM3U\n#2\n');
     expect(second.etag).toBe(md5ETag(Buffer.from('#EXTM3U\n#2\n')));
+    await storage.close();
+  });
+
+  it('keeps every accepted key inside the root, whatever the key (fuzzed)', async () => {
+    const sandboxDir = await mkdtemp(join(sandbox, 'fuzz-'));
+    const root = join(sandboxDir, 'root');
+    await writeFile(join(sandboxDir, 'secret.m4s'), 'outside the root');
+    const storage = new FsStorage({ root }, silentLogger());
+    await storage.start();
+    const written = new Set<string>();
+    const piece = fc.constantFrom('.', '..', '/', 'a', 'secret.m4s', '\\', '%2e', '\0', '~', ' ', 'é', 'root');
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 8 }).map((p) => p.join('')), async (key) => {
+        const got = await storage.get(key).catch((err: unknown) => err);
+        if (got instanceof TypeError) {
+          await expect(storage.put(key, Buffer.from(key), { contentType: 'video/iso.segment' })).rejects.toThrow(TypeError);
+          return;
+        }
+        // accepted: whatever it names lives under the root, and reading it never reaches outside
+        if (got !== undefined && !(got instanceof Error) && 'body' in (got as object)) {
+          expect((got as { body: Buffer }).body.toString()).not.toBe('outside the root');
+        }
+        await storage.put(key, Buffer.from(key), { contentType: 'video/iso.segment' }).catch((err: unknown) => {
+          // a key can collide with a folder made by an earlier key (a/b vs a): a storage error, never an escape
+          expect(isLivepipeError(err, ErrorCode.StorageUnavailable)).toBe(true);
+        });
+        written.add(key);
+      }),
+      { numRuns: 300 },
+    );
+    expect(written.size).toBeGreaterThan(10); // the fuzz did exercise accepted keys, not only rejections
+    expect((await readdir(sandboxDir)).sort()).toEqual(['root', 'secret.m4s']);
+    for (const key of await storage.list('')) {
+      expect(relative(root, join(root, key)).split(sep)).not.toContain('..');
+      expect(written.has(key)).toBe(true);
+    }
     await storage.close();
   });
 
