@@ -286,7 +286,9 @@ export class UploadQueue {
     for (let attempt = 1; ; attempt += 1) {
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(new Error(`attempt timed out after ${timeoutMs} ms`)), timeoutMs);
-      const signal = AbortSignal.any([timeout.signal, this.abandon.signal]);
+      const signals = [timeout.signal, this.abandon.signal];
+      if (options.signal !== undefined) signals.push(options.signal);
+      const signal = AbortSignal.any(signals);
       const started = performance.now();
       try {
         // Awaited even when aborted: drivers stop on the signal, and waiting for them keeps writes
@@ -298,6 +300,14 @@ export class UploadQueue {
         if (this.abandon.signal.aborted) {
           this.counters.failures += 1;
           throw this.abandon.signal.reason;
+        }
+        if (options.signal?.aborted === true) {
+          // the caller gave up on this upload: no retry
+          this.counters.failures += 1;
+          throw new LivepipeError(ErrorCode.StorageUnavailable, `upload of ${key} aborted: ${errorMessage(options.signal.reason)}`, {
+            cause: err,
+            details: { channel: this.channel, key },
+          });
         }
         const reason = timeout.signal.aborted ? errorMessage(timeout.signal.reason) : errorMessage(err);
         this.onAttemptFailed(reason);

@@ -153,6 +153,19 @@ describe('upload queue against a real S3 that goes away and comes back', () => {
     await q.close(); // idempotent
   });
 
+  it('stops retrying when the caller aborts its upload', async () => {
+    const q = queue(PATIENT);
+    await s3.stop();
+    const controller = new AbortController();
+    const upload = q.put('live/ch1/v/part-7-0.m4s', Buffer.from('x'), { ...SEGMENT, signal: controller.signal }).catch((e: unknown) => e);
+    await until(() => q.stats().retries >= 1, 'a retry');
+    controller.abort(new Error('segment dropped by the packager'));
+    const err = await upload;
+    expect(isLivepipeError(err, ErrorCode.StorageUnavailable)).toBe(true);
+    expect((err as Error).message).toMatch(/aborted: segment dropped by the packager/);
+    expect(q.stats()).toMatchObject({ failures: 1, queuedItems: 0 });
+  });
+
   it('drains queued uploads on close', async () => {
     const q = queue({ ...PATIENT, concurrency: 2 });
     const keys = Array.from({ length: 20 }, (_, i) => `live/ch1/drain/part-${i}-0.m4s`);
