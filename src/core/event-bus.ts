@@ -35,7 +35,8 @@ export interface EventPayloads {
   [LivepipeEvent.PlaylistUpdated]: { channel: string; rendition: string };
   [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; remoteAddress?: string };
   [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string };
-  [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string };
+  /** `channel`: the channel whose upload queue saw the change (storage is shared, so others follow). */
+  [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string; channel?: string };
 }
 
 export type Listener<E extends LivepipeEvent> = (payload: EventPayloads[E]) => void;

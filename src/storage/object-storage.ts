@@ -8,11 +8,18 @@ export interface PutOptions {
   contentType: string;
   /** Cache-Control stored with the object (served as-is by S3/CDN when objects are read directly). */
   cacheControl?: string;
+  /**
+   * Aborts the write (the upload queue's per-attempt timeout). An aborted put either did not
+   * happen or happened completely; it never leaves a partial object.
+   */
+  signal?: AbortSignal;
 }
 
 export interface StoredObject {
   body: Buffer;
   contentType: string;
+  /** Cache-Control stored with the object, when the driver keeps one. */
+  cacheControl?: string;
   /** Strong validator for conditional requests (quoted, as in HTTP). */
   etag: string;
   lastModified: Date;
@@ -52,4 +59,27 @@ export function assertSafeKey(key: string): void {
     key.length <= 1024 &&
     segments.every((s) => SAFE_SEGMENT.test(s) && s !== '.' && s !== '..');
   if (!ok) throw new TypeError(`unsafe storage key: ${JSON.stringify(key)}`);
+}
+
+/**
+ * Throws unless `prefix` is a valid `list` prefix: empty, or a safe key optionally ending in `/`,
+ * or a safe folder followed by the start of a name (`live/ch1/seg-`).
+ */
+export function assertSafePrefix(prefix: string): void {
+  if (prefix === '') return;
+  const folderEnd = prefix.lastIndexOf('/');
+  const ok =
+    prefix.length <= 1024 &&
+    (folderEnd === -1 || isSafeKey(prefix.slice(0, folderEnd))) &&
+    /^[A-Za-z0-9._-]*$/.test(prefix.slice(folderEnd + 1));
+  if (!ok) throw new TypeError(`unsafe storage prefix: ${JSON.stringify(prefix)}`);
+}
+
+function isSafeKey(key: string): boolean {
+  try {
+    assertSafeKey(key);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { contentTypeForKey } from './content-types.js';
+import { ifNoneMatchHits, md5ETag } from './etag.js';
+import { assertSafeKey, assertSafePrefix, type GetOptions, type GetResult, type ObjectStorage, type PutOptions } from './object-storage.js';
+import { OperationTracker } from './operation-tracker.js';
+
+export interface FsStorageOptions {
+  /** Directory holding the objects; created by `start()`. Relative paths resolve against the cwd. */
+  root: string;
+  /**
+   * fsync each object (and its directory after the rename) before `put` resolves. Default `false`:
+   * live media is short-lived and readers see a renamed file at once through the page cache; a
+   * power cut loses the live window whatever we do, and an fsync per part costs milliseconds of
+   * latency on every write. Turn it on for recordings kept on local disk.
+   */
+  fsync?: boolean;
+  /** ETags remembered for recently written or read files (an LRU). Default 4096. */
+  etagCacheSize?: number;
+}
+
+/** Files whose name contains this are the driver's temporary files; no valid key contains it. */
+const TEMP_MARK = '~';
+/** Concurrent unlinks in one `delete` call. */
+const DELETE_CONCURRENCY = 32;
+
+interface CachedETag {
+  /** dev:ino:size:mtimeNs of the file the ETag was computed for. */
+  fingerprint: string;
+  etag: string;
+}
+
+/**
+ * The embedded default driver: one file per object under `root`, at the path of its key.
+ *
+ * - **Atomic writes**: the body goes to a temporary file in the destination directory (same file
+ *   system) and is renamed over the key; readers see the old file or the new one, never a partial one.
+ * - **Metadata**: the content type is derived from the key's extension (`content-types.ts`), so there
+ *   is no metadata file next to each object. The `contentType` given to `put` is therefore not kept
+ *   (an audio-only init segment `init-1.mp4` reads back as `video/mp4`, which players accept), and
+ *   neither is `cacheControl`: the origin sets Cache-Control itself (LL-HLS App. B.1).
+ * - **ETag**: the quoted MD5 of the body (same as S3's for a single PUT). `get` reads the whole
+ *   file anyway; an LRU of fingerprint → ETag lets a conditional GET on an unchanged file answer
+ *   304 after a single `fstat`, without reading or hashing. A new version is always a new inode (it
+ *   is created while the old one still exists), so the fingerprint changes with the content.
+ * - **Safety**: keys pass `assertSafeKey` and the resolved path must stay under `root`.
+ *   Directories left empty by `delete` are kept (removing them would race with concurrent puts).
+ */
+export class FsStorage implements ObjectStorage {
+  private readonly root: string;
+  private readonly fsync: boolean;
+  private readonly etagCacheSize: number;
+  private readonly etags = new Map<string, CachedETag>();
+  private readonly ops = new OperationTracker('filesystem storage');
+  private readonly logger: Logger;
+
+  constructor(options: FsStorageOptions, logger: Logger) {
+    if (options.root.trim() === '') throw new LivepipeError(ErrorCode.ConfigInvalid, 'filesystem storage root is empty');
+    this.root = resolve(options.root);
+    this.fsync = options.fsync ?? false;
+    this.etagCacheSize = options.etagCacheSize ?? 4096;
+    this.logger = logger.child({ component: 'fs-storage' });
+  }
+
+  /** The absolute root directory. */
+  get rootDir(): string {
+    return this.root;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await this.ping();
+    } catch (err) {
+      throw new LivepipeError(ErrorCode.StorageUnavailable, `storage directory ${this.root} is not usable: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    this.logger.info({ root: this.root, fsync: this.fsync }, 'filesystem storage ready');
+  }
+
+  async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+    const path = this.pathOf(key);
+    return this.ops.run(async () => {
+      const { signal } = options;
+      const tmp = join(dirname(path), `${basename(path)}${TEMP_MARK}${randomBytes(6).toString('hex')}.tmp`);
+      let fingerprint: string;
+      try {
+        signal?.throwIfAborted();
+        await mkdir(dirname(path), { recursive: true });
+        const handle = await open(tmp, 'wx', 0o644);
+        try {
+          await handle.writeFile(body, signal ? { signal } : {});
+          if (this.fsync) await handle.sync();
+          // Taken before the rename: the fingerprint of *our* inode, even if another put of the same
+          // key renames over it a moment later.
+          fingerprint = fingerprintOf(await handle.stat({ bigint: true }));
+        } finally {
+          await handle.close();
+        }
+        signal?.throwIfAborted();
+        await rename(tmp, path);
+        if (this.fsync) await syncDirectory(dirname(path));
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => undefined);
+        throw storageError('put', key, err);
+      }
+      this.remember(path, { fingerprint, etag: md5ETag(body) });
+    });
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
+    const path = this.pathOf(key);
+    return this.ops.run(async () => {
+      let handle;
+      try {
+        handle = await open(path, 'r');
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+        throw storageError('get', key, err);
+      }
+      try {
+        // Everything below reads through the one descriptor, so a concurrent rename cannot mix
+        // the metadata of one version with the body of another.
+        const stats = await handle.stat({ bigint: true });
+        if (!stats.isFile()) return undefined;
+        const fingerprint = fingerprintOf(stats);
+        const cached = this.etags.get(path);
+        let etag = cached?.fingerprint === fingerprint ? cached.etag : undefined;
+        if (etag !== undefined && options.ifNoneMatch !== undefined && ifNoneMatchHits(options.ifNoneMatch, etag)) {
+          return { notModified: true, etag };
+        }
+        const body = await handle.readFile();
+        if (etag === undefined) {
+          etag = md5ETag(body);
+          this.remember(path, { fingerprint, etag });
+        }
+        if (options.ifNoneMatch !== undefined && ifNoneMatchHits(options.ifNoneMatch, etag)) {
+          return { notModified: true, etag };
+        }
+        return {
+          body,
+          contentType: contentTypeForKey(key),
+          etag,
+          lastModified: new Date(Number(stats.mtimeMs)),
+        };
+      } catch (err) {
+        throw storageError('get', key, err);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    // Validate every key before deleting anything: one unsafe key fails the whole call. Async methods
+    // turn the TypeError of an unsafe key into a rejection, never a synchronous throw.
+    const paths = keys.map((key) => this.pathOf(key));
+    return this.ops.run(async () => {
+      for (let i = 0; i < paths.length; i += DELETE_CONCURRENCY) {
+        await Promise.all(
+          paths.slice(i, i + DELETE_CONCURRENCY).map(async (path, j) => {
+            this.etags.delete(path);
+            try {
+              await unlink(path);
+            } catch (err) {
+              if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+              throw storageError('delete', keys[i + j] ?? path, err);
+            }
+          }),
+        );
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // `prefix` is a string prefix of keys (S3 semantics): `live/a/` lists that folder, `live/a`
+    // also matches `live/ab/…`. Walk the deepest directory the prefix fully names.
+    assertSafePrefix(prefix);
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    return this.ops.run(async () => {
+      const keys: string[] = [];
+      try {
+        await this.walk(join(this.root, folder), folder, prefix, keys);
+      } catch (err) {
+        throw storageError('list', prefix, err);
+      }
+      return keys;
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.ops.run(async () => {
+      const stats = await stat(this.root);
+      if (!stats.isDirectory()) throw new LivepipeError(ErrorCode.StorageUnavailable, `${this.root} is not a directory`);
+      await access(this.root, fsConstants.W_OK);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.ops.close();
+  }
+
+  /** Absolute path of a key; throws `TypeError` for an unsafe key or one that would leave the root. */
+  private pathOf(key: string): string {
+    assertSafeKey(key);
+    const path = resolve(this.root, key);
+    // Defence in depth: assertSafeKey already forbids `..`, `/…` and empty segments.
+    if (!path.startsWith(this.root + sep)) throw new TypeError(`storage key escapes the root: ${JSON.stringify(key)}`);
+    return path;
+  }
+
+  private async walk(dir: string, keyPrefix: string, wanted: string, out: string[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    for (const entry of entries) {
+      if (entry.name.includes(TEMP_MARK)) continue;
+      const key = keyPrefix + entry.name;
+      if (entry.isDirectory()) {
+        // Descend only where keys can still match the prefix.
+        const sub = `${key}/`;
+        if (sub.startsWith(wanted) || wanted.startsWith(sub)) await this.walk(join(dir, entry.name), sub, wanted, out);
+      } else if (entry.isFile() && key.startsWith(wanted)) {
+        out.push(key);
+      }
+    }
+  }
+
+  private remember(path: string, entry: CachedETag): void {
+    this.etags.delete(path); // re-insert at the young end of the LRU
+    this.etags.set(path, entry);
+    if (this.etags.size > this.etagCacheSize) {
+      const oldest = this.etags.keys().next();
+      if (!oldest.done) this.etags.delete(oldest.value);
+    }
+  }
+}
+
+function fingerprintOf(stats: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}`;
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+function storageError(op: string, key: string, err: unknown): LivepipeError {
+  if (err instanceof LivepipeError) return err;
+  return new LivepipeError(ErrorCode.StorageUnavailable, `filesystem ${op} ${key}: ${errorMessage(err)}`, {
+    cause: err,
+    details: { op, key },
+  });
+}

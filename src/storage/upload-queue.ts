@@ -1,0 +1,422 @@
+import { setMaxListeners } from 'node:events';
+import PQueue from 'p-queue';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import { assertSafeKey, type ObjectStorage, type PutOptions } from './object-storage.js';
+
+/** What the queue needs from storage. */
+export type UploadTarget = Pick<ObjectStorage, 'put'>;
+/** What the queue needs from the event bus. */
+export type HealthSink = Pick<EventBus, 'emit'>;
+
+export interface UploadQueueOptions {
+  /** The channel this queue uploads for (logs, health events). */
+  channel: string;
+  /** Uploads running at once for this channel. Default 8. */
+  concurrency?: number;
+  /**
+   * Each attempt is aborted after this long, plus the time the body takes at
+   * `minBytesPerSecond`. Default 3000 ms (a 50 KB part: ~3.05 s; a 10 MB segment: ~13 s).
+   */
+  attemptTimeoutMs?: number;
+  /** The slowest upload rate tolerated before an attempt times out. Default 1 MB/s (8 Mbit/s). */
+  minBytesPerSecond?: number;
+  /** Attempts per object, first included. Default 5 (with the default backoff: ~1.5 s of retrying). */
+  maxAttempts?: number;
+  /** Backoff before retry n is about `backoffBaseMs × 2^(n-1)`, capped, with jitter. Default 100 ms. */
+  backoffBaseMs?: number;
+  /** Cap of one backoff pause. Default 1000 ms. */
+  backoffMaxMs?: number;
+  /**
+   * Bytes accepted by `put` and not yet written (queued, running or retrying); past it new puts
+   * fail at once with `StorageUnavailable`. Default 64 MiB (~20 s of a 25 Mbit/s ladder).
+   */
+  maxQueuedBytes?: number;
+  /** Objects accepted by `put` and not yet written; same failure past it. Default 512. */
+  maxQueuedItems?: number;
+  /** Consecutive failed attempts before the queue reports storage unhealthy. Default 3. */
+  unhealthyAfterFailures?: number;
+  /** Successful attempt latencies kept for metrics (a ring). Default 1024. */
+  latencySampleSize?: number;
+  /** Jitter source in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+export interface CloseOptions {
+  /** Time given to queued and running uploads to finish before they are abandoned. Default 5000 ms. */
+  drainTimeoutMs?: number;
+}
+
+/** Counters for metrics; a snapshot. */
+export interface UploadStats {
+  /** Objects written. */
+  puts: number;
+  /** Objects given up on after their last attempt (or abandoned by `close`). */
+  failures: number;
+  /** Attempts after the first. */
+  retries: number;
+  /** Puts refused at once because the queue was full. */
+  rejected: number;
+  /** Playlist versions dropped because a newer version of the same key came first. */
+  superseded: number;
+  queuedItems: number;
+  queuedBytes: number;
+  healthy: boolean;
+  /** Latencies of recent successful attempts, oldest first, in milliseconds. */
+  latencySamplesMs: number[];
+}
+
+type Outcome = 'written' | 'superseded';
+
+interface LatestJob {
+  body: Uint8Array;
+  options: PutOptions;
+  waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+}
+
+interface LatestSlot {
+  running: boolean;
+  pending: LatestJob | undefined;
+}
+
+/**
+ * One channel's uploads: a p-queue with a concurrency cap, per-attempt timeouts, retries with
+ * exponential backoff and jitter, a bound on memory, health reporting and ordered playlist writes.
+ *
+ * Ordering contract with the packager:
+ * - `put` (media) resolves once the object is stored. The packager awaits it before naming the
+ *   media in a playlist; if it rejects, the packager marks a gap instead (LL-HLS: "missing media is
+ *   marked EXT-X-GAP / GAP=YES, never silently skipped").
+ * - `putLatest` (playlists) keeps at most one write per key in flight and one waiting: a newer
+ *   version replaces the waiting one, and a version still retrying gives way to a newer one. Writes
+ *   of one key never overlap, so an older version is never written after a newer one. Its promise
+ *   resolves when that version *or a newer one* is stored. Playlists go ahead of queued media
+ *   (priority): media they name was awaited already, so jumping the queue cannot expose a missing part.
+ *   They count in `queuedBytes` but are never refused for it: at most two versions per key exist.
+ *
+ * Per-attempt timeouts are ours, not p-queue's `timeout` (which covers a task's whole retry loop and
+ * does not stop the operation): each attempt gets an AbortSignal, and the drivers stop on it.
+ */
+export class UploadQueue {
+  private readonly channel: string;
+  private readonly queue: PQueue;
+  private readonly attemptTimeoutMs: number;
+  private readonly minBytesPerSecond: number;
+  private readonly maxAttempts: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly maxQueuedBytes: number;
+  private readonly maxQueuedItems: number;
+  private readonly unhealthyAfterFailures: number;
+  private readonly latencySampleSize: number;
+  private readonly random: () => number;
+  private readonly logger: Logger;
+  /** Aborted when `close` gives up draining: cancels waiting tasks, running attempts and backoffs. */
+  private readonly abandon = new AbortController();
+  private readonly latest = new Map<string, LatestSlot>();
+  private readonly latencies: number[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private closing: Promise<void> | undefined;
+  private consecutiveFailures = 0;
+  private readonly counters = { puts: 0, failures: 0, retries: 0, rejected: 0, superseded: 0 };
+  private queuedItems = 0;
+  private queuedBytes = 0;
+  private healthy = true;
+
+  constructor(
+    private readonly storage: UploadTarget,
+    private readonly bus: HealthSink,
+    logger: Logger,
+    options: UploadQueueOptions,
+  ) {
+    this.channel = options.channel;
+    this.attemptTimeoutMs = positive('attemptTimeoutMs', options.attemptTimeoutMs ?? 3000);
+    this.minBytesPerSecond = positive('minBytesPerSecond', options.minBytesPerSecond ?? 1_000_000);
+    this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 5);
+    this.backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 100);
+    this.backoffMaxMs = positive('backoffMaxMs', options.backoffMaxMs ?? 1000);
+    this.maxQueuedBytes = positive('maxQueuedBytes', options.maxQueuedBytes ?? 64 * 1024 * 1024);
+    this.maxQueuedItems = positive('maxQueuedItems', options.maxQueuedItems ?? 512);
+    this.unhealthyAfterFailures = positive('unhealthyAfterFailures', options.unhealthyAfterFailures ?? 3);
+    this.latencySampleSize = positive('latencySampleSize', options.latencySampleSize ?? 1024);
+    this.random = options.random ?? Math.random;
+    this.queue = new PQueue({ concurrency: positive('concurrency', options.concurrency ?? 8) });
+    this.logger = logger.child({ component: 'upload-queue', channel: this.channel });
+    // Every waiting task and running attempt listens on it; their number is bounded by maxQueuedItems.
+    setMaxListeners(0, this.abandon.signal);
+  }
+
+  /**
+   * Uploads one media object (part, segment, init). Rejects at once with `StorageUnavailable` when
+   * the queue is over its bound, after the last attempt with `StorageUnavailable`, with `Closed`
+   * after `close()`, and with `TypeError` for an unsafe key.
+   */
+  async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+    this.assertOpen();
+    assertSafeKey(key);
+    if (this.queuedItems + 1 > this.maxQueuedItems || this.queuedBytes + body.byteLength > this.maxQueuedBytes) {
+      this.counters.rejected += 1;
+      throw new LivepipeError(
+        ErrorCode.StorageUnavailable,
+        `upload queue of channel ${this.channel} is full (${this.queuedItems} objects, ${this.queuedBytes} bytes waiting): storage is too slow or down`,
+        { details: { channel: this.channel, key, queuedItems: this.queuedItems, queuedBytes: this.queuedBytes } },
+      );
+    }
+    this.hold(body.byteLength);
+    try {
+      await this.queue.add(() => this.upload(key, body, options, undefined), { signal: this.abandon.signal });
+    } catch (err) {
+      throw this.abandonedOr(err);
+    } finally {
+      this.release(body.byteLength);
+    }
+  }
+
+  /**
+   * Uploads the newest version of an object that is rewritten in place (a playlist): see the class
+   * comment. Resolves when this version or a newer one is stored.
+   */
+  async putLatest(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+    this.assertOpen();
+    assertSafeKey(key);
+    let slot = this.latest.get(key);
+    if (slot === undefined) {
+      slot = { running: false, pending: undefined };
+      this.latest.set(key, slot);
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      const replaced = slot.pending;
+      if (replaced !== undefined) {
+        this.counters.superseded += 1;
+        this.release(replaced.body.byteLength);
+        slot.pending = { body, options, waiters: [...replaced.waiters, waiter] };
+      } else {
+        slot.pending = { body, options, waiters: [waiter] };
+      }
+      this.hold(body.byteLength);
+    });
+    if (!slot.running) this.runLatest(key, slot);
+    return done;
+  }
+
+  stats(): UploadStats {
+    return {
+      ...this.counters,
+      queuedItems: this.queuedItems,
+      queuedBytes: this.queuedBytes,
+      healthy: this.healthy,
+      latencySamplesMs: [...this.latencies],
+    };
+  }
+
+  /**
+   * Refuses new uploads, lets queued and running ones finish for up to `drainTimeoutMs`, then
+   * abandons the rest (their promises reject with `Closed`). Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.drainTimeoutMs ?? 5000);
+    return this.closing;
+  }
+
+  private async shutdown(drainTimeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), drainTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.logger.warn({ queuedItems: this.queuedItems, queuedBytes: this.queuedBytes }, 'abandoning uploads at close');
+      this.abandon.abort(new LivepipeError(ErrorCode.Closed, `upload queue of channel ${this.channel} closed before this upload finished`));
+      await this.idle();
+    }
+  }
+
+  private runLatest(key: string, slot: LatestSlot): void {
+    const job = slot.pending;
+    if (job === undefined) {
+      this.latest.delete(key);
+      return;
+    }
+    slot.pending = undefined;
+    slot.running = true;
+    const newerWaiting = (): boolean => slot.pending !== undefined;
+    this.queue
+      .add(() => this.upload(key, job.body, job.options, newerWaiting), { signal: this.abandon.signal, priority: 1 })
+      .then(
+        (outcome) => {
+          if (outcome === 'superseded' && slot.pending !== undefined) {
+            // The newer version carries the older one's callers: they are satisfied when it lands.
+            this.counters.superseded += 1;
+            slot.pending.waiters.push(...job.waiters);
+          } else {
+            for (const waiter of job.waiters) waiter.resolve();
+          }
+        },
+        (err: unknown) => {
+          const error = this.abandonedOr(err);
+          for (const waiter of job.waiters) waiter.reject(error);
+        },
+      )
+      .finally(() => {
+        this.release(job.body.byteLength);
+        slot.running = false;
+        if (this.abandon.signal.aborted && slot.pending !== undefined) {
+          const dropped = slot.pending;
+          slot.pending = undefined;
+          this.release(dropped.body.byteLength);
+          for (const waiter of dropped.waiters) waiter.reject(this.abandon.signal.reason);
+        }
+        this.runLatest(key, slot);
+      });
+  }
+
+  /** The retry loop of one object. `newerWaiting` (playlists) stops retrying a stale version. */
+  private async upload(
+    key: string,
+    body: Uint8Array,
+    options: PutOptions,
+    newerWaiting: (() => boolean) | undefined,
+  ): Promise<Outcome> {
+    const timeoutMs = Math.round(this.attemptTimeoutMs + (body.byteLength * 1000) / this.minBytesPerSecond);
+    for (let attempt = 1; ; attempt += 1) {
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(new Error(`attempt timed out after ${timeoutMs} ms`)), timeoutMs);
+      const signals = [timeout.signal, this.abandon.signal];
+      if (options.signal !== undefined) signals.push(options.signal);
+      const signal = AbortSignal.any(signals);
+      const started = performance.now();
+      try {
+        // Awaited even when aborted: drivers stop on the signal, and waiting for them keeps writes
+        // of one key from overlapping (the ordering guarantee of putLatest).
+        await this.storage.put(key, body, { ...options, signal });
+        this.onSuccess(performance.now() - started);
+        return 'written';
+      } catch (err) {
+        if (this.abandon.signal.aborted) {
+          this.counters.failures += 1;
+          throw this.abandon.signal.reason;
+        }
+        if (options.signal?.aborted === true) {
+          // the caller gave up on this upload: no retry
+          this.counters.failures += 1;
+          throw new LivepipeError(ErrorCode.StorageUnavailable, `upload of ${key} aborted: ${errorMessage(options.signal.reason)}`, {
+            cause: err,
+            details: { channel: this.channel, key },
+          });
+        }
+        const reason = timeout.signal.aborted ? errorMessage(timeout.signal.reason) : errorMessage(err);
+        this.onAttemptFailed(reason);
+        if (newerWaiting?.() === true) return 'superseded';
+        if (attempt >= this.maxAttempts) {
+          this.counters.failures += 1;
+          this.logger.warn({ key, attempts: attempt, err: reason }, 'upload failed');
+          throw new LivepipeError(ErrorCode.StorageUnavailable, `upload of ${key} failed after ${attempt} attempts: ${reason}`, {
+            cause: err,
+            details: { channel: this.channel, key, attempts: attempt },
+          });
+        }
+        this.counters.retries += 1;
+        try {
+          await sleep(backoffDelay(attempt, this.backoffBaseMs, this.backoffMaxMs, this.random), this.abandon.signal);
+        } catch (abandoned) {
+          this.counters.failures += 1;
+          throw abandoned;
+        }
+        if (newerWaiting?.() === true) return 'superseded';
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  private onSuccess(latencyMs: number): void {
+    this.counters.puts += 1;
+    this.consecutiveFailures = 0;
+    this.latencies.push(latencyMs);
+    if (this.latencies.length > this.latencySampleSize) this.latencies.shift();
+    if (!this.healthy) {
+      this.healthy = true;
+      this.logger.info('storage uploads recovered');
+      this.bus.emit(LivepipeEvent.StorageHealth, { healthy: true, channel: this.channel });
+    }
+  }
+
+  private onAttemptFailed(reason: string): void {
+    this.consecutiveFailures += 1;
+    if (this.healthy && this.consecutiveFailures >= this.unhealthyAfterFailures) {
+      this.healthy = false;
+      this.logger.error({ err: reason, consecutiveFailures: this.consecutiveFailures }, 'storage uploads failing');
+      this.bus.emit(LivepipeEvent.StorageHealth, { healthy: false, error: reason, channel: this.channel });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new LivepipeError(ErrorCode.Closed, `upload queue of channel ${this.channel} is closed`);
+  }
+
+  /** Errors from p-queue's abort (a waiting task removed) become the abandon reason. */
+  private abandonedOr(err: unknown): unknown {
+    return this.abandon.signal.aborted && !(err instanceof LivepipeError && err.code === ErrorCode.StorageUnavailable)
+      ? this.abandon.signal.reason
+      : err;
+  }
+
+  private hold(bytes: number): void {
+    this.queuedItems += 1;
+    this.queuedBytes += bytes;
+  }
+
+  private release(bytes: number): void {
+    this.queuedItems -= 1;
+    this.queuedBytes -= bytes;
+    if (this.queuedItems === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private idle(): Promise<void> {
+    if (this.queuedItems === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+/**
+ * Pause before retry `attempt` (1 = the first retry): exponential, capped, with "equal jitter" —
+ * half fixed, half random — so retries of many uploads spread out but never come back at once.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new LivepipeError(ErrorCode.ConfigInvalid, `upload queue option ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
