@@ -9,6 +9,8 @@ type Register = (program: Command) => void;
 
 const commandModules: Array<() => Promise<{ register: Register }>> = [
   // Populated as commands land; keep one line per command file.
+  () => import('./ladders-command.js'),
+  () => import('./transcode-command.js'),
 ];
 
 function packageVersion(): string {
