@@ -149,8 +149,11 @@ export class FfmpegProcess {
   async stop(timeoutMs = 5_000): Promise<FfmpegExit> {
     if (!this.exit) {
       this.signal('SIGTERM');
-      const timer = sleep(timeoutMs, 'timeout' as const);
-      const first = await Promise.race([this.exited, timer]);
+      // A cleared timer, not a dangling sleep: a stopped CLI must exit at once, not after the grace.
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const first = await Promise.race([this.exited, graceOver]);
+      clearTimeout(timer);
       if (first === 'timeout') this.signal('SIGKILL');
     }
     const exit = await this.exited;
