@@ -179,7 +179,7 @@ export class FfmpegArgs {
     return this;
   }
 
-  /** Adds an input; returns its index (for `-map N:…`) through `indexOf`-free chaining. */
+  /** Adds an input; inputs are numbered in call order (`-map N:…`), see `inputCount`. */
   input(url: string, options: InputOptions = {}): this {
     this.inputs.push({ url, options });
     return this;

@@ -8,6 +8,7 @@ import { parseLadder } from '../../../src/config/ladder-loader.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { Admission } from '../../../src/transcode/admission.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../../src/transcode/transcoder-supervisor.js';
 import { groupAlive, lavfiSource, pidAlive, renderSource, waitUntil } from '../../helpers/transcode-media.js';
@@ -157,5 +158,26 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     expect(h.states.at(-1)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/crash loop: 3 failures within 60 s \(limit 2\); last error: ffmpeg killed by SIGKILL/) });
     expect(h.names().filter((s) => s === 'restarting')).toHaveLength(2);
     expect(h.supervisor.state().pid).toBeUndefined();
+  });
+
+  it('refuses a channel over the node-wide cap with CapacityExceeded, spawning nothing', async () => {
+    const admission = new Admission({ maxLadders: 1 });
+    const held = admission.acquire('other-channel');
+    const h = harness({ input: live, admission });
+    let caught: unknown;
+    try {
+      await h.supervisor.start();
+    } catch (err) {
+      caught = err;
+    }
+    expect(isLivepipeError(caught, ErrorCode.CapacityExceeded)).toBe(true);
+    expect(h.supervisor.state()).toMatchObject({ state: 'idle', runId: 0, pid: undefined });
+    expect(h.runs).toEqual([]);
+    held.release();
+    // With the slot free, the same supervisor starts; stopping it frees the slot again.
+    await h.supervisor.start();
+    expect(admission.active()).toEqual(['sup']);
+    await h.supervisor.stop();
+    expect(admission.active()).toEqual([]);
   });
 });
