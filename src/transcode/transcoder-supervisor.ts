@@ -310,6 +310,11 @@ export class TranscoderSupervisor {
       stderrLines: this.options.stderrLines ?? 50,
       onProgress: (p) => this.onProgress(runId, p),
     });
+    if (proc.pid === undefined) {
+      // Spawn failed (binary missing, out of processes): nothing ran, report it as a launch error.
+      const exit = await proc.exited;
+      throw exit.error ?? new Error('ffmpeg could not be spawned');
+    }
     this.proc = proc;
     this.runStartedAt = startedAt;
     this.logger.debug({ runId, args: compiled.args }, 'ffmpeg spawned');

@@ -149,3 +149,9 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number): Pr
   }
   return true;
 }
+
+/** Presentation timestamps of the first stream's packets, in decode (file) order. */
+export async function packetPts(file: string): Promise<number[]> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', '0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+  return stdout.trim().split('\n').map(Number);
+}

@@ -8,7 +8,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { compileLadder } from '../../../src/transcode/ladder-compiler.js';
 import { TranscoderSupervisor, type TranscodeRun } from '../../../src/transcode/transcoder-supervisor.js';
-import { groupAlive, lavfiSource, probeFile, summarizeFmp4, type ProbedFile } from '../../helpers/transcode-media.js';
+import { groupAlive, lavfiSource, packetPts, probeFile, summarizeFmp4, type ProbedFile } from '../../helpers/transcode-media.js';
 
 /**
  * The `default` ladder on a generated 1080p30 source with audio, 4 s (two 2 s GOPs), encoded as fast
@@ -115,5 +115,49 @@ describe('default ladder on 1080p30 + audio', () => {
     const audioOutputs = [...probes.values()].filter((p) => p.codec === 'aac');
     expect(audioOutputs).toHaveLength(1);
     expect(audioOutputs[0]!.profile).toBe('LC');
+  });
+});
+
+describe('low-latency ladder on a 60 fps source', () => {
+  it('caps to 30 fps, keyframes every 1 s, no B-frames (decode order = presentation order)', async () => {
+    const { ladder } = await loadLadder('low-latency');
+    const chunks: Buffer[] = [];
+    let ended: Promise<unknown> = Promise.resolve();
+    const supervisor = new TranscoderSupervisor({
+      channel: 'itest-ll',
+      ladder,
+      // 640x360 source: only the 360p rendition is kept, which keeps this test cheap.
+      input: { kind: 'url', url: lavfiSource(640, 360, 60), format: 'lavfi', realtime: false, maxDurationSec: 2 },
+      bus: new EventBus(),
+      logger: silentLogger(),
+      onRun: (r) => {
+        for (const o of r.outputs) {
+          if (o.name === '360p') {
+            o.stream.on('data', (c: Buffer) => chunks.push(c));
+            ended = new Promise((resolve) => o.stream.on('end', resolve));
+          } else {
+            o.stream.resume();
+          }
+        }
+      },
+    });
+    await supervisor.start();
+    expect(await supervisor.finished()).toBe('stopped');
+    await ended;
+    expect(supervisor.state().droppedRenditions).toEqual(['720p', '480p']);
+    const dir = await mkdtemp(join(tmpdir(), 'livepipe-ll-'));
+    try {
+      const file = join(dir, '360p.mp4');
+      await writeFile(file, Buffer.concat(chunks));
+      const p = await probeFile(file);
+      expect(p).toMatchObject({ width: 640, height: 360, packets: 60 });
+      expect(p.keyframePts).toEqual([0, 1]);
+      const fmp4 = summarizeFmp4(Buffer.concat(chunks));
+      expect(fmp4.fragments).toBe(60);
+      const pts = await packetPts(file);
+      expect(pts).toEqual([...pts].sort((a, b) => a - b));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

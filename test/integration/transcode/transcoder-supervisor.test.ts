@@ -180,4 +180,17 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     await h.supervisor.stop();
     expect(admission.active()).toEqual([]);
   });
+
+  it('fails at start() with BinaryMissing when ffmpeg cannot be found', async () => {
+    const h = harness({ input: live, ffmpegPath: '/nonexistent/ffmpeg' });
+    let caught: unknown;
+    try {
+      await h.supervisor.start();
+    } catch (err) {
+      caught = err;
+    }
+    expect(isLivepipeError(caught, ErrorCode.BinaryMissing)).toBe(true);
+    expect(h.names()).toEqual(['starting', 'failed']);
+    expect(h.runs).toEqual([]);
+  });
 });
