@@ -48,12 +48,16 @@ export interface CompiledLadder {
 
 function mainInputOptions(input: InputSpec): { url: string; options: InputOptions } {
   const live = isLiveInput(input);
-  // Low-delay demuxing only for live inputs: `nobuffer` skips the initial buffering of probed packets,
-  // which would otherwise add latency; a larger thread queue absorbs bursts from the network.
-  const lowDelay: InputOptions = live ? { fflags: ['nobuffer'], flags: ['low_delay'], threadQueueSize: 1024 } : {};
+  // Live inputs: stream analysis limited to 1 s / 2 MB (ffmpeg's default waits for 5 s of media
+  // before the first frame), and a larger thread queue to absorb network bursts.
+  // Deliberately NOT used: `-fflags nobuffer` discards the packets read while probing — the first
+  // GOP, keyframe included — so a publisher with long GOPs (OBS: 2–10 s) yields nothing but
+  // "missing reference picture" errors until its next keyframe; and the decoder flag
+  // `-flags low_delay` breaks streams with B-frames. The probed backlog costs latency only once: the
+  // encoder catches up with it faster than realtime.
+  const lowDelay: InputOptions = live ? { threadQueueSize: 1024, probeSize: 2_000_000, analyzeDurationUs: 1_000_000 } : {};
   if (input.kind === 'stdin') {
-    // The supervisor already probed the stream: ffmpeg needs ~1 s to find the streams again.
-    return { url: 'pipe:0', options: { ...lowDelay, format: input.format, probeSize: 2_000_000, analyzeDurationUs: 1_000_000 } };
+    return { url: 'pipe:0', options: { ...lowDelay, format: input.format } };
   }
   const options: InputOptions = { ...lowDelay, realtime: input.realtime };
   if (input.format !== undefined) options.format = input.format;

@@ -58,7 +58,9 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'livepipe-supervisor-'));
-    await renderSource(join(dir, 'in.flv'), { width: 320, height: 180, fps: 15, seconds: 3, format: 'flv' });
+    // One keyframe only (GOP longer than the file), like a publisher with long GOPs: the probed first
+    // GOP must reach the encoder (regression: `-fflags nobuffer` dropped it and nothing was encoded).
+    await renderSource(join(dir, 'in.flv'), { width: 320, height: 180, fps: 15, seconds: 3, format: 'flv', gopFrames: 300 });
     flv = await readFile(join(dir, 'in.flv'));
   });
 

@@ -36,7 +36,7 @@ describe('compileLadder', () => {
     expect(args.filter((a) => /^pipe:\d+$/.test(a))).toEqual(['pipe:1', 'pipe:3', 'pipe:4', 'pipe:5', 'pipe:6', 'pipe:7']);
     expect(args).toContain('-re');
     expect(args).toContain('-nostdin');
-    expect(args).not.toContain('nobuffer');
+    expect(args).not.toContain('-analyzeduration');
   });
 
   it('identical closed GOPs in every rendition: keyint = GOP × fps, no scenecut, no open GOP', async () => {
@@ -101,11 +101,15 @@ describe('compileLadder', () => {
     expect(outputs.map((o) => o.kind)).toEqual(['video', 'audio']);
   });
 
-  it('stdin input: reads pipe:0 with the demuxer and low-delay flags, stdin not disabled', async () => {
+  it('stdin input: reads pipe:0 with the demuxer and a short analysis, stdin not disabled', async () => {
     const { compiled } = await compile('default', probe1080, { kind: 'stdin', format: 'flv' });
     const { args } = compiled;
     expect(valuesOf(args, '-i')).toEqual(['pipe:0']);
-    expect(args.slice(0, args.indexOf('-i'))).toEqual(expect.arrayContaining(['-f', 'flv', '-fflags', '+nobuffer', '-flags', '+low_delay']));
+    const inputArgs = args.slice(0, args.indexOf('-i'));
+    expect(inputArgs).toEqual(expect.arrayContaining(['-f', 'flv', '-analyzeduration', '1000000', '-probesize', '2000000']));
+    // nobuffer would drop the probed first GOP (see the compiler); low_delay breaks B-frame streams.
+    expect(inputArgs).not.toContain('-fflags');
+    expect(inputArgs).not.toContain('-flags');
     expect(args).not.toContain('-nostdin');
     expect(args).not.toContain('-re');
     expect(compiled.stdinMedia).toBe(true);
