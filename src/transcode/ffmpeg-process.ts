@@ -73,6 +73,8 @@ export class FfmpegProcess {
   private readonly child: ChildProcess;
   private readonly stderr: LineRing;
   private exit: FfmpegExit | undefined;
+  /** Ends ffmpeg's stdin (stdin inputs): EOF is what wakes an ffmpeg blocked reading a silent publisher. */
+  private closeStdin: () => void = () => undefined;
 
   constructor(options: FfmpegProcessOptions) {
     this.stderr = new LineRing(options.stderrLines ?? 50);
@@ -112,6 +114,10 @@ export class FfmpegProcess {
     }
     if (options.stdin && this.child.stdin) {
       const sink = this.child.stdin;
+      this.closeStdin = () => {
+        options.stdin?.unpipe(sink);
+        sink.end();
+      };
       // ffmpeg exiting closes its stdin: EPIPE is the normal end of a run, not an error.
       sink.on('error', () => undefined);
       options.stdin.on('error', () => sink.end());
@@ -149,6 +155,9 @@ export class FfmpegProcess {
   async stop(timeoutMs = 5_000): Promise<FfmpegExit> {
     if (!this.exit) {
       this.signal('SIGTERM');
+      // SIGTERM alone does not interrupt a blocking read on stdin: give ffmpeg EOF too, so it
+      // flushes its encoders and exits instead of waiting for the SIGKILL.
+      this.closeStdin();
       // A cleared timer, not a dangling sleep: a stopped CLI must exit at once, not after the grace.
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));

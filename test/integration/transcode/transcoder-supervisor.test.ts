@@ -195,4 +195,34 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     expect(h.names()).toEqual(['starting', 'failed']);
     expect(h.runs).toEqual([]);
   });
+
+  it('stop() ends a run blocked on a silent stdin publisher gracefully (EOF + SIGTERM, no SIGKILL)', async () => {
+    const ended: Array<Promise<{ code: number | null; signal: string | null }>> = [];
+    const h = harness({
+      input: { kind: 'stdin', format: 'flv' },
+      stallTimeoutMs: 60_000,
+      stopTimeoutMs: 30_000,
+      openInput: () => {
+        const stream = new Readable({ read() {} });
+        stream.push(flv);
+        return stream;
+      },
+      onRun: (run) => {
+        ended.push(run.ended);
+        for (const o of run.outputs) o.stream.resume();
+      },
+    });
+    toStop.push(h.supervisor);
+    await h.supervisor.start();
+    // All the bytes are encoded, then ffmpeg sits in a blocking read on stdin.
+    expect(await waitUntil(() => (h.supervisor.state().lastProgress?.frame ?? 0) >= 30, 20_000)).toBe(true);
+    const pid = h.supervisor.state().pid!;
+    await h.supervisor.stop();
+    // Exited by itself (ffmpeg's status after a handled SIGTERM is 255, after EOF 0), not SIGKILLed.
+    const exit = await ended[0]!;
+    expect(exit.signal).toBeNull();
+    expect([0, 255]).toContain(exit.code);
+    expect(groupAlive(pid)).toBe(false);
+    expect(h.names().slice(-2)).toEqual(['stopping', 'stopped']);
+  });
 });
