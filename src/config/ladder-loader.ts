@@ -149,8 +149,9 @@ export interface ResolvedLadder {
 /** Frame rate used when the probe could not tell one (rare: some live FLV headers); 30 fps. */
 export const FALLBACK_FRAME_RATE = 30;
 
-function even(n: number): number {
-  return Math.max(2, 2 * Math.round(n / 2));
+/** Nearest even size, never above `limit` (an odd source size is rounded down, never up). */
+function even(n: number, limit: number): number {
+  return Math.max(2, Math.min(2 * Math.round(n / 2), 2 * Math.floor(limit / 2)));
 }
 
 /** Scale factor that fits the source inside the box (aspect preserved). */
@@ -175,12 +176,12 @@ export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLad
       decisions.push({ name: r.name, kind: 'video', kept: false, reason: `above source ${source.width}x${source.height} (would upscale)` });
       continue;
     }
-    video.push({ ...r, outputWidth: even(source.width * scale), outputHeight: even(source.height * scale) });
+    video.push({ ...r, outputWidth: even(source.width * scale, source.width), outputHeight: even(source.height * scale, source.height) });
     decisions.push({ name: r.name, kind: 'video', kept: true, reason: 'fits source' });
   }
   if (video.length === 0) {
     const smallest = [...ladder.video].sort((a, b) => a.width * a.height - b.width * b.height)[0]!;
-    video.push({ ...smallest, outputWidth: even(source.width), outputHeight: even(source.height) });
+    video.push({ ...smallest, outputWidth: even(source.width, source.width), outputHeight: even(source.height, source.height) });
     const decision = decisions.find((d) => d.name === smallest.name)!;
     decision.kept = true;
     decision.reason = `every rendition is above source ${source.width}x${source.height}: smallest kept at source size`;

@@ -127,3 +127,37 @@ describe('compileLadder', () => {
     expect(isLivepipeError(caught, ErrorCode.InputUnusable)).toBe(true);
   });
 });
+
+describe('compileLadder invariants (property)', () => {
+  it('for any source: never upscales, even sizes, one split branch per x264 encode, one keyint, consecutive pipes', async () => {
+    const fc = (await import('fast-check')).default;
+    const ladders = await Promise.all(['default', 'low-latency', 'constrained'].map(async (n) => (await loadLadder(n)).ladder));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 16, max: 4096 }),
+        fc.integer({ min: 16, max: 2160 }),
+        fc.constantFrom(0, 15, 24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60, 120),
+        fc.boolean(),
+        (which, width, height, frameRate, hasAudio) => {
+          const probe: InputProbe = { width, height, frameRate, videoCodec: 'h264', hasAudio };
+          const resolved = resolveLadder(ladders[which]!, probe);
+          const { args, outputs } = compileLadder(resolved, probe, file);
+          expect(resolved.video.length).toBeGreaterThan(0);
+          for (const v of resolved.video) {
+            expect(v.outputWidth % 2).toBe(0);
+            expect(v.outputHeight % 2).toBe(0);
+            expect(v.outputWidth).toBeLessThanOrEqual(width);
+            expect(v.outputHeight).toBeLessThanOrEqual(height);
+          }
+          const graph = valuesOf(args, '-filter_complex')[0]!;
+          expect(Number(graph.match(/split=(\d+)/)?.[1])).toBe(valuesOf(args, '-c:v').length);
+          expect(new Set(valuesOf(args, '-g')).size).toBe(1);
+          expect(valuesOf(args, '-c:a')).toHaveLength(hasAudio ? 1 : 0);
+          expect(outputs.map((o) => o.fd)).toEqual(outputs.map((_, i) => 3 + i));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
