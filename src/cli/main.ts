@@ -10,6 +10,8 @@ type Register = (program: Command) => void;
 const commandModules: Array<() => Promise<{ register: Register }>> = [
   // Populated as commands land; keep one line per command file.
   () => import('./storage-check-command.js'),
+  () => import('./ladders-command.js'),
+  () => import('./transcode-command.js'),
 ];
 
 function packageVersion(): string {

@@ -1,0 +1,207 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { isValidId } from '../core/ids.js';
+import { LadderSchema, type AudioRendition, type Ladder, type VideoRendition } from './ladder-schema.js';
+
+/**
+ * Loads and validates ladder files, and resolves a ladder against a probed input (no upscaling).
+ *
+ * The shipped ladders live in `<package root>/ladders/*.yaml`; the directory is found relative to
+ * this module (src/config or dist/config), never relative to the working directory.
+ */
+
+/** `<package root>/ladders`, the same from `src/config` (tests, tsx) and `dist/config` (built). */
+export const DEFAULT_LADDERS_DIR = fileURLToPath(new URL('../../ladders/', import.meta.url));
+
+const LADDER_EXTENSIONS = new Set(['.yaml', '.yml']);
+
+export interface LadderIssue {
+  /** Dotted field path inside the file, e.g. `video.1.height`; empty for the file as a whole. */
+  path: string;
+  message: string;
+}
+
+/** A validated ladder with the id it is known by (its file name without extension). */
+export interface NamedLadder {
+  name: string;
+  file: string;
+  ladder: Ladder;
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p) => String(p)).join('.');
+}
+
+function issuesOf(error: z.ZodError): LadderIssue[] {
+  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+}
+
+function invalid(file: string, issues: LadderIssue[]): LivepipeError {
+  const lines = issues.map((i) => `${file}: ${i.path === '' ? '(file)' : i.path}: ${i.message}`);
+  return new LivepipeError(ErrorCode.ConfigInvalid, `invalid ladder\n${lines.join('\n')}`, { details: { file, issues } });
+}
+
+/** Validates already-parsed ladder data; `file` only labels the errors. Throws `ConfigInvalid`. */
+export function parseLadder(data: unknown, file: string): Ladder {
+  const result = LadderSchema.safeParse(data);
+  if (!result.success) throw invalid(file, issuesOf(result.error));
+  return result.data;
+}
+
+/** Reads, parses (YAML) and validates one ladder file. Throws `ConfigInvalid` naming file, field and reason. */
+export async function loadLadderFile(file: string): Promise<NamedLadder> {
+  const name = basename(file, extname(file));
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw invalid(file, [{ path: '', message: `cannot read: ${errorMessage(err)}` }]);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    throw invalid(file, [{ path: '', message: `not valid YAML${where}: ${errorMessage(err)}` }]);
+  }
+  const issues: LadderIssue[] = [];
+  if (!isValidId(name)) issues.push({ path: '', message: `file name "${name}" is not a valid ladder id` });
+  const result = LadderSchema.safeParse(data);
+  if (!result.success) issues.push(...issuesOf(result.error));
+  if (issues.length > 0 || !result.success) throw invalid(file, issues);
+  return { name, file, ladder: result.data };
+}
+
+/** Ladder names (file names without extension) in `dir`, sorted. */
+export async function listLadders(dir: string = DEFAULT_LADDERS_DIR): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && LADDER_EXTENSIONS.has(extname(e.name)))
+    .map((e) => basename(e.name, extname(e.name)))
+    .sort();
+}
+
+/** Loads ladder `name` from `dir`. Throws `LadderNotFound` for unknown (or unsafe) names, `ConfigInvalid` for bad files. */
+export async function loadLadder(name: string, dir: string = DEFAULT_LADDERS_DIR): Promise<NamedLadder> {
+  if (!isValidId(name)) throw new LivepipeError(ErrorCode.LadderNotFound, `"${name}" is not a ladder name`);
+  const names = await listLadders(dir);
+  if (!names.includes(name)) {
+    throw new LivepipeError(ErrorCode.LadderNotFound, `no ladder named "${name}" in ${dir} (have: ${names.join(', ') || 'none'})`);
+  }
+  for (const ext of LADDER_EXTENSIONS) {
+    const file = join(dir, `${name}${ext}`);
+    try {
+      return await loadLadderFile(file);
+    } catch (err) {
+      if (err instanceof LivepipeError && err.message.includes('cannot read')) continue;
+      throw err;
+    }
+  }
+  throw new LivepipeError(ErrorCode.LadderNotFound, `no ladder named "${name}" in ${dir}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution against the probed input
+
+/** What the ladder needs to know about the input. */
+export interface SourceFormat {
+  width: number;
+  height: number;
+  /** Frames per second; 0 or NaN when unknown. */
+  frameRate: number;
+  hasAudio: boolean;
+}
+
+export interface ResolvedVideoRendition extends VideoRendition {
+  /** Output size: the ladder box fitted to the source aspect ratio (square pixels assumed), even. */
+  outputWidth: number;
+  outputHeight: number;
+}
+
+export interface ResolvedAudioRendition extends AudioRendition {
+  /** True when the input has no audio and this rendition encodes generated silence. */
+  silent: boolean;
+}
+
+export interface RenditionDecision {
+  name: string;
+  kind: 'video' | 'audio';
+  kept: boolean;
+  /** Why: `fits source`, `above source 1280x720`, `input has no audio`, … */
+  reason: string;
+}
+
+export interface ResolvedLadder {
+  ladder: Ladder;
+  video: ResolvedVideoRendition[];
+  audio: ResolvedAudioRendition[];
+  /** Output frame rate of every video rendition (source rate, or the cap when the source is faster). */
+  frameRate: number;
+  /** Frames per GOP at `frameRate` (the fixed x264 keyint). */
+  keyint: number;
+  decisions: RenditionDecision[];
+}
+
+/** Frame rate used when the probe could not tell one (rare: some live FLV headers); 30 fps. */
+export const FALLBACK_FRAME_RATE = 30;
+
+/** Nearest even size, never above `limit` (an odd source size is rounded down, never up). */
+function even(n: number, limit: number): number {
+  return Math.max(2, Math.min(2 * Math.round(n / 2), 2 * Math.floor(limit / 2)));
+}
+
+/** Scale factor that fits the source inside the box (aspect preserved). */
+function fitScale(box: { width: number; height: number }, source: SourceFormat): number {
+  return Math.min(box.width / source.width, box.height / source.height);
+}
+
+/**
+ * Resolves a ladder against the input: drops renditions that would upscale the source (a bigger
+ * picture than the source carries no more detail, only more bits), fits each kept box to the source
+ * aspect ratio, and decides the output frame rate and audio.
+ *
+ * If every rendition is above the source, the smallest one is kept at the source size (the ladder's
+ * bitrate is kept too): a channel with one rendition plays, a channel with none does not.
+ */
+export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLadder {
+  const decisions: RenditionDecision[] = [];
+  const video: ResolvedVideoRendition[] = [];
+  for (const r of ladder.video) {
+    const scale = fitScale(r, source);
+    if (scale > 1 + 1e-9) {
+      decisions.push({ name: r.name, kind: 'video', kept: false, reason: `above source ${source.width}x${source.height} (would upscale)` });
+      continue;
+    }
+    video.push({ ...r, outputWidth: even(source.width * scale, source.width), outputHeight: even(source.height * scale, source.height) });
+    decisions.push({ name: r.name, kind: 'video', kept: true, reason: 'fits source' });
+  }
+  if (video.length === 0) {
+    const smallest = [...ladder.video].sort((a, b) => a.width * a.height - b.width * b.height)[0]!;
+    video.push({ ...smallest, outputWidth: even(source.width, source.width), outputHeight: even(source.height, source.height) });
+    const decision = decisions.find((d) => d.name === smallest.name)!;
+    decision.kept = true;
+    decision.reason = `every rendition is above source ${source.width}x${source.height}: smallest kept at source size`;
+  }
+
+  const audio: ResolvedAudioRendition[] = [];
+  for (const r of ladder.audio) {
+    if (source.hasAudio) {
+      audio.push({ ...r, silent: false });
+      decisions.push({ name: r.name, kind: 'audio', kept: true, reason: 'input has audio' });
+    } else if (r.silenceIfMissing) {
+      audio.push({ ...r, silent: true });
+      decisions.push({ name: r.name, kind: 'audio', kept: true, reason: 'input has no audio: encoding silence (silenceIfMissing)' });
+    } else {
+      decisions.push({ name: r.name, kind: 'audio', kept: false, reason: 'input has no audio' });
+    }
+  }
+
+  const sourceRate = Number.isFinite(source.frameRate) && source.frameRate > 0 ? source.frameRate : FALLBACK_FRAME_RATE;
+  const frameRate = ladder.frameRate === 'source' ? sourceRate : Math.min(sourceRate, ladder.frameRate.cap);
+  const keyint = Math.max(1, Math.round(ladder.gop * frameRate));
+  return { ladder, video, audio, frameRate, keyint, decisions };
+}

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { isValidId } from '../core/ids.js';
+
+/**
+ * The ABR ladder file format (`ladders/*.yaml`). Strict: unknown keys are rejected so that a typo
+ * (`bitrat: 3M`) fails loudly instead of silently using a default.
+ *
+ * Units are typed: bitrates accept bits/s numbers or strings with a k/M suffix (`3000k`, `3M`,
+ * `128000`) and are stored as bits/s numbers; durations are seconds (a number, or `2s` / `500ms`).
+ */
+
+const BITRATE_PATTERN = /^(\d+(?:\.\d+)?)\s*([kKmM]?)(?:bps|b\/s)?$/;
+
+/** Parses `3000k`, `3M`, `128000` or a number into bits/s (NaN when malformed). */
+export function parseBitrate(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = BITRATE_PATTERN.exec(value.trim());
+  if (!match) return Number.NaN;
+  const unit = (match[2] ?? '').toLowerCase();
+  const factor = unit === 'k' ? 1_000 : unit === 'm' ? 1_000_000 : 1;
+  return Math.round(Number(match[1]) * factor);
+}
+
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(s|ms)?$/;
+
+/** Parses seconds from a number, `2s`, `0.5` or `500ms` (NaN when malformed). */
+export function parseDurationSeconds(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = DURATION_PATTERN.exec(value.trim());
+  if (!match) return Number.NaN;
+  const n = Number(match[1]);
+  return match[2] === 'ms' ? n / 1000 : n;
+}
+
+/** A bitrate in bits/s, strictly positive. */
+export const Bitrate = z
+  .union([z.number(), z.string()])
+  .transform((v) => parseBitrate(v))
+  .refine((v) => Number.isFinite(v) && v > 0, { message: 'must be a positive bitrate (bits/s number, or e.g. "3000k", "3M")' });
+
+/** A duration in seconds, strictly positive. */
+export const DurationSeconds = z
+  .union([z.number(), z.string()])
+  .transform((v) => parseDurationSeconds(v))
+  .refine((v) => Number.isFinite(v) && v > 0, { message: 'must be a positive duration in seconds (e.g. 2, "2s", "500ms")' });
+
+const RenditionId = z.string().refine(isValidId, {
+  message: 'must be an id: letters, digits, "_" and "-", starting with a letter or digit, at most 64 chars',
+});
+
+/** A dimension in pixels: positive and even (4:2:0 chroma subsampling needs even sizes). */
+const EvenDimension = z
+  .number()
+  .int()
+  .refine((v) => v > 0, { message: 'must be positive' })
+  .refine((v) => v % 2 === 0, { message: 'must be even (yuv420p needs even dimensions)' });
+
+export const X264_PRESETS = [
+  'ultrafast',
+  'superfast',
+  'veryfast',
+  'faster',
+  'fast',
+  'medium',
+  'slow',
+  'slower',
+  'veryslow',
+] as const;
+export const X264_TUNES = ['film', 'animation', 'grain', 'stillimage', 'fastdecode', 'zerolatency'] as const;
+export const H264_PROFILES = ['baseline', 'main', 'high'] as const;
+/** H.264 levels x264 accepts (Annex A). */
+export const H264_LEVELS = ['3.0', '3.1', '3.2', '4.0', '4.1', '4.2', '5.0', '5.1', '5.2'] as const;
+
+const Level = z
+  .union([z.number(), z.string()])
+  .transform((v) => (typeof v === 'number' ? v.toFixed(1) : v.includes('.') ? v : `${v}.0`))
+  .refine((v) => (H264_LEVELS as readonly string[]).includes(v), { message: `must be one of ${H264_LEVELS.join(', ')}` });
+
+export const VideoRenditionSchema = z.strictObject({
+  /** Rendition id: a path segment of storage keys (`live/{channel}/{name}/…`). */
+  name: RenditionId,
+  width: EvenDimension,
+  height: EvenDimension,
+  /** Target average bitrate (`-b:v`). */
+  bitrate: Bitrate,
+  /** VBV max rate (`-maxrate`); default 1.1 × bitrate (capped VBR close to CBR, friendly to CDNs). */
+  maxrate: Bitrate.optional(),
+  /** VBV buffer (`-bufsize`); default 1.5 × bitrate. */
+  bufsize: Bitrate.optional(),
+  /** H.264 profile; default `high`. */
+  profile: z.enum(H264_PROFILES).default('high'),
+  /** H.264 level, e.g. `4.1`; default lets x264 pick. */
+  level: Level.optional(),
+  /** x264 preset; default `veryfast`. */
+  preset: z.enum(X264_PRESETS).default('veryfast'),
+});
+
+export const AudioRenditionSchema = z.strictObject({
+  /** Rendition id, unique across video and audio renditions. */
+  name: RenditionId,
+  /** AAC-LC bitrate; default 128k. */
+  bitrate: Bitrate.default(128_000),
+  /** Channel count; default 2 (stereo). */
+  channels: z.number().int().min(1).max(8).default(2),
+  /** Sample rate in Hz; default 48000. */
+  sampleRate: z.union([z.literal(32_000), z.literal(44_100), z.literal(48_000)]).default(48_000),
+  /**
+   * When the input has no audio, encode silence instead of dropping the rendition, so the set of
+   * renditions (and the multivariant playlist) does not change with the publisher. Default false.
+   */
+  silenceIfMissing: z.boolean().default(false),
+});
+
+/** `source` keeps the input frame rate; `{ cap: N }` limits it to N fps (lower rates are kept). */
+export const FrameRatePolicySchema = z.union([
+  z.literal('source'),
+  z.strictObject({ cap: z.number().positive().max(120) }),
+]);
+
+export const LadderSchema = z
+  .strictObject({
+    /** Free text for operators (`livepipe ladders list`). */
+    description: z.string().optional(),
+    /** Keyframe interval in seconds; every GOP is closed and starts at the same time in all renditions. */
+    gop: DurationSeconds,
+    /** HLS segment (EXT-X-TARGETDURATION basis) in seconds; a whole number of GOPs. */
+    segment: DurationSeconds,
+    /** LL-HLS PART-TARGET in seconds; ≤ segment. */
+    part: DurationSeconds,
+    frameRate: FrameRatePolicySchema.default('source'),
+    /** x264 tune, e.g. `zerolatency` (no lookahead, no frame threads: lowest encoder delay). Default none. */
+    tune: z.enum(X264_TUNES).optional(),
+    /** Max consecutive B-frames; 0 disables them (lowest latency, parts never wait on reordering). Default 0. */
+    bFrames: z.number().int().min(0).max(4).default(0),
+    video: z.array(VideoRenditionSchema).min(1, { message: 'needs at least one video rendition' }),
+    /** Audio renditions: each encoded once from the single decoded audio track. May be empty. */
+    audio: z.array(AudioRenditionSchema).default([]),
+  })
+  .superRefine((ladder, ctx) => {
+    if (ladder.part > ladder.segment) {
+      ctx.addIssue({ code: 'custom', path: ['part'], message: `part duration ${ladder.part}s is above segment duration ${ladder.segment}s` });
+    }
+    const gopsPerSegment = ladder.segment / ladder.gop;
+    if (Math.abs(gopsPerSegment - Math.round(gopsPerSegment)) > 1e-6 || Math.round(gopsPerSegment) < 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['segment'],
+        message: `segment duration ${ladder.segment}s is not a multiple of the GOP (${ladder.gop}s): segments must start on keyframes`,
+      });
+    }
+    const seen = new Map<string, number>();
+    const all = [...ladder.video.map((r) => ['video', r.name] as const), ...ladder.audio.map((r) => ['audio', r.name] as const)];
+    const counters = { video: 0, audio: 0 };
+    for (const [kind, name] of all) {
+      const index = counters[kind]++;
+      if (seen.has(name)) {
+        ctx.addIssue({ code: 'custom', path: [kind, index, 'name'], message: `duplicate rendition name "${name}"` });
+      }
+      seen.set(name, index);
+    }
+    ladder.video.forEach((r, index) => {
+      const maxrate = r.maxrate ?? r.bitrate;
+      if (maxrate < r.bitrate) {
+        ctx.addIssue({ code: 'custom', path: ['video', index, 'maxrate'], message: `maxrate ${maxrate} is below bitrate ${r.bitrate}` });
+      }
+    });
+  });
+
+export type LadderInput = z.input<typeof LadderSchema>;
+export type Ladder = z.output<typeof LadderSchema>;
+export type VideoRendition = Ladder['video'][number];
+export type AudioRendition = Ladder['audio'][number];
+export type FrameRatePolicy = Ladder['frameRate'];
+
+/** Effective VBV settings of a rendition (defaults applied). */
+export function vbvOf(r: VideoRendition): { maxrate: number; bufsize: number } {
+  return { maxrate: r.maxrate ?? Math.round(r.bitrate * 1.1), bufsize: r.bufsize ?? Math.round(r.bitrate * 1.5) };
+}

@@ -1,0 +1,210 @@
+/**
+ * A small typed, pure builder for ffmpeg command lines (we spawn ffmpeg directly; fluent-ffmpeg is
+ * archived). It only knows the options livepipe uses, each as a typed field, and renders them in the
+ * order ffmpeg requires: global options, then per input `[input options] -i url`, then the filter
+ * graph, then per output `[output options] target`.
+ */
+
+export interface GlobalOptions {
+  /** `-loglevel`; default `warning` (stderr carries only what an operator needs). */
+  logLevel?: 'quiet' | 'panic' | 'fatal' | 'error' | 'warning' | 'info' | 'verbose' | 'debug';
+  /** Write machine-readable progress (`-progress url -nostats`). */
+  progress?: string;
+  /** `-stats_period` in seconds (ffmpeg ≥ 4.4); default ffmpeg's 0.5 s. */
+  statsPeriodSec?: number;
+  /** `-nostdin`: ffmpeg must not read commands from stdin (set unless stdin carries the media). */
+  noStdin?: boolean;
+  /** `-y`: overwrite output files. */
+  overwrite?: boolean;
+}
+
+export interface InputOptions {
+  /** `-f` demuxer. */
+  format?: string;
+  /** `-re`: read at native frame rate. */
+  realtime?: boolean;
+  /** `-fflags`, e.g. `['nobuffer']` → `-fflags +nobuffer`. */
+  fflags?: string[];
+  /** `-flags`, e.g. `['low_delay']`. */
+  flags?: string[];
+  /** `-probesize` bytes. */
+  probeSize?: number;
+  /** `-analyzeduration` microseconds. */
+  analyzeDurationUs?: number;
+  /** `-t`: read at most this many seconds. */
+  durationSec?: number;
+  /** `-thread_queue_size` packets. */
+  threadQueueSize?: number;
+}
+
+export interface X264Options {
+  preset: string;
+  tune?: string;
+  profile: string;
+  level?: string;
+  bitrate: number;
+  maxrate: number;
+  bufsize: number;
+  /** Fixed GOP length in frames (`-g`, `keyint_min`, x264 keyint/min-keyint). */
+  keyint: number;
+  bFrames: number;
+  /** `-force_key_frames` expression (time-based keyframes, identical in every rendition). */
+  forceKeyFrames?: string;
+  /** Extra `-x264-params` entries, rendered `k=v:k=v`. */
+  x264Params?: Record<string, string | number>;
+}
+
+export interface AacOptions {
+  bitrate: number;
+  channels: number;
+  sampleRate: number;
+}
+
+export interface OutputOptions {
+  /** `-map` specifiers in order (`[v0]`, `0:a:0`, …). */
+  maps: string[];
+  video?: X264Options;
+  audio?: AacOptions;
+  /** `-vn` / `-an` / `-sn` / `-dn` for streams this output must not carry. */
+  disable?: Array<'video' | 'audio' | 'subtitle' | 'data'>;
+  /** `-f` muxer. */
+  format: string;
+  /** `-movflags +a+b`. */
+  movflags?: string[];
+  /** `-flush_packets 1`: hand every packet to the pipe at once. */
+  flushPackets?: boolean;
+  /** `-video_track_timescale`. */
+  videoTrackTimescale?: number;
+  /** `-max_muxing_queue_size` packets. */
+  maxMuxingQueueSize?: number;
+  /** `-t` output duration in seconds. */
+  durationSec?: number;
+}
+
+/** Renders a number of bits/s the way ffmpeg reads it (`2800k` when exact, else bits). */
+export function formatBitrate(bitsPerSecond: number): string {
+  return bitsPerSecond % 1000 === 0 ? `${bitsPerSecond / 1000}k` : String(bitsPerSecond);
+}
+
+/** Renders seconds without float noise (`0.2`, not `0.20000000000000001`). */
+export function formatSeconds(seconds: number): string {
+  return String(Number(seconds.toFixed(6)));
+}
+
+function flagList(flags: string[]): string {
+  return flags.map((f) => `+${f}`).join('');
+}
+
+export function renderGlobal(o: GlobalOptions): string[] {
+  const args = ['-hide_banner', '-loglevel', `level+${o.logLevel ?? 'warning'}`];
+  if (o.noStdin) args.push('-nostdin');
+  if (o.overwrite) args.push('-y');
+  if (o.progress !== undefined) args.push('-progress', o.progress, '-nostats');
+  if (o.statsPeriodSec !== undefined) args.push('-stats_period', formatSeconds(o.statsPeriodSec));
+  return args;
+}
+
+export function renderInput(url: string, o: InputOptions): string[] {
+  const args: string[] = [];
+  if (o.realtime) args.push('-re');
+  if (o.threadQueueSize !== undefined) args.push('-thread_queue_size', String(o.threadQueueSize));
+  if (o.fflags?.length) args.push('-fflags', flagList(o.fflags));
+  if (o.flags?.length) args.push('-flags', flagList(o.flags));
+  if (o.probeSize !== undefined) args.push('-probesize', String(o.probeSize));
+  if (o.analyzeDurationUs !== undefined) args.push('-analyzeduration', String(o.analyzeDurationUs));
+  if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
+  if (o.format !== undefined) args.push('-f', o.format);
+  args.push('-i', url);
+  return args;
+}
+
+export function renderX264(v: X264Options): string[] {
+  const args = ['-c:v', 'libx264', '-preset', v.preset];
+  if (v.tune !== undefined) args.push('-tune', v.tune);
+  args.push('-profile:v', v.profile);
+  if (v.level !== undefined) args.push('-level:v', v.level);
+  args.push(
+    '-b:v',
+    formatBitrate(v.bitrate),
+    '-maxrate',
+    formatBitrate(v.maxrate),
+    '-bufsize',
+    formatBitrate(v.bufsize),
+    '-g',
+    String(v.keyint),
+    '-keyint_min',
+    String(v.keyint),
+    '-sc_threshold',
+    '0',
+    '-bf',
+    String(v.bFrames),
+  );
+  if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
+  const params = Object.entries(v.x264Params ?? {}).map(([k, val]) => `${k}=${val}`);
+  if (params.length > 0) args.push('-x264-params', params.join(':'));
+  return args;
+}
+
+export function renderAac(a: AacOptions): string[] {
+  return ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', formatBitrate(a.bitrate), '-ac', String(a.channels), '-ar', String(a.sampleRate)];
+}
+
+const DISABLE_FLAG = { video: '-vn', audio: '-an', subtitle: '-sn', data: '-dn' } as const;
+
+export function renderOutput(target: string, o: OutputOptions): string[] {
+  const args: string[] = [];
+  for (const map of o.maps) args.push('-map', map);
+  if (o.video) args.push(...renderX264(o.video));
+  if (o.audio) args.push(...renderAac(o.audio));
+  for (const d of o.disable ?? []) args.push(DISABLE_FLAG[d]);
+  if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
+  if (o.maxMuxingQueueSize !== undefined) args.push('-max_muxing_queue_size', String(o.maxMuxingQueueSize));
+  if (o.videoTrackTimescale !== undefined) args.push('-video_track_timescale', String(o.videoTrackTimescale));
+  args.push('-f', o.format);
+  if (o.movflags?.length) args.push('-movflags', flagList(o.movflags));
+  if (o.flushPackets) args.push('-flush_packets', '1');
+  args.push(target);
+  return args;
+}
+
+/** Accumulates an ffmpeg command line; `build()` returns the argv (without the binary). */
+export class FfmpegArgs {
+  private globalOptions: GlobalOptions = {};
+  private readonly inputs: Array<{ url: string; options: InputOptions }> = [];
+  private filterGraph: string | undefined;
+  private readonly outputs: Array<{ target: string; options: OutputOptions }> = [];
+
+  global(options: GlobalOptions): this {
+    this.globalOptions = { ...this.globalOptions, ...options };
+    return this;
+  }
+
+  /** Adds an input; inputs are numbered in call order (`-map N:…`), see `inputCount`. */
+  input(url: string, options: InputOptions = {}): this {
+    this.inputs.push({ url, options });
+    return this;
+  }
+
+  get inputCount(): number {
+    return this.inputs.length;
+  }
+
+  /** One `-filter_complex` graph: chains joined with `;`. */
+  filterComplex(chains: string[]): this {
+    this.filterGraph = chains.join(';');
+    return this;
+  }
+
+  output(target: string, options: OutputOptions): this {
+    this.outputs.push({ target, options });
+    return this;
+  }
+
+  build(): string[] {
+    const args = renderGlobal(this.globalOptions);
+    for (const i of this.inputs) args.push(...renderInput(i.url, i.options));
+    if (this.filterGraph !== undefined) args.push('-filter_complex', this.filterGraph);
+    for (const o of this.outputs) args.push(...renderOutput(o.target, o.options));
+    return args;
+  }
+}

@@ -1,0 +1,197 @@
+import { spawn } from 'node:child_process';
+import { PassThrough, type Readable } from 'node:stream';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import type { InputSpec } from './input-spec.js';
+
+/** What livepipe needs to know about an input before compiling a ladder for it. */
+export interface InputProbe {
+  width: number;
+  height: number;
+  /** Frames per second (avg_frame_rate, else r_frame_rate); 0 when the container does not say. */
+  frameRate: number;
+  videoCodec: string;
+  hasAudio: boolean;
+  audioCodec?: string;
+  audioChannels?: number;
+  audioSampleRate?: number;
+  /** Known for files; absent for live inputs. */
+  durationSec?: number;
+}
+
+interface FfprobeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  channels?: number;
+  sample_rate?: string;
+}
+
+interface FfprobeOutput {
+  streams?: FfprobeStream[];
+  format?: { duration?: string };
+}
+
+/** Parses an ffprobe rational (`30000/1001`, `25/1`, `0/0`) into a number (0 when undefined). */
+export function parseRational(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const [num, den] = value.split('/').map(Number);
+  if (num === undefined || !Number.isFinite(num)) return 0;
+  if (den === undefined) return num;
+  return Number.isFinite(den) && den !== 0 ? num / den : 0;
+}
+
+/**
+ * Pure: ffprobe `-print_format json -show_streams -show_format` output → `InputProbe`. Uses the first
+ * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`).
+ * Throws `InputUnusable` when the JSON is malformed or there is no decodable video stream.
+ */
+export function parseFfprobeJson(json: string, label: string): InputProbe {
+  let data: FfprobeOutput;
+  try {
+    data = JSON.parse(json) as FfprobeOutput;
+  } catch {
+    throw new LivepipeError(ErrorCode.InputUnusable, `${label}: ffprobe returned unreadable output`);
+  }
+  const streams = Array.isArray(data.streams) ? data.streams : [];
+  const video = streams.find((s) => s.codec_type === 'video');
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  if (!video) {
+    const kinds = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'none';
+    throw new LivepipeError(ErrorCode.InputUnusable, `${label}: no video stream (streams: ${kinds})`);
+  }
+  if (!video.width || !video.height) {
+    throw new LivepipeError(ErrorCode.InputUnusable, `${label}: video stream has no dimensions (codec ${video.codec_name ?? 'unknown'})`);
+  }
+  const frameRate = parseRational(video.avg_frame_rate) || parseRational(video.r_frame_rate);
+  const probe: InputProbe = {
+    width: video.width,
+    height: video.height,
+    frameRate: frameRate > 0 && frameRate <= 1000 ? frameRate : 0,
+    videoCodec: video.codec_name ?? 'unknown',
+    hasAudio: audio !== undefined,
+  };
+  if (audio) {
+    if (audio.codec_name !== undefined) probe.audioCodec = audio.codec_name;
+    if (audio.channels !== undefined) probe.audioChannels = audio.channels;
+    if (audio.sample_rate !== undefined) probe.audioSampleRate = Number(audio.sample_rate);
+  }
+  const duration = Number(data.format?.duration);
+  if (Number.isFinite(duration) && duration > 0) probe.durationSec = duration;
+  return probe;
+}
+
+export interface ProbeOptions {
+  /** ffprobe binary; default `ffprobe`. */
+  ffprobePath?: string;
+  /** Give up after this long; default 15 s (live inputs must deliver their headers by then). */
+  timeoutMs?: number;
+}
+
+const STDERR_LIMIT = 4096;
+
+function runFfprobe(args: string[], options: ProbeOptions, label: string, feed?: (stdin: NodeJS.WritableStream) => void): Promise<InputProbe> {
+  return new Promise<InputProbe>((resolve, reject) => {
+    const child = spawn(options.ffprobePath ?? 'ffprobe', args, { stdio: [feed ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      stderr += `\nffprobe timed out after ${options.timeoutMs ?? 15_000} ms`;
+    }, options.timeoutMs ?? 15_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < STDERR_LIMIT) stderr += d;
+    });
+    if (feed && child.stdin) {
+      // ffprobe closes stdin once it has seen enough: EPIPE is expected, not an error.
+      child.stdin.on('error', () => undefined);
+      feed(child.stdin);
+    }
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        err.code === 'ENOENT'
+          ? new LivepipeError(ErrorCode.BinaryMissing, `ffprobe not found (${options.ffprobePath ?? 'ffprobe'}); install ffmpeg`)
+          : new LivepipeError(ErrorCode.InputUnusable, `${label}: ffprobe failed: ${errorMessage(err)}`),
+      );
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        const reason = stderr.trim().split('\n').filter(Boolean).slice(-3).join('; ') || `ffprobe exited with ${code}`;
+        reject(new LivepipeError(ErrorCode.InputUnusable, `${label}: cannot read input: ${reason}`));
+        return;
+      }
+      try {
+        resolve(parseFfprobeJson(stdout, label));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+const PROBE_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_streams', '-show_format'];
+
+/** Probes a `url` input with ffprobe. Throws `InputUnusable` with ffprobe's reason. */
+export function probeUrl(input: Extract<InputSpec, { kind: 'url' }>, options: ProbeOptions = {}): Promise<InputProbe> {
+  const args = [...PROBE_ARGS];
+  if (input.format) args.push('-f', input.format);
+  args.push('-i', input.url);
+  return runFfprobe(args, options, input.url);
+}
+
+export interface ProbedStream {
+  probe: InputProbe;
+  /** The same bytes as the source, from the first one: what ffprobe read is replayed, then the rest. */
+  stream: Readable;
+}
+
+/**
+ * Probes a live byte stream without losing any of it: bytes are teed into ffprobe's stdin and kept;
+ * when ffprobe has answered, the returned stream replays the kept bytes and continues with the
+ * source. ffprobe is limited to ~1 s of analysis so a live channel starts quickly.
+ */
+export function probeStream(source: Readable, format: 'flv' | 'mpegts', options: ProbeOptions = {}): Promise<ProbedStream> {
+  const kept: Buffer[] = [];
+  let ffprobeStdin: NodeJS.WritableStream | undefined;
+  const onData = (chunk: Buffer): void => {
+    kept.push(chunk);
+    if (ffprobeStdin && !(ffprobeStdin as unknown as { writableEnded: boolean }).writableEnded) ffprobeStdin.write(chunk);
+  };
+  const onEnd = (): void => {
+    ffprobeStdin?.end();
+  };
+  const args = [...PROBE_ARGS, '-probesize', '2000000', '-analyzeduration', '1000000', '-f', format, '-i', 'pipe:0'];
+  const probing = runFfprobe(args, options, `stdin (${format})`, (stdin) => {
+    ffprobeStdin = stdin;
+    source.on('data', onData);
+    source.on('end', onEnd);
+  });
+  const detach = (): void => {
+    source.off('data', onData);
+    source.off('end', onEnd);
+    source.pause();
+    ffprobeStdin?.end();
+  };
+  return probing.then(
+    (probe) => {
+      detach();
+      const stream = new PassThrough();
+      for (const chunk of kept) stream.write(chunk);
+      kept.length = 0;
+      if (source.readableEnded) stream.end();
+      else source.pipe(stream);
+      source.on('error', (err) => stream.destroy(err));
+      return { probe, stream };
+    },
+    (err: unknown) => {
+      detach();
+      source.destroy();
+      throw err;
+    },
+  );
+}

@@ -1,0 +1,167 @@
+import type { ResolvedAudioRendition, ResolvedLadder, ResolvedVideoRendition } from '../config/ladder-loader.js';
+import { vbvOf } from '../config/ladder-schema.js';
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { FfmpegArgs, formatSeconds, type InputOptions } from './ffmpeg-args.js';
+import type { InputProbe } from './input-probe.js';
+import { isLiveInput, type InputSpec } from './input-spec.js';
+
+/**
+ * The pure ladder → ffmpeg argv compiler. One ffmpeg process per channel:
+ *
+ * - the input is decoded ONCE; one `-filter_complex` splits the decoded video (`fps` first when the
+ *   ladder caps the rate) and scales each branch;
+ * - every video rendition gets identical closed GOPs: fixed keyint = GOP × fps, `-sc_threshold 0`,
+ *   x264 `scenecut=0:open-gop=0`, plus `-force_key_frames` on a time expression so that keyframes
+ *   fall on the same timestamps in every rendition (segment boundaries align across the ladder);
+ * - audio is decoded once and each audio rendition is encoded once into its own output;
+ * - every output is fragmented MP4 (one moof+mdat per frame, so the packager can cut parts on any
+ *   frame boundary) written to its own pipe to the parent: `pipe:3`, `pipe:4`, … in output order;
+ * - progress goes to `pipe:1` as key=value blocks (`-progress pipe:1 -nostats`), stderr carries
+ *   warnings and errors only.
+ *
+ * All outputs come from the same input timeline (no `-copyts`: ffmpeg rebases every output on the
+ * input start), so the first fragment of every rendition carries the same decode time.
+ */
+
+/** File descriptor of the first output pipe; outputs follow in order (3, 4, 5, …). */
+export const FIRST_OUTPUT_FD = 3;
+/** Every video track uses a 90 kHz timescale (MPEG convention), identical across renditions. */
+export const VIDEO_TIMESCALE = 90_000;
+/** Progress report period; short enough for a 10 s stall watchdog and live dashboards. Default 0.5 s. */
+export const PROGRESS_PERIOD_SEC = 0.5;
+
+/** fMP4 flags: an empty moov (init segment) first, then self-contained moof+mdat per frame. */
+export const FMP4_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_every_frame', 'skip_trailer'];
+
+export type CompiledOutput =
+  | { name: string; kind: 'video'; fd: number; rendition: ResolvedVideoRendition }
+  | { name: string; kind: 'audio'; fd: number; rendition: ResolvedAudioRendition };
+
+export interface CompiledLadder {
+  /** ffmpeg argv, without the binary. */
+  args: string[];
+  /** One per output pipe, in fd order. */
+  outputs: CompiledOutput[];
+  /** True when ffmpeg reads the media from stdin (the supervisor must pipe `openInput()` into it). */
+  stdinMedia: boolean;
+}
+
+function mainInputOptions(input: InputSpec): { url: string; options: InputOptions } {
+  const live = isLiveInput(input);
+  // Live inputs: stream analysis limited to 1 s / 2 MB (ffmpeg's default waits for 5 s of media
+  // before the first frame), and a larger thread queue to absorb network bursts.
+  // Deliberately NOT used: `-fflags nobuffer` discards the packets read while probing — the first
+  // GOP, keyframe included — so a publisher with long GOPs (OBS: 2–10 s) yields nothing but
+  // "missing reference picture" errors until its next keyframe; and the decoder flag
+  // `-flags low_delay` breaks streams with B-frames. The probed backlog costs latency only once: the
+  // encoder catches up with it faster than realtime.
+  const lowDelay: InputOptions = live ? { threadQueueSize: 1024, probeSize: 2_000_000, analyzeDurationUs: 1_000_000 } : {};
+  if (input.kind === 'stdin') {
+    return { url: 'pipe:0', options: { ...lowDelay, format: input.format } };
+  }
+  const options: InputOptions = { ...lowDelay, realtime: input.realtime };
+  if (input.format !== undefined) options.format = input.format;
+  if (input.maxDurationSec !== undefined) options.durationSec = input.maxDurationSec;
+  return { url: input.url, options };
+}
+
+/** The `-filter_complex` chains: decode once, optional fps cap, split, scale per rendition. */
+export function buildVideoFilterGraph(resolved: ResolvedLadder, sourceFrameRate: number): string[] {
+  const n = resolved.video.length;
+  const pre: string[] = [];
+  if (resolved.ladder.frameRate !== 'source' && sourceFrameRate > resolved.frameRate + 1e-3) {
+    pre.push(`fps=${formatSeconds(resolved.frameRate)}`);
+  }
+  pre.push(`split=${n}${resolved.video.map((_, i) => `[s${i}]`).join('')}`);
+  const chains = [`[0:v:0]${pre.join(',')}`];
+  resolved.video.forEach((r, i) => {
+    chains.push(`[s${i}]scale=${r.outputWidth}:${r.outputHeight}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`);
+  });
+  return chains;
+}
+
+/**
+ * Compiles a resolved ladder for one run. Throws `InputUnusable` when the input has no video (the
+ * probe already refuses such inputs; this guards direct callers).
+ */
+export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input: InputSpec): CompiledLadder {
+  if (!(probe.width > 0 && probe.height > 0)) {
+    throw new LivepipeError(ErrorCode.InputUnusable, 'input has no usable video stream');
+  }
+  const { ladder } = resolved;
+  const main = mainInputOptions(input);
+  const live = isLiveInput(input);
+  const builder = new FfmpegArgs().global({
+    logLevel: 'warning',
+    progress: 'pipe:1',
+    statsPeriodSec: PROGRESS_PERIOD_SEC,
+    noStdin: input.kind !== 'stdin',
+  });
+  builder.input(main.url, main.options);
+
+  // Generated silence for audio-less inputs (`silenceIfMissing`): a second input, paced like the main
+  // one. It never ends by itself, so a finite file bounds it with the file's duration; a live channel
+  // is stopped by its owner when the publisher leaves.
+  const silent = resolved.audio.find((a) => a.silent);
+  let silenceInput = -1;
+  let silenceDuration: number | undefined;
+  if (silent) {
+    silenceInput = builder.inputCount;
+    const realtime = live || (input.kind === 'url' && input.realtime);
+    builder.input(`anullsrc=channel_layout=${silent.channels === 1 ? 'mono' : 'stereo'}:sample_rate=${silent.sampleRate}`, {
+      format: 'lavfi',
+      realtime,
+    });
+    const bounds = [probe.durationSec, input.kind === 'url' ? input.maxDurationSec : undefined].filter((d): d is number => d !== undefined);
+    if (!live && bounds.length > 0) silenceDuration = Math.min(...bounds);
+  }
+
+  builder.filterComplex(buildVideoFilterGraph(resolved, probe.frameRate));
+
+  const outputs: CompiledOutput[] = [];
+  const gop = formatSeconds(ladder.gop);
+  resolved.video.forEach((r, i) => {
+    const fd = FIRST_OUTPUT_FD + outputs.length;
+    const vbv = vbvOf(r);
+    builder.output(`pipe:${fd}`, {
+      maps: [`[v${i}]`],
+      video: {
+        preset: r.preset,
+        ...(ladder.tune !== undefined ? { tune: ladder.tune } : {}),
+        profile: r.profile,
+        ...(r.level !== undefined ? { level: r.level } : {}),
+        bitrate: r.bitrate,
+        maxrate: vbv.maxrate,
+        bufsize: vbv.bufsize,
+        keyint: resolved.keyint,
+        bFrames: ladder.bFrames,
+        forceKeyFrames: `expr:gte(t,n_forced*${gop})`,
+        x264Params: { keyint: resolved.keyint, 'min-keyint': resolved.keyint, scenecut: 0, 'open-gop': 0 },
+      },
+      disable: ['audio', 'subtitle', 'data'],
+      format: 'mp4',
+      movflags: FMP4_MOVFLAGS,
+      flushPackets: true,
+      videoTrackTimescale: VIDEO_TIMESCALE,
+      maxMuxingQueueSize: 1024,
+    });
+    outputs.push({ name: r.name, kind: 'video', fd, rendition: r });
+  });
+
+  for (const a of resolved.audio) {
+    const fd = FIRST_OUTPUT_FD + outputs.length;
+    builder.output(`pipe:${fd}`, {
+      maps: [a.silent ? `${silenceInput}:a:0` : '0:a:0'],
+      audio: { bitrate: a.bitrate, channels: a.channels, sampleRate: a.sampleRate },
+      disable: ['video', 'subtitle', 'data'],
+      format: 'mp4',
+      movflags: FMP4_MOVFLAGS,
+      flushPackets: true,
+      maxMuxingQueueSize: 1024,
+      ...(a.silent && silenceDuration !== undefined ? { durationSec: silenceDuration } : {}),
+    });
+    outputs.push({ name: a.name, kind: 'audio', fd, rendition: a });
+  }
+
+  return { args: builder.build(), outputs, stdinMedia: input.kind === 'stdin' };
+}

@@ -1,0 +1,435 @@
+import type { Readable } from 'node:stream';
+import {
+  resolveLadder,
+  type RenditionDecision,
+  type ResolvedAudioRendition,
+  type ResolvedLadder,
+  type ResolvedVideoRendition,
+} from '../config/ladder-loader.js';
+import type { Ladder } from '../config/ladder-schema.js';
+import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
+import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { LadderSlot, TranscodeAdmission } from './admission.js';
+import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
+import { probeStream, probeUrl, type InputProbe, type ProbeOptions } from './input-probe.js';
+import type { InputSpec } from './input-spec.js';
+import { compileLadder } from './ladder-compiler.js';
+import type { TranscodeProgress } from './progress-parser.js';
+import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+
+/**
+ * One long-lived supervisor per channel, owning a replaceable ffmpeg run (the MediaMTX pattern).
+ *
+ * States: `idle` → `starting` (probe + spawn; until the first frame is encoded) → `running` →
+ * on a crash or a stall `restarting` (backoff with jitter) → `starting` → … ; `stop()` →
+ * `stopping` → `stopped`. The input ending cleanly (ffmpeg exits 0) also ends in `stopped`.
+ * Too many failures within the crash-loop window, or an input that cannot be used at all (no video,
+ * not decodable), end in `failed` carrying the reason and the last stderr lines.
+ * Every transition is emitted as `LivepipeEvent.TranscoderState`.
+ *
+ * ## The run contract (consumed by the packager)
+ * Every ffmpeg (re)start is a new `TranscodeRun` with a new `runId` (1, 2, …), announced through the
+ * `onRun(run)` constructor callback (synchronously, before ffmpeg writes anything the consumer could
+ * miss) and then `LivepipeEvent.TranscoderRunStarted`. For each output:
+ * - `stream` is fragmented MP4: an init segment (ftyp + moov with one track) followed by one
+ *   moof+mdat per frame (audio: per AAC frame); decode timestamps of all outputs of a run share one
+ *   timeline starting near 0 (video in a 90 kHz timescale, audio in its sample rate);
+ * - video keyframes fall on the same timestamps in every rendition, every `ladder.gop` seconds;
+ * - the stream ends when the run ends (input end, crash, stall, stop); a new run means a new init
+ *   segment and timestamps starting again near 0: a discontinuity for the packager.
+ * The consumer MUST read every output stream promptly: an unread pipe blocks ffmpeg, which the stall
+ * watchdog then treats as a stall. Without `onRun`, the supervisor discards the outputs itself.
+ */
+
+export interface TranscodeRunOutput {
+  name: string;
+  kind: 'video' | 'audio';
+  rendition: ResolvedVideoRendition | ResolvedAudioRendition;
+  stream: Readable;
+}
+
+export interface TranscodeRun {
+  channel: string;
+  runId: number;
+  /** Epoch ms when the run was spawned; the packager anchors EXT-X-PROGRAM-DATE-TIME on it. */
+  startedAt: number;
+  probe: InputProbe;
+  ladder: ResolvedLadder;
+  outputs: TranscodeRunOutput[];
+  /** Resolves when this run's ffmpeg has exited. */
+  ended: Promise<FfmpegExit>;
+}
+
+export interface TranscoderStateSnapshot {
+  channel: string;
+  state: TranscoderStateName;
+  runId: number;
+  pid: number | undefined;
+  /** Restarts after failures since `start()`. */
+  restarts: number;
+  /** Epoch ms the current run was spawned; undefined between runs. */
+  runStartedAt: number | undefined;
+  uptimeMs: number;
+  lastProgress: TranscodeProgress | undefined;
+  lastError: string | undefined;
+  /** Last stderr lines of the last failed run (also in `failed`). */
+  stderrTail: string[];
+  decisions: RenditionDecision[];
+  droppedRenditions: string[];
+}
+
+/** The event bus as the supervisor uses it. */
+export type TranscoderEvents = Pick<EventBus, 'emit'>;
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export interface TranscoderSupervisorOptions {
+  channel: string;
+  ladder: Ladder;
+  input: InputSpec;
+  /** Opens the media byte stream for a run; required for `stdin` inputs, called once per run. */
+  openInput?: () => Readable;
+  bus: TranscoderEvents;
+  logger: Logger;
+  /** Receives every run's outputs; see the run contract above. */
+  onRun?: (run: TranscodeRun) => void;
+  admission?: TranscodeAdmission;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** Kill and restart a run whose encoded frame count has not advanced for this long; default 10 s. */
+  stallTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace on stop; default 5 s. */
+  stopTimeoutMs?: number;
+  restart?: RestartPolicyOptions;
+  /** Jitter source for the backoff; default Math.random. */
+  random?: () => number;
+  clock?: Clock;
+  /** Stderr lines kept for failure reports; default 50. */
+  stderrLines?: number;
+}
+
+/** Failures that a restart cannot fix. */
+function isFatal(err: unknown): boolean {
+  return (
+    isLivepipeError(err, ErrorCode.InputUnusable) ||
+    isLivepipeError(err, ErrorCode.BinaryMissing) ||
+    isLivepipeError(err, ErrorCode.ConfigInvalid)
+  );
+}
+
+export class TranscoderSupervisor {
+  private readonly channel: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly policy: RestartPolicy;
+  private readonly stallTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private currentState: TranscoderStateName = 'idle';
+  private slot: LadderSlot | undefined;
+  private proc: FfmpegProcess | undefined;
+  private runId = 0;
+  private runStartedAt: number | undefined;
+  private restarts = 0;
+  private lastProgress: TranscodeProgress | undefined;
+  private lastError: string | undefined;
+  private stderrTail: string[] = [];
+  private decisions: RenditionDecision[] = [];
+  private lastAdvanceAt = 0;
+  private lastFrame = -1;
+  private stalled = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private launching: Promise<void> | undefined;
+  /** Why the supervisor failed when a restart could not help (thrown by `start()`). */
+  private fatalError: unknown;
+  private stopping: Promise<void> | undefined;
+  private readonly terminal: Promise<TranscoderStateName>;
+  private resolveTerminal!: (state: TranscoderStateName) => void;
+
+  constructor(private readonly options: TranscoderSupervisorOptions) {
+    this.channel = options.channel;
+    this.logger = options.logger.child({ component: 'transcoder', channel: options.channel });
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.policy = new RestartPolicy(options.restart, options.random);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+    this.terminal = new Promise((resolve) => (this.resolveTerminal = resolve));
+    if (options.input.kind === 'stdin' && !options.openInput) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, 'a stdin input needs an openInput() factory');
+    }
+  }
+
+  /**
+   * Takes an admission slot (`CapacityExceeded` when the node is full) and starts the first run.
+   * Resolves once ffmpeg is spawned; rejects when the input is unusable (the state is then `failed`).
+   */
+  async start(): Promise<void> {
+    if (this.currentState !== 'idle') throw new LivepipeError(ErrorCode.Conflict, `transcoder ${this.channel} was already started`);
+    this.slot = this.options.admission?.acquire(this.channel);
+    this.setState('starting');
+    await this.launchGuarded();
+    if (this.fatalError !== undefined) throw this.fatalError;
+  }
+
+  /** Resolves with the terminal state (`stopped` or `failed`) once the supervisor has ended. */
+  finished(): Promise<TranscoderStateName> {
+    return this.terminal;
+  }
+
+  state(): TranscoderStateSnapshot {
+    const now = this.clock.now();
+    return {
+      channel: this.channel,
+      state: this.currentState,
+      runId: this.runId,
+      pid: this.proc && !this.proc.hasExited ? this.proc.pid : undefined,
+      restarts: this.restarts,
+      runStartedAt: this.runStartedAt,
+      uptimeMs: this.runStartedAt !== undefined ? now - this.runStartedAt : 0,
+      lastProgress: this.lastProgress,
+      lastError: this.lastError,
+      stderrTail: [...this.stderrTail],
+      decisions: this.decisions.map((d) => ({ ...d })),
+      droppedRenditions: this.decisions.filter((d) => !d.kept).map((d) => d.name),
+    };
+  }
+
+  /**
+   * Stops the current run (SIGTERM, SIGKILL after `stopTimeoutMs`) and any pending restart.
+   * Idempotent; resolves only when ffmpeg's process group is gone.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.currentState === 'idle') {
+      this.setState('stopped', 'stopped before start');
+      this.finish('stopped');
+      return;
+    }
+    const terminalAlready = this.currentState === 'stopped' || this.currentState === 'failed';
+    if (!terminalAlready) this.setState('stopping', 'stop requested');
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.launching?.catch(() => undefined);
+    this.clearWatchdog();
+    if (this.proc && !this.proc.hasExited) await this.proc.stop(this.stopTimeoutMs);
+    else if (this.proc) await this.proc.stop(0);
+    if (!terminalAlready) {
+      this.setState('stopped', 'stop requested');
+      this.finish('stopped');
+    }
+  }
+
+  private setState(state: TranscoderStateName, reason?: string): void {
+    const previous = this.currentState;
+    if (previous === state) return;
+    this.currentState = state;
+    const log = state === 'failed' ? this.logger.error.bind(this.logger) : this.logger.info.bind(this.logger);
+    log({ state, previous, reason, runId: this.runId }, `transcoder ${state}`);
+    this.options.bus.emit(LivepipeEvent.TranscoderState, {
+      channel: this.channel,
+      state,
+      previous,
+      ...(reason !== undefined ? { reason } : {}),
+    });
+  }
+
+  private finish(state: TranscoderStateName): void {
+    this.clearWatchdog();
+    this.slot?.release();
+    this.resolveTerminal(state);
+  }
+
+  private launchGuarded(): Promise<void> {
+    const run = async (): Promise<void> => {
+      try {
+        const start = (): Promise<void> => this.launch();
+        await (this.options.admission ? this.options.admission.runStart(start) : start());
+      } catch (err) {
+        this.onLaunchError(err);
+      }
+    };
+    this.launching = run();
+    return this.launching;
+  }
+
+  private onLaunchError(err: unknown): void {
+    if (this.stopping) return;
+    const reason = errorMessage(err);
+    this.lastError = reason;
+    if (isFatal(err)) {
+      this.fatalError = err;
+      this.logger.error({ err: reason }, 'input unusable');
+      this.setState('failed', reason);
+      this.finish('failed');
+      return;
+    }
+    this.scheduleRestart(reason, 0);
+  }
+
+  /** Probe, compile, spawn one run. */
+  private async launch(): Promise<void> {
+    if (this.stopping) return;
+    const { input, ladder } = this.options;
+    const probeOptions: ProbeOptions = this.options.ffprobePath ? { ffprobePath: this.options.ffprobePath } : {};
+    let probe: InputProbe;
+    let media: Readable | undefined;
+    if (input.kind === 'stdin') {
+      const probed = await probeStream(this.options.openInput!(), input.format, probeOptions);
+      probe = probed.probe;
+      media = probed.stream;
+    } else {
+      probe = await probeUrl(input, probeOptions);
+    }
+    if (this.stopping) {
+      media?.destroy();
+      return;
+    }
+    const resolved = resolveLadder(ladder, probe);
+    this.decisions = resolved.decisions;
+    for (const d of resolved.decisions.filter((x) => !x.kept)) this.logger.info({ rendition: d.name, reason: d.reason }, 'rendition dropped');
+    const compiled = compileLadder(resolved, probe, input);
+
+    const runId = ++this.runId;
+    const startedAt = this.clock.now();
+    this.stalled = false;
+    this.lastFrame = -1;
+    this.lastAdvanceAt = startedAt;
+    const proc = new FfmpegProcess({
+      args: compiled.args,
+      outputFds: compiled.outputs.map((o) => o.fd),
+      ...(this.options.ffmpegPath !== undefined ? { ffmpegPath: this.options.ffmpegPath } : {}),
+      ...(media ? { stdin: media } : {}),
+      stderrLines: this.options.stderrLines ?? 50,
+      onProgress: (p) => this.onProgress(runId, p),
+    });
+    if (proc.pid === undefined) {
+      // Spawn failed (binary missing, out of processes): nothing ran, report it as a launch error.
+      const exit = await proc.exited;
+      throw exit.error ?? new Error('ffmpeg could not be spawned');
+    }
+    this.proc = proc;
+    this.runStartedAt = startedAt;
+    this.logger.debug({ runId, args: compiled.args }, 'ffmpeg spawned');
+
+    const outputs: TranscodeRunOutput[] = compiled.outputs.map((o) => ({
+      name: o.name,
+      kind: o.kind,
+      rendition: o.rendition,
+      stream: proc.outputs.get(o.fd)!,
+    }));
+    const run: TranscodeRun = { channel: this.channel, runId, startedAt, probe, ladder: resolved, outputs, ended: proc.exited };
+    void proc.exited.then((exit) => this.onExit(proc, runId, exit));
+    if (this.options.onRun) {
+      try {
+        this.options.onRun(run);
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err), runId }, 'onRun consumer threw; its outputs are discarded');
+        for (const o of outputs) o.stream.resume();
+      }
+    } else {
+      for (const o of outputs) o.stream.resume();
+    }
+    this.options.bus.emit(LivepipeEvent.TranscoderRunStarted, { channel: this.channel, runId });
+    this.armWatchdog(proc);
+  }
+
+  private onProgress(runId: number, progress: TranscodeProgress): void {
+    if (runId !== this.runId) return;
+    this.lastProgress = progress;
+    // Advance = more frames encoded. out_time is not used: generated silence keeps it moving even
+    // when the video input has stalled.
+    const frame = progress.frame ?? -1;
+    if (frame > this.lastFrame) {
+      this.lastFrame = frame;
+      this.lastAdvanceAt = this.clock.now();
+      if (frame > 0 && this.currentState === 'starting') this.setState('running');
+    }
+  }
+
+  private armWatchdog(proc: FfmpegProcess): void {
+    this.clearWatchdog();
+    const period = Math.max(50, Math.min(1_000, Math.floor(this.stallTimeoutMs / 4)));
+    this.watchdog = setInterval(() => {
+      if (proc !== this.proc || proc.hasExited || this.stopping) return;
+      const idle = this.clock.now() - this.lastAdvanceAt;
+      if (idle > this.stallTimeoutMs) {
+        this.stalled = true;
+        this.logger.warn({ runId: this.runId, idleMs: idle }, 'ffmpeg stalled: killing the run');
+        // The run is discarded anyway: SIGKILL, no grace (a stalled ffmpeg may ignore SIGTERM).
+        proc.signal('SIGKILL');
+        this.clearWatchdog();
+      }
+    }, period);
+    this.watchdog.unref();
+  }
+
+  private clearWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private onExit(proc: FfmpegProcess, runId: number, exit: FfmpegExit): void {
+    if (proc !== this.proc) return;
+    this.clearWatchdog();
+    const ranMs = this.runStartedAt !== undefined ? this.clock.now() - this.runStartedAt : 0;
+    this.runStartedAt = undefined;
+    if (this.stopping) return; // stop() owns the transition to `stopped`.
+    const tail = proc.stderrTail();
+    if (exit.error) {
+      this.lastError = errorMessage(exit.error);
+      this.stderrTail = tail;
+      if (isFatal(exit.error)) {
+        this.setState('failed', this.lastError);
+        this.finish('failed');
+      } else {
+        this.scheduleRestart(this.lastError, ranMs);
+      }
+      return;
+    }
+    if (exit.code === 0 && !this.stalled) {
+      this.logger.info({ runId }, 'input ended');
+      this.setState('stopped', 'input ended');
+      this.finish('stopped');
+      return;
+    }
+    const how = this.stalled
+      ? `stalled: no frame encoded for ${Math.round(this.stallTimeoutMs / 100) / 10} s`
+      : exit.signal
+        ? `ffmpeg killed by ${exit.signal}`
+        : `ffmpeg exited with code ${exit.code}`;
+    const last = tail.at(-1);
+    const reason = last && !this.stalled && !exit.signal ? `${how}: ${last}` : how;
+    this.lastError = reason;
+    this.stderrTail = tail;
+    this.logger.warn({ runId, code: exit.code, signal: exit.signal, stderr: tail.slice(-5) }, 'ffmpeg run ended');
+    this.scheduleRestart(reason, ranMs);
+  }
+
+  private scheduleRestart(reason: string, ranMs: number): void {
+    const decision = this.policy.onFailure(this.clock.now(), ranMs);
+    if (!decision.restart) {
+      const last = this.stderrTail.at(-1);
+      const full = `${decision.reason}; last error: ${reason}${last && !reason.includes(last) ? ` (${last})` : ''}`;
+      this.lastError = full;
+      this.setState('failed', full);
+      this.finish('failed');
+      return;
+    }
+    this.restarts += 1;
+    this.setState('restarting', `${reason}; restart in ${decision.delayMs} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.setState('starting');
+      void this.launchGuarded();
+    }, decision.delayMs);
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
+import { parseFfprobeJson, parseRational } from '../../../src/transcode/input-probe.js';
+
+describe('parseFfprobeJson', () => {
+  it('extracts video, audio and duration', () => {
+    const json = JSON.stringify({
+      streams: [
+        { codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, avg_frame_rate: '30000/1001', r_frame_rate: '30000/1001' },
+        { codec_type: 'audio', codec_name: 'aac', channels: 2, sample_rate: '48000' },
+      ],
+      format: { duration: '12.5' },
+    });
+    expect(parseFfprobeJson(json, 'in')).toEqual({
+      width: 1920,
+      height: 1080,
+      frameRate: 30000 / 1001,
+      videoCodec: 'h264',
+      hasAudio: true,
+      audioCodec: 'aac',
+      audioChannels: 2,
+      audioSampleRate: 48_000,
+      durationSec: 12.5,
+    });
+  });
+
+  it('uses r_frame_rate when avg is 0/0 and tolerates a live input without duration', () => {
+    const json = JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264', width: 640, height: 360, avg_frame_rate: '0/0', r_frame_rate: '25/1' }], format: {} });
+    expect(parseFfprobeJson(json, 'in')).toEqual({ width: 640, height: 360, frameRate: 25, videoCodec: 'h264', hasAudio: false });
+  });
+
+  it.each([
+    ['audio only', JSON.stringify({ streams: [{ codec_type: 'audio', codec_name: 'mp3' }] }), /no video stream \(streams: audio\)/],
+    ['no streams', JSON.stringify({}), /no video stream \(streams: none\)/],
+    ['video without size', JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264' }] }), /no dimensions/],
+    ['not JSON', 'Invalid data', /unreadable/],
+  ])('refuses %s with InputUnusable', (_label, json, reason) => {
+    let caught: unknown;
+    try {
+      parseFfprobeJson(json, 'in.bin');
+    } catch (err) {
+      caught = err;
+    }
+    expect(isLivepipeError(caught, ErrorCode.InputUnusable)).toBe(true);
+    expect((caught as Error).message).toMatch(reason);
+  });
+
+  it.each([
+    ['30000/1001', 30000 / 1001],
+    ['25/1', 25],
+    ['0/0', 0],
+    [undefined, 0],
+    ['x/y', 0],
+  ])('rational %s → %d', (text, value) => expect(parseRational(text)).toBeCloseTo(value, 9));
+});

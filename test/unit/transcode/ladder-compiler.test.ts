@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { loadLadder, parseLadder, resolveLadder } from '../../../src/config/ladder-loader.js';
+import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
+import type { InputProbe } from '../../../src/transcode/input-probe.js';
+import type { InputSpec } from '../../../src/transcode/input-spec.js';
+import { compileLadder } from '../../../src/transcode/ladder-compiler.js';
+
+const probe1080: InputProbe = { width: 1920, height: 1080, frameRate: 30, videoCodec: 'h264', hasAudio: true, audioCodec: 'aac', durationSec: 10 };
+const file: InputSpec = { kind: 'url', url: '/media/in.mp4', realtime: true };
+
+/** Values following each occurrence of `flag`. */
+function valuesOf(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
+}
+
+async function compile(name: string, probe = probe1080, input: InputSpec = file) {
+  const { ladder } = await loadLadder(name);
+  const resolved = resolveLadder(ladder, probe);
+  return { resolved, compiled: compileLadder(resolved, probe, input) };
+}
+
+describe('compileLadder', () => {
+  it('default ladder: one decode, one split into 4 scales, 4 x264 + 1 aac encode, each on its own pipe', async () => {
+    const { compiled } = await compile('default');
+    const { args, outputs } = compiled;
+    expect(valuesOf(args, '-i')).toEqual(['/media/in.mp4']);
+    expect(valuesOf(args, '-filter_complex')).toHaveLength(1);
+    const graph = valuesOf(args, '-filter_complex')[0]!;
+    expect(graph.match(/split=(\d+)/)?.[1]).toBe('4');
+    expect(graph.match(/scale=/g)).toHaveLength(4);
+    expect(graph).not.toMatch(/fps=/);
+    expect(valuesOf(args, '-c:v')).toEqual(['libx264', 'libx264', 'libx264', 'libx264']);
+    expect(valuesOf(args, '-c:a')).toEqual(['aac']);
+    expect(valuesOf(args, '-map')).toEqual(['[v0]', '[v1]', '[v2]', '[v3]', '0:a:0']);
+    expect(outputs.map((o) => `${o.name}@${o.fd}`)).toEqual(['1080p@3', '720p@4', '480p@5', '360p@6', 'audio@7']);
+    expect(args.filter((a) => /^pipe:\d+$/.test(a))).toEqual(['pipe:1', 'pipe:3', 'pipe:4', 'pipe:5', 'pipe:6', 'pipe:7']);
+    expect(args).toContain('-re');
+    expect(args).toContain('-nostdin');
+    expect(args).not.toContain('-analyzeduration');
+  });
+
+  it('identical closed GOPs in every rendition: keyint = GOP × fps, no scenecut, no open GOP', async () => {
+    const { compiled } = await compile('default');
+    const { args } = compiled;
+    expect(new Set(valuesOf(args, '-g'))).toEqual(new Set(['60']));
+    expect(new Set(valuesOf(args, '-keyint_min'))).toEqual(new Set(['60']));
+    expect(valuesOf(args, '-sc_threshold')).toEqual(['0', '0', '0', '0']);
+    expect(new Set(valuesOf(args, '-x264-params'))).toEqual(new Set(['keyint=60:min-keyint=60:scenecut=0:open-gop=0']));
+    expect(new Set(valuesOf(args, '-force_key_frames'))).toEqual(new Set(['expr:gte(t,n_forced*2)']));
+    expect(valuesOf(args, '-bf')).toEqual(['0', '0', '0', '0']);
+  });
+
+  it('fragmented MP4 per frame, flushed at once, 90 kHz video timescale, progress on pipe:1', async () => {
+    const { args } = (await compile('default')).compiled;
+    expect(valuesOf(args, '-f').filter((f) => f === 'mp4')).toHaveLength(5);
+    expect(new Set(valuesOf(args, '-movflags'))).toEqual(new Set(['+empty_moov+default_base_moof+frag_every_frame+skip_trailer']));
+    expect(valuesOf(args, '-flush_packets')).toHaveLength(5);
+    expect(new Set(valuesOf(args, '-video_track_timescale'))).toEqual(new Set(['90000']));
+    expect(valuesOf(args, '-progress')).toEqual(['pipe:1']);
+    expect(args).toContain('-nostats');
+  });
+
+  it('caps the frame rate with fps before split, keyint follows the cap (low-latency, 60 fps source)', async () => {
+    const { compiled, resolved } = await compile('low-latency', { ...probe1080, frameRate: 60 });
+    const graph = valuesOf(compiled.args, '-filter_complex')[0]!;
+    expect(graph.startsWith('[0:v:0]fps=30,split=3')).toBe(true);
+    expect(resolved.keyint).toBe(30);
+    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['30']));
+    expect(new Set(valuesOf(compiled.args, '-tune'))).toEqual(new Set(['zerolatency']));
+  });
+
+  it('does not add fps when the source is already under the cap', async () => {
+    const { compiled } = await compile('low-latency', { ...probe1080, frameRate: 25 });
+    expect(valuesOf(compiled.args, '-filter_complex')[0]).not.toMatch(/fps=/);
+    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['25']));
+  });
+
+  it('drops renditions above a 720p source', async () => {
+    const { compiled } = await compile('default', { ...probe1080, width: 1280, height: 720 });
+    expect(compiled.outputs.map((o) => o.name)).toEqual(['720p', '480p', '360p', 'audio']);
+    expect(valuesOf(compiled.args, '-filter_complex')[0]).toMatch(/split=3/);
+  });
+
+  it('audio-less input: no audio output', async () => {
+    const { compiled } = await compile('default', { ...probe1080, hasAudio: false });
+    expect(valuesOf(compiled.args, '-c:a')).toEqual([]);
+    expect(compiled.outputs.every((o) => o.kind === 'video')).toBe(true);
+  });
+
+  it('audio-less input with silenceIfMissing: one anullsrc input, bounded by the file duration', () => {
+    const ladder = parseLadder(
+      { gop: 2, segment: 2, part: 0.5, video: [{ name: 'v', width: 640, height: 360, bitrate: '800k' }], audio: [{ name: 'audio', silenceIfMissing: true }] },
+      't.yaml',
+    );
+    const probe = { ...probe1080, hasAudio: false };
+    const { args, outputs } = compileLadder(resolveLadder(ladder, probe), probe, file);
+    expect(valuesOf(args, '-i')).toEqual(['/media/in.mp4', 'anullsrc=channel_layout=stereo:sample_rate=48000']);
+    expect(valuesOf(args, '-map')).toEqual(['[v0]', '1:a:0']);
+    expect(valuesOf(args, '-c:a')).toEqual(['aac']);
+    expect(valuesOf(args, '-t')).toEqual(['10']);
+    expect(outputs.map((o) => o.kind)).toEqual(['video', 'audio']);
+  });
+
+  it('stdin input: reads pipe:0 with the demuxer and a short analysis, stdin not disabled', async () => {
+    const { compiled } = await compile('default', probe1080, { kind: 'stdin', format: 'flv' });
+    const { args } = compiled;
+    expect(valuesOf(args, '-i')).toEqual(['pipe:0']);
+    const inputArgs = args.slice(0, args.indexOf('-i'));
+    expect(inputArgs).toEqual(expect.arrayContaining(['-f', 'flv', '-analyzeduration', '1000000', '-probesize', '2000000']));
+    // nobuffer would drop the probed first GOP (see the compiler); low_delay breaks B-frame streams.
+    expect(inputArgs).not.toContain('-fflags');
+    expect(inputArgs).not.toContain('-flags');
+    expect(args).not.toContain('-nostdin');
+    expect(args).not.toContain('-re');
+    expect(compiled.stdinMedia).toBe(true);
+  });
+
+  it('refuses an input without video', async () => {
+    const { ladder } = await loadLadder('default');
+    const probe = { ...probe1080, width: 0, height: 0 };
+    let caught: unknown;
+    try {
+      compileLadder(resolveLadder(ladder, probe1080), probe, file);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isLivepipeError(caught, ErrorCode.InputUnusable)).toBe(true);
+  });
+});
+
+describe('compileLadder invariants (property)', () => {
+  it('for any source: never upscales, even sizes, one split branch per x264 encode, one keyint, consecutive pipes', async () => {
+    const fc = (await import('fast-check')).default;
+    const ladders = await Promise.all(['default', 'low-latency', 'constrained'].map(async (n) => (await loadLadder(n)).ladder));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 16, max: 4096 }),
+        fc.integer({ min: 16, max: 2160 }),
+        fc.constantFrom(0, 15, 24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60, 120),
+        fc.boolean(),
+        (which, width, height, frameRate, hasAudio) => {
+          const probe: InputProbe = { width, height, frameRate, videoCodec: 'h264', hasAudio };
+          const resolved = resolveLadder(ladders[which]!, probe);
+          const { args, outputs } = compileLadder(resolved, probe, file);
+          expect(resolved.video.length).toBeGreaterThan(0);
+          for (const v of resolved.video) {
+            expect(v.outputWidth % 2).toBe(0);
+            expect(v.outputHeight % 2).toBe(0);
+            expect(v.outputWidth).toBeLessThanOrEqual(width);
+            expect(v.outputHeight).toBeLessThanOrEqual(height);
+          }
+          const graph = valuesOf(args, '-filter_complex')[0]!;
+          expect(Number(graph.match(/split=(\d+)/)?.[1])).toBe(valuesOf(args, '-c:v').length);
+          expect(new Set(valuesOf(args, '-g')).size).toBe(1);
+          expect(valuesOf(args, '-c:a')).toHaveLength(hasAudio ? 1 : 0);
+          expect(outputs.map((o) => o.fd)).toEqual(outputs.map((_, i) => 3 + i));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
