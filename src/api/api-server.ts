@@ -10,6 +10,7 @@ import type { Logger } from '../core/logger.js';
 import { errorBody, httpStatusOf } from './api-errors.js';
 import { API_ROUTES, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
 import { MIN_TOKEN_LENGTH, authenticate, tokenIdentity } from './bearer-auth.js';
+import { parseJsonBody } from './json-body.js';
 import { buildOpenApiDocument } from './openapi-document.js';
 import type { ReadinessCheck } from './readiness.js';
 
@@ -68,6 +69,7 @@ export class ApiServer {
   private closing: Promise<void> | undefined;
   /** Per-request audit context, filled by the auth hook and the handler, written on response. */
   private readonly auditRecords = new WeakMap<FastifyRequest, AuditRecord>();
+  private readonly routes: Array<{ method: string; url: string }> = [];
 
   constructor(options: ApiServerOptions) {
     this.options = options;
@@ -101,6 +103,18 @@ export class ApiServer {
       readiness: this.options.readiness ?? [],
       openApiDocument: () => openApi,
     });
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
+    });
+    // JSON only (text/plain would reach the schemas as a string), parsed with the reason kept.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
     app.setErrorHandler((err: FastifyError, request, reply) => this.onError(err, request, reply));
     app.setNotFoundHandler((request, reply) => {
       void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${request.url.split('?')[0]}`));
@@ -133,6 +147,11 @@ export class ApiServer {
     return `http://${host}:${this.port}`;
   }
 
+  /** Every route fastify registered (including the HEAD twins of GET routes), as `{ method, url }`. */
+  registeredRoutes(): Array<{ method: string; url: string }> {
+    return this.routes.map((route) => ({ ...route }));
+  }
+
   isListening(): boolean {
     return this.app?.server.listening ?? false;
   }
@@ -153,7 +172,12 @@ export class ApiServer {
       url: route.path.replace(/\{(\w+)\}/g, ':$1'),
       onRequest: async (request, reply) => {
         const outcome = authenticate(request.headers.authorization, route.auth ? this.token : undefined);
-        if (route.audit) this.auditRecords.set(request, { who: outcome.ok ? outcome.who : 'unauthenticated', fields: {} });
+        if (route.audit) {
+          // The channel is recorded even for denied calls: who tried to touch what is the point of an audit.
+          const id = route.channelParam ? (request.params as { id?: string }).id : undefined;
+          const fields = id !== undefined && isValidId(id) ? { channel: id } : {};
+          this.auditRecords.set(request, { who: outcome.ok ? outcome.who : 'unauthenticated', fields });
+        }
         if (!outcome.ok) {
           return reply.code(outcome.status).header('www-authenticate', outcome.challenge).send(errorBody(outcome.code, outcome.message));
         }
@@ -188,7 +212,6 @@ export class ApiServer {
         if (route.channelParam) {
           id = (request.params as { id: string }).id;
           if (!isValidId(id)) throw new LivepipeError(ErrorCode.BadRequest, `invalid channel id ${JSON.stringify(id)}: letters, digits, _ and - only, at most 64`);
-          note({ channel: id });
         }
         let body: unknown;
         if (route.body !== undefined) {
