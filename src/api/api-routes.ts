@@ -76,7 +76,10 @@ const action = (operationId: OperationId, verb: string, summary: string): ApiRou
   auth: true,
   audit: true,
   channelParam: true,
-  responses: channelResponse('The channel after the action'),
+  responses: {
+    ...channelResponse('The channel after the action'),
+    409: { description: 'The action does not apply in the channel\'s current state (e.g. kick with no publisher)' },
+  },
 });
 
 export const API_ROUTES: readonly ApiRouteSpec[] = [

@@ -6,6 +6,7 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { captureLogger } from '../../helpers/api-log-capture.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
 import { FakeChannelService } from '../../helpers/fake-channel-service.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const KEY = 'news-publish-key-0001';
@@ -325,8 +326,12 @@ describe('ops API with a token', () => {
       const reply = await call('GET', '/metrics', { token: null });
       expect(reply.status).toBe(200);
       expect(reply.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-      expect(reply.text).toContain('# TYPE livepipe_parts_total counter');
-      expect(reply.text).toContain('livepipe_parts_total{channel="news",rendition="720p"} 1');
+      const parsed = parsePrometheusText(reply.text);
+      expect(parsed.types.get('livepipe_parts_total')).toBe('counter');
+      expect(sampleValue(parsed, 'livepipe_parts_total', { channel: 'news', rendition: '720p' })).toBe(1);
+      api.metrics.countPart('news', '720p');
+      const again = parsePrometheusText((await call('GET', '/metrics', { token: null })).text);
+      expect(sampleValue(again, 'livepipe_parts_total', { channel: 'news', rendition: '720p' })).toBe(2);
     });
   });
 
