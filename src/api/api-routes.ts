@@ -201,6 +201,20 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
   },
 ];
 
+/**
+ * The methods the route table serves at a concrete path (`/api/v1/channels/news` → GET, PATCH,
+ * DELETE), for 405 answers with an `Allow` header. Empty = no such resource.
+ */
+export function allowedMethods(pathname: string, routes: readonly ApiRouteSpec[] = API_ROUTES): HttpMethod[] {
+  const methods = new Set<HttpMethod>();
+  for (const route of routes) {
+    const pattern = new RegExp(`^${route.path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '[^/]+')}$`);
+    if (pattern.test(pathname)) methods.add(route.method);
+  }
+  if (methods.has('GET')) methods.add('HEAD' as HttpMethod);
+  return [...methods];
+}
+
 export interface ApiReply {
   status: number;
   /** JSON body. */

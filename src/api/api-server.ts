@@ -8,8 +8,8 @@ import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { errorBody, httpStatusOf } from './api-errors.js';
-import { API_ROUTES, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
-import { MIN_TOKEN_LENGTH, authenticate, tokenIdentity } from './bearer-auth.js';
+import { API_ROUTES, allowedMethods, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
+import { MIN_TOKEN_LENGTH, authenticate, isBearerToken, tokenIdentity } from './bearer-auth.js';
 import { parseJsonBody } from './json-body.js';
 import { buildOpenApiDocument } from './openapi-document.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -92,6 +92,11 @@ export class ApiServer {
       }
     } else if (this.token.length < MIN_TOKEN_LENGTH) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is too short: at least ${MIN_TOKEN_LENGTH} characters`);
+    } else if (!isBearerToken(this.token)) {
+      throw new LivepipeError(
+        ErrorCode.ConfigInvalid,
+        'LIVEPIPE_API_TOKEN has characters a bearer token cannot carry: use letters, digits and - . _ ~ + / (e.g. `openssl rand -hex 32`)',
+      );
     }
 
     const app = Fastify({ bodyLimit: this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false, return503OnClosing: true });
@@ -117,7 +122,16 @@ export class ApiServer {
     });
     app.setErrorHandler((err: FastifyError, request, reply) => this.onError(err, request, reply));
     app.setNotFoundHandler((request, reply) => {
-      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${request.url.split('?')[0]}`));
+      const pathname = request.url.split('?')[0] ?? '';
+      const allowed = allowedMethods(pathname);
+      if (allowed.length > 0) {
+        void reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname} (allowed: ${allowed.join(', ')})`));
+        return;
+      }
+      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${pathname}`));
     });
     for (const route of API_ROUTES) this.register(app, route, handlers[route.operationId]);
 

@@ -15,6 +15,14 @@ export const OPEN_MODE_IDENTITY = 'loopback-open';
 /** Minimum API token length: it is the only credential guarding the channel keys. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/** RFC 6750 `b64token`: the characters a bearer token may contain. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Whether a configured token can be sent as `Authorization: Bearer <token>` at all. */
+export function isBearerToken(token: string): boolean {
+  return B64TOKEN.test(token);
+}
+
 export type AuthOutcome =
   | { ok: true; who: string }
   | { ok: false; status: 401 | 403; code: ErrorCode; message: string; challenge: string };
@@ -35,8 +43,8 @@ export function authenticate(authorization: string | undefined, token: string | 
       challenge: `Bearer realm="${REALM}"`,
     };
   }
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
-  if (match === null) {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization);
+  if (match === null || !B64TOKEN.test(match[1]!)) {
     return {
       ok: false,
       status: 401,

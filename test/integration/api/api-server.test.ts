@@ -228,7 +228,13 @@ describe('ops API with a token', () => {
 
     it('answers 404 JSON for unknown routes', async () => {
       expectError(await call('GET', '/api/v1/nope'), 404, ErrorCode.NotFound, /no route GET \/api\/v1\/nope/);
-      expectError(await call('PUT', '/api/v1/channels/news'), 404, ErrorCode.NotFound);
+    });
+
+    it('answers 405 with Allow for a known path and a method it does not serve', async () => {
+      const reply = await call('PUT', '/api/v1/channels/news', { body: { ladder: 'default' } });
+      expectError(reply, 405, ErrorCode.BadRequest, /PUT is not allowed/);
+      expect(reply.headers.get('allow')).toBe('GET, PATCH, DELETE, HEAD');
+      expect((await call('GET', '/api/v1/channels/news/restart')).headers.get('allow')).toBe('POST');
     });
   });
 
@@ -420,6 +426,11 @@ describe('open mode (no token)', () => {
   it('refuses a token shorter than 16 characters', async () => {
     const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'short', channels: {} as FakeChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
     await expect(server.start()).rejects.toThrow(/too short/);
+  });
+
+  it('refuses a token that cannot travel in a Bearer header', async () => {
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'a token with spaces and !', channels: {} as FakeChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
+    await expect(server.start()).rejects.toThrow(/characters a bearer token cannot carry/);
   });
 
   it('fails loudly when the port is taken', async () => {

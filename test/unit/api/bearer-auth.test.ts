@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OPEN_MODE_IDENTITY, authenticate, tokenIdentity } from '../../../src/api/bearer-auth.js';
+import { OPEN_MODE_IDENTITY, authenticate, isBearerToken, tokenIdentity } from '../../../src/api/bearer-auth.js';
 import { ErrorCode } from '../../../src/core/errors.js';
 
 const TOKEN = 'a-configured-token-0123456789';
@@ -34,5 +34,17 @@ describe('authenticate', () => {
     expect(tokenIdentity(TOKEN)).toMatch(/^token:[0-9a-f]{12}$/);
     expect(tokenIdentity(TOKEN)).toBe(tokenIdentity(TOKEN));
     expect(tokenIdentity(TOKEN)).not.toBe(tokenIdentity(`${TOKEN}x`));
+  });
+});
+
+describe('isBearerToken', () => {
+  it.each([
+    ['0123456789abcdef0123456789abcdef', true],
+    ['base64+/token==', true],
+    ['with space', false],
+    ['quote"', false],
+    ['', false],
+  ])('%j → %s', (token, ok) => {
+    expect(isBearerToken(token)).toBe(ok);
   });
 });
