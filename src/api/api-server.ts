@@ -99,7 +99,14 @@ export class ApiServer {
       );
     }
 
-    const app = Fastify({ bodyLimit: this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false, return503OnClosing: true });
+    this.routes.length = 0;
+    const app = Fastify({
+      bodyLimit: this.options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      // A client gets 10 s to send a whole request: slow-drip connections cannot pile up.
+      requestTimeout: 10_000,
+      logger: false,
+      return503OnClosing: true,
+    });
     const version = this.options.version ?? packageVersion();
     const openApi = buildOpenApiDocument(version);
     const handlers = createApiHandlers({
@@ -112,8 +119,9 @@ export class ApiServer {
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
     // JSON only (text/plain would reach the schemas as a string), parsed with the reason kept.
+    // PATCH bodies follow JSON merge-patch semantics (`null` removes), so that media type is welcome too.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (_request, body, done) => {
       try {
         done(null, parseJsonBody(body as string));
       } catch (err) {

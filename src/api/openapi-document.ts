@@ -51,7 +51,11 @@ function operation(route: ApiRouteSpec): JsonObject {
     ];
   }
   if (route.body !== undefined) {
-    op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+    const schema = jsonSchema(route.body, 'input');
+    const content: Record<string, unknown> = { 'application/json': { schema } };
+    // The server also accepts PATCH bodies as JSON merge patch (RFC 7396: `null` removes a field).
+    if (route.method === 'PATCH') content['application/merge-patch+json'] = { schema };
+    op.requestBody = { required: true, content };
   }
   op.security = route.auth ? [{ bearerAuth: [] }] : [];
   return op;

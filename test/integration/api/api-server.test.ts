@@ -198,6 +198,10 @@ describe('ops API with a token', () => {
       expect(laddered.json.urls.srt).toBeUndefined();
       expect(api.registry.get('news')?.srt).toBeUndefined();
 
+      const merged = await call('PATCH', '/api/v1/channels/news', { body: { ladder: 'default' }, headers: { 'content-type': 'application/merge-patch+json' } });
+      expect(merged.status, merged.text).toBe(200);
+      expect(merged.json.ladder).toBe('default');
+
       expectError(await call('PATCH', '/api/v1/channels/news', { body: {} }), 400, ErrorCode.BadRequest, /nothing to change/);
       expectError(await call('PATCH', '/api/v1/channels/news', { body: { ladder: 'nope' } }), 422, ErrorCode.LadderNotFound);
     });
