@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { apiTokenFromEnv } from '../../../src/api/api-server.js';
 import { OPEN_MODE_IDENTITY, authenticate, isBearerToken, tokenIdentity } from '../../../src/api/bearer-auth.js';
 import { ErrorCode } from '../../../src/core/errors.js';
 
@@ -46,5 +47,16 @@ describe('isBearerToken', () => {
     ['', false],
   ])('%j → %s', (token, ok) => {
     expect(isBearerToken(token)).toBe(ok);
+  });
+});
+
+describe('apiTokenFromEnv', () => {
+  it.each([
+    [{}, undefined],
+    [{ LIVEPIPE_API_TOKEN: '' }, undefined],
+    [{ LIVEPIPE_API_TOKEN: '   ' }, undefined],
+    [{ LIVEPIPE_API_TOKEN: ' abc0123456789abcdef\n' }, 'abc0123456789abcdef'],
+  ])('%j → %j', (env, token) => {
+    expect(apiTokenFromEnv(env)).toBe(token);
   });
 });
