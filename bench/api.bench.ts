@@ -48,8 +48,8 @@ export async function run(): Promise<Record<string, unknown>> {
     await registry.create({ id: channel, key: `bench-key-${c}-0123456789` });
     metrics.setChannelState(channel, 'live');
     metrics.setIngestBitrate(channel, 6e6);
+    metrics.setEncoderProgress(channel, { fps: 30, speed: 1.1 });
     for (const rendition of RENDITIONS) {
-      metrics.setEncoderProgress(channel, rendition, { fps: 30, speed: 1.1 });
       for (let i = 0; i < 50; i++) {
         metrics.countPart(channel, rendition);
         metrics.observePartLatency(channel, rendition, 0.3 + (i % 10) / 10);

@@ -50,8 +50,11 @@ export interface IngestMetrics {
 
 /** For the transcoder supervisor. */
 export interface TranscoderMetrics {
-  /** Latest ffmpeg progress of one rendition's encoder (fps: frames/s; speed: 1.0 = realtime). */
-  setEncoderProgress(channel: string, rendition: string, progress: { fps?: number; speed?: number }): void;
+  /**
+   * Latest ffmpeg `-progress` of the channel's encoder (fps: frames/s; speed: 1.0 = realtime). One
+   * ffmpeg encodes the whole ladder of a channel, so progress is per channel, not per rendition.
+   */
+  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
   /** One ffmpeg restart of the channel's ladder (crash or operator restart). */
   countTranscoderRestart(channel: string): void;
 }
@@ -94,8 +97,8 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
-  private readonly encoderFps: Gauge<'channel' | 'rendition'>;
-  private readonly encoderSpeed: Gauge<'channel' | 'rendition'>;
+  private readonly encoderFps: Gauge<'channel'>;
+  private readonly encoderSpeed: Gauge<'channel'>;
   private readonly transcoderRestarts: Counter<'channel'>;
   private readonly parts: Counter<'channel' | 'rendition'>;
   private readonly segments: Counter<'channel' | 'rendition'>;
@@ -126,14 +129,14 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     });
     this.encoderFps = new Gauge({
       name: 'livepipe_encoder_fps',
-      help: 'Frames per second the rendition encoder achieves (ffmpeg progress).',
-      labelNames: ['channel', 'rendition'],
+      help: 'Frames per second the channel encoder (one ffmpeg for the ladder) achieves.',
+      labelNames: ['channel'],
       registers,
     });
     this.encoderSpeed = new Gauge({
       name: 'livepipe_encoder_speed_ratio',
       help: 'Encoder speed relative to realtime (1 = realtime; below 1 the channel falls behind).',
-      labelNames: ['channel', 'rendition'],
+      labelNames: ['channel'],
       registers,
     });
     this.transcoderRestarts = new Counter({
@@ -235,10 +238,10 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     this.ingestBitrate.set({ channel }, bitsPerSecond);
   }
 
-  setEncoderProgress(channel: string, rendition: string, progress: { fps?: number; speed?: number }): void {
-    if (!this.track(channel, rendition)) return;
-    if (progress.fps !== undefined && Number.isFinite(progress.fps)) this.encoderFps.set({ channel, rendition }, progress.fps);
-    if (progress.speed !== undefined && Number.isFinite(progress.speed)) this.encoderSpeed.set({ channel, rendition }, progress.speed);
+  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void {
+    if (!isValidId(channel)) return;
+    if (progress.fps !== undefined && Number.isFinite(progress.fps)) this.encoderFps.set({ channel }, progress.fps);
+    if (progress.speed !== undefined && Number.isFinite(progress.speed)) this.encoderSpeed.set({ channel }, progress.speed);
   }
 
   countTranscoderRestart(channel: string): void {
@@ -301,10 +304,10 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     for (const state of CHANNEL_STATES) this.channelState.remove({ channel, state });
     this.ingestBitrate.remove({ channel });
     this.transcoderRestarts.remove({ channel });
+    this.encoderFps.remove({ channel });
+    this.encoderSpeed.remove({ channel });
     for (const rendition of this.renditions.get(channel) ?? []) {
       const labels = { channel, rendition };
-      this.encoderFps.remove(labels);
-      this.encoderSpeed.remove(labels);
       this.parts.remove(labels);
       this.segments.remove(labels);
       this.partLatency.remove(labels);

@@ -48,8 +48,8 @@ describe('Metrics', () => {
     const ch = { channel: 'news' };
     const r720 = { channel: 'news', rendition: '720p' };
     m.setIngestBitrate('news', 4_500_000);
-    m.setEncoderProgress('news', '720p', { fps: 29.97, speed: 1.02 });
-    m.setEncoderProgress('news', '720p', { speed: 0.9 });
+    m.setEncoderProgress('news', { fps: 29.97, speed: 1.02 });
+    m.setEncoderProgress('news', { speed: 0.9 });
     m.countTranscoderRestart('news');
     m.countTranscoderRestart('news');
     m.countPart('news', '720p');
@@ -76,8 +76,8 @@ describe('Metrics', () => {
 
     const p = await scrape(m);
     expect(sampleValue(p, 'livepipe_ingest_bitrate_bits_per_second', ch)).toBe(4_500_000);
-    expect(sampleValue(p, 'livepipe_encoder_fps', r720)).toBe(29.97);
-    expect(sampleValue(p, 'livepipe_encoder_speed_ratio', r720)).toBe(0.9);
+    expect(sampleValue(p, 'livepipe_encoder_fps', ch)).toBe(29.97);
+    expect(sampleValue(p, 'livepipe_encoder_speed_ratio', ch)).toBe(0.9);
     expect(sampleValue(p, 'livepipe_transcoder_restarts_total', ch)).toBe(2);
     expect(sampleValue(p, 'livepipe_parts_total', r720)).toBe(3);
     expect(sampleValue(p, 'livepipe_segments_total', r720)).toBe(1);
@@ -112,8 +112,7 @@ describe('Metrics', () => {
     const m = new Metrics({ processMetrics: false });
     for (const channel of ['news', 'sport']) {
       m.setIngestBitrate(channel, 1);
-      m.setEncoderProgress(channel, '720p', { fps: 30, speed: 1 });
-      m.setEncoderProgress(channel, 'audio', { speed: 1 });
+      m.setEncoderProgress(channel, { fps: 30, speed: 1 });
       m.countTranscoderRestart(channel);
       m.countPart(channel, '720p');
       m.countSegment(channel, 'audio');
@@ -124,6 +123,7 @@ describe('Metrics', () => {
     const p = await scrape(m);
     expect(p.samples.filter((s) => s.labels.channel === 'news')).toEqual([]);
     expect(p.samples.filter((s) => s.labels.channel === 'sport').length).toBeGreaterThan(10);
+    expect(p.samples.filter((s) => s.labels.channel === 'sport' && s.name === 'livepipe_encoder_fps')).toHaveLength(1);
     expect(sampleValue(p, 'livepipe_channels', { state: 'live' })).toBe(1);
   });
 
