@@ -83,6 +83,7 @@ export interface OriginMetrics {
 
 /** For the channel manager. */
 export interface ChannelMetrics {
+  /** Call on every state change, including the first (`idle` when a channel is defined). */
   setChannelState(channel: string, state: ChannelState): void;
   /** Drops every series labelled with this channel (call when the channel is removed). */
   removeChannel(channel: string): void;

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, defaultStateFile, type ChannelChange } from '../../../src/channels/channel-registry.js';
 import type { ChannelConfig } from '../../../src/config/service-config.js';
@@ -217,5 +218,55 @@ describe('ChannelRegistry', () => {
       expect(r.verifyKey('ghost', KEY_A)).toBe(false);
       expect(r.verifyKey('ghost', '')).toBe(false);
     });
+  });
+
+  it('matches a plain in-memory model over random operation sequences, before and after a restart', async () => {
+    const ids = ['from-config', 'srt-config', 'a', 'b'];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('create' as const), id: fc.constantFrom(...ids), key: fc.constantFrom(KEY_A, KEY_B, KEY_C) }),
+      fc.record({ kind: fc.constant('update' as const), id: fc.constantFrom(...ids), key: fc.constantFrom(KEY_A, KEY_B, KEY_C), ladder: fc.constantFrom('default', 'other') }),
+      fc.record({ kind: fc.constant('remove' as const), id: fc.constantFrom(...ids) }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
+        stateFile = join(dir, `model-${run++}`, 'channels.json');
+        const model = new Map<string, ChannelConfig>(CONFIG.map((c) => [c.id, c]));
+        const r = await registry();
+        for (const o of ops) {
+          const current = model.get(o.id);
+          if (o.kind === 'create') {
+            const result = await codeOf(r.create({ id: o.id, key: o.key }));
+            if (current) expect(result).toBe(ErrorCode.Conflict);
+            else {
+              expect(result).toBeUndefined();
+              model.set(o.id, { id: o.id, ladder: 'default', key: o.key });
+            }
+          } else if (o.kind === 'update') {
+            const result = await codeOf(r.update(o.id, { key: o.key, ladder: o.ladder }));
+            if (!current) expect(result).toBe(ErrorCode.NotFound);
+            else {
+              expect(result).toBeUndefined();
+              model.set(o.id, { ...current, key: o.key, ladder: o.ladder });
+            }
+          } else {
+            const result = await codeOf(r.remove(o.id));
+            if (!current) expect(result).toBe(ErrorCode.NotFound);
+            else {
+              expect(result).toBeUndefined();
+              model.delete(o.id);
+            }
+          }
+        }
+        const expected = [...model.values()].sort((x, y) => (x.id < y.id ? -1 : 1));
+        expect(r.list()).toEqual(expected);
+        await r.close();
+        const reopened = await registry();
+        expect(reopened.list()).toEqual(expected);
+        for (const channel of expected) expect(reopened.verifyKey(channel.id, channel.key)).toBe(true);
+        await reopened.close();
+      }),
+      { numRuns: 40 },
+    );
   });
 });
