@@ -342,3 +342,16 @@ export async function timeStorageOperation<T>(
     metrics.observeStorageOperation(operation, Number(process.hrtime.bigint() - started) / 1e9, ok);
   }
 }
+
+/**
+ * Deletes a channel's series when the channel registry removes the channel, so that dashboards do not
+ * keep showing a deleted channel's last values. Returns the unsubscribe function.
+ */
+export function removeSeriesOnChannelRemoval(
+  registry: { onChange(listener: (change: { type: string; channel: { id: string } }) => void): () => void },
+  metrics: Pick<ChannelMetrics, 'removeChannel'>,
+): () => void {
+  return registry.onChange((change) => {
+    if (change.type === 'removed') metrics.removeChannel(change.channel.id);
+  });
+}

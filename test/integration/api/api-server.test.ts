@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
-import { Metrics } from '../../../src/api/metrics.js';
+import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/api/metrics.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { captureLogger } from '../../helpers/api-log-capture.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
@@ -325,6 +325,21 @@ describe('ops API with a token', () => {
   });
 
   describe('health and metrics', () => {
+    it('drops a deleted channel\'s series from /metrics', async () => {
+      const unsubscribe = removeSeriesOnChannelRemoval(api.registry, api.metrics);
+      await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } });
+      await call('POST', '/api/v1/channels', { body: { id: 'sport', key: KEY } });
+      for (const channel of ['news', 'sport']) {
+        api.metrics.setChannelState(channel, 'live');
+        api.metrics.countPart(channel, '720p');
+      }
+      await call('DELETE', '/api/v1/channels/news');
+      const parsed = parsePrometheusText((await call('GET', '/metrics')).text);
+      expect(parsed.samples.filter((sample) => sample.labels.channel === 'news')).toEqual([]);
+      expect(sampleValue(parsed, 'livepipe_parts_total', { channel: 'sport', rendition: '720p' })).toBe(1);
+      unsubscribe();
+    });
+
     it('answers /healthz', async () => {
       const reply = await call('GET', '/healthz');
       expect(reply.status).toBe(200);
