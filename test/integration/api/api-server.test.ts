@@ -486,4 +486,28 @@ describe('internal errors', () => {
       await api.close();
     }
   });
+
+  it('strips fields outside the ChannelView contract (a leaked key never leaves)', async () => {
+    class LeakyService extends FakeChannelService {
+      override get(id: string) {
+        const view = super.get(id);
+        return view && ({ ...view, key: KEY, internal: { passphrase: 'x' } } as typeof view);
+      }
+    }
+    const api = await startApiTestServer({ token: TOKEN });
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: new LeakyService(api.registry), metrics: api.metrics, logger: api.log.logger });
+    await server.start();
+    try {
+      await api.registry.create({ id: 'news', key: KEY });
+      const reply = await client(server.url, TOKEN)('GET', '/api/v1/channels/news');
+      expect(reply.status).toBe(200);
+      expect(reply.json.id).toBe('news');
+      expect(reply.json.key).toBeUndefined();
+      expect(reply.json.internal).toBeUndefined();
+      expect(reply.text).not.toContain(KEY);
+    } finally {
+      await server.close();
+      await api.close();
+    }
+  });
 });
