@@ -12,6 +12,7 @@ const commandModules: Array<() => Promise<{ register: Register }>> = [
   () => import('./storage-check-command.js'),
   () => import('./ladders-command.js'),
   () => import('./transcode-command.js'),
+  () => import('./openapi-command.js'),
 ];
 
 function packageVersion(): string {

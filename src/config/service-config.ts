@@ -9,25 +9,39 @@ import { ID_PATTERN } from '../core/ids.js';
  * zod validation → frozen snapshot. Every setting is documented here with its default.
  */
 
-const channelSchema = z
+/** SRT settings of one channel. Exported for the channel registry and the ops API (one schema, one truth). */
+export const channelSrtSchema = z
+  .object({
+    /** UDP port of this channel's SRT listener; omitted = allocated from `srt.portBase`…`portCount`. */
+    port: z.number().int().min(1).max(65535).optional().describe('UDP port of the SRT listener; omitted = allocated from the configured range'),
+    /** AES passphrase, 10–79 characters (libsrt's limits). */
+    passphrase: z.string().min(10).max(79).describe('AES passphrase, 10-79 characters'),
+    /** SRT receiver latency in milliseconds (default 120). */
+    latencyMs: z.number().int().min(20).max(8000).default(120).describe('SRT receiver latency in milliseconds (default 120)'),
+  })
+  .strict();
+
+/**
+ * One channel definition, as in the YAML `channels:` list. Exported: the channel registry validates
+ * API-made channels and its state file with it, and the ops API documents it in OpenAPI.
+ */
+export const channelSchema = z
   .object({
     /** Channel id: the path segment in `rtmp://…/live/{id}` and `/live/{id}/master.m3u8`. */
-    id: z.string().regex(ID_PATTERN, 'letters, digits, _ and - only, starting with a letter or digit, ≤ 64 chars'),
+    id: z
+      .string()
+      .regex(ID_PATTERN, 'letters, digits, _ and - only, starting with a letter or digit, ≤ 64 chars')
+      .describe('Channel id: letters, digits, _ and -, starting with a letter or digit, at most 64 characters'),
     /** Ladder name from ladders/ (default `default`). */
-    ladder: z.string().regex(ID_PATTERN).default('default'),
+    ladder: z.string().regex(ID_PATTERN).default('default').describe('Ladder name from ladders/ (default "default")'),
     /** Publish key (RTMP `?key=` or OBS stream key). At least 16 characters: it is the only credential. */
-    key: z.string().min(16, 'stream keys must be at least 16 characters').max(256),
+    key: z
+      .string()
+      .min(16, 'stream keys must be at least 16 characters')
+      .max(256)
+      .describe('Publish key (RTMP ?key= or OBS stream key), 16-256 characters'),
     /** SRT listener for this channel; omitted = a port is allocated from `srt.portRange`. */
-    srt: z
-      .object({
-        port: z.number().int().min(1).max(65535).optional(),
-        /** AES passphrase, 10–79 characters (libsrt's limits). */
-        passphrase: z.string().min(10).max(79),
-        /** SRT receiver latency in milliseconds (default 120). */
-        latencyMs: z.number().int().min(20).max(8000).default(120),
-      })
-      .strict()
-      .optional(),
+    srt: channelSrtSchema.optional(),
   })
   .strict();
 

@@ -32,6 +32,8 @@ export const ErrorCode = {
   Unavailable: 'UNAVAILABLE',
   /** The component is closed. */
   Closed: 'CLOSED',
+  /** A bug: something that should not happen did (details are in the log, not the response). */
+  Internal: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { channelSchema } from '../config/service-config.js';
+import { channelPatchSchema } from '../channels/channel-registry.js';
+import type { ChannelView } from '../channels/channel-service.js';
+import { ErrorCode } from '../core/errors.js';
+
+/**
+ * The ops API's request and response bodies as zod schemas: requests are validated with them, channel
+ * views are passed through them (unknown fields — a stray `key` — are stripped before anything leaves
+ * the process), and the OpenAPI document is generated from them with `z.toJSONSchema`.
+ */
+
+/** `POST /api/v1/channels`: a channel spec whose `key` may be omitted (then one is generated and returned once). */
+export const channelCreateBodySchema = channelSchema.extend({
+  key: channelSchema.shape.key.optional().describe('Publish key, 16-256 characters; omitted = a random key is generated and returned once'),
+});
+
+/** `PATCH /api/v1/channels/{id}`. */
+export const channelPatchBodySchema = channelPatchSchema;
+
+const renditionStatsSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['video', 'audio']),
+  width: z.number().optional(),
+  height: z.number().optional(),
+  bitrate: z.number(),
+  fps: z.number().optional().describe('Frames per second the encoder achieves'),
+  speed: z.number().optional().describe('Encoder speed relative to realtime (1 = realtime)'),
+  lastMsn: z.number().optional(),
+  lastPart: z.number().optional(),
+});
+
+export const channelViewSchema = z.object({
+  id: z.string(),
+  ladder: z.string(),
+  state: z.enum(['idle', 'live', 'reconnecting', 'stopped', 'failed']),
+  keyLast4: z.string().describe('Last 4 characters of the publish key (the key itself is never returned)'),
+  publisher: z
+    .object({
+      protocol: z.enum(['rtmp', 'srt']),
+      remoteAddress: z.string().optional(),
+      since: z.string().describe('ISO 8601'),
+      video: z.object({ codec: z.string(), width: z.number(), height: z.number(), frameRate: z.number().optional() }).optional(),
+      audio: z.object({ codec: z.string(), sampleRate: z.number().optional(), channels: z.number().optional() }).optional(),
+      bitrate: z.number().optional().describe('Measured ingest bitrate, bits/s'),
+    })
+    .optional(),
+  transcoder: z.object({
+    state: z.enum(['idle', 'starting', 'running', 'restarting', 'stopping', 'stopped', 'failed']),
+    runId: z.number(),
+    restarts: z.number(),
+    uptimeSeconds: z.number(),
+    lastError: z.string().optional(),
+    renditions: z.array(renditionStatsSchema),
+    dropped: z.array(z.object({ name: z.string(), reason: z.string() })),
+  }),
+  mediaSequence: z.number().optional(),
+  urls: z.object({ playback: z.string(), rtmp: z.string(), srt: z.string().optional() }),
+});
+
+// Compile-time guard: the schema and the ChannelService contract describe the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const viewSchemaMatchesContract: Same<z.infer<typeof channelViewSchema>, ChannelView> = true;
+void viewSchemaMatchesContract;
+
+export const createdChannelSchema = channelViewSchema.extend({
+  key: z.string().optional().describe('The generated publish key: present only when the request had no key; shown this once'),
+});
+
+export const channelListSchema = z.object({ channels: z.array(channelViewSchema) });
+
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+
+export const readinessSchema = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+});

@@ -1,0 +1,308 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { ChannelService } from '../channels/channel-service.js';
+import { describeIssues, isLoopbackHost } from '../config/service-config.js';
+import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
+import { isValidId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import { errorBody, httpStatusOf } from './api-errors.js';
+import { API_ROUTES, allowedMethods, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
+import { MIN_TOKEN_LENGTH, authenticate, isBearerToken, tokenIdentity } from './bearer-auth.js';
+import { parseJsonBody } from './json-body.js';
+import { buildOpenApiDocument } from './openapi-document.js';
+import type { ReadinessCheck } from './readiness.js';
+
+/**
+ * The ops API: channels, health, readiness, metrics and the OpenAPI document, on its own port
+ * (default 127.0.0.1:8081), served by fastify.
+ *
+ * Authentication: `Authorization: Bearer <token>` where the token comes from `LIVEPIPE_API_TOKEN`
+ * (at least 16 characters). Without a token the API is open — allowed only on a loopback bind, with a
+ * warning; `start()` refuses any other bind. `/healthz`, `/readyz`, `/metrics` and
+ * `/api/v1/openapi.json` need no token (probes and scrapers, and they reveal no keys).
+ *
+ * Every mutating call — allowed or denied — writes one audit line (pino child `component: 'audit'`):
+ * who (`token:<sha256 prefix>`, `loopback-open` or `unauthenticated`), the remote address, the
+ * operation, the channel, the names of the body fields (never their values) and the status.
+ */
+
+/** Request bodies are tiny channel specs; 16 KiB leaves room and bounds memory per request. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+export interface ApiServerOptions {
+  /** Bind address (default of the service config: 127.0.0.1). */
+  host: string;
+  /** Port (default 8081; 0 = any free port, see `port` after `start()`). */
+  port: number;
+  /** The API token (`LIVEPIPE_API_TOKEN`); undefined or empty = open mode, loopback binds only. */
+  token?: string | undefined;
+  channels: ChannelService;
+  metrics: { render(): Promise<{ contentType: string; body: string }> };
+  /** Checks behind `/readyz` (storage, ffmpeg, listeners…). */
+  readiness?: readonly ReadinessCheck[];
+  logger: Logger;
+  /** Maximum request body, bytes (default 16 KiB). */
+  bodyLimit?: number;
+  /** Version reported in the OpenAPI document (default: package.json's). */
+  version?: string;
+}
+
+/** Reads `LIVEPIPE_API_TOKEN`; empty means unset. */
+export function apiTokenFromEnv(env: Record<string, string | undefined> = process.env): string | undefined {
+  const token = env.LIVEPIPE_API_TOKEN?.trim();
+  return token === undefined || token === '' ? undefined : token;
+}
+
+interface AuditRecord {
+  who: string;
+  fields: Record<string, unknown>;
+}
+
+export class ApiServer {
+  private readonly options: ApiServerOptions;
+  private readonly token: string | undefined;
+  private readonly logger: Logger;
+  private readonly audit: Logger;
+  private app: FastifyInstance | undefined;
+  private closing: Promise<void> | undefined;
+  /** Per-request audit context, filled by the auth hook and the handler, written on response. */
+  private readonly auditRecords = new WeakMap<FastifyRequest, AuditRecord>();
+  private readonly routes: Array<{ method: string; url: string }> = [];
+
+  constructor(options: ApiServerOptions) {
+    this.options = options;
+    this.token = options.token === undefined || options.token === '' ? undefined : options.token;
+    this.logger = options.logger.child({ component: 'api' });
+    this.audit = options.logger.child({ component: 'audit' });
+  }
+
+  /** Validates the auth setup, registers the routes and listens. Fails loudly (bad bind, port taken). */
+  async start(): Promise<void> {
+    if (this.closing !== undefined) throw new LivepipeError(ErrorCode.Closed, 'API server is closed');
+    if (this.app !== undefined) return;
+    const { host, port } = this.options;
+    if (this.token === undefined) {
+      if (!isLoopbackHost(host)) {
+        throw new LivepipeError(
+          ErrorCode.ConfigInvalid,
+          `refusing to serve the ops API on ${host} without a token: set LIVEPIPE_API_TOKEN (at least ${MIN_TOKEN_LENGTH} characters) or bind to 127.0.0.1`,
+        );
+      }
+    } else if (this.token.length < MIN_TOKEN_LENGTH) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is too short: at least ${MIN_TOKEN_LENGTH} characters`);
+    } else if (!isBearerToken(this.token)) {
+      throw new LivepipeError(
+        ErrorCode.ConfigInvalid,
+        'LIVEPIPE_API_TOKEN has characters a bearer token cannot carry: use letters, digits and - . _ ~ + / (e.g. `openssl rand -hex 32`)',
+      );
+    }
+
+    this.routes.length = 0;
+    const app = Fastify({
+      bodyLimit: this.options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      // A client gets 10 s to send a whole request: slow-drip connections cannot pile up.
+      requestTimeout: 10_000,
+      logger: false,
+      return503OnClosing: true,
+    });
+    const version = this.options.version ?? packageVersion();
+    const openApi = buildOpenApiDocument(version);
+    const handlers = createApiHandlers({
+      channels: this.options.channels,
+      metrics: this.options.metrics,
+      readiness: this.options.readiness ?? [],
+      openApiDocument: () => openApi,
+    });
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
+    });
+    // JSON only (text/plain would reach the schemas as a string), parsed with the reason kept.
+    // PATCH bodies follow JSON merge-patch semantics (`null` removes), so that media type is welcome too.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+    app.setErrorHandler((err: FastifyError, request, reply) => this.onError(err, request, reply));
+    app.setNotFoundHandler((request, reply) => {
+      const pathname = request.url.split('?')[0] ?? '';
+      const allowed = allowedMethods(pathname);
+      if (allowed.length > 0) {
+        void reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname} (allowed: ${allowed.join(', ')})`));
+        return;
+      }
+      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${pathname}`));
+    });
+    for (const route of API_ROUTES) this.register(app, route, handlers[route.operationId]);
+
+    try {
+      await app.listen({ host, port });
+    } catch (err) {
+      await app.close().catch(() => undefined);
+      throw new LivepipeError(ErrorCode.Unavailable, `ops API cannot listen on ${host}:${port}: ${errorMessage(err)}`, { cause: err });
+    }
+    this.app = app;
+    if (this.token === undefined) {
+      this.logger.warn({ host, port: this.port }, 'ops API is open: no LIVEPIPE_API_TOKEN set (allowed on loopback binds only)');
+    }
+    this.logger.info({ host, port: this.port, auth: this.token === undefined ? 'open' : tokenIdentity(this.token) }, 'ops API listening');
+  }
+
+  /** The bound port (after `start()`). */
+  get port(): number {
+    const address = this.app?.server.address() as AddressInfo | null | undefined;
+    if (address === null || address === undefined) throw new LivepipeError(ErrorCode.Closed, 'API server is not listening');
+    return address.port;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:8081` (after `start()`). */
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `http://${host}:${this.port}`;
+  }
+
+  /** Every route fastify registered (including the HEAD twins of GET routes), as `{ method, url }`. */
+  registeredRoutes(): Array<{ method: string; url: string }> {
+    return this.routes.map((route) => ({ ...route }));
+  }
+
+  isListening(): boolean {
+    return this.app?.server.listening ?? false;
+  }
+
+  /** Stops accepting, waits for in-flight requests. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const app = this.app;
+      this.app = undefined;
+      if (app !== undefined) await app.close();
+    })();
+    return this.closing;
+  }
+
+  private register(app: FastifyInstance, route: ApiRouteSpec, handler: ApiHandler): void {
+    app.route({
+      method: route.method,
+      url: route.path.replace(/\{(\w+)\}/g, ':$1'),
+      onRequest: async (request, reply) => {
+        const outcome = authenticate(request.headers.authorization, route.auth ? this.token : undefined);
+        if (route.audit) {
+          // The channel is recorded even for denied calls: who tried to touch what is the point of an audit.
+          const id = route.channelParam ? (request.params as { id?: string }).id : undefined;
+          const fields = id !== undefined && isValidId(id) ? { channel: id } : {};
+          this.auditRecords.set(request, { who: outcome.ok ? outcome.who : 'unauthenticated', fields });
+        }
+        if (!outcome.ok) {
+          return reply.code(outcome.status).header('www-authenticate', outcome.challenge).send(errorBody(outcome.code, outcome.message));
+        }
+        return undefined;
+      },
+      onResponse: async (request, reply) => {
+        const record = this.auditRecords.get(request);
+        if (record !== undefined) {
+          this.audit.info(
+            {
+              who: record.who,
+              remoteAddress: request.ip,
+              operation: route.operationId,
+              method: route.method,
+              url: request.url.split('?')[0],
+              ...record.fields,
+              status: reply.statusCode,
+              outcome: reply.statusCode === 401 || reply.statusCode === 403 ? 'denied' : reply.statusCode < 400 ? 'ok' : 'failed',
+            },
+            `${route.operationId} ${reply.statusCode}`,
+          );
+        } else {
+          this.logger.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
+        }
+      },
+      handler: async (request, reply) => {
+        const record = this.auditRecords.get(request);
+        const note = (fields: Record<string, unknown>): void => {
+          if (record !== undefined) Object.assign(record.fields, fields);
+        };
+        let id = '';
+        if (route.channelParam) {
+          id = (request.params as { id: string }).id;
+          if (!isValidId(id)) throw new LivepipeError(ErrorCode.BadRequest, `invalid channel id ${JSON.stringify(id)}: letters, digits, _ and - only, at most 64`);
+        }
+        let body: unknown;
+        if (route.body !== undefined) {
+          // Field names only: bodies carry keys and passphrases.
+          if (isPlainObject(request.body)) note({ fields: Object.keys(request.body).sort() });
+          body = parseBody(route.body, request.body);
+        }
+        return this.send(reply, await handler({ id, body, note }));
+      },
+    });
+  }
+
+  private send(reply: FastifyReply, result: ApiReply): FastifyReply {
+    reply.code(result.status);
+    for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+    if (result.text !== undefined) return reply.type(result.text.contentType).send(result.text.body);
+    if (result.json === undefined) return reply.send();
+    return reply.type('application/json; charset=utf-8').send(result.json);
+  }
+
+  private onError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (isLivepipeError(err)) {
+      const status = httpStatusOf(err.code);
+      if (status >= 500) this.logger.error({ err: err.message, code: err.code, url: request.url }, 'API call failed');
+      return reply.code(status).send(errorBody(err.code, err.message, err.details));
+    }
+    // fastify's own request errors (body parsing, limits, content type) are the caller's fault.
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody(status === 404 ? ErrorCode.NotFound : ErrorCode.BadRequest, describeRequestError(err, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT)));
+    }
+    this.logger.error({ err: errorMessage(err), stack: err.stack, url: request.url }, 'API internal error');
+    return reply.code(500).send(errorBody(ErrorCode.Internal, 'internal error (logged)'));
+  }
+}
+
+function describeRequestError(err: FastifyError, bodyLimit: number): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than ${bodyLimit} bytes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `unsupported content type: send application/json`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'body is empty but content-type is application/json';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return `body is not valid JSON${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
+    default:
+      return err instanceof SyntaxError ? `body is not valid JSON: ${err.message}` : err.message;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Validates a JSON body with its zod schema; a failure names every offending path. */
+function parseBody(schema: z.ZodType, body: unknown): unknown {
+  if (body === undefined) throw new LivepipeError(ErrorCode.BadRequest, 'body: a JSON object is required (content-type: application/json)');
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new LivepipeError(ErrorCode.BadRequest, describeIssues('body', parsed.error).replace(/\n/g, '; '));
+  return parsed.data;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+

@@ -1,0 +1,357 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChannelState } from '../channels/channel-service.js';
+import { isValidId } from '../core/ids.js';
+
+/**
+ * livepipe's Prometheus metrics: one `Metrics` object per process, with its own prom-client
+ * `Registry` (never the global default registry), handed to components through their constructors as
+ * the narrow interface each one needs (`IngestMetrics`, `TranscoderMetrics`, …).
+ *
+ * Label cardinality is bounded by construction: the only unbounded-looking labels are `channel` and
+ * `rendition`, which are validated ids (`isValidId`; anything else is dropped, never recorded), capped
+ * by `maxChannels` and the ladder; every other label takes values from a fixed set (`state`,
+ * `operation`, `class`, HTTP `status`). Series of a channel disappear with `removeChannel`.
+ */
+
+export const CHANNEL_STATES: readonly ChannelState[] = ['idle', 'live', 'reconnecting', 'stopped', 'failed'];
+
+export type StorageOperation = 'put' | 'get' | 'delete' | 'list';
+const STORAGE_OPERATIONS: readonly StorageOperation[] = ['put', 'get', 'delete', 'list'];
+
+/** What the origin served (the `class` label of `livepipe_origin_requests_total`). */
+export type OriginRequestClass =
+  | 'multivariant'
+  | 'playlist'
+  | 'blocking_playlist'
+  | 'init'
+  | 'part'
+  | 'segment'
+  | 'other';
+const ORIGIN_REQUEST_CLASSES: readonly OriginRequestClass[] = [
+  'multivariant',
+  'playlist',
+  'blocking_playlist',
+  'init',
+  'part',
+  'segment',
+  'other',
+];
+
+/** Seconds from ingest (capture time) to a part being downloadable: LL-HLS lives between 0.1 and 5 s. */
+export const PART_LATENCY_BUCKETS = [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10];
+/** Storage call durations: local disk is sub-millisecond, S3 tens to hundreds of milliseconds. */
+export const STORAGE_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** For the RTMP/SRT ingest. */
+export interface IngestMetrics {
+  /** Measured ingest bitrate of the channel's publisher, bits/s. */
+  setIngestBitrate(channel: string, bitsPerSecond: number): void;
+}
+
+/** For the transcoder supervisor. */
+export interface TranscoderMetrics {
+  /**
+   * Latest ffmpeg `-progress` of the channel's encoder (fps: frames/s; speed: 1.0 = realtime). One
+   * ffmpeg encodes the whole ladder of a channel, so progress is per channel, not per rendition.
+   */
+  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
+  /** One ffmpeg restart of the channel's ladder (crash or operator restart). */
+  countTranscoderRestart(channel: string): void;
+}
+
+/** For the LL-HLS packager. */
+export interface PackagerMetrics {
+  countPart(channel: string, rendition: string): void;
+  countSegment(channel: string, rendition: string): void;
+  /** Seconds from the part's first frame entering ingest to the part being in storage and the playlist. */
+  observePartLatency(channel: string, rendition: string, seconds: number): void;
+}
+
+/** For the storage drivers (or a wrapper around them). */
+export interface StorageMetrics {
+  observeStorageOperation(operation: StorageOperation, seconds: number, ok: boolean): void;
+}
+
+/** For the origin. */
+export interface OriginMetrics {
+  countOriginRequest(requestClass: OriginRequestClass, status: number): void;
+  /** Call when a blocking request starts waiting; call the returned function (idempotent) when it ends. */
+  trackHeldRequest(): () => void;
+  countCacheHit(): void;
+  countCacheMiss(): void;
+}
+
+/** For the channel manager. */
+export interface ChannelMetrics {
+  /** Call on every state change, including the first (`idle` when a channel is defined). */
+  setChannelState(channel: string, state: ChannelState): void;
+  /** Drops every series labelled with this channel (call when the channel is removed). */
+  removeChannel(channel: string): void;
+}
+
+export interface MetricsOptions {
+  /** Collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics {
+  readonly registry = new Registry();
+
+  private readonly ingestBitrate: Gauge<'channel'>;
+  private readonly encoderFps: Gauge<'channel'>;
+  private readonly encoderSpeed: Gauge<'channel'>;
+  private readonly transcoderRestarts: Counter<'channel'>;
+  private readonly parts: Counter<'channel' | 'rendition'>;
+  private readonly segments: Counter<'channel' | 'rendition'>;
+  private readonly partLatency: Histogram<'channel' | 'rendition'>;
+  private readonly storageDuration: Histogram<'operation'>;
+  private readonly storageErrors: Counter<'operation'>;
+  private readonly originRequests: Counter<'class' | 'status'>;
+  private readonly heldRequests: Gauge;
+  private readonly cacheHits: Counter;
+  private readonly cacheMisses: Counter;
+  private readonly channelState: Gauge<'channel' | 'state'>;
+  private readonly channelsByState: Gauge<'state'>;
+
+  /** Current state per channel (source of `livepipe_channels`). */
+  private readonly states = new Map<string, ChannelState>();
+  /** Renditions seen per channel, so that `removeChannel` can delete their exact series. */
+  private readonly renditions = new Map<string, Set<string>>();
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    this.ingestBitrate = new Gauge({
+      name: 'livepipe_ingest_bitrate_bits_per_second',
+      help: 'Measured bitrate of the publisher feeding the channel, bits/s.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.encoderFps = new Gauge({
+      name: 'livepipe_encoder_fps',
+      help: 'Frames per second the channel encoder (one ffmpeg for the ladder) achieves.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.encoderSpeed = new Gauge({
+      name: 'livepipe_encoder_speed_ratio',
+      help: 'Encoder speed relative to realtime (1 = realtime; below 1 the channel falls behind).',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.transcoderRestarts = new Counter({
+      name: 'livepipe_transcoder_restarts_total',
+      help: 'ffmpeg (re)starts of the channel ladder after the first run.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.parts = new Counter({
+      name: 'livepipe_parts_total',
+      help: 'LL-HLS parts published.',
+      labelNames: ['channel', 'rendition'],
+      registers,
+    });
+    this.segments = new Counter({
+      name: 'livepipe_segments_total',
+      help: 'Media segments published.',
+      labelNames: ['channel', 'rendition'],
+      registers,
+    });
+    this.partLatency = new Histogram({
+      name: 'livepipe_part_latency_seconds',
+      help: 'Time from a part entering ingest to it being available at the origin, seconds.',
+      labelNames: ['channel', 'rendition'],
+      buckets: PART_LATENCY_BUCKETS,
+      registers,
+    });
+    this.storageDuration = new Histogram({
+      name: 'livepipe_storage_operation_duration_seconds',
+      help: 'Duration of object storage calls, seconds (successful and failed).',
+      labelNames: ['operation'],
+      buckets: STORAGE_LATENCY_BUCKETS,
+      registers,
+    });
+    this.storageErrors = new Counter({
+      name: 'livepipe_storage_errors_total',
+      help: 'Object storage calls that failed (after the driver retries).',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.originRequests = new Counter({
+      name: 'livepipe_origin_requests_total',
+      help: 'Origin responses by HTTP status and what was requested.',
+      labelNames: ['class', 'status'],
+      registers,
+    });
+    this.heldRequests = new Gauge({
+      name: 'livepipe_origin_held_requests',
+      help: 'Blocking playlist and preload-hint requests currently waiting.',
+      registers,
+    });
+    this.cacheHits = new Counter({
+      name: 'livepipe_origin_cache_hits_total',
+      help: 'Origin responses served from its in-memory cache.',
+      registers,
+    });
+    this.cacheMisses = new Counter({
+      name: 'livepipe_origin_cache_misses_total',
+      help: 'Origin responses that had to read storage.',
+      registers,
+    });
+    this.channelState = new Gauge({
+      name: 'livepipe_channel_state',
+      help: 'State of each channel: 1 for its current state, 0 for the others.',
+      labelNames: ['channel', 'state'],
+      registers,
+    });
+    const states = this.states;
+    this.channelsByState = new Gauge({
+      name: 'livepipe_channels',
+      help: 'Number of channels in each state.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        for (const state of CHANNEL_STATES) {
+          let count = 0;
+          for (const current of states.values()) if (current === state) count += 1;
+          this.set({ state }, count);
+        }
+      },
+    });
+    // Known label sets start at zero so that rate() and absent() queries see them from the start.
+    for (const operation of STORAGE_OPERATIONS) {
+      this.storageErrors.inc({ operation }, 0);
+    }
+    for (const state of CHANNEL_STATES) this.channelsByState.set({ state }, 0);
+    this.cacheHits.inc(0);
+    this.cacheMisses.inc(0);
+    this.heldRequests.set(0);
+  }
+
+  /** The exposition text and its content type, for `GET /metrics`. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  setIngestBitrate(channel: string, bitsPerSecond: number): void {
+    if (!isValidId(channel) || !Number.isFinite(bitsPerSecond)) return;
+    this.ingestBitrate.set({ channel }, bitsPerSecond);
+  }
+
+  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void {
+    if (!isValidId(channel)) return;
+    if (progress.fps !== undefined && Number.isFinite(progress.fps)) this.encoderFps.set({ channel }, progress.fps);
+    if (progress.speed !== undefined && Number.isFinite(progress.speed)) this.encoderSpeed.set({ channel }, progress.speed);
+  }
+
+  countTranscoderRestart(channel: string): void {
+    if (!isValidId(channel)) return;
+    this.transcoderRestarts.inc({ channel });
+  }
+
+  countPart(channel: string, rendition: string): void {
+    if (this.track(channel, rendition)) this.parts.inc({ channel, rendition });
+  }
+
+  countSegment(channel: string, rendition: string): void {
+    if (this.track(channel, rendition)) this.segments.inc({ channel, rendition });
+  }
+
+  observePartLatency(channel: string, rendition: string, seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    if (this.track(channel, rendition)) this.partLatency.observe({ channel, rendition }, seconds);
+  }
+
+  observeStorageOperation(operation: StorageOperation, seconds: number, ok: boolean): void {
+    if (!STORAGE_OPERATIONS.includes(operation)) return;
+    if (Number.isFinite(seconds) && seconds >= 0) this.storageDuration.observe({ operation }, seconds);
+    if (!ok) this.storageErrors.inc({ operation });
+  }
+
+  countOriginRequest(requestClass: OriginRequestClass, status: number): void {
+    const cls = ORIGIN_REQUEST_CLASSES.includes(requestClass) ? requestClass : 'other';
+    // Only real HTTP status codes become label values: the set stays small and fixed.
+    const code = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+    this.originRequests.inc({ class: cls, status: code });
+  }
+
+  trackHeldRequest(): () => void {
+    this.heldRequests.inc();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.heldRequests.dec();
+    };
+  }
+
+  countCacheHit(): void {
+    this.cacheHits.inc();
+  }
+
+  countCacheMiss(): void {
+    this.cacheMisses.inc();
+  }
+
+  setChannelState(channel: string, state: ChannelState): void {
+    if (!isValidId(channel) || !CHANNEL_STATES.includes(state)) return;
+    this.states.set(channel, state);
+    for (const candidate of CHANNEL_STATES) this.channelState.set({ channel, state: candidate }, candidate === state ? 1 : 0);
+  }
+
+  removeChannel(channel: string): void {
+    this.states.delete(channel);
+    for (const state of CHANNEL_STATES) this.channelState.remove({ channel, state });
+    this.ingestBitrate.remove({ channel });
+    this.transcoderRestarts.remove({ channel });
+    this.encoderFps.remove({ channel });
+    this.encoderSpeed.remove({ channel });
+    for (const rendition of this.renditions.get(channel) ?? []) {
+      const labels = { channel, rendition };
+      this.parts.remove(labels);
+      this.segments.remove(labels);
+      this.partLatency.remove(labels);
+    }
+    this.renditions.delete(channel);
+  }
+
+  /** Records that a (channel, rendition) pair has series; false when either id is not a valid id. */
+  private track(channel: string, rendition: string): boolean {
+    if (!isValidId(channel) || !isValidId(rendition)) return false;
+    let set = this.renditions.get(channel);
+    if (set === undefined) this.renditions.set(channel, (set = new Set()));
+    set.add(rendition);
+    return true;
+  }
+}
+
+/** Times an async storage call into `observeStorageOperation` (rethrows its error). */
+export async function timeStorageOperation<T>(
+  metrics: StorageMetrics,
+  operation: StorageOperation,
+  call: () => Promise<T>,
+): Promise<T> {
+  const started = process.hrtime.bigint();
+  let ok = false;
+  try {
+    const result = await call();
+    ok = true;
+    return result;
+  } finally {
+    metrics.observeStorageOperation(operation, Number(process.hrtime.bigint() - started) / 1e9, ok);
+  }
+}
+
+/**
+ * Deletes a channel's series when the channel registry removes the channel, so that dashboards do not
+ * keep showing a deleted channel's last values. Returns the unsubscribe function.
+ */
+export function removeSeriesOnChannelRemoval(
+  registry: { onChange(listener: (change: { type: string; channel: { id: string } }) => void): () => void },
+  metrics: Pick<ChannelMetrics, 'removeChannel'>,
+): () => void {
+  return registry.onChange((change) => {
+    if (change.type === 'removed') metrics.removeChannel(change.channel.id);
+  });
+}

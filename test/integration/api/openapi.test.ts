@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../../../src/api/api-routes.js';
+import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
+
+const TOKEN = 'openapi-token-0123456789';
+const METHODS = ['get', 'post', 'patch', 'delete', 'put'];
+
+describe('GET /api/v1/openapi.json', () => {
+  let api: ApiTestServer;
+  let doc: any;
+
+  beforeAll(async () => {
+    api = await startApiTestServer({ token: TOKEN });
+    const response = await fetch(`${api.base}/api/v1/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    doc = await response.json();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  function documented(): string[] {
+    return Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+  }
+
+  it('is an OpenAPI 3.1 document', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.title).toBeTruthy();
+    expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('documents every route the server registered, and nothing else', () => {
+    const registered = api.server
+      .registeredRoutes()
+      .filter((route) => route.method !== 'HEAD') // fastify's automatic HEAD twins of GET routes
+      .map((route) => `${route.method} ${route.url.replace(/:(\w+)/g, '{$1}')}`);
+    expect(registered.length).toBe(API_ROUTES.length);
+    expect([...registered].sort()).toEqual([...documented()].sort());
+  });
+
+  it('answers every documented operation over HTTP (no documented route is missing)', async () => {
+    await api.registry.create({ id: 'probe', key: 'probe-key-0123456789' });
+    // Order matters only for the destructive ones: delete last.
+    const operations = documented().sort((a, b) => Number(a.startsWith('DELETE')) - Number(b.startsWith('DELETE')));
+    for (const operation of operations) {
+      const [method, path] = operation.split(' ') as [string, string];
+      if (api.registry.has('probe')) api.service.simulatePublisher('probe'); // so that kick applies
+      const url = `${api.base}${path.replace('{id}', 'probe')}`;
+      const op = doc.paths[path][method.toLowerCase()];
+      const body = method === 'POST' && path === '/api/v1/channels' ? { id: 'made', key: 'made-key-0123456789' } : method === 'PATCH' ? { ladder: 'other' } : undefined;
+      const response = await fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      expect(Object.keys(op.responses), operation).toContain(String(response.status));
+      expect(response.status, operation).toBeLessThan(300);
+    }
+  });
+
+  it('requires the bearer token exactly where the server does', async () => {
+    for (const operation of documented()) {
+      const [method, path] = operation.split(' ') as [string, string];
+      const op = doc.paths[path][method.toLowerCase()];
+      const response = await fetch(`${api.base}${path.replace('{id}', 'ghost')}`, { method });
+      await response.arrayBuffer();
+      const secured = op.security.length > 0;
+      expect(response.status === 401, `${operation}: secured=${secured}, status ${response.status}`).toBe(secured);
+      if (secured) expect(op.responses['401']).toBeDefined();
+    }
+  });
+
+  it('describes request bodies from the zod schemas (strict objects, constraints kept)', () => {
+    const create = doc.paths['/api/v1/channels'].post.requestBody.content['application/json'].schema;
+    expect(create.additionalProperties).toBe(false);
+    expect(create.required).toEqual(['id']);
+    expect(create.properties.id.pattern).toBe('^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
+    expect(create.properties.key.minLength).toBe(16);
+    expect(create.properties.srt.properties.passphrase).toMatchObject({ minLength: 10, maxLength: 79 });
+    const patch = doc.paths['/api/v1/channels/{id}'].patch.requestBody.content['application/json'].schema;
+    expect(patch.additionalProperties).toBe(false);
+    expect(Object.keys(patch.properties).sort()).toEqual(['key', 'ladder', 'srt']);
+    expect(patch.properties.srt.anyOf.some((s: { type?: string }) => s.type === 'null')).toBe(true);
+    const view = doc.paths['/api/v1/channels/{id}'].get.responses['200'].content['application/json'].schema;
+    expect(view.properties.keyLast4).toBeDefined();
+    expect(view.properties.key).toBeUndefined();
+  });
+
+  it('resolves every $ref', () => {
+    const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of new Set(refs)) {
+      const pointer = JSON.parse(`{${ref}}`).$ref as string;
+      expect(pointer.startsWith('#/')).toBe(true);
+      const target = pointer.slice(2).split('/').reduce((node: any, key) => node?.[key], doc);
+      expect(target, pointer).toBeDefined();
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import { register as globalRegistry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { Metrics, PART_LATENCY_BUCKETS, timeStorageOperation } from '../../../src/api/metrics.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
+
+async function scrape(metrics: Metrics): Promise<ParsedExposition> {
+  const { body, contentType } = await metrics.render();
+  expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  return parsePrometheusText(body);
+}
+
+describe('Metrics', () => {
+  it('exposes valid Prometheus text with process metrics and every livepipe family typed', async () => {
+    const parsed = await scrape(new Metrics());
+    expect(parsed.types.get('process_cpu_seconds_total')).toBe('counter');
+    expect(parsed.types.get('process_resident_memory_bytes')).toBe('gauge');
+    expect(parsed.types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
+    expect(Object.fromEntries([...parsed.types].filter(([name]) => name.startsWith('livepipe_')))).toEqual({
+      livepipe_ingest_bitrate_bits_per_second: 'gauge',
+      livepipe_encoder_fps: 'gauge',
+      livepipe_encoder_speed_ratio: 'gauge',
+      livepipe_transcoder_restarts_total: 'counter',
+      livepipe_parts_total: 'counter',
+      livepipe_segments_total: 'counter',
+      livepipe_part_latency_seconds: 'histogram',
+      livepipe_storage_operation_duration_seconds: 'histogram',
+      livepipe_storage_errors_total: 'counter',
+      livepipe_origin_requests_total: 'counter',
+      livepipe_origin_held_requests: 'gauge',
+      livepipe_origin_cache_hits_total: 'counter',
+      livepipe_origin_cache_misses_total: 'counter',
+      livepipe_channel_state: 'gauge',
+      livepipe_channels: 'gauge',
+    });
+    for (const name of parsed.types.keys()) expect(parsed.help.get(name), name).toBeTruthy();
+  });
+
+  it('uses its own registry, never the global default one', () => {
+    const before = globalRegistry.getMetricsAsArray().length;
+    const a = new Metrics();
+    const b = new Metrics();
+    expect(globalRegistry.getMetricsAsArray().length).toBe(before);
+    expect(a.registry).not.toBe(b.registry);
+  });
+
+  it('moves every family when the update methods are called', async () => {
+    const m = new Metrics({ processMetrics: false });
+    const ch = { channel: 'news' };
+    const r720 = { channel: 'news', rendition: '720p' };
+    m.setIngestBitrate('news', 4_500_000);
+    m.setEncoderProgress('news', { fps: 29.97, speed: 1.02 });
+    m.setEncoderProgress('news', { speed: 0.9 });
+    m.countTranscoderRestart('news');
+    m.countTranscoderRestart('news');
+    m.countPart('news', '720p');
+    m.countPart('news', '720p');
+    m.countPart('news', '720p');
+    m.countSegment('news', '720p');
+    m.observePartLatency('news', '720p', 0.42);
+    m.observePartLatency('news', '720p', 6);
+    m.observeStorageOperation('put', 0.003, true);
+    m.observeStorageOperation('delete', 0.2, false);
+    m.countOriginRequest('blocking_playlist', 200);
+    m.countOriginRequest('blocking_playlist', 200);
+    m.countOriginRequest('part', 503);
+    const release = m.trackHeldRequest();
+    m.trackHeldRequest();
+    release();
+    release(); // idempotent
+    m.countCacheHit();
+    m.countCacheHit();
+    m.countCacheMiss();
+    m.setChannelState('news', 'live');
+    m.setChannelState('sport', 'failed');
+    m.setChannelState('music', 'live');
+
+    const p = await scrape(m);
+    expect(sampleValue(p, 'livepipe_ingest_bitrate_bits_per_second', ch)).toBe(4_500_000);
+    expect(sampleValue(p, 'livepipe_encoder_fps', ch)).toBe(29.97);
+    expect(sampleValue(p, 'livepipe_encoder_speed_ratio', ch)).toBe(0.9);
+    expect(sampleValue(p, 'livepipe_transcoder_restarts_total', ch)).toBe(2);
+    expect(sampleValue(p, 'livepipe_parts_total', r720)).toBe(3);
+    expect(sampleValue(p, 'livepipe_segments_total', r720)).toBe(1);
+    expect(sampleValue(p, 'livepipe_part_latency_seconds_count', r720)).toBe(2);
+    expect(sampleValue(p, 'livepipe_part_latency_seconds_sum', r720)).toBeCloseTo(6.42);
+    expect(sampleValue(p, 'livepipe_part_latency_seconds_bucket', { ...r720, le: '0.5' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_part_latency_seconds_bucket', { ...r720, le: '5' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_part_latency_seconds_bucket', { ...r720, le: '+Inf' })).toBe(2);
+    expect(sampleValue(p, 'livepipe_storage_operation_duration_seconds_count', { operation: 'put' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_operation_duration_seconds_count', { operation: 'delete' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_errors_total', { operation: 'delete' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_errors_total', { operation: 'put' })).toBe(0);
+    expect(sampleValue(p, 'livepipe_origin_requests_total', { class: 'blocking_playlist', status: '200' })).toBe(2);
+    expect(sampleValue(p, 'livepipe_origin_requests_total', { class: 'part', status: '503' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_origin_held_requests')).toBe(1);
+    expect(sampleValue(p, 'livepipe_origin_cache_hits_total')).toBe(2);
+    expect(sampleValue(p, 'livepipe_origin_cache_misses_total')).toBe(1);
+    expect(sampleValue(p, 'livepipe_channel_state', { channel: 'news', state: 'live' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_channel_state', { channel: 'news', state: 'idle' })).toBe(0);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'live' })).toBe(2);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'failed' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'idle' })).toBe(0);
+  });
+
+  it('uses part-latency buckets suited to 0.1–5 s', () => {
+    expect(PART_LATENCY_BUCKETS[0]).toBe(0.1);
+    expect(PART_LATENCY_BUCKETS).toContain(5);
+    expect(PART_LATENCY_BUCKETS.filter((b) => b >= 0.1 && b <= 5).length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('removes every series of a removed channel and keeps the others', async () => {
+    const m = new Metrics({ processMetrics: false });
+    for (const channel of ['news', 'sport']) {
+      m.setIngestBitrate(channel, 1);
+      m.setEncoderProgress(channel, { fps: 30, speed: 1 });
+      m.countTranscoderRestart(channel);
+      m.countPart(channel, '720p');
+      m.countSegment(channel, 'audio');
+      m.observePartLatency(channel, '720p', 1);
+      m.setChannelState(channel, 'live');
+    }
+    m.removeChannel('news');
+    const p = await scrape(m);
+    expect(p.samples.filter((s) => s.labels.channel === 'news')).toEqual([]);
+    expect(p.samples.filter((s) => s.labels.channel === 'sport').length).toBeGreaterThan(10);
+    expect(p.samples.filter((s) => s.labels.channel === 'sport' && s.name === 'livepipe_encoder_fps')).toHaveLength(1);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'live' })).toBe(1);
+  });
+
+  it('bounds label values: invalid ids are dropped, unknown classes and statuses fold', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.countPart('../etc', '720p');
+    m.countPart('news', 'x'.repeat(100));
+    m.setIngestBitrate('bad id', 1);
+    m.setChannelState('news', 'bogus' as never);
+    m.countOriginRequest('bogus' as never, 999);
+    m.observePartLatency('news', '720p', Number.NaN);
+    const p = await scrape(m);
+    expect(p.samples.filter((s) => s.labels.channel !== undefined)).toEqual([]);
+    expect(sampleValue(p, 'livepipe_origin_requests_total', { class: 'other', status: 'other' })).toBe(1);
+  });
+
+  it('times storage calls, counting failures and rethrowing them', async () => {
+    const m = new Metrics({ processMetrics: false });
+    expect(await timeStorageOperation(m, 'get', async () => 'value')).toBe('value');
+    await expect(timeStorageOperation(m, 'put', async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    const p = await scrape(m);
+    expect(sampleValue(p, 'livepipe_storage_operation_duration_seconds_count', { operation: 'get' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_operation_duration_seconds_count', { operation: 'put' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_errors_total', { operation: 'put' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_storage_errors_total', { operation: 'get' })).toBe(0);
+  });
+});
+
+describe('parsePrometheusText (the test parser itself)', () => {
+  it.each([
+    ['garbage line', 'not a metric line at all!'],
+    ['undeclared family', 'foo_total 1'],
+    ['bad value', '# TYPE foo gauge\nfoo abc'],
+    ['bad labels', '# TYPE foo gauge\nfoo{a=b} 1'],
+    ['non-cumulative histogram', '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 1'],
+  ])('rejects %s', (_name, text) => {
+    expect(() => parsePrometheusText(text)).toThrow();
+  });
+});
