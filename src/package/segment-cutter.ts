@@ -19,10 +19,15 @@ import { PartBuilder, concatBytes } from './part-builder.js';
  *   is the same place as video whenever the ladder's GOP divides the segment duration (as livepipe's
  *   ladders do); audio needs no message from the video cutters, and can close a segment the moment
  *   its last frame arrives.
- * - TARGETDURATION is fixed at construction: `ceil(segmentDuration)` unless configured larger. A
- *   segment never exceeds it: when a keyframe is late (a GOP longer than the segment duration), the
- *   segment is force-closed as soon as one more frame would overflow TARGETDURATION, and the next one
- *   starts on a non-keyframe: its first part is INDEPENDENT=NO, the segment is reported with
+ * - TARGETDURATION is fixed at construction: `ceil(segmentDuration)` unless configured larger. The
+ *   bound on a segment is the spec's (§4.4.3.1): "The EXTINF duration of each Media Segment in a
+ *   Playlist file, when rounded to the nearest integer, MUST be less than or equal to the Target
+ *   Duration" — so segments stay under TARGETDURATION + 0.5 s. That slack is needed: audio frames
+ *   (1024/48000 s) do not divide a 2 s segment, so audio segments are 2 s ± one frame, and a larger
+ *   TARGETDURATION would raise HOLD-BACK (3 × TD) and latency for nothing. When a keyframe is late (a
+ *   GOP longer than the segment duration), the segment is force-closed as soon as one more frame would
+ *   pass that bound, and the next one starts on a non-keyframe: its first part is INDEPENDENT=NO, the
+ *   segment is reported with
  *   `independent: false`, and `forcedCuts` counts it so the channel can warn. No discontinuity is
  *   needed — timestamps stay continuous. Players keep playing; switching into such a segment costs
  *   a decode stall, which beats Apple players failing on a target-duration overflow.
@@ -104,7 +109,8 @@ export class SegmentCutter {
   private readonly kind: 'video' | 'audio';
   private readonly segmentUnits: number;
   private readonly partTargetUnits: number;
-  private readonly targetUnits: number;
+  /** Longest segment allowed, timescale units: just under TARGETDURATION + 0.5 s (see above). */
+  private readonly maxSegmentUnits: number;
   private readonly eps: number;
   private readonly part = new PartBuilder();
   private segmentParts: Uint8Array[] = [];
@@ -130,7 +136,7 @@ export class SegmentCutter {
     this.targetDuration = targetDurationFor(segmentDuration, options.targetDuration);
     this.segmentUnits = segmentDuration * timescale;
     this.partTargetUnits = partTarget * timescale;
-    this.targetUnits = this.targetDuration * timescale;
+    this.maxSegmentUnits = (this.targetDuration + 0.5 - EPSILON_SECONDS) * timescale;
     this.eps = EPSILON_SECONDS * timescale;
   }
 
@@ -157,7 +163,7 @@ export class SegmentCutter {
     } else {
       const end = decodeTime + duration;
       const atBoundary = decodeTime >= this.nextBoundary - this.eps && (this.kind === 'audio' || independent);
-      const overflows = end - this.segmentStart > this.targetUnits + this.eps;
+      const overflows = end - this.segmentStart > this.maxSegmentUnits;
       if (atBoundary || overflows) {
         this.closeSegment(events);
         this.openSegment(decodeTime, independent);
@@ -169,9 +175,9 @@ export class SegmentCutter {
     this.part.add(decodeTime, duration, independent, frame.bytes);
 
     // Close early, when one more frame of this duration could not fit: the part is full, or the segment
-    // must end (TARGETDURATION reached, or — for audio — the next frame starts at a boundary instant).
+    // must end (its longest duration reached, or — for audio — the next frame starts at a boundary instant).
     const nextEnd = this.part.end + duration;
-    if (nextEnd - this.segmentStart > this.targetUnits + this.eps) {
+    if (nextEnd - this.segmentStart > this.maxSegmentUnits) {
       this.closeSegment(events);
     } else if (this.kind === 'audio' && this.part.end >= this.nextBoundary - this.eps) {
       this.closeSegment(events);
