@@ -22,7 +22,7 @@ export function codecString(entry: SampleEntry): string {
     case 'mp4a': {
       const esds = findChild(entry.children, 'esds');
       if (!esds) throw malformed('mp4a sample entry has no esds');
-      return mp4aCodecString(esds.payload);
+      return parseEsds(esds.payload).codecs;
     }
     case 'Opus':
       return 'opus';
@@ -89,7 +89,7 @@ function descriptor(c: ByteCursor): { tag: number; body: ByteCursor } {
  * MPEG-4 audio (0x40) the DecoderSpecificInfo (tag 5) AudioSpecificConfig gives the audio object type
  * (5 bits, 31 = escape to 32 + 6 more bits): AAC-LC is `mp4a.40.2`, HE-AAC `mp4a.40.5`.
  */
-export function mp4aCodecString(esds: Uint8Array): string {
+export function parseEsds(esds: Uint8Array): { codecs: string; channels?: number } {
   const c = new ByteCursor(esds, 'esds');
   c.skip(4); // version + flags
   const es = descriptor(c);
@@ -103,16 +103,34 @@ export function mp4aCodecString(esds: Uint8Array): string {
   const dcd = descriptor(body);
   if (dcd.tag !== 0x04) throw malformed('esds has no DecoderConfigDescriptor');
   const objectType = dcd.body.u8();
-  if (objectType !== 0x40) return `mp4a.${hex2(objectType).toUpperCase()}`;
+  if (objectType !== 0x40) return { codecs: `mp4a.${hex2(objectType).toUpperCase()}` };
   dcd.body.skip(12); // streamType…avgBitrate
-  if (dcd.body.remaining === 0) return 'mp4a.40.2';
+  if (dcd.body.remaining === 0) return { codecs: 'mp4a.40.2' };
   const dsi = descriptor(dcd.body);
-  if (dsi.tag !== 0x05 || dsi.body.remaining === 0) return 'mp4a.40.2';
-  const first = dsi.body.u8();
-  let aot = first >> 3;
-  if (aot === 31) {
-    const second = dsi.body.u8();
-    aot = 32 + (((first & 0x07) << 3) | (second >> 5));
+  if (dsi.tag !== 0x05 || dsi.body.remaining === 0) return { codecs: 'mp4a.40.2' };
+  // AudioSpecificConfig: audioObjectType (5 bits, or 31 + 6 bits), samplingFrequencyIndex (4 bits, or
+  // 15 + 24 bits of explicit rate), channelConfiguration (4 bits).
+  const bits = new BitReader(dsi.body.rest());
+  let aot = bits.read(5);
+  if (aot === 31) aot = 32 + bits.read(6);
+  if (bits.read(4) === 15) bits.read(24);
+  const channelConfiguration = bits.read(4);
+  // Configurations 1-6 are 1-6 channels, 7 is 7.1 (8 channels); 0 means "in the bitstream".
+  const channels = channelConfiguration === 7 ? 8 : channelConfiguration >= 1 && channelConfiguration <= 6 ? channelConfiguration : undefined;
+  return channels === undefined ? { codecs: `mp4a.40.${aot}` } : { codecs: `mp4a.40.${aot}`, channels };
+}
+
+class BitReader {
+  private bit = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  read(n: number): number {
+    let value = 0;
+    for (let i = 0; i < n; i++) {
+      const byte = this.bytes[this.bit >> 3];
+      if (byte === undefined) throw malformed('AudioSpecificConfig is truncated');
+      value = value * 2 + ((byte >> (7 - (this.bit & 7))) & 1);
+      this.bit++;
+    }
+    return value;
   }
-  return `mp4a.40.${aot}`;
 }

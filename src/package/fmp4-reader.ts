@@ -1,5 +1,5 @@
 import { errorMessage, isLivepipeError } from '../core/errors.js';
-import { codecString } from './codec-string.js';
+import { codecString, parseEsds } from './codec-string.js';
 import {
   ByteCursor,
   childBoxes,
@@ -44,7 +44,7 @@ export interface TrackInfo {
   /** Coded size from the visual sample entry (video only). */
   width?: number;
   height?: number;
-  /** Audio only. */
+  /** Audio only: channels from the AAC AudioSpecificConfig when present, else the sample entry. */
   channelCount?: number;
   sampleRate?: number;
   /** Payload of the decoder configuration box (avcC, hvcC, esds, dOps…), when present. */
@@ -322,7 +322,12 @@ function parseMoov(payload: Uint8Array): InitState {
     track.width = entry.width ?? Math.round(tkhd.width);
     track.height = entry.height ?? Math.round(tkhd.height);
   } else {
-    if (entry.channelCount !== undefined) track.channelCount = entry.channelCount;
+    // The sample entry's channelcount is often a placeholder 2 (ISO/IEC 14496-12 §12.2.3); the AAC
+    // AudioSpecificConfig has the real layout.
+    const esds = findChild(entry.children, 'esds');
+    const channels = esds && entry.format === 'mp4a' ? parseEsds(esds.payload).channels : undefined;
+    if (channels !== undefined) track.channelCount = channels;
+    else if (entry.channelCount !== undefined) track.channelCount = entry.channelCount;
     if (entry.sampleRate !== undefined) track.sampleRate = entry.sampleRate;
   }
   if (config) track.codecConfig = config.payload.slice();
