@@ -135,7 +135,9 @@ export class SegmentCutter {
     this.partTarget = partTarget;
     this.targetDuration = targetDurationFor(segmentDuration, options.targetDuration);
     this.segmentUnits = segmentDuration * timescale;
-    this.partTargetUnits = partTarget * timescale;
+    // Frame times are integers: the largest whole number of units within PART-TARGET, compared exactly
+    // (no tolerance here — a part must never overshoot PART-TARGET, not even by a rounding error).
+    this.partTargetUnits = Math.floor(partTarget * timescale + 1e-6);
     this.maxSegmentUnits = (this.targetDuration + 0.5 - EPSILON_SECONDS) * timescale;
     this.eps = EPSILON_SECONDS * timescale;
   }
@@ -148,7 +150,7 @@ export class SegmentCutter {
     if (decodeTime < this.lastDecodeTime) {
       throw malformed(`decode time went backwards (${decodeTime} after ${this.lastDecodeTime}); start a new run instead`);
     }
-    if (duration > this.partTargetUnits + this.eps) {
+    if (duration > this.partTargetUnits) {
       throw malformed(`a ${duration / this.timescale}s frame cannot fit PART-TARGET ${this.partTarget}s`);
     }
     this.lastDecodeTime = decodeTime;
@@ -167,7 +169,7 @@ export class SegmentCutter {
       if (atBoundary || overflows) {
         this.closeSegment(events);
         this.openSegment(decodeTime, independent);
-      } else if (!this.part.empty && end - this.part.start > this.partTargetUnits + this.eps) {
+      } else if (!this.part.empty && end - this.part.start > this.partTargetUnits) {
         this.closePart(events);
       }
     }
@@ -181,7 +183,7 @@ export class SegmentCutter {
       this.closeSegment(events);
     } else if (this.kind === 'audio' && this.part.end >= this.nextBoundary - this.eps) {
       this.closeSegment(events);
-    } else if (nextEnd - this.part.start > this.partTargetUnits + this.eps) {
+    } else if (nextEnd - this.part.start > this.partTargetUnits) {
       this.closePart(events);
     }
     return events;
