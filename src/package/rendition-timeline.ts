@@ -1,5 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import type { MediaPlaylist, PartEntry, PendingSegment, RenditionReport, SegmentEntry } from './playlist-model.js';
+import { lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from './playlist-model.js';
 
 /**
  * Owns one rendition's live `MediaPlaylist` model and applies the cutter's output to it. Pure: time
@@ -49,6 +49,8 @@ export interface PartInput {
   independent: boolean;
   /** The part's bytes could not be stored: list it with GAP=YES. */
   gap?: boolean;
+  /** The cutter's `endsAtBoundary`: the preload hint then names the next segment's first part. */
+  endsAtBoundary?: boolean;
 }
 
 export interface ScheduledDeletion {
@@ -63,6 +65,27 @@ export const DEFAULT_DVR_WINDOW_SECONDS = 60;
 export const initName = (runId: number): string => `init-${runId}.mp4`;
 export const segmentName = (msn: number): string => `seg-${msn}.m4s`;
 export const partName = (msn: number, index: number): string => `part-${msn}-${index}.m4s`;
+
+/** The run number in an init segment name (`init-7.mp4` → 7): a resumed channel starts above it. */
+export function runIdOf(mapUri: string): number | undefined {
+  const m = /^init-(\d+)\.mp4$/.exec(mapUri);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * EXT-X-RENDITION-REPORTs for rendition `self` from the other renditions' playlists (Appendix B.1: one
+ * per other rendition). A rendition with no media yet has no position to report and is left out.
+ */
+export function renditionReportsFor(self: string, playlists: ReadonlyMap<string, MediaPlaylist>): RenditionReport[] {
+  const reports: RenditionReport[] = [];
+  for (const [name, playlist] of playlists) {
+    if (name === self) continue;
+    const pos = lastPosition(playlist);
+    if (pos.msn < 0) continue;
+    reports.push({ uri: `../${name}/playlist.m3u8`, lastMsn: pos.msn, lastPart: pos.part });
+  }
+  return reports;
+}
 
 /**
  * Durations in the model are rounded to microseconds: the serializer prints exactly that, so a stored
@@ -196,7 +219,7 @@ export class RenditionTimeline {
     if (part.gap) entry.gap = true;
     pending.parts.push(entry);
     this.ageParts(now);
-    this.updateHint();
+    this.updateHint(part.endsAtBoundary === true);
     return { msn: pending.msn, index: pending.parts.length - 1 };
   }
 
@@ -350,11 +373,18 @@ export class RenditionTimeline {
     this.playlist.mediaSequence = segments[0]?.msn ?? this.playlist.pending?.msn ?? this.nextMsn;
   }
 
-  private updateHint(): void {
+  /**
+   * EXT-X-PRELOAD-HINT for the part most likely to come next. After a part that ends at a boundary
+   * instant that is the next segment's first part; if the next frame turns out not to be a keyframe the
+   * hint was wrong, and a client holding it simply waits one more part (the origin holds any hinted
+   * or future part). `nextPart()` always names the part actually produced next.
+   */
+  private updateHint(segmentLikelyEnds = false): void {
     if (this.playlist.endList) {
       delete this.playlist.preloadHint;
       return;
     }
-    this.playlist.preloadHint = { uri: this.nextPart().name };
+    const pending = this.playlist.pending;
+    this.playlist.preloadHint = { uri: segmentLikelyEnds && pending ? partName(pending.msn + 1, 0) : this.nextPart().name };
   }
 }

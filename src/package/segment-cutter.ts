@@ -66,6 +66,12 @@ export interface CutPart {
   /** Seconds (exact: frame durations summed in timescale units, then divided). */
   duration: number;
   independent: boolean;
+  /**
+   * The part ends at or after the next boundary instant, so it is the segment's last part if the next
+   * frame is a keyframe (always, with GOPs aligned on the segment duration). The timeline then hints
+   * the next segment's first part instead of this segment's next part.
+   */
+  endsAtBoundary: boolean;
   bytes: Uint8Array;
 }
 
@@ -219,6 +225,7 @@ export class SegmentCutter {
         startTime: built.start / this.timescale,
         duration: (built.end - built.start) / this.timescale,
         independent: built.independent,
+        endsAtBoundary: built.end >= this.nextBoundary - this.eps,
         bytes: built.bytes,
       },
     });

@@ -1,7 +1,6 @@
 import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/package/fmp4-reader.js';
-import { lastPosition } from '../../src/package/playlist-model.js';
 import { serializeMediaPlaylist } from '../../src/package/playlist-serializer.js';
-import { RenditionTimeline } from '../../src/package/rendition-timeline.js';
+import { RenditionTimeline, renditionReportsFor } from '../../src/package/rendition-timeline.js';
 import { SegmentCutter, type CutSegment } from '../../src/package/segment-cutter.js';
 
 /**
@@ -76,15 +75,7 @@ export function runPipeline(inputs: PipelineInput[], options: PipelineOptions): 
   queue.sort((a, b) => a.time - b.time);
   const publish = (name: string): void => {
     const r = renditions.get(name)!;
-    r.timeline.setRenditionReports(
-      // A rendition with no part yet has no position to report: its report is left out until it has one.
-      [...renditions]
-        .filter(([other, o]) => other !== name && lastPosition(o.timeline.playlist).msn >= 0)
-        .map(([other, o]) => {
-          const pos = lastPosition(o.timeline.playlist);
-          return { uri: `../${other}/playlist.m3u8`, lastMsn: pos.msn, lastPart: pos.part };
-        }),
-    );
+    r.timeline.setRenditionReports(renditionReportsFor(name, new Map([...renditions].map(([n, o]) => [n, o.timeline.playlist]))));
     options.onPlaylist?.(name, serializeMediaPlaylist(r.timeline.playlist));
   };
   const apply = (name: string, events: ReturnType<SegmentCutter['push']>, now: number): void => {

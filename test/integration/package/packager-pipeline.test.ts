@@ -112,6 +112,24 @@ describe('reader → cutter → timeline → serializer on real ffmpeg output', 
     expect(tiny.playlists.get('180p')).toEqual(whole.playlists.get('180p'));
   });
 
+  it('hints the part that actually comes next, across segment boundaries too', () => {
+    const { playlists } = observe(ladder, NAMES);
+    for (const name of NAMES) {
+      const texts = playlists.get(name)!;
+      let checked = 0;
+      for (let i = 0; i + 1 < texts.length; i++) {
+        const hint = /PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(texts[i]!)?.[1];
+        const listed = (text: string): string[] => [...text.matchAll(/#EXT-X-PART:.*URI="([^"]+)"/g)].map((m) => m[1]!);
+        const before = new Set(listed(texts[i]!));
+        const next = listed(texts[i + 1]!).find((u) => !before.has(u));
+        if (!hint || !next) continue;
+        expect(`${name}: ${next}`).toBe(`${name}: ${hint}`);
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(10);
+    }
+  });
+
   it('final playlists parse back to their models (resume after restart)', () => {
     const { result } = observe(ladder, NAMES);
     for (const name of NAMES) {

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../../src/core/errors.js';
 import { lastPosition } from '../../../src/package/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
-import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
+import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
 
 const ANCHOR = Date.UTC(2026, 10, 28, 12, 0, 0);
@@ -193,5 +193,30 @@ describe('RenditionTimeline', () => {
     expect(() => t.endSegment({}, ANCHOR)).toThrow(expect.objectContaining({ code: ErrorCode.Conflict }));
     expect(() => timeline({ dvrWindow: 6 })).toThrow(expect.objectContaining({ code: ErrorCode.ConfigInvalid }));
     expect(() => timeline({ targetDuration: 1.5 })).toThrow(expect.objectContaining({ code: ErrorCode.ConfigInvalid }));
+  });
+
+  it('hints the next segment\'s first part after a part that ends at a boundary instant', () => {
+    const t = timeline();
+    t.startRun({ runId: 1, wallclockAnchor: ANCHOR }, ANCHOR);
+    t.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR);
+    expect(t.playlist.preloadHint).toEqual({ uri: 'part-0-1.m4s' });
+    t.addPart({ startTime: 0.5, duration: 0.5, independent: false, endsAtBoundary: true }, ANCHOR);
+    expect(t.playlist.preloadHint).toEqual({ uri: 'part-1-0.m4s' });
+    // The keyframe did not come: the part produced next is still in segment 0, and is named so.
+    expect(t.nextPart()).toEqual({ msn: 0, index: 2, name: 'part-0-2.m4s' });
+  });
+
+  it('derives rendition reports and run numbers', () => {
+    const a = timeline();
+    a.startRun({ runId: 3, wallclockAnchor: ANCHOR }, ANCHOR);
+    a.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR);
+    const idle = timeline();
+    const all = new Map([
+      ['720p', a.playlist],
+      ['audio', idle.playlist],
+      ['360p', a.playlist],
+    ]);
+    expect(renditionReportsFor('360p', all)).toEqual([{ uri: '../720p/playlist.m3u8', lastMsn: 0, lastPart: 0 }]);
+    expect([runIdOf('init-12.mp4'), runIdOf('seg-1.m4s')]).toEqual([12, undefined]);
   });
 });
