@@ -364,7 +364,7 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
   let cursor = payloadStart;
   for (const box of traf) {
     if (box.type !== 'trun') continue;
-    const run = parseTrun(box.payload, defaults);
+    const run = parseTrun(box.payload, defaults, payloadEnd - payloadStart);
     if (run.dataOffset !== undefined && tfhd.baseDataOffset === undefined) cursor = run.dataOffset;
     for (const s of run.samples) {
       if (cursor < payloadStart || cursor + s.size > payloadEnd) {

@@ -290,13 +290,12 @@ export interface TrackRun {
   samples: TrunSample[];
 }
 
-/**
- * trun with per-field fallbacks to tfhd then trex defaults (§8.8.8). `maxSamples` bounds the
- * sample_count so a corrupt count cannot make us allocate gigabytes.
- */
+/** trun with per-field fallbacks to tfhd then trex defaults (ISO/IEC 14496-12 §8.8.8). */
 export function parseTrun(
   payload: Uint8Array,
   defaults: { duration: number; size: number; flags: number },
+  /** Upper bound on sample_count (the mdat payload size: every sample has data). */
+  maxSamples: number,
 ): TrackRun {
   const c = new ByteCursor(payload, 'trun');
   const { version, flags } = fullBoxHeader(c);
@@ -306,10 +305,10 @@ export function parseTrun(
   const firstSampleFlags = flags & 0x000004 ? c.u32() : undefined;
   const perSample =
     (flags & 0x000100 ? 4 : 0) + (flags & 0x000200 ? 4 : 0) + (flags & 0x000400 ? 4 : 0) + (flags & 0x000800 ? 4 : 0);
-  // Each sample needs at least perSample bytes; with no per-sample fields, every sample still needs one
-  // byte of mdat at least, which the reader checks, so cap the count against the trun size meanwhile.
-  if (perSample > 0 ? count * perSample > c.remaining : count > 1_000_000) {
-    throw malformed(`trun sample_count ${count} does not fit the box`);
+  // A corrupt count must not make us loop or allocate for billions of samples: each sample needs its
+  // per-sample fields in this box, and (ffmpeg never writes empty samples) data in the mdat.
+  if (count * perSample > c.remaining || count > maxSamples) {
+    throw malformed(`trun sample_count ${count} does not fit the fragment`);
   }
   for (let i = 0; i < count; i++) {
     const duration = flags & 0x000100 ? c.u32() : defaults.duration;

@@ -180,6 +180,24 @@ describe('Fmp4Reader on malformed input', () => {
     });
   }
 
+  it('skips boxes with a 64-bit size, in any chunking', () => {
+    const large = Uint8Array.from([0, 0, 0, 1, ...Buffer.from('free', 'latin1'), 0, 0, 0, 0, 0, 0, 0, 20, 1, 2, 3, 4]);
+    for (const step of [1, 3, large.byteLength]) {
+      const reader = new Fmp4Reader();
+      for (let at = 0; at < large.byteLength; at += step) expect(reader.push(large.subarray(at, at + step))).toEqual([]);
+      expect(() => reader.end()).not.toThrow();
+    }
+  });
+
+  it('rejects a trun announcing more samples than the fragment holds', () => {
+    const stream = Uint8Array.from(ladder.audio);
+    const initSize = new Fmp4Reader().push(stream)[0]!.bytes.byteLength;
+    const view = Buffer.from(stream.buffer, stream.byteOffset);
+    const trun = view.indexOf('trun', initSize, 'latin1');
+    view.writeUInt32BE(0x7fff_ffff, trun + 8); // sample_count
+    expect(() => new Fmp4Reader().push(stream)).toThrow(/sample_count 2147483647 does not fit/);
+  });
+
   it('stays failed after an error', () => {
     const reader = new Fmp4Reader();
     expect(() => reader.push(box('junk'))).toThrow(/junk/);
