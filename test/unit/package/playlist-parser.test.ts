@@ -4,7 +4,7 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { parseAttributes, parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
-import { checkMediaPlaylist } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 
@@ -24,7 +24,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'end' as const }) },
 );
 
-function drive(ops: Op[], dvrWindow: number): RenditionTimeline {
+function drive(ops: Op[], dvrWindow: number, each?: (timeline: RenditionTimeline) => void): RenditionTimeline {
   const t = new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow });
   let now = T0 + 123;
   let time = 0;
@@ -54,6 +54,7 @@ function drive(ops: Op[], dvrWindow: number): RenditionTimeline {
         t.endList(now);
         break;
     }
+    each?.(t);
   }
   return t;
 }
@@ -69,6 +70,18 @@ describe('parseMediaPlaylist', () => {
         expect(serializeMediaPlaylist(parseMediaPlaylist(text))).toBe(text);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: successive playlists never move the media sequence back and keep the discontinuity sequence right', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 200 }), (ops) => {
+        const history = new PlaylistHistoryChecker();
+        const violations: string[] = [];
+        drive(ops, 12, (t) => violations.push(...history.check(serializeMediaPlaylist(t.playlist))));
+        expect(violations).toEqual([]);
+      }),
+      { numRuns: 150 },
     );
   });
 
