@@ -1,0 +1,322 @@
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+
+/**
+ * ISO BMFF (ISO/IEC 14496-12) box helpers for the fMP4 reader: a bounds-checked big-endian cursor,
+ * child-box iteration and parsers for the few boxes the packager needs (mdhd, hdlr, tkhd, trex, tfhd,
+ * tfdt, trun, sample entries). Every read is checked against its box: malformed input raises
+ * `LivepipeError(MediaMalformed)`, never a RangeError or an endless loop.
+ */
+
+export function malformed(message: string, details?: Record<string, unknown>): LivepipeError {
+  return new LivepipeError(ErrorCode.MediaMalformed, `malformed fMP4: ${message}`, details ? { details } : {});
+}
+
+/** A view on a byte range with a bounds-checked read position. */
+export class ByteCursor {
+  private readonly view: DataView;
+  private pos = 0;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Name of the structure being read, for error messages. */
+    private readonly what: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.bytes.byteLength - this.pos;
+  }
+
+  private need(n: number): number {
+    if (n > this.remaining) {
+      throw malformed(`${this.what} is truncated (needs ${n} more bytes at offset ${this.pos}, has ${this.remaining})`);
+    }
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  skip(n: number): void {
+    this.need(n);
+  }
+
+  u8(): number {
+    return this.view.getUint8(this.need(1));
+  }
+
+  u16(): number {
+    return this.view.getUint16(this.need(2));
+  }
+
+  u24(): number {
+    const at = this.need(3);
+    return (this.view.getUint8(at) << 16) | this.view.getUint16(at + 1);
+  }
+
+  u32(): number {
+    return this.view.getUint32(this.need(4));
+  }
+
+  i32(): number {
+    return this.view.getInt32(this.need(4));
+  }
+
+  /** A 64-bit unsigned integer as a JS number; values past 2^53 are rejected rather than rounded. */
+  u64(): number {
+    const at = this.need(8);
+    const value = this.view.getBigUint64(at);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`${this.what} has a 64-bit value beyond 2^53`);
+    return Number(value);
+  }
+
+  fourcc(): string {
+    const at = this.need(4);
+    return String.fromCharCode(this.bytes[at]!, this.bytes[at + 1]!, this.bytes[at + 2]!, this.bytes[at + 3]!);
+  }
+
+  take(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.bytes.subarray(at, at + n);
+  }
+
+  rest(): Uint8Array {
+    return this.take(this.remaining);
+  }
+}
+
+/** A box inside a parent's payload: `type`, and `payload` (the bytes after the header). */
+export interface ChildBox {
+  type: string;
+  /** Offset of the box header within the parent payload. */
+  offset: number;
+  size: number;
+  payload: Uint8Array;
+}
+
+/** Box types are four printable ASCII characters; anything else means we lost sync with the stream. */
+export function isPlausibleBoxType(type: string): boolean {
+  for (let i = 0; i < type.length; i++) {
+    const c = type.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return type.length === 4;
+}
+
+/** Splits a payload into its child boxes; every child must fit exactly. */
+export function childBoxes(payload: Uint8Array, parent: string): ChildBox[] {
+  const out: ChildBox[] = [];
+  const cursor = new ByteCursor(payload, parent);
+  while (cursor.remaining > 0) {
+    const offset = cursor.offset;
+    if (cursor.remaining < 8) throw malformed(`${parent} ends with ${cursor.remaining} stray bytes`);
+    let size = cursor.u32();
+    const type = cursor.fourcc();
+    if (!isPlausibleBoxType(type)) throw malformed(`${parent} contains a box with an invalid type`);
+    let header = 8;
+    if (size === 1) {
+      size = cursor.u64();
+      header = 16;
+    } else if (size === 0) {
+      size = payload.byteLength - offset;
+    }
+    if (size < header || size - header > cursor.remaining) {
+      throw malformed(`box '${type}' in ${parent} has size ${size}, beyond its parent`);
+    }
+    out.push({ type, offset, size, payload: cursor.take(size - header) });
+  }
+  return out;
+}
+
+export function findChild(children: ChildBox[], type: string): ChildBox | undefined {
+  return children.find((c) => c.type === type);
+}
+
+export function requireChild(children: ChildBox[], type: string, parent: string): ChildBox {
+  const child = findChild(children, type);
+  if (!child) throw malformed(`${parent} has no '${type}' box`);
+  return child;
+}
+
+/** Version and flags of a FullBox. */
+export function fullBoxHeader(cursor: ByteCursor): { version: number; flags: number } {
+  const version = cursor.u8();
+  const flags = cursor.u24();
+  return { version, flags };
+}
+
+// ---- sample flags (ISO/IEC 14496-12 §8.8.3.1) ----
+
+/** sample_is_non_sync_sample bit of a sample_flags word. */
+export const SAMPLE_FLAG_NON_SYNC = 0x0001_0000;
+
+export function isSyncSampleFlags(flags: number): boolean {
+  return (flags & SAMPLE_FLAG_NON_SYNC) === 0;
+}
+
+// ---- moov-side boxes ----
+
+export interface TrackExtends {
+  trackId: number;
+  defaultSampleDuration: number;
+  defaultSampleSize: number;
+  defaultSampleFlags: number;
+}
+
+export function parseTrex(payload: Uint8Array): TrackExtends {
+  const c = new ByteCursor(payload, 'trex');
+  fullBoxHeader(c);
+  const trackId = c.u32();
+  c.skip(4); // default_sample_description_index
+  return { trackId, defaultSampleDuration: c.u32(), defaultSampleSize: c.u32(), defaultSampleFlags: c.u32() };
+}
+
+export function parseTkhd(payload: Uint8Array): { trackId: number; width: number; height: number } {
+  const c = new ByteCursor(payload, 'tkhd');
+  const { version } = fullBoxHeader(c);
+  c.skip(version === 1 ? 16 : 8); // creation + modification time
+  const trackId = c.u32();
+  c.skip(4 + (version === 1 ? 8 : 4) + 8 + 2 + 2 + 2 + 2 + 36); // reserved, duration, reserved, layer..matrix
+  const width = c.u32() / 65536;
+  const height = c.u32() / 65536;
+  return { trackId, width, height };
+}
+
+export function parseMdhdTimescale(payload: Uint8Array): number {
+  const c = new ByteCursor(payload, 'mdhd');
+  const { version } = fullBoxHeader(c);
+  c.skip(version === 1 ? 16 : 8);
+  const timescale = c.u32();
+  if (timescale === 0) throw malformed('mdhd timescale is 0');
+  return timescale;
+}
+
+export function parseHdlrType(payload: Uint8Array): string {
+  const c = new ByteCursor(payload, 'hdlr');
+  fullBoxHeader(c);
+  c.skip(4); // pre_defined
+  return c.fourcc();
+}
+
+export interface SampleEntry {
+  /** Sample entry four-character code: avc1, avc3, hvc1, hev1, mp4a, Opus, … */
+  format: string;
+  /** Visual sample entries only. */
+  width?: number;
+  height?: number;
+  /** Audio sample entries only. */
+  channelCount?: number;
+  sampleRate?: number;
+  /** Child boxes of the sample entry (avcC, hvcC, esds, dOps, btrt, …). */
+  children: ChildBox[];
+}
+
+const VISUAL_FORMATS = new Set(['avc1', 'avc3', 'hvc1', 'hev1', 'av01', 'vp09', 'encv']);
+const AUDIO_FORMATS = new Set(['mp4a', 'Opus', 'fLaC', 'ac-3', 'ec-3', 'enca']);
+
+/** Parses the first sample entry of an stsd payload. */
+export function parseStsd(payload: Uint8Array): SampleEntry {
+  const c = new ByteCursor(payload, 'stsd');
+  fullBoxHeader(c);
+  const count = c.u32();
+  if (count < 1) throw malformed('stsd has no sample entry');
+  const [entry] = childBoxes(c.rest(), 'stsd');
+  if (!entry) throw malformed('stsd has no sample entry');
+  const e = new ByteCursor(entry.payload, entry.type);
+  e.skip(6 + 2); // reserved, data_reference_index
+  if (VISUAL_FORMATS.has(entry.type)) {
+    e.skip(2 + 2 + 12);
+    const width = e.u16();
+    const height = e.u16();
+    e.skip(4 + 4 + 4 + 2 + 32 + 2 + 2);
+    return { format: entry.type, width, height, children: childBoxes(e.rest(), entry.type) };
+  }
+  if (AUDIO_FORMATS.has(entry.type)) {
+    const version = e.u16();
+    e.skip(6);
+    const channelCount = e.u16();
+    e.skip(2 + 2 + 2);
+    const sampleRate = e.u32() >>> 16;
+    // QuickTime sound description v1/v2 extensions (not written by ffmpeg's mp4 muxer).
+    if (version === 1) e.skip(16);
+    else if (version === 2) e.skip(36);
+    return { format: entry.type, channelCount, sampleRate, children: childBoxes(e.rest(), entry.type) };
+  }
+  return { format: entry.type, children: [] };
+}
+
+// ---- moof-side boxes ----
+
+export interface TrackFragmentHeader {
+  trackId: number;
+  baseDataOffset?: number;
+  defaultBaseIsMoof: boolean;
+  defaultSampleDuration?: number;
+  defaultSampleSize?: number;
+  defaultSampleFlags?: number;
+}
+
+export function parseTfhd(payload: Uint8Array): TrackFragmentHeader {
+  const c = new ByteCursor(payload, 'tfhd');
+  const { flags } = fullBoxHeader(c);
+  const header: TrackFragmentHeader = { trackId: c.u32(), defaultBaseIsMoof: (flags & 0x020000) !== 0 };
+  if (flags & 0x000001) header.baseDataOffset = c.u64();
+  if (flags & 0x000002) c.skip(4); // sample_description_index
+  if (flags & 0x000008) header.defaultSampleDuration = c.u32();
+  if (flags & 0x000010) header.defaultSampleSize = c.u32();
+  if (flags & 0x000020) header.defaultSampleFlags = c.u32();
+  return header;
+}
+
+export function parseTfdt(payload: Uint8Array): number {
+  const c = new ByteCursor(payload, 'tfdt');
+  const { version } = fullBoxHeader(c);
+  return version === 1 ? c.u64() : c.u32();
+}
+
+export interface TrunSample {
+  duration: number;
+  size: number;
+  flags: number;
+  compositionOffset: number;
+}
+
+export interface TrackRun {
+  dataOffset?: number;
+  samples: TrunSample[];
+}
+
+/** trun with per-field fallbacks to tfhd then trex defaults (ISO/IEC 14496-12 §8.8.8). */
+export function parseTrun(
+  payload: Uint8Array,
+  defaults: { duration: number; size: number; flags: number },
+  /** Upper bound on sample_count (the mdat payload size: every sample has data). */
+  maxSamples: number,
+): TrackRun {
+  const c = new ByteCursor(payload, 'trun');
+  const { version, flags } = fullBoxHeader(c);
+  const count = c.u32();
+  const run: TrackRun = { samples: [] };
+  if (flags & 0x000001) run.dataOffset = c.i32();
+  const firstSampleFlags = flags & 0x000004 ? c.u32() : undefined;
+  const perSample =
+    (flags & 0x000100 ? 4 : 0) + (flags & 0x000200 ? 4 : 0) + (flags & 0x000400 ? 4 : 0) + (flags & 0x000800 ? 4 : 0);
+  // A corrupt count must not make us loop or allocate for billions of samples: each sample needs its
+  // per-sample fields in this box, and (ffmpeg never writes empty samples) data in the mdat.
+  if (count * perSample > c.remaining || count > maxSamples) {
+    throw malformed(`trun sample_count ${count} does not fit the fragment`);
+  }
+  for (let i = 0; i < count; i++) {
+    const duration = flags & 0x000100 ? c.u32() : defaults.duration;
+    const size = flags & 0x000200 ? c.u32() : defaults.size;
+    let sampleFlags = flags & 0x000400 ? c.u32() : defaults.flags;
+    if (i === 0 && firstSampleFlags !== undefined) sampleFlags = firstSampleFlags;
+    const compositionOffset = flags & 0x000800 ? (version === 0 ? c.u32() : c.i32()) : 0;
+    run.samples.push({ duration, size, flags: sampleFlags, compositionOffset });
+  }
+  return run;
+}

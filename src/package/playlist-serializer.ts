@@ -1,0 +1,111 @@
+import type { MediaPlaylist, MultivariantPlaylist, PartEntry } from './playlist-model.js';
+
+/**
+ * The one place where playlist text is made: `MediaPlaylist` → text, in full or as a delta update
+ * (`_HLS_skip=YES|v2`, §6.2.5.1), and `MultivariantPlaylist` → text. Numbers are printed with up to
+ * six decimals — the precision the model keeps (`roundDuration`) — so `parseMediaPlaylist` gives the
+ * model back unchanged.
+ */
+
+export interface MediaSerializeOptions {
+  /**
+   * Delta update: replace the segments that end at least CAN-SKIP-UNTIL before the end of the playlist
+   * with `EXT-X-SKIP:SKIPPED-SEGMENTS=N`. `v2` also skips date ranges; livepipe writes none, so both
+   * give the same text. When nothing can be skipped the full playlist is returned, which clients accept.
+   */
+  skip?: 'YES' | 'v2';
+}
+
+/** Seconds with up to 6 decimals and at least 3 ("2.000", "0.533333"). */
+export function formatDecimal(value: number): string {
+  const fixed = value.toFixed(6);
+  return fixed.replace(/0{1,3}$/, '');
+}
+
+const yes = (flag: boolean): string => (flag ? 'YES' : 'NO');
+
+function partLine(part: PartEntry): string {
+  let line = `#EXT-X-PART:DURATION=${formatDecimal(part.duration)},URI="${part.uri}"`;
+  if (part.independent) line += ',INDEPENDENT=YES';
+  if (part.gap) line += ',GAP=YES';
+  return line;
+}
+
+/** Number of leading segments a delta update may skip: those ending ≥ CAN-SKIP-UNTIL before the end. */
+export function skippableSegments(playlist: MediaPlaylist): number {
+  let total = 0;
+  for (const s of playlist.segments) total += s.duration;
+  for (const p of playlist.pending?.parts ?? []) total += p.duration;
+  let end = 0;
+  let count = 0;
+  for (const s of playlist.segments) {
+    end += s.duration;
+    if (total - end < playlist.serverControl.canSkipUntil - 1e-6) break;
+    count++;
+  }
+  return count;
+}
+
+export function serializeMediaPlaylist(playlist: MediaPlaylist, options: MediaSerializeOptions = {}): string {
+  const sc = playlist.serverControl;
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${playlist.version}`,
+    `#EXT-X-TARGETDURATION:${playlist.targetDuration}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=${yes(sc.canBlockReload)},PART-HOLD-BACK=${formatDecimal(sc.partHoldBack)},` +
+      `HOLD-BACK=${formatDecimal(sc.holdBack)},CAN-SKIP-UNTIL=${formatDecimal(sc.canSkipUntil)}`,
+    `#EXT-X-PART-INF:PART-TARGET=${formatDecimal(playlist.partTarget)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${playlist.mediaSequence}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`,
+  ];
+  const skipped = options.skip ? skippableSegments(playlist) : 0;
+  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
+
+  // EXT-X-MAP is repeated before the first rendered segment (after a skip too) and whenever it changes.
+  let mapUri: string | undefined;
+  const header = (entry: { discontinuity: boolean; mapUri: string; programDateTime: number }): void => {
+    if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    if (entry.mapUri !== mapUri) {
+      lines.push(`#EXT-X-MAP:URI="${entry.mapUri}"`);
+      mapUri = entry.mapUri;
+    }
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(entry.programDateTime).toISOString()}`);
+  };
+  for (const segment of playlist.segments.slice(skipped)) {
+    header(segment);
+    if (segment.gap) lines.push('#EXT-X-GAP');
+    for (const part of segment.parts) lines.push(partLine(part));
+    lines.push(`#EXTINF:${formatDecimal(segment.duration)},`, segment.uri);
+  }
+  if (playlist.pending && playlist.pending.parts.length > 0) {
+    header(playlist.pending);
+    for (const part of playlist.pending.parts) lines.push(partLine(part));
+  }
+  if (playlist.preloadHint && !playlist.endList) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${playlist.preloadHint.uri}"`);
+  for (const report of playlist.renditionReports) {
+    let line = `#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn}`;
+    if (report.lastPart >= 0) line += `,LAST-PART=${report.lastPart}`;
+    lines.push(line);
+  }
+  if (playlist.endList) lines.push('#EXT-X-ENDLIST');
+  return lines.join('\n') + '\n';
+}
+
+export function serializeMultivariantPlaylist(playlist: MultivariantPlaylist): string {
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${playlist.version}`];
+  if (playlist.independentSegments) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  for (const audio of playlist.audio) {
+    let line = `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="${audio.name}"`;
+    if (audio.language) line += `,LANGUAGE="${audio.language}"`;
+    line += `,DEFAULT=${yes(audio.default)},AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.uri}"`;
+    lines.push(line);
+  }
+  for (const v of playlist.variants) {
+    let line =
+      `#EXT-X-STREAM-INF:BANDWIDTH=${Math.ceil(v.bandwidth)},AVERAGE-BANDWIDTH=${Math.ceil(v.averageBandwidth)},` +
+      `CODECS="${v.codecs}",RESOLUTION=${v.resolution.width}x${v.resolution.height},FRAME-RATE=${v.frameRate.toFixed(3)}`;
+    if (v.audioGroup) line += `,AUDIO="${v.audioGroup}"`;
+    lines.push(line, v.uri);
+  }
+  return lines.join('\n') + '\n';
+}

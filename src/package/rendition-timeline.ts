@@ -1,0 +1,390 @@
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from './playlist-model.js';
+
+/**
+ * Owns one rendition's live `MediaPlaylist` model and applies the cutter's output to it. Pure: time
+ * comes in as arguments (`now`, epoch milliseconds), storage actions go out as data (object names to
+ * store, and a deletion schedule), so the channel does all I/O.
+ *
+ * Object names are relative to the rendition's folder (`live/{channel}/{rendition}/`), exactly as the
+ * playlist refers to them: `init-{run}.mp4`, `seg-{msn}.m4s`, `part-{msn}-{index}.m4s`.
+ *
+ * Lifecycle: `startRun()` for every transcoder run (the next segment gets EXT-X-DISCONTINUITY unless it
+ * is the stream's first), then `addPart()` for each part and `endSegment()` when the cutter closes a
+ * segment; `endList()` at the end of the stream. A process restart resumes from the stored playlist
+ * (`resumeFrom`), continuing its media sequence.
+ */
+
+export interface RenditionTimelineOptions {
+  /** EXT-X-TARGETDURATION, whole seconds (the cutter's `targetDuration`). Never changes. */
+  targetDuration: number;
+  /** PART-TARGET, seconds. Never changes. */
+  partTarget: number;
+  /**
+   * Seconds of completed segments kept in the playlist (the DVR window). Default 60; at least
+   * 6 × targetDuration so delta updates (CAN-SKIP-UNTIL) have something to skip and a live playlist
+   * never shrinks below 3 target durations.
+   */
+  dvrWindow?: number;
+  /** The playlist stored by a previous process, parsed back: its media sequence continues. */
+  resumeFrom?: MediaPlaylist;
+}
+
+export interface RunStart {
+  /** Transcoder run number: names the init segment `init-{run}.mp4`. */
+  runId: number;
+  /** Wall-clock capture time (epoch ms) of the run's time origin. */
+  wallclockAnchor: number;
+  /**
+   * Stream time (seconds) that `wallclockAnchor` corresponds to. Give every rendition of a run the same
+   * value so their EXT-X-PROGRAM-DATE-TIMEs agree; default: the first part's start time in this run.
+   */
+  timeOrigin?: number;
+}
+
+export interface PartInput {
+  /** Stream time of the part's first frame, seconds (cutter `startTime`). */
+  startTime: number;
+  duration: number;
+  independent: boolean;
+  /** The part's bytes could not be stored: list it with GAP=YES. */
+  gap?: boolean;
+  /** The cutter's `endsAtBoundary`: the preload hint then names the next segment's first part. */
+  endsAtBoundary?: boolean;
+}
+
+export interface ScheduledDeletion {
+  /** Object name relative to the rendition folder. */
+  name: string;
+  /** Epoch ms after which the object may be deleted. */
+  at: number;
+}
+
+export const DEFAULT_DVR_WINDOW_SECONDS = 60;
+
+export const initName = (runId: number): string => `init-${runId}.mp4`;
+export const segmentName = (msn: number): string => `seg-${msn}.m4s`;
+export const partName = (msn: number, index: number): string => `part-${msn}-${index}.m4s`;
+
+/** The run number in an init segment name (`init-7.mp4` → 7): a resumed channel starts above it. */
+export function runIdOf(mapUri: string): number | undefined {
+  const m = /^init-(\d+)\.mp4$/.exec(mapUri);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * EXT-X-RENDITION-REPORTs for rendition `self` from the other renditions' playlists (Appendix B.1: one
+ * per other rendition). A rendition with no media yet has no position to report and is left out.
+ */
+export function renditionReportsFor(self: string, playlists: ReadonlyMap<string, MediaPlaylist>): RenditionReport[] {
+  const reports: RenditionReport[] = [];
+  for (const [name, playlist] of playlists) {
+    if (name === self) continue;
+    const pos = lastPosition(playlist);
+    if (pos.msn < 0) continue;
+    reports.push({ uri: `../${name}/playlist.m3u8`, lastMsn: pos.msn, lastPart: pos.part });
+  }
+  return reports;
+}
+
+/**
+ * Durations in the model are rounded to microseconds: the serializer prints exactly that, so a stored
+ * playlist parses back to the same numbers. Rounding cannot push a part over PART-TARGET, since the
+ * targets themselves have at most 6 decimals.
+ */
+export function roundDuration(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
+/** Server control derived from the targets (LLHLS.md): identical in every rendition of a channel. */
+export function serverControlFor(targetDuration: number, partTarget: number): MediaPlaylist['serverControl'] {
+  return {
+    canBlockReload: true,
+    partHoldBack: roundDuration(3 * partTarget),
+    holdBack: 3 * targetDuration,
+    canSkipUntil: 6 * targetDuration,
+  };
+}
+
+interface ActiveRun {
+  runId: number;
+  mapUri: string;
+  wallclockAnchor: number;
+  timeOrigin: number | undefined;
+}
+
+export class RenditionTimeline {
+  readonly playlist: MediaPlaylist;
+  private readonly dvrWindow: number;
+  private run: ActiveRun | undefined;
+  /** msn of the next segment to open. */
+  private nextMsn: number;
+  /** The next segment opened starts with EXT-X-DISCONTINUITY. */
+  private discontinuityPending = false;
+  /** The stream had media before the current run (a new run is a discontinuity). */
+  private hadMedia: boolean;
+  private deletions: ScheduledDeletion[] = [];
+
+  constructor(options: RenditionTimelineOptions) {
+    const { targetDuration, partTarget } = options;
+    if (!Number.isInteger(targetDuration) || targetDuration < 1) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `targetDuration ${targetDuration} must be a whole number of seconds ≥ 1`);
+    }
+    if (!(partTarget > 0 && partTarget <= targetDuration)) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `partTarget ${partTarget} must be in (0, targetDuration]`);
+    }
+    this.dvrWindow = options.dvrWindow ?? Math.max(DEFAULT_DVR_WINDOW_SECONDS, 6 * targetDuration);
+    if (!(this.dvrWindow >= 6 * targetDuration)) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `dvrWindow ${this.dvrWindow}s must be ≥ 6 × targetDuration (${6 * targetDuration}s)`);
+    }
+    const resume = options.resumeFrom;
+    if (resume && !resume.endList && (resume.targetDuration !== targetDuration || resume.partTarget !== partTarget)) {
+      // Apple players stop for good when the targets change within a stream (LLHLS.md).
+      throw new LivepipeError(
+        ErrorCode.ConfigInvalid,
+        `the stored playlist has TARGETDURATION ${resume.targetDuration} / PART-TARGET ${resume.partTarget}, the config ` +
+          `${targetDuration} / ${partTarget}: targets cannot change within a live stream; end it first`,
+      );
+    }
+    this.playlist = {
+      version: 9,
+      targetDuration,
+      partTarget,
+      serverControl: serverControlFor(targetDuration, partTarget),
+      mediaSequence: 0,
+      discontinuitySequence: 0,
+      segments: [],
+      renditionReports: [],
+      endList: false,
+    };
+    this.nextMsn = 0;
+    this.hadMedia = false;
+    if (resume) this.resume(resume);
+  }
+
+  /** A new transcoder run: its init segment is `mapUri`; its first segment follows a discontinuity. */
+  startRun(start: RunStart, now: number): void {
+    this.closeOrphanPending(now);
+    this.run = {
+      runId: start.runId,
+      mapUri: initName(start.runId),
+      wallclockAnchor: start.wallclockAnchor,
+      timeOrigin: start.timeOrigin,
+    };
+    this.discontinuityPending = this.hadMedia;
+    // A new publisher after an end of list continues the same playlist (msn never goes backwards).
+    this.playlist.endList = false;
+    this.updateHint();
+  }
+
+  /** The run's init segment name (`init-{run}.mp4`), for storing the init bytes. */
+  get mapUri(): string | undefined {
+    return this.run?.mapUri;
+  }
+
+  /** Name and position of the next part: store its bytes under `name`, then call `addPart`. */
+  nextPart(): { msn: number; index: number; name: string } {
+    const msn = this.playlist.pending?.msn ?? this.nextMsn;
+    const index = this.playlist.pending?.parts.length ?? 0;
+    return { msn, index, name: partName(msn, index) };
+  }
+
+  /** Name of the segment in progress (its bytes are stored when the cutter closes it). */
+  currentSegmentName(): string {
+    return segmentName(this.playlist.pending?.msn ?? this.nextMsn);
+  }
+
+  addPart(part: PartInput, now: number): { msn: number; index: number } {
+    const run = this.requireRun();
+    let pending = this.playlist.pending;
+    if (!pending) {
+      run.timeOrigin ??= part.startTime;
+      pending = {
+        msn: this.nextMsn++,
+        parts: [],
+        discontinuity: this.discontinuityPending,
+        programDateTime: Math.round(run.wallclockAnchor + (part.startTime - run.timeOrigin) * 1000),
+        mapUri: run.mapUri,
+      };
+      this.discontinuityPending = false;
+      this.hadMedia = true;
+      this.playlist.pending = pending;
+      if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
+    }
+    const entry: PartEntry = {
+      uri: partName(pending.msn, pending.parts.length),
+      duration: roundDuration(part.duration),
+      independent: part.independent,
+    };
+    if (part.gap) entry.gap = true;
+    pending.parts.push(entry);
+    this.ageParts(now);
+    this.updateHint(part.endsAtBoundary === true);
+    return { msn: pending.msn, index: pending.parts.length - 1 };
+  }
+
+  /**
+   * The cutter closed the segment in progress. `duration` is the cutter's exact value (default: the sum
+   * of its parts); `gap` lists it with EXT-X-GAP when its bytes could not be stored.
+   */
+  endSegment(segment: { duration?: number; gap?: boolean }, now: number): { msn: number; name: string } {
+    this.requireRun();
+    const pending = this.playlist.pending;
+    if (!pending || pending.parts.length === 0) {
+      throw new LivepipeError(ErrorCode.Conflict, 'endSegment() without any part in the segment');
+    }
+    const entry = this.completeSegment(pending, segment.duration, segment.gap === true);
+    this.slide(now);
+    this.ageParts(now);
+    this.updateHint();
+    return { msn: entry.msn, name: entry.uri };
+  }
+
+  /** EXT-X-ENDLIST: the stream is over (a still-open segment is closed from its parts). */
+  endList(now: number): void {
+    this.closeOrphanPending(now);
+    this.run = undefined;
+    this.playlist.endList = true;
+    delete this.playlist.preloadHint;
+  }
+
+  /** EXT-X-RENDITION-REPORTs, from the other renditions' `lastPosition()` (the channel fills them). */
+  setRenditionReports(reports: RenditionReport[]): void {
+    this.playlist.renditionReports = reports.map((r) => ({ ...r }));
+  }
+
+  /** Deletions scheduled so far, oldest first. */
+  get scheduledDeletions(): readonly ScheduledDeletion[] {
+    return this.deletions;
+  }
+
+  /** Removes and returns the names whose deletion time has come. */
+  takeDueDeletions(now: number): string[] {
+    const due = this.deletions.filter((d) => d.at <= now).map((d) => d.name);
+    if (due.length > 0) this.deletions = this.deletions.filter((d) => d.at > now);
+    return due;
+  }
+
+  /** Total duration of the listed media (segments + the parts of the segment in progress), seconds. */
+  duration(): number {
+    let total = 0;
+    for (const s of this.playlist.segments) total += s.duration;
+    for (const p of this.playlist.pending?.parts ?? []) total += p.duration;
+    return total;
+  }
+
+  private requireRun(): ActiveRun {
+    if (!this.run) throw new LivepipeError(ErrorCode.Closed, 'no transcoder run is active: call startRun() first');
+    return this.run;
+  }
+
+  private completeSegment(pending: PendingSegment, duration: number | undefined, gap: boolean): SegmentEntry {
+    const entry: SegmentEntry = {
+      msn: pending.msn,
+      uri: segmentName(pending.msn),
+      duration: roundDuration(duration ?? pending.parts.reduce((n, p) => n + p.duration, 0)),
+      parts: pending.parts,
+      discontinuity: pending.discontinuity,
+      programDateTime: pending.programDateTime,
+      mapUri: pending.mapUri,
+    };
+    if (gap) entry.gap = true;
+    this.playlist.segments.push(entry);
+    delete this.playlist.pending;
+    return entry;
+  }
+
+  /**
+   * A segment left open by a run that ended without `flush()` (a crash) is closed as EXT-X-GAP: its
+   * parts exist but its segment object was never written. Its msn is kept — reusing it for other media
+   * would break players that saw its parts.
+   */
+  private closeOrphanPending(now: number): void {
+    const pending = this.playlist.pending;
+    if (!pending) return;
+    if (pending.parts.length === 0) {
+      delete this.playlist.pending;
+      this.nextMsn = pending.msn;
+      return;
+    }
+    const entry = this.completeSegment(pending, undefined, true);
+    this.dropParts(entry, now);
+    this.slide(now);
+  }
+
+  private resume(stored: MediaPlaylist): void {
+    const copy: MediaPlaylist = structuredClone(stored);
+    const last = copy.pending?.msn ?? copy.segments[copy.segments.length - 1]?.msn ?? copy.mediaSequence - 1;
+    this.hadMedia = copy.segments.length > 0 || copy.pending !== undefined;
+    if (copy.endList && (copy.targetDuration !== this.playlist.targetDuration || copy.partTarget !== this.playlist.partTarget)) {
+      // An ended stream may restart with new targets: fresh list, same msn line.
+      this.playlist.mediaSequence = last + 1;
+      this.nextMsn = last + 1;
+      this.playlist.discontinuitySequence = copy.discontinuitySequence + copy.segments.filter((s) => s.discontinuity).length + 1;
+      this.hadMedia = false;
+      return;
+    }
+    this.playlist.mediaSequence = copy.mediaSequence;
+    this.playlist.discontinuitySequence = copy.discontinuitySequence;
+    this.playlist.segments = copy.segments;
+    this.playlist.renditionReports = copy.renditionReports;
+    this.playlist.endList = copy.endList;
+    if (copy.pending) this.playlist.pending = copy.pending;
+    // With a pending segment, `last` is its msn: it was opened already (startRun closes it as a gap).
+    this.nextMsn = last + 1;
+  }
+
+  /** Schedules a segment's listed parts for deletion after 3 target durations and unlists them (§6.2.2). */
+  private dropParts(segment: SegmentEntry, now: number): void {
+    const at = now + 3 * this.playlist.targetDuration * 1000;
+    for (const p of segment.parts) if (!p.gap) this.deletions.push({ name: p.uri, at });
+    segment.parts = [];
+  }
+
+  /** Parts of segments starting more than 3 target durations before the end leave the playlist. */
+  private ageParts(now: number): void {
+    const limit = 3 * this.playlist.targetDuration;
+    let fromEnd = 0;
+    for (const p of this.playlist.pending?.parts ?? []) fromEnd += p.duration;
+    const segments = this.playlist.segments;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const s = segments[i]!;
+      fromEnd += s.duration;
+      if (fromEnd > limit + 1e-6 && s.parts.length > 0) this.dropParts(s, now);
+    }
+  }
+
+  /** Slides the DVR window; expired segments (and unused init segments) go to the deletion schedule. */
+  private slide(now: number): void {
+    const segments = this.playlist.segments;
+    let total = segments.reduce((n, s) => n + s.duration, 0);
+    while (segments.length > 1 && total - segments[0]!.duration >= this.dvrWindow - 1e-6) {
+      const gone = segments.shift()!;
+      total -= gone.duration;
+      if (gone.discontinuity) this.playlist.discontinuitySequence++;
+      this.dropParts(gone, now);
+      // §6.2.2: keep a removed segment available for its duration plus the playlist's duration.
+      const at = now + Math.ceil((gone.duration + total) * 1000);
+      if (!gone.gap) this.deletions.push({ name: gone.uri, at });
+      const mapStillUsed =
+        segments.some((s) => s.mapUri === gone.mapUri) || this.playlist.pending?.mapUri === gone.mapUri || this.run?.mapUri === gone.mapUri;
+      if (!mapStillUsed && !this.deletions.some((d) => d.name === gone.mapUri)) this.deletions.push({ name: gone.mapUri, at });
+    }
+    this.playlist.mediaSequence = segments[0]?.msn ?? this.playlist.pending?.msn ?? this.nextMsn;
+  }
+
+  /**
+   * EXT-X-PRELOAD-HINT for the part most likely to come next. After a part that ends at a boundary
+   * instant that is the next segment's first part; if the next frame turns out not to be a keyframe the
+   * hint was wrong, and a client holding it simply waits one more part (the origin holds any hinted
+   * or future part). `nextPart()` always names the part actually produced next.
+   */
+  private updateHint(segmentLikelyEnds = false): void {
+    if (this.playlist.endList) {
+      delete this.playlist.preloadHint;
+      return;
+    }
+    const pending = this.playlist.pending;
+    this.playlist.preloadHint = { uri: segmentLikelyEnds && pending ? partName(pending.msn + 1, 0) : this.nextPart().name };
+  }
+}

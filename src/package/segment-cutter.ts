@@ -1,0 +1,251 @@
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { malformed } from './mp4-boxes.js';
+import { PartBuilder, concatBytes } from './part-builder.js';
+
+/**
+ * Cuts one rendition's frames into LL-HLS parts and segments. A pure state machine: `push(frame)`
+ * returns what that frame completed; `flush()` closes what is open at the end of a run.
+ *
+ * Rules (LLHLS.md, §4.4.4.9 of draft-pantos-hls-rfc8216bis):
+ * - Parts are cut on frame boundaries in decode order and never exceed PART-TARGET. A part closes as
+ *   soon as one more frame of the last frame's duration would overflow it — at once, not when the next
+ *   frame arrives — or when a segment boundary arrives. Greedy packing keeps every non-final part
+ *   above PART-TARGET minus one frame duration: ≥ 85 % whenever PART-TARGET ≥ 6.7 frame durations
+ *   (0.25 s at 30 fps, 0.5 s at 15 fps).
+ * - Segment boundary instants are the multiples of `segmentDuration` on the stream timeline
+ *   (decode time / timescale, seconds). Video cuts at the first keyframe at or after the next instant;
+ *   every video rendition of one ffmpeg run shares that timeline and its keyframes, so all cut at the
+ *   same instants. Audio has no keyframes and cuts at the first frame at or after each instant, which
+ *   is the same place as video whenever the ladder's GOP divides the segment duration (as livepipe's
+ *   ladders do); audio needs no message from the video cutters, and can close a segment the moment
+ *   its last frame arrives.
+ * - TARGETDURATION is fixed at construction: `ceil(segmentDuration)` unless configured larger. The
+ *   bound on a segment is the spec's (§4.4.3.1): "The EXTINF duration of each Media Segment in a
+ *   Playlist file, when rounded to the nearest integer, MUST be less than or equal to the Target
+ *   Duration" — so segments stay under TARGETDURATION + 0.5 s. That slack is needed: audio frames
+ *   (1024/48000 s) do not divide a 2 s segment, so audio segments are 2 s ± one frame, and a larger
+ *   TARGETDURATION would raise HOLD-BACK (3 × TD) and latency for nothing. When a keyframe is late (a
+ *   GOP longer than the segment duration), the segment is force-closed as soon as one more frame would
+ *   pass that bound, and the next one starts on a non-keyframe: its first part is INDEPENDENT=NO, the
+ *   segment is reported with
+ *   `independent: false`, and `forcedCuts` counts it so the channel can warn. No discontinuity is
+ *   needed — timestamps stay continuous. Players keep playing; switching into such a segment costs
+ *   a decode stall, which beats Apple players failing on a target-duration overflow.
+ * - The very first frames of a video stream before its first keyframe are dropped (`droppedFrames`):
+ *   no segment may start with a frame that cannot be decoded.
+ */
+
+export interface CutterFrame {
+  /** Decode time, track timescale units (tfdt). */
+  decodeTime: number;
+  /** Track timescale units. */
+  duration: number;
+  /** Starts with a sync sample (keyframe; every audio frame). */
+  independent: boolean;
+  /** The frame's moof + mdat. */
+  bytes: Uint8Array;
+}
+
+export interface SegmentCutterOptions {
+  kind: 'video' | 'audio';
+  /** Track timescale (mdhd). */
+  timescale: number;
+  /** PART-TARGET, seconds. */
+  partTarget: number;
+  /** Nominal segment duration, seconds; boundaries fall on its multiples. */
+  segmentDuration: number;
+  /** EXT-X-TARGETDURATION, whole seconds; default and minimum `ceil(segmentDuration)`. */
+  targetDuration?: number;
+}
+
+export interface CutPart {
+  /** Index within its segment (0-based). */
+  index: number;
+  /** Stream time of the first frame, seconds (decode time / timescale). */
+  startTime: number;
+  /** Seconds (exact: frame durations summed in timescale units, then divided). */
+  duration: number;
+  independent: boolean;
+  /**
+   * The part ends at or after the next boundary instant, so it is the segment's last part if the next
+   * frame is a keyframe (always, with GOPs aligned on the segment duration). The timeline then hints
+   * the next segment's first part instead of this segment's next part.
+   */
+  endsAtBoundary: boolean;
+  bytes: Uint8Array;
+}
+
+export interface CutSegment {
+  startTime: number;
+  duration: number;
+  /** Starts with a keyframe; false only after a forced cut. */
+  independent: boolean;
+  partCount: number;
+  /** Concatenation of the segment's parts. */
+  bytes: Uint8Array;
+}
+
+export type CutterEvent = { type: 'part'; part: CutPart } | { type: 'segment'; segment: CutSegment };
+
+/** Timing tolerance, seconds: keyframes up to 1 ms before an instant count as on it (timescale rounding). */
+const EPSILON_SECONDS = 0.001;
+
+function configInvalid(message: string): LivepipeError {
+  return new LivepipeError(ErrorCode.ConfigInvalid, message);
+}
+
+export function targetDurationFor(segmentDuration: number, configured?: number): number {
+  const minimum = Math.ceil(segmentDuration - 1e-9);
+  if (configured === undefined) return minimum;
+  if (!Number.isInteger(configured) || configured < minimum) {
+    throw configInvalid(`targetDuration ${configured} must be a whole number ≥ ceil(segmentDuration) = ${minimum}`);
+  }
+  return configured;
+}
+
+export class SegmentCutter {
+  readonly targetDuration: number;
+  readonly partTarget: number;
+  /** Segments force-closed without a keyframe (see the class comment). */
+  forcedCuts = 0;
+  /** Leading frames dropped while waiting for the first keyframe. */
+  droppedFrames = 0;
+
+  private readonly timescale: number;
+  private readonly kind: 'video' | 'audio';
+  private readonly segmentUnits: number;
+  private readonly partTargetUnits: number;
+  /** Longest segment allowed, timescale units: just under TARGETDURATION + 0.5 s (see above). */
+  private readonly maxSegmentUnits: number;
+  private readonly eps: number;
+  private readonly part = new PartBuilder();
+  private segmentParts: Uint8Array[] = [];
+  private segmentBytes = 0;
+  private segmentOpen = false;
+  private segmentStart = 0;
+  private segmentIndependent = false;
+  private partIndex = 0;
+  /** Next boundary instant, timescale units (may be fractional). */
+  private nextBoundary = 0;
+  private lastDecodeTime = -Infinity;
+  /** A segment was opened once: later segments may start on a non-keyframe (forced cut). */
+  private started = false;
+
+  constructor(options: SegmentCutterOptions) {
+    const { timescale, partTarget, segmentDuration } = options;
+    if (!(timescale > 0) || !Number.isInteger(timescale)) throw configInvalid(`timescale ${timescale} must be a positive integer`);
+    if (!(partTarget > 0)) throw configInvalid(`partTarget ${partTarget} must be positive`);
+    if (!(segmentDuration >= partTarget)) throw configInvalid(`segmentDuration ${segmentDuration} must be ≥ partTarget ${partTarget}`);
+    this.kind = options.kind;
+    this.timescale = timescale;
+    this.partTarget = partTarget;
+    this.targetDuration = targetDurationFor(segmentDuration, options.targetDuration);
+    this.segmentUnits = segmentDuration * timescale;
+    // Frame times are integers: the largest whole number of units within PART-TARGET, compared exactly
+    // (no tolerance here — a part must never overshoot PART-TARGET, not even by a rounding error).
+    this.partTargetUnits = Math.floor(partTarget * timescale + 1e-6);
+    this.maxSegmentUnits = (this.targetDuration + 0.5 - EPSILON_SECONDS) * timescale;
+    this.eps = EPSILON_SECONDS * timescale;
+  }
+
+  push(frame: CutterFrame): CutterEvent[] {
+    const { decodeTime, duration, independent } = frame;
+    if (!Number.isFinite(decodeTime) || !Number.isFinite(duration) || duration < 0) {
+      throw malformed(`frame with invalid timing (decode time ${decodeTime}, duration ${duration})`);
+    }
+    if (decodeTime < this.lastDecodeTime) {
+      throw malformed(`decode time went backwards (${decodeTime} after ${this.lastDecodeTime}); start a new run instead`);
+    }
+    if (duration > this.partTargetUnits) {
+      throw malformed(`a ${duration / this.timescale}s frame cannot fit PART-TARGET ${this.partTarget}s`);
+    }
+    this.lastDecodeTime = decodeTime;
+    const events: CutterEvent[] = [];
+
+    if (!this.segmentOpen) {
+      if (!this.started && this.kind === 'video' && !independent) {
+        this.droppedFrames++;
+        return events;
+      }
+      this.openSegment(decodeTime, independent);
+    } else {
+      const end = decodeTime + duration;
+      const atBoundary = decodeTime >= this.nextBoundary - this.eps && (this.kind === 'audio' || independent);
+      const overflows = end - this.segmentStart > this.maxSegmentUnits;
+      if (atBoundary || overflows) {
+        this.closeSegment(events);
+        this.openSegment(decodeTime, independent);
+      } else if (!this.part.empty && end - this.part.start > this.partTargetUnits) {
+        this.closePart(events);
+      }
+    }
+
+    this.part.add(decodeTime, duration, independent, frame.bytes);
+
+    // Close early, when one more frame of this duration could not fit: the part is full, or the segment
+    // must end (its longest duration reached, or — for audio — the next frame starts at a boundary instant).
+    const nextEnd = this.part.end + duration;
+    if (nextEnd - this.segmentStart > this.maxSegmentUnits) {
+      this.closeSegment(events);
+    } else if (this.kind === 'audio' && this.part.end >= this.nextBoundary - this.eps) {
+      this.closeSegment(events);
+    } else if (nextEnd - this.part.start > this.partTargetUnits) {
+      this.closePart(events);
+    }
+    return events;
+  }
+
+  /** Closes the open part and segment (end of a run or of the stream). */
+  flush(): CutterEvent[] {
+    const events: CutterEvent[] = [];
+    if (this.segmentOpen) this.closeSegment(events);
+    return events;
+  }
+
+  private openSegment(decodeTime: number, independent: boolean): void {
+    if (this.started && !independent) this.forcedCuts++;
+    this.started = true;
+    this.segmentOpen = true;
+    this.segmentStart = decodeTime;
+    this.segmentIndependent = independent;
+    this.partIndex = 0;
+    // The first multiple of the segment duration strictly after this segment's start.
+    const k = Math.floor((decodeTime + this.eps) / this.segmentUnits) + 1;
+    this.nextBoundary = k * this.segmentUnits;
+  }
+
+  private closePart(events: CutterEvent[]): void {
+    const built = this.part.take();
+    this.segmentParts.push(built.bytes);
+    this.segmentBytes += built.bytes.byteLength;
+    events.push({
+      type: 'part',
+      part: {
+        index: this.partIndex++,
+        startTime: built.start / this.timescale,
+        duration: (built.end - built.start) / this.timescale,
+        independent: built.independent,
+        endsAtBoundary: built.end >= this.nextBoundary - this.eps,
+        bytes: built.bytes,
+      },
+    });
+  }
+
+  private closeSegment(events: CutterEvent[]): void {
+    if (!this.part.empty) this.closePart(events);
+    const end = this.part.end;
+    events.push({
+      type: 'segment',
+      segment: {
+        startTime: this.segmentStart / this.timescale,
+        duration: (end - this.segmentStart) / this.timescale,
+        independent: this.segmentIndependent,
+        partCount: this.partIndex,
+        bytes: concatBytes(this.segmentParts, this.segmentBytes),
+      },
+    });
+    this.segmentParts = [];
+    this.segmentBytes = 0;
+    this.segmentOpen = false;
+  }
+}

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/core/errors.js';
+import { lastPosition } from '../../../src/package/playlist-model.js';
+import { parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
+
+const ANCHOR = Date.UTC(2026, 10, 28, 12, 0, 0);
+
+/**
+ * Drives a timeline like the channel does: `segments` × 2 s segments of four 0.5 s parts from stream
+ * time `start`, `now` following media time; every playlist is checked against the LL-HLS rules.
+ */
+class Driver {
+  readonly history = new PlaylistHistoryChecker();
+  readonly violations: string[] = [];
+  now = ANCHOR;
+  time = 0;
+
+  constructor(readonly timeline: RenditionTimeline) {}
+
+  startRun(runId: number, timeOrigin = this.time): void {
+    this.timeline.startRun({ runId, wallclockAnchor: this.now, timeOrigin }, this.now);
+    this.check();
+  }
+
+  segment(options: { gapPart?: number; gapSegment?: boolean; parts?: number } = {}): void {
+    const parts = options.parts ?? 4;
+    for (let i = 0; i < parts; i++) {
+      this.timeline.addPart({ startTime: this.time, duration: 0.5, independent: i === 0, gap: options.gapPart === i }, this.now);
+      this.time += 0.5;
+      this.now += 500;
+      this.check();
+    }
+    this.timeline.endSegment({ duration: parts * 0.5, gap: options.gapSegment ?? false }, this.now);
+    this.check();
+  }
+
+  text(): string {
+    return serializeMediaPlaylist(this.timeline.playlist);
+  }
+
+  private check(): void {
+    const text = this.text();
+    this.violations.push(...checkMediaPlaylist(text), ...this.history.check(text));
+  }
+}
+
+const timeline = (options: Partial<ConstructorParameters<typeof RenditionTimeline>[0]> = {}): RenditionTimeline =>
+  new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow: 12, ...options });
+
+describe('RenditionTimeline', () => {
+  it('builds a live playlist: parts, segments, preload hint, program date time, server control', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    expect(d.timeline.playlist.preloadHint).toEqual({ uri: 'part-0-0.m4s' });
+    d.segment();
+    d.timeline.addPart({ startTime: 2, duration: 0.5, independent: true }, d.now);
+    const p = d.timeline.playlist;
+    expect(p.segments).toHaveLength(1);
+    expect(p.segments[0]).toMatchObject({ msn: 0, uri: 'seg-0.m4s', duration: 2, discontinuity: false, mapUri: 'init-1.mp4', programDateTime: ANCHOR });
+    expect(p.segments[0]!.parts.map((x) => x.uri)).toEqual(['part-0-0.m4s', 'part-0-1.m4s', 'part-0-2.m4s', 'part-0-3.m4s']);
+    expect(p.pending).toMatchObject({ msn: 1, programDateTime: ANCHOR + 2000 });
+    expect(p.preloadHint).toEqual({ uri: 'part-1-1.m4s' });
+    expect(lastPosition(p)).toEqual({ msn: 1, part: 0 });
+    expect(p.serverControl).toEqual({ canBlockReload: true, partHoldBack: 1.5, holdBack: 6, canSkipUntil: 12 });
+    expect(d.violations).toEqual([]);
+  });
+
+  it('slides the DVR window, ages parts out after 3 target durations and schedules deletions', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    for (let i = 0; i < 10; i++) d.segment();
+    const p = d.timeline.playlist;
+    // 12 s window of 2 s segments: msn 4..9.
+    expect(p.segments.map((s) => s.msn)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(p.mediaSequence).toBe(4);
+    // Parts are listed only on segments starting within 3 × TD = 6 s of the end.
+    expect(p.segments.map((s) => s.parts.length)).toEqual([0, 0, 0, 4, 4, 4]);
+    const names = d.timeline.scheduledDeletions.map((x) => x.name);
+    expect(names).toContain('part-0-0.m4s');
+    expect(names).toContain('seg-3.m4s');
+    expect(names).not.toContain('seg-4.m4s');
+    expect(names).not.toContain('init-1.mp4');
+    // A part unlisted at time T is deleted at T + 3 × TD; a segment after its duration + the playlist's.
+    const part = d.timeline.scheduledDeletions.find((x) => x.name === 'part-6-0.m4s')!;
+    // Segment 6 (12-14 s) left the last 3 × TD when segment 9's first part was added, at now = 18 s.
+    expect(part.at).toBe(ANCHOR + 18_000 + 6_000);
+    const seg = d.timeline.scheduledDeletions.find((x) => x.name === 'seg-3.m4s')!;
+    expect(seg.at).toBe(ANCHOR + 20_000 + (2 + 12) * 1000);
+    const due = d.timeline.takeDueDeletions(ANCHOR + 21_000);
+    expect(due.length).toBeGreaterThan(0);
+    expect(due.every((n) => !d.timeline.scheduledDeletions.some((x) => x.name === n))).toBe(true);
+    expect(d.timeline.takeDueDeletions(ANCHOR + 21_000)).toEqual([]);
+    expect(d.violations).toEqual([]);
+  });
+
+  it('marks a new run with a discontinuity and a new map, and keeps the discontinuity sequence right', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.segment();
+    d.now += 3000; // the transcoder restarts: a pause, then timestamps start over
+    d.time = 0;
+    d.startRun(2, 0);
+    d.segment();
+    const p = d.timeline.playlist;
+    expect(p.segments[2]).toMatchObject({ msn: 2, discontinuity: true, mapUri: 'init-2.mp4', programDateTime: ANCHOR + 7000 });
+    const text = d.text();
+    expect(text).toContain('#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-2.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:07.000Z');
+    for (let i = 0; i < 6; i++) d.segment();
+    // Segment 2 (the discontinuity) slid out: the sequence counts it, and run 1's init is unused.
+    expect(p.mediaSequence).toBe(3);
+    expect(p.discontinuitySequence).toBe(1);
+    expect(d.timeline.scheduledDeletions.map((x) => x.name)).toContain('init-1.mp4');
+    expect(d.text()).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init-2.mp4"');
+    expect(d.violations).toEqual([]);
+  });
+
+  it('lists parts and segments that could not be stored as gaps', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment({ gapPart: 2 });
+    d.segment({ gapSegment: true });
+    const text = d.text();
+    expect(text).toContain('#EXT-X-PART:DURATION=0.500,URI="part-0-2.m4s",GAP=YES');
+    expect(text).toMatch(/#EXT-X-GAP\n#EXT-X-PART:DURATION=0.500,URI="part-1-0.m4s"/);
+    expect(d.violations).toEqual([]);
+  });
+
+  it('resumes from a stored playlist without the media sequence going backwards', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    for (let i = 0; i < 8; i++) d.segment();
+    d.timeline.addPart({ startTime: d.time, duration: 0.5, independent: true }, d.now); // open segment 8
+    const stored = parseMediaPlaylist(d.text());
+
+    const resumed = new Driver(timeline({ resumeFrom: stored }));
+    resumed.now = d.now + 10_000;
+    // Successive playlists across the restart must still satisfy the history rules.
+    resumed.history.check(d.text());
+    resumed.startRun(7, 0);
+    const p = resumed.timeline.playlist;
+    // The open segment of the dead process became a gap (its parts existed; its segment never did).
+    const orphan = p.segments.find((s) => s.msn === 8)!;
+    expect(orphan).toMatchObject({ gap: true, parts: [], duration: 0.5 });
+    resumed.segment();
+    expect(p.segments.at(-1)).toMatchObject({ msn: 9, discontinuity: true, mapUri: 'init-7.mp4' });
+    expect(p.mediaSequence).toBeGreaterThanOrEqual(stored.mediaSequence);
+    expect(resumed.timeline.scheduledDeletions.map((x) => x.name)).toContain('part-8-0.m4s');
+    expect(resumed.violations).toEqual([]);
+  });
+
+  it('refuses to resume a live playlist with different targets, but continues an ended one', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    const stored = parseMediaPlaylist(d.text());
+    expect(() => timeline({ resumeFrom: stored, targetDuration: 4, dvrWindow: 24 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.ConfigInvalid }),
+    );
+    d.timeline.endList(d.now);
+    const ended = parseMediaPlaylist(d.text());
+    const fresh = timeline({ resumeFrom: ended, targetDuration: 4, dvrWindow: 24, partTarget: 1 });
+    fresh.startRun({ runId: 2, wallclockAnchor: d.now }, d.now);
+    fresh.addPart({ startTime: 0, duration: 1, independent: true }, d.now);
+    expect(fresh.playlist.pending?.msn).toBe(1);
+  });
+
+  it('ends the list: no preload hint, ENDLIST; a later run continues the same media sequence', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.addPart({ startTime: d.time, duration: 0.5, independent: true }, d.now);
+    d.timeline.endList(d.now);
+    const text = d.text();
+    expect(text).not.toContain('PRELOAD-HINT');
+    expect(text.trimEnd().endsWith('#EXT-X-ENDLIST')).toBe(true);
+    expect(d.timeline.playlist.segments.map((s) => s.duration)).toEqual([2, 0.5]);
+    d.startRun(2, d.time);
+    d.segment();
+    expect(d.timeline.playlist.segments.at(-1)).toMatchObject({ msn: 2, discontinuity: true });
+    expect(d.timeline.playlist.endList).toBe(false);
+  });
+
+  it('rejects misuse with coded errors', () => {
+    const t = timeline();
+    expect(() => t.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR)).toThrow(
+      expect.objectContaining({ code: ErrorCode.Closed }),
+    );
+    t.startRun({ runId: 1, wallclockAnchor: ANCHOR }, ANCHOR);
+    expect(() => t.endSegment({}, ANCHOR)).toThrow(expect.objectContaining({ code: ErrorCode.Conflict }));
+    expect(() => timeline({ dvrWindow: 6 })).toThrow(expect.objectContaining({ code: ErrorCode.ConfigInvalid }));
+    expect(() => timeline({ targetDuration: 1.5 })).toThrow(expect.objectContaining({ code: ErrorCode.ConfigInvalid }));
+  });
+
+  it('hints the next segment\'s first part after a part that ends at a boundary instant', () => {
+    const t = timeline();
+    t.startRun({ runId: 1, wallclockAnchor: ANCHOR }, ANCHOR);
+    t.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR);
+    expect(t.playlist.preloadHint).toEqual({ uri: 'part-0-1.m4s' });
+    t.addPart({ startTime: 0.5, duration: 0.5, independent: false, endsAtBoundary: true }, ANCHOR);
+    expect(t.playlist.preloadHint).toEqual({ uri: 'part-1-0.m4s' });
+    // The keyframe did not come: the part produced next is still in segment 0, and is named so.
+    expect(t.nextPart()).toEqual({ msn: 0, index: 2, name: 'part-0-2.m4s' });
+  });
+
+  it('derives rendition reports and run numbers', () => {
+    const a = timeline();
+    a.startRun({ runId: 3, wallclockAnchor: ANCHOR }, ANCHOR);
+    a.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR);
+    const idle = timeline();
+    const all = new Map([
+      ['720p', a.playlist],
+      ['audio', idle.playlist],
+      ['360p', a.playlist],
+    ]);
+    expect(renditionReportsFor('360p', all)).toEqual([{ uri: '../720p/playlist.m3u8', lastMsn: 0, lastPart: 0 }]);
+    expect([runIdOf('init-12.mp4'), runIdOf('seg-1.m4s')]).toEqual([12, undefined]);
+  });
+});
