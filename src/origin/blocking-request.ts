@@ -178,6 +178,9 @@ export function mediaAvailability(model: MediaPlaylist, playlistPath: string, re
   }
   if (model.endList) return 'unknown';
   if (model.preloadHint && is(model.preloadHint.uri)) return 'awaited';
+  // Guessing by name only applies to files beside the playlist (the shared key layout).
+  const name = ref.path.slice(ref.path.lastIndexOf('/') + 1);
+  if (!is(name)) return 'unknown';
   if (ref.kind === 'part' && ref.msn !== undefined && ref.partIndex !== undefined) {
     const ahead = partsAhead(model, ref.msn, ref.partIndex);
     if (ahead > 0 && ahead <= advancePartLimit(model.partTarget)) return 'awaited';
