@@ -210,15 +210,16 @@ export class StorageWatchSource implements OriginSource {
       return;
     }
     if ('notModified' in result) return;
+    // Remember the ETag even when the text does not parse: the next polls cost a 304 until the
+    // object changes, and the warning is logged once per bad object.
+    entry.etag = result.etag;
     let model;
     try {
       model = this.parse(result.body.toString('utf8'));
     } catch (err) {
-      // Keep serving the previous state; retry with the next poll (the etag is not remembered).
-      this.logger.warn({ key: entry.key, err: errorMessage(err) }, 'playlist in storage does not parse');
+      this.logger.warn({ key: entry.key, err: errorMessage(err) }, 'playlist in storage does not parse; serving the previous one');
       return;
     }
-    entry.etag = result.etag;
     entry.snapshot = { model, version: this.nextVersion++ };
     this.notify(entry);
   }
