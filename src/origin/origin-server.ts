@@ -92,6 +92,10 @@ interface EncodedBody {
 /** A rendered playlist in one skip mode and content coding. */
 interface RenderedPlaylist extends EncodedBody {
   readonly lastModified: string;
+  readonly coding: ContentCoding;
+  /** Prebuilt 200 header lists (CORS `*`), for the many identical responses of a wake-up. */
+  blockingHead?: string[];
+  plainHead?: string[];
 }
 
 const EXPOSED_HEADERS = 'Age, Date, ETag, Content-Range, Accept-Ranges';
@@ -301,15 +305,38 @@ export class OriginServer {
     } catch (err) {
       return this.sendFailure(req, res, err);
     }
+    const cacheControl = cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration);
+    const ifNoneMatch = header(req, 'if-none-match');
+    if (this.corsAny && ifNoneMatch === undefined) {
+      let head = blocking ? rendered.blockingHead : rendered.plainHead;
+      if (!head) {
+        head = [
+          'Content-Type', PLAYLIST_TYPE,
+          'Content-Length', String(rendered.size),
+          'Cache-Control', cacheControl,
+          'ETag', rendered.etag,
+          'Last-Modified', rendered.lastModified,
+          'Vary', 'Accept-Encoding',
+          'Access-Control-Allow-Origin', '*',
+          'Access-Control-Expose-Headers', EXPOSED_HEADERS,
+        ];
+        if (coding !== 'identity') head.push('Content-Encoding', coding);
+        if (blocking) rendered.blockingHead = head;
+        else rendered.plainHead = head;
+      }
+      res.writeHead(200, head);
+      res.end(req.method === 'HEAD' ? undefined : rendered.body);
+      return;
+    }
     const headers: Record<string, string> = {
       'Content-Type': PLAYLIST_TYPE,
-      'Cache-Control': cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration),
+      'Cache-Control': cacheControl,
       ETag: rendered.etag,
       'Last-Modified': rendered.lastModified,
       Vary: 'Accept-Encoding',
     };
     this.addCors(req, headers);
-    if (etagMatches(header(req, 'if-none-match'), rendered.etag)) {
+    if (etagMatches(ifNoneMatch, rendered.etag)) {
       res.writeHead(304, headers);
       res.end();
       return;
@@ -329,11 +356,11 @@ export class OriginServer {
     if (coding === 'identity') {
       const body = Buffer.from(this.options.render(snapshot.model, skip === undefined ? {} : { skip }), 'utf8');
       const etag = `"${createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
-      result = { size: body.length, body, etag, lastModified: new Date().toUTCString() };
+      result = { size: body.length, body, etag, lastModified: new Date().toUTCString(), coding };
     } else {
       const plain = this.rendered(key, snapshot, skip, 'identity');
       const body = compress(plain.body, coding);
-      result = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified };
+      result = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified, coding };
     }
     this.cache.set(cacheKey, result);
     return result;
