@@ -1,0 +1,161 @@
+import type { Command } from 'commander';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { createRootLogger, type Logger } from '../core/logger.js';
+import type { ObjectStorage } from '../storage/object-storage.js';
+import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
+import { OriginServer } from '../origin/origin-server.js';
+import { StorageWatchSource } from '../origin/storage-watch-source.js';
+
+/**
+ * `livepipe origin (--data-dir <dir> | --storage s3://bucket/prefix) [--port 8080] [--host 127.0.0.1]`
+ *
+ * A standalone origin in front of what a packager (possibly on another machine) writes to storage.
+ * It watches playlists with conditional GETs (see `StorageWatchSource` for the latency this costs
+ * compared with the embedded origin of `livepipe run`).
+ */
+export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+
+export interface OriginCommandConfig {
+  storage: StorageSpec;
+  host: string;
+  port: number;
+  corsOrigins: '*' | string[];
+  maxHeldRequests: number;
+  cacheMaxBytes: number;
+}
+
+export interface RawOriginOptions {
+  dataDir?: string;
+  storage?: string;
+  port?: string;
+  host?: string;
+  corsOrigin?: string[];
+  maxHeld?: string;
+  cacheMb?: string;
+}
+
+/** Validates command-line options (pure). */
+export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
+  const fail = (message: string): never => {
+    throw new LivepipeError(ErrorCode.ConfigInvalid, message);
+  };
+  if ((raw.dataDir === undefined) === (raw.storage === undefined)) fail('give exactly one of --data-dir <dir> or --storage s3://bucket/prefix');
+  let storage: StorageSpec;
+  if (raw.dataDir !== undefined) {
+    if (raw.dataDir.trim() === '') fail('--data-dir must not be empty');
+    storage = { kind: 'fs', dir: raw.dataDir };
+  } else {
+    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(raw.storage!);
+    if (!m) fail(`--storage must look like s3://bucket/prefix, got ${JSON.stringify(raw.storage)}`);
+    storage = { kind: 's3', bucket: m![1]!, prefix: (m![2] ?? '').replace(/\/+$/, '') };
+  }
+  const integer = (value: string | undefined, fallback: number, name: string, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+  const cors = raw.corsOrigin;
+  for (const origin of cors ?? []) {
+    if (origin !== '*' && !/^https?:\/\/[^\s/]+$/.test(origin)) fail(`--cors-origin must be * or scheme://host[:port], got ${JSON.stringify(origin)}`);
+  }
+  return {
+    storage,
+    host: raw.host ?? '127.0.0.1',
+    port: integer(raw.port, 8080, '--port', 0, 65535),
+    corsOrigins: cors === undefined || cors.length === 0 || cors.includes('*') ? '*' : cors,
+    maxHeldRequests: integer(raw.maxHeld, 20_000, '--max-held', 1, 1_000_000),
+    cacheMaxBytes: integer(raw.cacheMb, 256, '--cache-mb', 1, 65_536) * 1024 * 1024,
+  };
+}
+
+/** What the command needs from other areas; `loadDependencies` wires the real modules. */
+export interface OriginDependencies {
+  openStorage(spec: StorageSpec, logger: Logger): ObjectStorage;
+  parse: ParsePlaylist;
+  render: RenderPlaylist;
+}
+
+/**
+ * Loads the storage drivers and the playlist serializer/parser. They are developed on other branches:
+ * the import paths and export names below are the integration points (adjust when merging).
+ */
+export async function loadDependencies(): Promise<OriginDependencies> {
+  const load = async (specifier: string, exportName: string): Promise<unknown> => {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(specifier)) as Record<string, unknown>;
+    } catch (err) {
+      throw new LivepipeError(ErrorCode.ConfigInvalid, `livepipe origin needs ${specifier}, which is not available: ${errorMessage(err)}`);
+    }
+    if (mod[exportName] === undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `${specifier} has no export ${exportName}`);
+    return mod[exportName];
+  };
+  const render = (await load('../package/playlist-serializer.js', 'renderMediaPlaylist')) as RenderPlaylist;
+  const parse = (await load('../package/playlist-parser.js', 'parseMediaPlaylist')) as ParsePlaylist;
+  return { render, parse, ...(await loadStorageOpener(load)) };
+}
+
+async function loadStorageOpener(
+  load: (specifier: string, exportName: string) => Promise<unknown>,
+): Promise<Pick<OriginDependencies, 'openStorage'>> {
+  type Ctor = new (options: Record<string, unknown>) => ObjectStorage;
+  const fs = (await load('../storage/fs-storage.js', 'FsStorage')) as Ctor;
+  const s3 = await load('../storage/s3-storage.js', 'S3Storage').catch(() => undefined);
+  return {
+    openStorage(spec, logger) {
+      if (spec.kind === 'fs') return new fs({ root: spec.dir, logger });
+      if (!s3) throw new LivepipeError(ErrorCode.ConfigInvalid, 'the S3 storage driver is not available');
+      return new (s3 as Ctor)({ bucket: spec.bucket, prefix: spec.prefix, logger });
+    },
+  };
+}
+
+/** Runs the origin until `stop` resolves (SIGINT/SIGTERM in the CLI), then closes in reverse order. */
+export async function runOrigin(config: OriginCommandConfig, deps: OriginDependencies, logger: Logger, stop: Promise<unknown>): Promise<void> {
+  const storage = deps.openStorage(config.storage, logger);
+  await storage.start();
+  const source = new StorageWatchSource({ storage, parse: deps.parse, logger });
+  const server = new OriginServer({
+    source,
+    storage,
+    render: deps.render,
+    logger,
+    host: config.host,
+    port: config.port,
+    corsOrigins: config.corsOrigins,
+    maxHeldRequests: config.maxHeldRequests,
+    cacheMaxBytes: config.cacheMaxBytes,
+  });
+  try {
+    await source.start();
+    await server.start();
+    await stop;
+  } finally {
+    await server.close();
+    await source.close();
+    await storage.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('origin')
+    .description('Serve LL-HLS from storage to CDNs (blocking playlist reload, delta updates, preload hints)')
+    .option('--data-dir <dir>', 'read from a local storage directory')
+    .option('--storage <url>', 'read from S3: s3://bucket/prefix')
+    .option('--port <n>', 'TCP port (default 8080)')
+    .option('--host <h>', 'bind address (default 127.0.0.1)')
+    .option('--cors-origin <origin...>', 'allowed CORS origins (default *)')
+    .option('--max-held <n>', 'cap on concurrently held requests (default 20000)')
+    .option('--cache-mb <n>', 'memory cache for parts, segments and playlists, MiB (default 256)')
+    .action(async (raw: RawOriginOptions) => {
+      const config = parseOriginOptions(raw);
+      const logger = createRootLogger();
+      const deps = await loadDependencies();
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await runOrigin(config, deps, logger, stop);
+    });
+}

@@ -1,0 +1,117 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { MediaPlaylist } from '../../../src/package/playlist-model.js';
+import { OriginServer } from '../../../src/origin/origin-server.js';
+import { StorageWatchSource } from '../../../src/origin/storage-watch-source.js';
+import { waitFor } from '../../helpers/origin-fixture.js';
+import { httpRequest } from '../../helpers/origin-http.js';
+import { advance, liveModel, parseTestPlaylist, renderTestPlaylist } from '../../helpers/origin-playlists.js';
+import { TestFsStorage } from '../../helpers/origin-storage.js';
+
+const KEY = 'live/news/v0/playlist.m3u8';
+
+describe('standalone origin: StorageWatchSource over a storage directory', () => {
+  let dir: string;
+  let storage: TestFsStorage;
+  let source: StorageWatchSource;
+  let server: OriginServer;
+  let base: string;
+  let parses = 0;
+
+  const write = (model: MediaPlaylist, key = KEY) => storage.put(key, Buffer.from(renderTestPlaylist(model)), { contentType: 'application/vnd.apple.mpegurl' });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'livepipe-origin-watch-'));
+    storage = new TestFsStorage(dir);
+    await storage.start();
+    parses = 0;
+    source = new StorageWatchSource({
+      storage,
+      parse: (text) => {
+        parses++;
+        return parseTestPlaylist(text);
+      },
+      logger: silentLogger(),
+      interestWindowMs: 400,
+    });
+    await source.start();
+    server = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
+    await server.start();
+    base = `http://127.0.0.1:${server.address().port}`;
+  });
+  afterEach(async () => {
+    await server.close();
+    await source.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves playlists read from storage and releases blocking requests when the object changes', async () => {
+    let model = liveModel();
+    await write(model);
+    const plain = await httpRequest(`${base}/${KEY}`);
+    expect(plain.status).toBe(200);
+    expect(plain.body.toString()).toBe(renderTestPlaylist(model));
+    const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
+    await waitFor(() => server.heldCount === 1, 'held');
+    model = advance(model);
+    await write(model);
+    const r = await held;
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toContain('part-3-1.m4s');
+  });
+
+  it('watches with conditional GETs: an unchanged playlist is not parsed again', async () => {
+    await write(liveModel());
+    const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
+    await waitFor(() => server.heldCount === 1, 'held');
+    const before = source.fetches;
+    await waitFor(() => source.fetches >= before + 4, 'several polls');
+    expect(parses).toBe(1);
+    await write(advance(liveModel()));
+    expect((await held).status).toBe(200);
+    expect(parses).toBe(2);
+  });
+
+  it('holds a hinted part until storage has it and the playlist lists it', async () => {
+    let model = liveModel();
+    await write(model);
+    const held = httpRequest(`${base}/live/news/v0/part-3-1.m4s`);
+    await waitFor(() => server.heldCount === 1, 'held');
+    await storage.put('live/news/v0/part-3-1.m4s', Buffer.from('PART-3-1'), { contentType: 'video/iso.segment' });
+    model = advance(model);
+    await write(model);
+    const r = await held;
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('PART-3-1');
+  });
+
+  it('watches only playlists with waiters or recent requests, and forgets them after', async () => {
+    await write(liveModel());
+    await write(liveModel(), 'live/quiet/v0/playlist.m3u8');
+    expect((await httpRequest(`${base}/${KEY}`)).status).toBe(200);
+    expect(source.watchedCount).toBe(1);
+    // Interest window 400 ms without waiters: the entry is dropped and polling stops.
+    await waitFor(() => source.watchedCount === 0, 'the idle playlist to be forgotten');
+    const fetches = storage.getsOf(KEY);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(storage.getsOf(KEY)).toBe(fetches);
+    expect(storage.getsOf('live/quiet/v0/playlist.m3u8')).toBe(0);
+  });
+
+  it('a playlist that does not parse keeps the previous state', async () => {
+    await write(liveModel());
+    expect((await httpRequest(`${base}/${KEY}`)).status).toBe(200);
+    await storage.put(KEY, Buffer.from('garbage'), { contentType: 'application/vnd.apple.mpegurl' });
+    const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
+    await waitFor(() => server.heldCount === 1, 'held');
+    await write(advance(liveModel()));
+    expect((await held).status).toBe(200);
+  });
+
+  it('404 for a playlist storage does not have', async () => {
+    expect((await httpRequest(`${base}/live/none/v0/playlist.m3u8`)).status).toBe(404);
+  });
+});
