@@ -13,6 +13,7 @@ const commandModules: Array<() => Promise<{ register: Register }>> = [
   () => import('./ladders-command.js'),
   () => import('./transcode-command.js'),
   () => import('./openapi-command.js'),
+  () => import('./package-command.js'),
   () => import('./origin-command.js'),
 ];
 

@@ -1,0 +1,292 @@
+import { errorMessage, ErrorCode, isLivepipeError } from '../core/errors.js';
+import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
+import type { UploadQueue } from '../storage/upload-queue.js';
+import type { ResolvedLadder } from '../config/ladder-loader.js';
+import type { TranscodeRun } from '../transcode/transcoder-supervisor.js';
+import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
+import type { TrackInfo } from './fmp4-reader.js';
+import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from './playlist-model.js';
+import { parseMediaPlaylist } from './playlist-parser.js';
+import { serializeMediaPlaylist, serializeMultivariantPlaylist } from './playlist-serializer.js';
+import { RenditionPackager } from './rendition-packager.js';
+import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
+import { targetDurationFor } from './segment-cutter.js';
+
+/** What the packager reports to the metrics registry (a narrow view of `Metrics`). */
+export interface PackagerMetricsPort {
+  countPart(channel: string, rendition: string): void;
+  countSegment(channel: string, rendition: string): void;
+  observePartLatency(channel: string, rendition: string, seconds: number): void;
+}
+
+export interface ChannelPackagerOptions {
+  channel: string;
+  /** Reads (resume) and deletes. */
+  storage: Pick<ObjectStorage, 'get' | 'delete'>;
+  /** Every write goes through the channel's upload queue. */
+  uploads: Pick<UploadQueue, 'put' | 'putLatest'>;
+  bus: Pick<EventBus, 'emit'>;
+  logger: Logger;
+  metrics?: PackagerMetricsPort;
+  /** Seconds of segments kept in live playlists (DVR window); default the timeline's (60 s). */
+  dvrWindowSeconds?: number;
+  /**
+   * Called with every new model of a media playlist, after the media it names is stored: the
+   * embedded origin's `EmbeddedSource.publish`, which releases held requests in-process.
+   */
+  onPlaylist?: (channel: string, rendition: string, model: MediaPlaylist) => void;
+  clock?: () => number;
+  /** How often due deletions run, ms (default 1000). */
+  deletionIntervalMs?: number;
+}
+
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+/** Cache-Control stored with playlists, for CDNs reading storage directly; the origin sets its own. */
+const PLAYLIST_CACHE = 'no-cache';
+const MEDIA_CACHE = 'public, max-age=31536000, immutable';
+const AUDIO_GROUP = 'audio';
+
+/**
+ * The LL-HLS packager of one channel: turns each transcoder run's fragmented-MP4 outputs into parts,
+ * segments and playlists in storage under `live/{channel}/`. Keeps the stream continuous across
+ * transcoder restarts (a discontinuity, a new init segment, media sequence numbers only increasing)
+ * and across process restarts (each rendition's playlist is read back from storage before its first
+ * run). Objects leave storage on the timeline's schedule (parts 3 target durations after they left
+ * the playlist, segments when they slide out of the DVR window).
+ */
+export class ChannelPackager {
+  readonly channel: string;
+  private readonly renditions = new Map<string, RenditionPackager>();
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  /** The packager's own run numbering: init names stay unique across supervisors and processes. */
+  private lastRunId = 0;
+  private runsInFlight = new Set<Promise<void>>();
+  private ladder: ResolvedLadder | undefined;
+  private masterText: string | undefined;
+  private deletionTimer: NodeJS.Timeout | undefined;
+  private attachChain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly options: ChannelPackagerOptions) {
+    this.channel = options.channel;
+    this.logger = options.logger.child({ component: 'packager', channel: options.channel });
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    this.deletionTimer = setInterval(() => void this.runDeletions(), this.options.deletionIntervalMs ?? 1000);
+    this.deletionTimer.unref();
+  }
+
+  /** Consumes a run's outputs. Resuming state from storage happens before the first bytes are read. */
+  attachRun(run: TranscodeRun): void {
+    // Attach in order (a later run must not overtake an earlier one's resume), without blocking the
+    // caller: the streams are paused until their rendition is ready.
+    for (const output of run.outputs) output.stream.pause();
+    this.attachChain = this.attachChain.then(() => this.startRun(run)).catch((err) => {
+      this.logger.error({ err: errorMessage(err), runId: run.runId }, 'run could not be packaged');
+      for (const output of run.outputs) output.stream.resume();
+    });
+  }
+
+  /** EXT-X-ENDLIST on every rendition once their queued media is stored. */
+  async endStream(): Promise<void> {
+    await this.attachChain;
+    await Promise.all([...this.runsInFlight]);
+    await Promise.all([...this.renditions.values()].map((r) => r.end()));
+  }
+
+  positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }> {
+    return [...this.renditions.values()]
+      .filter((r) => r.playlist.segments.length > 0 || r.playlist.pending !== undefined)
+      .map((r) => {
+        const position = lastPosition(r.playlist);
+        return { rendition: r.name, lastMsn: position.msn, lastPart: position.part };
+      });
+  }
+
+  /** The rendition's current model (for the embedded origin and tests). */
+  playlist(rendition: string): MediaPlaylist | undefined {
+    return this.renditions.get(rendition)?.playlist;
+  }
+
+  /** Waits for runs in flight to be packaged (their streams end when the transcoder stops). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.deletionTimer !== undefined) clearInterval(this.deletionTimer);
+    await this.attachChain;
+    await Promise.all([...this.runsInFlight]);
+    await Promise.all([...this.renditions.values()].map((r) => r.drain()));
+  }
+
+  private async startRun(run: TranscodeRun): Promise<void> {
+    this.ladder = run.ladder;
+    const { part, segment } = run.ladder.ladder;
+    const targetDuration = targetDurationFor(segment);
+    for (const output of run.outputs) {
+      if (!this.renditions.has(output.name)) {
+        const resumed = await this.resumeModel(output.name);
+        const timeline = this.createTimeline(output.name, targetDuration, part, resumed);
+        for (const s of [...timeline.playlist.segments]) {
+          const id = runIdOf(s.mapUri);
+          if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
+        }
+        this.renditions.set(
+          output.name,
+          new RenditionPackager({
+            name: output.name,
+            kind: output.kind,
+            timeline,
+            store: { putMedia: (name, bytes, opts) => this.putMedia(output.name, name, bytes, opts) },
+            logger: this.logger.child({ rendition: output.name }),
+            partTarget: part,
+            segmentDuration: segment,
+            onChange: (r, change) => this.onRenditionChange(r, change),
+            onTrack: () => this.writeMaster(),
+            clock: this.clock,
+          }),
+        );
+      }
+    }
+    const runId = ++this.lastRunId;
+    // Stream time 0 of every output of a run is the same instant: the run's spawn time.
+    const anchor = run.startedAt;
+    this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
+    for (const output of run.outputs) {
+      const rendition = this.renditions.get(output.name)!;
+      const consumed = rendition.consume(output.stream, runId, anchor);
+      output.stream.resume();
+      this.runsInFlight.add(consumed);
+      void consumed.finally(() => this.runsInFlight.delete(consumed));
+    }
+  }
+
+  private createTimeline(name: string, targetDuration: number, partTarget: number, resumed: MediaPlaylist | undefined): RenditionTimeline {
+    const base = { targetDuration, partTarget, ...(this.options.dvrWindowSeconds !== undefined ? { dvrWindow: this.options.dvrWindowSeconds } : {}) };
+    if (resumed === undefined) return new RenditionTimeline(base);
+    try {
+      return new RenditionTimeline({ ...base, resumeFrom: resumed });
+    } catch (err) {
+      if (!isLivepipeError(err, ErrorCode.ConfigInvalid)) throw err;
+      // The ladder's targets changed (a different ladder): the old stream ends, a new one continues
+      // its media sequence with new targets (players must reload; Apple players require it).
+      this.logger.warn({ rendition: name, err: errorMessage(err) }, 'targets changed: ending the stored stream and continuing with the new targets');
+      return new RenditionTimeline({ ...base, resumeFrom: { ...resumed, endList: true } });
+    }
+  }
+
+  private async resumeModel(rendition: string): Promise<MediaPlaylist | undefined> {
+    const key = `live/${this.channel}/${rendition}/playlist.m3u8`;
+    try {
+      const stored = await this.options.storage.get(key);
+      if (stored === undefined || !('body' in stored)) return undefined;
+      const model = parseMediaPlaylist(stored.body.toString('utf8'));
+      this.logger.info({ rendition, lastMsn: lastPosition(model).msn }, 'resuming the stored playlist');
+      return model;
+    } catch (err) {
+      this.logger.warn({ rendition, err: errorMessage(err) }, 'stored playlist unreadable: starting a new one');
+      return undefined;
+    }
+  }
+
+  private putMedia(rendition: string, name: string, bytes: Uint8Array, options: PutOptions): Promise<void> {
+    return this.options.uploads.put(`live/${this.channel}/${rendition}/${name}`, bytes, { ...options, cacheControl: MEDIA_CACHE });
+  }
+
+  private onRenditionChange(rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end'): void {
+    const playlists = new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
+    rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, playlists));
+    const model = rendition.playlist;
+    const text = serializeMediaPlaylist(model);
+    const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
+    this.options.uploads
+      .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
+    this.options.onPlaylist?.(this.channel, rendition.name, model);
+    this.options.bus.emit(LivepipeEvent.PlaylistUpdated, { channel: this.channel, rendition: rendition.name });
+    if (change === 'part') {
+      const position = lastPosition(model);
+      this.options.bus.emit(LivepipeEvent.PartReady, { channel: this.channel, rendition: rendition.name, msn: position.msn, part: position.part });
+      this.options.metrics?.countPart(this.channel, rendition.name);
+      const pdt = model.pending?.programDateTime;
+      const parts = model.pending?.parts;
+      if (pdt !== undefined && parts !== undefined) {
+        // Ingest → available: the part's last frame was captured at pdt + its end offset.
+        const endOffset = parts.reduce((sum, p) => sum + p.duration, 0);
+        this.options.metrics?.observePartLatency(this.channel, rendition.name, Math.max(0, (this.clock() - pdt) / 1000 - endOffset));
+      }
+    } else if (change === 'segment') {
+      this.options.metrics?.countSegment(this.channel, rendition.name);
+      this.writeMaster();
+    }
+  }
+
+  /**
+   * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
+   * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share.
+   * Rewritten only when its text changes.
+   */
+  private writeMaster(): void {
+    const ladder = this.ladder;
+    if (ladder === undefined) return;
+    const audio = ladder.audio[0];
+    const audioPackager = audio !== undefined ? this.renditions.get(audio.name) : undefined;
+    const videos = ladder.video.map((v) => ({ rendition: v, packager: this.renditions.get(v.name) }));
+    // Wait until every output has told its codec: a variant without CODECS is not allowed.
+    if (videos.some((v) => v.packager?.track === undefined) || (audio !== undefined && audioPackager?.track === undefined)) return;
+    const audioCodec = audioPackager?.track?.codecs;
+    const audioMeasured = audioPackager?.bitrate.measured ?? (audio ? { peak: audio.bitrate, average: audio.bitrate } : undefined);
+    const master: MultivariantPlaylist = {
+      version: 9,
+      // Every segment starts with a keyframe: GOPs divide the segment duration (ladder validation).
+      independentSegments: true,
+      audio:
+        audio !== undefined
+          ? [{ groupId: AUDIO_GROUP, name: audio.name, uri: `${audio.name}/playlist.m3u8`, default: true, channels: channelsOf(audioPackager!.track!, audio.channels) }]
+          : [],
+      variants: videos.map(({ rendition, packager }) => {
+        const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
+        const measured = packager!.bitrate.measured;
+        const video = measured ? { peak: Math.max(measured.peak, declared.peak), average: measured.average } : declared;
+        const { bandwidth, averageBandwidth } = variantBandwidth(video, audioMeasured);
+        return {
+          uri: `${rendition.name}/playlist.m3u8`,
+          bandwidth,
+          averageBandwidth,
+          codecs: variantCodecs(packager!.track!.codecs, audioCodec),
+          resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
+          frameRate: ladder.frameRate,
+          ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
+        };
+      }),
+    };
+    const text = serializeMultivariantPlaylist(master);
+    if (text === this.masterText) return;
+    this.masterText = text;
+    this.options.uploads
+      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
+  }
+
+  private async runDeletions(): Promise<void> {
+    const now = this.clock();
+    const keys: string[] = [];
+    for (const r of this.renditions.values()) {
+      for (const name of r.timeline.takeDueDeletions(now)) keys.push(`live/${this.channel}/${r.name}/${name}`);
+    }
+    if (keys.length === 0) return;
+    try {
+      await this.options.storage.delete(keys);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), count: keys.length }, 'expired objects not deleted (will stay in storage)');
+    }
+  }
+}
+
+function channelsOf(track: TrackInfo, fallback: number): number {
+  return track.channelCount ?? fallback;
+}

@@ -1,0 +1,209 @@
+import type { Readable } from 'node:stream';
+import { errorMessage, isLivepipeError, ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { PutOptions } from '../storage/object-storage.js';
+import { SegmentBitrateMeter } from './bitrate-meter.js';
+import { Fmp4Reader, type TrackInfo } from './fmp4-reader.js';
+import type { MediaPlaylist } from './playlist-model.js';
+import { RenditionTimeline } from './rendition-timeline.js';
+import { SegmentCutter, type CutterEvent } from './segment-cutter.js';
+
+/** Where a rendition packager stores objects (the channel's upload queue, keyed under its folder). */
+export interface RenditionStore {
+  /** Stores a media object; rejects when it could not be stored (the part becomes a gap). */
+  putMedia(name: string, bytes: Uint8Array, options: PutOptions): Promise<void>;
+}
+
+export interface RenditionPackagerOptions {
+  name: string;
+  kind: 'video' | 'audio';
+  timeline: RenditionTimeline;
+  store: RenditionStore;
+  logger: Logger;
+  partTarget: number;
+  segmentDuration: number;
+  /** Called after every change of the playlist model (a part, a segment, a new run, the end). */
+  onChange: (rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end') => void;
+  /** Called once the run's init segment is parsed (codecs, size) — for the multivariant playlist. */
+  onTrack: (rendition: RenditionPackager, track: TrackInfo) => void;
+  clock: () => number;
+}
+
+const PART_TYPE = 'video/iso.segment';
+
+/**
+ * One rendition of a channel: reads a transcoder run's fragmented-MP4 output, cuts it into parts and
+ * segments, stores each object and only then names it in the playlist model. Operations of one
+ * rendition are applied strictly in order (one promise chain), so the playlist never names media
+ * that is not stored, and a failed store becomes a GAP instead of a dangling URI.
+ */
+export class RenditionPackager {
+  readonly name: string;
+  readonly kind: 'video' | 'audio';
+  readonly timeline: RenditionTimeline;
+  readonly bitrate: SegmentBitrateMeter;
+  track: TrackInfo | undefined;
+  /** Time the last part became available (epoch ms), for metrics. */
+  private chain: Promise<void> = Promise.resolve();
+  private readonly logger: Logger;
+
+  constructor(private readonly options: RenditionPackagerOptions) {
+    this.name = options.name;
+    this.kind = options.kind;
+    this.timeline = options.timeline;
+    this.logger = options.logger;
+    this.bitrate = new SegmentBitrateMeter(options.segmentDuration);
+  }
+
+  get playlist(): MediaPlaylist {
+    return this.timeline.playlist;
+  }
+
+  /**
+   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor` is the
+   * wall-clock time of stream time 0 of this run (shared by every rendition of the run).
+   */
+  consume(stream: Readable, runId: number, anchor: number): Promise<void> {
+    const reader = new Fmp4Reader();
+    let cutter: SegmentCutter | undefined;
+    let failed = false;
+    return new Promise<void>((resolve) => {
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        this.logger.error({ err: errorMessage(err), runId }, 'unusable media from the encoder: this run of the rendition ends');
+        stream.resume(); // keep draining so ffmpeg is never blocked on this pipe
+      };
+      stream.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        try {
+          for (const event of reader.push(chunk)) {
+            if (event.type === 'init') {
+              this.track = event.track;
+              cutter = new SegmentCutter({
+                kind: this.kind,
+                timescale: event.track.timescale,
+                partTarget: this.options.partTarget,
+                segmentDuration: this.options.segmentDuration,
+                targetDuration: this.timeline.playlist.targetDuration,
+              });
+              const initBytes = event.bytes;
+              const track = event.track;
+              this.enqueue(async () => {
+                this.timeline.startRun({ runId, wallclockAnchor: anchor, timeOrigin: 0 }, this.options.clock());
+                const mapUri = this.timeline.mapUri!;
+                await this.options.store.putMedia(mapUri, initBytes, { contentType: this.kind === 'audio' ? 'audio/mp4' : 'video/mp4' }).catch((err) => {
+                  // Without its init segment nothing of this run is playable: parts still get stored,
+                  // but a retry of the init happens with the next part (see storeInitAgain).
+                  this.logger.error({ err: errorMessage(err) }, 'init segment could not be stored');
+                  this.pendingInit = { name: mapUri, bytes: initBytes };
+                });
+                this.options.onTrack(this, track);
+                this.options.onChange(this, 'run');
+              });
+            } else if (cutter !== undefined) {
+              this.apply(
+                cutter.push({ decodeTime: event.decodeTime, duration: event.duration, independent: event.independent, bytes: event.bytes }),
+              );
+            }
+          }
+        } catch (err) {
+          fail(err);
+        }
+      });
+      const finish = () => {
+        if (cutter !== undefined && !failed) this.apply(cutter.flush());
+        try {
+          reader.end();
+        } catch (err) {
+          // A run killed mid-fragment (crash, stall, stop) ends with a truncated box: expected.
+          if (!isLivepipeError(err, ErrorCode.MediaMalformed)) throw err;
+          this.logger.debug({ err: errorMessage(err) }, 'run ended inside a box');
+        }
+        this.enqueue(async () => undefined).then(resolve, resolve);
+      };
+      stream.once('end', finish);
+      stream.once('error', (err) => {
+        this.logger.debug({ err: errorMessage(err) }, 'encoder output stream error');
+        finish();
+      });
+    });
+  }
+
+  /** The init segment of the current run, when its first store failed. */
+  private pendingInit: { name: string; bytes: Uint8Array } | undefined;
+
+  /** Ends the stream: EXT-X-ENDLIST after every queued operation. */
+  end(): Promise<void> {
+    return this.enqueue(async () => {
+      this.timeline.endList(this.options.clock());
+      this.options.onChange(this, 'end');
+    });
+  }
+
+  /** Resolves when every queued store and playlist change has been applied. */
+  drain(): Promise<void> {
+    return this.enqueue(async () => undefined);
+  }
+
+  private apply(events: CutterEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'part') {
+        const part = event.part;
+        this.enqueue(async () => {
+          const { name } = this.timeline.nextPart();
+          let stored = await this.storeInitAgain();
+          if (stored) {
+            stored = await this.options.store.putMedia(name, part.bytes, { contentType: PART_TYPE }).then(
+              () => true,
+              (err) => {
+                this.logger.warn({ err: errorMessage(err), part: name }, 'part not stored: listed as a gap');
+                return false;
+              },
+            );
+          }
+          this.timeline.addPart(
+            { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !stored },
+            this.options.clock(),
+          );
+          this.options.onChange(this, 'part');
+        });
+      } else {
+        const segment = event.segment;
+        this.enqueue(async () => {
+          const name = this.timeline.currentSegmentName();
+          const stored = await this.options.store.putMedia(name, segment.bytes, { contentType: PART_TYPE }).then(
+            () => true,
+            (err) => {
+              this.logger.warn({ err: errorMessage(err), segment: name }, 'segment not stored: listed as a gap');
+              return false;
+            },
+          );
+          if (stored) this.bitrate.add(segment.bytes.byteLength, segment.duration);
+          this.timeline.endSegment({ duration: segment.duration, gap: !stored }, this.options.clock());
+          this.options.onChange(this, 'segment');
+        });
+      }
+    }
+  }
+
+  private async storeInitAgain(): Promise<boolean> {
+    const pending = this.pendingInit;
+    if (pending === undefined) return true;
+    try {
+      await this.options.store.putMedia(pending.name, pending.bytes, { contentType: this.kind === 'audio' ? 'audio/mp4' : 'video/mp4' });
+      this.pendingInit = undefined;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(task).catch((err) => {
+      this.logger.error({ err: errorMessage(err) }, 'packaging step failed');
+    });
+    this.chain = next;
+    return next;
+  }
+}
