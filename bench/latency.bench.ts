@@ -1,0 +1,165 @@
+/**
+ * Glass-to-glass latency as hls.js measures it (`Date.now() - hls.playingDate`), side by side in one
+ * run on the same 720p30 contribution stream (a generated file with a moving pattern and a tone, read
+ * at native rate):
+ *
+ * 1. livepipe: `livepipe package --ladder low-latency --origin-port …` (a 3-rendition transcoding
+ *    ladder, our packager, filesystem storage, embedded origin);
+ * 2. baseline: ffmpeg's own HLS muxer, 1 s fMP4 segments of one 720p encode, served as static files
+ *    by nginx (or by a small Node static server when nginx is missing).
+ *
+ * Each player warms up, then samples latency every 250 ms for `SAMPLE_SECONDS`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { launchBrowser, median, startPlayer } from '../test/helpers/hls-player.js';
+import { freePort, runCli, waitForHttp } from '../test/helpers/livepipe-cli.js';
+
+const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
+const WARMUP_SECONDS = 6;
+
+/** A 720p30 H.264 + AAC contribution file, like an encoder would push (2 s GOP, CBR-ish 4 Mbit/s). */
+function makeContribution(file: string, seconds: number): void {
+  const result = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=30:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '4M', '-g', '60', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '128k', file,
+  ]);
+  if (result.status !== 0) throw new Error(`ffmpeg could not make the contribution file: ${result.stderr}`);
+}
+
+interface LatencyFigures {
+  medianSeconds: number;
+  maxSeconds: number;
+  minSeconds: number;
+  samples: number;
+  partsLoaded: number;
+  fragmentsLoaded: number;
+  stalls: number;
+  fatalErrors: string[];
+}
+
+async function measure(url: string): Promise<LatencyFigures> {
+  const browser = await launchBrowser();
+  try {
+    const player = await startPlayer(browser, url);
+    try {
+      const warm = await player.waitFor((s) => s.currentTime >= WARMUP_SECONDS, 40_000);
+      const from = warm.latencySamples.length;
+      const done = await player.waitFor((s) => s.latencySamples.length >= from + SAMPLE_SECONDS * 4, (SAMPLE_SECONDS + 20) * 1000);
+      const samples = done.latencySamples.slice(from);
+      return {
+        medianSeconds: round(median(samples)),
+        maxSeconds: round(Math.max(...samples)),
+        minSeconds: round(Math.min(...samples)),
+        samples: samples.length,
+        partsLoaded: done.partsLoaded,
+        fragmentsLoaded: done.fragmentsLoaded,
+        stalls: done.stalls,
+        fatalErrors: done.fatalErrors,
+      };
+    } finally {
+      await player.close();
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function staticServer(dir: string): Promise<{ url: string; stop(): Promise<void>; server: string }> {
+  const port = await freePort();
+  const nginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
+  if (nginx) {
+    const conf = join(dir, 'nginx.conf');
+    await writeFile(
+      conf,
+      `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events {}
+http { access_log off; types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4 m4s; }
+  server { listen 127.0.0.1:${port}; root ${dir}/www;
+    location / { add_header Access-Control-Allow-Origin * always; add_header Cache-Control no-cache always; } } }`,
+    );
+    const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    return { url: `http://127.0.0.1:${port}`, server: 'nginx', stop: async () => void child.kill('SIGQUIT') };
+  }
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readFile(join(dir, 'www', (req.url ?? '/').split('?')[0]!.replace(/\.\./g, '')));
+      res.writeHead(200, { 'access-control-allow-origin': '*', 'cache-control': 'no-cache' }).end(body);
+    } catch {
+      res.writeHead(404, { 'access-control-allow-origin': '*' }).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server: 'node', stop: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function livepipeLatency(contribution: string, dataDir: string): Promise<LatencyFigures> {
+  const port = await freePort();
+  const cli = runCli([
+    'package', '--input', contribution, '--channel', 'bench', '--ladder', 'low-latency',
+    '--data-dir', dataDir, '--origin-port', String(port), '--duration', String(SAMPLE_SECONDS + 45),
+  ], { LIVEPIPE_LOG_LEVEL: 'warn' });
+  try {
+    const url = `http://127.0.0.1:${port}/live/bench/master.m3u8`;
+    await waitForHttp(url, 30_000);
+    return await measure(url);
+  } finally {
+    await cli.stop('SIGINT');
+  }
+}
+
+async function ffmpegHlsLatency(contribution: string, dir: string): Promise<LatencyFigures & { server: string }> {
+  const www = join(dir, 'www');
+  spawnSync('mkdir', ['-p', www]);
+  const ffmpeg: ChildProcess = spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-re', '-i', contribution,
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-b:v', '2500k', '-maxrate', '2700k', '-bufsize', '2500k',
+    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-s', '1280x720', '-c:a', 'aac', '-b:a', '96k',
+    '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_segment_type', 'fmp4',
+    '-hls_flags', 'delete_segments+program_date_time+independent_segments',
+    '-hls_segment_filename', join(www, 's%d.m4s'), join(www, 'index.m3u8'),
+  ], { stdio: 'ignore' });
+  const server = await staticServer(dir);
+  try {
+    const url = `${server.url}/index.m3u8`;
+    await waitForHttp(url, 30_000);
+    return { ...(await measure(url)), server: server.server };
+  } finally {
+    ffmpeg.kill('SIGINT');
+    await server.stop();
+  }
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-latency-'));
+  try {
+    const contribution = join(dir, 'contribution-720p30.mp4');
+    makeContribution(contribution, SAMPLE_SECONDS + 60);
+    const livepipe = await livepipeLatency(contribution, join(dir, 'data'));
+    const ffmpegHls = await ffmpegHlsLatency(contribution, join(dir, 'ffmpeg'));
+    return {
+      input: '720p30 H.264/AAC file read at native rate',
+      sampleSeconds: SAMPLE_SECONDS,
+      livepipeLowLatencyLadder: livepipe,
+      ffmpegHls1sSegments: ffmpegHls,
+      target: 'livepipe median ≤ 1.0 s (reference LL-HLS packager without transcoding: 1.25 s)',
+      ratioToFfmpegHls: round(livepipe.medianSeconds / ffmpegHls.medianSeconds),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run().then((r) => console.log(JSON.stringify(r, null, 2)));
+}
