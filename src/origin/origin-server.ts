@@ -279,6 +279,8 @@ export class OriginServer {
   }
 
   private holdPlaylist(req: IncomingMessage, res: ServerResponse, resource: OriginResource, snapshot: PlaylistSnapshot, query: BlockingQuery): void {
+    // close() may have run while this request awaited the source: never hold past abortAll().
+    if (this.state !== 'started') return this.sendShutdown(req, res);
     const msn = query.msn!;
     const part = query.part;
     const td = snapshot.model.targetDuration;
@@ -435,6 +437,7 @@ export class OriginServer {
     if (availability === 'unknown') return this.sendError(req, res, 404, 'media', td, 'not found');
 
     // §6.2.5.3: a hinted (or just-ahead) part is held until it is complete, then answered.
+    if (this.state !== 'started') return this.sendShutdown(req, res);
     const ticket = this.held.hold({
       channel: resource.channel,
       path: playlistPath,
