@@ -106,6 +106,8 @@ export class OriginServer {
   private readonly server: Server;
   private readonly cache: ByteLruCache<MediaEntry | RenderedPlaylist>;
   private readonly inflightReads = new Map<string, Promise<MediaEntry | undefined>>();
+  /** Latest rendered version per playlist key, and the cache keys of its renderings. */
+  private readonly renderVersions = new Map<string, { version: number; cacheKeys: string[] }>();
   private readonly held: HeldRequests;
   private readonly logger: Logger;
   private readonly corsAny: boolean;
@@ -375,7 +377,22 @@ export class OriginServer {
       result = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified, coding };
     }
     this.cache.set(cacheKey, result);
+    this.trackRender(key, snapshot.version, cacheKey);
     return result;
+  }
+
+  /**
+   * Renderings of superseded versions are dropped as soon as a newer version is rendered, so a
+   * playlist changing several times a second does not push hot media out of the LRU.
+   */
+  private trackRender(key: string, version: number, cacheKey: string): void {
+    const record = this.renderVersions.get(key);
+    if (!record || version > record.version) {
+      if (record) for (const k of record.cacheKeys) this.cache.delete(k);
+      this.renderVersions.set(key, { version, cacheKeys: [cacheKey] });
+    } else if (version === record.version) {
+      record.cacheKeys.push(cacheKey);
+    }
   }
 
   // ---- multivariant playlist ---------------------------------------------------------------------
