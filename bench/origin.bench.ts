@@ -2,7 +2,8 @@
  * Origin benchmark, in one run:
  *  1. wake-up delay from a model update to held responses received (p50/p99), 1,000 held blocking
  *     playlist requests, embedded source (and, for comparison, the standalone storage-watch source);
- *  2. requests/s for cached parts and segments, origin vs nginx serving the same files from disk,
+ *  2. requests/s for cached parts (48 KB and 192 KB) and segments (600 KB), origin vs nginx serving
+ *     the same files from disk,
  *     load from wrk (1 thread, 64 keep-alive connections); nginx with 1 worker (same core count as
  *     the single-threaded origin) and with 2 workers (`auto` on this machine);
  *  3. RSS of the origin with 10,000 held requests (clients in a separate process).
@@ -27,6 +28,7 @@ import { advance, liveModel, parseTestPlaylist, renderTestPlaylist } from '../te
 import { TestFsStorage } from '../test/helpers/origin-storage.js';
 
 const PART_BYTES = 48 * 1024; // ≈ 0.33 s of a 1.2 Mbit/s rendition
+const LARGE_PART_BYTES = 192 * 1024; // ≈ 0.5 s of a 3 Mbit/s rendition
 const SEGMENT_BYTES = 600 * 1024; // ≈ 2 s of a 2.4 Mbit/s rendition
 const WRK_SECONDS = 3;
 const ROUNDS = 3;
@@ -194,6 +196,7 @@ async function throughput(): Promise<Record<string, unknown>> {
   await storage.start();
   await mkdir(join(root, 'live/bench/v0'), { recursive: true });
   await storage.put('live/bench/v0/part-1-0.m4s', Buffer.alloc(PART_BYTES, 7), { contentType: 'video/iso.segment' });
+  await storage.put('live/bench/v0/part-1-1.m4s', Buffer.alloc(LARGE_PART_BYTES, 8), { contentType: 'video/iso.segment' });
   await storage.put('live/bench/v0/seg-1.m4s', Buffer.alloc(SEGMENT_BYTES, 9), { contentType: 'video/iso.segment' });
   const source = new EmbeddedSource();
   await source.start();
@@ -203,6 +206,7 @@ async function throughput(): Promise<Record<string, unknown>> {
   const originBase = `http://127.0.0.1:${origin.address().port}`;
   const results: Record<string, unknown> = {
     partBytes: PART_BYTES,
+    largePartBytes: LARGE_PART_BYTES,
     segmentBytes: SEGMENT_BYTES,
     wrk: `-t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s, best of ${ROUNDS} interleaved rounds`,
   };
@@ -210,7 +214,7 @@ async function throughput(): Promise<Record<string, unknown>> {
   const nginx2 = await startNginx(root, dir, 2);
   try {
     // Warm the origin cache; the origin is then measured while this process does nothing else.
-    for (const p of ['part-1-0.m4s', 'seg-1.m4s']) await (await fetch(`${originBase}/live/bench/v0/${p}`)).arrayBuffer();
+    for (const p of ['part-1-0.m4s', 'part-1-1.m4s', 'seg-1.m4s']) await (await fetch(`${originBase}/live/bench/v0/${p}`)).arrayBuffer();
     const targets: Record<string, string> = {
       origin: originBase,
       nginx1w: `http://127.0.0.1:${nginx1.port}`,
@@ -220,7 +224,7 @@ async function throughput(): Promise<Record<string, unknown>> {
     const best: Record<string, number> = {};
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, base] of Object.entries(targets)) {
-        for (const [file, label] of [['part-1-0.m4s', 'Part'], ['seg-1.m4s', 'Segment']] as const) {
+        for (const [file, label] of [['part-1-0.m4s', 'Part'], ['part-1-1.m4s', 'LargePart'], ['seg-1.m4s', 'Segment']] as const) {
           const rps = await wrk(`${base}/live/bench/v0/${file}`);
           const k = `${name}${label}Rps`;
           best[k] = Math.max(best[k] ?? 0, rps);
@@ -230,6 +234,7 @@ async function throughput(): Promise<Record<string, unknown>> {
     for (const [k, v] of Object.entries(best)) results[k] = Math.round(v);
     for (const w of ['1w', '2w']) {
       results[`ratioPartVsNginx${w}`] = round(best.originPartRps! / best[`nginx${w}PartRps`]!);
+      results[`ratioLargePartVsNginx${w}`] = round(best.originLargePartRps! / best[`nginx${w}LargePartRps`]!);
       results[`ratioSegmentVsNginx${w}`] = round(best.originSegmentRps! / best[`nginx${w}SegmentRps`]!);
     }
   } finally {

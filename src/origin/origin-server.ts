@@ -106,6 +106,8 @@ export class OriginServer {
   private readonly server: Server;
   private readonly cache: ByteLruCache<MediaEntry | RenderedPlaylist>;
   private readonly inflightReads = new Map<string, Promise<MediaEntry | undefined>>();
+  /** Latest rendered version per playlist key, and the cache keys of its renderings. */
+  private readonly renderVersions = new Map<string, { version: number; cacheKeys: string[] }>();
   private readonly held: HeldRequests;
   private readonly logger: Logger;
   private readonly corsAny: boolean;
@@ -128,9 +130,19 @@ export class OriginServer {
     this.defaultTd = options.defaultTargetDuration ?? 2;
     this.multivariantMaxAge = options.multivariantMaxAge ?? 2;
     this.multivariantRefreshMs = options.multivariantRefreshMs ?? 1000;
-    this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
-    this.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
-    this.server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+    const headersTimeout = options.headersTimeoutMs ?? 10_000;
+    const requestTimeout = options.requestTimeoutMs ?? 30_000;
+    this.server = createServer(
+      {
+        maxHeaderSize: 16 * 1024,
+        headersTimeout,
+        requestTimeout,
+        // How often Node enforces the two timeouts above (its default, 30 s, would let a slow
+        // client hold a socket three times longer than headersTimeout).
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
     this.server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
     this.server.maxHeadersCount = 100;
   }
@@ -269,6 +281,8 @@ export class OriginServer {
   }
 
   private holdPlaylist(req: IncomingMessage, res: ServerResponse, resource: OriginResource, snapshot: PlaylistSnapshot, query: BlockingQuery): void {
+    // close() may have run while this request awaited the source: never hold past abortAll().
+    if (this.state !== 'started') return this.sendShutdown(req, res);
     const msn = query.msn!;
     const part = query.part;
     const td = snapshot.model.targetDuration;
@@ -363,7 +377,22 @@ export class OriginServer {
       result = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified, coding };
     }
     this.cache.set(cacheKey, result);
+    this.trackRender(key, snapshot.version, cacheKey);
     return result;
+  }
+
+  /**
+   * Renderings of superseded versions are dropped as soon as a newer version is rendered, so a
+   * playlist changing several times a second does not push hot media out of the LRU.
+   */
+  private trackRender(key: string, version: number, cacheKey: string): void {
+    const record = this.renderVersions.get(key);
+    if (!record || version > record.version) {
+      if (record) for (const k of record.cacheKeys) this.cache.delete(k);
+      this.renderVersions.set(key, { version, cacheKeys: [cacheKey] });
+    } else if (version === record.version) {
+      record.cacheKeys.push(cacheKey);
+    }
   }
 
   // ---- multivariant playlist ---------------------------------------------------------------------
@@ -425,6 +454,7 @@ export class OriginServer {
     if (availability === 'unknown') return this.sendError(req, res, 404, 'media', td, 'not found');
 
     // §6.2.5.3: a hinted (or just-ahead) part is held until it is complete, then answered.
+    if (this.state !== 'started') return this.sendShutdown(req, res);
     const ticket = this.held.hold({
       channel: resource.channel,
       path: playlistPath,

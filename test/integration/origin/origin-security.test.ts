@@ -111,3 +111,24 @@ describe('origin security: traversal and malformed requests', () => {
     expect((await httpRequest(`${f.base}/live/news/v0/playlist.m3u8`)).status).toBe(200);
   });
 });
+
+describe('origin security: slow clients', () => {
+  it('a client that never finishes its headers is cut off after headersTimeout', async () => {
+    const f = await startOriginFixture({ headersTimeoutMs: 400, requestTimeoutMs: 400 });
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const s = connect(f.server.address().port, '127.0.0.1', () => s.write('GET /live/news/v0/playlist.m3u8 HTTP/1.1\r\nHost: x\r\nX-Slow: '));
+        let data = '';
+        s.on('data', (c) => (data += c.toString('latin1')));
+        s.on('close', () => resolve(data));
+        s.on('error', () => resolve(data));
+        // Trickle one byte now and then, like slowloris; never end the headers.
+        const trickle = setInterval(() => s.writable && s.write('a'), 100);
+        s.on('close', () => clearInterval(trickle));
+      });
+      expect(outcome === '' || outcome.startsWith('HTTP/1.1 408')).toBe(true);
+    } finally {
+      await f.close();
+    }
+  });
+});

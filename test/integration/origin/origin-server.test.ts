@@ -336,3 +336,27 @@ describe('origin server limits and lifecycle', () => {
     await clash.close();
   });
 });
+
+describe('origin memory', () => {
+  it('keeps only the latest version of rendered playlists in the cache', async () => {
+    const f = await startOriginFixture();
+    try {
+      let model = liveModel();
+      await f.publish(model);
+      const sizes: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        for (const enc of ['identity', 'gzip', 'br']) {
+          await httpRequest(`${f.base}${PL}`, { headers: { 'Accept-Encoding': enc } });
+          await httpRequest(`${f.base}${PL}?_HLS_skip=YES`, { headers: { 'Accept-Encoding': enc } });
+        }
+        sizes.push(f.server.cacheBytes);
+        model = advance(model);
+        await f.publish(model);
+      }
+      // Playlists grow a little as parts are added; the cache must not grow with the version count.
+      expect(sizes[29]!).toBeLessThan(2 * sizes[0]!);
+    } finally {
+      await f.close();
+    }
+  });
+});
