@@ -5,13 +5,17 @@ import type { ObjectStorage } from '../storage/object-storage.js';
 import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { StorageWatchSource } from '../origin/storage-watch-source.js';
+import { parseMediaPlaylist } from '../package/playlist-parser.js';
+import { serializeMediaPlaylist } from '../package/playlist-serializer.js';
+import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
+import { resolve } from 'node:path';
 
 /**
  * `livepipe origin (--data-dir <dir> | --storage s3://bucket/prefix) [--port 8080] [--host 127.0.0.1]`
  *
  * A standalone origin in front of what a packager (possibly on another machine) writes to storage.
  * It watches playlists with conditional GETs (see `StorageWatchSource` for the latency this costs
- * compared with the embedded origin of `livepipe run`).
+ * compared with the embedded origin of `livepipe serve` / `livepipe package --origin-port`).
  */
 export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
 
@@ -76,36 +80,16 @@ export interface OriginDependencies {
 }
 
 /**
- * Loads the storage drivers and the playlist serializer/parser. They are developed on other branches:
- * the import paths and export names below are the integration points (adjust when merging).
+ * The real storage drivers and the packager's playlist parser/serializer. S3 endpoint, region and
+ * credentials come from the AWS SDK's standard environment (AWS_ENDPOINT_URL, AWS_REGION, …).
  */
-export async function loadDependencies(): Promise<OriginDependencies> {
-  const load = async (specifier: string, exportName: string): Promise<unknown> => {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(specifier)) as Record<string, unknown>;
-    } catch (err) {
-      throw new LivepipeError(ErrorCode.ConfigInvalid, `livepipe origin needs ${specifier}, which is not available: ${errorMessage(err)}`);
-    }
-    if (mod[exportName] === undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `${specifier} has no export ${exportName}`);
-    return mod[exportName];
-  };
-  const render = (await load('../package/playlist-serializer.js', 'renderMediaPlaylist')) as RenderPlaylist;
-  const parse = (await load('../package/playlist-parser.js', 'parseMediaPlaylist')) as ParsePlaylist;
-  return { render, parse, ...(await loadStorageOpener(load)) };
-}
-
-async function loadStorageOpener(
-  load: (specifier: string, exportName: string) => Promise<unknown>,
-): Promise<Pick<OriginDependencies, 'openStorage'>> {
-  type Ctor = new (options: Record<string, unknown>) => ObjectStorage;
-  const fs = (await load('../storage/fs-storage.js', 'FsStorage')) as Ctor;
-  const s3 = await load('../storage/s3-storage.js', 'S3Storage').catch(() => undefined);
+export function defaultDependencies(): OriginDependencies {
   return {
+    render: (model, options) => serializeMediaPlaylist(model, options),
+    parse: parseMediaPlaylist,
     openStorage(spec, logger) {
-      if (spec.kind === 'fs') return new fs({ root: spec.dir, logger });
-      if (!s3) throw new LivepipeError(ErrorCode.ConfigInvalid, 'the S3 storage driver is not available');
-      return new (s3 as Ctor)({ bucket: spec.bucket, prefix: spec.prefix, logger });
+      const url = spec.kind === 'fs' ? resolve(spec.dir) : `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;
+      return createStorage(parseStorageUrl(url), logger);
     },
   };
 }
@@ -151,7 +135,7 @@ export function register(program: Command): void {
     .action(async (raw: RawOriginOptions) => {
       const config = parseOriginOptions(raw);
       const logger = createRootLogger();
-      const deps = await loadDependencies();
+      const deps = defaultDependencies();
       const stop = new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

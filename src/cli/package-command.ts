@@ -107,16 +107,19 @@ export function register(program: Command): void {
       await packager.start();
       await source?.start();
       await origin?.start();
-      let stopping = false;
-      const stop = (): void => {
-        if (stopping) return;
-        stopping = true;
+      // The input ending or --duration passing ends the stream (EXT-X-ENDLIST); a signal does not, so
+      // that a restarted `livepipe package` continues the same playlists.
+      let stopping: 'signal' | 'duration' | undefined;
+      const stopOn = (why: 'signal' | 'duration') => (): void => {
+        if (stopping !== undefined) return;
+        stopping = why;
         logger.info('stopping: finishing the segment in flight and the uploads');
         void supervisor.stop();
       };
+      const stop = stopOn('signal');
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const timer = opts.duration !== undefined ? setTimeout(stop, opts.duration * 1000) : undefined;
+      const timer = opts.duration !== undefined ? setTimeout(stopOn('duration'), opts.duration * 1000) : undefined;
       try {
         if (origin !== undefined) {
           const { address, port: bound } = origin.address();
@@ -132,6 +135,7 @@ export function register(program: Command): void {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         await supervisor.stop();
+        if (stopping !== 'signal') await packager.endStream();
         await packager.close();
         await uploads.close({ drainTimeoutMs: 10_000 });
         await origin?.close();
