@@ -76,7 +76,7 @@ export async function probeFeed(
   videoFrames = 10,
 ): Promise<{ streams: Array<{ codec_name: string; codec_type: string; width?: number; height?: number }>; frames: ProbedFrame[]; stderr: string; code: number | null }> {
   const child = spawn('ffprobe', [
-    '-hide_banner', '-v', 'error', '-f', format, '-i', 'pipe:0',
+    '-hide_banner', '-v', 'error', '-analyzeduration', '1500000', '-f', format, '-i', 'pipe:0',
     '-select_streams', 'v:0', '-read_intervals', `%+#${videoFrames}`,
     '-show_streams', '-show_frames', '-show_entries', 'frame=media_type,key_frame,pict_type,pts_time:stream=codec_name,codec_type,width,height',
     '-of', 'json',
@@ -97,7 +97,7 @@ export async function probeFeed(
 
 /** Lists the streams of a feed (all of them, video and audio) with ffprobe. */
 export async function probeStreams(source: Readable, format: 'flv' | 'mpegts'): Promise<string[]> {
-  const child = spawn('ffprobe', ['-hide_banner', '-v', 'error', '-f', format, '-i', 'pipe:0', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('ffprobe', ['-hide_banner', '-v', 'error', '-analyzeduration', '1500000', '-f', format, '-i', 'pipe:0', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stdin!.on('error', () => {});
@@ -105,7 +105,8 @@ export async function probeStreams(source: Readable, format: 'flv' | 'mpegts'): 
   source.pipe(child.stdin!);
   await new Promise((resolve) => child.once('close', resolve));
   source.destroy();
-  return out.split('\n').map((s) => s.trim()).filter((s) => s !== '');
+  // MPEG-TS lists each stream twice (under its program and on its own): report each codec once.
+  return [...new Set(out.split('\n').map((s) => s.trim()).filter((s) => s !== ''))];
 }
 
 /** Resolves when `predicate` holds, polling every 50 ms; rejects after `timeoutMs` with `what`. */
