@@ -17,15 +17,16 @@ export function encodeCommand(opt: Record<string, unknown>): Buffer {
 /** One RTMP message as chunks of 128 bytes on chunk stream `cid` (fmt 0, then fmt 3 continuations). */
 export function chunkMessage(type: number, payload: Buffer, options: { cid?: number; streamId?: number; timestamp?: number; declaredLength?: number } = {}): Buffer {
   const cid = options.cid ?? 3;
-  const header = Buffer.alloc(12);
-  header[0] = cid & 0x3f;
-  header.writeUIntBE(options.timestamp ?? 0, 1, 3);
-  header.writeUIntBE(options.declaredLength ?? payload.length, 4, 3);
-  header[7] = type;
-  header.writeUInt32LE(options.streamId ?? 0, 8);
-  const parts: Buffer[] = [header];
+  // Basic header: one byte for chunk stream ids 2..63, two bytes (0, id - 64) for 64..319.
+  const basic = (fmt: number) => (cid < 64 ? Buffer.from([(fmt << 6) | cid]) : Buffer.from([fmt << 6, cid - 64]));
+  const message = Buffer.alloc(11);
+  message.writeUIntBE(options.timestamp ?? 0, 0, 3);
+  message.writeUIntBE(options.declaredLength ?? payload.length, 3, 3);
+  message[6] = type;
+  message.writeUInt32LE(options.streamId ?? 0, 7);
+  const parts: Buffer[] = [basic(0), message];
   for (let off = 0; off < payload.length; off += 128) {
-    if (off > 0) parts.push(Buffer.from([0xc0 | (cid & 0x3f)]));
+    if (off > 0) parts.push(basic(3));
     parts.push(payload.subarray(off, off + 128));
   }
   return Buffer.concat(parts);
