@@ -29,6 +29,12 @@ export interface RtmpIngestOptions {
 
 /** RTMP chunk stream ids a well-behaved publisher uses are a handful; more is an attack. */
 const MAX_CHUNK_STREAMS = 64;
+/**
+ * Before a publish is accepted only commands flow, and they are small: an unauthenticated connection
+ * may hold at most this many chunk streams of this many bytes (NMS allocates a buffer per chunk stream).
+ */
+const PRE_PUBLISH_MAX_CHUNK_STREAMS = 8;
+const PRE_PUBLISH_MAX_MESSAGE_BYTES = 64 * 1024;
 /** RTMP §5.4.1: chunk size is 31 bits, at least 1; NMS would stall on 0. Cap at 16 MiB. */
 const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 
@@ -180,8 +186,11 @@ class RtmpSession {
     const packetAlloc = rtmp.packetAlloc.bind(rtmp);
     rtmp.packetAlloc = () => {
       const length = rtmp.parserPacket.header.length;
-      if (length > this.maxMessageBytes) throw new Error(`RTMP message of ${length} bytes exceeds the ${this.maxMessageBytes}-byte limit`);
-      if (rtmp.inPackets.size > MAX_CHUNK_STREAMS) throw new Error(`more than ${MAX_CHUNK_STREAMS} RTMP chunk streams`);
+      const publishing = this.state === 'publishing';
+      const maxBytes = publishing ? this.maxMessageBytes : PRE_PUBLISH_MAX_MESSAGE_BYTES;
+      const maxStreams = publishing ? MAX_CHUNK_STREAMS : PRE_PUBLISH_MAX_CHUNK_STREAMS;
+      if (length > maxBytes) throw new Error(`RTMP message of ${length} bytes exceeds the ${maxBytes}-byte limit${publishing ? '' : ' before publish'}`);
+      if (rtmp.inPackets.size > maxStreams) throw new Error(`more than ${maxStreams} RTMP chunk streams${publishing ? '' : ' before publish'}`);
       packetAlloc();
     };
     const controlHandler = rtmp.controlHandler.bind(rtmp);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
-import { EventBus } from '../../../src/core/event-bus.js';
+import { EventBus, LivepipeEvent } from '../../../src/core/event-bus.js';
 import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { PublishAuthorizer, StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
@@ -35,7 +35,7 @@ describe('ingest robustness against garbage', () => {
   const logs = captureLogs();
   const bus = new EventBus();
   const registry = new IngestFeedRegistry(bus, logs.logger);
-  const channels = new StaticChannelRegistry([{ id: 'live1', key: KEY }, { id: 'live2', key: KEY }]);
+  const channels = new StaticChannelRegistry([{ id: 'live1', key: KEY }, { id: 'live2', key: KEY }, { id: 'live3', key: KEY }]);
   const rtmp = new RtmpIngest(
     { registry, authorizer: new PublishAuthorizer(channels, '127.0.0.1', logs.logger), logger: logs.logger },
     { port: 0, publishTimeoutMs: 3000 },
@@ -131,10 +131,32 @@ describe('ingest robustness against garbage', () => {
     expect(entries.some((e) => e.msg === 'malformed RTMP input, closing connection')).toBe(true);
     expect(entries.some((e) => typeof e.err === 'string' && /exceeds the \d+-byte limit/.test(e.err))).toBe(true);
     expect(entries.some((e) => typeof e.err === 'string' && /invalid RTMP chunk size 0/.test(e.err))).toBe(true);
-    expect(entries.some((e) => typeof e.err === 'string' && /more than 64 RTMP chunk streams/.test(e.err))).toBe(true);
+    expect(entries.some((e) => typeof e.err === 'string' && /more than 8 RTMP chunk streams before publish/.test(e.err))).toBe(true);
     expect(entries.some((e) => e.err === 'Invalid URL')).toBe(true);
     expect(entries.some((e) => e.msg === 'play requested')).toBe(true);
     expect(registry.list().map((f) => f.channel)).toEqual(['live1']);
+  });
+
+  it('ends an accepted publish with reason "error" when its publisher sends an oversized message', async () => {
+    const ends: string[] = [];
+    const off = bus.on(LivepipeEvent.PublishEnded, (p) => {
+      if (p.channel === 'live3') ends.push(p.reason);
+    });
+    const c = await RawRtmpClient.connect(rtmp.port);
+    await c.handshake();
+    c.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${rtmp.port}/live` } })));
+    c.write(chunkMessage(20, encodeCommand({ cmd: 'createStream', transId: 2, cmdObj: null })));
+    c.write(chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 3, cmdObj: null, streamName: `live3?key=${KEY}`, type: 'live' }), { cid: 8, streamId: 1 }));
+    await waitUntil(() => registry.get('live3') !== undefined, 'live3 feed');
+    await c.waitFor(1);
+    expect(c.receivedText()).toContain('NetStream.Publish.Start');
+    expect(c.receivedText()).not.toContain(KEY);
+    c.write(chunkMessage(9, Buffer.alloc(100), { cid: 6, streamId: 1, declaredLength: 0xffffff }));
+    expect(await c.closedWithin(5000)).toBe(true);
+    await waitUntil(() => ends.length === 1, 'live3 end');
+    expect(ends).toEqual(['error']);
+    expect(logs.entries().some((e) => e.err === 'RTMP message of 16777215 bytes exceeds the 8388608-byte limit')).toBe(true);
+    off();
   });
 
   it('survives random datagrams on the SRT port and still takes a publisher', async () => {
