@@ -25,6 +25,8 @@ export interface ChannelRegistry {
   getChannel(id: string): ChannelPublishSettings | undefined;
   /** Number of configured channels; 0 with a loopback bind means "open mode". */
   channelCount(): number;
+  /** All configured channels (SRT ingest arms one listener per channel with SRT settings). */
+  channels(): readonly ChannelPublishSettings[];
 }
 
 export interface PublishRequest {
