@@ -57,6 +57,7 @@ export interface NmsRtmp {
   // Prototype methods livepipe replaces per instance to decide before answering:
   onPublish: (message: NmsInvokeMessage) => void;
   onPlay: (message: NmsInvokeMessage) => void;
+  onDeleteStream: (message: NmsInvokeMessage) => void;
   packetAlloc: () => void;
   controlHandler: () => void;
   sendStatusMessage(sid: number, level: string, code: string, description: string): void;

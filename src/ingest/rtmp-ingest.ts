@@ -181,6 +181,10 @@ class RtmpSession {
     rtmp.onPlayCallback = () => {};
     rtmp.onPublish = (message) => this.onPublish(message);
     rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'this server only accepts publishers', 'play requested');
+    // A publisher that deletes its stream is done even if it keeps the TCP connection open.
+    rtmp.onDeleteStream = () => {
+      if (this.state === 'publishing') this.terminate('disconnect');
+    };
     // Bound memory before NMS allocates a message buffer (a 3-byte length field allows 16 MiB per
     // chunk stream, and a chunk stream id up to 65 599).
     const packetAlloc = rtmp.packetAlloc.bind(rtmp);
