@@ -5,7 +5,8 @@ import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
-import { TsFanout } from './ts-fanout.js';
+import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
+import { TsProgramScanner } from './ts-program-info.js';
 
 /** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
 export const SRT_PASSPHRASE_MIN = 10;
@@ -310,6 +311,7 @@ class SrtFeed extends LiveFeedBase {
   private readonly meter = new RateMeter();
   private readonly fanout: TsFanout;
   private readonly since = new Date().toISOString();
+  private readonly program = new TsProgramScanner();
 
   constructor(
     channel: string,
@@ -317,7 +319,14 @@ class SrtFeed extends LiveFeedBase {
     options: SrtIngestOptions,
   ) {
     super(channel, 'srt', 'mpegts');
-    this.fanout = new TsFanout(options.maxConsumerBufferBytes === undefined ? {} : { maxConsumerBufferBytes: options.maxConsumerBufferBytes });
+    const fanoutOptions: TsFanoutOptions = {
+      // Scan PSI until the PMT has been read: codecs for info().
+      onPackets: (packets) => {
+        if (this.program.streams === undefined) this.program.push(packets);
+      },
+    };
+    if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
+    this.fanout = new TsFanout(fanoutOptions);
   }
 
   onData(chunk: Buffer): void {
@@ -339,11 +348,14 @@ class SrtFeed extends LiveFeedBase {
   }
 
   info(): PublisherInfo {
+    const streams = this.program.streams;
     return {
       channel: this.channel,
       protocol: 'srt',
       format: 'mpegts',
       since: this.since,
+      ...(streams?.video === undefined ? {} : { video: { codec: streams.video.codec } }),
+      ...(streams?.audio === undefined ? {} : { audio: { codec: streams.audio.codec } }),
       bytesIn: this.meter.total,
       bitrateBps: this.meter.bitsPerSecond(),
       consumers: this.fanout.consumerCount,

@@ -56,6 +56,8 @@ export interface TsFanoutOptions {
   /** Most bytes a consumer may have unread before it skips to the next PAT; default 16 MiB. */
   maxConsumerBufferBytes?: number;
   onConsumerLag?: (bufferedBytes: number) => void;
+  /** Sees every run of aligned packets before fan-out (program info scanning). */
+  onPackets?: (packets: Buffer) => void;
 }
 
 interface TsConsumer {
@@ -86,6 +88,7 @@ export class TsFanout {
     if (this.finished) return;
     const packets = this.aligner.push(chunk);
     if (packets.length === 0) return;
+    this.options.onPackets?.(packets);
     for (const c of this.consumers) {
       if (c.stream.destroyed) continue;
       if (c.stream.readableLength > this.maxConsumerBufferBytes) {

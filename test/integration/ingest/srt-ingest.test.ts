@@ -60,6 +60,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     expect(probed.streams[0]).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
     expect(probed.frames.length).toBeGreaterThanOrEqual(10);
     expect((await probeStreams(feed.open(), 'mpegts')).sort()).toEqual(['aac', 'h264']);
+    expect(feed.info()).toMatchObject({ channel: 'field', protocol: 'srt', format: 'mpegts', video: { codec: 'h264' }, audio: { codec: 'aac' } });
     expect(feed.info().bytesIn).toBeGreaterThan(0);
   });
 
