@@ -6,7 +6,6 @@ import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
 import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
-import { TsProgramScanner } from './ts-program-info.js';
 
 /** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
 export const SRT_PASSPHRASE_MIN = 10;
@@ -311,7 +310,6 @@ class SrtFeed extends LiveFeedBase {
   private readonly meter = new RateMeter();
   private readonly fanout: TsFanout;
   private readonly since = new Date().toISOString();
-  private readonly program = new TsProgramScanner();
 
   constructor(
     channel: string,
@@ -319,12 +317,7 @@ class SrtFeed extends LiveFeedBase {
     options: SrtIngestOptions,
   ) {
     super(channel, 'srt', 'mpegts');
-    const fanoutOptions: TsFanoutOptions = {
-      // Scan PSI until the PMT has been read: codecs for info().
-      onPackets: (packets) => {
-        if (this.program.streams === undefined) this.program.push(packets);
-      },
-    };
+    const fanoutOptions: TsFanoutOptions = {};
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
     this.fanout = new TsFanout(fanoutOptions);
   }
@@ -348,7 +341,7 @@ class SrtFeed extends LiveFeedBase {
   }
 
   info(): PublisherInfo {
-    const streams = this.program.streams;
+    const streams = this.fanout.programStreams;
     return {
       channel: this.channel,
       protocol: 'srt',

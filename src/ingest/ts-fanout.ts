@@ -1,15 +1,8 @@
 import { Readable } from 'node:stream';
 
-/** ISO/IEC 13818-1 §2.4.3.2: transport packets are 188 bytes starting with sync byte 0x47. */
-export const TS_PACKET_SIZE = 188;
-export const TS_SYNC_BYTE = 0x47;
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, type TsProgramStreams } from './ts-program-info.js';
 
-/** Whether a packet is the start of a PAT section (PID 0 with payload_unit_start_indicator). */
-export function isPatStart(packet: Buffer, offset = 0): boolean {
-  const pid = ((packet[offset + 1]! & 0x1f) << 8) | packet[offset + 2]!;
-  const pusi = (packet[offset + 1]! & 0x40) !== 0;
-  return pid === 0 && pusi;
-}
+export { TS_PACKET_SIZE, TS_SYNC_BYTE, isPatStart };
 
 /**
  * Splits a byte stream into whole TS packets, carrying partial packets over between chunks and
@@ -53,30 +46,45 @@ export class TsPacketAligner {
 }
 
 export interface TsFanoutOptions {
-  /** Most bytes a consumer may have unread before it skips to the next PAT; default 16 MiB. */
+  /** Most bytes kept from the PAT before the latest video keyframe; default 16 MiB. */
+  maxGopCacheBytes?: number;
+  /** Most bytes a consumer may have unread before it skips to the next start point; default 16 MiB. */
   maxConsumerBufferBytes?: number;
   onConsumerLag?: (bufferedBytes: number) => void;
-  /** Sees every run of aligned packets before fan-out (program info scanning). */
-  onPackets?: (packets: Buffer) => void;
 }
 
 interface TsConsumer {
   stream: Readable;
-  waitingPat: boolean;
+  /** Drops packets until the next start point (keyframe group, or PAT without keyframe marking). */
+  waiting: boolean;
 }
 
 /**
- * Fans an MPEG-TS byte stream out to consumers, each starting at a PAT (ffmpeg's demuxer needs
- * PAT/PMT first, and resyncs its decoders at the next keyframe; ffmpeg's muxer repeats the PAT every
- * 100 ms and before every video keyframe).
+ * Fans an MPEG-TS byte stream out to consumers. A new consumer starts at the PAT preceding the most
+ * recent video keyframe (the GOP cache, as for FLV), so a transcoder restart resumes at once from a
+ * decodable point. Keyframes are found by the random_access_indicator on the video PID (read from
+ * the PMT); ffmpeg's muxer sets it and writes PAT/PMT right before every video keyframe. For a stream
+ * without such marking (or without video), consumers start at the next PAT and the decoder resyncs
+ * at the next keyframe.
  */
 export class TsFanout {
   private readonly aligner = new TsPacketAligner();
+  private readonly scanner = new TsProgramScanner();
   private readonly consumers = new Set<TsConsumer>();
   private finished = false;
+  /** Packets since the latest PAT; undefined before the first PAT or when it outgrew the bound. */
+  private pending: Buffer[] | undefined;
+  private pendingBytes = 0;
+  /** Packets from the PAT preceding the latest keyframe; undefined when none or it outgrew the bound. */
+  private gop: Buffer[] | undefined;
+  private gopBytes = 0;
+  /** The video PID has carried random_access_indicator: keyframe starts are reliable. */
+  private keyframesMarked = false;
+  private readonly maxGopCacheBytes: number;
   private readonly maxConsumerBufferBytes: number;
 
   constructor(private readonly options: TsFanoutOptions = {}) {
+    this.maxGopCacheBytes = options.maxGopCacheBytes ?? 16 * 1024 * 1024;
     this.maxConsumerBufferBytes = options.maxConsumerBufferBytes ?? 16 * 1024 * 1024;
   }
 
@@ -84,39 +92,84 @@ export class TsFanout {
     return this.consumers.size;
   }
 
+  /** Codecs and PIDs from the PMT, once seen. */
+  get programStreams(): TsProgramStreams | undefined {
+    return this.scanner.streams;
+  }
+
+  /** Bytes held by the keyframe cache. */
+  get cachedBytes(): number {
+    return this.gop === undefined ? 0 : this.gopBytes;
+  }
+
   push(chunk: Buffer): void {
     if (this.finished) return;
     const packets = this.aligner.push(chunk);
     if (packets.length === 0) return;
-    this.options.onPackets?.(packets);
+    this.scanner.push(packets);
+    const videoPid = this.scanner.streams?.video?.pid;
+
+    // Consumers in sync take the whole run at once; waiting ones are handled packet by packet.
+    const waiting: TsConsumer[] = [];
     for (const c of this.consumers) {
       if (c.stream.destroyed) continue;
       if (c.stream.readableLength > this.maxConsumerBufferBytes) {
-        if (!c.waitingPat) this.options.onConsumerLag?.(c.stream.readableLength);
-        c.waitingPat = true;
-        continue;
+        if (!c.waiting) this.options.onConsumerLag?.(c.stream.readableLength);
+        c.waiting = true;
       }
-      if (!c.waitingPat) {
-        c.stream.push(packets);
-        continue;
+      if (c.waiting) waiting.push(c);
+      else c.stream.push(packets);
+    }
+
+    for (let off = 0; off < packets.length; off += TS_PACKET_SIZE) {
+      const packet = packets.subarray(off, off + TS_PACKET_SIZE);
+      const pat = isPatStart(packets, off);
+      if (pat) {
+        this.pending = [packet];
+        this.pendingBytes = TS_PACKET_SIZE;
+      } else if (this.pending !== undefined) {
+        this.pending.push(packet);
+        this.pendingBytes += TS_PACKET_SIZE;
+        if (this.pendingBytes > this.maxGopCacheBytes) this.pending = undefined;
       }
-      for (let off = 0; off < packets.length; off += TS_PACKET_SIZE) {
-        if (isPatStart(packets, off)) {
-          c.waitingPat = false;
-          c.stream.push(packets.subarray(off));
-          break;
-        }
+      const keyframe = videoPid !== undefined && isRandomAccessStart(packets, off, videoPid);
+      if (keyframe) this.keyframesMarked = true;
+      if (keyframe && this.pending !== undefined) {
+        this.gop = [...this.pending];
+        this.gopBytes = this.pendingBytes;
+      } else if (this.gop !== undefined) {
+        this.gop.push(packet);
+        this.gopBytes += TS_PACKET_SIZE;
+        if (this.gopBytes > this.maxGopCacheBytes) this.gop = undefined;
       }
+      if (waiting.length === 0) continue;
+      // Start points: the PAT..keyframe group when keyframes are marked, else any PAT.
+      const startHere = this.keyframesMarked ? keyframe && this.pending !== undefined : pat;
+      if (!startHere) continue;
+      const head = this.keyframesMarked ? Buffer.concat(this.pending!) : packet;
+      const rest = packets.subarray(off + TS_PACKET_SIZE);
+      for (const c of waiting) {
+        if (c.stream.readableLength > this.maxConsumerBufferBytes) continue;
+        c.waiting = false;
+        c.stream.push(head);
+        if (rest.length > 0) c.stream.push(rest);
+      }
+      waiting.length = 0;
     }
   }
 
+  /** A new consumer: the cached keyframe group then live packets, or live packets from the next start point. */
   open(): Readable {
     const stream = new Readable({ read() {}, highWaterMark: 1024 * 1024 });
     if (this.finished) {
       stream.push(null);
       return stream;
     }
-    const consumer: TsConsumer = { stream, waitingPat: true };
+    const consumer: TsConsumer = { stream, waiting: true };
+    if (this.gop !== undefined && this.gop.length > 0) {
+      stream.push(Buffer.concat(this.gop));
+      consumer.waiting = false;
+    }
     this.consumers.add(consumer);
     stream.once('close', () => this.consumers.delete(consumer));
     return stream;
@@ -127,5 +180,7 @@ export class TsFanout {
     this.finished = true;
     for (const c of this.consumers) c.stream.push(null);
     this.consumers.clear();
+    this.pending = undefined;
+    this.gop = undefined;
   }
 }

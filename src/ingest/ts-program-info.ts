@@ -1,4 +1,25 @@
-import { TS_PACKET_SIZE, TS_SYNC_BYTE } from './ts-fanout.js';
+/** ISO/IEC 13818-1 §2.4.3.2: transport packets are 188 bytes starting with sync byte 0x47. */
+export const TS_PACKET_SIZE = 188;
+export const TS_SYNC_BYTE = 0x47;
+
+/** Whether a packet is the start of a PAT section (PID 0 with payload_unit_start_indicator). */
+export function isPatStart(packet: Buffer, offset = 0): boolean {
+  const pid = ((packet[offset + 1]! & 0x1f) << 8) | packet[offset + 2]!;
+  const pusi = (packet[offset + 1]! & 0x40) !== 0;
+  return pid === 0 && pusi;
+}
+
+/**
+ * Whether a packet starts a PES on `pid` with random_access_indicator set (§2.4.3.5: "the current
+ * ... PES packet ... contains some information to aid random access", which muxers set on keyframes).
+ */
+export function isRandomAccessStart(packet: Buffer, offset: number, pid: number): boolean {
+  const packetPid = ((packet[offset + 1]! & 0x1f) << 8) | packet[offset + 2]!;
+  if (packetPid !== pid || (packet[offset + 1]! & 0x40) === 0) return false;
+  const afc = (packet[offset + 3]! >> 4) & 0x03;
+  if (afc !== 2 && afc !== 3) return false;
+  return packet[offset + 4]! > 0 && (packet[offset + 5]! & 0x40) !== 0;
+}
 
 /** ISO/IEC 13818-1 Table 2-34 stream_type values livepipe names (plus common ATSC/DVB ones). */
 const STREAM_TYPES: Record<number, { kind: 'video' | 'audio'; codec: string }> = {

@@ -59,6 +59,13 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     expect(probed.code).toBe(0);
     expect(probed.streams[0]).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
     expect(probed.frames.length).toBeGreaterThanOrEqual(10);
+    // The TS keyframe cache: a consumer starts at the PAT before the latest keyframe.
+    expect(probed.frames[0]).toMatchObject({ media_type: 'video', key_frame: 1, pict_type: 'I' });
+    expect(probed.stderr).toBe('');
+    await new Promise((r) => setTimeout(r, 1370)); // somewhere inside a 1 s GOP
+    const late = await probeFeed(feed.open(), 'mpegts', 3);
+    expect(late.frames[0]).toMatchObject({ media_type: 'video', key_frame: 1, pict_type: 'I' });
+    expect(late.stderr).toBe('');
     expect((await probeStreams(feed.open(), 'mpegts')).sort()).toEqual(['aac', 'h264']);
     expect(feed.info()).toMatchObject({ channel: 'field', protocol: 'srt', format: 'mpegts', video: { codec: 'h264' }, audio: { codec: 'aac' } });
     expect(feed.info().bytesIn).toBeGreaterThan(0);

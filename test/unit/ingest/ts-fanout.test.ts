@@ -49,6 +49,80 @@ describe('TsPacketAligner', () => {
   });
 });
 
+/** PAT naming program 1 at PMT PID 0x1000. */
+function pat(): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
+  Buffer.from([0x47, 0x40, 0x00, 0x10, 0x00, 0x00, 0xb0, 0x0d, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xf0, 0x00, 0, 0, 0, 0]).copy(p);
+  return p;
+}
+/** PMT: H.264 on PID 0x100, AAC (ADTS) on PID 0x101. */
+function pmt(): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
+  Buffer.from([
+    0x47, 0x50, 0x00, 0x10, 0x00,
+    0x02, 0xb0, 0x17, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe1, 0x00, 0xf0, 0x00,
+    0x1b, 0xe1, 0x00, 0xf0, 0x00,
+    0x0f, 0xe1, 0x01, 0xf0, 0x00,
+    0, 0, 0, 0,
+  ]).copy(p);
+  return p;
+}
+/** A video PES start on PID 0x100; keyframes carry random_access_indicator in an adaptation field. */
+function video(key: boolean, tag: number): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, tag);
+  p[0] = 0x47;
+  p[1] = 0x41;
+  p[2] = 0x00;
+  p[3] = key ? 0x30 : 0x10;
+  if (key) {
+    p[4] = 1;
+    p[5] = 0x40;
+  }
+  return p;
+}
+const tagOf = (b: Buffer, i: number) => b[i * TS_PACKET_SIZE + 100];
+
+describe('TsFanout with keyframe-marked video', () => {
+  it('reads the codecs from the PMT', () => {
+    const f = new TsFanout();
+    f.push(Buffer.concat([pat(), pmt()]));
+    expect(f.programStreams).toEqual({ video: { codec: 'h264', pid: 0x100 }, audio: { codec: 'aac', pid: 0x101 } });
+  });
+
+  it('starts a late consumer at the PAT before the latest keyframe', () => {
+    const f = new TsFanout();
+    f.push(Buffer.concat([pat(), pmt(), video(true, 1), video(false, 2), pat(), pmt(), video(false, 3)]));
+    f.push(Buffer.concat([pat(), pmt(), video(true, 4), video(false, 5), pat(), pmt(), video(false, 6)]));
+    const got = read(f.open());
+    expect(got.length).toBe(7 * TS_PACKET_SIZE);
+    expect(isPatStart(got)).toBe(true);
+    expect([2, 3, 6].map((i) => tagOf(got, i))).toEqual([4, 5, 6]);
+    expect(f.cachedBytes).toBe(7 * TS_PACKET_SIZE);
+  });
+
+  it('makes a consumer with nothing cached wait for the next keyframe group, not just any PAT', () => {
+    // A consumer that lags past a tiny bound must rejoin; marking was seen, so it rejoins at a keyframe group.
+    const g = new TsFanout({ maxConsumerBufferBytes: 2 * TS_PACKET_SIZE });
+    g.push(Buffer.concat([pat(), pmt(), video(true, 1)]));
+    const c = g.open(); // gets the cached group (3 packets) -> over the bound: will skip
+    g.push(Buffer.concat([video(false, 2), pat(), pmt(), video(false, 3)]));
+    read(c);
+    g.push(Buffer.concat([video(false, 4), pat(), pmt(), video(true, 5), video(false, 6)]));
+    const got = read(c);
+    expect(got.length).toBe(4 * TS_PACKET_SIZE);
+    expect(isPatStart(got)).toBe(true);
+    expect([2, 3].map((i) => tagOf(got, i))).toEqual([5, 6]);
+  });
+
+  it('drops an oversized keyframe group from the cache', () => {
+    const f = new TsFanout({ maxGopCacheBytes: 5 * TS_PACKET_SIZE });
+    f.push(Buffer.concat([pat(), pmt(), video(true, 1)]));
+    expect(f.cachedBytes).toBe(3 * TS_PACKET_SIZE);
+    f.push(Buffer.concat([video(false, 2), video(false, 2), video(false, 2)]));
+    expect(f.cachedBytes).toBe(0);
+  });
+});
+
 describe('TsFanout', () => {
   it('starts every consumer at a PAT, then passes everything', () => {
     const f = new TsFanout();
