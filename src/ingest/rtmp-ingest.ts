@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { FlvFanout } from './flv-fanout.js';
-import { FlvTagType, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
+import { FLV_MAX_TAG_BODY, FlvTagType, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import { createNmsRtmp, decodeAmf0Data, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
 import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
@@ -135,7 +135,8 @@ class RtmpSession {
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.log = parentLog.child({ remoteAddress: this.remote });
-    this.maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+    // An FLV tag body is at most 0xFFFFFF bytes (UI24), whatever the option says.
+    this.maxMessageBytes = Math.min(options.maxMessageBytes ?? 8 * 1024 * 1024, FLV_MAX_TAG_BODY);
     this.rtmp = createNmsRtmp();
     this.installHooks();
     socket.setNoDelay(true);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
@@ -122,6 +124,12 @@ export class SrtIngest {
       ports.set(c.srt.port, c.id);
     }
     if (problems.length > 0) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT ingest settings invalid: ${problems.join('; ')}`);
+    // Fail loudly now on a port another process holds, rather than retrying in the background forever.
+    const host = this.options.host ?? '127.0.0.1';
+    for (const [port, channel] of ports) {
+      const error = await udpBindError(host, port);
+      if (error !== undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT port ${host}:${port} of channel ${channel} is not available: ${error}`);
+    }
     this.started = true;
     for (const c of this.channels) {
       if (c.srt === undefined) continue;
@@ -144,6 +152,18 @@ export class SrtIngest {
     })();
     return this.closing;
   }
+}
+
+/** Tries to bind a UDP socket; returns the error message, or undefined if the port is free. */
+function udpBindError(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    socket.once('error', (err) => {
+      socket.close();
+      resolve(err.message);
+    });
+    socket.bind(port, host, () => socket.close(() => resolve(undefined)));
+  });
 }
 
 /** Supervises the listener ffmpeg of one channel: arm, feed, exit, re-arm with backoff. */

@@ -135,6 +135,15 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     expect(ended.filter((e) => e.channel === 'obs')[1]?.reason).toBe('disconnect');
   });
 
+  it('fails to start, without exiting the process, on a port already in use', async () => {
+    const second = new RtmpIngest(
+      { registry, authorizer: new PublishAuthorizer(channels, '127.0.0.1', logs.logger), logger: logs.logger },
+      { port: ingest.port },
+    );
+    await expect(second.start()).rejects.toThrow(`RTMP ingest cannot listen on 127.0.0.1:${ingest.port}`);
+    await second.close();
+  });
+
   it('ends the consumers and emits PublishEnded(disconnect) when the publisher leaves', async () => {
     const feed = registry.get('news')!;
     const consumer = feed.open();

@@ -92,6 +92,25 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     expect(ended[1]).toEqual({ channel: 'field', protocol: 'srt', reason: 'kicked' });
   });
 
+  it('refuses to start on a port another process holds, and on invalid settings', async () => {
+    const { createSocket } = await import('node:dgram');
+    const holder = createSocket('udp4');
+    const port = await freeUdpPort();
+    await new Promise<void>((r) => holder.bind(port, '127.0.0.1', () => r()));
+    try {
+      const taken = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'other', srt: { port, passphrase: 'other-passphrase' } }]);
+      await expect(taken.start()).rejects.toThrow(`SRT port 127.0.0.1:${port} of channel other is not available`);
+      await taken.close();
+    } finally {
+      holder.close();
+    }
+    const invalid = new SrtIngest({ registry, logger: logs.logger }, [
+      { id: 'a', srt: { port: 9000, passphrase: 'short' } },
+      { id: 'b', srt: { port: 9000, passphrase: 'long-enough-pass' } },
+    ]);
+    await expect(invalid.start()).rejects.toThrow(/passphrase must have 10 to 79 characters.*share SRT port 9000/);
+  });
+
   it('stops its listener processes on close, leaving no orphans', async () => {
     await waitUntil(() => ingest.listenerPid('field') !== undefined, 'listener armed');
     const pid = ingest.listenerPid('field')!;
