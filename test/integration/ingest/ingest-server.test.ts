@@ -74,3 +74,22 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
     expect(server.feed('both')).toBeUndefined();
   });
 });
+
+describe('IngestServer in open mode (no channels, loopback)', () => {
+  it('lets any valid channel id publish over RTMP, with a warning', async () => {
+    const logs = captureLogs();
+    const server = new IngestServer({ bus: new EventBus(), logger: logs.logger, channels: new StaticChannelRegistry([]) }, { rtmp: { port: 0 }, srt: false });
+    await server.start();
+    const pub = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/anything-goes`, 'flv', { seconds: 20 });
+    try {
+      await waitUntil(() => server.feed('anything-goes') !== undefined, 'open-mode feed');
+      expect(logs.entries().some((e) => e.level === 40 && typeof e.msg === 'string' && e.msg.includes('open mode'))).toBe(true);
+      const bad = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/not.valid`, 'flv', { seconds: 5 });
+      expect(await bad.exited).not.toBe(0);
+      expect(bad.stderr()).toContain('channel id is not valid');
+    } finally {
+      await pub.stop();
+      await server.close();
+    }
+  });
+});

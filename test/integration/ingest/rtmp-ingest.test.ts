@@ -67,7 +67,25 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     const feed = registry.get('news')!;
     // Land somewhere inside a 1 s GOP.
     await new Promise((r) => setTimeout(r, 1370));
-    const late = await probeFeed(feed.open(), 'flv', 5);
+    const opened = feed.open();
+    // The GOP cache is handed over at once, before any new tag arrives: header, onMetaData, AVC and AAC
+    // sequence headers, then a video keyframe.
+    const immediate = opened.read() as Buffer | null;
+    expect(immediate).not.toBeNull();
+    const tags: Array<[number, number, number]> = [];
+    for (let off = 13; off + 11 <= immediate!.length && tags.length < 5; ) {
+      const size = immediate!.readUIntBE(off + 1, 3);
+      tags.push([immediate![off]!, immediate![off + 11]!, immediate![off + 12]!]);
+      off += 11 + size + 4;
+    }
+    expect(tags.slice(0, 4)).toEqual([
+      [18, 0x02, 0x00], // script: AMF0 string "onMetaData"
+      [9, 0x17, 0x00], // AVC keyframe/sequence header
+      [8, 0xaf, 0x00], // AAC sequence header
+      [9, 0x17, 0x01], // AVC keyframe NALU
+    ]);
+    opened.unshift(immediate!);
+    const late = await probeFeed(opened, 'flv', 5);
     expect(late.code).toBe(0);
     expect(late.frames[0]).toMatchObject({ media_type: 'video', key_frame: 1, pict_type: 'I' });
     expect(late.frames.length).toBeGreaterThanOrEqual(5);
