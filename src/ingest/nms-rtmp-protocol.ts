@@ -84,7 +84,11 @@ const amf = requireCjs('node-media-server/src/protocol/amf.js') as NmsAmf;
 const nmsLogger = requireCjs('node-media-server/src/core/logger.js') as NmsLogger;
 
 export function createNmsRtmp(): NmsRtmp {
-  return new RtmpClass();
+  const rtmp = new RtmpClass();
+  // The constructor also builds an FLV file parser with a 1 MiB buffer that the RTMP path never uses
+  // (it calls the static Flv.parserTag); drop it so idle and garbage connections cost kilobytes.
+  (rtmp as unknown as { flv: unknown }).flv = null;
+  return rtmp;
 }
 
 /** Decodes an AMF0 data message (`@setDataFrame`/`onMetaData`); throws on malformed input. */
