@@ -61,6 +61,10 @@ export interface NmsRtmp {
   packetAlloc: () => void;
   controlHandler: () => void;
   sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+  /** Sends an Acknowledgement carrying the sequence number (bytes received so far). */
+  sendACK(sequenceNumber: number): void;
+  /** Window Acknowledgement Size the peer announced (undefined until it does). */
+  ackSize?: number;
   respondPublish(): void;
   parserPacket: NmsRtmpPacket;
   inPackets: Map<number, NmsRtmpPacket>;

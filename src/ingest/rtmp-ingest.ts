@@ -126,6 +126,8 @@ class RtmpSession {
   private publishTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly maxMessageBytes: number;
+  private bytesReceived = 0;
+  private bytesAcknowledged = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -225,6 +227,23 @@ class RtmpSession {
     if (error !== null && (this.state as SessionState) !== 'closing') {
       this.log.warn({ channel: this.feed?.channel, err: error }, 'malformed RTMP input, closing connection');
       this.terminate('error');
+      return;
+    }
+    this.acknowledge(data.length);
+  }
+
+  /**
+   * RTMP §5.4.3: "The client or the server MUST send an acknowledgment to the peer after receiving
+   * bytes equal to the window size." NMS v4 records the peer's window but never acknowledges; some
+   * hardware encoders stall without it.
+   */
+  private acknowledge(bytes: number): void {
+    this.bytesReceived += bytes;
+    const window = this.rtmp.ackSize;
+    if (window === undefined || window <= 0 || this.state === 'closing') return;
+    if (this.bytesReceived - this.bytesAcknowledged >= window) {
+      this.bytesAcknowledged = this.bytesReceived;
+      this.rtmp.sendACK(this.bytesReceived % 0x100000000);
     }
   }
 

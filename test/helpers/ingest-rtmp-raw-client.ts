@@ -72,6 +72,10 @@ export class RawRtmpClient {
     }
   }
 
+  receivedBytes(): Buffer {
+    return this.received;
+  }
+
   receivedText(): string {
     return this.received.toString('latin1');
   }

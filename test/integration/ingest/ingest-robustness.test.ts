@@ -159,6 +159,23 @@ describe('ingest robustness against garbage', () => {
     off();
   });
 
+  it('acknowledges received bytes once the window of the peer is reached (RTMP §5.4.3)', async () => {
+    const c = await RawRtmpClient.connect(rtmp.port);
+    await c.handshake();
+    const window = Buffer.alloc(4);
+    window.writeUInt32BE(2000);
+    c.write(chunkMessage(5, window, { cid: 2 }));
+    c.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${rtmp.port}/live` } })));
+    // Harmless unknown commands until well past the window.
+    for (let i = 0; i < 5; i++) c.write(chunkMessage(20, encodeCommand({ cmd: 'noop', transId: 10 + i, cmdObj: null, padding: 'x'.repeat(600) })));
+    // Acknowledgement: chunk stream 2, type 3, 4-byte sequence number.
+    const ack = Buffer.from('0200000000000403', 'hex');
+    await waitUntil(() => c.receivedBytes().includes(ack), 'an Acknowledgement', 5000);
+    const at = c.receivedBytes().indexOf(ack);
+    expect(c.receivedBytes().readUInt32BE(at + 12)).toBeGreaterThanOrEqual(2000);
+    c.destroy();
+  });
+
   it('survives random datagrams on the SRT port and still takes a publisher', async () => {
     await waitUntil(() => srtIngest.listenerPid('live2') !== undefined, 'SRT listener');
     const pid = srtIngest.listenerPid('live2');
