@@ -9,6 +9,7 @@ type Register = (program: Command) => void;
 
 const commandModules: Array<() => Promise<{ register: Register }>> = [
   // Populated as commands land; keep one line per command file.
+  () => import('./ingest-command.js'),
 ];
 
 function packageVersion(): string {
