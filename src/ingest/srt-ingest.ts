@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
@@ -124,6 +124,7 @@ export class SrtIngest {
       ports.set(c.srt.port, c.id);
     }
     if (problems.length > 0) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT ingest settings invalid: ${problems.join('; ')}`);
+    if (ports.size > 0) await assertFfmpegHasSrt(this.options.ffmpegPath ?? 'ffmpeg');
     // Fail loudly now on a port another process holds, rather than retrying in the background forever.
     const host = this.options.host ?? '127.0.0.1';
     for (const [port, channel] of ports) {
@@ -152,6 +153,21 @@ export class SrtIngest {
     })();
     return this.closing;
   }
+}
+
+/** Checks that ffmpeg runs and was built with libsrt (`ffmpeg -protocols` lists `srt`). */
+async function assertFfmpegHasSrt(ffmpegPath: string): Promise<void> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(ffmpegPath, ['-hide_banner', '-protocols'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('close', () => resolve(out));
+  }).catch((err: unknown) => {
+    throw new LivepipeError(ErrorCode.BinaryMissing, `SRT ingest needs ffmpeg (${ffmpegPath}): ${errorMessage(err)}`, { cause: err });
+  });
+  const input = output.split(/Output:/i)[0] ?? '';
+  if (!/^\s*srt\s*$/m.test(input)) throw new LivepipeError(ErrorCode.BinaryMissing, `${ffmpegPath} has no SRT support (build it with --enable-libsrt; Debian's ffmpeg has it)`);
 }
 
 /** Tries to bind a UDP socket; returns the error message, or undefined if the port is free. */

@@ -109,6 +109,8 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
       { id: 'b', srt: { port: 9000, passphrase: 'long-enough-pass' } },
     ]);
     await expect(invalid.start()).rejects.toThrow(/passphrase must have 10 to 79 characters.*share SRT port 9000/);
+    const noFfmpeg = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'x', srt: { port: await freeUdpPort(), passphrase: 'long-enough-pass' } }], { ffmpegPath: '/nonexistent/ffmpeg' });
+    await expect(noFfmpeg.start()).rejects.toMatchObject({ code: 'BINARY_MISSING' });
   });
 
   it('stops its listener processes on close, leaving no orphans', async () => {
