@@ -8,8 +8,14 @@ import { createRequire } from 'node:module';
  * process-wide `Context` singleton, opens a JSON store in `./data`, starts record/relay/notify servers,
  * calls `process.exit(1)` when its port is taken, refuses the `live/{channel}` app OBS sends (its
  * session checks `app` against `^[a-zA-Z0-9_-]+$`), answers `NetStream.Publish.Start` BEFORE the
- * `prePublish` event can refuse, and lets exceptions from its parser escape the socket `data` handler
- * (an invalid `tcUrl` in `connect` throws from `new URL()` and kills the process). The protocol class
+ * `prePublish` event can refuse, and lets exceptions from its parser escape the socket `data` handler.
+ * Verified against 4.4.3: each of these single messages, sent after a valid handshake, kills a stock
+ * NodeMediaServer process (uncaught TypeError): `connect` with `tcUrl: "not a url"` (`new URL()` in
+ * `Rtmp.onConnect`), `connect` with a null command object, a `connect` whose next AMF value has an
+ * unknown type marker (`amf.js` reads `.len` of null), and `publish` with a numeric stream name
+ * (`streamName.split`). It also never sends Acknowledgements (RTMP §5.4.3), accepts chunk size 0
+ * (the parser then stalls on NaN), lets one connection allocate up to 16 MiB per chunk stream id, and
+ * allocates an unused 1 MiB FLV buffer per connection. The protocol class
  * alone gives handshake (simple and complex), chunk parsing, AMF0 commands and per-message callbacks;
  * livepipe owns sockets, auth, limits and error containment around it.
  */

@@ -95,10 +95,10 @@ describe('ingest robustness against garbage', () => {
   it('survives malformed RTMP commands, one connection at a time', async () => {
     const cases: Array<[string, Buffer[]]> = [
       ['connect with an invalid tcUrl (kills a stock NMS 4.4.3 server)', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'not a url' } }))]],
-      ['connect without command object', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: null }))]],
+      ['connect without command object (kills a stock NMS 4.4.3 server)', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: null }))]],
       ['truncated AMF', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://h/live' } }).subarray(0, 20))]],
-      ['unknown AMF type', [chunkMessage(20, Buffer.from([0x02, 0x00, 0x07, ...Buffer.from('connect'), 0x0d, 0xff, 0xff]))]],
-      ['publish before connect with a numeric name', [chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null, streamName: 42, type: 'live' }))]],
+      ['unknown AMF type (kills a stock NMS 4.4.3 server)', [chunkMessage(20, Buffer.from([0x02, 0x00, 0x07, ...Buffer.from('connect'), 0x0d, 0xff, 0xff]))]],
+      ['publish with a numeric name (kills a stock NMS 4.4.3 server)', [chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null, streamName: 42, type: 'live' }))]],
       ['publish with no stream name', [
         chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' } })),
         chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null })),
