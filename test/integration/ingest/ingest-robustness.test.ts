@@ -98,7 +98,11 @@ describe('ingest robustness against garbage', () => {
       ['connect without command object (kills a stock NMS 4.4.3 server)', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: null }))]],
       ['truncated AMF', [chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://h/live' } }).subarray(0, 20))]],
       ['unknown AMF type (kills a stock NMS 4.4.3 server)', [chunkMessage(20, Buffer.from([0x02, 0x00, 0x07, ...Buffer.from('connect'), 0x0d, 0xff, 0xff]))]],
-      ['publish with a numeric name (kills a stock NMS 4.4.3 server)', [chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null, streamName: 42, type: 'live' }))]],
+      ['publish with a numeric name (kills a stock NMS 4.4.3 server)', [
+        chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' } })),
+        chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null, streamName: 42, type: 'live' })),
+      ]],
+      ['publish before connect', [chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null, streamName: 'live1', type: 'live' }))]],
       ['publish with no stream name', [
         chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' } })),
         chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 2, cmdObj: null })),
