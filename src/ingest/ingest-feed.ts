@@ -28,6 +28,8 @@ export interface PublisherInfo {
   audio?: { codec: string; sampleRate?: number; channels?: number };
   /** Bytes received since the publish started. */
   bytesIn: number;
+  /** When the publisher last sent anything (ISO 8601). */
+  lastDataAt: string;
   /** Ingest bitrate measured over the last few seconds, in bits per second. */
   bitrateBps: number;
   /** Consumers currently reading the feed (transcoder runs). */
@@ -60,14 +62,19 @@ export interface IngestFeed {
 export class RateMeter {
   private readonly buckets: Array<{ second: number; bytes: number }> = [];
   total = 0;
+  /** Clock time of the last `add` (or of construction). */
+  lastAt: number;
 
   constructor(
     private readonly windowSeconds = 5,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lastAt = now();
+  }
 
   add(bytes: number): void {
     this.total += bytes;
+    this.lastAt = this.now();
     const second = Math.floor(this.now() / 1000);
     const last = this.buckets[this.buckets.length - 1];
     if (last !== undefined && last.second === second) last.bytes += bytes;

@@ -18,6 +18,12 @@ export interface RtmpIngestOptions {
   publishTimeoutMs?: number;
   /** A publisher that sends nothing for this many ms is dropped; default 30 000. */
   idleTimeoutMs?: number;
+  /**
+   * An RTMP publisher silent for this many ms no longer counts as live: a new authenticated publisher
+   * for its channel replaces it (an encoder reconnecting after a network drop, before TCP notices the
+   * old connection is dead). Default 5 000.
+   */
+  staleAfterMs?: number;
   /** Largest RTMP message accepted; default 8 MiB (a contribution frame is far smaller). */
   maxMessageBytes?: number;
   /** Most concurrent TCP connections; default 256. */
@@ -166,10 +172,13 @@ class RtmpSession {
     this.state = 'closing';
     this.endReason = reason;
     this.socket.destroy();
+    // End the feed now, not on the socket's later 'close', so the channel is free at once.
+    this.feed?.close(reason);
   }
 
-  kick(): void {
-    this.terminate('kicked');
+  /** Whether this session publishes but has been silent for `ms`. */
+  isStale(ms: number): boolean {
+    return this.state === 'publishing' && this.feed !== undefined && Date.now() - this.feed.meter.lastAt >= ms;
   }
 
   private installHooks(): void {
@@ -264,7 +273,14 @@ class RtmpSession {
       this.refuse('NetStream.Publish.Rejected', refusalMessage(decision.refusal), undefined);
       return;
     }
-    const holder = this.deps.registry.holder(target.channel);
+    let holder = this.deps.registry.holder(target.channel);
+    const stale = this.staleFeed(target.channel);
+    if (holder !== undefined && stale !== undefined) {
+      this.log.warn({ channel: target.channel, stalePublisher: { remoteAddress: holder.remoteAddress, lastDataAt: holder.lastDataAt } }, 'replacing a silent RTMP publisher with a new authenticated one');
+      // For the channel manager this is the old publisher dropping: reason `disconnect`.
+      stale.drop('disconnect');
+      holder = this.deps.registry.holder(target.channel);
+    }
     if (holder !== undefined) {
       this.refuse(
         'NetStream.Publish.BadName',
@@ -285,6 +301,12 @@ class RtmpSession {
     rtmp.streamName = target.channel; // echoed in NetStream.Publish.Start: never the key
     rtmp.streamId = rtmp.parserPacket.header.stream_id;
     rtmp.respondPublish();
+  }
+
+  /** The RTMP feed holding `channel`, if its publisher has gone silent past `staleAfterMs`. */
+  private staleFeed(channel: string): RtmpFeed | undefined {
+    const feed = this.deps.registry.get(channel);
+    return feed instanceof RtmpFeed && feed.isStale(this.options.staleAfterMs ?? 5000) ? feed : undefined;
   }
 
   /** Answers an error onStatus (encoders show its description) and closes the connection. */
@@ -330,7 +352,7 @@ class RtmpFeed extends LiveFeedBase {
   constructor(
     channel: string,
     private readonly remoteAddress: string,
-    private readonly session: { kick(): void },
+    private readonly session: { terminate(reason: PublishEndReason): void; isStale(ms: number): boolean },
     options: RtmpIngestOptions,
   ) {
     super(channel, 'rtmp', 'flv');
@@ -350,7 +372,16 @@ class RtmpFeed extends LiveFeedBase {
   }
 
   kick(): void {
-    this.session.kick();
+    this.session.terminate('kicked');
+  }
+
+  /** Disconnects the publisher with `reason`; the feed ends at once. */
+  drop(reason: PublishEndReason): void {
+    this.session.terminate(reason);
+  }
+
+  isStale(ms: number): boolean {
+    return this.session.isStale(ms);
   }
 
   close(reason: PublishEndReason): void {
@@ -367,6 +398,7 @@ class RtmpFeed extends LiveFeedBase {
       since: this.since,
       ...this.media,
       bytesIn: this.meter.total,
+      lastDataAt: new Date(this.meter.lastAt).toISOString(),
       bitrateBps: this.meter.bitsPerSecond(),
       consumers: this.fanout.consumerCount,
     };

@@ -386,6 +386,7 @@ class SrtFeed extends LiveFeedBase {
       ...(streams?.video === undefined ? {} : { video: { codec: streams.video.codec } }),
       ...(streams?.audio === undefined ? {} : { audio: { codec: streams.audio.codec } }),
       bytesIn: this.meter.total,
+      lastDataAt: new Date(this.meter.lastAt).toISOString(),
       bitrateBps: this.meter.bitsPerSecond(),
       consumers: this.fanout.consumerCount,
     };

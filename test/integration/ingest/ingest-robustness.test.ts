@@ -38,7 +38,7 @@ describe('ingest robustness against garbage', () => {
   const channels = new StaticChannelRegistry([{ id: 'live1', key: KEY }, { id: 'live2', key: KEY }, { id: 'live3', key: KEY }]);
   const rtmp = new RtmpIngest(
     { registry, authorizer: new PublishAuthorizer(channels, '127.0.0.1', logs.logger), logger: logs.logger },
-    { port: 0, publishTimeoutMs: 3000 },
+    { port: 0, publishTimeoutMs: 3000, staleAfterMs: 1000 },
   );
   let srt: ChannelSrtSettings;
   let srtIngest: SrtIngest;
@@ -160,6 +160,31 @@ describe('ingest robustness against garbage', () => {
     await waitUntil(() => ends.length === 1, 'live3 end');
     expect(ends).toEqual(['error']);
     expect(logs.entries().some((e) => e.err === 'RTMP message of 16777215 bytes exceeds the 8388608-byte limit')).toBe(true);
+    off();
+  });
+
+  it('replaces a publisher that went silent (a dead connection TCP has not noticed) with a new authenticated one', async () => {
+    const ends: string[] = [];
+    const off = bus.on(LivepipeEvent.PublishEnded, (p) => {
+      if (p.channel === 'live3') ends.push(p.reason);
+    });
+    const silent = await RawRtmpClient.connect(rtmp.port);
+    await silent.handshake();
+    silent.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${rtmp.port}/live` } })));
+    silent.write(chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 3, cmdObj: null, streamName: `live3?key=${KEY}`, type: 'live' }), { cid: 8, streamId: 1 }));
+    await waitUntil(() => registry.get('live3') !== undefined, 'silent live3 feed');
+    const silentFeed = registry.get('live3')!;
+    // Then nothing more from it; staleAfterMs is 1 s in this suite.
+    await new Promise((r) => setTimeout(r, 1200));
+    const pub = publish(`rtmp://127.0.0.1:${rtmp.port}/live/live3?key=${KEY}`, 'flv');
+    publishers.push(pub);
+    await waitUntil(() => registry.get('live3') !== undefined && registry.get('live3') !== silentFeed, 'replacement feed');
+    expect(silentFeed.ended).toBe(true);
+    expect(ends).toEqual(['disconnect']);
+    expect(await silent.closedWithin(2000)).toBe(true);
+    expect(logs.entries().some((e) => e.msg === 'replacing a silent RTMP publisher with a new authenticated one')).toBe(true);
+    await pub.stop();
+    await waitUntil(() => ends.length === 2, 'replacement end');
     off();
   });
 
