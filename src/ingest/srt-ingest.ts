@@ -28,6 +28,12 @@ export interface SrtIngestOptions {
   maxBackoffMs?: number;
   /** How long `close()` waits after SIGTERM before SIGKILL; default 3 s. */
   stopTimeoutMs?: number;
+  /**
+   * An idle listener exits after this long (libsrt `listen_timeout`) and is replaced at once, so a
+   * listener orphaned by a livepipe that was killed outright frees its port within this time. A
+   * caller arriving in the gap retries its handshake and connects to the new one. Default 60 s.
+   */
+  listenCycleMs?: number;
   maxConsumerBufferBytes?: number;
 }
 
@@ -50,11 +56,12 @@ export function validateSrtSettings(channel: string, srt: ChannelSrtSettings): s
  * needs no URL escaping and never appears in ffmpeg's error messages (which quote the URL).
  * Note ffmpeg's libsrt `latency` option is in microseconds.
  */
-export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen: number): string[] {
+export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen: number, listenCycleMs = 60_000): string[] {
   const bracketed = host.includes(':') ? `[${host}]` : host;
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     '-mode', 'listener',
+    '-listen_timeout', String(listenCycleMs * 1000),
     '-passphrase', srt.passphrase,
     '-pbkeylen', String(pbkeylen),
     '-latency', String((srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS) * 1000),
@@ -83,13 +90,14 @@ export function redactSrtLine(line: string, passphrase: string): string {
   return out;
 }
 
-export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'bind-failed' | 'other';
+export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'bind-failed' | 'listen-timeout' | 'other';
 
 /** Classifies one stderr line of the listener (libsrt's own log lines included). */
 export function classifySrtStderr(line: string): SrtStderrEvent {
   if (/BADSECRET|Incorrect passphrase/i.test(line)) return 'wrong-passphrase';
   if (/UNSECURE|Password required/i.test(line)) return 'missing-passphrase';
   if (/bind failed|Address already in use|EADDRINUSE/i.test(line)) return 'bind-failed';
+  if (/Connection timed out/i.test(line)) return 'listen-timeout';
   return 'other';
 }
 
@@ -216,13 +224,14 @@ class SrtChannelListener {
     if (this.stopping) return;
     this.kicked = false;
     this.refusedBusy = false;
-    const args = srtListenerArgs(this.host, this.srt, this.pbkeylen);
+    const args = srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs);
     // Own process group (detached) so stop() can signal ffmpeg and anything it forks, and a terminal
     // Ctrl-C aimed at livepipe does not hit it first.
     const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const startedAt = Date.now();
     let gotData = false;
+    let listenTimedOut = false;
     let stderrTail: string[] = [];
     let resolveExit!: () => void;
     this.exited = new Promise((r) => (resolveExit = r));
@@ -247,6 +256,7 @@ class SrtChannelListener {
         if (raw.trim() === '') continue;
         const line = redactSrtLine(raw, this.srt.passphrase);
         stderrTail = [...stderrTail.slice(-9), line];
+        if (!gotData && classifySrtStderr(line) === 'listen-timeout') listenTimedOut = true;
         this.onStderrLine(line);
       }
     });
@@ -259,7 +269,11 @@ class SrtChannelListener {
         feed.close(reason);
       }
       const ranMs = Date.now() - startedAt;
-      if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
+      if (listenTimedOut && !gotData) {
+        // The periodic renewal of an idle listener: not a failure.
+        this.failures = 0;
+        this.log.debug({ ranMs }, 'idle SRT listener renewed');
+      } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
         // Exited without ever carrying a publisher: a failure (bad port, ffmpeg without libsrt…).
         this.failures += 1;
         this.log.error({ code, signal, ranMs, stderr: stderrTail }, 'SRT listener exited without a publisher');
@@ -308,6 +322,8 @@ class SrtChannelListener {
         return;
       case 'bind-failed':
         this.log.error({ line }, 'SRT listener cannot bind its port');
+        return;
+      case 'listen-timeout':
         return;
       case 'other':
         this.log.debug({ line }, 'SRT listener output');

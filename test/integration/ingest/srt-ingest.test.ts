@@ -92,6 +92,28 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     expect(ended[1]).toEqual({ channel: 'field', protocol: 'srt', reason: 'kicked' });
   });
 
+  it('renews an idle listener periodically (so an orphaned one frees its port) without calling it a failure', async () => {
+    const port = await freeUdpPort();
+    const cycling = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'cycle', srt: { port, passphrase: 'cycle-passphrase' } }], { listenCycleMs: 1000, reArmDelayMs: 50 });
+    await cycling.start();
+    try {
+      await waitUntil(() => cycling.listenerPid('cycle') !== undefined, 'first listener');
+      const first = cycling.listenerPid('cycle');
+      await waitUntil(() => logs.entries().some((e) => e.msg === 'idle SRT listener renewed' && e.channel === 'cycle'), 'renewal');
+      await waitUntil(() => cycling.listenerPid('cycle') !== undefined && cycling.listenerPid('cycle') !== first, 'second listener');
+      expect(logs.entries().some((e) => e.channel === 'cycle' && e.level === 50)).toBe(false);
+      const pub = publish(srtPublisherUrl('127.0.0.1', 'cycle', { port, passphrase: 'cycle-passphrase' }), 'mpegts', { seconds: 4 });
+      publishers.push(pub);
+      await waitUntil(() => registry.get('cycle') !== undefined, 'publish on a renewed listener');
+      // A live publish is not cut by the cycle (listen_timeout only bounds waiting for a caller).
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(registry.get('cycle')?.ended).toBe(false);
+      await pub.stop();
+    } finally {
+      await cycling.close();
+    }
+  });
+
   it('refuses to start on a port another process holds, and on invalid settings', async () => {
     const { createSocket } = await import('node:dgram');
     const holder = createSocket('udp4');

@@ -16,6 +16,7 @@ describe('SRT listener settings', () => {
     expect(args[args.indexOf('-passphrase') + 1]).toBe('p&ss w?rd=1');
     expect(args[args.indexOf('-mode') + 1]).toBe('listener');
     expect(args.slice(-1)).toEqual(['pipe:1']);
+    expect(args[args.indexOf('-listen_timeout') + 1]).toBe('60000000');
     expect(args.join(' ')).toContain('-c copy -f mpegts');
     expect(srtListenerArgs('::1', { port: 9001, passphrase: 'x'.repeat(10) }, 32)).toContain('srt://[::1]:9001');
   });
@@ -47,6 +48,7 @@ describe('SRT listener settings', () => {
     ['KMREQ/rcv: (snd) Rx process failure - BADSECRET', 'wrong-passphrase'],
     ['processConnectRequest: rsp(REJECT): 1011 - Password required or unexpected', 'missing-passphrase'],
     ['srt://127.0.0.1:9000: Input/output error', 'other'],
+    ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
   ])('classifies %s', (line, kind) => {
     expect(classifySrtStderr(line)).toBe(kind);
   });
