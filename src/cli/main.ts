@@ -15,6 +15,7 @@ const commandModules: Array<() => Promise<{ register: Register }>> = [
   () => import('./openapi-command.js'),
   () => import('./package-command.js'),
   () => import('./origin-command.js'),
+  () => import('./ingest-command.js'),
 ];
 
 function packageVersion(): string {

@@ -1,0 +1,200 @@
+import type { Readable } from 'node:stream';
+import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+
+export type IngestProtocol = 'rtmp' | 'srt';
+export type IngestFormat = 'flv' | 'mpegts';
+
+/**
+ * Why a publish ended; carried by `PublishEnded.reason`. The channel manager decides what follows
+ * (grace period, reconnect window, stopping the transcoder).
+ * - `disconnect`: the publisher closed the connection (or the network dropped it).
+ * - `kicked`: an operator (or the channel manager) called `kick(channel)`.
+ * - `error`: the publisher sent something livepipe could not parse, or the ingest process failed.
+ * - `shutdown`: livepipe is stopping.
+ */
+export type PublishEndReason = 'disconnect' | 'kicked' | 'error' | 'shutdown';
+
+/** What is known about the publisher of a live feed (for the ops API and logs). */
+export interface PublisherInfo {
+  channel: string;
+  protocol: IngestProtocol;
+  format: IngestFormat;
+  /** `ip:port` of the publisher when the protocol tells it (RTMP does; the SRT listener ffmpeg does not). */
+  remoteAddress?: string;
+  /** When the publish started (ISO 8601). */
+  since: string;
+  video?: { codec: string; width?: number; height?: number; frameRate?: number };
+  audio?: { codec: string; sampleRate?: number; channels?: number };
+  /** Bytes received since the publish started. */
+  bytesIn: number;
+  /** When the publisher last sent anything (ISO 8601). */
+  lastDataAt: string;
+  /** Ingest bitrate measured over the last few seconds, in bits per second. */
+  bitrateBps: number;
+  /** Consumers currently reading the feed (transcoder runs). */
+  consumers: number;
+}
+
+/**
+ * One live contribution feed, whatever the protocol. The transcoder supervisor calls `open()` once per
+ * ffmpeg run and pipes the Readable into ffmpeg's stdin with `-f {format} -i pipe:0`.
+ */
+export interface IngestFeed {
+  readonly channel: string;
+  readonly protocol: IngestProtocol;
+  readonly format: IngestFormat;
+  /**
+   * A new Readable of the live bytes, starting at a point a demuxer can start from: for FLV the file
+   * header, onMetaData, the sequence headers and the media from the most recent keyframe; for
+   * MPEG-TS the next PAT. Ends when the publish ends; opening an ended feed gives an empty stream.
+   * Destroy it to stop consuming. A consumer that falls more than its buffer limit behind skips to
+   * the next keyframe (FLV) rather than growing memory.
+   */
+  open(): Readable;
+  info(): PublisherInfo;
+  /** Calls `listener` once when the publish ends (at once, asynchronously, if it already has). */
+  onEnd(listener: (reason: PublishEndReason) => void): () => void;
+  readonly ended: boolean;
+}
+
+/** Bytes-per-second over a sliding window of one-second buckets; default window 5 s. */
+export class RateMeter {
+  private readonly buckets: Array<{ second: number; bytes: number }> = [];
+  total = 0;
+  /** Clock time of the last `add` (or of construction). */
+  lastAt: number;
+
+  constructor(
+    private readonly windowSeconds = 5,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lastAt = now();
+  }
+
+  add(bytes: number): void {
+    this.total += bytes;
+    this.lastAt = this.now();
+    const second = Math.floor(this.now() / 1000);
+    const last = this.buckets[this.buckets.length - 1];
+    if (last !== undefined && last.second === second) last.bytes += bytes;
+    else this.buckets.push({ second, bytes });
+    while (this.buckets.length > this.windowSeconds + 1) this.buckets.shift();
+  }
+
+  /** Average bits per second over the complete seconds of the window (the current second is partial). */
+  bitsPerSecond(): number {
+    const current = Math.floor(this.now() / 1000);
+    const from = current - this.windowSeconds;
+    let bytes = 0;
+    let firstSecond = current;
+    for (const b of this.buckets) {
+      if (b.second >= from && b.second < current) {
+        bytes += b.bytes;
+        firstSecond = Math.min(firstSecond, b.second);
+      }
+    }
+    const seconds = current - firstSecond;
+    return seconds > 0 ? Math.round((bytes * 8) / seconds) : 0;
+  }
+}
+
+/**
+ * Common lifecycle of a live feed: end listeners, kick, end-once. Protocol feeds extend it and call
+ * `finish(reason)` when their publisher goes away.
+ */
+export abstract class LiveFeedBase implements IngestFeed {
+  private endReason: PublishEndReason | undefined;
+  private readonly endListeners = new Set<(reason: PublishEndReason) => void>();
+
+  constructor(
+    readonly channel: string,
+    readonly protocol: IngestProtocol,
+    readonly format: IngestFormat,
+  ) {}
+
+  abstract open(): Readable;
+  abstract info(): PublisherInfo;
+  /** Disconnects the publisher; the protocol then calls `finish('kicked')`. */
+  abstract kick(): void;
+
+  get ended(): boolean {
+    return this.endReason !== undefined;
+  }
+
+  onEnd(listener: (reason: PublishEndReason) => void): () => void {
+    if (this.endReason !== undefined) {
+      const reason = this.endReason;
+      queueMicrotask(() => listener(reason));
+      return () => {};
+    }
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  /** Marks the feed ended (first reason wins) and tells the listeners. Idempotent. */
+  protected finish(reason: PublishEndReason): void {
+    if (this.endReason !== undefined) return;
+    this.endReason = reason;
+    for (const l of [...this.endListeners]) l(reason);
+    this.endListeners.clear();
+  }
+}
+
+/**
+ * The live feeds of this node, one per channel whatever the protocol, and the one place that emits
+ * `PublishStarted` / `PublishEnded`. Enforces one publisher per channel across RTMP and SRT.
+ */
+export class IngestFeedRegistry {
+  private readonly feeds = new Map<string, LiveFeedBase>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly bus: EventBus,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'ingest-feeds' });
+  }
+
+  /** The live feed of a channel, if one is publishing. */
+  get(channel: string): IngestFeed | undefined {
+    return this.feeds.get(channel);
+  }
+
+  list(): IngestFeed[] {
+    return [...this.feeds.values()];
+  }
+
+  /** Who holds the channel now, if anyone (to refuse a second publisher with a clear message). */
+  holder(channel: string): PublisherInfo | undefined {
+    return this.feeds.get(channel)?.info();
+  }
+
+  /**
+   * Makes `feed` the channel's live feed and emits `PublishStarted`. Returns false (and changes
+   * nothing) if the channel already has a live publisher.
+   */
+  add(feed: LiveFeedBase, remoteAddress?: string): boolean {
+    if (this.feeds.has(feed.channel)) return false;
+    this.feeds.set(feed.channel, feed);
+    feed.onEnd((reason) => {
+      if (this.feeds.get(feed.channel) === feed) this.feeds.delete(feed.channel);
+      this.log.info({ channel: feed.channel, protocol: feed.protocol, reason }, 'publish ended');
+      this.bus.emit(LivepipeEvent.PublishEnded, { channel: feed.channel, protocol: feed.protocol, reason });
+    });
+    this.log.info({ channel: feed.channel, protocol: feed.protocol, remoteAddress }, 'publish started');
+    const payload: { channel: string; protocol: IngestProtocol; remoteAddress?: string } = { channel: feed.channel, protocol: feed.protocol };
+    if (remoteAddress !== undefined) payload.remoteAddress = remoteAddress;
+    this.bus.emit(LivepipeEvent.PublishStarted, payload);
+    return true;
+  }
+
+  /** Disconnects the channel's publisher; `PublishEnded` follows with reason `kicked`. False if none. */
+  kick(channel: string): boolean {
+    const feed = this.feeds.get(channel);
+    if (feed === undefined) return false;
+    this.log.info({ channel, protocol: feed.protocol }, 'kicking publisher');
+    feed.kick();
+    return true;
+  }
+}

@@ -1,0 +1,79 @@
+import type { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import { IngestFeedRegistry, type IngestFeed } from './ingest-feed.js';
+import { PublishAuthorizer, type ChannelRegistry } from './publish-auth.js';
+import { RtmpIngest, type RtmpIngestOptions } from './rtmp-ingest.js';
+import { SrtIngest, srtPublisherUrl, type SrtIngestOptions } from './srt-ingest.js';
+
+export interface IngestServerOptions {
+  /** Bind address of RTMP and SRT listeners; default `127.0.0.1` (open mode allowed only there). */
+  host?: string;
+  /** RTMP settings, or `false` to disable RTMP. */
+  rtmp?: Omit<RtmpIngestOptions, 'host'> | false;
+  /** SRT settings, or `false` to disable SRT. */
+  srt?: Omit<SrtIngestOptions, 'host'> | false;
+}
+
+/**
+ * The ingest layer as one component for the composition root: the feed registry, the authorizer,
+ * RTMP and SRT. `start()` starts RTMP then SRT (and undoes RTMP if SRT fails); `close()` stops them
+ * in reverse order. Feeds are in `feeds`; `PublishStarted`/`PublishEnded` go to the bus.
+ */
+export class IngestServer {
+  readonly feeds: IngestFeedRegistry;
+  readonly rtmp: RtmpIngest | undefined;
+  readonly srt: SrtIngest | undefined;
+  private readonly host: string;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: { bus: EventBus; logger: Logger; channels: ChannelRegistry },
+    options: IngestServerOptions = {},
+  ) {
+    this.host = options.host ?? '127.0.0.1';
+    this.feeds = new IngestFeedRegistry(deps.bus, deps.logger);
+    const authorizer = new PublishAuthorizer(deps.channels, this.host, deps.logger);
+    this.rtmp = options.rtmp === false ? undefined : new RtmpIngest({ registry: this.feeds, authorizer, logger: deps.logger }, { ...options.rtmp, host: this.host });
+    this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger }, deps.channels.channels(), { ...options.srt, host: this.host });
+  }
+
+  async start(): Promise<void> {
+    await this.rtmp?.start();
+    try {
+      await this.srt?.start();
+    } catch (err) {
+      await this.rtmp?.close();
+      throw err;
+    }
+  }
+
+  /** Stops SRT listeners then RTMP; live publishes end with reason `shutdown`. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.srt?.close();
+      await this.rtmp?.close();
+    })();
+    return this.closing;
+  }
+
+  feed(channel: string): IngestFeed | undefined {
+    return this.feeds.get(channel);
+  }
+
+  kick(channel: string): boolean {
+    return this.feeds.kick(channel);
+  }
+
+  /**
+   * Where a broadcaster points an encoder, for display (`publicHost` is the name publishers reach).
+   * The RTMP key is a `{key}` placeholder; the SRT URL carries the passphrase because it is the
+   * credential itself: show it only to whoever may publish.
+   */
+  publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string } {
+    const urls: { rtmp?: string; srt?: string } = {};
+    if (this.rtmp !== undefined) urls.rtmp = this.rtmp.publishUrl(channel, publicHost);
+    const settings = this.deps.channels.getChannel(channel)?.srt;
+    if (this.srt !== undefined && settings !== undefined) urls.srt = srtPublisherUrl(publicHost, channel, settings);
+    return urls;
+  }
+}

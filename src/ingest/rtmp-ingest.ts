@@ -1,0 +1,461 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { FlvFanout } from './flv-fanout.js';
+import { FLV_MAX_TAG_BODY, FlvTagType, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
+import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
+import { createNmsRtmp, decodeAmf0Data, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
+import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
+import { parseRtmpPublishTarget } from './rtmp-stream-name.js';
+
+export interface RtmpIngestOptions {
+  /** Bind address; default `127.0.0.1`. Anything but loopback requires keys on every channel. */
+  host?: string;
+  /** TCP port; default 1935. 0 picks a free port (tests), see `port` after `start()`. */
+  port?: number;
+  /** A connection must be publishing within this many ms; default 10 000. */
+  publishTimeoutMs?: number;
+  /** A publisher that sends nothing for this many ms is dropped; default 30 000. */
+  idleTimeoutMs?: number;
+  /**
+   * An RTMP publisher silent for this many ms no longer counts as live: a new authenticated publisher
+   * for its channel replaces it (an encoder reconnecting after a network drop, before TCP notices the
+   * old connection is dead). Default 5 000.
+   */
+  staleAfterMs?: number;
+  /** Largest RTMP message accepted; default 8 MiB (a contribution frame is far smaller). */
+  maxMessageBytes?: number;
+  /** Most concurrent TCP connections; default 256. */
+  maxConnections?: number;
+  /** GOP cache and consumer buffer bounds, see `FlvFanoutOptions`; defaults 16 MiB each. */
+  maxGopCacheBytes?: number;
+  maxConsumerBufferBytes?: number;
+}
+
+/** RTMP chunk stream ids a well-behaved publisher uses are a handful; more is an attack. */
+const MAX_CHUNK_STREAMS = 64;
+/**
+ * Before a publish is accepted only commands flow, and they are small: an unauthenticated connection
+ * may hold at most this many chunk streams of this many bytes (NMS allocates a buffer per chunk stream).
+ */
+const PRE_PUBLISH_MAX_CHUNK_STREAMS = 8;
+const PRE_PUBLISH_MAX_MESSAGE_BYTES = 64 * 1024;
+/** RTMP §5.4.1: chunk size is 31 bits, at least 1; NMS would stall on 0. Cap at 16 MiB. */
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+
+type SessionState = 'handshaking' | 'publishing' | 'closing';
+
+/**
+ * RTMP ingest: a TCP server whose sessions speak RTMP through node-media-server's protocol parser
+ * (see `nms-rtmp-protocol.ts` for why not the whole NMS server). A publish is authorized before it is
+ * answered; the published FLV is fanned out in-process as an `IngestFeed` in the registry.
+ *
+ * Every parser call is contained: malformed input closes that one connection with a log line.
+ */
+export class RtmpIngest {
+  private server: Server | undefined;
+  private readonly sessions = new Set<RtmpSession>();
+  private readonly log: Logger;
+  private boundPort = 0;
+  private closing: Promise<void> | undefined;
+  readonly host: string;
+
+  constructor(
+    private readonly deps: { registry: IngestFeedRegistry; authorizer: PublishAuthorizer; logger: Logger },
+    private readonly options: RtmpIngestOptions = {},
+  ) {
+    this.log = deps.logger.child({ component: 'rtmp-ingest' });
+    this.host = options.host ?? '127.0.0.1';
+  }
+
+  /** The listening port (after `start()`). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Publisher URL for a channel, as shown to operators (the key is a placeholder, never the real one). */
+  publishUrl(channel: string, host = this.host): string {
+    return `rtmp://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}/live/${channel}?key={key}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.server !== undefined) throw new LivepipeError(ErrorCode.Conflict, 'RTMP ingest already started');
+    const port = this.options.port ?? 1935;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LivepipeError(ErrorCode.ConfigInvalid, `RTMP port ${port} is not a TCP port`);
+    const debugLog = this.log.child({ component: 'nms' });
+    routeNmsLogs((level, message) => debugLog.debug({ nmsLevel: level }, message));
+    this.deps.authorizer.warnIfOpen();
+    const server = createServer((socket) => this.onConnection(socket));
+    server.maxConnections = this.options.maxConnections ?? 256;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(new LivepipeError(ErrorCode.ConfigInvalid, `RTMP ingest cannot listen on ${this.host}:${port}: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen(port, this.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'RTMP server error'));
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+    this.log.info({ host: this.host, port: this.boundPort }, 'RTMP ingest listening');
+  }
+
+  /** Stops listening and disconnects every session (publishes end with reason `shutdown`). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const server = this.server;
+      if (server === undefined) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of this.sessions) s.terminate('shutdown');
+      await closed;
+      this.log.info('RTMP ingest closed');
+    })();
+    return this.closing;
+  }
+
+  private onConnection(socket: Socket): void {
+    const session = new RtmpSession(socket, this.deps, this.log, this.options);
+    this.sessions.add(session);
+    socket.once('close', () => this.sessions.delete(session));
+  }
+}
+
+/** One TCP connection: handshake, connect, publish, media. */
+class RtmpSession {
+  private readonly rtmp: NmsRtmp;
+  private readonly remote: string;
+  private state: SessionState = 'handshaking';
+  private feed: RtmpFeed | undefined;
+  private endReason: PublishEndReason = 'disconnect';
+  private publishTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly maxMessageBytes: number;
+  private bytesReceived = 0;
+  private bytesAcknowledged = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: { registry: IngestFeedRegistry; authorizer: PublishAuthorizer },
+    parentLog: Logger,
+    private readonly options: RtmpIngestOptions,
+  ) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.log = parentLog.child({ remoteAddress: this.remote });
+    // An FLV tag body is at most 0xFFFFFF bytes (UI24), whatever the option says.
+    this.maxMessageBytes = Math.min(options.maxMessageBytes ?? 8 * 1024 * 1024, FLV_MAX_TAG_BODY);
+    this.rtmp = createNmsRtmp();
+    this.installHooks();
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // ECONNRESET/EPIPE are how publishers usually leave; anything else is worth a line.
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.warn({ err: err.message, code: err.code }, 'RTMP socket error');
+    });
+    socket.on('close', () => this.onClose());
+    socket.setTimeout(options.idleTimeoutMs ?? 30_000, () => {
+      this.log.warn({ channel: this.feed?.channel }, 'RTMP connection idle, closing');
+      this.terminate('disconnect');
+    });
+    this.publishTimer = setTimeout(() => {
+      if (this.state === 'handshaking') {
+        this.log.warn('RTMP connection did not publish in time, closing');
+        this.terminate('disconnect');
+      }
+    }, options.publishTimeoutMs ?? 10_000);
+  }
+
+  /** Closes the connection; the feed (if any) ends with `reason`. */
+  terminate(reason: PublishEndReason): void {
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    this.endReason = reason;
+    this.socket.destroy();
+    // End the feed now, not on the socket's later 'close', so the channel is free at once.
+    this.feed?.close(reason);
+  }
+
+  /** Whether this session publishes but has been silent for `ms`. */
+  isStale(ms: number): boolean {
+    return this.state === 'publishing' && this.feed !== undefined && Date.now() - this.feed.meter.lastAt >= ms;
+  }
+
+  private installHooks(): void {
+    const rtmp = this.rtmp;
+    rtmp.onOutputCallback = (buffer) => {
+      if (!this.socket.destroyed) this.socket.write(buffer);
+    };
+    rtmp.onPacketCallback = (packet) => this.onPacket(packet);
+    // NMS calls these after its own onPublish/onPlay; livepipe replaced those, so they stay unused.
+    rtmp.onConnectCallback = () => {};
+    rtmp.onPushCallback = () => {};
+    rtmp.onPlayCallback = () => {};
+    rtmp.onPublish = (message) => this.onPublish(message);
+    rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'this server only accepts publishers', 'play requested');
+    // A publisher that deletes its stream is done even if it keeps the TCP connection open.
+    rtmp.onDeleteStream = () => {
+      if (this.state === 'publishing') this.terminate('disconnect');
+    };
+    // Bound memory before NMS allocates a message buffer (a 3-byte length field allows 16 MiB per
+    // chunk stream, and a chunk stream id up to 65 599).
+    const packetAlloc = rtmp.packetAlloc.bind(rtmp);
+    rtmp.packetAlloc = () => {
+      const length = rtmp.parserPacket.header.length;
+      const publishing = this.state === 'publishing';
+      const maxBytes = publishing ? this.maxMessageBytes : PRE_PUBLISH_MAX_MESSAGE_BYTES;
+      const maxStreams = publishing ? MAX_CHUNK_STREAMS : PRE_PUBLISH_MAX_CHUNK_STREAMS;
+      if (length > maxBytes) throw new Error(`RTMP message of ${length} bytes exceeds the ${maxBytes}-byte limit${publishing ? '' : ' before publish'}`);
+      if (rtmp.inPackets.size > maxStreams) throw new Error(`more than ${maxStreams} RTMP chunk streams${publishing ? '' : ' before publish'}`);
+      packetAlloc();
+    };
+    const controlHandler = rtmp.controlHandler.bind(rtmp);
+    rtmp.controlHandler = () => {
+      const { type, length } = rtmp.parserPacket.header;
+      if (type === 1) {
+        if (length < 4) throw new Error('Set Chunk Size message shorter than 4 bytes');
+        const size = rtmp.parserPacket.payload.readUInt32BE(0) & 0x7fffffff;
+        if (size < 1 || size > MAX_CHUNK_SIZE) throw new Error(`invalid RTMP chunk size ${size}`);
+      } else if (length < 4 && type !== 2) {
+        throw new Error(`RTMP control message type ${type} shorter than 4 bytes`);
+      }
+      controlHandler();
+    };
+  }
+
+  private onData(data: Buffer): void {
+    if (this.state === 'closing') return;
+    if (this.state === 'publishing') this.feed?.meter.add(data.length);
+    let error: string | null;
+    try {
+      error = this.rtmp.parserData(data);
+    } catch (err) {
+      error = errorMessage(err);
+    }
+    // The parser's callbacks may have closed the session meanwhile.
+    if (error !== null && (this.state as SessionState) !== 'closing') {
+      this.log.warn({ channel: this.feed?.channel, err: error }, 'malformed RTMP input, closing connection');
+      this.terminate('error');
+      return;
+    }
+    this.acknowledge(data.length);
+  }
+
+  /**
+   * RTMP §5.4.3: "The client or the server MUST send an acknowledgment to the peer after receiving
+   * bytes equal to the window size." NMS v4 records the peer's window but never acknowledges; some
+   * hardware encoders stall without it.
+   */
+  private acknowledge(bytes: number): void {
+    this.bytesReceived += bytes;
+    const window = this.rtmp.ackSize;
+    if (window === undefined || window <= 0 || this.state === 'closing') return;
+    if (this.bytesReceived - this.bytesAcknowledged >= window) {
+      this.bytesAcknowledged = this.bytesReceived;
+      this.rtmp.sendACK(this.bytesReceived % 0x100000000);
+    }
+  }
+
+  private onPublish(message: NmsInvokeMessage): void {
+    const rtmp = this.rtmp;
+    if (this.state !== 'handshaking') {
+      this.refuse('NetStream.Publish.BadName', 'this connection is already publishing', 'second publish on one connection');
+      return;
+    }
+    const target = parseRtmpPublishTarget(rtmp.streamApp as string, message.streamName as string);
+    if (!target.ok) {
+      this.refuse('NetStream.Publish.BadName', target.error, `unusable publish target: ${target.error}`, { app: String(rtmp.streamApp).slice(0, 80) });
+      return;
+    }
+    const decision = this.deps.authorizer.authorize({ channel: target.channel, key: target.key }, { protocol: 'rtmp', remoteAddress: this.remote });
+    if (!decision.allowed) {
+      // The authorizer logged the refusal (without the key).
+      this.refuse('NetStream.Publish.Rejected', refusalMessage(decision.refusal), undefined);
+      return;
+    }
+    let holder = this.deps.registry.holder(target.channel);
+    const stale = this.staleFeed(target.channel);
+    if (holder !== undefined && stale !== undefined) {
+      this.log.warn({ channel: target.channel, stalePublisher: { remoteAddress: holder.remoteAddress, lastDataAt: holder.lastDataAt } }, 'replacing a silent RTMP publisher with a new authenticated one');
+      // For the channel manager this is the old publisher dropping: reason `disconnect`.
+      stale.drop('disconnect');
+      holder = this.deps.registry.holder(target.channel);
+    }
+    if (holder !== undefined) {
+      this.refuse(
+        'NetStream.Publish.BadName',
+        `channel ${target.channel} is already being published`,
+        'publish refused: channel already has a live publisher',
+        { channel: target.channel, livePublisher: { protocol: holder.protocol, remoteAddress: holder.remoteAddress, since: holder.since } },
+      );
+      return;
+    }
+    const feed = new RtmpFeed(target.channel, this.remote, this, this.options);
+    if (!this.deps.registry.add(feed, this.remote)) {
+      this.refuse('NetStream.Publish.BadName', `channel ${target.channel} is already being published`, 'publish refused: channel already has a live publisher', { channel: target.channel });
+      return;
+    }
+    this.feed = feed;
+    this.state = 'publishing';
+    clearTimeout(this.publishTimer);
+    rtmp.streamName = target.channel; // echoed in NetStream.Publish.Start: never the key
+    rtmp.streamId = rtmp.parserPacket.header.stream_id;
+    rtmp.respondPublish();
+  }
+
+  /** The RTMP feed holding `channel`, if its publisher has gone silent past `staleAfterMs`. */
+  private staleFeed(channel: string): RtmpFeed | undefined {
+    const feed = this.deps.registry.get(channel);
+    return feed instanceof RtmpFeed && feed.isStale(this.options.staleAfterMs ?? 5000) ? feed : undefined;
+  }
+
+  /** Answers an error onStatus (encoders show its description) and closes the connection. */
+  private refuse(code: string, description: string, logMessage: string | undefined, fields: Record<string, unknown> = {}): void {
+    if (logMessage !== undefined) this.log.warn(fields, logMessage);
+    try {
+      this.rtmp.sendStatusMessage(this.rtmp.parserPacket.header.stream_id, 'error', code, description);
+    } catch {
+      // Nothing more to tell a peer we cannot encode for.
+    }
+    this.state = 'closing';
+    this.endReason = 'error';
+    this.socket.end();
+    // A peer that never reads must not keep the socket.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private onPacket(packet: NmsAvPacket): void {
+    const feed = this.feed;
+    if (this.state !== 'publishing' || feed === undefined) return; // media before an accepted publish is dropped
+    const type = packet.codec_type;
+    if (type !== FlvTagType.Audio && type !== FlvTagType.Video && type !== FlvTagType.Script) return; // AMF3 data etc.
+    // NMS reuses its receive buffer: copy this message out.
+    const body = Buffer.from(packet.data.subarray(0, packet.size));
+    feed.onTag(type as FlvTagTypeValue, packet.dts, body);
+  }
+
+  private onClose(): void {
+    clearTimeout(this.publishTimer);
+    const reason = this.state === 'closing' ? this.endReason : 'disconnect';
+    this.state = 'closing';
+    this.feed?.close(reason);
+  }
+}
+
+/** The FLV feed of one RTMP publish. */
+class RtmpFeed extends LiveFeedBase {
+  readonly meter = new RateMeter();
+  private readonly fanout: FlvFanout;
+  private readonly since = new Date().toISOString();
+  private media: Pick<PublisherInfo, 'video' | 'audio'> = {};
+
+  constructor(
+    channel: string,
+    private readonly remoteAddress: string,
+    private readonly session: { terminate(reason: PublishEndReason): void; isStale(ms: number): boolean },
+    options: RtmpIngestOptions,
+  ) {
+    super(channel, 'rtmp', 'flv');
+    const fanoutOptions: ConstructorParameters<typeof FlvFanout>[0] = {};
+    if (options.maxGopCacheBytes !== undefined) fanoutOptions.maxGopCacheBytes = options.maxGopCacheBytes;
+    if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
+    this.fanout = new FlvFanout(fanoutOptions);
+  }
+
+  onTag(type: FlvTagTypeValue, timestamp: number, body: Buffer): void {
+    if (type === FlvTagType.Script) this.readMetadata(body);
+    this.fanout.push({ type, timestamp, body });
+  }
+
+  open(): Readable {
+    return this.fanout.open();
+  }
+
+  kick(): void {
+    this.session.terminate('kicked');
+  }
+
+  /** Disconnects the publisher with `reason`; the feed ends at once. */
+  drop(reason: PublishEndReason): void {
+    this.session.terminate(reason);
+  }
+
+  isStale(ms: number): boolean {
+    return this.session.isStale(ms);
+  }
+
+  close(reason: PublishEndReason): void {
+    this.fanout.end();
+    this.finish(reason);
+  }
+
+  info(): PublisherInfo {
+    return {
+      channel: this.channel,
+      protocol: 'rtmp',
+      format: 'flv',
+      remoteAddress: this.remoteAddress,
+      since: this.since,
+      ...this.media,
+      bytesIn: this.meter.total,
+      lastDataAt: new Date(this.meter.lastAt).toISOString(),
+      bitrateBps: this.meter.bitsPerSecond(),
+      consumers: this.fanout.consumerCount,
+    };
+  }
+
+  private readMetadata(body: Buffer): void {
+    let data: Record<string, unknown>;
+    try {
+      const decoded = decodeAmf0Data(body);
+      const obj = decoded.cmd === '@setDataFrame' ? decoded.dataObj : decoded.cmd === 'onMetaData' ? decoded.dataObj : undefined;
+      if (obj === null || typeof obj !== 'object') return;
+      data = obj as Record<string, unknown>;
+    } catch {
+      return; // metadata is informative only
+    }
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+    const media: Pick<PublisherInfo, 'video' | 'audio'> = {};
+    if (data.videocodecid !== undefined) {
+      media.video = { codec: videoCodecName(data.videocodecid) };
+      const width = num(data.width);
+      const height = num(data.height);
+      const frameRate = num(data.framerate) ?? num(data.fps);
+      if (width !== undefined) media.video.width = width;
+      if (height !== undefined) media.video.height = height;
+      if (frameRate !== undefined) media.video.frameRate = frameRate;
+    }
+    if (data.audiocodecid !== undefined) {
+      media.audio = { codec: audioCodecName(data.audiocodecid) };
+      const sampleRate = num(data.audiosamplerate);
+      if (sampleRate !== undefined) media.audio.sampleRate = sampleRate;
+      if (typeof data.stereo === 'boolean') media.audio.channels = data.stereo ? 2 : 1;
+      const channels = num(data.audiochannels);
+      if (channels !== undefined) media.audio.channels = channels;
+    }
+    this.media = media;
+  }
+}
+
+function fourCcName(id: number): string | undefined {
+  if (id < 0x20202020) return undefined;
+  const s = Buffer.alloc(4);
+  s.writeUInt32BE(id >>> 0);
+  return /^[\x20-\x7e]{4}$/.test(s.toString('latin1')) ? s.toString('latin1') : undefined;
+}
+
+/** onMetaData `videocodecid`: FLV ids (7 AVC, 12 HEVC) or an Enhanced RTMP FourCC (number or string). */
+export function videoCodecName(id: unknown): string {
+  if (typeof id === 'string') return id;
+  if (typeof id !== 'number') return 'unknown';
+  const names: Record<number, string> = { 2: 'h263', 3: 'screen', 4: 'vp6', 5: 'vp6a', 6: 'screen2', 7: 'h264', 12: 'hevc' };
+  return names[id] ?? ({ hvc1: 'hevc', av01: 'av1', vp09: 'vp9' } as Record<string, string>)[fourCcName(id) ?? ''] ?? `id-${id}`;
+}
+
+/** onMetaData `audiocodecid`: FLV sound formats (10 AAC, 2 MP3) or a FourCC. */
+export function audioCodecName(id: unknown): string {
+  if (typeof id === 'string') return id;
+  if (typeof id !== 'number') return 'unknown';
+  const names: Record<number, string> = { 0: 'pcm', 1: 'adpcm', 2: 'mp3', 3: 'pcm_le', 7: 'alaw', 8: 'mulaw', 10: 'aac', 11: 'speex' };
+  return names[id] ?? ({ mp4a: 'aac', Opus: 'opus', 'ac-3': 'ac3', 'ec-3': 'eac3' } as Record<string, string>)[fourCcName(id) ?? ''] ?? `id-${id}`;
+}

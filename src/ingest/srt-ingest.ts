@@ -1,0 +1,410 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { isValidId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
+import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
+import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
+
+/** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
+export const SRT_PASSPHRASE_MIN = 10;
+export const SRT_PASSPHRASE_MAX = 79;
+/** libsrt's default latency (SRTO_LATENCY), in ms. */
+export const SRT_DEFAULT_LATENCY_MS = 120;
+
+export interface SrtIngestOptions {
+  /** Bind address of every listener; default `127.0.0.1`. */
+  host?: string;
+  /** ffmpeg binary; default `ffmpeg`. */
+  ffmpegPath?: string;
+  /** AES key length in bytes (SRTO_PBKEYLEN: 16, 24 or 32); default 16. */
+  pbkeylen?: 16 | 24 | 32;
+  /** Delay before re-arming a listener after a publisher left; default 250 ms. */
+  reArmDelayMs?: number;
+  /** Cap of the backoff when a listener keeps failing without any publisher (port taken…); default 10 s. */
+  maxBackoffMs?: number;
+  /** How long `close()` waits after SIGTERM before SIGKILL; default 3 s. */
+  stopTimeoutMs?: number;
+  /**
+   * An idle listener exits after this long (libsrt `listen_timeout`) and is replaced at once, so a
+   * listener orphaned by a livepipe that was killed outright frees its port within this time. A
+   * caller arriving in the gap retries its handshake and connects to the new one. Default 60 s.
+   */
+  listenCycleMs?: number;
+  maxConsumerBufferBytes?: number;
+}
+
+/** Validates a channel's SRT settings; returns the problems (empty when usable). */
+export function validateSrtSettings(channel: string, srt: ChannelSrtSettings): string[] {
+  const problems: string[] = [];
+  if (!isValidId(channel)) problems.push(`channel id "${channel}" is not valid`);
+  if (!Number.isInteger(srt.port) || srt.port < 1 || srt.port > 65535) problems.push(`channel ${channel}: SRT port ${srt.port} is not a UDP port`);
+  if (typeof srt.passphrase !== 'string' || srt.passphrase.length < SRT_PASSPHRASE_MIN || srt.passphrase.length > SRT_PASSPHRASE_MAX) {
+    problems.push(`channel ${channel}: SRT passphrase must have ${SRT_PASSPHRASE_MIN} to ${SRT_PASSPHRASE_MAX} characters`);
+  }
+  const latency = srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS;
+  if (!Number.isInteger(latency) || latency < 0 || latency > 60_000) problems.push(`channel ${channel}: SRT latency ${latency} ms out of 0..60000`);
+  return problems;
+}
+
+/**
+ * ffmpeg arguments of one channel's listener: accept one SRT caller, remux its MPEG-TS unchanged to
+ * stdout. Settings are passed as libsrt AVOptions rather than URL query parameters so the passphrase
+ * needs no URL escaping and never appears in ffmpeg's error messages (which quote the URL).
+ * Note ffmpeg's libsrt `latency` option is in microseconds.
+ */
+export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen: number, listenCycleMs = 60_000): string[] {
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-mode', 'listener',
+    '-listen_timeout', String(listenCycleMs * 1000),
+    '-passphrase', srt.passphrase,
+    '-pbkeylen', String(pbkeylen),
+    '-latency', String((srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS) * 1000),
+    // Probe 1 s instead of 5 s so the feed starts soon after the caller connects.
+    '-analyzeduration', '1000000', '-fflags', '+nobuffer',
+    '-i', `srt://${bracketed}:${srt.port}`,
+    '-map', '0', '-c', 'copy', '-f', 'mpegts', '-flush_packets', '1', 'pipe:1',
+  ];
+}
+
+/**
+ * The URL a broadcaster types into an encoder (ffmpeg, OBS "Server"), shown by the CLI/API. The
+ * listener ignores `streamid` (the port already names the channel); it is set for the publisher's
+ * own logs and for SRT gateways in between. Latency is negotiated as the larger of both sides.
+ */
+export function srtPublisherUrl(publicHost: string, channel: string, srt: ChannelSrtSettings, pbkeylen = 16): string {
+  const host = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
+  const params = new URLSearchParams({ streamid: `publish:${channel}`, passphrase: srt.passphrase, pbkeylen: String(pbkeylen) });
+  return `srt://${host}:${srt.port}?${params.toString()}`;
+}
+
+/** Hides `passphrase` values in ffmpeg/libsrt output before it reaches a log. */
+export function redactSrtLine(line: string, passphrase: string): string {
+  let out = line.replace(/passphrase=[^&\s]*/gi, 'passphrase=[redacted]');
+  if (passphrase.length > 0) out = out.split(passphrase).join('[redacted]');
+  return out;
+}
+
+export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'bind-failed' | 'listen-timeout' | 'other';
+
+/** Classifies one stderr line of the listener (libsrt's own log lines included). */
+export function classifySrtStderr(line: string): SrtStderrEvent {
+  if (/BADSECRET|Incorrect passphrase/i.test(line)) return 'wrong-passphrase';
+  if (/UNSECURE|Password required/i.test(line)) return 'missing-passphrase';
+  if (/bind failed|Address already in use|EADDRINUSE/i.test(line)) return 'bind-failed';
+  if (/Connection timed out/i.test(line)) return 'listen-timeout';
+  return 'other';
+}
+
+/**
+ * SRT ingest: one supervised ffmpeg listener per channel that has SRT settings. A caller that gets
+ * through libsrt's passphrase check becomes the channel's `IngestFeed` (MPEG-TS); when it leaves, the
+ * listener process exits and a new one is armed.
+ */
+export class SrtIngest {
+  private readonly listeners = new Map<string, SrtChannelListener>();
+  private readonly log: Logger;
+  private started = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: { registry: IngestFeedRegistry; logger: Logger },
+    private readonly channels: readonly ChannelPublishSettings[],
+    private readonly options: SrtIngestOptions = {},
+  ) {
+    this.log = deps.logger.child({ component: 'srt-ingest' });
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new LivepipeError(ErrorCode.Conflict, 'SRT ingest already started');
+    const problems: string[] = [];
+    const ports = new Map<number, string>();
+    for (const c of this.channels) {
+      if (c.srt === undefined) continue;
+      problems.push(...validateSrtSettings(c.id, c.srt));
+      const other = ports.get(c.srt.port);
+      if (other !== undefined) problems.push(`channels ${other} and ${c.id} share SRT port ${c.srt.port}`);
+      ports.set(c.srt.port, c.id);
+    }
+    if (problems.length > 0) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT ingest settings invalid: ${problems.join('; ')}`);
+    if (ports.size > 0) await assertFfmpegHasSrt(this.options.ffmpegPath ?? 'ffmpeg');
+    // Fail loudly now on a port another process holds, rather than retrying in the background forever.
+    const host = this.options.host ?? '127.0.0.1';
+    for (const [port, channel] of ports) {
+      const error = await udpBindError(host, port);
+      if (error !== undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT port ${host}:${port} of channel ${channel} is not available: ${error}`);
+    }
+    this.started = true;
+    for (const c of this.channels) {
+      if (c.srt === undefined) continue;
+      const listener = new SrtChannelListener(c.id, c.srt, this.deps.registry, this.log, this.options);
+      this.listeners.set(c.id, listener);
+      listener.arm();
+    }
+    this.log.info({ channels: [...this.listeners.keys()], host: this.options.host ?? '127.0.0.1' }, 'SRT ingest started');
+  }
+
+  /** The listener's pid (tests, diagnostics); undefined between runs. */
+  listenerPid(channel: string): number | undefined {
+    return this.listeners.get(channel)?.pid;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.listeners.values()].map((l) => l.stop()));
+      this.log.info('SRT ingest closed');
+    })();
+    return this.closing;
+  }
+}
+
+/** Checks that ffmpeg runs and was built with libsrt (`ffmpeg -protocols` lists `srt`). */
+async function assertFfmpegHasSrt(ffmpegPath: string): Promise<void> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(ffmpegPath, ['-hide_banner', '-protocols'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('close', () => resolve(out));
+  }).catch((err: unknown) => {
+    throw new LivepipeError(ErrorCode.BinaryMissing, `SRT ingest needs ffmpeg (${ffmpegPath}): ${errorMessage(err)}`, { cause: err });
+  });
+  const input = output.split(/Output:/i)[0] ?? '';
+  if (!/^\s*srt\s*$/m.test(input)) throw new LivepipeError(ErrorCode.BinaryMissing, `${ffmpegPath} has no SRT support (build it with --enable-libsrt; Debian's ffmpeg has it)`);
+}
+
+/** Tries to bind a UDP socket; returns the error message, or undefined if the port is free. */
+function udpBindError(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    socket.once('error', (err) => {
+      socket.close();
+      resolve(err.message);
+    });
+    socket.bind(port, host, () => socket.close(() => resolve(undefined)));
+  });
+}
+
+/** Supervises the listener ffmpeg of one channel: arm, feed, exit, re-arm with backoff. */
+class SrtChannelListener {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private feed: SrtFeed | undefined;
+  private stopping = false;
+  private kicked = false;
+  private refusedBusy = false;
+  private failures = 0;
+  private rearmTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly host: string;
+  private readonly pbkeylen: number;
+
+  constructor(
+    readonly channel: string,
+    private readonly srt: ChannelSrtSettings,
+    private readonly registry: IngestFeedRegistry,
+    parentLog: Logger,
+    private readonly options: SrtIngestOptions,
+  ) {
+    this.log = parentLog.child({ channel, port: srt.port });
+    this.host = options.host ?? '127.0.0.1';
+    this.pbkeylen = options.pbkeylen ?? 16;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  arm(): void {
+    if (this.stopping) return;
+    this.kicked = false;
+    this.refusedBusy = false;
+    const args = srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs);
+    // Own process group (detached) so stop() can signal ffmpeg and anything it forks, and a terminal
+    // Ctrl-C aimed at livepipe does not hit it first.
+    const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.child = child;
+    const startedAt = Date.now();
+    let gotData = false;
+    let listenTimedOut = false;
+    let stderrTail: string[] = [];
+    let resolveExit!: () => void;
+    this.exited = new Promise((r) => (resolveExit = r));
+
+    child.on('error', (err) => {
+      this.log.error({ err: err.message }, 'cannot run ffmpeg for the SRT listener');
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (!gotData) {
+        gotData = true;
+        this.onPublisherConnected();
+      }
+      this.feed?.onData(chunk);
+    });
+    child.stdout!.on('error', () => {});
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      const lines = (partial + text).split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      for (const raw of lines) {
+        if (raw.trim() === '') continue;
+        const line = redactSrtLine(raw, this.srt.passphrase);
+        stderrTail = [...stderrTail.slice(-9), line];
+        if (!gotData && classifySrtStderr(line) === 'listen-timeout') listenTimedOut = true;
+        this.onStderrLine(line);
+      }
+    });
+    child.once('close', (code, signal) => {
+      this.child = undefined;
+      const feed = this.feed;
+      this.feed = undefined;
+      if (feed !== undefined) {
+        const reason: PublishEndReason = this.stopping ? 'shutdown' : this.kicked ? 'kicked' : 'disconnect';
+        feed.close(reason);
+      }
+      const ranMs = Date.now() - startedAt;
+      if (listenTimedOut && !gotData) {
+        // The periodic renewal of an idle listener: not a failure.
+        this.failures = 0;
+        this.log.debug({ ranMs }, 'idle SRT listener renewed');
+      } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
+        // Exited without ever carrying a publisher: a failure (bad port, ffmpeg without libsrt…).
+        this.failures += 1;
+        this.log.error({ code, signal, ranMs, stderr: stderrTail }, 'SRT listener exited without a publisher');
+      } else {
+        this.failures = 0;
+        this.log.debug({ code, signal, ranMs }, 'SRT listener exited');
+      }
+      resolveExit();
+      this.scheduleRearm();
+    });
+    this.log.debug({ pid: child.pid }, 'SRT listener armed');
+  }
+
+  private scheduleRearm(): void {
+    if (this.stopping) return;
+    const base = this.options.reArmDelayMs ?? 250;
+    const max = this.options.maxBackoffMs ?? 10_000;
+    const delay = this.failures === 0 ? base : Math.min(max, base * 2 ** this.failures) * (0.8 + Math.random() * 0.4);
+    this.rearmTimer = setTimeout(() => this.arm(), delay);
+  }
+
+  private onPublisherConnected(): void {
+    const holder = this.registry.holder(this.channel);
+    if (holder !== undefined) {
+      this.log.warn({ livePublisher: { protocol: holder.protocol, remoteAddress: holder.remoteAddress, since: holder.since } }, 'SRT publish refused: channel already has a live publisher');
+      this.refusedBusy = true;
+      this.signal('SIGTERM');
+      return;
+    }
+    const feed = new SrtFeed(this.channel, () => this.kick(), this.options);
+    if (!this.registry.add(feed)) {
+      this.refusedBusy = true;
+      this.signal('SIGTERM');
+      return;
+    }
+    this.feed = feed;
+  }
+
+  private onStderrLine(line: string): void {
+    switch (classifySrtStderr(line)) {
+      case 'wrong-passphrase':
+        if (/processConnectRequest/.test(line)) this.log.warn('SRT publish refused: wrong passphrase');
+        return;
+      case 'missing-passphrase':
+        if (/processConnectRequest/.test(line)) this.log.warn('SRT publish refused: publisher sent no passphrase');
+        return;
+      case 'bind-failed':
+        this.log.error({ line }, 'SRT listener cannot bind its port');
+        return;
+      case 'listen-timeout':
+        return;
+      case 'other':
+        this.log.debug({ line }, 'SRT listener output');
+    }
+  }
+
+  kick(): void {
+    this.kicked = true;
+    this.signal('SIGTERM');
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Stops the listener (SIGTERM to its group, SIGKILL after the timeout) and waits for it. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.rearmTimer);
+    if (this.child === undefined) return;
+    this.signal('SIGTERM');
+    const killTimer = setTimeout(() => this.signal('SIGKILL'), this.options.stopTimeoutMs ?? 3000);
+    await this.exited;
+    clearTimeout(killTimer);
+  }
+}
+
+/** The MPEG-TS feed of one SRT publish. */
+class SrtFeed extends LiveFeedBase {
+  private readonly meter = new RateMeter();
+  private readonly fanout: TsFanout;
+  private readonly since = new Date().toISOString();
+
+  constructor(
+    channel: string,
+    private readonly kickPublisher: () => void,
+    options: SrtIngestOptions,
+  ) {
+    super(channel, 'srt', 'mpegts');
+    const fanoutOptions: TsFanoutOptions = {};
+    if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
+    this.fanout = new TsFanout(fanoutOptions);
+  }
+
+  onData(chunk: Buffer): void {
+    this.meter.add(chunk.length);
+    this.fanout.push(chunk);
+  }
+
+  open(): Readable {
+    return this.fanout.open();
+  }
+
+  kick(): void {
+    this.kickPublisher();
+  }
+
+  close(reason: PublishEndReason): void {
+    this.fanout.end();
+    this.finish(reason);
+  }
+
+  info(): PublisherInfo {
+    const streams = this.fanout.programStreams;
+    return {
+      channel: this.channel,
+      protocol: 'srt',
+      format: 'mpegts',
+      since: this.since,
+      ...(streams?.video === undefined ? {} : { video: { codec: streams.video.codec } }),
+      ...(streams?.audio === undefined ? {} : { audio: { codec: streams.audio.codec } }),
+      bytesIn: this.meter.total,
+      lastDataAt: new Date(this.meter.lastAt).toISOString(),
+      bitrateBps: this.meter.bitsPerSecond(),
+      consumers: this.fanout.consumerCount,
+    };
+  }
+}

@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import type { Readable } from 'node:stream';
+
+/** A free TCP port on loopback (bound then released). */
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** A free UDP port on loopback (SRT listeners). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  const port = socket.address().port;
+  await new Promise<void>((r) => socket.close(() => r()));
+  return port;
+}
+
+export interface Publisher {
+  child: ChildProcess;
+  stderr(): string;
+  /** Exit code (null if killed by a signal). */
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * ffmpeg publishing a small test pattern with a sine tone: 640x360, 30 fps, 1 s GOP, x264 ultrafast,
+ * AAC, for `seconds` (default long: tests stop it).
+ */
+export function publish(url: string, format: 'flv' | 'mpegts', options: { seconds?: number; outputOptions?: string[] } = {}): Publisher {
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(options.seconds ?? 60),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k',
+    ...(options.outputOptions ?? []),
+    '-f', format, url,
+  ];
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export interface ProbedFrame {
+  media_type: string;
+  key_frame: number;
+  pict_type?: string;
+  pts_time?: string;
+}
+
+/**
+ * Decodes the first `videoFrames` video frames of a feed with ffprobe (`-show_frames` decodes) and
+ * returns them with the stream list and ffprobe's error output. Destroys the Readable afterwards.
+ */
+export async function probeFeed(
+  source: Readable,
+  format: 'flv' | 'mpegts',
+  videoFrames = 10,
+): Promise<{ streams: Array<{ codec_name: string; codec_type: string; width?: number; height?: number }>; frames: ProbedFrame[]; stderr: string; code: number | null }> {
+  const child = spawn('ffprobe', [
+    '-hide_banner', '-v', 'error', '-analyzeduration', '1500000', '-f', format, '-i', 'pipe:0',
+    '-select_streams', 'v:0', '-read_intervals', `%+#${videoFrames}`,
+    '-show_streams', '-show_frames', '-show_entries', 'frame=media_type,key_frame,pict_type,pts_time:stream=codec_name,codec_type,width,height',
+    '-of', 'json',
+  ], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin!.on('error', () => {});
+  source.on('error', () => {});
+  source.pipe(child.stdin!);
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  source.unpipe(child.stdin!);
+  source.destroy();
+  const parsed = (out.trim() === '' ? {} : JSON.parse(out)) as { streams?: unknown[]; frames?: unknown[] };
+  return { streams: (parsed.streams ?? []) as never, frames: (parsed.frames ?? []) as ProbedFrame[], stderr, code };
+}
+
+/** Lists the streams of a feed (all of them, video and audio) with ffprobe. */
+export async function probeStreams(source: Readable, format: 'flv' | 'mpegts'): Promise<string[]> {
+  const child = spawn('ffprobe', ['-hide_banner', '-v', 'error', '-analyzeduration', '1500000', '-f', format, '-i', 'pipe:0', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin!.on('error', () => {});
+  source.on('error', () => {});
+  source.pipe(child.stdin!);
+  await new Promise((resolve) => child.once('close', resolve));
+  source.destroy();
+  // MPEG-TS lists each stream twice (under its program and on its own): report each codec once.
+  return [...new Set(out.split('\n').map((s) => s.trim()).filter((s) => s !== ''))];
+}
+
+/** Resolves when `predicate` holds, polling every 50 ms; rejects after `timeoutMs` with `what`. */
+export async function waitUntil(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Whether a process id is still alive. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A deliberately dumb RTMP client for robustness tests: it performs the simple handshake and sends
+ * hand-built chunks (128-byte chunk size), so tests can send malformed commands a real encoder never
+ * would. AMF0 encoding comes from node-media-server's encoder.
+ */
+const requireCjs = createRequire(import.meta.url);
+const amf = requireCjs('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(opt: Record<string, unknown>): Buffer };
+
+export function encodeCommand(opt: Record<string, unknown>): Buffer {
+  return amf.encodeAmf0Cmd(opt);
+}
+
+/** One RTMP message as chunks of 128 bytes on chunk stream `cid` (fmt 0, then fmt 3 continuations). */
+export function chunkMessage(type: number, payload: Buffer, options: { cid?: number; streamId?: number; timestamp?: number; declaredLength?: number } = {}): Buffer {
+  const cid = options.cid ?? 3;
+  // Basic header: one byte for chunk stream ids 2..63, two bytes (0, id - 64) for 64..319.
+  const basic = (fmt: number) => (cid < 64 ? Buffer.from([(fmt << 6) | cid]) : Buffer.from([fmt << 6, cid - 64]));
+  const message = Buffer.alloc(11);
+  message.writeUIntBE(options.timestamp ?? 0, 0, 3);
+  message.writeUIntBE(options.declaredLength ?? payload.length, 3, 3);
+  message[6] = type;
+  message.writeUInt32LE(options.streamId ?? 0, 7);
+  const parts: Buffer[] = [basic(0), message];
+  for (let off = 0; off < payload.length; off += 128) {
+    if (off > 0) parts.push(basic(3));
+    parts.push(payload.subarray(off, off + 128));
+  }
+  return Buffer.concat(parts);
+}
+
+export class RawRtmpClient {
+  readonly socket: Socket;
+  private received = Buffer.alloc(0);
+  closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => (this.received = Buffer.concat([this.received, d])));
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static async connect(port: number): Promise<RawRtmpClient> {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawRtmpClient(socket);
+  }
+
+  /** C0+C1, wait for S0+S1+S2, then C2. */
+  async handshake(): Promise<void> {
+    const c1 = Buffer.concat([Buffer.alloc(8), randomBytes(1528)]);
+    this.socket.write(Buffer.concat([Buffer.from([3]), c1]));
+    await this.waitFor(1 + 1536 * 2);
+    const s1 = this.received.subarray(1, 1537);
+    this.received = this.received.subarray(1 + 1536 * 2);
+    this.socket.write(s1);
+  }
+
+  async waitFor(bytes: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received.length < bytes) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${bytes} bytes (have ${this.received.length})`);
+      if (this.socket.destroyed) throw new Error('socket closed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  receivedBytes(): Buffer {
+    return this.received;
+  }
+
+  receivedText(): string {
+    return this.received.toString('latin1');
+  }
+
+  write(bytes: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Resolves true if the server closed the connection within `ms`. */
+  async closedWithin(ms: number): Promise<boolean> {
+    return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  }
+}

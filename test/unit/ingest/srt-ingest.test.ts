@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  classifySrtStderr,
+  redactSrtLine,
+  srtListenerArgs,
+  srtPublisherUrl,
+  validateSrtSettings,
+} from '../../../src/ingest/srt-ingest.js';
+import { RateMeter } from '../../../src/ingest/ingest-feed.js';
+
+describe('SRT listener settings', () => {
+  it('builds listener arguments with latency in microseconds and the passphrase as an option', () => {
+    const args = srtListenerArgs('127.0.0.1', { port: 9001, passphrase: 'p&ss w?rd=1', latencyMs: 200 }, 16);
+    expect(args).toContain('srt://127.0.0.1:9001');
+    expect(args[args.indexOf('-latency') + 1]).toBe('200000');
+    expect(args[args.indexOf('-passphrase') + 1]).toBe('p&ss w?rd=1');
+    expect(args[args.indexOf('-mode') + 1]).toBe('listener');
+    expect(args.slice(-1)).toEqual(['pipe:1']);
+    expect(args[args.indexOf('-listen_timeout') + 1]).toBe('60000000');
+    expect(args.join(' ')).toContain('-c copy -f mpegts');
+    expect(srtListenerArgs('::1', { port: 9001, passphrase: 'x'.repeat(10) }, 32)).toContain('srt://[::1]:9001');
+  });
+
+  it('computes the publisher URL with an escaped passphrase', () => {
+    expect(srtPublisherUrl('ingest.example.com', 'news', { port: 9000, passphrase: 'abc def&12' })).toBe(
+      'srt://ingest.example.com:9000?streamid=publish%3Anews&passphrase=abc+def%2612&pbkeylen=16',
+    );
+  });
+
+  it.each([
+    [{ port: 9000, passphrase: 'long-enough-1' }, 0],
+    [{ port: 0, passphrase: 'long-enough-1' }, 1],
+    [{ port: 9000, passphrase: 'short' }, 1],
+    [{ port: 9000, passphrase: 'x'.repeat(80) }, 1],
+    [{ port: 9000, passphrase: 'long-enough-1', latencyMs: -1 }, 1],
+    [{ port: 70000, passphrase: 'short', latencyMs: 1.5 }, 3],
+  ])('validates %j (%i problems)', (srt, problems) => {
+    expect(validateSrtSettings('news', srt)).toHaveLength(problems);
+  });
+
+  it('redacts passphrases in ffmpeg output', () => {
+    expect(redactSrtLine('srt://h:1?mode=listener&passphrase=topsecret12&x=1: error', 'topsecret12')).toBe('srt://h:1?mode=listener&passphrase=[redacted]&x=1: error');
+    expect(redactSrtLine('key topsecret12 leaked', 'topsecret12')).toBe('key [redacted] leaked');
+  });
+
+  it.each([
+    ['20:25:53.118815/SRT:RcvQ:w1!W:SRT.cn: processConnectRequest: rsp(REJECT): 1010 - Incorrect passphrase', 'wrong-passphrase'],
+    ['KMREQ/rcv: (snd) Rx process failure - BADSECRET', 'wrong-passphrase'],
+    ['processConnectRequest: rsp(REJECT): 1011 - Password required or unexpected', 'missing-passphrase'],
+    ['srt://127.0.0.1:9000: Input/output error', 'other'],
+    ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
+  ])('classifies %s', (line, kind) => {
+    expect(classifySrtStderr(line)).toBe(kind);
+  });
+});
+
+describe('RateMeter', () => {
+  it('averages complete seconds of the window', () => {
+    let now = 10_000;
+    const m = new RateMeter(5, () => now);
+    m.add(1000);
+    now += 1000;
+    m.add(3000);
+    now += 1000;
+    expect(m.bitsPerSecond()).toBe(((1000 + 3000) * 8) / 2);
+    expect(m.total).toBe(4000);
+    now += 60_000;
+    expect(m.bitsPerSecond()).toBe(0);
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Readable } from 'node:stream';
+import { TS_PACKET_SIZE, TsFanout, TsPacketAligner, isPatStart } from '../../../src/ingest/ts-fanout.js';
+
+function packet(pid: number, pusi: boolean, fill: number): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, fill);
+  p[0] = 0x47;
+  p[1] = (pusi ? 0x40 : 0) | ((pid >> 8) & 0x1f);
+  p[2] = pid & 0xff;
+  p[3] = 0x10;
+  return p;
+}
+
+function read(stream: Readable): Buffer {
+  const chunks: Buffer[] = [];
+  let c: Buffer | null;
+  while ((c = stream.read() as Buffer | null) !== null) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+describe('TsPacketAligner', () => {
+  it('reassembles packets split anywhere', () => {
+    const packets = Array.from({ length: 20 }, (_, i) => packet(0x100, i % 5 === 0, i));
+    const stream = Buffer.concat(packets);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 10 }), (cuts) => {
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const aligner = new TsPacketAligner();
+        const out: Buffer[] = [];
+        let prev = 0;
+        for (const p of [...points, stream.length]) {
+          const got = aligner.push(stream.subarray(prev, p));
+          expect(got.length % TS_PACKET_SIZE).toBe(0);
+          out.push(got);
+          prev = p;
+        }
+        expect(Buffer.concat(out).equals(stream)).toBe(true);
+      }),
+    );
+  });
+
+  it('resynchronises after garbage', () => {
+    const aligner = new TsPacketAligner();
+    const good = Buffer.concat([packet(1, true, 1), packet(1, false, 2), packet(1, false, 3)]);
+    const out = aligner.push(Buffer.concat([Buffer.from([1, 2, 3, 0x47, 9]), good]));
+    expect(out.equals(good)).toBe(true);
+    expect(aligner.discarded).toBe(5);
+  });
+});
+
+/** PAT naming program 1 at PMT PID 0x1000. */
+function pat(): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
+  Buffer.from([0x47, 0x40, 0x00, 0x10, 0x00, 0x00, 0xb0, 0x0d, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xf0, 0x00, 0, 0, 0, 0]).copy(p);
+  return p;
+}
+/** PMT: H.264 on PID 0x100, AAC (ADTS) on PID 0x101. */
+function pmt(): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
+  Buffer.from([
+    0x47, 0x50, 0x00, 0x10, 0x00,
+    0x02, 0xb0, 0x17, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe1, 0x00, 0xf0, 0x00,
+    0x1b, 0xe1, 0x00, 0xf0, 0x00,
+    0x0f, 0xe1, 0x01, 0xf0, 0x00,
+    0, 0, 0, 0,
+  ]).copy(p);
+  return p;
+}
+/** A video PES start on PID 0x100; keyframes carry random_access_indicator in an adaptation field. */
+function video(key: boolean, tag: number): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, tag);
+  p[0] = 0x47;
+  p[1] = 0x41;
+  p[2] = 0x00;
+  p[3] = key ? 0x30 : 0x10;
+  if (key) {
+    p[4] = 1;
+    p[5] = 0x40;
+  }
+  return p;
+}
+const tagOf = (b: Buffer, i: number) => b[i * TS_PACKET_SIZE + 100];
+
+describe('TsFanout with keyframe-marked video', () => {
+  it('reads the codecs from the PMT', () => {
+    const f = new TsFanout();
+    f.push(Buffer.concat([pat(), pmt()]));
+    expect(f.programStreams).toEqual({ video: { codec: 'h264', pid: 0x100 }, audio: { codec: 'aac', pid: 0x101 } });
+  });
+
+  it('starts a late consumer at the PAT before the latest keyframe', () => {
+    const f = new TsFanout();
+    f.push(Buffer.concat([pat(), pmt(), video(true, 1), video(false, 2), pat(), pmt(), video(false, 3)]));
+    f.push(Buffer.concat([pat(), pmt(), video(true, 4), video(false, 5), pat(), pmt(), video(false, 6)]));
+    const got = read(f.open());
+    expect(got.length).toBe(7 * TS_PACKET_SIZE);
+    expect(isPatStart(got)).toBe(true);
+    expect([2, 3, 6].map((i) => tagOf(got, i))).toEqual([4, 5, 6]);
+    expect(f.cachedBytes).toBe(7 * TS_PACKET_SIZE);
+  });
+
+  it('makes a consumer with nothing cached wait for the next keyframe group, not just any PAT', () => {
+    // A consumer that lags past a tiny bound must rejoin; marking was seen, so it rejoins at a keyframe group.
+    const g = new TsFanout({ maxConsumerBufferBytes: 2 * TS_PACKET_SIZE });
+    g.push(Buffer.concat([pat(), pmt(), video(true, 1)]));
+    const c = g.open(); // gets the cached group (3 packets) -> over the bound: will skip
+    g.push(Buffer.concat([video(false, 2), pat(), pmt(), video(false, 3)]));
+    read(c);
+    g.push(Buffer.concat([video(false, 4), pat(), pmt(), video(true, 5), video(false, 6)]));
+    const got = read(c);
+    expect(got.length).toBe(4 * TS_PACKET_SIZE);
+    expect(isPatStart(got)).toBe(true);
+    expect([2, 3].map((i) => tagOf(got, i))).toEqual([5, 6]);
+  });
+
+  it('drops an oversized keyframe group from the cache', () => {
+    const f = new TsFanout({ maxGopCacheBytes: 5 * TS_PACKET_SIZE });
+    f.push(Buffer.concat([pat(), pmt(), video(true, 1)]));
+    expect(f.cachedBytes).toBe(3 * TS_PACKET_SIZE);
+    f.push(Buffer.concat([video(false, 2), video(false, 2), video(false, 2)]));
+    expect(f.cachedBytes).toBe(0);
+  });
+});
+
+describe('TsFanout', () => {
+  it('starts every consumer at a PAT, then passes everything', () => {
+    const f = new TsFanout();
+    const early = f.open();
+    f.push(Buffer.concat([packet(0x100, false, 1), packet(0, true, 2), packet(0x1000, true, 3)]));
+    const late = f.open();
+    f.push(Buffer.concat([packet(0x100, true, 4), packet(0, true, 5), packet(0x100, false, 6)]));
+    const e = read(early);
+    const l = read(late);
+    expect(e.length).toBe(5 * TS_PACKET_SIZE);
+    expect(isPatStart(e)).toBe(true);
+    expect(e[4]).toBe(2);
+    expect(l.length).toBe(2 * TS_PACKET_SIZE);
+    expect(isPatStart(l)).toBe(true);
+    expect(l[4]).toBe(5);
+  });
+
+  it('makes a lagging consumer skip to the next PAT', () => {
+    const f = new TsFanout({ maxConsumerBufferBytes: 10 * TS_PACKET_SIZE });
+    const c = f.open();
+    f.push(packet(0, true, 0));
+    for (let i = 0; i < 30; i++) f.push(packet(0x100, false, 1));
+    expect(c.readableLength).toBeLessThanOrEqual(12 * TS_PACKET_SIZE);
+    read(c);
+    f.push(packet(0x100, false, 7));
+    f.push(packet(0, true, 8));
+    const after = read(c);
+    expect(after.length).toBe(TS_PACKET_SIZE);
+    expect(after[4]).toBe(8);
+  });
+
+  it('ends consumers', async () => {
+    const f = new TsFanout();
+    const c = f.open();
+    const ended = new Promise((r) => c.on('end', r));
+    c.resume();
+    f.end();
+    await ended;
+    expect(f.consumerCount).toBe(0);
+  });
+});
