@@ -16,6 +16,7 @@ const commandModules: Array<() => Promise<{ register: Register }>> = [
   () => import('./package-command.js'),
   () => import('./origin-command.js'),
   () => import('./ingest-command.js'),
+  () => import('./serve-command.js'),
 ];
 
 function packageVersion(): string {

@@ -12,6 +12,8 @@ export interface IngestServerOptions {
   rtmp?: Omit<RtmpIngestOptions, 'host'> | false;
   /** SRT settings, or `false` to disable SRT. */
   srt?: Omit<SrtIngestOptions, 'host'> | false;
+  /** Open mode (no channels configured) on a non-loopback bind too; default false. */
+  openOnAnyBind?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export class IngestServer {
   ) {
     this.host = options.host ?? '127.0.0.1';
     this.feeds = new IngestFeedRegistry(deps.bus, deps.logger);
-    const authorizer = new PublishAuthorizer(deps.channels, this.host, deps.logger);
+    const authorizer = new PublishAuthorizer(deps.channels, this.host, deps.logger, options.openOnAnyBind ?? false);
     this.rtmp = options.rtmp === false ? undefined : new RtmpIngest({ registry: this.feeds, authorizer, logger: deps.logger }, { ...options.rtmp, host: this.host });
     this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger }, deps.channels.channels(), { ...options.srt, host: this.host });
   }

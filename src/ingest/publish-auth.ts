@@ -77,10 +77,16 @@ export function secretsEqual(presented: string, expected: string): boolean {
  * - A configured channel with a key requires exactly that key.
  * - A configured channel without a key is accepted only on a loopback bind.
  */
-export function decidePublish(request: PublishRequest, registry: ChannelRegistry, bindHost: string): PublishDecision {
+export function decidePublish(
+  request: PublishRequest,
+  registry: ChannelRegistry,
+  bindHost: string,
+  /** Open mode on a non-loopback bind too (`allowOpenPublish: true`, an explicit operator choice). */
+  openOnAnyBind = false,
+): PublishDecision {
   if (!isValidId(request.channel)) return { allowed: false, refusal: 'invalid-channel-id' };
   const loopback = isLoopbackBind(bindHost);
-  if (registry.channelCount() === 0 && loopback) return { allowed: true, mode: 'open' };
+  if (registry.channelCount() === 0 && (loopback || openOnAnyBind)) return { allowed: true, mode: 'open' };
   const channel = registry.getChannel(request.channel);
   if (channel === undefined) return { allowed: false, refusal: 'unknown-channel' };
   if (channel.key === undefined || channel.key === '') {
@@ -123,6 +129,7 @@ export class PublishAuthorizer {
     private readonly registry: ChannelRegistry,
     private readonly bindHost: string,
     logger: Logger,
+    private readonly openOnAnyBind = false,
   ) {
     this.log = logger.child({ component: 'publish-auth' });
   }
@@ -130,14 +137,14 @@ export class PublishAuthorizer {
   /** Says once, loudly, that anyone on this host may publish any channel. */
   warnIfOpen(): void {
     if (this.warnedOpenMode || this.registry.channelCount() !== 0) return;
-    if (isLoopbackBind(this.bindHost)) {
+    if (isLoopbackBind(this.bindHost) || this.openOnAnyBind) {
       this.warnedOpenMode = true;
       this.log.warn({ bind: this.bindHost }, 'no channels configured: open mode, any local publisher may push any channel id');
     }
   }
 
   authorize(request: PublishRequest, context: { protocol: 'rtmp' | 'srt'; remoteAddress?: string }): PublishDecision {
-    const decision = decidePublish(request, this.registry, this.bindHost);
+    const decision = decidePublish(request, this.registry, this.bindHost, this.openOnAnyBind);
     if (decision.allowed) {
       if (decision.mode === 'open') this.warnIfOpen();
     } else {

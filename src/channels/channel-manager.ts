@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import type { ChannelConfig } from '../config/service-config.js';
+import type { NamedLadder } from '../config/ladder-loader.js';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import type { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
+import type { IngestFeed } from '../ingest/ingest-feed.js';
+import type { ChannelRegistry } from './channel-registry.js';
+import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
+import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from './channel-service.js';
+import type { TranscodeAdmission } from '../transcode/admission.js';
+
+export interface ChannelManagerOptions {
+  registry: ChannelRegistry;
+  ingest: {
+    feed(channel: string): IngestFeed | undefined;
+    kick(channel: string): boolean;
+    publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string };
+  };
+  bus: EventBus;
+  logger: Logger;
+  loadLadder: (name: string) => Promise<NamedLadder>;
+  createPackager: (channel: string) => Promise<ChannelPackagerPort>;
+  admission?: TranscodeAdmission;
+  metrics?: ChannelMetricsPort & { setIngestBitrate(channel: string, bps: number): void; removeChannel(channel: string): void };
+  /** Host name viewers and publishers use, for the URLs in views and the start-up banner. */
+  publicHost: string;
+  originPort: number;
+  reconnectGraceSeconds: number;
+  /** Allocates SRT ports to channels that have SRT settings without an explicit port. */
+  srtPorts: { base: number; count: number };
+  stallTimeoutMs?: number;
+}
+
+/**
+ * Runs every channel: one `Channel` per registry entry (plus ad-hoc channels in open mode), routes
+ * publish events to them, and implements the ops API's `ChannelService` on top of the registry
+ * (which validates and persists definitions). Also adapts the registry to what ingest reads
+ * (`getChannel` with SRT ports allocated from the configured range).
+ */
+export class ChannelManager implements ChannelService {
+  private readonly channels = new Map<string, Channel>();
+  private readonly logger: Logger;
+  private unsubscribe: Array<() => void> = [];
+  private sampler: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ChannelManagerOptions) {
+    this.logger = options.logger.child({ component: 'channels' });
+  }
+
+  /** What ingest's authorizer and SRT listeners read. */
+  readonly ingestRegistry: IngestChannelRegistry = {
+    getChannel: (id) => this.publishSettings().find((c) => c.id === id),
+    channelCount: () => this.options.registry.list().length,
+    channels: () => this.publishSettings(),
+  };
+
+  /**
+   * Lifecycle start (named `open` because `start(id)` is the ops API's "start a channel"): creates
+   * the configured channels and subscribes to registry changes and publish events.
+   */
+  async open(): Promise<void> {
+    for (const spec of this.options.registry.list()) this.channelFor(spec.id, spec);
+    this.unsubscribe.push(
+      this.options.registry.onChange((change) => {
+        if (change.type === 'created') this.channelFor(change.channel.id, change.channel);
+        else if (change.type === 'updated') void this.channels.get(change.channel.id)?.updateSpec(change.channel, change.changed);
+        else void this.drop(change.channel.id);
+      }),
+      routePublishEvents(this.options.bus, this.options.ingest, (id) => this.channelFor(id), this.logger),
+    );
+    // Ingest bitrate and encoder progress are sampled, not pushed: cheap and bounded.
+    this.sampler = setInterval(() => this.sample(), 2000);
+    this.sampler.unref();
+  }
+
+  list(): ChannelView[] {
+    return [...this.channels.values()].map((c) => c.view());
+  }
+
+  get(id: string): ChannelView | undefined {
+    return this.channels.get(id)?.view();
+  }
+
+  async create(spec: ChannelSpec): Promise<ChannelView> {
+    const created = await this.options.registry.create(spec);
+    return this.channelFor(created.id, created)!.view();
+  }
+
+  async update(id: string, patch: ChannelPatch): Promise<ChannelView> {
+    await this.options.registry.update(id, patch);
+    return this.require(id).view();
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!this.options.registry.has(id)) {
+      // An open-mode channel is not in the registry: removing it stops it.
+      if (!this.channels.has(id)) throw notFound(id);
+      await this.drop(id);
+      return;
+    }
+    await this.options.registry.remove(id);
+  }
+
+  async restart(id: string): Promise<ChannelView> {
+    const channel = this.require(id);
+    await channel.restart();
+    return channel.view();
+  }
+
+  async stop(id: string): Promise<ChannelView> {
+    const channel = this.require(id);
+    await channel.stop();
+    return channel.view();
+  }
+
+  async start(id: string): Promise<ChannelView> {
+    const channel = this.require(id);
+    await channel.start();
+    return channel.view();
+  }
+
+  async kick(id: string): Promise<ChannelView> {
+    const channel = this.require(id);
+    await channel.kick();
+    return channel.view();
+  }
+
+  /** Stops every ladder (their packagers finish the segment in flight) in parallel. */
+  async close(): Promise<void> {
+    if (this.sampler !== undefined) clearInterval(this.sampler);
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    await Promise.all([...this.channels.values()].map((c) => c.close().catch((err) => this.logger.error({ channel: c.id, err: errorMessage(err) }, 'channel close failed'))));
+  }
+
+  /** Views for the start-up banner. */
+  urls(id: string): ChannelView['urls'] {
+    const { publicHost, originPort } = this.options;
+    const publish = this.options.ingest.publishUrls(id, publicHost);
+    return {
+      playback: `http://${publicHost}:${originPort}/live/${id}/master.m3u8`,
+      rtmp: publish.rtmp ?? '',
+      ...(publish.srt !== undefined ? { srt: publish.srt } : {}),
+    };
+  }
+
+  private channelFor(id: string, spec?: ChannelConfig): Channel | undefined {
+    const existing = this.channels.get(id);
+    if (existing !== undefined) return existing;
+    const definition = spec ?? this.options.registry.get(id) ?? this.openModeSpec(id);
+    if (definition === undefined) return undefined;
+    const channel = new Channel(definition, {
+      bus: this.options.bus,
+      logger: this.options.logger,
+      loadLadder: this.options.loadLadder,
+      createPackager: this.options.createPackager,
+      kickPublisher: (channelId) => this.options.ingest.kick(channelId),
+      ...(this.options.admission !== undefined ? { admission: this.options.admission } : {}),
+      ...(this.options.metrics !== undefined ? { metrics: this.options.metrics } : {}),
+      urls: (channelId) => this.urls(channelId),
+      reconnectGraceMs: this.options.reconnectGraceSeconds * 1000,
+      ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
+    });
+    this.channels.set(id, channel);
+    return channel;
+  }
+
+  /** Open mode: no channel configured, so ingest let an unknown id publish; run it on `default`. */
+  private openModeSpec(id: string): ChannelConfig | undefined {
+    if (this.options.registry.list().length > 0) return undefined;
+    this.logger.warn({ channel: id }, 'open mode: creating channel on the default ladder (configure channels with keys for production)');
+    return { id, ladder: 'default', key: randomBytes(24).toString('base64url') };
+  }
+
+  private async drop(id: string): Promise<void> {
+    const channel = this.channels.get(id);
+    if (channel === undefined) return;
+    this.channels.delete(id);
+    this.options.ingest.kick(id);
+    await channel.stop();
+    await channel.close();
+    this.options.metrics?.removeChannel(id);
+  }
+
+  private require(id: string): Channel {
+    const channel = this.channels.get(id);
+    if (channel === undefined) throw notFound(id);
+    return channel;
+  }
+
+  private publishSettings(): ChannelPublishSettings[] {
+    const specs = this.options.registry.list();
+    const taken = new Set(specs.flatMap((s) => (s.srt?.port !== undefined ? [s.srt.port] : [])));
+    let next = this.options.srtPorts.base;
+    const end = this.options.srtPorts.base + this.options.srtPorts.count;
+    // Channels without an explicit port get the next free one of the range, in registry order.
+    return specs.map((s) => {
+      if (s.srt === undefined) return { id: s.id, key: s.key };
+      let port = s.srt.port;
+      if (port === undefined) {
+        while (taken.has(next) && next < end) next++;
+        port = next < end ? next++ : undefined;
+      }
+      if (port === undefined) {
+        this.logger.error({ channel: s.id }, 'SRT port range exhausted: channel has no SRT listener');
+        return { id: s.id, key: s.key };
+      }
+      return { id: s.id, key: s.key, srt: { port, passphrase: s.srt.passphrase, latencyMs: s.srt.latencyMs } };
+    });
+  }
+
+  private sample(): void {
+    const metrics = this.options.metrics;
+    if (metrics === undefined) return;
+    for (const [id, channel] of this.channels) {
+      const view = channel.view();
+      if (view.publisher?.bitrate !== undefined) metrics.setIngestBitrate(id, view.publisher.bitrate);
+      const video = view.transcoder.renditions.find((r) => r.kind === 'video');
+      if (video?.fps !== undefined || video?.speed !== undefined) {
+        metrics.setEncoderProgress(id, { ...(video.fps !== undefined ? { fps: video.fps } : {}), ...(video.speed !== undefined ? { speed: video.speed } : {}) });
+      }
+    }
+  }
+}
+
+function notFound(id: string): LivepipeError {
+  return new LivepipeError(ErrorCode.NotFound, `no channel "${id}"`);
+}

@@ -1,0 +1,351 @@
+import type { ChannelConfig } from '../config/service-config.js';
+import type { NamedLadder } from '../config/ladder-loader.js';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
+import type { TranscodeAdmission } from '../transcode/admission.js';
+import { TranscoderSupervisor, type TranscodeRun } from '../transcode/transcoder-supervisor.js';
+import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
+
+/** What a channel needs from its packager (implemented by `ChannelPackager`). */
+export interface ChannelPackagerPort {
+  /** Consumes a transcoder run's outputs; every run after the first is a discontinuity. */
+  attachRun(run: TranscodeRun): void;
+  /** Closes the stream (EXT-X-ENDLIST) once the publisher is gone for good. */
+  endStream(): Promise<void>;
+  /** Last published position per rendition. */
+  positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
+  close(): Promise<void>;
+}
+
+export interface ChannelMetricsPort {
+  setChannelState(channel: string, state: ChannelState): void;
+  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
+  countTranscoderRestart(channel: string): void;
+}
+
+export interface ChannelDeps {
+  bus: EventBus;
+  logger: Logger;
+  loadLadder: (name: string) => Promise<NamedLadder>;
+  createPackager: (channel: string) => Promise<ChannelPackagerPort>;
+  kickPublisher: (channel: string) => boolean;
+  admission?: TranscodeAdmission;
+  metrics?: ChannelMetricsPort;
+  /** Public URLs for the view (playback, publish). */
+  urls: (channel: string) => ChannelView['urls'];
+  /** How long a channel waits for its publisher to come back before ending the stream (ms). */
+  reconnectGraceMs: number;
+  /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
+  stallTimeoutMs?: number;
+}
+
+/**
+ * One live channel: the composition of its ingest feed, a transcoder supervisor per publish session
+ * and its packager. States (see `ChannelState`): `idle` → publish → `live` → publisher leaves →
+ * `reconnecting` → (publisher back within the grace period → `live`, same playlist after a
+ * discontinuity) or (grace over → stream ended with EXT-X-ENDLIST → `idle`). `stop()` → `stopped`
+ * (publishes refused until `start()`); a ladder that keeps crashing → `failed`.
+ */
+export class Channel {
+  private state: ChannelState = 'idle';
+  private feed: IngestFeed | undefined;
+  private supervisor: TranscoderSupervisor | undefined;
+  private packager: ChannelPackagerPort | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+  /** The latest run's resolved ladder: output sizes and bitrates for the view. */
+  private lastRun: TranscodeRun | undefined;
+  /** Operator and crash restarts since the channel was created. */
+  private restarts = 0;
+  private readonly logger: Logger;
+  /** Serializes lifecycle operations (publish events, API calls) so they never interleave. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private spec: ChannelConfig,
+    private readonly deps: ChannelDeps,
+  ) {
+    this.logger = deps.logger.child({ component: 'channel', channel: spec.id });
+    deps.metrics?.setChannelState(spec.id, 'idle');
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get currentState(): ChannelState {
+    return this.state;
+  }
+
+  /** Opens the packager (which resumes the channel's playlists from storage) on first use. */
+  private async ensurePackager(): Promise<ChannelPackagerPort> {
+    this.packager ??= await this.deps.createPackager(this.spec.id);
+    return this.packager;
+  }
+
+  /** A new definition (ladder change, key rotation). A ladder change restarts a live ladder. */
+  updateSpec(spec: ChannelConfig, changed: readonly string[]): Promise<void> {
+    return this.serialize(async () => {
+      this.spec = spec;
+      if (changed.includes('key') && this.feed !== undefined) {
+        this.logger.info('publish key rotated: dropping the current publisher');
+        this.deps.kickPublisher(this.spec.id);
+      } else if (changed.includes('ladder') && this.supervisor !== undefined) {
+        await this.restartLadder('ladder changed');
+      }
+    });
+  }
+
+  onPublishStarted(feed: IngestFeed): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state === 'stopped') {
+        this.logger.warn({ protocol: feed.protocol }, 'publish refused: channel is stopped by an operator');
+        this.deps.kickPublisher(this.spec.id);
+        return;
+      }
+      this.clearGrace();
+      this.feed = feed;
+      await this.startLadder();
+    });
+  }
+
+  onPublishEnded(reason: PublishEndReason): Promise<void> {
+    return this.serialize(async () => {
+      this.feed = undefined;
+      await this.stopLadder();
+      if (this.state === 'stopped' || this.closed) return;
+      if (reason === 'shutdown') return;
+      this.setState('reconnecting', `publisher left (${reason})`);
+      this.graceTimer = setTimeout(() => {
+        void this.serialize(async () => {
+          this.graceTimer = undefined;
+          if (this.state !== 'reconnecting') return;
+          this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
+          await this.packager?.endStream();
+          this.setState('idle', 'grace period over');
+        });
+      }, this.deps.reconnectGraceMs);
+      this.graceTimer.unref();
+    });
+  }
+
+  /** Restarts the ladder workers (new ffmpeg run, a discontinuity in the playlists). */
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.feed === undefined || this.feed.ended) {
+        throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no publisher: nothing to restart`);
+      }
+      await this.restartLadder('operator restart');
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serialize(async () => {
+      this.clearGrace();
+      this.setState('stopped', 'operator stop');
+      if (this.feed !== undefined) this.deps.kickPublisher(this.spec.id);
+      await this.stopLadder();
+      await this.packager?.endStream();
+    });
+  }
+
+  start(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state === 'stopped' || this.state === 'failed') this.setState('idle', 'operator start');
+    });
+  }
+
+  kick(): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.deps.kickPublisher(this.spec.id)) {
+        throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no publisher to kick`);
+      }
+    });
+  }
+
+  view(): ChannelView {
+    const snapshot = this.supervisor?.state();
+    const info = this.feed?.info();
+    const positions = (this.packager?.positions() ?? []).map((p) => ({ rendition: p.rendition, msn: p.lastMsn, part: p.lastPart }));
+    const ladder = this.lastRun?.ladder;
+    const stats = (name: string) => {
+      const position = positions.find((p) => p.rendition === name);
+      return position !== undefined ? { lastMsn: position.msn, lastPart: position.part } : {};
+    };
+    const renditions: RenditionStats[] = [
+      ...(ladder?.video ?? []).map((v) => ({
+        name: v.name,
+        kind: 'video' as const,
+        width: v.outputWidth,
+        height: v.outputHeight,
+        bitrate: v.bitrate,
+        // One ffmpeg encodes the whole ladder: its progress is the channel's.
+        ...(snapshot?.lastProgress?.fps !== undefined ? { fps: snapshot.lastProgress.fps } : {}),
+        ...(snapshot?.lastProgress?.speed !== undefined ? { speed: snapshot.lastProgress.speed } : {}),
+        ...stats(v.name),
+      })),
+      ...(ladder?.audio ?? []).map((a) => ({ name: a.name, kind: 'audio' as const, bitrate: a.bitrate, ...stats(a.name) })),
+    ];
+    const view: ChannelView = {
+      id: this.spec.id,
+      ladder: this.spec.ladder,
+      state: this.state,
+      keyLast4: this.spec.key.slice(-4),
+      transcoder: {
+        state: snapshot?.state ?? 'idle',
+        runId: snapshot?.runId ?? 0,
+        restarts: this.restarts + (snapshot?.restarts ?? 0),
+        uptimeSeconds: Math.round((snapshot?.uptimeMs ?? 0) / 1000),
+        lastError: snapshot?.lastError ?? this.lastError,
+        renditions,
+        dropped: (snapshot?.decisions ?? []).filter((d) => !d.kept).map((d) => ({ name: d.name, reason: d.reason ?? 'dropped' })),
+      },
+      urls: this.deps.urls(this.spec.id),
+    };
+    const mediaSequence = positions.reduce<number | undefined>((max, p) => (max === undefined || p.msn > max ? p.msn : max), undefined);
+    if (mediaSequence !== undefined) view.mediaSequence = mediaSequence;
+    if (info !== undefined) {
+      view.publisher = {
+        protocol: info.protocol,
+        since: info.since,
+        bitrate: info.bitrateBps,
+        ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
+        ...(info.video !== undefined
+          ? { video: { codec: info.video.codec, width: info.video.width ?? 0, height: info.video.height ?? 0, frameRate: info.video.frameRate } }
+          : {}),
+        ...(info.audio !== undefined ? { audio: info.audio } : {}),
+      };
+    }
+    return view;
+  }
+
+  /** Stops the ladder (the packager finishes the segment in flight) and closes the packager. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.serialize(async () => {
+      this.clearGrace();
+      await this.stopLadder();
+      await this.packager?.close();
+      this.packager = undefined;
+    });
+  }
+
+  private async startLadder(): Promise<void> {
+    const feed = this.feed;
+    if (feed === undefined) return;
+    const packager = await this.ensurePackager();
+    let ladder: NamedLadder;
+    try {
+      ladder = await this.deps.loadLadder(this.spec.ladder);
+    } catch (err) {
+      this.fail(`ladder "${this.spec.ladder}": ${errorMessage(err)}`);
+      this.deps.kickPublisher(this.spec.id);
+      return;
+    }
+    const supervisor = new TranscoderSupervisor({
+      channel: this.spec.id,
+      ladder: ladder.ladder,
+      input: { kind: 'stdin', format: feed.format },
+      // Every run (first, crash restart) reads the live feed from its most recent keyframe.
+      openInput: () => (this.feed ?? feed).open(),
+      bus: this.deps.bus,
+      logger: this.deps.logger,
+      onRun: (run) => {
+        this.lastRun = run;
+        packager.attachRun(run);
+      },
+      ...(this.deps.admission !== undefined ? { admission: this.deps.admission } : {}),
+      ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
+    });
+    this.supervisor = supervisor;
+    try {
+      await supervisor.start();
+    } catch (err) {
+      this.supervisor = undefined;
+      const message = errorMessage(err);
+      this.logger.error({ err: message }, 'ladder could not start: dropping the publisher');
+      this.fail(message);
+      this.deps.kickPublisher(this.spec.id);
+      return;
+    }
+    this.setState('live', `publishing over ${feed.protocol}`);
+    void supervisor.finished().then((final) => {
+      if (final === 'failed' && this.supervisor === supervisor) {
+        this.fail(supervisor.state().lastError ?? 'transcoder failed');
+      }
+    });
+  }
+
+  private async stopLadder(): Promise<void> {
+    const supervisor = this.supervisor;
+    this.supervisor = undefined;
+    if (supervisor !== undefined) {
+      this.lastError = supervisor.state().lastError ?? this.lastError;
+      this.restarts += supervisor.state().restarts;
+      await supervisor.stop();
+    }
+  }
+
+  private async restartLadder(why: string): Promise<void> {
+    this.logger.info({ why }, 'restarting the ladder');
+    this.restarts += 1;
+    this.deps.metrics?.countTranscoderRestart(this.spec.id);
+    await this.stopLadder();
+    await this.startLadder();
+  }
+
+  private fail(reason: string): void {
+    this.lastError = reason;
+    this.setState('failed', reason);
+  }
+
+  private setState(next: ChannelState, reason: string): void {
+    if (next === this.state) return;
+    this.logger.info({ from: this.state, to: next, reason }, 'channel state');
+    this.state = next;
+    this.deps.metrics?.setChannelState(this.spec.id, next);
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task, task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Subscribes a channel-lookup function to the bus' publish events; returns the unsubscribe. */
+export function routePublishEvents(
+  bus: EventBus,
+  feeds: { feed(channel: string): IngestFeed | undefined },
+  channelFor: (id: string) => Channel | undefined,
+  logger: Logger,
+): () => void {
+  const offStart = bus.on(LivepipeEvent.PublishStarted, ({ channel }) => {
+    const feed = feeds.feed(channel);
+    const target = channelFor(channel);
+    if (feed === undefined || target === undefined) {
+      logger.warn({ channel }, 'publish started for a channel livepipe does not run');
+      return;
+    }
+    target.onPublishStarted(feed).catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish start failed'));
+  });
+  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason }) => {
+    channelFor(channel)
+      ?.onPublishEnded(reason as PublishEndReason)
+      .catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish end failed'));
+  });
+  return () => {
+    offStart();
+    offEnd();
+  };
+}
+
+export type { TranscoderStateName };
