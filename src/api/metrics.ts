@@ -113,6 +113,13 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly channelState: Gauge<'channel' | 'state'>;
   private readonly channelsByState: Gauge<'state'>;
 
+  /**
+   * Origin counts are plain numbers bumped on the request hot path (no label objects, no hashing) and
+   * handed to prom-client when scraped: key = class index × 1000 + HTTP status (0 = not a status).
+   */
+  private readonly originCounts = new Map<number, number>();
+  private readonly originTallies = { cacheHits: 0, cacheMisses: 0, held: 0 };
+
   /** Current state per channel (source of `livepipe_channels`). */
   private readonly states = new Map<string, ChannelState>();
   /** Renditions seen per channel, so that `removeChannel` can delete their exact series. */
@@ -178,26 +185,53 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
       labelNames: ['operation'],
       registers,
     });
+    // The origin families are filled from plain counts at scrape time (see `originCounts`): each
+    // collect() adds what was counted since the previous scrape, so the counters stay monotonic.
+    const originCounts = this.originCounts;
+    const reportedOrigin = new Map<number, number>();
     this.originRequests = new Counter({
       name: 'livepipe_origin_requests_total',
       help: 'Origin responses by HTTP status and what was requested.',
       labelNames: ['class', 'status'],
       registers,
+      collect() {
+        for (const [key, count] of originCounts) {
+          const delta = count - (reportedOrigin.get(key) ?? 0);
+          if (delta === 0 && reportedOrigin.has(key)) continue;
+          reportedOrigin.set(key, count);
+          const status = key % 1000;
+          this.inc({ class: ORIGIN_REQUEST_CLASSES[Math.floor(key / 1000)]!, status: status === 0 ? 'other' : String(status) }, delta);
+        }
+      },
     });
+    const tallies = this.originTallies;
     this.heldRequests = new Gauge({
       name: 'livepipe_origin_held_requests',
       help: 'Blocking playlist and preload-hint requests currently waiting.',
       registers,
+      collect() {
+        this.set(tallies.held);
+      },
     });
+    let reportedHits = 0;
     this.cacheHits = new Counter({
       name: 'livepipe_origin_cache_hits_total',
       help: 'Origin responses served from its in-memory cache.',
       registers,
+      collect() {
+        this.inc(tallies.cacheHits - reportedHits);
+        reportedHits = tallies.cacheHits;
+      },
     });
+    let reportedMisses = 0;
     this.cacheMisses = new Counter({
       name: 'livepipe_origin_cache_misses_total',
       help: 'Origin responses that had to read storage.',
       registers,
+      collect() {
+        this.inc(tallies.cacheMisses - reportedMisses);
+        reportedMisses = tallies.cacheMisses;
+      },
     });
     this.channelState = new Gauge({
       name: 'livepipe_channel_state',
@@ -226,7 +260,6 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     for (const state of CHANNEL_STATES) this.channelsByState.set({ state }, 0);
     this.cacheHits.inc(0);
     this.cacheMisses.inc(0);
-    this.heldRequests.set(0);
   }
 
   /** The exposition text and its content type, for `GET /metrics`. */
@@ -269,29 +302,32 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     if (!ok) this.storageErrors.inc({ operation });
   }
 
+  /** Hot path (every origin response): two array/map lookups and an integer add, nothing allocated. */
   countOriginRequest(requestClass: OriginRequestClass, status: number): void {
-    const cls = ORIGIN_REQUEST_CLASSES.includes(requestClass) ? requestClass : 'other';
+    let cls = ORIGIN_REQUEST_CLASSES.indexOf(requestClass);
+    if (cls === -1) cls = ORIGIN_REQUEST_CLASSES.length - 1; // 'other'
     // Only real HTTP status codes become label values: the set stays small and fixed.
-    const code = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
-    this.originRequests.inc({ class: cls, status: code });
+    const code = Number.isInteger(status) && status >= 100 && status <= 599 ? status : 0;
+    const key = cls * 1000 + code;
+    this.originCounts.set(key, (this.originCounts.get(key) ?? 0) + 1);
   }
 
   trackHeldRequest(): () => void {
-    this.heldRequests.inc();
+    this.originTallies.held += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.heldRequests.dec();
+      this.originTallies.held -= 1;
     };
   }
 
   countCacheHit(): void {
-    this.cacheHits.inc();
+    this.originTallies.cacheHits += 1;
   }
 
   countCacheMiss(): void {
-    this.cacheMisses.inc();
+    this.originTallies.cacheMisses += 1;
   }
 
   setChannelState(channel: string, state: ChannelState): void {

@@ -91,6 +91,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     storage,
     render: (model, options) => serializeMediaPlaylist(model, options),
     logger,
+    metrics,
     host: config.host,
     port: config.origin.port,
   });

@@ -30,11 +30,31 @@ import { checkRequestPath, contentTypeOf, type OriginResource } from './request-
  * Raw `node:http`: a cached part is answered from a prebuilt header array and a Buffer without
  * parsing the path again (the cache is keyed by validated paths, so an exact match is safe).
  */
+/** What a response served: the `class` label of the origin request counter. */
+export type OriginRequestClass = 'multivariant' | 'playlist' | 'blocking_playlist' | 'init' | 'part' | 'segment' | 'other';
+
+/**
+ * What the origin reports (implemented by `Metrics`). Called on the request hot path, so an
+ * implementation must be cheap: fixed label values, no allocation per call.
+ */
+export interface OriginMetricsPort {
+  /** One response sent (any status), by what was asked for. */
+  countOriginRequest(requestClass: OriginRequestClass, status: number): void;
+  /** A request starts being held; the returned function (idempotent) is called once it no longer is. */
+  trackHeldRequest(): () => void;
+  /** Media or the multivariant playlist answered from memory. */
+  countCacheHit(): void;
+  /** Media or the multivariant playlist that needed a storage read (shared reads count each waiter). */
+  countCacheMiss(): void;
+}
+
 export interface OriginServerOptions {
   source: OriginSource;
   storage: Pick<ObjectStorage, 'get'>;
   render: RenderPlaylist;
   logger: Logger;
+  /** Where request, hold and cache counts go; default nowhere. */
+  metrics?: OriginMetricsPort;
   /** Bind address; default `127.0.0.1` (put a CDN or proxy in front, or pass `0.0.0.0`). */
   host?: string;
   /** TCP port; default 8080, 0 for an ephemeral one. */
@@ -75,6 +95,8 @@ interface MediaEntry {
   readonly lastModified: Date;
   readonly contentType: string;
   readonly cacheControl: string;
+  /** The metrics class of responses carrying this object. */
+  readonly requestClass: OriginRequestClass;
   /** Complete header list of a 200 response when CORS allows every origin (hot path). */
   readonly head: string[];
   /** For the multivariant playlist: when to read storage again (ms epoch); undefined for immutable media. */
@@ -110,6 +132,7 @@ export class OriginServer {
   private readonly renderVersions = new Map<string, { version: number; cacheKeys: string[] }>();
   private readonly held: HeldRequests;
   private readonly logger: Logger;
+  private readonly metrics: OriginMetricsPort | undefined;
   private readonly corsAny: boolean;
   private readonly corsAllowed: ReadonlySet<string>;
   private readonly defaultTd: number;
@@ -122,6 +145,7 @@ export class OriginServer {
 
   constructor(private readonly options: OriginServerOptions) {
     this.logger = options.logger.child({ component: 'origin' });
+    this.metrics = options.metrics;
     this.cache = new ByteLruCache(options.cacheMaxBytes ?? 256 * 1024 * 1024, options.cacheMaxEntryBytes ?? 16 * 1024 * 1024);
     this.held = new HeldRequests(options.source, options.maxHeldRequests ?? 20_000);
     const cors = options.corsOrigins ?? '*';
@@ -220,10 +244,10 @@ export class OriginServer {
     const isHead = method === 'HEAD';
     if (method !== 'GET' && !isHead) {
       if (method === 'OPTIONS') return this.preflight(req, res);
-      return this.sendError(req, res, 405, 'malformed', 0, 'method not allowed', { Allow: ALLOW });
+      return this.sendError(req, res, 'other', 405, 'malformed', 0, 'method not allowed', { Allow: ALLOW });
     }
     if (this.state !== 'started') {
-      return this.sendError(req, res, 503, 'overload', 0, 'origin is shutting down', { 'Retry-After': '1', Connection: 'close' });
+      return this.sendError(req, res, 'other', 503, 'overload', 0, 'origin is shutting down', { 'Retry-After': '1', Connection: 'close' });
     }
     const url = req.url ?? '';
     const q = url.indexOf('?');
@@ -236,14 +260,17 @@ export class OriginServer {
       if (this.corsAny && h['if-none-match'] === undefined && h.range === undefined && h['if-modified-since'] === undefined) {
         res.writeHead(200, cached.head);
         res.end(isHead ? undefined : cached.body);
+        this.metrics?.countCacheHit();
+        this.metrics?.countOriginRequest(cached.requestClass, 200);
         return;
       }
+      this.metrics?.countCacheHit();
       return this.sendMedia(req, res, cached);
     }
 
     const checked = checkRequestPath(rawPath);
     if (!checked.ok) {
-      return this.sendError(req, res, checked.status, checked.status === 400 ? 'malformed' : 'media', this.defaultTd, checked.reason);
+      return this.sendError(req, res, 'other', checked.status, checked.status === 400 ? 'malformed' : 'media', this.defaultTd, checked.reason);
     }
     const resource = checked.resource;
     let work: Promise<void>;
@@ -257,7 +284,7 @@ export class OriginServer {
       default:
         work = this.serveMedia(req, res, resource);
     }
-    work.catch((err: unknown) => this.sendFailure(req, res, err));
+    work.catch((err: unknown) => this.sendFailure(req, res, requestClassOf(resource, q !== -1 && url.includes('_HLS_msn')), err));
   }
 
   // ---- media playlists ---------------------------------------------------------------------------
@@ -267,22 +294,23 @@ export class OriginServer {
     const snapshot = await this.options.source.get(resource.channel, resource.path);
     const blockingAsked = parsed.ok ? parsed.query.msn !== undefined : /_HLS_(msn|part)/.test(rawQuery ?? '');
     const responseClass: ResponseClass = blockingAsked ? 'blocking-playlist' : 'playlist';
+    const cls: OriginRequestClass = blockingAsked ? 'blocking_playlist' : 'playlist';
     const td = snapshot?.model.targetDuration ?? this.defaultTd;
-    if (!parsed.ok) return this.sendError(req, res, 400, responseClass, td, parsed.reason);
-    if (!snapshot) return this.sendError(req, res, 404, responseClass, td, 'no such playlist');
+    if (!parsed.ok) return this.sendError(req, res, cls, 400, responseClass, td, parsed.reason);
+    if (!snapshot) return this.sendError(req, res, cls, 404, responseClass, td, 'no such playlist');
     const query = parsed.query;
     const model = snapshot.model;
     // §6.2.5.2: "If the Playlist contains an EXT-X-ENDLIST tag, the server MUST ignore the _HLS_msn and _HLS_part parameters".
     if (query.msn === undefined || model.endList) return this.sendPlaylist(req, res, resource, snapshot, query.skip, false);
     const refusal = blockingRequestError(model, query);
-    if (refusal) return this.sendError(req, res, 400, 'blocking-playlist', td, refusal);
+    if (refusal) return this.sendError(req, res, 'blocking_playlist', 400, 'blocking-playlist', td, refusal);
     if (playlistContains(model, query.msn, query.part)) return this.sendPlaylist(req, res, resource, snapshot, query.skip, true);
     this.holdPlaylist(req, res, resource, snapshot, query);
   }
 
   private holdPlaylist(req: IncomingMessage, res: ServerResponse, resource: OriginResource, snapshot: PlaylistSnapshot, query: BlockingQuery): void {
     // close() may have run while this request awaited the source: never hold past abortAll().
-    if (this.state !== 'started') return this.sendShutdown(req, res);
+    if (this.state !== 'started') return this.sendShutdown(req, res, 'blocking_playlist');
     const msn = query.msn!;
     const part = query.part;
     const td = snapshot.model.targetDuration;
@@ -296,15 +324,24 @@ export class OriginServer {
       timeoutMs: 3 * td * 1000,
       handlers: {
         release: (s) => {
-          if (s === undefined) this.sendError(req, res, 404, 'blocking-playlist', td, 'playlist removed');
+          if (s === undefined) this.sendError(req, res, 'blocking_playlist', 404, 'blocking-playlist', td, 'playlist removed');
           else this.sendPlaylist(req, res, resource, s, query.skip, true);
         },
-        timeout: () => this.sendError(req, res, 503, 'blocking-playlist', td, 'the playlist did not advance in time'),
-        abort: () => this.sendShutdown(req, res),
+        timeout: () => this.sendError(req, res, 'blocking_playlist', 503, 'blocking-playlist', td, 'the playlist did not advance in time'),
+        abort: () => this.sendShutdown(req, res, 'blocking_playlist'),
       },
     });
-    if (!ticket) return this.sendCapacity(req, res, snapshot.model.partTarget);
-    res.once('close', () => ticket.cancel());
+    if (!ticket) return this.sendCapacity(req, res, 'blocking_playlist', snapshot.model.partTarget);
+    this.whileHeld(res, ticket);
+  }
+
+  /** Forgets the waiter when the client goes away; counts the request as held until its response is done. */
+  private whileHeld(res: ServerResponse, ticket: { cancel(): void }): void {
+    const released = this.metrics?.trackHeldRequest();
+    res.once('close', () => {
+      ticket.cancel();
+      released?.();
+    });
   }
 
   private sendPlaylist(req: IncomingMessage, res: ServerResponse, resource: OriginResource, snapshot: PlaylistSnapshot, skip: SkipMode | undefined, blocking: boolean): void {
@@ -317,8 +354,9 @@ export class OriginServer {
     try {
       rendered = this.rendered(resource.key, snapshot, skipMode, coding);
     } catch (err) {
-      return this.sendFailure(req, res, err);
+      return this.sendFailure(req, res, blocking ? 'blocking_playlist' : 'playlist', err);
     }
+    const cls: OriginRequestClass = blocking ? 'blocking_playlist' : 'playlist';
     const cacheControl = cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration);
     const ifNoneMatch = header(req, 'if-none-match');
     if (this.corsAny && ifNoneMatch === undefined) {
@@ -340,6 +378,7 @@ export class OriginServer {
       }
       res.writeHead(200, head);
       res.end(req.method === 'HEAD' ? undefined : rendered.body);
+      this.metrics?.countOriginRequest(cls, 200);
       return;
     }
     const headers: Record<string, string> = {
@@ -353,12 +392,14 @@ export class OriginServer {
     if (etagMatches(ifNoneMatch, rendered.etag)) {
       res.writeHead(304, headers);
       res.end();
+      this.metrics?.countOriginRequest(cls, 304);
       return;
     }
     if (coding !== 'identity') headers['Content-Encoding'] = coding;
     headers['Content-Length'] = String(rendered.size);
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
+    this.metrics?.countOriginRequest(cls, 200);
   }
 
   /** Renders (once per version, skip mode and coding) and caches a playlist. */
@@ -402,8 +443,10 @@ export class OriginServer {
     let entry = this.cache.get(cacheKey) as MediaEntry | undefined;
     if (entry === undefined || (entry.expiresAt ?? 0) <= Date.now()) {
       entry = await this.readThrough(cacheKey, resource, 'multivariant');
+    } else {
+      this.metrics?.countCacheHit();
     }
-    if (!entry) return this.sendError(req, res, 404, 'multivariant', this.defaultTd, 'no such channel');
+    if (!entry) return this.sendError(req, res, 'multivariant', 404, 'multivariant', this.defaultTd, 'no such channel');
     const coding = negotiateEncoding(header(req, 'accept-encoding'));
     let body: EncodedBody = entry;
     if (coding !== 'identity' && entry.encoded) {
@@ -426,35 +469,38 @@ export class OriginServer {
     if (etagMatches(header(req, 'if-none-match'), body.etag)) {
       res.writeHead(304, headers);
       res.end();
+      this.metrics?.countOriginRequest('multivariant', 304);
       return;
     }
     if (body !== entry) headers['Content-Encoding'] = coding;
     headers['Content-Length'] = String(body.size);
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body.body);
+    this.metrics?.countOriginRequest('multivariant', 200);
   }
 
   // ---- media (init, parts, segments) -------------------------------------------------------------
 
   private async serveMedia(req: IncomingMessage, res: ServerResponse, resource: OriginResource): Promise<void> {
     const cacheKey = `/${resource.key}`;
+    const cls = requestClassOf(resource, false);
     const entry = await this.readThrough(cacheKey, resource, 'media');
     if (entry) return this.sendMedia(req, res, entry);
     const playlistPath = resource.playlistPath!;
     const snapshot = await this.options.source.get(resource.channel, playlistPath);
     const td = snapshot?.model.targetDuration ?? this.defaultTd;
-    if (!snapshot) return this.sendError(req, res, 404, 'media', td, 'not found');
+    if (!snapshot) return this.sendError(req, res, cls, 404, 'media', td, 'not found');
     const ref = mediaRef(resource);
     const availability = mediaAvailability(snapshot.model, playlistPath, ref);
     if (availability === 'listed') {
       // Listed after our read began: read again once.
       const again = await this.readThrough(cacheKey, resource, 'media');
-      return again ? this.sendMedia(req, res, again) : this.sendError(req, res, 404, 'media', td, 'not found');
+      return again ? this.sendMedia(req, res, again) : this.sendError(req, res, cls, 404, 'media', td, 'not found');
     }
-    if (availability === 'unknown') return this.sendError(req, res, 404, 'media', td, 'not found');
+    if (availability === 'unknown') return this.sendError(req, res, cls, 404, 'media', td, 'not found');
 
     // §6.2.5.3: a hinted (or just-ahead) part is held until it is complete, then answered.
-    if (this.state !== 'started') return this.sendShutdown(req, res);
+    if (this.state !== 'started') return this.sendShutdown(req, res, cls);
     const ticket = this.held.hold({
       channel: resource.channel,
       path: playlistPath,
@@ -465,16 +511,16 @@ export class OriginServer {
       handlers: {
         release: () => {
           this.readThrough(cacheKey, resource, 'media').then(
-            (found) => (found ? this.sendMedia(req, res, found) : this.sendError(req, res, 404, 'media', td, 'not found')),
-            (err: unknown) => this.sendFailure(req, res, err),
+            (found) => (found ? this.sendMedia(req, res, found) : this.sendError(req, res, cls, 404, 'media', td, 'not found')),
+            (err: unknown) => this.sendFailure(req, res, cls, err),
           );
         },
-        timeout: () => this.sendError(req, res, 503, 'media', td, 'the part did not appear in time'),
-        abort: () => this.sendShutdown(req, res),
+        timeout: () => this.sendError(req, res, cls, 503, 'media', td, 'the part did not appear in time'),
+        abort: () => this.sendShutdown(req, res, cls),
       },
     });
-    if (!ticket) return this.sendCapacity(req, res, snapshot.model.partTarget);
-    res.once('close', () => ticket.cancel());
+    if (!ticket) return this.sendCapacity(req, res, cls, snapshot.model.partTarget);
+    this.whileHeld(res, ticket);
   }
 
   /**
@@ -483,7 +529,11 @@ export class OriginServer {
    */
   private readThrough(cacheKey: string, resource: OriginResource, kind: 'media' | 'multivariant'): Promise<MediaEntry | undefined> {
     const hit = this.cache.get(cacheKey);
-    if (hit !== undefined && 'head' in hit && (hit.expiresAt === undefined || hit.expiresAt > Date.now())) return Promise.resolve(hit);
+    if (hit !== undefined && 'head' in hit && (hit.expiresAt === undefined || hit.expiresAt > Date.now())) {
+      this.metrics?.countCacheHit();
+      return Promise.resolve(hit);
+    }
+    this.metrics?.countCacheMiss();
     let pending = this.inflightReads.get(cacheKey);
     if (!pending) {
       pending = this.read(resource, kind).finally(() => this.inflightReads.delete(cacheKey));
@@ -516,8 +566,8 @@ export class OriginServer {
     ];
     const entry: MediaEntry =
       kind === 'multivariant'
-        ? { size: body.length, body, etag: stored.etag, lastModified: stored.lastModified, contentType, cacheControl, head, expiresAt: Date.now() + this.multivariantRefreshMs, encoded: new Map() }
-        : { size: body.length, body, etag: stored.etag, lastModified: stored.lastModified, contentType, cacheControl, head };
+        ? { size: body.length, body, etag: stored.etag, lastModified: stored.lastModified, contentType, cacheControl, requestClass: 'multivariant', head, expiresAt: Date.now() + this.multivariantRefreshMs, encoded: new Map() }
+        : { size: body.length, body, etag: stored.etag, lastModified: stored.lastModified, contentType, cacheControl, requestClass: requestClassOf(resource, false), head };
     this.cache.set(`/${resource.key}`, entry);
     return entry;
   }
@@ -541,6 +591,7 @@ export class OriginServer {
     ) {
       res.writeHead(304, headers);
       res.end();
+      this.metrics?.countOriginRequest(entry.requestClass, 304);
       return;
     }
     const range = ifRangeAllows(header(req, 'if-range'), entry.etag, entry.lastModified)
@@ -553,6 +604,7 @@ export class OriginServer {
       headers['Content-Length'] = '0';
       res.writeHead(416, headers);
       res.end();
+      this.metrics?.countOriginRequest(entry.requestClass, 416);
       return;
     }
     if (range.kind === 'partial') {
@@ -560,11 +612,13 @@ export class OriginServer {
       headers['Content-Length'] = String(range.end - range.start + 1);
       res.writeHead(206, headers);
       res.end(isHead ? undefined : entry.body.subarray(range.start, range.end + 1));
+      this.metrics?.countOriginRequest(entry.requestClass, 206);
       return;
     }
     headers['Content-Length'] = String(entry.size);
     res.writeHead(200, headers);
     res.end(isHead ? undefined : entry.body);
+    this.metrics?.countOriginRequest(entry.requestClass, 200);
   }
 
   // ---- CORS, errors ------------------------------------------------------------------------------
@@ -581,6 +635,7 @@ export class OriginServer {
     this.addCors(req, headers);
     res.writeHead(204, headers);
     res.end();
+    this.metrics?.countOriginRequest('other', 204);
   }
 
   private addCors(req: IncomingMessage, headers: Record<string, string>): void {
@@ -595,25 +650,26 @@ export class OriginServer {
     headers['Access-Control-Expose-Headers'] = EXPOSED_HEADERS;
   }
 
-  private sendCapacity(req: IncomingMessage, res: ServerResponse, partTarget: number): void {
-    this.sendError(req, res, 503, 'overload', 0, 'too many held requests', { 'Retry-After': String(Math.max(1, Math.ceil(partTarget))) });
+  private sendCapacity(req: IncomingMessage, res: ServerResponse, cls: OriginRequestClass, partTarget: number): void {
+    this.sendError(req, res, cls, 503, 'overload', 0, 'too many held requests', { 'Retry-After': String(Math.max(1, Math.ceil(partTarget))) });
   }
 
-  private sendShutdown(req: IncomingMessage, res: ServerResponse): void {
-    this.sendError(req, res, 503, 'overload', 0, 'origin is shutting down', { 'Retry-After': '1', Connection: 'close' });
+  private sendShutdown(req: IncomingMessage, res: ServerResponse, cls: OriginRequestClass): void {
+    this.sendError(req, res, cls, 503, 'overload', 0, 'origin is shutting down', { 'Retry-After': '1', Connection: 'close' });
   }
 
   /** An unexpected or coded failure: the status comes from the code, the body never carries details. */
-  private sendFailure(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  private sendFailure(req: IncomingMessage, res: ServerResponse, cls: OriginRequestClass, err: unknown): void {
     const status = httpStatusOf(err);
     if (status >= 500) this.logger.error({ err: errorMessage(err), cause: causeOf(err), url: req.url }, 'origin request failed');
-    this.sendError(req, res, status, 'overload', 0, STATUS_CODES[status] ?? 'error', status === 503 ? { 'Retry-After': '1' } : {});
+    this.sendError(req, res, cls, status, 'overload', 0, STATUS_CODES[status] ?? 'error', status === 503 ? { 'Retry-After': '1' } : {});
   }
 
   /** A short plain-text error. `reason` is always one of our fixed phrases, never request data. */
   private sendError(
     req: IncomingMessage,
     res: ServerResponse,
+    cls: OriginRequestClass,
     status: number,
     responseClass: ResponseClass,
     targetDuration: number,
@@ -632,6 +688,7 @@ export class OriginServer {
     this.addCors(req, headers);
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
+    this.metrics?.countOriginRequest(cls, status);
   }
 }
 
@@ -654,6 +711,22 @@ function compress(body: Buffer, coding: ContentCoding): Buffer {
 function notModifiedSince(lastModified: Date, ifModifiedSince: string): boolean {
   const since = Date.parse(ifModifiedSince);
   return Number.isFinite(since) && Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
+}
+
+/** The metrics class of a request for `resource` (`blocking`: a media playlist request with `_HLS_msn`). */
+function requestClassOf(resource: OriginResource, blocking: boolean): OriginRequestClass {
+  switch (resource.kind) {
+    case 'multivariant':
+      return 'multivariant';
+    case 'media-playlist':
+      return blocking ? 'blocking_playlist' : 'playlist';
+    case 'init':
+    case 'part':
+    case 'segment':
+      return resource.kind;
+    default:
+      return 'other';
+  }
 }
 
 function mediaRef(resource: OriginResource): MediaRef {
