@@ -1,0 +1,195 @@
+/**
+ * A real `livepipe serve` in the test process (`startServe`: ingest, channel manager, ladders,
+ * packager, filesystem storage, origin, ops API) on free loopback ports, plus small clients for its
+ * API, origin and metrics. For the ops e2e tests and the restart benchmark.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadServiceConfig } from '../../src/config/service-config.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
+import { startServe, type ServeHandle } from '../../src/cli/serve-command.js';
+import { publish, type Publisher } from './ingest-media.js';
+import { freePort } from './livepipe-cli.js';
+
+export interface ServePorts {
+  origin: number;
+  api: number;
+  rtmp: number;
+  srt: number;
+}
+
+export interface TestServe {
+  handle: ServeHandle;
+  dataDir: string;
+  ports: ServePorts;
+  apiBase: string;
+  originBase: string;
+  /** `rtmp://127.0.0.1:{port}/live/{channel}?key={key}` */
+  rtmpUrl(channel: string, key: string): string;
+  /** Calls the ops API with the token (unless `token: null`), JSON in and out. */
+  api(method: string, path: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  /** Stops serve (same as SIGINT). */
+  close(): Promise<void>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+  text: string;
+}
+
+export interface TestServeOptions {
+  /** Reuse a data directory (a restart of serve); default a new temp directory. */
+  dataDir?: string;
+  /** Reuse ports (a restart of serve keeps the URLs); default free ones. */
+  ports?: ServePorts;
+  /** The API token (`LIVEPIPE_API_TOKEN`); default none (open on loopback). */
+  token?: string;
+  logger?: Logger;
+  reconnectGraceSeconds?: number;
+}
+
+export async function allocatePorts(): Promise<ServePorts> {
+  return { origin: await freePort(), api: await freePort(), rtmp: await freePort(), srt: 20_000 + Math.floor(Math.random() * 20_000) };
+}
+
+export async function startTestServe(options: TestServeOptions = {}): Promise<TestServe> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-ops-')));
+  const ports = options.ports ?? (await allocatePorts());
+  const env: Record<string, string | undefined> = {};
+  const config = await loadServiceConfig(undefined, env, {
+    dataDir,
+    host: '127.0.0.1',
+    originPort: ports.origin,
+    apiPort: ports.api,
+    rtmpPort: ports.rtmp,
+    srtPort: ports.srt,
+  });
+  const tuned = options.reconnectGraceSeconds !== undefined ? { ...config, reconnectGraceSeconds: options.reconnectGraceSeconds } : config;
+  // startServe reads the token from the environment, as the CLI does.
+  const previous = process.env.LIVEPIPE_API_TOKEN;
+  if (options.token !== undefined) process.env.LIVEPIPE_API_TOKEN = options.token;
+  else delete process.env.LIVEPIPE_API_TOKEN;
+  let handle: ServeHandle;
+  try {
+    handle = await startServe(tuned, options.logger ?? silentLogger());
+  } finally {
+    if (previous === undefined) delete process.env.LIVEPIPE_API_TOKEN;
+    else process.env.LIVEPIPE_API_TOKEN = previous;
+  }
+  const apiBase = `http://127.0.0.1:${ports.api}`;
+  return {
+    handle,
+    dataDir,
+    ports,
+    apiBase,
+    originBase: `http://127.0.0.1:${ports.origin}`,
+    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${ports.rtmp}/live/${channel}?key=${encodeURIComponent(key)}`,
+    async api(method, path, body, callOptions = {}) {
+      const headers: Record<string, string> = { ...(callOptions.headers ?? {}) };
+      const token = callOptions.token === undefined ? options.token : callOptions.token;
+      if (token !== undefined && token !== null) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${apiBase}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, json, text };
+    },
+    close: () => handle.close(),
+  };
+}
+
+export async function removeDataDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Polls `read` until `predicate` holds; returns the last value, throws with `what` on timeout. */
+export async function eventually<T>(read: () => Promise<T> | T, predicate: (value: T) => boolean, what: string, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (!predicate(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    last = await read();
+  }
+  return last;
+}
+
+/** A publisher of the small ingest test pattern (640x360 30 fps, 1 s GOP, AAC) to a channel. */
+export function publishTestPattern(serve: TestServe, channel: string, key: string, seconds = 300): Publisher {
+  return publish(serve.rtmpUrl(channel, key), 'flv', { seconds });
+}
+
+/** GET a text resource from the origin; `undefined` on a non-200. */
+export async function originText(serve: TestServe, path: string): Promise<string | undefined> {
+  const res = await fetch(`${serve.originBase}${path}`);
+  const text = await res.text();
+  return res.status === 200 ? text : undefined;
+}
+
+export interface PlaylistFacts {
+  mediaSequence: number;
+  discontinuitySequence: number;
+  /** Discontinuity tags present in the text. */
+  discontinuities: number;
+  /** msn of the last segment or of the pending segment holding the last part. */
+  lastMsn: number;
+  /** Parts listed (every EXT-X-PART). */
+  parts: number;
+  /** Every segment msn listed, in order, with whether a discontinuity precedes it. */
+  segments: Array<{ msn: number; discontinuity: boolean; mapUri: string }>;
+  /** URIs of all parts, in order. */
+  partUris: string[];
+  endList: boolean;
+}
+
+/** Reads the facts the ops tests check from a media playlist text (our own output format). */
+export function playlistFacts(text: string): PlaylistFacts {
+  const lines = text.split('\n');
+  const number = (tag: string): number => {
+    const line = lines.find((l) => l.startsWith(`${tag}:`));
+    return line === undefined ? 0 : Number(line.slice(tag.length + 1));
+  };
+  const mediaSequence = number('#EXT-X-MEDIA-SEQUENCE');
+  const segments: PlaylistFacts['segments'] = [];
+  const partUris: string[] = [];
+  let msn = mediaSequence;
+  let pendingDiscontinuity = false;
+  let map = '';
+  let partsSinceSegment = 0;
+  for (const line of lines) {
+    if (line === '#EXT-X-DISCONTINUITY') pendingDiscontinuity = true;
+    else if (line.startsWith('#EXT-X-MAP:')) map = /URI="([^"]+)"/.exec(line)?.[1] ?? '';
+    else if (line.startsWith('#EXT-X-PART:')) {
+      partUris.push(/URI="([^"]+)"/.exec(line)?.[1] ?? '');
+      partsSinceSegment++;
+    } else if (line !== '' && !line.startsWith('#')) {
+      segments.push({ msn, discontinuity: pendingDiscontinuity, mapUri: map });
+      pendingDiscontinuity = false;
+      partsSinceSegment = 0;
+      msn++;
+    }
+  }
+  return {
+    mediaSequence,
+    discontinuitySequence: number('#EXT-X-DISCONTINUITY-SEQUENCE'),
+    discontinuities: lines.filter((l) => l === '#EXT-X-DISCONTINUITY').length,
+    lastMsn: partsSinceSegment > 0 ? msn : msn - 1,
+    parts: partUris.length,
+    segments,
+    partUris,
+    endList: lines.includes('#EXT-X-ENDLIST'),
+  };
+}
