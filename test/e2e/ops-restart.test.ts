@@ -1,0 +1,151 @@
+/**
+ * Operator restarts while a viewer watches: a real `serve` with an ffmpeg RTMP publisher on the
+ * `low-latency` ladder, hls.js (low-latency mode) playing it in Chromium, and three
+ * `POST /api/v1/channels/{id}/restart` a few seconds apart. Playback must go on without a fatal
+ * error, media sequence numbers must only increase, and each restart must add exactly one
+ * EXT-X-DISCONTINUITY, at the same media sequence number in every rendition, with a new init segment
+ * and a discontinuity sequence that stays consistent as the playlist slides.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, startPlayer } from '../helpers/hls-player.js';
+import type { Publisher } from '../helpers/ingest-media.js';
+import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/ops-serve.js';
+
+const KEY = 'restart-e2e-key-0123456789';
+const RENDITIONS = ['360p', 'audio'];
+
+/** Everything seen in one rendition's playlist over time. */
+class PlaylistWatch {
+  lastMediaSequence = -1;
+  lastMsn = -1;
+  readonly violations: string[] = [];
+  /** msn → discontinuity number (EXT-X-DISCONTINUITY-SEQUENCE + tags up to it), as first seen. */
+  readonly discontinuityNumber = new Map<number, number>();
+  /** msn of every segment seen preceded by EXT-X-DISCONTINUITY. */
+  readonly discontinuityAt = new Set<number>();
+  /** msn → init segment named by its EXT-X-MAP. */
+  readonly mapOf = new Map<number, string>();
+  polls = 0;
+
+  constructor(readonly rendition: string) {}
+
+  observe(facts: PlaylistFacts): void {
+    this.polls++;
+    if (facts.mediaSequence < this.lastMediaSequence) this.violations.push(`media sequence went back ${this.lastMediaSequence} → ${facts.mediaSequence}`);
+    if (facts.lastMsn < this.lastMsn) this.violations.push(`last msn went back ${this.lastMsn} → ${facts.lastMsn}`);
+    this.lastMediaSequence = facts.mediaSequence;
+    this.lastMsn = facts.lastMsn;
+    let number = facts.discontinuitySequence;
+    let previous = facts.mediaSequence - 1;
+    for (const s of facts.segments) {
+      if (s.msn !== previous + 1) this.violations.push(`msn ${s.msn} follows ${previous}`);
+      previous = s.msn;
+      if (s.discontinuity) {
+        number++;
+        this.discontinuityAt.add(s.msn);
+      }
+      const known = this.discontinuityNumber.get(s.msn);
+      if (known === undefined) this.discontinuityNumber.set(s.msn, number);
+      else if (known !== number) this.violations.push(`segment ${s.msn} moved from discontinuity ${known} to ${number}`);
+      const map = this.mapOf.get(s.msn);
+      if (map === undefined) this.mapOf.set(s.msn, s.mapUri);
+      else if (map !== s.mapUri) this.violations.push(`segment ${s.msn} changed init ${map} → ${s.mapUri}`);
+    }
+  }
+}
+
+describe('operator restarts while hls.js plays', () => {
+  let serve: TestServe;
+  let publisher: Publisher;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    serve = await startTestServe();
+    expect((await serve.api('POST', '/api/v1/channels', { id: 'restarts', ladder: 'low-latency', key: KEY })).status).toBe(201);
+    publisher = publishTestPattern(serve, 'restarts', KEY);
+    await eventually(() => serve.api('GET', '/api/v1/channels/restarts'), (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, 'live with 3 segments', 60_000);
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await publisher?.stop();
+    await serve?.close();
+    if (serve !== undefined) await removeDataDir(serve.dataDir);
+  });
+
+  it('three restarts: playback continues, one discontinuity each, numbers only increase', async () => {
+    const watches = RENDITIONS.map((r) => new PlaylistWatch(r));
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        await Promise.all(
+          watches.map(async (w) => {
+            const text = await originText(serve, `/live/restarts/${w.rendition}/playlist.m3u8`);
+            if (text !== undefined) w.observe(playlistFacts(text));
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+
+    const player = await startPlayer(browser, `${serve.originBase}/live/restarts/master.m3u8`);
+    try {
+      const warm = await player.waitFor((s) => s.currentTime >= 3, 40_000);
+      expect(warm.fatalErrors).toEqual([]);
+      expect(warm.currentTime).toBeGreaterThanOrEqual(3);
+      const existing = watches.map((w) => new Set(w.discontinuityAt));
+
+      const runIds: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const answer = await serve.api('POST', '/api/v1/channels/restarts/restart');
+        expect(answer.status).toBe(200);
+        expect(answer.json.state).toBe('live');
+        runIds.push(answer.json.transcoder.runId);
+        // Every rendition shows the new run's discontinuity, then plays on for a few seconds.
+        await eventually(
+          () => watches,
+          (ws) => ws.every((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).length === i + 1),
+          `restart ${i + 1}'s discontinuity in every rendition`,
+          20_000,
+        );
+        await new Promise((r) => setTimeout(r, 4000));
+      }
+
+      const before = await player.stats();
+      const after = await player.waitFor((s) => s.currentTime >= before.currentTime + 4, 30_000);
+      expect(after.fatalErrors).toEqual([]);
+      expect(after.currentTime).toBeGreaterThanOrEqual(before.currentTime + 4);
+      expect(after.paused).toBe(false);
+      console.log(
+        `restart e2e: played ${after.currentTime.toFixed(1)} s, stalls ${after.stalls} (${Math.round(after.stalledMs)} ms), ` +
+          `parts ${after.partsLoaded}, non-fatal errors ${after.nonFatalErrors.length}: ${after.nonFatalErrors.slice(0, 5).join('; ')}`,
+      );
+
+      polling = false;
+      await poller;
+      const added = watches.map((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).sort((a, b) => a - b));
+      for (const [k, w] of watches.entries()) {
+        expect(w.violations, w.rendition).toEqual([]);
+        expect(w.polls).toBeGreaterThan(50);
+        // Exactly one discontinuity per restart, each opening a segment with a new init segment.
+        expect(added[k], w.rendition).toHaveLength(3);
+        for (const msn of added[k]!) {
+          expect(w.mapOf.get(msn), `${w.rendition} ${msn}`).not.toBe(w.mapOf.get(msn - 1));
+          expect(w.discontinuityNumber.get(msn)).toBe(w.discontinuityNumber.get(msn - 1)! + 1);
+        }
+      }
+      // §6.2.4: renditions share segment boundaries and discontinuities.
+      expect(added[1]).toEqual(added[0]);
+      // The view counts the restarts; the transcoder of each restart is a fresh run.
+      const view = await serve.api('GET', '/api/v1/channels/restarts');
+      expect(view.json.transcoder.restarts).toBeGreaterThanOrEqual(3);
+      expect(runIds).toHaveLength(3);
+    } finally {
+      polling = false;
+      await poller;
+      await player.close();
+    }
+  });
+});
