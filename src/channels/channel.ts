@@ -57,6 +57,8 @@ export class Channel {
   private lastError: string | undefined;
   /** The latest run's resolved ladder: output sizes and bitrates for the view. */
   private lastRun: TranscodeRun | undefined;
+  /** The feed `lastRun` encoded: while it is still the current one, its probe is still true. */
+  private lastRunFeed: IngestFeed | undefined;
   /** Operator and crash restarts since the channel was created. */
   private restarts = 0;
   private readonly logger: Logger;
@@ -249,12 +251,15 @@ export class Channel {
       channel: this.spec.id,
       ladder: ladder.ladder,
       input: { kind: 'stdin', format: feed.format },
+      // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
+      ...(this.lastRun !== undefined && this.lastRunFeed === feed ? { knownProbe: this.lastRun.probe } : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
       openInput: () => (this.feed ?? feed).open(),
       bus: this.deps.bus,
       logger: this.deps.logger,
       onRun: (run) => {
         this.lastRun = run;
+        this.lastRunFeed = feed;
         packager.attachRun(run);
       },
       ...(this.deps.admission !== undefined ? { admission: this.deps.admission } : {}),

@@ -31,6 +31,8 @@ export interface InputOptions {
   probeSize?: number;
   /** `-analyzeduration` microseconds. */
   analyzeDurationUs?: number;
+  /** `-fpsprobesize`: frames analysed to estimate the frame rate (0 = trust the headers). */
+  fpsProbeFrames?: number;
   /** `-t`: read at most this many seconds. */
   durationSec?: number;
   /** `-thread_queue_size` packets. */
@@ -112,6 +114,7 @@ export function renderInput(url: string, o: InputOptions): string[] {
   if (o.flags?.length) args.push('-flags', flagList(o.flags));
   if (o.probeSize !== undefined) args.push('-probesize', String(o.probeSize));
   if (o.analyzeDurationUs !== undefined) args.push('-analyzeduration', String(o.analyzeDurationUs));
+  if (o.fpsProbeFrames !== undefined) args.push('-fpsprobesize', String(o.fpsProbeFrames));
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
   if (o.format !== undefined) args.push('-f', o.format);
   args.push('-i', url);

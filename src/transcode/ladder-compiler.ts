@@ -84,13 +84,26 @@ export function buildVideoFilterGraph(resolved: ResolvedLadder, sourceFrameRate:
  * Compiles a resolved ladder for one run. Throws `InputUnusable` when the input has no video (the
  * probe already refuses such inputs; this guards direct callers).
  */
-export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input: InputSpec): CompiledLadder {
+export interface CompileOptions {
+  /**
+   * The probe was taken from this same live input by an earlier run (an operator restart with the
+   * publisher still connected). ffmpeg then skips its frame-rate estimation (`-fpsprobesize 0`),
+   * which otherwise waits for ~1 s of realtime media (FLV timestamps are coarse, so ffmpeg wants 40
+   * frames) before the first frame is decoded: the rate comes from the stream headers (x264/NVENC
+   * VUI timing, FLV onMetaData), and the ladder's frame-rate decisions were already made from the
+   * probe. Default false.
+   */
+  inputKnown?: boolean;
+}
+
+export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input: InputSpec, compileOptions: CompileOptions = {}): CompiledLadder {
   if (!(probe.width > 0 && probe.height > 0)) {
     throw new LivepipeError(ErrorCode.InputUnusable, 'input has no usable video stream');
   }
   const { ladder } = resolved;
   const main = mainInputOptions(input);
   const live = isLiveInput(input);
+  if (compileOptions.inputKnown === true && live && probe.frameRate > 0) main.options.fpsProbeFrames = 0;
   const builder = new FfmpegArgs().global({
     logLevel: 'warning',
     progress: 'pipe:1',

@@ -93,6 +93,13 @@ export interface TranscoderSupervisorOptions {
   input: InputSpec;
   /** Opens the media byte stream for a run; required for `stdin` inputs, called once per run. */
   openInput?: () => Readable;
+  /**
+   * A probe of this same input taken by an earlier supervisor (an operator restart, or a ladder
+   * change, of a channel whose publisher stayed connected). The first run uses it instead of
+   * running ffprobe on the live input, which costs most of a restart (~0.6 s of media analysis).
+   * Runs after a failure probe again: the input may be what changed. Default: always probe.
+   */
+  knownProbe?: InputProbe;
   bus: TranscoderEvents;
   logger: Logger;
   /** Receives every run's outputs; see the run contract above. */
@@ -132,6 +139,8 @@ export class TranscoderSupervisor {
   private slot: LadderSlot | undefined;
   private proc: FfmpegProcess | undefined;
   private runId = 0;
+  /** The known probe, until the first launch consumes it. */
+  private reusableProbe: InputProbe | undefined;
   private runStartedAt: number | undefined;
   private restarts = 0;
   private lastProgress: TranscodeProgress | undefined;
@@ -158,6 +167,7 @@ export class TranscoderSupervisor {
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
     this.terminal = new Promise((resolve) => (this.resolveTerminal = resolve));
+    this.reusableProbe = options.knownProbe;
     if (options.input.kind === 'stdin' && !options.openInput) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, 'a stdin input needs an openInput() factory');
     }
@@ -281,7 +291,13 @@ export class TranscoderSupervisor {
     const probeOptions: ProbeOptions = this.options.ffprobePath ? { ffprobePath: this.options.ffprobePath } : {};
     let probe: InputProbe;
     let media: Readable | undefined;
-    if (input.kind === 'stdin') {
+    const known = this.reusableProbe;
+    this.reusableProbe = undefined;
+    if (known !== undefined) {
+      probe = known;
+      if (input.kind === 'stdin') media = this.options.openInput!();
+      this.logger.debug({ probe }, 'reusing the probe of the same input');
+    } else if (input.kind === 'stdin') {
       const probed = await probeStream(this.options.openInput!(), input.format, probeOptions);
       probe = probed.probe;
       media = probed.stream;
@@ -295,7 +311,7 @@ export class TranscoderSupervisor {
     const resolved = resolveLadder(ladder, probe);
     this.decisions = resolved.decisions;
     for (const d of resolved.decisions.filter((x) => !x.kept)) this.logger.info({ rendition: d.name, reason: d.reason }, 'rendition dropped');
-    const compiled = compileLadder(resolved, probe, input);
+    const compiled = compileLadder(resolved, probe, input, { inputKnown: known !== undefined });
 
     const runId = ++this.runId;
     const startedAt = this.clock.now();

@@ -9,6 +9,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, startPlayer } from '../helpers/hls-player.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/llhls-rules.js';
 import type { Publisher } from '../helpers/ingest-media.js';
 import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/ops-serve.js';
 
@@ -27,8 +28,21 @@ class PlaylistWatch {
   /** msn → init segment named by its EXT-X-MAP. */
   readonly mapOf = new Map<number, string>();
   polls = 0;
+  latestText = '';
+  private readonly history = new PlaylistHistoryChecker();
 
   constructor(readonly rendition: string) {}
+
+  /** The LL-HLS rules (test/helpers/llhls-rules.ts) on every new version of the playlist. */
+  observeText(text: string): void {
+    if (text === this.latestText) return;
+    this.latestText = text;
+    const others = RENDITIONS.filter((r) => r !== this.rendition);
+    for (const v of [...checkMediaPlaylist(text, { otherRenditions: others }), ...this.history.check(text)]) {
+      if (!this.violations.includes(v) && this.violations.length < 20) this.violations.push(v);
+    }
+    this.observe(playlistFacts(text));
+  }
 
   observe(facts: PlaylistFacts): void {
     this.polls++;
@@ -83,7 +97,7 @@ describe('operator restarts while hls.js plays', () => {
         await Promise.all(
           watches.map(async (w) => {
             const text = await originText(serve, `/live/restarts/${w.rendition}/playlist.m3u8`);
-            if (text !== undefined) w.observe(playlistFacts(text));
+            if (text !== undefined) w.observeText(text);
           }),
         );
         await new Promise((r) => setTimeout(r, 100));
@@ -126,6 +140,7 @@ describe('operator restarts while hls.js plays', () => {
       polling = false;
       await poller;
       const added = watches.map((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).sort((a, b) => a - b));
+      expect(checkRenditionSet(watches.map((w) => w.latestText))).toEqual([]);
       for (const [k, w] of watches.entries()) {
         expect(w.violations, w.rendition).toEqual([]);
         expect(w.polls).toBeGreaterThan(50);
