@@ -9,6 +9,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, startPlayer } from '../helpers/hls-player.js';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
 import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/llhls-rules.js';
 import type { Publisher } from '../helpers/ingest-media.js';
 import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/ops-serve.js';
@@ -157,6 +158,13 @@ describe('operator restarts while hls.js plays', () => {
       const view = await serve.api('GET', '/api/v1/channels/restarts');
       expect(view.json.transcoder.restarts).toBeGreaterThanOrEqual(3);
       expect(runIds).toHaveLength(3);
+      const metrics = parsePrometheusText(await (await fetch(`${serve.apiBase}/metrics`)).text());
+      expect(sampleValue(metrics, 'livepipe_transcoder_restarts_total', { channel: 'restarts' })).toBe(3);
+      expect(sampleValue(metrics, 'livepipe_channel_state', { channel: 'restarts', state: 'live' })).toBe(1);
+      // The player's traffic reached the origin counters.
+      expect(sampleValue(metrics, 'livepipe_origin_requests_total', { class: 'part', status: '200' })).toBeGreaterThan(0);
+      expect(sampleValue(metrics, 'livepipe_origin_requests_total', { class: 'blocking_playlist', status: '200' })).toBeGreaterThan(0);
+      expect(sampleValue(metrics, 'livepipe_origin_requests_total', { class: 'init', status: '200' })).toBeGreaterThanOrEqual(4); // one per run at least
     } finally {
       polling = false;
       await poller;
