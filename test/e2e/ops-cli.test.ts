@@ -70,8 +70,8 @@ describe('livepipe serve (CLI) ops surface', () => {
 
     const second = serve();
     await waitForHttp(`http://127.0.0.1:${ports.api}/healthz`, 20_000);
-    const list = await (await api('/api/v1/channels')).json();
-    expect(list.channels.map((c: { id: string; ladder: string; keyLast4: string }) => [c.id, c.ladder, c.keyLast4])).toEqual([['cli', 'low-latency', '9abc']]);
+    const list = (await (await api('/api/v1/channels')).json()) as { channels: Array<{ id: string; ladder: string; keyLast4: string }> };
+    expect(list.channels.map((c) => [c.id, c.ladder, c.keyLast4])).toEqual([['cli', 'low-latency', '9abc']]);
     // The banner names the persisted channel with its publish and play URLs.
     expect(second.stdout()).toContain('channel cli (ladder low-latency)');
     expect(second.stdout()).toContain(`play: http://127.0.0.1:${ports.origin}/live/cli/master.m3u8`);
