@@ -9,7 +9,9 @@
  * - `gapMs`: last part of the old run → first part of the new run, in the slowest rendition: what a
  *   viewer at the live edge waits for.
  * - phases from the service log: `stopMs` (call → old ffmpeg gone), `spawnMs` (call → new ffmpeg
- *   spawned: probe of the live input included), `firstFrameMs` (call → first frame encoded).
+ *   spawned: probe of the live input included, none when the previous run's probe is reused),
+ *   `firstFrameMs` (call → ffmpeg's first `-progress` report with a frame: reported every 0.5 s, so
+ *   an upper bound).
  * - the viewer-visible stall as hls.js reports it: `waiting` events and stalled milliseconds added
  *   during the restart window, plus non-fatal errors (blocking reloads timing out).
  */
