@@ -59,6 +59,10 @@ const AUDIO_GROUP = 'audio';
 export class ChannelPackager {
   readonly channel: string;
   private readonly renditions = new Map<string, RenditionPackager>();
+  /** The ladder timing each rendition packager was built for (part target, segment duration), s. */
+  private readonly timing = new Map<string, { part: number; segment: number }>();
+  /** Media of playlists replaced after a ladder change, deleted once players are done with it. */
+  private retired: Array<{ at: number; keys: string[] }> = [];
   private readonly logger: Logger;
   private readonly clock: () => number;
   /** The packager's own run numbering: init names stay unique across supervisors and processes. */
@@ -127,10 +131,12 @@ export class ChannelPackager {
     this.ladder = run.ladder;
     const { part, segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
+    await this.retireChangedRenditions(run, targetDuration);
     for (const output of run.outputs) {
       if (!this.renditions.has(output.name)) {
-        const resumed = await this.resumeModel(output.name);
-        const timeline = this.createTimeline(output.name, targetDuration, part, resumed);
+        const continued = this.continuedTimelines.get(output.name);
+        this.continuedTimelines.delete(output.name);
+        const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, await this.resumeModel(output.name));
         for (const s of [...timeline.playlist.segments]) {
           const id = runIdOf(s.mapUri);
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
@@ -150,6 +156,7 @@ export class ChannelPackager {
             clock: this.clock,
           }),
         );
+        this.timing.set(output.name, { part, segment });
       }
     }
     const runId = ++this.lastRunId;
@@ -164,6 +171,55 @@ export class ChannelPackager {
       void consumed.finally(() => this.runsInFlight.delete(consumed));
     }
   }
+
+  /**
+   * A run whose ladder timing differs from what a rendition was packaged with (the channel's ladder
+   * was changed while it was live, or between a stop and a start) cannot continue that playlist:
+   * targets never change within a stream (LLHLS.md), and the cutter is built for one part target.
+   * Such a rendition's stream is ended (EXT-X-ENDLIST), and a new playlist with the new targets
+   * continues its media sequence at the same URL, as after a process restart with another ladder
+   * (players must reload). Renditions the new run no longer has are ended too. Runs are attached
+   * only after the previous transcoder has stopped, so the old run's media is complete here.
+   */
+  private async retireChangedRenditions(run: TranscodeRun, targetDuration: number): Promise<void> {
+    const { part, segment } = run.ladder.ladder;
+    const names = new Set(run.outputs.map((o) => o.name));
+    const changed = [...this.renditions.values()].filter((r) => {
+      const timing = this.timing.get(r.name);
+      return names.has(r.name) && timing !== undefined && (timing.part !== part || timing.segment !== segment);
+    });
+    const dropped = [...this.renditions.values()].filter((r) => !names.has(r.name) && !r.playlist.endList);
+    if (changed.length === 0 && dropped.length === 0) return;
+    await Promise.all([...this.runsInFlight]);
+    await Promise.all(dropped.map((r) => r.end()));
+    for (const r of changed) {
+      await r.drain();
+      this.renditions.delete(r.name);
+      this.timing.delete(r.name);
+      const old = r.playlist;
+      if (old.targetDuration === targetDuration && old.partTarget === part) {
+        // Same targets (only the segment length changed): the playlist goes on after a discontinuity.
+        this.continuedTimelines.set(r.name, r.timeline);
+        continue;
+      }
+      await r.end();
+      this.logger.info(
+        { rendition: r.name, from: { targetDuration: old.targetDuration, part: old.partTarget }, to: { targetDuration, part } },
+        'ladder timing changed: ending the stream and continuing with the new targets',
+      );
+      const keys = new Set<string>(r.timeline.takeDueDeletions(Number.POSITIVE_INFINITY));
+      for (const seg of old.segments) {
+        keys.add(seg.uri).add(seg.mapUri);
+        for (const p of seg.parts) if (!p.gap) keys.add(p.uri);
+      }
+      // The new list starts empty: the ended stream's media goes once its players are done (3 × its TD).
+      this.retired.push({ at: this.clock() + 3 * old.targetDuration * 1000, keys: [...keys].map((k) => `live/${this.channel}/${r.name}/${k}`) });
+      this.continuedTimelines.set(r.name, this.createTimeline(r.name, targetDuration, part, { ...old, endList: true }));
+    }
+  }
+
+  /** Timelines that rendition packagers rebuilt for a new ladder timing continue (see above). */
+  private readonly continuedTimelines = new Map<string, RenditionTimeline>();
 
   private createTimeline(name: string, targetDuration: number, partTarget: number, resumed: MediaPlaylist | undefined): RenditionTimeline {
     const base = { targetDuration, partTarget, ...(this.options.dvrWindowSeconds !== undefined ? { dvrWindow: this.options.dvrWindowSeconds } : {}) };
@@ -275,6 +331,10 @@ export class ChannelPackager {
   private async runDeletions(): Promise<void> {
     const now = this.clock();
     const keys: string[] = [];
+    if (this.retired.some((r) => r.at <= now)) {
+      for (const r of this.retired) if (r.at <= now) keys.push(...r.keys);
+      this.retired = this.retired.filter((r) => r.at > now);
+    }
     for (const r of this.renditions.values()) {
       for (const name of r.timeline.takeDueDeletions(now)) keys.push(`live/${this.channel}/${r.name}/${name}`);
     }

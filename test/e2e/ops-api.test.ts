@@ -18,6 +18,7 @@ import {
   type ApiAnswer,
   type TestServe,
 } from '../helpers/ops-serve.js';
+import { checkMediaPlaylist } from '../helpers/llhls-rules.js';
 import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/prometheus-text-parser.js';
 
 const TOKEN = 'ops-e2e-token-0123456789abcdef';
@@ -272,6 +273,33 @@ describe('ops API on a real serve with a real publisher', () => {
       'the playlist to continue',
     );
     expect(resumed.discontinuities + resumed.discontinuitySequence).toBeGreaterThan(before.discontinuities + before.discontinuitySequence);
+  });
+
+  it('changing the ladder of a live channel restarts it with the new timing, in a new playlist', async () => {
+    const playlist = async (r: string) => (await originText(serve, `/live/ops/${r}/playlist.m3u8`)) ?? '';
+    for (const [ladder, td, partTarget] of [['default', 2, 0.5], ['low-latency', 1, 0.2]] as const) {
+      const before = playlistFacts(await playlist('360p'));
+      const patched = await serve.api('PATCH', `${CH}/ops`, { ladder });
+      expect(patched.status).toBe(200);
+      expect(patched.json.ladder).toBe(ladder);
+      // Targets never change within a stream: the new timing gets a new list whose media sequence
+      // continues after the old one, with parts of the new target.
+      for (const rendition of ['360p', 'audio']) {
+        const text = await eventually(
+          () => playlist(rendition),
+          (t) => t.includes(`#EXT-X-TARGETDURATION:${td}\n`) && playlistFacts(t).parts >= 3 && playlistFacts(t).segments.length >= 1,
+          `${rendition} on ${ladder}`,
+        );
+        expect(text).toContain(`#EXT-X-PART-INF:PART-TARGET=${partTarget.toFixed(3)}`);
+        const facts = playlistFacts(text);
+        expect(facts.mediaSequence).toBeGreaterThan(before.lastMsn);
+        expect(facts.endList).toBe(false);
+        expect(checkMediaPlaylist(text, { otherRenditions: ['360p', 'audio'].filter((x) => x !== rendition) })).toEqual([]);
+      }
+      const master = (await originText(serve, '/live/ops/master.m3u8')) ?? '';
+      expect(master).toContain('360p/playlist.m3u8');
+      expect((await view()).json).toMatchObject({ state: 'live', ladder });
+    }
   });
 
   it('patch and delete persist across a restart of serve', async () => {
