@@ -153,12 +153,14 @@ export class ChannelPackager {
       }
     }
     const runId = ++this.lastRunId;
-    // Stream time 0 of every output of a run is the same instant: the run's spawn time.
-    const anchor = run.startedAt;
+    // Stream time 0 of every output of a run is the same instant: when its first frame reached
+    // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
+    let anchor: number | undefined;
+    const anchorOf = (): number => (anchor ??= run.mediaStartedAt());
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     for (const output of run.outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchor);
+      const consumed = rendition.consume(output.stream, runId, anchorOf);
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));

@@ -60,10 +60,10 @@ export class RenditionPackager {
   }
 
   /**
-   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor` is the
-   * wall-clock time of stream time 0 of this run (shared by every rendition of the run).
+   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor()` gives
+   * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
    */
-  consume(stream: Readable, runId: number, anchor: number): Promise<void> {
+  consume(stream: Readable, runId: number, anchor: () => number): Promise<void> {
     const reader = new Fmp4Reader();
     let cutter: SegmentCutter | undefined;
     let failed = false;
@@ -90,7 +90,7 @@ export class RenditionPackager {
               const initBytes = event.bytes;
               const track = event.track;
               this.enqueue(async () => {
-                this.timeline.startRun({ runId, wallclockAnchor: anchor, timeOrigin: 0 }, this.options.clock());
+                this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
                 const mapUri = this.timeline.mapUri!;
                 await this.options.store.putMedia(mapUri, initBytes, { contentType: this.kind === 'audio' ? 'audio/mp4' : 'video/mp4' }).catch((err) => {
                   // Without its init segment nothing of this run is playable: parts still get stored,
