@@ -240,20 +240,29 @@ export const renditionOf = (key: string): string => key.split('/').at(-2)!;
 /**
  * LL-HLS rules on every version, and the history rules (media sequence, discontinuity sequence,
  * targets) between successive versions of each rendition. A rendition report is required for every
- * other rendition that had already published a part when the version was written.
+ * other rendition that had already published a part when the version was written — from the third
+ * version of this rendition on: writes of different keys are not ordered, so the version in flight
+ * and the one waiting behind it may have been rendered before the other rendition's first part.
  */
 export function ruleViolations(recording: Recording, options: { endListExpected?: boolean } = {}): string[] {
   const violations: string[] = [];
   const histories = new Map<string, PlaylistHistoryChecker>();
-  const withParts = new Set<string>();
+  /** rendition with parts → versions written since, per other rendition. */
+  const since = new Map<string, Map<string, number>>();
   for (const { key, text } of recording.versions) {
     const rendition = renditionOf(key);
-    const others = [...withParts].filter((r) => r !== rendition);
+    const others: string[] = [];
+    for (const [other, counts] of since) {
+      if (other === rendition) continue;
+      const n = (counts.get(rendition) ?? 0) + 1;
+      counts.set(rendition, n);
+      if (n >= 3) others.push(other);
+    }
     for (const v of checkMediaPlaylist(text, { otherRenditions: others })) violations.push(`${rendition}: ${v}`);
     let history = histories.get(rendition);
     if (history === undefined) histories.set(rendition, (history = new PlaylistHistoryChecker()));
     for (const v of history.check(text)) violations.push(`${rendition}: ${v}`);
-    if (text.includes('#EXT-X-PART:')) withParts.add(rendition);
+    if (text.includes('#EXT-X-PART:') && !since.has(rendition)) since.set(rendition, new Map());
   }
   if (options.endListExpected) {
     for (const rendition of histories.keys()) {
