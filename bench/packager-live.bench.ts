@@ -7,11 +7,15 @@
  *   ffmpeg (`/proc/{pid}/stat` utime + stime). Target ≤ 3 %.
  * - upload latency per part (PUT to s3rver, timed around the driver call), p50/p99, over the window.
  *
+ * The same run into a directory separates the S3 client's share of the packager's CPU.
+ *
  * Source: a 960x540 30 fps lavfi test pattern + tone read in real time, so the default ladder keeps
  * 480p and 360p (1080p and 720p would upscale), like the e2e playback test.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,6 +24,7 @@ import { EventBus } from '../src/core/event-bus.js';
 import { silentLogger } from '../src/core/logger.js';
 import { ChannelPackager } from '../src/package/channel-packager.js';
 import type { ObjectStorage, PutOptions } from '../src/storage/object-storage.js';
+import { FsStorage } from '../src/storage/fs-storage.js';
 import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../src/transcode/transcoder-supervisor.js';
@@ -95,11 +100,10 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number, digits = 3): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-export async function run(): Promise<Record<string, unknown>> {
-  const ticksPerSecond = Number((await promisify(execFile)('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
-  const s3 = await startS3rverProcess('livepipe-bench');
+/** One live run into `inner` storage: CPU of both sides and part upload latencies over the window. */
+async function measure(inner: ObjectStorage, ticksPerSecond: number): Promise<Record<string, unknown>> {
   const logger = silentLogger();
-  const storage = new TimedStorage(new S3Storage({ bucket: 'livepipe-bench', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }, logger));
+  const storage = new TimedStorage(inner);
   const bus = new EventBus();
   const uploads = new UploadQueue(storage, bus, logger, { channel: 'bench' });
   const packager = new ChannelPackager({ channel: 'bench', storage, uploads, bus, logger });
@@ -136,7 +140,6 @@ export async function run(): Promise<Record<string, unknown>> {
     const ffmpegCpu = ffmpeg1 - ffmpeg0;
     const window = storage.partPuts.filter((p) => p.at >= t0 && p.at <= t1).map((p) => p.ms).sort((a, b) => a - b);
     return {
-      ladder: 'default (480p + 360p kept from a 960x540 source) + audio',
       windowSeconds: round(wall, 1),
       segmentsInWindow: lastMsn() - msn0,
       'ffmpeg.cpuSeconds': round(ffmpegCpu),
@@ -157,8 +160,32 @@ export async function run(): Promise<Record<string, unknown>> {
     await uploads.close({ drainTimeoutMs: 10_000 });
     await storage.close();
     bus.removeAllListeners();
+  }
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const ticksPerSecond = Number((await promisify(execFile)('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+  const s3 = await startS3rverProcess('livepipe-bench');
+  let viaS3: Record<string, unknown>;
+  try {
+    const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+    viaS3 = await measure(new S3Storage({ bucket: 'livepipe-bench', endpoint: s3.endpoint, forcePathStyle: true, credentials }, silentLogger()), ticksPerSecond);
+  } finally {
     await s3.stop();
   }
+  // The same run into a directory: the packager without the S3 SDK's cost (signing, HTTP).
+  const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-fs-'));
+  let viaFs: Record<string, unknown>;
+  try {
+    viaFs = await measure(new FsStorage({ root: dir }, silentLogger()), ticksPerSecond);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    ladder: 'default (480p + 360p kept from a 960x540 30 fps source) + audio',
+    s3rver: viaS3,
+    filesystem: viaFs,
+  };
 }
 
 // `npx tsx bench/packager-live.bench.ts` runs it alone.
