@@ -197,12 +197,15 @@ export class RenditionPackager {
     }
   }
 
-  /** Starts storing an object now; resolves true once stored, false when it could not be (a gap). */
+  /**
+   * Starts storing an object now; resolves true once stored, false when it could not be (a part or
+   * segment is then listed as a gap; an init segment is retried with the next part).
+   */
   private store(name: string, bytes: Uint8Array, contentType: string): Promise<boolean> {
     return this.options.store.putMedia(name, bytes, { contentType }).then(
       () => true,
       (err) => {
-        this.logger.warn({ err: errorMessage(err), object: name }, 'media not stored: listed as a gap');
+        this.logger.warn({ err: errorMessage(err), object: name }, 'object not stored');
         return false;
       },
     );
