@@ -2,7 +2,7 @@
  * Faults a live channel must ride through, with real ffmpeg and real storage: the encoder killed
  * mid-stream, S3 gone for 10 s, and the packager process restarted on the same storage.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,6 +231,8 @@ describe('the packager process restarts on the same storage (livepipe package ru
   let poller: DirectoryPlaylistPoller;
   let exits: Array<number | string>;
   let lastOfRun1: Map<string, number>;
+  let unlistedByRun1: string[];
+  let leftAfterRun1: string[];
   const shape: RunShape = { folder: 'live/again/', video: ['v180', 'v90'], audio: 'audio', fps: 30 };
 
   beforeAll(async () => {
@@ -238,16 +240,26 @@ describe('the packager process restarts on the same storage (livepipe package ru
     const ladders = join(dir, 'ladders');
     const data = join(dir, 'data');
     await writeSmallLadder(ladders, { gop: 1, segment: 1, part: 0.2 });
-    const args = ['package', '--input', SOURCE, '--input-format', 'lavfi', '--channel', 'again', '--ladder', 'small', '--ladders-dir', ladders, '--data-dir', data, '--duration', '5'];
+    const args = (seconds: number): string[] =>
+      ['package', '--input', SOURCE, '--input-format', 'lavfi', '--channel', 'again', '--ladder', 'small', '--ladders-dir', ladders, '--data-dir', data, '--duration', String(seconds)];
     poller = new DirectoryPlaylistPoller(data, 'again', RENDITIONS);
     poller.start();
     exits = [];
-    const first = runCli(args);
+    const first = runCli(args(5));
     exits.push(await first.exited);
     await poller.stop();
     lastOfRun1 = new Map(RENDITIONS.map((r) => [r, Math.max(-1, ...readMediaPlaylist(lastVersion(poller, r) ?? '').segments.map((s) => s.msn))]));
+    // Parts run 1 had unlisted but not yet deleted when it exited (their deletion was due later).
+    unlistedByRun1 = RENDITIONS.flatMap((r) => {
+      const final = new Set(objectsNamedBy(lastVersion(poller, r) ?? ''));
+      return versionsOf(poller, r)
+        .flatMap((text) => objectsNamedBy(text))
+        .filter((name) => name.startsWith('part-') && !final.has(name))
+        .map((name) => join(data, 'live/again', r, name));
+    });
+    leftAfterRun1 = (await Promise.all([...new Set(unlistedByRun1)].map((f) => access(f).then(() => f, () => undefined)))).filter((f) => f !== undefined);
     poller.start();
-    const second = runCli(args);
+    const second = runCli(args(6));
     exits.push(await second.exited);
     await poller.stop();
   }, 90_000);
@@ -274,6 +286,13 @@ describe('the packager process restarts on the same storage (livepipe package ru
       expect(run2[0]!.discontinuity, rendition).toBe(true);
       expect(segments.filter((s) => s.msn <= last1).every((s) => s.mapUri === 'init-1.mp4'), rendition).toBe(true);
     }
+  });
+
+  it('the second run deletes what the first left behind', async () => {
+    // Run 1 exited within 3 target durations of unlisting these parts: they outlived it.
+    expect(leftAfterRun1.length).toBeGreaterThan(0);
+    const remaining = (await Promise.all(leftAfterRun1.map((f) => access(f).then(() => f, () => undefined)))).filter((f) => f !== undefined);
+    expect(remaining).toEqual([]);
   });
 
   it('media of both runs decodes, renditions aligned', async () => {
