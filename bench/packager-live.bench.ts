@@ -100,8 +100,8 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number, digits = 3): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** One live run into `inner` storage: CPU of both sides and part upload latencies over the window. */
-async function measure(inner: ObjectStorage, ticksPerSecond: number): Promise<Record<string, unknown>> {
+/** One live run into `inner` storage: CPU of both sides and part upload latencies over the window (exported for profiling one variant). */
+export async function measure(inner: ObjectStorage, ticksPerSecond: number): Promise<Record<string, unknown>> {
   const logger = silentLogger();
   const storage = new TimedStorage(inner);
   const bus = new EventBus();
