@@ -259,7 +259,8 @@ describe('the packager process restarts on the same storage (livepipe package ru
     });
     leftAfterRun1 = (await Promise.all([...new Set(unlistedByRun1)].map((f) => access(f).then(() => f, () => undefined)))).filter((f) => f !== undefined);
     poller.start();
-    const second = runCli(args(6));
+    // Long enough for leftovers (due 3 target durations after resume) to be deleted even on a loaded machine.
+    const second = runCli(args(10));
     exits.push(await second.exited);
     await poller.stop();
   }, 90_000);
