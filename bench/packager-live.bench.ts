@@ -185,7 +185,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await rm(dir, { recursive: true, force: true });
   }
   return {
-    ladder: 'default (480p + 360p kept from a 960x540 30 fps source) + audio',
+    ladder: `default ladder on a ${SOURCE_SIZE} 30 fps source (renditions above the source are dropped) + audio`,
     s3rver: viaS3,
     filesystem: viaFs,
   };
