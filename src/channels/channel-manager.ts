@@ -103,27 +103,26 @@ export class ChannelManager implements ChannelService {
     await this.options.registry.remove(id);
   }
 
-  async restart(id: string): Promise<ChannelView> {
-    const channel = this.require(id);
-    await channel.restart();
-    return channel.view();
+  restart(id: string): Promise<ChannelView> {
+    return this.act(id, (c) => c.restart());
   }
 
-  async stop(id: string): Promise<ChannelView> {
-    const channel = this.require(id);
-    await channel.stop();
-    return channel.view();
+  stop(id: string): Promise<ChannelView> {
+    return this.act(id, (c) => c.stop());
   }
 
-  async start(id: string): Promise<ChannelView> {
-    const channel = this.require(id);
-    await channel.start();
-    return channel.view();
+  start(id: string): Promise<ChannelView> {
+    return this.act(id, (c) => c.start());
   }
 
-  async kick(id: string): Promise<ChannelView> {
+  kick(id: string): Promise<ChannelView> {
+    return this.act(id, (c) => c.kick());
+  }
+
+  /** Runs an operator action on a channel and returns its view afterwards. */
+  private async act(id: string, action: (channel: Channel) => Promise<void>): Promise<ChannelView> {
     const channel = this.require(id);
-    await channel.kick();
+    await action(channel);
     return channel.view();
   }
 

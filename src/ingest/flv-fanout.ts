@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { stampFirstFrameArrival } from '../core/media-clock.js';
 import { classifyFlvTag, flvFileHeader, isOnMetaData, metadataBodyForFile, muxFlvTag, FlvTagType, type FlvTag } from './flv-tags.js';
 
 export interface FlvFanoutOptions {
@@ -29,6 +30,8 @@ export class FlvFanout {
   private gop: Buffer[] = [];
   private gopBytes = 0;
   private gopStart: number | undefined;
+  /** Wall-clock arrival of the cached GOP's keyframe (stamped on consumers that start with it). */
+  private gopArrivedAt: number | undefined;
   private gopOverflowed = false;
   private sawVideo = false;
   private sawAudio = false;
@@ -79,6 +82,7 @@ export class FlvFanout {
         this.gop = [bytes];
         this.gopBytes = bytes.length;
         this.gopStart = tag.timestamp;
+        this.gopArrivedAt = Date.now();
         this.gopOverflowed = bytes.length > this.maxGopCacheBytes;
         if (this.gopOverflowed) this.clearGop();
         this.broadcast(bytes, 'keyframe');
@@ -120,6 +124,7 @@ export class FlvFanout {
     if (this.gop.length > 0) {
       for (const b of this.gop) stream.push(b);
       consumer.waitingKeyframe = false;
+      if (this.gopArrivedAt !== undefined) stampFirstFrameArrival(stream, this.gopArrivedAt);
     } else if (!hasVideo) {
       consumer.waitingKeyframe = false; // audio-only feed: any audio frame is a start point
     }
@@ -171,8 +176,10 @@ export class FlvFanout {
         c.waitingKeyframe = true;
         continue;
       }
-      if (kind === 'keyframe') c.waitingKeyframe = false;
-      else if (kind === 'media' && c.waitingKeyframe) continue;
+      if (kind === 'keyframe') {
+        if (c.waitingKeyframe) stampFirstFrameArrival(c.stream, Date.now());
+        c.waitingKeyframe = false;
+      } else if (kind === 'media' && c.waitingKeyframe) continue;
       c.stream.push(bytes);
     }
   }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { stampFirstFrameArrival } from '../core/media-clock.js';
 
 import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, type TsProgramStreams } from './ts-program-info.js';
 
@@ -77,6 +78,8 @@ export class TsFanout {
   private pendingBytes = 0;
   /** Packets from the PAT preceding the latest keyframe; undefined when none or it outgrew the bound. */
   private gop: Buffer[] | undefined;
+  /** Wall-clock arrival of the cached group's keyframe (stamped on consumers that start with it). */
+  private gopArrivedAt: number | undefined;
   private gopBytes = 0;
   /** The video PID has carried random_access_indicator: keyframe starts are reliable. */
   private keyframesMarked = false;
@@ -137,6 +140,7 @@ export class TsFanout {
       if (keyframe && this.pending !== undefined) {
         this.gop = [...this.pending];
         this.gopBytes = this.pendingBytes;
+        this.gopArrivedAt = Date.now();
       } else if (this.gop !== undefined) {
         this.gop.push(packet);
         this.gopBytes += TS_PACKET_SIZE;
@@ -151,6 +155,7 @@ export class TsFanout {
       for (const c of waiting) {
         if (c.stream.readableLength > this.maxConsumerBufferBytes) continue;
         c.waiting = false;
+        stampFirstFrameArrival(c.stream, Date.now());
         c.stream.push(head);
         if (rest.length > 0) c.stream.push(rest);
       }
@@ -169,6 +174,7 @@ export class TsFanout {
     if (this.gop !== undefined && this.gop.length > 0) {
       stream.push(Buffer.concat(this.gop));
       consumer.waiting = false;
+      if (this.gopArrivedAt !== undefined) stampFirstFrameArrival(stream, this.gopArrivedAt);
     }
     this.consumers.add(consumer);
     stream.once('close', () => this.consumers.delete(consumer));

@@ -23,8 +23,8 @@ export interface PackagerMetricsPort {
 
 export interface ChannelPackagerOptions {
   channel: string;
-  /** Reads (resume) and deletes. */
-  storage: Pick<ObjectStorage, 'get' | 'delete'>;
+  /** Reads and lists (resume) and deletes. */
+  storage: Pick<ObjectStorage, 'get' | 'delete' | 'list'>;
   /** Every write goes through the channel's upload queue. */
   uploads: Pick<UploadQueue, 'put' | 'putLatest'>;
   bus: Pick<EventBus, 'emit'>;
@@ -71,6 +71,8 @@ export class ChannelPackager {
   private ladder: ResolvedLadder | undefined;
   private masterText: string | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
+  /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
+  private leftovers: Array<{ key: string; at: number }> = [];
   private attachChain: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -136,11 +138,14 @@ export class ChannelPackager {
       if (!this.renditions.has(output.name)) {
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
-        const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, await this.resumeModel(output.name));
+        // A process (re)start resumes the stored playlist; a ladder change continues the timeline it made.
+        const resumed = continued === undefined ? await this.resumeModel(output.name) : undefined;
+        const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, resumed);
         for (const s of [...timeline.playlist.segments]) {
           const id = runIdOf(s.mapUri);
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
         }
+        if (resumed !== undefined) await this.findLeftovers(output.name, timeline);
         this.renditions.set(
           output.name,
           new RenditionPackager({
@@ -160,12 +165,14 @@ export class ChannelPackager {
       }
     }
     const runId = ++this.lastRunId;
-    // Stream time 0 of every output of a run is the same instant: the run's spawn time.
-    const anchor = run.startedAt;
+    // Stream time 0 of every output of a run is the same instant: when its first frame reached
+    // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
+    let anchor: number | undefined;
+    const anchorOf = (): number => (anchor ??= run.mediaStartedAt());
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     for (const output of run.outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchor);
+      const consumed = rendition.consume(output.stream, runId, anchorOf);
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));
@@ -247,6 +254,52 @@ export class ChannelPackager {
       this.logger.warn({ rendition, err: errorMessage(err) }, 'stored playlist unreadable: starting a new one');
       return undefined;
     }
+  }
+
+  /**
+   * Deletions are scheduled in memory, so a process that exits leaves behind what it had not deleted
+   * yet: parts that left the playlist less than 3 target durations before, segments that slid out of
+   * the window, unused init segments — forever, one batch per restart. On resume, objects of the
+   * rendition's folder that the stored playlist no longer names and that lie before its next media
+   * sequence number are scheduled for deletion as if just unlisted (parts after 3 target durations,
+   * §6.2.2; segments and init segments after the playlist's duration plus a target duration).
+   * Higher-numbered leftovers (stored but never listed) are overwritten by the new run; init segment
+   * numbers found are skipped by the new run, so a scheduled deletion never hits a new object.
+   */
+  private async findLeftovers(rendition: string, timeline: RenditionTimeline): Promise<void> {
+    const folder = `live/${this.channel}/${rendition}/`;
+    let keys: string[];
+    try {
+      keys = await this.options.storage.list(folder);
+    } catch (err) {
+      this.logger.warn({ rendition, err: errorMessage(err) }, 'rendition folder not listed: objects a previous run left stay in storage');
+      return;
+    }
+    const model = timeline.playlist;
+    const named = new Set<string>();
+    for (const s of model.segments) {
+      named.add(s.uri).add(s.mapUri);
+      for (const p of s.parts) named.add(p.uri);
+    }
+    if (model.pending !== undefined) {
+      named.add(model.pending.mapUri);
+      for (const p of model.pending.parts) named.add(p.uri);
+    }
+    const nextMsn = timeline.nextPart().msn;
+    const now = this.clock();
+    const td = model.targetDuration * 1000;
+    const partsAt = now + 3 * td;
+    const segmentsAt = now + Math.ceil(timeline.duration() * 1000) + td;
+    for (const key of keys) {
+      const name = key.slice(folder.length);
+      const runId = runIdOf(name);
+      if (runId !== undefined) this.lastRunId = Math.max(this.lastRunId, runId);
+      if (named.has(name)) continue;
+      const media = /^(seg|part)-(\d+)(?:-\d+)?\.m4s$/.exec(name);
+      if (media !== null && Number(media[2]) < nextMsn) this.leftovers.push({ key, at: media[1] === 'part' ? partsAt : segmentsAt });
+      else if (runId !== undefined) this.leftovers.push({ key, at: segmentsAt });
+    }
+    if (this.leftovers.length > 0) this.logger.info({ rendition, count: this.leftovers.length }, 'objects left by a previous run will be deleted');
   }
 
   private putMedia(rendition: string, name: string, bytes: Uint8Array, options: PutOptions): Promise<void> {
@@ -337,6 +390,10 @@ export class ChannelPackager {
     }
     for (const r of this.renditions.values()) {
       for (const name of r.timeline.takeDueDeletions(now)) keys.push(`live/${this.channel}/${r.name}/${name}`);
+    }
+    if (this.leftovers.some((l) => l.at <= now)) {
+      for (const l of this.leftovers) if (l.at <= now) keys.push(l.key);
+      this.leftovers = this.leftovers.filter((l) => l.at > now);
     }
     if (keys.length === 0) return;
     try {

@@ -5,7 +5,7 @@ import type { PutOptions } from '../storage/object-storage.js';
 import { SegmentBitrateMeter } from './bitrate-meter.js';
 import { Fmp4Reader, type TrackInfo } from './fmp4-reader.js';
 import type { MediaPlaylist } from './playlist-model.js';
-import { RenditionTimeline } from './rendition-timeline.js';
+import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
 import { SegmentCutter, type CutterEvent } from './segment-cutter.js';
 
 /** Where a rendition packager stores objects (the channel's upload queue, keyed under its folder). */
@@ -36,6 +36,15 @@ const PART_TYPE = 'video/iso.segment';
  * segments, stores each object and only then names it in the playlist model. Operations of one
  * rendition are applied strictly in order (one promise chain), so the playlist never names media
  * that is not stored, and a failed store becomes a GAP instead of a dangling URI.
+ *
+ * Uploads start the moment the cutter emits an object, not when the chain reaches it: objects of a
+ * rendition upload concurrently (up to the upload queue's concurrency) and only their listing is
+ * ordered. When storage is slow or down, the bytes waiting are therefore all in the upload queue,
+ * whose limits bound them (a put over the limit fails at once and the object becomes a gap); the
+ * chain holds only part metadata. (Uploading from inside the chain made every object wait for the
+ * previous one's retries, so during an outage the backlog, bytes included, grew in the chain without
+ * any bound while the queue stayed nearly empty.) Names are therefore decided at cut time by
+ * `cursor`, which follows the timeline's numbering rules; the chain checks each against the timeline.
  */
 export class RenditionPackager {
   readonly name: string;
@@ -43,9 +52,15 @@ export class RenditionPackager {
   readonly timeline: RenditionTimeline;
   readonly bitrate: SegmentBitrateMeter;
   track: TrackInfo | undefined;
-  /** Time the last part became available (epoch ms), for metrics. */
   private chain: Promise<void> = Promise.resolve();
   private readonly logger: Logger;
+  /**
+   * msn and part index the next part cut will be listed under, advanced at cut time in the order the
+   * chain will apply the cuts: a part takes (msn, index) then index + 1; a segment ends msn (msn + 1,
+   * 0); a new run or the end after a segment left open (a killed run) closes it (msn + 1, 0) — as
+   * `RenditionTimeline` numbers them.
+   */
+  private cursor: { msn: number; index: number };
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -53,6 +68,8 @@ export class RenditionPackager {
     this.timeline = options.timeline;
     this.logger = options.logger;
     this.bitrate = new SegmentBitrateMeter(options.segmentDuration);
+    const next = this.timeline.nextPart();
+    this.cursor = { msn: next.msn, index: next.index };
   }
 
   get playlist(): MediaPlaylist {
@@ -60,10 +77,10 @@ export class RenditionPackager {
   }
 
   /**
-   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor` is the
-   * wall-clock time of stream time 0 of this run (shared by every rendition of the run).
+   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor()` gives
+   * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
    */
-  consume(stream: Readable, runId: number, anchor: number): Promise<void> {
+  consume(stream: Readable, runId: number, anchor: () => number): Promise<void> {
     const reader = new Fmp4Reader();
     let cutter: SegmentCutter | undefined;
     let failed = false;
@@ -89,15 +106,16 @@ export class RenditionPackager {
               });
               const initBytes = event.bytes;
               const track = event.track;
+              const mapUri = initName(runId);
+              this.closeOpenSegment();
+              const initStored = this.store(mapUri, initBytes, this.kind === 'audio' ? 'audio/mp4' : 'video/mp4');
               this.enqueue(async () => {
-                this.timeline.startRun({ runId, wallclockAnchor: anchor, timeOrigin: 0 }, this.options.clock());
-                const mapUri = this.timeline.mapUri!;
-                await this.options.store.putMedia(mapUri, initBytes, { contentType: this.kind === 'audio' ? 'audio/mp4' : 'video/mp4' }).catch((err) => {
+                this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
+                if (!(await initStored)) {
                   // Without its init segment nothing of this run is playable: parts still get stored,
                   // but a retry of the init happens with the next part (see storeInitAgain).
-                  this.logger.error({ err: errorMessage(err) }, 'init segment could not be stored');
                   this.pendingInit = { name: mapUri, bytes: initBytes };
-                });
+                }
                 this.options.onTrack(this, track);
                 this.options.onChange(this, 'run');
               });
@@ -135,6 +153,7 @@ export class RenditionPackager {
 
   /** Ends the stream: EXT-X-ENDLIST after every queued operation. */
   end(): Promise<void> {
+    this.closeOpenSegment();
     return this.enqueue(async () => {
       this.timeline.endList(this.options.clock());
       this.options.onChange(this, 'end');
@@ -149,42 +168,59 @@ export class RenditionPackager {
   private apply(events: CutterEvent[]): void {
     for (const event of events) {
       if (event.type === 'part') {
-        const part = event.part;
+        const { bytes, ...part } = event.part;
+        const name = partName(this.cursor.msn, this.cursor.index);
+        this.cursor.index += 1;
+        const stored = this.store(name, bytes, PART_TYPE);
         this.enqueue(async () => {
-          const { name } = this.timeline.nextPart();
-          let stored = await this.storeInitAgain();
-          if (stored) {
-            stored = await this.options.store.putMedia(name, part.bytes, { contentType: PART_TYPE }).then(
-              () => true,
-              (err) => {
-                this.logger.warn({ err: errorMessage(err), part: name }, 'part not stored: listed as a gap');
-                return false;
-              },
-            );
-          }
+          let ok = (await stored) && this.isNext(name, this.timeline.nextPart().name);
+          if (ok) ok = await this.storeInitAgain();
           this.timeline.addPart(
-            { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !stored },
+            { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
             this.options.clock(),
           );
           this.options.onChange(this, 'part');
         });
       } else {
-        const segment = event.segment;
+        const { bytes, duration } = event.segment;
+        const name = segmentName(this.cursor.msn);
+        this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+        const size = bytes.byteLength;
+        const stored = this.store(name, bytes, PART_TYPE);
         this.enqueue(async () => {
-          const name = this.timeline.currentSegmentName();
-          const stored = await this.options.store.putMedia(name, segment.bytes, { contentType: PART_TYPE }).then(
-            () => true,
-            (err) => {
-              this.logger.warn({ err: errorMessage(err), segment: name }, 'segment not stored: listed as a gap');
-              return false;
-            },
-          );
-          if (stored) this.bitrate.add(segment.bytes.byteLength, segment.duration);
-          this.timeline.endSegment({ duration: segment.duration, gap: !stored }, this.options.clock());
+          const ok = (await stored) && this.isNext(name, this.timeline.currentSegmentName());
+          if (ok) this.bitrate.add(size, duration);
+          this.timeline.endSegment({ duration, gap: !ok }, this.options.clock());
           this.options.onChange(this, 'segment');
         });
       }
     }
+  }
+
+  /**
+   * Starts storing an object now; resolves true once stored, false when it could not be (a part or
+   * segment is then listed as a gap; an init segment is retried with the next part).
+   */
+  private store(name: string, bytes: Uint8Array, contentType: string): Promise<boolean> {
+    return this.options.store.putMedia(name, bytes, { contentType }).then(
+      () => true,
+      (err) => {
+        this.logger.warn({ err: errorMessage(err), object: name }, 'object not stored');
+        return false;
+      },
+    );
+  }
+
+  /** A new run or the end closes a segment left open (see `cursor`). */
+  private closeOpenSegment(): void {
+    if (this.cursor.index > 0) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+  }
+
+  /** The name an object was stored under must be the one the timeline lists next; never list another. */
+  private isNext(storedAs: string, listedAs: string): boolean {
+    if (storedAs === listedAs) return true;
+    this.logger.error({ storedAs, listedAs }, 'object stored under an unexpected name: listed as a gap');
+    return false;
   }
 
   private async storeInitAgain(): Promise<boolean> {

@@ -8,6 +8,7 @@ import {
 } from '../config/ladder-loader.js';
 import type { Ladder } from '../config/ladder-schema.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
+import { firstFrameArrivedAt } from '../core/media-clock.js';
 import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { LadderSlot, TranscodeAdmission } from './admission.js';
@@ -52,8 +53,15 @@ export interface TranscodeRunOutput {
 export interface TranscodeRun {
   channel: string;
   runId: number;
-  /** Epoch ms when the run was spawned; the packager anchors EXT-X-PROGRAM-DATE-TIME on it. */
+  /** Epoch ms when the run was spawned. */
   startedAt: number;
+  /**
+   * Epoch ms at which the media at stream time 0 of this run reached livepipe: for live stdin input,
+   * the arrival of the first frame fed to ffmpeg (stamped by ingest, see `core/media-clock.ts`);
+   * otherwise the spawn time (files and URLs are read by ffmpeg itself from then on). The packager
+   * anchors EXT-X-PROGRAM-DATE-TIME on it. Call it once the first output bytes have arrived.
+   */
+  mediaStartedAt(): number;
   probe: InputProbe;
   ladder: ResolvedLadder;
   outputs: TranscodeRunOutput[];
@@ -291,14 +299,16 @@ export class TranscoderSupervisor {
     const probeOptions: ProbeOptions = this.options.ffprobePath ? { ffprobePath: this.options.ffprobePath } : {};
     let probe: InputProbe;
     let media: Readable | undefined;
+    let source: Readable | undefined;
     const known = this.reusableProbe;
     this.reusableProbe = undefined;
     if (known !== undefined) {
       probe = known;
-      if (input.kind === 'stdin') media = this.options.openInput!();
+      if (input.kind === 'stdin') media = source = this.options.openInput!();
       this.logger.debug({ probe }, 'reusing the probe of the same input');
     } else if (input.kind === 'stdin') {
-      const probed = await probeStream(this.options.openInput!(), input.format, probeOptions);
+      source = this.options.openInput!();
+      const probed = await probeStream(source, input.format, probeOptions);
       probe = probed.probe;
       media = probed.stream;
     } else {
@@ -341,7 +351,8 @@ export class TranscoderSupervisor {
       rendition: o.rendition,
       stream: proc.outputs.get(o.fd)!,
     }));
-    const run: TranscodeRun = { channel: this.channel, runId, startedAt, probe, ladder: resolved, outputs, ended: proc.exited };
+    const mediaStartedAt = (): number => (source !== undefined ? firstFrameArrivedAt(source) : undefined) ?? startedAt;
+    const run: TranscodeRun = { channel: this.channel, runId, startedAt, mediaStartedAt, probe, ladder: resolved, outputs, ended: proc.exited };
     void proc.exited.then((exit) => this.onExit(proc, runId, exit));
     if (this.options.onRun) {
       try {

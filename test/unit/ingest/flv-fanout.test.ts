@@ -156,3 +156,33 @@ describe('FlvFanout', () => {
     f.push(key(0)); // no throw with no consumers
   });
 });
+
+describe('FlvFanout first-frame arrival stamps (PDT anchor)', () => {
+  it('stamps a consumer that starts on the cached GOP with the keyframe arrival, not the open time', async () => {
+    const { firstFrameArrivedAt } = await import('../../../src/core/media-clock.js');
+    const f = new FlvFanout();
+    publishStart(f);
+    const before = Date.now();
+    f.push(key(0));
+    const after = Date.now();
+    f.push(inter(33));
+    await new Promise((r) => setTimeout(r, 30));
+    const late = f.open();
+    const stamp = firstFrameArrivedAt(late);
+    expect(stamp).toBeGreaterThanOrEqual(before);
+    expect(stamp).toBeLessThanOrEqual(after);
+  });
+
+  it('stamps a consumer waiting for its first keyframe when that keyframe arrives', async () => {
+    const { firstFrameArrivedAt } = await import('../../../src/core/media-clock.js');
+    const f = new FlvFanout();
+    publishStart(f);
+    const waiting = f.open();
+    expect(firstFrameArrivedAt(waiting)).toBeUndefined();
+    f.push(inter(10)); // not a start point
+    expect(firstFrameArrivedAt(waiting)).toBeUndefined();
+    const before = Date.now();
+    f.push(key(33));
+    expect(firstFrameArrivedAt(waiting)).toBeGreaterThanOrEqual(before);
+  });
+});
