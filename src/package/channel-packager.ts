@@ -168,7 +168,12 @@ export class ChannelPackager {
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
     // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
     let anchor: number | undefined;
-    const anchorOf = (): number => (anchor ??= run.mediaStartedAt());
+    // A restart of the encoder on a live feed re-reads it from its most recent keyframe, so the new
+    // run's first media (up to one publisher GOP) was already packaged by the previous run: its
+    // arrival time lies before the end of what is listed. PDT must not go backwards across the
+    // discontinuity (hls.js places a new discontinuity by PDT, and would overlap the buffer), so the
+    // anchor is never earlier than the end of the listed media; the replayed frames are shown again.
+    const anchorOf = (): number => (anchor ??= Math.max(run.mediaStartedAt(), this.endOfListedMedia()));
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     for (const output of run.outputs) {
       const rendition = this.renditions.get(output.name)!;
@@ -177,6 +182,21 @@ export class ChannelPackager {
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));
     }
+  }
+
+  /** Wall-clock end (epoch ms) of the media listed in any rendition: last PDT + its duration; 0 when none. */
+  private endOfListedMedia(): number {
+    let end = 0;
+    for (const r of this.renditions.values()) {
+      const { pending, segments } = r.playlist;
+      if (pending !== undefined && pending.parts.length > 0) {
+        end = Math.max(end, pending.programDateTime + 1000 * pending.parts.reduce((sum, p) => sum + p.duration, 0));
+      } else {
+        const last = segments[segments.length - 1];
+        if (last !== undefined) end = Math.max(end, last.programDateTime + 1000 * last.duration);
+      }
+    }
+    return end;
   }
 
   /**

@@ -53,9 +53,13 @@ class PlaylistWatch {
     this.lastMsn = facts.lastMsn;
     let number = facts.discontinuitySequence;
     let previous = facts.mediaSequence - 1;
+    let previousEnd = -Infinity;
     for (const s of facts.segments) {
       if (s.msn !== previous + 1) this.violations.push(`msn ${s.msn} follows ${previous}`);
       previous = s.msn;
+      // Wall-clock time never goes backwards, across discontinuities too (1 ms: PDT is printed in ms).
+      if (s.programDateTime < previousEnd - 1) this.violations.push(`PDT of ${s.msn} is ${previousEnd - s.programDateTime} ms before the end of ${s.msn - 1}`);
+      previousEnd = s.programDateTime + 1000 * s.duration;
       if (s.discontinuity) {
         number++;
         this.discontinuityAt.add(s.msn);

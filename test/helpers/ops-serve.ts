@@ -149,7 +149,7 @@ export interface PlaylistFacts {
   /** Parts listed (every EXT-X-PART). */
   parts: number;
   /** Every segment msn listed, in order, with whether a discontinuity precedes it. */
-  segments: Array<{ msn: number; discontinuity: boolean; mapUri: string }>;
+  segments: Array<{ msn: number; discontinuity: boolean; mapUri: string; programDateTime: number; duration: number }>;
   /** URIs of all parts, in order. */
   partUris: string[];
   endList: boolean;
@@ -169,14 +169,18 @@ export function playlistFacts(text: string): PlaylistFacts {
   let pendingDiscontinuity = false;
   let map = '';
   let partsSinceSegment = 0;
+  let pdt = NaN;
+  let duration = NaN;
   for (const line of lines) {
     if (line === '#EXT-X-DISCONTINUITY') pendingDiscontinuity = true;
+    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice('#EXT-X-PROGRAM-DATE-TIME:'.length));
+    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice('#EXTINF:'.length));
     else if (line.startsWith('#EXT-X-MAP:')) map = /URI="([^"]+)"/.exec(line)?.[1] ?? '';
     else if (line.startsWith('#EXT-X-PART:')) {
       partUris.push(/URI="([^"]+)"/.exec(line)?.[1] ?? '');
       partsSinceSegment++;
     } else if (line !== '' && !line.startsWith('#')) {
-      segments.push({ msn, discontinuity: pendingDiscontinuity, mapUri: map });
+      segments.push({ msn, discontinuity: pendingDiscontinuity, mapUri: map, programDateTime: pdt, duration });
       pendingDiscontinuity = false;
       partsSinceSegment = 0;
       msn++;
