@@ -17,6 +17,8 @@ export interface ChannelManagerOptions {
     feed(channel: string): IngestFeed | undefined;
     kick(channel: string): boolean;
     publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string };
+    /** The channel definitions changed: ingest re-reads `ingestRegistry` (SRT listeners). */
+    channelsChanged?(): Promise<void>;
   };
   bus: EventBus;
   logger: Logger;
@@ -67,6 +69,7 @@ export class ChannelManager implements ChannelService {
         if (change.type === 'created') this.channelFor(change.channel.id, change.channel);
         else if (change.type === 'updated') void this.channels.get(change.channel.id)?.updateSpec(change.channel, change.changed);
         else void this.drop(change.channel.id);
+        this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change'));
       }),
       routePublishEvents(this.options.bus, this.options.ingest, (id) => this.channelFor(id), this.logger),
     );

@@ -102,6 +102,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
       feed: (id) => ingest?.feed(id),
       kick: (id) => ingest?.kick(id) ?? false,
       publishUrls: (id, host) => ingest?.publishUrls(id, host) ?? {},
+      channelsChanged: () => ingest?.channelsChanged() ?? Promise.resolve(),
     },
     bus,
     logger,
