@@ -4,7 +4,7 @@
  * in memory. Publishers are real ffmpeg processes (see `ingest-media.ts`); players are hls.js or
  * plain HTTP reads of the playlists.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServe, type ServeHandle } from '../../src/cli/serve-command.js';
@@ -12,6 +12,7 @@ import { buildServiceConfig } from '../../src/config/service-config.js';
 import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
 import type { MediaPlaylist } from '../../src/package/playlist-model.js';
 import { captureLogs } from './ingest-log-capture.js';
+import { runCli, waitForHttp, type CliProcess } from './livepipe-cli.js';
 import { freeTcpPort, freeUdpPort, publish, type Publisher } from './ingest-media.js';
 
 export interface ServeFixture {
@@ -135,6 +136,86 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** `livepipe serve` run as the real CLI (bin/livepipe.js → dist/: build first) with a config file. */
+export interface ServeCli {
+  cli: CliProcess;
+  dataDir: string;
+  configFile: string;
+  rtmpPort: number;
+  originBase: string;
+  apiBase: string;
+  live(channel: string): string;
+  rtmpUrl(channel: string, key?: string): string;
+  /** GET on the ops API, parsed as JSON (undefined unless 200). */
+  api<T = Record<string, unknown>>(path: string): Promise<T | undefined>;
+  /** Starts the same config again (same ports and data directory) after the previous run exited. */
+  restart(): Promise<void>;
+  /** Stops the CLI (SIGTERM) if it runs and removes the data directory. */
+  close(): Promise<void>;
+}
+
+export async function startServeCli(file: Record<string, unknown> = {}, options: { keepDataDir?: string } = {}): Promise<ServeCli> {
+  const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
+  const [originPort, apiPort, rtmpPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+  const configFile = join(dataDir, 'livepipe.yaml');
+  // JSON is YAML.
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      dataDir,
+      origin: { port: originPort },
+      api: { port: apiPort },
+      rtmp: { port: rtmpPort },
+      srt: { portBase: await freeUdpPort(), portCount: 1 },
+      ...file,
+    }),
+  );
+  const originBase = `http://127.0.0.1:${originPort}`;
+  const apiBase = `http://127.0.0.1:${apiPort}`;
+  const launch = async (): Promise<CliProcess> => {
+    const cli = runCli(['serve', '--config', configFile]);
+    try {
+      await Promise.race([
+        waitForHttp(`${apiBase}/healthz`, 30_000),
+        cli.exited.then((code) => {
+          throw new Error(`serve exited (${code}) during start: ${cli.stderr().slice(-2000)}`);
+        }),
+      ]);
+    } catch (err) {
+      await cli.stop('SIGKILL');
+      throw err;
+    }
+    return cli;
+  };
+  const handle: ServeCli = {
+    cli: await launch(),
+    dataDir,
+    configFile,
+    rtmpPort,
+    originBase,
+    apiBase,
+    live: (channel) => `${originBase}/live/${channel}`,
+    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${rtmpPort}/live/${channel}${key !== undefined ? `?key=${encodeURIComponent(key)}` : ''}`,
+    async api(path) {
+      const res = await fetch(`${apiBase}${path}`).catch(() => undefined);
+      if (res === undefined) return undefined;
+      if (res.status !== 200) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      return (await res.json()) as never;
+    },
+    async restart() {
+      handle.cli = await launch();
+    },
+    async close() {
+      await handle.cli.stop('SIGTERM');
+      if (options.keepDataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
 }
 
 export { freeTcpPort, freeUdpPort };
