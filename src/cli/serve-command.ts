@@ -64,13 +64,16 @@ export interface ServeHandle {
 
 export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR): Promise<ServeHandle> {
   const loopback = isLoopbackHost(config.host);
-  if (config.channels.length === 0 && !loopback && !config.allowOpenPublish) {
-    throw new LivepipeError(
-      ErrorCode.ConfigInvalid,
-      `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
-        'publish. Configure channels with keys (--config), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
-    );
-  }
+  // Checked again once the registry has loaded the channels made through the ops API (state file).
+  const assertNotOpenOnPublicBind = (channelCount: number): void => {
+    if (channelCount === 0 && !loopback && !config.allowOpenPublish) {
+      throw new LivepipeError(
+        ErrorCode.ConfigInvalid,
+        `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
+          'publish. Configure channels with keys (--config), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
+      );
+    }
+  };
   const token = apiTokenFromEnv();
   if (token === undefined && !loopback) {
     throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is required when binding ${config.host} (the ops API would be open)`);
@@ -171,6 +174,8 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     started.push({ name: 'storage', close: () => storage.close() });
     await registry.start();
     started.push({ name: 'registry', close: () => registry.close() });
+    // Channels may come from the config file or from the state file of the ops API.
+    assertNotOpenOnPublicBind(registry.list().length);
     await source.start();
     started.push({ name: 'origin-source', close: () => source.close() });
     await origin.start();

@@ -4,7 +4,7 @@
  * directory continues the channel's media sequence. Also the refusal to start an open-publish
  * service on a public bind.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -93,6 +93,23 @@ describe('livepipe serve: public binds', () => {
     expect(code).toBe(1);
     expect(cli.stderr()).toMatch(/no channels are configured and the bind address 0\.0\.0\.0 is not loopback/);
     expect(cli.stderr()).toMatch(/allowOpenPublish: true/);
+  });
+
+  it('starts on 0.0.0.0 when the channels come from the ops API state file only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'livepipe-serve-open-'));
+    dirs.push(dir);
+    await mkdir(join(dir, '.livepipe'), { recursive: true });
+    const state = { version: 1, channels: { made: { id: 'made', ladder: 'low-latency', key: 'made-key-0123456789' } }, removed: [] };
+    await writeFile(join(dir, '.livepipe', 'channels.json'), JSON.stringify(state), { mode: 0o600 });
+    const args = await ports();
+    const cli = runCli(['serve', '--host', '0.0.0.0', '--data-dir', dir, ...args], { LIVEPIPE_API_TOKEN: 'a-token-for-the-api-0123' });
+    try {
+      await waitForHttp(`http://127.0.0.1:${args[3]}/healthz`, 30_000);
+      expect(cli.stdout()).toMatch(/channel made \(ladder low-latency\)/);
+      expect(cli.stdout()).not.toMatch(/Open mode/);
+    } finally {
+      expect(await cli.stop('SIGTERM'), cli.stderr().slice(-2000)).toBe(0);
+    }
   });
 
   it('refuses --host 0.0.0.0 without LIVEPIPE_API_TOKEN', async () => {
