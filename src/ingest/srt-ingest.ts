@@ -65,8 +65,11 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     '-passphrase', srt.passphrase,
     '-pbkeylen', String(pbkeylen),
     '-latency', String((srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS) * 1000),
-    // Probe 1 s instead of 5 s so the feed starts soon after the caller connects.
-    '-analyzeduration', '1000000', '-fflags', '+nobuffer',
+    // Probe 1 s instead of 5 s so the feed starts soon after the caller connects. Deliberately no
+    // `-fflags +nobuffer`: it drops the packets read while probing — the publisher's first keyframe —
+    // so the channel waited a whole source GOP for the next one (measured: first playable part 3.7 s
+    // → 2.1 s after the publisher starts, 2 s GOP source; bench/ingest.bench.ts).
+    '-analyzeduration', '1000000',
     '-i', `srt://${bracketed}:${srt.port}`,
     '-map', '0', '-c', 'copy', '-f', 'mpegts', '-flush_packets', '1', 'pipe:1',
   ];
