@@ -23,7 +23,7 @@ const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
 const WARMUP_SECONDS = 6;
 
 /** A 720p30 H.264 + AAC contribution file, like an encoder would push (2 s GOP, CBR-ish 4 Mbit/s). */
-function makeContribution(file: string, seconds: number): void {
+export function makeContribution(file: string, seconds: number): void {
   const result = spawnSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=30:duration=${seconds}`,
@@ -34,7 +34,7 @@ function makeContribution(file: string, seconds: number): void {
   if (result.status !== 0) throw new Error(`ffmpeg could not make the contribution file: ${result.stderr}`);
 }
 
-interface LatencyFigures {
+export interface LatencyFigures {
   medianSeconds: number;
   maxSeconds: number;
   minSeconds: number;
@@ -45,14 +45,15 @@ interface LatencyFigures {
   fatalErrors: string[];
 }
 
-async function measure(url: string): Promise<LatencyFigures> {
+/** Plays `url` in a fresh Chromium, warms up, then samples hls.js latency for `sampleSeconds`. */
+export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures> {
   const browser = await launchBrowser();
   try {
     const player = await startPlayer(browser, url);
     try {
       const warm = await player.waitFor((s) => s.currentTime >= WARMUP_SECONDS, 40_000);
       const from = warm.latencySamples.length;
-      const done = await player.waitFor((s) => s.latencySamples.length >= from + SAMPLE_SECONDS * 4, (SAMPLE_SECONDS + 20) * 1000);
+      const done = await player.waitFor((s) => s.latencySamples.length >= from + sampleSeconds * 4, (sampleSeconds + 20) * 1000);
       const samples = done.latencySamples.slice(from);
       return {
         medianSeconds: round(median(samples)),
@@ -81,7 +82,8 @@ async function staticServer(dir: string): Promise<{ url: string; stop(): Promise
     const conf = join(dir, 'nginx.conf');
     await writeFile(
       conf,
-      `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+      // As root, nginx workers run as nobody and cannot read a 0700 mkdtemp directory: keep root.
+      `${process.getuid?.() === 0 ? 'user root; ' : ''}daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
 events {}
 http { access_log off; types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4 m4s; }
   server { listen 127.0.0.1:${port}; root ${dir}/www;
@@ -118,7 +120,8 @@ async function livepipeLatency(contribution: string, dataDir: string): Promise<L
   }
 }
 
-async function ffmpegHlsLatency(contribution: string, dir: string): Promise<LatencyFigures & { server: string }> {
+/** The baseline: ffmpeg's HLS muxer (1 s fMP4 segments, one 720p encode) behind nginx, played by hls.js. */
+export async function ffmpegHlsLatency(contribution: string, dir: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures & { server: string }> {
   const www = join(dir, 'www');
   spawnSync('mkdir', ['-p', www]);
   const ffmpeg: ChildProcess = spawn('ffmpeg', [
@@ -133,7 +136,7 @@ async function ffmpegHlsLatency(contribution: string, dir: string): Promise<Late
   try {
     const url = `${server.url}/index.m3u8`;
     await waitForHttp(url, 30_000);
-    return { ...(await measure(url)), server: server.server };
+    return { ...(await measure(url, sampleSeconds)), server: server.server };
   } finally {
     ffmpeg.kill('SIGINT');
     await server.stop();

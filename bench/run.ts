@@ -7,7 +7,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 
-const BENCHES = ['transcode', 'packager', 'packager-live', 'storage', 'origin', 'latency', 'api', 'restart'] as const;
+const BENCHES = ['transcode', 'packager', 'packager-live', 'storage', 'origin', 'latency', 'ingest', 'api', 'restart'] as const;
 
 interface BenchModule {
   run(): Promise<Record<string, unknown>>;

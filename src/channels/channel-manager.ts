@@ -17,6 +17,8 @@ export interface ChannelManagerOptions {
     feed(channel: string): IngestFeed | undefined;
     kick(channel: string): boolean;
     publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string };
+    /** The channel definitions changed: ingest re-reads `ingestRegistry` (SRT listeners). */
+    channelsChanged?(): Promise<void>;
   };
   bus: EventBus;
   logger: Logger;
@@ -44,6 +46,8 @@ export class ChannelManager implements ChannelService {
   private readonly logger: Logger;
   private unsubscribe: Array<() => void> = [];
   private sampler: NodeJS.Timeout | undefined;
+  /** SRT ports allocated from the configured range to channels without an explicit one. */
+  private readonly srtAllocations = new Map<string, number>();
 
   constructor(private readonly options: ChannelManagerOptions) {
     this.logger = options.logger.child({ component: 'channels' });
@@ -67,6 +71,7 @@ export class ChannelManager implements ChannelService {
         if (change.type === 'created') this.channelFor(change.channel.id, change.channel);
         else if (change.type === 'updated') void this.channels.get(change.channel.id)?.updateSpec(change.channel, change.changed);
         else void this.drop(change.channel.id);
+        this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change'));
       }),
       routePublishEvents(this.options.bus, this.options.ingest, (id) => this.channelFor(id), this.logger),
     );
@@ -191,16 +196,28 @@ export class ChannelManager implements ChannelService {
 
   private publishSettings(): ChannelPublishSettings[] {
     const specs = this.options.registry.list();
-    const taken = new Set(specs.flatMap((s) => (s.srt?.port !== undefined ? [s.srt.port] : [])));
+    const explicit = new Set(specs.flatMap((s) => (s.srt?.port !== undefined ? [s.srt.port] : [])));
+    // Allocations are sticky for the life of the process: deleting or adding a channel never moves
+    // another channel's port (which would drop its publisher). Released when the channel is gone,
+    // has no SRT any more, or got an explicit port.
+    for (const [id, port] of this.srtAllocations) {
+      const spec = specs.find((s) => s.id === id);
+      if (spec?.srt === undefined || spec.srt.port !== undefined || explicit.has(port)) this.srtAllocations.delete(id);
+    }
+    const used = new Set([...explicit, ...this.srtAllocations.values()]);
     let next = this.options.srtPorts.base;
     const end = this.options.srtPorts.base + this.options.srtPorts.count;
     // Channels without an explicit port get the next free one of the range, in registry order.
     return specs.map((s) => {
       if (s.srt === undefined) return { id: s.id, key: s.key };
-      let port = s.srt.port;
+      let port = s.srt.port ?? this.srtAllocations.get(s.id);
       if (port === undefined) {
-        while (taken.has(next) && next < end) next++;
-        port = next < end ? next++ : undefined;
+        while (used.has(next) && next < end) next++;
+        if (next < end) {
+          port = next;
+          used.add(port);
+          this.srtAllocations.set(s.id, port);
+        }
       }
       if (port === undefined) {
         this.logger.error({ channel: s.id }, 'SRT port range exhausted: channel has no SRT listener');

@@ -64,6 +64,16 @@ export interface ServeHandle {
 
 export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR): Promise<ServeHandle> {
   const loopback = isLoopbackHost(config.host);
+  // Checked again once the registry has loaded the channels made through the ops API (state file).
+  const assertNotOpenOnPublicBind = (channelCount: number): void => {
+    if (channelCount === 0 && !loopback && !config.allowOpenPublish) {
+      throw new LivepipeError(
+        ErrorCode.ConfigInvalid,
+        `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
+          'publish. Configure channels with keys (--config), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
+      );
+    }
+  };
   const token = apiTokenFromEnv();
   if (token === undefined && !loopback) {
     throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is required when binding ${config.host} (the ops API would be open)`);
@@ -96,6 +106,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
       feed: (id) => ingest?.feed(id),
       kick: (id) => ingest?.kick(id) ?? false,
       publishUrls: (id, host) => ingest?.publishUrls(id, host) ?? {},
+      channelsChanged: () => ingest?.channelsChanged() ?? Promise.resolve(),
     },
     bus,
     logger,
@@ -164,15 +175,8 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     started.push({ name: 'storage', close: () => storage.close() });
     await registry.start();
     started.push({ name: 'registry', close: () => registry.close() });
-    // Channels come from the config file AND from the API's state file: open mode is only when both
-    // are empty (a service whose channels were all made through the API is not open).
-    if (registry.list().length === 0 && !loopback && !config.allowOpenPublish) {
-      throw new LivepipeError(
-        ErrorCode.ConfigInvalid,
-        `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
-          'publish. Configure channels with keys (--config, or the ops API on a loopback bind first), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
-      );
-    }
+    // Channels may come from the config file or from the state file of the ops API.
+    assertNotOpenOnPublicBind(registry.list().length);
     await source.start();
     started.push({ name: 'origin-source', close: () => source.close() });
     await origin.start();

@@ -36,7 +36,7 @@ export class IngestServer {
     this.feeds = new IngestFeedRegistry(deps.bus, deps.logger);
     const authorizer = new PublishAuthorizer(deps.channels, this.host, deps.logger, options.openOnAnyBind ?? false);
     this.rtmp = options.rtmp === false ? undefined : new RtmpIngest({ registry: this.feeds, authorizer, logger: deps.logger }, { ...options.rtmp, host: this.host });
-    this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger }, deps.channels.channels(), { ...options.srt, host: this.host });
+    this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger }, () => deps.channels.channels(), { ...options.srt, host: this.host });
   }
 
   async start(): Promise<void> {
@@ -56,6 +56,14 @@ export class IngestServer {
       await this.rtmp?.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * The channel list changed (ops API create/update/delete): arms, re-arms or stops SRT listeners to
+   * match. RTMP needs nothing: it asks the registry on every publish.
+   */
+  channelsChanged(): Promise<void> {
+    return this.srt?.sync() ?? Promise.resolve();
   }
 
   feed(channel: string): IngestFeed | undefined {

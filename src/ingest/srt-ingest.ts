@@ -65,8 +65,11 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     '-passphrase', srt.passphrase,
     '-pbkeylen', String(pbkeylen),
     '-latency', String((srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS) * 1000),
-    // Probe 1 s instead of 5 s so the feed starts soon after the caller connects.
-    '-analyzeduration', '1000000', '-fflags', '+nobuffer',
+    // Probe 1 s instead of 5 s so the feed starts soon after the caller connects. Deliberately no
+    // `-fflags +nobuffer`: it drops the packets read while probing — the publisher's first keyframe —
+    // so the channel waited a whole source GOP for the next one (measured: first playable part 3.7 s
+    // → 2.1 s after the publisher starts, 2 s GOP source; bench/ingest.bench.ts).
+    '-analyzeduration', '1000000',
     '-i', `srt://${bracketed}:${srt.port}`,
     '-map', '0', '-c', 'copy', '-f', 'mpegts', '-flush_packets', '1', 'pipe:1',
   ];
@@ -105,48 +108,109 @@ export function classifySrtStderr(line: string): SrtStderrEvent {
  * SRT ingest: one supervised ffmpeg listener per channel that has SRT settings. A caller that gets
  * through libsrt's passphrase check becomes the channel's `IngestFeed` (MPEG-TS); when it leaves, the
  * listener process exits and a new one is armed.
+ *
+ * The channel list is read when `start()` runs (so a registry that loads its definitions after this
+ * object was built is seen complete) and again on every `sync()`: channels created, changed or removed
+ * at runtime (ops API) get their listeners armed, re-armed or stopped without touching the others.
  */
 export class SrtIngest {
   private readonly listeners = new Map<string, SrtChannelListener>();
   private readonly log: Logger;
+  private readonly readChannels: () => readonly ChannelPublishSettings[];
   private started = false;
   private closing: Promise<void> | undefined;
+  /** Syncs run one at a time, in call order. */
+  private syncTail: Promise<unknown> = Promise.resolve();
+  private ffmpegChecked = false;
 
   constructor(
     private readonly deps: { registry: IngestFeedRegistry; logger: Logger },
-    private readonly channels: readonly ChannelPublishSettings[],
+    /** The channels, or a function returning the current ones (read at `start()` and each `sync()`). */
+    channels: readonly ChannelPublishSettings[] | (() => readonly ChannelPublishSettings[]),
     private readonly options: SrtIngestOptions = {},
   ) {
     this.log = deps.logger.child({ component: 'srt-ingest' });
+    this.readChannels = typeof channels === 'function' ? channels : () => channels;
   }
 
   async start(): Promise<void> {
     if (this.started) throw new LivepipeError(ErrorCode.Conflict, 'SRT ingest already started');
-    const problems: string[] = [];
-    const ports = new Map<number, string>();
-    for (const c of this.channels) {
-      if (c.srt === undefined) continue;
-      problems.push(...validateSrtSettings(c.id, c.srt));
-      const other = ports.get(c.srt.port);
-      if (other !== undefined) problems.push(`channels ${other} and ${c.id} share SRT port ${c.srt.port}`);
-      ports.set(c.srt.port, c.id);
-    }
+    const wanted = srtChannels(this.readChannels());
+    const problems = srtProblems(wanted);
     if (problems.length > 0) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT ingest settings invalid: ${problems.join('; ')}`);
-    if (ports.size > 0) await assertFfmpegHasSrt(this.options.ffmpegPath ?? 'ffmpeg');
+    if (wanted.length > 0) {
+      await assertFfmpegHasSrt(this.options.ffmpegPath ?? 'ffmpeg');
+      this.ffmpegChecked = true;
+    }
     // Fail loudly now on a port another process holds, rather than retrying in the background forever.
-    const host = this.options.host ?? '127.0.0.1';
-    for (const [port, channel] of ports) {
-      const error = await udpBindError(host, port);
-      if (error !== undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT port ${host}:${port} of channel ${channel} is not available: ${error}`);
+    const host = this.host;
+    for (const c of wanted) {
+      const error = await udpBindError(host, c.srt.port);
+      if (error !== undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT port ${host}:${c.srt.port} of channel ${c.id} is not available: ${error}`);
     }
     this.started = true;
-    for (const c of this.channels) {
-      if (c.srt === undefined) continue;
-      const listener = new SrtChannelListener(c.id, c.srt, this.deps.registry, this.log, this.options);
-      this.listeners.set(c.id, listener);
-      listener.arm();
+    for (const c of wanted) this.arm(c.id, c.srt);
+    this.log.info({ channels: [...this.listeners.keys()], host }, 'SRT ingest started');
+  }
+
+  /**
+   * Brings the listeners in line with the current channel list: arms listeners for new SRT channels,
+   * re-arms those whose port, passphrase or latency changed (a live publisher on one is dropped and
+   * must reconnect with the new settings), stops those of removed channels. A new listener that
+   * cannot be used (invalid settings, port taken) is logged and skipped: the others keep running.
+   */
+  sync(): Promise<void> {
+    const run = this.syncTail.then(() => this.syncNow());
+    this.syncTail = run.catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'SRT listener sync failed'));
+    return run;
+  }
+
+  private async syncNow(): Promise<void> {
+    if (!this.started || this.closing !== undefined) return;
+    const wanted = new Map(srtChannels(this.readChannels()).map((c) => [c.id, c.srt]));
+    // Stop first, so a port moving from one channel to another is free when the new one binds.
+    const stale = [...this.listeners.values()].filter((l) => {
+      const next = wanted.get(l.channel);
+      return next === undefined || !sameSrtSettings(next, l.settings);
+    });
+    for (const listener of stale) {
+      this.listeners.delete(listener.channel);
+      this.log.info({ channel: listener.channel, port: listener.settings.port }, 'SRT listener retired (channel removed or its SRT settings changed)');
     }
-    this.log.info({ channels: [...this.listeners.keys()], host: this.options.host ?? '127.0.0.1' }, 'SRT ingest started');
+    await Promise.all(stale.map((l) => l.stop('kicked')));
+    for (const [id, srt] of wanted) {
+      if (this.listeners.has(id)) continue;
+      const problems = validateSrtSettings(id, srt);
+      const clash = [...this.listeners.values()].find((l) => l.settings.port === srt.port);
+      if (clash !== undefined) problems.push(`channels ${clash.channel} and ${id} share SRT port ${srt.port}`);
+      if (problems.length === 0 && !this.ffmpegChecked) {
+        await assertFfmpegHasSrt(this.options.ffmpegPath ?? 'ffmpeg').then(
+          () => (this.ffmpegChecked = true),
+          (err: unknown) => problems.push(errorMessage(err)),
+        );
+      }
+      if (problems.length === 0) {
+        const error = await udpBindError(this.host, srt.port);
+        if (error !== undefined) problems.push(`SRT port ${this.host}:${srt.port} is not available: ${error}`);
+      }
+      if (problems.length > 0) {
+        this.log.error({ channel: id, problems }, 'SRT listener not armed');
+        continue;
+      }
+      if (this.closing !== undefined) return;
+      this.arm(id, srt);
+      this.log.info({ channel: id, port: srt.port }, 'SRT listener armed for a new or changed channel');
+    }
+  }
+
+  private get host(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
+  private arm(id: string, srt: ChannelSrtSettings): void {
+    const listener = new SrtChannelListener(id, srt, this.deps.registry, this.log, this.options);
+    this.listeners.set(id, listener);
+    listener.arm();
   }
 
   /** The listener's pid (tests, diagnostics); undefined between runs. */
@@ -154,13 +218,40 @@ export class SrtIngest {
     return this.listeners.get(channel)?.pid;
   }
 
+  /** Channels with an armed listener, and their ports. */
+  listening(): Array<{ channel: string; port: number }> {
+    return [...this.listeners.values()].map((l) => ({ channel: l.channel, port: l.settings.port }));
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.syncTail;
       await Promise.all([...this.listeners.values()].map((l) => l.stop()));
       this.log.info('SRT ingest closed');
     })();
     return this.closing;
   }
+}
+
+function srtChannels(channels: readonly ChannelPublishSettings[]): Array<{ id: string; srt: ChannelSrtSettings }> {
+  return channels.flatMap((c) => (c.srt === undefined ? [] : [{ id: c.id, srt: c.srt }]));
+}
+
+/** Every problem of a set of SRT channels (settings, shared ports), for `start()`. */
+function srtProblems(channels: ReadonlyArray<{ id: string; srt: ChannelSrtSettings }>): string[] {
+  const problems: string[] = [];
+  const ports = new Map<number, string>();
+  for (const c of channels) {
+    problems.push(...validateSrtSettings(c.id, c.srt));
+    const other = ports.get(c.srt.port);
+    if (other !== undefined) problems.push(`channels ${other} and ${c.id} share SRT port ${c.srt.port}`);
+    ports.set(c.srt.port, c.id);
+  }
+  return problems;
+}
+
+function sameSrtSettings(a: ChannelSrtSettings, b: ChannelSrtSettings): boolean {
+  return a.port === b.port && a.passphrase === b.passphrase && (a.latencyMs ?? SRT_DEFAULT_LATENCY_MS) === (b.latencyMs ?? SRT_DEFAULT_LATENCY_MS);
 }
 
 /** Checks that ffmpeg runs and was built with libsrt (`ffmpeg -protocols` lists `srt`). */
@@ -196,6 +287,8 @@ class SrtChannelListener {
   private exited: Promise<void> = Promise.resolve();
   private feed: SrtFeed | undefined;
   private stopping = false;
+  /** Why a publish ends when `stop()` ends it: `shutdown`, or `kicked` when the channel's settings changed. */
+  private stopReason: PublishEndReason = 'shutdown';
   private kicked = false;
   private refusedBusy = false;
   private failures = 0;
@@ -218,6 +311,10 @@ class SrtChannelListener {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  get settings(): ChannelSrtSettings {
+    return this.srt;
   }
 
   arm(): void {
@@ -265,7 +362,7 @@ class SrtChannelListener {
       const feed = this.feed;
       this.feed = undefined;
       if (feed !== undefined) {
-        const reason: PublishEndReason = this.stopping ? 'shutdown' : this.kicked ? 'kicked' : 'disconnect';
+        const reason: PublishEndReason = this.stopping ? this.stopReason : this.kicked ? 'kicked' : 'disconnect';
         feed.close(reason);
       }
       const ranMs = Date.now() - startedAt;
@@ -346,7 +443,8 @@ class SrtChannelListener {
   }
 
   /** Stops the listener (SIGTERM to its group, SIGKILL after the timeout) and waits for it. */
-  async stop(): Promise<void> {
+  async stop(reason: PublishEndReason = 'shutdown'): Promise<void> {
+    if (!this.stopping) this.stopReason = reason;
     this.stopping = true;
     clearTimeout(this.rearmTimer);
     if (this.child === undefined) return;

@@ -18,6 +18,8 @@ describe('SRT listener settings', () => {
     expect(args.slice(-1)).toEqual(['pipe:1']);
     expect(args[args.indexOf('-listen_timeout') + 1]).toBe('60000000');
     expect(args.join(' ')).toContain('-c copy -f mpegts');
+    // nobuffer would drop the publisher's first keyframe (read while probing): a GOP of waiting.
+    expect(args.join(' ')).not.toContain('nobuffer');
     expect(srtListenerArgs('::1', { port: 9001, passphrase: 'x'.repeat(10) }, 32)).toContain('srt://[::1]:9001');
   });
 
