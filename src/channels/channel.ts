@@ -118,7 +118,8 @@ export class Channel {
     return this.serialize(async () => {
       this.feed = undefined;
       await this.stopLadder();
-      if (this.state === 'stopped' || this.closed) return;
+      // Stopped by an operator, or failed (the reason stays visible until the next publish retries).
+      if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
       this.setState('reconnecting', `publisher left (${reason})`);
       this.graceTimer = setTimeout(() => {
