@@ -4,7 +4,7 @@
  * Each module exports `run(): Promise<Record<string, unknown>>`. Pass names to run a subset:
  * `npm run bench -- origin packager`.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 
 const BENCHES = ['transcode', 'packager', 'packager-live', 'storage', 'origin', 'latency', 'ingest', 'api', 'restart'] as const;
@@ -30,11 +30,25 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${name}…\n`);
     const t0 = Date.now();
     try {
-      results[name] = { ...(await mod.run()), wallSeconds: (Date.now() - t0) / 1000 };
+      results[name] = { ...(await mod.run()), wallSeconds: (Date.now() - t0) / 1000, ranAt: new Date(t0).toISOString() };
     } catch (err) {
       results[name] = { error: (err as Error).stack ?? String(err) };
     }
     process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  // A subset run (`npm run bench -- ingest`) updates those entries of the last full report.
+  if (wanted.length > 0) {
+    try {
+      const previous = JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as {
+        startedAt: string;
+        results: Record<string, Record<string, unknown>>;
+      };
+      for (const [name, value] of Object.entries(previous.results)) {
+        if (!(name in results)) results[name] = { ranAt: previous.startedAt, ...value };
+      }
+    } catch {
+      // no previous report: this subset is the report
+    }
   }
   const report = {
     startedAt: started.toISOString(),
