@@ -7,11 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand } from '../helpers/ingest-rtmp-raw-client.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../helpers/ingest-rtmp-raw-client.js';
 import { eventually, freeUdpPorts, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
 
 const KEY = 'fuzz-key-0123456789';
@@ -20,22 +19,6 @@ const PASSPHRASE = 'fuzz-srt-passphrase';
 interface ChannelJson {
   state: string;
   publisher?: { protocol: string; since: string };
-}
-
-/** Sends bytes on a fresh TCP connection, then waits for the server to close it or `ms` to pass. */
-async function throwBytes(port: number, bytes: Buffer, ms = 100): Promise<void> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  await new Promise<void>((resolve) => {
-    socket.once('connect', () => {
-      socket.write(bytes);
-      setTimeout(() => {
-        socket.destroy();
-        resolve();
-      }, ms);
-    });
-    socket.once('close', () => resolve());
-  });
 }
 
 const connectCmd = (tcUrl: unknown = 'rtmp://127.0.0.1/live') => chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl } }));
@@ -111,10 +94,10 @@ describe('livepipe serve against garbage on its ingest ports', () => {
       { numRuns: 60 },
     );
     // Truncated handshakes: C0 alone, C0 + part of C1, C0 + C1 + part of C2, a wrong version byte.
-    await throwBytes(serve.rtmpPort, Buffer.from([3]));
-    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([3]), randomBytes(700)]));
-    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([3]), randomBytes(1536 + 900)]));
-    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([0xff]), randomBytes(1536 * 2)]));
+    await throwBytes(serve.rtmpPort, Buffer.from([3]), 100);
+    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([3]), randomBytes(700)]), 100);
+    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([3]), randomBytes(1536 + 900)]), 100);
+    await throwBytes(serve.rtmpPort, Buffer.concat([Buffer.from([0xff]), randomBytes(1536 * 2)]), 100);
     // Valid handshakes followed by random chunk bytes, and by truncated ones.
     for (let i = 0; i < 10; i++) {
       const c = await RawRtmpClient.connect(serve.rtmpPort);

@@ -10,6 +10,25 @@ import { randomBytes } from 'node:crypto';
 const requireCjs = createRequire(import.meta.url);
 const amf = requireCjs('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(opt: Record<string, unknown>): Buffer };
 
+/**
+ * Sends bytes on a fresh TCP connection, then waits for the server to close it or `ms` to pass
+ * (the time a garbage-hardened server gets to react before the next attempt).
+ */
+export async function throwBytes(port: number, bytes: Buffer, ms: number): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => {
+    socket.once('connect', () => {
+      socket.write(bytes);
+      setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, ms);
+    });
+    socket.once('close', () => resolve());
+  });
+}
+
 export function encodeCommand(opt: Record<string, unknown>): Buffer {
   return amf.encodeAmf0Cmd(opt);
 }

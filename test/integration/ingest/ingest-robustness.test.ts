@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
 import { EventBus, LivepipeEvent } from '../../../src/core/event-bus.js';
@@ -11,25 +10,9 @@ import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
 import { captureLogs } from '../../helpers/ingest-log-capture.js';
 import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand } from '../../helpers/ingest-rtmp-raw-client.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../../helpers/ingest-rtmp-raw-client.js';
 
 const KEY = 'robust-key-123';
-
-/** Sends bytes on a fresh TCP connection, then waits for the server to close it or `ms` to pass. */
-async function throwBytes(port: number, bytes: Buffer, ms = 300): Promise<void> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  await new Promise<void>((resolve) => {
-    socket.once('connect', () => {
-      socket.write(bytes);
-      setTimeout(() => {
-        socket.destroy();
-        resolve();
-      }, ms);
-    });
-    socket.once('close', () => resolve());
-  });
-}
 
 describe('ingest robustness against garbage', () => {
   const logs = captureLogs();
@@ -75,9 +58,9 @@ describe('ingest robustness against garbage', () => {
       { numRuns: 40 },
     );
     // Truncated handshakes: C0 alone, C0 + part of C1, C0+C1 and part of C2.
-    await throwBytes(rtmp.port, Buffer.from([3]));
-    await throwBytes(rtmp.port, Buffer.concat([Buffer.from([3]), randomBytes(700)]));
-    await throwBytes(rtmp.port, Buffer.concat([Buffer.from([3]), randomBytes(1536 + 900)]));
+    await throwBytes(rtmp.port, Buffer.from([3]), 300);
+    await throwBytes(rtmp.port, Buffer.concat([Buffer.from([3]), randomBytes(700)]), 300);
+    await throwBytes(rtmp.port, Buffer.concat([Buffer.from([3]), randomBytes(1536 + 900)]), 300);
     // A full handshake followed by random chunk bytes.
     for (let i = 0; i < 10; i++) {
       const c = await RawRtmpClient.connect(rtmp.port);
