@@ -1,7 +1,7 @@
 import type { ChannelConfig } from '../config/service-config.js';
 import type { NamedLadder } from '../config/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
-import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
+import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
@@ -354,4 +354,3 @@ export function routePublishEvents(
   };
 }
 
-export type { TranscoderStateName };

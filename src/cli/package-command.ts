@@ -13,6 +13,7 @@ import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
 import { UploadQueue } from '../storage/upload-queue.js';
 import type { InputSpec } from '../transcode/input-spec.js';
 import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
+import { parsePort, positive } from './option-parsers.js';
 
 /**
  * `livepipe package --input <file-or-url> --channel <id> [--ladder <name>] [--data-dir <dir> |
@@ -39,18 +40,6 @@ interface PackageOptions {
   realtime: boolean;
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a TCP port (0–65535)');
-  return n;
-}
-
 export function register(program: Command): void {
   program
     .command('package')
@@ -62,10 +51,10 @@ export function register(program: Command): void {
     .option('--ladders-dir <dir>', 'ladder directory', DEFAULT_LADDERS_DIR)
     .option('--data-dir <dir>', 'filesystem storage directory (default ./data)')
     .option('--storage <url>', 'object storage, e.g. s3://bucket/prefix (endpoint/credentials from the AWS SDK environment)')
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber)
-    .option('--origin-port <port>', 'also serve the channel over HTTP on this port (embedded origin)', port)
+    .option('--duration <seconds>', 'stop after this many seconds', positive())
+    .option('--origin-port <port>', 'also serve the channel over HTTP on this port (embedded origin)', parsePort)
     .option('--host <address>', 'origin bind address', '127.0.0.1')
-    .option('--dvr-window <seconds>', 'seconds of media kept in the playlists (default 60)', positiveNumber)
+    .option('--dvr-window <seconds>', 'seconds of media kept in the playlists (default 60)', positive())
     .option('--no-realtime', 'read files as fast as possible instead of at native rate')
     .action(async (opts: PackageOptions) => {
       if (!isValidId(opts.channel)) throw new InvalidArgumentError(`--channel: "${opts.channel}" is not a valid id`);

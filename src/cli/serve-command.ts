@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ApiServer, apiTokenFromEnv } from '../api/api-server.js';
 import { Metrics } from '../api/metrics.js';
 import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
@@ -21,6 +21,7 @@ import type { ObjectStorage } from '../storage/object-storage.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
 import { UploadQueue } from '../storage/upload-queue.js';
 import { Admission } from '../transcode/admission.js';
+import { parsePort } from './option-parsers.js';
 
 /**
  * `livepipe serve`: the main job. One process runs ingest (RTMP, SRT), a supervised ladder and an
@@ -43,12 +44,6 @@ interface ServeFlags {
   srtPort?: number;
   laddersDir: string;
   demo: boolean;
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a TCP port (0–65535)');
-  return n;
 }
 
 /** A running `serve`: for tests and for the CLI action. */
@@ -136,7 +131,8 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     },
     admission,
     metrics,
-    publicHost: loopback || config.host === '0.0.0.0' || config.host === '::' ? (loopback ? config.host : 'localhost') : config.host,
+    // A wildcard bind has no name of its own: views show localhost.
+    publicHost: config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host,
     originPort: config.origin.port,
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
@@ -268,10 +264,10 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'filesystem storage directory (default ./data)')
     .option('--storage <url>', 'object storage, e.g. s3://bucket/prefix (endpoint/credentials from the AWS SDK environment)')
     .option('--host <address>', 'bind address of every listener (default 127.0.0.1)')
-    .option('--origin-port <port>', 'origin HTTP port (default 8080)', port)
-    .option('--api-port <port>', 'ops API port (default 8081)', port)
-    .option('--rtmp-port <port>', 'RTMP port (default 1935)', port)
-    .option('--srt-port <port>', 'first SRT listener port (default 9000)', port)
+    .option('--origin-port <port>', 'origin HTTP port (default 8080)', parsePort)
+    .option('--api-port <port>', 'ops API port (default 8081)', parsePort)
+    .option('--rtmp-port <port>', 'RTMP port (default 1935)', parsePort)
+    .option('--srt-port <port>', 'first SRT listener port (default 9000)', parsePort)
     .option('--ladders-dir <dir>', 'ladder directory', DEFAULT_LADDERS_DIR)
     .option('--demo', 'also publish a generated test pattern to channel "demo" (open mode)', false)
     .action(async (flags: ServeFlags) => {

@@ -10,6 +10,7 @@ import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
 import type { InputSpec } from '../transcode/input-spec.js';
 import { TranscoderSupervisor, type TranscodeRun } from '../transcode/transcoder-supervisor.js';
+import { positive } from './option-parsers.js';
 
 /**
  * `livepipe transcode --input <file-or-url> --ladder <name> --out <dir> [--duration <s>]`
@@ -29,12 +30,6 @@ interface TranscodeOptions {
   inputFormat?: string;
   realtime: boolean;
   channel: string;
-}
-
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
-  return n;
 }
 
 function inputSpecOf(opts: TranscodeOptions): InputSpec {
@@ -58,7 +53,7 @@ export function register(program: Command): void {
     .option('--ladder <name>', 'ladder name (see `livepipe ladders list`)', 'default')
     .option('--ladders-dir <dir>', 'ladder directory', DEFAULT_LADDERS_DIR)
     .requiredOption('--out <dir>', 'output directory')
-    .option('--duration <seconds>', 'stop after this many seconds of input', positiveSeconds)
+    .option('--duration <seconds>', 'stop after this many seconds of input', positive('number of seconds'))
     .option('--input-format <format>', 'force the input demuxer (flv, mpegts, lavfi, …)')
     .option('--no-realtime', 'read files as fast as possible instead of at native rate')
     .option('--channel <id>', 'channel id used in logs and events', 'cli')
