@@ -2,7 +2,8 @@ import { InvalidArgumentError } from 'commander';
 
 /** Commander parser for a TCP port (0 = any free port). */
 export function parsePort(value: string): number {
-  const n = Number(value);
+  // Digits only: Number('') is 0, which would silently mean "any free port".
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a TCP port (0–65535)');
   return n;
 }

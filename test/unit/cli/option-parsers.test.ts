@@ -4,7 +4,7 @@ import { parsePort, positive } from '../../../src/cli/option-parsers.js';
 
 describe('parsePort', () => {
   it.each([['0', 0], ['8080', 8080], ['65535', 65535]])('%s → %d', (value, port) => expect(parsePort(value)).toBe(port));
-  it.each(['-1', '65536', '80.5', 'abc'])('rejects %j', (value) => {
+  it.each(['-1', '65536', '80.5', 'abc', '', ' ', '1e3'])('rejects %j', (value) => {
     expect(() => parsePort(value)).toThrow(InvalidArgumentError);
     expect(() => parsePort(value)).toThrow('must be a TCP port (0–65535)');
   });
