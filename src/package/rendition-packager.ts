@@ -61,6 +61,8 @@ export class RenditionPackager {
    * `RenditionTimeline` numbers them.
    */
   private cursor: { msn: number; index: number };
+  /** The init segment of the current run, when its first store failed (retried with the next part). */
+  private pendingInit: { name: string; bytes: Uint8Array } | undefined;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -108,7 +110,7 @@ export class RenditionPackager {
               const track = event.track;
               const mapUri = initName(runId);
               this.closeOpenSegment();
-              const initStored = this.store(mapUri, initBytes, this.kind === 'audio' ? 'audio/mp4' : 'video/mp4');
+              const initStored = this.store(mapUri, initBytes, this.initContentType);
               this.enqueue(async () => {
                 this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
                 if (!(await initStored)) {
@@ -138,7 +140,7 @@ export class RenditionPackager {
           if (!isLivepipeError(err, ErrorCode.MediaMalformed)) throw err;
           this.logger.debug({ err: errorMessage(err) }, 'run ended inside a box');
         }
-        this.enqueue(async () => undefined).then(resolve, resolve);
+        this.drain().then(resolve, resolve);
       };
       stream.once('end', finish);
       stream.once('error', (err) => {
@@ -147,9 +149,6 @@ export class RenditionPackager {
       });
     });
   }
-
-  /** The init segment of the current run, when its first store failed. */
-  private pendingInit: { name: string; bytes: Uint8Array } | undefined;
 
   /** Ends the stream: EXT-X-ENDLIST after every queued operation. */
   end(): Promise<void> {
@@ -226,13 +225,13 @@ export class RenditionPackager {
   private async storeInitAgain(): Promise<boolean> {
     const pending = this.pendingInit;
     if (pending === undefined) return true;
-    try {
-      await this.options.store.putMedia(pending.name, pending.bytes, { contentType: this.kind === 'audio' ? 'audio/mp4' : 'video/mp4' });
-      this.pendingInit = undefined;
-      return true;
-    } catch {
-      return false;
-    }
+    const stored = await this.store(pending.name, pending.bytes, this.initContentType);
+    if (stored) this.pendingInit = undefined;
+    return stored;
+  }
+
+  private get initContentType(): string {
+    return this.kind === 'audio' ? 'audio/mp4' : 'video/mp4';
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
