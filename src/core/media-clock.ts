@@ -11,15 +11,22 @@ import type { Readable } from 'node:stream';
  */
 const FIRST_FRAME_ARRIVED_AT = Symbol('livepipe.firstFrameArrivedAt');
 
-type Stamped = Readable & { [FIRST_FRAME_ARRIVED_AT]?: number };
+/**
+ * A time, or a function giving the best estimate when asked: a fan-out that learns arrival times
+ * from media timestamps (see `ArrivalClock`) can sharpen the estimate until the packager reads it.
+ */
+export type ArrivalStamp = number | (() => number);
+
+type Stamped = Readable & { [FIRST_FRAME_ARRIVED_AT]?: ArrivalStamp };
 
 /** Epoch ms the stream's first frame arrived, once known. */
 export function firstFrameArrivedAt(stream: Readable): number | undefined {
-  return (stream as Stamped)[FIRST_FRAME_ARRIVED_AT];
+  const stamp = (stream as Stamped)[FIRST_FRAME_ARRIVED_AT];
+  return typeof stamp === 'function' ? stamp() : stamp;
 }
 
 /** Records the arrival time of the stream's first frame; later calls do not overwrite it. */
-export function stampFirstFrameArrival(stream: Readable, epochMs: number): void {
+export function stampFirstFrameArrival(stream: Readable, epochMs: ArrivalStamp): void {
   const stamped = stream as Stamped;
   stamped[FIRST_FRAME_ARRIVED_AT] ??= epochMs;
 }

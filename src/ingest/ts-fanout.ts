@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { stampFirstFrameArrival } from '../core/media-clock.js';
+import { stampFirstFrameArrival, type ArrivalStamp } from '../core/media-clock.js';
+import { ArrivalClock, pesDecodeTimestamp } from './arrival-clock.js';
 
 import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, type TsProgramStreams } from './ts-program-info.js';
 
@@ -78,8 +79,10 @@ export class TsFanout {
   private pendingBytes = 0;
   /** Packets from the PAT preceding the latest keyframe; undefined when none or it outgrew the bound. */
   private gop: Buffer[] | undefined;
-  /** Wall-clock arrival of the cached group's keyframe (stamped on consumers that start with it). */
-  private gopArrivedAt: number | undefined;
+  /** Arrival of the cached group's keyframe (stamped on consumers that start with it). */
+  private gopArrivedAt: ArrivalStamp | undefined;
+  /** Dates frames by their timestamps: the SRT listener hands its probe buffer over in one burst. */
+  private readonly arrivals = new ArrivalClock();
   private gopBytes = 0;
   /** The video PID has carried random_access_indicator: keyframe starts are reliable. */
   private keyframesMarked = false;
@@ -136,11 +139,20 @@ export class TsFanout {
         if (this.pendingBytes > this.maxGopCacheBytes) this.pending = undefined;
       }
       const keyframe = videoPid !== undefined && isRandomAccessStart(packets, off, videoPid);
+      let arrivedAt: ArrivalStamp | undefined;
+      if (videoPid !== undefined && packetPid(packets, off) === videoPid) {
+        const dts = pesDecodeTimestamp(packets, off);
+        if (dts !== undefined) {
+          const seenAt = Date.now();
+          this.arrivals.observe(dts, seenAt);
+          if (keyframe) arrivedAt = () => Math.min(this.arrivals.arrivalOf(dts) ?? seenAt, seenAt);
+        }
+      }
       if (keyframe) this.keyframesMarked = true;
       if (keyframe && this.pending !== undefined) {
         this.gop = [...this.pending];
         this.gopBytes = this.pendingBytes;
-        this.gopArrivedAt = Date.now();
+        this.gopArrivedAt = arrivedAt ?? Date.now();
       } else if (this.gop !== undefined) {
         this.gop.push(packet);
         this.gopBytes += TS_PACKET_SIZE;
@@ -155,7 +167,7 @@ export class TsFanout {
       for (const c of waiting) {
         if (c.stream.readableLength > this.maxConsumerBufferBytes) continue;
         c.waiting = false;
-        stampFirstFrameArrival(c.stream, Date.now());
+        stampFirstFrameArrival(c.stream, arrivedAt ?? Date.now());
         c.stream.push(head);
         if (rest.length > 0) c.stream.push(rest);
       }
@@ -189,4 +201,8 @@ export class TsFanout {
     this.pending = undefined;
     this.gop = undefined;
   }
+}
+
+function packetPid(packets: Buffer, offset: number): number {
+  return ((packets[offset + 1]! & 0x1f) << 8) | packets[offset + 2]!;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Readable } from 'node:stream';
 import { TS_PACKET_SIZE, TsFanout, TsPacketAligner, isPatStart } from '../../../src/ingest/ts-fanout.js';
+import { firstFrameArrivedAt } from '../../../src/core/media-clock.js';
 
 function packet(pid: number, pusi: boolean, fill: number): Buffer {
   const p = Buffer.alloc(TS_PACKET_SIZE, fill);
@@ -82,6 +83,16 @@ function video(key: boolean, tag: number): Buffer {
 }
 const tagOf = (b: Buffer, i: number) => b[i * TS_PACKET_SIZE + 100];
 
+/** A video PES start carrying a PTS (90 kHz, < 2^30 for brevity). */
+function timedVideo(key: boolean, pts: number): Buffer {
+  const p = video(key, 0);
+  const at = key ? 6 : 4;
+  const hi = Math.floor(pts / 2 ** 15);
+  const lo = pts & 0x7fff;
+  Buffer.from([0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, hi >> 7, ((hi & 0x7f) << 1) | 1, lo >> 7, ((lo & 0x7f) << 1) | 1]).copy(p, at);
+  return p;
+}
+
 describe('TsFanout with keyframe-marked video', () => {
   it('reads the codecs from the PMT', () => {
     const f = new TsFanout();
@@ -112,6 +123,28 @@ describe('TsFanout with keyframe-marked video', () => {
     expect(got.length).toBe(4 * TS_PACKET_SIZE);
     expect(isPatStart(got)).toBe(true);
     expect([2, 3].map((i) => tagOf(got, i))).toEqual([5, 6]);
+  });
+
+  it('dates a keyframe flushed in a burst back to when its media flowed in, not to the burst', () => {
+    // The SRT listener probes ~1 s, then writes what it held at once: the keyframe at PTS 0 came in
+    // a second before the burst that carries frames up to PTS 1 s.
+    const f = new TsFanout();
+    const before = Date.now();
+    f.push(Buffer.concat([pat(), pmt(), timedVideo(true, 0), ...Array.from({ length: 30 }, (_, i) => timedVideo(false, (i + 1) * 3000))]));
+    const stamp = firstFrameArrivedAt(f.open());
+    expect(stamp).toBeDefined();
+    expect(stamp!).toBeLessThanOrEqual(before - 900);
+    expect(stamp!).toBeGreaterThan(before - 1100);
+  });
+
+  it('dates a keyframe that flows live at the moment it arrives', () => {
+    const f = new TsFanout();
+    const before = Date.now();
+    f.push(Buffer.concat([pat(), pmt(), timedVideo(true, 0)]));
+    const after = Date.now();
+    const stamp = firstFrameArrivedAt(f.open())!;
+    expect(stamp).toBeGreaterThanOrEqual(before);
+    expect(stamp).toBeLessThanOrEqual(after);
   });
 
   it('drops an oversized keyframe group from the cache', () => {
