@@ -8,6 +8,7 @@ import type { TranscodeRun } from '../transcode/transcoder-supervisor.js';
 import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
 import type { TrackInfo } from './fmp4-reader.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from './playlist-model.js';
+import { videoPartTarget } from './part-target.js';
 import { parseMediaPlaylist } from './playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from './playlist-serializer.js';
 import { RenditionPackager } from './rendition-packager.js';
@@ -131,11 +132,12 @@ export class ChannelPackager {
 
   private async startRun(run: TranscodeRun): Promise<void> {
     this.ladder = run.ladder;
-    const { part, segment } = run.ladder.ladder;
+    const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     await this.retireChangedRenditions(run, targetDuration);
     for (const output of run.outputs) {
       if (!this.renditions.has(output.name)) {
+        const part = partTargetOf(run);
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
         // A process (re)start resumes the stored playlist; a ladder change continues the timeline it made.
@@ -209,17 +211,18 @@ export class ChannelPackager {
    * only after the previous transcoder has stopped, so the old run's media is complete here.
    */
   private async retireChangedRenditions(run: TranscodeRun, targetDuration: number): Promise<void> {
-    const { part, segment } = run.ladder.ladder;
+    const { segment } = run.ladder.ladder;
     const names = new Set(run.outputs.map((o) => o.name));
     const changed = [...this.renditions.values()].filter((r) => {
       const timing = this.timing.get(r.name);
-      return names.has(r.name) && timing !== undefined && (timing.part !== part || timing.segment !== segment);
+      return names.has(r.name) && timing !== undefined && (timing.part !== partTargetOf(run) || timing.segment !== segment);
     });
     const dropped = [...this.renditions.values()].filter((r) => !names.has(r.name) && !r.playlist.endList);
     if (changed.length === 0 && dropped.length === 0) return;
     await Promise.all([...this.runsInFlight]);
     await Promise.all(dropped.map((r) => r.end()));
     for (const r of changed) {
+      const part = partTargetOf(run);
       await r.drain();
       this.renditions.delete(r.name);
       this.timing.delete(r.name);
@@ -426,4 +429,14 @@ export class ChannelPackager {
 
 function channelsOf(track: TrackInfo, fallback: number): number {
   return track.channelCount ?? fallback;
+}
+
+/**
+ * PART-TARGET of a run: the ladder's part snapped to whole video frames (see `videoPartTarget`),
+ * one value for every rendition so server control stays identical across them (LLHLS.md, §6.2.4);
+ * audio frames are short enough to fill it.
+ */
+function partTargetOf(run: TranscodeRun): number {
+  const { part } = run.ladder.ladder;
+  return run.outputs.some((o) => o.kind === 'video') ? videoPartTarget(part, run.ladder.frameRate) : part;
 }
