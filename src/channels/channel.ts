@@ -114,10 +114,18 @@ export class Channel {
     });
   }
 
-  onPublishEnded(reason: PublishEndReason): Promise<void> {
+  /** `detail`: for reason `unusable`, what is wrong with the media (becomes the failure reason). */
+  onPublishEnded(reason: PublishEndReason, detail?: string): Promise<void> {
     return this.serialize(async () => {
       this.feed = undefined;
       await this.stopLadder();
+      if (reason === 'unusable' && this.state !== 'stopped' && !this.closed) {
+        // Ingest refused the media (no video…): the channel fails with that reason, which is clearer
+        // than whatever the transcoder's probe made of the truncated feed. The next publish retries.
+        this.logger.error({ reason: detail }, 'publisher refused: unusable media');
+        this.fail(detail ?? 'the publisher\'s media cannot be used');
+        return;
+      }
       // Stopped by an operator, or failed (the reason stays visible until the next publish retries).
       if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
@@ -220,6 +228,7 @@ export class Channel {
           ? { video: { codec: info.video.codec, width: info.video.width ?? 0, height: info.video.height ?? 0, frameRate: info.video.frameRate } }
           : {}),
         ...(info.audio !== undefined ? { audio: info.audio } : {}),
+        ...(info.timestampJumps !== undefined ? { timestampJumps: info.timestampJumps } : {}),
       };
     }
     return view;
@@ -343,9 +352,9 @@ export function routePublishEvents(
     }
     target.onPublishStarted(feed).catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish start failed'));
   });
-  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason }) => {
+  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason, detail }) => {
     channelFor(channel)
-      ?.onPublishEnded(reason as PublishEndReason)
+      ?.onPublishEnded(reason as PublishEndReason, detail)
       .catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish end failed'));
   });
   return () => {
