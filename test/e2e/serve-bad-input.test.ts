@@ -21,7 +21,7 @@ import { eventually, freeUdpPorts, lastMsn, mediaPlaylist, startServeFixture, ty
 const KEY = 'bad-input-key-0123456789';
 const PASSPHRASE = 'bad-input-passphrase';
 const CHANNELS = ['good', 'audioonly', 'codec', 'tiny', 'huge', 'fast', 'slow', 'jump'];
-const SRT_CHANNELS = ['audioonlysrt', 'datasrt'];
+const SRT_CHANNELS = ['audioonlysrt', 'datasrt', 'jumpsrt'];
 
 /** ffmpeg → bytes on stdout. */
 function ffmpegBytes(args: string[], input?: Buffer): Buffer {
@@ -210,6 +210,52 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
       expect(seen[i]!.last).toBeGreaterThanOrEqual(seen[i - 1]!.last);
     }
     const final = await eventually(() => mediaPlaylist(serve.live('jump'), '360p'), 'the jump playlist');
+    expect(final.segments.some((s) => s.discontinuity)).toBe(false);
+    expect(lastMsn(final)).toBeLessThan(20);
+    expect(lastMsn(final)).toBeGreaterThanOrEqual(6);
+    await expectGoodChannelRunning(before);
+  });
+
+  it('keeps playing through an SRT publisher whose timestamps jump an hour forward, then back', async () => {
+    const before = await goodPosition();
+    // Three 3 s MPEG-TS pieces made separately and concatenated, as an encoder restarting its clocks
+    // sends them: timestamps from 1.4 s, then from 3601.4 s, then from 2.4 s (continuity counters
+    // restart too). The SRT listener's ffmpeg corrects MPEG-TS discontinuities itself (a format flagged
+    // AVFMT_TS_DISCONT): livepipe sees a continuous stream.
+    const piece = (offset: number) =>
+      ffmpegBytes([
+        '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k',
+        '-output_ts_offset', String(offset), '-f', 'mpegts',
+      ]);
+    const ts = Buffer.concat([piece(0), piece(3600), piece(1)]);
+    const pub = publishRawSrt(serve.srtUrl(srtPorts.jumpsrt!, PASSPHRASE, 'jumpsrt'), ts, Math.round(ts.length / 9));
+    const seen: Array<{ mediaSequence: number; last: number }> = [];
+    let checkedLive = false;
+    try {
+      let exited = false;
+      void pub.exited.then(() => (exited = true));
+      while (!exited) {
+        const p = await mediaPlaylist(serve.live('jumpsrt'), '360p');
+        if (p !== undefined) seen.push({ mediaSequence: p.mediaSequence, last: lastMsn(p) });
+        if (p !== undefined && lastMsn(p) >= 6) {
+          const view = await channel('jumpsrt');
+          expect(view.state).toBe('live');
+          expect(view.transcoder.runId).toBe(1);
+          checkedLive = true;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await pub.stop();
+    }
+    expect(checkedLive).toBe(true);
+    expect(seen.length).toBeGreaterThan(10);
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]!.mediaSequence).toBeGreaterThanOrEqual(seen[i - 1]!.mediaSequence);
+      expect(seen[i]!.last).toBeGreaterThanOrEqual(seen[i - 1]!.last);
+    }
+    const final = await eventually(() => mediaPlaylist(serve.live('jumpsrt'), '360p'), 'the jumpsrt playlist');
     expect(final.segments.some((s) => s.discontinuity)).toBe(false);
     expect(lastMsn(final)).toBeLessThan(20);
     expect(lastMsn(final)).toBeGreaterThanOrEqual(6);
