@@ -47,6 +47,11 @@ export function parseRational(value: string | undefined): number {
   return Number.isFinite(den) && den !== 0 ? num / den : 0;
 }
 
+/** ffprobe's JSON omits `codec_name` for a stream without a decoder (its other writers print `unknown`). */
+function hasDecoder(stream: FfprobeStream): boolean {
+  return stream.codec_name !== undefined && stream.codec_name !== 'none' && stream.codec_name !== 'unknown';
+}
+
 /** How a stream without a decoder is named in messages: its codec tag, when there is one. */
 function undecodable(kind: 'video' | 'audio', stream: FfprobeStream): string {
   const tag = stream.codec_tag !== undefined && stream.codec_tag !== '0x0000' ? ` (codec tag ${stream.codec_tag})` : '';
@@ -74,10 +79,10 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     const kinds = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'none';
     throw new LivepipeError(ErrorCode.InputUnusable, `${label}: no video stream (streams: ${kinds})`);
   }
-  if (video.codec_name === undefined || video.codec_name === 'none') {
+  if (!hasDecoder(video)) {
     throw new LivepipeError(ErrorCode.InputUnusable, `${label}: ${undecodable('video', video)}`);
   }
-  if (audio !== undefined && (audio.codec_name === undefined || audio.codec_name === 'none')) {
+  if (audio !== undefined && !hasDecoder(audio)) {
     throw new LivepipeError(ErrorCode.InputUnusable, `${label}: ${undecodable('audio', audio)}`);
   }
   if (!video.width || !video.height) {

@@ -56,6 +56,8 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
     });
     // The publisher is disconnected: ffmpeg fails on its own, long before its 60 s.
     expect(await pub.exited).not.toBe(0);
+    // The encoder is told why (an error onStatus, which ffmpeg prints).
+    expect(pub.stderr()).toContain('Server error: no video: the publisher sent 1 s of audio and no video');
     expect(logs.entries().some((e) => e.msg === 'publish refused: unusable media' && e.channel === 'radio')).toBe(true);
   });
 
