@@ -14,6 +14,11 @@ export interface ChannelPackagerPort {
   attachRun(run: TranscodeRun): void;
   /** Closes the stream (EXT-X-ENDLIST) once the publisher is gone for good. */
   endStream(): Promise<void>;
+  /**
+   * After a process start: serves the channel's stored playlists until a publisher is back; `live`
+   * counts those without EXT-X-ENDLIST. Optional: a packager without storage has nothing to restore.
+   */
+  restore?(): Promise<{ restored: number; live: number }>;
   /** Last published position per rendition. */
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
   close(): Promise<void>;
@@ -130,17 +135,44 @@ export class Channel {
       if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
       this.setState('reconnecting', `publisher left (${reason})`);
-      this.graceTimer = setTimeout(() => {
-        void this.serialize(async () => {
-          this.graceTimer = undefined;
-          if (this.state !== 'reconnecting') return;
-          this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
-          await this.packager?.endStream();
-          this.setState('idle', 'grace period over');
-        });
-      }, this.deps.reconnectGraceMs);
-      this.graceTimer.unref();
+      this.armGrace();
     });
+  }
+
+  /**
+   * After a process start, before any publisher: serves what the previous process left in storage,
+   * so players get the stream rather than 404. A stream that was live when the process stopped is in
+   * the same position as one whose publisher just left: the channel waits out the reconnect grace
+   * period (`reconnecting`), then ends it with EXT-X-ENDLIST (`idle`). A publisher coming back in
+   * time continues the same playlists after a discontinuity.
+   */
+  restore(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.closed || this.state !== 'idle' || this.feed !== undefined) return;
+      const packager = await this.ensurePackager();
+      const found = await packager.restore?.();
+      if (found === undefined || found.restored === 0) return;
+      this.logger.info({ renditions: found.restored, live: found.live }, 'serving the stored playlists until the publisher is back');
+      if (found.live > 0 && this.state === 'idle' && this.feed === undefined) {
+        this.setState('reconnecting', 'process restarted: waiting for the publisher');
+        this.armGrace();
+      }
+    });
+  }
+
+  /** Ends the stream unless the publisher is back within the grace period. */
+  private armGrace(): void {
+    this.clearGrace();
+    this.graceTimer = setTimeout(() => {
+      void this.serialize(async () => {
+        this.graceTimer = undefined;
+        if (this.state !== 'reconnecting') return;
+        this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
+        await this.packager?.endStream();
+        this.setState('idle', 'grace period over');
+      });
+    }, this.deps.reconnectGraceMs);
+    this.graceTimer.unref();
   }
 
   /** Restarts the ladder workers (new ffmpeg run, a discontinuity in the playlists). */
