@@ -43,6 +43,7 @@ export const channelViewSchema = z.object({
       video: z.object({ codec: z.string(), width: z.number(), height: z.number(), frameRate: z.number().optional() }).optional(),
       audio: z.object({ codec: z.string(), sampleRate: z.number().optional(), channels: z.number().optional() }).optional(),
       bitrate: z.number().optional().describe('Measured ingest bitrate, bits/s'),
+      timestampJumps: z.number().optional().describe('Jumps of the publisher\'s timestamps smoothed over since the publish started (RTMP)'),
     })
     .optional(),
   transcoder: z.object({

@@ -66,6 +66,11 @@ export class ChannelManager implements ChannelService {
    */
   async open(): Promise<void> {
     for (const spec of this.options.registry.list()) this.channelFor(spec.id, spec);
+    // What the previous process left in storage is served until publishers are back (not awaited:
+    // storage reads must not delay start-up; each channel serializes it before its first publish).
+    for (const channel of this.channels.values()) {
+      channel.restore().catch((err: unknown) => this.logger.warn({ channel: channel.id, err: errorMessage(err) }, 'stored playlists not restored'));
+    }
     this.unsubscribe.push(
       this.options.registry.onChange((change) => {
         if (change.type === 'created') this.channelFor(change.channel.id, change.channel);

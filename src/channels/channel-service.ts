@@ -56,6 +56,8 @@ export interface ChannelView {
     audio?: { codec: string; sampleRate?: number; channels?: number };
     /** Measured ingest bitrate, bits/s. */
     bitrate?: number;
+    /** Jumps of the publisher's timestamps that ingest smoothed over (RTMP), since the publish started. */
+    timestampJumps?: number;
   };
   transcoder: {
     state: TranscoderStateName;

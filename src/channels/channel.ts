@@ -14,6 +14,11 @@ export interface ChannelPackagerPort {
   attachRun(run: TranscodeRun): void;
   /** Closes the stream (EXT-X-ENDLIST) once the publisher is gone for good. */
   endStream(): Promise<void>;
+  /**
+   * After a process start: serves the channel's stored playlists until a publisher is back; `live`
+   * counts those without EXT-X-ENDLIST. Optional: a packager without storage has nothing to restore.
+   */
+  restore?(): Promise<{ restored: number; live: number }>;
   /** Last published position per rendition. */
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
   close(): Promise<void>;
@@ -114,25 +119,60 @@ export class Channel {
     });
   }
 
-  onPublishEnded(reason: PublishEndReason): Promise<void> {
+  /** `detail`: for reason `unusable`, what is wrong with the media (becomes the failure reason). */
+  onPublishEnded(reason: PublishEndReason, detail?: string): Promise<void> {
     return this.serialize(async () => {
       this.feed = undefined;
       await this.stopLadder();
+      if (reason === 'unusable' && this.state !== 'stopped' && !this.closed) {
+        // Ingest refused the media (no video…): the channel fails with that reason, which is clearer
+        // than whatever the transcoder's probe made of the truncated feed. The next publish retries.
+        this.logger.error({ reason: detail }, 'publisher refused: unusable media');
+        this.fail(detail ?? 'the publisher\'s media cannot be used');
+        return;
+      }
       // Stopped by an operator, or failed (the reason stays visible until the next publish retries).
       if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
       this.setState('reconnecting', `publisher left (${reason})`);
-      this.graceTimer = setTimeout(() => {
-        void this.serialize(async () => {
-          this.graceTimer = undefined;
-          if (this.state !== 'reconnecting') return;
-          this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
-          await this.packager?.endStream();
-          this.setState('idle', 'grace period over');
-        });
-      }, this.deps.reconnectGraceMs);
-      this.graceTimer.unref();
+      this.armGrace();
     });
+  }
+
+  /**
+   * After a process start, before any publisher: serves what the previous process left in storage,
+   * so players get the stream rather than 404. A stream that was live when the process stopped is in
+   * the same position as one whose publisher just left: the channel waits out the reconnect grace
+   * period (`reconnecting`), then ends it with EXT-X-ENDLIST (`idle`). A publisher coming back in
+   * time continues the same playlists after a discontinuity.
+   */
+  restore(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.closed || this.state !== 'idle' || this.feed !== undefined) return;
+      const packager = await this.ensurePackager();
+      const found = await packager.restore?.();
+      if (found === undefined || found.restored === 0) return;
+      this.logger.info({ renditions: found.restored, live: found.live }, 'serving the stored playlists until the publisher is back');
+      if (found.live > 0 && this.state === 'idle' && this.feed === undefined) {
+        this.setState('reconnecting', 'process restarted: waiting for the publisher');
+        this.armGrace();
+      }
+    });
+  }
+
+  /** Ends the stream unless the publisher is back within the grace period. */
+  private armGrace(): void {
+    this.clearGrace();
+    this.graceTimer = setTimeout(() => {
+      void this.serialize(async () => {
+        this.graceTimer = undefined;
+        if (this.state !== 'reconnecting') return;
+        this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
+        await this.packager?.endStream();
+        this.setState('idle', 'grace period over');
+      });
+    }, this.deps.reconnectGraceMs);
+    this.graceTimer.unref();
   }
 
   /** Restarts the ladder workers (new ffmpeg run, a discontinuity in the playlists). */
@@ -220,6 +260,7 @@ export class Channel {
           ? { video: { codec: info.video.codec, width: info.video.width ?? 0, height: info.video.height ?? 0, frameRate: info.video.frameRate } }
           : {}),
         ...(info.audio !== undefined ? { audio: info.audio } : {}),
+        ...(info.timestampJumps !== undefined ? { timestampJumps: info.timestampJumps } : {}),
       };
     }
     return view;
@@ -343,9 +384,9 @@ export function routePublishEvents(
     }
     target.onPublishStarted(feed).catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish start failed'));
   });
-  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason }) => {
+  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason, detail }) => {
     channelFor(channel)
-      ?.onPublishEnded(reason as PublishEndReason)
+      ?.onPublishEnded(reason as PublishEndReason, detail)
       .catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish end failed'));
   });
   return () => {

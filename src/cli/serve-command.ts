@@ -122,6 +122,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
       return {
         attachRun: (run) => packager.attachRun(run),
         endStream: () => packager.endStream(),
+        restore: () => packager.restore(),
         positions: () => packager.positions(),
         close: async () => {
           await packager.close();

@@ -139,7 +139,10 @@ export interface ResolvedLadder {
   ladder: Ladder;
   video: ResolvedVideoRendition[];
   audio: ResolvedAudioRendition[];
-  /** Output frame rate of every video rendition (source rate, or the cap when the source is faster). */
+  /**
+   * Output frame rate of every video rendition: the source rate, or the cap when the source is faster,
+   * or `minOutputFrameRate` when the source is slower.
+   */
   frameRate: number;
   /** Frames per GOP at `frameRate` (the fixed x264 keyint). */
   keyint: number;
@@ -148,6 +151,17 @@ export interface ResolvedLadder {
 
 /** Frame rate used when the probe could not tell one (rare: some live FLV headers); 30 fps. */
 export const FALLBACK_FRAME_RATE = 30;
+
+/**
+ * The lowest output frame rate of a ladder: one frame per part, ⌈1 / PART-TARGET⌉ fps (5 fps for
+ * 0.2 s parts, 2 fps for 0.5 s parts). Parts are cut on frame boundaries and "the duration of a
+ * Partial Segment MUST be less than or equal to the Part Target Duration" (RFC 8216bis §4.4.4.9), so
+ * a longer frame cannot be packaged. A slower source (a 0.5 fps slideshow, a still picture for a
+ * radio stream) is raised to this rate by repeating frames.
+ */
+export function minOutputFrameRate(ladder: Pick<Ladder, 'part'>): number {
+  return Math.max(1, Math.ceil(1 / ladder.part - 1e-9));
+}
 
 /** Nearest even size, never above `limit` (an odd source size is rounded down, never up). */
 function even(n: number, limit: number): number {
@@ -201,7 +215,8 @@ export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLad
   }
 
   const sourceRate = Number.isFinite(source.frameRate) && source.frameRate > 0 ? source.frameRate : FALLBACK_FRAME_RATE;
-  const frameRate = ladder.frameRate === 'source' ? sourceRate : Math.min(sourceRate, ladder.frameRate.cap);
+  const capped = ladder.frameRate === 'source' ? sourceRate : Math.min(sourceRate, ladder.frameRate.cap);
+  const frameRate = Math.max(capped, minOutputFrameRate(ladder));
   const keyint = Math.max(1, Math.round(ladder.gop * frameRate));
   return { ladder, video, audio, frameRate, keyint, decisions };
 }

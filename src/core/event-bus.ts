@@ -15,7 +15,7 @@ export enum LivepipeEvent {
   PlaylistUpdated = 'package:playlist-updated',
   /** A publisher started pushing a channel. */
   PublishStarted = 'ingest:publish-started',
-  /** A publisher stopped (disconnect, kick, error). */
+  /** A publisher stopped (disconnect, kick, error, unusable media). */
   PublishEnded = 'ingest:publish-ended',
   /** Storage calls started failing or recovered. */
   StorageHealth = 'storage:health',
@@ -34,7 +34,8 @@ export interface EventPayloads {
   [LivepipeEvent.PartReady]: { channel: string; rendition: string; msn: number; part: number };
   [LivepipeEvent.PlaylistUpdated]: { channel: string; rendition: string };
   [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; remoteAddress?: string };
-  [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string };
+  /** `detail`: why, in words, when the reason alone does not say (reason `unusable`: what is wrong with the media). */
+  [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; detail?: string };
   /** `channel`: the channel whose upload queue saw the change (storage is shared, so others follow). */
   [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string; channel?: string };
 }

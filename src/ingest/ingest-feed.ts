@@ -11,9 +11,14 @@ export type IngestFormat = 'flv' | 'mpegts';
  * - `disconnect`: the publisher closed the connection (or the network dropped it).
  * - `kicked`: an operator (or the channel manager) called `kick(channel)`.
  * - `error`: the publisher sent something livepipe could not parse, or the ingest process failed.
+ * - `unusable`: the publisher's media cannot make a channel (no video, see `video-presence.ts`); the
+ *   end's `detail` says what is wrong. Unlike `error`, retrying the same feed cannot help.
  * - `shutdown`: livepipe is stopping.
  */
-export type PublishEndReason = 'disconnect' | 'kicked' | 'error' | 'shutdown';
+export type PublishEndReason = 'disconnect' | 'kicked' | 'error' | 'unusable' | 'shutdown';
+
+/** Listener of a feed's end: the reason, and for `unusable` what is wrong with the media. */
+export type PublishEndListener = (reason: PublishEndReason, detail?: string) => void;
 
 /** What is known about the publisher of a live feed (for the ops API and logs). */
 export interface PublisherInfo {
@@ -26,6 +31,11 @@ export interface PublisherInfo {
   since: string;
   video?: { codec: string; width?: number; height?: number; frameRate?: number };
   audio?: { codec: string; sampleRate?: number; channels?: number };
+  /**
+   * Jumps of the publisher's timestamps (forward or backward) that ingest smoothed over since the
+   * publish started (RTMP; see `flv-timestamp-rebaser.ts`). SRT jumps are corrected by ffmpeg.
+   */
+  timestampJumps?: number;
   /** Bytes received since the publish started. */
   bytesIn: number;
   /** When the publisher last sent anything (ISO 8601). */
@@ -54,7 +64,7 @@ export interface IngestFeed {
   open(): Readable;
   info(): PublisherInfo;
   /** Calls `listener` once when the publish ends (at once, asynchronously, if it already has). */
-  onEnd(listener: (reason: PublishEndReason) => void): () => void;
+  onEnd(listener: PublishEndListener): () => void;
   readonly ended: boolean;
 }
 
@@ -105,7 +115,8 @@ export class RateMeter {
  */
 export abstract class LiveFeedBase implements IngestFeed {
   private endReason: PublishEndReason | undefined;
-  private readonly endListeners = new Set<(reason: PublishEndReason) => void>();
+  private endDetail: string | undefined;
+  private readonly endListeners = new Set<PublishEndListener>();
 
   constructor(
     readonly channel: string,
@@ -122,10 +133,11 @@ export abstract class LiveFeedBase implements IngestFeed {
     return this.endReason !== undefined;
   }
 
-  onEnd(listener: (reason: PublishEndReason) => void): () => void {
+  onEnd(listener: PublishEndListener): () => void {
     if (this.endReason !== undefined) {
       const reason = this.endReason;
-      queueMicrotask(() => listener(reason));
+      const detail = this.endDetail;
+      queueMicrotask(() => listener(reason, detail));
       return () => {};
     }
     this.endListeners.add(listener);
@@ -133,10 +145,11 @@ export abstract class LiveFeedBase implements IngestFeed {
   }
 
   /** Marks the feed ended (first reason wins) and tells the listeners. Idempotent. */
-  protected finish(reason: PublishEndReason): void {
+  protected finish(reason: PublishEndReason, detail?: string): void {
     if (this.endReason !== undefined) return;
     this.endReason = reason;
-    for (const l of [...this.endListeners]) l(reason);
+    this.endDetail = detail;
+    for (const l of [...this.endListeners]) l(reason, detail);
     this.endListeners.clear();
   }
 }
@@ -177,10 +190,12 @@ export class IngestFeedRegistry {
   add(feed: LiveFeedBase, remoteAddress?: string): boolean {
     if (this.feeds.has(feed.channel)) return false;
     this.feeds.set(feed.channel, feed);
-    feed.onEnd((reason) => {
+    feed.onEnd((reason, detail) => {
       if (this.feeds.get(feed.channel) === feed) this.feeds.delete(feed.channel);
-      this.log.info({ channel: feed.channel, protocol: feed.protocol, reason }, 'publish ended');
-      this.bus.emit(LivepipeEvent.PublishEnded, { channel: feed.channel, protocol: feed.protocol, reason });
+      const fields = { channel: feed.channel, protocol: feed.protocol, reason, ...(detail !== undefined ? { detail } : {}) };
+      if (reason === 'unusable') this.log.warn(fields, 'publish refused: unusable media');
+      else this.log.info(fields, 'publish ended');
+      this.bus.emit(LivepipeEvent.PublishEnded, fields);
     });
     this.log.info({ channel: feed.channel, protocol: feed.protocol, remoteAddress }, 'publish started');
     const payload: { channel: string; protocol: IngestProtocol; remoteAddress?: string } = { channel: feed.channel, protocol: feed.protocol };

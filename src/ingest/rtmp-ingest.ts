@@ -3,11 +3,13 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { FlvFanout } from './flv-fanout.js';
-import { FLV_MAX_TAG_BODY, FlvTagType, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
+import { FLV_MAX_TAG_BODY, FlvTagType, classifyFlvTag, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
+import { FlvTimestampRebaser, type TimestampJump } from './flv-timestamp-rebaser.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import { createNmsRtmp, decodeAmf0Data, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
 import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
 import { parseRtmpPublishTarget } from './rtmp-stream-name.js';
+import { flvDeclaredStreams, flvNoVideoReason, flvVideoDeadlineMs, type FlvDeclaredStreams } from './video-presence.js';
 
 export interface RtmpIngestOptions {
   /** Bind address; default `127.0.0.1`. Anything but loopback requires keys on every channel. */
@@ -166,14 +168,27 @@ class RtmpSession {
     }, options.publishTimeoutMs ?? 10_000);
   }
 
-  /** Closes the connection; the feed (if any) ends with `reason`. */
-  terminate(reason: PublishEndReason): void {
+  /**
+   * Closes the connection; the feed (if any) ends with `reason`. For `unusable`, the publisher is
+   * told `detail` first in an error onStatus (ffmpeg prints it as `Server error: …`).
+   */
+  terminate(reason: PublishEndReason, detail?: string): void {
     if (this.state === 'closing') return;
     this.state = 'closing';
     this.endReason = reason;
-    this.socket.destroy();
+    if (reason === 'unusable' && detail !== undefined) {
+      try {
+        this.rtmp.sendStatusMessage(this.rtmp.streamId, 'error', 'NetStream.Publish.Rejected', detail);
+      } catch {
+        // Nothing more to tell a peer we cannot encode for.
+      }
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    } else {
+      this.socket.destroy();
+    }
     // End the feed now, not on the socket's later 'close', so the channel is free at once.
-    this.feed?.close(reason);
+    this.feed?.close(reason, detail);
   }
 
   /** Whether this session publishes but has been silent for `ms`. */
@@ -290,7 +305,7 @@ class RtmpSession {
       );
       return;
     }
-    const feed = new RtmpFeed(target.channel, this.remote, this, this.options);
+    const feed = new RtmpFeed(target.channel, this.remote, this, this.log.child({ channel: target.channel }), this.options);
     if (!this.deps.registry.add(feed, this.remote)) {
       this.refuse('NetStream.Publish.BadName', `channel ${target.channel} is already being published`, 'publish refused: channel already has a live publisher', { channel: target.channel });
       return;
@@ -342,17 +357,29 @@ class RtmpSession {
   }
 }
 
+/** Timestamp jumps are logged at most this often per publish (a broken encoder may jump on every frame). */
+const JUMP_LOG_INTERVAL_MS = 10_000;
+
 /** The FLV feed of one RTMP publish. */
 class RtmpFeed extends LiveFeedBase {
   readonly meter = new RateMeter();
   private readonly fanout: FlvFanout;
   private readonly since = new Date().toISOString();
   private media: Pick<PublisherInfo, 'video' | 'audio'> = {};
+  private readonly rebaser = new FlvTimestampRebaser();
+  private lastJumpLogAt = 0;
+  private jumpsNotLogged = 0;
+  /** What onMetaData declared, once it came. */
+  private declared: FlvDeclaredStreams | undefined;
+  private sawVideo = false;
+  /** Armed by the first audio tag while no video has come: refuses the feed when it fires. */
+  private videoDeadline: NodeJS.Timeout | undefined;
 
   constructor(
     channel: string,
     private readonly remoteAddress: string,
-    private readonly session: { terminate(reason: PublishEndReason): void; isStale(ms: number): boolean },
+    private readonly session: { terminate(reason: PublishEndReason, detail?: string): void; isStale(ms: number): boolean },
+    private readonly log: Logger,
     options: RtmpIngestOptions,
   ) {
     super(channel, 'rtmp', 'flv');
@@ -363,8 +390,54 @@ class RtmpFeed extends LiveFeedBase {
   }
 
   onTag(type: FlvTagTypeValue, timestamp: number, body: Buffer): void {
-    if (type === FlvTagType.Script) this.readMetadata(body);
-    this.fanout.push({ type, timestamp, body });
+    if (this.ended) return;
+    if (type === FlvTagType.Script) {
+      this.readMetadata(body);
+      this.fanout.push({ type, timestamp, body });
+      return;
+    }
+    const stream = type === FlvTagType.Video ? 'video' : 'audio';
+    const kind = classifyFlvTag(type, body);
+    let rebased: number;
+    if (kind === 'video-keyframe' || kind === 'video-frame' || kind === 'audio-frame') {
+      const result = this.rebaser.frame(stream, timestamp, Date.now());
+      rebased = result.timestamp;
+      if (result.jump !== undefined) this.onJump(result.jump);
+    } else {
+      rebased = this.rebaser.other(stream, timestamp);
+    }
+    if (stream === 'video') this.onVideo();
+    else if (!this.sawVideo && this.videoDeadline === undefined) this.armVideoDeadline();
+    this.fanout.push({ type, timestamp: rebased, body });
+  }
+
+  private onJump(jump: TimestampJump): void {
+    const now = Date.now();
+    if (now - this.lastJumpLogAt < JUMP_LOG_INTERVAL_MS) {
+      this.jumpsNotLogged += 1;
+      return;
+    }
+    this.log.warn(
+      { stream: jump.stream, previousMs: jump.previous, timestampMs: jump.timestamp, jumpMs: jump.jumpMs, rebasedToMs: jump.rebasedTo, jumpsNotLogged: this.jumpsNotLogged },
+      `publisher timestamps jumped ${jump.jumpMs > 0 ? 'forward' : 'backward'} by ${Math.abs(jump.jumpMs)} ms: rebased to keep the timeline continuous`,
+    );
+    this.lastJumpLogAt = now;
+    this.jumpsNotLogged = 0;
+  }
+
+  private onVideo(): void {
+    this.sawVideo = true;
+    clearTimeout(this.videoDeadline);
+  }
+
+  private armVideoDeadline(): void {
+    const waitMs = flvVideoDeadlineMs(this.declared);
+    this.videoDeadline = setTimeout(() => {
+      if (this.sawVideo || this.ended) return;
+      // Told to the publisher (encoders show it) and, through the end's detail, to the channel.
+      this.session.terminate('unusable', flvNoVideoReason(this.declared, waitMs));
+    }, waitMs);
+    this.videoDeadline.unref();
   }
 
   open(): Readable {
@@ -384,9 +457,10 @@ class RtmpFeed extends LiveFeedBase {
     return this.session.isStale(ms);
   }
 
-  close(reason: PublishEndReason): void {
+  close(reason: PublishEndReason, detail?: string): void {
+    clearTimeout(this.videoDeadline);
     this.fanout.end();
-    this.finish(reason);
+    this.finish(reason, detail);
   }
 
   info(): PublisherInfo {
@@ -397,6 +471,7 @@ class RtmpFeed extends LiveFeedBase {
       remoteAddress: this.remoteAddress,
       since: this.since,
       ...this.media,
+      timestampJumps: this.rebaser.jumps,
       bytesIn: this.meter.total,
       lastDataAt: new Date(this.meter.lastAt).toISOString(),
       bitrateBps: this.meter.bitsPerSecond(),
@@ -414,6 +489,7 @@ class RtmpFeed extends LiveFeedBase {
     } catch {
       return; // metadata is informative only
     }
+    this.declared = flvDeclaredStreams(data);
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
     const media: Pick<PublisherInfo, 'video' | 'audio'> = {};
     if (data.videocodecid !== undefined) {

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
 import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
+import { tsNoVideoReason } from './video-presence.js';
 
 /** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
 export const SRT_PASSPHRASE_MIN = 10;
@@ -460,6 +461,8 @@ class SrtFeed extends LiveFeedBase {
   private readonly meter = new RateMeter();
   private readonly fanout: TsFanout;
   private readonly since = new Date().toISOString();
+  /** The first PMT was checked for a video stream. */
+  private programChecked = false;
 
   constructor(
     channel: string,
@@ -473,8 +476,21 @@ class SrtFeed extends LiveFeedBase {
   }
 
   onData(chunk: Buffer): void {
+    if (this.ended) return;
     this.meter.add(chunk.length);
     this.fanout.push(chunk);
+    const streams = this.fanout.programStreams;
+    if (!this.programChecked && streams !== undefined) {
+      this.programChecked = true;
+      const refusal = tsNoVideoReason(streams.all);
+      if (refusal !== undefined) this.refuse(refusal);
+    }
+  }
+
+  /** Ends the publish as `unusable` (the channel shows `detail`) and drops the publisher. */
+  private refuse(detail: string): void {
+    this.close('unusable', detail);
+    this.kickPublisher();
   }
 
   open(): Readable {
@@ -485,9 +501,9 @@ class SrtFeed extends LiveFeedBase {
     this.kickPublisher();
   }
 
-  close(reason: PublishEndReason): void {
+  close(reason: PublishEndReason, detail?: string): void {
     this.fanout.end();
-    this.finish(reason);
+    this.finish(reason, detail);
   }
 
   info(): PublisherInfo {

@@ -1,3 +1,5 @@
+import type { TsElementaryStream, TsStreamKind } from './video-presence.js';
+
 /** ISO/IEC 13818-1 §2.4.3.2: transport packets are 188 bytes starting with sync byte 0x47. */
 export const TS_PACKET_SIZE = 188;
 export const TS_SYNC_BYTE = 0x47;
@@ -21,23 +23,102 @@ export function isRandomAccessStart(packet: Buffer, offset: number, pid: number)
   return packet[offset + 4]! > 0 && (packet[offset + 5]! & 0x40) !== 0;
 }
 
-/** ISO/IEC 13818-1 Table 2-34 stream_type values livepipe names (plus common ATSC/DVB ones). */
-const STREAM_TYPES: Record<number, { kind: 'video' | 'audio'; codec: string }> = {
+/**
+ * ISO/IEC 13818-1 Table 2-34 stream_type values livepipe names, plus the ATSC/DVB/Blu-ray private
+ * types ffmpeg's demuxer maps. A type not listed is `unknown` (it could be video).
+ */
+const STREAM_TYPES: Record<number, { kind: TsStreamKind; codec?: string }> = {
   0x01: { kind: 'video', codec: 'mpeg1video' },
   0x02: { kind: 'video', codec: 'mpeg2video' },
   0x03: { kind: 'audio', codec: 'mp2' },
   0x04: { kind: 'audio', codec: 'mp2' },
+  0x05: { kind: 'data', codec: 'private sections' },
+  0x0b: { kind: 'data', codec: 'dsm-cc' },
+  0x0c: { kind: 'data', codec: 'dsm-cc' },
+  0x0d: { kind: 'data', codec: 'dsm-cc' },
   0x0f: { kind: 'audio', codec: 'aac' },
+  0x10: { kind: 'video', codec: 'mpeg4' },
   0x11: { kind: 'audio', codec: 'aac_latm' },
+  0x15: { kind: 'data', codec: 'metadata' },
   0x1b: { kind: 'video', codec: 'h264' },
+  0x1c: { kind: 'audio', codec: 'aac' },
+  0x20: { kind: 'video', codec: 'h264' }, // MVC sub-bitstream
+  0x21: { kind: 'video', codec: 'jpeg2000' },
   0x24: { kind: 'video', codec: 'hevc' },
+  0x33: { kind: 'video', codec: 'vvc' },
+  0x42: { kind: 'video', codec: 'cavs' },
   0x81: { kind: 'audio', codec: 'ac3' },
+  0x82: { kind: 'audio', codec: 'dts' },
+  0x83: { kind: 'audio', codec: 'truehd' },
+  0x84: { kind: 'audio', codec: 'eac3' },
+  0x85: { kind: 'audio', codec: 'dts' },
+  0x86: { kind: 'data', codec: 'scte-35' },
   0x87: { kind: 'audio', codec: 'eac3' },
+  0xd1: { kind: 'video', codec: 'dirac' },
+  0xd2: { kind: 'video', codec: 'avs2' },
+  0xea: { kind: 'video', codec: 'vc1' },
 };
+
+/** Registration descriptor format identifiers (tag 5) that make a private PES (0x06) a known stream. */
+const REGISTRATIONS: Record<string, { kind: TsStreamKind; codec: string }> = {
+  HEVC: { kind: 'video', codec: 'hevc' },
+  'VC-1': { kind: 'video', codec: 'vc1' },
+  drac: { kind: 'video', codec: 'dirac' },
+  AV01: { kind: 'video', codec: 'av1' },
+  'AC-3': { kind: 'audio', codec: 'ac3' },
+  EAC3: { kind: 'audio', codec: 'eac3' },
+  'AC-4': { kind: 'audio', codec: 'ac4' },
+  BSSD: { kind: 'audio', codec: 's302m' },
+  dts1: { kind: 'audio', codec: 'dts' },
+  dts2: { kind: 'audio', codec: 'dts' },
+  dts3: { kind: 'audio', codec: 'dts' },
+  Opus: { kind: 'audio', codec: 'opus' },
+  KLVA: { kind: 'data', codec: 'klv' },
+  'ID3 ': { kind: 'data', codec: 'id3' },
+};
+
+/** DVB descriptors that make a private PES audio (EN 300 468 §6.2: AC-3, E-AC-3, DTS, AAC). */
+const DVB_AUDIO_DESCRIPTORS: Record<number, string> = { 0x6a: 'ac3', 0x7a: 'eac3', 0x7b: 'dts', 0x7c: 'aac' };
+
+/** Classifies one PMT entry from its stream_type and ES_info descriptors. */
+export function classifyTsStream(streamType: number, pid: number, esInfo: Buffer): TsElementaryStream {
+  let registration: string | undefined;
+  let dvbAudio: string | undefined;
+  for (let i = 0; i + 2 <= esInfo.length; ) {
+    const tag = esInfo[i]!;
+    const length = esInfo[i + 1]!;
+    if (tag === 0x05 && length >= 4 && i + 6 <= esInfo.length) registration = esInfo.toString('latin1', i + 2, i + 6);
+    if (DVB_AUDIO_DESCRIPTORS[tag] !== undefined) dvbAudio = DVB_AUDIO_DESCRIPTORS[tag];
+    i += 2 + length;
+  }
+  const stream: TsElementaryStream = { pid, streamType, kind: 'unknown' };
+  if (registration !== undefined) stream.registration = registration;
+  const known = STREAM_TYPES[streamType];
+  if (known !== undefined) {
+    stream.kind = known.kind;
+    if (known.codec !== undefined) stream.codec = known.codec;
+  } else if (streamType === 0x06) {
+    // PES private data: its descriptors say what it carries; without them it is data to ffmpeg.
+    const registered = registration !== undefined ? REGISTRATIONS[registration] : undefined;
+    if (registered !== undefined) {
+      stream.kind = registered.kind;
+      stream.codec = registered.codec;
+    } else if (dvbAudio !== undefined) {
+      stream.kind = 'audio';
+      stream.codec = dvbAudio;
+    } else {
+      stream.kind = registration === undefined ? 'data' : 'unknown';
+      stream.codec = 'private data';
+    }
+  }
+  return stream;
+}
 
 export interface TsProgramStreams {
   video?: { codec: string; pid: number };
   audio?: { codec: string; pid: number };
+  /** Every elementary stream of the program, in PMT order. */
+  all: TsElementaryStream[];
 }
 
 /**
@@ -47,6 +128,8 @@ export interface TsProgramStreams {
 export class TsProgramScanner {
   private pmtPid: number | undefined;
   streams: TsProgramStreams | undefined;
+  /** PMT sections read so far (each repetition counts). */
+  pmtCount = 0;
 
   /** `packets` is a multiple of 188 bytes, aligned. */
   push(packets: Buffer): void {
@@ -79,16 +162,20 @@ export class TsProgramScanner {
     if (s[0] !== 0x02 || s.length < 12) return;
     const end = sectionEnd(s);
     const programInfoLength = s.readUInt16BE(10) & 0x0fff;
-    const streams: TsProgramStreams = {};
+    const streams: TsProgramStreams = { all: [] };
     for (let i = 12 + programInfoLength; i + 5 <= end; ) {
       const type = s[i]!;
       const pid = s.readUInt16BE(i + 1) & 0x1fff;
       const esInfoLength = s.readUInt16BE(i + 3) & 0x0fff;
-      const known = STREAM_TYPES[type];
-      if (known !== undefined && streams[known.kind] === undefined) streams[known.kind] = { codec: known.codec, pid };
+      const stream = classifyTsStream(type, pid, s.subarray(i + 5, Math.min(i + 5 + esInfoLength, end)));
+      streams.all.push(stream);
+      if ((stream.kind === 'video' || stream.kind === 'audio') && streams[stream.kind] === undefined) {
+        streams[stream.kind] = { codec: stream.codec ?? 'unknown', pid };
+      }
       i += 5 + esInfoLength;
     }
     this.streams = streams;
+    this.pmtCount += 1;
   }
 }
 

@@ -1,4 +1,5 @@
 import { errorMessage, ErrorCode, isLivepipeError } from '../core/errors.js';
+import { isValidId } from '../core/ids.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
@@ -75,6 +76,8 @@ export class ChannelPackager {
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
   private attachChain: Promise<void> = Promise.resolve();
+  /** Playlists read back from storage by `restore()` that no run has taken over yet, by rendition. */
+  private readonly restored = new Map<string, MediaPlaylist>();
   private closed = false;
 
   constructor(private readonly options: ChannelPackagerOptions) {
@@ -104,10 +107,42 @@ export class ChannelPackager {
     await this.attachChain;
     await Promise.all([...this.runsInFlight]);
     await Promise.all([...this.renditions.values()].map((r) => r.end()));
+    for (const name of [...this.restored.keys()]) this.endRestored(name);
+  }
+
+  /**
+   * After a process restart, before any run: hands the playlists stored for this channel (the
+   * renditions its stored multivariant playlist names) to the origin as they were, so that players
+   * see the stream — and its end once `endStream()` ends it — rather than 404 until the publisher is
+   * back. A later run takes them over from there. Returns how many were restored, and how many of
+   * those are still live (no EXT-X-ENDLIST: the process stopped while the channel was live).
+   */
+  async restore(): Promise<{ restored: number; live: number }> {
+    let master: string;
+    try {
+      const stored = await this.options.storage.get(`live/${this.channel}/master.m3u8`);
+      if (stored === undefined || !('body' in stored)) return { restored: 0, live: 0 };
+      master = stored.body.toString('utf8');
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'stored multivariant playlist unreadable: nothing to serve before the publisher is back');
+      return { restored: 0, live: 0 };
+    }
+    let live = 0;
+    for (const name of renditionsOfMultivariant(master)) {
+      if (this.renditions.has(name) || this.restored.has(name)) continue;
+      const model = await this.resumeModel(name);
+      if (model === undefined) continue;
+      this.restored.set(name, model);
+      if (!model.endList) live += 1;
+      this.options.onPlaylist?.(this.channel, name, model);
+    }
+    return { restored: this.restored.size, live };
   }
 
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }> {
-    return [...this.renditions.values()]
+    const running = [...this.renditions.values()].map((r) => ({ name: r.name, playlist: r.playlist }));
+    const restored = [...this.restored].map(([name, playlist]) => ({ name, playlist }));
+    return [...running, ...restored]
       .filter((r) => r.playlist.segments.length > 0 || r.playlist.pending !== undefined)
       .map((r) => {
         const position = lastPosition(r.playlist);
@@ -135,13 +170,17 @@ export class ChannelPackager {
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     await this.retireChangedRenditions(run, targetDuration);
+    // Restored playlists the new ladder no longer has are over.
+    for (const name of [...this.restored.keys()]) if (!run.outputs.some((o) => o.name === name)) this.endRestored(name);
     for (const output of run.outputs) {
       if (!this.renditions.has(output.name)) {
         const part = partTargetOf(run);
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
+        const restored = this.restored.get(output.name);
+        this.restored.delete(output.name);
         // A process (re)start resumes the stored playlist; a ladder change continues the timeline it made.
-        const resumed = continued === undefined ? await this.resumeModel(output.name) : undefined;
+        const resumed = continued === undefined ? (restored ?? (await this.resumeModel(output.name))) : undefined;
         const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, resumed);
         for (const s of [...timeline.playlist.segments]) {
           const id = runIdOf(s.mapUri);
@@ -246,6 +285,28 @@ export class ChannelPackager {
       this.retired.push({ at: this.clock() + 3 * old.targetDuration * 1000, keys: [...keys].map((k) => `live/${this.channel}/${r.name}/${k}`) });
       this.continuedTimelines.set(r.name, this.createTimeline(r.name, targetDuration, part, { ...old, endList: true }));
     }
+  }
+
+  /** Ends a restored playlist no run took over: EXT-X-ENDLIST, stored and served. */
+  private endRestored(name: string): void {
+    const model = this.restored.get(name);
+    if (model === undefined) return;
+    this.restored.delete(name);
+    if (model.endList) return;
+    let ended: MediaPlaylist;
+    try {
+      const timeline = this.createTimeline(name, model.targetDuration, model.partTarget, model);
+      timeline.endList(this.clock());
+      ended = timeline.playlist;
+    } catch (err) {
+      this.logger.warn({ rendition: name, err: errorMessage(err) }, 'restored playlist could not be ended');
+      return;
+    }
+    this.options.uploads
+      .putLatest(`live/${this.channel}/${name}/playlist.m3u8`, Buffer.from(serializeMediaPlaylist(ended)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .catch((err) => this.logger.warn({ rendition: name, err: errorMessage(err) }, 'ended playlist not stored'));
+    this.options.onPlaylist?.(this.channel, name, ended);
+    this.logger.info({ rendition: name, lastMsn: lastPosition(ended).msn }, 'restored playlist ended (its publisher did not come back)');
   }
 
   /** Timelines that rendition packagers rebuilt for a new ladder timing continue (see above). */
@@ -439,4 +500,14 @@ function channelsOf(track: TrackInfo, fallback: number): number {
 function partTargetOf(run: TranscodeRun): number {
   const { part } = run.ladder.ladder;
   return run.outputs.some((o) => o.kind === 'video') ? videoPartTarget(part, run.ladder.frameRate) : part;
+}
+
+/** Rendition names a multivariant playlist refers to (`{name}/playlist.m3u8` URIs, in order, once each). */
+export function renditionsOfMultivariant(text: string): string[] {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const uri = line.startsWith('#') ? /URI="([^"/]+)\/playlist\.m3u8"/.exec(line)?.[1] : /^([^#\s/][^/\s]*)\/playlist\.m3u8\s*$/.exec(line)?.[1];
+    if (uri !== undefined && isValidId(uri)) names.add(uri);
+  }
+  return [...names];
 }

@@ -7,7 +7,8 @@ import type { InputSpec } from './input-spec.js';
 export interface InputProbe {
   width: number;
   height: number;
-  /** Frames per second (avg_frame_rate, else r_frame_rate); 0 when the container does not say. */
+  /** Frames per second (avg_frame_rate, else r_frame_rate); 0 when the container does not say. Not
+   * bounded here: see `input-limits.ts`. */
   frameRate: number;
   videoCodec: string;
   hasAudio: boolean;
@@ -21,6 +22,9 @@ export interface InputProbe {
 interface FfprobeStream {
   codec_type?: string;
   codec_name?: string;
+  /** `0x000f`: for FLV the codec id, for MP4/MKV the FourCC. */
+  codec_tag?: string;
+  codec_tag_string?: string;
   width?: number;
   height?: number;
   avg_frame_rate?: string;
@@ -43,10 +47,23 @@ export function parseRational(value: string | undefined): number {
   return Number.isFinite(den) && den !== 0 ? num / den : 0;
 }
 
+/** ffprobe's JSON omits `codec_name` for a stream without a decoder (its other writers print `unknown`). */
+function hasDecoder(stream: FfprobeStream): boolean {
+  return stream.codec_name !== undefined && stream.codec_name !== 'none' && stream.codec_name !== 'unknown';
+}
+
+/** How a stream without a decoder is named in messages: its codec tag, when there is one. */
+function undecodable(kind: 'video' | 'audio', stream: FfprobeStream): string {
+  const tag = stream.codec_tag !== undefined && stream.codec_tag !== '0x0000' ? ` (codec tag ${stream.codec_tag})` : '';
+  return `${kind} codec not supported: this ffmpeg has no decoder for it${tag}`;
+}
+
 /**
  * Pure: ffprobe `-print_format json -show_streams -show_format` output → `InputProbe`. Uses the first
  * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`).
- * Throws `InputUnusable` when the JSON is malformed or there is no decodable video stream.
+ * Throws `InputUnusable` when the JSON is malformed, there is no video stream, or the first video or
+ * audio stream has no decoder in this ffmpeg (livepipe decodes what its ffmpeg decodes; ffmpeg would
+ * otherwise fail on every start and the channel would crash-loop before saying why).
  */
 export function parseFfprobeJson(json: string, label: string): InputProbe {
   let data: FfprobeOutput;
@@ -62,6 +79,12 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     const kinds = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'none';
     throw new LivepipeError(ErrorCode.InputUnusable, `${label}: no video stream (streams: ${kinds})`);
   }
+  if (!hasDecoder(video)) {
+    throw new LivepipeError(ErrorCode.InputUnusable, `${label}: ${undecodable('video', video)}`);
+  }
+  if (audio !== undefined && !hasDecoder(audio)) {
+    throw new LivepipeError(ErrorCode.InputUnusable, `${label}: ${undecodable('audio', audio)}`);
+  }
   if (!video.width || !video.height) {
     throw new LivepipeError(ErrorCode.InputUnusable, `${label}: video stream has no dimensions (codec ${video.codec_name ?? 'unknown'})`);
   }
@@ -69,7 +92,8 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
   const probe: InputProbe = {
     width: video.width,
     height: video.height,
-    frameRate: frameRate > 0 && frameRate <= 1000 ? frameRate : 0,
+    // Absurd rates are kept as they are: `input-limits.ts` refuses them with the value in the message.
+    frameRate: Number.isFinite(frameRate) && frameRate > 0 ? frameRate : 0,
     videoCodec: video.codec_name ?? 'unknown',
     hasAudio: audio !== undefined,
   };

@@ -9,7 +9,7 @@ import { isLiveInput, type InputSpec } from './input-spec.js';
  * The pure ladder → ffmpeg argv compiler. One ffmpeg process per channel:
  *
  * - the input is decoded ONCE; one `-filter_complex` splits the decoded video (`fps` first when the
- *   ladder caps the rate) and scales each branch;
+ *   ladder caps the rate, or raises a source slower than one frame per part) and scales each branch;
  * - every video rendition gets identical closed GOPs: fixed keyint = GOP × fps, `-sc_threshold 0`,
  *   x264 `scenecut=0:open-gop=0`, plus `-force_key_frames` on a time expression so that keyframes
  *   fall on the same timestamps in every rendition (segment boundaries align across the ladder);
@@ -65,13 +65,16 @@ function mainInputOptions(input: InputSpec): { url: string; options: InputOption
   return { url: input.url, options };
 }
 
-/** The `-filter_complex` chains: decode once, optional fps cap, split, scale per rendition. */
+/**
+ * The `-filter_complex` chains: decode once, optional `fps` (down to the ladder's cap, or up to its
+ * minimum rate for a source slower than one frame per part), split, scale per rendition.
+ */
 export function buildVideoFilterGraph(resolved: ResolvedLadder, sourceFrameRate: number): string[] {
   const n = resolved.video.length;
   const pre: string[] = [];
-  if (resolved.ladder.frameRate !== 'source' && sourceFrameRate > resolved.frameRate + 1e-3) {
-    pre.push(`fps=${formatSeconds(resolved.frameRate)}`);
-  }
+  const faster = sourceFrameRate > resolved.frameRate + 1e-3;
+  const slower = sourceFrameRate > 0 && sourceFrameRate < resolved.frameRate - 1e-3;
+  if (faster || slower) pre.push(`fps=${formatSeconds(resolved.frameRate)}`);
   pre.push(`split=${n}${resolved.video.map((_, i) => `[s${i}]`).join('')}`);
   const chains = [`[0:v:0]${pre.join(',')}`];
   resolved.video.forEach((r, i) => {

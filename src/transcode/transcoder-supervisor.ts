@@ -15,6 +15,7 @@ import type { LadderSlot, TranscodeAdmission } from './admission.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
 import { probeStream, probeUrl, type InputProbe, type ProbeOptions } from './input-probe.js';
 import type { InputSpec } from './input-spec.js';
+import { assertWithinInputLimits } from './input-limits.js';
 import { compileLadder } from './ladder-compiler.js';
 import type { TranscodeProgress } from './progress-parser.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
@@ -26,7 +27,8 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * on a crash or a stall `restarting` (backoff with jitter) → `starting` → … ; `stop()` →
  * `stopping` → `stopped`. The input ending cleanly (ffmpeg exits 0) also ends in `stopped`.
  * Too many failures within the crash-loop window, or an input that cannot be used at all (no video,
- * not decodable), end in `failed` carrying the reason and the last stderr lines.
+ * not decodable, outside `input-limits.ts`), end in `failed` carrying the reason and the last stderr
+ * lines.
  * Every transition is emitted as `LivepipeEvent.TranscoderState`.
  *
  * ## The run contract (consumed by the packager)
@@ -317,6 +319,13 @@ export class TranscoderSupervisor {
     if (this.stopping) {
       media?.destroy();
       return;
+    }
+    try {
+      assertWithinInputLimits(probe, 'input refused');
+    } catch (err) {
+      media?.destroy();
+      source?.destroy();
+      throw err;
     }
     const resolved = resolveLadder(ladder, probe);
     this.decisions = resolved.decisions;

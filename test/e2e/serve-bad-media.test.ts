@@ -34,16 +34,16 @@ describe('livepipe serve: a channel with unusable media', () => {
     }, 'the good channel publishing');
 
     // An audio-only publisher: authenticated, but there is nothing to build a video ladder from.
-    // (Known limit: ffprobe cannot tell "no video yet" from "no video" on a live FLV pipe, so the
-    // verdict comes when its probe size is reached or the publisher stops; this one stops after 6 s.)
+    // Ingest refuses it one second after its first audio tag (its onMetaData declares audio only),
+    // long before it stops by itself (`serve-bad-input.test.ts` covers the other bad inputs).
     const audioOnly = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-t', '6', '-c:a', 'aac', '-f', 'flv', serve.rtmpUrl('novideo', BAD_KEY)], { stdio: 'ignore' });
+      '-t', '60', '-c:a', 'aac', '-f', 'flv', serve.rtmpUrl('novideo', BAD_KEY)], { stdio: 'ignore' });
     try {
       const view = await eventually(() => {
         const v = serve.handle.manager.get('novideo');
         return v?.state === 'failed' ? v : undefined;
       }, 'the video-less channel to fail');
-      expect(view.transcoder.lastError).toMatch(/video/i);
+      expect(view.transcoder.lastError).toMatch(/^no video: the publisher sent 1 s of audio and no video/);
       // The publisher is gone and the channel stays failed with its reason (no grace period).
       await eventually(() => (serve.handle.ingest.feed('novideo') === undefined ? true : undefined), 'the publisher to be dropped');
       await new Promise((r) => setTimeout(r, 500));

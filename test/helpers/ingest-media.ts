@@ -29,22 +29,59 @@ export interface Publisher {
   stop(): Promise<number | null>;
 }
 
+export interface PublishOptions {
+  seconds?: number;
+  outputOptions?: string[];
+  /** The test pattern's size and rate (default 640x360 at 30 fps, 1 s GOP), or `false` for audio only. */
+  video?: { size: string; rate: number } | false;
+}
+
 /**
  * ffmpeg publishing a small test pattern with a sine tone: 640x360, 30 fps, 1 s GOP, x264 ultrafast,
  * AAC, for `seconds` (default long: tests stop it).
  */
-export function publish(url: string, format: 'flv' | 'mpegts', options: { seconds?: number; outputOptions?: string[] } = {}): Publisher {
+export function publish(url: string, format: 'flv' | 'mpegts', options: PublishOptions = {}): Publisher {
+  const video = options.video ?? { size: '640x360', rate: 30 };
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    ...(video === false ? [] : ['-f', 'lavfi', '-i', `testsrc2=size=${video.size}:rate=${video.rate}`]),
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(options.seconds ?? 60),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+    ...(video === false
+      ? []
+      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(Math.max(1, Math.round(video.rate))), '-pix_fmt', 'yuv420p']),
     '-c:a', 'aac', '-b:a', '64k',
     ...(options.outputOptions ?? []),
     '-f', format, url,
   ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawnPublisher(args);
+}
+
+/**
+ * ffmpeg as an SRT caller sending `bytes` (already MPEG-TS, possibly crafted) unchanged, paced at
+ * `bytesPerSecond`: the `data` demuxer and muxer pass bytes through without parsing them.
+ */
+export function publishRawSrt(url: string, bytes: Buffer, bytesPerSecond: number): Publisher {
+  const publisher = spawnPublisher(['-hide_banner', '-loglevel', 'error', '-f', 'data', '-i', 'pipe:0', '-map', '0', '-c', 'copy', '-f', 'data', url], 'pipe');
+  const stdin = publisher.child.stdin!;
+  stdin.on('error', () => {});
+  const chunk = Math.max(188, Math.round(bytesPerSecond / 20 / 188) * 188);
+  let off = 0;
+  const timer = setInterval(() => {
+    if (off >= bytes.length || stdin.destroyed) {
+      clearInterval(timer);
+      stdin.end();
+      return;
+    }
+    stdin.write(bytes.subarray(off, off + chunk));
+    off += chunk;
+  }, 50);
+  void publisher.exited.then(() => clearInterval(timer));
+  return publisher;
+}
+
+function spawnPublisher(args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Publisher {
+  const child = spawn('ffmpeg', args, { stdio: [stdin, 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -112,3 +112,58 @@ export class RawRtmpClient {
     return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
   }
 }
+
+/**
+ * Opens a publish on a raw connection (connect, createStream, publish `streamName` on message stream
+ * 1) and resolves once the server answered `NetStream.Publish.Start`. Rejects with what the server
+ * said otherwise.
+ */
+export async function rawPublish(port: number, streamName: string): Promise<RawRtmpClient> {
+  const c = await RawRtmpClient.connect(port);
+  await c.handshake();
+  c.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${port}/live` } })));
+  c.write(chunkMessage(20, encodeCommand({ cmd: 'createStream', transId: 2, cmdObj: null })));
+  c.write(chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 3, cmdObj: null, streamName, type: 'live' }), { cid: 8, streamId: 1 }));
+  const deadline = Date.now() + 5000;
+  while (!c.receivedText().includes('NetStream.Publish.Start')) {
+    if (c.socket.destroyed || Date.now() > deadline) {
+      c.destroy();
+      throw new Error(`publish of ${streamName.replace(/key=.*/, 'key=…')} not accepted: ${c.receivedText().replace(/[^\x20-\x7e]+/g, ' ').slice(-200)}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return c;
+}
+
+/** An FLV tag to publish, sent `sendAtMs` after the start (default: at its own timestamp). */
+export interface TimedFlvTag {
+  type: number;
+  timestamp: number;
+  body: Buffer;
+  sendAtMs?: number;
+}
+
+/**
+ * Sends FLV tags as RTMP media messages on message stream 1 (audio on chunk stream 4, video 6, data
+ * 5), paced in real time. `stop()` ends the sending early; `done` resolves when the last tag is sent
+ * or the connection closed. Timestamps must fit 24 bits (< 4.6 hours): no extended timestamps.
+ */
+export function sendFlvTags(client: RawRtmpClient, tags: readonly TimedFlvTag[]): { done: Promise<void>; stop(): void } {
+  let stopped = false;
+  const start = Date.now();
+  const done = (async () => {
+    for (const tag of tags) {
+      if (stopped || client.socket.destroyed) return;
+      const wait = (tag.sendAtMs ?? tag.timestamp) - (Date.now() - start);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const cid = tag.type === 8 ? 4 : tag.type === 9 ? 6 : 5;
+      client.write(chunkMessage(tag.type, tag.body, { cid, streamId: 1, timestamp: tag.timestamp }));
+    }
+  })();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}

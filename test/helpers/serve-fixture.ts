@@ -13,7 +13,7 @@ import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
 import type { MediaPlaylist } from '../../src/package/playlist-model.js';
 import { captureLogs } from './ingest-log-capture.js';
 import { runCli, waitForHttp, type CliProcess } from './livepipe-cli.js';
-import { freeTcpPort, freeUdpPort, publish, type Publisher } from './ingest-media.js';
+import { freeTcpPort, freeUdpPort, publish, type PublishOptions, type Publisher } from './ingest-media.js';
 
 export interface ServeFixture {
   handle: ServeHandle;
@@ -26,8 +26,8 @@ export interface ServeFixture {
   live(channel: string): string;
   rtmpUrl(channel: string, key?: string): string;
   srtUrl(port: number, passphrase?: string, channel?: string): string;
-  /** Starts an ffmpeg publisher (640x360 test pattern + tone) and remembers it for `close()`. */
-  publish(url: string, format: 'flv' | 'mpegts', options?: { seconds?: number }): Publisher;
+  /** Starts an ffmpeg publisher (640x360 test pattern + tone by default) and remembers it for `close()`. */
+  publish(url: string, format: 'flv' | 'mpegts', options?: PublishOptions): Publisher;
   state(channel: string): string | undefined;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FALLBACK_FRAME_RATE, parseLadder, resolveLadder, type SourceFormat } from '../../../src/config/ladder-loader.js';
+import { FALLBACK_FRAME_RATE, minOutputFrameRate, parseLadder, resolveLadder, type SourceFormat } from '../../../src/config/ladder-loader.js';
 
 const ladder = parseLadder(
   {
@@ -57,10 +57,32 @@ describe('resolveLadder', () => {
     [25, 25, 50],
     [30000 / 1001, 30000 / 1001, 60],
     [0, FALLBACK_FRAME_RATE, 60],
+    // Slower than one frame per 0.5 s part: raised to 2 fps (frames repeated).
+    [0.5, 2, 4],
+    [1.5, 2, 4],
+    [2, 2, 4],
   ])('source %d fps with a 30 fps cap → %d fps, keyint %d', (fps, expected, keyint) => {
     const r = resolveLadder(ladder, src(1920, 1080, fps));
     expect(r.frameRate).toBeCloseTo(expected, 6);
     expect(r.keyint).toBe(keyint);
+  });
+
+  it.each([
+    [0.2, 5],
+    [0.5, 2],
+    [0.25, 4],
+    [0.3, 4],
+    [1, 1],
+    [2, 1],
+  ])('minimum output rate for %d s parts: %d fps (one frame per part at most)', (part, fps) => {
+    expect(minOutputFrameRate({ part })).toBe(fps);
+    expect(1 / fps).toBeLessThanOrEqual(part + 1e-9);
+  });
+
+  it("raises a slow source even on a 'source' frame-rate ladder", () => {
+    const r = resolveLadder({ ...ladder, frameRate: 'source', part: 0.2, segment: 1, gop: 1 }, src(640, 360, 0.5));
+    expect(r.frameRate).toBe(5);
+    expect(r.keyint).toBe(5);
   });
 
   it('drops audio for audio-less input unless silenceIfMissing', () => {

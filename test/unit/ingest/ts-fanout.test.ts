@@ -97,7 +97,7 @@ describe('TsFanout with keyframe-marked video', () => {
   it('reads the codecs from the PMT', () => {
     const f = new TsFanout();
     f.push(Buffer.concat([pat(), pmt()]));
-    expect(f.programStreams).toEqual({ video: { codec: 'h264', pid: 0x100 }, audio: { codec: 'aac', pid: 0x101 } });
+    expect(f.programStreams).toMatchObject({ video: { codec: 'h264', pid: 0x100 }, audio: { codec: 'aac', pid: 0x101 } });
   });
 
   it('starts a late consumer at the PAT before the latest keyframe', () => {

@@ -34,6 +34,17 @@ describe('parseFfprobeJson', () => {
     ['no streams', JSON.stringify({}), /no video stream \(streams: none\)/],
     ['video without size', JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264' }] }), /no dimensions/],
     ['not JSON', 'Invalid data', /unreadable/],
+    // What ffprobe 5.1 prints for an FLV video tag with codec id 15 (no decoder): no codec_name, size 0.
+    [
+      'a video codec without decoder',
+      JSON.stringify({ streams: [{ codec_type: 'video', codec_tag: '0x000f', codec_tag_string: '[15][0][0][0]', width: 0, height: 0 }] }),
+      /^in\.bin: video codec not supported: this ffmpeg has no decoder for it \(codec tag 0x000f\)$/,
+    ],
+    [
+      'an audio codec without decoder',
+      JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264', width: 64, height: 64 }, { codec_type: 'audio', codec_tag: '0x0000' }] }),
+      /^in\.bin: audio codec not supported: this ffmpeg has no decoder for it$/,
+    ],
   ])('refuses %s with InputUnusable', (_label, json, reason) => {
     let caught: unknown;
     try {
@@ -43,6 +54,13 @@ describe('parseFfprobeJson', () => {
     }
     expect(isLivepipeError(caught, ErrorCode.InputUnusable)).toBe(true);
     expect((caught as Error).message).toMatch(reason);
+  });
+
+  it('keeps an absurd frame rate as it is, for the input limits to refuse with the value', () => {
+    const json = JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264', width: 128, height: 72, avg_frame_rate: '1000/1' }] });
+    expect(parseFfprobeJson(json, 'in').frameRate).toBe(1000);
+    const fast = JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264', width: 128, height: 72, avg_frame_rate: '90000/1' }] });
+    expect(parseFfprobeJson(fast, 'in').frameRate).toBe(90_000);
   });
 
   it.each([

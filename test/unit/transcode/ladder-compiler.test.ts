@@ -75,6 +75,14 @@ describe('compileLadder', () => {
     expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['25']));
   });
 
+  it('raises a source slower than one frame per part with fps before split (low-latency, 0.5 fps source)', async () => {
+    const { compiled, resolved } = await compile('low-latency', { ...probe1080, frameRate: 0.5 });
+    expect(valuesOf(compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=5,split=3')).toBe(true);
+    expect(resolved.keyint).toBe(5);
+    const defaultLadder = await compile('default', { ...probe1080, frameRate: 0.5 });
+    expect(valuesOf(defaultLadder.compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=2,split=4')).toBe(true);
+  });
+
   it('drops renditions above a 720p source', async () => {
     const { compiled } = await compile('default', { ...probe1080, width: 1280, height: 720 });
     expect(compiled.outputs.map((o) => o.name)).toEqual(['720p', '480p', '360p', 'audio']);
@@ -137,7 +145,7 @@ describe('compileLadder invariants (property)', () => {
         fc.integer({ min: 0, max: 2 }),
         fc.integer({ min: 16, max: 4096 }),
         fc.integer({ min: 16, max: 2160 }),
-        fc.constantFrom(0, 15, 24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60, 120),
+        fc.constantFrom(0, 0.5, 2, 15, 24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60, 120),
         fc.boolean(),
         (which, width, height, frameRate, hasAudio) => {
           const probe: InputProbe = { width, height, frameRate, videoCodec: 'h264', hasAudio };

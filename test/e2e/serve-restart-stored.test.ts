@@ -1,0 +1,79 @@
+/**
+ * After a whole-process restart of `livepipe serve` (the real CLI), a channel whose publisher has not
+ * come back is served from what the previous process stored: first as it was (the channel waits out
+ * the reconnect grace period, `reconnecting`), then ended with EXT-X-ENDLIST (`idle`) — never 404.
+ * A publisher coming back later continues the same playlist after a discontinuity.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
+import { publish, type Publisher } from '../helpers/ingest-media.js';
+import { eventually, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+
+const KEY = 'restart-stored-key-0123456789';
+
+describe('livepipe serve: a restart before the publisher is back', () => {
+  let serve: ServeCli | undefined;
+  let dataDir: string | undefined;
+  const publishers: Publisher[] = [];
+
+  afterAll(async () => {
+    await Promise.all(publishers.map((p) => p.stop()));
+    await serve?.close();
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the stored playlists, ends them after the grace period, and continues them when the publisher returns', async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'livepipe-serve-stored-'));
+    serve = await startServeCli({ reconnectGraceSeconds: 4, channels: [{ id: 'kept', ladder: 'low-latency', key: KEY }] }, { keepDataDir: dataDir });
+    const first = publish(serve.rtmpUrl('kept', KEY), 'flv');
+    publishers.push(first);
+    await eventually(async () => {
+      const p = await mediaPlaylist(serve!.live('kept'), '360p');
+      return p !== undefined && p.segments.length >= 3 ? p : undefined;
+    }, 'three segments', 45_000);
+    expect(await serve.cli.stop('SIGTERM', 40_000), serve.cli.stderr().slice(-3000)).toBe(0);
+    await first.exited;
+    const storedText = await readFile(join(dataDir, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8');
+    const stored = parseMediaPlaylist(storedText);
+    expect(stored.endList).toBe(false);
+
+    await serve.restart();
+
+    // Served at once from storage, as it was: same media sequence, same last segment, not ended.
+    const restored = await eventually(() => mediaPlaylist(serve!.live('kept'), '360p'), 'the stored playlist served after the restart', 10_000);
+    expect(restored.mediaSequence).toBe(stored.mediaSequence);
+    expect(lastMsn(restored)).toBe(lastMsn(stored));
+    expect(restored.endList).toBe(false);
+    expect((await mediaPlaylist(serve.live('kept'), 'audio'))?.endList).toBe(false);
+    expect((await getText(`${serve.live('kept')}/master.m3u8`)).status).toBe(200);
+    const view = await serve.api<{ state: string; mediaSequence?: number }>('/api/v1/channels/kept');
+    expect(view?.state).toBe('reconnecting');
+    expect(view?.mediaSequence).toBe(lastMsn(stored));
+
+    // The grace period passes without a publisher: the stream ends, in storage too.
+    const ended = await eventually(async () => {
+      const p = await mediaPlaylist(serve!.live('kept'), '360p');
+      return p?.endList === true ? p : undefined;
+    }, 'EXT-X-ENDLIST after the grace period', 20_000);
+    expect(lastMsn(ended)).toBe(lastMsn(stored));
+    expect(ended.preloadHint).toBeUndefined();
+    expect((await mediaPlaylist(serve.live('kept'), 'audio'))?.endList).toBe(true);
+    expect((await serve.api<{ state: string }>('/api/v1/channels/kept'))?.state).toBe('idle');
+    await eventually(async () => (parseMediaPlaylist(await readFile(join(dataDir!, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8')).endList ? true : undefined), 'the ended playlist stored');
+
+    // A publisher later: the same playlist goes on, after a discontinuity, without a sequence regression.
+    publishers.push(publish(serve.rtmpUrl('kept', KEY), 'flv'));
+    const after = await eventually(async () => {
+      const p = await mediaPlaylist(serve!.live('kept'), '360p');
+      return p !== undefined && p.segments.some((s) => s.msn > lastMsn(stored)) ? p : undefined;
+    }, 'segments after the publisher is back', 45_000);
+    expect(after.endList).toBe(false);
+    expect(after.mediaSequence).toBeGreaterThanOrEqual(stored.mediaSequence);
+    const firstNew = after.segments.find((s) => s.msn > lastMsn(stored))!;
+    expect(firstNew.msn).toBe(lastMsn(stored) + 1);
+    expect(firstNew.discontinuity).toBe(true);
+  });
+});
