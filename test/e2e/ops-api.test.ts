@@ -277,7 +277,7 @@ describe('ops API on a real serve with a real publisher', () => {
 
   it('changing the ladder of a live channel restarts it with the new timing, in a new playlist', async () => {
     const playlist = async (r: string) => (await originText(serve, `/live/ops/${r}/playlist.m3u8`)) ?? '';
-    for (const [ladder, td, partTarget] of [['default', 2, 0.5], ['low-latency', 1, 0.2]] as const) {
+    for (const [ladder, td, partTarget] of [['default', 2, 0.5], ['low-latency', 1, 0.1]] as const) {
       const before = playlistFacts(await playlist('360p'));
       const patched = await serve.api('PATCH', `${CH}/ops`, { ladder });
       expect(patched.status).toBe(200);

@@ -13,7 +13,7 @@ import { lastPosition } from '../../src/package/playlist-model.js';
 import { freePort, runCli, waitForHttp, type CliProcess } from '../helpers/livepipe-cli.js';
 
 const SOURCE = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';
-const TD = 1; // low-latency ladder: 1 s segments, 0.2 s parts
+const TD = 1; // low-latency ladder: 1 s segments, 0.1 s parts (10 per segment at 30 fps)
 
 describe('origin rules on a live low-latency channel from the real packager', () => {
   let dataDir: string;
@@ -73,10 +73,10 @@ describe('origin rules on a live low-latency channel from the real packager', ()
   });
 
   it('treats a part index past the segment end as part 0 of the next segment', async () => {
-    // The segment being built has parts 0..4 (5 × 0.2 s); part 5 of it means part 0 of the next one.
+    // The segment being built has parts 0..9 (10 × 0.1 s); part 10 of it means part 0 of the next one.
     const model = parseMediaPlaylist((await playlist()).text);
     const building = model.pending?.msn ?? lastPosition(model).msn + 1;
-    const { res, text } = await playlist(`?_HLS_msn=${building}&_HLS_part=5`);
+    const { res, text } = await playlist(`?_HLS_msn=${building}&_HLS_part=10`);
     expect(res.status).toBe(200);
     expect(text).toContain(`part-${building + 1}-0.m4s`);
   });

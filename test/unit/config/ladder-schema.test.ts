@@ -116,10 +116,10 @@ describe('shipped ladders', () => {
     expect(ladder.audio).toHaveLength(1);
   });
 
-  it('low-latency: 1 s GOP and segments, 0.2 s parts = 6 frames at the 30 fps cap, zerolatency, no B-frames', async () => {
+  it('low-latency: 1 s GOP and segments, 0.1 s parts = 3 frames at the 30 fps cap, zerolatency, no B-frames', async () => {
     const { ladder } = await loadLadder('low-latency');
-    expect(ladder).toMatchObject({ gop: 1, segment: 1, part: 0.2, tune: 'zerolatency', bFrames: 0, frameRate: { cap: 30 } });
-    expect(Math.round(ladder.part * 30 * 1e6) / 1e6).toBe(6);
+    expect(ladder).toMatchObject({ gop: 1, segment: 1, part: 0.1, tune: 'zerolatency', bFrames: 0, frameRate: { cap: 30 } });
+    expect(Math.round(ladder.part * 30 * 1e6) / 1e6).toBe(3);
   });
 
   it('default: parts stay ≥ 85% of PART-TARGET at common frame rates (frame-boundary cutting)', async () => {
