@@ -148,7 +148,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const baseline = await ffmpegHlsLatency(contribution, join(dir, 'ffmpeg'), SAMPLE_SECONDS).catch((err: unknown) => ({ error: String(err) }));
     return {
       input: '720p30 H.264/AAC file (4 Mbit/s, 2 s GOP) pushed with -re -c copy',
-      ladder: 'low-latency (720p/480p/360p + audio, 1 s segments, 0.1 s parts)',,
+      ladder: 'low-latency (720p/480p/360p + audio, 1 s segments, 0.1 s parts)',
       publishToFirstPlayable: { rtmp: summarize(firstPlayable.rtmp), srt: summarize(firstPlayable.srt) },
       sampleSeconds: SAMPLE_SECONDS,
       // Player started as soon as the first part was playable (an early joiner)…
