@@ -77,8 +77,8 @@ describe('compileLadder', () => {
 
   it('raises a source slower than one frame per part with fps before split (low-latency, 0.5 fps source)', async () => {
     const { compiled, resolved } = await compile('low-latency', { ...probe1080, frameRate: 0.5 });
-    expect(valuesOf(compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=5,split=3')).toBe(true);
-    expect(resolved.keyint).toBe(5);
+    expect(valuesOf(compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=10,split=3')).toBe(true);
+    expect(resolved.keyint).toBe(10);
     const defaultLadder = await compile('default', { ...probe1080, frameRate: 0.5 });
     expect(valuesOf(defaultLadder.compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=2,split=4')).toBe(true);
   });
