@@ -27,7 +27,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,6 +44,12 @@ const SEGMENT_BYTES = 600 * 1024; // ≈ 2 s of a 2.4 Mbit/s rendition
 const WRK_SECONDS = 3;
 const ROUNDS = 3;
 const WAKE_ROUNDS = 5;
+/**
+ * Uncounted rounds before them, per count of held requests: the first 3 or 4 wake-ups of a fresh
+ * process cost 3-4× the steady state for every server here, the bare floors included (V8 and heap
+ * warm-up); a running origin wakes held requests several times a second.
+ */
+const WAKE_WARMUP_ROUNDS = 4;
 /** Held blocking requests per wake-up: a CDN shield × renditions (100), a few edges (250), the target (1,000). */
 const WAKE_COUNTS = [100, 250, 1000] as const;
 const WRK_CONNECTIONS = 64;
@@ -161,12 +167,66 @@ function instrumentResponseEnds(): { handed: number[]; finished: number[]; unflu
   return record;
 }
 
+/** A server under the wake-up test: holds requests until `release()` answers them all. */
+interface HoldTarget {
+  readonly port: number;
+  readonly heldCount: number;
+  /** Untimed work before `release()`. */
+  prepare?(): void;
+  /** Answers every held request in one synchronous pass; `handed` gets a time per response written. */
+  release(handed: number[]): void;
+  close(): Promise<void>;
+}
+
 /**
- * The floor: a bare `node:http` server that holds every request and, on `release()`, answers all of
- * them in one synchronous pass with `writeHead(200, sameHeaderArray)` + `end(sameBuffer)`, nothing
- * else. No origin can release held responses faster than this in one Node thread.
+ * The floors: servers that hold every request and, on `release()`, answer all of them in one
+ * synchronous pass with one shared Buffer and nothing else. No origin can release held responses
+ * faster than these in one Node thread:
+ *  - `headers`: `node:http`, `writeHead(200, sameHeaderList)` + `end(sameBuffer)`, the origin's work
+ *    minus the origin (same header count and body size);
+ *  - `end-only`: `node:http`, `end(sameBuffer)` alone (Node adds Date, Connection, Keep-Alive,
+ *    Content-Length);
+ *  - `raw-socket`: no HTTP layer at all, `net`: one `socket.write()` of a prebuilt complete response
+ *    per held connection: what libuv and the kernel cost per response.
+ * `writeHead`/`end` are timed by the `ServerResponse.prototype.end` wrapper, raw writes here.
  */
-async function startBareHoldServer(body: Buffer, head: string[]): Promise<{ port: number; readonly heldCount: number; release(): void; close(): Promise<void> }> {
+async function startFloorServer(mode: 'headers' | 'end-only' | 'raw-socket', body: Buffer, head: string[]): Promise<HoldTarget> {
+  if (mode === 'raw-socket') {
+    let held: Socket[] = [];
+    let headerText = 'HTTP/1.1 200 OK\r\n';
+    for (let i = 0; i < head.length; i += 2) headerText += `${head[i]}: ${head[i + 1]}\r\n`;
+    headerText += `Date: ${new Date().toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=65\r\n\r\n`;
+    const response = Buffer.concat([Buffer.from(headerText, 'latin1'), body]);
+    const sockets = new Set<Socket>();
+    // Each request arrives as one small packet: one 'data' event per request.
+    const server = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.on('data', () => void held.push(socket));
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    return {
+      port: (server.address() as AddressInfo).port,
+      get heldCount() {
+        return held.length;
+      },
+      release(handed) {
+        const batch = held;
+        held = [];
+        for (const socket of batch) {
+          socket.write(response);
+          handed.push(monotonicMs());
+        }
+      },
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const socket of sockets) socket.destroy();
+        }),
+    };
+  }
   let held: ServerResponse[] = [];
   const server = createHttpServer((_req, res) => void held.push(res));
   server.keepAliveTimeout = 65_000;
@@ -179,9 +239,13 @@ async function startBareHoldServer(body: Buffer, head: string[]): Promise<{ port
     release() {
       const batch = held;
       held = [];
-      for (const res of batch) {
-        res.writeHead(200, head);
-        res.end(body);
+      if (mode === 'end-only') {
+        for (const res of batch) res.end(body);
+      } else {
+        for (const res of batch) {
+          res.writeHead(200, head);
+          res.end(body);
+        }
       }
     },
     close: () =>
@@ -218,7 +282,7 @@ function summarize(sample: WakeSample, rounds: number, n: number): Record<string
     wakeUps: rounds,
     failed: sample.failed,
     serverHandedToKernelMs: stats(sample.handed),
-    serverFinishEventMs: stats(sample.finished),
+    ...(sample.finished.length > 0 ? { serverFinishEventMs: stats(sample.finished) } : {}),
     serverPassMsMedian: round(median(sample.pass)),
     serverPassCpuUsPerResponse: round(median(sample.passCpuUs) / n),
     clientReceivedMs: stats(sample.received),
@@ -242,7 +306,7 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
   source.publish('bench', 'v0', model);
   const origin = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
   await origin.start();
-  // The floor answers with a body and header list of the same sizes as the origin's.
+  // The floors answer with a body and header list of the same sizes as the origin's.
   const floorBody = Buffer.from(renderTestPlaylist(advance(model)), 'utf8');
   const floorHead = [
     'Content-Type', 'application/vnd.apple.mpegurl',
@@ -254,34 +318,50 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
     'Access-Control-Allow-Origin', '*',
     'Access-Control-Expose-Headers', 'Age, Date, ETag, Content-Range, Accept-Ranges',
   ];
-  const floor = await startBareHoldServer(floorBody, floorHead);
+  let next = model;
+  const originTarget: HoldTarget = {
+    port: origin.address().port,
+    get heldCount() {
+      return origin.heldCount;
+    },
+    prepare() {
+      next = advance(model); // the packager's new model (its work, not the origin's)
+    },
+    release() {
+      // The packager's call: held requests are answered synchronously inside publish().
+      source.publish('bench', 'v0', next);
+      model = next;
+    },
+    close: () => origin.close(),
+  };
+  const targets: Record<string, HoldTarget> = {
+    origin: originTarget,
+    bareNodeSameHeaders: await startFloorServer('headers', floorBody, floorHead),
+    bareNodeEndOnly: await startFloorServer('end-only', floorBody, floorHead),
+    rawSocketWrite: await startFloorServer('raw-socket', floorBody, floorHead),
+  };
   const client = startWakeClient();
   const ends = instrumentResponseEnds();
   const results: Record<string, unknown> = {};
   try {
     for (const n of counts) {
-      const samples = { origin: emptySample(), floor: emptySample() };
-      // Round -1 warms both servers up (JIT, connections) and is not counted.
-      for (let r = -1; r < WAKE_ROUNDS; r++) {
-        for (const target of ['origin', 'floor'] as const) {
+      const samples = Object.fromEntries(Object.keys(targets).map((name) => [name, emptySample()]));
+      for (let r = -WAKE_WARMUP_ROUNDS; r < WAKE_ROUNDS; r++) {
+        for (const [name, target] of Object.entries(targets)) {
           const pending = model.pending!;
-          const port = target === 'origin' ? origin.address().port : floor.port;
-          const heldCount = () => (target === 'origin' ? origin.heldCount : floor.heldCount);
-          const answers = client.round(port, n, `/live/bench/v0/playlist.m3u8?_HLS_msn=${pending.msn}&_HLS_part=${pending.parts.length}`);
-          while (heldCount() < n) await sleep(5);
+          const answers = client.round(target.port, n, `/live/bench/v0/playlist.m3u8?_HLS_msn=${pending.msn}&_HLS_part=${pending.parts.length}`);
+          while (target.heldCount < n) await sleep(5);
           await sleep(100);
-          const next = advance(model);
+          target.prepare?.();
           ends.reset();
           const cpu0 = process.cpuUsage();
           const t0 = monotonicMs();
-          if (target === 'origin') source.publish('bench', 'v0', next);
-          else floor.release();
+          target.release(ends.handed);
           const pass = monotonicMs() - t0;
           const cpu = process.cpuUsage(cpu0);
-          if (target === 'origin') model = next;
           const answered = await answers;
           if (r < 0) continue;
-          const s = samples[target];
+          const s = samples[name]!;
           s.pass.push(pass);
           s.passCpuUs.push(cpu.user + cpu.system);
           s.failed += answered.failed;
@@ -291,13 +371,12 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
           for (const t of answered.received) s.received.push(t - t0);
         }
       }
-      results[`held${n}`] = { origin: summarize(samples.origin, WAKE_ROUNDS, n), bareNodeFloor: summarize(samples.floor, WAKE_ROUNDS, n) };
+      results[`held${n}`] = Object.fromEntries(Object.entries(samples).map(([name, sample]) => [name, summarize(sample, WAKE_ROUNDS, n)]));
     }
   } finally {
     ends.restore();
     await client.stop();
-    await floor.close();
-    await origin.close();
+    for (const target of Object.values(targets)) await target.close();
     await source.close();
     await rm(dir, { recursive: true, force: true });
   }
