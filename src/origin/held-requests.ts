@@ -64,6 +64,11 @@ export class HeldRequests {
     private readonly source: Pick<OriginSource, 'subscribe' | 'get'>,
     /** Cap on concurrently held requests; beyond it `hold()` refuses (→ 503 + Retry-After). */
     readonly maxHeld: number,
+    /**
+     * Called when a handler throws. Handlers must not throw; if one does anyway, the other waiters
+     * are still answered and the error does not reach the source that reported the change.
+     */
+    private readonly onHandlerError: (err: unknown) => void = () => {},
   ) {}
 
   get size(): number {
@@ -126,10 +131,23 @@ export class HeldRequests {
     for (const group of [...watch.groups.values()]) this.check(group, snapshot);
   }
 
+  /**
+   * Tests a group's condition once; when it holds, the whole group is detached at once and every
+   * member is released in one synchronous pass (a wake-up of 1,000 waiters is one loop of writes).
+   */
   private check(group: WaiterGroup, snapshot: PlaylistSnapshot | undefined): void {
     if (!group.test(snapshot)) return;
-    for (const waiter of [...group.members]) {
-      if (this.remove(waiter)) waiter.handlers.release(snapshot);
+    const members = [...group.members];
+    group.members.clear();
+    this.held -= members.length;
+    this.dropGroup(group);
+    for (const waiter of members) {
+      clearTimeout(waiter.timer);
+      try {
+        waiter.handlers.release(snapshot);
+      } catch (err) {
+        this.onHandlerError(err);
+      }
     }
   }
 
@@ -139,14 +157,18 @@ export class HeldRequests {
     if (!group.members.delete(waiter)) return false;
     clearTimeout(waiter.timer);
     this.held--;
-    if (group.members.size === 0) {
-      const { watch } = group;
-      watch.groups.delete(group.key);
-      if (watch.groups.size === 0) {
-        watch.unsubscribe();
-        this.watches.delete(watch.id);
-      }
-    }
+    if (group.members.size === 0) this.dropGroup(group);
     return true;
+  }
+
+  /** Forgets an empty group, and the playlist's subscription with its last group. */
+  private dropGroup(group: WaiterGroup): void {
+    const { watch } = group;
+    if (watch.groups.get(group.key) !== group) return;
+    watch.groups.delete(group.key);
+    if (watch.groups.size === 0) {
+      watch.unsubscribe();
+      this.watches.delete(watch.id);
+    }
   }
 }

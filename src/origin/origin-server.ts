@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { MediaPlaylist } from '../package/playlist-model.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import {
   blockingRequestError,
@@ -61,7 +62,10 @@ export interface OriginServerOptions {
   port?: number;
   /** `Access-Control-Allow-Origin`: `'*'` (default) or the exact origins allowed. */
   corsOrigins?: '*' | readonly string[];
-  /** Memory cache budget for media and rendered playlists, bytes; default 256 MiB. */
+  /**
+   * Memory cache budget for media and the multivariant playlist, bytes; default 256 MiB. Renderings
+   * of media playlists are not in it: they live as long as their playlist version is current.
+   */
   cacheMaxBytes?: number;
   /** Largest object kept in the cache, bytes; default 16 MiB. */
   cacheMaxEntryBytes?: number;
@@ -115,10 +119,31 @@ interface EncodedBody {
 interface RenderedPlaylist extends EncodedBody {
   readonly lastModified: string;
   readonly coding: ContentCoding;
-  /** Prebuilt 200 header lists (CORS `*`), for the many identical responses of a wake-up. */
-  blockingHead?: string[];
-  plainHead?: string[];
 }
+
+/**
+ * Everything sent for one playlist snapshot, made on first use and shared by every later response:
+ * a wake-up of 1,000 held requests renders (and compresses) each variant once and then only writes
+ * the same Buffer with the same header list 1,000 times.
+ */
+interface PlaylistRenders {
+  /** Bodies by variant: `skipIndex * 3 + codingIndex` (see `variantOf`). */
+  readonly bodies: (RenderedPlaylist | undefined)[];
+  /** Complete 200 header lists (CORS `*`) by `variant * 2 + (blocking ? 1 : 0)`. */
+  readonly heads: (string[] | undefined)[];
+}
+
+const CODING_INDEX: Readonly<Record<ContentCoding, number>> = { identity: 0, gzip: 1, br: 2 };
+
+/** Index of a (skip mode, coding) variant in `PlaylistRenders.bodies`. */
+function variantOf(skip: SkipMode | undefined, coding: ContentCoding): number {
+  return (skip === undefined ? 0 : skip === 'YES' ? 3 : 6) + CODING_INDEX[coding];
+}
+
+/** Distinct `Accept-Encoding` values remembered with their negotiated coding (CDNs send a handful). */
+const MAX_REMEMBERED_CODINGS = 64;
+/** Longer `Accept-Encoding` values are negotiated every time rather than remembered. */
+const MAX_REMEMBERED_CODING_LENGTH = 256;
 
 const EXPOSED_HEADERS = 'Age, Date, ETag, Content-Range, Accept-Ranges';
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -126,10 +151,16 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 
 export class OriginServer {
   private readonly server: Server;
-  private readonly cache: ByteLruCache<MediaEntry | RenderedPlaylist>;
+  private readonly cache: ByteLruCache<MediaEntry>;
   private readonly inflightReads = new Map<string, Promise<MediaEntry | undefined>>();
-  /** Latest rendered version per playlist key, and the cache keys of its renderings. */
-  private readonly renderVersions = new Map<string, { version: number; cacheKeys: string[] }>();
+  /**
+   * Renderings per playlist snapshot. Sources hand out one snapshot object per version, so a
+   * superseded version's renderings go with its snapshot (garbage-collected) and nothing is keyed
+   * by strings or reordered on the release path.
+   */
+  private readonly renders = new WeakMap<PlaylistSnapshot, PlaylistRenders>();
+  /** `Accept-Encoding` value → negotiated coding (see `codingOf`). */
+  private readonly codings = new Map<string, ContentCoding>();
   private readonly held: HeldRequests;
   private readonly logger: Logger;
   private readonly metrics: OriginMetricsPort | undefined;
@@ -147,7 +178,9 @@ export class OriginServer {
     this.logger = options.logger.child({ component: 'origin' });
     this.metrics = options.metrics;
     this.cache = new ByteLruCache(options.cacheMaxBytes ?? 256 * 1024 * 1024, options.cacheMaxEntryBytes ?? 16 * 1024 * 1024);
-    this.held = new HeldRequests(options.source, options.maxHeldRequests ?? 20_000);
+    this.held = new HeldRequests(options.source, options.maxHeldRequests ?? 20_000, (err) =>
+      this.logger.error({ err: errorMessage(err) }, 'releasing a held request failed'),
+    );
     const cors = options.corsOrigins ?? '*';
     this.corsAny = cors === '*';
     this.corsAllowed = new Set(cors === '*' ? [] : cors);
@@ -253,19 +286,25 @@ export class OriginServer {
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
 
-    // Hot path: an immutable object already in memory, plain GET/HEAD.
+    // Hot path: an object already in memory, answered synchronously.
     const cached = this.cache.get(rawPath);
-    if (cached !== undefined && 'head' in cached && cached.expiresAt === undefined) {
-      const h = req.headers;
-      if (this.corsAny && h['if-none-match'] === undefined && h.range === undefined && h['if-modified-since'] === undefined) {
-        res.writeHead(200, cached.head);
-        res.end(isHead ? undefined : cached.body);
+    if (cached !== undefined) {
+      if (cached.expiresAt === undefined) {
+        const h = req.headers;
+        if (this.corsAny && h['if-none-match'] === undefined && h.range === undefined && h['if-modified-since'] === undefined) {
+          res.writeHead(200, cached.head);
+          res.end(isHead ? undefined : cached.body);
+          this.metrics?.countCacheHit();
+          this.metrics?.countOriginRequest(cached.requestClass, 200);
+          return;
+        }
         this.metrics?.countCacheHit();
-        this.metrics?.countOriginRequest(cached.requestClass, 200);
-        return;
+        return this.sendMedia(req, res, cached);
       }
-      this.metrics?.countCacheHit();
-      return this.sendMedia(req, res, cached);
+      if (cached.expiresAt > Date.now()) {
+        this.metrics?.countCacheHit();
+        return this.sendMultivariant(req, res, cached);
+      }
     }
 
     const checked = checkRequestPath(rawPath);
@@ -349,23 +388,32 @@ export class OriginServer {
     const model = snapshot.model;
     // A delta update is only possible when the playlist declares CAN-SKIP-UNTIL (§6.2.5.1).
     const skipMode = skip !== undefined && model.serverControl.canSkipUntil > 0 ? skip : undefined;
-    const coding = negotiateEncoding(header(req, 'accept-encoding'));
-    let rendered: RenderedPlaylist;
-    try {
-      rendered = this.rendered(resource.key, snapshot, skipMode, coding);
-    } catch (err) {
-      return this.sendFailure(req, res, blocking ? 'blocking_playlist' : 'playlist', err);
-    }
+    const coding = this.codingOf(req);
+    const variant = variantOf(skipMode, coding);
     const cls: OriginRequestClass = blocking ? 'blocking_playlist' : 'playlist';
-    const cacheControl = cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration);
+    let renders = this.renders.get(snapshot);
+    if (renders === undefined) {
+      renders = { bodies: [], heads: [] };
+      this.renders.set(snapshot, renders);
+    }
+    let rendered = renders.bodies[variant];
+    if (rendered === undefined) {
+      try {
+        rendered = this.render(renders, model, skipMode, coding);
+      } catch (err) {
+        return this.sendFailure(req, res, cls, err);
+      }
+    }
     const ifNoneMatch = header(req, 'if-none-match');
     if (this.corsAny && ifNoneMatch === undefined) {
-      let head = blocking ? rendered.blockingHead : rendered.plainHead;
-      if (!head) {
+      // The common case, and every response of a wake-up: a prebuilt header list and a shared body.
+      const slot = variant * 2 + (blocking ? 1 : 0);
+      let head = renders.heads[slot];
+      if (head === undefined) {
         head = [
           'Content-Type', PLAYLIST_TYPE,
           'Content-Length', String(rendered.size),
-          'Cache-Control', cacheControl,
+          'Cache-Control', cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration),
           'ETag', rendered.etag,
           'Last-Modified', rendered.lastModified,
           'Vary', 'Accept-Encoding',
@@ -373,8 +421,7 @@ export class OriginServer {
           'Access-Control-Expose-Headers', EXPOSED_HEADERS,
         ];
         if (coding !== 'identity') head.push('Content-Encoding', coding);
-        if (blocking) rendered.blockingHead = head;
-        else rendered.plainHead = head;
+        renders.heads[slot] = head;
       }
       res.writeHead(200, head);
       res.end(req.method === 'HEAD' ? undefined : rendered.body);
@@ -383,7 +430,7 @@ export class OriginServer {
     }
     const headers: Record<string, string> = {
       'Content-Type': PLAYLIST_TYPE,
-      'Cache-Control': cacheControl,
+      'Cache-Control': cacheControlFor(blocking ? 'blocking-playlist' : 'playlist', true, model.targetDuration),
       ETag: rendered.etag,
       'Last-Modified': rendered.lastModified,
       Vary: 'Accept-Encoding',
@@ -402,52 +449,52 @@ export class OriginServer {
     this.metrics?.countOriginRequest(cls, 200);
   }
 
-  /** Renders (once per version, skip mode and coding) and caches a playlist. */
-  private rendered(key: string, snapshot: PlaylistSnapshot, skip: SkipMode | undefined, coding: ContentCoding): RenderedPlaylist {
-    const cacheKey = `r:${key}\n${snapshot.version}\n${skip ?? ''}\n${coding}`;
-    const hit = this.cache.get(cacheKey);
-    if (hit !== undefined && !('head' in hit)) return hit;
-    let result: RenderedPlaylist;
-    if (coding === 'identity') {
-      const body = Buffer.from(this.options.render(snapshot.model, skip === undefined ? {} : { skip }), 'utf8');
+  /** Renders (the identity body once per skip mode) and compresses one variant of a snapshot. */
+  private render(renders: PlaylistRenders, model: MediaPlaylist, skip: SkipMode | undefined, coding: ContentCoding): RenderedPlaylist {
+    const plainVariant = variantOf(skip, 'identity');
+    let plain = renders.bodies[plainVariant];
+    if (plain === undefined) {
+      const body = Buffer.from(this.options.render(model, skip === undefined ? {} : { skip }), 'utf8');
       const etag = `"${createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
-      result = { size: body.length, body, etag, lastModified: new Date().toUTCString(), coding };
-    } else {
-      const plain = this.rendered(key, snapshot, skip, 'identity');
-      const body = compress(plain.body, coding);
-      result = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified, coding };
+      plain = { size: body.length, body, etag, lastModified: new Date().toUTCString(), coding: 'identity' };
+      renders.bodies[plainVariant] = plain;
     }
-    this.cache.set(cacheKey, result);
-    this.trackRender(key, snapshot.version, cacheKey);
+    if (coding === 'identity') return plain;
+    const body = compress(plain.body, coding);
+    const result: RenderedPlaylist = { size: body.length, body, etag: `${plain.etag.slice(0, -1)}-${coding}"`, lastModified: plain.lastModified, coding };
+    renders.bodies[variantOf(skip, coding)] = result;
     return result;
   }
 
   /**
-   * Renderings of superseded versions are dropped as soon as a newer version is rendered, so a
-   * playlist changing several times a second does not push hot media out of the LRU.
+   * The content coding for a playlist response. CDN edges send the same `Accept-Encoding` on every
+   * request, so the negotiation result is remembered per value instead of parsed per response.
    */
-  private trackRender(key: string, version: number, cacheKey: string): void {
-    const record = this.renderVersions.get(key);
-    if (!record || version > record.version) {
-      if (record) for (const k of record.cacheKeys) this.cache.delete(k);
-      this.renderVersions.set(key, { version, cacheKeys: [cacheKey] });
-    } else if (version === record.version) {
-      record.cacheKeys.push(cacheKey);
+  private codingOf(req: IncomingMessage): ContentCoding {
+    const accept = header(req, 'accept-encoding');
+    if (accept === undefined) return 'identity';
+    let coding = this.codings.get(accept);
+    if (coding === undefined) {
+      coding = negotiateEncoding(accept);
+      if (accept.length <= MAX_REMEMBERED_CODING_LENGTH) {
+        // Odd values from a flood of clients cannot grow the table: it just starts over.
+        if (this.codings.size >= MAX_REMEMBERED_CODINGS) this.codings.clear();
+        this.codings.set(accept, coding);
+      }
     }
+    return coding;
   }
 
   // ---- multivariant playlist ---------------------------------------------------------------------
 
   private async serveMultivariant(req: IncomingMessage, res: ServerResponse, resource: OriginResource): Promise<void> {
-    const cacheKey = `/${resource.key}`;
-    let entry = this.cache.get(cacheKey) as MediaEntry | undefined;
-    if (entry === undefined || (entry.expiresAt ?? 0) <= Date.now()) {
-      entry = await this.readThrough(cacheKey, resource, 'multivariant');
-    } else {
-      this.metrics?.countCacheHit();
-    }
+    const entry = await this.readThrough(`/${resource.key}`, resource, 'multivariant');
     if (!entry) return this.sendError(req, res, 'multivariant', 404, 'multivariant', this.defaultTd, 'no such channel');
-    const coding = negotiateEncoding(header(req, 'accept-encoding'));
+    this.sendMultivariant(req, res, entry);
+  }
+
+  private sendMultivariant(req: IncomingMessage, res: ServerResponse, entry: MediaEntry): void {
+    const coding = this.codingOf(req);
     let body: EncodedBody = entry;
     if (coding !== 'identity' && entry.encoded) {
       let encoded = entry.encoded.get(coding);
@@ -529,7 +576,7 @@ export class OriginServer {
    */
   private readThrough(cacheKey: string, resource: OriginResource, kind: 'media' | 'multivariant'): Promise<MediaEntry | undefined> {
     const hit = this.cache.get(cacheKey);
-    if (hit !== undefined && 'head' in hit && (hit.expiresAt === undefined || hit.expiresAt > Date.now())) {
+    if (hit !== undefined && (hit.expiresAt === undefined || hit.expiresAt > Date.now())) {
       this.metrics?.countCacheHit();
       return Promise.resolve(hit);
     }

@@ -21,7 +21,10 @@ export type ParsePlaylist = (text: string) => MediaPlaylist;
 
 /**
  * An immutable view of one media playlist. `version` increases with every change the source sees,
- * so `(playlist, version)` identifies a rendering; the model must not be mutated by anyone.
+ * so `(playlist, version)` identifies a rendering; the model must not be mutated by anyone. A source
+ * hands out the same snapshot object for a version until the next change: the origin keeps its
+ * renderings with that object (a new object per `get()` would still be served right, just rendered
+ * again each time).
  */
 export interface PlaylistSnapshot {
   readonly model: MediaPlaylist;

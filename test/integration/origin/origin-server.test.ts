@@ -1,6 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';
+import { advance, endList, liveModel, renderTestPlaylist } from '../../helpers/origin-playlists.js';
 import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
 import { httpRequest, type RawResponse } from '../../helpers/origin-http.js';
 
@@ -338,23 +340,35 @@ describe('origin server limits and lifecycle', () => {
 });
 
 describe('origin memory', () => {
-  it('keeps only the latest version of rendered playlists in the cache', async () => {
-    const f = await startOriginFixture();
+  it('frees the renderings of superseded playlist versions', async () => {
+    // Renderings live with their playlist snapshot: once the source moves on, a version's bodies
+    // (every skip mode and coding) must be collectable. Padded renderings make a leak obvious.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const padding = 512 * 1024;
+    const f = await startOriginFixture({ render: (m, o) => `${renderTestPlaylist(m, o)}#${String(m.pending?.parts.length)}${'x'.repeat(padding)}\n` });
     try {
       let model = liveModel();
-      await f.publish(model);
-      const sizes: number[] = [];
-      for (let i = 0; i < 30; i++) {
+      const serveAllVariants = async () => {
         for (const enc of ['identity', 'gzip', 'br']) {
-          await httpRequest(`${f.base}${PL}`, { headers: { 'Accept-Encoding': enc } });
-          await httpRequest(`${f.base}${PL}?_HLS_skip=YES`, { headers: { 'Accept-Encoding': enc } });
+          expect((await httpRequest(`${f.base}${PL}`, { headers: { 'Accept-Encoding': enc } })).status).toBe(200);
+          expect((await httpRequest(`${f.base}${PL}?_HLS_skip=YES`, { headers: { 'Accept-Encoding': enc } })).status).toBe(200);
         }
-        sizes.push(f.server.cacheBytes);
+      };
+      await f.publish(model);
+      await serveAllVariants();
+      gc();
+      const before = process.memoryUsage().arrayBuffers;
+      const versions = 20;
+      for (let i = 0; i < versions; i++) {
         model = advance(model);
         await f.publish(model);
+        await serveAllVariants();
       }
-      // Playlists grow a little as parts are added; the cache must not grow with the version count.
-      expect(sizes[29]!).toBeLessThan(2 * sizes[0]!);
+      gc();
+      const grown = process.memoryUsage().arrayBuffers - before;
+      // Kept: at most the current version's two uncompressed bodies. Leaking would keep 2 × 20 of them.
+      expect(grown).toBeLessThan(4 * padding);
     } finally {
       await f.close();
     }
