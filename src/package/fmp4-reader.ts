@@ -334,6 +334,20 @@ function parseMoov(payload: Uint8Array): InitState {
   return { track, trex };
 }
 
+/**
+ * moof + mdat as one array: a view on the chunk when both lie next to each other in it (a whole
+ * fragment in one pipe read, the usual case), else a copy.
+ */
+function joinAdjacent(moof: Uint8Array, mdat: Uint8Array): Uint8Array {
+  if (moof.buffer === mdat.buffer && moof.byteOffset + moof.byteLength === mdat.byteOffset) {
+    return new Uint8Array(moof.buffer, moof.byteOffset, moof.byteLength + mdat.byteLength);
+  }
+  const bytes = new Uint8Array(moof.byteLength + mdat.byteLength);
+  bytes.set(moof, 0);
+  bytes.set(mdat, moof.byteLength);
+  return bytes;
+}
+
 function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, init: InitState): FragmentEvent {
   const moofHeader = 8;
   const children = childBoxes(moof.subarray(moofHeader), 'moof');
@@ -372,17 +386,14 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
       }
       cursor += s.size;
       duration += s.duration;
-      samples.push({ ...s, isSync: isSyncSampleFlags(s.flags) });
+      samples.push({ duration: s.duration, size: s.size, flags: s.flags, compositionOffset: s.compositionOffset, isSync: isSyncSampleFlags(s.flags) });
     }
   }
   if (samples.length === 0) throw malformed('fragment has no samples');
   if (!Number.isSafeInteger(decodeTime + duration)) throw malformed('fragment decode time overflows');
-  const bytes = new Uint8Array(moof.byteLength + mdat.byteLength);
-  bytes.set(moof, 0);
-  bytes.set(mdat, moof.byteLength);
   return {
     type: 'fragment',
-    bytes,
+    bytes: joinAdjacent(moof, mdat),
     sequenceNumber,
     decodeTime,
     duration,

@@ -69,9 +69,11 @@ export class ByteCursor {
   /** A 64-bit unsigned integer as a JS number; values past 2^53 are rejected rather than rounded. */
   u64(): number {
     const at = this.need(8);
-    const value = this.view.getBigUint64(at);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`${this.what} has a 64-bit value beyond 2^53`);
-    return Number(value);
+    // Two 32-bit halves, not getBigUint64: no BigInt allocated for every fragment's tfdt.
+    const high = this.view.getUint32(at);
+    // 2^53 - 1 = 0x1fffff_ffffffff: a larger high word would lose precision as a double.
+    if (high > 0x1f_ffff) throw malformed(`${this.what} has a 64-bit value beyond 2^53`);
+    return high * 0x1_0000_0000 + this.view.getUint32(at + 4);
   }
 
   fourcc(): string {
