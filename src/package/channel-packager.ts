@@ -5,7 +5,7 @@ import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
 import type { UploadQueue } from '../storage/upload-queue.js';
 import type { ResolvedLadder } from '../config/ladder-loader.js';
 import type { TranscodeRun } from '../transcode/transcoder-supervisor.js';
-import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
+import { multivariantOutdated, variantBandwidth, variantCodecs } from './bitrate-meter.js';
 import type { TrackInfo } from './fmp4-reader.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from './playlist-model.js';
 import { parseMediaPlaylist } from './playlist-parser.js';
@@ -69,7 +69,8 @@ export class ChannelPackager {
   private lastRunId = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
-  private masterText: string | undefined;
+  /** The multivariant playlist last handed to storage. */
+  private masterWritten: MultivariantPlaylist | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
@@ -357,7 +358,7 @@ export class ChannelPackager {
   /**
    * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
    * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share.
-   * Rewritten only when its text changes.
+   * Rewritten only when it changes by more than bitrate drift (`multivariantOutdated`).
    */
   private writeMaster(): void {
     const ladder = this.ladder;
@@ -393,11 +394,10 @@ export class ChannelPackager {
         };
       }),
     };
-    const text = serializeMultivariantPlaylist(master);
-    if (text === this.masterText) return;
-    this.masterText = text;
+    if (!multivariantOutdated(this.masterWritten, master)) return;
+    this.masterWritten = master;
     this.options.uploads
-      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(serializeMultivariantPlaylist(master)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
       .catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
   }
 
