@@ -96,7 +96,9 @@ interface LatestSlot {
  *   They count in `queuedBytes` but are never refused for it: at most two versions per key exist.
  *
  * Per-attempt timeouts are ours, not p-queue's `timeout` (which covers a task's whole retry loop and
- * does not stop the operation): each attempt gets an AbortSignal, and the drivers stop on it.
+ * does not stop the operation): each attempt gets an AbortSignal, and the drivers stop on it. Nor is
+ * p-queue given the abandon signal: it would add and remove abort listeners and race a promise for
+ * every object; `close` aborts the running attempts itself, and waiting tasks reject when they start.
  */
 export class UploadQueue {
   private readonly channel: string;
@@ -145,7 +147,7 @@ export class UploadQueue {
     this.random = options.random ?? Math.random;
     this.queue = new PQueue({ concurrency: positive('concurrency', options.concurrency ?? 8) });
     this.logger = logger.child({ component: 'upload-queue', channel: this.channel });
-    // Every waiting task and running attempt listens on it; their number is bounded by maxQueuedItems.
+    // Every backoff pause listens on it; their number is bounded by maxQueuedItems.
     setMaxListeners(0, this.abandon.signal);
   }
 
@@ -167,7 +169,7 @@ export class UploadQueue {
     }
     this.hold(body.byteLength);
     try {
-      await this.queue.add(() => this.upload(key, body, options, undefined), { signal: this.abandon.signal });
+      await this.queue.add(() => this.upload(key, body, options, undefined));
     } catch (err) {
       throw this.abandonedOr(err);
     } finally {
@@ -249,7 +251,7 @@ export class UploadQueue {
     slot.running = true;
     const newerWaiting = (): boolean => slot.pending !== undefined;
     this.queue
-      .add(() => this.upload(key, job.body, job.options, newerWaiting), { signal: this.abandon.signal, priority: 1 })
+      .add(() => this.upload(key, job.body, job.options, newerWaiting), { priority: 1 })
       .then(
         (outcome) => {
           if (outcome === 'superseded' && slot.pending !== undefined) {
@@ -285,6 +287,11 @@ export class UploadQueue {
     options: PutOptions,
     newerWaiting: (() => boolean) | undefined,
   ): Promise<Outcome> {
+    if (this.abandon.signal.aborted) {
+      // Waiting when `close` gave up: rejected as the queue reaches it (at once, nothing runs).
+      this.counters.failures += 1;
+      throw this.abandon.signal.reason;
+    }
     const timeoutMs = Math.round(this.attemptTimeoutMs + (body.byteLength * 1000) / this.minBytesPerSecond);
     for (let attempt = 1; ; attempt += 1) {
       // One controller per attempt, aborted by its timer, by `close` giving up (see `attempts`) or by
@@ -371,7 +378,7 @@ export class UploadQueue {
     if (this.closing !== undefined) throw new LivepipeError(ErrorCode.Closed, `upload queue of channel ${this.channel} is closed`);
   }
 
-  /** Errors from p-queue's abort (a waiting task removed) become the abandon reason. */
+  /** After `close` gave up, any error but a final StorageUnavailable becomes the abandon reason (`Closed`). */
   private abandonedOr(err: unknown): unknown {
     return this.abandon.signal.aborted && !(err instanceof LivepipeError && err.code === ErrorCode.StorageUnavailable)
       ? this.abandon.signal.reason
