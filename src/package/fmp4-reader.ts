@@ -369,8 +369,8 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
   let traf = -1;
   let trafEnd = 0;
   let trafCount = 0;
-  for (let at = 8; at < moofEnd; at = c.childEnd) {
-    const type = c.select(at, moofEnd, 'moof').childHeader('moof');
+  for (c.select(8, moofEnd, 'moof'); c.remaining > 0; c.seek(c.childEnd)) {
+    const type = c.childHeader('moof');
     if (type === MFHD && mfhd < 0) {
       mfhd = c.position;
       mfhdEnd = c.childEnd;
@@ -390,8 +390,8 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
   let tfdt = -1;
   let tfdtEnd = 0;
   const truns: number[] = [];
-  for (let at = traf; at < trafEnd; at = c.childEnd) {
-    const type = c.select(at, trafEnd, 'traf').childHeader('traf');
+  for (c.select(traf, trafEnd, 'traf'); c.remaining > 0; c.seek(c.childEnd)) {
+    const type = c.childHeader('traf');
     if (type === TFHD && tfhd < 0) {
       tfhd = c.position;
       tfhdEnd = c.childEnd;

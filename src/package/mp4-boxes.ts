@@ -40,6 +40,12 @@ export class ByteCursor {
     return this;
   }
 
+  /** Moves the read position to `position` (absolute, within the range): past a child box, say. */
+  seek(position: number): void {
+    if (position < this.start || position > this.end) throw malformed(`${this.what}: position ${position - this.start} is outside it`);
+    this.pos = position;
+  }
+
   /** Offset of the read position from the start of the range. */
   get offset(): number {
     return this.pos - this.start;
@@ -114,8 +120,9 @@ export class ByteCursor {
 
   /**
    * Reads the header of the child box at the read position, the same way (and with the same checks) as
-   * `childBoxes`, without allocating: returns its type as a number (`fourccCode`) and leaves the
-   * position at its payload; the payload ends at `childEnd`. `parent` names the box for errors.
+   * `childBoxes` on the selected range, without allocating: returns its type as a number
+   * (`fourccCode`) and leaves the position at its payload; the box ends at `childEnd` (`seek` there
+   * for the next child). `parent` names the box for errors.
    */
   childHeader(parent: string): number {
     const remaining = this.remaining;
