@@ -69,6 +69,8 @@ export class ChannelPackager {
   private lastRunId = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
+  /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
+  private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
   private masterWritten: MultivariantPlaylist | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
@@ -147,6 +149,7 @@ export class ChannelPackager {
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
         }
         if (resumed !== undefined) await this.findLeftovers(output.name, timeline);
+        this.playlistsByRendition = undefined;
         this.renditions.set(
           output.name,
           new RenditionPackager({
@@ -223,6 +226,7 @@ export class ChannelPackager {
     for (const r of changed) {
       await r.drain();
       this.renditions.delete(r.name);
+      this.playlistsByRendition = undefined;
       this.timing.delete(r.name);
       const old = r.playlist;
       if (old.targetDuration === targetDuration && old.partTarget === part) {
@@ -328,8 +332,9 @@ export class ChannelPackager {
   }
 
   private onRenditionChange(rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end'): void {
-    const playlists = new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
-    rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, playlists));
+    // A rendition's model object lives as long as its packager: the map changes only with the set of renditions.
+    this.playlistsByRendition ??= new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
+    rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, this.playlistsByRendition));
     const model = rendition.playlist;
     const text = serializeMediaPlaylist(model);
     const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
