@@ -1,3 +1,5 @@
+import type { MultivariantPlaylist } from './playlist-model.js';
+
 /**
  * Measures a rendition's segment bitrates for the multivariant playlist (§4.4.6.2): BANDWIDTH is the
  * peak segment bitrate, AVERAGE-BANDWIDTH the average over the stream. Segments shorter than half the
@@ -47,4 +49,34 @@ export function variantBandwidth(
 /** CODECS of a variant: its video codec and, when the variant plays with audio, the audio codec. */
 export function variantCodecs(videoCodecs: string, audioCodecs?: string): string {
   return audioCodecs ? `${videoCodecs},${audioCodecs}` : videoCodecs;
+}
+
+/**
+ * Drift of AVERAGE-BANDWIDTH (either way) or fall of BANDWIDTH tolerated before the multivariant
+ * playlist is rewritten: 5 %, half the 10 % that Apple's HLS authoring rules and mediastreamvalidator
+ * allow between declared and measured bitrates.
+ */
+export const BANDWIDTH_TOLERANCE = 0.05;
+
+/**
+ * Whether the multivariant playlist `written` must be replaced by `next`: when anything but the
+ * bitrates changed (variants, codecs, sizes, audio), when a BANDWIDTH must rise (it is the peak
+ * segment bitrate, an upper bound: §4.4.6.2), or when a bitrate moved by more than `tolerance`.
+ * The average changes with every segment, so comparing the text rewrote the playlist ~2.5 times a
+ * second for the default ladder for changes of a few bits per second that no player acts on.
+ */
+export function multivariantOutdated(
+  written: MultivariantPlaylist | undefined,
+  next: MultivariantPlaylist,
+  tolerance: number = BANDWIDTH_TOLERANCE,
+): boolean {
+  if (written === undefined) return true;
+  const withoutBitrates = (p: MultivariantPlaylist): string =>
+    JSON.stringify({ ...p, variants: p.variants.map(({ bandwidth: _b, averageBandwidth: _a, ...rest }) => rest) });
+  if (withoutBitrates(written) !== withoutBitrates(next)) return true;
+  return next.variants.some((v, i) => {
+    const w = written.variants[i]!;
+    const drifted = (from: number, to: number): boolean => Math.abs(to - from) > tolerance * from;
+    return Math.ceil(v.bandwidth) > Math.ceil(w.bandwidth) || drifted(w.bandwidth, v.bandwidth) || drifted(w.averageBandwidth, v.averageBandwidth);
+  });
 }

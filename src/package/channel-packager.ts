@@ -6,7 +6,7 @@ import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
 import type { UploadQueue } from '../storage/upload-queue.js';
 import type { ResolvedLadder } from '../config/ladder-loader.js';
 import type { TranscodeRun } from '../transcode/transcoder-supervisor.js';
-import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
+import { multivariantOutdated, variantBandwidth, variantCodecs } from './bitrate-meter.js';
 import type { TrackInfo } from './fmp4-reader.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from './playlist-model.js';
 import { videoPartTarget } from './part-target.js';
@@ -71,7 +71,10 @@ export class ChannelPackager {
   private lastRunId = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
-  private masterText: string | undefined;
+  /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
+  private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
+  /** The multivariant playlist last handed to storage. */
+  private masterWritten: MultivariantPlaylist | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
@@ -187,6 +190,7 @@ export class ChannelPackager {
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
         }
         if (resumed !== undefined) await this.findLeftovers(output.name, timeline);
+        this.playlistsByRendition = undefined;
         this.renditions.set(
           output.name,
           new RenditionPackager({
@@ -264,6 +268,7 @@ export class ChannelPackager {
       const part = partTargetOf(run);
       await r.drain();
       this.renditions.delete(r.name);
+      this.playlistsByRendition = undefined;
       this.timing.delete(r.name);
       const old = r.playlist;
       if (old.targetDuration === targetDuration && old.partTarget === part) {
@@ -391,8 +396,9 @@ export class ChannelPackager {
   }
 
   private onRenditionChange(rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end'): void {
-    const playlists = new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
-    rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, playlists));
+    // A rendition's model object lives as long as its packager: the map changes only with the set of renditions.
+    this.playlistsByRendition ??= new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
+    rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, this.playlistsByRendition));
     const model = rendition.playlist;
     const text = serializeMediaPlaylist(model);
     const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
@@ -421,7 +427,7 @@ export class ChannelPackager {
   /**
    * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
    * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share.
-   * Rewritten only when its text changes.
+   * Rewritten only when it changes by more than bitrate drift (`multivariantOutdated`).
    */
   private writeMaster(): void {
     const ladder = this.ladder;
@@ -457,11 +463,10 @@ export class ChannelPackager {
         };
       }),
     };
-    const text = serializeMultivariantPlaylist(master);
-    if (text === this.masterText) return;
-    this.masterText = text;
+    if (!multivariantOutdated(this.masterWritten, master)) return;
+    this.masterWritten = master;
     this.options.uploads
-      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(serializeMultivariantPlaylist(master)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
       .catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
   }
 

@@ -11,30 +11,58 @@ export function malformed(message: string, details?: Record<string, unknown>): L
   return new LivepipeError(ErrorCode.MediaMalformed, `malformed fMP4: ${message}`, details ? { details } : {});
 }
 
-/** A view on a byte range with a bounds-checked read position. */
+/**
+ * A view on a byte range with a bounds-checked read position. `select()` moves it to another range of
+ * the same bytes, so one cursor (and one DataView) reads every box of a fragment.
+ */
 export class ByteCursor {
   private readonly view: DataView;
+  /** The range read, absolute offsets in `bytes`; `pos` is absolute too. */
+  private start = 0;
+  private end: number;
   private pos = 0;
 
   constructor(
     readonly bytes: Uint8Array,
     /** Name of the structure being read, for error messages. */
-    private readonly what: string,
+    private what: string,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.end = bytes.byteLength;
   }
 
+  /** Reads `bytes[start, end)` from its beginning, as the structure `what`; offsets are relative to `start`. */
+  select(start: number, end: number, what: string): this {
+    this.start = start;
+    this.end = end;
+    this.pos = start;
+    this.what = what;
+    return this;
+  }
+
+  /** Moves the read position to `position` (absolute, within the range): past a child box, say. */
+  seek(position: number): void {
+    if (position < this.start || position > this.end) throw malformed(`${this.what}: position ${position - this.start} is outside it`);
+    this.pos = position;
+  }
+
+  /** Offset of the read position from the start of the range. */
   get offset(): number {
+    return this.pos - this.start;
+  }
+
+  /** Absolute position in `bytes`. */
+  get position(): number {
     return this.pos;
   }
 
   get remaining(): number {
-    return this.bytes.byteLength - this.pos;
+    return this.end - this.pos;
   }
 
   private need(n: number): number {
     if (n > this.remaining) {
-      throw malformed(`${this.what} is truncated (needs ${n} more bytes at offset ${this.pos}, has ${this.remaining})`);
+      throw malformed(`${this.what} is truncated (needs ${n} more bytes at offset ${this.offset}, has ${this.remaining})`);
     }
     const at = this.pos;
     this.pos += n;
@@ -69,9 +97,11 @@ export class ByteCursor {
   /** A 64-bit unsigned integer as a JS number; values past 2^53 are rejected rather than rounded. */
   u64(): number {
     const at = this.need(8);
-    const value = this.view.getBigUint64(at);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`${this.what} has a 64-bit value beyond 2^53`);
-    return Number(value);
+    // Two 32-bit halves, not getBigUint64: no BigInt allocated for every fragment's tfdt.
+    const high = this.view.getUint32(at);
+    // 2^53 - 1 = 0x1fffff_ffffffff: a larger high word would lose precision as a double.
+    if (high > 0x1f_ffff) throw malformed(`${this.what} has a 64-bit value beyond 2^53`);
+    return high * 0x1_0000_0000 + this.view.getUint32(at + 4);
   }
 
   fourcc(): string {
@@ -87,6 +117,54 @@ export class ByteCursor {
   rest(): Uint8Array {
     return this.take(this.remaining);
   }
+
+  /**
+   * Reads the header of the child box at the read position, the same way (and with the same checks) as
+   * `childBoxes` on the selected range, without allocating: returns its type as a number
+   * (`fourccCode`) and leaves the position at its payload; the box ends at `childEnd` (`seek` there
+   * for the next child). `parent` names the box for errors.
+   */
+  childHeader(parent: string): number {
+    const remaining = this.remaining;
+    const offset = this.offset;
+    if (remaining < 8) throw malformed(`${parent} ends with ${remaining} stray bytes`);
+    let size = this.u32();
+    const at = this.need(4);
+    const type = this.view.getUint32(at);
+    if (!isPlausibleTypeCode(type)) throw malformed(`${parent} contains a box with an invalid type`);
+    let header = 8;
+    if (size === 1) {
+      size = this.u64();
+      header = 16;
+    } else if (size === 0) {
+      size = remaining;
+    }
+    if (size < header || size - header > this.remaining) {
+      throw malformed(`box '${fourccString(type)}' in ${parent} has size ${size}, beyond its parent`);
+    }
+    this.childEnd = this.start + offset + size;
+    return type;
+  }
+
+  /** End (absolute) of the child box whose header `childHeader` read last. */
+  childEnd = 0;
+}
+
+/** A four-character code as the big-endian number a box header holds (`'moof'` → 0x6d6f6f66). */
+export function fourccCode(fourcc: string): number {
+  return ((fourcc.charCodeAt(0) << 24) | (fourcc.charCodeAt(1) << 16) | (fourcc.charCodeAt(2) << 8) | fourcc.charCodeAt(3)) >>> 0;
+}
+
+function fourccString(code: number): string {
+  return String.fromCharCode(code >>> 24, (code >>> 16) & 0xff, (code >>> 8) & 0xff, code & 0xff);
+}
+
+function isPlausibleTypeCode(code: number): boolean {
+  for (let shift = 0; shift < 32; shift += 8) {
+    const c = (code >>> shift) & 0xff;
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /** A box inside a parent's payload: `type`, and `payload` (the bytes after the header). */
@@ -260,9 +338,10 @@ export interface TrackFragmentHeader {
   defaultSampleFlags?: number;
 }
 
-export function parseTfhd(payload: Uint8Array): TrackFragmentHeader {
-  const c = new ByteCursor(payload, 'tfhd');
-  const { flags } = fullBoxHeader(c);
+/** tfhd, from a cursor on its payload. */
+export function parseTfhd(c: ByteCursor): TrackFragmentHeader {
+  c.u8(); // version
+  const flags = c.u24();
   const header: TrackFragmentHeader = { trackId: c.u32(), defaultBaseIsMoof: (flags & 0x020000) !== 0 };
   if (flags & 0x000001) header.baseDataOffset = c.u64();
   if (flags & 0x000002) c.skip(4); // sample_description_index
@@ -272,9 +351,10 @@ export function parseTfhd(payload: Uint8Array): TrackFragmentHeader {
   return header;
 }
 
-export function parseTfdt(payload: Uint8Array): number {
-  const c = new ByteCursor(payload, 'tfdt');
-  const { version } = fullBoxHeader(c);
+/** tfdt's baseMediaDecodeTime, from a cursor on its payload. */
+export function parseTfdt(c: ByteCursor): number {
+  const version = c.u8();
+  c.skip(3); // flags
   return version === 1 ? c.u64() : c.u32();
 }
 
@@ -283,25 +363,25 @@ export interface TrunSample {
   size: number;
   flags: number;
   compositionOffset: number;
+  /** `flags` marks a sync sample (a keyframe; every AAC frame). */
+  isSync: boolean;
 }
 
-export interface TrackRun {
-  dataOffset?: number;
-  samples: TrunSample[];
-}
-
-/** trun with per-field fallbacks to tfhd then trex defaults (ISO/IEC 14496-12 §8.8.8). */
+/**
+ * trun, from a cursor on its payload, with per-field fallbacks to tfhd then trex defaults (ISO/IEC
+ * 14496-12 §8.8.8). Appends its samples to `samples` and returns its data_offset when present.
+ */
 export function parseTrun(
-  payload: Uint8Array,
+  c: ByteCursor,
   defaults: { duration: number; size: number; flags: number },
   /** Upper bound on sample_count (the mdat payload size: every sample has data). */
   maxSamples: number,
-): TrackRun {
-  const c = new ByteCursor(payload, 'trun');
-  const { version, flags } = fullBoxHeader(c);
+  samples: TrunSample[],
+): number | undefined {
+  const version = c.u8();
+  const flags = c.u24();
   const count = c.u32();
-  const run: TrackRun = { samples: [] };
-  if (flags & 0x000001) run.dataOffset = c.i32();
+  const dataOffset = flags & 0x000001 ? c.i32() : undefined;
   const firstSampleFlags = flags & 0x000004 ? c.u32() : undefined;
   const perSample =
     (flags & 0x000100 ? 4 : 0) + (flags & 0x000200 ? 4 : 0) + (flags & 0x000400 ? 4 : 0) + (flags & 0x000800 ? 4 : 0);
@@ -316,7 +396,7 @@ export function parseTrun(
     let sampleFlags = flags & 0x000400 ? c.u32() : defaults.flags;
     if (i === 0 && firstSampleFlags !== undefined) sampleFlags = firstSampleFlags;
     const compositionOffset = flags & 0x000800 ? (version === 0 ? c.u32() : c.i32()) : 0;
-    run.samples.push({ duration, size, flags: sampleFlags, compositionOffset });
+    samples.push({ duration, size, flags: sampleFlags, compositionOffset, isSync: isSyncSampleFlags(sampleFlags) });
   }
-  return run;
+  return dataOffset;
 }

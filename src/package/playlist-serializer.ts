@@ -1,4 +1,4 @@
-import type { MediaPlaylist, MultivariantPlaylist, PartEntry } from './playlist-model.js';
+import type { MediaPlaylist, MultivariantPlaylist, PartEntry, SegmentEntry } from './playlist-model.js';
 
 /**
  * The one place where playlist text is made: `MediaPlaylist` → text, in full or as a delta update
@@ -29,6 +29,56 @@ function partLine(part: PartEntry): string {
   if (part.independent) line += ',INDEPENDENT=YES';
   if (part.gap) line += ',GAP=YES';
   return line;
+}
+
+const dateLine = (epochMs: number): string => `#EXT-X-PROGRAM-DATE-TIME:${new Date(epochMs).toISOString()}`;
+
+interface RenderedSegment {
+  parts: PartEntry[];
+  partCount: number;
+  duration: number;
+  uri: string;
+  gap: boolean | undefined;
+  programDateTime: number;
+  text: string;
+}
+
+/**
+ * Rendered completed segments, by entry. A live playlist is rendered after every part, and all but
+ * its newest segments render the same each time (a 60 s window: ~30 of them, ~90 % of the text).
+ * An entry is rendered again when any field printed here changed (parts age out as a new array).
+ */
+const renderedSegments = new WeakMap<SegmentEntry, RenderedSegment>();
+
+/** A completed segment's lines after its DISCONTINUITY / MAP header: date, gap, parts, EXTINF, URI. */
+function segmentText(segment: SegmentEntry): string {
+  const cached = renderedSegments.get(segment);
+  if (
+    cached !== undefined &&
+    cached.parts === segment.parts &&
+    cached.partCount === segment.parts.length &&
+    cached.duration === segment.duration &&
+    cached.uri === segment.uri &&
+    cached.gap === segment.gap &&
+    cached.programDateTime === segment.programDateTime
+  ) {
+    return cached.text;
+  }
+  const lines = [dateLine(segment.programDateTime)];
+  if (segment.gap) lines.push('#EXT-X-GAP');
+  for (const part of segment.parts) lines.push(partLine(part));
+  lines.push(`#EXTINF:${formatDecimal(segment.duration)},`, segment.uri);
+  const text = lines.join('\n');
+  renderedSegments.set(segment, {
+    parts: segment.parts,
+    partCount: segment.parts.length,
+    duration: segment.duration,
+    uri: segment.uri,
+    gap: segment.gap,
+    programDateTime: segment.programDateTime,
+    text,
+  });
+  return text;
 }
 
 /** Number of leading segments a delta update may skip: those ending ≥ CAN-SKIP-UNTIL before the end. */
@@ -63,22 +113,22 @@ export function serializeMediaPlaylist(playlist: MediaPlaylist, options: MediaSe
 
   // EXT-X-MAP is repeated before the first rendered segment (after a skip too) and whenever it changes.
   let mapUri: string | undefined;
-  const header = (entry: { discontinuity: boolean; mapUri: string; programDateTime: number }): void => {
+  const header = (entry: { discontinuity: boolean; mapUri: string }): void => {
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (entry.mapUri !== mapUri) {
       lines.push(`#EXT-X-MAP:URI="${entry.mapUri}"`);
       mapUri = entry.mapUri;
     }
-    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(entry.programDateTime).toISOString()}`);
   };
-  for (const segment of playlist.segments.slice(skipped)) {
+  const segments = playlist.segments;
+  for (let i = skipped; i < segments.length; i++) {
+    const segment = segments[i]!;
     header(segment);
-    if (segment.gap) lines.push('#EXT-X-GAP');
-    for (const part of segment.parts) lines.push(partLine(part));
-    lines.push(`#EXTINF:${formatDecimal(segment.duration)},`, segment.uri);
+    lines.push(segmentText(segment));
   }
   if (playlist.pending && playlist.pending.parts.length > 0) {
     header(playlist.pending);
+    lines.push(dateLine(playlist.pending.programDateTime));
     for (const part of playlist.pending.parts) lines.push(partLine(part));
   }
   if (playlist.preloadHint && !playlist.endList) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${playlist.preloadHint.uri}"`);

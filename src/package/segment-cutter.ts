@@ -1,6 +1,7 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { malformed } from './mp4-boxes.js';
-import { PartBuilder, concatBytes } from './part-builder.js';
+import { MediaBuffer } from './media-buffer.js';
+import { PartBuilder } from './part-builder.js';
 
 /**
  * Cuts one rendition's frames into LL-HLS parts and segments. A pure state machine: `push(frame)`
@@ -81,7 +82,7 @@ export interface CutSegment {
   /** Starts with a keyframe; false only after a forced cut. */
   independent: boolean;
   partCount: number;
-  /** Concatenation of the segment's parts. */
+  /** Concatenation of the segment's parts (a view sharing their memory). */
   bytes: Uint8Array;
 }
 
@@ -119,8 +120,8 @@ export class SegmentCutter {
   private readonly maxSegmentUnits: number;
   private readonly eps: number;
   private readonly part = new PartBuilder();
-  private segmentParts: Uint8Array[] = [];
-  private segmentBytes = 0;
+  /** The open segment's bytes; parts and the segment are views on it (see MediaBuffer). */
+  private readonly media = new MediaBuffer();
   private segmentOpen = false;
   private segmentStart = 0;
   private segmentIndependent = false;
@@ -180,7 +181,8 @@ export class SegmentCutter {
       }
     }
 
-    this.part.add(decodeTime, duration, independent, frame.bytes);
+    this.part.add(decodeTime, duration, independent, this.media.length);
+    this.media.append(frame.bytes);
 
     // Close early, when one more frame of this duration could not fit: the part is full, or the segment
     // must end (its longest duration reached, or — for audio — the next frame starts at a boundary instant).
@@ -216,8 +218,6 @@ export class SegmentCutter {
 
   private closePart(events: CutterEvent[]): void {
     const built = this.part.take();
-    this.segmentParts.push(built.bytes);
-    this.segmentBytes += built.bytes.byteLength;
     events.push({
       type: 'part',
       part: {
@@ -226,7 +226,7 @@ export class SegmentCutter {
         duration: (built.end - built.start) / this.timescale,
         independent: built.independent,
         endsAtBoundary: built.end >= this.nextBoundary - this.eps,
-        bytes: built.bytes,
+        bytes: this.media.view(built.from),
       },
     });
   }
@@ -241,11 +241,11 @@ export class SegmentCutter {
         duration: (end - this.segmentStart) / this.timescale,
         independent: this.segmentIndependent,
         partCount: this.partIndex,
-        bytes: concatBytes(this.segmentParts, this.segmentBytes),
+        bytes: this.media.view(0),
       },
     });
-    this.segmentParts = [];
-    this.segmentBytes = 0;
+    // The next segment is about this size: a quarter more spares most growth copies.
+    this.media.reset(1.25 * this.media.length);
     this.segmentOpen = false;
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { close as fsClose, constants as fsConstants, fsync as fsFsync, open as fsOpen, write as fsWrite } from 'node:fs';
 import { access, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { contentTypeForKey } from './content-types.js';
@@ -43,10 +43,12 @@ interface CachedETag {
  *   is no metadata file next to each object. The `contentType` given to `put` is therefore not kept
  *   (an audio-only init segment `init-1.mp4` reads back as `video/mp4`, which players accept), and
  *   neither is `cacheControl`: the origin sets Cache-Control itself (LL-HLS App. B.1).
- * - **ETag**: the quoted MD5 of the body (same as S3's for a single PUT). `get` reads the whole
- *   file anyway; an LRU of fingerprint → ETag lets a conditional GET on an unchanged file answer
- *   304 after a single `fstat`, without reading or hashing. A new version is always a new inode (it
- *   is created while the old one still exists), so the fingerprint changes with the content.
+ * - **ETag**: the quoted MD5 of the body (same as S3's for a single PUT), computed by the first `get`
+ *   of a version (which reads the whole file anyway), not by `put`: most objects written (parts,
+ *   playlist versions) are never read back through the driver. An LRU of fingerprint → ETag lets a
+ *   later conditional GET on an unchanged file answer 304 after a single `fstat`, without reading or
+ *   hashing. A new version is always a new inode (it is created while the old one still exists), so
+ *   the fingerprint changes with the content.
  * - **Safety**: keys pass `assertSafeKey` and the resolved path must stay under `root`.
  *   Directories left empty by `delete` are kept (removing them would race with concurrent puts).
  */
@@ -57,6 +59,9 @@ export class FsStorage implements ObjectStorage {
   private readonly etags = new Map<string, CachedETag>();
   private readonly ops = new OperationTracker('filesystem storage');
   private readonly logger: Logger;
+  /** Temporary file names: this instance's random prefix and a counter (unique without a random draw per put). */
+  private readonly tempPrefix = randomBytes(4).toString('hex');
+  private tempCount = 0;
 
   constructor(options: FsStorageOptions, logger: Logger) {
     if (options.root.trim() === '') throw new LivepipeError(ErrorCode.ConfigInvalid, 'filesystem storage root is empty');
@@ -87,20 +92,17 @@ export class FsStorage implements ObjectStorage {
     const path = this.pathOf(key);
     return this.ops.run(async () => {
       const { signal } = options;
-      const tmp = join(dirname(path), `${basename(path)}${TEMP_MARK}${randomBytes(6).toString('hex')}.tmp`);
-      let fingerprint: string;
+      const tmp = `${path}${TEMP_MARK}${this.tempPrefix}${(this.tempCount++).toString(36)}.tmp`;
       try {
         signal?.throwIfAborted();
-        await mkdir(dirname(path), { recursive: true });
-        const handle = await open(tmp, 'wx', 0o644);
         try {
-          await handle.writeFile(body, signal ? { signal } : {});
-          if (this.fsync) await handle.sync();
-          // Taken before the rename: the fingerprint of *our* inode, even if another put of the same
-          // key renames over it a moment later.
-          fingerprint = fingerprintOf(await handle.stat({ bigint: true }));
-        } finally {
-          await handle.close();
+          await writeNewFile(tmp, body, this.fsync);
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT')) throw err;
+          // The key's directory does not exist yet (the first object of a rendition): create it and
+          // write again. Trying first saves a mkdir on every other put.
+          await mkdir(dirname(path), { recursive: true });
+          await writeNewFile(tmp, body, this.fsync);
         }
         signal?.throwIfAborted();
         await rename(tmp, path);
@@ -109,7 +111,9 @@ export class FsStorage implements ObjectStorage {
         await rm(tmp, { force: true }).catch(() => undefined);
         throw storageError('put', key, err);
       }
-      this.remember(path, { fingerprint, etag: md5ETag(body) });
+      // The ETag is computed by the first `get` (most objects written are never read back through
+      // this driver, and hashing every part and playlist on write cost more than the write itself).
+      this.etags.delete(path);
     });
   }
 
@@ -247,6 +251,41 @@ export class FsStorage implements ObjectStorage {
 
 function fingerprintOf(stats: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}`;
+}
+
+/**
+ * Creates `path` (which must not exist: `wx`) holding `body`, fsynced when asked: open, write, close
+ * through the callback API, which costs less per call than `fs/promises` file handles (no FileHandle
+ * object to track and finalize) — this runs for every part and playlist.
+ */
+function writeNewFile(path: string, body: Uint8Array, fsync: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'wx', 0o644, (openErr, fd) => {
+      if (openErr) {
+        reject(openErr);
+        return;
+      }
+      const done = (err: NodeJS.ErrnoException | null): void => {
+        fsClose(fd, (closeErr) => {
+          const failure = err ?? closeErr;
+          if (failure) reject(failure);
+          else resolve();
+        });
+      };
+      const writeFrom = (offset: number): void => {
+        if (offset >= body.byteLength) {
+          if (fsync) fsFsync(fd, done);
+          else done(null);
+          return;
+        }
+        fsWrite(fd, body, offset, body.byteLength - offset, null, (err, written) => {
+          if (err) done(err);
+          else writeFrom(offset + written);
+        });
+      };
+      writeFrom(0);
+    });
+  });
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -56,6 +56,34 @@ describe('filesystem driver specifics', () => {
     await storage.close();
   });
 
+  it('creates a key folder on first use, again when it was removed behind its back, and computes the ETag on first read', async () => {
+    const root = join(sandbox, 'folders');
+    const storage = new FsStorage({ root }, silentLogger());
+    await storage.start();
+    await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('one'), { contentType: 'video/iso.segment' });
+    await rm(join(root, 'live/ch'), { recursive: true });
+    await storage.put('live/ch/v/part-1-1.m4s', Buffer.from('two'), { contentType: 'video/iso.segment' });
+    expect(await readdir(join(root, 'live/ch/v'))).toEqual(['part-1-1.m4s']);
+    const object = await storage.get('live/ch/v/part-1-1.m4s');
+    if (object === undefined || 'notModified' in object) throw new Error('expected the object');
+    expect(object.etag).toBe(md5ETag(Buffer.from('two')));
+    expect(await storage.get('live/ch/v/part-1-1.m4s', { ifNoneMatch: object.etag })).toEqual({ notModified: true, etag: object.etag });
+    await storage.close();
+  });
+
+  it('gives concurrent puts of one key their own temporary files: the last rename wins, nothing is left behind', async () => {
+    const root = join(sandbox, 'concurrent');
+    const storage = new FsStorage({ root }, silentLogger());
+    await storage.start();
+    const bodies = Array.from({ length: 20 }, (_, i) => Buffer.from(`#EXTM3U\n#${i}\n`));
+    await Promise.all(bodies.map((body) => storage.put('live/ch/v/playlist.m3u8', body, { contentType: 'application/vnd.apple.mpegurl' })));
+    expect(await readdir(join(root, 'live/ch/v'))).toEqual(['playlist.m3u8']);
+    const object = await storage.get('live/ch/v/playlist.m3u8');
+    if (object === undefined || 'notModified' in object) throw new Error('expected the object');
+    expect(bodies.some((b) => b.equals(object.body))).toBe(true);
+    await storage.close();
+  });
+
   it('ignores temporary files left by a crash when listing', async () => {
     const root = join(sandbox, 'crash');
     const storage = new FsStorage({ root }, silentLogger());

@@ -69,6 +69,31 @@ describe('serializeMediaPlaylist', () => {
     expect([2, 0.5, 0.533333, 1 / 3, 0.1234, 12].map(formatDecimal)).toEqual(['2.000', '0.500', '0.533333', '0.333333', '0.1234', '12.000']);
   });
 
+  it('renders a live model after every change exactly as a fresh copy of it (rendered segments are reused only while unchanged)', () => {
+    const t = new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow: 12 });
+    let time = 0;
+    const now = (): number => 1_700_000_000_000 + time * 1000;
+    t.startRun({ runId: 1, wallclockAnchor: now(), timeOrigin: 0 }, now());
+    const same = (): void => {
+      for (const skip of [undefined, 'YES'] as const) {
+        const options = skip ? { skip } : {};
+        expect(serializeMediaPlaylist(t.playlist, options)).toBe(serializeMediaPlaylist(structuredClone(t.playlist), options));
+      }
+    };
+    for (let segment = 0; segment < 14; segment++) {
+      if (segment === 6) t.startRun({ runId: 2, wallclockAnchor: now(), timeOrigin: time }, now()); // a discontinuity and a new map
+      for (let part = 0; part < 4; part++) {
+        t.addPart({ startTime: time, duration: 0.5, independent: part === 0, endsAtBoundary: part === 3, gap: segment === 3 && part === 1 }, now());
+        time += 0.5;
+        same();
+      }
+      t.endSegment({ duration: 2, gap: segment === 9 }, now()); // parts age out, segments slide out of the window
+      same();
+    }
+    t.endList(now());
+    same();
+  });
+
   it('renders ENDLIST without a preload hint', () => {
     const model = { ...smallModel(), endList: true };
     const text = serializeMediaPlaylist(model);
