@@ -122,9 +122,8 @@ export class RenditionPackager {
                 this.options.onChange(this, 'run');
               });
             } else if (cutter !== undefined) {
-              this.apply(
-                cutter.push({ decodeTime: event.decodeTime, duration: event.duration, independent: event.independent, bytes: event.bytes }),
-              );
+              // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
+              this.apply(cutter.push(event));
             }
           }
         } catch (err) {
