@@ -3,11 +3,15 @@
  * its CPU is not counted as ours):
  *
  * - packager CPU as a fraction of ffmpeg CPU over a steady window: this Node process
- *   (`process.cpuUsage()` deltas: packager, upload queue, S3 SDK, supervisor progress parsing) vs
- *   ffmpeg (`/proc/{pid}/stat` utime + stime). Target ≤ 3 %.
+ *   (`process.cpuUsage()` deltas, every thread: packager, upload queue, S3 SDK, libuv file I/O, GC
+ *   and JIT threads, supervisor progress parsing) vs ffmpeg (`/proc/{pid}/stat` utime + stime).
+ *   Target ≤ 3 %.
  * - upload latency per part (PUT to s3rver, timed around the driver call), p50/p99, over the window.
  *
- * The same run into a directory separates the S3 client's share of the packager's CPU.
+ * The same run into a directory separates the S3 client's share of the packager's CPU. Its figure
+ * includes the kernel's work for ~25 file creations, renames and deletions a second; on ext4 without
+ * a journal (some VM images) creating a file scans the inodes deleted in the last minutes, which
+ * alone costs from ~1 to over 10 ms of CPU a second here, varying with every process's file churn.
  *
  * Source: a 1920x1080 30 fps lavfi test pattern + tone read in real time: the contribution the default
  * ladder is designed for, so all four renditions (1080p…360p) and the audio run. On a 2-core machine
