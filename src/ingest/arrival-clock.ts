@@ -56,23 +56,3 @@ export class ArrivalClock {
     return offsetMs <= this.latestOffsetMs ? Math.min(estimate, this.latestSeenAt) : estimate;
   }
 }
-
-/**
- * The decode timestamp (DTS, else PTS) of the PES that starts in this TS packet, in 90 kHz ticks;
- * undefined when the packet starts no PES or carries no timestamp (ISO/IEC 13818-1 §2.4.3.7).
- */
-export function pesDecodeTimestamp(packets: Buffer, offset: number): number | undefined {
-  if ((packets[offset + 1]! & 0x40) === 0) return undefined; // payload_unit_start_indicator
-  const afc = (packets[offset + 3]! >> 4) & 0x03;
-  if (afc === 0 || afc === 2) return undefined; // no payload
-  let p = offset + 4;
-  if (afc === 3) p += 1 + packets[p]!;
-  const end = offset + 188;
-  if (p + 9 > end || packets[p] !== 0 || packets[p + 1] !== 0 || packets[p + 2] !== 1) return undefined;
-  const flags = packets[p + 7]! >> 6; // PTS_DTS_flags: 2 = PTS, 3 = PTS and DTS
-  const at = flags === 3 ? p + 14 : flags === 2 ? p + 9 : -1;
-  if (at < 0 || at + 5 > end) return undefined;
-  const b = (i: number) => packets[at + i]!;
-  // 33 bits in 5 bytes with marker bits; multiply the top bits rather than shift (no 32-bit overflow).
-  return ((b(0) >> 1) & 0x07) * 2 ** 30 + (b(1) << 22) + ((b(2) >> 1) << 15) + (b(3) << 7) + (b(4) >> 1);
-}

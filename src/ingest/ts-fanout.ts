@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { stampFirstFrameArrival, type ArrivalStamp } from '../core/media-clock.js';
-import { ArrivalClock, pesDecodeTimestamp } from './arrival-clock.js';
+import { ArrivalClock } from './arrival-clock.js';
 
-import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, type TsProgramStreams } from './ts-program-info.js';
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, pesDecodeTimestamp, tsPacketPid, type TsProgramStreams } from './ts-program-info.js';
 
 export { TS_PACKET_SIZE, TS_SYNC_BYTE, isPatStart };
 
@@ -140,7 +140,7 @@ export class TsFanout {
       }
       const keyframe = videoPid !== undefined && isRandomAccessStart(packets, off, videoPid);
       let arrivedAt: ArrivalStamp | undefined;
-      if (videoPid !== undefined && packetPid(packets, off) === videoPid) {
+      if (videoPid !== undefined && tsPacketPid(packets, off) === videoPid) {
         const dts = pesDecodeTimestamp(packets, off);
         if (dts !== undefined) {
           const seenAt = Date.now();
@@ -201,8 +201,4 @@ export class TsFanout {
     this.pending = undefined;
     this.gop = undefined;
   }
-}
-
-function packetPid(packets: Buffer, offset: number): number {
-  return ((packets[offset + 1]! & 0x1f) << 8) | packets[offset + 2]!;
 }

@@ -4,11 +4,26 @@ import type { TsElementaryStream, TsStreamKind } from './video-presence.js';
 export const TS_PACKET_SIZE = 188;
 export const TS_SYNC_BYTE = 0x47;
 
+/** The 13-bit PID of the packet at `offset`. */
+export function tsPacketPid(packets: Buffer, offset = 0): number {
+  return ((packets[offset + 1]! & 0x1f) << 8) | packets[offset + 2]!;
+}
+
+/**
+ * Where the payload of the packet at `offset` starts (after the adaptation field), as an index into
+ * `packets`; undefined when the packet carries no payload or its adaptation field fills it.
+ */
+export function tsPayloadStart(packets: Buffer, offset = 0): number | undefined {
+  const afc = (packets[offset + 3]! >> 4) & 0x03;
+  if (afc === 0 || afc === 2) return undefined; // no payload
+  const start = afc === 3 ? offset + 5 + packets[offset + 4]! : offset + 4;
+  return start < offset + TS_PACKET_SIZE ? start : undefined;
+}
+
 /** Whether a packet is the start of a PAT section (PID 0 with payload_unit_start_indicator). */
 export function isPatStart(packet: Buffer, offset = 0): boolean {
-  const pid = ((packet[offset + 1]! & 0x1f) << 8) | packet[offset + 2]!;
   const pusi = (packet[offset + 1]! & 0x40) !== 0;
-  return pid === 0 && pusi;
+  return tsPacketPid(packet, offset) === 0 && pusi;
 }
 
 /**
@@ -16,8 +31,7 @@ export function isPatStart(packet: Buffer, offset = 0): boolean {
  * ... PES packet ... contains some information to aid random access", which muxers set on keyframes).
  */
 export function isRandomAccessStart(packet: Buffer, offset: number, pid: number): boolean {
-  const packetPid = ((packet[offset + 1]! & 0x1f) << 8) | packet[offset + 2]!;
-  if (packetPid !== pid || (packet[offset + 1]! & 0x40) === 0) return false;
+  if (tsPacketPid(packet, offset) !== pid || (packet[offset + 1]! & 0x40) === 0) return false;
   const afc = (packet[offset + 3]! >> 4) & 0x03;
   if (afc !== 2 && afc !== 3) return false;
   return packet[offset + 4]! > 0 && (packet[offset + 5]! & 0x40) !== 0;
@@ -137,7 +151,7 @@ export class TsProgramScanner {
       if (packets[off] !== TS_SYNC_BYTE) continue;
       const pusi = (packets[off + 1]! & 0x40) !== 0;
       if (!pusi) continue;
-      const pid = ((packets[off + 1]! & 0x1f) << 8) | packets[off + 2]!;
+      const pid = tsPacketPid(packets, off);
       if (pid !== 0 && pid !== this.pmtPid) continue;
       const section = payloadSection(packets.subarray(off, off + TS_PACKET_SIZE));
       if (section === undefined) continue;
@@ -181,11 +195,8 @@ export class TsProgramScanner {
 
 /** The PSI section starting in this packet (after the adaptation field and pointer_field). */
 function payloadSection(packet: Buffer): Buffer | undefined {
-  const afc = (packet[3]! >> 4) & 0x03;
-  if (afc === 0 || afc === 2) return undefined; // no payload
-  let p = 4;
-  if (afc === 3) p += 1 + packet[4]!;
-  if (p >= packet.length) return undefined;
+  let p = tsPayloadStart(packet);
+  if (p === undefined) return undefined;
   p += 1 + packet[p]!; // pointer_field
   if (p + 3 > packet.length) return undefined;
   return packet.subarray(p);
@@ -195,4 +206,21 @@ function payloadSection(packet: Buffer): Buffer | undefined {
 function sectionEnd(s: Buffer): number {
   const sectionLength = s.readUInt16BE(1) & 0x0fff;
   return Math.min(3 + sectionLength - 4, s.length);
+}
+
+/**
+ * The decode timestamp (DTS, else PTS) of the PES that starts in the packet at `offset`, in 90 kHz
+ * ticks; undefined when the packet starts no PES or carries no timestamp (ISO/IEC 13818-1 §2.4.3.7).
+ */
+export function pesDecodeTimestamp(packets: Buffer, offset: number): number | undefined {
+  if ((packets[offset + 1]! & 0x40) === 0) return undefined; // payload_unit_start_indicator
+  const p = tsPayloadStart(packets, offset);
+  const end = offset + TS_PACKET_SIZE;
+  if (p === undefined || p + 9 > end || packets[p] !== 0 || packets[p + 1] !== 0 || packets[p + 2] !== 1) return undefined;
+  const flags = packets[p + 7]! >> 6; // PTS_DTS_flags: 2 = PTS, 3 = PTS and DTS
+  const at = flags === 3 ? p + 14 : flags === 2 ? p + 9 : -1;
+  if (at < 0 || at + 5 > end) return undefined;
+  const b = (i: number) => packets[at + i]!;
+  // 33 bits in 5 bytes with marker bits; multiply the top bits rather than shift (no 32-bit overflow).
+  return ((b(0) >> 1) & 0x07) * 2 ** 30 + (b(1) << 22) + ((b(2) >> 1) << 15) + (b(3) << 7) + (b(4) >> 1);
 }

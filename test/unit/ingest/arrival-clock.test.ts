@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArrivalClock, pesDecodeTimestamp, tsDelta } from '../../../src/ingest/arrival-clock.js';
+import { ArrivalClock, tsDelta } from '../../../src/ingest/arrival-clock.js';
+import { pesDecodeTimestamp } from '../../../src/ingest/ts-program-info.js';
 
 /** 5-byte PES timestamp field with marker bits (ISO/IEC 13818-1 §2.4.3.7). */
 function timestampField(prefix: number, ts: number): number[] {
