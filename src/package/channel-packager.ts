@@ -172,12 +172,12 @@ export class ChannelPackager {
     this.ladder = run.ladder;
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
-    await this.retireChangedRenditions(run, targetDuration);
+    const part = partTargetOf(run);
+    await this.retireChangedRenditions(run, targetDuration, part);
     // Restored playlists the new ladder no longer has are over.
     for (const name of [...this.restored.keys()]) if (!run.outputs.some((o) => o.name === name)) this.endRestored(name);
     for (const output of run.outputs) {
       if (!this.renditions.has(output.name)) {
-        const part = partTargetOf(run);
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
         const restored = this.restored.get(output.name);
@@ -253,19 +253,18 @@ export class ChannelPackager {
    * (players must reload). Renditions the new run no longer has are ended too. Runs are attached
    * only after the previous transcoder has stopped, so the old run's media is complete here.
    */
-  private async retireChangedRenditions(run: TranscodeRun, targetDuration: number): Promise<void> {
+  private async retireChangedRenditions(run: TranscodeRun, targetDuration: number, part: number): Promise<void> {
     const { segment } = run.ladder.ladder;
     const names = new Set(run.outputs.map((o) => o.name));
     const changed = [...this.renditions.values()].filter((r) => {
       const timing = this.timing.get(r.name);
-      return names.has(r.name) && timing !== undefined && (timing.part !== partTargetOf(run) || timing.segment !== segment);
+      return names.has(r.name) && timing !== undefined && (timing.part !== part || timing.segment !== segment);
     });
     const dropped = [...this.renditions.values()].filter((r) => !names.has(r.name) && !r.playlist.endList);
     if (changed.length === 0 && dropped.length === 0) return;
     await Promise.all([...this.runsInFlight]);
     await Promise.all(dropped.map((r) => r.end()));
     for (const r of changed) {
-      const part = partTargetOf(run);
       await r.drain();
       this.renditions.delete(r.name);
       this.playlistsByRendition = undefined;
