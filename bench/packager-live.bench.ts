@@ -152,6 +152,8 @@ export async function measure(inner: ObjectStorage, ticksPerSecond: number): Pro
       'ffmpeg.cpuSeconds': round(ffmpegCpu),
       'ffmpeg.cores': round(ffmpegCpu / wall, 2),
       'packager.cpuSeconds': round(nodeCpu),
+      // Kernel time: pipe reads, file or socket writes (for the filesystem driver, file creation).
+      'packager.systemCpuSeconds': round(node1.system / 1e6),
       'packager.cpuPercentOfCore': round((100 * nodeCpu) / wall, 2),
       'packager.cpuFractionOfFfmpeg': round(nodeCpu / ffmpegCpu, 4),
       'packager.cpuTargetMet(<=3%)': nodeCpu / ffmpegCpu <= 0.03,

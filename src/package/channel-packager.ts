@@ -5,11 +5,11 @@ import type { Logger } from '../core/logger.js';
 import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
 import type { UploadQueue } from '../storage/upload-queue.js';
 import type { ResolvedLadder } from '../config/ladder-loader.js';
+import { runPartTarget } from '../config/part-target.js';
 import type { TranscodeRun } from '../transcode/transcoder-supervisor.js';
 import { multivariantOutdated, variantBandwidth, variantCodecs } from './bitrate-meter.js';
 import type { TrackInfo } from './fmp4-reader.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from './playlist-model.js';
-import { videoPartTarget } from './part-target.js';
 import { parseMediaPlaylist } from './playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from './playlist-serializer.js';
 import { RenditionPackager } from './rendition-packager.js';
@@ -172,7 +172,7 @@ export class ChannelPackager {
     this.ladder = run.ladder;
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
-    const part = partTargetOf(run);
+    const part = runPartTarget(run.ladder);
     await this.retireChangedRenditions(run, targetDuration, part);
     // Restored playlists the new ladder no longer has are over.
     for (const name of [...this.restored.keys()]) if (!run.outputs.some((o) => o.name === name)) this.endRestored(name);
@@ -496,15 +496,6 @@ function channelsOf(track: TrackInfo, fallback: number): number {
   return track.channelCount ?? fallback;
 }
 
-/**
- * PART-TARGET of a run: the ladder's part snapped to whole video frames (see `videoPartTarget`),
- * one value for every rendition so server control stays identical across them (LLHLS.md, §6.2.4);
- * audio frames are short enough to fill it.
- */
-function partTargetOf(run: TranscodeRun): number {
-  const { part } = run.ladder.ladder;
-  return run.outputs.some((o) => o.kind === 'video') ? videoPartTarget(part, run.ladder.frameRate) : part;
-}
 
 /** Rendition names a multivariant playlist refers to (`{name}/playlist.m3u8` URIs, in order, once each). */
 export function renditionsOfMultivariant(text: string): string[] {

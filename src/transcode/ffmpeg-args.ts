@@ -69,10 +69,14 @@ export interface OutputOptions {
   audio?: AacOptions;
   /** `-vn` / `-an` / `-sn` / `-dn` for streams this output must not carry. */
   disable?: Array<'video' | 'audio' | 'subtitle' | 'data'>;
+  /** `-fps_mode` (ffmpeg ≥ 5.1): `cfr` repeats or drops frames to the output's constant rate. */
+  fpsMode?: 'cfr' | 'vfr' | 'passthrough';
   /** `-f` muxer. */
   format: string;
   /** `-movflags +a+b`. */
   movflags?: string[];
+  /** `-frag_duration` (mp4 muxer), microseconds: start a new fragment once this much is in. */
+  fragDurationUs?: number;
   /** `-flush_packets 1`: hand every packet to the pipe at once. */
   flushPackets?: boolean;
   /** `-video_track_timescale`. */
@@ -162,9 +166,11 @@ export function renderOutput(target: string, o: OutputOptions): string[] {
   for (const d of o.disable ?? []) args.push(DISABLE_FLAG[d]);
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
   if (o.maxMuxingQueueSize !== undefined) args.push('-max_muxing_queue_size', String(o.maxMuxingQueueSize));
+  if (o.fpsMode !== undefined) args.push('-fps_mode', o.fpsMode);
   if (o.videoTrackTimescale !== undefined) args.push('-video_track_timescale', String(o.videoTrackTimescale));
   args.push('-f', o.format);
   if (o.movflags?.length) args.push('-movflags', flagList(o.movflags));
+  if (o.fragDurationUs !== undefined) args.push('-frag_duration', String(Math.round(o.fragDurationUs)));
   if (o.flushPackets) args.push('-flush_packets', '1');
   args.push(target);
   return args;

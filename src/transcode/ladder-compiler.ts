@@ -1,9 +1,11 @@
 import type { ResolvedAudioRendition, ResolvedLadder, ResolvedVideoRendition } from '../config/ladder-loader.js';
 import { vbvOf } from '../config/ladder-schema.js';
+import { runPartTarget } from '../config/part-target.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { FfmpegArgs, formatSeconds, type InputOptions } from './ffmpeg-args.js';
+import { FfmpegArgs, formatSeconds, type InputOptions, type OutputOptions } from './ffmpeg-args.js';
 import type { InputProbe } from './input-probe.js';
 import { isLiveInput, type InputSpec } from './input-spec.js';
+import { audioFragmentingOf, videoFragmentingOf } from './output-fragmenting.js';
 
 /**
  * The pure ladder → ffmpeg argv compiler. One ffmpeg process per channel:
@@ -14,8 +16,10 @@ import { isLiveInput, type InputSpec } from './input-spec.js';
  *   x264 `scenecut=0:open-gop=0`, plus `-force_key_frames` on a time expression so that keyframes
  *   fall on the same timestamps in every rendition (segment boundaries align across the ladder);
  * - audio is decoded once and each audio rendition is encoded once into its own output;
- * - every output is fragmented MP4 (one moof+mdat per frame, so the packager can cut parts on any
- *   frame boundary) written to its own pipe to the parent: `pipe:3`, `pipe:4`, … in output order;
+ * - every output is fragmented MP4 written to its own pipe to the parent (`pipe:3`, `pipe:4`, … in
+ *   output order): video one moof+mdat per part, cut by ffmpeg where the packager would cut
+ *   (`videoFragmentingOf`: far fewer reads and parses than per frame, same latency), audio one per
+ *   few AAC frames (`audioFragmentingOf`);
  * - progress goes to `pipe:1` as key=value blocks (`-progress pipe:1 -nostats`), stderr carries
  *   warnings and errors only.
  *
@@ -32,6 +36,11 @@ export const PROGRESS_PERIOD_SEC = 0.5;
 
 /** fMP4 flags: an empty moov (init segment) first, then self-contained moof+mdat per frame. */
 export const FMP4_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_every_frame', 'skip_trailer'];
+/**
+ * fMP4 flags for part-sized video fragments: a new fragment at every keyframe (segment boundaries)
+ * and, with `-frag_duration`, once a part's frames are in (see output-fragmenting.ts).
+ */
+export const FMP4_PART_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_keyframe', 'skip_trailer'];
 
 export type CompiledOutput =
   | { name: string; kind: 'video'; fd: number; rendition: ResolvedVideoRendition }
@@ -132,6 +141,8 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     if (!live && bounds.length > 0) silenceDuration = Math.min(...bounds);
   }
 
+  const partTarget = runPartTarget(resolved);
+  const fragmenting = videoFragmentingOf(partTarget, resolved.frameRate);
   builder.filterComplex(buildVideoFilterGraph(resolved, probe.frameRate));
 
   const outputs: CompiledOutput[] = [];
@@ -155,8 +166,10 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
         x264Params: { keyint: resolved.keyint, 'min-keyint': resolved.keyint, scenecut: 0, 'open-gop': 0 },
       },
       disable: ['audio', 'subtitle', 'data'],
+      // Constant frame rate (ffmpeg's default for mp4, made explicit): part-sized fragments rely on it.
+      fpsMode: 'cfr',
       format: 'mp4',
-      movflags: FMP4_MOVFLAGS,
+      ...(fragmenting.kind === 'part' ? { movflags: FMP4_PART_MOVFLAGS, fragDurationUs: fragmenting.fragDurationUs } : { movflags: FMP4_MOVFLAGS }),
       flushPackets: true,
       videoTrackTimescale: VIDEO_TIMESCALE,
       maxMuxingQueueSize: 1024,
@@ -164,6 +177,10 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     outputs.push({ name: r.name, kind: 'video', fd, rendition: r });
   });
 
+  const audioFragmenting = (a: ResolvedAudioRendition): Pick<OutputOptions, 'movflags' | 'fragDurationUs'> => {
+    const plan = audioFragmentingOf(partTarget, a.sampleRate);
+    return plan.kind === 'frames' ? { movflags: FMP4_PART_MOVFLAGS, fragDurationUs: plan.fragDurationUs } : { movflags: FMP4_MOVFLAGS };
+  };
   for (const a of resolved.audio) {
     const fd = FIRST_OUTPUT_FD + outputs.length;
     builder.output(`pipe:${fd}`, {
@@ -171,7 +188,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
       audio: { bitrate: a.bitrate, channels: a.channels, sampleRate: a.sampleRate },
       disable: ['video', 'subtitle', 'data'],
       format: 'mp4',
-      movflags: FMP4_MOVFLAGS,
+      ...audioFragmenting(a),
       flushPackets: true,
       maxMuxingQueueSize: 1024,
       ...(a.silent && silenceDuration !== undefined ? { durationSec: silenceDuration } : {}),

@@ -35,9 +35,10 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * Every ffmpeg (re)start is a new `TranscodeRun` with a new `runId` (1, 2, …), announced through the
  * `onRun(run)` constructor callback (synchronously, before ffmpeg writes anything the consumer could
  * miss) and then `LivepipeEvent.TranscoderRunStarted`. For each output:
- * - `stream` is fragmented MP4: an init segment (ftyp + moov with one track) followed by one
- *   moof+mdat per frame (audio: per AAC frame); decode timestamps of all outputs of a run share one
- *   timeline starting near 0 (video in a 90 kHz timescale, audio in its sample rate);
+ * - `stream` is fragmented MP4: an init segment (ftyp + moov with one track) followed by moof+mdat
+ *   fragments of one frame each (audio: one AAC frame), or for video with long enough parts one part
+ *   each, never longer than PART-TARGET (`videoFragmentingOf`); decode timestamps of all outputs of a
+ *   run share one timeline starting near 0 (video in a 90 kHz timescale, audio in its sample rate);
  * - video keyframes fall on the same timestamps in every rendition, every `ladder.gop` seconds;
  * - the stream ends when the run ends (input end, crash, stall, stop); a new run means a new init
  *   segment and timestamps starting again near 0: a discontinuity for the packager.

@@ -4,6 +4,7 @@
  */
 import { parseWithM3u8Parser } from './llhls-rules.js';
 import { allSegments, continuity, decodeProblems, type Recording } from './package-live.js';
+import { audioFragmentingOf } from '../../src/transcode/output-fragmenting.js';
 
 /** One AAC frame at 48 kHz: audio cuts land within one of the video cuts. */
 export const AAC_FRAME_SECONDS = 1024 / 48000;
@@ -14,6 +15,8 @@ export interface RunShape {
   video: string[];
   audio: string | undefined;
   fps: number;
+  /** The run's PART-TARGET, seconds (audio fragment size, see `audioFragmentingOf`); default 0.2. */
+  part?: number;
 }
 
 /** ffprobe every part and segment ever listed; concatenated segments decode as one stream per run. */
@@ -67,7 +70,9 @@ export function alignmentProblems(recording: Recording, shape: RunShape): string
     if (shared < Math.min(segments.size, ref.size) - 1) problems.push(`${name} and ${reference} share only ${shared} msns`);
   };
   for (const name of others) compare(name, 0);
-  if (shape.audio !== undefined) compare(shape.audio, AAC_FRAME_SECONDS);
+  // Audio cuts at the first fragment edge at or after a video boundary: within one fragment of it.
+  const audioPlan = audioFragmentingOf(shape.part ?? 0.2, 48_000);
+  if (shape.audio !== undefined) compare(shape.audio, audioPlan.kind === 'frames' ? audioPlan.frames * AAC_FRAME_SECONDS : AAC_FRAME_SECONDS);
   return problems;
 }
 

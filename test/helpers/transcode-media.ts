@@ -57,6 +57,8 @@ export interface Fmp4Summary {
   timescale: number;
   /** Number of moof boxes. */
   fragments: number;
+  /** Samples per fragment (trun sample counts), in order. */
+  samplesPerFragment: number[];
   /** baseMediaDecodeTime of the first moof, in timescale units. */
   firstTfdt: number;
 }
@@ -79,7 +81,13 @@ export function summarizeFmp4(buf: Buffer): Fmp4Summary {
     const v = buf.readUInt8(tfdt.body);
     firstTfdt = v === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
   }
-  return { topLevel: [...new Set(top.map((b) => b.type))], timescale, fragments: moofs.length, firstTfdt };
+  const samplesPerFragment = moofs.map((moof) => {
+    const traf = child(buf, moof, 'traf')!;
+    let count = 0;
+    for (const b of boxes(buf, traf.body, traf.end)) if (b.type === 'trun') count += buf.readUInt32BE(b.body + 4);
+    return count;
+  });
+  return { topLevel: [...new Set(top.map((b) => b.type))], timescale, fragments: moofs.length, samplesPerFragment, firstTfdt };
 }
 
 export interface ProbedFile {

@@ -87,7 +87,7 @@ describe('livepipe package into a directory (CLI, 1 s segments, 0.2 s parts)', (
 describe('ChannelPackager + TranscoderSupervisor into S3 (s3rver over HTTP, 2 s segments, 0.5 s parts)', () => {
   let s3: TestS3Server;
   let storage: RecordingStorage;
-  const shape: RunShape = { folder: 'live/s3run/', video: ['v180', 'v90'], audio: 'audio', fps: 30 };
+  const shape: RunShape = { folder: 'live/s3run/', video: ['v180', 'v90'], audio: 'audio', fps: 30, part: 0.5 };
 
   beforeAll(async () => {
     s3 = await startS3Server();

@@ -93,16 +93,18 @@ describe('default ladder on 1080p30 + audio', () => {
     for (const name of ['720p', '480p', '360p']) expect(probes.get(name)!.keyframePts, name).toEqual(reference);
   });
 
-  it('fragments every frame, and every output starts on the same timeline (first tfdt)', () => {
+  it('fragments video per part (15 frames of 0.5 s) and audio per 3 AAC frames, and every output starts on the same timeline (first tfdt)', () => {
     const video = ['1080p', '720p', '480p', '360p'].map((n) => summarizeFmp4(buffers.get(n)!));
     for (const s of video) {
       expect(s.topLevel.slice(0, 4)).toEqual(['ftyp', 'moov', 'moof', 'mdat']);
       expect(s.timescale).toBe(90_000);
-      expect(s.fragments).toBe(SECONDS * 30);
+      expect(s.samplesPerFragment).toEqual(Array.from({ length: SECONDS * 2 }, () => 15));
     }
     expect(new Set(video.map((s) => s.firstTfdt)).size).toBe(1);
     const audio = summarizeFmp4(buffers.get('audio')!);
     expect(audio.timescale).toBe(48_000);
+    // every fragment but the stream's last holds 3 frames
+    expect(new Set(audio.samplesPerFragment.slice(0, -1))).toEqual(new Set([3]));
     // Audio starts within one AAC frame (1024 samples ≈ 21 ms) of video.
     expect(Math.abs(audio.firstTfdt / audio.timescale - video[0]!.firstTfdt / 90_000)).toBeLessThanOrEqual(1024 / 48_000);
   });
@@ -153,7 +155,8 @@ describe('low-latency ladder on a 60 fps source', () => {
       expect(p).toMatchObject({ width: 640, height: 360, packets: 60 });
       expect(p.keyframePts).toEqual([0, 1]);
       const fmp4 = summarizeFmp4(Buffer.concat(chunks));
-      expect(fmp4.fragments).toBe(60);
+      // one fragment per 0.1 s part: 3 frames
+      expect(fmp4.samplesPerFragment).toEqual(Array.from({ length: 20 }, () => 3));
       const pts = await packetPts(file);
       expect(pts).toEqual([...pts].sort((a, b) => a - b));
     } finally {

@@ -50,14 +50,34 @@ describe('compileLadder', () => {
     expect(valuesOf(args, '-bf')).toEqual(['0', '0', '0', '0']);
   });
 
-  it('fragmented MP4 per frame, flushed at once, 90 kHz video timescale, progress on pipe:1', async () => {
+  it('default ladder: fragmented MP4 per part for video and per 3 AAC frames for audio, flushed at once, 90 kHz video timescale, progress on pipe:1', async () => {
     const { args } = (await compile('default')).compiled;
     expect(valuesOf(args, '-f').filter((f) => f === 'mp4')).toHaveLength(5);
-    expect(new Set(valuesOf(args, '-movflags'))).toEqual(new Set(['+empty_moov+default_base_moof+frag_every_frame+skip_trailer']));
+    expect(new Set(valuesOf(args, '-movflags'))).toEqual(new Set(['+empty_moov+default_base_moof+frag_keyframe+skip_trailer']));
+    // 0.5 s parts at 30 fps: 15 frames, cut at 14.5 frame durations; audio: 3 × 1024 samples at 48 kHz, cut at 2.5
+    expect(valuesOf(args, '-frag_duration')).toEqual(['483333', '483333', '483333', '483333', '53333']);
     expect(valuesOf(args, '-flush_packets')).toHaveLength(5);
     expect(new Set(valuesOf(args, '-video_track_timescale'))).toEqual(new Set(['90000']));
     expect(valuesOf(args, '-progress')).toEqual(['pipe:1']);
     expect(args).toContain('-nostats');
+  });
+
+  it('low-latency ladder (3-frame parts): video fragmented per part, audio per AAC frame', async () => {
+    const { args } = (await compile('low-latency', { ...probe1080, frameRate: 30 })).compiled;
+    expect(valuesOf(args, '-movflags')).toEqual([
+      '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+      '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+      '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+      '+empty_moov+default_base_moof+frag_every_frame+skip_trailer',
+    ]);
+    expect(valuesOf(args, '-frag_duration')).toEqual(['83333', '83333', '83333']);
+  });
+
+  it('keeps every video output at a constant frame rate (part-sized fragments rely on it)', async () => {
+    for (const ladder of ['default', 'low-latency', 'constrained']) {
+      const { args, outputs } = (await compile(ladder)).compiled;
+      expect(valuesOf(args, '-fps_mode')).toEqual(outputs.filter((o) => o.kind === 'video').map(() => 'cfr'));
+    }
   });
 
   it('caps the frame rate with fps before split, keyint follows the cap (low-latency, 60 fps source)', async () => {

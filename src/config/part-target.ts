@@ -23,3 +23,13 @@ export function videoPartTarget(part: number, frameRate: number): number {
   // Round to microseconds (the playlist's precision) upwards, so no k-frame part exceeds it.
   return Math.ceil(k * frame * 1e6 - 1e-6) / 1e6;
 }
+
+/**
+ * PART-TARGET of a run: the ladder's part snapped to the output's whole video frames, one value for
+ * every rendition so server control stays identical across them (LLHLS.md, §6.2.4); audio frames
+ * are short enough to fill it. Both the ffmpeg argument compiler (fragment sizes) and the packager
+ * (cutting, EXT-X-PART-INF) use it.
+ */
+export function runPartTarget(resolved: { ladder: { part: number }; frameRate: number; video: readonly unknown[] }): number {
+  return resolved.video.length > 0 ? videoPartTarget(resolved.ladder.part, resolved.frameRate) : resolved.ladder.part;
+}
