@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from '../test/helpers/hls-player.js';
+import { launchBrowser, median } from '../test/helpers/hls-player.js';
 import { freeUdpPorts, getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve-fixture.js';
 import { parseMediaPlaylist } from '../src/package/playlist-parser.js';
 import { ffmpegHlsLatency, makeContribution, measure, type LatencyFigures } from './latency.bench.js';
@@ -133,13 +133,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const latencySteady: Partial<Record<Protocol, LatencyFigures>> = {};
     for (const protocol of ['rtmp', 'srt'] as const) {
       const id = `lat${protocol}`;
+      // Up before the publish, as a viewer waiting on a page (see `measure`).
+      const browser = await launchBrowser();
       const publisher = pushContribution(contribution, urlOf(protocol, id), protocol);
       try {
         await waitFirstPlayable(serve, id, Date.now());
-        latency[protocol] = await measure(`${serve.live(id)}/master.m3u8`, SAMPLE_SECONDS);
-        latencySteady[protocol] = await measure(`${serve.live(id)}/master.m3u8`, SAMPLE_SECONDS);
+        latency[protocol] = await measure(`${serve.live(id)}/master.m3u8`, SAMPLE_SECONDS, browser);
+        latencySteady[protocol] = await measure(`${serve.live(id)}/master.m3u8`, SAMPLE_SECONDS, browser);
       } finally {
         await stopProcess(publisher);
+        await browser.close();
       }
       await new Promise((r) => setTimeout(r, 1500));
     }

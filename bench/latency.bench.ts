@@ -10,7 +10,8 @@
  *
  * Each player warms up, then samples latency every 250 ms for `SAMPLE_SECONDS`. livepipe is watched by
  * an early joiner and by a viewer who joins the running channel later; the PDT anchor of a file
- * input is ffmpeg's spawn (before it reads the first frame), so livepipe's figures err high.
+ * input is ffmpeg's spawn (before it reads the first frame), so livepipe's figures err high. Chromium
+ * is launched before each stream starts (see `measure`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Browser } from 'playwright-core';
 import { launchBrowser, median, startPlayer } from '../test/helpers/hls-player.js';
 import { freePort, runCli, waitForHttp } from '../test/helpers/livepipe-cli.js';
 
@@ -47,9 +49,14 @@ export interface LatencyFigures {
   fatalErrors: string[];
 }
 
-/** Plays `url` in a fresh Chromium, warms up, then samples hls.js latency for `sampleSeconds`. */
-export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures> {
-  const browser = await launchBrowser();
+/**
+ * Plays `url` in a new page, warms up, then samples hls.js latency for `sampleSeconds`. Pass a
+ * `browser` launched before the stream starts: Chromium's launch takes most of a core for a second or
+ * two, and on this one machine it would starve the encoder exactly while an early joiner positions
+ * itself (a viewer's browser runs elsewhere). Without one, a fresh Chromium is launched and closed.
+ */
+export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, shared?: Browser): Promise<LatencyFigures> {
+  const browser = shared ?? (await launchBrowser());
   try {
     const player = await startPlayer(browser, url);
     try {
@@ -71,7 +78,7 @@ export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS): Prom
       await player.close();
     }
   } finally {
-    await browser.close();
+    if (shared === undefined) await browser.close();
   }
 }
 
@@ -114,6 +121,8 @@ http { access_log off; types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4
  */
 async function livepipeLatency(contribution: string, dataDir: string): Promise<{ early: LatencyFigures; joinedLater: LatencyFigures }> {
   const port = await freePort();
+  // The early joiner's browser is up before the channel starts, as a viewer waiting on a page.
+  const browser = await launchBrowser();
   const cli = runCli([
     'package', '--input', contribution, '--channel', 'bench', '--ladder', 'low-latency',
     '--data-dir', dataDir, '--origin-port', String(port), '--duration', String(2 * SAMPLE_SECONDS + 90),
@@ -121,11 +130,12 @@ async function livepipeLatency(contribution: string, dataDir: string): Promise<{
   try {
     const url = `http://127.0.0.1:${port}/live/bench/master.m3u8`;
     await waitForHttp(url, 30_000);
-    const early = await measure(url);
-    const joinedLater = await measure(url);
+    const early = await measure(url, SAMPLE_SECONDS, browser);
+    const joinedLater = await measure(url, SAMPLE_SECONDS, browser);
     return { early, joinedLater };
   } finally {
     await cli.stop('SIGINT');
+    await browser.close();
   }
 }
 
@@ -133,6 +143,7 @@ async function livepipeLatency(contribution: string, dataDir: string): Promise<{
 export async function ffmpegHlsLatency(contribution: string, dir: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures & { server: string }> {
   const www = join(dir, 'www');
   spawnSync('mkdir', ['-p', www]);
+  const browser = await launchBrowser();
   const ffmpeg: ChildProcess = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-re', '-i', contribution,
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-b:v', '2500k', '-maxrate', '2700k', '-bufsize', '2500k',
@@ -145,10 +156,11 @@ export async function ffmpegHlsLatency(contribution: string, dir: string, sample
   try {
     const url = `${server.url}/index.m3u8`;
     await waitForHttp(url, 30_000);
-    return { ...(await measure(url, sampleSeconds)), server: server.server };
+    return { ...(await measure(url, sampleSeconds, browser)), server: server.server };
   } finally {
     ffmpeg.kill('SIGINT');
     await server.stop();
+    await browser.close();
   }
 }
 
