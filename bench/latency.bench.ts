@@ -47,6 +47,10 @@ export interface LatencyFigures {
   fragmentsLoaded: number;
   stalls: number;
   fatalErrors: string[];
+  /** hls.js's target latency at the end (PART-HOLD-BACK + 1 s per buffer stall it counted, ≤ TD). */
+  targetLatencySeconds: number;
+  /** Non-fatal player errors by kind (e.g. a start-up `bufferStalledError`). */
+  nonFatalErrors: Record<string, number>;
 }
 
 /**
@@ -73,6 +77,8 @@ export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, share
         fragmentsLoaded: done.fragmentsLoaded,
         stalls: done.stalls,
         fatalErrors: done.fatalErrors,
+        targetLatencySeconds: round(done.targetLatency),
+        nonFatalErrors: countBy(done.nonFatalErrors),
       };
     } finally {
       await player.close();
@@ -83,6 +89,12 @@ export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, share
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+function countBy(items: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
+  return counts;
+}
 
 async function staticServer(dir: string): Promise<{ url: string; stop(): Promise<void>; server: string }> {
   const port = await freePort();

@@ -436,6 +436,14 @@ export class ChannelPackager {
     const videos = ladder.video.map((v) => ({ rendition: v, packager: this.renditions.get(v.name) }));
     // Wait until every output has told its codec: a variant without CODECS is not allowed.
     if (videos.some((v) => v.packager?.track === undefined) || (audio !== undefined && audioPackager?.track === undefined)) return;
+    // A channel's first multivariant playlist also waits until every rendition lists a complete
+    // segment: hls.js fails a media playlist with parts only ("levelEmptyError: No Segments found in
+    // Playlist"), retries, and then plays a second further behind the live edge for the whole session
+    // (measured: 1.8 s instead of 0.9 s glass-to-glass for a viewer waiting for the stream to start).
+    // Costs first-playable time once per channel (one segment, 1 s on `low-latency`). Playlists
+    // continued from storage after a restart have segments already, so their master is not held back.
+    const everyRenditionHasASegment = [...videos.map((v) => v.packager), audioPackager].every((p) => p === undefined || p.playlist.segments.length > 0);
+    if (this.masterWritten === undefined && !everyRenditionHasASegment) return;
     const audioCodec = audioPackager?.track?.codecs;
     const audioMeasured = audioPackager?.bitrate.measured ?? (audio ? { peak: audio.bitrate, average: audio.bitrate } : undefined);
     const master: MultivariantPlaylist = {

@@ -33,6 +33,11 @@ export interface PlayerStats {
   /** Wall-clock ms spent stalled after playback had started. */
   stalledMs: number;
   paused: boolean;
+  /**
+   * hls.js's live target latency, s: PART-HOLD-BACK (or HOLD-BACK) plus 1 s per buffer stall it saw
+   * (capped at TARGETDURATION): a player that stalled while starting keeps that second for good.
+   */
+  targetLatency: number;
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</title>
@@ -77,6 +82,7 @@ window.readStats = () => {
     sawParts: lp.sawParts, stalls: lp.stalls,
     stalledMs: lp.stalledMs + (lp.waitingSince ? performance.now() - lp.waitingSince : 0),
     paused: video.paused,
+    targetLatency: hls && typeof hls.targetLatency === 'number' ? hls.targetLatency : NaN,
   };
 };
 </script>`;
