@@ -46,6 +46,8 @@ export interface ChannelPackagerOptions {
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Cache-Control stored with playlists, for CDNs reading storage directly; the origin sets its own. */
+/** How long `close()` waits for the first master's media playlists to be stored before giving up. */
+const MASTER_HANDOVER_WAIT_MS = 2000;
 const PLAYLIST_CACHE = 'no-cache';
 const MEDIA_CACHE = 'public, max-age=31536000, immutable';
 const AUDIO_GROUP = 'audio';
@@ -75,6 +77,11 @@ export class ChannelPackager {
   private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
   private masterWritten: MultivariantPlaylist | undefined;
+  /** Until the first master is written: each rendition's latest media playlist upload (stored or failed). */
+  private readonly playlistsStored = new Map<string, Promise<void>>();
+  /** Settles once the media playlists the first master waited for are stored; masters go after it. */
+  private masterStoredAfter: Promise<void> | undefined;
+  private masterHandedOver: Promise<void> | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
@@ -166,6 +173,13 @@ export class ChannelPackager {
     await this.attachChain;
     await Promise.all([...this.runsInFlight]);
     await Promise.all([...this.renditions.values()].map((r) => r.drain()));
+    // A master still waiting for its media playlists' uploads is handed over before the queue closes;
+    // with storage down those uploads may retry for long, and the master could not be stored anyway.
+    if (this.masterHandedOver !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.masterHandedOver, new Promise<void>((resolve) => (timer = setTimeout(resolve, MASTER_HANDOVER_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
   }
 
   private async startRun(run: TranscodeRun): Promise<void> {
@@ -401,9 +415,10 @@ export class ChannelPackager {
     const model = rendition.playlist;
     const text = serializeMediaPlaylist(model);
     const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
-    this.options.uploads
+    const stored = this.options.uploads
       .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
       .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
+    if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
     this.options.onPlaylist?.(this.channel, rendition.name, model);
     this.options.bus.emit(LivepipeEvent.PlaylistUpdated, { channel: this.channel, rendition: rendition.name });
     if (change === 'part') {
@@ -471,10 +486,18 @@ export class ChannelPackager {
       }),
     };
     if (!multivariantOutdated(this.masterWritten, master)) return;
+    // The first master is stored only after the media playlists it was held for (uploads of different
+    // keys finish in any order): a standalone origin or a CDN reading storage must not hand players a
+    // master whose media playlists are still parts-only. Later versions queue behind it, in order.
+    this.masterStoredAfter ??= Promise.all(this.playlistsStored.values()).then(() => this.playlistsStored.clear());
     this.masterWritten = master;
-    this.options.uploads
-      .putLatest(`live/${this.channel}/master.m3u8`, Buffer.from(serializeMultivariantPlaylist(master)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
-      .catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
+    const body = Buffer.from(serializeMultivariantPlaylist(master));
+    const stored = this.masterStoredAfter.then(() =>
+      this.options.uploads.putLatest(`live/${this.channel}/master.m3u8`, body, { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE }),
+    );
+    stored.catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
+    // Handed to the queue (not stored): what close() waits for.
+    this.masterHandedOver = this.masterStoredAfter;
   }
 
   private async runDeletions(): Promise<void> {

@@ -2,8 +2,9 @@
  * A channel's first multivariant playlist waits until every rendition lists a complete segment: hls.js
  * fails a media playlist that has parts only ("levelEmptyError: No Segments found in Playlist") and
  * then plays a second further behind the live edge for the whole session. Real ffmpeg, real packager;
- * the order checked is the order in which the packager hands playlists to the upload queue (uploads of
- * different keys may finish in any order).
+ * checked in the order the packager hands playlists to the upload queue, and in the order storage
+ * completes them (uploads of different keys may finish in any order, so the first master is handed
+ * over only once those media playlists are stored: a standalone origin reads storage).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,15 @@ import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervis
 import { smallLadder, waitFor } from '../../helpers/package-live.js';
 import { lavfiSource } from '../../helpers/transcode-media.js';
 
+/** Records every playlist whose write completed, in completion order. */
+class CompletionOrderStorage extends FsStorage {
+  readonly stored: Array<{ key: string; text: string }> = [];
+  override async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+    await super.put(key, body, options);
+    if (key.endsWith('.m3u8')) this.stored.push({ key, text: Buffer.from(body).toString('utf8') });
+  }
+}
+
 /** Records every playlist handed to the queue, in hand-off order. */
 class RecordingUploads extends UploadQueue {
   readonly handed: Array<{ key: string; text: string }> = [];
@@ -31,12 +41,13 @@ class RecordingUploads extends UploadQueue {
 describe('the first multivariant playlist of a channel', () => {
   let dir: string;
   let uploads: RecordingUploads;
+  let storage: CompletionOrderStorage;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'livepipe-first-master-'));
     const logger = silentLogger();
     const bus = new EventBus();
-    const storage = new FsStorage({ root: dir }, logger);
+    storage = new CompletionOrderStorage({ root: dir }, logger);
     await storage.start();
     uploads = new RecordingUploads(storage, bus, logger, { channel: 'first' });
     const packager = new ChannelPackager({ channel: 'first', storage, uploads, bus, logger });
@@ -64,16 +75,20 @@ describe('the first multivariant playlist of a channel', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('is handed to storage only once every rendition has listed a complete segment', () => {
-    const firstMaster = uploads.handed.findIndex((u) => u.key === 'live/first/master.m3u8');
+  it.each([
+    ['handed to the upload queue', () => uploads.handed],
+    ['stored', () => storage.stored],
+  ])('is %s only after every rendition has listed a complete segment', (_what, recorded) => {
+    const order = recorded();
+    const firstMaster = order.findIndex((u) => u.key === 'live/first/master.m3u8');
     expect(firstMaster).toBeGreaterThan(0);
-    const before = uploads.handed.slice(0, firstMaster);
+    const before = order.slice(0, firstMaster);
     for (const rendition of ['v180', 'v90', 'audio']) {
       const versions = before.filter((u) => u.key === `live/first/${rendition}/playlist.m3u8`).map((u) => u.text);
       // parts were published before the first segment completed, and the master waited for it
       expect(versions.some((t) => t.includes('#EXT-X-PART:') && !t.includes('#EXTINF:')), rendition).toBe(true);
       expect(versions.some((t) => t.includes('#EXTINF:')), rendition).toBe(true);
     }
-    expect(uploads.handed[firstMaster]!.text).toContain('#EXT-X-STREAM-INF:');
+    expect(order[firstMaster]!.text).toContain('#EXT-X-STREAM-INF:');
   });
 });
