@@ -37,6 +37,8 @@ export interface InputOptions {
   durationSec?: number;
   /** `-thread_queue_size` packets. */
   threadQueueSize?: number;
+  /** `-thread_type` of the decoder: `slice` holds no frame back, `frame` (ffmpeg's default) does. */
+  decoderThreadType?: 'slice' | 'frame';
 }
 
 export interface X264Options {
@@ -120,6 +122,7 @@ export function renderInput(url: string, o: InputOptions): string[] {
   if (o.analyzeDurationUs !== undefined) args.push('-analyzeduration', String(o.analyzeDurationUs));
   if (o.fpsProbeFrames !== undefined) args.push('-fpsprobesize', String(o.fpsProbeFrames));
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
+  if (o.decoderThreadType !== undefined) args.push('-thread_type', o.decoderThreadType);
   if (o.format !== undefined) args.push('-f', o.format);
   args.push('-i', url);
   return args;

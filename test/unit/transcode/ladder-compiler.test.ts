@@ -73,6 +73,18 @@ describe('compileLadder', () => {
     expect(valuesOf(args, '-frag_duration')).toEqual(['83333', '83333', '83333']);
   });
 
+  it('decodes paced sources up to 1080p60 with slice threads (no frames held back), larger or unpaced ones with frame threads', async () => {
+    const decoderThreads = (args: string[]) => {
+      const input = args.indexOf('-i');
+      return args.slice(0, input).includes('-thread_type') ? args[args.indexOf('-thread_type') + 1] : 'ffmpeg default';
+    };
+    expect(decoderThreads((await compile('default')).compiled.args)).toBe('slice');
+    expect(decoderThreads((await compile('default', probe1080, { kind: 'stdin', format: 'flv' })).compiled.args)).toBe('slice');
+    expect(decoderThreads((await compile('default', { ...probe1080, frameRate: 60 })).compiled.args)).toBe('slice');
+    expect(decoderThreads((await compile('default', { ...probe1080, width: 3840, height: 2160 })).compiled.args)).toBe('ffmpeg default');
+    expect(decoderThreads((await compile('default', probe1080, { kind: 'url', url: '/media/in.mp4', realtime: false })).compiled.args)).toBe('ffmpeg default');
+  });
+
   it('keeps every video output at a constant frame rate (part-sized fragments rely on it)', async () => {
     for (const ladder of ['default', 'low-latency', 'constrained']) {
       const { args, outputs } = (await compile(ladder)).compiled;
