@@ -119,8 +119,8 @@ export class ByteCursor {
   }
 
   /**
-   * Reads the header of the child box at the read position, the same way (and with the same checks) as
-   * `childBoxes` on the selected range, without allocating: returns its type as a number
+   * Reads the header of the child box at the read position (the one box-header rule: `childBoxes`
+   * walks with it too), without allocating: returns its type as a number
    * (`fourccCode`) and leaves the position at its payload; the box ends at `childEnd` (`seek` there
    * for the next child). `parent` names the box for errors.
    */
@@ -185,27 +185,14 @@ export function isPlausibleBoxType(type: string): boolean {
   return type.length === 4;
 }
 
-/** Splits a payload into its child boxes; every child must fit exactly. */
+/** Splits a payload into its child boxes; every child must fit exactly (headers read by `childHeader`). */
 export function childBoxes(payload: Uint8Array, parent: string): ChildBox[] {
   const out: ChildBox[] = [];
   const cursor = new ByteCursor(payload, parent);
   while (cursor.remaining > 0) {
-    const offset = cursor.offset;
-    if (cursor.remaining < 8) throw malformed(`${parent} ends with ${cursor.remaining} stray bytes`);
-    let size = cursor.u32();
-    const type = cursor.fourcc();
-    if (!isPlausibleBoxType(type)) throw malformed(`${parent} contains a box with an invalid type`);
-    let header = 8;
-    if (size === 1) {
-      size = cursor.u64();
-      header = 16;
-    } else if (size === 0) {
-      size = payload.byteLength - offset;
-    }
-    if (size < header || size - header > cursor.remaining) {
-      throw malformed(`box '${type}' in ${parent} has size ${size}, beyond its parent`);
-    }
-    out.push({ type, offset, size, payload: cursor.take(size - header) });
+    const offset = cursor.position;
+    const type = fourccString(cursor.childHeader(parent));
+    out.push({ type, offset, size: cursor.childEnd - offset, payload: cursor.take(cursor.childEnd - cursor.position) });
   }
   return out;
 }
