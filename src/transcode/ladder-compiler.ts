@@ -5,7 +5,7 @@ import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { FfmpegArgs, formatSeconds, type InputOptions, type OutputOptions } from './ffmpeg-args.js';
 import type { InputProbe } from './input-probe.js';
 import { isLiveInput, type InputSpec } from './input-spec.js';
-import { audioFragmentingOf, videoFragmentingOf } from './output-fragmenting.js';
+import { audioFragmentingOf, videoFragmentingOf, type Fragmenting } from './output-fragmenting.js';
 
 /**
  * The pure ladder → ffmpeg argv compiler. One ffmpeg process per channel:
@@ -37,10 +37,15 @@ export const PROGRESS_PERIOD_SEC = 0.5;
 /** fMP4 flags: an empty moov (init segment) first, then self-contained moof+mdat per frame. */
 export const FMP4_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_every_frame', 'skip_trailer'];
 /**
- * fMP4 flags for part-sized video fragments: a new fragment at every keyframe (segment boundaries)
- * and, with `-frag_duration`, once a part's frames are in (see output-fragmenting.ts).
+ * fMP4 flags for grouped fragments: a new fragment at every keyframe (segment boundaries; audio has
+ * none) and, with `-frag_duration`, once a group's frames are in (see output-fragmenting.ts).
  */
-export const FMP4_PART_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_keyframe', 'skip_trailer'];
+export const FMP4_GROUPED_MOVFLAGS = ['empty_moov', 'default_base_moof', 'frag_keyframe', 'skip_trailer'];
+
+/** The mp4 muxer options of a fragmenting plan. */
+function fmp4Fragmenting(plan: Fragmenting): Pick<OutputOptions, 'movflags' | 'fragDurationUs'> {
+  return plan.kind === 'grouped' ? { movflags: FMP4_GROUPED_MOVFLAGS, fragDurationUs: plan.fragDurationUs } : { movflags: FMP4_MOVFLAGS };
+}
 
 export type CompiledOutput =
   | { name: string; kind: 'video'; fd: number; rendition: ResolvedVideoRendition }
@@ -186,7 +191,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
       // Constant frame rate (ffmpeg's default for mp4, made explicit): part-sized fragments rely on it.
       fpsMode: 'cfr',
       format: 'mp4',
-      ...(fragmenting.kind === 'part' ? { movflags: FMP4_PART_MOVFLAGS, fragDurationUs: fragmenting.fragDurationUs } : { movflags: FMP4_MOVFLAGS }),
+      ...fmp4Fragmenting(fragmenting),
       flushPackets: true,
       videoTrackTimescale: VIDEO_TIMESCALE,
       maxMuxingQueueSize: 1024,
@@ -194,10 +199,6 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     outputs.push({ name: r.name, kind: 'video', fd, rendition: r });
   });
 
-  const audioFragmenting = (a: ResolvedAudioRendition): Pick<OutputOptions, 'movflags' | 'fragDurationUs'> => {
-    const plan = audioFragmentingOf(partTarget, a.sampleRate);
-    return plan.kind === 'frames' ? { movflags: FMP4_PART_MOVFLAGS, fragDurationUs: plan.fragDurationUs } : { movflags: FMP4_MOVFLAGS };
-  };
   for (const a of resolved.audio) {
     const fd = FIRST_OUTPUT_FD + outputs.length;
     builder.output(`pipe:${fd}`, {
@@ -205,7 +206,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
       audio: { bitrate: a.bitrate, channels: a.channels, sampleRate: a.sampleRate },
       disable: ['video', 'subtitle', 'data'],
       format: 'mp4',
-      ...audioFragmenting(a),
+      ...fmp4Fragmenting(audioFragmentingOf(partTarget, a.sampleRate)),
       flushPackets: true,
       maxMuxingQueueSize: 1024,
       ...(a.silent && silenceDuration !== undefined ? { durationSec: silenceDuration } : {}),

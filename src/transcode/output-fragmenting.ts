@@ -18,22 +18,23 @@
  * outgrows PART-TARGET, which no part may ("The duration of a Partial Segment MUST be less than or
  * equal to the Part Target Duration", RFC 8216bis §4.4.4.9).
  */
-export type VideoFragmenting =
+/** One fragment per frame, or per group of `frames` frames cut by ffmpeg's `-frag_duration`. */
+export type Fragmenting =
   | { kind: 'frame' }
   | {
-      kind: 'part';
-      /** Frames per fragment (whole frames within PART-TARGET). */
+      kind: 'grouped';
+      /** Frames per fragment (video: the whole frames of a part; audio: a few AAC frames). */
       frames: number;
       /** ffmpeg `-frag_duration`, microseconds: (frames − ½) frame durations. */
       fragDurationUs: number;
     };
 
-export function videoFragmentingOf(partTarget: number, frameRate: number): VideoFragmenting {
+export function videoFragmentingOf(partTarget: number, frameRate: number): Fragmenting {
   if (!(frameRate > 0) || !Number.isFinite(frameRate) || !(partTarget > 0)) return { kind: 'frame' };
   // The same whole-frame count the cutter packs: floor, with a hair of tolerance for 0.5 × 30 = 15.
   const frames = Math.floor(partTarget * frameRate + 1e-6);
   if (frames < 2) return { kind: 'frame' };
-  return { kind: 'part', frames, fragDurationUs: Math.round(((frames - 0.5) / frameRate) * 1e6) };
+  return { kind: 'grouped', frames, fragDurationUs: Math.round(((frames - 0.5) / frameRate) * 1e6) };
 }
 
 /**
@@ -49,17 +50,15 @@ export function videoFragmentingOf(partTarget: number, frameRate: number): Video
  * audio and video playlists are aligned by time, not by segment edges. Short parts (0.1–0.2 s) leave
  * room for no more than one frame, and keep per-frame fragments.
  */
-export type AudioFragmenting = { kind: 'frame' } | { kind: 'frames'; frames: number; fragDurationUs: number };
-
 /** AAC-LC frame length, samples. */
 const AAC_FRAME_SAMPLES = 1024;
 /** Largest fragment, as a share of PART-TARGET (see above). */
 const MAX_FRAGMENT_SHARE_OF_PART = 0.15;
 
-export function audioFragmentingOf(partTarget: number, sampleRate: number): AudioFragmenting {
+export function audioFragmentingOf(partTarget: number, sampleRate: number): Fragmenting {
   if (!(partTarget > 0) || !(sampleRate > 0)) return { kind: 'frame' };
   const frameSeconds = AAC_FRAME_SAMPLES / sampleRate;
   const frames = Math.floor((MAX_FRAGMENT_SHARE_OF_PART * partTarget) / frameSeconds + 1e-9);
   if (frames < 2) return { kind: 'frame' };
-  return { kind: 'frames', frames, fragDurationUs: Math.round((frames - 0.5) * frameSeconds * 1e6) };
+  return { kind: 'grouped', frames, fragDurationUs: Math.round((frames - 0.5) * frameSeconds * 1e6) };
 }

@@ -72,7 +72,7 @@ export function alignmentProblems(recording: Recording, shape: RunShape): string
   for (const name of others) compare(name, 0);
   // Audio cuts at the first fragment edge at or after a video boundary: within one fragment of it.
   const audioPlan = audioFragmentingOf(shape.part ?? 0.2, 48_000);
-  if (shape.audio !== undefined) compare(shape.audio, audioPlan.kind === 'frames' ? audioPlan.frames * AAC_FRAME_SECONDS : AAC_FRAME_SECONDS);
+  if (shape.audio !== undefined) compare(shape.audio, audioPlan.kind === 'grouped' ? audioPlan.frames * AAC_FRAME_SECONDS : AAC_FRAME_SECONDS);
   return problems;
 }
 

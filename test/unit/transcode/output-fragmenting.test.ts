@@ -20,7 +20,7 @@ describe('videoFragmentingOf', () => {
       expect(plan).toEqual({ kind: 'frame' });
       return;
     }
-    expect(plan).toEqual({ kind: 'part', frames, fragDurationUs });
+    expect(plan).toEqual({ kind: 'grouped', frames, fragDurationUs });
   });
 
   it('never lets a fragment of whole frames outgrow the part, and cuts after exactly `frames` frames', () => {
@@ -57,7 +57,7 @@ describe('audioFragmentingOf', () => {
   ])('%s s parts at %s Hz → %s AAC frames per fragment', (part, rate, frames, fragDurationUs) => {
     const plan = audioFragmentingOf(part, rate);
     if (frames === 0) expect(plan).toEqual({ kind: 'frame' });
-    else expect(plan).toEqual({ kind: 'frames', frames, fragDurationUs });
+    else expect(plan).toEqual({ kind: 'grouped', frames, fragDurationUs });
   });
 
   it('keeps a fragment within 15 % of the part, so whole fragments fill ≥ 85 % of it', () => {
