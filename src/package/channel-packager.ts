@@ -46,11 +46,11 @@ export interface ChannelPackagerOptions {
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Cache-Control stored with playlists, for CDNs reading storage directly; the origin sets its own. */
-/** How long `close()` waits for the first master's media playlists to be stored before giving up. */
-const MASTER_HANDOVER_WAIT_MS = 2000;
 const PLAYLIST_CACHE = 'no-cache';
 const MEDIA_CACHE = 'public, max-age=31536000, immutable';
 const AUDIO_GROUP = 'audio';
+/** How long `close()` waits for the first master's media playlists to be stored before giving up. */
+const MASTER_HANDOVER_WAIT_MS = 2000;
 
 /**
  * The LL-HLS packager of one channel: turns each transcoder run's fragmented-MP4 outputs into parts,
@@ -79,9 +79,11 @@ export class ChannelPackager {
   private masterWritten: MultivariantPlaylist | undefined;
   /** Until the first master is written: each rendition's latest media playlist upload (stored or failed). */
   private readonly playlistsStored = new Map<string, Promise<void>>();
-  /** Settles once the media playlists the first master waited for are stored; masters go after it. */
+  /**
+   * Settles once the media playlists the first master waited for are stored; every master is handed
+   * to the queue right after it (so this is also what `close()` waits for).
+   */
   private masterStoredAfter: Promise<void> | undefined;
-  private masterHandedOver: Promise<void> | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
@@ -175,9 +177,9 @@ export class ChannelPackager {
     await Promise.all([...this.renditions.values()].map((r) => r.drain()));
     // A master still waiting for its media playlists' uploads is handed over before the queue closes;
     // with storage down those uploads may retry for long, and the master could not be stored anyway.
-    if (this.masterHandedOver !== undefined) {
+    if (this.masterStoredAfter !== undefined) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.masterHandedOver, new Promise<void>((resolve) => (timer = setTimeout(resolve, MASTER_HANDOVER_WAIT_MS)))]);
+      await Promise.race([this.masterStoredAfter, new Promise<void>((resolve) => (timer = setTimeout(resolve, MASTER_HANDOVER_WAIT_MS)))]);
       clearTimeout(timer);
     }
   }
@@ -457,8 +459,8 @@ export class ChannelPackager {
     // (measured: 1.8 s instead of 0.9 s glass-to-glass for a viewer waiting for the stream to start).
     // Costs first-playable time once per channel (one segment, 1 s on `low-latency`). Playlists
     // continued from storage after a restart have segments already, so their master is not held back.
-    const everyRenditionHasASegment = [...videos.map((v) => v.packager), audioPackager].every((p) => p === undefined || p.playlist.segments.length > 0);
-    if (this.masterWritten === undefined && !everyRenditionHasASegment) return;
+    const renditionPackagers = [...videos.map((v) => v.packager), audioPackager];
+    if (this.masterWritten === undefined && !renditionPackagers.every((p) => p === undefined || p.playlist.segments.length > 0)) return;
     const audioCodec = audioPackager?.track?.codecs;
     const audioMeasured = audioPackager?.bitrate.measured ?? (audio ? { peak: audio.bitrate, average: audio.bitrate } : undefined);
     const master: MultivariantPlaylist = {
@@ -496,8 +498,6 @@ export class ChannelPackager {
       this.options.uploads.putLatest(`live/${this.channel}/master.m3u8`, body, { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE }),
     );
     stored.catch((err) => this.logger.warn({ err: errorMessage(err) }, 'multivariant playlist not stored yet'));
-    // Handed to the queue (not stored): what close() waits for.
-    this.masterHandedOver = this.masterStoredAfter;
   }
 
   private async runDeletions(): Promise<void> {
@@ -526,7 +526,6 @@ export class ChannelPackager {
 function channelsOf(track: TrackInfo, fallback: number): number {
   return track.channelCount ?? fallback;
 }
-
 
 /** Rendition names a multivariant playlist refers to (`{name}/playlist.m3u8` URIs, in order, once each). */
 export function renditionsOfMultivariant(text: string): string[] {

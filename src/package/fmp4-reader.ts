@@ -22,9 +22,10 @@ import {
 
 /**
  * Streaming reader of one single-track fragmented MP4 stream, as ffmpeg writes it to a pipe with
- * `-movflags +empty_moov+default_base_moof` and `frag_every_frame` or `frag_keyframe` + `-frag_duration`:
- * `ftyp` + `moov` (the init segment), then `moof` + `mdat` pairs (one per frame, or one per part). `push()` accepts any chunking — single bytes or megabytes —
- * and returns the events completed by that chunk; `end()` reports a truncated tail.
+ * `-movflags +empty_moov+default_base_moof` and `frag_every_frame` or `frag_keyframe` +
+ * `-frag_duration`: `ftyp` + `moov` (the init segment), then `moof` + `mdat` pairs (one per frame, or
+ * one per group of frames). `push()` accepts any chunking — single bytes or megabytes — and returns
+ * the events completed by that chunk; `end()` reports a truncated tail.
  *
  * Malformed input raises `LivepipeError(MediaMalformed)` and the reader stays failed (every later call
  * rethrows), so a caller can never resynchronise on garbage by accident. Memory is bounded by
