@@ -1,11 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { close as fsClose, constants as fsConstants, fsync as fsFsync, open as fsOpen, write as fsWrite } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  fsyncSync,
+  close as fsClose,
+  constants as fsConstants,
+  fsync as fsFsync,
+  mkdirSync,
+  open as fsOpen,
+  openSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  write as fsWrite,
+  writeSync,
+} from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { contentTypeForKey } from './content-types.js';
 import { ifNoneMatchHits, md5ETag } from './etag.js';
+import { localFilesystemName } from './local-filesystems.js';
 import { assertSafeKey, assertSafePrefix, type GetOptions, type GetResult, type ObjectStorage, type PutOptions } from './object-storage.js';
 import { OperationTracker } from './operation-tracker.js';
 
@@ -21,7 +37,32 @@ export interface FsStorageOptions {
   fsync?: boolean;
   /** ETags remembered for recently written or read files (an LRU). Default 4096. */
   etagCacheSize?: number;
+  /**
+   * How writes and deletes reach the file system. Default `'auto'`: `'inline'` when `root` is on a
+   * local disk or memory file system (`local-filesystems.ts`) and `fsync` is off, else `'thread-pool'`.
+   *
+   * - `'inline'`: synchronous calls on the event loop. Creating a file of a part or playlist in the
+   *   page cache takes ~0.1–0.3 ms here, less than the CPU of handing each of its four calls (open,
+   *   write, close, rename) to libuv's thread pool and back (wake-ups of a pool thread and of the
+   *   loop); inline writes cut the packager's CPU by about an eighth and part write p99 from ~20 ms
+   *   (queued behind other pool work) to ~3 ms (`npm run bench`, packager-live).
+   * - `'thread-pool'`: asynchronous calls, for network file systems and fsync, where one call can take
+   *   milliseconds to seconds and must not hold up the event loop (origin, ingest, API).
+   *
+   * An inline call slower than `inlineSlowMs` (a saturated disk, a remount) switches the
+   * driver to the thread pool for {@link INLINE_PAUSE_MS}, with a warning.
+   */
+  io?: FsIoMode;
+  /** Milliseconds above which an inline call counts as slow. Default {@link INLINE_SLOW_MS}. */
+  inlineSlowMs?: number;
 }
+
+export type FsIoMode = 'auto' | 'inline' | 'thread-pool';
+
+/** An inline write or delete slower than this pauses inline I/O. */
+export const INLINE_SLOW_MS = 20;
+/** How long inline I/O stays paused after a slow call. */
+export const INLINE_PAUSE_MS = 60_000;
 
 /** Files whose name contains this are the driver's temporary files; no valid key contains it. */
 const TEMP_MARK = '~';
@@ -62,12 +103,20 @@ export class FsStorage implements ObjectStorage {
   /** Temporary file names: this instance's random prefix and a counter (unique without a random draw per put). */
   private readonly tempPrefix = randomBytes(4).toString('hex');
   private tempCount = 0;
+  private readonly ioOption: FsIoMode;
+  private readonly inlineSlowMs: number;
+  /** Resolved by `start()`: whether writes and deletes may run inline. */
+  private inlineCapable = false;
+  /** `performance.now()` before which inline I/O is paused after a slow call. */
+  private inlinePausedUntil = 0;
 
   constructor(options: FsStorageOptions, logger: Logger) {
     if (options.root.trim() === '') throw new LivepipeError(ErrorCode.ConfigInvalid, 'filesystem storage root is empty');
     this.root = resolve(options.root);
     this.fsync = options.fsync ?? false;
     this.etagCacheSize = options.etagCacheSize ?? 4096;
+    this.ioOption = options.io ?? 'auto';
+    this.inlineSlowMs = options.inlineSlowMs ?? INLINE_SLOW_MS;
     this.logger = logger.child({ component: 'fs-storage' });
   }
 
@@ -76,16 +125,27 @@ export class FsStorage implements ObjectStorage {
     return this.root;
   }
 
+  /** How writes and deletes run right now (`'inline'` may turn to `'thread-pool'` for a while after a slow call). */
+  get ioMode(): 'inline' | 'thread-pool' {
+    return this.inlineCapable && performance.now() >= this.inlinePausedUntil ? 'inline' : 'thread-pool';
+  }
+
   async start(): Promise<void> {
+    let filesystem: string | undefined;
     try {
       await mkdir(this.root, { recursive: true });
       await this.ping();
+      filesystem = localFilesystemName((await statfs(this.root)).type);
     } catch (err) {
       throw new LivepipeError(ErrorCode.StorageUnavailable, `storage directory ${this.root} is not usable: ${errorMessage(err)}`, {
         cause: err,
       });
     }
-    this.logger.info({ root: this.root, fsync: this.fsync }, 'filesystem storage ready');
+    this.inlineCapable = this.ioOption === 'inline' || (this.ioOption === 'auto' && !this.fsync && filesystem !== undefined);
+    this.logger.info(
+      { root: this.root, fsync: this.fsync, filesystem: filesystem ?? 'not a local disk', io: this.ioMode },
+      'filesystem storage ready',
+    );
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
@@ -95,18 +155,22 @@ export class FsStorage implements ObjectStorage {
       const tmp = `${path}${TEMP_MARK}${this.tempPrefix}${(this.tempCount++).toString(36)}.tmp`;
       try {
         signal?.throwIfAborted();
-        try {
-          await writeNewFile(tmp, body, this.fsync);
-        } catch (err) {
-          if (!isErrno(err, 'ENOENT')) throw err;
-          // The key's directory does not exist yet (the first object of a rendition): create it and
-          // write again. Trying first saves a mkdir on every other put.
-          await mkdir(dirname(path), { recursive: true });
-          await writeNewFile(tmp, body, this.fsync);
+        if (this.ioMode === 'inline') {
+          this.timedInline('put', () => putInline(tmp, path, body, this.fsync));
+        } else {
+          try {
+            await writeNewFile(tmp, body, this.fsync);
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT')) throw err;
+            // The key's directory does not exist yet (the first object of a rendition): create it and
+            // write again. Trying first saves a mkdir on every other put.
+            await mkdir(dirname(path), { recursive: true });
+            await writeNewFile(tmp, body, this.fsync);
+          }
+          signal?.throwIfAborted();
+          await rename(tmp, path);
+          if (this.fsync) await syncDirectory(dirname(path));
         }
-        signal?.throwIfAborted();
-        await rename(tmp, path);
-        if (this.fsync) await syncDirectory(dirname(path));
       } catch (err) {
         await rm(tmp, { force: true }).catch(() => undefined);
         throw storageError('put', key, err);
@@ -165,6 +229,19 @@ export class FsStorage implements ObjectStorage {
     // turn the TypeError of an unsafe key into a rejection, never a synchronous throw.
     const paths = keys.map((key) => this.pathOf(key));
     return this.ops.run(async () => {
+      if (this.ioMode === 'inline') {
+        this.timedInline('delete', () => {
+          paths.forEach((path, i) => {
+            this.etags.delete(path);
+            try {
+              unlinkSync(path);
+            } catch (err) {
+              if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw storageError('delete', keys[i] ?? path, err);
+            }
+          });
+        });
+        return;
+      }
       for (let i = 0; i < paths.length; i += DELETE_CONCURRENCY) {
         await Promise.all(
           paths.slice(i, i + DELETE_CONCURRENCY).map(async (path, j) => {
@@ -239,6 +316,23 @@ export class FsStorage implements ObjectStorage {
     }
   }
 
+  /** Runs an inline call; a slow one pauses inline I/O (the event loop was held for its duration). */
+  private timedInline(op: string, call: () => void): void {
+    const started = performance.now();
+    try {
+      call();
+    } finally {
+      const ms = performance.now() - started;
+      if (ms > this.inlineSlowMs) {
+        this.inlinePausedUntil = performance.now() + INLINE_PAUSE_MS;
+        this.logger.warn(
+          { op, ms: Math.round(ms), pauseSeconds: INLINE_PAUSE_MS / 1000 },
+          'a synchronous file system call was slow: writing through the thread pool for a while',
+        );
+      }
+    }
+  }
+
   private remember(path: string, entry: CachedETag): void {
     this.etags.delete(path); // re-insert at the young end of the LRU
     this.etags.set(path, entry);
@@ -286,6 +380,47 @@ function writeNewFile(path: string, body: Uint8Array, fsync: boolean): Promise<v
       writeFrom(0);
     });
   });
+}
+
+/**
+ * `put` on the event loop: the same temp-file-and-rename steps as the asynchronous path, with
+ * synchronous calls. Throws the raw errno error; leaves no temporary file behind.
+ */
+function putInline(tmp: string, path: string, body: Uint8Array, fsync: boolean): void {
+  try {
+    try {
+      writeNewFileSync(tmp, body, fsync);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      mkdirSync(dirname(path), { recursive: true });
+      writeNewFileSync(tmp, body, fsync);
+    }
+    renameSync(tmp, path);
+    if (fsync) syncDirectorySync(dirname(path));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function writeNewFileSync(path: string, body: Uint8Array, fsync: boolean): void {
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    let offset = 0;
+    while (offset < body.byteLength) offset += writeSync(fd, body, offset, body.byteLength - offset);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDirectorySync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function syncDirectory(dir: string): Promise<void> {

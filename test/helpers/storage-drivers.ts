@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
-import { FsStorage } from '../../src/storage/fs-storage.js';
+import { FsStorage, type FsStorageOptions } from '../../src/storage/fs-storage.js';
 import type { ObjectStorage } from '../../src/storage/object-storage.js';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.js';
 import { startS3Server, type TestS3Server } from './s3-server.js';
@@ -21,9 +21,9 @@ export interface DriverFixture {
   close(): Promise<void>;
 }
 
-export async function startFsFixture(): Promise<DriverFixture> {
+export async function startFsFixture(options: Partial<FsStorageOptions> = {}): Promise<DriverFixture> {
   const sandbox = await mkdtemp(join(tmpdir(), 'livepipe-fs-storage-'));
-  const storage = new FsStorage({ root: join(sandbox, 'root') }, silentLogger());
+  const storage = new FsStorage({ ...options, root: join(sandbox, 'root') }, silentLogger());
   await storage.start();
   return {
     storage,

@@ -7,6 +7,7 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { md5ETag } from '../../../src/storage/etag.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
+import { captureLogs } from '../../helpers/ingest-log-capture.js';
 
 describe('filesystem driver specifics', () => {
   let sandbox: string;
@@ -150,6 +151,57 @@ describe('filesystem driver specifics', () => {
       expect(relative(root, join(root, key)).split(sep)).not.toContain('..');
       expect(written.has(key)).toBe(true);
     }
+    await storage.close();
+  });
+
+  it('writes inline on a local disk by default, through the thread pool with fsync or when asked', async () => {
+    // The CI and developer machines keep the temporary directory on a local file system (ext4, xfs,
+    // tmpfs, overlayfs…), never on NFS.
+    const modes: Array<[ConstructorParameters<typeof FsStorage>[0], 'inline' | 'thread-pool']> = [
+      [{ root: join(sandbox, 'mode-auto') }, 'inline'],
+      [{ root: join(sandbox, 'mode-fsync'), fsync: true }, 'thread-pool'],
+      [{ root: join(sandbox, 'mode-pool'), io: 'thread-pool' }, 'thread-pool'],
+      [{ root: join(sandbox, 'mode-inline-fsync'), io: 'inline', fsync: true }, 'inline'],
+    ];
+    for (const [options, expected] of modes) {
+      const storage = new FsStorage(options, silentLogger());
+      await storage.start();
+      expect(storage.ioMode, JSON.stringify(options)).toBe(expected);
+      await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('part'), { contentType: 'video/iso.segment' });
+      await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('part 2'), { contentType: 'video/iso.segment' });
+      expect(await readdir(join(options.root, 'live/ch/v'))).toEqual(['part-1-0.m4s']);
+      await storage.delete(['live/ch/v/part-1-0.m4s', 'live/ch/v/never-written.m4s']);
+      expect(await readdir(join(options.root, 'live/ch/v'))).toEqual([]);
+      await storage.close();
+    }
+  });
+
+  it('turns to the thread pool after a slow inline call, says so, and keeps every write', async () => {
+    const logs = captureLogs();
+    // Every call counts as slow: the first put runs inline, then the driver pauses inline I/O.
+    const storage = new FsStorage({ root: join(sandbox, 'slow'), io: 'inline', inlineSlowMs: -1 }, logs.logger);
+    await storage.start();
+    expect(storage.ioMode).toBe('inline');
+    await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('a'), { contentType: 'video/iso.segment' });
+    expect(storage.ioMode).toBe('thread-pool');
+    await storage.put('live/ch/v/part-1-1.m4s', Buffer.from('b'), { contentType: 'video/iso.segment' });
+    expect(await readdir(join(sandbox, 'slow', 'live/ch/v'))).toEqual(['part-1-0.m4s', 'part-1-1.m4s']);
+    const warnings = logs.entries().filter((e) => e.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ op: 'put', pauseSeconds: 60 });
+    await storage.close();
+  });
+
+  it('reports inline failures as storage errors and leaves no temporary file', async () => {
+    const root = join(sandbox, 'inline-fail');
+    const storage = new FsStorage({ root, io: 'inline' }, silentLogger());
+    await storage.start();
+    // A file where the key needs a directory: the write fails with ENOTDIR.
+    await writeFile(join(root, 'live'), 'not a directory');
+    const err = await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('x'), { contentType: 'video/iso.segment' }).catch((e: unknown) => e);
+    expect(isLivepipeError(err, ErrorCode.StorageUnavailable)).toBe(true);
+    expect((err as Error).message).toContain('live/ch/v/part-1-0.m4s');
+    expect(await readdir(root)).toEqual(['live']);
     await storage.close();
   });
 

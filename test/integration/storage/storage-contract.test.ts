@@ -6,11 +6,13 @@ import type { GetResult, ObjectStorage, StoredObject } from '../../../src/storag
 import { startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage-drivers.js';
 
 /**
- * One contract, two drivers: the filesystem driver in a temporary directory, and the S3 driver
- * against a real S3-compatible server (s3rver) over HTTP on loopback.
+ * One contract, two drivers: the filesystem driver in a temporary directory (with writes inline, its
+ * default on a local disk, and through the thread pool, its mode for network file systems), and the
+ * S3 driver against a real S3-compatible server (s3rver) over HTTP on loopback.
  */
 const drivers: Array<[string, () => Promise<DriverFixture>]> = [
-  ['fs', startFsFixture],
+  ['fs (inline)', () => startFsFixture({ io: 'inline' })],
+  ['fs (thread pool)', () => startFsFixture({ io: 'thread-pool' })],
   ['s3', () => startS3Fixture()],
 ];
 
