@@ -16,7 +16,8 @@
  *  2. requests/s for cached parts (48 KB and 192 KB) and segments (600 KB): the origin, a bare
  *     `node:http` server answering the same Buffers with the same headers (Node's floor), and nginx
  *     serving the same files from disk (sendfile) with 1 worker (the origin's core count) and with 2
- *     (`auto` on this machine). Load from wrk (1 thread, 64 keep-alive connections); besides
+ *     (`auto` on this machine), and with 1 worker and `sendfile off` (bodies copied through user
+ *     space, as a server answering from memory must: what the sendfile gap is). Load from wrk (1 thread, 64 keep-alive connections); besides
  *     requests/s, the CPU time per request of each server process (user + system);
  *  3. RSS of the origin with 10,000 held requests (clients in a separate process).
  *
@@ -505,20 +506,26 @@ async function startBareMediaServer(objects: ReadonlyMap<string, Buffer>): Promi
   };
 }
 
-async function startNginx(root: string, dir: string, workers: number): Promise<{ port: number; workerPids: () => Promise<number[]>; stop: () => Promise<void> }> {
+async function startNginx(
+  root: string,
+  dir: string,
+  workers: number,
+  sendfile = true,
+): Promise<{ port: number; workerPids: () => Promise<number[]>; stop: () => Promise<void> }> {
   const port = await freePort();
-  const conf = join(dir, `nginx-${workers}.conf`);
+  const name = `nginx-${workers}${sendfile ? '' : '-copy'}`;
+  const conf = join(dir, `${name}.conf`);
   await writeFile(
     conf,
     `worker_processes ${workers};
 daemon off;
 user root;
-pid ${dir}/nginx-${workers}.pid;
+pid ${dir}/${name}.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  sendfile on;
+  sendfile ${sendfile ? 'on' : 'off'};
   tcp_nopush on;
   keepalive_requests 1000000;
   client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
@@ -584,16 +591,22 @@ export async function throughput(): Promise<Record<string, unknown>> {
   };
   const nginx1 = await startNginx(root, dir, 1);
   const nginx2 = await startNginx(root, dir, 2);
+  // nginx copying bodies through user space, as any server answering from memory must (the origin
+  // answers hot objects from its cache, and Node has no sendfile for sockets): separates the cost of
+  // that copy from the cost of the HTTP layer.
+  const nginx1Copy = await startNginx(root, dir, 1, false);
   try {
     // Warm the origin cache; the origin is then measured while this process does nothing else.
     for (const [file] of files) await (await fetch(`http://127.0.0.1:${origin.address().port}/live/bench/v0/${file}`)).arrayBuffer();
     const nginx1Pids = await nginx1.workerPids();
     const nginx2Pids = await nginx2.workerPids();
+    const nginx1CopyPids = await nginx1Copy.workerPids();
     const targets: Record<string, { base: string; cpuUs: () => Promise<number> }> = {
       origin: { base: `http://127.0.0.1:${origin.address().port}`, cpuUs: ownCpuUs },
       bareNode: { base: `http://127.0.0.1:${bare.port}`, cpuUs: ownCpuUs },
       nginx1w: { base: `http://127.0.0.1:${nginx1.port}`, cpuUs: () => processCpuUs(nginx1Pids) },
       nginx2w: { base: `http://127.0.0.1:${nginx2.port}`, cpuUs: () => processCpuUs(nginx2Pids) },
+      nginx1wNoSendfile: { base: `http://127.0.0.1:${nginx1Copy.port}`, cpuUs: () => processCpuUs(nginx1CopyPids) },
     };
     // The machine is shared and noisy: interleave the servers and keep each one's best round; CPU
     // per request (the server's own, not wrk's) is steadier than requests/s and says where time goes.
@@ -614,7 +627,7 @@ export async function throughput(): Promise<Record<string, unknown>> {
     for (const [k, v] of Object.entries(best)) results[`${k}Rps`] = Math.round(v);
     for (const [k, v] of Object.entries(cpu)) results[`${k}CpuUsPerRequest`] = round(v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!);
     for (const [, label] of files) {
-      for (const other of ['bareNode', 'nginx1w', 'nginx2w']) {
+      for (const other of ['bareNode', 'nginx1w', 'nginx2w', 'nginx1wNoSendfile']) {
         const suffix = other === 'bareNode' ? 'BareNode' : `Nginx${other.slice(5)}`;
         results[`ratio${label}Vs${suffix}`] = round(best[`origin${label}`]! / best[`${other}${label}`]!);
       }
@@ -622,6 +635,7 @@ export async function throughput(): Promise<Record<string, unknown>> {
   } finally {
     await nginx1.stop();
     await nginx2.stop();
+    await nginx1Copy.stop();
     await bare.close();
     await origin.close();
     await source.close();
