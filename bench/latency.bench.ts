@@ -27,13 +27,6 @@ const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
 const WARMUP_SECONDS = 6;
 /** Viewers who join the running channel one after the other (see `livepipeLatency`). */
 const LATER_VIEWERS = Number(process.env.LIVEPIPE_BENCH_LATENCY_LATER_VIEWERS ?? 3);
-/**
- * hls.js config of the catch-up viewers: play up to 1.5× while behind the target latency (hls.js's
- * default, 1, never changes the rate). Low-latency deployments set this; it turns the start-up
- * luck each default viewer keeps into a steady figure. The baseline gets a catch-up viewer too.
- */
-const CATCH_UP_CONFIG = { maxLiveSyncPlaybackRate: 1.5 };
-const CATCH_UP_VIEWERS = Number(process.env.LIVEPIPE_BENCH_LATENCY_CATCH_UP_VIEWERS ?? 2);
 
 /** A 720p30 H.264 + AAC contribution file, like an encoder would push (2 s GOP, CBR-ish 4 Mbit/s). */
 export function makeContribution(file: string, seconds: number): void {
@@ -68,10 +61,10 @@ export interface LatencyFigures {
  * two, and on this one machine it would starve the encoder exactly while an early joiner positions
  * itself (a viewer's browser runs elsewhere). Without one, a fresh Chromium is launched and closed.
  */
-export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, shared?: Browser, hlsConfig?: Record<string, unknown>): Promise<LatencyFigures> {
+export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, shared?: Browser): Promise<LatencyFigures> {
   const browser = shared ?? (await launchBrowser());
   try {
-    const player = await startPlayer(browser, url, hlsConfig === undefined ? {} : { hlsConfig });
+    const player = await startPlayer(browser, url);
     try {
       const warm = await player.waitFor((s) => s.currentTime >= WARMUP_SECONDS, 40_000);
       const from = warm.latencySamples.length;
@@ -142,25 +135,13 @@ http { access_log off; types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4
  * playback rate, so a viewer keeps the latency it started with: one viewer is one sample of start-up
  * timing, and the later viewers' figure is the median of their medians (each is listed too).
  */
-type ViewersFigures = LatencyFigures & { viewerMedians: number[] };
-
-/** The median viewer's figures, with the median of every viewer's median and the overall max. */
-function acrossViewers(viewers: readonly LatencyFigures[]): ViewersFigures {
-  const viewerMedians = viewers.map((f) => f.medianSeconds);
-  const middle = viewers.find((f) => f.medianSeconds === median(viewerMedians)) ?? viewers[0]!;
-  return { ...middle, medianSeconds: median(viewerMedians), maxSeconds: Math.max(...viewers.map((f) => f.maxSeconds)), viewerMedians };
-}
-
-async function livepipeLatency(
-  contribution: string,
-  dataDir: string,
-): Promise<{ early: LatencyFigures; joinedLater: ViewersFigures; catchUp: ViewersFigures | undefined }> {
+async function livepipeLatency(contribution: string, dataDir: string): Promise<{ early: LatencyFigures; joinedLater: LatencyFigures & { viewerMedians: number[] } }> {
   const port = await freePort();
   // The early joiner's browser is up before the channel starts, as a viewer waiting on a page.
   const browser = await launchBrowser();
   const cli = runCli([
     'package', '--input', contribution, '--channel', 'bench', '--ladder', 'low-latency',
-    '--data-dir', dataDir, '--origin-port', String(port), '--duration', String((1 + LATER_VIEWERS + CATCH_UP_VIEWERS) * (SAMPLE_SECONDS + 30) + 60),
+    '--data-dir', dataDir, '--origin-port', String(port), '--duration', String((1 + LATER_VIEWERS) * (SAMPLE_SECONDS + 30) + 60),
   ], { LIVEPIPE_LOG_LEVEL: 'warn' });
   try {
     const url = `http://127.0.0.1:${port}/live/bench/master.m3u8`;
@@ -168,9 +149,9 @@ async function livepipeLatency(
     const early = await measure(url, SAMPLE_SECONDS, browser);
     const later: LatencyFigures[] = [];
     for (let i = 0; i < LATER_VIEWERS; i++) later.push(await measure(url, SAMPLE_SECONDS, browser));
-    const catchUp: LatencyFigures[] = [];
-    for (let i = 0; i < CATCH_UP_VIEWERS; i++) catchUp.push(await measure(url, SAMPLE_SECONDS, browser, CATCH_UP_CONFIG));
-    return { early, joinedLater: acrossViewers(later), catchUp: catchUp.length > 0 ? acrossViewers(catchUp) : undefined };
+    const viewerMedians = later.map((f) => f.medianSeconds);
+    const middle = later.find((f) => f.medianSeconds === median(viewerMedians)) ?? later[0]!;
+    return { early, joinedLater: { ...middle, medianSeconds: median(viewerMedians), maxSeconds: Math.max(...later.map((f) => f.maxSeconds)), viewerMedians } };
   } finally {
     await cli.stop('SIGINT');
     await browser.close();
@@ -178,12 +159,7 @@ async function livepipeLatency(
 }
 
 /** The baseline: ffmpeg's HLS muxer (1 s fMP4 segments, one 720p encode) behind nginx, played by hls.js. */
-export async function ffmpegHlsLatency(
-  contribution: string,
-  dir: string,
-  sampleSeconds = SAMPLE_SECONDS,
-  catchUpViewers = 0,
-): Promise<LatencyFigures & { server: string; catchUp?: LatencyFigures }> {
+export async function ffmpegHlsLatency(contribution: string, dir: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures & { server: string }> {
   const www = join(dir, 'www');
   spawnSync('mkdir', ['-p', www]);
   const browser = await launchBrowser();
@@ -199,9 +175,7 @@ export async function ffmpegHlsLatency(
   try {
     const url = `${server.url}/index.m3u8`;
     await waitForHttp(url, 30_000);
-    const figures = await measure(url, sampleSeconds, browser);
-    const catchUp = catchUpViewers > 0 ? await measure(url, sampleSeconds, browser, CATCH_UP_CONFIG) : undefined;
-    return { ...figures, server: server.server, ...(catchUp === undefined ? {} : { catchUp }) };
+    return { ...(await measure(url, sampleSeconds, browser)), server: server.server };
   } finally {
     ffmpeg.kill('SIGINT');
     await server.stop();
@@ -214,16 +188,14 @@ export async function run(): Promise<Record<string, unknown>> {
   try {
     const contribution = join(dir, 'contribution-720p30.mp4');
     // Long enough for every livepipe viewer (warm-up and sampling, ~45 s each) and some slack.
-    makeContribution(contribution, (1 + LATER_VIEWERS + CATCH_UP_VIEWERS) * (SAMPLE_SECONDS + 20) + 60);
+    makeContribution(contribution, (1 + LATER_VIEWERS) * (SAMPLE_SECONDS + 20) + 60);
     const livepipe = await livepipeLatency(contribution, join(dir, 'data'));
-    const ffmpegHls = await ffmpegHlsLatency(contribution, join(dir, 'ffmpeg'), SAMPLE_SECONDS, Math.min(1, CATCH_UP_VIEWERS));
+    const ffmpegHls = await ffmpegHlsLatency(contribution, join(dir, 'ffmpeg'));
     return {
       input: '720p30 H.264/AAC file read at native rate',
       sampleSeconds: SAMPLE_SECONDS,
       livepipeLowLatencyLadder: livepipe.early,
       livepipeLowLatencyLadderJoinedLater: livepipe.joinedLater,
-      livepipeLowLatencyLadderCatchUp: livepipe.catchUp,
-      catchUpConfig: CATCH_UP_CONFIG,
       ffmpegHls1sSegments: ffmpegHls,
       target: 'livepipe median ≤ 1.0 s (reference LL-HLS packager without transcoding: 1.25 s)',
       ratioToFfmpegHls: round(livepipe.early.medianSeconds / ffmpegHls.medianSeconds),
