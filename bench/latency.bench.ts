@@ -66,7 +66,9 @@ export async function measure(url: string, sampleSeconds = SAMPLE_SECONDS, share
   try {
     const player = await startPlayer(browser, url);
     try {
-      const warm = await player.waitFor((s) => s.currentTime >= WARMUP_SECONDS, 40_000);
+      // Warm-up is time spent playing (latency is sampled every 250 ms while playing), not media
+      // time: a live stream's currentTime starts wherever the viewer joined.
+      const warm = await player.waitFor((s) => s.latencySamples.length >= WARMUP_SECONDS * 4, 40_000);
       const from = warm.latencySamples.length;
       const done = await player.waitFor((s) => s.latencySamples.length >= from + sampleSeconds * 4, (sampleSeconds + 20) * 1000);
       const samples = done.latencySamples.slice(from);
