@@ -63,6 +63,14 @@ export type FsIoMode = 'auto' | 'inline' | 'thread-pool';
 export const INLINE_SLOW_MS = 20;
 /** How long inline I/O stays paused after a slow call. */
 export const INLINE_PAUSE_MS = 60_000;
+/**
+ * Larger objects are written through the thread pool even when inline I/O is on: copying megabytes
+ * into the page cache takes milliseconds of event loop, and such objects (a high-bitrate segment)
+ * come at most once a segment per rendition, so the hand-off costs nothing that matters.
+ */
+export const INLINE_MAX_BYTES = 1024 * 1024;
+/** Larger delete batches (a channel's whole window at once) use the thread pool, for the same reason. */
+export const INLINE_MAX_DELETES = 64;
 
 /** Files whose name contains this are the driver's temporary files; no valid key contains it. */
 const TEMP_MARK = '~';
@@ -155,7 +163,7 @@ export class FsStorage implements ObjectStorage {
       const tmp = `${path}${TEMP_MARK}${this.tempPrefix}${(this.tempCount++).toString(36)}.tmp`;
       try {
         signal?.throwIfAborted();
-        if (this.ioMode === 'inline') {
+        if (this.ioMode === 'inline' && body.byteLength <= INLINE_MAX_BYTES) {
           this.timedInline('put', () => putInline(tmp, path, body, this.fsync));
         } else {
           try {
@@ -229,7 +237,7 @@ export class FsStorage implements ObjectStorage {
     // turn the TypeError of an unsafe key into a rejection, never a synchronous throw.
     const paths = keys.map((key) => this.pathOf(key));
     return this.ops.run(async () => {
-      if (this.ioMode === 'inline') {
+      if (this.ioMode === 'inline' && paths.length <= INLINE_MAX_DELETES) {
         this.timedInline('delete', () => {
           paths.forEach((path, i) => {
             this.etags.delete(path);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { md5ETag } from '../../../src/storage/etag.js';
-import { FsStorage } from '../../../src/storage/fs-storage.js';
+import { FsStorage, INLINE_MAX_BYTES, INLINE_MAX_DELETES } from '../../../src/storage/fs-storage.js';
 import { captureLogs } from '../../helpers/ingest-log-capture.js';
 
 describe('filesystem driver specifics', () => {
@@ -189,6 +189,27 @@ describe('filesystem driver specifics', () => {
     const warnings = logs.entries().filter((e) => e.level === 40);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ op: 'put', pauseSeconds: 60 });
+    await storage.close();
+  });
+
+  it('writes large objects and deletes large batches through the thread pool even when inline', async () => {
+    const logs = captureLogs();
+    // Every inline call counts as slow, so the first one that runs inline pauses inline I/O (and
+    // warns): until then, nothing ran inline.
+    const root = join(sandbox, 'large');
+    const storage = new FsStorage({ root, io: 'inline', inlineSlowMs: -1 }, logs.logger);
+    await storage.start();
+    const big = Buffer.alloc(INLINE_MAX_BYTES + 1, 3);
+    await storage.put('live/ch/v/seg-1.m4s', big, { contentType: 'video/iso.segment' });
+    const many = Array.from({ length: INLINE_MAX_DELETES + 1 }, (_, i) => `live/ch/v/part-1-${i}.m4s`);
+    await storage.delete(many);
+    expect(storage.ioMode).toBe('inline');
+    expect(logs.entries().filter((e) => e.level === 40)).toEqual([]);
+    const read = await storage.get('live/ch/v/seg-1.m4s');
+    expect(read !== undefined && 'body' in read && read.body.equals(big)).toBe(true);
+    // A small put runs inline (and, being "slow", pauses inline I/O).
+    await storage.put('live/ch/v/part-1-0.m4s', Buffer.from('small'), { contentType: 'video/iso.segment' });
+    expect(storage.ioMode).toBe('thread-pool');
     await storage.close();
   });
 
