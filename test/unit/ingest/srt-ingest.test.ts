@@ -20,6 +20,10 @@ describe('SRT listener settings', () => {
     expect(args.join(' ')).toContain('-c copy -f mpegts');
     // nobuffer would drop the publisher's first keyframe (read while probing): a GOP of waiting.
     expect(args.join(' ')).not.toContain('nobuffer');
+    // Packets pass through as they arrive: no audio packing, no waiting to interleave (edge lag).
+    expect(args[args.indexOf('-pes_payload_size') + 1]).toBe('0');
+    expect(args[args.indexOf('-max_interleave_delta') + 1]).toBe('1');
+    expect(args.indexOf('-pes_payload_size')).toBeGreaterThan(args.indexOf('-i'));
     expect(srtListenerArgs('::1', { port: 9001, passphrase: 'x'.repeat(10) }, 32)).toContain('srt://[::1]:9001');
   });
 
