@@ -30,6 +30,8 @@ import type { ReadinessCheck } from './readiness.js';
 
 /** Request bodies are tiny channel specs; 16 KiB leaves room and bounds memory per request. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
+/** How long `close()` waits for in-flight API requests before cutting their connections. */
+export const API_CLOSE_GRACE_MS = 5_000;
 
 export interface ApiServerOptions {
   /** Bind address (default of the service config: 127.0.0.1). */
@@ -178,12 +180,23 @@ export class ApiServer {
     return this.app?.server.listening ?? false;
   }
 
-  /** Stops accepting, waits for in-flight requests. Idempotent. */
+  /**
+   * Stops accepting and waits for in-flight requests, for at most {@link API_CLOSE_GRACE_MS}: then the
+   * remaining connections are cut. Fastify closes idle keep-alive connections at once, but a client
+   * that stops reading a large response (metrics, the OpenAPI document) keeps its connection busy
+   * with our unsent bytes, and shutdown must not wait on it. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const app = this.app;
       this.app = undefined;
-      if (app !== undefined) await app.close();
+      if (app === undefined) return;
+      const force = setTimeout(() => app.server.closeAllConnections(), API_CLOSE_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     })();
     return this.closing;
   }

@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiServer } from '../../../src/api/api-server.js';
+import { API_CLOSE_GRACE_MS, ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
 import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/api/metrics.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
@@ -510,4 +511,25 @@ describe('internal errors', () => {
       await api.close();
     }
   });
+});
+
+describe('shutdown', () => {
+  it('cuts a connection stuck mid-request after the grace period instead of waiting for it', async () => {
+    const api = await startApiTestServer({ token: TOKEN });
+    const { port } = new URL(api.base);
+    // A client that sent half a request and went quiet: its connection is not idle, so a plain
+    // close would wait for the request timeout (10 s, checked every 30 s).
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await api.close();
+    const closedAfterMs = performance.now() - started;
+    await socketClosed;
+    expect(closedAfterMs).toBeGreaterThanOrEqual(API_CLOSE_GRACE_MS - 100);
+    // Well before the request timeout would have ended the stuck request.
+    expect(closedAfterMs).toBeLessThan(9_000);
+  }, 20_000);
 });
