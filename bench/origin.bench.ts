@@ -17,8 +17,9 @@
  *     `node:http` server answering the same Buffers with the same headers (Node's floor), and nginx
  *     serving the same files from disk (sendfile) with 1 worker (the origin's core count) and with 2
  *     (`auto` on this machine), and with 1 worker and `sendfile off` (bodies copied through user
- *     space, as a server answering from memory must: what the sendfile gap is). Load from wrk (1 thread, 64 keep-alive connections); besides
- *     requests/s, the CPU time per request of each server process (user + system);
+ *     space, as a server answering from memory must: what the sendfile gap is). Load from wrk
+ *     (1 thread, 64 keep-alive connections); besides requests/s, the CPU time per request of each
+ *     server process (user + system);
  *  3. RSS of the origin with 10,000 held requests (clients in a separate process).
  *
  * Run: `npx tsx bench/origin.bench.ts` (prints JSON), or import `run()`.

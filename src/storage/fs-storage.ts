@@ -196,7 +196,7 @@ export class FsStorage implements ObjectStorage {
       try {
         handle = await open(path, 'r');
       } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+        if (isMissing(err)) return undefined;
         throw storageError('get', key, err);
       }
       try {
@@ -244,7 +244,7 @@ export class FsStorage implements ObjectStorage {
             try {
               unlinkSync(path);
             } catch (err) {
-              if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw storageError('delete', keys[i] ?? path, err);
+              if (!isMissing(err)) throw storageError('delete', keys[i] ?? path, err);
             }
           });
         });
@@ -257,7 +257,7 @@ export class FsStorage implements ObjectStorage {
             try {
               await unlink(path);
             } catch (err) {
-              if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+              if (isMissing(err)) return;
               throw storageError('delete', keys[i + j] ?? path, err);
             }
           }),
@@ -308,7 +308,7 @@ export class FsStorage implements ObjectStorage {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+      if (isMissing(err)) return;
       throw err;
     }
     for (const entry of entries) {
@@ -442,6 +442,11 @@ async function syncDirectory(dir: string): Promise<void> {
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** The path (or a folder on it) does not exist: a missing object, not a storage failure. */
+function isMissing(err: unknown): boolean {
+  return isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR');
 }
 
 function storageError(op: string, key: string, err: unknown): LivepipeError {
