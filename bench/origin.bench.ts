@@ -12,7 +12,9 @@
  *       - `clientReceivedMs`: each response complete in the client process. One client process
  *         parses all responses itself, so with 1,000 it adds its own queueing; real held requests
  *         come from many CDN edges.
- *     Then the standalone origin (storage-watch source), 1,000 held, client receipt times;
+ *     Below the Node floors, the machine's: a C program (`bench/floors/hold-release.c`) writing
+ *     the same prebuilt response with `send()` to each held connection, from 1 and 2 threads;
+ *     then the standalone origin (storage-watch source), 1,000 held, client receipt times;
  *  2. requests/s for cached parts (48 KB and 192 KB) and segments (600 KB): the origin, a bare
  *     `node:http` server answering the same Buffers with the same headers (Node's floor), and nginx
  *     serving the same files from disk (sendfile) with 1 worker (the origin's core count) and with 2
@@ -172,12 +174,73 @@ function instrumentResponseEnds(): { handed: number[]; finished: number[]; unflu
 /** A server under the wake-up test: holds requests until `release()` answers them all. */
 interface HoldTarget {
   readonly port: number;
-  readonly heldCount: number;
+  heldCount(): number | Promise<number>;
   /** Untimed work before `release()`. */
   prepare?(): void;
-  /** Answers every held request in one synchronous pass; `handed` gets a time per response written. */
-  release(handed: number[]): void;
+  /**
+   * Answers every held request in one synchronous pass of this process; `handed` gets a time per
+   * response written. A server in another process (the C floor) times itself and returns its pass.
+   */
+  release(handed: number[]): void | Promise<ExternalPass>;
   close(): Promise<void>;
+}
+
+/** A release pass timed by a server in another process (CLOCK_MONOTONIC ms, as `monotonicMs`). */
+interface ExternalPass {
+  t0: number;
+  handed: number[];
+  cpuUs: number;
+}
+
+/**
+ * The machine's floor, below Node's: `bench/floors/hold-release.c`, compiled here with the system's
+ * C compiler, holds the same requests and writes one prebuilt response per connection with plain
+ * `send()`, from 1 thread (what any event loop pays) or 2 (this machine's cores). Skipped, with the
+ * reason in the results, where no C compiler is installed.
+ */
+async function startCFloorServer(threads: number, response: Buffer, dir: string): Promise<HoldTarget> {
+  const binary = join(dir, 'hold-release');
+  const source = new URL('./floors/hold-release.c', import.meta.url).pathname;
+  await promisify(execFile)('cc', ['-O2', '-pthread', '-o', binary, source]);
+  const child = spawn(binary, [String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const waiter = waiters.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = () => new Promise<string>((resolve) => (lines.length > 0 ? resolve(lines.shift()!) : waiters.push(resolve)));
+  const ask = async (command: string) => {
+    child.stdin.write(`${command}\n`);
+    return JSON.parse(await nextLine()) as Record<string, unknown>;
+  };
+  const { port } = JSON.parse(await nextLine()) as { port: number };
+  child.stdin.write(`response ${response.toString('hex')}\n`);
+  return {
+    port,
+    heldCount: async () => (await ask('count')).held as number,
+    release: async () => (await ask('release')) as unknown as ExternalPass,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
+
+/** A complete HTTP/1.1 response as `node:http` would send it for `writeHead(200, head)` + `end(body)`. */
+function prebuiltResponse(body: Buffer, head: string[]): Buffer {
+  let headerText = 'HTTP/1.1 200 OK\r\n';
+  for (let i = 0; i < head.length; i += 2) headerText += `${head[i]}: ${head[i + 1]}\r\n`;
+  headerText += `Date: ${new Date().toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=65\r\n\r\n`;
+  return Buffer.concat([Buffer.from(headerText, 'latin1'), body]);
 }
 
 /**
@@ -195,10 +258,7 @@ interface HoldTarget {
 async function startFloorServer(mode: 'headers' | 'end-only' | 'raw-socket', body: Buffer, head: string[]): Promise<HoldTarget> {
   if (mode === 'raw-socket') {
     let held: Socket[] = [];
-    let headerText = 'HTTP/1.1 200 OK\r\n';
-    for (let i = 0; i < head.length; i += 2) headerText += `${head[i]}: ${head[i + 1]}\r\n`;
-    headerText += `Date: ${new Date().toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=65\r\n\r\n`;
-    const response = Buffer.concat([Buffer.from(headerText, 'latin1'), body]);
+    const response = prebuiltResponse(body, head);
     const sockets = new Set<Socket>();
     // Each request arrives as one small packet: one 'data' event per request.
     const server = createNetServer((socket) => {
@@ -211,9 +271,7 @@ async function startFloorServer(mode: 'headers' | 'end-only' | 'raw-socket', bod
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     return {
       port: (server.address() as AddressInfo).port,
-      get heldCount() {
-        return held.length;
-      },
+      heldCount: () => held.length,
       release(handed) {
         const batch = held;
         held = [];
@@ -235,9 +293,7 @@ async function startFloorServer(mode: 'headers' | 'end-only' | 'raw-socket', bod
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     port: (server.address() as AddressInfo).port,
-    get heldCount() {
-      return held.length;
-    },
+    heldCount: () => held.length,
     release() {
       const batch = held;
       held = [];
@@ -323,9 +379,7 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
   let next = model;
   const originTarget: HoldTarget = {
     port: origin.address().port,
-    get heldCount() {
-      return origin.heldCount;
-    },
+    heldCount: () => origin.heldCount,
     prepare() {
       next = advance(model); // the packager's new model (its work, not the origin's)
     },
@@ -342,6 +396,14 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
     bareNodeEndOnly: await startFloorServer('end-only', floorBody, floorHead),
     rawSocketWrite: await startFloorServer('raw-socket', floorBody, floorHead),
   };
+  const skipped: Record<string, string> = {};
+  for (const threads of [1, 2]) {
+    try {
+      targets[`cSend${threads}Thread${threads > 1 ? 's' : ''}`] = await startCFloorServer(threads, prebuiltResponse(floorBody, floorHead), dir);
+    } catch (err) {
+      skipped[`cSend${threads}Thread${threads > 1 ? 's' : ''}`] = `no C floor: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
   const client = startWakeClient();
   const ends = instrumentResponseEnds();
   const results: Record<string, unknown> = {};
@@ -352,28 +414,34 @@ export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<
         for (const [name, target] of Object.entries(targets)) {
           const pending = model.pending!;
           const answers = client.round(target.port, n, `/live/bench/v0/playlist.m3u8?_HLS_msn=${pending.msn}&_HLS_part=${pending.parts.length}`);
-          while (target.heldCount < n) await sleep(5);
+          while ((await target.heldCount()) < n) await sleep(5);
           await sleep(100);
           target.prepare?.();
           ends.reset();
           const cpu0 = process.cpuUsage();
-          const t0 = monotonicMs();
-          target.release(ends.handed);
-          const pass = monotonicMs() - t0;
+          let t0 = monotonicMs();
+          const external = target.release(ends.handed);
+          let pass = monotonicMs() - t0;
           const cpu = process.cpuUsage(cpu0);
+          let passCpuUs = cpu.user + cpu.system;
+          let handed = ends.handed;
+          if (external) {
+            ({ t0, handed, cpuUs: passCpuUs } = await external);
+            pass = Math.max(...handed) - t0;
+          }
           const answered = await answers;
           if (r < 0) continue;
           const s = samples[name]!;
           s.pass.push(pass);
-          s.passCpuUs.push(cpu.user + cpu.system);
+          s.passCpuUs.push(passCpuUs);
           s.failed += answered.failed;
           s.unflushed += ends.unflushed;
-          for (const t of ends.handed) s.handed.push(t - t0);
+          for (const t of handed) s.handed.push(t - t0);
           for (const t of ends.finished) s.finished.push(t - t0);
           for (const t of answered.received) s.received.push(t - t0);
         }
       }
-      results[`held${n}`] = Object.fromEntries(Object.entries(samples).map(([name, sample]) => [name, summarize(sample, WAKE_ROUNDS, n)]));
+      results[`held${n}`] = { ...Object.fromEntries(Object.entries(samples).map(([name, sample]) => [name, summarize(sample, WAKE_ROUNDS, n)])), ...skipped };
     }
   } finally {
     ends.restore();
@@ -632,6 +700,8 @@ export async function throughput(): Promise<Record<string, unknown>> {
         const suffix = other === 'bareNode' ? 'BareNode' : `Nginx${other.slice(5)}`;
         results[`ratio${label}Vs${suffix}`] = round(best[`origin${label}`]! / best[`${other}${label}`]!);
       }
+      // What copying the body costs nginx itself: the bound for any server answering from memory.
+      results[`ratio${label}Nginx1wNoSendfileVsNginx1w`] = round(best[`nginx1wNoSendfile${label}`]! / best[`nginx1w${label}`]!);
     }
   } finally {
     await nginx1.stop();
