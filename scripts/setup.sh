@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what livepipe needs and is missing on a Debian machine with Node 20+:
 #   ffmpeg (apt-get), npm packages (npm ci), and with --test also Chromium (hls.js playback tests);
-#   with --bench also nginx and wrk (baselines the benchmarks compare against).
+#   with --bench also nginx, wrk and a C compiler (baselines and floors the benchmarks compare against).
 # Idempotent and quiet when everything is already there.
 set -e
 cd "$(dirname "$0")/.."
@@ -15,7 +15,8 @@ for arg in "$@"; do
     --bench)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
       command -v nginx >/dev/null 2>&1 || want_apt="$want_apt nginx-light"
-      command -v wrk >/dev/null 2>&1 || want_apt="$want_apt wrk" ;;
+      command -v wrk >/dev/null 2>&1 || want_apt="$want_apt wrk"
+      command -v cc >/dev/null 2>&1 || want_apt="$want_apt gcc" ;;
   esac
 done
 
