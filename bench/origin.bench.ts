@@ -25,7 +25,7 @@
  *  3. RSS of the origin with 10,000 held requests (clients in a separate process).
  *
  * Run: `npx tsx bench/origin.bench.ts` (prints JSON), or import `run()`.
- * Uses the test-only playlist serializer/fs storage until the real ones are merged.
+ * The origin runs on the real filesystem driver and the packager's playlist serializer and parser.
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -39,8 +39,10 @@ import { silentLogger } from '../src/core/logger.js';
 import { EmbeddedSource } from '../src/origin/embedded-source.js';
 import { OriginServer } from '../src/origin/origin-server.js';
 import { StorageWatchSource } from '../src/origin/storage-watch-source.js';
-import { advance, liveModel, parseTestPlaylist, renderTestPlaylist } from '../test/helpers/origin-playlists.js';
-import { TestFsStorage } from '../test/helpers/origin-storage.js';
+import { parseMediaPlaylist } from '../src/package/playlist-parser.js';
+import { serializeMediaPlaylist } from '../src/package/playlist-serializer.js';
+import { FsStorage } from '../src/storage/fs-storage.js';
+import { advance, liveModel } from '../test/helpers/origin-playlists.js';
 
 const PART_BYTES = 48 * 1024; // ≈ 0.33 s of a 1.2 Mbit/s rendition
 const LARGE_PART_BYTES = 192 * 1024; // ≈ 0.5 s of a 3 Mbit/s rendition
@@ -356,16 +358,16 @@ function summarize(sample: WakeSample, rounds: number, n: number): Record<string
  */
 export async function wakeUpEmbedded(counts: readonly number[]): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-wake-'));
-  const storage = new TestFsStorage(dir);
+  const storage = new FsStorage({ root: dir }, silentLogger());
   await storage.start();
   let model = liveModel({ targetDuration: 4, partTarget: 1, segments: 6 });
   const source = new EmbeddedSource();
   await source.start();
   source.publish('bench', 'v0', model);
-  const origin = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
+  const origin = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0 });
   await origin.start();
   // The floors answer with a body and header list of the same sizes as the origin's.
-  const floorBody = Buffer.from(renderTestPlaylist(advance(model)), 'utf8');
+  const floorBody = Buffer.from(serializeMediaPlaylist(advance(model)), 'utf8');
   const floorHead = [
     'Content-Type', 'application/vnd.apple.mpegurl',
     'Content-Length', String(floorBody.length),
@@ -465,15 +467,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function wakeUpStandalone(n: number): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-wake-'));
-  const storage = new TestFsStorage(dir);
+  const storage = new FsStorage({ root: dir }, silentLogger());
   await storage.start();
   const key = 'live/bench/v0/playlist.m3u8';
   let model = liveModel({ targetDuration: 4, partTarget: 1, segments: 6 });
-  const publish = (m: typeof model) => storage.put(key, Buffer.from(renderTestPlaylist(m)), { contentType: 'application/vnd.apple.mpegurl' });
+  const publish = (m: typeof model) => storage.put(key, Buffer.from(serializeMediaPlaylist(m)), { contentType: 'application/vnd.apple.mpegurl' });
   await publish(model);
-  const source = new StorageWatchSource({ storage, parse: parseTestPlaylist, logger: silentLogger() });
+  const source = new StorageWatchSource({ storage, parse: parseMediaPlaylist, logger: silentLogger() });
   await source.start();
-  const server = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
+  const server = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0 });
   await server.start();
   const client = startWakeClient();
   const received: number[] = [];
@@ -636,7 +638,7 @@ export async function throughput(): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-rps-'));
   await chmod(dir, 0o755);
   const root = join(dir, 'data');
-  const storage = new TestFsStorage(root);
+  const storage = new FsStorage({ root }, silentLogger());
   await storage.start();
   await mkdir(join(root, 'live/bench/v0'), { recursive: true });
   const files = [
@@ -648,7 +650,7 @@ export async function throughput(): Promise<Record<string, unknown>> {
   const source = new EmbeddedSource();
   await source.start();
   source.publish('bench', 'v0', liveModel({ firstMsn: 0, segments: 3 }));
-  const origin = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
+  const origin = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0 });
   await origin.start();
   const bare = await startBareMediaServer(new Map(files.map(([file, , body]) => [`/live/bench/v0/${file}`, body])));
   const results: Record<string, unknown> = {
@@ -737,13 +739,13 @@ batch();
 
 export async function heldMemory(n: number): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-rss-'));
-  const storage = new TestFsStorage(dir);
+  const storage = new FsStorage({ root: dir }, silentLogger());
   await storage.start();
   const source = new EmbeddedSource();
   await source.start();
   let model = liveModel({ targetDuration: 10, partTarget: 1 });
   source.publish('bench', 'v0', model);
-  const server = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0, maxHeldRequests: n + 10 });
+  const server = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0, maxHeldRequests: n + 10 });
   await server.start();
   globalThis.gc?.();
   const rssBefore = process.memoryUsage().rss;

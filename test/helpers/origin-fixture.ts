@@ -3,16 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
-import type { MediaPlaylist } from '../../src/package/playlist-model.js';
 import { EmbeddedSource } from '../../src/origin/embedded-source.js';
 import { OriginServer, type OriginServerOptions } from '../../src/origin/origin-server.js';
-import { renderTestPlaylist } from './origin-playlists.js';
-import { TestFsStorage } from './origin-storage.js';
+import type { MediaPlaylist } from '../../src/package/playlist-model.js';
+import { serializeMediaPlaylist } from '../../src/package/playlist-serializer.js';
+import { CountingFsStorage } from './counting-storage.js';
 
 export interface OriginFixture {
   server: OriginServer;
   source: EmbeddedSource;
-  storage: TestFsStorage;
+  storage: CountingFsStorage;
   base: string;
   dir: string;
   /** Writes every part/segment/init the model names (4-byte-tagged bodies), then publishes it. */
@@ -27,11 +27,11 @@ export function mediaBody(key: string): Buffer {
 
 export async function startOriginFixture(options: Partial<OriginServerOptions> = {}): Promise<OriginFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'livepipe-origin-'));
-  const storage = new TestFsStorage(join(dir, 'data'));
+  const storage = new CountingFsStorage(join(dir, 'data'));
   await storage.start();
   const source = new EmbeddedSource();
   await source.start();
-  const server = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0, ...options });
+  const server = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0, ...options });
   await server.start();
   const written = new Set<string>();
   const fixture: OriginFixture = {

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseOriginOptions, runOrigin } from '../../../src/cli/origin-command.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { CountingFsStorage } from '../../helpers/counting-storage.js';
 import { httpRequest } from '../../helpers/origin-http.js';
-import { liveModel, parseTestPlaylist, renderTestPlaylist } from '../../helpers/origin-playlists.js';
-import { TestFsStorage } from '../../helpers/origin-storage.js';
+import { liveModel } from '../../helpers/origin-playlists.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -22,20 +24,20 @@ async function freePort(): Promise<number> {
 describe('livepipe origin (runOrigin wiring)', () => {
   it('serves a data directory on the configured port, then shuts down in order when stopped', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'livepipe-origin-cli-'));
-    const storage = new TestFsStorage(dir);
-    await storage.put('live/news/v0/playlist.m3u8', Buffer.from(renderTestPlaylist(liveModel())), { contentType: 'application/vnd.apple.mpegurl' });
+    const storage = new CountingFsStorage(dir);
+    await storage.put('live/news/v0/playlist.m3u8', Buffer.from(serializeMediaPlaylist(liveModel())), { contentType: 'application/vnd.apple.mpegurl' });
     const port = await freePort();
     const config = parseOriginOptions({ dataDir: dir, port: String(port) });
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     let closed = false;
-    const opened = new TestFsStorage(dir);
+    const opened = new CountingFsStorage(dir);
     const originalClose = opened.close.bind(opened);
     opened.close = async () => {
       closed = true;
       await originalClose();
     };
-    const running = runOrigin(config, { openStorage: () => opened, parse: parseTestPlaylist, render: renderTestPlaylist }, silentLogger(), stopped);
+    const running = runOrigin(config, { openStorage: () => opened, parse: parseMediaPlaylist, render: serializeMediaPlaylist }, silentLogger(), stopped);
     let r;
     for (let i = 0; i < 100; i++) {
       r = await httpRequest(`http://127.0.0.1:${port}/live/news/v0/playlist.m3u8`).catch(() => undefined);

@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { advance, endList, liveModel, renderTestPlaylist } from '../../helpers/origin-playlists.js';
+import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
 import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
 import { httpRequest, type RawResponse } from '../../helpers/origin-http.js';
+import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';
 
 // Model: TD 2 s, part target 0.5 s, segments 0..2 complete (4 parts), pending segment 3 with part 0;
 // the preload hint names part-3-1.m4s.
@@ -355,7 +356,7 @@ describe('origin memory', () => {
       return process.memoryUsage().arrayBuffers;
     };
     const padding = 512 * 1024;
-    const f = await startOriginFixture({ render: (m, o) => `${renderTestPlaylist(m, o)}#${String(m.pending?.parts.length)}${'x'.repeat(padding)}\n` });
+    const f = await startOriginFixture({ render: (m, o) => `${serializeMediaPlaylist(m, o)}#${String(m.pending?.parts.length)}${'x'.repeat(padding)}\n` });
     try {
       let model = liveModel();
       const serveAllVariants = async () => {

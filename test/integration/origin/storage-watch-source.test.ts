@@ -3,42 +3,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { MediaPlaylist } from '../../../src/package/playlist-model.js';
 import { OriginServer } from '../../../src/origin/origin-server.js';
 import { StorageWatchSource } from '../../../src/origin/storage-watch-source.js';
+import type { MediaPlaylist } from '../../../src/package/playlist-model.js';
+import { parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { CountingFsStorage } from '../../helpers/counting-storage.js';
 import { waitFor } from '../../helpers/origin-fixture.js';
 import { httpRequest } from '../../helpers/origin-http.js';
-import { advance, liveModel, parseTestPlaylist, renderTestPlaylist } from '../../helpers/origin-playlists.js';
-import { TestFsStorage } from '../../helpers/origin-storage.js';
+import { advance, liveModel } from '../../helpers/origin-playlists.js';
 
 const KEY = 'live/news/v0/playlist.m3u8';
 
 describe('standalone origin: StorageWatchSource over a storage directory', () => {
   let dir: string;
-  let storage: TestFsStorage;
+  let storage: CountingFsStorage;
   let source: StorageWatchSource;
   let server: OriginServer;
   let base: string;
   let parses = 0;
 
-  const write = (model: MediaPlaylist, key = KEY) => storage.put(key, Buffer.from(renderTestPlaylist(model)), { contentType: 'application/vnd.apple.mpegurl' });
+  const write = (model: MediaPlaylist, key = KEY) => storage.put(key, Buffer.from(serializeMediaPlaylist(model)), { contentType: 'application/vnd.apple.mpegurl' });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'livepipe-origin-watch-'));
-    storage = new TestFsStorage(dir);
+    storage = new CountingFsStorage(dir);
     await storage.start();
     parses = 0;
     source = new StorageWatchSource({
       storage,
       parse: (text) => {
         parses++;
-        return parseTestPlaylist(text);
+        return parseMediaPlaylist(text);
       },
       logger: silentLogger(),
       interestWindowMs: 400,
     });
     await source.start();
-    server = new OriginServer({ source, storage, render: renderTestPlaylist, logger: silentLogger(), port: 0 });
+    server = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0 });
     await server.start();
     base = `http://127.0.0.1:${server.address().port}`;
   });
@@ -53,7 +55,7 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     await write(model);
     const plain = await httpRequest(`${base}/${KEY}`);
     expect(plain.status).toBe(200);
-    expect(plain.body.toString()).toBe(renderTestPlaylist(model));
+    expect(plain.body.toString()).toBe(serializeMediaPlaylist(model));
     const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
     await waitFor(() => server.heldCount === 1, 'held');
     model = advance(model);
