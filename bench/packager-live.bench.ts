@@ -34,6 +34,7 @@ import { FsStorage } from '../src/storage/fs-storage.js';
 import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../src/transcode/transcoder-supervisor.js';
+import { ForwardingStorage } from '../test/helpers/forwarding-storage.js';
 
 const WINDOW_SECONDS = 24;
 const SOURCE_SIZE = process.env.LIVEPIPE_BENCH_PACKAGER_SIZE ?? '1920x1080';
@@ -76,20 +77,13 @@ async function startS3rverProcess(bucket: string): Promise<{ endpoint: string; c
 }
 
 /** Times every part PUT (the driver call, as the upload queue's attempts see it). */
-class TimedStorage implements ObjectStorage {
+class TimedStorage extends ForwardingStorage {
   readonly partPuts: Array<{ at: number; ms: number }> = [];
-  constructor(private readonly inner: ObjectStorage) {}
-  start = (): Promise<void> => this.inner.start();
-  async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+  override async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
     const started = performance.now();
     await this.inner.put(key, body, options);
     if (/\/part-\d+-\d+\.m4s$/.test(key)) this.partPuts.push({ at: started, ms: performance.now() - started });
   }
-  get = (...args: Parameters<ObjectStorage['get']>) => this.inner.get(...args);
-  delete = (keys: readonly string[]): Promise<void> => this.inner.delete(keys);
-  list = (prefix: string): Promise<string[]> => this.inner.list(prefix);
-  ping = (): Promise<void> => this.inner.ping();
-  close = (): Promise<void> => this.inner.close();
 }
 
 /** utime + stime of a process, seconds. */

@@ -5,46 +5,22 @@
  */
 import { silentLogger } from '../../src/core/logger.js';
 import { FsStorage } from '../../src/storage/fs-storage.js';
-import type { GetOptions, GetResult, ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
+import type { GetOptions, GetResult } from '../../src/storage/object-storage.js';
+import { ForwardingStorage } from './forwarding-storage.js';
 
-export class CountingFsStorage implements ObjectStorage {
-  private readonly storage: FsStorage;
+export class CountingFsStorage extends ForwardingStorage {
   private readonly gets = new Map<string, number>();
   /** Delay added to every `get`, ms. */
   getDelayMs = 0;
 
-  constructor(readonly root: string) {
-    this.storage = new FsStorage({ root }, silentLogger());
+  constructor(root: string) {
+    super(new FsStorage({ root }, silentLogger()));
   }
 
-  start(): Promise<void> {
-    return this.storage.start();
-  }
-
-  put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
-    return this.storage.put(key, body, options);
-  }
-
-  async get(key: string, options?: GetOptions): Promise<GetResult | undefined> {
+  override async get(key: string, options?: GetOptions): Promise<GetResult | undefined> {
     this.gets.set(key, (this.gets.get(key) ?? 0) + 1);
     if (this.getDelayMs > 0) await new Promise((r) => setTimeout(r, this.getDelayMs));
-    return this.storage.get(key, options);
-  }
-
-  delete(keys: readonly string[]): Promise<void> {
-    return this.storage.delete(keys);
-  }
-
-  list(prefix: string): Promise<string[]> {
-    return this.storage.list(prefix);
-  }
-
-  ping(): Promise<void> {
-    return this.storage.ping();
-  }
-
-  close(): Promise<void> {
-    return this.storage.close();
+    return super.get(key, options);
   }
 
   getsOf(key: string): number {

@@ -14,9 +14,10 @@ import type { Ladder } from '../../src/config/ladder-schema.js';
 import { EventBus } from '../../src/core/event-bus.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ChannelPackager } from '../../src/package/channel-packager.js';
-import type { GetOptions, GetResult, ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
+import type { ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
 import { UploadQueue, type UploadQueueOptions } from '../../src/storage/upload-queue.js';
 import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../src/transcode/transcoder-supervisor.js';
+import { ForwardingStorage } from './forwarding-storage.js';
 import { checkMediaPlaylist, PlaylistHistoryChecker } from './llhls-rules.js';
 
 /** What a run left behind, however it was observed. */
@@ -127,7 +128,7 @@ const folderOf = (key: string): string => key.slice(0, key.lastIndexOf('/') + 1)
  * A media playlist naming an object that is not (or no longer) stored at the moment the playlist is
  * written is a problem. Part upload latencies are kept for benchmarks.
  */
-export class RecordingStorage implements ObjectStorage, Recording {
+export class RecordingStorage extends ForwardingStorage implements Recording {
   readonly versions: Array<{ key: string; text: string }> = [];
   readonly objects = new Map<string, Buffer>();
   readonly problems: string[] = [];
@@ -136,13 +137,7 @@ export class RecordingStorage implements ObjectStorage, Recording {
   /** Keys stored and not deleted since. */
   private readonly present = new Set<string>();
 
-  constructor(private readonly inner: ObjectStorage) {}
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+  override async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
     const text = isMediaPlaylist(key) ? Buffer.from(body).toString('utf8') : undefined;
     if (text !== undefined) {
       for (const name of objectsNamedBy(text)) {
@@ -157,26 +152,10 @@ export class RecordingStorage implements ObjectStorage, Recording {
     else if (!key.endsWith('.m3u8')) this.objects.set(key, Buffer.from(body));
   }
 
-  get(key: string, options?: GetOptions): Promise<GetResult | undefined> {
-    return this.inner.get(key, options);
-  }
-
-  async delete(keys: readonly string[]): Promise<void> {
+  override async delete(keys: readonly string[]): Promise<void> {
     // Unlisted before the delete starts: a playlist naming them from now on is wrong.
     for (const key of keys) this.present.delete(key);
     await this.inner.delete(keys);
-  }
-
-  list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
-  }
-
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
