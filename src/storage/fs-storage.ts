@@ -9,7 +9,6 @@ import {
   open as fsOpen,
   openSync,
   renameSync,
-  rmSync,
   unlinkSync,
   write as fsWrite,
   writeSync,
@@ -392,23 +391,19 @@ function writeNewFile(path: string, body: Uint8Array, fsync: boolean): Promise<v
 
 /**
  * `put` on the event loop: the same temp-file-and-rename steps as the asynchronous path, with
- * synchronous calls. Throws the raw errno error; leaves no temporary file behind.
+ * synchronous calls. Throws the raw errno error; `put` removes the temporary file on failure, as for
+ * the asynchronous path.
  */
 function putInline(tmp: string, path: string, body: Uint8Array, fsync: boolean): void {
   try {
-    try {
-      writeNewFileSync(tmp, body, fsync);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-      mkdirSync(dirname(path), { recursive: true });
-      writeNewFileSync(tmp, body, fsync);
-    }
-    renameSync(tmp, path);
-    if (fsync) syncDirectorySync(dirname(path));
+    writeNewFileSync(tmp, body, fsync);
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
+    if (!isErrno(err, 'ENOENT')) throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    writeNewFileSync(tmp, body, fsync);
   }
+  renameSync(tmp, path);
+  if (fsync) syncDirectorySync(dirname(path));
 }
 
 function writeNewFileSync(path: string, body: Uint8Array, fsync: boolean): void {

@@ -37,6 +37,11 @@ export function videoFragmentingOf(partTarget: number, frameRate: number): Fragm
   return { kind: 'grouped', frames, fragDurationUs: Math.round(((frames - 0.5) / frameRate) * 1e6) };
 }
 
+/** AAC-LC frame length, samples. */
+const AAC_FRAME_SAMPLES = 1024;
+/** Largest fragment, as a share of PART-TARGET (see `audioFragmentingOf`). */
+const MAX_FRAGMENT_SHARE_OF_PART = 0.15;
+
 /**
  * How ffmpeg fragments an audio output: one AAC frame per fragment, or a few.
  *
@@ -50,11 +55,6 @@ export function videoFragmentingOf(partTarget: number, frameRate: number): Fragm
  * audio and video playlists are aligned by time, not by segment edges. Short parts (0.1–0.2 s) leave
  * room for no more than one frame, and keep per-frame fragments.
  */
-/** AAC-LC frame length, samples. */
-const AAC_FRAME_SAMPLES = 1024;
-/** Largest fragment, as a share of PART-TARGET (see above). */
-const MAX_FRAGMENT_SHARE_OF_PART = 0.15;
-
 export function audioFragmentingOf(partTarget: number, sampleRate: number): Fragmenting {
   if (!(partTarget > 0) || !(sampleRate > 0)) return { kind: 'frame' };
   const frameSeconds = AAC_FRAME_SAMPLES / sampleRate;
