@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { errorMessage, isLivepipeError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
@@ -141,9 +141,10 @@ export class RenditionPackager {
         }
         this.drain().then(resolve, resolve);
       };
-      stream.once('end', finish);
-      stream.once('error', (err) => {
-        this.logger.debug({ err: errorMessage(err) }, 'encoder output stream error');
+      // finished(), not 'end': it also fires for a stream that ended or was destroyed before this
+      // listener was attached, and for a close without an end.
+      finished(stream, (err) => {
+        if (err !== undefined && err !== null) this.logger.debug({ err: errorMessage(err) }, 'encoder output stream error');
         finish();
       });
     });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { ProgressParser, type TranscodeProgress } from './progress-parser.js';
@@ -66,7 +66,7 @@ function groupAlive(pid: number): boolean {
 
 export class FfmpegProcess {
   readonly pid: number | undefined;
-  /** Output pipes by fd. */
+  /** Output streams by fd (fed by ffmpeg's pipes; they keep what ffmpeg wrote until it is read). */
   readonly outputs = new Map<number, Readable>();
   /** Resolves once, when the process has exited (or failed to spawn). */
   readonly exited: Promise<FfmpegExit>;
@@ -109,8 +109,17 @@ export class FfmpegProcess {
     });
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.stderr.push(chunk));
     for (const fd of options.outputFds) {
-      const stream = this.child.stdio[fd] as Readable | null | undefined;
-      if (stream) this.outputs.set(fd, stream);
+      const pipe = this.child.stdio[fd] as Readable | null | undefined;
+      if (!pipe) continue;
+      // Node resumes a child's own stdio streams when it exits, so that unread pipes cannot keep the
+      // parent alive. Bytes nobody listens to yet are then dropped, and so is the 'end': a run that
+      // stopped or crashed before its consumer attached (the packager attaches asynchronously) left
+      // that consumer waiting forever. A PassThrough in between keeps the bytes and the end for
+      // the consumer; pipe() still carries its backpressure back to ffmpeg.
+      const output = new PassThrough();
+      pipe.on('error', (err) => output.destroy(err));
+      pipe.pipe(output);
+      this.outputs.set(fd, output);
     }
     if (options.stdin && this.child.stdin) {
       const sink = this.child.stdin;
