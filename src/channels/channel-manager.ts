@@ -48,6 +48,12 @@ export class ChannelManager implements ChannelService {
   private sampler: NodeJS.Timeout | undefined;
   /** SRT ports allocated from the configured range to channels without an explicit one. */
   private readonly srtAllocations = new Map<string, number>();
+  /**
+   * What a registry change set going, per channel: the ladder stopping or re-reading its spec, and
+   * ingest arming or stopping the SRT listener. The ops API's create/update/delete await it, so a 204
+   * to DELETE means the publisher is gone and the ladder stopped, not that they soon will be.
+   */
+  private readonly followUps = new Map<string, Promise<void>>();
 
   constructor(private readonly options: ChannelManagerOptions) {
     this.logger = options.logger.child({ component: 'channels' });
@@ -73,10 +79,17 @@ export class ChannelManager implements ChannelService {
     }
     this.unsubscribe.push(
       this.options.registry.onChange((change) => {
-        if (change.type === 'created') this.channelFor(change.channel.id, change.channel);
-        else if (change.type === 'updated') void this.channels.get(change.channel.id)?.updateSpec(change.channel, change.changed);
-        else void this.drop(change.channel.id);
-        this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change'));
+        const id = change.channel.id;
+        let channelFollowUp: Promise<void> | undefined;
+        if (change.type === 'created') this.channelFor(id, change.channel);
+        else if (change.type === 'updated') channelFollowUp = this.channels.get(id)?.updateSpec(change.channel, change.changed);
+        else channelFollowUp = this.drop(id);
+        const ingestFollowUp = this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change'));
+        const settled = Promise.all([channelFollowUp, ingestFollowUp]).then(() => undefined);
+        this.followUps.set(id, settled);
+        void settled.finally(() => {
+          if (this.followUps.get(id) === settled) this.followUps.delete(id);
+        });
       }),
       routePublishEvents(this.options.bus, this.options.ingest, (id) => this.channelFor(id), this.logger),
     );
@@ -95,11 +108,13 @@ export class ChannelManager implements ChannelService {
 
   async create(spec: ChannelSpec): Promise<ChannelView> {
     const created = await this.options.registry.create(spec);
+    await this.followUps.get(created.id);
     return this.channelFor(created.id, created)!.view();
   }
 
   async update(id: string, patch: ChannelPatch): Promise<ChannelView> {
     await this.options.registry.update(id, patch);
+    await this.followUps.get(id);
     return this.require(id).view();
   }
 
@@ -111,6 +126,7 @@ export class ChannelManager implements ChannelService {
       return;
     }
     await this.options.registry.remove(id);
+    await this.followUps.get(id);
   }
 
   restart(id: string): Promise<ChannelView> {

@@ -92,12 +92,13 @@ describe('livepipe serve: publish authentication', () => {
     const publisher = serve.publish(serve.srtUrl(lateSrtPort, 'late-srt-passphrase', 'late'), 'mpegts');
     await eventually(() => (serve.handle.manager.get('late')?.publisher?.protocol === 'srt' ? true : undefined), 'late live over SRT');
 
+    // DELETE answers once the channel is gone: listener stopped, publish ended, ladder stopped.
     const deleted = await fetch(`${serve.apiBase}/api/v1/channels/late`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
-    await eventually(() => (serve.handle.ingest.srt?.listening().some((l) => l.channel === 'late') ? undefined : true), 'late SRT listener gone');
-    // The publisher was dropped with the listener.
-    await publisher.exited;
+    expect(serve.handle.ingest.srt?.listening().some((l) => l.channel === 'late')).toBe(false);
     expect(serve.handle.ingest.feed('late')).toBeUndefined();
     expect(serve.handle.manager.get('late')).toBeUndefined();
+    // The publisher was dropped with the listener.
+    await publisher.exited;
   });
 });
