@@ -98,8 +98,9 @@ export class ChannelManager implements ChannelService {
     this.sampler.unref();
   }
 
+  /** Every channel, sorted by id (the registry's order), whatever order they were created in. */
   list(): ChannelView[] {
-    return [...this.channels.values()].map((c) => c.view());
+    return [...this.channels.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((c) => c.view());
   }
 
   get(id: string): ChannelView | undefined {

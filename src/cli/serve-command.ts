@@ -53,6 +53,8 @@ export interface ServeHandle {
   api: ApiServer;
   ingest: IngestServer;
   manager: ChannelManager;
+  /** The channel definitions (config file + ops API state file). */
+  registry: ChannelRegistry;
   /** Stops everything in reverse order; idempotent. */
   close(): Promise<void>;
 }
@@ -196,6 +198,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     api,
     ingest,
     manager,
+    registry,
     close: () => (closing ??= closeAll()),
   };
 }
@@ -229,7 +232,7 @@ export function banner(handle: ServeHandle): string {
       `channel ${channel.id} (ladder ${channel.ladder}):`,
       `  ffmpeg … -f flv "rtmp://${host}:${rtmpPort}/live/${channel.id}?key=<stream key>"`,
       `  OBS: Server rtmp://${host}:${rtmpPort}/live/${channel.id}   Stream Key: <stream key>`,
-      ...(channel.urls.srt !== undefined ? [`  SRT: ${channel.urls.srt.replace(/passphrase=[^&]*/, 'passphrase=<passphrase>')}`] : []),
+      ...(channel.urls.srt !== undefined ? [`  SRT: ${channel.urls.srt}`] : []),
       `  play: http://${host}:${originPort}/live/${channel.id}/master.m3u8`,
     );
   }

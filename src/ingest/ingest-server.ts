@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { IngestFeedRegistry, type IngestFeed } from './ingest-feed.js';
 import { PublishAuthorizer, type ChannelRegistry } from './publish-auth.js';
 import { RtmpIngest, type RtmpIngestOptions } from './rtmp-ingest.js';
-import { SrtIngest, srtPublisherUrl, type SrtIngestOptions } from './srt-ingest.js';
+import { SrtIngest, srtPublisherUrlTemplate, type SrtIngestOptions } from './srt-ingest.js';
 
 export interface IngestServerOptions {
   /** Bind address of RTMP and SRT listeners; default `127.0.0.1` (open mode allowed only there). */
@@ -83,7 +83,7 @@ export class IngestServer {
     const urls: { rtmp?: string; srt?: string } = {};
     if (this.rtmp !== undefined) urls.rtmp = this.rtmp.publishUrl(channel, publicHost);
     const settings = this.deps.channels.getChannel(channel)?.srt;
-    if (this.srt !== undefined && settings !== undefined) urls.srt = srtPublisherUrl(publicHost, channel, settings);
+    if (this.srt !== undefined && settings !== undefined) urls.srt = srtPublisherUrlTemplate(publicHost, channel, settings.port);
     return urls;
   }
 }

@@ -84,14 +84,28 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
 }
 
 /**
- * The URL a broadcaster types into an encoder (ffmpeg, OBS "Server"), shown by the CLI/API. The
- * listener ignores `streamid` (the port already names the channel); it is set for the publisher's
- * own logs and for SRT gateways in between. Latency is negotiated as the larger of both sides.
+ * The URL a broadcaster types into an encoder (ffmpeg, OBS "Server"), secret included: for tools
+ * that publish. The listener ignores `streamid` (the port already names the channel); it is set for
+ * the publisher's own logs and for SRT gateways in between. Latency is negotiated as the larger of
+ * both sides.
  */
 export function srtPublisherUrl(publicHost: string, channel: string, srt: ChannelSrtSettings, pbkeylen = 16): string {
-  const host = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
   const params = new URLSearchParams({ streamid: `publish:${channel}`, passphrase: srt.passphrase, pbkeylen: String(pbkeylen) });
-  return `srt://${host}:${srt.port}?${params.toString()}`;
+  return `srt://${urlHost(publicHost)}:${srt.port}?${params.toString()}`;
+}
+
+/**
+ * The same URL as channel views, the ops API and the start-up banner show it: `{passphrase}` stands
+ * for the secret, as `{key}` does in RTMP URLs, since the passphrase is what keeps others from
+ * publishing.
+ */
+export function srtPublisherUrlTemplate(publicHost: string, channel: string, port: number, pbkeylen = 16): string {
+  const streamId = new URLSearchParams({ streamid: `publish:${channel}` }).toString();
+  return `srt://${urlHost(publicHost)}:${port}?${streamId}&passphrase={passphrase}&pbkeylen=${pbkeylen}`;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Hides `passphrase` values in ffmpeg/libsrt output before it reaches a log. */

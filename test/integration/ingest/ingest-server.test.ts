@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/event-bus.js';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
+import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import { captureLogs } from '../../helpers/ingest-log-capture.js';
 import { freeUdpPort, isAlive, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
 
 const KEY = 'both-key-2468';
+const PASSPHRASE = 'both-passphrase-1';
 
 describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
   const logs = captureLogs();
@@ -20,7 +22,7 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
 
   beforeAll(async () => {
     srtPort = await freeUdpPort();
-    const channels = new StaticChannelRegistry([{ id: 'both', key: KEY, srt: { port: srtPort, passphrase: 'both-passphrase-1' } }]);
+    const channels = new StaticChannelRegistry([{ id: 'both', key: KEY, srt: { port: srtPort, passphrase: PASSPHRASE } }]);
     server = new IngestServer({ bus, logger: logs.logger, channels }, { rtmp: { port: 0 }, srt: { reArmDelayMs: 100 } });
     await server.start();
   });
@@ -29,10 +31,10 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
     await server.close();
   });
 
-  it('shows publish URLs without the RTMP key', () => {
+  it('shows publish URLs without their secrets (the RTMP key, the SRT passphrase)', () => {
     const urls = server.publishUrls('both', 'ingest.example.com');
     expect(urls.rtmp).toBe(`rtmp://ingest.example.com:${server.rtmp!.port}/live/both?key={key}`);
-    expect(urls.srt).toBe(`srt://ingest.example.com:${srtPort}?streamid=publish%3Aboth&passphrase=both-passphrase-1&pbkeylen=16`);
+    expect(urls.srt).toBe(`srt://ingest.example.com:${srtPort}?streamid=publish%3Aboth&passphrase={passphrase}&pbkeylen=16`);
   });
 
   it('refuses an SRT publisher while RTMP is live on the channel', async () => {
@@ -40,7 +42,7 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
     publishers.push(rtmpPub);
     await waitUntil(() => server.feed('both') !== undefined, 'rtmp feed');
     const feed = server.feed('both')!;
-    const srtPub = publish(server.publishUrls('both', '127.0.0.1').srt!, 'mpegts', { seconds: 10 });
+    const srtPub = publish(srtPublisherUrl('127.0.0.1', 'both', { port: srtPort, passphrase: PASSPHRASE }), 'mpegts', { seconds: 10 });
     publishers.push(srtPub);
     await waitUntil(() => logs.entries().some((e) => e.msg === 'SRT publish refused: channel already has a live publisher'), 'SRT refusal');
     expect(server.feed('both')).toBe(feed);
@@ -52,7 +54,7 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
   });
 
   it('refuses an RTMP publisher while SRT is live on the channel', async () => {
-    const srtPub = publish(server.publishUrls('both', '127.0.0.1').srt!, 'mpegts');
+    const srtPub = publish(srtPublisherUrl('127.0.0.1', 'both', { port: srtPort, passphrase: PASSPHRASE }), 'mpegts');
     publishers.push(srtPub);
     await waitUntil(() => server.feed('both')?.protocol === 'srt', 'srt feed');
     const rtmpPub = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/both?key=${KEY}`, 'flv', { seconds: 5 });

@@ -4,6 +4,7 @@ import {
   redactSrtLine,
   srtListenerArgs,
   srtPublisherUrl,
+  srtPublisherUrlTemplate,
   validateSrtSettings,
 } from '../../../src/ingest/srt-ingest.js';
 import { RateMeter } from '../../../src/ingest/ingest-feed.js';
@@ -31,6 +32,11 @@ describe('SRT listener settings', () => {
     expect(srtPublisherUrl('ingest.example.com', 'news', { port: 9000, passphrase: 'abc def&12' })).toBe(
       'srt://ingest.example.com:9000?streamid=publish%3Anews&passphrase=abc+def%2612&pbkeylen=16',
     );
+  });
+
+  it('shows the URL with a placeholder for the passphrase, never the secret', () => {
+    expect(srtPublisherUrlTemplate('ingest.example.com', 'news', 9000)).toBe('srt://ingest.example.com:9000?streamid=publish%3Anews&passphrase={passphrase}&pbkeylen=16');
+    expect(srtPublisherUrlTemplate('::1', 'news', 9000, 32)).toBe('srt://[::1]:9000?streamid=publish%3Anews&passphrase={passphrase}&pbkeylen=32');
   });
 
   it.each([
