@@ -1,19 +1,12 @@
 /**
  * Ops API figures: throughput and latency of the authenticated channel list, of a Prometheus scrape
  * with a full node's worth of series (8 channels × 5 renditions), and of the liveness probe, measured
- * with autocannon against a real ApiServer on loopback. The channel service is the test-only fake
- * (definitions in a real ChannelRegistry): this measures the API layer, not the pipeline.
+ * with autocannon against a real ApiServer on loopback, in front of the real channel stack of
+ * `livepipe serve` (registry, channel manager, ingest, packager) with idle channels.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
-import { ApiServer } from '../src/api/api-server.js';
-import { Metrics } from '../src/api/metrics.js';
-import { ChannelRegistry, defaultStateFile } from '../src/channels/channel-registry.js';
-import { silentLogger } from '../src/core/logger.js';
-import { FakeChannelService } from '../test/helpers/fake-channel-service.js';
+import { startApiTestServer } from '../test/helpers/api-test-server.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const CHANNELS = 8;
@@ -38,14 +31,11 @@ async function load(url: string, headers: Record<string, string> = {}): Promise<
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const dir = await mkdtemp(join(tmpdir(), 'livepipe-api-bench-'));
-  const logger = silentLogger();
-  const registry = new ChannelRegistry({ configChannels: [], stateFile: defaultStateFile(dir), logger });
-  await registry.start();
-  const metrics = new Metrics();
+  const api = await startApiTestServer({ token: TOKEN, processMetrics: true });
+  const { metrics, server } = api;
   for (let c = 0; c < CHANNELS; c++) {
     const channel = `channel-${c}`;
-    await registry.create({ id: channel, key: `bench-key-${c}-0123456789` });
+    await api.registry.create({ id: channel, key: `bench-key-${c}-0123456789` });
     metrics.setChannelState(channel, 'live');
     metrics.setIngestBitrate(channel, 6e6);
     metrics.setEncoderProgress(channel, { fps: 30, speed: 1.1 });
@@ -57,8 +47,6 @@ export async function run(): Promise<Record<string, unknown>> {
       metrics.countSegment(channel, rendition);
     }
   }
-  const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: new FakeChannelService(registry), metrics, logger });
-  await server.start();
   try {
     const scrape = await metrics.render();
     return {
@@ -69,8 +57,6 @@ export async function run(): Promise<Record<string, unknown>> {
       metricsSeries: scrape.body.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length,
     };
   } finally {
-    await server.close();
-    await registry.close();
-    await rm(dir, { recursive: true, force: true });
+    await api.close();
   }
 }

@@ -4,20 +4,30 @@ import { join } from 'node:path';
 import { ApiServer, type ApiServerOptions } from '../../src/api/api-server.js';
 import { Metrics } from '../../src/api/metrics.js';
 import type { ReadinessCheck } from '../../src/api/readiness.js';
-import { ChannelRegistry, defaultStateFile } from '../../src/channels/channel-registry.js';
-import type { ChannelConfig } from '../../src/config/service-config.js';
+import type { ChannelManager } from '../../src/channels/channel-manager.js';
+import type { ChannelRegistry } from '../../src/channels/channel-registry.js';
+import { startServe } from '../../src/cli/serve-command.js';
+import { buildServiceConfig, type ChannelConfig } from '../../src/config/service-config.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { captureLogger, type CapturedLogger } from './api-log-capture.js';
-import { FakeChannelService } from './fake-channel-service.js';
+import { freeTcpPort, freeUdpPort } from './ingest-media.js';
 
-/** A real ApiServer on 127.0.0.1:0 over a real ChannelRegistry (temp dir) and the test-only channel service. */
+/**
+ * The ops API over the real channel stack: a `livepipe serve` composition (`startServe`: registry,
+ * channel manager, ingest, packager, filesystem storage, origin) on free loopback ports, and an
+ * ApiServer in front of its channel manager whose token, limits, readiness checks, metrics and log
+ * the test chooses (the log is kept in memory for the audit assertions).
+ */
 export interface ApiTestServer {
   server: ApiServer;
   base: string;
   registry: ChannelRegistry;
-  service: FakeChannelService;
+  channels: ChannelManager;
   metrics: Metrics;
   log: CapturedLogger;
   dataDir: string;
+  /** Where a publisher of `channel` sends RTMP (the composition's ingest). */
+  rtmpUrl(channel: string, key: string): string;
   close(): Promise<void>;
 }
 
@@ -26,47 +36,60 @@ export interface ApiTestServerOptions {
   configChannels?: ChannelConfig[];
   readiness?: ReadinessCheck[];
   bodyLimit?: number;
+  /** Data directory (state file, media); a fresh temporary one, removed on close, when absent. */
   dataDir?: string;
-  ladders?: string[];
+  /** Node process series in /metrics too (what a real scrape carries); off by default. */
+  processMetrics?: boolean;
 }
 
 export async function startApiTestServer(options: ApiTestServerOptions = {}): Promise<ApiTestServer> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-api-')));
+  const config = buildServiceConfig(
+    {
+      dataDir,
+      origin: { port: await freeTcpPort() },
+      api: { port: await freeTcpPort() },
+      rtmp: { port: await freeTcpPort() },
+      srt: { portBase: await freeUdpPort(), portCount: 1 },
+      channels: options.configChannels ?? [],
+    },
+    {},
+    {},
+    'test',
+  );
+  const serve = await startServe(config, silentLogger());
   const log = captureLogger();
-  const ladders = options.ladders;
-  const registry = new ChannelRegistry({
-    configChannels: options.configChannels ?? [],
-    stateFile: defaultStateFile(dataDir),
-    logger: log.logger,
-    ...(ladders ? { ladderExists: (name: string) => ladders.includes(name) } : {}),
-  });
-  await registry.start();
-  const service = new FakeChannelService(registry);
-  const metrics = new Metrics({ processMetrics: false });
+  const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
   const serverOptions: ApiServerOptions = {
     host: '127.0.0.1',
     port: 0,
     token: options.token,
-    channels: service,
+    channels: serve.manager,
     metrics,
     readiness: options.readiness ?? [],
     logger: log.logger,
   };
   if (options.bodyLimit !== undefined) serverOptions.bodyLimit = options.bodyLimit;
   const server = new ApiServer(serverOptions);
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    await serve.close();
+    throw err;
+  }
   return {
     server,
     base: server.url,
-    registry,
-    service,
+    registry: serve.registry,
+    channels: serve.manager,
     metrics,
     log,
     dataDir,
+    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${config.rtmp.port}/live/${channel}?key=${encodeURIComponent(key)}`,
     async close() {
       await server.close();
-      await registry.close();
+      await serve.close();
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_CLOSE_GRACE_MS, ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
@@ -6,7 +9,7 @@ import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/api/metrics.
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { captureLogger } from '../../helpers/api-log-capture.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
-import { FakeChannelService } from '../../helpers/fake-channel-service.js';
+import type { ChannelService } from '../../../src/channels/channel-service.js';
 import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -61,7 +64,7 @@ describe('ops API with a token', () => {
   let call: ReturnType<typeof client>;
 
   beforeEach(async () => {
-    api = await startApiTestServer({ token: TOKEN, ladders: ['default', 'low-latency'] });
+    api = await startApiTestServer({ token: TOKEN });
     call = client(api.base, TOKEN);
   });
   afterEach(async () => {
@@ -93,10 +96,10 @@ describe('ops API with a token', () => {
       expect(reply.json).toEqual({ channels: [] });
     });
 
-    it('authenticates before reading the body: no token and bad JSON is a 401, and nothing is called', async () => {
+    it('authenticates before reading the body: no token and bad JSON is a 401, and nothing changes', async () => {
       const reply = await call('POST', '/api/v1/channels', { token: null, rawBody: '{nope' });
       expect(reply.status).toBe(401);
-      expect(api.service.calls).toEqual([]);
+      expect(api.registry.list()).toEqual([]);
     });
 
     it('leaves probes, metrics and the OpenAPI document open', async () => {
@@ -105,13 +108,15 @@ describe('ops API with a token', () => {
       }
     });
 
-    it('audits denied mutating calls without calling the service', async () => {
+    it('audits denied mutating calls, which change nothing', async () => {
+      expect((await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } })).status).toBe(201);
       const reply = await call('DELETE', '/api/v1/channels/news', { token: 'wrong-token-0123456789abcdef' });
       expect(reply.status).toBe(403);
-      expect(api.service.calls).toEqual([]);
+      expect(api.registry.has('news')).toBe(true);
+      expect(api.channels.get('news')?.state).toBe('idle');
       const audit = api.log.component('audit');
-      expect(audit).toHaveLength(1);
-      expect(audit[0]).toMatchObject({ who: 'unauthenticated', operation: 'deleteChannel', channel: 'news', status: 403, outcome: 'denied', remoteAddress: '127.0.0.1' });
+      expect(audit).toHaveLength(2);
+      expect(audit[1]).toMatchObject({ who: 'unauthenticated', operation: 'deleteChannel', channel: 'news', status: 403, outcome: 'denied', remoteAddress: '127.0.0.1' });
     });
   });
 
@@ -216,19 +221,25 @@ describe('ops API with a token', () => {
       expect((await call('DELETE', '/api/v1/channels/news')).status).toBe(404);
     });
 
-    it('runs restart, stop, start and kick through the channel service', async () => {
+    // With a publisher (restart → a new encoder run, kick → reconnecting): test/e2e/ops-api.test.ts.
+    it('stops and starts a channel, and answers 409 to restart and kick without a publisher', async () => {
       await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } });
-      const restarted = await call('POST', '/api/v1/channels/news/restart');
-      expect(restarted.status).toBe(200);
-      expect(restarted.json.transcoder).toMatchObject({ runId: 1, restarts: 1 });
-      expect((await call('POST', '/api/v1/channels/news/stop')).json.state).toBe('stopped');
-      expect((await call('POST', '/api/v1/channels/news/start')).json.state).toBe('idle');
-      expectError(await call('POST', '/api/v1/channels/news/kick'), 409, ErrorCode.Conflict, /no publisher/);
-      api.service.simulatePublisher('news');
-      const kicked = await call('POST', '/api/v1/channels/news/kick');
-      expect(kicked.status).toBe(200);
-      expect(kicked.json.state).toBe('reconnecting');
-      expect(api.service.calls).toEqual(['create:news', 'restart:news', 'stop:news', 'start:news', 'kick:news', 'kick:news']);
+      expectError(await call('POST', '/api/v1/channels/news/restart'), 409, ErrorCode.Conflict, /no publisher: nothing to restart/);
+      expectError(await call('POST', '/api/v1/channels/news/kick'), 409, ErrorCode.Conflict, /no publisher to kick/);
+      const stopped = await call('POST', '/api/v1/channels/news/stop');
+      expect(stopped.status).toBe(200);
+      expect(stopped.json).toMatchObject({ id: 'news', state: 'stopped', transcoder: { state: 'idle', runId: 0 } });
+      expect(api.channels.get('news')?.state).toBe('stopped');
+      const started = await call('POST', '/api/v1/channels/news/start');
+      expect(started.status).toBe(200);
+      expect(started.json.state).toBe('idle');
+      expect(api.log.component('audit').map((line) => `${line.operation} ${line.status}`)).toEqual([
+        'createChannel 201',
+        'restartChannel 409',
+        'kickChannel 409',
+        'stopChannel 200',
+        'startChannel 200',
+      ]);
     });
 
     it('answers 404 JSON for unknown routes', async () => {
@@ -274,7 +285,7 @@ describe('ops API with a token', () => {
     it('rejects an oversized body with 413', async () => {
       const reply = await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY, padding: 'x'.repeat(20_000) } });
       expectError(reply, 413, ErrorCode.BadRequest, /larger than 16384 bytes/);
-      expect(api.service.calls).toEqual([]);
+      expect(api.registry.has('news')).toBe(false);
     });
 
     it('rejects a non-JSON content type with 415', async () => {
@@ -311,7 +322,7 @@ describe('ops API with a token', () => {
       expect(audit.map((line) => [line.operation, line.status, line.outcome])).toEqual([
         ['createChannel', 201, 'ok'],
         ['updateChannel', 200, 'ok'],
-        ['restartChannel', 200, 'ok'],
+        ['restartChannel', 409, 'failed'], // no publisher
         ['createChannel', 409, 'failed'],
         ['deleteChannel', 204, 'ok'],
       ]);
@@ -362,19 +373,27 @@ describe('ops API with a token', () => {
   });
 
   it('keeps API-made channels across a restart of the service', async () => {
-    await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } });
-    await call('PATCH', '/api/v1/channels/news', { body: { ladder: 'low-latency' } });
-    const dataDir = api.dataDir;
-    await api.server.close();
-    await api.registry.close();
-    const second = await startApiTestServer({ token: TOKEN, dataDir });
+    const dataDir = await mkdtemp(join(tmpdir(), 'livepipe-api-restart-'));
     try {
-      const reply = await client(second.base, TOKEN)('GET', '/api/v1/channels/news');
-      expect(reply.status).toBe(200);
-      expect(reply.json).toMatchObject({ id: 'news', ladder: 'low-latency' });
-      expect(second.registry.verifyKey('news', KEY)).toBe(true);
+      const first = await startApiTestServer({ token: TOKEN, dataDir });
+      try {
+        const firstCall = client(first.base, TOKEN);
+        expect((await firstCall('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } })).status).toBe(201);
+        expect((await firstCall('PATCH', '/api/v1/channels/news', { body: { ladder: 'low-latency' } })).status).toBe(200);
+      } finally {
+        await first.close();
+      }
+      const second = await startApiTestServer({ token: TOKEN, dataDir });
+      try {
+        const reply = await client(second.base, TOKEN)('GET', '/api/v1/channels/news');
+        expect(reply.status).toBe(200);
+        expect(reply.json).toMatchObject({ id: 'news', ladder: 'low-latency', state: 'idle' });
+        expect(second.registry.verifyKey('news', KEY)).toBe(true);
+      } finally {
+        await second.close();
+      }
     } finally {
-      await second.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
@@ -430,7 +449,7 @@ describe('open mode (no token)', () => {
 
   it('refuses to start on a non-loopback bind without a token', async () => {
     const log = captureLogger();
-    const server = new ApiServer({ host: '0.0.0.0', port: 0, channels: {} as FakeChannelService, metrics: new Metrics({ processMetrics: false }), logger: log.logger });
+    const server = new ApiServer({ host: '0.0.0.0', port: 0, channels: {} as ChannelService, metrics: new Metrics({ processMetrics: false }), logger: log.logger });
     let error: unknown;
     try {
       await server.start();
@@ -444,12 +463,12 @@ describe('open mode (no token)', () => {
   });
 
   it('refuses a token shorter than 16 characters', async () => {
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'short', channels: {} as FakeChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'short', channels: {} as ChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
     await expect(server.start()).rejects.toThrow(/too short/);
   });
 
   it('refuses a token that cannot travel in a Bearer header', async () => {
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'a token with spaces and !', channels: {} as FakeChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'a token with spaces and !', channels: {} as ChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
     await expect(server.start()).rejects.toThrow(/characters a bearer token cannot carry/);
   });
 
@@ -457,7 +476,7 @@ describe('open mode (no token)', () => {
     const first = await startApiTestServer();
     try {
       const port = first.server.port;
-      const second = new ApiServer({ host: '127.0.0.1', port, channels: first.service, metrics: first.metrics, logger: captureLogger().logger });
+      const second = new ApiServer({ host: '127.0.0.1', port, channels: first.channels, metrics: first.metrics, logger: captureLogger().logger });
       await expect(second.start()).rejects.toThrow(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
       await second.close();
     } finally {
@@ -466,15 +485,31 @@ describe('open mode (no token)', () => {
   });
 });
 
+/** Every call passed to the real channel manager, for the tests below to replace one with a fault. */
+function passThrough(channels: ChannelService): ChannelService {
+  return {
+    list: () => channels.list(),
+    get: (id) => channels.get(id),
+    create: (spec) => channels.create(spec),
+    update: (id, patch) => channels.update(id, patch),
+    remove: (id) => channels.remove(id),
+    restart: (id) => channels.restart(id),
+    stop: (id) => channels.stop(id),
+    start: (id) => channels.start(id),
+    kick: (id) => channels.kick(id),
+  };
+}
+
 describe('internal errors', () => {
   it('answers 500 INTERNAL without leaking the message, and logs it', async () => {
-    class BrokenService extends FakeChannelService {
-      override async restart(): Promise<never> {
-        throw new Error('database password is hunter2');
-      }
-    }
     const api = await startApiTestServer({ token: TOKEN });
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: new BrokenService(api.registry), metrics: api.metrics, logger: api.log.logger });
+    const broken: ChannelService = {
+      ...passThrough(api.channels),
+      restart: async () => {
+        throw new Error('database password is hunter2');
+      },
+    };
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: broken, metrics: api.metrics, logger: api.log.logger });
     await server.start();
     try {
       await api.registry.create({ id: 'news', key: KEY });
@@ -489,14 +524,15 @@ describe('internal errors', () => {
   });
 
   it('strips fields outside the ChannelView contract (a leaked key never leaves)', async () => {
-    class LeakyService extends FakeChannelService {
-      override get(id: string) {
-        const view = super.get(id);
-        return view && ({ ...view, key: KEY, internal: { passphrase: 'x' } } as typeof view);
-      }
-    }
     const api = await startApiTestServer({ token: TOKEN });
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: new LeakyService(api.registry), metrics: api.metrics, logger: api.log.logger });
+    const leaky: ChannelService = {
+      ...passThrough(api.channels),
+      get: (id) => {
+        const view = api.channels.get(id);
+        return view && ({ ...view, key: KEY, internal: { passphrase: 'x' } } as typeof view);
+      },
+    };
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: leaky, metrics: api.metrics, logger: api.log.logger });
     await server.start();
     try {
       await api.registry.create({ id: 'news', key: KEY });

@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
+import { publish, type Publisher } from '../../helpers/ingest-media.js';
+import { eventually } from '../../helpers/serve-fixture.js';
 
 const TOKEN = 'openapi-token-0123456789';
 const METHODS = ['get', 'post', 'patch', 'delete', 'put'];
+const PROBE_KEY = 'probe-key-0123456789';
 
 describe('GET /api/v1/openapi.json', () => {
   let api: ApiTestServer;
   let doc: any;
+  const publishers: Publisher[] = [];
 
   beforeAll(async () => {
     api = await startApiTestServer({ token: TOKEN });
@@ -17,7 +21,8 @@ describe('GET /api/v1/openapi.json', () => {
     doc = await response.json();
   });
   afterAll(async () => {
-    await api.close();
+    await Promise.all(publishers.map((p) => p.stop()));
+    await api?.close();
   });
 
   function documented(): string[] {
@@ -43,15 +48,21 @@ describe('GET /api/v1/openapi.json', () => {
   });
 
   it('answers every documented operation over HTTP (no documented route is missing)', async () => {
-    await api.registry.create({ id: 'probe', key: 'probe-key-0123456789' });
-    // Order matters only for the destructive ones: delete last.
-    const operations = documented().sort((a, b) => Number(a.startsWith('DELETE')) - Number(b.startsWith('DELETE')));
+    await api.registry.create({ id: 'probe', ladder: 'low-latency', key: PROBE_KEY });
+    // Restart and kick while the publisher is live, stop before start, delete last.
+    const order = ['/restart', '/kick', undefined, '/stop', '/start'];
+    const rank = (operation: string): number => (operation.startsWith('DELETE') ? order.length : Math.max(2, order.findIndex((end) => end !== undefined && operation.endsWith(end))));
+    const operations = documented().sort((a, b) => rank(a) - rank(b));
     for (const operation of operations) {
       const [method, path] = operation.split(' ') as [string, string];
-      if (api.registry.has('probe')) api.service.simulatePublisher('probe'); // so that kick applies
+      // restart and kick act on a publisher: a real one publishes first (again after a kick).
+      if (/\/(restart|kick)$/.test(path) && api.channels.get('probe')?.state !== 'live') {
+        publishers.push(publish(api.rtmpUrl('probe', PROBE_KEY), 'flv'));
+        await eventually(() => (api.channels.get('probe')?.state === 'live' ? true : undefined), 'probe live', 45_000);
+      }
       const url = `${api.base}${path.replace('{id}', 'probe')}`;
       const op = doc.paths[path][method.toLowerCase()];
-      const body = method === 'POST' && path === '/api/v1/channels' ? { id: 'made', key: 'made-key-0123456789' } : method === 'PATCH' ? { ladder: 'other' } : undefined;
+      const body = method === 'POST' && path === '/api/v1/channels' ? { id: 'made', key: 'made-key-0123456789' } : method === 'PATCH' ? { ladder: 'default' } : undefined;
       const response = await fetch(url, {
         method,
         headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
