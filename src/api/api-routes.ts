@@ -236,7 +236,8 @@ export interface ApiCall {
 export type ApiHandler = (call: ApiCall) => Promise<ApiReply>;
 
 export interface ApiHandlerDependencies {
-  channels: ChannelService;
+  /** Absent on a server without channel routes (the standalone origin's ops port). */
+  channels?: ChannelService;
   metrics: { render(): Promise<{ contentType: string; body: string }> };
   readiness: readonly ReadinessCheck[];
   openApiDocument: () => unknown;
@@ -257,17 +258,20 @@ function requireView(view: ChannelView | undefined, id: string): ChannelView {
 }
 
 export function createApiHandlers(deps: ApiHandlerDependencies): Record<OperationId, ApiHandler> {
-  const { channels } = deps;
+  const channels = (): ChannelService => {
+    if (deps.channels === undefined) throw new LivepipeError(ErrorCode.NotFound, 'this server manages no channels');
+    return deps.channels;
+  };
   const ok = (view: ChannelView): ApiReply => ({ status: 200, json: publicView(view) });
   return {
-    listChannels: async () => ({ status: 200, json: { channels: channels.list().map(publicView) } }),
-    getChannel: async ({ id }) => ok(requireView(channels.get(id), id)),
+    listChannels: async () => ({ status: 200, json: { channels: channels().list().map(publicView) } }),
+    getChannel: async ({ id }) => ok(requireView(channels().get(id), id)),
     createChannel: async ({ body, note }) => {
       const input = body as z.infer<typeof channelCreateBodySchema>;
       const generated = input.key === undefined ? generateStreamKey() : undefined;
       const spec: ChannelSpec = { ...input, key: input.key ?? generated! };
       note({ channel: spec.id, keyGenerated: generated !== undefined });
-      const view = publicView(await channels.create(spec));
+      const view = publicView(await channels().create(spec));
       return {
         status: 201,
         json: generated === undefined ? view : { ...view, key: generated },
@@ -279,16 +283,16 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       if (Object.keys(patch).length === 0) {
         throw new LivepipeError(ErrorCode.BadRequest, 'body: nothing to change (give ladder, key or srt)');
       }
-      return ok(await channels.update(id, patch as ChannelPatch));
+      return ok(await channels().update(id, patch as ChannelPatch));
     },
     deleteChannel: async ({ id }) => {
-      await channels.remove(id);
+      await channels().remove(id);
       return { status: 204 };
     },
-    restartChannel: async ({ id }) => ok(await channels.restart(id)),
-    stopChannel: async ({ id }) => ok(await channels.stop(id)),
-    startChannel: async ({ id }) => ok(await channels.start(id)),
-    kickChannel: async ({ id }) => ok(await channels.kick(id)),
+    restartChannel: async ({ id }) => ok(await channels().restart(id)),
+    stopChannel: async ({ id }) => ok(await channels().stop(id)),
+    startChannel: async ({ id }) => ok(await channels().start(id)),
+    kickChannel: async ({ id }) => ok(await channels().kick(id)),
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),
     getReadiness: async () => {

@@ -40,7 +40,12 @@ export interface ApiServerOptions {
   port: number;
   /** The API token (`LIVEPIPE_API_TOKEN`); undefined or empty = open mode, loopback binds only. */
   token?: string | undefined;
-  channels: ChannelService;
+  /**
+   * The channels behind `/api/v1/channels`. Without it the server answers only health, readiness,
+   * metrics and the OpenAPI document (the standalone origin's ops port): nothing there needs a
+   * token, so it may then bind any address without one.
+   */
+  channels?: ChannelService;
   metrics: { render(): Promise<{ contentType: string; body: string }> };
   /** Checks behind `/readyz` (storage, ffmpeg, listeners…). */
   readiness?: readonly ReadinessCheck[];
@@ -85,8 +90,10 @@ export class ApiServer {
     if (this.closing !== undefined) throw new LivepipeError(ErrorCode.Closed, 'API server is closed');
     if (this.app !== undefined) return;
     const { host, port } = this.options;
+    const routes = this.options.channels !== undefined ? API_ROUTES : API_ROUTES.filter((route) => route.tag !== 'channels');
+    const guarded = routes.some((route) => route.auth);
     if (this.token === undefined) {
-      if (!isLoopbackHost(host)) {
+      if (guarded && !isLoopbackHost(host)) {
         throw new LivepipeError(
           ErrorCode.ConfigInvalid,
           `refusing to serve the ops API on ${host} without a token: set LIVEPIPE_API_TOKEN (at least ${MIN_TOKEN_LENGTH} characters) or bind to 127.0.0.1`,
@@ -110,9 +117,9 @@ export class ApiServer {
       return503OnClosing: true,
     });
     const version = this.options.version ?? packageVersion();
-    const openApi = buildOpenApiDocument(version);
+    const openApi = buildOpenApiDocument(version, routes);
     const handlers = createApiHandlers({
-      channels: this.options.channels,
+      ...(this.options.channels !== undefined ? { channels: this.options.channels } : {}),
       metrics: this.options.metrics,
       readiness: this.options.readiness ?? [],
       openApiDocument: () => openApi,
@@ -133,7 +140,7 @@ export class ApiServer {
     app.setErrorHandler((err: FastifyError, request, reply) => this.onError(err, request, reply));
     app.setNotFoundHandler((request, reply) => {
       const pathname = request.url.split('?')[0] ?? '';
-      const allowed = allowedMethods(pathname);
+      const allowed = allowedMethods(pathname, routes);
       if (allowed.length > 0) {
         void reply
           .code(405)
@@ -143,7 +150,7 @@ export class ApiServer {
       }
       void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${pathname}`));
     });
-    for (const route of API_ROUTES) this.register(app, route, handlers[route.operationId]);
+    for (const route of routes) this.register(app, route, handlers[route.operationId]);
 
     try {
       await app.listen({ host, port });
@@ -152,7 +159,7 @@ export class ApiServer {
       throw new LivepipeError(ErrorCode.Unavailable, `ops API cannot listen on ${host}:${port}: ${errorMessage(err)}`, { cause: err });
     }
     this.app = app;
-    if (this.token === undefined) {
+    if (this.token === undefined && guarded) {
       this.logger.warn({ host, port: this.port }, 'ops API is open: no LIVEPIPE_API_TOKEN set (allowed on loopback binds only)');
     }
     this.logger.info({ host, port: this.port, auth: this.token === undefined ? 'open' : tokenIdentity(this.token) }, 'ops API listening');

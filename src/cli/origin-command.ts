@@ -3,6 +3,9 @@ import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { createRootLogger, type Logger } from '../core/logger.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
+import { ApiServer } from '../api/api-server.js';
+import { Metrics } from '../api/metrics.js';
+import { listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { StorageWatchSource } from '../origin/storage-watch-source.js';
 import { parseMediaPlaylist } from '../package/playlist-parser.js';
@@ -11,11 +14,13 @@ import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
 import { resolve } from 'node:path';
 
 /**
- * `livepipe origin (--data-dir <dir> | --storage s3://bucket/prefix) [--port 8080] [--host 127.0.0.1]`
+ * `livepipe origin (--data-dir <dir> | --storage s3://bucket/prefix) [--port 8080] [--host 127.0.0.1] [--ops-port 8081]`
  *
  * A standalone origin in front of what a packager (possibly on another machine) writes to storage.
  * It watches playlists with conditional GETs (see `StorageWatchSource` for the latency this costs
  * compared with the embedded origin of `livepipe serve` / `livepipe package --origin-port`).
+ * `/healthz`, `/readyz` (storage reachable, origin listening) and `/metrics` are on the ops port,
+ * apart from the port CDNs reach.
  */
 export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
 
@@ -23,6 +28,8 @@ export interface OriginCommandConfig {
   storage: StorageSpec;
   host: string;
   port: number;
+  /** Port of `/healthz`, `/readyz` and `/metrics` (same bind address). */
+  opsPort: number;
   corsOrigins: '*' | string[];
   maxHeldRequests: number;
   cacheMaxBytes: number;
@@ -32,6 +39,7 @@ export interface RawOriginOptions {
   dataDir?: string;
   storage?: string;
   port?: string;
+  opsPort?: string;
   host?: string;
   corsOrigin?: string[];
   maxHeld?: string;
@@ -66,6 +74,7 @@ export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
     storage,
     host: raw.host ?? '127.0.0.1',
     port: integer(raw.port, 8080, '--port', 0, 65535),
+    opsPort: integer(raw.opsPort, 8081, '--ops-port', 0, 65535),
     corsOrigins: cors === undefined || cors.length === 0 || cors.includes('*') ? '*' : cors,
     maxHeldRequests: integer(raw.maxHeld, 20_000, '--max-held', 1, 1_000_000),
     cacheMaxBytes: integer(raw.cacheMb, 256, '--cache-mb', 1, 65_536) * 1024 * 1024,
@@ -98,23 +107,35 @@ export function defaultDependencies(): OriginDependencies {
 export async function runOrigin(config: OriginCommandConfig, deps: OriginDependencies, logger: Logger, stop: Promise<unknown>): Promise<void> {
   const storage = deps.openStorage(config.storage, logger);
   await storage.start();
+  const metrics = new Metrics();
   const source = new StorageWatchSource({ storage, parse: deps.parse, logger });
   const server = new OriginServer({
     source,
     storage,
     render: deps.render,
     logger,
+    metrics,
     host: config.host,
     port: config.port,
     corsOrigins: config.corsOrigins,
     maxHeldRequests: config.maxHeldRequests,
     cacheMaxBytes: config.cacheMaxBytes,
   });
+  const ops = new ApiServer({
+    host: config.host,
+    port: config.opsPort,
+    metrics,
+    readiness: [storageReadinessCheck(storage), listenersReadinessCheck([{ name: 'origin', isListening: () => server.isListening() }])],
+    logger,
+  });
   try {
     await source.start();
     await server.start();
+    await ops.start();
+    logger.info({ host: config.host, port: server.address().port, opsPort: ops.port }, 'origin ready');
     await stop;
   } finally {
+    await ops.close();
     await server.close();
     await source.close();
     await storage.close();
@@ -128,7 +149,8 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'read from a local storage directory')
     .option('--storage <url>', 'read from S3: s3://bucket/prefix')
     .option('--port <n>', 'TCP port (default 8080)')
-    .option('--host <h>', 'bind address (default 127.0.0.1)')
+    .option('--ops-port <n>', 'TCP port of /healthz, /readyz and /metrics (default 8081)')
+    .option('--host <h>', 'bind address of both ports (default 127.0.0.1)')
     .option('--cors-origin <origin...>', 'allowed CORS origins (default *)')
     .option('--max-held <n>', 'cap on concurrently held requests (default 20000)')
     .option('--cache-mb <n>', 'memory cache for parts, segments and playlists, MiB (default 256)')

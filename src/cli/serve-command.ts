@@ -154,7 +154,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
       storageReadinessCheck(storage),
       binaryReadinessCheck('ffmpeg'),
       listenersReadinessCheck([
-        { name: 'origin', isListening: () => originListening(origin) },
+        { name: 'origin', isListening: () => origin.isListening() },
         { name: 'rtmp', isListening: () => ingest?.rtmp !== undefined && ingest.rtmp.port > 0 },
       ]),
     ],
@@ -201,14 +201,6 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     registry,
     close: () => (closing ??= closeAll()),
   };
-}
-
-function originListening(origin: OriginServer): boolean {
-  try {
-    return origin.address().port > 0;
-  } catch {
-    return false;
-  }
 }
 
 /** What a person needs to publish and play, printed once at start. */

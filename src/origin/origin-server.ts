@@ -214,6 +214,10 @@ export class OriginServer {
     return this.cache.bytes;
   }
 
+  isListening(): boolean {
+    return this.server.listening;
+  }
+
   /** The bound address (after `start()`). */
   address(): AddressInfo {
     const address = this.server.address();

@@ -462,6 +462,22 @@ describe('open mode (no token)', () => {
     await server.close();
   });
 
+  it('serves probes and metrics on any bind without a token when it manages no channels (the standalone origin\'s ops port)', async () => {
+    const log = captureLogger();
+    const server = new ApiServer({ host: '0.0.0.0', port: 0, metrics: new Metrics({ processMetrics: false }), logger: log.logger });
+    await server.start();
+    try {
+      const call = client(`http://127.0.0.1:${server.port}`, undefined);
+      expect((await call('GET', '/healthz')).status).toBe(200);
+      expect((await call('GET', '/metrics')).status).toBe(200);
+      expectError(await call('GET', '/api/v1/channels'), 404, ErrorCode.NotFound);
+      expectError(await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } }), 404, ErrorCode.NotFound);
+      expect(log.component('api').some((line) => line.level === 40)).toBe(false); // nothing is open that needs a token
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses a token shorter than 16 characters', async () => {
     const server = new ApiServer({ host: '127.0.0.1', port: 0, token: 'short', channels: {} as ChannelService, metrics: new Metrics({ processMetrics: false }), logger: captureLogger().logger });
     await expect(server.start()).rejects.toThrow(/too short/);

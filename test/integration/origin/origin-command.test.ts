@@ -10,6 +10,7 @@ import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer
 import { CountingFsStorage } from '../../helpers/counting-storage.js';
 import { httpRequest } from '../../helpers/origin-http.js';
 import { liveModel } from '../../helpers/origin-playlists.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -27,7 +28,8 @@ describe('livepipe origin (runOrigin wiring)', () => {
     const storage = new CountingFsStorage(dir);
     await storage.put('live/news/v0/playlist.m3u8', Buffer.from(serializeMediaPlaylist(liveModel())), { contentType: 'application/vnd.apple.mpegurl' });
     const port = await freePort();
-    const config = parseOriginOptions({ dataDir: dir, port: String(port) });
+    const opsPort = await freePort();
+    const config = parseOriginOptions({ dataDir: dir, port: String(port), opsPort: String(opsPort) });
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     let closed = false;
@@ -46,10 +48,28 @@ describe('livepipe origin (runOrigin wiring)', () => {
     }
     expect(r?.status).toBe(200);
     expect(r?.body.toString()).toContain('#EXT-X-PART-INF');
+
+    // The ops port: health, readiness (storage and origin) and the origin's own metrics.
+    const ops = `http://127.0.0.1:${opsPort}`;
+    expect((await httpRequest(`${ops}/healthz`)).status).toBe(200);
+    const ready = await httpRequest(`${ops}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body.toString())).toEqual({ status: 'ready', checks: [{ name: 'storage', ok: true }, { name: 'listeners', ok: true }] });
+    expect((await httpRequest(`http://127.0.0.1:${port}/live/news/nope/playlist.m3u8`)).status).toBe(404);
+    const scrape = parsePrometheusText((await httpRequest(`${ops}/metrics`)).body.toString());
+    expect(sampleValue(scrape, 'livepipe_origin_requests_total', { class: 'playlist', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(scrape, 'livepipe_origin_requests_total', { class: 'playlist', status: '404' })).toBe(1);
+    // No channel routes there (they belong to the packager's serve), and the document says so.
+    expect((await httpRequest(`${ops}/api/v1/channels`)).status).toBe(404);
+    const doc = JSON.parse((await httpRequest(`${ops}/api/v1/openapi.json`)).body.toString()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/openapi.json', '/healthz', '/metrics', '/readyz']);
+    // CDNs reach the origin port only: it does not answer the ops paths.
+    expect((await httpRequest(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
     stop();
     await running;
     expect(closed).toBe(true);
     await expect(httpRequest(`http://127.0.0.1:${port}/live/news/v0/playlist.m3u8`)).rejects.toThrow();
+    await expect(httpRequest(`${ops}/healthz`)).rejects.toThrow();
     await rm(dir, { recursive: true, force: true });
   });
 });
