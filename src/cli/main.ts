@@ -24,13 +24,19 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export async function main(argv: string[]): Promise<number | void> {
+/** Every command, registered and not yet parsed (`main` runs it; tests check argument lists with it). */
+export async function buildProgram(): Promise<Command> {
   const program = new Command('livepipe')
     .description('Live transcoding and Low-Latency HLS packaging pipeline')
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
   for (const load of commandModules) (await load()).register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number | void> {
+  const program = await buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -33,7 +33,7 @@ import { parsePort } from './option-parsers.js';
  * finishes its segment in flight and its uploads), then API, origin, registry, storage.
  */
 
-interface ServeFlags {
+export interface ServeFlags {
   config?: string;
   dataDir?: string;
   storage?: string;
@@ -252,6 +252,19 @@ function startDemoPublisher(handle: ServeHandle, logger: Logger): ChildProcess |
   return child;
 }
 
+/** The flags that override the config file and the environment (only those given). */
+export function configOverridesOf(flags: ServeFlags): ConfigOverrides {
+  const overrides: ConfigOverrides = {};
+  if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
+  if (flags.storage !== undefined) overrides.storage = flags.storage;
+  if (flags.host !== undefined) overrides.host = flags.host;
+  if (flags.originPort !== undefined) overrides.originPort = flags.originPort;
+  if (flags.apiPort !== undefined) overrides.apiPort = flags.apiPort;
+  if (flags.rtmpPort !== undefined) overrides.rtmpPort = flags.rtmpPort;
+  if (flags.srtPort !== undefined) overrides.srtPort = flags.srtPort;
+  return overrides;
+}
+
 export function register(program: Command): void {
   program
     .command('serve')
@@ -267,15 +280,7 @@ export function register(program: Command): void {
     .option('--ladders-dir <dir>', 'ladder directory', DEFAULT_LADDERS_DIR)
     .option('--demo', 'also publish a generated test pattern to channel "demo" (open mode)', false)
     .action(async (flags: ServeFlags) => {
-      const overrides: ConfigOverrides = {};
-      if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
-      if (flags.storage !== undefined) overrides.storage = flags.storage;
-      if (flags.host !== undefined) overrides.host = flags.host;
-      if (flags.originPort !== undefined) overrides.originPort = flags.originPort;
-      if (flags.apiPort !== undefined) overrides.apiPort = flags.apiPort;
-      if (flags.rtmpPort !== undefined) overrides.rtmpPort = flags.rtmpPort;
-      if (flags.srtPort !== undefined) overrides.srtPort = flags.srtPort;
-      const config = await loadServiceConfig(flags.config, process.env, overrides);
+      const config = await loadServiceConfig(flags.config, process.env, configOverridesOf(flags));
       const logger = createRootLogger({ fd: 2 });
       const handle = await startServe(config, logger, flags.laddersDir);
       process.stdout.write(banner(handle));
