@@ -136,7 +136,10 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     metrics,
     // A wildcard bind has no name of its own: views show localhost.
     publicHost: config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host,
-    originPort: config.origin.port,
+    // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
+    get originPort() {
+      return origin.isListening() ? origin.address().port : config.origin.port;
+    },
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });

@@ -10,7 +10,7 @@ import { startServe } from '../../src/cli/serve-command.js';
 import { buildServiceConfig, type ChannelConfig } from '../../src/config/service-config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { captureLogger, type CapturedLogger } from './api-log-capture.js';
-import { freeTcpPort, freeUdpPort } from './ingest-media.js';
+import { freeUdpPort } from './ingest-media.js';
 
 /**
  * The ops API over the real channel stack: a `livepipe serve` composition (`startServe`: registry,
@@ -48,9 +48,11 @@ export async function startApiTestServer(options: ApiTestServerOptions = {}): Pr
   const config = buildServiceConfig(
     {
       dataDir,
-      origin: { port: await freeTcpPort() },
-      api: { port: await freeTcpPort() },
-      rtmp: { port: await freeTcpPort() },
+      // Any free port, reported after binding (a port picked free beforehand can be taken by a
+      // parallel test file first).
+      origin: { port: 0 },
+      api: { port: 0 },
+      rtmp: { port: 0 },
       srt: { portBase: await freeUdpPort(), portCount: 1 },
       channels: options.configChannels ?? [],
     },
@@ -86,7 +88,7 @@ export async function startApiTestServer(options: ApiTestServerOptions = {}): Pr
     metrics,
     log,
     dataDir,
-    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${config.rtmp.port}/live/${channel}?key=${encodeURIComponent(key)}`,
+    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${serve.ingest.rtmp!.port}/live/${channel}?key=${encodeURIComponent(key)}`,
     async close() {
       await server.close();
       await serve.close();

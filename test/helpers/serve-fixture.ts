@@ -46,14 +46,15 @@ export async function freeUdpPorts(count: number): Promise<number[]> {
  */
 export async function startServeFixture(file: Record<string, unknown> = {}): Promise<ServeFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'livepipe-serve-'));
-  const [originPort, apiPort, rtmpPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
   const srtBase = await freeUdpPort();
+  // TCP listeners take any free port (0) and report the one they got: a port picked free beforehand
+  // can be taken by a parallel test file before serve binds it.
   const config = buildServiceConfig(
     {
       dataDir,
-      origin: { port: originPort },
-      api: { port: apiPort },
-      rtmp: { port: rtmpPort },
+      origin: { port: 0 },
+      api: { port: 0 },
+      rtmp: { port: 0 },
       srt: { portBase: srtBase, portCount: 1 },
       ...file,
     },
@@ -64,13 +65,14 @@ export async function startServeFixture(file: Record<string, unknown> = {}): Pro
   const logs = captureLogs();
   const handle = await startServe(config, logs.logger);
   const publishers: Publisher[] = [];
-  const originBase = `http://127.0.0.1:${originPort}`;
+  const rtmpPort = handle.ingest.rtmp!.port;
+  const originBase = `http://127.0.0.1:${handle.origin.address().port}`;
   return {
     handle,
     dataDir,
     rtmpPort,
     originBase,
-    apiBase: `http://127.0.0.1:${apiPort}`,
+    apiBase: `http://127.0.0.1:${handle.api.port}`,
     logs,
     live: (channel) => `${originBase}/live/${channel}`,
     rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${rtmpPort}/live/${channel}${key !== undefined ? `?key=${encodeURIComponent(key)}` : ''}`,
