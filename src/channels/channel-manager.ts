@@ -91,7 +91,7 @@ export class ChannelManager implements ChannelService {
           if (this.followUps.get(id) === settled) this.followUps.delete(id);
         });
       }),
-      routePublishEvents(this.options.bus, this.options.ingest, (id) => this.channelFor(id), this.logger),
+      routePublishEvents(this.options.bus, this.options.ingest, { forPublish: (id) => this.channelFor(id), running: (id) => this.channels.get(id) }, this.logger),
     );
     // Ingest bitrate and encoder progress are sampled, not pushed: cheap and bounded.
     this.sampler = setInterval(() => this.sample(), 2000);

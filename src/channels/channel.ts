@@ -368,16 +368,21 @@ export class Channel {
   }
 }
 
-/** Subscribes a channel-lookup function to the bus' publish events; returns the unsubscribe. */
+/** Routes the bus' publish events to channels (starts may create one, ends only reach running ones); returns the unsubscribe. */
 export function routePublishEvents(
   bus: EventBus,
   feeds: { feed(channel: string): IngestFeed | undefined },
-  channelFor: (id: string) => Channel | undefined,
+  channels: {
+    /** The channel a new publish goes to (created on first use, e.g. in open mode). */
+    forPublish(id: string): Channel | undefined;
+    /** A running channel, never created: the end of a publish must not bring back a deleted channel. */
+    running(id: string): Channel | undefined;
+  },
   logger: Logger,
 ): () => void {
   const offStart = bus.on(LivepipeEvent.PublishStarted, ({ channel }) => {
     const feed = feeds.feed(channel);
-    const target = channelFor(channel);
+    const target = channels.forPublish(channel);
     if (feed === undefined || target === undefined) {
       logger.warn({ channel }, 'publish started for a channel livepipe does not run');
       return;
@@ -385,7 +390,8 @@ export function routePublishEvents(
     target.onPublishStarted(feed).catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish start failed'));
   });
   const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason, detail }) => {
-    channelFor(channel)
+    channels
+      .running(channel)
       ?.onPublishEnded(reason as PublishEndReason, detail)
       .catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish end failed'));
   });
