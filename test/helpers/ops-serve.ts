@@ -10,7 +10,6 @@ import { loadServiceConfig } from '../../src/config/service-config.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { startServe, type ServeHandle } from '../../src/cli/serve-command.js';
 import { publish, type Publisher } from './ingest-media.js';
-import { freePort } from './livepipe-cli.js';
 
 export interface ServePorts {
   origin: number;
@@ -44,7 +43,7 @@ export interface ApiAnswer {
 export interface TestServeOptions {
   /** Reuse a data directory (a restart of serve); default a new temp directory. */
   dataDir?: string;
-  /** Reuse ports (a restart of serve keeps the URLs); default free ones. */
+  /** Reuse ports (a restart of serve keeps the URLs); default any free ones, read back once bound. */
   ports?: ServePorts;
   /** The API token (`LIVEPIPE_API_TOKEN`); default none (open on loopback). */
   token?: string;
@@ -52,21 +51,19 @@ export interface TestServeOptions {
   reconnectGraceSeconds?: number;
 }
 
-export async function allocatePorts(): Promise<ServePorts> {
-  return { origin: await freePort(), api: await freePort(), rtmp: await freePort(), srt: 20_000 + Math.floor(Math.random() * 20_000) };
-}
-
 export async function startTestServe(options: TestServeOptions = {}): Promise<TestServe> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-ops-')));
-  const ports = options.ports ?? (await allocatePorts());
+  // TCP listeners take any free port (0) and report the one they got, unless a restart reuses them:
+  // a port picked free beforehand can be taken by a parallel test file before serve binds it.
+  const wanted = options.ports ?? { origin: 0, api: 0, rtmp: 0, srt: 20_000 + Math.floor(Math.random() * 20_000) };
   const env: Record<string, string | undefined> = {};
   const config = await loadServiceConfig(undefined, env, {
     dataDir,
     host: '127.0.0.1',
-    originPort: ports.origin,
-    apiPort: ports.api,
-    rtmpPort: ports.rtmp,
-    srtPort: ports.srt,
+    originPort: wanted.origin,
+    apiPort: wanted.api,
+    rtmpPort: wanted.rtmp,
+    srtPort: wanted.srt,
   });
   const tuned = options.reconnectGraceSeconds !== undefined ? { ...config, reconnectGraceSeconds: options.reconnectGraceSeconds } : config;
   // startServe reads the token from the environment, as the CLI does.
@@ -80,6 +77,7 @@ export async function startTestServe(options: TestServeOptions = {}): Promise<Te
     if (previous === undefined) delete process.env.LIVEPIPE_API_TOKEN;
     else process.env.LIVEPIPE_API_TOKEN = previous;
   }
+  const ports: ServePorts = { origin: handle.origin.address().port, api: handle.api.port, rtmp: handle.ingest.rtmp!.port, srt: wanted.srt };
   const apiBase = `http://127.0.0.1:${ports.api}`;
   return {
     handle,
