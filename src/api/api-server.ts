@@ -7,6 +7,7 @@ import { describeIssues, isLoopbackHost } from '../config/service-config.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
+import { urlHost } from '../core/url-host.js';
 import { errorBody, httpStatusOf } from './api-errors.js';
 import { API_ROUTES, allowedMethods, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
 import { MIN_TOKEN_LENGTH, authenticate, isBearerToken, tokenIdentity } from './bearer-auth.js';
@@ -174,8 +175,7 @@ export class ApiServer {
 
   /** Base URL, e.g. `http://127.0.0.1:8081` (after `start()`). */
   get url(): string {
-    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `http://${host}:${this.port}`;
+    return `http://${urlHost(this.options.host)}:${this.port}`;
   }
 
   /** Every route fastify registered (including the HEAD twins of GET routes), as `{ method, url }`. */

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { urlHost } from '../core/url-host.js';
 import { FlvFanout } from './flv-fanout.js';
 import { FLV_MAX_TAG_BODY, FlvTagType, classifyFlvTag, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
 import { FlvTimestampRebaser, type TimestampJump } from './flv-timestamp-rebaser.js';
@@ -78,7 +79,7 @@ export class RtmpIngest {
 
   /** Publisher URL for a channel, as shown to operators (the key is a placeholder, never the real one). */
   publishUrl(channel: string, host = this.host): string {
-    return `rtmp://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}/live/${channel}?key={key}`;
+    return `rtmp://${urlHost(host)}:${this.boundPort}/live/${channel}?key={key}`;
   }
 
   async start(): Promise<void> {

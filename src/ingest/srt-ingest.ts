@@ -4,6 +4,7 @@ import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
+import { urlHost } from '../core/url-host.js';
 import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
@@ -58,7 +59,6 @@ export function validateSrtSettings(channel: string, srt: ChannelSrtSettings): s
  * Note ffmpeg's libsrt `latency` option is in microseconds.
  */
 export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen: number, listenCycleMs = 60_000): string[] {
-  const bracketed = host.includes(':') ? `[${host}]` : host;
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     '-mode', 'listener',
@@ -71,7 +71,7 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     // so the channel waited a whole source GOP for the next one (measured: first playable part 3.7 s
     // → 2.1 s after the publisher starts, 2 s GOP source; bench/ingest.bench.ts).
     '-analyzeduration', '1000000',
-    '-i', `srt://${bracketed}:${srt.port}`,
+    '-i', `srt://${urlHost(host)}:${srt.port}`,
     '-map', '0', '-c', 'copy', '-f', 'mpegts',
     // Pass packets on as they arrive. By default the TS muxer packs audio into PES of ~2.9 KB (~0.18 s
     // of 128 kbit/s AAC), and the muxer holds every packet until each stream has reached its time,
@@ -104,9 +104,6 @@ export function srtPublisherUrlTemplate(publicHost: string, channel: string, por
   return `srt://${urlHost(publicHost)}:${port}?${streamId}&passphrase={passphrase}&pbkeylen=${pbkeylen}`;
 }
 
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 /** Hides `passphrase` values in ffmpeg/libsrt output before it reaches a log. */
 export function redactSrtLine(line: string, passphrase: string): string {
