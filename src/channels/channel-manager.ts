@@ -3,6 +3,7 @@ import type { ChannelConfig } from '../config/service-config.js';
 import type { NamedLadder } from '../config/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/event-bus.js';
+import { byId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
 import type { IngestFeed } from '../ingest/ingest-feed.js';
@@ -98,9 +99,9 @@ export class ChannelManager implements ChannelService {
     this.sampler.unref();
   }
 
-  /** Every channel, sorted by id (the registry's order), whatever order they were created in. */
+  /** Every channel, sorted by id (as the registry lists them), whatever order they were created in. */
   list(): ChannelView[] {
-    return [...this.channels.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((c) => c.view());
+    return [...this.channels.values()].sort(byId).map((c) => c.view());
   }
 
   get(id: string): ChannelView | undefined {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { channelSchema, channelSrtSchema, describeIssues, type ChannelConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { byId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { constantTimeEqual } from '../core/secrets.js';
 
@@ -128,7 +129,7 @@ export class ChannelRegistry {
 
   /** Every channel, sorted by id. */
   list(): ChannelConfig[] {
-    return [...this.channels.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.channels.values()].sort(byId);
   }
 
   get(id: string): ChannelConfig | undefined {
