@@ -85,8 +85,12 @@ export class ChannelManager implements ChannelService {
         if (change.type === 'created') this.channelFor(id, change.channel);
         else if (change.type === 'updated') channelFollowUp = this.channels.get(id)?.updateSpec(change.channel, change.changed);
         else channelFollowUp = this.drop(id);
-        const ingestFollowUp = this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change'));
-        const settled = Promise.all([channelFollowUp, ingestFollowUp]).then(() => undefined);
+        // Both are logged, never rejected: nothing else awaits them when the API is not the caller,
+        // and an unhandled rejection would end the process.
+        const settled = Promise.all([
+          channelFollowUp?.catch((err: unknown) => this.logger.error({ channel: id, err: errorMessage(err) }, 'channel could not follow the change')),
+          this.options.ingest.channelsChanged?.().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'ingest could not follow the channel change')),
+        ]).then(() => undefined);
         this.followUps.set(id, settled);
         void settled.finally(() => {
           if (this.followUps.get(id) === settled) this.followUps.delete(id);
