@@ -1,22 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApiServer, type ApiServerOptions } from '../../src/api/api-server.js';
 import { Metrics } from '../../src/api/metrics.js';
 import type { ReadinessCheck } from '../../src/api/readiness.js';
 import type { ChannelManager } from '../../src/channels/channel-manager.js';
 import type { ChannelRegistry } from '../../src/channels/channel-registry.js';
-import { startServe } from '../../src/cli/serve-command.js';
-import { buildServiceConfig, type ChannelConfig } from '../../src/config/service-config.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { ChannelConfig } from '../../src/config/service-config.js';
 import { captureLogger, type CapturedLogger } from './api-log-capture.js';
-import { freeUdpPort } from './ingest-media.js';
+import { startServeFixture } from './serve-fixture.js';
 
 /**
- * The ops API over the real channel stack: a `livepipe serve` composition (`startServe`: registry,
- * channel manager, ingest, packager, filesystem storage, origin) on free loopback ports, and an
- * ApiServer in front of its channel manager whose token, limits, readiness checks, metrics and log
- * the test chooses (the log is kept in memory for the audit assertions).
+ * The ops API over the real channel stack: a `livepipe serve` composition (`startServeFixture`:
+ * registry, channel manager, ingest, packager, filesystem storage, origin) on free loopback ports,
+ * and an ApiServer in front of its channel manager whose token, limits, readiness checks, metrics
+ * and log the test chooses (the log is kept in memory for the audit assertions).
  */
 export interface ApiTestServer {
   server: ApiServer;
@@ -36,38 +31,24 @@ export interface ApiTestServerOptions {
   configChannels?: ChannelConfig[];
   readiness?: ReadinessCheck[];
   bodyLimit?: number;
-  /** Data directory (state file, media); a fresh temporary one, removed on close, when absent. */
+  /** Data directory (state file, media), kept on close; a fresh temporary one, removed on close, when absent. */
   dataDir?: string;
   /** Node process series in /metrics too (what a real scrape carries); off by default. */
   processMetrics?: boolean;
 }
 
 export async function startApiTestServer(options: ApiTestServerOptions = {}): Promise<ApiTestServer> {
-  const ownDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-api-')));
-  const config = buildServiceConfig(
-    {
-      dataDir,
-      // Any free port, reported after binding (a port picked free beforehand can be taken by a
-      // parallel test file first).
-      origin: { port: 0 },
-      api: { port: 0 },
-      rtmp: { port: 0 },
-      srt: { portBase: await freeUdpPort(), portCount: 1 },
-      channels: options.configChannels ?? [],
-    },
-    {},
-    {},
-    'test',
-  );
-  const serve = await startServe(config, silentLogger());
+  const serve = await startServeFixture({
+    channels: options.configChannels ?? [],
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+  });
   const log = captureLogger();
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
   const serverOptions: ApiServerOptions = {
     host: '127.0.0.1',
     port: 0,
     token: options.token,
-    channels: serve.manager,
+    channels: serve.handle.manager,
     metrics,
     readiness: options.readiness ?? [],
     logger: log.logger,
@@ -83,16 +64,15 @@ export async function startApiTestServer(options: ApiTestServerOptions = {}): Pr
   return {
     server,
     base: server.url,
-    registry: serve.registry,
-    channels: serve.manager,
+    registry: serve.handle.registry,
+    channels: serve.handle.manager,
     metrics,
     log,
-    dataDir,
-    rtmpUrl: (channel, key) => `rtmp://127.0.0.1:${serve.ingest.rtmp!.port}/live/${channel}?key=${encodeURIComponent(key)}`,
+    dataDir: serve.dataDir,
+    rtmpUrl: (channel, key) => serve.rtmpUrl(channel, key),
     async close() {
       await server.close();
       await serve.close();
-      if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -41,11 +41,12 @@ export async function freeUdpPorts(count: number): Promise<number[]> {
 
 /**
  * Starts `serve` with `file` as the config file object (ports and dataDir are filled in unless
- * given). The SRT range base is a random free UDP port; give channels explicit SRT ports to be safe
- * from collisions.
+ * given; a given dataDir is kept on close, a temporary one is removed). The SRT range base is a
+ * random free UDP port; give channels explicit SRT ports to be safe from collisions.
  */
 export async function startServeFixture(file: Record<string, unknown> = {}): Promise<ServeFixture> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'livepipe-serve-'));
+  const givenDir = typeof file.dataDir === 'string' ? file.dataDir : undefined;
+  const dataDir = givenDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-')));
   const srtBase = await freeUdpPort();
   // TCP listeners take any free port (0) and report the one they got: a port picked free beforehand
   // can be taken by a parallel test file before serve binds it.
@@ -90,7 +91,7 @@ export async function startServeFixture(file: Record<string, unknown> = {}): Pro
     async close() {
       await Promise.all(publishers.map((p) => p.stop()));
       await handle.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (givenDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
