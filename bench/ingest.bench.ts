@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, median } from '../test/helpers/hls-player.js';
 import { freeUdpPorts, getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve-fixture.js';
-import { parseMediaPlaylist } from '../src/package/playlist-parser.js';
+import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { ffmpegHlsLatency, makeContribution, measure, type LatencyFigures } from './latency.bench.js';
 
 const TRIALS = Number(process.env.LIVEPIPE_BENCH_INGEST_TRIALS ?? 3);

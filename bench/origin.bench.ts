@@ -39,8 +39,8 @@ import { silentLogger } from '../src/core/logger.js';
 import { EmbeddedSource } from '../src/origin/embedded-source.js';
 import { OriginServer } from '../src/origin/origin-server.js';
 import { StorageWatchSource } from '../src/origin/storage-watch-source.js';
-import { parseMediaPlaylist } from '../src/package/playlist-parser.js';
-import { serializeMediaPlaylist } from '../src/package/playlist-serializer.js';
+import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../src/hls/playlist-serializer.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
 import { advance, liveModel } from '../test/helpers/origin-playlists.js';
 

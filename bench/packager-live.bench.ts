@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadLadder } from '../src/config/ladder-loader.js';
+import { loadLadder } from '../src/ladder/ladder-loader.js';
 import { EventBus } from '../src/core/event-bus.js';
 import { silentLogger } from '../src/core/logger.js';
 import { ChannelPackager } from '../src/package/channel-packager.js';

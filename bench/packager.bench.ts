@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Fmp4Reader } from '../src/package/fmp4-reader.js';
+import { Fmp4Reader } from '../src/mp4/fmp4-reader.js';
 import { SegmentCutter } from '../src/package/segment-cutter.js';
 import { encodeLadderFixture } from '../test/helpers/package-fixtures.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { loadLadder, resolveLadder } from '../src/config/ladder-loader.js';
+import { loadLadder, resolveLadder } from '../src/ladder/ladder-loader.js';
 import { EventBus } from '../src/core/event-bus.js';
 import { silentLogger } from '../src/core/logger.js';
 import { probeUrl } from '../src/transcode/input-probe.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChannelConfig } from '../config/service-config.js';
-import type { NamedLadder } from '../config/ladder-loader.js';
+import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/event-bus.js';
 import { byId } from '../core/ids.js';

@@ -14,17 +14,8 @@ export interface ChannelSpec {
   srt?: { port?: number; passphrase: string; latencyMs?: number };
 }
 
-export type ChannelState =
-  /** Defined, nobody publishing. */
-  | 'idle'
-  /** A publisher is live and the ladder runs. */
-  | 'live'
-  /** The publisher left; waiting out the reconnect grace period. */
-  | 'reconnecting'
-  /** Stopped by an operator: publishes are refused until `start`. */
-  | 'stopped'
-  /** The ladder failed (crash-loop guard); see `transcoder.lastError`. */
-  | 'failed';
+export type { ChannelState } from '../core/channel-state.js';
+import type { ChannelState } from '../core/channel-state.js';
 
 export interface RenditionStats {
   name: string;

@@ -1,11 +1,12 @@
 import type { ChannelConfig } from '../config/service-config.js';
-import type { NamedLadder } from '../config/ladder-loader.js';
+import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
-import { TranscoderSupervisor, type TranscodeRun } from '../transcode/transcoder-supervisor.js';
+import type { TranscodeRun } from '../ladder/run-contract.js';
+import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
 
 /** What a channel needs from its packager (implemented by `ChannelPackager`). */

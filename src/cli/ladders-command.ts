@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_LADDERS_DIR, listLadders, loadLadder, loadLadderFile } from '../config/ladder-loader.js';
+import { DEFAULT_LADDERS_DIR, listLadders, loadLadder, loadLadderFile } from '../ladder/ladder-loader.js';
 import { formatBitrate } from '../transcode/ffmpeg-args.js';
 import { errorMessage, isLivepipeError } from '../core/errors.js';
 

@@ -4,12 +4,12 @@ import { createRootLogger, type Logger } from '../core/logger.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
 import { ApiServer } from '../api/api-server.js';
-import { Metrics } from '../api/metrics.js';
+import { Metrics } from '../observability/metrics.js';
 import { listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { StorageWatchSource } from '../origin/storage-watch-source.js';
-import { parseMediaPlaylist } from '../package/playlist-parser.js';
-import { serializeMediaPlaylist } from '../package/playlist-serializer.js';
+import { parseMediaPlaylist } from '../hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
 import { resolve } from 'node:path';
 

@@ -1,12 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_LADDERS_DIR, loadLadder } from '../config/ladder-loader.js';
+import { DEFAULT_LADDERS_DIR, loadLadder } from '../ladder/ladder-loader.js';
 import { errorMessage } from '../core/errors.js';
 import { EventBus } from '../core/event-bus.js';
 import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
 import { ChannelPackager } from '../package/channel-packager.js';
-import { serializeMediaPlaylist } from '../package/playlist-serializer.js';
+import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { EmbeddedSource } from '../origin/embedded-source.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';

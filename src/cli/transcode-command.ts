@@ -3,13 +3,14 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { DEFAULT_LADDERS_DIR, loadLadder } from '../config/ladder-loader.js';
+import { DEFAULT_LADDERS_DIR, loadLadder } from '../ladder/ladder-loader.js';
 import { errorMessage } from '../core/errors.js';
 import { EventBus, LivepipeEvent } from '../core/event-bus.js';
 import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
 import type { InputSpec } from '../transcode/input-spec.js';
-import { TranscoderSupervisor, type TranscodeRun } from '../transcode/transcoder-supervisor.js';
+import type { TranscodeRun } from '../ladder/run-contract.js';
+import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import { positive } from './option-parsers.js';
 
 /**

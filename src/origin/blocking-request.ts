@@ -1,4 +1,4 @@
-import { lastPosition, type MediaPlaylist } from '../package/playlist-model.js';
+import { lastPosition, type MediaPlaylist } from '../hls/playlist-model.js';
 import type { SkipMode } from './origin-source.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { MediaPlaylist } from '../package/playlist-model.js';
+import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { LivepipeError, ErrorCode } from '../core/errors.js';
 import { MEDIA_PLAYLIST_NAME } from './request-path.js';
 import type { OriginSource, PlaylistListener, PlaylistSnapshot } from './origin-source.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { MediaPlaylist } from '../package/playlist-model.js';
+import type { MediaPlaylist } from '../hls/playlist-model.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import {
   blockingRequestError,

@@ -1,4 +1,4 @@
-import type { MediaPlaylist } from '../package/playlist-model.js';
+import type { MediaPlaylist } from '../hls/playlist-model.js';
 
 /**
  * Where the origin learns what each media playlist currently contains. The origin never reads media

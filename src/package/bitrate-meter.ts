@@ -1,4 +1,4 @@
-import type { MultivariantPlaylist } from './playlist-model.js';
+import type { MultivariantPlaylist } from '../hls/playlist-model.js';
 
 /**
  * Measures a rendition's segment bitrates for the multivariant playlist (§4.4.6.2): BANDWIDTH is the

@@ -3,8 +3,8 @@ import { errorMessage, isLivepipeError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
 import { SegmentBitrateMeter } from './bitrate-meter.js';
-import { Fmp4Reader, type TrackInfo } from './fmp4-reader.js';
-import type { MediaPlaylist } from './playlist-model.js';
+import { Fmp4Reader, type TrackInfo } from '../mp4/fmp4-reader.js';
+import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
 import { SegmentCutter, type CutterEvent } from './segment-cutter.js';
 

@@ -1,5 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from './playlist-model.js';
+import { lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from '../hls/playlist-model.js';
 
 /**
  * Owns one rendition's live `MediaPlaylist` model and applies the cutter's output to it. Pure: time

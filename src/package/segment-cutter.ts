@@ -1,5 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { malformed } from './mp4-boxes.js';
+import { malformed } from '../mp4/mp4-boxes.js';
 import { MediaBuffer } from './media-buffer.js';
 import { PartBuilder } from './part-builder.js';
 

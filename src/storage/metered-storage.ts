@@ -1,4 +1,4 @@
-import { timeStorageOperation, type StorageMetrics } from '../api/metrics.js';
+import { timeStorageOperation, type StorageMetrics } from '../observability/metrics.js';
 import type { GetOptions, GetResult, ObjectStorage, PutOptions } from './object-storage.js';
 
 /**

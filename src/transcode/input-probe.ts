@@ -1,23 +1,11 @@
+import type { InputProbe } from '../ladder/run-contract.js';
 import { spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { InputSpec } from './input-spec.js';
 
 /** What livepipe needs to know about an input before compiling a ladder for it. */
-export interface InputProbe {
-  width: number;
-  height: number;
-  /** Frames per second (avg_frame_rate, else r_frame_rate); 0 when the container does not say. Not
-   * bounded here: see `input-limits.ts`. */
-  frameRate: number;
-  videoCodec: string;
-  hasAudio: boolean;
-  audioCodec?: string;
-  audioChannels?: number;
-  audioSampleRate?: number;
-  /** Known for files; absent for live inputs. */
-  durationSec?: number;
-}
+export type { InputProbe };
 
 interface FfprobeStream {
   codec_type?: string;

@@ -1,6 +1,6 @@
-import { FALLBACK_FRAME_RATE, type ResolvedAudioRendition, type ResolvedLadder, type ResolvedVideoRendition } from '../config/ladder-loader.js';
-import { vbvOf } from '../config/ladder-schema.js';
-import { runPartTarget } from '../config/part-target.js';
+import { FALLBACK_FRAME_RATE, type ResolvedAudioRendition, type ResolvedLadder, type ResolvedVideoRendition } from '../ladder/ladder-loader.js';
+import { vbvOf } from '../ladder/ladder-schema.js';
+import { runPartTarget } from '../ladder/part-target.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { FfmpegArgs, formatSeconds, type InputOptions, type OutputOptions } from './ffmpeg-args.js';
 import type { InputProbe } from './input-probe.js';

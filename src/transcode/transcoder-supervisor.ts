@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
+import type { TranscodeRun, TranscodeRunOutput } from '../ladder/run-contract.js';
 import {
   resolveLadder,
   type RenditionDecision,
   type ResolvedAudioRendition,
   type ResolvedLadder,
   type ResolvedVideoRendition,
-} from '../config/ladder-loader.js';
-import type { Ladder } from '../config/ladder-schema.js';
+} from '../ladder/ladder-loader.js';
+import type { Ladder } from '../ladder/ladder-schema.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { firstFrameArrivedAt } from '../core/media-clock.js';
 import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
@@ -31,7 +32,7 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * lines.
  * Every transition is emitted as `LivepipeEvent.TranscoderState`.
  *
- * ## The run contract (consumed by the packager)
+ * ## The run contract (`ladder/run-contract.ts`, consumed by the packager)
  * Every ffmpeg (re)start is a new `TranscodeRun` with a new `runId` (1, 2, …), announced through the
  * `onRun(run)` constructor callback (synchronously, before ffmpeg writes anything the consumer could
  * miss) and then `LivepipeEvent.TranscoderRunStarted`. For each output:
@@ -45,32 +46,6 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * The consumer MUST read every output stream promptly: an unread pipe blocks ffmpeg, which the stall
  * watchdog then treats as a stall. Without `onRun`, the supervisor discards the outputs itself.
  */
-
-export interface TranscodeRunOutput {
-  name: string;
-  kind: 'video' | 'audio';
-  rendition: ResolvedVideoRendition | ResolvedAudioRendition;
-  stream: Readable;
-}
-
-export interface TranscodeRun {
-  channel: string;
-  runId: number;
-  /** Epoch ms when the run was spawned. */
-  startedAt: number;
-  /**
-   * Epoch ms at which the media at stream time 0 of this run reached livepipe: for live stdin input,
-   * the arrival of the first frame fed to ffmpeg (stamped by ingest, see `core/media-clock.ts`);
-   * otherwise the spawn time (files and URLs are read by ffmpeg itself from then on). The packager
-   * anchors EXT-X-PROGRAM-DATE-TIME on it. Call it once the first output bytes have arrived.
-   */
-  mediaStartedAt(): number;
-  probe: InputProbe;
-  ladder: ResolvedLadder;
-  outputs: TranscodeRunOutput[];
-  /** Resolves when this run's ffmpeg has exited. */
-  ended: Promise<FfmpegExit>;
-}
 
 export interface TranscoderStateSnapshot {
   channel: string;

@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
-import { lastPosition } from '../../src/package/playlist-model.js';
+import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
+import { lastPosition } from '../../src/hls/playlist-model.js';
 import { freePort, runCli, waitForHttp, type CliProcess } from '../helpers/livepipe-cli.js';
 
 const SOURCE = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';

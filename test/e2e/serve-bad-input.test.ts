@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelView } from '../../src/channels/channel-service.js';
 import { FlvTagType } from '../../src/ingest/flv-tags.js';
-import type { MediaPlaylist } from '../../src/package/playlist-model.js';
+import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
 import { readFlvTags } from '../helpers/ingest-flv-file.js';
 import { publish, publishRawSrt, type Publisher } from '../helpers/ingest-media.js';
 import { rawPublish, sendFlvTags, type TimedFlvTag } from '../helpers/ingest-rtmp-raw-client.js';

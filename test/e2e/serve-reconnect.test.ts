@@ -7,7 +7,7 @@
  * A monitor polls every rendition's playlist throughout and checks nothing ever goes backwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MediaPlaylist } from '../../src/package/playlist-model.js';
+import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
 import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
 
 const KEY = 'show-key-0123456789';

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
+import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
 import { publish, type Publisher } from '../helpers/ingest-media.js';
 import { eventually, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
 

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseMediaPlaylist } from '../../src/package/playlist-parser.js';
+import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
 import { publish, type Publisher } from '../helpers/ingest-media.js';
 import { freePort, runCli, waitForHttp } from '../helpers/livepipe-cli.js';
 import { eventually, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';

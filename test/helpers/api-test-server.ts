@@ -1,5 +1,5 @@
 import { ApiServer, type ApiServerOptions } from '../../src/api/api-server.js';
-import { Metrics } from '../../src/api/metrics.js';
+import { Metrics } from '../../src/observability/metrics.js';
 import type { ReadinessCheck } from '../../src/api/readiness.js';
 import type { ChannelManager } from '../../src/channels/channel-manager.js';
 import type { ChannelRegistry } from '../../src/channels/channel-registry.js';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import { EmbeddedSource } from '../../src/origin/embedded-source.js';
 import { OriginServer, type OriginServerOptions } from '../../src/origin/origin-server.js';
-import type { MediaPlaylist } from '../../src/package/playlist-model.js';
-import { serializeMediaPlaylist } from '../../src/package/playlist-serializer.js';
+import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
+import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
 import { CountingFsStorage } from './counting-storage.js';
 
 export interface OriginFixture {

@@ -1,5 +1,5 @@
-import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/package/fmp4-reader.js';
-import { serializeMediaPlaylist } from '../../src/package/playlist-serializer.js';
+import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/mp4/fmp4-reader.js';
+import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor } from '../../src/package/rendition-timeline.js';
 import { SegmentCutter, type CutSegment } from '../../src/package/segment-cutter.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_CLOSE_GRACE_MS, ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
-import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/api/metrics.js';
+import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/observability/metrics.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { captureLogger } from '../../helpers/api-log-capture.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';

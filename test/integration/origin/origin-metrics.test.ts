@@ -4,7 +4,7 @@
  * reads split into cache hits and misses. Scraped and parsed with the strict Prometheus parser.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Metrics } from '../../../src/api/metrics.js';
+import { Metrics } from '../../../src/observability/metrics.js';
 import { advance, liveModel } from '../../helpers/origin-playlists.js';
 import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
 import { httpRequest } from '../../helpers/origin-http.js';

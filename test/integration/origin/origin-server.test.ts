@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
 import { httpRequest, type RawResponse } from '../../helpers/origin-http.js';
 import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';

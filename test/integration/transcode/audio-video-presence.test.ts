@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseLadder } from '../../../src/config/ladder-loader.js';
+import { parseLadder } from '../../../src/ladder/ladder-loader.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { EventBus } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
-import { TranscoderSupervisor, type TranscodeRun } from '../../../src/transcode/transcoder-supervisor.js';
+import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
+import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
 import { lavfiSource, summarizeFmp4 } from '../../helpers/transcode-media.js';
 
 const ladder = (silenceIfMissing: boolean) =>

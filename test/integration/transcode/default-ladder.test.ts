@@ -2,12 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLadder, resolveLadder } from '../../../src/config/ladder-loader.js';
+import { loadLadder, resolveLadder } from '../../../src/ladder/ladder-loader.js';
 import { EventBus } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { compileLadder } from '../../../src/transcode/ladder-compiler.js';
-import { TranscoderSupervisor, type TranscodeRun } from '../../../src/transcode/transcoder-supervisor.js';
+import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
+import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
 import { groupAlive, lavfiSource, packetPts, probeFile, summarizeFmp4, type ProbedFile } from '../../helpers/transcode-media.js';
 
 /**

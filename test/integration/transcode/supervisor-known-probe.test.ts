@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLadder } from '../../../src/config/ladder-loader.js';
+import { parseLadder } from '../../../src/ladder/ladder-loader.js';
 import { EventBus } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { InputProbe } from '../../../src/transcode/input-probe.js';
-import { TranscoderSupervisor, type TranscodeRun } from '../../../src/transcode/transcoder-supervisor.js';
+import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
+import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
 import { renderSource, waitUntil } from '../../helpers/transcode-media.js';
 
 const tiny = parseLadder(

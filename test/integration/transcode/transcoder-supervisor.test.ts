@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseLadder } from '../../../src/config/ladder-loader.js';
+import { parseLadder } from '../../../src/ladder/ladder-loader.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';

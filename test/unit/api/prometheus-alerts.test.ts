@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Metrics } from '../../../src/api/metrics.js';
+import { Metrics } from '../../../src/observability/metrics.js';
 
 const RULES_FILE = new URL('../../../docker/prometheus-alerts.yml', import.meta.url);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { multivariantOutdated } from '../../../src/package/bitrate-meter.js';
-import type { MultivariantPlaylist } from '../../../src/package/playlist-model.js';
+import type { MultivariantPlaylist } from '../../../src/hls/playlist-model.js';
 
 const master = (variants: Array<[number, number]>, change: Partial<MultivariantPlaylist> = {}): MultivariantPlaylist => ({
   version: 9,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/core/errors.js';
-import { lastPosition } from '../../../src/package/playlist-model.js';
-import { parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
-import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { lastPosition } from '../../../src/hls/playlist-model.js';
+import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
 

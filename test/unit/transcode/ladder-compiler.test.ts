@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadLadder, parseLadder, resolveLadder } from '../../../src/config/ladder-loader.js';
+import { loadLadder, parseLadder, resolveLadder } from '../../../src/ladder/ladder-loader.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import type { InputProbe } from '../../../src/transcode/input-probe.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';

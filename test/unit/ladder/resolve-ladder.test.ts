@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FALLBACK_FRAME_RATE, minOutputFrameRate, parseLadder, resolveLadder, type SourceFormat } from '../../../src/config/ladder-loader.js';
+import { FALLBACK_FRAME_RATE, minOutputFrameRate, parseLadder, resolveLadder, type SourceFormat } from '../../../src/ladder/ladder-loader.js';
 
 const ladder = parseLadder(
   {

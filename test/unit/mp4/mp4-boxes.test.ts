@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteCursor, childBoxes, fourccCode, malformed } from '../../../src/package/mp4-boxes.js';
+import { ByteCursor, childBoxes, fourccCode, malformed } from '../../../src/mp4/mp4-boxes.js';
 
 /** Children of `payload` read with `ByteCursor.childHeader`, as [type, payload offset, size]; or the error message. */
 function walk(payload: Uint8Array): Array<[string, number, number]> | string {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ChannelState } from '../channels/channel-service.js';
+import { CHANNEL_STATES, type ChannelState } from '../core/channel-state.js';
 import { isValidId } from '../core/ids.js';
 
 /**
@@ -13,7 +13,6 @@ import { isValidId } from '../core/ids.js';
  * `operation`, `class`, HTTP `status`). Series of a channel disappear with `removeChannel`.
  */
 
-export const CHANNEL_STATES: readonly ChannelState[] = ['idle', 'live', 'reconnecting', 'stopped', 'failed'];
 
 export type StorageOperation = 'put' | 'get' | 'delete' | 'list';
 const STORAGE_OPERATIONS: readonly StorageOperation[] = ['put', 'get', 'delete', 'list'];

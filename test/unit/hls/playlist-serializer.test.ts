@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SegmentBitrateMeter, variantBandwidth, variantCodecs } from '../../../src/package/bitrate-meter.js';
-import type { MediaPlaylist, MultivariantPlaylist } from '../../../src/package/playlist-model.js';
-import { formatDecimal, serializeMediaPlaylist, serializeMultivariantPlaylist, skippableSegments } from '../../../src/package/playlist-serializer.js';
+import type { MediaPlaylist, MultivariantPlaylist } from '../../../src/hls/playlist-model.js';
+import { formatDecimal, serializeMediaPlaylist, serializeMultivariantPlaylist, skippableSegments } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, parseWithM3u8Parser } from '../../helpers/llhls-rules.js';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { listLadders, loadLadder, loadLadderFile, parseLadder } from '../../../src/config/ladder-loader.js';
-import { parseBitrate, parseDurationSeconds } from '../../../src/config/ladder-schema.js';
+import { listLadders, loadLadder, loadLadderFile, parseLadder } from '../../../src/ladder/ladder-loader.js';
+import { parseBitrate, parseDurationSeconds } from '../../../src/ladder/ladder-schema.js';
 import { ErrorCode, isLivepipeError, type LivepipeError } from '../../../src/core/errors.js';
 
 const valid = () => ({

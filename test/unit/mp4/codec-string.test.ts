@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
-import { codecString, parseEsds } from '../../../src/package/codec-string.js';
-import type { SampleEntry } from '../../../src/package/mp4-boxes.js';
+import { codecString, parseEsds } from '../../../src/mp4/codec-string.js';
+import type { SampleEntry } from '../../../src/mp4/mp4-boxes.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s/g, ''), 'hex'));
 

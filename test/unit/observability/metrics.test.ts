@@ -1,6 +1,6 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Metrics, PART_LATENCY_BUCKETS, timeStorageOperation } from '../../../src/api/metrics.js';
+import { Metrics, PART_LATENCY_BUCKETS, timeStorageOperation } from '../../../src/observability/metrics.js';
 import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
 
 async function scrape(metrics: Metrics): Promise<ParsedExposition> {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
-import { parseAttributes, parseMediaPlaylist } from '../../../src/package/playlist-parser.js';
-import { serializeMediaPlaylist } from '../../../src/package/playlist-serializer.js';
+import { parseAttributes, parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
 

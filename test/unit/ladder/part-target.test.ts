@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { videoPartTarget } from '../../../src/config/part-target.js';
+import { videoPartTarget } from '../../../src/ladder/part-target.js';
 
 describe('videoPartTarget', () => {
   it.each([

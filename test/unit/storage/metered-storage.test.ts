@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metrics } from '../../../src/api/metrics.js';
+import { Metrics } from '../../../src/observability/metrics.js';
 import { MeteredStorage } from '../../../src/storage/metered-storage.js';
 import type { GetResult, ObjectStorage } from '../../../src/storage/object-storage.js';
 import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';

@@ -1,0 +1,19 @@
+/**
+ * The states a channel can be in: shared vocabulary of the channel layer (which owns the state
+ * machine, `channels/channel.ts`), the ops API (which shows it) and metrics (which export it as a
+ * label), declared here so the lower layers need not import the channel layer.
+ */
+export type ChannelState =
+  /** Defined, nobody publishing. */
+  | 'idle'
+  /** A publisher is live and the ladder runs. */
+  | 'live'
+  /** The publisher left; waiting out the reconnect grace period. */
+  | 'reconnecting'
+  /** Stopped by an operator: publishes are refused until `start`. */
+  | 'stopped'
+  /** The ladder failed (crash-loop guard); see `transcoder.lastError`. */
+  | 'failed';
+
+/** Every state, in the order metrics and docs list them. */
+export const CHANNEL_STATES: readonly ChannelState[] = ['idle', 'live', 'reconnecting', 'stopped', 'failed'];
