@@ -1,0 +1,110 @@
+/**
+ * livepipe's layers, bottom to top (../shared/STYLE.md; the README's "Architecture" section):
+ *
+ *   core, observability            errors, logger, ids, clock, event bus; metrics registry and ports
+ *   config · storage · hls · mp4 · ladder   leaves: depend only on the row above
+ *   ingest · transcode · package   the data path; transcode and package meet only through ladder's run contract
+ *   channels                       one channel = feed → supervisor → packager
+ *   origin · api                   HTTP faces; origin reads storage and hls, never transcode or ingest
+ *   app, then cli                  builders and the component runner; cli only parses flags
+ *
+ * Each rule below forbids the imports that would break that picture. `npm test` runs them
+ * (test/unit/architecture/layers.test.ts), and `npm run lint:layers` prints any violation.
+ */
+const layer = (...names) => `^src/(${names.join('|')})/`;
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A cycle makes two modules one: neither can be read, tested or changed alone.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'core-is-the-floor',
+      severity: 'error',
+      comment: 'core imports nothing else of livepipe.',
+      from: { path: layer('core') },
+      to: { path: '^src/', pathNot: layer('core') },
+    },
+    {
+      name: 'observability-on-core',
+      severity: 'error',
+      comment: 'observability (the metrics registry and its ports) depends on core only.',
+      from: { path: layer('observability') },
+      to: { path: '^src/', pathNot: layer('core', 'observability') },
+    },
+    {
+      name: 'leaves-on-core-and-observability',
+      severity: 'error',
+      comment: 'config, storage, hls, mp4 and ladder are leaves: they depend only on core and observability (and themselves).',
+      from: { path: layer('config', 'storage', 'hls', 'mp4', 'ladder') },
+      to: { path: '^src/', pathNot: [layer('core', 'observability'), '^src/$1/'] },
+    },
+    {
+      name: 'ingest-on-core-and-observability',
+      severity: 'error',
+      comment: 'ingest hands out feeds; it knows nothing of what consumes them.',
+      from: { path: layer('ingest') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'ingest') },
+    },
+    {
+      name: 'transcode-not-package',
+      severity: 'error',
+      comment: 'transcode produces the run contract (ladder/run-contract.ts); it never imports the packager or other stages.',
+      from: { path: layer('transcode') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'ladder', 'transcode') },
+    },
+    {
+      name: 'package-not-transcode',
+      severity: 'error',
+      comment: 'package consumes the run contract (ladder/run-contract.ts); it never imports the transcoder.',
+      from: { path: layer('package') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'mp4', 'ladder', 'package') },
+    },
+    {
+      name: 'channels-below-the-faces',
+      severity: 'error',
+      comment: 'channels compose the data path; the HTTP faces and the app sit above them.',
+      from: { path: layer('channels') },
+      to: { path: layer('origin', 'api', 'app', 'cli') },
+    },
+    {
+      name: 'origin-reads-storage-and-hls',
+      severity: 'error',
+      comment: 'The origin serves what storage holds and the playlist model says; never transcode, ingest, package or channels.',
+      from: { path: layer('origin') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'origin') },
+    },
+    {
+      name: 'api-below-app',
+      severity: 'error',
+      comment: 'The ops API is a face over channels; it does not reach the origin, the app or the CLI.',
+      from: { path: layer('api') },
+      to: { path: layer('origin', 'app', 'cli', 'ingest', 'transcode', 'package') },
+    },
+    {
+      name: 'only-cli-imports-app',
+      severity: 'error',
+      comment: 'app builds everything; only the CLI (and nothing below) uses it.',
+      from: { path: '^src/', pathNot: layer('app', 'cli') },
+      to: { path: layer('app') },
+    },
+    {
+      name: 'nothing-imports-cli',
+      severity: 'error',
+      comment: 'cli only parses flags; nothing in src depends on it.',
+      from: { path: '^src/', pathNot: layer('cli') },
+      to: { path: layer('cli') },
+    },
+  ],
+  options: {
+    // Unresolvable imports are the type checker's to catch (npm test runs tsc first).
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.d\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};
