@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { errorMessage } from '../core/errors.js';
+import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 
 /**
  * Readiness checks behind `GET /readyz`. Each check is injected by the composition root: it resolves
@@ -79,5 +80,29 @@ export function listenersReadinessCheck(listeners: ReadonlyArray<{ name: string;
       const down = listeners.filter((listener) => !listener.isListening()).map((listener) => listener.name);
       if (down.length > 0) throw new Error(`not listening: ${down.join(', ')}`);
     },
+  };
+}
+
+/**
+ * Uploads are succeeding: follows `LivepipeEvent.StorageHealth`, which each channel's upload queue
+ * emits when its writes start failing (after a few consecutive failures) and when they recover.
+ * A ping can succeed while writes fail (a full disk, a read-only bucket policy, a throttled prefix);
+ * this check says so while it lasts. `close()` unsubscribes.
+ */
+export function uploadHealthReadinessCheck(bus: Pick<EventBus, 'on'>, name = 'uploads'): ReadinessCheck & { close(): void } {
+  const failing = new Map<string, string>();
+  const off = bus.on(LivepipeEvent.StorageHealth, ({ healthy, error, channel }) => {
+    const key = channel ?? '(shared)';
+    if (healthy) failing.delete(key);
+    else failing.set(key, error ?? 'failing');
+  });
+  return {
+    name,
+    check() {
+      if (failing.size === 0) return;
+      const [first] = failing.values();
+      throw new Error(`uploads failing for ${[...failing.keys()].sort().join(', ')}: ${first}`);
+    },
+    close: off,
   };
 }

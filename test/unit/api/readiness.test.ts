@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binaryReadinessCheck, listenersReadinessCheck, runReadinessChecks, storageReadinessCheck } from '../../../src/api/readiness.js';
+import { EventBus, LivepipeEvent } from '../../../src/core/event-bus.js';
+import { binaryReadinessCheck, listenersReadinessCheck, runReadinessChecks, storageReadinessCheck, uploadHealthReadinessCheck } from '../../../src/api/readiness.js';
 
 describe('runReadinessChecks', () => {
   it('reports each check, in order, with the reason of failures', async () => {
@@ -41,5 +42,32 @@ describe('runReadinessChecks', () => {
       { name: 'srt', isListening: () => false },
     ]);
     expect(await runReadinessChecks([check])).toEqual([{ name: 'listeners', ok: false, error: 'not listening: rtmp, srt' }]);
+  });
+});
+
+describe('uploadHealthReadinessCheck', () => {
+  it('fails while any channel reports failing uploads, names them, and recovers', async () => {
+    const bus = new EventBus();
+    const uploads = uploadHealthReadinessCheck(bus);
+    expect(await runReadinessChecks([uploads])).toEqual([{ name: 'uploads', ok: true }]);
+
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: false, error: 'put live/b/x.m4s: 503', channel: 'b' });
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: false, error: 'put live/a/y.m4s: 503', channel: 'a' });
+    const [down] = await runReadinessChecks([uploads]);
+    expect(down).toMatchObject({ name: 'uploads', ok: false });
+    expect(down?.error).toMatch(/^uploads failing for a, b: put live\/b\/x\.m4s: 503$/);
+
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: true, channel: 'b' });
+    expect((await runReadinessChecks([uploads]))[0]?.error).toMatch(/^uploads failing for a:/);
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: true, channel: 'a' });
+    expect(await runReadinessChecks([uploads])).toEqual([{ name: 'uploads', ok: true }]);
+  });
+
+  it('stops following the bus once closed', async () => {
+    const bus = new EventBus();
+    const uploads = uploadHealthReadinessCheck(bus);
+    uploads.close();
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: false, error: 'down', channel: 'a' });
+    expect(await runReadinessChecks([uploads])).toEqual([{ name: 'uploads', ok: true }]);
   });
 });
