@@ -11,7 +11,7 @@ import {
   healthSchema,
   readinessSchema,
 } from './api-schemas.js';
-import { runReadinessChecks, type ReadinessCheck } from './readiness.js';
+import { readinessStatus, runReadinessChecks, type ReadinessCheck } from './readiness.js';
 
 /**
  * The ops API's routes as data: one table drives both the fastify registration (`api-server.ts`) and
@@ -184,7 +184,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     audit: false,
     channelParam: false,
     responses: {
-      200: { description: 'Every check passed', json: readinessSchema },
+      200: { description: 'Every check passed (`ready`), or only checks that degrade the node failed (`degraded`, each named)', json: readinessSchema },
       503: { description: 'At least one check failed; each failing check is named with its reason', json: readinessSchema },
     },
   },
@@ -297,8 +297,8 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),
     getReadiness: async () => {
       const checks = await runReadinessChecks(deps.readiness);
-      const ready = checks.every((check) => check.ok);
-      return { status: ready ? 200 : 503, json: { status: ready ? 'ready' : 'not-ready', checks } };
+      const status = readinessStatus(checks);
+      return { status: status === 'not-ready' ? 503 : 200, json: { status, checks } };
     },
     getMetrics: async () => {
       const { contentType, body } = await deps.metrics.render();

@@ -81,6 +81,6 @@ export const errorBodySchema = z.object({
 export const healthSchema = z.object({ status: z.literal('ok') });
 
 export const readinessSchema = z.object({
-  status: z.enum(['ready', 'not-ready']),
-  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  status: z.enum(['ready', 'degraded', 'not-ready']),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional(), degraded: z.literal(true).optional() })),
 });

@@ -11,6 +11,12 @@ export interface ReadinessCheck {
   /** Short stable name reported in the response, e.g. `storage`, `ffmpeg`, `listeners`. */
   name: string;
   check(): Promise<void> | void;
+  /**
+   * A failure means the node does its job worse, not that it cannot: `/readyz` still answers 200,
+   * with status `degraded` and the check named (e.g. storage down while `serve` keeps the live edge
+   * in memory: taking the node out of service would stop its viewers and publishers for nothing).
+   */
+  degradesOnly?: boolean;
 }
 
 export interface ReadinessResult {
@@ -18,6 +24,14 @@ export interface ReadinessResult {
   ok: boolean;
   /** Why the check failed. */
   error?: string;
+  /** The check failed, and it only degrades the node (see `ReadinessCheck.degradesOnly`). */
+  degraded?: true;
+}
+
+/** `ready` when every check passed, `degraded` when only degrading ones failed, else `not-ready`. */
+export function readinessStatus(results: readonly ReadinessResult[]): 'ready' | 'degraded' | 'not-ready' {
+  if (results.some((r) => !r.ok && r.degraded !== true)) return 'not-ready';
+  return results.some((r) => !r.ok) ? 'degraded' : 'ready';
 }
 
 /** A check that has not answered after this long counts as failed (default 2 s: probes time out soon after). */
@@ -26,7 +40,7 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 2000;
 /** Runs every check concurrently, each bounded by `timeoutMs`. */
 export async function runReadinessChecks(checks: readonly ReadinessCheck[], timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<ReadinessResult[]> {
   return Promise.all(
-    checks.map(async ({ name, check }): Promise<ReadinessResult> => {
+    checks.map(async ({ name, check, degradesOnly }): Promise<ReadinessResult> => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -36,7 +50,7 @@ export async function runReadinessChecks(checks: readonly ReadinessCheck[], time
         await Promise.race([Promise.resolve().then(check), timeout]);
         return { name, ok: true };
       } catch (err) {
-        return { name, ok: false, error: errorMessage(err) };
+        return { name, ok: false, error: errorMessage(err), ...(degradesOnly === true ? { degraded: true as const } : {}) };
       } finally {
         clearTimeout(timer);
       }
@@ -44,9 +58,9 @@ export async function runReadinessChecks(checks: readonly ReadinessCheck[], time
   );
 }
 
-/** Storage answers `ping()` (the `ObjectStorage` readiness call). */
-export function storageReadinessCheck(storage: { ping(): Promise<void> }, name = 'storage'): ReadinessCheck {
-  return { name, check: () => storage.ping() };
+/** Storage answers `ping()` (the `ObjectStorage` readiness call). `degradesOnly`: see `ReadinessCheck`. */
+export function storageReadinessCheck(storage: { ping(): Promise<void> }, name = 'storage', degradesOnly = false): ReadinessCheck {
+  return { name, check: () => storage.ping(), ...(degradesOnly ? { degradesOnly } : {}) };
 }
 
 /**
@@ -90,6 +104,7 @@ export function listenersReadinessCheck(listeners: ReadonlyArray<{ name: string;
  * this check says so while it lasts. `close()` unsubscribes.
  */
 export function uploadHealthReadinessCheck(bus: Pick<EventBus, 'on'>, name = 'uploads'): ReadinessCheck & { close(): void } {
+  // Failing uploads degrade a node (media waits in memory, the live edge goes on); they do not stop it.
   const failing = new Map<string, string>();
   const off = bus.on(LivepipeEvent.StorageHealth, ({ healthy, error, channel }) => {
     const key = channel ?? '(shared)';
@@ -98,6 +113,7 @@ export function uploadHealthReadinessCheck(bus: Pick<EventBus, 'on'>, name = 'up
   });
   return {
     name,
+    degradesOnly: true,
     check() {
       if (failing.size === 0) return;
       const [first] = failing.values();

@@ -10,6 +10,7 @@ import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { EmbeddedSource } from '../origin/embedded-source.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
+import { PendingObjects, PendingReadStorage } from '../storage/pending-objects.js';
 import { UploadQueue } from '../storage/upload-queue.js';
 import type { InputSpec } from '../transcode/input-spec.js';
 import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
@@ -65,7 +66,8 @@ export function register(program: Command): void {
       const { ladder } = await loadLadder(opts.ladder, opts.laddersDir);
       const storage = createStorage(parseStorageUrl(opts.storage ?? resolve(opts.dataDir ?? './data')), logger);
       const bus = new EventBus();
-      const uploads = new UploadQueue(storage, bus, logger, { channel: opts.channel });
+      const pending = new PendingObjects();
+      const uploads = new UploadQueue(storage, bus, logger, { channel: opts.channel, pending });
       const source = opts.originPort !== undefined ? new EmbeddedSource() : undefined;
       const packager = new ChannelPackager({
         channel: opts.channel,
@@ -83,7 +85,7 @@ export function register(program: Command): void {
         source !== undefined
           ? new OriginServer({
               source,
-              storage,
+              storage: new PendingReadStorage(storage, pending),
               render: (model, options) => serializeMediaPlaylist(model, options),
               logger,
               host: opts.host,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ApiServer, apiTokenFromEnv } from '../api/api-server.js';
 import { Metrics } from '../observability/metrics.js';
-import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
+import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, uploadHealthReadinessCheck } from '../api/readiness.js';
 import { ChannelManager } from '../channels/channel-manager.js';
 import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
 import { DEFAULT_LADDERS_DIR, listLadders, loadLadder } from '../ladder/ladder-loader.js';
@@ -19,6 +19,7 @@ import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { MeteredStorage } from '../storage/metered-storage.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
+import { PendingObjects, PendingReadStorage } from '../storage/pending-objects.js';
 import { UploadQueue } from '../storage/upload-queue.js';
 import { Admission } from '../transcode/admission.js';
 import { parsePort } from './option-parsers.js';
@@ -85,10 +86,13 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     logger,
     ladderExists: (name) => knownLadders.has(name),
   });
+  // Media accepted for upload and not stored yet: the embedded origin serves it from memory, so the
+  // live edge goes on while storage is slow or down (upload-queue.ts, pending-objects.ts).
+  const pending = new PendingObjects();
   const source = new EmbeddedSource();
   const origin = new OriginServer({
     source,
-    storage,
+    storage: new PendingReadStorage(storage, pending),
     render: (model, options) => serializeMediaPlaylist(model, options),
     logger,
     metrics,
@@ -109,7 +113,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     logger,
     loadLadder: (name) => loadLadder(name, laddersDir),
     createPackager: async (channel) => {
-      const uploads = new UploadQueue(storage, bus, logger, { channel });
+      const uploads = new UploadQueue(storage, bus, logger, { channel, pending });
       const packager = new ChannelPackager({
         channel,
         storage,
@@ -147,6 +151,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     { bus, logger, channels: manager.ingestRegistry },
     { host: config.host, rtmp: { port: config.rtmp.port }, srt: {}, openOnAnyBind: config.allowOpenPublish },
   );
+  const uploadHealth = uploadHealthReadinessCheck(bus);
   const api = new ApiServer({
     host: config.host,
     port: config.api.port,
@@ -154,7 +159,9 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     channels: manager,
     metrics: { render: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }) },
     readiness: [
-      storageReadinessCheck(storage),
+      // Storage trouble degrades serve (the live edge is kept in memory) rather than taking it out of service.
+      storageReadinessCheck(storage, 'storage', true),
+      uploadHealth,
       binaryReadinessCheck('ffmpeg'),
       listenersReadinessCheck([
         { name: 'origin', isListening: () => origin.isListening() },
@@ -189,7 +196,10 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     await ingest.start();
     started.push({ name: 'ingest', close: () => ingest!.close() });
     await api.start();
-    started.push({ name: 'api', close: () => api.close() });
+    started.push({ name: 'api', close: async () => {
+      await api.close();
+      uploadHealth.close();
+    } });
   } catch (err) {
     await closeAll();
     throw err;

@@ -3,7 +3,7 @@ import { isValidId } from '../core/ids.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
-import type { UploadQueue } from '../storage/upload-queue.js';
+import type { MediaPlacement, UploadQueue } from '../storage/upload-queue.js';
 import type { ResolvedLadder } from '../ladder/ladder-loader.js';
 import { runPartTarget } from '../ladder/part-target.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
@@ -12,7 +12,7 @@ import type { TrackInfo } from '../mp4/fmp4-reader.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
-import { RenditionPackager } from './rendition-packager.js';
+import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
 import { targetDurationFor } from './segment-cutter.js';
 
@@ -213,7 +213,7 @@ export class ChannelPackager {
             name: output.name,
             kind: output.kind,
             timeline,
-            store: { putMedia: (name, bytes, opts) => this.putMedia(output.name, name, bytes, opts) },
+            store: { putMedia: (name, bytes, opts, placement) => this.putMedia(output.name, name, bytes, opts, placement) },
             logger: this.logger.child({ rendition: output.name }),
             partTarget: part,
             segmentDuration: segment,
@@ -406,21 +406,29 @@ export class ChannelPackager {
     if (this.leftovers.length > 0) this.logger.info({ rendition, count: this.leftovers.length }, 'objects left by a previous run will be deleted');
   }
 
-  private putMedia(rendition: string, name: string, bytes: Uint8Array, options: PutOptions): Promise<void> {
-    return this.options.uploads.put(`live/${this.channel}/${rendition}/${name}`, bytes, { ...options, cacheControl: MEDIA_CACHE });
+  private putMedia(rendition: string, name: string, bytes: Uint8Array, options: PutOptions, placement?: MediaPlacement): Promise<void> {
+    return this.options.uploads.put(`live/${this.channel}/${rendition}/${name}`, bytes, { ...options, cacheControl: MEDIA_CACHE }, placement);
   }
 
-  private onRenditionChange(rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end'): void {
+  private onRenditionChange(rendition: RenditionPackager, change: RenditionChange): void {
     // A rendition's model object lives as long as its packager: the map changes only with the set of renditions.
     this.playlistsByRendition ??= new Map([...this.renditions].map(([name, r]) => [name, r.playlist]));
     rendition.timeline.setRenditionReports(renditionReportsFor(rendition.name, this.playlistsByRendition));
     const model = rendition.playlist;
-    const text = serializeMediaPlaylist(model);
-    const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
-    const stored = this.options.uploads
-      .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
-      .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
-    if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
+    // Storage gets the playlist cut before media still held in memory (the model itself, unless
+    // storage is slow or down): readers of storage never see a name it does not hold. A cut so far
+    // behind the edge that its segments' parts have aged out (catching up after an outage) is not
+    // written: the stored playlist keeps its last version until the cut is back among listed parts.
+    const storedModel = rendition.storedPlaylist();
+    const lastStoredSegment = storedModel.segments.at(-1);
+    if (storedModel === model || lastStoredSegment === undefined || lastStoredSegment.parts.length > 0) {
+      const text = serializeMediaPlaylist(storedModel);
+      const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
+      const stored = this.options.uploads
+        .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+        .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
+      if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
+    }
     this.options.onPlaylist?.(this.channel, rendition.name, model);
     this.options.bus.emit(LivepipeEvent.PlaylistUpdated, { channel: this.channel, rendition: rendition.name });
     if (change === 'part') {

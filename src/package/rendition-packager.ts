@@ -2,16 +2,21 @@ import { finished, type Readable } from 'node:stream';
 import { errorMessage, isLivepipeError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
+import type { MediaPlacement } from '../storage/upload-queue.js';
 import { SegmentBitrateMeter } from './bitrate-meter.js';
 import { Fmp4Reader, type TrackInfo } from '../mp4/fmp4-reader.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
 import { SegmentCutter, type CutterEvent } from './segment-cutter.js';
+import { storedView } from './stored-view.js';
 
 /** Where a rendition packager stores objects (the channel's upload queue, keyed under its folder). */
 export interface RenditionStore {
-  /** Stores a media object; rejects when it could not be stored (the part becomes a gap). */
-  putMedia(name: string, bytes: Uint8Array, options: PutOptions): Promise<void>;
+  /**
+   * Stores a media object; resolves once stored, rejects when it will not be (the object becomes a
+   * gap). Until then the object is held in memory, where the embedded origin can serve it.
+   */
+  putMedia(name: string, bytes: Uint8Array, options: PutOptions, placement?: MediaPlacement): Promise<void>;
 }
 
 export interface RenditionPackagerOptions {
@@ -22,12 +27,24 @@ export interface RenditionPackagerOptions {
   logger: Logger;
   partTarget: number;
   segmentDuration: number;
-  /** Called after every change of the playlist model (a part, a segment, a new run, the end). */
-  onChange: (rendition: RenditionPackager, change: 'part' | 'segment' | 'run' | 'end') => void;
+  /**
+   * How long a part or segment may wait for its upload before it is listed anyway, served from memory
+   * (ms). Storage that answers within it (a local disk: under a millisecond) sees no difference; one
+   * that is slow or down no longer holds the live edge. Default 0.5 × part target.
+   */
+  listWithinMs?: number;
+  /**
+   * Called after every change of the playlist model (a part, a segment, a new run, the end) and when
+   * uploads of objects listed from memory settle (`stored`: only the stored view moved on, or an object
+   * was dropped and is now a gap).
+   */
+  onChange: (rendition: RenditionPackager, change: RenditionChange) => void;
   /** Called once the run's init segment is parsed (codecs, size) — for the multivariant playlist. */
   onTrack: (rendition: RenditionPackager, track: TrackInfo) => void;
   clock: () => number;
 }
+
+export type RenditionChange = 'part' | 'segment' | 'run' | 'end' | 'stored';
 
 const PART_TYPE = 'video/iso.segment';
 
@@ -45,6 +62,12 @@ const PART_TYPE = 'video/iso.segment';
  * previous one's retries, so during an outage the backlog, bytes included, grew in the chain without
  * any bound while the queue stayed nearly empty.) Names are therefore decided at cut time by
  * `cursor`, which follows the timeline's numbering rules; the chain checks each against the timeline.
+ *
+ * The live edge does not wait for storage: a part whose upload has not finished within `listWithinMs`
+ * is listed all the same, held in memory (the upload queue's pending objects, which the embedded
+ * origin reads through), and tracked as unsettled. Playlists written to storage show `storedView()`,
+ * cut before the first unsettled object, so storage never names what it does not hold; an object the
+ * queue finally drops becomes a gap in both.
  */
 export class RenditionPackager {
   readonly name: string;
@@ -61,8 +84,11 @@ export class RenditionPackager {
    * `RenditionTimeline` numbers them.
    */
   private cursor: { msn: number; index: number };
-  /** The init segment of the current run, when its first store failed (retried with the next part). */
-  private pendingInit: { name: string; bytes: Uint8Array } | undefined;
+  /** The current run's init segment: its upload (true once stored), and its bytes for a retry. */
+  private runInit: { name: string; bytes: Uint8Array; stored: Promise<boolean>; failed: boolean } | undefined;
+  /** Objects listed from memory whose upload has not settled, in listing order (see `storedView`). */
+  private readonly unsettled = new Set<string>();
+  private readonly listWithinMs: number;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -72,10 +98,21 @@ export class RenditionPackager {
     this.bitrate = new SegmentBitrateMeter(options.segmentDuration);
     const next = this.timeline.nextPart();
     this.cursor = { msn: next.msn, index: next.index };
+    this.listWithinMs = options.listWithinMs ?? Math.max(1, Math.round(options.partTarget * 500));
   }
 
   get playlist(): MediaPlaylist {
     return this.timeline.playlist;
+  }
+
+  /** The playlist as storage may show it: cut before the first object not stored yet (`storedView`). */
+  storedPlaylist(): MediaPlaylist {
+    return storedView(this.timeline.playlist, this.unsettled);
+  }
+
+  /** Objects listed from memory, not stored yet. */
+  get unsettledCount(): number {
+    return this.unsettled.size;
   }
 
   /**
@@ -110,14 +147,15 @@ export class RenditionPackager {
               const track = event.track;
               const mapUri = initName(runId);
               this.closeOpenSegment();
-              const initStored = this.store(mapUri, initBytes, this.initContentType);
+              // Never evicted: without its init segment nothing of the run is playable.
+              const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
               this.enqueue(async () => {
                 this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
-                if (!(await initStored)) {
-                  // Without its init segment nothing of this run is playable: parts still get stored,
-                  // but a retry of the init happens with the next part (see storeInitAgain).
-                  this.pendingInit = { name: mapUri, bytes: initBytes };
-                }
+                const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
+                this.runInit = init;
+                void initStored.then((ok) => (init.failed = !ok));
+                // Waits for the init no longer than for a part: the run's parts are gated on it (`gateOf`).
+                await this.settleWithin(initStored);
                 this.options.onTrack(this, track);
                 this.options.onChange(this, 'run');
               });
@@ -172,12 +210,14 @@ export class RenditionPackager {
         this.cursor.index += 1;
         const stored = this.store(name, bytes, PART_TYPE);
         this.enqueue(async () => {
-          let ok = (await stored) && this.isNext(name, this.timeline.nextPart().name);
-          if (ok) ok = await this.storeInitAgain();
+          const gate = this.gateOf(stored);
+          const outcome = await this.settleWithin(gate);
+          const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
           this.timeline.addPart(
             { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
             this.options.clock(),
           );
+          if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
           this.options.onChange(this, 'part');
         });
       } else {
@@ -187,9 +227,11 @@ export class RenditionPackager {
         const size = bytes.byteLength;
         const stored = this.store(name, bytes, PART_TYPE);
         this.enqueue(async () => {
-          const ok = (await stored) && this.isNext(name, this.timeline.currentSegmentName());
+          const outcome = await this.settleWithin(stored);
+          const ok = outcome !== 'failed' && this.isNext(name, this.timeline.currentSegmentName());
           if (ok) this.bitrate.add(size, duration);
           this.timeline.endSegment({ duration, gap: !ok }, this.options.clock());
+          if (ok && outcome === 'pending') this.trackUnsettled(name, stored);
           this.options.onChange(this, 'segment');
         });
       }
@@ -200,8 +242,8 @@ export class RenditionPackager {
    * Starts storing an object now; resolves true once stored, false when it could not be (a part or
    * segment is then listed as a gap; an init segment is retried with the next part).
    */
-  private store(name: string, bytes: Uint8Array, contentType: string): Promise<boolean> {
-    return this.options.store.putMedia(name, bytes, { contentType }).then(
+  private store(name: string, bytes: Uint8Array, contentType: string, placement?: MediaPlacement): Promise<boolean> {
+    return this.options.store.putMedia(name, bytes, { contentType }, placement).then(
       () => true,
       (err) => {
         this.logger.warn({ err: errorMessage(err), object: name }, 'object not stored');
@@ -222,12 +264,41 @@ export class RenditionPackager {
     return false;
   }
 
-  private async storeInitAgain(): Promise<boolean> {
-    const pending = this.pendingInit;
-    if (pending === undefined) return true;
-    const stored = await this.store(pending.name, pending.bytes, this.initContentType);
-    if (stored) this.pendingInit = undefined;
-    return stored;
+  /**
+   * What must be stored before a part may be named in storage: the part and its run's init segment.
+   * An init segment that could not be stored is uploaded again with the next part.
+   */
+  private gateOf(stored: Promise<boolean>): Promise<boolean> {
+    const init = this.runInit;
+    if (init === undefined) return stored;
+    if (init.failed) {
+      init.failed = false;
+      init.stored = this.store(init.name, init.bytes, this.initContentType, { evictable: false });
+      void init.stored.then((ok) => (init.failed = !ok));
+    }
+    return Promise.all([stored, init.stored]).then(([part, initOk]) => part && initOk);
+  }
+
+  /** `stored` or `failed` if the upload settles within `listWithinMs`, else `pending`. */
+  private settleWithin(stored: Promise<boolean>): Promise<'stored' | 'failed' | 'pending'> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), this.listWithinMs)));
+    return Promise.race([stored.then((ok) => (ok ? ('stored' as const) : ('failed' as const))), deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** An object listed from memory: once its upload settles, storage may name it (or a gap, if it failed). */
+  private trackUnsettled(name: string, stored: Promise<boolean>): void {
+    this.unsettled.add(name);
+    void stored.then((ok) =>
+      this.enqueue(async () => {
+        this.unsettled.delete(name);
+        if (!ok) {
+          this.timeline.markGap(name);
+          this.logger.warn({ object: name }, 'object listed from memory was dropped before storage took it: now a gap');
+        }
+        this.options.onChange(this, 'stored');
+      }),
+    );
   }
 
   private get initContentType(): string {

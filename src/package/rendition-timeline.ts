@@ -248,6 +248,22 @@ export class RenditionTimeline {
     delete this.playlist.preloadHint;
   }
 
+  /**
+   * Marks an object already listed as missing (GAP=YES / EXT-X-GAP): it was listed while held in
+   * memory for upload (storage slow or down) and had to be dropped before storage took it. Returns
+   * whether the playlist still listed it.
+   */
+  markGap(uri: string): boolean {
+    for (const segment of this.playlist.segments) {
+      if (segment.uri === uri) return (segment.gap = true);
+      const part = segment.parts.find((p) => p.uri === uri);
+      if (part !== undefined) return (part.gap = true);
+    }
+    const part = this.playlist.pending?.parts.find((p) => p.uri === uri);
+    if (part !== undefined) return (part.gap = true);
+    return false;
+  }
+
   /** EXT-X-RENDITION-REPORTs, from the other renditions' `lastPosition()` (the channel fills them). */
   setRenditionReports(reports: RenditionReport[]): void {
     this.playlist.renditionReports = reports.map((r) => ({ ...r }));

@@ -4,6 +4,7 @@ import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import { assertSafeKey, type ObjectStorage, type PutOptions } from './object-storage.js';
+import type { PendingObjects } from './pending-objects.js';
 
 /** What the queue needs from storage. */
 export type UploadTarget = Pick<ObjectStorage, 'put'>;
@@ -22,19 +23,30 @@ export interface UploadQueueOptions {
   attemptTimeoutMs?: number;
   /** The slowest upload rate tolerated before an attempt times out. Default 1 MB/s (8 Mbit/s). */
   minBytesPerSecond?: number;
-  /** Attempts per object, first included. Default 5 (with the default backoff: ~1.5 s of retrying). */
+  /**
+   * Attempts per object, first included. Default: no limit — during a storage outage an object waits
+   * in memory, within `maxQueuedBytes`/`maxQueuedItems`, until storage takes it or it is evicted to
+   * make room for newer media (the live edge must not depend on storage; see `put`).
+   */
   maxAttempts?: number;
   /** Backoff before retry n is about `backoffBaseMs × 2^(n-1)`, capped, with jitter. Default 100 ms. */
   backoffBaseMs?: number;
   /** Cap of one backoff pause. Default 1000 ms. */
   backoffMaxMs?: number;
   /**
-   * Bytes accepted by `put` and not yet written (queued, running or retrying); past it new puts
-   * fail at once with `StorageUnavailable`. Default 64 MiB (~20 s of a 25 Mbit/s ladder).
+   * Bytes accepted by `put` and not yet written (queued, running or retrying). A put past it evicts
+   * the oldest media still waiting (never one being written, nor a non-evictable one); when nothing
+   * can be evicted it fails at once with `StorageUnavailable`. Default 64 MiB (~50 s of the `default`
+   * ladder at ~10 Mbit/s, ~110 s of `low-latency`): the memory one channel may hold during an outage.
    */
   maxQueuedBytes?: number;
-  /** Objects accepted by `put` and not yet written; same failure past it. Default 512. */
+  /** Objects accepted by `put` and not yet written; same rule past it. Default 4096 (~3 min of parts). */
   maxQueuedItems?: number;
+  /**
+   * Where accepted media is registered until stored, so that the embedded origin can serve it from
+   * memory (`PendingReadStorage`). Shared by every channel's queue. Optional.
+   */
+  pending?: PendingObjects;
   /** Consecutive failed attempts before the queue reports storage unhealthy. Default 3. */
   unhealthyAfterFailures?: number;
   /** Successful attempt latencies kept for metrics (a ring). Default 1024. */
@@ -56,8 +68,10 @@ export interface UploadStats {
   failures: number;
   /** Attempts after the first. */
   retries: number;
-  /** Puts refused at once because the queue was full. */
+  /** Puts refused at once because the queue was full and nothing could be evicted. */
   rejected: number;
+  /** Waiting media dropped to make room for newer media (each becomes a gap in stored playlists). */
+  evicted: number;
   /** Playlist versions dropped because a newer version of the same key came first. */
   superseded: number;
   queuedItems: number;
@@ -75,6 +89,27 @@ interface LatestJob {
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
+/** A media `put` accepted and not yet written (see `UploadQueue.put`). */
+interface MediaEntry {
+  key: string;
+  bytes: number;
+  evictable: boolean;
+  /** Its upload task has started (running or retrying): never evicted then. */
+  started: boolean;
+  evicted: boolean;
+  /** Its bytes are no longer counted (evicted, or done). */
+  released: boolean;
+  pendingToken: object | undefined;
+  /** Rejects the put's promise when the entry is evicted. */
+  evict: (err: unknown) => void;
+}
+
+/** Options of one media `put` that are about the queue, not the stored object. */
+export interface MediaPlacement {
+  /** Default true. False for objects without which later ones are useless (init segments). */
+  evictable?: boolean;
+}
+
 interface LatestSlot {
   running: boolean;
   pending: LatestJob | undefined;
@@ -85,9 +120,14 @@ interface LatestSlot {
  * exponential backoff and jitter, a bound on memory, health reporting and ordered playlist writes.
  *
  * Ordering contract with the packager:
- * - `put` (media) resolves once the object is stored. The packager awaits it before naming the
- *   media in a playlist; if it rejects, the packager marks a gap instead (LL-HLS: "missing media is
+ * - `put` (media) resolves once the object is stored, and rejects when it never will be (evicted to
+ *   make room, refused, or abandoned at close). Until then the object is registered in `pending`,
+ *   so the embedded origin can serve it. The packager names media in a stored playlist only once its
+ *   put resolved; if it rejects, the stored playlist marks a gap instead (LL-HLS: "missing media is
  *   marked EXT-X-GAP / GAP=YES, never silently skipped").
+ * - During an outage media retries without a limit (by default) and waits in memory; the bound on
+ *   memory is enforced by evicting the oldest waiting media, so what viewers need — the newest
+ *   parts — is always accepted, and uploads resume in order when storage returns.
  * - `putLatest` (playlists) keeps at most one write per key in flight and one waiting: a newer
  *   version replaces the waiting one, and a version still retrying gives way to a newer one. Writes
  *   of one key never overlap, so an older version is never written after a newer one. Its promise
@@ -123,7 +163,11 @@ export class UploadQueue {
   private idleWaiters: Array<() => void> = [];
   private closing: Promise<void> | undefined;
   private consecutiveFailures = 0;
-  private readonly counters = { puts: 0, failures: 0, retries: 0, rejected: 0, superseded: 0 };
+  private readonly counters = { puts: 0, failures: 0, retries: 0, rejected: 0, evicted: 0, superseded: 0 };
+  /** Media accepted and not started yet, oldest first (eviction order). */
+  private readonly waiting = new Set<MediaEntry>();
+  private readonly pending: PendingObjects | undefined;
+  private lastEvictionLogAt = 0;
   private queuedItems = 0;
   private queuedBytes = 0;
   private healthy = true;
@@ -137,11 +181,12 @@ export class UploadQueue {
     this.channel = options.channel;
     this.attemptTimeoutMs = positive('attemptTimeoutMs', options.attemptTimeoutMs ?? 3000);
     this.minBytesPerSecond = positive('minBytesPerSecond', options.minBytesPerSecond ?? 1_000_000);
-    this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 5);
+    this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? Number.POSITIVE_INFINITY, true);
     this.backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 100);
     this.backoffMaxMs = positive('backoffMaxMs', options.backoffMaxMs ?? 1000);
     this.maxQueuedBytes = positive('maxQueuedBytes', options.maxQueuedBytes ?? 64 * 1024 * 1024);
-    this.maxQueuedItems = positive('maxQueuedItems', options.maxQueuedItems ?? 512);
+    this.maxQueuedItems = positive('maxQueuedItems', options.maxQueuedItems ?? 4096);
+    this.pending = options.pending;
     this.unhealthyAfterFailures = positive('unhealthyAfterFailures', options.unhealthyAfterFailures ?? 3);
     this.latencySampleSize = positive('latencySampleSize', options.latencySampleSize ?? 1024);
     this.random = options.random ?? Math.random;
@@ -152,14 +197,15 @@ export class UploadQueue {
   }
 
   /**
-   * Uploads one media object (part, segment, init). Rejects at once with `StorageUnavailable` when
-   * the queue is over its bound, after the last attempt with `StorageUnavailable`, with `Closed`
-   * after `close()`, and with `TypeError` for an unsafe key.
+   * Uploads one media object (part, segment, init). Resolves once it is stored. Rejects with
+   * `StorageUnavailable` when it is evicted to make room (see `maxQueuedBytes`), when the queue is
+   * over its bound with nothing to evict, or after `maxAttempts`; with `Closed` after `close()`; with
+   * `TypeError` for an unsafe key.
    */
-  async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
+  async put(key: string, body: Uint8Array, options: PutOptions, placement: MediaPlacement = {}): Promise<void> {
     this.assertOpen();
     assertSafeKey(key);
-    if (this.queuedItems + 1 > this.maxQueuedItems || this.queuedBytes + body.byteLength > this.maxQueuedBytes) {
+    if (!this.makeRoom(body.byteLength)) {
       this.counters.rejected += 1;
       throw new LivepipeError(
         ErrorCode.StorageUnavailable,
@@ -167,13 +213,33 @@ export class UploadQueue {
         { details: { channel: this.channel, key, queuedItems: this.queuedItems, queuedBytes: this.queuedBytes } },
       );
     }
+    let evict: (err: unknown) => void = () => undefined;
+    const evicted = new Promise<never>((_, reject) => (evict = reject));
+    const entry: MediaEntry = {
+      key,
+      bytes: body.byteLength,
+      evictable: placement.evictable ?? true,
+      started: false,
+      evicted: false,
+      released: false,
+      pendingToken: this.pending?.add(key, body, options),
+      evict,
+    };
     this.hold(body.byteLength);
+    this.waiting.add(entry);
+    const uploaded = this.queue.add(() => {
+      entry.started = true;
+      this.waiting.delete(entry);
+      if (entry.evicted) return Promise.resolve<Outcome>('superseded');
+      return this.upload(key, body, options, undefined);
+    });
     try {
-      await this.queue.add(() => this.upload(key, body, options, undefined));
+      await Promise.race([uploaded, evicted]);
     } catch (err) {
       throw this.abandonedOr(err);
     } finally {
-      this.release(body.byteLength);
+      this.waiting.delete(entry);
+      this.settle(entry);
     }
   }
 
@@ -374,6 +440,52 @@ export class UploadQueue {
     }
   }
 
+  /**
+   * Whether one more object of `bytes` fits, after evicting the oldest waiting evictable media if
+   * needed. An evicted put rejects at once and its bytes are released.
+   */
+  private makeRoom(bytes: number): boolean {
+    const fits = (): boolean => this.queuedItems + 1 <= this.maxQueuedItems && this.queuedBytes + bytes <= this.maxQueuedBytes;
+    if (fits()) return true;
+    if (bytes > this.maxQueuedBytes) return false;
+    const victims: MediaEntry[] = [];
+    let items = this.queuedItems;
+    let queued = this.queuedBytes;
+    for (const entry of this.waiting) {
+      if (items + 1 <= this.maxQueuedItems && queued + bytes <= this.maxQueuedBytes) break;
+      if (!entry.evictable || entry.started) continue;
+      victims.push(entry);
+      items -= 1;
+      queued -= entry.bytes;
+    }
+    if (items + 1 > this.maxQueuedItems || queued + bytes > this.maxQueuedBytes) return false;
+    for (const victim of victims) {
+      victim.evicted = true;
+      this.waiting.delete(victim);
+      this.settle(victim);
+      this.counters.evicted += 1;
+      victim.evict(
+        new LivepipeError(ErrorCode.StorageUnavailable, `upload of ${victim.key} dropped: channel ${this.channel} holds its maximum of unstored media`, {
+          details: { channel: this.channel, key: victim.key },
+        }),
+      );
+    }
+    const now = Date.now();
+    if (now - this.lastEvictionLogAt >= 5000) {
+      this.lastEvictionLogAt = now;
+      this.logger.warn({ evicted: this.counters.evicted, queuedItems: this.queuedItems, queuedBytes: this.queuedBytes }, 'unstored media dropped to make room for newer media (stored playlists mark it as gaps)');
+    }
+    return true;
+  }
+
+  /** Stops counting a media entry's bytes and forgets it in `pending`, once. */
+  private settle(entry: MediaEntry): void {
+    if (entry.released) return;
+    entry.released = true;
+    if (entry.pendingToken !== undefined) this.pending?.remove(entry.key, entry.pendingToken);
+    this.release(entry.bytes);
+  }
+
   private assertOpen(): void {
     if (this.closing !== undefined) throw new LivepipeError(ErrorCode.Closed, `upload queue of channel ${this.channel} is closed`);
   }
@@ -444,8 +556,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
+function positive(name: string, value: number, infinityAllowed = false): number {
+  if (!(Number.isFinite(value) || (infinityAllowed && value === Number.POSITIVE_INFINITY)) || value <= 0) {
     throw new LivepipeError(ErrorCode.ConfigInvalid, `upload queue option ${name} must be a positive number, got ${value}`);
   }
   return value;

@@ -399,6 +399,29 @@ describe('ops API with a token', () => {
 });
 
 describe('readiness', () => {
+  it('stays 200 but says degraded when only checks that degrade the node fail', async () => {
+    const api = await startApiTestServer({
+      readiness: [
+        { name: 'storage', degradesOnly: true, check: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4569')) },
+        { name: 'ffmpeg', check: () => {} },
+      ],
+    });
+    try {
+      const reply = await client(api.base, undefined)('GET', '/readyz');
+      expect(reply.status).toBe(200);
+      expect(reply.json).toEqual({
+        status: 'degraded',
+        checks: [
+          { name: 'storage', ok: false, error: 'connect ECONNREFUSED 127.0.0.1:4569', degraded: true },
+          { name: 'ffmpeg', ok: true },
+        ],
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+
   it('answers 200 with every check when all pass', async () => {
     const api = await startApiTestServer({ readiness: [{ name: 'storage', check: async () => {} }, { name: 'ffmpeg', check: () => {} }] });
     try {

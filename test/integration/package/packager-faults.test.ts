@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
+import { PendingObjects, PendingReadStorage } from '../../../src/storage/pending-objects.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
 import type { UploadStats } from '../../../src/storage/upload-queue.js';
 import { runCli } from '../../helpers/livepipe-cli.js';
@@ -129,8 +130,11 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
   let s3: TestS3Server;
   let storage: RecordingStorage;
   let outage: { fromMsn: number; restartedAt: number };
+  /** What the embedded origin saw while storage was down: the served model's edge, and a part read through. */
+  let duringOutage: { lastMsn: number; newestPart: string; newestPartGap: boolean; served: number | undefined };
   const samples: UploadStats[] = [];
-  const limits = { maxQueuedItems: 48, maxQueuedBytes: 4 * 1024 * 1024 };
+  const pending = new PendingObjects();
+  const limits = { maxQueuedItems: 48, maxQueuedBytes: 4 * 1024 * 1024, pending };
 
   beforeAll(async () => {
     s3 = await startS3Server();
@@ -150,7 +154,15 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
       await waitFor(() => lastMsnOf(channel) >= 2, 30_000, 'three segments');
       await s3.stop();
       const fromMsn = lastMsnOf(channel);
-      await new Promise((r) => setTimeout(r, 10_000));
+      await new Promise((r) => setTimeout(r, 9_000));
+      // Storage has been down for 9 s: the live edge the embedded origin serves has moved on, and its
+      // newest part is read through the upload queue's pending objects.
+      const model = channel.packager.playlist('v180')!;
+      const newest = model.pending?.parts.at(-1) ?? model.segments.at(-1)!.parts.at(-1)!;
+      const msn = model.pending?.msn ?? model.segments.at(-1)!.msn;
+      const read = await new PendingReadStorage(storage, pending).get(`live/outage/v180/${newest.uri}`).catch(() => undefined);
+      duringOutage = { lastMsn: msn, newestPart: newest.uri, newestPartGap: newest.gap === true, served: read && 'body' in read ? read.body.length : undefined };
+      await new Promise((r) => setTimeout(r, 1_000));
       await s3.restart();
       outage = { fromMsn, restartedAt: Date.now() };
       // Media captured once storage is back (EXT-X-PROGRAM-DATE-TIME is the capture time).
@@ -195,6 +207,12 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
     expect(gaps).toBeGreaterThan(0);
   });
 
+  it('the live edge kept moving while storage was down, its newest part served from memory', () => {
+    expect(duringOutage.lastMsn).toBeGreaterThanOrEqual(outage.fromMsn + 5);
+    expect(duringOutage.newestPartGap).toBe(false);
+    expect(duringOutage.served, duringOutage.newestPart).toBeGreaterThan(0);
+  });
+
   it('the stream continues with stored parts after the outage', () => {
     for (const rendition of RENDITIONS) {
       const segments = [...allSegments(storage, rendition).values()];
@@ -216,8 +234,10 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
     expect(unhealthy.length).toBeGreaterThan(0);
     expect(samples.at(-1)!.healthy).toBe(true);
     // The backlog of an outage is in the upload queue, where the limits hold it: the queue filled up
-    // and refused puts at once (those objects became gaps) rather than the backlog growing elsewhere.
-    expect(samples.at(-1)!.rejected).toBeGreaterThan(0);
+    // and dropped its oldest waiting media for newer (those objects became gaps) rather than the
+    // backlog growing elsewhere, and the newest media was always accepted.
+    expect(samples.at(-1)!.evicted).toBeGreaterThan(0);
+    expect(samples.at(-1)!.rejected).toBe(0);
     expect(Math.max(...samples.map((s) => s.queuedItems))).toBeGreaterThanOrEqual(limits.maxQueuedItems - 4);
     // Playlists are never refused but hold at most two versions per key (3 renditions + master).
     const playlistAllowance = 8;

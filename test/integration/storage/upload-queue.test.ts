@@ -5,6 +5,7 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { silentLogger } from '../../../src/core/logger.js';
 import type { ObjectStorage, PutOptions } from '../../../src/storage/object-storage.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
+import { PendingObjects } from '../../../src/storage/pending-objects.js';
 import { UploadQueue, type UploadQueueOptions } from '../../../src/storage/upload-queue.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 import { s3StorageOptions, startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage-drivers.js';
@@ -102,24 +103,44 @@ describe('upload queue against a real S3 that goes away and comes back', () => {
     expect(object && 'body' in object && object.body.length).toBe(45_000);
   });
 
-  it('fails fast with StorageUnavailable once the queue holds its maximum, and drains after recovery', async () => {
-    const q = queue({ ...PATIENT, concurrency: 1, maxQueuedItems: 3, maxQueuedBytes: 1000 });
+  it('makes room for new media by evicting the oldest waiting media, never the one being written, and drains in order after recovery', async () => {
+    const pending = new PendingObjects();
+    const q = queue({ ...PATIENT, concurrency: 1, maxQueuedItems: 3, maxQueuedBytes: 1000, pending });
     await s3.stop();
-    const waiting = [0, 1, 2].map((i) => q.put(`live/ch1/v/part-2-${i}.m4s`, Buffer.alloc(100, i), SEGMENT));
+    const keys = [0, 1, 2].map((i) => `live/ch1/v/part-2-${i}.m4s`);
+    const waiting = keys.map((key, i) => q.put(key, Buffer.alloc(100, i), SEGMENT));
     const states = waiting.map(settled);
+    await until(() => q.stats().retries >= 1, 'the first upload retrying');
+    expect(keys.map((key) => pending.get(key)?.body.length)).toEqual([100, 100, 100]);
 
-    const over = await q.put('live/ch1/v/part-2-3.m4s', Buffer.alloc(100), SEGMENT).catch((err: unknown) => err);
-    expect(isLivepipeError(over, ErrorCode.StorageUnavailable)).toBe(true);
-    expect((over as Error).message).toMatch(/full/);
-    expect(states.every((s) => !s.done)).toBe(true); // refused at once, not after the others
-    expect(q.stats()).toMatchObject({ rejected: 1, queuedItems: 3, queuedBytes: 300 });
+    // Full: the fourth put is accepted and the oldest *waiting* one (part 1; part 0 is being written) goes.
+    const fourth = q.put('live/ch1/v/part-2-3.m4s', Buffer.alloc(100, 3), SEGMENT);
+    const dropped = await waiting[1]!.catch((err: unknown) => err);
+    expect(isLivepipeError(dropped, ErrorCode.StorageUnavailable)).toBe(true);
+    expect((dropped as Error).message).toMatch(/dropped/);
+    expect(states[0]!.done || states[2]!.done).toBe(false);
+    expect(pending.get(keys[1]!)).toBeUndefined();
+    expect(pending.get('live/ch1/v/part-2-3.m4s')?.body[0]).toBe(3);
+    expect(q.stats()).toMatchObject({ evicted: 1, rejected: 0, queuedItems: 3, queuedBytes: 300 });
+
+    // Nothing evictable (non-evictable waiting, the running one never): refused at once.
+    const q2 = queue({ ...PATIENT, concurrency: 1, maxQueuedItems: 2, maxQueuedBytes: 1000 });
+    const init = q2.put('live/ch1/v/init-1.mp4', Buffer.alloc(10), SEGMENT, { evictable: false });
+    const init2 = q2.put('live/ch1/v/init-2.mp4', Buffer.alloc(10), SEGMENT, { evictable: false });
+    const refused = await q2.put('live/ch1/v/part-9-0.m4s', Buffer.alloc(10), SEGMENT).catch((err: unknown) => err);
+    expect(isLivepipeError(refused, ErrorCode.StorageUnavailable)).toBe(true);
+    expect((refused as Error).message).toMatch(/full/);
+    expect(q2.stats()).toMatchObject({ rejected: 1, evicted: 0 });
 
     await s3.restart();
-    await Promise.all(waiting);
-    // the byte bound holds on its own too
+    await Promise.all([waiting[0], waiting[2], fourth, init, init2]);
+    expect(pending.size).toBe(0);
+    for (const key of [keys[0]!, keys[2]!, 'live/ch1/v/part-2-3.m4s']) expect(await storage.get(key)).toBeDefined();
+    expect(await storage.get(keys[1]!)).toBeUndefined();
+    // the byte bound holds on its own too: an object larger than the bound is refused
     const tooBig = await q.put('live/ch1/v/big.m4s', Buffer.alloc(1001), SEGMENT).catch((err: unknown) => err);
     expect(isLivepipeError(tooBig, ErrorCode.StorageUnavailable)).toBe(true);
-    expect(q.stats()).toMatchObject({ puts: 3, rejected: 2, queuedItems: 0 });
+    expect(q.stats()).toMatchObject({ puts: 3, rejected: 1, evicted: 1, queuedItems: 0 });
   });
 
   it('drops a playlist version that is still retrying when a newer one arrives', async () => {
