@@ -10,7 +10,8 @@ import type { Logger } from '../core/logger.js';
 import { SupervisedProcess } from '../core/supervised-process.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
-import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
+import type { GopFanoutOptions } from './gop-fanout.js';
+import { TsFanout } from './ts-fanout.js';
 import { tsNoVideoReason } from './video-presence.js';
 
 /** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
@@ -19,7 +20,7 @@ export const SRT_PASSPHRASE_MAX = 79;
 /** libsrt's default latency (SRTO_LATENCY), in ms. */
 export const SRT_DEFAULT_LATENCY_MS = 120;
 
-export interface SrtIngestOptions {
+export interface SrtIngestOptions extends Pick<GopFanoutOptions, 'maxConsumerBufferBytes'> {
   /** Bind address of every listener; default `127.0.0.1`. */
   host?: string;
   /** ffmpeg binary; default `ffmpeg`. */
@@ -38,7 +39,6 @@ export interface SrtIngestOptions {
    * caller arriving in the gap retries its handshake and connects to the new one. Default 60 s.
    */
   listenCycleMs?: number;
-  maxConsumerBufferBytes?: number;
 }
 
 /** Validates a channel's SRT settings; returns the problems (empty when usable). */
@@ -472,7 +472,7 @@ class SrtFeed extends LiveFeedBase {
     options: SrtIngestOptions,
   ) {
     super(channel, 'srt', 'mpegts');
-    const fanoutOptions: TsFanoutOptions = {};
+    const fanoutOptions: GopFanoutOptions = {};
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
     this.fanout = new TsFanout(fanoutOptions);
   }
