@@ -1,14 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import { urlHost } from '../core/url-host.js';
 import type { Logger } from '../core/logger.js';
+import { SupervisedProcess } from '../core/supervised-process.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
-import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
+import type { GopFanoutOptions } from './gop-fanout.js';
+import { TsFanout } from './ts-fanout.js';
 import { tsNoVideoReason } from './video-presence.js';
 
 /** libsrt's passphrase bounds (SRTO_PASSPHRASE: 10..79 characters). */
@@ -17,7 +20,7 @@ export const SRT_PASSPHRASE_MAX = 79;
 /** libsrt's default latency (SRTO_LATENCY), in ms. */
 export const SRT_DEFAULT_LATENCY_MS = 120;
 
-export interface SrtIngestOptions {
+export interface SrtIngestOptions extends Pick<GopFanoutOptions, 'maxConsumerBufferBytes'> {
   /** Bind address of every listener; default `127.0.0.1`. */
   host?: string;
   /** ffmpeg binary; default `ffmpeg`. */
@@ -36,7 +39,6 @@ export interface SrtIngestOptions {
    * caller arriving in the gap retries its handshake and connects to the new one. Default 60 s.
    */
   listenCycleMs?: number;
-  maxConsumerBufferBytes?: number;
 }
 
 /** Validates a channel's SRT settings; returns the problems (empty when usable). */
@@ -302,7 +304,8 @@ function udpBindError(host: string, port: number): Promise<string | undefined> {
 
 /** Supervises the listener ffmpeg of one channel: arm, feed, exit, re-arm with backoff. */
 class SrtChannelListener {
-  private child: ChildProcess | undefined;
+  private proc: SupervisedProcess | undefined;
+  /** Resolves when the current run has ended and its publish (if any) is closed. */
   private exited: Promise<void> = Promise.resolve();
   private feed: SrtFeed | undefined;
   private stopping = false;
@@ -329,7 +332,7 @@ class SrtChannelListener {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc?.pid;
   }
 
   get settings(): ChannelSrtSettings {
@@ -340,67 +343,61 @@ class SrtChannelListener {
     if (this.stopping) return;
     this.kicked = false;
     this.refusedBusy = false;
-    const args = srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs);
-    // Own process group (detached) so stop() can signal ffmpeg and anything it forks, and a terminal
-    // Ctrl-C aimed at livepipe does not hit it first.
-    const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    this.child = child;
     const startedAt = Date.now();
     let gotData = false;
     let listenTimedOut = false;
-    let stderrTail: string[] = [];
-    let resolveExit!: () => void;
-    this.exited = new Promise((r) => (resolveExit = r));
-
-    child.on('error', (err) => {
-      this.log.error({ err: err.message }, 'cannot run ffmpeg for the SRT listener');
+    const proc = new SupervisedProcess({
+      command: this.options.ffmpegPath ?? 'ffmpeg',
+      args: srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs),
+      outputFds: [1],
+      stderrLines: 10,
+      // The passphrase never reaches a log, not even in the kept tail.
+      mapStderrLine: (line) => redactSrtLine(line, this.srt.passphrase),
+      onStderrLine: (line) => {
+        if (!gotData && classifySrtStderr(line) === 'listen-timeout') listenTimedOut = true;
+        this.onStderrLine(line);
+      },
     });
-    child.stdout!.on('data', (chunk: Buffer) => {
+    this.proc = proc;
+    const media = proc.outputs.get(1);
+    media?.on('data', (chunk: Buffer) => {
       if (!gotData) {
         gotData = true;
         this.onPublisherConnected();
       }
       this.feed?.onData(chunk);
     });
-    child.stdout!.on('error', () => {});
-    let partial = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (text: string) => {
-      const lines = (partial + text).split(/\r?\n/);
-      partial = lines.pop() ?? '';
-      for (const raw of lines) {
-        if (raw.trim() === '') continue;
-        const line = redactSrtLine(raw, this.srt.passphrase);
-        stderrTail = [...stderrTail.slice(-9), line];
-        if (!gotData && classifySrtStderr(line) === 'listen-timeout') listenTimedOut = true;
-        this.onStderrLine(line);
-      }
-    });
-    child.once('close', (code, signal) => {
-      this.child = undefined;
+    // The run is over once ffmpeg has exited, its stderr has been read (a listen timeout is told
+    // there) and everything it wrote has reached the feed.
+    const drained = media === undefined ? Promise.resolve() : finished(media).catch(() => undefined);
+    this.exited = Promise.all([proc.closed, drained]).then(([exit]) => {
+      this.proc = undefined;
       const feed = this.feed;
       this.feed = undefined;
       if (feed !== undefined) {
         const reason: PublishEndReason = this.stopping ? this.stopReason : this.kicked ? 'kicked' : 'disconnect';
         feed.close(reason);
       }
+      const { code, signal } = exit;
       const ranMs = Date.now() - startedAt;
-      if (listenTimedOut && !gotData) {
+      if (exit.error !== undefined) {
+        this.failures += 1;
+        this.log.error({ err: exit.error.message }, 'cannot run ffmpeg for the SRT listener');
+      } else if (listenTimedOut && !gotData) {
         // The periodic renewal of an idle listener: not a failure.
         this.failures = 0;
         this.log.debug({ ranMs }, 'idle SRT listener renewed');
       } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
         // Exited without ever carrying a publisher: a failure (bad port, ffmpeg without libsrt…).
         this.failures += 1;
-        this.log.error({ code, signal, ranMs, stderr: stderrTail }, 'SRT listener exited without a publisher');
+        this.log.error({ code, signal, ranMs, stderr: proc.stderrTail() }, 'SRT listener exited without a publisher');
       } else {
         this.failures = 0;
         this.log.debug({ code, signal, ranMs }, 'SRT listener exited');
       }
-      resolveExit();
       this.scheduleRearm();
     });
-    this.log.debug({ pid: child.pid }, 'SRT listener armed');
+    this.log.debug({ pid: proc.pid }, 'SRT listener armed');
   }
 
   private scheduleRearm(): void {
@@ -416,13 +413,13 @@ class SrtChannelListener {
     if (holder !== undefined) {
       this.log.warn({ livePublisher: { protocol: holder.protocol, remoteAddress: holder.remoteAddress, since: holder.since } }, 'SRT publish refused: channel already has a live publisher');
       this.refusedBusy = true;
-      this.signal('SIGTERM');
+      this.proc?.signal('SIGTERM');
       return;
     }
     const feed = new SrtFeed(this.channel, () => this.kick(), this.options);
     if (!this.registry.add(feed)) {
       this.refusedBusy = true;
-      this.signal('SIGTERM');
+      this.proc?.signal('SIGTERM');
       return;
     }
     this.feed = feed;
@@ -448,17 +445,7 @@ class SrtChannelListener {
 
   kick(): void {
     this.kicked = true;
-    this.signal('SIGTERM');
-  }
-
-  private signal(sig: NodeJS.Signals): void {
-    const pid = this.child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // Already gone.
-    }
+    this.proc?.signal('SIGTERM');
   }
 
   /** Stops the listener (SIGTERM to its group, SIGKILL after the timeout) and waits for it. */
@@ -466,11 +453,8 @@ class SrtChannelListener {
     if (!this.stopping) this.stopReason = reason;
     this.stopping = true;
     clearTimeout(this.rearmTimer);
-    if (this.child === undefined) return;
-    this.signal('SIGTERM');
-    const killTimer = setTimeout(() => this.signal('SIGKILL'), this.options.stopTimeoutMs ?? 3000);
+    await this.proc?.stop(this.options.stopTimeoutMs ?? 3000);
     await this.exited;
-    clearTimeout(killTimer);
   }
 }
 
@@ -488,7 +472,7 @@ class SrtFeed extends LiveFeedBase {
     options: SrtIngestOptions,
   ) {
     super(channel, 'srt', 'mpegts');
-    const fanoutOptions: TsFanoutOptions = {};
+    const fanoutOptions: GopFanoutOptions = {};
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
     this.fanout = new TsFanout(fanoutOptions);
   }

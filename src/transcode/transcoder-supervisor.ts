@@ -12,13 +12,13 @@ import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core
 import { firstFrameArrivedAt } from '../core/media-clock.js';
 import { LivepipeEvent, type EventBus, type TranscoderStateName } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
+import { SupervisedProcess, type ProcessExit } from '../core/supervised-process.js';
 import type { LadderSlot, TranscodeAdmission } from './admission.js';
-import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
 import { probeStream, probeUrl, type InputProbe, type ProbeOptions } from './input-probe.js';
 import type { InputSpec } from './input-spec.js';
 import { assertWithinInputLimits } from './input-limits.js';
 import { compileLadder } from './ladder-compiler.js';
-import type { TranscodeProgress } from './progress-parser.js';
+import { ProgressParser, type TranscodeProgress } from './progress-parser.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 /**
@@ -123,7 +123,7 @@ export class TranscoderSupervisor {
   private readonly stopTimeoutMs: number;
   private currentState: TranscoderStateName = 'idle';
   private slot: LadderSlot | undefined;
-  private proc: FfmpegProcess | undefined;
+  private proc: SupervisedProcess | undefined;
   private runId = 0;
   /** The known probe, until the first launch consumes it. */
   private reusableProbe: InputProbe | undefined;
@@ -313,13 +313,17 @@ export class TranscoderSupervisor {
     this.stalled = false;
     this.lastFrame = -1;
     this.lastAdvanceAt = startedAt;
-    const proc = new FfmpegProcess({
+    const proc = new SupervisedProcess({
+      command: this.options.ffmpegPath ?? 'ffmpeg',
       args: compiled.args,
-      outputFds: compiled.outputs.map((o) => o.fd),
-      ...(this.options.ffmpegPath !== undefined ? { ffmpegPath: this.options.ffmpegPath } : {}),
+      // stdout (fd 1) carries `-progress` reports; the outputs are fds 3, 4, …
+      outputFds: [1, ...compiled.outputs.map((o) => o.fd)],
       ...(media ? { stdin: media } : {}),
       stderrLines: this.options.stderrLines ?? 50,
-      onProgress: (p) => this.onProgress(runId, p),
+    });
+    const progress = new ProgressParser();
+    proc.outputs.get(1)?.setEncoding('utf8').on('data', (text: string) => {
+      for (const p of progress.push(text)) this.onProgress(runId, p);
     });
     if (proc.pid === undefined) {
       // Spawn failed (binary missing, out of processes): nothing ran, report it as a launch error.
@@ -366,7 +370,7 @@ export class TranscoderSupervisor {
     }
   }
 
-  private armWatchdog(proc: FfmpegProcess): void {
+  private armWatchdog(proc: SupervisedProcess): void {
     this.clearWatchdog();
     const period = Math.max(50, Math.min(1_000, Math.floor(this.stallTimeoutMs / 4)));
     this.watchdog = setInterval(() => {
@@ -388,7 +392,7 @@ export class TranscoderSupervisor {
     this.watchdog = undefined;
   }
 
-  private onExit(proc: FfmpegProcess, runId: number, exit: FfmpegExit): void {
+  private onExit(proc: SupervisedProcess, runId: number, exit: ProcessExit): void {
     if (proc !== this.proc) return;
     this.clearWatchdog();
     const ranMs = this.runStartedAt !== undefined ? this.clock.now() - this.runStartedAt : 0;

@@ -1,57 +1,70 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { basename } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { ProgressParser, type TranscodeProgress } from './progress-parser.js';
+import { ErrorCode, LivepipeError } from './errors.js';
 
 /**
- * One ffmpeg process: spawned in its own process group (`detached: true`, so signals reach ffmpeg
- * and anything it might start, and a terminal's Ctrl-C does not hit it behind the supervisor's back),
- * with its progress parsed, the last stderr lines kept, and one readable pipe per output fd.
- * Exits are reported once through `exited`, never polled.
+ * One run of a child process under a long-lived supervisor (the transcoder's ffmpeg, an SRT
+ * listener's ffmpeg): spawned in its own process group (`detached: true`, so signals reach the child
+ * and anything it starts, and a terminal's Ctrl-C does not hit it behind the supervisor's back), the
+ * last stderr lines kept, one readable stream per output fd. Exits are reported once through
+ * `exited`, never polled. Restarting is the supervisor's business: a `SupervisedProcess` runs once.
  */
 
-export interface FfmpegProcessOptions {
-  /** ffmpeg binary; default `ffmpeg`. */
-  ffmpegPath?: string;
+export interface SupervisedProcessOptions {
+  /** The binary (`ffmpeg`, or a path to one). */
+  command: string;
   args: string[];
-  /** Extra output fds (3, 4, …) ffmpeg writes to; each becomes a Readable in `outputs`. */
+  /** Fds the child writes to (1 = stdout, 3, 4, …); each becomes a Readable in `outputs`. Others are ignored. */
   outputFds: number[];
-  /** Media piped into ffmpeg's stdin (stdin inputs); when absent stdin is closed. */
+  /** Bytes piped into the child's stdin; when absent stdin is closed. */
   stdin?: Readable;
   /** Lines of stderr kept for error reports; default 50. */
   stderrLines?: number;
-  onProgress?: (progress: TranscodeProgress) => void;
+  /** Rewrites every stderr line before it is kept or reported (e.g. to hide a secret); default none. */
+  mapStderrLine?: (line: string) => string;
+  /** Each complete stderr line, as kept. */
+  onStderrLine?: (line: string) => void;
 }
 
-export interface FfmpegExit {
+export interface ProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Spawn failure (binary missing, …). */
+  /** Spawn failure (binary missing, …); `BinaryMissing` when the binary was not found. */
   error?: Error;
 }
 
-/** Keeps the last `size` lines of a text stream. */
+/** Keeps the last `size` non-empty lines of a text stream. */
 export class LineRing {
   private readonly lines: string[] = [];
   private partial = '';
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly mapLine: (line: string) => string = (line) => line,
+  ) {}
 
-  push(chunk: string): void {
+  /** Takes a chunk of text; returns the lines it completed (mapped). */
+  push(chunk: string): string[] {
     const parts = (this.partial + chunk).split('\n');
     this.partial = parts.pop() ?? '';
     if (this.partial.length > 4096) this.partial = this.partial.slice(0, 4096);
-    for (const line of parts) {
-      const trimmed = line.replace(/\r$/, '').trimEnd();
+    const complete: string[] = [];
+    for (const part of parts) {
+      const trimmed = part.replace(/\r$/, '').trimEnd();
       if (trimmed === '') continue;
-      this.lines.push(trimmed);
+      const line = this.mapLine(trimmed);
+      complete.push(line);
+      this.lines.push(line);
       if (this.lines.length > this.size) this.lines.shift();
     }
+    return complete;
   }
 
   snapshot(): string[] {
-    return this.partial.trim() === '' ? [...this.lines] : [...this.lines, this.partial.trim()].slice(-this.size);
+    const partial = this.partial.trim();
+    return partial === '' ? [...this.lines] : [...this.lines, this.mapLine(partial)].slice(-this.size);
   }
 }
 
@@ -64,35 +77,40 @@ function groupAlive(pid: number): boolean {
   }
 }
 
-export class FfmpegProcess {
+export class SupervisedProcess {
   readonly pid: number | undefined;
-  /** Output streams by fd (fed by ffmpeg's pipes; they keep what ffmpeg wrote until it is read). */
+  /** Output streams by fd (fed by the child's pipes; they keep what it wrote, and their end, until read). */
   readonly outputs = new Map<number, Readable>();
   /** Resolves once, when the process has exited (or failed to spawn). */
-  readonly exited: Promise<FfmpegExit>;
+  readonly exited: Promise<ProcessExit>;
+  /**
+   * Resolves after `exited`, once the child's stdio has closed as well: every stderr line has been
+   * reported by then, and every output pipe was read to its end (an output nobody reads holds this
+   * back; the output streams may still hold bytes their consumer has not read).
+   */
+  readonly closed: Promise<ProcessExit>;
   private readonly child: ChildProcess;
   private readonly stderr: LineRing;
-  private exit: FfmpegExit | undefined;
-  /** Ends ffmpeg's stdin (stdin inputs): EOF is what wakes an ffmpeg blocked reading a silent publisher. */
+  private exit: ProcessExit | undefined;
+  /** Ends the child's stdin: EOF is what wakes an ffmpeg blocked reading a silent publisher. */
   private closeStdin: () => void = () => undefined;
 
-  constructor(options: FfmpegProcessOptions) {
-    this.stderr = new LineRing(options.stderrLines ?? 50);
+  constructor(options: SupervisedProcessOptions) {
+    this.stderr = new LineRing(options.stderrLines ?? 50, options.mapStderrLine);
     const maxFd = Math.max(2, ...options.outputFds);
-    const stdio: Array<'pipe' | 'ignore'> = [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const stdio: Array<'pipe' | 'ignore'> = [options.stdin ? 'pipe' : 'ignore', options.outputFds.includes(1) ? 'pipe' : 'ignore', 'pipe'];
     for (let fd = 3; fd <= maxFd; fd++) stdio.push(options.outputFds.includes(fd) ? 'pipe' : 'ignore');
-    this.child = spawn(options.ffmpegPath ?? 'ffmpeg', options.args, { detached: true, stdio });
+    this.child = spawn(options.command, options.args, { detached: true, stdio });
     this.pid = this.child.pid;
 
-    this.exited = new Promise<FfmpegExit>((resolve) => {
+    this.exited = new Promise<ProcessExit>((resolve) => {
       this.child.once('error', (error) => {
         // 'error' without 'exit' means the spawn failed; after an exit it is a kill failure (ignored).
         if (this.pid === undefined && !this.exit) {
           const code = (error as NodeJS.ErrnoException).code;
+          const name = basename(options.command);
           const err =
-            code === 'ENOENT'
-              ? new LivepipeError(ErrorCode.BinaryMissing, `ffmpeg not found (${options.ffmpegPath ?? 'ffmpeg'}); install ffmpeg`)
-              : error;
+            code === 'ENOENT' ? new LivepipeError(ErrorCode.BinaryMissing, `${name} not found (${options.command}); install ${name}`) : error;
           this.exit = { code: null, signal: null, error: err };
           resolve(this.exit);
         }
@@ -103,11 +121,12 @@ export class FfmpegProcess {
       });
     });
 
-    const parser = new ProgressParser();
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const p of parser.push(chunk)) options.onProgress?.(p);
+    const stdioClosed = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
+    this.closed = Promise.all([this.exited, stdioClosed]).then(([exit]) => exit);
+
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      for (const line of this.stderr.push(chunk)) options.onStderrLine?.(line);
     });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.stderr.push(chunk));
     for (const fd of options.outputFds) {
       const pipe = this.child.stdio[fd] as Readable | null | undefined;
       if (!pipe) continue;
@@ -115,7 +134,7 @@ export class FfmpegProcess {
       // parent alive. Bytes nobody listens to yet are then dropped, and so is the 'end': a run that
       // stopped or crashed before its consumer attached (the packager attaches asynchronously) left
       // that consumer waiting forever. A PassThrough in between keeps the bytes and the end for
-      // the consumer; pipe() still carries its backpressure back to ffmpeg.
+      // the consumer; pipe() still carries its backpressure back to the child.
       const output = new PassThrough();
       pipe.on('error', (err) => output.destroy(err));
       pipe.pipe(output);
@@ -127,7 +146,7 @@ export class FfmpegProcess {
         options.stdin?.unpipe(sink);
         sink.end();
       };
-      // ffmpeg exiting closes its stdin: EPIPE is the normal end of a run, not an error.
+      // The child exiting closes its stdin: EPIPE is the normal end of a run, not an error.
       sink.on('error', () => undefined);
       options.stdin.on('error', () => sink.end());
       options.stdin.pipe(sink);
@@ -142,7 +161,7 @@ export class FfmpegProcess {
     return this.exit !== undefined;
   }
 
-  /** The last stderr lines (warnings and errors only: ffmpeg runs with `-loglevel warning`). */
+  /** The last stderr lines (for ffmpeg with `-loglevel warning`: its warnings and errors). */
   stderrTail(): string[] {
     return this.stderr.snapshot();
   }
@@ -161,10 +180,10 @@ export class FfmpegProcess {
    * Graceful stop: SIGTERM to the group (ffmpeg finishes its outputs), SIGKILL after `timeoutMs`
    * (default 5 s). Resolves when the process has exited and its group is gone. Idempotent.
    */
-  async stop(timeoutMs = 5_000): Promise<FfmpegExit> {
+  async stop(timeoutMs = 5_000): Promise<ProcessExit> {
     if (!this.exit) {
       this.signal('SIGTERM');
-      // SIGTERM alone does not interrupt a blocking read on stdin: give ffmpeg EOF too, so it
+      // SIGTERM alone does not interrupt a blocking read on stdin: give the child EOF too, so ffmpeg
       // flushes its encoders and exits instead of waiting for the SIGKILL.
       this.closeStdin();
       // A cleared timer, not a dangling sleep: a stopped CLI must exit at once, not after the grace.
