@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ProcessExit } from '../core/supervised-process.js';
 import type { ResolvedAudioRendition, ResolvedLadder, ResolvedVideoRendition } from './ladder-loader.js';
 
 /**
@@ -43,12 +44,7 @@ export interface TranscodeRunOutput {
 }
 
 /** How a run's encoder process ended. */
-export interface RunExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Spawn failure (binary missing, …). */
-  error?: Error;
-}
+export type RunExit = ProcessExit;
 
 /** What the transcoder learned of its input (ffprobe): the source side of `resolveLadder`. */
 export interface InputProbe {
