@@ -14,13 +14,13 @@ export interface Component {
 
 /** What `component()` adapts: a `start` is optional (built ready, e.g. the event bus). */
 export interface ComponentParts {
-  start?(): Promise<unknown> | void;
-  close(): Promise<unknown> | void;
+  start?(): unknown;
+  close(): unknown;
 }
 
 /**
  * A `Component` from a name and the lifecycle methods of something that does not implement the
- * interface itself (a server, a queue, a supervisor). Return values of `start`/`close` are dropped.
+ * interface itself (a server, a queue, a supervisor). What `start`/`close` return is awaited, then dropped.
  */
 export function component(name: string, parts: ComponentParts): Component {
   return {
