@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { EventBus, LivepipeEvent } from '../core/event-bus.js';
-import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { runIngest, type IngestCommandConfig } from '../app/ingest-app.js';
+import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
-import { createRootLogger, type Logger } from '../core/logger.js';
-import { IngestServer } from '../ingest/ingest-server.js';
-import { StaticChannelRegistry, type ChannelPublishSettings } from '../ingest/publish-auth.js';
+import { createRootLogger } from '../core/logger.js';
+import type { ChannelPublishSettings } from '../ingest/publish-auth.js';
+
+// The composition is in src/app/ingest-app.ts; tests import it from here too.
+export { runIngest, type IngestCommandConfig } from '../app/ingest-app.js';
 
 /**
  * `livepipe ingest [--channel news:KEY]... [--srt news:9000:PASSPHRASE]... [--record DIR]`
@@ -17,15 +15,6 @@ import { StaticChannelRegistry, type ChannelPublishSettings } from '../ingest/pu
  * with `--record` to capture what it sends (one FLV or MPEG-TS file per publish, from its first
  * keyframe). Publishes are logged with codecs, resolution and bitrate.
  */
-export interface IngestCommandConfig {
-  host: string;
-  /** What publishers are told to connect to; default the bind host. */
-  publicHost: string;
-  rtmpPort: number | false;
-  channels: ChannelPublishSettings[];
-  recordDir: string | undefined;
-}
-
 export interface RawIngestOptions {
   host?: string;
   publicHost?: string;
@@ -72,40 +61,6 @@ export function parseIngestOptions(raw: RawIngestOptions): IngestCommandConfig {
   }
   const host = raw.host ?? '127.0.0.1';
   return { host, publicHost: raw.publicHost ?? host, rtmpPort, channels: [...channels.values()], recordDir: raw.record };
-}
-
-/** Runs ingest until `signal` aborts. Resolves once everything is closed and recordings are flushed. */
-export async function runIngest(config: IngestCommandConfig, logger: Logger, signal: AbortSignal): Promise<void> {
-  const bus = new EventBus();
-  const server = new IngestServer(
-    { bus, logger, channels: new StaticChannelRegistry(config.channels) },
-    { host: config.host, rtmp: config.rtmpPort === false ? false : { port: config.rtmpPort }, srt: {} },
-  );
-  const recordings = new Set<Promise<void>>();
-  if (config.recordDir !== undefined) await mkdir(config.recordDir, { recursive: true });
-  bus.on(LivepipeEvent.PublishStarted, ({ channel }) => {
-    const feed = server.feed(channel);
-    if (feed === undefined) return;
-    // Codecs and size arrive with the first tags: report them a moment later.
-    setTimeout(() => logger.info({ publisher: feed.info() }, 'publisher details'), 3000).unref();
-    if (config.recordDir === undefined) return;
-    const file = join(config.recordDir, `${channel}-${new Date().toISOString().replace(/[:.]/g, '-')}.${feed.format === 'flv' ? 'flv' : 'ts'}`);
-    const recording = pipeline(feed.open(), createWriteStream(file))
-      .then(() => logger.info({ channel, file }, 'recording closed'))
-      .catch((err: unknown) => logger.error({ channel, file, err: errorMessage(err) }, 'recording failed'));
-    recordings.add(recording);
-    void recording.finally(() => recordings.delete(recording));
-  });
-  await server.start();
-  for (const c of config.channels.length > 0 ? config.channels : [{ id: '{channel}' }]) {
-    logger.info({ channel: c.id, ...server.publishUrls(c.id, config.publicHost) }, 'publish to');
-  }
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  await server.close();
-  await Promise.all([...recordings]);
 }
 
 export function register(program: Command): void {

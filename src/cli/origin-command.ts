@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
-import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
-import { createRootLogger, type Logger } from '../core/logger.js';
-import type { ObjectStorage } from '../storage/object-storage.js';
-import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
-import { ApiServer } from '../api/api-server.js';
-import { Metrics } from '../observability/metrics.js';
-import { listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
-import { OriginServer } from '../origin/origin-server.js';
-import { StorageWatchSource } from '../origin/storage-watch-source.js';
-import { parseMediaPlaylist } from '../hls/playlist-parser.js';
-import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
-import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
-import { resolve } from 'node:path';
+import { defaultDependencies, runOrigin, type OriginCommandConfig, type StorageSpec } from '../app/origin-app.js';
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { createRootLogger } from '../core/logger.js';
+
+// The composition is in src/app/origin-app.ts; tests import it from here too.
+export { defaultDependencies, runOrigin, type OriginCommandConfig, type OriginDependencies, type StorageSpec } from '../app/origin-app.js';
 
 /**
  * `livepipe origin (--data-dir <dir> | --storage s3://bucket/prefix) [--port 8080] [--host 127.0.0.1] [--ops-port 8081]`
@@ -22,19 +15,6 @@ import { resolve } from 'node:path';
  * `/healthz`, `/readyz` (storage reachable, origin listening) and `/metrics` are on the ops port,
  * apart from the port CDNs reach.
  */
-export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
-
-export interface OriginCommandConfig {
-  storage: StorageSpec;
-  host: string;
-  port: number;
-  /** Port of `/healthz`, `/readyz` and `/metrics` (same bind address). */
-  opsPort: number;
-  corsOrigins: '*' | string[];
-  maxHeldRequests: number;
-  cacheMaxBytes: number;
-}
-
 export interface RawOriginOptions {
   dataDir?: string;
   storage?: string;
@@ -79,67 +59,6 @@ export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
     maxHeldRequests: integer(raw.maxHeld, 20_000, '--max-held', 1, 1_000_000),
     cacheMaxBytes: integer(raw.cacheMb, 256, '--cache-mb', 1, 65_536) * 1024 * 1024,
   };
-}
-
-/** What the command needs from other areas; `loadDependencies` wires the real modules. */
-export interface OriginDependencies {
-  openStorage(spec: StorageSpec, logger: Logger): ObjectStorage;
-  parse: ParsePlaylist;
-  render: RenderPlaylist;
-}
-
-/**
- * The real storage drivers and the packager's playlist parser/serializer. S3 endpoint, region and
- * credentials come from the AWS SDK's standard environment (AWS_ENDPOINT_URL, AWS_REGION, …).
- */
-export function defaultDependencies(): OriginDependencies {
-  return {
-    render: (model, options) => serializeMediaPlaylist(model, options),
-    parse: parseMediaPlaylist,
-    openStorage(spec, logger) {
-      const url = spec.kind === 'fs' ? resolve(spec.dir) : `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;
-      return createStorage(parseStorageUrl(url), logger);
-    },
-  };
-}
-
-/** Runs the origin until `stop` resolves (SIGINT/SIGTERM in the CLI), then closes in reverse order. */
-export async function runOrigin(config: OriginCommandConfig, deps: OriginDependencies, logger: Logger, stop: Promise<unknown>): Promise<void> {
-  const storage = deps.openStorage(config.storage, logger);
-  await storage.start();
-  const metrics = new Metrics();
-  const source = new StorageWatchSource({ storage, parse: deps.parse, logger });
-  const server = new OriginServer({
-    source,
-    storage,
-    render: deps.render,
-    logger,
-    metrics,
-    host: config.host,
-    port: config.port,
-    corsOrigins: config.corsOrigins,
-    maxHeldRequests: config.maxHeldRequests,
-    cacheMaxBytes: config.cacheMaxBytes,
-  });
-  const ops = new ApiServer({
-    host: config.host,
-    port: config.opsPort,
-    metrics,
-    readiness: [storageReadinessCheck(storage), listenersReadinessCheck([{ name: 'origin', isListening: () => server.isListening() }])],
-    logger,
-  });
-  try {
-    await source.start();
-    await server.start();
-    await ops.start();
-    logger.info({ host: config.host, port: server.address().port, opsPort: ops.port }, 'origin ready');
-    await stop;
-  } finally {
-    await ops.close();
-    await server.close();
-    await source.close();
-    await storage.close();
-  }
 }
 
 export function register(program: Command): void {

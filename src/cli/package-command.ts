@@ -1,19 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
+import { startPackage } from '../app/package-app.js';
 import { DEFAULT_LADDERS_DIR, loadLadder } from '../ladder/ladder-loader.js';
-import { errorMessage } from '../core/errors.js';
-import { EventBus } from '../core/event-bus.js';
 import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
-import { ChannelPackager } from '../package/channel-packager.js';
-import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
-import { EmbeddedSource } from '../origin/embedded-source.js';
-import { OriginServer } from '../origin/origin-server.js';
-import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
-import { PendingObjects, PendingReadStorage } from '../storage/pending-objects.js';
-import { UploadQueue } from '../storage/upload-queue.js';
 import type { InputSpec } from '../transcode/input-spec.js';
-import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import { parsePort, positive } from './option-parsers.js';
 
 /**
@@ -64,77 +55,33 @@ export function register(program: Command): void {
       }
       const logger = createRootLogger({ fd: 2 });
       const { ladder } = await loadLadder(opts.ladder, opts.laddersDir);
-      const storage = createStorage(parseStorageUrl(opts.storage ?? resolve(opts.dataDir ?? './data')), logger);
-      const bus = new EventBus();
-      const pending = new PendingObjects();
-      const uploads = new UploadQueue(storage, bus, logger, { channel: opts.channel, pending });
-      const source = opts.originPort !== undefined ? new EmbeddedSource() : undefined;
-      const packager = new ChannelPackager({
-        channel: opts.channel,
-        storage,
-        uploads,
-        bus,
-        logger,
-        ...(opts.dvrWindow !== undefined ? { dvrWindowSeconds: opts.dvrWindow } : {}),
-        ...(source !== undefined ? { onPlaylist: (channel, rendition, model) => source.publish(channel, rendition, model) } : {}),
-      });
       const input: InputSpec = { kind: 'url', url: opts.input, realtime: opts.realtime, live: false };
       if (opts.inputFormat !== undefined) input.format = opts.inputFormat;
-      const supervisor = new TranscoderSupervisor({ channel: opts.channel, ladder, input, bus, logger, onRun: (run) => packager.attachRun(run) });
-      const origin =
-        source !== undefined
-          ? new OriginServer({
-              source,
-              storage: new PendingReadStorage(storage, pending),
-              render: (model, options) => serializeMediaPlaylist(model, options),
-              logger,
-              host: opts.host,
-              port: opts.originPort,
-            })
-          : undefined;
-
-      // Built in order, torn down in reverse: storage → packager → origin → transcoder.
-      await storage.start();
-      await packager.start();
-      await source?.start();
-      await origin?.start();
-      // The input ending or --duration passing ends the stream (EXT-X-ENDLIST); a signal does not, so
-      // that a restarted `livepipe package` continues the same playlists.
-      let stopping: 'signal' | 'duration' | undefined;
-      const stopOn = (why: 'signal' | 'duration') => (): void => {
-        if (stopping !== undefined) return;
-        stopping = why;
-        logger.info('stopping: finishing the segment in flight and the uploads');
-        void supervisor.stop();
-      };
-      const stop = stopOn('signal');
+      const run = await startPackage(
+        {
+          channel: opts.channel,
+          ladder,
+          input,
+          storage: opts.storage ?? resolve(opts.dataDir ?? './data'),
+          ...(opts.dvrWindow !== undefined ? { dvrWindowSeconds: opts.dvrWindow } : {}),
+          ...(opts.originPort !== undefined ? { origin: { host: opts.host, port: opts.originPort } } : {}),
+        },
+        logger,
+      );
+      // The input ending or --duration passing ends the stream (EXT-X-ENDLIST); a signal does not.
+      const stop = (): void => run.stop('signal');
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const timer = opts.duration !== undefined ? setTimeout(stopOn('duration'), opts.duration * 1000) : undefined;
+      const timer = opts.duration !== undefined ? setTimeout(() => run.stop('duration'), opts.duration * 1000) : undefined;
       try {
-        if (origin !== undefined) {
-          const { address, port: bound } = origin.address();
-          process.stdout.write(`playback: http://${address}:${bound}/live/${opts.channel}/master.m3u8\n`);
-        }
-        await supervisor.start();
-        const state = await supervisor.finished();
-        if (state === 'failed') {
-          throw new CommanderError(1, 'livepipe.packageFailed', supervisor.state().lastError ?? 'transcoder failed');
-        }
+        if (run.playbackUrl !== undefined) process.stdout.write(`playback: ${run.playbackUrl}\n`);
+        const { state, lastError } = await run.transcode();
+        if (state === 'failed') throw new CommanderError(1, 'livepipe.packageFailed', lastError ?? 'transcoder failed');
       } finally {
         if (timer !== undefined) clearTimeout(timer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        await supervisor.stop();
-        if (stopping !== 'signal') await packager.endStream();
-        await packager.close();
-        await uploads.close({ drainTimeoutMs: 10_000 });
-        await origin?.close();
-        await source?.close();
-        await storage.close();
-        bus.removeAllListeners();
-        logger.info({ positions: packager.positions() }, 'stopped');
+        await run.close();
       }
     });
 }
-

@@ -1,37 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { ApiServer, apiTokenFromEnv } from '../api/api-server.js';
-import { Metrics } from '../observability/metrics.js';
-import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, uploadHealthReadinessCheck } from '../api/readiness.js';
-import { ChannelManager } from '../channels/channel-manager.js';
-import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
-import { DEFAULT_LADDERS_DIR, listLadders, loadLadder } from '../ladder/ladder-loader.js';
-import { isLoopbackHost, loadServiceConfig, type ConfigOverrides, type ServiceConfig } from '../config/service-config.js';
-import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
-import { EventBus } from '../core/event-bus.js';
+import { startServe, type ServeHandle } from '../app/serve-app.js';
+import { DEFAULT_LADDERS_DIR } from '../ladder/ladder-loader.js';
+import { isLoopbackHost, loadServiceConfig, type ConfigOverrides } from '../config/service-config.js';
+import { errorMessage } from '../core/errors.js';
 import { createRootLogger, type Logger } from '../core/logger.js';
-import { IngestServer } from '../ingest/ingest-server.js';
-import { EmbeddedSource } from '../origin/embedded-source.js';
-import { OriginServer } from '../origin/origin-server.js';
-import { ChannelPackager } from '../package/channel-packager.js';
-import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
-import { MeteredStorage } from '../storage/metered-storage.js';
-import type { ObjectStorage } from '../storage/object-storage.js';
-import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
-import { PendingObjects, PendingReadStorage } from '../storage/pending-objects.js';
-import { UploadQueue } from '../storage/upload-queue.js';
-import { Admission } from '../transcode/admission.js';
 import { parsePort } from './option-parsers.js';
+
+// The composition moved to src/app/serve-app.ts; test fixtures and scripts import it from here too.
+export { startServe, type ServeHandle } from '../app/serve-app.js';
 
 /**
  * `livepipe serve`: the main job. One process runs ingest (RTMP, SRT), a supervised ladder and an
  * LL-HLS packager per live channel, the origin and the ops API, on embedded defaults (filesystem
  * storage in ./data, origin :8080, API :8081, RTMP :1935, SRT from :9000, all on 127.0.0.1).
- *
- * Start order: storage → channel registry → origin → channels → ingest → API. SIGTERM/SIGINT stops
- * in reverse: ingest first (no new publishers; live ones end), then the ladders (each packager
- * finishes its segment in flight and its uploads), then API, origin, registry, storage.
+ * This file parses the flags, prints the banner and handles the signals; `startServe`
+ * (src/app/serve-app.ts) builds the stack and tears it down in reverse.
  */
 
 export interface ServeFlags {
@@ -45,175 +29,6 @@ export interface ServeFlags {
   srtPort?: number;
   laddersDir: string;
   demo: boolean;
-}
-
-/** A running `serve`: for tests and for the CLI action. */
-export interface ServeHandle {
-  config: ServiceConfig;
-  origin: OriginServer;
-  api: ApiServer;
-  ingest: IngestServer;
-  manager: ChannelManager;
-  /** The channel definitions (config file + ops API state file). */
-  registry: ChannelRegistry;
-  /** Stops everything in reverse order; idempotent. */
-  close(): Promise<void>;
-}
-
-export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR): Promise<ServeHandle> {
-  const loopback = isLoopbackHost(config.host);
-  // Checked again once the registry has loaded the channels made through the ops API (state file).
-  const assertNotOpenOnPublicBind = (channelCount: number): void => {
-    if (channelCount === 0 && !loopback && !config.allowOpenPublish) {
-      throw new LivepipeError(
-        ErrorCode.ConfigInvalid,
-        `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
-          'publish. Configure channels with keys (--config), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
-      );
-    }
-  };
-  const token = apiTokenFromEnv();
-  if (token === undefined && !loopback) {
-    throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is required when binding ${config.host} (the ops API would be open)`);
-  }
-  const bus = new EventBus();
-  const metrics = new Metrics();
-  const knownLadders = new Set(await listLadders(laddersDir));
-  const storage: ObjectStorage = new MeteredStorage(createStorage(parseStorageUrl(config.storage ?? resolve(config.dataDir)), logger), metrics);
-  const registry = new ChannelRegistry({
-    configChannels: config.channels,
-    stateFile: defaultStateFile(resolve(config.dataDir)),
-    logger,
-    ladderExists: (name) => knownLadders.has(name),
-  });
-  // Media accepted for upload and not stored yet: the embedded origin serves it from memory, so the
-  // live edge goes on while storage is slow or down (upload-queue.ts, pending-objects.ts).
-  const pending = new PendingObjects();
-  const source = new EmbeddedSource();
-  const origin = new OriginServer({
-    source,
-    storage: new PendingReadStorage(storage, pending),
-    render: (model, options) => serializeMediaPlaylist(model, options),
-    logger,
-    metrics,
-    host: config.host,
-    port: config.origin.port,
-  });
-  const admission = new Admission({ maxLadders: config.maxChannels });
-  let ingest: IngestServer | undefined;
-  const manager: ChannelManager = new ChannelManager({
-    registry,
-    ingest: {
-      feed: (id) => ingest?.feed(id),
-      kick: (id) => ingest?.kick(id) ?? false,
-      publishUrls: (id, host) => ingest?.publishUrls(id, host) ?? {},
-      channelsChanged: () => ingest?.channelsChanged() ?? Promise.resolve(),
-    },
-    bus,
-    logger,
-    loadLadder: (name) => loadLadder(name, laddersDir),
-    createPackager: async (channel) => {
-      const uploads = new UploadQueue(storage, bus, logger, { channel, pending });
-      const packager = new ChannelPackager({
-        channel,
-        storage,
-        uploads,
-        bus,
-        logger,
-        metrics,
-        dvrWindowSeconds: config.dvrWindowSeconds,
-        onPlaylist: (ch, rendition, model) => source.publish(ch, rendition, model),
-      });
-      await packager.start();
-      return {
-        attachRun: (run) => packager.attachRun(run),
-        endStream: () => packager.endStream(),
-        restore: () => packager.restore(),
-        positions: () => packager.positions(),
-        close: async () => {
-          await packager.close();
-          await uploads.close({ drainTimeoutMs: 10_000 });
-        },
-      };
-    },
-    admission,
-    metrics,
-    // A wildcard bind has no name of its own: views show localhost.
-    publicHost: config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host,
-    // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
-    get originPort() {
-      return origin.isListening() ? origin.address().port : config.origin.port;
-    },
-    reconnectGraceSeconds: config.reconnectGraceSeconds,
-    srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
-  });
-  ingest = new IngestServer(
-    { bus, logger, channels: manager.ingestRegistry },
-    { host: config.host, rtmp: { port: config.rtmp.port }, srt: {}, openOnAnyBind: config.allowOpenPublish },
-  );
-  const uploadHealth = uploadHealthReadinessCheck(bus);
-  const api = new ApiServer({
-    host: config.host,
-    port: config.api.port,
-    token,
-    channels: manager,
-    metrics: { render: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }) },
-    readiness: [
-      // Storage trouble degrades serve (the live edge is kept in memory) rather than taking it out of service.
-      storageReadinessCheck(storage, 'storage', true),
-      uploadHealth,
-      binaryReadinessCheck('ffmpeg'),
-      listenersReadinessCheck([
-        { name: 'origin', isListening: () => origin.isListening() },
-        { name: 'rtmp', isListening: () => ingest?.rtmp !== undefined && ingest.rtmp.port > 0 },
-      ]),
-    ],
-    logger,
-  });
-
-  const started: Array<{ name: string; close(): Promise<unknown> }> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const component of started.reverse()) {
-      await component.close().catch((err: unknown) => logger.error({ component: component.name, err: errorMessage(err) }, 'close failed'));
-    }
-    started.length = 0;
-    bus.removeAllListeners();
-  };
-  try {
-    await storage.start();
-    started.push({ name: 'storage', close: () => storage.close() });
-    await registry.start();
-    started.push({ name: 'registry', close: () => registry.close() });
-    // Channels may come from the config file or from the state file of the ops API.
-    assertNotOpenOnPublicBind(registry.list().length);
-    await source.start();
-    started.push({ name: 'origin-source', close: () => source.close() });
-    await origin.start();
-    started.push({ name: 'origin', close: () => origin.close() });
-    started.push({ name: 'admission', close: () => admission.close() });
-    await manager.open();
-    started.push({ name: 'channels', close: () => manager.close() });
-    await ingest.start();
-    started.push({ name: 'ingest', close: () => ingest!.close() });
-    await api.start();
-    started.push({ name: 'api', close: async () => {
-      await api.close();
-      uploadHealth.close();
-    } });
-  } catch (err) {
-    await closeAll();
-    throw err;
-  }
-  let closing: Promise<void> | undefined;
-  return {
-    config,
-    origin,
-    api,
-    ingest,
-    manager,
-    registry,
-    close: () => (closing ??= closeAll()),
-  };
 }
 
 /** What a person needs to publish and play, printed once at start. */

@@ -1,16 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { runTranscode } from '../app/transcode-app.js';
 import { DEFAULT_LADDERS_DIR, loadLadder } from '../ladder/ladder-loader.js';
-import { errorMessage } from '../core/errors.js';
-import { EventBus, LivepipeEvent } from '../core/event-bus.js';
 import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
 import type { InputSpec } from '../transcode/input-spec.js';
-import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import { positive } from './option-parsers.js';
 
 /**
@@ -63,47 +56,21 @@ export function register(program: Command): void {
       const logger = createRootLogger({ fd: 2 });
       const input = inputSpecOf(opts);
       const { ladder } = await loadLadder(opts.ladder, opts.laddersDir);
-      await mkdir(opts.out, { recursive: true });
-      const bus = new EventBus();
-      const files: Array<{ rendition: string; runId: number; file: string; bytes: number }> = [];
-      const writes: Promise<unknown>[] = [];
-      const onRun = (run: TranscodeRun): void => {
-        for (const output of run.outputs) {
-          const file = join(opts.out, run.runId === 1 ? `${output.name}.mp4` : `${output.name}-run${run.runId}.mp4`);
-          const entry = { rendition: output.name, runId: run.runId, file, bytes: 0 };
-          files.push(entry);
-          output.stream.on('data', (chunk: Buffer) => (entry.bytes += chunk.length));
-          const sink = createWriteStream(file);
-          output.stream.pipe(sink);
-          writes.push(finished(sink).catch((err: unknown) => logger.error({ file, err: errorMessage(err) }, 'write failed')));
-        }
-      };
-      const supervisor = new TranscoderSupervisor({
-        channel: opts.channel,
-        ladder,
-        input,
-        ...(input.kind === 'stdin' ? { openInput: () => process.stdin } : {}),
-        bus,
-        logger,
-        onRun,
-      });
-      const onSignal = (): void => void supervisor.stop();
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        await supervisor.start();
-        const state = await supervisor.finished();
-        await Promise.all(writes);
-        const snapshot = supervisor.state();
-        process.stdout.write(
-          `${JSON.stringify({ state, restarts: snapshot.restarts, lastError: snapshot.lastError, decisions: snapshot.decisions, files }, null, 2)}\n`,
+        const { state, restarts, lastError, decisions, files } = await runTranscode(
+          { channel: opts.channel, ladder, input, outDir: opts.out },
+          logger,
+          controller.signal,
         );
-        if (state === 'failed') throw new CommanderError(1, 'livepipe.transcodeFailed', snapshot.lastError ?? 'transcoder failed');
+        process.stdout.write(`${JSON.stringify({ state, restarts, lastError, decisions, files }, null, 2)}\n`);
+        if (state === 'failed') throw new CommanderError(1, 'livepipe.transcodeFailed', lastError ?? 'transcoder failed');
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await supervisor.stop();
-        bus.removeAllListeners();
       }
     });
 }

@@ -54,43 +54,19 @@ export class PendingObjects {
 /**
  * Reads see what the upload queues hold before it is stored: `get` answers a pending key from
  * memory (same ETag as the stored object will have: the MD5 of the body), anything else from the
- * storage it wraps. Writes, deletes and lists go to that storage unchanged. The embedded origin reads
- * through it, so a part listed while its upload is still retrying is served all the same.
+ * storage it wraps. The embedded origin reads through it, so a part listed while its upload is still
+ * retrying is served all the same.
  */
-export class PendingReadStorage implements ObjectStorage {
+export class PendingReadStorage implements Pick<ObjectStorage, 'get'> {
   constructor(
-    private readonly inner: ObjectStorage,
+    private readonly inner: Pick<ObjectStorage, 'get'>,
     private readonly pending: PendingObjects,
   ) {}
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
-    return this.inner.put(key, body, options);
-  }
 
   async get(key: string, options?: GetOptions): Promise<GetResult | undefined> {
     const held = this.pending.get(key);
     if (held === undefined) return this.inner.get(key, options);
     if (options?.ifNoneMatch !== undefined && ifNoneMatchHits(options.ifNoneMatch, held.etag)) return { notModified: true, etag: held.etag };
     return held;
-  }
-
-  delete(keys: readonly string[]): Promise<void> {
-    return this.inner.delete(keys);
-  }
-
-  list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
-  }
-
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

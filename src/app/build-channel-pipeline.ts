@@ -1,0 +1,84 @@
+import type { ChannelRegistry } from '../channels/channel-registry.js';
+import { ChannelManager } from '../channels/channel-manager.js';
+import type { ServiceConfig } from '../config/service-config.js';
+import type { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { IngestServer } from '../ingest/ingest-server.js';
+import { loadLadder } from '../ladder/ladder-loader.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ObjectStorage } from '../storage/object-storage.js';
+import { Admission } from '../transcode/admission.js';
+import { buildIngest } from './build-ingest.js';
+import { DeferredIngestPort, packagerFactory, type PlaylistSink } from './channel-pipeline.js';
+import { component, type Component } from './component.js';
+import type { PendingObjects } from '../storage/pending-objects.js';
+
+export interface ChannelPipelineSettings {
+  config: ServiceConfig;
+  /** The channel definitions (config file + ops API state file), started before the pipeline. */
+  registry: ChannelRegistry;
+  bus: EventBus;
+  logger: Logger;
+  metrics: Metrics;
+  storage: ObjectStorage;
+  /** The embedded origin's side of the packagers. */
+  playlists: PlaylistSink;
+  /** Media held for upload, served by the embedded origin (`BuiltEmbeddedOrigin.pending`). */
+  pending?: PendingObjects;
+  laddersDir: string;
+  /** The origin's port for channel views: the bound one once listening (`origin.port: 0`). */
+  originPort(): number;
+}
+
+export interface BuiltChannelPipeline {
+  manager: ChannelManager;
+  ingest: IngestServer;
+  /** `admission`, `channels`, `ingest`: closed in reverse, ingest first (no new publishers), then the ladders. */
+  components: readonly Component[];
+}
+
+/**
+ * `serve`'s live channels: ingest feeds → per-channel ladder (admission-capped) → packager → storage
+ * and the embedded origin. The ports between the stages are in `channel-pipeline.ts`.
+ */
+export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltChannelPipeline {
+  const { config, registry, bus, logger, metrics, storage, playlists, pending, laddersDir, originPort } = settings;
+  const admission = new Admission({ maxLadders: config.maxChannels });
+  const ingestPort = new DeferredIngestPort();
+  const manager = new ChannelManager({
+    registry,
+    ingest: ingestPort,
+    bus,
+    logger,
+    loadLadder: (name) => loadLadder(name, laddersDir),
+    createPackager: packagerFactory({ storage, bus, logger, metrics, dvrWindowSeconds: config.dvrWindowSeconds, playlists, ...(pending !== undefined ? { pending } : {}) }),
+    admission,
+    metrics,
+    // A wildcard bind has no name of its own: views show localhost.
+    publicHost: config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host,
+    get originPort() {
+      return originPort();
+    },
+    reconnectGraceSeconds: config.reconnectGraceSeconds,
+    srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
+  });
+  const ingest = buildIngest({
+    bus,
+    logger,
+    channels: manager.ingestRegistry,
+    host: config.host,
+    rtmp: { port: config.rtmp.port },
+    srt: {},
+    openOnAnyBind: config.allowOpenPublish,
+  });
+  ingestPort.bind(ingest.server);
+  return {
+    manager,
+    ingest: ingest.server,
+    components: [
+      component('admission', { close: () => admission.close() }),
+      component('channels', { start: () => manager.open(), close: () => manager.close() }),
+      ingest.component,
+    ],
+  };
+}

@@ -1,0 +1,24 @@
+import type { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import { IngestServer, type IngestServerOptions } from '../ingest/ingest-server.js';
+import type { ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
+import { component, type Component } from './component.js';
+
+export interface IngestSettings extends IngestServerOptions {
+  bus: EventBus;
+  logger: Logger;
+  /** Who may publish what: the channel manager's view in `serve`, a fixed list in `livepipe ingest`. */
+  channels: IngestChannelRegistry;
+}
+
+export interface BuiltIngest {
+  server: IngestServer;
+  /** `ingest`: RTMP then SRT; closed first on shutdown so no new publisher arrives. */
+  component: Component;
+}
+
+/** RTMP and SRT listeners; publishes become feeds and `PublishStarted`/`PublishEnded` on the bus. */
+export function buildIngest({ bus, logger, channels, ...options }: IngestSettings): BuiltIngest {
+  const server = new IngestServer({ bus, logger, channels }, options);
+  return { server, component: component('ingest', server) };
+}

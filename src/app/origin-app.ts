@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
+import type { Logger } from '../core/logger.js';
+import { parseMediaPlaylist } from '../hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
+import { Metrics } from '../observability/metrics.js';
+import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
+import type { ObjectStorage } from '../storage/object-storage.js';
+import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
+import { buildOpsApi } from './build-ops-api.js';
+import { buildStorageOrigin } from './build-origin.js';
+import { storageOf } from './build-storage.js';
+import { ComponentRunner } from './component-runner.js';
+
+/**
+ * `livepipe origin`, composed: a standalone origin in front of what a packager (possibly on another
+ * machine) writes to storage, and its ops port (`/healthz`, `/readyz`: storage reachable and origin
+ * listening, `/metrics`), apart from the port CDNs reach.
+ *
+ * Start order: storage → origin source → origin → ops API; stopped in reverse.
+ */
+
+export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+
+export interface OriginCommandConfig {
+  storage: StorageSpec;
+  host: string;
+  port: number;
+  /** Port of `/healthz`, `/readyz` and `/metrics` (same bind address). */
+  opsPort: number;
+  corsOrigins: '*' | string[];
+  maxHeldRequests: number;
+  cacheMaxBytes: number;
+}
+
+/** What the origin needs from other areas; `defaultDependencies` wires the real modules. */
+export interface OriginDependencies {
+  openStorage(spec: StorageSpec, logger: Logger): ObjectStorage;
+  parse: ParsePlaylist;
+  render: RenderPlaylist;
+}
+
+/**
+ * The real storage drivers and the packager's playlist parser/serializer. S3 endpoint, region and
+ * credentials come from the AWS SDK's standard environment (AWS_ENDPOINT_URL, AWS_REGION, …).
+ */
+export function defaultDependencies(): OriginDependencies {
+  return {
+    render: (model, options) => serializeMediaPlaylist(model, options),
+    parse: parseMediaPlaylist,
+    openStorage(spec, logger) {
+      const url = spec.kind === 'fs' ? resolve(spec.dir) : `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;
+      return createStorage(parseStorageUrl(url), logger);
+    },
+  };
+}
+
+/** Runs the origin until `stop` resolves (SIGINT/SIGTERM in the CLI), then closes in reverse order. */
+export async function runOrigin(config: OriginCommandConfig, deps: OriginDependencies, logger: Logger, stop: Promise<unknown>): Promise<void> {
+  const storage = storageOf(deps.openStorage(config.storage, logger));
+  const metrics = new Metrics();
+  const origin = buildStorageOrigin(storage.storage, deps, logger, {
+    metrics,
+    host: config.host,
+    port: config.port,
+    corsOrigins: config.corsOrigins,
+    maxHeldRequests: config.maxHeldRequests,
+    cacheMaxBytes: config.cacheMaxBytes,
+  });
+  const ops = buildOpsApi({
+    host: config.host,
+    port: config.opsPort,
+    metrics,
+    readiness: [storageReadinessCheck(storage.storage), listenersReadinessCheck([{ name: 'origin', isListening: () => origin.server.isListening() }])],
+    logger,
+  });
+  const runner = new ComponentRunner({ logger });
+  try {
+    await runner.start(storage.component, ...origin.components, ops.component);
+    logger.info({ host: config.host, port: origin.server.address().port, opsPort: ops.api.port }, 'origin ready');
+    await stop;
+  } finally {
+    await runner.close();
+  }
+}

@@ -1,0 +1,130 @@
+import { resolve } from 'node:path';
+import { apiTokenFromEnv, type ApiServer } from '../api/api-server.js';
+import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, uploadHealthReadinessCheck } from '../api/readiness.js';
+import type { ChannelManager } from '../channels/channel-manager.js';
+import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
+import { isLoopbackHost, type ServiceConfig } from '../config/service-config.js';
+import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { IngestServer } from '../ingest/ingest-server.js';
+import { DEFAULT_LADDERS_DIR, listLadders } from '../ladder/ladder-loader.js';
+import { Metrics } from '../observability/metrics.js';
+import type { OriginServer } from '../origin/origin-server.js';
+import { buildChannelPipeline } from './build-channel-pipeline.js';
+import { buildOpsApi } from './build-ops-api.js';
+import { buildEmbeddedOrigin } from './build-origin.js';
+import { buildStorage } from './build-storage.js';
+import { ComponentRunner } from './component-runner.js';
+import { component } from './component.js';
+
+/**
+ * `livepipe serve`, composed: ingest (RTMP, SRT), a supervised ladder and an LL-HLS packager per
+ * live channel, the embedded origin and the ops API, in one process.
+ *
+ * Start order: event bus → storage → channel registry → open-publish guard → origin → channels
+ * (admission, manager) → ingest → API. `close()` stops in reverse: API, then ingest (no new
+ * publishers; live ones end), then the ladders (each packager finishes its segment in flight and
+ * its uploads), then origin, registry, storage, and the bus's listeners.
+ */
+
+/** A running `serve`: for tests and for the CLI action. */
+export interface ServeHandle {
+  config: ServiceConfig;
+  origin: OriginServer;
+  api: ApiServer;
+  ingest: IngestServer;
+  manager: ChannelManager;
+  /** The channel definitions (config file + ops API state file). */
+  registry: ChannelRegistry;
+  /** Stops everything in reverse order; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR): Promise<ServeHandle> {
+  const loopback = isLoopbackHost(config.host);
+  const token = apiTokenFromEnv();
+  if (token === undefined && !loopback) {
+    throw new LivepipeError(ErrorCode.ConfigInvalid, `LIVEPIPE_API_TOKEN is required when binding ${config.host} (the ops API would be open)`);
+  }
+  const bus = new EventBus();
+  const metrics = new Metrics();
+  const knownLadders = new Set(await listLadders(laddersDir));
+  const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
+  const registry = new ChannelRegistry({
+    configChannels: config.channels,
+    stateFile: defaultStateFile(resolve(config.dataDir)),
+    logger,
+    ladderExists: (name) => knownLadders.has(name),
+  });
+  const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
+  const channels = buildChannelPipeline({
+    config,
+    registry,
+    bus,
+    logger,
+    metrics,
+    storage,
+    playlists: origin.playlists,
+    pending: origin.pending,
+    laddersDir,
+    // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
+    originPort: () => (origin.server.isListening() ? origin.server.address().port : config.origin.port),
+  });
+  const uploadHealth = uploadHealthReadinessCheck(bus);
+  const { api, component: apiComponent } = buildOpsApi({
+    host: config.host,
+    port: config.api.port,
+    token,
+    channels: channels.manager,
+    metrics,
+    readiness: [
+      // Storage trouble degrades serve (the live edge is kept in memory) rather than taking it out of service.
+      storageReadinessCheck(storage, 'storage', true),
+      uploadHealth,
+      binaryReadinessCheck('ffmpeg'),
+      listenersReadinessCheck([
+        { name: 'origin', isListening: () => origin.server.isListening() },
+        { name: 'rtmp', isListening: () => channels.ingest.rtmp !== undefined && channels.ingest.rtmp.port > 0 },
+      ]),
+    ],
+    logger,
+  });
+
+  const runner = new ComponentRunner({ logger });
+  await runner.start(
+    // Closed last: no listener outlives the components that subscribed.
+    component('event-bus', { close: () => bus.removeAllListeners() }),
+    component('upload-health', { close: () => uploadHealth.close() }),
+    storageComponent,
+    component('registry', registry),
+    // Channels may come from the config file or from the state file of the ops API: checked once
+    // the registry has loaded both.
+    component('publish-guard', { start: () => assertNotOpenOnPublicBind(config, registry.list().length), close: () => undefined }),
+    ...origin.components,
+    ...channels.components,
+    apiComponent,
+  );
+  return {
+    config,
+    origin: origin.server,
+    api,
+    ingest: channels.ingest,
+    manager: channels.manager,
+    registry,
+    close: async () => {
+      await runner.close();
+    },
+  };
+}
+
+/** Open publishing (no channels) is for loopback binds, unless the config allows it deliberately. */
+function assertNotOpenOnPublicBind(config: ServiceConfig, channelCount: number): void {
+  if (channelCount === 0 && !isLoopbackHost(config.host) && !config.allowOpenPublish) {
+    throw new LivepipeError(
+      ErrorCode.ConfigInvalid,
+      `no channels are configured and the bind address ${config.host} is not loopback: open publishing would let anyone ` +
+        'publish. Configure channels with keys (--config), bind 127.0.0.1, or set allowOpenPublish: true deliberately.',
+    );
+  }
+}
