@@ -84,6 +84,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     stateFile: defaultStateFile(resolve(config.dataDir)),
     logger,
     ladderExists: (name) => knownLadders.has(name),
+    maxChannels: config.maxChannelDefinitions,
   });
   const source = new EmbeddedSource();
   const origin = new OriginServer({
