@@ -114,11 +114,18 @@ export class ChannelManager implements ChannelService {
   }
 
   async create(spec: ChannelSpec): Promise<ChannelView> {
-    // The registry sees only defined channels: an open-mode channel running as "LL" is checked here.
-    const adHoc = [...this.channels.keys()].find((id) => id !== spec.id && foldId(id) === foldId(spec.id) && !this.options.registry.has(id));
-    if (adHoc !== undefined) {
-      throw new LivepipeError(ErrorCode.Conflict, `channel "${adHoc}" exists already: ids that differ only in letter case name the same channel`, {
-        details: { channel: adHoc },
+    // The registry sees only defined channels: the open-mode ones running beside them are checked here.
+    const adHoc = [...this.channels.keys()].filter((id) => !this.options.registry.has(id));
+    const clash = adHoc.find((id) => id !== spec.id && foldId(id) === foldId(spec.id));
+    if (clash !== undefined) {
+      throw new LivepipeError(ErrorCode.Conflict, `channel "${clash}" exists already: ids that differ only in letter case name the same channel`, {
+        details: { channel: clash },
+      });
+    }
+    const { maxChannels } = this.options.registry;
+    if (adHoc.length > 0 && this.options.registry.list().length + adHoc.length >= maxChannels) {
+      throw new LivepipeError(ErrorCode.LimitReached, `${maxChannels} channels are defined, the most maxChannelDefinitions allows: delete one first`, {
+        details: { limit: maxChannels },
       });
     }
     const created = await this.options.registry.create(spec);

@@ -63,6 +63,23 @@ describe('metric series of channels over the real stack', () => {
     expect(logged).toMatch(/publish refused: as many channels as maxChannelDefinitions allows exist/);
     expect(serve.state('LL')).toBe('live');
 
+    // The ops API keeps the same bounds beside the open-mode channel the registry does not hold.
+    const create = async (id: string): Promise<{ status: number; json: any }> => {
+      const response = await fetch(`${serve!.apiBase}/api/v1/channels`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, key: KEY }),
+      });
+      return { status: response.status, json: await response.json() };
+    };
+    const clash = await create('ll');
+    expect(clash.status).toBe(409);
+    expect(clash.json.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/channel "LL" exists already/) });
+    const full = await create('other');
+    expect(full.status).toBe(409);
+    expect(full.json.error).toMatchObject({ code: 'LIMIT_REACHED', details: { limit: 1 } });
+    expect(serve.handle.registry.list()).toEqual([]);
+
     const deleted = await fetch(`${serve.apiBase}/api/v1/channels/LL`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
     await live.exited;
