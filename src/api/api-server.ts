@@ -165,16 +165,16 @@ export class ApiServer {
       return undefined;
     });
     app.setNotFoundHandler((request, reply) => {
-      const pathname = echoedPath(request.url);
+      const pathname = request.url.split('?')[0] ?? '';
       const allowed = allowedMethods(pathname, routes);
       if (allowed.length > 0) {
         void reply
           .code(405)
           .header('allow', allowed.join(', '))
-          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname} (allowed: ${allowed.join(', ')})`));
+          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${echoed(pathname)} (allowed: ${allowed.join(', ')})`));
         return;
       }
-      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${pathname}`));
+      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${echoed(pathname)}`));
     });
     for (const route of routes) this.register(app, route, handlers[route.operationId]);
 
@@ -330,9 +330,8 @@ export class ApiServer {
   }
 }
 
-/** The path of a request URL, cut to {@link ECHOED_PATH_LENGTH} characters for messages. */
-function echoedPath(url: string): string {
-  const pathname = url.split('?')[0] ?? '';
+/** A request path cut to {@link ECHOED_PATH_LENGTH} characters for messages. */
+function echoed(pathname: string): string {
   return pathname.length > ECHOED_PATH_LENGTH ? `${pathname.slice(0, ECHOED_PATH_LENGTH)}…` : pathname;
 }
 
