@@ -153,3 +153,27 @@ async function rawExchange(port: number, bytes: string): Promise<RawReply> {
   const contentType = headerLines.find((line) => /^content-type:/i.test(line))?.replace(/^content-type:\s*/i, '');
   return { status: Number(statusLine.split(' ')[1]), contentType, text: body };
 }
+
+describe('ops API error answers while closing', () => {
+  it('503 CLOSED for a request that completes on an open connection while the server closes', async () => {
+    const api = await startApiTestServer({});
+    const { connect } = await import('node:net');
+    const socket = connect(api.server.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // Half a request keeps the connection busy, so close() leaves it open to finish.
+    socket.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = api.close();
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write('\r\n');
+    await socketClosed;
+    await closing;
+    const [head = '', body = ''] = received.split('\r\n\r\n', 2);
+    const contentType = /\r\ncontent-type:\s*([^\r]*)/i.exec(head)?.[1];
+    expectErrorShape({ status: Number(head.split(' ')[1]), contentType, text: body }, 503, ErrorCode.Closed, /shutting down/);
+  }, 20_000);
+});
