@@ -117,7 +117,11 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     body: channelCreateBodySchema,
     responses: {
       201: { description: 'Created; `Location` names the channel. `key` is present only when it was generated', json: createdChannelSchema },
-      409: { description: 'A channel with this id (or this SRT port) exists already' },
+      409: {
+        description:
+          'CONFLICT: a channel with this id, an id differing only in letter case, or this SRT port exists already; ' +
+          'LIMIT_REACHED: as many channels as maxChannelDefinitions allows are defined',
+      },
       422: { description: 'The ladder does not exist' },
     },
   },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, maxHeaderSize } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ChannelService } from '../channels/channel-service.js';
@@ -8,7 +9,7 @@ import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { urlHost } from '../core/url-host.js';
-import { errorBody, httpStatusOf } from './api-errors.js';
+import { clientErrorAnswer, errorBody, httpStatusOf, rawErrorResponse } from './api-errors.js';
 import { API_ROUTES, allowedMethods, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
 import { MIN_TOKEN_LENGTH, authenticate, isBearerToken, tokenIdentity } from './bearer-auth.js';
 import { parseJsonBody } from './json-body.js';
@@ -33,6 +34,13 @@ import type { ReadinessCheck } from './readiness.js';
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 /** How long `close()` waits for in-flight API requests before cutting their connections. */
 export const API_CLOSE_GRACE_MS = 5_000;
+/**
+ * Longest path parameter routed (fastify's default, written down): ids are at most 64 characters, so
+ * anything longer is refused before routing, with 414.
+ */
+export const MAX_PARAM_LENGTH = 100;
+/** Longest request path echoed in a 404/405 message: the answer stays small whatever was asked. */
+const ECHOED_PATH_LENGTH = 100;
 
 export interface ApiServerOptions {
   /** Bind address (default of the service config: 127.0.0.1). */
@@ -115,7 +123,17 @@ export class ApiServer {
       // A client gets 10 s to send a whole request: slow-drip connections cannot pile up.
       requestTimeout: 10_000,
       logger: false,
-      return503OnClosing: true,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      // fastify's own answers (while closing, to a bad URL, a too-long parameter, a request node:http
+      // refuses) have fastify's body shape; every answer of the ops API has the documented one instead.
+      return503OnClosing: false,
+      frameworkErrors: (err, _request, reply) => {
+        const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+        void (reply as FastifyReply)
+          .code(tooLong ? 414 : 400)
+          .send(errorBody(ErrorCode.BadRequest, tooLong ? 'request URL is too long: ids have at most 64 characters' : 'request URL is not valid'));
+      },
+      clientErrorHandler: (err, socket) => this.onClientError(err, socket),
     });
     const version = this.options.version ?? packageVersion();
     const openApi = buildOpenApiDocument(version, routes);
@@ -139,6 +157,13 @@ export class ApiServer {
       }
     });
     app.setErrorHandler((err: FastifyError, request, reply) => this.onError(err, request, reply));
+    app.addHook('onRequest', async (_request, reply) => {
+      // Requests still arriving on open connections while close() drains the in-flight ones.
+      if (this.closing !== undefined) {
+        return reply.code(503).header('connection', 'close').send(errorBody(ErrorCode.Closed, 'the ops API is shutting down'));
+      }
+      return undefined;
+    });
     app.setNotFoundHandler((request, reply) => {
       const pathname = request.url.split('?')[0] ?? '';
       const allowed = allowedMethods(pathname, routes);
@@ -146,10 +171,10 @@ export class ApiServer {
         void reply
           .code(405)
           .header('allow', allowed.join(', '))
-          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname} (allowed: ${allowed.join(', ')})`));
+          .send(errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${echoed(pathname)} (allowed: ${allowed.join(', ')})`));
         return;
       }
-      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${pathname}`));
+      void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${echoed(pathname)}`));
     });
     for (const route of routes) this.register(app, route, handlers[route.operationId]);
 
@@ -283,14 +308,35 @@ export class ApiServer {
     // fastify's own request errors (body parsing, limits, content type) are the caller's fault.
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      return reply.code(status).send(errorBody(status === 404 ? ErrorCode.NotFound : ErrorCode.BadRequest, describeRequestError(err, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT)));
+      this.logger.debug({ err: err.message, code: err.code, url: request.url }, 'request refused');
+      return reply.code(status).send(errorBody(status === 404 ? ErrorCode.NotFound : ErrorCode.BadRequest, describeRequestError(err, status, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT)));
     }
     this.logger.error({ err: errorMessage(err), stack: err.stack, url: request.url }, 'API internal error');
     return reply.code(500).send(errorBody(ErrorCode.Internal, 'internal error (logged)'));
   }
+
+  /**
+   * A request node:http refuses before fastify sees it (headers over `maxHeaderSize`, a request line
+   * that long, a timeout, unparsable HTTP): fastify's default answer has its own body shape.
+   */
+  private onClientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+    // A reset connection has no one to answer (node's and fastify's handlers return here too).
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const answer = clientErrorAnswer(err.code, Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined, maxHeaderSize);
+    this.logger.debug({ err: err.message, code: err.code, status: answer.status }, 'malformed request refused');
+    // The parser is past recovery for this connection: answer, then close it once the answer is out.
+    if (socket.writable) socket.end(rawErrorResponse(answer.status, answer.body), () => socket.destroy());
+    else socket.destroy();
+  }
 }
 
-function describeRequestError(err: FastifyError, bodyLimit: number): string {
+/** A request path cut to {@link ECHOED_PATH_LENGTH} characters for messages. */
+function echoed(pathname: string): string {
+  return pathname.length > ECHOED_PATH_LENGTH ? `${pathname.slice(0, ECHOED_PATH_LENGTH)}…` : pathname;
+}
+
+/** A message for one of fastify's request errors; never fastify's own text, which names its internals. */
+function describeRequestError(err: FastifyError, status: number, bodyLimit: number): string {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body is larger than ${bodyLimit} bytes`;
@@ -299,9 +345,11 @@ function describeRequestError(err: FastifyError, bodyLimit: number): string {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'body is empty but content-type is application/json';
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return `body is not valid JSON${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
+      return `body is not valid JSON${err.cause instanceof SyntaxError ? `: ${err.cause.message}` : ''}`;
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'request body length does not match its content-length';
     default:
-      return err instanceof SyntaxError ? `body is not valid JSON: ${err.message}` : err.message;
+      return err instanceof SyntaxError ? `body is not valid JSON: ${err.message}` : `request refused: ${STATUS_CODES[status] ?? status}`;
   }
 }
 

@@ -56,6 +56,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     stateFile: defaultStateFile(resolve(config.dataDir)),
     logger,
     ladderExists: (name) => knownLadders.has(name),
+    maxChannels: config.maxChannelDefinitions,
   });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
   const channels = buildChannelPipeline({

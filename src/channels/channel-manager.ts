@@ -3,7 +3,7 @@ import type { ChannelConfig } from '../config/service-config.js';
 import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/event-bus.js';
-import { byId } from '../core/ids.js';
+import { byId, foldId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
 import type { IngestFeed } from '../ingest/ingest-feed.js';
@@ -65,6 +65,7 @@ export class ChannelManager implements ChannelService {
     getChannel: (id) => this.publishSettings().find((c) => c.id === id),
     channelCount: () => this.options.registry.list().length,
     channels: () => this.publishSettings(),
+    openPublishRefusal: (id) => this.openModeRefusal(id),
   };
 
   /**
@@ -113,6 +114,20 @@ export class ChannelManager implements ChannelService {
   }
 
   async create(spec: ChannelSpec): Promise<ChannelView> {
+    // The registry sees only defined channels: the open-mode ones running beside them are checked here.
+    const adHoc = [...this.channels.keys()].filter((id) => !this.options.registry.has(id));
+    const clash = adHoc.find((id) => id !== spec.id && foldId(id) === foldId(spec.id));
+    if (clash !== undefined) {
+      throw new LivepipeError(ErrorCode.Conflict, `channel "${clash}" exists already: ids that differ only in letter case name the same channel`, {
+        details: { channel: clash },
+      });
+    }
+    const { maxChannels } = this.options.registry;
+    if (adHoc.length > 0 && this.options.registry.list().length + adHoc.length >= maxChannels) {
+      throw new LivepipeError(ErrorCode.LimitReached, `${maxChannels} channels are defined, the most maxChannelDefinitions allows: delete one first`, {
+        details: { limit: maxChannels },
+      });
+    }
     const created = await this.options.registry.create(spec);
     await this.followUps.get(created.id);
     return this.channelFor(created.id, created)!.view();
@@ -198,9 +213,22 @@ export class ChannelManager implements ChannelService {
     return channel;
   }
 
+  /**
+   * Whether open mode may create channel `id`: the bounds the registry keeps for defined channels
+   * hold for ad-hoc ones too (no two ids differing only in case, at most `maxChannels`).
+   */
+  private openModeRefusal(id: string): 'id-case-clash' | 'channel-limit' | undefined {
+    if (this.channels.has(id)) return undefined;
+    const folded = foldId(id);
+    for (const other of this.channels.keys()) if (foldId(other) === folded) return 'id-case-clash';
+    return this.channels.size >= this.options.registry.maxChannels ? 'channel-limit' : undefined;
+  }
+
   /** Open mode: no channel configured, so ingest let an unknown id publish; run it on `default`. */
   private openModeSpec(id: string): ChannelConfig | undefined {
     if (this.options.registry.list().length > 0) return undefined;
+    // Ingest checked this when it authorized the publish; a channel made since may have changed it.
+    if (this.openModeRefusal(id) !== undefined) return undefined;
     this.logger.warn({ channel: id }, 'open mode: creating channel on the default ladder (configure channels with keys for production)');
     return { id, ladder: 'default', key: randomBytes(24).toString('base64url') };
   }

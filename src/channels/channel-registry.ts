@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { channelSchema, channelSrtSchema, describeIssues, type ChannelConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
-import { byId } from '../core/ids.js';
+import { byId, foldId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { constantTimeEqual } from '../core/secrets.js';
 
@@ -26,6 +26,10 @@ import { constantTimeEqual } from '../core/secrets.js';
  * Writes are atomic (temp file, fsync, rename) and serialized, so a crash leaves the old or the new
  * state, never a torn one. A state file that does not parse or validate stops `start()` with its path
  * and reason: it is never overwritten.
+ *
+ * Bounds: at most `maxChannels` definitions (`create` refuses one more with `LimitReached`), and no two
+ * ids that differ only in letter case (`create` refuses `ll` beside `LL` with `Conflict`; lookups stay
+ * exact). A state file written before these rules may break them: start warns, and nothing is dropped.
  */
 
 export const STATE_FILE_VERSION = 1;
@@ -83,6 +87,8 @@ export interface ChannelRegistryOptions {
    * accepted and the transcoder reports unknown ladders when the channel starts.
    */
   ladderExists?: (name: string) => boolean;
+  /** How many channels may be defined (the service config's `maxChannelDefinitions`; default: no limit). */
+  maxChannels?: number;
 }
 
 export class ChannelRegistry {
@@ -90,6 +96,8 @@ export class ChannelRegistry {
   private readonly stateFile: string;
   private readonly logger: Logger;
   private readonly ladderExists: ((name: string) => boolean) | undefined;
+  /** How many channels may be defined at once. */
+  readonly maxChannels: number;
   private readonly listeners = new Set<ChannelChangeListener>();
   private state: PersistedState = { overrides: new Map(), removed: new Set() };
   private channels = new Map<string, ChannelConfig>();
@@ -103,6 +111,7 @@ export class ChannelRegistry {
     this.stateFile = options.stateFile;
     this.logger = options.logger.child({ component: 'channel-registry' });
     this.ladderExists = options.ladderExists;
+    this.maxChannels = options.maxChannels ?? Number.POSITIVE_INFINITY;
   }
 
   /** Loads and validates the state file (a missing file is an empty state). Fails loudly on a bad one. */
@@ -115,6 +124,12 @@ export class ChannelRegistry {
       if (this.configChannels.has(id)) {
         this.logger.warn({ channel: id, stateFile: this.stateFile }, 'config-file channel stays removed: it was deleted through the API');
       }
+    }
+    for (const [first, second] of caseClashes(this.channels.keys())) {
+      this.logger.warn({ channel: second, clashesWith: first }, 'two channels differ only in letter case (kept; delete one of them)');
+    }
+    if (this.channels.size > this.maxChannels) {
+      this.logger.warn({ channels: this.channels.size, maxChannels: this.maxChannels }, 'more channels defined than maxChannelDefinitions: creating more is refused');
     }
     this.started = true;
     this.logger.info({ channels: this.channels.size, stateFile: this.stateFile }, 'channel registry loaded');
@@ -140,6 +155,13 @@ export class ChannelRegistry {
     return this.channels.has(id);
   }
 
+  /** The defined id that differs from `id` only in letter case, if any (not `id` itself). */
+  caseClashOf(id: string): string | undefined {
+    const folded = foldId(id);
+    for (const other of this.channels.keys()) if (other !== id && foldId(other) === folded) return other;
+    return undefined;
+  }
+
   /** Where a channel's current definition comes from. */
   sourceOf(id: string): 'config' | 'api' | undefined {
     if (!this.channels.has(id)) return undefined;
@@ -162,11 +184,25 @@ export class ChannelRegistry {
     return () => this.listeners.delete(listener);
   }
 
-  /** Adds a channel. `BadRequest` on an invalid spec, `Conflict` when the id (or SRT port) is taken. */
+  /**
+   * Adds a channel. `BadRequest` on an invalid spec, `Conflict` when the id (or SRT port) is taken or
+   * an id differing only in letter case exists, `LimitReached` when `maxChannels` are defined.
+   */
   create(input: unknown): Promise<ChannelConfig> {
     return this.mutate(async () => {
       const spec = freezeChannel(this.validateSpec(input));
       if (this.channels.has(spec.id)) throw new LivepipeError(ErrorCode.Conflict, `channel "${spec.id}" exists already`);
+      const clash = this.caseClashOf(spec.id);
+      if (clash !== undefined) {
+        throw new LivepipeError(ErrorCode.Conflict, `channel "${clash}" exists already: ids that differ only in letter case name the same channel`, {
+          details: { channel: clash },
+        });
+      }
+      if (this.channels.size >= this.maxChannels) {
+        throw new LivepipeError(ErrorCode.LimitReached, `${this.maxChannels} channels are defined, the most maxChannelDefinitions allows: delete one first`, {
+          details: { limit: this.maxChannels },
+        });
+      }
       this.assertSrtPortFree(spec);
       const next = cloneState(this.state);
       next.overrides.set(spec.id, spec);
@@ -332,6 +368,18 @@ export class ChannelRegistry {
       throw new LivepipeError(ErrorCode.StorageUnavailable, `cannot write channel state ${this.stateFile}: ${errorMessage(err)}`, { cause: err });
     }
   }
+}
+
+/** Pairs of ids (first seen, later one) that differ only in letter case. Pure. */
+export function caseClashes(ids: Iterable<string>): Array<[string, string]> {
+  const seen = new Map<string, string>();
+  const clashes: Array<[string, string]> = [];
+  for (const id of ids) {
+    const first = seen.get(foldId(id));
+    if (first === undefined) seen.set(foldId(id), id);
+    else clashes.push([first, id]);
+  }
+  return clashes;
 }
 
 /** Compared against when a channel is unknown, so `verifyKey` costs the same either way. */

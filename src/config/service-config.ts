@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { ID_PATTERN } from '../core/ids.js';
+import { ID_PATTERN, foldId } from '../core/ids.js';
 
 /**
  * The configuration of `livepipe serve`: defaults → YAML file → environment → command-line flags →
@@ -27,7 +27,10 @@ export const channelSrtSchema = z
  */
 export const channelSchema = z
   .object({
-    /** Channel id: the path segment in `rtmp://…/live/{id}` and `/live/{id}/master.m3u8`. */
+    /**
+     * Channel id: the path segment in `rtmp://…/live/{id}` and `/live/{id}/master.m3u8`. Case is kept
+     * and matched exactly, but two ids that differ only in letter case cannot both exist (`foldId`).
+     */
     id: z
       .string()
       .regex(ID_PATTERN, 'letters, digits, _ and - only, starting with a letter or digit, ≤ 64 chars')
@@ -81,15 +84,33 @@ export const serviceConfigSchema = z
     allowOpenPublish: z.boolean().default(false),
     /** Node-wide caps enforced by admission control. */
     maxChannels: z.number().int().min(1).max(1000).default(8),
+    /**
+     * How many channels may be defined at once (default 256): config-file channels, channels made
+     * through the ops API, and open-mode channels alike. Creating one more is refused (`409
+     * LIMIT_REACHED`); a publish that would create an open-mode channel is refused. Every definition
+     * costs a little memory, a state-file entry and, while live, metric series; `maxChannels` caps
+     * how many run ladders at once.
+     */
+    maxChannelDefinitions: z.number().int().min(1).max(100_000).default(256),
     channels: z.array(channelSchema).default([]),
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
+    const seen = new Map<string, string>();
     cfg.channels.forEach((ch, i) => {
-      if (seen.has(ch.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${ch.id}"` });
-      seen.add(ch.id);
+      const first = seen.get(foldId(ch.id));
+      if (first === ch.id) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${ch.id}"` });
+      else if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `channel id "${ch.id}" differs from "${first}" only in letter case` });
+      } else seen.set(foldId(ch.id), ch.id);
     });
+    if (cfg.channels.length > cfg.maxChannelDefinitions) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channels'],
+        message: `${cfg.channels.length} channels configured, more than maxChannelDefinitions (${cfg.maxChannelDefinitions})`,
+      });
+    }
   });
 
 export type ServiceConfig = Readonly<z.infer<typeof serviceConfigSchema>>;

@@ -25,6 +25,11 @@ export const ErrorCode = {
   BadRequest: 'BAD_REQUEST',
   /** The resource exists already. */
   Conflict: 'CONFLICT',
+  /**
+   * A configured limit on how many of something may exist is reached (e.g. `maxChannelDefinitions`):
+   * unlike `CapacityExceeded`, waiting does not help — remove one, or raise the limit.
+   */
+  LimitReached: 'LIMIT_REACHED',
   /** Authentication failed (publish key, API token). */
   Unauthorized: 'UNAUTHORIZED',
   Forbidden: 'FORBIDDEN',

@@ -27,6 +27,11 @@ export interface ChannelRegistry {
   channelCount(): number;
   /** All configured channels (SRT ingest arms one listener per channel with SRT settings). */
   channels(): readonly ChannelPublishSettings[];
+  /**
+   * In open mode, why a publish to `id` may not create its channel: another channel's id differs
+   * only in letter case, or as many channels as allowed exist. Omitted = open mode takes any id.
+   */
+  openPublishRefusal?(id: string): 'id-case-clash' | 'channel-limit' | undefined;
 }
 
 export interface PublishRequest {
@@ -45,7 +50,11 @@ export type PublishRefusal =
   /** The key does not match. */
   | 'wrong-key'
   /** The channel has no key and ingest is reachable from other hosts. */
-  | 'no-key-configured';
+  | 'no-key-configured'
+  /** Open mode: a channel whose id differs only in letter case exists. */
+  | 'id-case-clash'
+  /** Open mode: as many channels as `maxChannelDefinitions` allows exist. */
+  | 'channel-limit';
 
 export type PublishDecision =
   | { allowed: true; mode: 'key' | 'open' | 'keyless-loopback' }
@@ -73,7 +82,9 @@ export function secretsEqual(presented: string, expected: string): boolean {
 /**
  * The publish decision as a pure function of the request, the registry and the bind address.
  *
- * - Open mode (no channel configured AND a loopback bind): any valid channel id may publish.
+ * - Open mode (no channel configured AND a loopback bind): any valid channel id may publish, unless
+ *   the registry refuses to create it (an id differing from a running one only in letter case, the
+ *   channel limit). Ids are matched exactly: `LL` is not `ll`.
  * - A configured channel with a key requires exactly that key.
  * - A configured channel without a key is accepted only on a loopback bind.
  */
@@ -86,7 +97,10 @@ export function decidePublish(
 ): PublishDecision {
   if (!isValidId(request.channel)) return { allowed: false, refusal: 'invalid-channel-id' };
   const loopback = isLoopbackBind(bindHost);
-  if (registry.channelCount() === 0 && (loopback || openOnAnyBind)) return { allowed: true, mode: 'open' };
+  if (registry.channelCount() === 0 && (loopback || openOnAnyBind)) {
+    const refusal = registry.openPublishRefusal?.(request.channel);
+    return refusal === undefined ? { allowed: true, mode: 'open' } : { allowed: false, refusal };
+  }
   const channel = registry.getChannel(request.channel);
   if (channel === undefined) return { allowed: false, refusal: 'unknown-channel' };
   if (channel.key === undefined || channel.key === '') {
@@ -169,5 +183,9 @@ export function refusalMessage(refusal: PublishRefusal): string {
       return 'stream key does not match';
     case 'no-key-configured':
       return 'channel has no stream key and ingest is not bound to loopback';
+    case 'id-case-clash':
+      return 'a channel whose id differs only in letter case exists';
+    case 'channel-limit':
+      return 'as many channels as maxChannelDefinitions allows exist';
   }
 }

@@ -11,8 +11,21 @@ import { isValidId } from '../core/ids.js';
  * `rendition`, which are validated ids (`isValidId`; anything else is dropped, never recorded), capped
  * by `maxChannels` and the ladder; every other label takes values from a fixed set (`state`,
  * `operation`, `class`, HTTP `status`). Series of a channel disappear with `removeChannel`.
+ *
+ * Only channels that are live or were live recently have series: a channel's series appear when it
+ * goes `live`, stay while it is `live`, `reconnecting` or `failed` (the alerts on those states must
+ * keep firing), and are removed at the first scrape {@link QUIET_SERIES_TTL_MS} after it turned `idle`
+ * or `stopped`. A defined channel that never went live has none; `livepipe_channels` counts every
+ * channel by state either way.
  */
 
+/** States whose channels keep their series; see the header. */
+const SERIES_STATES: readonly ChannelState[] = ['live', 'reconnecting', 'failed'];
+/**
+ * How long a channel keeps its series after it turned idle or stopped (10 minutes): many scrapes see
+ * its final values, and the 10-minute windows of the alert rules see the end of its counters.
+ */
+export const QUIET_SERIES_TTL_MS = 10 * 60_000;
 
 export type StorageOperation = 'put' | 'get' | 'delete' | 'list';
 const STORAGE_OPERATIONS: readonly StorageOperation[] = ['put', 'get', 'delete', 'list'];
@@ -91,6 +104,10 @@ export interface ChannelMetrics {
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
+  /** How long an idle or stopped channel keeps its series, ms (default {@link QUIET_SERIES_TTL_MS}). */
+  quietSeriesTtlMs?: number;
+  /** Clock for that, ms (default `Date.now`). */
+  now?: () => number;
 }
 
 export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics {
@@ -123,16 +140,24 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly states = new Map<string, ChannelState>();
   /** Renditions seen per channel, so that `removeChannel` can delete their exact series. */
   private readonly renditions = new Map<string, Set<string>>();
+  /** Channels with series, and since when each has been idle or stopped (undefined: it keeps them). */
+  private readonly withSeries = new Map<string, number | undefined>();
+  private readonly quietSeriesTtlMs: number;
+  private readonly now: () => number;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.quietSeriesTtlMs = options.quietSeriesTtlMs ?? QUIET_SERIES_TTL_MS;
+    this.now = options.now ?? Date.now;
 
     this.ingestBitrate = new Gauge({
       name: 'livepipe_ingest_bitrate_bits_per_second',
       help: 'Measured bitrate of the publisher feeding the channel, bits/s.',
       labelNames: ['channel'],
       registers,
+      // The first family with channel series is collected first: quiet channels leave every family in the same scrape.
+      collect: () => this.expireQuietSeries(),
     });
     this.encoderFps = new Gauge({
       name: 'livepipe_encoder_fps',
@@ -268,17 +293,20 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
 
   setIngestBitrate(channel: string, bitsPerSecond: number): void {
     if (!isValidId(channel) || !Number.isFinite(bitsPerSecond)) return;
+    this.noteSeries(channel);
     this.ingestBitrate.set({ channel }, bitsPerSecond);
   }
 
   setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void {
     if (!isValidId(channel)) return;
+    this.noteSeries(channel);
     if (progress.fps !== undefined && Number.isFinite(progress.fps)) this.encoderFps.set({ channel }, progress.fps);
     if (progress.speed !== undefined && Number.isFinite(progress.speed)) this.encoderSpeed.set({ channel }, progress.speed);
   }
 
   countTranscoderRestart(channel: string): void {
     if (!isValidId(channel)) return;
+    this.noteSeries(channel);
     this.transcoderRestarts.inc({ channel });
   }
 
@@ -332,11 +360,35 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   setChannelState(channel: string, state: ChannelState): void {
     if (!isValidId(channel) || !CHANNEL_STATES.includes(state)) return;
     this.states.set(channel, state);
+    // A channel that was not live recently gets no series for being defined, idle or stopped.
+    if (!SERIES_STATES.includes(state) && !this.withSeries.has(channel)) return;
+    this.noteSeries(channel);
     for (const candidate of CHANNEL_STATES) this.channelState.set({ channel, state: candidate }, candidate === state ? 1 : 0);
   }
 
   removeChannel(channel: string): void {
     this.states.delete(channel);
+    this.removeSeries(channel);
+  }
+
+  /** Removes the series of channels idle or stopped for longer than the TTL (called when scraped). */
+  private expireQuietSeries(): void {
+    const cutoff = this.now() - this.quietSeriesTtlMs;
+    for (const [channel, quietSince] of this.withSeries) {
+      if (quietSince !== undefined && quietSince <= cutoff) this.removeSeries(channel);
+    }
+  }
+
+  /** Records that `channel` has series, and whether its state keeps them (else: quiet since when). */
+  private noteSeries(channel: string): void {
+    const state = this.states.get(channel);
+    const keeps = state !== undefined && SERIES_STATES.includes(state);
+    const quietSince = this.withSeries.get(channel);
+    this.withSeries.set(channel, keeps ? undefined : (quietSince ?? this.now()));
+  }
+
+  private removeSeries(channel: string): void {
+    this.withSeries.delete(channel);
     for (const state of CHANNEL_STATES) this.channelState.remove({ channel, state });
     this.ingestBitrate.remove({ channel });
     this.transcoderRestarts.remove({ channel });
@@ -354,6 +406,7 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   /** Records that a (channel, rendition) pair has series; false when either id is not a valid id. */
   private track(channel: string, rendition: string): boolean {
     if (!isValidId(channel) || !isValidId(rendition)) return false;
+    this.noteSeries(channel);
     let set = this.renditions.get(channel);
     if (set === undefined) this.renditions.set(channel, (set = new Set()));
     set.add(rendition);

@@ -35,11 +35,14 @@ export interface ApiTestServerOptions {
   dataDir?: string;
   /** Node process series in /metrics too (what a real scrape carries); off by default. */
   processMetrics?: boolean;
+  /** The service config's `maxChannelDefinitions` (its default when absent). */
+  maxChannelDefinitions?: number;
 }
 
 export async function startApiTestServer(options: ApiTestServerOptions = {}): Promise<ApiTestServer> {
   const serve = await startServeFixture({
     channels: options.configChannels ?? [],
+    ...(options.maxChannelDefinitions !== undefined ? { maxChannelDefinitions: options.maxChannelDefinitions } : {}),
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
   });
   const log = captureLogger();

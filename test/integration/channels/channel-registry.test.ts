@@ -31,12 +31,16 @@ describe('ChannelRegistry', () => {
   let stateFile: string;
   const open: ChannelRegistry[] = [];
 
-  async function registry(configChannels: ChannelConfig[] = CONFIG, extra: { ladders?: string[] } = {}): Promise<ChannelRegistry> {
+  async function registry(
+    configChannels: ChannelConfig[] = CONFIG,
+    extra: { ladders?: string[]; maxChannels?: number; logger?: ReturnType<typeof captureLogger>['logger'] } = {},
+  ): Promise<ChannelRegistry> {
     const r = new ChannelRegistry({
       configChannels,
       stateFile,
-      logger: captureLogger().logger,
+      logger: extra.logger ?? captureLogger().logger,
       ...(extra.ladders ? { ladderExists: (name: string) => extra.ladders!.includes(name) } : {}),
+      ...(extra.maxChannels !== undefined ? { maxChannels: extra.maxChannels } : {}),
     });
     open.push(r);
     await r.start();
@@ -220,8 +224,54 @@ describe('ChannelRegistry', () => {
     });
   });
 
+  it('refuses a channel beyond maxChannels with LimitReached, naming the limit; a delete makes room', async () => {
+    const r = await registry(CONFIG, { maxChannels: 3 });
+    await r.create({ id: 'third', key: KEY_B });
+    const refused = await r.create({ id: 'fourth', key: KEY_B }).catch((err: unknown) => err);
+    expect(isLivepipeError(refused, ErrorCode.LimitReached)).toBe(true);
+    expect((refused as Error).message).toMatch(/3 channels are defined.*maxChannelDefinitions/);
+    expect((refused as { details?: unknown }).details).toEqual({ limit: 3 });
+    expect(r.list().map((c) => c.id)).toEqual(['from-config', 'srt-config', 'third']);
+    // Config-file channels count too; deleting one of them (a tombstone) makes room as well.
+    await r.remove('from-config');
+    await r.create({ id: 'fourth', key: KEY_B });
+    expect(r.list()).toHaveLength(3);
+  });
+
+  it('refuses an id that differs from a defined one only in letter case, and keeps lookups exact', async () => {
+    const r = await registry([{ id: 'LL', ladder: 'default', key: KEY_A }]);
+    for (const id of ['ll', 'Ll', 'lL']) {
+      const refused = await r.create({ id, key: KEY_B }).catch((err: unknown) => err);
+      expect(isLivepipeError(refused, ErrorCode.Conflict), id).toBe(true);
+      expect((refused as Error).message).toMatch(/channel "LL" exists already: ids that differ only in letter case/);
+    }
+    expect(r.get('ll')).toBeUndefined();
+    expect(r.verifyKey('ll', KEY_A)).toBe(false);
+    expect(r.caseClashOf('ll')).toBe('LL');
+    expect(r.caseClashOf('LL')).toBeUndefined();
+    // Once "LL" is gone, "ll" is free.
+    await r.remove('LL');
+    await r.create({ id: 'll', key: KEY_B });
+    expect(r.list().map((c) => c.id)).toEqual(['ll']);
+  });
+
+  it('loads a state file that breaks the bounds (written before them), warning instead of dropping channels', async () => {
+    await mkdir(dirname(stateFile), { recursive: true });
+    const entry = (id: string) => ({ id, ladder: 'default', key: KEY_B });
+    await writeFile(stateFile, JSON.stringify({ version: 1, channels: { LL: entry('LL'), ll: entry('ll'), x: entry('x') }, removed: [] }));
+    const log = captureLogger();
+    const r = await registry([], { maxChannels: 2, logger: log.logger });
+    expect(r.list().map((c) => c.id)).toEqual(['LL', 'll', 'x']);
+    const text = log.text();
+    expect(text).toMatch(/differ only in letter case/);
+    expect(text).toMatch(/more channels defined than maxChannelDefinitions/);
+    expect(await codeOf(r.create({ id: 'y', key: KEY_B }))).toBe(ErrorCode.LimitReached);
+  });
+
   it('matches a plain in-memory model over random operation sequences, before and after a restart', async () => {
-    const ids = ['from-config', 'srt-config', 'a', 'b'];
+    // "A" differs from "a" only in case; at most 4 channels may be defined.
+    const ids = ['from-config', 'srt-config', 'a', 'b', 'A'];
+    const limit = 4;
     const op = fc.oneof(
       fc.record({ kind: fc.constant('create' as const), id: fc.constantFrom(...ids), key: fc.constantFrom(KEY_A, KEY_B, KEY_C) }),
       fc.record({ kind: fc.constant('update' as const), id: fc.constantFrom(...ids), key: fc.constantFrom(KEY_A, KEY_B, KEY_C), ladder: fc.constantFrom('default', 'other') }),
@@ -232,12 +282,14 @@ describe('ChannelRegistry', () => {
       fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
         stateFile = join(dir, `model-${run++}`, 'channels.json');
         const model = new Map<string, ChannelConfig>(CONFIG.map((c) => [c.id, c]));
-        const r = await registry();
+        const r = await registry(CONFIG, { maxChannels: limit });
         for (const o of ops) {
           const current = model.get(o.id);
           if (o.kind === 'create') {
             const result = await codeOf(r.create({ id: o.id, key: o.key }));
-            if (current) expect(result).toBe(ErrorCode.Conflict);
+            const clash = [...model.keys()].some((id) => id !== o.id && id.toLowerCase() === o.id.toLowerCase());
+            if (current || clash) expect(result).toBe(ErrorCode.Conflict);
+            else if (model.size >= limit) expect(result).toBe(ErrorCode.LimitReached);
             else {
               expect(result).toBeUndefined();
               model.set(o.id, { id: o.id, ladder: 'default', key: o.key });
@@ -261,7 +313,7 @@ describe('ChannelRegistry', () => {
         const expected = [...model.values()].sort((x, y) => (x.id < y.id ? -1 : 1));
         expect(r.list()).toEqual(expected);
         await r.close();
-        const reopened = await registry();
+        const reopened = await registry(CONFIG, { maxChannels: limit });
         expect(reopened.list()).toEqual(expected);
         for (const channel of expected) expect(reopened.verifyKey(channel.id, channel.key)).toBe(true);
         await reopened.close();

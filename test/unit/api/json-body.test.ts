@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '../../../src/api/json-body.js';
+import { MAX_JSON_DEPTH, jsonDepth, parseJsonBody } from '../../../src/api/json-body.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 
 function errorOf(text: string): unknown {
@@ -30,6 +30,8 @@ describe('parseJsonBody', () => {
     ['{"__proto__": {"admin": true}}', /forbidden key "__proto__"/],
     ['{"a": {"__proto__": 1}}', /forbidden key "__proto__"/],
     ['{"constructor": {"prototype": {"admin": true}}}', /forbidden key "constructor"/],
+    ['['.repeat(8_000) + ']'.repeat(8_000), /^body nests deeper than 32 levels$/],
+    ['{"a":'.repeat(MAX_JSON_DEPTH + 1) + '1' + '}'.repeat(MAX_JSON_DEPTH + 1), /^body nests deeper than 32 levels$/],
   ])('refuses %j', (text, reason) => {
     const error = errorOf(text);
     expect(isLivepipeError(error, ErrorCode.BadRequest)).toBe(true);
@@ -53,5 +55,25 @@ describe('parseJsonBody', () => {
         expect(error === undefined || isLivepipeError(error, ErrorCode.BadRequest)).toBe(true);
       }),
     );
+  });
+});
+
+describe('jsonDepth', () => {
+  it.each([
+    ['1', 0],
+    ['"[[["', 0],
+    ['{}', 1],
+    ['[[], {}]', 2],
+    ['{"a": {"b": [1, {"c": "]]]{"}]}}', 4],
+    ['{"k": "\\"[["}', 1],
+    ['[[[', 3],
+  ])('%s nests %i deep', (text, depth) => {
+    expect(jsonDepth(text)).toBe(depth);
+  });
+
+  it('accepts bodies exactly at the cap', () => {
+    const text = '['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH);
+    expect(jsonDepth(text)).toBe(MAX_JSON_DEPTH);
+    expect(parseJsonBody(text)).toBeDefined();
   });
 });

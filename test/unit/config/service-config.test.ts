@@ -56,6 +56,37 @@ describe('buildServiceConfig', () => {
   });
 });
 
+describe('channel definition bounds', () => {
+  const channel = (id: string) => ({ id, key: KEY });
+  function issueOf(file: unknown): string | undefined {
+    try {
+      buildServiceConfig(file, {}, {}, 'livepipe.yaml');
+    } catch (err) {
+      return isLivepipeError(err, ErrorCode.ConfigInvalid) ? err.message : `unexpected: ${String(err)}`;
+    }
+    return undefined;
+  }
+
+  it('defaults maxChannelDefinitions to 256', () => {
+    expect(buildServiceConfig(undefined, {}, {}).maxChannelDefinitions).toBe(256);
+  });
+
+  it.each([
+    ['distinct ids', { channels: [channel('news'), channel('sport')] }, undefined],
+    ['mixed case, no clash', { channels: [channel('News'), channel('sport')] }, undefined],
+    ['a duplicate id', { channels: [channel('news'), channel('news')] }, /channels\.1\.id: duplicate channel id "news"/],
+    ['ids differing only in case', { channels: [channel('LL'), channel('ll')] }, /channels\.1\.id: channel id "ll" differs from "LL" only in letter case/],
+    ['a clash further down', { channels: [channel('a'), channel('News'), channel('b'), channel('NEWS')] }, /channels\.3\.id: .*"NEWS" differs from "News"/],
+    ['channels up to the limit', { maxChannelDefinitions: 2, channels: [channel('a'), channel('b')] }, undefined],
+    ['more channels than the limit', { maxChannelDefinitions: 2, channels: [channel('a'), channel('b'), channel('c')] }, /channels: 3 channels configured, more than maxChannelDefinitions \(2\)/],
+    ['a limit of zero', { maxChannelDefinitions: 0 }, /maxChannelDefinitions/],
+  ])('%s', (_name, file, issue) => {
+    const message = issueOf(file);
+    if (issue === undefined) expect(message).toBeUndefined();
+    else expect(message).toMatch(issue);
+  });
+});
+
 describe('isLoopbackHost', () => {
   it.each([
     ['127.0.0.1', true],

@@ -33,9 +33,30 @@ describe('decidePublish', () => {
     ['open mode on ::1', empty, 'anything', 'whatever', '::1', { allowed: true, mode: 'open' }],
     ['open mode refuses invalid ids', empty, 'a/b', undefined, '127.0.0.1', { allowed: false, refusal: 'invalid-channel-id' }],
     ['no channels but exposed bind', empty, 'anything', undefined, '0.0.0.0', { allowed: false, refusal: 'unknown-channel' }],
+    ['ids match exactly, case included', configured, 'NEWS', 's3cret-key', '0.0.0.0', { allowed: false, refusal: 'unknown-channel' }],
   ];
   it.each(table)('%s', (_name, registry, channel, key, bind, expected) => {
     expect(decidePublish({ channel, key }, registry, bind)).toEqual(expected);
+  });
+
+  describe('open mode asks the registry whether it may create the channel', () => {
+    // As the channel manager answers: "LL" runs, and at most two channels may exist.
+    const running = ['LL', 'other'];
+    const openRegistry = Object.assign(new StaticChannelRegistry([]), {
+      openPublishRefusal: (id: string): 'id-case-clash' | 'channel-limit' | undefined => {
+        if (running.includes(id)) return undefined;
+        if (running.some((r) => r.toLowerCase() === id.toLowerCase())) return 'id-case-clash';
+        return running.length >= 2 ? 'channel-limit' : undefined;
+      },
+    });
+    it.each<[string, string, PublishDecision]>([
+      ['a running channel publishes again', 'LL', { allowed: true, mode: 'open' }],
+      ['an id differing only in case is refused', 'll', { allowed: false, refusal: 'id-case-clash' }],
+      ['a new channel over the limit is refused', 'third', { allowed: false, refusal: 'channel-limit' }],
+      ['an invalid id is refused before asking', '../x', { allowed: false, refusal: 'invalid-channel-id' }],
+    ])('%s', (_name, channel, expected) => {
+      expect(decidePublish({ channel, key: undefined }, openRegistry, '127.0.0.1')).toEqual(expected);
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Metrics, PART_LATENCY_BUCKETS, timeStorageOperation } from '../../../src/observability/metrics.js';
+import { Metrics, PART_LATENCY_BUCKETS, QUIET_SERIES_TTL_MS, timeStorageOperation } from '../../../src/observability/metrics.js';
 import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
 
 async function scrape(metrics: Metrics): Promise<ParsedExposition> {
@@ -161,5 +161,98 @@ describe('parsePrometheusText (the test parser itself)', () => {
     ['non-cumulative histogram', '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 1'],
   ])('rejects %s', (_name, text) => {
     expect(() => parsePrometheusText(text)).toThrow();
+  });
+});
+
+describe('Metrics: only channels live now or recently have series', () => {
+  const TTL = 60_000;
+  function clocked(): { m: Metrics; advance(ms: number): void } {
+    let now = 1_000_000;
+    const m = new Metrics({ processMetrics: false, quietSeriesTtlMs: TTL, now: () => now });
+    return { m, advance: (ms) => (now += ms) };
+  }
+  function goLive(m: Metrics, channel: string): void {
+    m.setChannelState(channel, 'live');
+    m.setIngestBitrate(channel, 2_000_000);
+    m.setEncoderProgress(channel, { fps: 30, speed: 1 });
+    m.countTranscoderRestart(channel);
+    m.countPart(channel, '720p');
+    m.countSegment(channel, '720p');
+    m.observePartLatency(channel, '720p', 0.5);
+  }
+  const channelsIn = (p: ParsedExposition): string[] => [...new Set(p.samples.flatMap((s) => (s.labels.channel !== undefined ? [s.labels.channel] : [])))].sort();
+
+  it('keeps quiet channels 10 minutes by default', () => {
+    expect(QUIET_SERIES_TTL_MS).toBe(600_000);
+  });
+
+  it('gives a defined channel that never went live no series, but counts it by state', async () => {
+    const { m } = clocked();
+    for (let i = 0; i < 1000; i++) m.setChannelState(`idle-${i}`, 'idle');
+    m.setChannelState('stopped-one', 'stopped');
+    goLive(m, 'news');
+    const p = await scrape(m);
+    expect(channelsIn(p)).toEqual(['news']);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'idle' })).toBe(1000);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'stopped' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_channels', { state: 'live' })).toBe(1);
+  });
+
+  it.each([
+    ['idle', true],
+    ['stopped', true],
+    ['reconnecting', false],
+    ['failed', false],
+    ['live', false],
+  ] as const)('a channel that went %s after being live loses every series after the TTL: %s', async (state, expires) => {
+    const { m, advance } = clocked();
+    goLive(m, 'news');
+    goLive(m, 'sport');
+    m.setChannelState('news', state);
+    // Just before the TTL its final values are still scraped, the state gauge showing the new state.
+    advance(TTL - 1);
+    let p = await scrape(m);
+    expect(channelsIn(p)).toEqual(['news', 'sport']);
+    expect(sampleValue(p, 'livepipe_channel_state', { channel: 'news', state })).toBe(1);
+    advance(1);
+    p = await scrape(m);
+    expect(channelsIn(p)).toEqual(expires ? ['sport'] : ['news', 'sport']);
+    expect(p.samples.filter((s) => s.labels.channel === 'sport').length).toBeGreaterThan(10);
+    expect(sampleValue(p, 'livepipe_channels', { state })).toBe(state === 'live' ? 2 : 1);
+  });
+
+  it('counts the TTL from when the channel turned quiet, not from its last series update', async () => {
+    const { m, advance } = clocked();
+    goLive(m, 'news');
+    m.setChannelState('news', 'idle');
+    advance(TTL / 2);
+    // The packager's last part lands after the stream ended.
+    m.countPart('news', '720p');
+    advance(TTL / 2);
+    expect(channelsIn(await scrape(m))).toEqual([]);
+  });
+
+  it('gives a channel its series back when it goes live again, counters from zero', async () => {
+    const { m, advance } = clocked();
+    goLive(m, 'news');
+    m.setChannelState('news', 'idle');
+    advance(TTL);
+    expect(channelsIn(await scrape(m))).toEqual([]);
+    m.setChannelState('news', 'idle');
+    expect(channelsIn(await scrape(m))).toEqual([]);
+    goLive(m, 'news');
+    const p = await scrape(m);
+    expect(channelsIn(p)).toEqual(['news']);
+    expect(sampleValue(p, 'livepipe_parts_total', { channel: 'news', rendition: '720p' })).toBe(1);
+  });
+
+  it('a channel live again before the TTL keeps its series', async () => {
+    const { m, advance } = clocked();
+    goLive(m, 'news');
+    m.setChannelState('news', 'idle');
+    advance(TTL - 10);
+    m.setChannelState('news', 'live');
+    advance(TTL * 5);
+    expect(channelsIn(await scrape(m))).toEqual(['news']);
   });
 });
