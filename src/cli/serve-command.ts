@@ -144,7 +144,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });
   ingest = new IngestServer(
-    { bus, logger, channels: manager.ingestRegistry },
+    { bus, logger, channels: manager.ingestRegistry, metrics },
     { host: config.host, rtmp: { port: config.rtmp.port }, srt: {}, openOnAnyBind: config.allowOpenPublish },
   );
   const api = new ApiServer({

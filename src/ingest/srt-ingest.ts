@@ -8,6 +8,7 @@ import { urlHost } from '../core/url-host.js';
 import type { Logger } from '../core/logger.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
+import type { IngestShedMetrics } from './shed-reporter.js';
 import { TsFanout, type TsFanoutOptions } from './ts-fanout.js';
 import { tsNoVideoReason } from './video-presence.js';
 
@@ -143,7 +144,7 @@ export class SrtIngest {
   private ffmpegChecked = false;
 
   constructor(
-    private readonly deps: { registry: IngestFeedRegistry; logger: Logger },
+    private readonly deps: { registry: IngestFeedRegistry; logger: Logger; metrics?: IngestShedMetrics },
     /** The channels, or a function returning the current ones (read at `start()` and each `sync()`). */
     channels: readonly ChannelPublishSettings[] | (() => readonly ChannelPublishSettings[]),
     private readonly options: SrtIngestOptions = {},
