@@ -18,6 +18,9 @@ describe('SRT listener settings', () => {
     expect(args[args.indexOf('-mode') + 1]).toBe('listener');
     expect(args.slice(-1)).toEqual(['pipe:1']);
     expect(args[args.indexOf('-listen_timeout') + 1]).toBe('60000000');
+    // HSv5 only: a legacy HSv4 caller got past the passphrase (issue 15: it held the listener).
+    expect(args[args.indexOf('-minversion') + 1]).toBe(String(0x010300));
+    expect(args.indexOf('-minversion')).toBeLessThan(args.indexOf('-i'));
     expect(args.join(' ')).toContain('-c copy -f mpegts');
     // nobuffer would drop the publisher's first keyframe (read while probing): a GOP of waiting.
     expect(args.join(' ')).not.toContain('nobuffer');
@@ -59,6 +62,8 @@ describe('SRT listener settings', () => {
     ['20:25:53.118815/SRT:RcvQ:w1!W:SRT.cn: processConnectRequest: rsp(REJECT): 1010 - Incorrect passphrase', 'wrong-passphrase'],
     ['KMREQ/rcv: (snd) Rx process failure - BADSECRET', 'wrong-passphrase'],
     ['processConnectRequest: rsp(REJECT): 1011 - Password required or unexpected', 'missing-passphrase'],
+    ['processConnectRequest: rsp(REJECT): 1008 - Peer version too old', 'old-version'],
+    ['interpretSrtHandshake: minimum peer version 1.3.0 (HSv5 only), rejecting HSv4 client', 'old-version'],
     ['srt://127.0.0.1:9000: Input/output error', 'other'],
     ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
   ])('classifies %s', (line, kind) => {
