@@ -115,3 +115,74 @@ export async function sendGarbageDatagrams(port: number, count: number): Promise
   }
   socket.close();
 }
+
+/** One SRT handshake control packet (16-byte header + 48-byte handshake), as a caller sends it. */
+function srtHandshake(options: { type: 'induction' | 'conclusion'; version: number; cookie: number; socketId: number }): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(0x80000000, 0); // control packet, type 0 = handshake
+  b.writeUInt32BE(0, 12); // destination socket: 0 while connecting
+  b.writeUInt32BE(options.version, 16);
+  b.writeUInt32BE(2, 20); // HSv4 socket type DGRAM (HSv5 reads it as extension field 2 in the induction)
+  b.writeUInt32BE(0x1234, 24); // initial sequence number
+  b.writeUInt32BE(1500, 28); // MTU
+  b.writeUInt32BE(8192, 32); // flow window
+  b.writeUInt32BE(options.type === 'induction' ? 1 : 0xffffffff, 36);
+  b.writeUInt32BE(options.socketId, 40);
+  b.writeUInt32BE(options.cookie >>> 0, 44);
+  b.writeUInt32BE(0x0100007f, 48); // peer IP 127.0.0.1, as libsrt writes it
+  return b;
+}
+
+export interface SrtCallerFlood {
+  /** Handshakes started (inductions sent). */
+  started(): number;
+  /** Conclusions sent after the listener answered an induction with its cookie. */
+  concluded(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Bogus SRT callers from 127.0.0.1 that know no passphrase, in `workers` loops until stopped: each
+ * sends an induction (a caller's first handshake; the listener answers with a cookie and keeps no
+ * state) and, with `conclude`, a version-4 conclusion — the legacy handshake in which encryption is
+ * only negotiated after the connection is up. Without `conclude` they are idle callers that never
+ * finish the handshake.
+ */
+export function sendSrtCallers(port: number, options: { workers?: number; conclude?: boolean; pauseMs?: number } = {}): SrtCallerFlood {
+  let stopped = false;
+  let started = 0;
+  let concluded = 0;
+  const worker = async (w: number) => {
+    const socket = createSocket('udp4');
+    const answers: Buffer[] = [];
+    socket.on('message', (m) => answers.push(m));
+    socket.on('error', () => {});
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    const send = (b: Buffer) => new Promise<void>((r) => socket.send(b, port, '127.0.0.1', () => r()));
+    for (let i = 0; !stopped; i++) {
+      const socketId = 0x100000 + w * 0x10000 + (i % 0x10000);
+      answers.length = 0;
+      started += 1;
+      await send(srtHandshake({ type: 'induction', version: 4, cookie: 0, socketId }));
+      // An idle caller does not wait for the answer.
+      const deadline = options.conclude === true ? Date.now() + 200 : 0;
+      while (!stopped && answers.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const answer = answers.find((m) => m.length >= 48 && m.readUInt32BE(0) === 0x80000000);
+      if (options.conclude === true && answer !== undefined) {
+        concluded += 1;
+        await send(srtHandshake({ type: 'conclusion', version: 4, cookie: answer.readUInt32BE(44), socketId }));
+      }
+      await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
+    }
+    socket.close();
+  };
+  const loops = Array.from({ length: options.workers ?? 4 }, (_, w) => worker(w));
+  return {
+    started: () => started,
+    concluded: () => concluded,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}

@@ -4,8 +4,18 @@ import type { ShedReason } from '../../../src/ingest/connection-admission.js';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { openIdleConnections, sendGarbageConnections, type IdleFlood, type GarbageFlood } from '../../helpers/ingest-flood.js';
-import { probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
+import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
+import {
+  openIdleConnections,
+  sendGarbageConnections,
+  sendGarbageDatagrams,
+  sendSrtCallers,
+  type GarbageFlood,
+  type IdleFlood,
+  type SrtCallerFlood,
+} from '../../helpers/ingest-flood.js';
+import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
 
 const KEY = 'flood-key-123';
 
@@ -86,4 +96,82 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     await waitUntil(() => server.rtmp!.connectionCounts().pending === 0, 'no pending connections', 10_000);
     expect(server.rtmp!.connectionCounts()).toEqual({ pending: 0, total: 1 });
   }, 30_000);
+});
+
+/**
+ * The same for SRT: the channel's listener (ffmpeg, libsrt in listener mode) gets garbage datagrams,
+ * 1 000 callers that never finish their handshake, legacy-handshake callers without a passphrase,
+ * and ffmpeg callers with a wrong or no passphrase and a wrong streamid — all from 127.0.0.1 — and
+ * the publisher with the passphrase must get in.
+ */
+describe('SRT ingest under a flood of bogus callers and garbage', () => {
+  const logs = captureLogs();
+  const shed: Array<{ protocol: string; reason: ShedReason }> = [];
+  let srt: ChannelSrtSettings;
+  let server: IngestServer;
+  const publishers: Publisher[] = [];
+  const floods: SrtCallerFlood[] = [];
+  let stopped = false;
+  const loops: Array<Promise<void>> = [];
+
+  beforeAll(async () => {
+    srt = { port: await freeUdpPort(), passphrase: 'flood-srt-passphrase' };
+    server = new IngestServer(
+      {
+        bus: new EventBus(),
+        logger: logs.logger,
+        channels: new StaticChannelRegistry([{ id: 'srtflood', key: KEY, srt }]),
+        metrics: { countIngestConnectionShed: (protocol, reason) => shed.push({ protocol, reason }) },
+      },
+      { rtmp: false, srt: {} },
+    );
+    await server.start();
+    await waitUntil(() => server.srt!.listenerPid('srtflood') !== undefined, 'SRT listener armed');
+  });
+  afterAll(async () => {
+    stopped = true;
+    await Promise.all(floods.map((f) => f.stop()));
+    await Promise.all(loops);
+    await Promise.all(publishers.map((p) => p.stop()));
+    await server.close();
+  });
+
+  /** An ffmpeg caller (audio only: cheap) connecting again and again with `url` until the test ends. */
+  const bogusFfmpegCaller = (url: string) =>
+    loops.push((async () => {
+      while (!stopped) {
+        const p = publish(url, 'mpegts', { seconds: 5, video: false });
+        publishers.push(p);
+        await p.exited;
+      }
+    })());
+
+  it('lets the publisher with the passphrase in', async () => {
+    const pid = server.srt!.listenerPid('srtflood');
+    const idle = sendSrtCallers(srt.port, { workers: 8, pauseMs: 5 });
+    const legacy = sendSrtCallers(srt.port, { workers: 2, conclude: true, pauseMs: 100 });
+    floods.push(idle, legacy);
+    bogusFfmpegCaller(srtPublisherUrl('127.0.0.1', 'srtflood', { ...srt, passphrase: 'not-the-passphrase' }));
+    bogusFfmpegCaller(`srt://127.0.0.1:${srt.port}?streamid=publish:someone-else`);
+    await sendGarbageDatagrams(srt.port, 3000);
+    await waitUntil(() => idle.started() >= 1000, '1 000 idle callers', 20_000);
+    expect(legacy.concluded()).toBeGreaterThan(0);
+
+    const pub = publish(srtPublisherUrl('127.0.0.1', 'srtflood', srt), 'mpegts', { seconds: 30 });
+    publishers.push(pub);
+    await waitUntil(() => server.feed('srtflood') !== undefined, "the publisher's feed", 20_000);
+    const probed = await probeFeed(server.feed('srtflood')!.open(), 'mpegts', 3);
+    expect(probed.frames.length).toBeGreaterThanOrEqual(3);
+    // The flood never took the listener: it is the process that was armed before it.
+    expect(server.srt!.listenerPid('srtflood')).toBe(pid);
+
+    // Refused callers are counted, and cost one warning (then one per 10 s), not one each.
+    await waitUntil(() => shed.some((s) => s.reason === 'auth_failed'), 'refusals counted');
+    expect(shed.every((s) => s.protocol === 'srt')).toBe(true);
+    const message = 'SRT callers refused or dropped before publishing (wrong passphrase, legacy handshake, or a flood?)';
+    const warnings = logs.entries().filter((e) => (e.level as number) >= 40);
+    expect(warnings.filter((e) => e.msg === message).length).toBeLessThanOrEqual(3);
+    expect(warnings.filter((e) => e.msg !== message)).toEqual([]);
+    expect(logs.text()).not.toContain(srt.passphrase);
+  }, 60_000);
 });
