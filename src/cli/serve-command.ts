@@ -145,7 +145,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   });
   ingest = new IngestServer(
     { bus, logger, channels: manager.ingestRegistry, metrics },
-    { host: config.host, rtmp: { port: config.rtmp.port }, srt: {}, openOnAnyBind: config.allowOpenPublish },
+    { host: config.host, rtmp: config.rtmp, srt: {}, openOnAnyBind: config.allowOpenPublish },
   );
   const api = new ApiServer({
     host: config.host,
