@@ -139,6 +139,28 @@ export function classifySrtStderr(line: string): SrtStderrEvent {
   return 'other';
 }
 
+export type SrtListenerExit =
+  /** The periodic renewal of an idle listener (`listen_timeout`): not a failure. */
+  | 'renewed'
+  /** It carried a publisher, or livepipe stopped it (shutdown, kick, channel busy). */
+  | 'ended'
+  /**
+   * It ran, a caller got past libsrt and left (or went silent until libsrt's peer idle timeout)
+   * before any media: not the listener's failure. Re-armed at once — backing off would hand whoever
+   * can do this again a longer hold on the port.
+   */
+  | 'caller-left'
+  /** It exited without ever carrying a publisher, at once or unable to bind: backed off. */
+  | 'failed';
+
+/** Why a listener run ended, from what was seen of it. Pure. */
+export function classifySrtListenerExit(run: { gotData: boolean; listenTimedOut: boolean; bindFailed: boolean; ranMs: number; deliberate: boolean }): SrtListenerExit {
+  if (run.listenTimedOut && !run.gotData) return 'renewed';
+  if (run.gotData || run.deliberate) return 'ended';
+  if (run.ranMs >= SRT_STARTED_AFTER_MS && !run.bindFailed) return 'caller-left';
+  return 'failed';
+}
+
 /**
  * SRT ingest: one supervised ffmpeg listener per channel that has SRT settings. A caller that gets
  * through libsrt's passphrase check becomes the channel's `IngestFeed` (MPEG-TS); when it leaves, the
@@ -408,19 +430,16 @@ class SrtChannelListener {
         feed.close(reason);
       }
       const ranMs = Date.now() - startedAt;
-      if (listenTimedOut && !gotData) {
-        // The periodic renewal of an idle listener: not a failure.
+      const deliberate = this.stopping || this.kicked || this.refusedBusy;
+      const exit = classifySrtListenerExit({ gotData, listenTimedOut, bindFailed, ranMs, deliberate });
+      if (exit === 'renewed') {
         this.failures = 0;
         this.log.debug({ ranMs }, 'idle SRT listener renewed');
-      } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy && ranMs >= SRT_STARTED_AFTER_MS && !bindFailed) {
-        // A caller got past libsrt and left (or went silent until libsrt's peer idle timeout) before
-        // any media: not the listener's failure. Re-armed at once — backing off would hand whoever
-        // can do this again a longer hold on the port.
+      } else if (exit === 'caller-left') {
         this.failures = 0;
         this.log.debug({ code, signal, ranMs, stderr: stderrTail }, 'SRT listener exited: a caller left before sending media');
         this.shedding.shed('malformed');
-      } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
-        // Exited without ever carrying a publisher: a failure (bad port, ffmpeg without libsrt…).
+      } else if (exit === 'failed') {
         this.failures += 1;
         this.log.error({ code, signal, ranMs, stderr: stderrTail }, 'SRT listener exited without a publisher');
       } else {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  classifySrtListenerExit,
   classifySrtStderr,
   redactSrtLine,
   srtListenerArgs,
@@ -68,6 +69,22 @@ describe('SRT listener settings', () => {
     ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
   ])('classifies %s', (line, kind) => {
     expect(classifySrtStderr(line)).toBe(kind);
+  });
+});
+
+describe('classifySrtListenerExit', () => {
+  const run = { gotData: false, listenTimedOut: false, bindFailed: false, ranMs: 100, deliberate: false };
+  it.each<[string, Partial<typeof run>, string]>([
+    ['idle listener renewed by listen_timeout', { listenTimedOut: true, ranMs: 60_000 }, 'renewed'],
+    ['carried a publisher', { gotData: true, ranMs: 30_000 }, 'ended'],
+    ['stopped, kicked or refused a busy channel', { deliberate: true }, 'ended'],
+    ['exits at once without a publisher (ffmpeg without libsrt…)', {}, 'failed'],
+    ['cannot bind its port, however long it took', { bindFailed: true, ranMs: 5000 }, 'failed'],
+    // Issue 15: a caller that got in and left before media (an HSv4 caller without passphrase held
+    // it 5 s) is not a failure: backing off would lengthen its hold on the port.
+    ['ran, then a caller left before media', { ranMs: 5200 }, 'caller-left'],
+  ])('%s', (_name, overrides, expected) => {
+    expect(classifySrtListenerExit({ ...run, ...overrides })).toBe(expected);
   });
 });
 
