@@ -78,7 +78,10 @@ type SessionState = 'handshaking' | 'publishing' | 'closing';
  * (see `nms-rtmp-protocol.ts` for why not the whole NMS server). A publish is authorized before it is
  * answered; the published FLV is fanned out in-process as an `IngestFeed` in the registry.
  *
- * Every parser call is contained: malformed input closes that one connection with a log line.
+ * Every parser call is contained: malformed input closes that one connection. Connections that have
+ * not published yet go through a `ConnectionAdmission` (caps per address and overall that evict
+ * rather than refuse, a publish deadline; see `connection-admission.ts`), and their closes are
+ * debug lines counted by a `ShedReporter`, so a flood neither locks a publisher out nor floods the log.
  */
 export class RtmpIngest {
   private server: Server | undefined;
@@ -189,7 +192,7 @@ export class RtmpIngest {
   /** Closes a connection that has not published, without a log line of its own (see `ShedReporter`). */
   private shed(socket: Socket, reason: ShedReason): void {
     this.admission.release(socket);
-    this.sessions.get(socket)?.close(reason);
+    this.sessions.get(socket)?.shed(reason);
     this.shedding.shed(reason);
   }
 
@@ -274,9 +277,9 @@ class RtmpSession {
    * Closes a connection that has not published (evicted, past its deadline, malformed): at debug
    * level only, since a flood brings thousands; the listener counts and summarizes them.
    */
-  close(reason: ShedReason, detail?: string): void {
+  shed(reason: ShedReason): void {
     if (this.state === 'closing') return;
-    this.log.debug({ reason, detail }, 'RTMP connection closed before publishing');
+    this.log.debug({ reason }, 'RTMP connection closed before publishing');
     this.state = 'closing';
     this.socket.destroy();
   }
