@@ -40,7 +40,7 @@ export async function openIdleConnections(port: number, count: number, options: 
         resolve();
         if (stopped) return;
         closedByServer += 1;
-        if (options.reconnect === true) setTimeout(() => void (stopped ? undefined : open()), 5);
+        if (options.reconnect === true) setTimeout(() => void (stopped ? undefined : open()), 50);
       });
     });
   const concurrency = options.concurrency ?? 100;

@@ -16,6 +16,7 @@ import {
   type SrtCallerFlood,
 } from '../../helpers/ingest-flood.js';
 import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { RawRtmpClient } from '../../helpers/ingest-rtmp-raw-client.js';
 
 const KEY = 'flood-key-123';
 
@@ -51,7 +52,19 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     await server.close();
   });
 
+  it('closes a connection whose first byte is not RTMP version 3 at once (NMS would start a handshake)', async () => {
+    const port = server.rtmp!.port;
+    const http = await RawRtmpClient.connect(port);
+    http.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(await http.closedWithin(2000)).toBe(true);
+    const rtmp = await RawRtmpClient.connect(port);
+    rtmp.write(Buffer.from([3]));
+    expect(await rtmp.closedWithin(500)).toBe(false);
+    rtmp.destroy();
+  });
+
   it('lets a publisher with its key in past 1 000 idle connections and ongoing garbage', async () => {
+    const startedAt = Date.now();
     const port = server.rtmp!.port;
     idle = await openIdleConnections(port, 1000, { reconnect: true });
     expect(idle.connected()).toBeGreaterThanOrEqual(1000);
@@ -79,7 +92,9 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     expect(shed.every((s) => s.protocol === 'rtmp')).toBe(true);
     // Thousands of connections shed, a handful of warnings: one, then one summary per 10 s.
     const warnings = logs.entries().filter((e) => (e.level as number) >= 40);
-    expect(warnings.filter((e) => e.msg === 'RTMP connections closed before they published (idle, garbage or a flood?)').length).toBeLessThanOrEqual(3);
+    const summaries = warnings.filter((e) => e.msg === 'RTMP connections closed before they published (idle, garbage or a flood?)');
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+    expect(summaries.length).toBeLessThanOrEqual(1 + Math.ceil((Date.now() - startedAt) / 10_000));
     expect(warnings.filter((e) => e.msg !== 'RTMP connections closed before they published (idle, garbage or a flood?)')).toEqual([]);
   }, 60_000);
 
@@ -88,7 +103,7 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     await garbage!.stop();
     const port = server.rtmp!.port;
     // What the flood left half-open on the server side goes at its own deadline first.
-    await waitUntil(() => server.rtmp!.connectionCounts().pending === 0, 'the flood drained', 10_000);
+    await waitUntil(() => server.rtmp!.connectionCounts().pending === 0, 'the flood drained', 15_000);
     const before = shed.filter((s) => s.reason === 'deadline').length;
     const openedAt = Date.now();
     const late = await openIdleConnections(port, 10);
