@@ -66,8 +66,9 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
     bus,
     logger,
     channels: manager.ingestRegistry,
+    metrics,
     host: config.host,
-    rtmp: { port: config.rtmp.port },
+    rtmp: config.rtmp,
     srt: {},
     openOnAnyBind: config.allowOpenPublish,
   });

@@ -2,6 +2,7 @@ import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import { IngestServer, type IngestServerOptions } from '../ingest/ingest-server.js';
 import type { ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
+import type { IngestShedMetrics } from '../ingest/shed-reporter.js';
 import { component, type Component } from './component.js';
 
 export interface IngestSettings extends IngestServerOptions {
@@ -9,6 +10,8 @@ export interface IngestSettings extends IngestServerOptions {
   logger: Logger;
   /** Who may publish what: the channel manager's view in `serve`, a fixed list in `livepipe ingest`. */
   channels: IngestChannelRegistry;
+  /** Counts connections shed before publishing (floods); optional. */
+  metrics?: IngestShedMetrics;
 }
 
 export interface BuiltIngest {
@@ -18,7 +21,7 @@ export interface BuiltIngest {
 }
 
 /** RTMP and SRT listeners; publishes become feeds and `PublishStarted`/`PublishEnded` on the bus. */
-export function buildIngest({ bus, logger, channels, ...options }: IngestSettings): BuiltIngest {
-  const server = new IngestServer({ bus, logger, channels }, options);
+export function buildIngest({ bus, logger, channels, metrics, ...options }: IngestSettings): BuiltIngest {
+  const server = new IngestServer({ bus, logger, channels, ...(metrics !== undefined ? { metrics } : {}) }, options);
   return { server, component: component('ingest', server) };
 }

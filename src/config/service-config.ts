@@ -63,7 +63,23 @@ export const serviceConfigSchema = z
     storage: z.string().optional(),
     origin: z.object({ port: portSchema.default(8080) }).strict().default({ port: 8080 }),
     api: z.object({ port: portSchema.default(8081) }).strict().default({ port: 8081 }),
-    rtmp: z.object({ port: portSchema.default(1935) }).strict().default({ port: 1935 }),
+    rtmp: z
+      .object({
+        port: portSchema.default(1935),
+        /**
+         * Flood resistance (docs/ingest.md, "Floods"). Milliseconds a connection has to be publishing
+         * with its key checked (handshake, connect, publish) before it is closed (default 5000).
+         */
+        publishTimeoutMs: z.number().int().min(500).max(120_000).default(5000),
+        /** Connections in all, publishers included (default 1024). */
+        maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+        /** Connections not yet publishing; beyond it a new one evicts a stalled one (default 256). */
+        maxPendingConnections: z.number().int().min(1).max(1_000_000).default(256),
+        /** Connections not yet publishing from one address or IPv6 /64 (default 32). */
+        maxPendingPerAddress: z.number().int().min(1).max(1_000_000).default(32),
+      })
+      .strict()
+      .default({ port: 1935, publishTimeoutMs: 5000, maxConnections: 1024, maxPendingConnections: 256, maxPendingPerAddress: 32 }),
     srt: z
       .object({
         /** First port of the per-channel SRT listener range (default 9000). */

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { IngestFeedRegistry, type IngestFeed } from './ingest-feed.js';
 import { PublishAuthorizer, type ChannelRegistry } from './publish-auth.js';
 import { RtmpIngest, type RtmpIngestOptions } from './rtmp-ingest.js';
+import type { IngestShedMetrics } from './shed-reporter.js';
 import { SrtIngest, srtPublisherUrlTemplate, type SrtIngestOptions } from './srt-ingest.js';
 
 export interface IngestServerOptions {
@@ -29,14 +30,14 @@ export class IngestServer {
   private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly deps: { bus: EventBus; logger: Logger; channels: ChannelRegistry },
+    private readonly deps: { bus: EventBus; logger: Logger; channels: ChannelRegistry; metrics?: IngestShedMetrics },
     options: IngestServerOptions = {},
   ) {
     this.host = options.host ?? '127.0.0.1';
     this.feeds = new IngestFeedRegistry(deps.bus, deps.logger);
     const authorizer = new PublishAuthorizer(deps.channels, this.host, deps.logger, options.openOnAnyBind ?? false);
-    this.rtmp = options.rtmp === false ? undefined : new RtmpIngest({ registry: this.feeds, authorizer, logger: deps.logger }, { ...options.rtmp, host: this.host });
-    this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger }, () => deps.channels.channels(), { ...options.srt, host: this.host });
+    this.rtmp = options.rtmp === false ? undefined : new RtmpIngest({ registry: this.feeds, authorizer, logger: deps.logger, ...metricsDep(deps.metrics) }, { ...options.rtmp, host: this.host });
+    this.srt = options.srt === false ? undefined : new SrtIngest({ registry: this.feeds, logger: deps.logger, ...metricsDep(deps.metrics) }, () => deps.channels.channels(), { ...options.srt, host: this.host });
   }
 
   async start(): Promise<void> {
@@ -86,4 +87,9 @@ export class IngestServer {
     if (this.srt !== undefined && settings !== undefined) urls.srt = srtPublisherUrlTemplate(publicHost, channel, settings.port);
     return urls;
   }
+}
+
+/** `exactOptionalPropertyTypes`: pass `metrics` only when there is one. */
+function metricsDep(metrics: IngestShedMetrics | undefined): { metrics?: IngestShedMetrics } {
+  return metrics === undefined ? {} : { metrics };
 }

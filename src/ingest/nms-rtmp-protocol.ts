@@ -74,7 +74,10 @@ export interface NmsRtmp {
   respondPublish(): void;
   parserPacket: NmsRtmpPacket;
   inPackets: Map<number, NmsRtmpPacket>;
+  /** The `app` of the `connect` command; undefined until one was answered. */
   streamApp: unknown;
+  /** 0 before C0, 1 reading C1, 2 reading C2, 3 handshake done (chunks follow). */
+  handshakeState: number;
   streamName: string;
   streamId: number;
   inChunkSize: number;

@@ -7,9 +7,11 @@ import { FlvFanout } from './flv-fanout.js';
 import { FLV_MAX_TAG_BODY, FlvTagType, classifyFlvTag, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
 import { FlvTimestampRebaser, type TimestampJump } from './flv-timestamp-rebaser.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
+import { AdmissionStage, ConnectionAdmission, DEFAULT_ADMISSION_LIMITS, addressKey, admissionLimitProblems, type AdmissionLimits, type ShedReason } from './connection-admission.js';
 import { createNmsRtmp, decodeAmf0Data, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
 import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
 import { parseRtmpPublishTarget } from './rtmp-stream-name.js';
+import { ShedReporter, type IngestShedMetrics } from './shed-reporter.js';
 import { flvDeclaredStreams, flvNoVideoReason, flvVideoDeadlineMs, type FlvDeclaredStreams } from './video-presence.js';
 
 export interface RtmpIngestOptions {
@@ -17,7 +19,10 @@ export interface RtmpIngestOptions {
   host?: string;
   /** TCP port; default 1935. 0 picks a free port (tests), see `port` after `start()`. */
   port?: number;
-  /** A connection must be publishing within this many ms; default 10 000. */
+  /**
+   * A connection must be publishing, key checked, within this many ms of connecting (handshake,
+   * `connect`, `publish`); default 5 000. Until then it is pending: see the caps below.
+   */
   publishTimeoutMs?: number;
   /** A publisher that sends nothing for this many ms is dropped; default 30 000. */
   idleTimeoutMs?: number;
@@ -29,8 +34,22 @@ export interface RtmpIngestOptions {
   staleAfterMs?: number;
   /** Largest RTMP message accepted; default 8 MiB (a contribution frame is far smaller). */
   maxMessageBytes?: number;
-  /** Most concurrent TCP connections; default 256. */
+  /**
+   * Most TCP connections in all, publishers included; default 1024. When full, a new connection
+   * evicts a pending one; only when every slot holds a publisher is it refused.
+   */
   maxConnections?: number;
+  /**
+   * Most pending (not yet publishing) connections; default 256. A new connection beyond it evicts
+   * the least advanced, then oldest, pending connection of the address holding the most.
+   */
+  maxPendingConnections?: number;
+  /**
+   * Most pending connections from one address (IPv6: one /64); default 32. A new one beyond it
+   * evicts that address's least advanced, then oldest, pending connection — never refuses it, so a
+   * flood from the publisher's own address cannot lock the publisher out.
+   */
+  maxPendingPerAddress?: number;
   /** GOP cache and consumer buffer bounds, see `FlvFanoutOptions`; defaults 16 MiB each. */
   maxGopCacheBytes?: number;
   maxConsumerBufferBytes?: number;
@@ -47,6 +66,11 @@ const PRE_PUBLISH_MAX_MESSAGE_BYTES = 64 * 1024;
 /** RTMP §5.4.1: chunk size is 31 bits, at least 1; NMS would stall on 0. Cap at 16 MiB. */
 const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 
+/** RTMP §5.2.2: C0 carries the version, 3. (6 is RTMPE, which NMS cannot speak either.) */
+const RTMP_VERSION = 3;
+/** NMS's `handshakeState` once C2 arrived (`RTMP_HANDSHAKE_2` in its rtmp.js). */
+const NMS_HANDSHAKE_DONE = 3;
+
 type SessionState = 'handshaking' | 'publishing' | 'closing';
 
 /**
@@ -54,22 +78,37 @@ type SessionState = 'handshaking' | 'publishing' | 'closing';
  * (see `nms-rtmp-protocol.ts` for why not the whole NMS server). A publish is authorized before it is
  * answered; the published FLV is fanned out in-process as an `IngestFeed` in the registry.
  *
- * Every parser call is contained: malformed input closes that one connection with a log line.
+ * Every parser call is contained: malformed input closes that one connection. Connections that have
+ * not published yet go through a `ConnectionAdmission` (caps per address and overall that evict
+ * rather than refuse, a publish deadline; see `connection-admission.ts`), and their closes are
+ * debug lines counted by a `ShedReporter`, so a flood neither locks a publisher out nor floods the log.
  */
 export class RtmpIngest {
   private server: Server | undefined;
-  private readonly sessions = new Set<RtmpSession>();
+  private readonly sessions = new Map<Socket, RtmpSession>();
+  private readonly admission: ConnectionAdmission<Socket>;
+  private readonly shedding: ShedReporter;
+  /** Fires at the earliest pending deadline; one timer for all pending connections. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineAt = Infinity;
   private readonly log: Logger;
   private boundPort = 0;
   private closing: Promise<void> | undefined;
   readonly host: string;
 
   constructor(
-    private readonly deps: { registry: IngestFeedRegistry; authorizer: PublishAuthorizer; logger: Logger },
+    private readonly deps: { registry: IngestFeedRegistry; authorizer: PublishAuthorizer; logger: Logger; metrics?: IngestShedMetrics },
     private readonly options: RtmpIngestOptions = {},
   ) {
     this.log = deps.logger.child({ component: 'rtmp-ingest' });
     this.host = options.host ?? '127.0.0.1';
+    this.admission = new ConnectionAdmission(rtmpAdmissionLimits(options));
+    this.shedding = new ShedReporter(this.log, 'rtmp', deps.metrics, 'RTMP connections closed before they published (idle, garbage or a flood?)');
+  }
+
+  /** Pending (not yet publishing) and all connections, for tests and diagnostics. */
+  connectionCounts(): { pending: number; total: number } {
+    return { pending: this.admission.pendingCount, total: this.admission.connectionCount };
   }
 
   /** The listening port (after `start()`). */
@@ -86,11 +125,15 @@ export class RtmpIngest {
     if (this.server !== undefined) throw new LivepipeError(ErrorCode.Conflict, 'RTMP ingest already started');
     const port = this.options.port ?? 1935;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LivepipeError(ErrorCode.ConfigInvalid, `RTMP port ${port} is not a TCP port`);
+    const problems = admissionLimitProblems(this.admission.limits);
+    if (problems.length > 0) throw new LivepipeError(ErrorCode.ConfigInvalid, `RTMP connection limits invalid: ${problems.join('; ')}`);
     const debugLog = this.log.child({ component: 'nms' });
     routeNmsLogs((level, message) => debugLog.debug({ nmsLevel: level }, message));
     this.deps.authorizer.warnIfOpen();
+    // No `server.maxConnections`: Node closes every connection past it on accept, whoever it is
+    // from — that is how 256 idle connections kept a real publisher out (issue 15). The admission
+    // evicts pending connections instead.
     const server = createServer((socket) => this.onConnection(socket));
-    server.maxConnections = this.options.maxConnections ?? 256;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(new LivepipeError(ErrorCode.ConfigInvalid, `RTMP ingest cannot listen on ${this.host}:${port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
@@ -111,18 +154,81 @@ export class RtmpIngest {
       const server = this.server;
       if (server === undefined) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of this.sessions) s.terminate('shutdown');
+      clearTimeout(this.deadlineTimer);
+      for (const s of this.sessions.values()) s.terminate('shutdown');
       await closed;
+      this.shedding.close();
       this.log.info('RTMP ingest closed');
     })();
     return this.closing;
   }
 
   private onConnection(socket: Socket): void {
-    const session = new RtmpSession(socket, this.deps, this.log, this.options);
-    this.sessions.add(session);
-    socket.once('close', () => this.sessions.delete(session));
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const decision = this.admission.admit(socket, addressKey(socket.remoteAddress), Date.now());
+    if (!decision.admitted) {
+      socket.on('error', () => {});
+      socket.destroy();
+      this.shedding.shed(decision.reason);
+      return;
+    }
+    for (const { key, reason } of decision.evict) this.shed(key, reason);
+    const session = new RtmpSession(socket, this.deps, this.log, this.options, {
+      progress: (stage) => this.admission.progress(socket, stage, Date.now()),
+      authenticated: () => this.admission.authenticated(socket),
+      shed: (reason) => this.shed(socket, reason),
+    });
+    this.sessions.set(socket, session);
+    socket.once('close', () => {
+      this.sessions.delete(socket);
+      this.admission.release(socket);
+    });
+    this.armDeadline();
   }
+
+  /** Closes a connection that has not published, without a log line of its own (see `ShedReporter`). */
+  private shed(socket: Socket, reason: ShedReason): void {
+    this.admission.release(socket);
+    this.sessions.get(socket)?.shed(reason);
+    this.shedding.shed(reason);
+  }
+
+  private armDeadline(): void {
+    const at = this.admission.nextDeadline();
+    if (at === undefined || at >= this.deadlineAt) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.max(0, at - Date.now()));
+    this.deadlineTimer.unref();
+  }
+
+  private onDeadline(): void {
+    this.deadlineAt = Infinity;
+    this.deadlineTimer = undefined;
+    for (const socket of this.admission.expired(Date.now())) this.shed(socket, 'deadline');
+    this.armDeadline();
+  }
+}
+
+/** The admission limits of a set of RTMP options, defaults filled in. */
+export function rtmpAdmissionLimits(options: RtmpIngestOptions): AdmissionLimits {
+  return {
+    maxConnections: options.maxConnections ?? DEFAULT_ADMISSION_LIMITS.maxConnections,
+    maxPending: options.maxPendingConnections ?? DEFAULT_ADMISSION_LIMITS.maxPending,
+    maxPendingPerAddress: options.maxPendingPerAddress ?? DEFAULT_ADMISSION_LIMITS.maxPendingPerAddress,
+    pendingTimeoutMs: options.publishTimeoutMs ?? DEFAULT_ADMISSION_LIMITS.pendingTimeoutMs,
+  };
+}
+
+/** What a session tells the listener's admission about itself. */
+interface SessionAdmission {
+  progress(stage: AdmissionStage): void;
+  authenticated(): void;
+  /** Closes this session as shed (it has not published). */
+  shed(reason: ShedReason): void;
 }
 
 /** One TCP connection: handshake, connect, publish, media. */
@@ -132,7 +238,6 @@ class RtmpSession {
   private state: SessionState = 'handshaking';
   private feed: RtmpFeed | undefined;
   private endReason: PublishEndReason = 'disconnect';
-  private publishTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly maxMessageBytes: number;
   private bytesReceived = 0;
@@ -143,6 +248,7 @@ class RtmpSession {
     private readonly deps: { registry: IngestFeedRegistry; authorizer: PublishAuthorizer },
     parentLog: Logger,
     private readonly options: RtmpIngestOptions,
+    private readonly admission: SessionAdmission,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.log = parentLog.child({ remoteAddress: this.remote });
@@ -153,20 +259,29 @@ class RtmpSession {
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      // ECONNRESET/EPIPE are how publishers usually leave; anything else is worth a line.
-      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.warn({ err: err.message, code: err.code }, 'RTMP socket error');
+      // ECONNRESET/EPIPE are how publishers usually leave; anything else is worth a line — from a
+      // publisher: before publishing it may be one of a flood.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+      if (this.state === 'publishing') this.log.warn({ err: err.message, code: err.code }, 'RTMP socket error');
+      else this.log.debug({ err: err.message, code: err.code }, 'RTMP socket error');
     });
     socket.on('close', () => this.onClose());
+    // The publish deadline (`publishTimeoutMs`) is the listener's, across all pending connections.
     socket.setTimeout(options.idleTimeoutMs ?? 30_000, () => {
       this.log.warn({ channel: this.feed?.channel }, 'RTMP connection idle, closing');
       this.terminate('disconnect');
     });
-    this.publishTimer = setTimeout(() => {
-      if (this.state === 'handshaking') {
-        this.log.warn('RTMP connection did not publish in time, closing');
-        this.terminate('disconnect');
-      }
-    }, options.publishTimeoutMs ?? 10_000);
+  }
+
+  /**
+   * Closes a connection that has not published (evicted, past its deadline, malformed): at debug
+   * level only, since a flood brings thousands; the listener counts and summarizes them.
+   */
+  shed(reason: ShedReason): void {
+    if (this.state === 'closing') return;
+    this.log.debug({ reason }, 'RTMP connection closed before publishing');
+    this.state = 'closing';
+    this.socket.destroy();
   }
 
   /**
@@ -242,6 +357,12 @@ class RtmpSession {
   private onData(data: Buffer): void {
     if (this.state === 'closing') return;
     if (this.state === 'publishing') this.feed?.meter.add(data.length);
+    else if (this.bytesReceived === 0 && data[0] !== RTMP_VERSION) {
+      // NMS takes any first byte as C0; refusing here keeps garbage from buying a handshake.
+      this.log.debug({ err: `not an RTMP handshake (C0 ${data[0]})` }, 'malformed RTMP input, closing connection');
+      this.admission.shed('malformed');
+      return;
+    }
     let error: string | null;
     try {
       error = this.rtmp.parserData(data);
@@ -250,11 +371,24 @@ class RtmpSession {
     }
     // The parser's callbacks may have closed the session meanwhile.
     if (error !== null && (this.state as SessionState) !== 'closing') {
-      this.log.warn({ channel: this.feed?.channel, err: error }, 'malformed RTMP input, closing connection');
-      this.terminate('error');
+      if (this.state === 'publishing') {
+        this.log.warn({ channel: this.feed?.channel, err: error }, 'malformed RTMP input, closing connection');
+        this.terminate('error');
+      } else {
+        this.log.debug({ err: error }, 'malformed RTMP input, closing connection');
+        this.admission.shed('malformed');
+      }
       return;
     }
+    if (this.state === 'handshaking') this.admission.progress(this.stage());
     this.acknowledge(data.length);
+  }
+
+  /** How far the handshake and `connect` got (the publish itself ends the pending stage). */
+  private stage(): AdmissionStage {
+    if (this.rtmp.streamApp !== undefined) return AdmissionStage.Connected;
+    if (this.rtmp.handshakeState >= NMS_HANDSHAKE_DONE) return AdmissionStage.Handshaken;
+    return AdmissionStage.Handshaking;
   }
 
   /**
@@ -313,7 +447,7 @@ class RtmpSession {
     }
     this.feed = feed;
     this.state = 'publishing';
-    clearTimeout(this.publishTimer);
+    this.admission.authenticated();
     rtmp.streamName = target.channel; // echoed in NetStream.Publish.Start: never the key
     rtmp.streamId = rtmp.parserPacket.header.stream_id;
     rtmp.respondPublish();
@@ -351,7 +485,6 @@ class RtmpSession {
   }
 
   private onClose(): void {
-    clearTimeout(this.publishTimer);
     const reason = this.state === 'closing' ? this.endReason : 'disconnect';
     this.state = 'closing';
     this.feed?.close(reason);

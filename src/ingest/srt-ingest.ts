@@ -11,6 +11,7 @@ import { SupervisedProcess } from '../core/supervised-process.js';
 import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
 import type { GopFanoutOptions } from './gop-fanout.js';
+import { ShedReporter, type IngestShedMetrics } from './shed-reporter.js';
 import { TsFanout } from './ts-fanout.js';
 import { tsNoVideoReason } from './video-presence.js';
 
@@ -19,6 +20,14 @@ export const SRT_PASSPHRASE_MIN = 10;
 export const SRT_PASSPHRASE_MAX = 79;
 /** libsrt's default latency (SRTO_LATENCY), in ms. */
 export const SRT_DEFAULT_LATENCY_MS = 120;
+/** SRTO_MINVERSION of every listener: 1.3.0, the first with the HSv5 handshake. */
+export const SRT_MIN_PEER_VERSION = 0x010300;
+/**
+ * A listener that exits without a publisher after running this long did start: a caller got in and
+ * left (or was cut off) before sending media. It is re-armed at once, not backed off like a listener
+ * that cannot start (a taken port fails within milliseconds).
+ */
+export const SRT_STARTED_AFTER_MS = 2000;
 
 export interface SrtIngestOptions extends Pick<GopFanoutOptions, 'maxConsumerBufferBytes'> {
   /** Bind address of every listener; default `127.0.0.1`. */
@@ -67,6 +76,12 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     '-listen_timeout', String(listenCycleMs * 1000),
     '-passphrase', srt.passphrase,
     '-pbkeylen', String(pbkeylen),
+    // HSv5 callers only (libsrt ≥ 1.3.0, 2018: every current encoder). A legacy HSv4 caller
+    // negotiates encryption only after the connection is up, so libsrt accepted one that knows no
+    // passphrase: measured, two crafted datagrams (induction, conclusion) took this channel's listener
+    // until libsrt's 5 s peer idle timeout, and one more every few seconds kept the real publisher out.
+    // Enforced encryption (libsrt's default) refuses HSv5 callers with a wrong or no passphrase.
+    '-minversion', String(SRT_MIN_PEER_VERSION),
     '-latency', String((srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS) * 1000),
     // Probe 1 s instead of 5 s so the feed starts soon after the caller connects. Deliberately no
     // `-fflags +nobuffer`: it drops the packets read while probing — the publisher's first keyframe —
@@ -114,15 +129,38 @@ export function redactSrtLine(line: string, passphrase: string): string {
   return out;
 }
 
-export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'bind-failed' | 'listen-timeout' | 'other';
+export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'old-version' | 'bind-failed' | 'listen-timeout' | 'other';
 
 /** Classifies one stderr line of the listener (libsrt's own log lines included). */
 export function classifySrtStderr(line: string): SrtStderrEvent {
   if (/BADSECRET|Incorrect passphrase/i.test(line)) return 'wrong-passphrase';
   if (/UNSECURE|Password required/i.test(line)) return 'missing-passphrase';
+  if (/Peer version too old|rejecting HSv4/i.test(line)) return 'old-version';
   if (/bind failed|Address already in use|EADDRINUSE/i.test(line)) return 'bind-failed';
   if (/Connection timed out/i.test(line)) return 'listen-timeout';
   return 'other';
+}
+
+export type SrtListenerExit =
+  /** The periodic renewal of an idle listener (`listen_timeout`): not a failure. */
+  | 'renewed'
+  /** It carried a publisher, or livepipe stopped it (shutdown, kick, channel busy). */
+  | 'ended'
+  /**
+   * It ran, a caller got past libsrt and left (or went silent until libsrt's peer idle timeout)
+   * before any media: not the listener's failure. Re-armed at once — backing off would hand whoever
+   * can do this again a longer hold on the port.
+   */
+  | 'caller-left'
+  /** It exited without ever carrying a publisher, at once or unable to bind: backed off. */
+  | 'failed';
+
+/** Why a listener run ended, from what was seen of it. Pure. */
+export function classifySrtListenerExit(run: { gotData: boolean; listenTimedOut: boolean; bindFailed: boolean; ranMs: number; deliberate: boolean }): SrtListenerExit {
+  if (run.listenTimedOut && !run.gotData) return 'renewed';
+  if (run.gotData || run.deliberate) return 'ended';
+  if (run.ranMs >= SRT_STARTED_AFTER_MS && !run.bindFailed) return 'caller-left';
+  return 'failed';
 }
 
 /**
@@ -137,6 +175,7 @@ export function classifySrtStderr(line: string): SrtStderrEvent {
 export class SrtIngest {
   private readonly listeners = new Map<string, SrtChannelListener>();
   private readonly log: Logger;
+  private readonly shedding: ShedReporter;
   private readonly readChannels: () => readonly ChannelPublishSettings[];
   private started = false;
   private closing: Promise<void> | undefined;
@@ -145,12 +184,13 @@ export class SrtIngest {
   private ffmpegChecked = false;
 
   constructor(
-    private readonly deps: { registry: IngestFeedRegistry; logger: Logger },
+    private readonly deps: { registry: IngestFeedRegistry; logger: Logger; metrics?: IngestShedMetrics },
     /** The channels, or a function returning the current ones (read at `start()` and each `sync()`). */
     channels: readonly ChannelPublishSettings[] | (() => readonly ChannelPublishSettings[]),
     private readonly options: SrtIngestOptions = {},
   ) {
     this.log = deps.logger.child({ component: 'srt-ingest' });
+    this.shedding = new ShedReporter(this.log, 'srt', deps.metrics, 'SRT callers refused or dropped before publishing (wrong passphrase, legacy handshake, or a flood?)');
     this.readChannels = typeof channels === 'function' ? channels : () => channels;
   }
 
@@ -229,7 +269,7 @@ export class SrtIngest {
   }
 
   private arm(id: string, srt: ChannelSrtSettings): void {
-    const listener = new SrtChannelListener(id, srt, this.deps.registry, this.log, this.options);
+    const listener = new SrtChannelListener(id, srt, this.deps.registry, this.log, this.options, this.shedding);
     this.listeners.set(id, listener);
     listener.arm();
   }
@@ -248,6 +288,7 @@ export class SrtIngest {
     this.closing ??= (async () => {
       await this.syncTail;
       await Promise.all([...this.listeners.values()].map((l) => l.stop()));
+      this.shedding.close();
       this.log.info('SRT ingest closed');
     })();
     return this.closing;
@@ -325,6 +366,7 @@ class SrtChannelListener {
     private readonly registry: IngestFeedRegistry,
     parentLog: Logger,
     private readonly options: SrtIngestOptions,
+    private readonly shedding: ShedReporter,
   ) {
     this.log = parentLog.child({ channel, port: srt.port });
     this.host = options.host ?? '127.0.0.1';
@@ -346,6 +388,7 @@ class SrtChannelListener {
     const startedAt = Date.now();
     let gotData = false;
     let listenTimedOut = false;
+    let bindFailed = false;
     const proc = new SupervisedProcess({
       command: this.options.ffmpegPath ?? 'ffmpeg',
       args: srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs),
@@ -354,7 +397,9 @@ class SrtChannelListener {
       // The passphrase never reaches a log, not even in the kept tail.
       mapStderrLine: (line) => redactSrtLine(line, this.srt.passphrase),
       onStderrLine: (line) => {
-        if (!gotData && classifySrtStderr(line) === 'listen-timeout') listenTimedOut = true;
+        const kind = classifySrtStderr(line);
+        if (!gotData && kind === 'listen-timeout') listenTimedOut = true;
+        if (kind === 'bind-failed') bindFailed = true;
         this.onStderrLine(line);
       },
     });
@@ -380,15 +425,19 @@ class SrtChannelListener {
       }
       const { code, signal } = exit;
       const ranMs = Date.now() - startedAt;
+      const deliberate = this.stopping || this.kicked || this.refusedBusy;
+      const kind = classifySrtListenerExit({ gotData, listenTimedOut, bindFailed, ranMs, deliberate });
       if (exit.error !== undefined) {
         this.failures += 1;
         this.log.error({ err: exit.error.message }, 'cannot run ffmpeg for the SRT listener');
-      } else if (listenTimedOut && !gotData) {
-        // The periodic renewal of an idle listener: not a failure.
+      } else if (kind === 'renewed') {
         this.failures = 0;
         this.log.debug({ ranMs }, 'idle SRT listener renewed');
-      } else if (!gotData && !this.stopping && !this.kicked && !this.refusedBusy) {
-        // Exited without ever carrying a publisher: a failure (bad port, ffmpeg without libsrt…).
+      } else if (kind === 'caller-left') {
+        this.failures = 0;
+        this.log.debug({ code, signal, ranMs, stderr: proc.stderrTail() }, 'SRT listener exited: a caller left before sending media');
+        this.shedding.shed('malformed');
+      } else if (kind === 'failed') {
         this.failures += 1;
         this.log.error({ code, signal, ranMs, stderr: proc.stderrTail() }, 'SRT listener exited without a publisher');
       } else {
@@ -427,11 +476,17 @@ class SrtChannelListener {
 
   private onStderrLine(line: string): void {
     switch (classifySrtStderr(line)) {
+      // libsrt writes several lines per refused caller; its processConnectRequest line comes once.
+      // Each refusal is a debug line and a count: a flood of bogus callers costs one warning per
+      // 10 s (ShedReporter), not one per caller.
       case 'wrong-passphrase':
-        if (/processConnectRequest/.test(line)) this.log.warn('SRT publish refused: wrong passphrase');
+        if (/processConnectRequest/.test(line)) this.refused('SRT publish refused: wrong passphrase');
         return;
       case 'missing-passphrase':
-        if (/processConnectRequest/.test(line)) this.log.warn('SRT publish refused: publisher sent no passphrase');
+        if (/processConnectRequest/.test(line)) this.refused('SRT publish refused: publisher sent no passphrase');
+        return;
+      case 'old-version':
+        if (/processConnectRequest/.test(line)) this.refused('SRT publish refused: legacy (HSv4) handshake, libsrt < 1.3');
         return;
       case 'bind-failed':
         this.log.error({ line }, 'SRT listener cannot bind its port');
@@ -441,6 +496,11 @@ class SrtChannelListener {
       case 'other':
         this.log.debug({ line }, 'SRT listener output');
     }
+  }
+
+  private refused(message: string): void {
+    this.log.debug(message);
+    this.shedding.shed('auth_failed');
   }
 
   kick(): void {

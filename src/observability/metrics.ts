@@ -58,7 +58,12 @@ export const STORAGE_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 export interface IngestMetrics {
   /** Measured ingest bitrate of the channel's publisher, bits/s. */
   setIngestBitrate(channel: string, bitsPerSecond: number): void;
+  /** A connection closed before it authenticated; `reason` from a fixed set (`INGEST_SHED_REASONS`). */
+  countIngestConnectionShed(protocol: 'rtmp' | 'srt', reason: string): void;
 }
+
+/** The `reason` label values of `livepipe_ingest_connections_shed_total` (ingest's `ShedReason`). */
+const INGEST_SHED_REASONS = ['evicted_address', 'evicted_total', 'refused_full', 'deadline', 'malformed', 'auth_failed'];
 
 /** For the transcoder supervisor. */
 export interface TranscoderMetrics {
@@ -114,6 +119,7 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
+  private readonly ingestShed: Counter<'protocol' | 'reason'>;
   private readonly encoderFps: Gauge<'channel'>;
   private readonly encoderSpeed: Gauge<'channel'>;
   private readonly transcoderRestarts: Counter<'channel'>;
@@ -158,6 +164,12 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
       registers,
       // The first family with channel series is collected first: quiet channels leave every family in the same scrape.
       collect: () => this.expireQuietSeries(),
+    });
+    this.ingestShed = new Counter({
+      name: 'livepipe_ingest_connections_shed_total',
+      help: 'Ingest connections closed before they authenticated, by protocol and reason (evicted, deadline, malformed, auth_failed, refused_full).',
+      labelNames: ['protocol', 'reason'],
+      registers,
     });
     this.encoderFps = new Gauge({
       name: 'livepipe_encoder_fps',
@@ -295,6 +307,11 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     if (!isValidId(channel) || !Number.isFinite(bitsPerSecond)) return;
     this.noteSeries(channel);
     this.ingestBitrate.set({ channel }, bitsPerSecond);
+  }
+
+  countIngestConnectionShed(protocol: 'rtmp' | 'srt', reason: string): void {
+    if ((protocol !== 'rtmp' && protocol !== 'srt') || !INGEST_SHED_REASONS.includes(reason)) return;
+    this.ingestShed.inc({ protocol, reason });
   }
 
   setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void {

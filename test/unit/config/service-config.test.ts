@@ -26,6 +26,14 @@ describe('buildServiceConfig', () => {
     expect(cfg.channels[0]).toMatchObject({ id: 'news', ladder: 'low-latency', srt: { port: 9001, latencyMs: 120 } });
   });
 
+  it('fills the RTMP flood limits with their defaults, also when only the port is given', () => {
+    const defaults = { port: 1935, publishTimeoutMs: 5000, maxConnections: 1024, maxPendingConnections: 256, maxPendingPerAddress: 32 };
+    expect(buildServiceConfig(undefined, {}, {}).rtmp).toEqual(defaults);
+    expect(buildServiceConfig({ rtmp: { port: 1936 } }, {}, {}).rtmp).toEqual({ ...defaults, port: 1936 });
+    expect(buildServiceConfig({ rtmp: { maxPendingPerAddress: 8, publishTimeoutMs: 3000 } }, {}, {}).rtmp).toEqual({ ...defaults, maxPendingPerAddress: 8, publishTimeoutMs: 3000 });
+    expect(() => buildServiceConfig({ rtmp: { publishTimeoutMs: 100 } }, {}, {})).toThrow(/rtmp\.publishTimeoutMs/);
+  });
+
   it('layers file < environment < flags', () => {
     const cfg = buildServiceConfig({ origin: { port: 1000 }, host: '127.0.0.2' }, { LIVEPIPE_ORIGIN_PORT: '2000', LIVEPIPE_HOST: '127.0.0.3' }, { originPort: 3000 });
     expect(cfg.origin.port).toBe(3000);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  classifySrtListenerExit,
   classifySrtStderr,
   redactSrtLine,
   srtListenerArgs,
@@ -18,6 +19,9 @@ describe('SRT listener settings', () => {
     expect(args[args.indexOf('-mode') + 1]).toBe('listener');
     expect(args.slice(-1)).toEqual(['pipe:1']);
     expect(args[args.indexOf('-listen_timeout') + 1]).toBe('60000000');
+    // HSv5 only: a legacy HSv4 caller got past the passphrase (issue 15: it held the listener).
+    expect(args[args.indexOf('-minversion') + 1]).toBe(String(0x010300));
+    expect(args.indexOf('-minversion')).toBeLessThan(args.indexOf('-i'));
     expect(args.join(' ')).toContain('-c copy -f mpegts');
     // nobuffer would drop the publisher's first keyframe (read while probing): a GOP of waiting.
     expect(args.join(' ')).not.toContain('nobuffer');
@@ -59,10 +63,28 @@ describe('SRT listener settings', () => {
     ['20:25:53.118815/SRT:RcvQ:w1!W:SRT.cn: processConnectRequest: rsp(REJECT): 1010 - Incorrect passphrase', 'wrong-passphrase'],
     ['KMREQ/rcv: (snd) Rx process failure - BADSECRET', 'wrong-passphrase'],
     ['processConnectRequest: rsp(REJECT): 1011 - Password required or unexpected', 'missing-passphrase'],
+    ['processConnectRequest: rsp(REJECT): 1008 - Peer version too old', 'old-version'],
+    ['interpretSrtHandshake: minimum peer version 1.3.0 (HSv5 only), rejecting HSv4 client', 'old-version'],
     ['srt://127.0.0.1:9000: Input/output error', 'other'],
     ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
   ])('classifies %s', (line, kind) => {
     expect(classifySrtStderr(line)).toBe(kind);
+  });
+});
+
+describe('classifySrtListenerExit', () => {
+  const run = { gotData: false, listenTimedOut: false, bindFailed: false, ranMs: 100, deliberate: false };
+  it.each<[string, Partial<typeof run>, string]>([
+    ['idle listener renewed by listen_timeout', { listenTimedOut: true, ranMs: 60_000 }, 'renewed'],
+    ['carried a publisher', { gotData: true, ranMs: 30_000 }, 'ended'],
+    ['stopped, kicked or refused a busy channel', { deliberate: true }, 'ended'],
+    ['exits at once without a publisher (ffmpeg without libsrt…)', {}, 'failed'],
+    ['cannot bind its port, however long it took', { bindFailed: true, ranMs: 5000 }, 'failed'],
+    // Issue 15: a caller that got in and left before media (an HSv4 caller without passphrase held
+    // it 5 s) is not a failure: backing off would lengthen its hold on the port.
+    ['ran, then a caller left before media', { ranMs: 5200 }, 'caller-left'],
+  ])('%s', (_name, overrides, expected) => {
+    expect(classifySrtListenerExit({ ...run, ...overrides })).toBe(expected);
   });
 });
 

@@ -17,6 +17,7 @@ describe('Metrics', () => {
     expect(parsed.types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
     expect(Object.fromEntries([...parsed.types].filter(([name]) => name.startsWith('livepipe_')))).toEqual({
       livepipe_ingest_bitrate_bits_per_second: 'gauge',
+      livepipe_ingest_connections_shed_total: 'counter',
       livepipe_encoder_fps: 'gauge',
       livepipe_encoder_speed_ratio: 'gauge',
       livepipe_transcoder_restarts_total: 'counter',
@@ -48,6 +49,10 @@ describe('Metrics', () => {
     const ch = { channel: 'news' };
     const r720 = { channel: 'news', rendition: '720p' };
     m.setIngestBitrate('news', 4_500_000);
+    m.countIngestConnectionShed('rtmp', 'evicted_address');
+    m.countIngestConnectionShed('rtmp', 'evicted_address');
+    m.countIngestConnectionShed('srt', 'auth_failed');
+    m.countIngestConnectionShed('rtmp', 'not-a-reason'); // dropped: the label set is fixed
     m.setEncoderProgress('news', { fps: 29.97, speed: 1.02 });
     m.setEncoderProgress('news', { speed: 0.9 });
     m.countTranscoderRestart('news');
@@ -76,6 +81,9 @@ describe('Metrics', () => {
 
     const p = await scrape(m);
     expect(sampleValue(p, 'livepipe_ingest_bitrate_bits_per_second', ch)).toBe(4_500_000);
+    expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'rtmp', reason: 'evicted_address' })).toBe(2);
+    expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'srt', reason: 'auth_failed' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'rtmp', reason: 'not-a-reason' })).toBeUndefined();
     expect(sampleValue(p, 'livepipe_encoder_fps', ch)).toBe(29.97);
     expect(sampleValue(p, 'livepipe_encoder_speed_ratio', ch)).toBe(0.9);
     expect(sampleValue(p, 'livepipe_transcoder_restarts_total', ch)).toBe(2);
