@@ -85,6 +85,8 @@ export function register(program: Command): void {
         bus,
         logger,
         onRun,
+        // A one-shot job gives up on an encoder that keeps failing (a live channel never does).
+        restart: { maxRestarts: 5, windowMs: 60_000 },
       });
       const onSignal = (): void => void supervisor.stop();
       process.once('SIGINT', onSignal);
