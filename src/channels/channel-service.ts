@@ -23,7 +23,11 @@ export type ChannelState =
   | 'reconnecting'
   /** Stopped by an operator: publishes are refused until `start`. */
   | 'stopped'
-  /** The ladder failed (crash-loop guard); see `transcoder.lastError`. */
+  /**
+   * The ladder or the input cannot work (unusable media, a ladder that does not load); see
+   * `transcoder.lastError`. An encoder that merely keeps crashing leaves the channel `live` (see
+   * `transcoder.crashLooping`).
+   */
   | 'failed';
 
 export interface RenditionStats {
@@ -45,6 +49,8 @@ export interface ChannelView {
   id: string;
   ladder: string;
   state: ChannelState;
+  /** Why the channel is in its state (its last transition, or the encoder failing while `live`). */
+  stateReason?: string;
   /** Last 4 characters of the key, for operators checking which key is active. */
   keyLast4: string;
   publisher?: {
@@ -63,6 +69,10 @@ export interface ChannelView {
     state: TranscoderStateName;
     runId: number;
     restarts: number;
+    /** The encoder fails fast again and again (3+ in a row); it keeps being restarted. */
+    crashLooping: boolean;
+    /** Seconds since the encoder's first failure without a healthy run after it; absent while healthy. */
+    failingSeconds?: number;
     uptimeSeconds: number;
     lastError?: string;
     renditions: RenditionStats[];

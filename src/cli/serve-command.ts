@@ -141,6 +141,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
       return origin.isListening() ? origin.address().port : config.origin.port;
     },
     reconnectGraceSeconds: config.reconnectGraceSeconds,
+    encoderGiveUpSeconds: config.encoderGiveUpSeconds,
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });
   ingest = new IngestServer(
