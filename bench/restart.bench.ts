@@ -90,6 +90,8 @@ async function measureRestart(serve: TestServe, player: Player, logLines: () => 
   const statsBefore = await player.stats();
   const logsBefore = logLines().length;
 
+  // Looked up before the clock starts: `ps` is not part of the restart.
+  const victim = trigger === 'crash' ? encoderPid() : undefined;
   const t0 = performance.now();
   const wall0 = Date.now();
   let done = false;
@@ -115,11 +117,11 @@ async function measureRestart(serve: TestServe, player: Player, logLines: () => 
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  if (trigger === 'operator') {
+  if (victim === undefined) {
     const answer = await serve.api('POST', `/api/v1/channels/${CHANNEL}/restart`);
     if (answer.status !== 200) throw new Error(`restart answered ${answer.status}: ${answer.text}`);
   } else {
-    process.kill(encoderPid(), 'SIGKILL');
+    process.kill(victim, 'SIGKILL');
   }
   const apiMs = performance.now() - t0;
   const deadline = Date.now() + 20_000;
