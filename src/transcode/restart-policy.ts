@@ -78,7 +78,10 @@ export class RestartPolicy {
     return this.stableAfterMs;
   }
 
-  /** Records a failed run (`now` and how long it ran) and decides. */
+  /**
+   * Records a failed run and decides. `runDurationMs`: how long the run worked — the supervisor
+   * passes spawn → last encoded frame, so a run that hung without encoding never counts as healthy.
+   */
   onFailure(now: number, runDurationMs: number): RestartDecision {
     if (runDurationMs >= this.stableAfterMs) this.onHealthy();
     this.failures = this.failures.filter((t) => now - t < this.windowMs);

@@ -446,7 +446,9 @@ export class TranscoderSupervisor {
   private onExit(proc: FfmpegProcess, runId: number, exit: FfmpegExit): void {
     if (proc !== this.proc) return;
     this.clearWatchdog();
-    const ranMs = this.runStartedAt !== undefined ? this.clock.now() - this.runStartedAt : 0;
+    // How long the run worked (spawn → its last encoded frame), not how long it existed: a run that
+    // hung without encoding until the stall watchdog killed it was not healthy, however long it took.
+    const ranMs = this.runStartedAt !== undefined && this.lastFrame > 0 ? this.lastAdvanceAt - this.runStartedAt : 0;
     this.runStartedAt = undefined;
     if (this.stopping) return; // stop() owns the transition to `stopped`.
     const tail = proc.stderrTail();
@@ -482,6 +484,7 @@ export class TranscoderSupervisor {
     this.scheduleRestart(reason, ranMs);
   }
 
+  /** `ranMs`: how long the failed run worked (0 for a launch that failed). */
   private scheduleRestart(reason: string, ranMs: number): void {
     const decision = this.policy.onFailure(this.clock.now(), ranMs);
     if (!decision.restart) {

@@ -125,6 +125,29 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     if (pid !== undefined) expect(groupAlive(pid)).toBe(false);
   });
 
+  it('does not count a run that stalled as healthy, however long it existed: stall kills back off', async () => {
+    const h = harness({
+      input: { kind: 'stdin', format: 'flv' },
+      // Each run encodes the 3 s file in well under stableAfterMs, then gets nothing more until the
+      // watchdog kills it: existed > stableAfterMs, worked < stableAfterMs.
+      stallTimeoutMs: 4_000,
+      restart: { backoffDelayMs: 100, maxDelayMs: 200, stableAfterMs: 3_000 },
+      openInput: () => {
+        const stream = new Readable({ read() {} });
+        stream.push(flv);
+        return stream;
+      },
+    });
+    toStop.push(h.supervisor);
+    await h.supervisor.start();
+    expect(await waitUntil(() => h.names().filter((s) => s === 'restarting').length === 2, 60_000)).toBe(true);
+    const reasons = h.states.filter((s) => s.state === 'restarting').map((s) => s.reason);
+    expect(reasons[0]).toMatch(/^stalled: no frame encoded for 4 s; restart in 0 ms$/);
+    // The second stall continues the series (a backoff), instead of restarting at once as after a healthy run.
+    expect(reasons[1]).toMatch(/^stalled: no frame encoded for 4 s; restart in 75 ms$/);
+    expect(h.supervisor.state().consecutiveFailures).toBe(2);
+  });
+
   it('fails with a readable reason on an undecodable input, without restarting', async () => {
     const garbage = join(dir, 'garbage.mp4');
     // Fixed bytes, not random ones: about one random 64 KiB file in 300 happens to probe as some
