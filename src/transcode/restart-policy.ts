@@ -5,12 +5,13 @@
  * answers 503 after 3 target durations), so the policy restarts at once and backs off only when
  * restarting does not help:
  * - the first failure of a series restarts immediately (delay 0);
- * - each further *fast* failure in a row (the run died before living `stableAfterMs`) waits
- *   `min(maxDelayMs, backoffDelayMs × 2^(n-2))` for the n-th failure of the series, with "full
+ * - each further *fast* failure in a row (the run failed before it had worked — encoded — for
+ *   `stableAfterMs`) waits `min(maxDelayMs, backoffDelayMs × 2^(n-2))` for the n-th failure of the
+ *   series, with "full
  *   jitter" on the upper half (`delay × (0.5 + 0.5 × random())`) so that channels crashed by the same
  *   event (a shared storage outage, a machine hiccup) do not restart in lockstep;
- * - a run that lived `stableAfterMs` was healthy: it ends the series (the next failure restarts at
- *   once again). `onHealthy()` ends it as soon as the run reaches that age, without waiting for it
+ * - a run that worked for `stableAfterMs` was healthy: it ends the series (the next failure restarts
+ *   at once again). `onHealthy()` ends it as soon as the run reaches that age, without waiting for it
  *   to fail.
  * With the defaults the delays of a series are 0, 250, 500, 1000, 2000, 2000 … ms (before jitter):
  * an encoder that keeps failing is retried every ≤ 2 s for as long as its caller wants.
@@ -28,7 +29,7 @@ export interface RestartPolicyOptions {
   backoffDelayMs?: number;
   /** Backoff ceiling; default 2 s. */
   maxDelayMs?: number;
-  /** A run this long was healthy: the next failure starts a new series (restarted at once). Default 5 s. */
+  /** A run that worked (encoded) this long was healthy: the next failure starts a new series (restarted at once). Default 5 s. */
   stableAfterMs?: number;
   /** Fast failures in a row from which the encoder counts as crash-looping; default 3. */
   crashLoopAfter?: number;
@@ -99,7 +100,7 @@ export class RestartPolicy {
     return { restart: true, delayMs: Math.round(base * (0.5 + 0.5 * this.random())) };
   }
 
-  /** The current run has lived `stableAfterMs`: the series of failures is over. Returns whether one was. */
+  /** The current run has worked for `stableAfterMs`: the series of failures is over. Returns whether one was. */
   onHealthy(): boolean {
     const was = this.seriesStart !== undefined;
     this.consecutive = 0;
