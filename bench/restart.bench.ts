@@ -1,7 +1,10 @@
 /**
  * Operator restart of a live channel (`POST /api/v1/channels/{id}/restart`) on the `low-latency`
  * ladder: a real `serve` in this process, an ffmpeg RTMP publisher (640x360 30 fps, 1 s GOP, AAC) and
- * hls.js (low-latency mode) playing the channel in Chromium throughout.
+ * hls.js (low-latency mode) playing the channel in Chromium throughout. Then the same number of
+ * encoder crashes: the channel's ffmpeg SIGKILLed (found in the process list: the child of this
+ * process that reads the feed on stdin and reports `-progress`), which the supervisor restarts at
+ * once (`crash` in the results; `call` is then the kill, `stopMs` the exit being handled).
  *
  * Per restart:
  * - `firstPartMs`: restart call → the new run's first part listed in EVERY rendition's playlist (the
@@ -15,6 +18,7 @@
  * - the viewer-visible stall as hls.js reports it: `waiting` events and stalled milliseconds added
  *   during the restart window, plus non-fatal errors (blocking reloads timing out).
  */
+import { execFileSync } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { captureLogger } from '../test/helpers/api-log-capture.js';
 import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/hls-player.js';
@@ -66,7 +70,17 @@ async function fetchText(url: string): Promise<string | undefined> {
   return res.status === 200 ? text : undefined;
 }
 
-async function measureRestart(serve: TestServe, player: Player, logLines: () => Array<Record<string, unknown>>): Promise<RestartFigures> {
+/** The channel's encoder ffmpeg (the publisher, also a child of this process, pushes RTMP). */
+function encoderPid(): number {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => /\bffmpeg\b/.test(l) && l.includes('-progress') && !l.includes('rtmp://'));
+  if (line === undefined) throw new Error('no encoder ffmpeg among the children of this process');
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+type Trigger = 'operator' | 'crash';
+
+async function measureRestart(serve: TestServe, player: Player, logLines: () => Array<Record<string, unknown>>, trigger: Trigger): Promise<RestartFigures> {
   const urls = RENDITIONS.map((r) => `${serve.originBase}/live/${CHANNEL}/${r}/playlist.m3u8`);
   const initial = await Promise.all(urls.map(async (u) => playlistState((await fetchText(u)) ?? '')));
   const lastPartChange = initial.map(() => performance.now());
@@ -76,6 +90,8 @@ async function measureRestart(serve: TestServe, player: Player, logLines: () => 
   const statsBefore = await player.stats();
   const logsBefore = logLines().length;
 
+  // Looked up before the clock starts: `ps` is not part of the restart.
+  const victim = trigger === 'crash' ? encoderPid() : undefined;
   const t0 = performance.now();
   const wall0 = Date.now();
   let done = false;
@@ -101,9 +117,13 @@ async function measureRestart(serve: TestServe, player: Player, logLines: () => 
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  const answer = await serve.api('POST', `/api/v1/channels/${CHANNEL}/restart`);
+  if (victim === undefined) {
+    const answer = await serve.api('POST', `/api/v1/channels/${CHANNEL}/restart`);
+    if (answer.status !== 200) throw new Error(`restart answered ${answer.status}: ${answer.text}`);
+  } else {
+    process.kill(victim, 'SIGKILL');
+  }
   const apiMs = performance.now() - t0;
-  if (answer.status !== 200) throw new Error(`restart answered ${answer.status}: ${answer.text}`);
   const deadline = Date.now() + 20_000;
   while (firstNewPart.some((t) => t === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   done = true;
@@ -122,7 +142,7 @@ async function measureRestart(serve: TestServe, player: Player, logLines: () => 
   const firstPartByRendition = Object.fromEntries(RENDITIONS.map((r, k) => [r, Math.round(firstNewPart[k]! - t0)]));
   return {
     apiMs: Math.round(apiMs),
-    stopMs: at((l) => l.component === 'transcoder' && l.state === 'stopped'),
+    stopMs: at((l) => l.component === 'transcoder' && (trigger === 'operator' ? l.state === 'stopped' : l.msg === 'ffmpeg run ended')),
     spawnMs: at((l) => l.component === 'transcoder' && l.msg === 'ffmpeg spawned'),
     firstFrameMs: at((l) => l.component === 'transcoder' && l.state === 'running'),
     firstPartMs: Math.max(...Object.values(firstPartByRendition)),
@@ -157,7 +177,10 @@ export async function run(): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 3000));
 
     const restarts: RestartFigures[] = [];
-    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => log.lines()));
+    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => log.lines(), 'operator'));
+    // Crashes SPACING_SECONDS apart: each run lived past the policy's 5 s, so each restart is a first one (immediate).
+    const crashes: RestartFigures[] = [];
+    for (let i = 0; i < RESTARTS; i++) crashes.push(await measureRestart(serve, player, () => log.lines(), 'crash'));
     const final = await player.stats();
     const defined = (values: Array<number | undefined>) => values.filter((v): v is number => v !== undefined);
     return {
@@ -182,6 +205,23 @@ export async function run(): Promise<Record<string, unknown>> {
         playedSeconds: Math.round(final.currentTime),
       },
       perRestart: restarts,
+      crash: {
+        crashes: crashes.length,
+        firstPartMs: summary(crashes.map((r) => r.firstPartMs)),
+        targetFirstPartMs: 2000,
+        gapMs: summary(crashes.map((r) => r.gapMs)),
+        phasesMedianMs: {
+          exitHandled: Math.round(median(defined(crashes.map((r) => r.stopMs)))),
+          spawn: Math.round(median(defined(crashes.map((r) => r.spawnMs)))),
+          firstFrame: Math.round(median(defined(crashes.map((r) => r.firstFrameMs)))),
+          firstPart: Math.round(median(crashes.map((r) => r.firstPartMs))),
+        },
+        viewer: {
+          stalledMsPerCrash: crashes.map((r) => r.stalledMs),
+          nonFatalErrors: crashes.flatMap((r) => r.nonFatalErrors),
+        },
+        perCrash: crashes,
+      },
     };
   } finally {
     await player?.close();

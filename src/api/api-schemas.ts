@@ -34,6 +34,7 @@ export const channelViewSchema = z.object({
   id: z.string(),
   ladder: z.string(),
   state: z.enum(['idle', 'live', 'reconnecting', 'stopped', 'failed']),
+  stateReason: z.string().optional().describe('Why the channel is in its state (its last transition, or the encoder failing while live)'),
   keyLast4: z.string().describe('Last 4 characters of the publish key (the key itself is never returned)'),
   publisher: z
     .object({
@@ -50,6 +51,8 @@ export const channelViewSchema = z.object({
     state: z.enum(['idle', 'starting', 'running', 'restarting', 'stopping', 'stopped', 'failed']),
     runId: z.number(),
     restarts: z.number(),
+    crashLooping: z.boolean().describe('The encoder fails fast again and again (3+ in a row); it keeps being restarted'),
+    failingSeconds: z.number().optional().describe('Seconds since the encoder\'s first failure without a healthy run after it; absent while healthy'),
     uptimeSeconds: z.number(),
     lastError: z.string().optional(),
     renditions: z.array(renditionStatsSchema),

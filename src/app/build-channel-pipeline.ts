@@ -60,6 +60,7 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
       return originPort();
     },
     reconnectGraceSeconds: config.reconnectGraceSeconds,
+    encoderGiveUpSeconds: config.encoderGiveUpSeconds,
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });
   const ingest = buildIngest({

@@ -2,7 +2,7 @@ import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { Ladder } from '../ladder/ladder-schema.js';
 import type { InputSpec } from '../transcode/input-spec.js';
-import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
+import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
 import type { InputPort, RunSink } from './channel-pipeline.js';
 import { component, type Component } from './component.js';
 
@@ -17,6 +17,8 @@ export interface TranscoderSettings {
   logger: Logger;
   /** Each run's outputs: the packager (`package`) or files (`transcode`). */
   runs: RunSink;
+  /** Restart policy; default the supervisor's (a live ladder never gives up). */
+  restart?: TranscoderSupervisorOptions['restart'];
 }
 
 export interface BuiltTranscoder {
@@ -33,7 +35,7 @@ export interface BuiltTranscoder {
  * `serve`'s ladders are built by each channel around its live feed (`src/channels/channel.ts`).
  */
 export function buildTranscoder(settings: TranscoderSettings): BuiltTranscoder {
-  const { channel, ladder, input, inputPort, bus, logger, runs } = settings;
+  const { channel, ladder, input, inputPort, bus, logger, runs, restart } = settings;
   const supervisor = new TranscoderSupervisor({
     channel,
     ladder,
@@ -42,6 +44,7 @@ export function buildTranscoder(settings: TranscoderSettings): BuiltTranscoder {
     bus,
     logger,
     onRun: (run) => runs.attachRun(run),
+    ...(restart !== undefined ? { restart } : {}),
   });
   return { supervisor, component: component('transcoder', { start: () => supervisor.start(), close: () => supervisor.stop() }) };
 }

@@ -45,6 +45,8 @@ export async function runTranscode(settings: TranscodeSettings, logger: Logger, 
     bus,
     logger,
     runs: files,
+    // A one-shot job gives up on an encoder that keeps failing (a live channel never does).
+    restart: { maxRestarts: 5, windowMs: 60_000 },
   });
   const onAbort = (): void => void supervisor.stop();
   signal.addEventListener('abort', onAbort, { once: true });

@@ -31,6 +31,8 @@ export interface ChannelManagerOptions {
   publicHost: string;
   originPort: number;
   reconnectGraceSeconds: number;
+  /** Seconds an encoder may fail without a healthy run before its channel ends the stream (default 60). */
+  encoderGiveUpSeconds?: number;
   /** Allocates SRT ports to channels that have SRT settings without an explicit port. */
   srtPorts: { base: number; count: number };
   stallTimeoutMs?: number;
@@ -207,6 +209,7 @@ export class ChannelManager implements ChannelService {
       ...(this.options.metrics !== undefined ? { metrics: this.options.metrics } : {}),
       urls: (channelId) => this.urls(channelId),
       reconnectGraceMs: this.options.reconnectGraceSeconds * 1000,
+      ...(this.options.encoderGiveUpSeconds !== undefined ? { encoderGiveUpMs: this.options.encoderGiveUpSeconds * 1000 } : {}),
       ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
     });
     this.channels.set(id, channel);
@@ -288,6 +291,7 @@ export class ChannelManager implements ChannelService {
     for (const [id, channel] of this.channels) {
       const view = channel.view();
       if (view.publisher?.bitrate !== undefined) metrics.setIngestBitrate(id, view.publisher.bitrate);
+      if (view.state === 'live') metrics.setTranscoderCrashLooping(id, view.transcoder.crashLooping);
       const video = view.transcoder.renditions.find((r) => r.kind === 'video');
       if (video?.fps !== undefined || video?.speed !== undefined) {
         metrics.setEncoderProgress(id, { ...(video.fps !== undefined ? { fps: video.fps } : {}), ...(video.speed !== undefined ? { speed: video.speed } : {}) });

@@ -36,6 +36,8 @@ export interface ChannelView {
   id: string;
   ladder: string;
   state: ChannelState;
+  /** Why the channel is in its state (its last transition, or the encoder failing while `live`). */
+  stateReason?: string;
   /** Last 4 characters of the key, for operators checking which key is active. */
   keyLast4: string;
   publisher?: {
@@ -54,6 +56,10 @@ export interface ChannelView {
     state: TranscoderStateName;
     runId: number;
     restarts: number;
+    /** The encoder fails fast again and again (3+ in a row); it keeps being restarted. */
+    crashLooping: boolean;
+    /** Seconds since the encoder's first failure without a healthy run after it; absent while healthy. */
+    failingSeconds?: number;
     uptimeSeconds: number;
     lastError?: string;
     renditions: RenditionStats[];

@@ -6,8 +6,11 @@ import type { Logger } from '../core/logger.js';
 import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
+import { TranscoderSupervisor, type TranscoderStateSnapshot } from '../transcode/transcoder-supervisor.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
+
+/** Default of `ChannelDeps.encoderGiveUpMs` (the service config's `encoderGiveUpSeconds`). */
+export const DEFAULT_ENCODER_GIVE_UP_MS = 60_000;
 
 /** What a channel needs from its packager (implemented by `ChannelPackager`). */
 export interface ChannelPackagerPort {
@@ -28,7 +31,9 @@ export interface ChannelPackagerPort {
 export interface ChannelMetricsPort {
   setChannelState(channel: string, state: ChannelState): void;
   setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
+  /** Operator restarts and restarts after encoder failures. */
   countTranscoderRestart(channel: string): void;
+  setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
 }
 
 export interface ChannelDeps {
@@ -43,6 +48,12 @@ export interface ChannelDeps {
   urls: (channel: string) => ChannelView['urls'];
   /** How long a channel waits for its publisher to come back before ending the stream (ms). */
   reconnectGraceMs: number;
+  /**
+   * How long the encoder may fail without a healthy run, its publisher connected, before the channel
+   * ends the stream (EXT-X-ENDLIST) while the encoder keeps retrying (ms); default 60 s, as the
+   * service config's `encoderGiveUpSeconds`.
+   */
+  encoderGiveUpMs?: number;
   /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
   stallTimeoutMs?: number;
 }
@@ -52,7 +63,15 @@ export interface ChannelDeps {
  * and its packager. States (see `ChannelState`): `idle` → publish → `live` → publisher leaves →
  * `reconnecting` → (publisher back within the grace period → `live`, same playlist after a
  * discontinuity) or (grace over → stream ended with EXT-X-ENDLIST → `idle`). `stop()` → `stopped`
- * (publishes refused until `start()`); a ladder that keeps crashing → `failed`.
+ * (publishes refused until `start()`); a ladder or an input that cannot work at all → `failed`.
+ *
+ * An encoder that keeps crashing while the publisher is connected does not fail the channel: it
+ * stays `live` and the supervisor keeps restarting it (at once, then every ≤ 2 s, see
+ * `RestartPolicy`); the view's `stateReason` and `transcoder.crashLooping` say so. Once it has failed
+ * for `encoderGiveUpMs` without a healthy run, the stream is ended (EXT-X-ENDLIST, no preload hint:
+ * players and blocking reloads get an answer instead of waiting for a part that does not come) and
+ * ended again after every further failure; the retries go on, and a run that produces media
+ * continues the same playlists after a discontinuity.
  */
 export class Channel {
   private state: ChannelState = 'idle';
@@ -61,6 +80,12 @@ export class Channel {
   private packager: ChannelPackagerPort | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
+  /** Why the channel is in its state (the reason of its last transition). */
+  private stateReason: string | undefined;
+  /** `failingSince` of the supervisor's series of failures that made the channel end its stream. */
+  private endedFailureSeries: number | undefined;
+  /** Unsubscribes the current supervisor's state events. */
+  private offTranscoderState: (() => void) | undefined;
   /** The latest run's resolved ladder: output sizes and bitrates for the view. */
   private lastRun: TranscodeRun | undefined;
   /** The feed `lastRun` encoded: while it is still the current one, its probe is still true. */
@@ -233,15 +258,20 @@ export class Channel {
       })),
       ...(ladder?.audio ?? []).map((a) => ({ name: a.name, kind: 'audio' as const, bitrate: a.bitrate, ...stats(a.name) })),
     ];
+    const failingSince = this.state === 'live' ? snapshot?.failingSince : undefined;
+    const stateReason = failingSince !== undefined && snapshot !== undefined ? this.failureReason(snapshot, failingSince) : this.stateReason;
     const view: ChannelView = {
       id: this.spec.id,
       ladder: this.spec.ladder,
       state: this.state,
+      ...(stateReason !== undefined ? { stateReason } : {}),
       keyLast4: this.spec.key.slice(-4),
       transcoder: {
         state: snapshot?.state ?? 'idle',
         runId: snapshot?.runId ?? 0,
         restarts: this.restarts + (snapshot?.restarts ?? 0),
+        crashLooping: snapshot?.crashLooping ?? false,
+        ...(failingSince !== undefined ? { failingSeconds: Math.round((Date.now() - failingSince) / 1000) } : {}),
         uptimeSeconds: Math.round((snapshot?.uptimeMs ?? 0) / 1000),
         lastError: snapshot?.lastError ?? this.lastError,
         renditions,
@@ -309,9 +339,15 @@ export class Channel {
       ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
     });
     this.supervisor = supervisor;
+    // Synchronous with the supervisor's transitions: a stream ended on a failure is ended before the
+    // next run can attach (the packager orders the end and the runs).
+    this.offTranscoderState = this.deps.bus.on(LivepipeEvent.TranscoderState, (event) => {
+      if (event.channel === this.spec.id && event.state === 'restarting' && this.supervisor === supervisor) this.onEncoderFailure(supervisor, packager);
+    });
     try {
       await supervisor.start();
     } catch (err) {
+      this.unsubscribeTranscoder();
       this.supervisor = undefined;
       const message = errorMessage(err);
       this.logger.error({ err: message }, 'ladder could not start: dropping the publisher');
@@ -330,6 +366,8 @@ export class Channel {
   private async stopLadder(): Promise<void> {
     const supervisor = this.supervisor;
     this.supervisor = undefined;
+    this.unsubscribeTranscoder();
+    this.endedFailureSeries = undefined;
     if (supervisor !== undefined) {
       this.lastError = supervisor.state().lastError ?? this.lastError;
       this.restarts += supervisor.state().restarts;
@@ -345,6 +383,47 @@ export class Channel {
     await this.startLadder();
   }
 
+  /**
+   * The supervisor is restarting after a failed run (that run's outputs have ended). Counted; past
+   * `encoderGiveUpMs` of failing without a healthy run, with the publisher still connected, the
+   * stream is ended — again after every further failure, since a run that produced media in between
+   * reopened it. The supervisor keeps retrying either way.
+   */
+  private onEncoderFailure(supervisor: TranscoderSupervisor, packager: ChannelPackagerPort): void {
+    this.deps.metrics?.countTranscoderRestart(this.spec.id);
+    const snapshot = supervisor.state();
+    this.deps.metrics?.setTranscoderCrashLooping(this.spec.id, snapshot.crashLooping);
+    const since = snapshot.failingSince;
+    const giveUpMs = this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS;
+    if (since === undefined || this.feed === undefined || this.state !== 'live' || Date.now() - since < giveUpMs) return;
+    if (this.endedFailureSeries !== since) {
+      this.endedFailureSeries = since;
+      this.logger.error(
+        { failingSeconds: Math.round((Date.now() - since) / 1000), failures: snapshot.consecutiveFailures, lastError: snapshot.lastError },
+        'encoder failing for too long: ending the stream (EXT-X-ENDLIST); it keeps retrying and resumes the stream when it recovers',
+      );
+    }
+    packager.endStream().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'stream could not be ended'));
+  }
+
+  /** The view's reason while the encoder is failing (not yet healthy again). */
+  private failureReason(snapshot: TranscoderStateSnapshot, failingSince: number): string {
+    const seconds = Math.round((Date.now() - failingSince) / 1000);
+    const last = snapshot.lastError !== undefined ? ` (last: ${snapshot.lastError})` : '';
+    if (this.endedFailureSeries === failingSince) {
+      return `encoder failing for ${seconds} s${last}: stream ended with EXT-X-ENDLIST; still retrying, a run that produces media continues it`;
+    }
+    const giveUp = Math.round((this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS) / 1000);
+    const what = snapshot.crashLooping ? `encoder crash-looping: ${snapshot.consecutiveFailures} fast failures in a row` : 'encoder restarted after a failure';
+    return `${what} for ${seconds} s${last}; retrying, the stream ends after ${giveUp} s of failures`;
+  }
+
+  private unsubscribeTranscoder(): void {
+    this.offTranscoderState?.();
+    this.offTranscoderState = undefined;
+    this.deps.metrics?.setTranscoderCrashLooping(this.spec.id, false);
+  }
+
   private fail(reason: string): void {
     this.lastError = reason;
     this.setState('failed', reason);
@@ -354,6 +433,7 @@ export class Channel {
     if (next === this.state) return;
     this.logger.info({ from: this.state, to: next, reason }, 'channel state');
     this.state = next;
+    this.stateReason = reason;
     this.deps.metrics?.setChannelState(this.spec.id, next);
   }
 

@@ -91,6 +91,15 @@ export const serviceConfigSchema = z
       .default({ portBase: 9000, portCount: 100 }),
     /** Seconds a channel waits for its publisher to come back before ending the stream (default 10). */
     reconnectGraceSeconds: z.number().min(0).max(3600).default(10),
+    /**
+     * Seconds a channel's encoder may keep failing, its publisher connected and no run healthy
+     * (encoding for 5 s) in between, before the channel ends the stream with EXT-X-ENDLIST so that
+     * players and blocking playlist requests get an answer instead of waiting for parts that do not
+     * come (default 60). The encoder keeps being restarted (every ≤ 2 s) all the same: a run that produces
+     * media again continues the same playlists after a discontinuity. The first restart after a
+     * crash is immediate whatever this is.
+     */
+    encoderGiveUpSeconds: z.number().min(1).max(24 * 3600).default(60),
     /** Seconds of media kept in the live playlists (DVR window, default 30). */
     dvrWindowSeconds: z.number().min(6).max(6 * 3600).default(30),
     /**

@@ -12,7 +12,11 @@ export type ChannelState =
   | 'reconnecting'
   /** Stopped by an operator: publishes are refused until `start`. */
   | 'stopped'
-  /** The ladder failed (crash-loop guard); see `transcoder.lastError`. */
+  /**
+   * The ladder or the input cannot work (unusable media, a ladder that does not load); see
+   * `transcoder.lastError`. An encoder that merely keeps crashing leaves the channel `live` (see
+   * `transcoder.crashLooping`).
+   */
   | 'failed';
 
 /** Every state, in the order metrics and docs list them. */

@@ -74,6 +74,8 @@ export interface TranscoderMetrics {
   setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
   /** One ffmpeg restart of the channel's ladder (crash or operator restart). */
   countTranscoderRestart(channel: string): void;
+  /** The channel's encoder fails fast again and again (`RestartPolicy` crash loop), or no longer does. */
+  setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
 }
 
 /** For the LL-HLS packager. */
@@ -123,6 +125,7 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly encoderFps: Gauge<'channel'>;
   private readonly encoderSpeed: Gauge<'channel'>;
   private readonly transcoderRestarts: Counter<'channel'>;
+  private readonly transcoderCrashLooping: Gauge<'channel'>;
   private readonly parts: Counter<'channel' | 'rendition'>;
   private readonly segments: Counter<'channel' | 'rendition'>;
   private readonly partLatency: Histogram<'channel' | 'rendition'>;
@@ -186,6 +189,12 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     this.transcoderRestarts = new Counter({
       name: 'livepipe_transcoder_restarts_total',
       help: 'ffmpeg (re)starts of the channel ladder after the first run.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.transcoderCrashLooping = new Gauge({
+      name: 'livepipe_transcoder_crash_looping',
+      help: '1 while the channel encoder keeps failing fast (3+ failures in a row, still retrying), else 0.',
       labelNames: ['channel'],
       registers,
     });
@@ -327,6 +336,11 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     this.transcoderRestarts.inc({ channel });
   }
 
+  setTranscoderCrashLooping(channel: string, crashLooping: boolean): void {
+    if (!isValidId(channel)) return;
+    this.transcoderCrashLooping.set({ channel }, crashLooping ? 1 : 0);
+  }
+
   countPart(channel: string, rendition: string): void {
     if (this.track(channel, rendition)) this.parts.inc({ channel, rendition });
   }
@@ -409,6 +423,7 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
     for (const state of CHANNEL_STATES) this.channelState.remove({ channel, state });
     this.ingestBitrate.remove({ channel });
     this.transcoderRestarts.remove({ channel });
+    this.transcoderCrashLooping.remove({ channel });
     this.encoderFps.remove({ channel });
     this.encoderSpeed.remove({ channel });
     for (const rendition of this.renditions.get(channel) ?? []) {

@@ -114,12 +114,20 @@ export class ChannelPackager {
     });
   }
 
-  /** EXT-X-ENDLIST on every rendition once their queued media is stored. */
-  async endStream(): Promise<void> {
-    await this.attachChain;
-    await Promise.all([...this.runsInFlight]);
-    await Promise.all([...this.renditions.values()].map((r) => r.end()));
-    for (const name of [...this.restored.keys()]) this.endRestored(name);
+  /**
+   * EXT-X-ENDLIST on every rendition once their queued media is stored. Ordered with `attachRun`: runs
+   * attached before this call are packaged to their end first (call it once they have ended: after
+   * the transcoder stopped, or when it reports a failed run), a run attached after it starts after the
+   * end and continues the playlists from its first part (a discontinuity, msn increasing).
+   */
+  endStream(): Promise<void> {
+    const ended = this.attachChain.then(async () => {
+      await Promise.all([...this.runsInFlight]);
+      await Promise.all([...this.renditions.values()].map((r) => r.end()));
+      for (const name of [...this.restored.keys()]) this.endRestored(name);
+    });
+    this.attachChain = ended.catch((err) => this.logger.error({ err: errorMessage(err) }, 'stream could not be ended'));
+    return ended;
   }
 
   /**

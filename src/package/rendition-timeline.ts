@@ -172,8 +172,9 @@ export class RenditionTimeline {
       timeOrigin: start.timeOrigin,
     };
     this.discontinuityPending = this.hadMedia;
-    // A new publisher after an end of list continues the same playlist (msn never goes backwards).
-    this.playlist.endList = false;
+    // After an end of list the playlist stays ended until this run's first part (see `addPart`): a run
+    // that dies before producing one (an encoder in a crash loop) must not bring back a preload hint
+    // that blocking requests would wait on in vain.
     this.updateHint();
   }
 
@@ -218,6 +219,9 @@ export class RenditionTimeline {
     };
     if (part.gap) entry.gap = true;
     pending.parts.push(entry);
+    // A new run after an end of list (a publisher back, an encoder recovered) continues the same
+    // playlist from its first part on: msn never goes backwards, a discontinuity marks the new run.
+    this.playlist.endList = false;
     this.ageParts(now);
     this.updateHint(part.endsAtBoundary === true);
     return { msn: pending.msn, index: pending.parts.length - 1 };

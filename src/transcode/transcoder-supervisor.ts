@@ -25,11 +25,14 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * One long-lived supervisor per channel, owning a replaceable ffmpeg run (the MediaMTX pattern).
  *
  * States: `idle` → `starting` (probe + spawn; until the first frame is encoded) → `running` →
- * on a crash or a stall `restarting` (backoff with jitter) → `starting` → … ; `stop()` →
- * `stopping` → `stopped`. The input ending cleanly (ffmpeg exits 0) also ends in `stopped`.
- * Too many failures within the crash-loop window, or an input that cannot be used at all (no video,
- * not decodable, outside `input-limits.ts`), end in `failed` carrying the reason and the last stderr
- * lines.
+ * on a crash or a stall `restarting` → `starting` → … ; `stop()` → `stopping` → `stopped`. The input
+ * ending cleanly (ffmpeg exits 0) also ends in `stopped`.
+ * Restarts follow `RestartPolicy`: the first one after a crash is immediate, only repeated fast
+ * failures back off (capped, 2 s by default), and a live supervisor never gives up on its own: it
+ * reports a crash loop (`crashLooping`, `failingSince` in its state) and leaves the decision to end
+ * the stream to its channel. An input that cannot be used at all (no video, not decodable, outside
+ * `input-limits.ts`), or the policy's optional give-up guard (one-shot jobs), end in `failed`
+ * carrying the reason and the last stderr lines.
  * Every transition is emitted as `LivepipeEvent.TranscoderState`.
  *
  * ## The run contract (`ladder/run-contract.ts`, consumed by the packager)
@@ -54,6 +57,12 @@ export interface TranscoderStateSnapshot {
   pid: number | undefined;
   /** Restarts after failures since `start()`. */
   restarts: number;
+  /** Fast failures in a row (`RestartPolicy`): 0 once a run was healthy. */
+  consecutiveFailures: number;
+  /** `crashLoopAfter` or more fast failures in a row: restarting does not help (yet). */
+  crashLooping: boolean;
+  /** Epoch ms of the first failure since the last healthy run; undefined while healthy. */
+  failingSince: number | undefined;
   /** Epoch ms the current run was spawned; undefined between runs. */
   runStartedAt: number | undefined;
   uptimeMs: number;
@@ -97,6 +106,10 @@ export interface TranscoderSupervisorOptions {
   stallTimeoutMs?: number;
   /** SIGTERM → SIGKILL grace on stop; default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Restart pacing (see `RestartPolicy`): immediate first restart, backoff 250 ms doubling to a 2 s cap
+   * for fast failures in a row, healthy after 5 s, crash loop from 3 fast failures; no give-up guard.
+   */
   restart?: RestartPolicyOptions;
   /** Jitter source for the backoff; default Math.random. */
   random?: () => number;
@@ -132,8 +145,12 @@ export class TranscoderSupervisor {
   private lastProgress: TranscodeProgress | undefined;
   private lastError: string | undefined;
   private stderrTail: string[] = [];
+  /** The probe of the last run that encoded frames: a restart after its crash reuses it (see `launch`). */
+  private workingProbe: InputProbe | undefined;
   private decisions: RenditionDecision[] = [];
   private lastAdvanceAt = 0;
+  /** The current run's probe: becomes `workingProbe` once the run encodes a frame. */
+  private runProbe: InputProbe | undefined;
   private lastFrame = -1;
   private stalled = false;
   private watchdog: NodeJS.Timeout | undefined;
@@ -184,6 +201,9 @@ export class TranscoderSupervisor {
       runId: this.runId,
       pid: this.proc && !this.proc.hasExited ? this.proc.pid : undefined,
       restarts: this.restarts,
+      consecutiveFailures: this.policy.consecutiveFailures(),
+      crashLooping: this.policy.crashLooping(),
+      failingSince: this.policy.failingSince(),
       runStartedAt: this.runStartedAt,
       uptimeMs: this.runStartedAt !== undefined ? now - this.runStartedAt : 0,
       lastProgress: this.lastProgress,
@@ -278,8 +298,13 @@ export class TranscoderSupervisor {
     let probe: InputProbe;
     let media: Readable | undefined;
     let source: Readable | undefined;
-    const known = this.reusableProbe;
+    // A restart after a run that encoded frames reuses that run's probe: the input is the same live
+    // feed, and ffprobe's analysis of it is most of a restart (~0.6 s) that viewers at the live edge
+    // wait for. A run that failed without encoding anything probes again: the input may be what
+    // changed or what is wrong.
+    const known = this.reusableProbe ?? this.workingProbe;
     this.reusableProbe = undefined;
+    this.workingProbe = undefined;
     if (known !== undefined) {
       probe = known;
       if (input.kind === 'stdin') media = source = this.options.openInput!();
@@ -342,6 +367,7 @@ export class TranscoderSupervisor {
     }));
     const mediaStartedAt = (): number => (source !== undefined ? firstFrameArrivedAt(source) : undefined) ?? startedAt;
     const run: TranscodeRun = { channel: this.channel, runId, startedAt, mediaStartedAt, probe, ladder: resolved, outputs, ended: proc.exited };
+    this.runProbe = probe;
     void proc.exited.then((exit) => this.onExit(proc, runId, exit));
     if (this.options.onRun) {
       try {
@@ -365,8 +391,12 @@ export class TranscoderSupervisor {
     const frame = progress.frame ?? -1;
     if (frame > this.lastFrame) {
       this.lastFrame = frame;
-      this.lastAdvanceAt = this.clock.now();
+      const now = this.clock.now();
+      this.lastAdvanceAt = now;
       if (frame > 0 && this.currentState === 'starting') this.setState('running');
+      if (frame > 0 && this.runStartedAt !== undefined && now - this.runStartedAt >= this.policy.healthyAfterMs && this.policy.onHealthy()) {
+        this.logger.info({ runId, restarts: this.restarts }, 'transcoder healthy again: the failures are over');
+      }
     }
   }
 
@@ -395,10 +425,14 @@ export class TranscoderSupervisor {
   private onExit(proc: SupervisedProcess, runId: number, exit: ProcessExit): void {
     if (proc !== this.proc) return;
     this.clearWatchdog();
-    const ranMs = this.runStartedAt !== undefined ? this.clock.now() - this.runStartedAt : 0;
+    // How long the run worked (spawn → its last encoded frame), not how long it existed: a run that
+    // hung without encoding until the stall watchdog killed it was not healthy, however long it took.
+    const ranMs = this.runStartedAt !== undefined && this.lastFrame > 0 ? this.lastAdvanceAt - this.runStartedAt : 0;
     this.runStartedAt = undefined;
     if (this.stopping) return; // stop() owns the transition to `stopped`.
     const tail = proc.stderrTail();
+    if (this.lastFrame > 0) this.workingProbe = this.runProbe;
+    this.runProbe = undefined;
     if (exit.error) {
       this.lastError = errorMessage(exit.error);
       this.stderrTail = tail;
@@ -429,6 +463,7 @@ export class TranscoderSupervisor {
     this.scheduleRestart(reason, ranMs);
   }
 
+  /** `ranMs`: how long the failed run worked (0 for a launch that failed). */
   private scheduleRestart(reason: string, ranMs: number): void {
     const decision = this.policy.onFailure(this.clock.now(), ranMs);
     if (!decision.restart) {
@@ -440,12 +475,16 @@ export class TranscoderSupervisor {
       return;
     }
     this.restarts += 1;
-    this.setState('restarting', `${reason}; restart in ${decision.delayMs} ms`);
-    this.restartTimer = setTimeout(() => {
+    const loop = this.policy.crashLooping() ? ` (crash loop: ${this.policy.consecutiveFailures()} fast failures in a row)` : '';
+    this.setState('restarting', `${reason}; restart in ${decision.delayMs} ms${loop}`);
+    const relaunch = (): void => {
       this.restartTimer = undefined;
       if (this.stopping) return;
       this.setState('starting');
       void this.launchGuarded();
-    }, decision.delayMs);
+    };
+    // Immediate restarts still leave the current tick: listeners of the `restarting` event (the
+    // channel ending a stream) act before the next run can attach.
+    this.restartTimer = setTimeout(relaunch, decision.delayMs);
   }
 }

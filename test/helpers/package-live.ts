@@ -484,7 +484,7 @@ export async function startLiveChannel(options: LiveChannelOptions): Promise<Liv
     bus,
     logger,
     onRun: (run) => packager.attachRun(run),
-    restart: options.restart ?? { initialDelayMs: 200, maxDelayMs: 400 },
+    restart: options.restart ?? { backoffDelayMs: 200, maxDelayMs: 400 },
     random: () => 0.5,
   });
   await packager.start();

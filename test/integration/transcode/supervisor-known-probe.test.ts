@@ -2,7 +2,8 @@
  * An operator restart of a channel whose publisher stayed connected hands the new supervisor the
  * previous run's probe: its first run must not run ffprobe (proved with an ffprobe path that does
  * not exist, which would fail the start with BinaryMissing), must compile from the known probe and
- * must encode the live input; a later failure must probe again.
+ * must encode the live input; a restart after a crash of a run that encoded frames reuses that probe,
+ * a failure without any encoded frame probes again.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,7 +58,7 @@ describe('TranscoderSupervisor with a known probe', () => {
       ffprobePath: join(dir, 'no-such-ffprobe'),
       bus: new EventBus(),
       logger: silentLogger(),
-      restart: { initialDelayMs: 50, maxDelayMs: 100, maxRestarts: 1, windowMs: 60_000 },
+      restart: { backoffDelayMs: 50, maxDelayMs: 100, maxRestarts: 1, windowMs: 60_000 },
       onRun: (run) => {
         runs.push(run);
         for (const o of run.outputs) o.stream.resume();
@@ -78,7 +79,44 @@ describe('TranscoderSupervisor with a known probe', () => {
     }
   });
 
-  it('probes again after a failure: the known probe serves the first run only', async () => {
+  it('a restart after a run that encoded frames reuses its probe (no ffprobe on the restart path)', async () => {
+    const runs: TranscodeRun[] = [];
+    const supervisor = new TranscoderSupervisor({
+      channel: 'known3',
+      ladder: tiny,
+      input: { kind: 'stdin', format: 'flv' },
+      // Each run gets the file, then the feed stays open: a live publisher between two frames.
+      openInput: () => {
+        const stream = new Readable({ read() {} });
+        stream.push(flv);
+        return stream;
+      },
+      knownProbe: known,
+      // Any ffprobe call would fail the supervisor (BinaryMissing).
+      ffprobePath: join(dir, 'no-such-ffprobe'),
+      bus: new EventBus(),
+      logger: silentLogger(),
+      stallTimeoutMs: 60_000,
+      onRun: (run) => {
+        runs.push(run);
+        for (const o of run.outputs) o.stream.resume();
+      },
+    });
+    try {
+      await supervisor.start();
+      for (let run = 1; run <= 2; run++) {
+        expect(await waitUntil(() => supervisor.state().runId === run && supervisor.state().state === 'running', 20_000)).toBe(true);
+        process.kill(supervisor.state().pid!, 'SIGKILL');
+      }
+      expect(await waitUntil(() => supervisor.state().runId === 3 && supervisor.state().state === 'running', 20_000)).toBe(true);
+      expect(runs.map((r) => r.probe)).toEqual([known, known, known]);
+      expect(supervisor.state().lastError).toBe('ffmpeg killed by SIGKILL');
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
+  it('probes again after a failure without any encoded frame: the known probe serves the first run only', async () => {
     let opened = 0;
     const supervisor = new TranscoderSupervisor({
       channel: 'known2',
@@ -90,7 +128,7 @@ describe('TranscoderSupervisor with a known probe', () => {
       ffprobePath: join(dir, 'no-such-ffprobe'),
       bus: new EventBus(),
       logger: silentLogger(),
-      restart: { initialDelayMs: 50, maxDelayMs: 100, maxRestarts: 3, windowMs: 60_000 },
+      restart: { backoffDelayMs: 50, maxDelayMs: 100, maxRestarts: 3, windowMs: 60_000 },
     });
     try {
       await supervisor.start();

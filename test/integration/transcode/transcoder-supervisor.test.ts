@@ -41,7 +41,7 @@ function harness(overrides: Partial<TranscoderSupervisorOptions> & { input: Inpu
     logger: silentLogger(),
     stallTimeoutMs: 10_000,
     stopTimeoutMs: 3_000,
-    restart: { initialDelayMs: 200, maxDelayMs: 400, maxRestarts: 5, windowMs: 60_000 },
+    restart: { backoffDelayMs: 200, maxDelayMs: 400, maxRestarts: 5, windowMs: 60_000 },
     random: () => 0.5,
     ...overrides,
   });
@@ -71,7 +71,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('restarts ffmpeg after a SIGKILL, with backoff, emitting states in order; stop() leaves no process', async () => {
+  it('restarts ffmpeg at once after a SIGKILL, emitting states in order; stop() leaves no process', async () => {
     const h = harness({ input: live });
     toStop.push(h.supervisor);
     await h.supervisor.start();
@@ -79,18 +79,16 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     const first = h.supervisor.state().pid!;
     expect(pidAlive(first)).toBe(true);
 
-    const killedAt = Date.now();
     process.kill(first, 'SIGKILL');
     expect(await waitUntil(() => h.supervisor.state().runId === 2 && h.supervisor.state().state === 'running', 20_000)).toBe(true);
-    const restartedAfter = Date.now() - killedAt;
     const second = h.supervisor.state().pid!;
     expect(second).not.toBe(first);
     expect(pidAlive(first)).toBe(false);
-    // Backoff: 200 ms × (0.5 + 0.5 × 0.5) = 150 ms at least before the new run.
-    expect(restartedAfter).toBeGreaterThanOrEqual(150);
+    // The first restart of a series is immediate (no backoff before it).
     const restarting = h.states.find((s) => s.state === 'restarting')!;
-    expect(restarting.reason).toMatch(/killed by SIGKILL; restart in 150 ms/);
-    expect(h.supervisor.state()).toMatchObject({ restarts: 1, lastError: 'ffmpeg killed by SIGKILL' });
+    expect(restarting.reason).toMatch(/killed by SIGKILL; restart in 0 ms$/);
+    expect(h.supervisor.state()).toMatchObject({ restarts: 1, lastError: 'ffmpeg killed by SIGKILL', consecutiveFailures: 1, crashLooping: false });
+    expect(h.supervisor.state().failingSince).toBeGreaterThan(0);
 
     await h.supervisor.stop();
     await h.supervisor.stop(); // idempotent
@@ -127,6 +125,29 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     if (pid !== undefined) expect(groupAlive(pid)).toBe(false);
   });
 
+  it('does not count a run that stalled as healthy, however long it existed: stall kills back off', async () => {
+    const h = harness({
+      input: { kind: 'stdin', format: 'flv' },
+      // Each run encodes the 3 s file in well under stableAfterMs, then gets nothing more until the
+      // watchdog kills it: existed > stableAfterMs, worked < stableAfterMs.
+      stallTimeoutMs: 4_000,
+      restart: { backoffDelayMs: 100, maxDelayMs: 200, stableAfterMs: 3_000 },
+      openInput: () => {
+        const stream = new Readable({ read() {} });
+        stream.push(flv);
+        return stream;
+      },
+    });
+    toStop.push(h.supervisor);
+    await h.supervisor.start();
+    expect(await waitUntil(() => h.names().filter((s) => s === 'restarting').length === 2, 60_000)).toBe(true);
+    const reasons = h.states.filter((s) => s.state === 'restarting').map((s) => s.reason);
+    expect(reasons[0]).toMatch(/^stalled: no frame encoded for 4 s; restart in 0 ms$/);
+    // The second stall continues the series (a backoff), instead of restarting at once as after a healthy run.
+    expect(reasons[1]).toMatch(/^stalled: no frame encoded for 4 s; restart in 75 ms$/);
+    expect(h.supervisor.state().consecutiveFailures).toBe(2);
+  });
+
   it('fails with a readable reason on an undecodable input, without restarting', async () => {
     const garbage = join(dir, 'garbage.mp4');
     // Fixed bytes, not random ones: about one random 64 KiB file in 300 happens to probe as some
@@ -150,7 +171,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
   });
 
   it('gives up (failed) when ffmpeg keeps dying: the crash-loop guard names the cause', async () => {
-    const h = harness({ input: live, restart: { initialDelayMs: 50, maxDelayMs: 100, maxRestarts: 2, windowMs: 60_000 } });
+    const h = harness({ input: live, restart: { backoffDelayMs: 50, maxDelayMs: 100, maxRestarts: 2, windowMs: 60_000 } });
     toStop.push(h.supervisor);
     await h.supervisor.start();
     for (let run = 1; run <= 3; run++) {
@@ -161,6 +182,28 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     expect(h.states.at(-1)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/crash loop: 3 failures within 60 s \(limit 2\); last error: ffmpeg killed by SIGKILL/) });
     expect(h.names().filter((s) => s === 'restarting')).toHaveLength(2);
     expect(h.supervisor.state().pid).toBeUndefined();
+  });
+
+  it('without a give-up guard keeps retrying a crash loop at the capped rate, reports it, and clears it once a run is healthy', async () => {
+    const h = harness({ input: live, restart: { backoffDelayMs: 100, maxDelayMs: 200, stableAfterMs: 2_000, crashLoopAfter: 3 } });
+    toStop.push(h.supervisor);
+    await h.supervisor.start();
+    for (let run = 1; run <= 5; run++) {
+      expect(await waitUntil(() => h.supervisor.state().runId === run && h.supervisor.state().pid !== undefined, 20_000)).toBe(true);
+      process.kill(h.supervisor.state().pid!, 'SIGKILL');
+      expect(await waitUntil(() => h.names().filter((s) => s === 'restarting').length === run, 20_000)).toBe(true);
+      expect(h.supervisor.state()).toMatchObject({ consecutiveFailures: run, crashLooping: run >= 3 });
+    }
+    const delays = h.states.filter((s) => s.state === 'restarting').map((s) => Number(/restart in (\d+) ms/.exec(s.reason ?? '')![1]));
+    // Immediate, then 100 ms doubling to the 200 ms cap (jitter 0.5 → 75 % of the step).
+    expect(delays).toEqual([0, 75, 150, 150, 150]);
+    expect(h.states.filter((s) => s.state === 'restarting').at(-1)!.reason).toMatch(/crash loop: 5 fast failures in a row/);
+    const failingSince = h.supervisor.state().failingSince!;
+    expect(failingSince).toBeGreaterThan(0);
+    expect(h.names()).not.toContain('failed');
+    // The sixth run is left alone: once it has encoded for 2 s the failures are over.
+    expect(await waitUntil(() => h.supervisor.state().runId === 6 && !h.supervisor.state().crashLooping, 30_000)).toBe(true);
+    expect(h.supervisor.state()).toMatchObject({ state: 'running', consecutiveFailures: 0, failingSince: undefined, restarts: 5 });
   });
 
   it('refuses a channel over the node-wide cap with CapacityExceeded, spawning nothing', async () => {

@@ -13,6 +13,8 @@ describe('buildServiceConfig', () => {
     expect(cfg.srt.portBase).toBe(9000);
     expect(cfg.dataDir).toBe('./data');
     expect(cfg.channels).toEqual([]);
+    expect(cfg.reconnectGraceSeconds).toBe(10);
+    expect(cfg.encoderGiveUpSeconds).toBe(60);
     expect(Object.isFrozen(cfg)).toBe(true);
     expect(Object.isFrozen(cfg.origin)).toBe(true);
   });
@@ -47,6 +49,7 @@ describe('buildServiceConfig', () => {
     [{ channels: [{ id: 'a', key: KEY }, { id: 'a', key: KEY }] }, 'channels.1.id'],
     [{ channels: [{ id: 'a', key: KEY, colour: 'red' }] }, 'channels.0'],
     [{ origin: { port: 70000 } }, 'origin.port'],
+    [{ encoderGiveUpSeconds: 0 }, 'encoderGiveUpSeconds'],
     [{ bogus: true }, '(root)'],
   ])('rejects %j naming %s', (file, path) => {
     let error: unknown;

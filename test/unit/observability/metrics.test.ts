@@ -21,6 +21,7 @@ describe('Metrics', () => {
       livepipe_encoder_fps: 'gauge',
       livepipe_encoder_speed_ratio: 'gauge',
       livepipe_transcoder_restarts_total: 'counter',
+      livepipe_transcoder_crash_looping: 'gauge',
       livepipe_parts_total: 'counter',
       livepipe_segments_total: 'counter',
       livepipe_part_latency_seconds: 'histogram',
@@ -57,6 +58,9 @@ describe('Metrics', () => {
     m.setEncoderProgress('news', { speed: 0.9 });
     m.countTranscoderRestart('news');
     m.countTranscoderRestart('news');
+    m.setTranscoderCrashLooping('news', true);
+    m.setTranscoderCrashLooping('sport', true);
+    m.setTranscoderCrashLooping('sport', false);
     m.countPart('news', '720p');
     m.countPart('news', '720p');
     m.countPart('news', '720p');
@@ -87,6 +91,8 @@ describe('Metrics', () => {
     expect(sampleValue(p, 'livepipe_encoder_fps', ch)).toBe(29.97);
     expect(sampleValue(p, 'livepipe_encoder_speed_ratio', ch)).toBe(0.9);
     expect(sampleValue(p, 'livepipe_transcoder_restarts_total', ch)).toBe(2);
+    expect(sampleValue(p, 'livepipe_transcoder_crash_looping', ch)).toBe(1);
+    expect(sampleValue(p, 'livepipe_transcoder_crash_looping', { channel: 'sport' })).toBe(0);
     expect(sampleValue(p, 'livepipe_parts_total', r720)).toBe(3);
     expect(sampleValue(p, 'livepipe_segments_total', r720)).toBe(1);
     expect(sampleValue(p, 'livepipe_part_latency_seconds_count', r720)).toBe(2);
@@ -122,6 +128,7 @@ describe('Metrics', () => {
       m.setIngestBitrate(channel, 1);
       m.setEncoderProgress(channel, { fps: 30, speed: 1 });
       m.countTranscoderRestart(channel);
+      m.setTranscoderCrashLooping(channel, true);
       m.countPart(channel, '720p');
       m.countSegment(channel, 'audio');
       m.observePartLatency(channel, '720p', 1);

@@ -184,6 +184,25 @@ describe('RenditionTimeline', () => {
     expect(d.timeline.playlist.endList).toBe(false);
   });
 
+  it('stays ended after a new run starts until that run\'s first part: no preload hint for a run that may never produce one', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.endList(d.now);
+    d.startRun(2, d.time);
+    expect(d.timeline.playlist.endList).toBe(true);
+    const text = d.text();
+    expect(text).not.toContain('PRELOAD-HINT');
+    expect(text.trimEnd().endsWith('#EXT-X-ENDLIST')).toBe(true);
+    // A run that dies there and the next one: still ended; the first part reopens the playlist.
+    d.startRun(3, d.time);
+    expect(d.timeline.playlist.endList).toBe(true);
+    d.timeline.addPart({ startTime: d.time, duration: 0.5, independent: true }, d.now);
+    expect(d.timeline.playlist.endList).toBe(false);
+    expect(d.timeline.playlist.preloadHint).toBeDefined();
+    expect(d.timeline.playlist.pending).toMatchObject({ msn: 1, discontinuity: true, mapUri: 'init-3.mp4' });
+  });
+
   it('rejects misuse with coded errors', () => {
     const t = timeline();
     expect(() => t.addPart({ startTime: 0, duration: 0.5, independent: true }, ANCHOR)).toThrow(
