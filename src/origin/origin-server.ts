@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { OriginMetrics, OriginRequestClass } from '../observability/metrics.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import {
@@ -31,31 +32,13 @@ import { checkRequestPath, contentTypeOf, type OriginResource } from './request-
  * Raw `node:http`: a cached part is answered from a prebuilt header array and a Buffer without
  * parsing the path again (the cache is keyed by validated paths, so an exact match is safe).
  */
-/** What a response served: the `class` label of the origin request counter. */
-export type OriginRequestClass = 'multivariant' | 'playlist' | 'blocking_playlist' | 'init' | 'part' | 'segment' | 'other';
-
-/**
- * What the origin reports (implemented by `Metrics`). Called on the request hot path, so an
- * implementation must be cheap: fixed label values, no allocation per call.
- */
-export interface OriginMetricsPort {
-  /** One response sent (any status), by what was asked for. */
-  countOriginRequest(requestClass: OriginRequestClass, status: number): void;
-  /** A request starts being held; the returned function (idempotent) is called once it no longer is. */
-  trackHeldRequest(): () => void;
-  /** Media or the multivariant playlist answered from memory. */
-  countCacheHit(): void;
-  /** Media or the multivariant playlist that needed a storage read (shared reads count each waiter). */
-  countCacheMiss(): void;
-}
-
 export interface OriginServerOptions {
   source: OriginSource;
   storage: Pick<ObjectStorage, 'get'>;
   render: RenderPlaylist;
   logger: Logger;
   /** Where request, hold and cache counts go; default nowhere. */
-  metrics?: OriginMetricsPort;
+  metrics?: OriginMetrics;
   /** Bind address; default `127.0.0.1` (put a CDN or proxy in front, or pass `0.0.0.0`). */
   host?: string;
   /** TCP port; default 8080, 0 for an ephemeral one. */
@@ -163,7 +146,7 @@ export class OriginServer {
   private readonly codings = new Map<string, ContentCoding>();
   private readonly held: HeldRequests;
   private readonly logger: Logger;
-  private readonly metrics: OriginMetricsPort | undefined;
+  private readonly metrics: OriginMetrics | undefined;
   private readonly corsAny: boolean;
   private readonly corsAllowed: ReadonlySet<string>;
   private readonly defaultTd: number;
