@@ -58,6 +58,7 @@ export interface RequestDispatcherOptions {
 export class RequestDispatcher {
   private readonly lifecycle: OriginLifecycle;
   private readonly cache: MediaCache;
+  private readonly playlists: PlaylistResponder;
   private readonly media: MediaResponder;
   private readonly multivariant: MultivariantResponder;
   private readonly errors: ErrorResponder;
@@ -65,6 +66,7 @@ export class RequestDispatcher {
   constructor(private readonly options: RequestDispatcherOptions) {
     this.lifecycle = options.lifecycle;
     this.cache = options.cache;
+    this.playlists = options.playlists;
     this.media = options.media;
     this.multivariant = options.multivariant;
     this.errors = options.errors;
@@ -99,7 +101,7 @@ export class RequestDispatcher {
     let work: Promise<void>;
     switch (resourceRoute(resource.kind)) {
       case 'playlist':
-        work = this.options.playlists.serve(req, res, resource, q === -1 ? undefined : url.slice(q + 1));
+        work = this.playlists.serve(req, res, resource, q === -1 ? undefined : url.slice(q + 1));
         break;
       case 'multivariant':
         work = this.multivariant.serve(req, res, resource);
