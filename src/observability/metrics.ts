@@ -91,12 +91,18 @@ export interface StorageMetrics {
   observeStorageOperation(operation: StorageOperation, seconds: number, ok: boolean): void;
 }
 
-/** For the origin. */
+/**
+ * For the origin. Called on the request hot path, so an implementation must be cheap: fixed label
+ * values, no allocation per call.
+ */
 export interface OriginMetrics {
+  /** One response sent (any status), by what was asked for. */
   countOriginRequest(requestClass: OriginRequestClass, status: number): void;
-  /** Call when a blocking request starts waiting; call the returned function (idempotent) when it ends. */
+  /** A request starts being held; the returned function (idempotent) is called once it no longer is. */
   trackHeldRequest(): () => void;
+  /** Media or the multivariant playlist answered from memory. */
   countCacheHit(): void;
+  /** Media or the multivariant playlist that needed a storage read (shared reads count each waiter). */
   countCacheMiss(): void;
 }
 

@@ -1,4 +1,5 @@
-/** Pure HTTP request-header logic: content coding, byte ranges, entity tags. */
+/** Pure HTTP request-header logic: content coding, byte ranges, entity tags, dates. */
+import type { IncomingHttpHeaders } from 'node:http';
 
 export type ContentCoding = 'br' | 'gzip' | 'identity';
 
@@ -91,4 +92,19 @@ export function ifRangeAllows(ifRange: string | undefined, etag: string, lastMod
 
 function stripWeak(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;
+}
+
+/** A request header as one string: repeated headers joined with `, ` (RFC 9110 §5.3). */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * `If-Modified-Since` (RFC 9110 §13.1.3): true when the representation has not changed since that
+ * date, compared at the one-second resolution of HTTP dates. An unparsable date never matches.
+ */
+export function notModifiedSince(lastModified: Date, ifModifiedSince: string): boolean {
+  const since = Date.parse(ifModifiedSince);
+  return Number.isFinite(since) && Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
 }

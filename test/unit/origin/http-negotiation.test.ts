@@ -1,5 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { etagMatches, ifRangeAllows, negotiateEncoding, parseRange } from '../../../src/origin/http-negotiation.js';
+import { etagMatches, headerValue, ifRangeAllows, negotiateEncoding, notModifiedSince, parseRange } from '../../../src/origin/http-negotiation.js';
 
 describe('negotiateEncoding', () => {
   it.each([
@@ -54,4 +55,24 @@ describe('etagMatches / ifRangeAllows', () => {
     expect(ifRangeAllows(lm.toUTCString(), '"a"', lm)).toBe(true);
     expect(ifRangeAllows('Wed, 31 Dec 2025 00:00:00 GMT', '"a"', lm)).toBe(false);
   });
+});
+
+describe('headerValue', () => {
+  it.each<[IncomingHttpHeaders, string, string | undefined]>([
+    [{}, 'range', undefined],
+    [{ range: 'bytes=0-9' }, 'range', 'bytes=0-9'],
+    [{ 'x-tags': ['"a"', '"b"'] }, 'x-tags', '"a", "b"'], // repeated headers Node kept apart
+    [{ 'accept-encoding': '' }, 'accept-encoding', ''],
+  ])('%j %s → %j', (headers, name, value) => expect(headerValue(headers, name)).toBe(value));
+});
+
+describe('notModifiedSince', () => {
+  const lm = new Date('2026-01-01T12:00:00.750Z');
+  it.each([
+    ['Thu, 01 Jan 2026 12:00:00 GMT', true], // same second: the sub-second part does not count
+    ['Thu, 01 Jan 2026 12:00:01 GMT', true],
+    ['Thu, 01 Jan 2026 11:59:59 GMT', false],
+    ['yesterday', false],
+    ['', false],
+  ])('If-Modified-Since %j → %s', (since, expected) => expect(notModifiedSince(lm, since)).toBe(expected));
 });
