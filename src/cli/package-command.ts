@@ -6,6 +6,7 @@ import { EventBus } from '../core/event-bus.js';
 import { isValidId } from '../core/ids.js';
 import { createRootLogger } from '../core/logger.js';
 import { ChannelPackager } from '../package/channel-packager.js';
+import { parseMediaPlaylist } from '../package/playlist-parser.js';
 import { serializeMediaPlaylist } from '../package/playlist-serializer.js';
 import { EmbeddedSource } from '../origin/embedded-source.js';
 import { OriginServer } from '../origin/origin-server.js';
@@ -66,7 +67,8 @@ export function register(program: Command): void {
       const storage = createStorage(parseStorageUrl(opts.storage ?? resolve(opts.dataDir ?? './data')), logger);
       const bus = new EventBus();
       const uploads = new UploadQueue(storage, bus, logger, { channel: opts.channel });
-      const source = opts.originPort !== undefined ? new EmbeddedSource() : undefined;
+      // Playlists stored by a previous run are served until this run's packager takes them over.
+      const source = opts.originPort !== undefined ? new EmbeddedSource({ stored: { storage, parse: parseMediaPlaylist, logger } }) : undefined;
       const packager = new ChannelPackager({
         channel: opts.channel,
         storage,

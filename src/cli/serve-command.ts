@@ -15,6 +15,7 @@ import { IngestServer } from '../ingest/ingest-server.js';
 import { EmbeddedSource } from '../origin/embedded-source.js';
 import { OriginServer } from '../origin/origin-server.js';
 import { ChannelPackager } from '../package/channel-packager.js';
+import { parseMediaPlaylist } from '../package/playlist-parser.js';
 import { serializeMediaPlaylist } from '../package/playlist-serializer.js';
 import { MeteredStorage } from '../storage/metered-storage.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
@@ -85,7 +86,9 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     logger,
     ladderExists: (name) => knownLadders.has(name),
   });
-  const source = new EmbeddedSource();
+  // Until a channel has read its stored playlists back (after the origin starts listening), the origin
+  // answers them from storage: every rendition from the first request after a restart.
+  const source = new EmbeddedSource({ stored: { storage, parse: parseMediaPlaylist, logger } });
   const origin = new OriginServer({
     source,
     storage,
