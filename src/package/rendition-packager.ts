@@ -180,8 +180,10 @@ export class RenditionPackager {
           // A run killed mid-fragment (crash, stall, stop) ends with a truncated box: expected.
           if (!isLivepipeError(err, ErrorCode.MediaMalformed)) throw err;
           this.logger.debug({ err: errorMessage(err) }, 'run ended inside a box');
+        } finally {
+          // The other renditions of the run wait for this one's end, whatever happened to it.
+          alignment.end(this.name);
         }
-        alignment.end(this.name);
         void alignment.settled.then(() => {
           unsubscribe();
           if (cutter !== undefined && !failed) {
