@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { EmbeddedSource } from '../origin/embedded-source.js';
 import { OriginServer, type OriginServerOptions } from '../origin/origin-server.js';
@@ -33,7 +34,9 @@ export interface BuiltEmbeddedOrigin extends BuiltOrigin {
  * models straight into it, and a part stored releases the blocking reloads waiting for it at once.
  */
 export function buildEmbeddedOrigin(storage: Pick<ObjectStorage, 'get'>, logger: Logger, settings: OriginListenSettings): BuiltEmbeddedOrigin {
-  const source = new EmbeddedSource();
+  // Until a channel has read its stored playlists back (after the origin starts listening), the origin
+  // answers them from storage: every rendition from the first request after a restart.
+  const source = new EmbeddedSource({ stored: { storage, parse: parseMediaPlaylist, logger } });
   const pending = new PendingObjects();
   const server = new OriginServer({
     source,

@@ -14,6 +14,7 @@ import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
+import { RunAlignment } from './run-alignment.js';
 import { targetDurationFor } from './segment-cutter.js';
 
 /** What the packager reports to the metrics registry (a narrow view of `Metrics`). */
@@ -233,6 +234,7 @@ export class ChannelPackager {
         this.timing.set(output.name, { part, segment });
       }
     }
+    await this.alignRenditions(run);
     const runId = ++this.lastRunId;
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
     // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
@@ -244,13 +246,35 @@ export class ChannelPackager {
     // anchor is never earlier than the end of the listed media; the replayed frames are shown again.
     const anchorOf = (): number => (anchor ??= Math.max(run.mediaStartedAt(), this.endOfListedMedia()));
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
+    const alignment = new RunAlignment(
+      run.outputs.map((o) => o.name),
+      { segmentDuration: segment },
+    );
     for (const output of run.outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchorOf);
+      const consumed = rendition.consume(output.stream, runId, anchorOf, alignment);
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));
     }
+  }
+
+  /**
+   * Before a run's first bytes: every rendition of the run opens its next segment under the same
+   * media sequence number. Within a run `RunAlignment` keeps them in step; this brings back one that
+   * fell out of it — a rendition added by a ladder change (its new playlist starts at the others'
+   * next msn, not 0), one whose output failed in the last run, one whose stored playlist was behind
+   * the others' (written by an older livepipe, or lost). The previous run's outputs have all ended:
+   * the transcoder is replaced only after it stopped, and its packaging settles here first.
+   */
+  private async alignRenditions(run: TranscodeRun): Promise<void> {
+    await Promise.all([...this.runsInFlight]);
+    const renditions = run.outputs.map((o) => this.renditions.get(o.name)!);
+    if (renditions.length === 0) return;
+    // The one furthest ahead leads; video on a tie (its keyframes are where segments start).
+    const leader = renditions.reduce((a, b) => (b.nextMsn > a.nextMsn || (b.nextMsn === a.nextMsn && a.kind === 'audio' && b.kind === 'video') ? b : a));
+    await leader.drain();
+    await Promise.all(renditions.filter((r) => r !== leader).map((r) => r.alignTo(leader.nextMsn, leader.playlist)));
   }
 
   /** Wall-clock end (epoch ms) of the media listed in any rendition: last PDT + its duration; 0 when none. */

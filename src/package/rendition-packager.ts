@@ -7,7 +7,8 @@ import { SegmentBitrateMeter } from './bitrate-meter.js';
 import { Fmp4Reader, type TrackInfo } from '../mp4/fmp4-reader.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
-import { SegmentCutter, type CutterEvent } from './segment-cutter.js';
+import type { RunAlignment } from './run-alignment.js';
+import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
 
 /** Where a rendition packager stores objects (the channel's upload queue, keyed under its folder). */
@@ -115,18 +116,58 @@ export class RenditionPackager {
     return this.unsettled.size;
   }
 
+  /** msn of the next segment this rendition opens (a segment left open by its last run closed). */
+  get nextMsn(): number {
+    return this.cursor.index > 0 ? this.cursor.msn + 1 : this.cursor.msn;
+  }
+
+  /**
+   * Before a run, when another rendition of the channel (`reference`) is ahead: the next segment
+   * opened is `msn` too (see `RenditionTimeline.alignTo`).
+   */
+  alignTo(msn: number, reference: MediaPlaylist): Promise<void> {
+    if (msn <= this.nextMsn) return this.drain();
+    this.logger.warn({ from: this.nextMsn, to: msn }, 'rendition behind the others: listing the segments it lacks as gaps');
+    this.cursor = { msn, index: 0 };
+    const copy = structuredClone(reference);
+    return this.enqueue(async () => this.timeline.alignTo(msn, copy, this.options.clock()));
+  }
+
   /**
    * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor()` gives
    * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
+   * `alignment` is shared by the renditions of the run: what the cutter cuts is listed only once
+   * every rendition reached that segment, and what not all of them reached is dropped at the end
+   * (see `RunAlignment`). The promise resolves once every rendition of the run has ended.
    */
-  consume(stream: Readable, runId: number, anchor: () => number): Promise<void> {
+  consume(stream: Readable, runId: number, anchor: () => number, alignment: RunAlignment): Promise<void> {
     const reader = new Fmp4Reader();
     let cutter: SegmentCutter | undefined;
     let failed = false;
+    /** Cut but not listable yet, in cut order (slots only increase). */
+    let held: CutterEvent[] = [];
+    const release = (): void => {
+      let i = 0;
+      while (i < held.length && alignment.never(slotOf(held[i]!))) i++;
+      const from = i;
+      while (i < held.length && alignment.listable(slotOf(held[i]!))) i++;
+      const listable = held.slice(from, i);
+      held = held.slice(i);
+      this.apply(listable);
+    };
+    const report = (): void => {
+      const reach = cutter?.reach();
+      if (reach !== undefined) alignment.report(this.name, reach.first, reach.reach);
+    };
+    const unsubscribe = alignment.onChange(() => {
+      if (!failed) release();
+    });
     return new Promise<void>((resolve) => {
       const fail = (err: unknown) => {
         if (failed) return;
         failed = true;
+        held = [];
+        alignment.leave(this.name);
         this.logger.error({ err: errorMessage(err), runId }, 'unusable media from the encoder: this run of the rendition ends');
         stream.resume(); // keep draining so ffmpeg is never blocked on this pipe
       };
@@ -161,7 +202,9 @@ export class RenditionPackager {
               });
             } else if (cutter !== undefined) {
               // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
-              this.apply(cutter.push(event));
+              held.push(...cutter.push(event));
+              report();
+              release();
             }
           }
         } catch (err) {
@@ -169,15 +212,29 @@ export class RenditionPackager {
         }
       });
       const finish = () => {
-        if (cutter !== undefined && !failed) this.apply(cutter.flush());
         try {
           reader.end();
         } catch (err) {
           // A run killed mid-fragment (crash, stall, stop) ends with a truncated box: expected.
           if (!isLivepipeError(err, ErrorCode.MediaMalformed)) throw err;
           this.logger.debug({ err: errorMessage(err) }, 'run ended inside a box');
+        } finally {
+          // The other renditions of the run wait for this one's end, whatever happened to it.
+          alignment.end(this.name);
         }
-        this.drain().then(resolve, resolve);
+        void alignment.settled.then(() => {
+          unsubscribe();
+          if (cutter !== undefined && !failed) {
+            release();
+            // The open segment is closed where the run ended if every rendition reached it, else dropped.
+            const open = cutter.reach()?.open;
+            if (open !== undefined && alignment.listable(open) && alignment.isMember(this.name)) this.apply(cutter.flush());
+            else cutter.discard();
+            if (held.length > 0) this.logger.debug({ runId, dropped: held.length }, 'the run ended before every rendition reached these parts: dropped');
+            held = [];
+          }
+          return this.drain();
+        }).then(resolve, resolve);
       };
       // finished(), not 'end': it also fires for a stream that ended or was destroyed before this
       // listener was attached, and for a close without an end.

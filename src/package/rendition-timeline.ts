@@ -178,6 +178,49 @@ export class RenditionTimeline {
     this.updateHint();
   }
 
+  /**
+   * Before a run: the next segment opened is `msn`, the next segment of `reference` — another
+   * rendition of the channel that is ahead of this one (renditions share media sequence numbers,
+   * timestamps and discontinuity sequence numbers, §6.2.4). A playlist without media starts there,
+   * with the reference's discontinuity sequence; one with media lists the segments it lacks as
+   * EXT-X-GAP ("Missing media is marked EXT-X-GAP, never silently skipped", LLHLS.md), each with the
+   * reference's duration, date and discontinuity. A segment left open is closed first, as
+   * `startRun` would. Does nothing when this playlist is not behind.
+   */
+  alignTo(msn: number, reference: MediaPlaylist, now: number): void {
+    this.closeOrphanPending(now);
+    if (msn <= this.nextMsn) return;
+    const last = this.playlist.segments[this.playlist.segments.length - 1];
+    if (last === undefined) {
+      this.nextMsn = msn;
+      this.playlist.mediaSequence = msn;
+      this.playlist.discontinuitySequence = reference.discontinuitySequence + reference.segments.filter((s) => s.discontinuity).length;
+      // The reference's next segment follows a discontinuity when it had media: so does this one's.
+      this.hadMedia ||= reference.segments.length > 0;
+      return;
+    }
+    let end = last.programDateTime + 1000 * last.duration;
+    for (let m = this.nextMsn; m < msn; m++) {
+      const ref = reference.segments.find((s) => s.msn === m);
+      const duration = roundDuration(Math.min(ref?.duration ?? this.playlist.targetDuration, this.playlist.targetDuration));
+      const programDateTime = ref?.programDateTime ?? Math.round(end);
+      this.playlist.segments.push({
+        msn: m,
+        uri: segmentName(m),
+        duration,
+        parts: [],
+        discontinuity: ref?.discontinuity ?? false,
+        programDateTime,
+        mapUri: last.mapUri,
+        gap: true,
+      });
+      end = programDateTime + 1000 * duration;
+    }
+    this.nextMsn = msn;
+    this.slide(now);
+    this.updateHint();
+  }
+
   /** The run's init segment name (`init-{run}.mp4`), for storing the init bytes. */
   get mapUri(): string | undefined {
     return this.run?.mapUri;

@@ -34,7 +34,20 @@ import { PartBuilder } from './part-builder.js';
  *   a decode stall, which beats Apple players failing on a target-duration overflow.
  * - The very first frames of a video stream before its first keyframe are dropped (`droppedFrames`):
  *   no segment may start with a frame that cannot be decoded.
+ * - No segment ends at a boundary instant less than MIN_SEGMENT_SECONDS after its start: a run whose
+ *   first frame lies just before an instant (audio's first frame 21 ms before it) would otherwise
+ *   open with a segment of a frame or two. Its first segment runs on to the next instant instead.
+ * - Every part and segment carries its `slot`: the multiple of the segment duration its segment was
+ *   cut to end at. Renditions of one run cut at the same instants, so equal slots are the same
+ *   segment in every rendition (`RunAlignment` lists them under the same media sequence number).
  */
+
+/**
+ * Shortest segment livepipe lists, seconds. Apple's authoring rules want renditions to share segment
+ * boundaries (§6.2.4); a sliver of a segment is what a rendition that ran on past a boundary when its
+ * run ended, or started just before one, would otherwise list.
+ */
+export const MIN_SEGMENT_SECONDS = 0.1;
 
 export interface CutterFrame {
   /** Decode time, track timescale units (tfdt). */
@@ -73,6 +86,8 @@ export interface CutPart {
    * the next segment's first part instead of this segment's next part.
    */
   endsAtBoundary: boolean;
+  /** The slot of its segment (see the header). */
+  slot: number;
   bytes: Uint8Array;
 }
 
@@ -82,11 +97,28 @@ export interface CutSegment {
   /** Starts with a keyframe; false only after a forced cut. */
   independent: boolean;
   partCount: number;
+  /** The multiple of the segment duration the segment was cut to end at (see the header). */
+  slot: number;
   /** Concatenation of the segment's parts (a view sharing their memory). */
   bytes: Uint8Array;
 }
 
 export type CutterEvent = { type: 'part'; part: CutPart } | { type: 'segment'; segment: CutSegment };
+
+/** The slot a cutter event belongs to. */
+export function slotOf(event: CutterEvent): number {
+  return event.type === 'part' ? event.part.slot : event.segment.slot;
+}
+
+/** How far a cutter got, in slots (see `SegmentCutter.reach`). */
+export interface CutterReach {
+  /** Slot of the first segment the cutter opened. */
+  first: number;
+  /** Highest slot whose segment is closed, or open with at least the minimum duration in it. */
+  reach: number;
+  /** Slot of the open segment (undefined between segments). */
+  open: number | undefined;
+}
 
 /** Timing tolerance, seconds: keyframes up to 1 ms before an instant count as on it (timescale rounding). */
 const EPSILON_SECONDS = 0.001;
@@ -128,6 +160,11 @@ export class SegmentCutter {
   private partIndex = 0;
   /** Next boundary instant, timescale units (may be fractional). */
   private nextBoundary = 0;
+  /** `nextBoundary` as a multiple of the segment duration: the open segment's slot. */
+  private slot = 0;
+  private firstSlot: number | undefined;
+  private lastClosedSlot: number | undefined;
+  private readonly minSegmentUnits: number;
   private lastDecodeTime = -Infinity;
   /** A segment was opened once: later segments may start on a non-keyframe (forced cut). */
   private started = false;
@@ -147,6 +184,29 @@ export class SegmentCutter {
     this.partTargetUnits = Math.floor(partTarget * timescale + 1e-6);
     this.maxSegmentUnits = (this.targetDuration + 0.5 - EPSILON_SECONDS) * timescale;
     this.eps = EPSILON_SECONDS * timescale;
+    this.minSegmentUnits = MIN_SEGMENT_SECONDS * timescale;
+  }
+
+  /**
+   * Where the cutter stands, in slots: undefined before its first segment. The open segment counts
+   * once it holds `minSeconds` of media (default MIN_SEGMENT_SECONDS).
+   */
+  reach(minSeconds = MIN_SEGMENT_SECONDS): CutterReach | undefined {
+    if (this.firstSlot === undefined) return undefined;
+    const closed = this.lastClosedSlot ?? this.firstSlot - 1;
+    if (!this.segmentOpen) return { first: this.firstSlot, reach: closed, open: undefined };
+    // Frames are added right after a segment opens, so `part.end` is the open segment's last frame's end.
+    const held = this.part.end - this.segmentStart;
+    const reach = held >= minSeconds * this.timescale - this.eps ? this.slot : closed;
+    return { first: this.firstSlot, reach, open: this.slot };
+  }
+
+  /** Drops the open segment unlisted (its run ended before every rendition reached it). */
+  discard(): void {
+    if (!this.segmentOpen) return;
+    this.part.take();
+    this.media.reset(this.media.length);
+    this.segmentOpen = false;
   }
 
   push(frame: CutterFrame): CutterEvent[] {
@@ -211,9 +271,11 @@ export class SegmentCutter {
     this.segmentStart = decodeTime;
     this.segmentIndependent = independent;
     this.partIndex = 0;
-    // The first multiple of the segment duration strictly after this segment's start.
-    const k = Math.floor((decodeTime + this.eps) / this.segmentUnits) + 1;
+    // The first multiple of the segment duration at least MIN_SEGMENT_SECONDS after this segment's start.
+    const k = Math.ceil((decodeTime + this.minSegmentUnits - this.eps) / this.segmentUnits);
     this.nextBoundary = k * this.segmentUnits;
+    this.slot = k;
+    this.firstSlot ??= k;
   }
 
   private closePart(events: CutterEvent[]): void {
@@ -226,6 +288,7 @@ export class SegmentCutter {
         duration: (built.end - built.start) / this.timescale,
         independent: built.independent,
         endsAtBoundary: built.end >= this.nextBoundary - this.eps,
+        slot: this.slot,
         bytes: this.media.view(built.from),
       },
     });
@@ -241,9 +304,11 @@ export class SegmentCutter {
         duration: (end - this.segmentStart) / this.timescale,
         independent: this.segmentIndependent,
         partCount: this.partIndex,
+        slot: this.slot,
         bytes: this.media.view(0),
       },
     });
+    this.lastClosedSlot = this.slot;
     // The next segment is about this size: a quarter more spares most growth copies.
     this.media.reset(1.25 * this.media.length);
     this.segmentOpen = false;

@@ -10,9 +10,27 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
 import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { eventually, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { eventually, getText, lastMsn, mediaPlaylist, renditionsOf, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
 
 const KEY = 'restart-stored-key-0123456789';
+
+/**
+ * Asks for each URL in a tight loop until the origin answers at all (connection refused until it
+ * listens), and records that first answer's status. Call before the restart: the first request
+ * that reaches the restarted origin is what is recorded.
+ */
+function firstAnswers(urls: string[], timeoutMs = 30_000): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  const first = async (url: string): Promise<number> => {
+    while (Date.now() < deadline) {
+      const { status } = await getText(url);
+      if (status !== 0) return status;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return 0;
+  };
+  return Promise.all(urls.map(async (url) => [url, await first(url)] as const)).then(Object.fromEntries);
+}
 
 describe('livepipe serve: a restart before the publisher is back', () => {
   let serve: ServeCli | undefined;
@@ -39,8 +57,16 @@ describe('livepipe serve: a restart before the publisher is back', () => {
     const storedText = await readFile(join(dataDir, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8');
     const stored = parseMediaPlaylist(storedText);
     expect(stored.endList).toBe(false);
+    const renditions = renditionsOf(await readFile(join(dataDir, 'live', 'kept', 'master.m3u8'), 'utf8'));
+    expect(renditions).toContain('audio');
+    expect(renditions.length).toBeGreaterThanOrEqual(2);
 
+    const urls = renditions.map((r) => `${serve!.live('kept')}/${r}/playlist.m3u8`);
+    const answered = firstAnswers(urls);
     await serve.restart();
+    // The very first request for every rendition's playlist is answered from what was stored: 200,
+    // not 404 for the renditions the restarted channel had not read back yet.
+    expect(await answered).toEqual(Object.fromEntries(urls.map((u) => [u, 200])));
 
     // Served at once from storage, as it was: same media sequence, same last segment, not ended.
     const restored = await eventually(() => mediaPlaylist(serve!.live('kept'), '360p'), 'the stored playlist served after the restart', 10_000);

@@ -8,6 +8,13 @@ import { Parser } from 'm3u8-parser';
 
 const EPS = 1e-6;
 
+/**
+ * Shortest segment allowed, seconds. A sliver of a segment is what a rendition that ran on past a
+ * boundary at the end of an encoder run listed (issue 15: a 0.021 s audio segment that numbered
+ * audio one above video from then on). No documented exception: the packager drops such slivers.
+ */
+export const MIN_SEGMENT_SECONDS = 0.1;
+
 export interface ParsedPlaylist {
   manifest: Record<string, any>;
   warnings: string[];
@@ -72,6 +79,7 @@ export function checkMediaPlaylist(text: string, context: MediaRuleContext = {})
     const where = `segment ${m.mediaSequence + i}`;
     // §4.4.3.1: the EXTINF duration, rounded to the nearest integer, MUST be ≤ the target duration.
     if (Math.round(s.duration) > td) v.push(`${where} lasts ${s.duration}, which rounds above TARGETDURATION ${td}`);
+    if (s.duration < MIN_SEGMENT_SECONDS - EPS) v.push(`${where} lasts ${s.duration} s, under ${MIN_SEGMENT_SECONDS * 1000} ms`);
     if (!s.map?.uri) v.push(`${where} has no EXT-X-MAP`);
     if (s.dateTimeString) sawDate = true;
     if ((i === 0 || s.discontinuity) && !s.dateTimeString) v.push(`${where} lacks EXT-X-PROGRAM-DATE-TIME`);
@@ -145,8 +153,14 @@ export class PlaylistHistoryChecker {
   }
 }
 
-/** Renditions of one channel: identical server control and targets (§6.2.4). */
-export function checkRenditionSet(texts: string[]): string[] {
+/**
+ * Renditions of one channel (§6.2.4): identical server control and targets, and the same segments —
+ * a media sequence number stands for the same media in every rendition, audio included: the same
+ * start (EXT-X-PROGRAM-DATE-TIME, within `toleranceSeconds`), the same discontinuity sequence number
+ * and EXT-X-DISCONTINUITY. Only msns listed by both playlists are compared (renditions are written
+ * at slightly different moments). `names` label the texts in messages (default: their index).
+ */
+export function checkRenditionSet(texts: string[], options: { names?: string[]; toleranceSeconds?: number } = {}): string[] {
   const parsed = texts.map((t) => parseWithM3u8Parser(t).manifest);
   const v: string[] = [];
   const first = parsed[0];
@@ -155,5 +169,73 @@ export function checkRenditionSet(texts: string[]): string[] {
     if (m.targetDuration !== first?.targetDuration) v.push('TARGETDURATION differs between renditions');
     if (m.partTargetDuration !== first?.partTargetDuration) v.push('PART-TARGET differs between renditions');
   }
+  const set = new RenditionSetChecker(options.toleranceSeconds);
+  parsed.forEach((m, i) => set.addManifest(options.names?.[i] ?? String(i), m));
+  v.push(...set.violations());
   return v;
+}
+
+interface SetSegment {
+  /** Epoch ms (m3u8-parser carries the date forward from the last EXT-X-PROGRAM-DATE-TIME). */
+  programDateTime: number | undefined;
+  /** The segment's discontinuity sequence number. */
+  timeline: number;
+  discontinuity: boolean;
+}
+
+/**
+ * The cross-rendition half of §6.2.4 over a whole run: every playlist version of every rendition is
+ * added, and each msn ever listed is compared between renditions (see `checkRenditionSet`). The
+ * default tolerance on dates is 0.2 × PART-TARGET, at least 0.1 s: audio cuts on the first fragment
+ * edge at or after video's boundary (a fragment is ≤ 15 % of PART-TARGET), while one segment of
+ * misnumbering moves a date by a whole segment duration.
+ */
+export class RenditionSetChecker {
+  /** rendition → msn → what was last listed for it. */
+  private readonly renditions = new Map<string, Map<number, SetSegment>>();
+  private partTarget = 0;
+
+  constructor(private readonly toleranceSeconds?: number) {}
+
+  add(rendition: string, text: string): void {
+    this.addManifest(rendition, parseWithM3u8Parser(text).manifest);
+  }
+
+  addManifest(rendition: string, m: Record<string, any>): void {
+    let segments = this.renditions.get(rendition);
+    if (segments === undefined) this.renditions.set(rendition, (segments = new Map()));
+    this.partTarget = Math.max(this.partTarget, m.partTargetDuration ?? 0);
+    (m.segments as Array<Record<string, any>>).forEach((s, i) => {
+      segments.set(m.mediaSequence + i, {
+        programDateTime: typeof s.programDateTime === 'number' ? s.programDateTime : undefined,
+        timeline: s.timeline ?? m.discontinuitySequence ?? 0,
+        discontinuity: Boolean(s.discontinuity),
+      });
+    });
+  }
+
+  violations(): string[] {
+    const v: string[] = [];
+    const tolerance = this.toleranceSeconds ?? Math.max(0.1, 0.2 * this.partTarget);
+    const all = [...this.renditions];
+    all.forEach(([refName, refSegments], i) => {
+      for (const [name, segments] of all.slice(i + 1)) {
+        for (const [msn, s] of segments) {
+          const r = refSegments.get(msn);
+          if (r === undefined) continue;
+          const where = `msn ${msn}: ${name}`;
+          if (r.programDateTime !== undefined && s.programDateTime !== undefined && Math.abs(r.programDateTime - s.programDateTime) > tolerance * 1000 + 1) {
+            const at = new Date(s.programDateTime).toISOString();
+            const refAt = new Date(r.programDateTime).toISOString();
+            v.push(`${where} starts at ${at}, ${refName} at ${refAt} (renditions must share segment boundaries, §6.2.4)`);
+          }
+          if (r.timeline !== s.timeline) v.push(`${where} has discontinuity sequence ${s.timeline}, ${refName} ${r.timeline}`);
+          if (r.discontinuity !== s.discontinuity) {
+            v.push(`${where} ${s.discontinuity ? 'follows' : 'lacks'} EXT-X-DISCONTINUITY, ${refName} ${r.discontinuity ? 'has it' : 'does not'}`);
+          }
+        }
+      }
+    });
+    return v;
+  }
 }

@@ -18,7 +18,7 @@ import type { ObjectStorage, PutOptions } from '../../src/storage/object-storage
 import { UploadQueue, type UploadQueueOptions } from '../../src/storage/upload-queue.js';
 import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../src/transcode/transcoder-supervisor.js';
 import { ForwardingStorage } from './forwarding-storage.js';
-import { checkMediaPlaylist, PlaylistHistoryChecker } from './llhls-rules.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker, RenditionSetChecker } from './llhls-rules.js';
 
 /** What a run left behind, however it was observed. */
 export interface Recording {
@@ -226,6 +226,8 @@ export const renditionOf = (key: string): string => key.split('/').at(-2)!;
 export function ruleViolations(recording: Recording, options: { endListExpected?: boolean } = {}): string[] {
   const violations: string[] = [];
   const histories = new Map<string, PlaylistHistoryChecker>();
+  // Across renditions: every msn ever listed stands for the same media in each (§6.2.4).
+  const set = new RenditionSetChecker();
   /** rendition with parts → versions written since, per other rendition. */
   const since = new Map<string, Map<string, number>>();
   for (const { key, text } of recording.versions) {
@@ -241,14 +243,17 @@ export function ruleViolations(recording: Recording, options: { endListExpected?
     let history = histories.get(rendition);
     if (history === undefined) histories.set(rendition, (history = new PlaylistHistoryChecker()));
     for (const v of history.check(text)) violations.push(`${rendition}: ${v}`);
+    set.add(rendition, text);
     if (text.includes('#EXT-X-PART:') && !since.has(rendition)) since.set(rendition, new Map());
   }
+  violations.push(...set.violations());
   if (options.endListExpected) {
     for (const rendition of histories.keys()) {
       if (!lastVersion(recording, rendition)?.includes('#EXT-X-ENDLIST')) violations.push(`${rendition}: no EXT-X-ENDLIST at the end`);
     }
   }
-  return violations;
+  // A segment that breaks a rule does so in every version listing it: once is enough.
+  return [...new Set(violations)];
 }
 
 export function lastVersion(recording: Recording, rendition: string): string | undefined {

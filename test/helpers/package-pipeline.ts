@@ -1,7 +1,8 @@
 import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/mp4/fmp4-reader.js';
 import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor } from '../../src/package/rendition-timeline.js';
-import { SegmentCutter, type CutSegment } from '../../src/package/segment-cutter.js';
+import { RunAlignment } from '../../src/package/run-alignment.js';
+import { SegmentCutter, slotOf, type CutSegment, type CutterEvent } from '../../src/package/segment-cutter.js';
 
 /**
  * Test-side glue of reader → cutter → timeline → serializer for several renditions of one channel, the
@@ -73,6 +74,8 @@ export function runPipeline(inputs: PipelineInput[], options: PipelineOptions): 
     }
   }
   queue.sort((a, b) => a.time - b.time);
+  const alignment = new RunAlignment([...renditions.keys()], { segmentDuration: options.segmentDuration });
+  const held = new Map<string, CutterEvent[]>([...renditions.keys()].map((name) => [name, []]));
   const publish = (name: string): void => {
     const r = renditions.get(name)!;
     r.timeline.setRenditionReports(renditionReportsFor(name, new Map([...renditions].map(([n, o]) => [n, o.timeline.playlist]))));
@@ -92,16 +95,34 @@ export function runPipeline(inputs: PipelineInput[], options: PipelineOptions): 
     }
     if (events.length > 0) publish(name);
   };
+  let now = anchor;
+  const release = (name: string): void => {
+    const events = held.get(name)!.filter((e) => !alignment.never(slotOf(e)));
+    let i = 0;
+    while (i < events.length && alignment.listable(slotOf(events[i]!))) i++;
+    held.set(name, events.slice(i));
+    apply(name, events.slice(0, i), now);
+  };
+  alignment.onChange(() => {
+    for (const name of renditions.keys()) release(name);
+  });
   for (const item of queue) {
     const r = renditions.get(item.name)!;
     const f = item.fragment;
-    const now = anchor + Math.round(item.time * 1000);
-    apply(item.name, r.cutter.push({ decodeTime: f.decodeTime, duration: f.duration, independent: f.independent, bytes: f.bytes }), now);
+    now = anchor + Math.round(item.time * 1000);
+    held.get(item.name)!.push(...r.cutter.push({ decodeTime: f.decodeTime, duration: f.duration, independent: f.independent, bytes: f.bytes }));
+    const reach = r.cutter.reach();
+    if (reach !== undefined) alignment.report(item.name, reach.first, reach.reach);
+    release(item.name);
   }
-  const end = anchor + Math.round((queue[queue.length - 1]?.time ?? 0) * 1000);
+  now = anchor + Math.round((queue[queue.length - 1]?.time ?? 0) * 1000);
+  for (const name of renditions.keys()) alignment.end(name);
   for (const [name, r] of renditions) {
-    apply(name, r.cutter.flush(), end);
-    r.timeline.endList(end);
+    release(name);
+    const open = r.cutter.reach()?.open;
+    if (open !== undefined && alignment.listable(open)) apply(name, r.cutter.flush(), now);
+    else r.cutter.discard();
+    r.timeline.endList(now);
     publish(name);
   }
   return { renditions, objects };

@@ -322,3 +322,98 @@ describe('the packager process restarts on the same storage (livepipe package ru
     expect(alignmentProblems(poller, shape)).toEqual([]);
   });
 });
+
+describe('renditions stay in step through several encoder kills and a packager restart (issue 15)', () => {
+  let dir: string;
+  let storage: RecordingStorage;
+  const kills: number[] = [];
+  const shape: RunShape = { folder: 'live/instep/', video: ['v180', 'v90'], audio: 'audio', fps: 30 };
+
+  /** Polls `predicate` every 2 ms (a segment boundary is a window of ~0.2 s, too short for `waitFor`). */
+  async function soon(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /**
+   * Kills the encoder just after audio crossed a segment boundary that video has not reached yet:
+   * ffmpeg writes audio ~0.2 s ahead of video, so for a moment audio has closed segment N (its cutter
+   * knows where N ends) while video still lists N as open. Killed `delayMs` later, audio's output
+   * has run a few frames into N + 1, video's has not: the moment that numbered audio ahead of video.
+   */
+  async function killWhenAudioLeads(channel: LiveChannel, delayMs: number): Promise<void> {
+    const runId = channel.supervisor.state().runId;
+    await soon(
+      () => {
+        const audio = channel.packager.playlist('audio');
+        const video = channel.packager.playlist('v180');
+        return audio?.pending === undefined && video?.pending !== undefined && audio?.segments.at(-1)?.msn === video.pending.msn;
+      },
+      15_000,
+      'audio ahead of video at a boundary',
+    );
+    await new Promise((r) => setTimeout(r, delayMs));
+    process.kill(channel.supervisor.state().pid!, 'SIGKILL');
+    kills.push(lastMsnOf(channel));
+    await waitFor(() => channel.supervisor.state().runId === runId + 1 && channel.supervisor.state().state === 'running', 30_000, 'the restarted run');
+    await waitFor(() => lastMsnOf(channel) >= kills.at(-1)! + 2, 30_000, 'two segments of the new run');
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'livepipe-pkgtest-instep-'));
+    storage = new RecordingStorage(new FsStorage({ root: dir }, silentLogger()));
+    await storage.start();
+    const ladder = smallLadder({ gop: 1, segment: 1, part: 0.2 });
+    const first = await startLiveChannel({ channel: 'instep', ladder, source: SOURCE, storage });
+    try {
+      await waitFor(() => lastMsnOf(first) >= 2, 30_000, 'three segments');
+      for (const delayMs of [25, 50, 75, 100]) await killWhenAudioLeads(first, delayMs);
+    } finally {
+      // A process stop: the stream is not ended, the next packager continues it.
+      await first.stop();
+    }
+    const second = await startLiveChannel({ channel: 'instep', ladder, source: SOURCE, storage });
+    try {
+      await waitFor(() => lastMsnOf(second) >= kills.at(-1)! + 6, 30_000, 'the resumed stream');
+      await killWhenAudioLeads(second, 40);
+    } finally {
+      await second.stop({ endList: true });
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await storage?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('every rendition, audio included, lists the same media under each msn, with no segment under 100 ms', () => {
+    expect(kills).toHaveLength(5);
+    expect(storage.problems).toEqual([]);
+    // ruleViolations compares every msn ever listed across renditions (date, discontinuity sequence)
+    // and rejects segments under 100 ms (test/helpers/llhls-rules.ts).
+    expect(ruleViolations(storage, { endListExpected: true })).toEqual([]);
+    expect(msnProblems(storage)).toEqual([]);
+  });
+
+  it('every run (five kills and a restart: seven) starts at the same msn in every rendition', () => {
+    const starts = RENDITIONS.map((rendition) =>
+      [...allSegments(storage, rendition).values()]
+        .filter((s) => s.discontinuity)
+        .map((s) => `${s.msn}:${s.mapUri}`)
+        .join(' '),
+    );
+    // Five kills and a packager restart: six discontinuities.
+    expect(starts[0]!.split(' ')).toHaveLength(6);
+    expect(new Set(starts).size, starts.join(' | ')).toBe(1);
+    const last = RENDITIONS.map((rendition) => Math.max(...allSegments(storage, rendition).keys()));
+    expect(new Set(last).size, last.join(' ')).toBe(1);
+  });
+
+  it('renditions share segment durations, dates and maps', () => {
+    // Decoding is checked by the single-kill test above (ffprobe over six runs is minutes on a shared box).
+    expect(alignmentProblems(storage, shape)).toEqual([]);
+  });
+});

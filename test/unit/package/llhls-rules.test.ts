@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker, RenditionSetChecker } from '../../helpers/llhls-rules.js';
 
 /** The rule checker must be able to fail: each mutation of a compliant playlist breaks one rule. */
 const GOOD = `#EXTM3U
@@ -44,6 +44,7 @@ describe('LL-HLS rule checker', () => {
     { rule: /segment 11 lacks EXT-X-PROGRAM-DATE-TIME/, text: GOOD.replace('#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:05.000Z\n', '') },
     { rule: /does not start with an INDEPENDENT part/, text: GOOD.replace('URI="part-11-0.m4s",INDEPENDENT=YES', 'URI="part-11-0.m4s"') },
     { rule: /parts sum to/, text: GOOD.replace('#EXTINF:1.700,', '#EXTINF:1.900,') },
+    { rule: /segment 10 lasts 0.021 s, under 100 ms/, text: GOOD.replace('#EXTINF:2.000,', '#EXTINF:0.021,') },
   ];
   for (const m of mutations) {
     it(`flags ${m.rule.source}`, () => {
@@ -70,5 +71,35 @@ describe('LL-HLS rule checker', () => {
     expect(checkRenditionSet([GOOD, GOOD.replace('PART-HOLD-BACK=1.500', 'PART-HOLD-BACK=2.000')])).toEqual([
       'EXT-X-SERVER-CONTROL differs between renditions',
     ]);
+  });
+
+  /**
+   * Issue 15 as players saw it: after an encoder restart audio numbered its segments one above
+   * video's, so its msn 11 is the media video lists as msn 12 (a second later).
+   */
+  const AUDIO_AHEAD = GOOD.replace('2026-11-28T12:00:05.000Z', '2026-11-28T12:00:06.000Z');
+
+  it('renditions: same msn, same start (within tolerance), same discontinuity sequence', () => {
+    expect(checkRenditionSet([GOOD, GOOD], { names: ['video', 'audio'] })).toEqual([]);
+    // Audio's boundaries within one AAC frame of video's are the same segment.
+    const slightlyLater = GOOD.replace('12:00:05.000Z', '12:00:05.021Z').replace('12:00:06.700Z', '12:00:06.721Z');
+    expect(checkRenditionSet([GOOD, slightlyLater], { names: ['video', 'audio'] })).toEqual([]);
+    const off = checkRenditionSet([GOOD, AUDIO_AHEAD], { names: ['video', 'audio'] });
+    expect(off).toEqual(['msn 11: audio starts at 2026-11-28T12:00:06.000Z, video at 2026-11-28T12:00:05.000Z (renditions must share segment boundaries, §6.2.4)']);
+    const moreBreaks = GOOD.replace('DISCONTINUITY-SEQUENCE:2', 'DISCONTINUITY-SEQUENCE:3');
+    expect(checkRenditionSet([GOOD, moreBreaks], { names: ['video', 'audio'] })).toEqual([
+      'msn 10: audio has discontinuity sequence 3, video 2',
+      'msn 11: audio has discontinuity sequence 4, video 3',
+    ]);
+  });
+
+  it('renditions over a whole run: each msn ever listed is compared, whenever each rendition listed it', () => {
+    const set = new RenditionSetChecker();
+    set.add('video', GOOD);
+    // An earlier version of audio, listing only msn 10.
+    set.add('audio', GOOD.replace(/#EXT-X-DISCONTINUITY\n[\s\S]*?(?=#EXT-X-PRELOAD)/, ''));
+    expect(set.violations()).toEqual([]);
+    set.add('audio', AUDIO_AHEAD);
+    expect(set.violations()).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@ import { lastPosition } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
-import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
 
 const ANCHOR = Date.UTC(2026, 10, 28, 12, 0, 0);
 
@@ -237,5 +237,59 @@ describe('RenditionTimeline', () => {
     ]);
     expect(renditionReportsFor('360p', all)).toEqual([{ uri: '../720p/playlist.m3u8', lastMsn: 0, lastPart: 0 }]);
     expect([runIdOf('init-12.mp4'), runIdOf('seg-1.m4s')]).toEqual([12, undefined]);
+  });
+
+  describe('alignTo: a rendition behind the others before a run', () => {
+    /** A reference rendition with two runs: msn 0–2, then a discontinuity at msn 3–4. */
+    function reference(): Driver {
+      const d = new Driver(timeline());
+      d.startRun(1);
+      for (let i = 0; i < 3; i++) d.segment();
+      d.now += 1000;
+      d.startRun(2, d.time);
+      for (let i = 0; i < 2; i++) d.segment();
+      return d;
+    }
+
+    it('a playlist without media (a rendition a ladder change added) starts at the others\' next msn and discontinuity sequence', () => {
+      const ref = reference();
+      const added = new Driver(timeline());
+      added.timeline.alignTo(5, ref.timeline.playlist, added.now);
+      // The next run: both open msn 5 after a discontinuity.
+      ref.startRun(3);
+      ref.segment();
+      added.now = ref.now - 2000;
+      added.time = ref.time - 2;
+      added.startRun(3, added.time);
+      added.segment();
+      expect(added.timeline.playlist.segments.map((s) => [s.msn, s.discontinuity])).toEqual([[5, true]]);
+      expect(checkRenditionSet([ref.text(), added.text()])).toEqual([]);
+      expect(added.violations).toEqual([]);
+    });
+
+    it('a playlist with media lists the segments it lacks as gaps, with the reference\'s durations and dates', () => {
+      const ref = reference();
+      const behind = new Driver(timeline());
+      behind.startRun(1);
+      for (let i = 0; i < 3; i++) behind.segment();
+      behind.timeline.alignTo(5, ref.timeline.playlist, behind.now);
+      const p = behind.timeline.playlist;
+      expect(p.segments.slice(3).map((s) => ({ msn: s.msn, gap: s.gap, discontinuity: s.discontinuity, duration: s.duration }))).toEqual([
+        { msn: 3, gap: true, discontinuity: true, duration: 2 },
+        { msn: 4, gap: true, discontinuity: false, duration: 2 },
+      ]);
+      expect(p.segments.slice(3).map((s) => s.programDateTime)).toEqual(ref.timeline.playlist.segments.slice(3).map((s) => s.programDateTime));
+      expect(behind.timeline.nextPart().msn).toBe(5);
+      expect(checkMediaPlaylist(behind.text())).toEqual([]);
+      expect(checkRenditionSet([ref.text(), behind.text()])).toEqual([]);
+    });
+
+    it('does nothing when not behind', () => {
+      const ref = reference();
+      const before = structuredClone(ref.timeline.playlist);
+      ref.timeline.alignTo(5, before, ref.now);
+      ref.timeline.alignTo(3, before, ref.now);
+      expect(ref.timeline.playlist).toEqual(before);
+    });
   });
 });

@@ -220,3 +220,38 @@ describe('SegmentCutter properties', () => {
     );
   });
 });
+
+describe('SegmentCutter slots and the shortest segment', () => {
+  const table: Array<{ name: string; kind: 'video' | 'audio'; timescale: number; frame: number; start: number; count: number; gop: number; slots: number[]; starts: number[] }> = [
+    { name: 'video from 0: slot k ends at k s', kind: 'video', timescale: 15360, frame: 512, start: 0, count: 90, gop: 30, slots: [1, 2, 3], starts: [0, 1, 2] },
+    { name: 'audio from 0', kind: 'audio', timescale: 48000, frame: 1024, start: 0, count: 141, gop: 1, slots: [1, 2, 3], starts: [0, 1.002667, 2.005333] },
+    // A first frame 21 ms before an instant does not make a 21 ms segment: the first runs on to 2 s.
+    { name: 'audio from one frame before 1 s', kind: 'audio', timescale: 48000, frame: 1024, start: 48000 - 1024, count: 95, gop: 1, slots: [2, 3], starts: [0.978667, 2.002667] },
+    { name: 'video from 0.967 s', kind: 'video', timescale: 15360, frame: 512, start: 29 * 512, count: 60, gop: 1, slots: [2, 3], starts: [0.966667, 2] },
+  ];
+  for (const row of table) {
+    it(row.name, () => {
+      const cutter = new SegmentCutter({ kind: row.kind, timescale: row.timescale, partTarget: 0.2, segmentDuration: 1 });
+      const run = cut(cutter, makeFrames({ timescale: row.timescale, frame: row.frame, count: row.count, gop: row.gop, start: row.start }));
+      expect(run.segments.map((s) => s.slot)).toEqual(row.slots);
+      expect(run.segments.map((s) => Math.round(s.startTime * 1e6) / 1e6)).toEqual(row.starts);
+      for (const p of run.parts) expect(row.slots).toContain(p.slot);
+      for (const s of run.segments.slice(0, -1)) expect(s.duration).toBeGreaterThanOrEqual(0.1);
+    });
+  }
+
+  it('reach: the open segment counts from 100 ms of media; discard drops it', () => {
+    const cutter = new SegmentCutter({ kind: 'video', timescale: 15360, partTarget: 0.2, segmentDuration: 1 });
+    expect(cutter.reach()).toBeUndefined();
+    const frames = makeFrames({ timescale: 15360, frame: 512, count: 34, gop: 30 });
+    frames.slice(0, 30).forEach((f) => cutter.push(f));
+    expect(cutter.reach()).toEqual({ first: 1, reach: 1, open: 1 });
+    cutter.push(frames[30]!); // the keyframe at 1 s: segment 1 closed, slot 2 open with 33 ms
+    expect(cutter.reach()).toEqual({ first: 1, reach: 1, open: 2 });
+    frames.slice(31, 33).forEach((f) => cutter.push(f));
+    expect(cutter.reach()).toEqual({ first: 1, reach: 2, open: 2 }); // 100 ms
+    cutter.discard();
+    expect(cutter.reach()).toEqual({ first: 1, reach: 1, open: undefined });
+    expect(cutter.flush()).toEqual([]);
+  });
+});
