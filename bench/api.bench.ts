@@ -6,7 +6,7 @@
  */
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
-import { startApiTestServer } from '../test/helpers/api-test-server.js';
+import { startApiTestServer } from '../test/helpers/serve/api-test-server.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const CHANNELS = 8;

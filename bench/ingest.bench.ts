@@ -14,8 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, median } from '../test/helpers/hls-player.js';
-import { freeUdpPorts, getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve-fixture.js';
+import { launchBrowser, median } from '../test/helpers/player/hls-player.js';
+import { freeUdpPorts, getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve/serve-fixture.js';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { ffmpegHlsLatency, makeContribution, measure, type LatencyFigures } from './latency.bench.js';
 

@@ -42,7 +42,7 @@ import { StorageWatchSource } from '../src/origin/storage-watch-source.js';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../src/hls/playlist-serializer.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
-import { advance, liveModel } from '../test/helpers/origin-playlists.js';
+import { advance, liveModel } from '../test/helpers/origin/playlists.js';
 
 const PART_BYTES = 48 * 1024; // ≈ 0.33 s of a 1.2 Mbit/s rendition
 const LARGE_PART_BYTES = 192 * 1024; // ≈ 0.5 s of a 3 Mbit/s rendition

@@ -16,10 +16,10 @@
  *   during the restart window, plus non-fatal errors (blocking reloads timing out).
  */
 import type { Browser } from 'playwright-core';
-import { captureLogger } from '../test/helpers/api-log-capture.js';
-import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/hls-player.js';
-import type { Publisher } from '../test/helpers/ingest-media.js';
-import { eventually, publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/ops-serve.js';
+import { captureLogger } from '../test/helpers/logs/api-log-capture.js';
+import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/player/hls-player.js';
+import type { Publisher } from '../test/helpers/ingest/media.js';
+import { eventually, publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/serve/ops-serve.js';
 
 const RESTARTS = Number(process.env.LIVEPIPE_BENCH_RESTARTS ?? 5);
 /** Seconds between restarts (playback settles, the restart window closes). */

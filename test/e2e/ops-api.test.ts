@@ -7,7 +7,7 @@
  * The steps share one serve and run in order (vitest runs a file's tests sequentially).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Publisher } from '../helpers/ingest-media.js';
+import type { Publisher } from '../helpers/ingest/media.js';
 import {
   eventually,
   originText,
@@ -17,9 +17,9 @@ import {
   startTestServe,
   type ApiAnswer,
   type TestServe,
-} from '../helpers/ops-serve.js';
-import { checkMediaPlaylist } from '../helpers/llhls-rules.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/prometheus-text-parser.js';
+} from '../helpers/serve/ops-serve.js';
+import { checkMediaPlaylist } from '../helpers/hls/llhls-rules.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/observability/prometheus-text-parser.js';
 
 const TOKEN = 'ops-e2e-token-0123456789abcdef';
 const KEY = 'first-key-0123456789';

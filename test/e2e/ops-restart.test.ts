@@ -8,11 +8,11 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, startPlayer } from '../helpers/hls-player.js';
-import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/llhls-rules.js';
-import type { Publisher } from '../helpers/ingest-media.js';
-import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/ops-serve.js';
+import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
+import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
+import type { Publisher } from '../helpers/ingest/media.js';
+import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/serve/ops-serve.js';
 
 const KEY = 'restart-e2e-key-0123456789';
 const RENDITIONS = ['360p', 'audio'];
@@ -34,7 +34,7 @@ class PlaylistWatch {
 
   constructor(readonly rendition: string) {}
 
-  /** The LL-HLS rules (test/helpers/llhls-rules.ts) on every new version of the playlist. */
+  /** The LL-HLS rules (test/helpers/hls/llhls-rules.ts) on every new version of the playlist. */
   observeText(text: string): void {
     if (text === this.latestText) return;
     this.latestText = text;

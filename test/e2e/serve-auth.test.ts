@@ -5,7 +5,7 @@
  * listener, and loses it when deleted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freeUdpPorts, getText, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { eventually, freeUdpPorts, getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'secure-key-0123456789';
 const PASSPHRASE = 'secure-srt-passphrase';

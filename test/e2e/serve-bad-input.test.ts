@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelView } from '../../src/channels/channel-service.js';
 import { FlvTagType } from '../../src/ingest/flv-tags.js';
 import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { readFlvTags } from '../helpers/ingest-flv-file.js';
-import { publish, publishRawSrt, type Publisher } from '../helpers/ingest-media.js';
-import { rawPublish, sendFlvTags, type TimedFlvTag } from '../helpers/ingest-rtmp-raw-client.js';
-import { eventually, freeUdpPorts, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { readFlvTags } from '../helpers/ingest/flv-file.js';
+import { publish, publishRawSrt, type Publisher } from '../helpers/ingest/media.js';
+import { rawPublish, sendFlvTags, type TimedFlvTag } from '../helpers/ingest/rtmp-raw-client.js';
+import { eventually, freeUdpPorts, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'bad-input-key-0123456789';
 const PASSPHRASE = 'bad-input-passphrase';

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 const GOOD_KEY = 'good-channel-key-0123456789';
 const BAD_KEY = 'bad-channel-key-0123456789';

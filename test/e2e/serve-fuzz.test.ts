@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../helpers/ingest-rtmp-raw-client.js';
-import { eventually, freeUdpPorts, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../helpers/ingest/rtmp-raw-client.js';
+import { eventually, freeUdpPorts, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'fuzz-key-0123456789';
 const PASSPHRASE = 'fuzz-srt-passphrase';

@@ -4,7 +4,7 @@
  * dropped publish used to bring it back as a fresh, idle channel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { eventually, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 describe('livepipe serve in open mode', () => {
   let serve: ServeFixture;

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, startPlayer, type PlayerStats } from '../helpers/hls-player.js';
-import { eventually, freeUdpPorts, getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { launchBrowser, startPlayer, type PlayerStats } from '../helpers/player/hls-player.js';
+import { eventually, freeUdpPorts, getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 const NEWS_KEY = 'news-key-0123456789';
 const SPORTS_KEY = 'sports-key-0123456789';

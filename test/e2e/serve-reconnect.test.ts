@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'show-key-0123456789';
 const GRACE_SECONDS = 5;

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { eventually, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { eventually, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'restart-stored-key-0123456789';
 

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { freePort, runCli, waitForHttp } from '../helpers/livepipe-cli.js';
-import { eventually, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { freePort, runCli, waitForHttp } from '../helpers/cli/livepipe-cli.js';
+import { eventually, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
 
 const KEY = 'term-key-0123456789';
 

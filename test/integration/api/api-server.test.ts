@@ -7,10 +7,10 @@ import { API_CLOSE_GRACE_MS, ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
 import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/observability/metrics.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
-import { captureLogger } from '../../helpers/api-log-capture.js';
-import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
+import { captureLogger } from '../../helpers/logs/api-log-capture.js';
+import { startApiTestServer, type ApiTestServer } from '../../helpers/serve/api-test-server.js';
 import type { ChannelService } from '../../../src/channels/channel-service.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const KEY = 'news-publish-key-0001';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
-import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
-import { publish, type Publisher } from '../../helpers/ingest-media.js';
-import { eventually } from '../../helpers/serve-fixture.js';
+import { startApiTestServer, type ApiTestServer } from '../../helpers/serve/api-test-server.js';
+import { publish, type Publisher } from '../../helpers/ingest/media.js';
+import { eventually } from '../../helpers/serve/serve-fixture.js';
 
 const TOKEN = 'openapi-token-0123456789';
 const METHODS = ['get', 'post', 'patch', 'delete', 'put'];

@@ -4,8 +4,8 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIngestOptions, runIngest } from '../../../src/cli/ingest-command.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeTcpPort, probeFeed, publish, waitUntil } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { freeTcpPort, probeFeed, publish, waitUntil } from '../../helpers/ingest/media.js';
 
 describe('livepipe ingest --record', () => {
   it('records a publish to a decodable file and shows publish URLs', async () => {

@@ -12,10 +12,10 @@ import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { PublishAuthorizer, StaticChannelRegistry, type ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
-import { readFlvTags } from '../../helpers/ingest-flv-file.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { rawPublish, sendFlvTags } from '../../helpers/ingest-rtmp-raw-client.js';
+import { readFlvTags } from '../../helpers/ingest/flv-file.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { freeUdpPort, publish, waitUntil, type Publisher } from '../../helpers/ingest/media.js';
+import { rawPublish, sendFlvTags } from '../../helpers/ingest/rtmp-raw-client.js';
 
 const KEY = 'bad-media-key-123';
 

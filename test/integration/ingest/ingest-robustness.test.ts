@@ -8,9 +8,9 @@ import { PublishAuthorizer, StaticChannelRegistry } from '../../../src/ingest/pu
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../../helpers/ingest-rtmp-raw-client.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest/media.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../../helpers/ingest/rtmp-raw-client.js';
 
 const KEY = 'robust-key-123';
 

@@ -3,8 +3,8 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, isAlive, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { freeUdpPort, isAlive, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest/media.js';
 
 const KEY = 'both-key-2468';
 const PASSPHRASE = 'both-passphrase-1';

@@ -3,8 +3,8 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { PublishAuthorizer, StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest/media.js';
 
 const KEY = 'k3y-news-0123456789';
 

@@ -3,8 +3,8 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, isAlive, probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { freeUdpPort, isAlive, probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest/media.js';
 
 describe('SRT ingest with a real ffmpeg publisher', () => {
   const logs = captureLogs();

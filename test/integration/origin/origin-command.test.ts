@@ -7,10 +7,10 @@ import { parseOriginOptions, runOrigin } from '../../../src/cli/origin-command.j
 import { silentLogger } from '../../../src/core/logger.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { CountingFsStorage } from '../../helpers/counting-storage.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { liveModel } from '../../helpers/origin-playlists.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
+import { CountingFsStorage } from '../../helpers/storage/counting-storage.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { liveModel } from '../../helpers/origin/playlists.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

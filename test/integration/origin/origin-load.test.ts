@@ -1,9 +1,9 @@
 import { Agent } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
-import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
+import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
 
 describe('origin under load', () => {
   let f: OriginFixture;

@@ -5,10 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/observability/metrics.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
-import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
+import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/observability/prometheus-text-parser.js';
 
 const PL = '/live/news/v0/playlist.m3u8';
 

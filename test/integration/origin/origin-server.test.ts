@@ -3,9 +3,9 @@ import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest, type RawResponse } from '../../helpers/origin-http.js';
-import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';
+import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest, type RawResponse } from '../../helpers/origin/http.js';
+import { advance, endList, liveModel } from '../../helpers/origin/playlists.js';
 
 // Model: TD 2 s, part target 0.5 s, segments 0..2 complete (4 parts), pending segment 3 with part 0;
 // the preload hint names part-3-1.m4s.

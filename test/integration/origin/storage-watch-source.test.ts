@@ -8,10 +8,10 @@ import { StorageWatchSource } from '../../../src/origin/storage-watch-source.js'
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { CountingFsStorage } from '../../helpers/counting-storage.js';
-import { waitFor } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
+import { CountingFsStorage } from '../../helpers/storage/counting-storage.js';
+import { waitFor } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
 
 const KEY = 'live/news/v0/playlist.m3u8';
 

@@ -17,8 +17,8 @@ import { FsStorage } from '../../../src/storage/fs-storage.js';
 import type { PutOptions } from '../../../src/storage/object-storage.js';
 import { UploadQueue } from '../../../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { smallLadder, waitFor } from '../../helpers/package-live.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { smallLadder, waitFor } from '../../helpers/package/live.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 /** Records every playlist whose write completed, in completion order. */
 class CompletionOrderStorage extends FsStorage {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
-import { runCli } from '../../helpers/livepipe-cli.js';
+import { runCli } from '../../helpers/cli/livepipe-cli.js';
 import {
   DirectoryPlaylistPoller,
   lastVersion,
@@ -22,10 +22,10 @@ import {
   startLiveChannel,
   waitFor,
   writeSmallLadder,
-} from '../../helpers/package-live.js';
-import { alignmentProblems, masterProblems, mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+} from '../../helpers/package/live.js';
+import { alignmentProblems, masterProblems, mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 const SIZES = { v180: { width: 320, height: 180 }, v90: { width: 160, height: 90 } };
 const SOURCE = lavfiSource(320, 180, 30);

@@ -10,7 +10,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
 import type { UploadStats } from '../../../src/storage/upload-queue.js';
-import { runCli } from '../../helpers/livepipe-cli.js';
+import { runCli } from '../../helpers/cli/livepipe-cli.js';
 import {
   allSegments,
   DirectoryPlaylistPoller,
@@ -26,10 +26,10 @@ import {
   writeSmallLadder,
   type LiveChannel,
   type Recording,
-} from '../../helpers/package-live.js';
-import { alignmentProblems, mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+} from '../../helpers/package/live.js';
+import { alignmentProblems, mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 const SOURCE = lavfiSource(320, 180, 30);
 const RENDITIONS = ['v180', 'v90', 'audio'];

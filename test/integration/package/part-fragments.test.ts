@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { allSegments, lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package-live.js';
-import { mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
+import { allSegments, lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package/live.js';
+import { mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
 
 const JITTERY_SOURCE =
   "testsrc2=size=320x180:rate=30,select='not(eq(mod(n,25),7))',setpts='PTS+if(eq(mod(N,3),1),0.004/TB,0)'[out0];" +

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package-live.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package/live.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 describe('0.1 s parts on a 25 fps source', () => {
   let dir: string;

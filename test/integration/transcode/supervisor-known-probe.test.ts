@@ -15,7 +15,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import type { InputProbe } from '../../../src/transcode/input-probe.js';
 import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { renderSource, waitUntil } from '../../helpers/transcode-media.js';
+import { renderSource, waitUntil } from '../../helpers/transcode/media.js';
 
 const tiny = parseLadder(
   {

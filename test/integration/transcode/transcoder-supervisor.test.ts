@@ -10,7 +10,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { Admission } from '../../../src/transcode/admission.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../../src/transcode/transcoder-supervisor.js';
-import { groupAlive, lavfiSource, pidAlive, renderSource, waitUntil } from '../../helpers/transcode-media.js';
+import { groupAlive, lavfiSource, pidAlive, renderSource, waitUntil } from '../../helpers/transcode/media.js';
 
 /** A tiny ladder so that these lifecycle tests cost little CPU. */
 const tiny = parseLadder(

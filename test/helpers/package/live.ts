@@ -9,16 +9,16 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseLadder } from '../../src/ladder/ladder-loader.js';
-import type { Ladder } from '../../src/ladder/ladder-schema.js';
-import { EventBus } from '../../src/core/event-bus.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { ChannelPackager } from '../../src/package/channel-packager.js';
-import type { ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
-import { UploadQueue, type UploadQueueOptions } from '../../src/storage/upload-queue.js';
-import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../src/transcode/transcoder-supervisor.js';
-import { ForwardingStorage } from './forwarding-storage.js';
-import { checkMediaPlaylist, PlaylistHistoryChecker } from './llhls-rules.js';
+import { parseLadder } from '../../../src/ladder/ladder-loader.js';
+import type { Ladder } from '../../../src/ladder/ladder-schema.js';
+import { EventBus } from '../../../src/core/event-bus.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { ChannelPackager } from '../../../src/package/channel-packager.js';
+import type { ObjectStorage, PutOptions } from '../../../src/storage/object-storage.js';
+import { UploadQueue, type UploadQueueOptions } from '../../../src/storage/upload-queue.js';
+import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../../src/transcode/transcoder-supervisor.js';
+import { ForwardingStorage } from '../storage/forwarding-storage.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker } from '../hls/llhls-rules.js';
 
 /** What a run left behind, however it was observed. */
 export interface Recording {

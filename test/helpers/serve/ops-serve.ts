@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadServiceConfig } from '../../src/config/service-config.js';
-import { silentLogger, type Logger } from '../../src/core/logger.js';
-import { startServe, type ServeHandle } from '../../src/cli/serve-command.js';
-import { publish, type Publisher } from './ingest-media.js';
+import { loadServiceConfig } from '../../../src/config/service-config.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
+import { startServe, type ServeHandle } from '../../../src/cli/serve-command.js';
+import { publish, type Publisher } from '../ingest/media.js';
 
 export interface ServePorts {
   origin: number;

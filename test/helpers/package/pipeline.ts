@@ -1,7 +1,7 @@
-import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/mp4/fmp4-reader.js';
-import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
-import { RenditionTimeline, renditionReportsFor } from '../../src/package/rendition-timeline.js';
-import { SegmentCutter, type CutSegment } from '../../src/package/segment-cutter.js';
+import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../../src/mp4/fmp4-reader.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
+import { RenditionTimeline, renditionReportsFor } from '../../../src/package/rendition-timeline.js';
+import { SegmentCutter, type CutSegment } from '../../../src/package/segment-cutter.js';
 
 /**
  * Test-side glue of reader → cutter → timeline → serializer for several renditions of one channel, the

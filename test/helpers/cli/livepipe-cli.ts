@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 
-export const LIVEPIPE_BIN = fileURLToPath(new URL('../../bin/livepipe.js', import.meta.url));
+export const LIVEPIPE_BIN = fileURLToPath(new URL('../../../bin/livepipe.js', import.meta.url));
 
 export interface CliProcess {
   child: ChildProcess;

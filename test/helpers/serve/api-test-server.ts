@@ -1,10 +1,10 @@
-import { ApiServer, type ApiServerOptions } from '../../src/api/api-server.js';
-import { Metrics } from '../../src/observability/metrics.js';
-import type { ReadinessCheck } from '../../src/api/readiness.js';
-import type { ChannelManager } from '../../src/channels/channel-manager.js';
-import type { ChannelRegistry } from '../../src/channels/channel-registry.js';
-import type { ChannelConfig } from '../../src/config/service-config.js';
-import { captureLogger, type CapturedLogger } from './api-log-capture.js';
+import { ApiServer, type ApiServerOptions } from '../../../src/api/api-server.js';
+import { Metrics } from '../../../src/observability/metrics.js';
+import type { ReadinessCheck } from '../../../src/api/readiness.js';
+import type { ChannelManager } from '../../../src/channels/channel-manager.js';
+import type { ChannelRegistry } from '../../../src/channels/channel-registry.js';
+import type { ChannelConfig } from '../../../src/config/service-config.js';
+import { captureLogger, type CapturedLogger } from '../logs/api-log-capture.js';
 import { startServeFixture } from './serve-fixture.js';
 
 /**

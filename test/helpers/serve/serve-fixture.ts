@@ -1,19 +1,19 @@
 /**
  * A real `livepipe serve` composition (`startServe`: ingest, channel manager, ladders, packager,
  * filesystem storage, origin, ops API) in the test process, on random free ports, with its log kept
- * in memory. Publishers are real ffmpeg processes (see `ingest-media.ts`); players are hls.js or
+ * in memory. Publishers are real ffmpeg processes (see `ingest/media.ts`); players are hls.js or
  * plain HTTP reads of the playlists.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServe, type ServeHandle } from '../../src/cli/serve-command.js';
-import { buildServiceConfig } from '../../src/config/service-config.js';
-import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { captureLogs } from './ingest-log-capture.js';
-import { runCli, waitForHttp, type CliProcess } from './livepipe-cli.js';
-import { freeTcpPort, freeUdpPort, publish, type PublishOptions, type Publisher } from './ingest-media.js';
+import { startServe, type ServeHandle } from '../../../src/cli/serve-command.js';
+import { buildServiceConfig } from '../../../src/config/service-config.js';
+import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
+import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
+import { captureLogs } from '../logs/log-capture.js';
+import { runCli, waitForHttp, type CliProcess } from '../cli/livepipe-cli.js';
+import { freeTcpPort, freeUdpPort, publish, type PublishOptions, type Publisher } from '../ingest/media.js';
 
 export interface ServeFixture {
   handle: ServeHandle;
