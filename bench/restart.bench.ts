@@ -19,7 +19,8 @@ import type { Browser } from 'playwright-core';
 import { captureLogger } from '../test/helpers/logs/api-log-capture.js';
 import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/player/hls-player.js';
 import type { Publisher } from '../test/helpers/ingest/media.js';
-import { eventually, publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/serve/ops-serve.js';
+import { publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/serve/ops-serve.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const RESTARTS = Number(process.env.LIVEPIPE_BENCH_RESTARTS ?? 5);
 /** Seconds between restarts (playback settles, the restart window closes). */
@@ -148,7 +149,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const created = await serve.api('POST', '/api/v1/channels', { id: CHANNEL, ladder: 'low-latency', key: KEY });
     if (created.status !== 201) throw new Error(`create answered ${created.status}: ${created.text}`);
     publisher = publishTestPattern(serve, CHANNEL, KEY, 600);
-    await eventually(() => serve.api('GET', `/api/v1/channels/${CHANNEL}`), (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, 'live', 60_000);
+    await waitFor(() => serve.api('GET', `/api/v1/channels/${CHANNEL}`), { until: (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, timeoutMs: 60_000, message: 'live' });
     browser = await launchBrowser();
     player = await startPlayer(browser, `${serve.originBase}/live/${CHANNEL}/master.m3u8`);
     const warm = await player.waitFor((s) => s.currentTime >= 5, 40_000);

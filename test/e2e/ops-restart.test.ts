@@ -12,7 +12,8 @@ import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
 import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
 import type { Publisher } from '../helpers/ingest/media.js';
-import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/serve/ops-serve.js';
+import { originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/serve/ops-serve.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'restart-e2e-key-0123456789';
 const RENDITIONS = ['360p', 'audio'];
@@ -83,7 +84,7 @@ describe('operator restarts while hls.js plays', () => {
     serve = await startTestServe();
     expect((await serve.api('POST', '/api/v1/channels', { id: 'restarts', ladder: 'low-latency', key: KEY })).status).toBe(201);
     publisher = publishTestPattern(serve, 'restarts', KEY);
-    await eventually(() => serve.api('GET', '/api/v1/channels/restarts'), (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, 'live with 3 segments', 60_000);
+    await waitFor(() => serve.api('GET', '/api/v1/channels/restarts'), { until: (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, timeoutMs: 60_000, message: 'live with 3 segments' });
     browser = await launchBrowser();
   });
 
@@ -123,12 +124,7 @@ describe('operator restarts while hls.js plays', () => {
         expect(answer.json.state).toBe('live');
         runIds.push(answer.json.transcoder.runId);
         // Every rendition shows the new run's discontinuity, then plays on for a few seconds.
-        await eventually(
-          () => watches,
-          (ws) => ws.every((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).length === i + 1),
-          `restart ${i + 1}'s discontinuity in every rendition`,
-          20_000,
-        );
+        await waitFor(() => watches, { until: (ws) => ws.every((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).length === i + 1), timeoutMs: 20_000, message: `restart ${i + 1}'s discontinuity in every rendition` });
         await new Promise((r) => setTimeout(r, 4000));
       }
 

@@ -66,12 +66,3 @@ export async function startOriginFixture(options: Partial<OriginServerOptions> =
   };
   return fixture;
 }
-
-/** Polls `condition` (test synchronisation, not a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -435,15 +435,6 @@ export async function continuity(recording: Recording, folder: string, rendition
   return reports;
 }
 
-/** Waits until `predicate()` is true, polling every 100 ms; throws after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A channel packaged in-process: supervisor → packager → upload queue → storage, as the CLI wires it. */
 export interface LiveChannel {
   supervisor: TranscoderSupervisor;

@@ -113,18 +113,6 @@ export async function removeDataDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Polls `read` until `predicate` holds; returns the last value, throws with `what` on timeout. */
-export async function eventually<T>(read: () => Promise<T> | T, predicate: (value: T) => boolean, what: string, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!predicate(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-    last = await read();
-  }
-  return last;
-}
-
 /** A publisher of the small ingest test pattern (640x360 30 fps, 1 s GOP, AAC) to a channel. */
 export function publishTestPattern(serve: TestServe, channel: string, key: string, seconds = 300): Publisher {
   return publish(serve.rtmpUrl(channel, key), 'flv', { seconds });

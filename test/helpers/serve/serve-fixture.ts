@@ -13,7 +13,8 @@ import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { captureLogs } from '../logs/log-capture.js';
 import { runCli, waitForHttp, type CliProcess } from '../cli/livepipe-cli.js';
-import { freeTcpPort, freeUdpPort, publish, type PublishOptions, type Publisher } from '../ingest/media.js';
+import { publish, type PublishOptions, type Publisher } from '../ingest/media.js';
+import { freePort, freePorts } from '../ports.js';
 
 export interface ServeFixture {
   handle: ServeHandle;
@@ -32,13 +33,6 @@ export interface ServeFixture {
   close(): Promise<void>;
 }
 
-/** Free UDP ports for SRT listeners (each channel gets one). */
-export async function freeUdpPorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freeUdpPort());
-  return [...ports];
-}
-
 /**
  * Starts `serve` with `file` as the config file object (ports and dataDir are filled in unless
  * given; a given dataDir is kept on close, a temporary one is removed). The SRT range base is a
@@ -47,7 +41,7 @@ export async function freeUdpPorts(count: number): Promise<number[]> {
 export async function startServeFixture(file: Record<string, unknown> = {}): Promise<ServeFixture> {
   const givenDir = typeof file.dataDir === 'string' ? file.dataDir : undefined;
   const dataDir = givenDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-')));
-  const srtBase = await freeUdpPort();
+  const srtBase = await freePort('udp');
   // TCP listeners take any free port (0) and report the one they got: a port picked free beforehand
   // can be taken by a parallel test file before serve binds it.
   const config = buildServiceConfig(
@@ -130,17 +124,6 @@ export function lastMsn(p: MediaPlaylist): number {
   return p.segments[p.segments.length - 1]?.msn ?? p.mediaSequence - 1;
 }
 
-/** Polls `probe` every 250 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** `livepipe serve` run as the real CLI (bin/livepipe.js → dist/: build first) with a config file. */
 export interface ServeCli {
   cli: CliProcess;
@@ -161,7 +144,7 @@ export interface ServeCli {
 
 export async function startServeCli(file: Record<string, unknown> = {}, options: { keepDataDir?: string } = {}): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
-  const [originPort, apiPort, rtmpPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+  const [originPort, apiPort, rtmpPort] = (await freePorts(3)) as [number, number, number];
   const configFile = join(dataDir, 'livepipe.yaml');
   // JSON is YAML.
   await writeFile(
@@ -171,7 +154,7 @@ export async function startServeCli(file: Record<string, unknown> = {}, options:
       origin: { port: originPort },
       api: { port: apiPort },
       rtmp: { port: rtmpPort },
-      srt: { portBase: await freeUdpPort(), portCount: 1 },
+      srt: { portBase: await freePort('udp'), portCount: 1 },
       ...file,
     }),
   );
@@ -220,5 +203,3 @@ export async function startServeCli(file: Record<string, unknown> = {}, options:
   };
   return handle;
 }
-
-export { freeTcpPort, freeUdpPort };

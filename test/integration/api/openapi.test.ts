@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
 import { startApiTestServer, type ApiTestServer } from '../../helpers/serve/api-test-server.js';
 import { publish, type Publisher } from '../../helpers/ingest/media.js';
-import { eventually } from '../../helpers/serve/serve-fixture.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const TOKEN = 'openapi-token-0123456789';
 const METHODS = ['get', 'post', 'patch', 'delete', 'put'];
@@ -58,7 +58,7 @@ describe('GET /api/v1/openapi.json', () => {
       // restart and kick act on a publisher: a real one publishes first (again after a kick).
       if (/\/(restart|kick)$/.test(path) && api.channels.get('probe')?.state !== 'live') {
         publishers.push(publish(api.rtmpUrl('probe', PROBE_KEY), 'flv'));
-        await eventually(() => (api.channels.get('probe')?.state === 'live' ? true : undefined), 'probe live', 45_000);
+        await waitFor(() => (api.channels.get('probe')?.state === 'live' ? true : undefined), { timeoutMs: 45_000, message: 'probe live' });
       }
       const url = `${api.base}${path.replace('{id}', 'probe')}`;
       const op = doc.paths[path][method.toLowerCase()];
