@@ -16,10 +16,10 @@
  *   during the restart window, plus non-fatal errors (blocking reloads timing out).
  */
 import type { Browser } from 'playwright-core';
-import { captureLogger } from '../test/helpers/logs/api-log-capture.js';
 import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/player/hls-player.js';
 import type { Publisher } from '../test/helpers/ingest/media.js';
-import { publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/serve/ops-serve.js';
+import { publishTestPattern, startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
+import { freePort } from '../test/helpers/ports.js';
 import { waitFor } from '../test/helpers/wait.js';
 
 const RESTARTS = Number(process.env.LIVEPIPE_BENCH_RESTARTS ?? 5);
@@ -67,7 +67,7 @@ async function fetchText(url: string): Promise<string | undefined> {
   return res.status === 200 ? text : undefined;
 }
 
-async function measureRestart(serve: TestServe, player: Player, logLines: () => Array<Record<string, unknown>>): Promise<RestartFigures> {
+async function measureRestart(serve: ServeFixture, player: Player, logLines: () => Array<Record<string, unknown>>): Promise<RestartFigures> {
   const urls = RENDITIONS.map((r) => `${serve.originBase}/live/${CHANNEL}/${r}/playlist.m3u8`);
   const initial = await Promise.all(urls.map(async (u) => playlistState((await fetchText(u)) ?? '')));
   const lastPartChange = initial.map(() => performance.now());
@@ -140,8 +140,7 @@ function summary(values: number[]): { median: number; max: number; min: number }
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const log = captureLogger('debug');
-  const serve = await startTestServe({ logger: log.logger });
+  const serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } });
   let publisher: Publisher | undefined;
   let browser: Browser | undefined;
   let player: Player | undefined;
@@ -158,7 +157,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 3000));
 
     const restarts: RestartFigures[] = [];
-    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => log.lines()));
+    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => serve.logs.entries()));
     const final = await player.stats();
     const defined = (values: Array<number | undefined>) => values.filter((v): v is number => v !== undefined);
     return {
@@ -189,7 +188,6 @@ export async function run(): Promise<Record<string, unknown>> {
     await browser?.close();
     await publisher?.stop();
     await serve.close();
-    await removeDataDir(serve.dataDir);
   }
 }
 

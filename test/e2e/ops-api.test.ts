@@ -8,7 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publisher } from '../helpers/ingest/media.js';
-import { originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type ApiAnswer, type TestServe } from '../helpers/serve/ops-serve.js';
+import { originText, publishTestPattern, startServeFixture, type ApiAnswer, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { playlistFacts } from '../helpers/hls/playlist-facts.js';
+import { freePort } from '../helpers/ports.js';
 import { checkMediaPlaylist } from '../helpers/hls/llhls-rules.js';
 import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/observability/prometheus-text-parser.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,8 +21,7 @@ const NEW_KEY = 'rotated-key-9876543210';
 const CH = '/api/v1/channels';
 
 describe('ops API on a real serve with a real publisher', () => {
-  let serve: TestServe;
-  let dataDir: string;
+  let serve: ServeFixture;
   const publishers: Publisher[] = [];
 
   const view = async (id = 'ops'): Promise<ApiAnswer> => serve.api('GET', `${CH}/${id}`);
@@ -45,14 +46,13 @@ describe('ops API on a real serve with a real publisher', () => {
   };
 
   beforeAll(async () => {
-    serve = await startTestServe({ token: TOKEN });
-    dataDir = serve.dataDir;
+    // A range of SRT ports: the channels made through the API each get one.
+    serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } }, { token: TOKEN });
   });
 
   afterAll(async () => {
     await Promise.all(publishers.map((p) => p.stop()));
     await serve?.close();
-    if (dataDir !== undefined) await removeDataDir(dataDir);
   });
 
   it('refuses unauthenticated and malformed calls with the documented statuses', async () => {
@@ -100,8 +100,8 @@ describe('ops API on a real serve with a real publisher', () => {
     expect(created.headers.get('location')).toBe(`${CH}/ops`);
     expect(created.json.key).toBeUndefined(); // a given key is never echoed
     expect(created.json).toMatchObject({ id: 'ops', ladder: 'low-latency', state: 'idle', keyLast4: KEY.slice(-4) });
-    expect(created.json.urls.playback).toBe(`http://127.0.0.1:${serve.ports.origin}/live/ops/master.m3u8`);
-    expect(created.json.urls.rtmp).toContain(`rtmp://127.0.0.1:${serve.ports.rtmp}/live/ops`);
+    expect(created.json.urls.playback).toBe(`${serve.originBase}/live/ops/master.m3u8`);
+    expect(created.json.urls.rtmp).toContain(`rtmp://127.0.0.1:${serve.rtmpPort}/live/ops`);
     expect(created.text).not.toContain(KEY);
 
     expect((await serve.api('POST', CH, { id: 'ops', ladder: 'low-latency', key: KEY })).status).toBe(409);
@@ -296,9 +296,7 @@ describe('ops API on a real serve with a real publisher', () => {
     expect((await serve.api('DELETE', `${CH}/gone`)).status).toBe(404);
 
     await Promise.all(publishers.map((p) => p.stop()));
-    const ports = serve.ports;
-    await serve.close();
-    serve = await startTestServe({ token: TOKEN, dataDir, ports });
+    await serve.restart();
 
     const list = await serve.api('GET', CH);
     expect(list.status).toBe(200);

@@ -12,7 +12,9 @@ import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
 import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
 import type { Publisher } from '../helpers/ingest/media.js';
-import { originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/serve/ops-serve.js';
+import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { playlistFacts, type PlaylistFacts } from '../helpers/hls/playlist-facts.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'restart-e2e-key-0123456789';
@@ -76,12 +78,12 @@ class PlaylistWatch {
 }
 
 describe('operator restarts while hls.js plays', () => {
-  let serve: TestServe;
+  let serve: ServeFixture;
   let publisher: Publisher;
   let browser: Browser;
 
   beforeAll(async () => {
-    serve = await startTestServe();
+    serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } });
     expect((await serve.api('POST', '/api/v1/channels', { id: 'restarts', ladder: 'low-latency', key: KEY })).status).toBe(201);
     publisher = publishTestPattern(serve, 'restarts', KEY);
     await waitFor(() => serve.api('GET', '/api/v1/channels/restarts'), { until: (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, timeoutMs: 60_000, message: 'live with 3 segments' });
@@ -92,7 +94,6 @@ describe('operator restarts while hls.js plays', () => {
     await browser?.close();
     await publisher?.stop();
     await serve?.close();
-    if (serve !== undefined) await removeDataDir(serve.dataDir);
   });
 
   it('three restarts: playback continues, one discontinuity each, numbers only increase', async () => {
