@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
+import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
 
 /** What a channel needs from its packager (implemented by `ChannelPackager`). */
@@ -31,6 +31,9 @@ export interface ChannelMetricsPort {
   countTranscoderRestart(channel: string): void;
 }
 
+/** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
+export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'>;
+
 export interface ChannelDeps {
   bus: EventBus;
   logger: Logger;
@@ -45,6 +48,8 @@ export interface ChannelDeps {
   reconnectGraceMs: number;
   /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
   stallTimeoutMs?: number;
+  /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
+  createSupervisor?: (options: TranscoderSupervisorOptions) => ChannelSupervisorPort;
 }
 
 /**
@@ -57,7 +62,7 @@ export interface ChannelDeps {
 export class Channel {
   private state: ChannelState = 'idle';
   private feed: IngestFeed | undefined;
-  private supervisor: TranscoderSupervisor | undefined;
+  private supervisor: ChannelSupervisorPort | undefined;
   private packager: ChannelPackagerPort | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
@@ -290,7 +295,7 @@ export class Channel {
       this.deps.kickPublisher(this.spec.id);
       return;
     }
-    const supervisor = new TranscoderSupervisor({
+    const supervisor = (this.deps.createSupervisor ?? ((options) => new TranscoderSupervisor(options)))({
       channel: this.spec.id,
       ladder: ladder.ladder,
       input: { kind: 'stdin', format: feed.format },
