@@ -6,7 +6,7 @@
  */
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
-import { startApiTestServer } from '../test/helpers/api-test-server.js';
+import { startServeFixture } from '../test/helpers/serve/serve-fixture.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const CHANNELS = 8;
@@ -31,11 +31,11 @@ async function load(url: string, headers: Record<string, string> = {}): Promise<
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const api = await startApiTestServer({ token: TOKEN, processMetrics: true });
-  const { metrics, server } = api;
+  const api = await startServeFixture({}, { testApi: { token: TOKEN, processMetrics: true } });
+  const { metrics, server } = api.testApi;
   for (let c = 0; c < CHANNELS; c++) {
     const channel = `channel-${c}`;
-    await api.registry.create({ id: channel, key: `bench-key-${c}-0123456789` });
+    await api.handle.registry.create({ id: channel, key: `bench-key-${c}-0123456789` });
     metrics.setChannelState(channel, 'live');
     metrics.setIngestBitrate(channel, 6e6);
     metrics.setEncoderProgress(channel, { fps: 30, speed: 1.1 });

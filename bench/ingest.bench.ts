@@ -14,10 +14,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, median } from '../test/helpers/hls-player.js';
-import { freeUdpPorts, getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve-fixture.js';
+import { launchBrowser, median } from '../test/helpers/player/hls-player.js';
+import { getText, renditionsOf, startServeCli, type ServeCli } from '../test/helpers/serve/serve-fixture.js';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { ffmpegHlsLatency, makeContribution, measure, type LatencyFigures } from './latency.bench.js';
+import { freePorts } from '../test/helpers/ports.js';
 
 const TRIALS = Number(process.env.LIVEPIPE_BENCH_INGEST_TRIALS ?? 3);
 const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_INGEST_SECONDS ?? 20);
@@ -99,7 +100,7 @@ export async function run(): Promise<Record<string, unknown>> {
   makeContribution(contribution, 90);
   const ids = (p: Protocol) => Array.from({ length: TRIALS }, (_, i) => `${p}${i + 1}`);
   const srtIds = [...ids('srt'), 'latsrt'];
-  const srtPorts = await freeUdpPorts(srtIds.length);
+  const srtPorts = await freePorts(srtIds.length, 'udp');
   const serve = await startServeCli({
     maxChannels: 16,
     reconnectGraceSeconds: 2,

@@ -20,8 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, median, startPlayer } from '../test/helpers/hls-player.js';
-import { freePort, runCli, waitForHttp } from '../test/helpers/livepipe-cli.js';
+import { launchBrowser, median, startPlayer } from '../test/helpers/player/hls-player.js';
+import { runCli, waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
 const WARMUP_SECONDS = 6;

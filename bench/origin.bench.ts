@@ -42,7 +42,8 @@ import { StorageWatchSource } from '../src/origin/storage-watch-source.js';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../src/hls/playlist-serializer.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
-import { advance, liveModel } from '../test/helpers/origin-playlists.js';
+import { advance, liveModel } from '../test/helpers/origin/playlists.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const PART_BYTES = 48 * 1024; // ≈ 0.33 s of a 1.2 Mbit/s rendition
 const LARGE_PART_BYTES = 192 * 1024; // ≈ 0.5 s of a 3 Mbit/s rendition
@@ -61,17 +62,6 @@ const WAKE_COUNTS = [100, 250, 1000] as const;
 const WRK_CONNECTIONS = 64;
 /** `getconf CLK_TCK`: the unit of the CPU times in /proc/{pid}/stat (100 on Linux/x86-64). */
 const CLOCK_TICKS_PER_SECOND = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

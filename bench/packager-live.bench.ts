@@ -34,7 +34,7 @@ import { FsStorage } from '../src/storage/fs-storage.js';
 import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../src/transcode/transcoder-supervisor.js';
-import { ForwardingStorage } from '../test/helpers/forwarding-storage.js';
+import { ForwardingStorage } from '../test/helpers/storage/forwarding-storage.js';
 
 const WINDOW_SECONDS = 24;
 const SOURCE_SIZE = process.env.LIVEPIPE_BENCH_PACKAGER_SIZE ?? '1920x1080';

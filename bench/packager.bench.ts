@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Fmp4Reader } from '../src/mp4/fmp4-reader.js';
 import { SegmentCutter } from '../src/package/segment-cutter.js';
-import { encodeLadderFixture } from '../test/helpers/package-fixtures.js';
+import { encodeLadderFixture } from '../test/helpers/package/fixtures.js';
 
 /**
  * Parse-and-cut throughput of the packager's pure core: fMP4 reader + segment cutter over ffmpeg

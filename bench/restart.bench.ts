@@ -20,10 +20,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Browser } from 'playwright-core';
-import { captureLogger } from '../test/helpers/api-log-capture.js';
-import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/hls-player.js';
-import type { Publisher } from '../test/helpers/ingest-media.js';
-import { eventually, publishTestPattern, removeDataDir, startTestServe, type TestServe } from '../test/helpers/ops-serve.js';
+import { launchBrowser, median, startPlayer, type Player } from '../test/helpers/player/hls-player.js';
+import type { Publisher } from '../test/helpers/ingest/media.js';
+import { publishTestPattern, startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
+import { freePort } from '../test/helpers/ports.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const RESTARTS = Number(process.env.LIVEPIPE_BENCH_RESTARTS ?? 5);
 /** Seconds between restarts (playback settles, the restart window closes). */
@@ -80,7 +81,7 @@ function encoderPid(): number {
 
 type Trigger = 'operator' | 'crash';
 
-async function measureRestart(serve: TestServe, player: Player, logLines: () => Array<Record<string, unknown>>, trigger: Trigger): Promise<RestartFigures> {
+async function measureRestart(serve: ServeFixture, player: Player, logLines: () => Array<Record<string, unknown>>, trigger: Trigger): Promise<RestartFigures> {
   const urls = RENDITIONS.map((r) => `${serve.originBase}/live/${CHANNEL}/${r}/playlist.m3u8`);
   const initial = await Promise.all(urls.map(async (u) => playlistState((await fetchText(u)) ?? '')));
   const lastPartChange = initial.map(() => performance.now());
@@ -159,8 +160,7 @@ function summary(values: number[]): { median: number; max: number; min: number }
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const log = captureLogger('debug');
-  const serve = await startTestServe({ logger: log.logger });
+  const serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } });
   let publisher: Publisher | undefined;
   let browser: Browser | undefined;
   let player: Player | undefined;
@@ -168,7 +168,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const created = await serve.api('POST', '/api/v1/channels', { id: CHANNEL, ladder: 'low-latency', key: KEY });
     if (created.status !== 201) throw new Error(`create answered ${created.status}: ${created.text}`);
     publisher = publishTestPattern(serve, CHANNEL, KEY, 600);
-    await eventually(() => serve.api('GET', `/api/v1/channels/${CHANNEL}`), (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, 'live', 60_000);
+    await waitFor(() => serve.api('GET', `/api/v1/channels/${CHANNEL}`), { until: (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, timeoutMs: 60_000, message: 'live' });
     browser = await launchBrowser();
     player = await startPlayer(browser, `${serve.originBase}/live/${CHANNEL}/master.m3u8`);
     const warm = await player.waitFor((s) => s.currentTime >= 5, 40_000);
@@ -177,10 +177,10 @@ export async function run(): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 3000));
 
     const restarts: RestartFigures[] = [];
-    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => log.lines(), 'operator'));
+    for (let i = 0; i < RESTARTS; i++) restarts.push(await measureRestart(serve, player, () => serve.logs.entries(), 'operator'));
     // Crashes SPACING_SECONDS apart: each run lived past the policy's 5 s, so each restart is a first one (immediate).
     const crashes: RestartFigures[] = [];
-    for (let i = 0; i < RESTARTS; i++) crashes.push(await measureRestart(serve, player, () => log.lines(), 'crash'));
+    for (let i = 0; i < RESTARTS; i++) crashes.push(await measureRestart(serve, player, () => serve.logs.entries(), 'crash'));
     const final = await player.stats();
     const defined = (values: Array<number | undefined>) => values.filter((v): v is number => v !== undefined);
     return {
@@ -228,7 +228,6 @@ export async function run(): Promise<Record<string, unknown>> {
     await browser?.close();
     await publisher?.stop();
     await serve.close();
-    await removeDataDir(serve.dataDir);
   }
 }
 

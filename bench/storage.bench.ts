@@ -16,7 +16,7 @@ import { FsStorage } from '../src/storage/fs-storage.js';
 import type { ObjectStorage } from '../src/storage/object-storage.js';
 import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
-import { startS3Server } from '../test/helpers/s3-server.js';
+import { startS3Server } from '../test/helpers/storage/s3-server.js';
 
 const PUTS = 300;
 const QUEUED_PUTS = 600;

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor, type TranscoderStateSnapshot } from '../transcode/transcoder-supervisor.js';
+import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
 
 /** Default of `ChannelDeps.encoderGiveUpMs` (the service config's `encoderGiveUpSeconds`). */
@@ -36,6 +36,9 @@ export interface ChannelMetricsPort {
   setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
 }
 
+/** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
+export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'>;
+
 export interface ChannelDeps {
   bus: EventBus;
   logger: Logger;
@@ -56,6 +59,8 @@ export interface ChannelDeps {
   encoderGiveUpMs?: number;
   /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
   stallTimeoutMs?: number;
+  /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
+  createSupervisor?: (options: TranscoderSupervisorOptions) => ChannelSupervisorPort;
 }
 
 /**
@@ -76,7 +81,7 @@ export interface ChannelDeps {
 export class Channel {
   private state: ChannelState = 'idle';
   private feed: IngestFeed | undefined;
-  private supervisor: TranscoderSupervisor | undefined;
+  private supervisor: ChannelSupervisorPort | undefined;
   private packager: ChannelPackagerPort | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
@@ -320,7 +325,7 @@ export class Channel {
       this.deps.kickPublisher(this.spec.id);
       return;
     }
-    const supervisor = new TranscoderSupervisor({
+    const supervisor = (this.deps.createSupervisor ?? ((options) => new TranscoderSupervisor(options)))({
       channel: this.spec.id,
       ladder: ladder.ladder,
       input: { kind: 'stdin', format: feed.format },
@@ -389,7 +394,7 @@ export class Channel {
    * stream is ended — again after every further failure, since a run that produced media in between
    * reopened it. The supervisor keeps retrying either way.
    */
-  private onEncoderFailure(supervisor: TranscoderSupervisor, packager: ChannelPackagerPort): void {
+  private onEncoderFailure(supervisor: ChannelSupervisorPort, packager: ChannelPackagerPort): void {
     this.deps.metrics?.countTranscoderRestart(this.spec.id);
     const snapshot = supervisor.state();
     this.deps.metrics?.setTranscoderCrashLooping(this.spec.id, snapshot.crashLooping);

@@ -7,19 +7,13 @@
  * The steps share one serve and run in order (vitest runs a file's tests sequentially).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Publisher } from '../helpers/ingest-media.js';
-import {
-  eventually,
-  originText,
-  playlistFacts,
-  publishTestPattern,
-  removeDataDir,
-  startTestServe,
-  type ApiAnswer,
-  type TestServe,
-} from '../helpers/ops-serve.js';
-import { checkMediaPlaylist } from '../helpers/llhls-rules.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/prometheus-text-parser.js';
+import type { Publisher } from '../helpers/ingest/media.js';
+import { originText, publishTestPattern, startServeFixture, type ApiAnswer, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { playlistFacts } from '../helpers/hls/playlist-facts.js';
+import { freePort } from '../helpers/ports.js';
+import { checkMediaPlaylist } from '../helpers/hls/llhls-rules.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../helpers/observability/prometheus-text-parser.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'ops-e2e-token-0123456789abcdef';
 const KEY = 'first-key-0123456789';
@@ -27,13 +21,12 @@ const NEW_KEY = 'rotated-key-9876543210';
 const CH = '/api/v1/channels';
 
 describe('ops API on a real serve with a real publisher', () => {
-  let serve: TestServe;
-  let dataDir: string;
+  let serve: ServeFixture;
   const publishers: Publisher[] = [];
 
   const view = async (id = 'ops'): Promise<ApiAnswer> => serve.api('GET', `${CH}/${id}`);
   const waitState = (state: string, extra: (json: Record<string, unknown>) => boolean = () => true, id = 'ops') =>
-    eventually(view.bind(null, id), (r) => r.status === 200 && r.json.state === state && extra(r.json), `channel ${id} ${state}`, 45_000);
+    waitFor(view.bind(null, id), { until: (r) => r.status === 200 && r.json.state === state && extra(r.json), timeoutMs: 45_000, message: `channel ${id} ${state}` });
   const startPublisher = (key: string): Publisher => {
     const p = publishTestPattern(serve, 'ops', key);
     publishers.push(p);
@@ -53,14 +46,13 @@ describe('ops API on a real serve with a real publisher', () => {
   };
 
   beforeAll(async () => {
-    serve = await startTestServe({ token: TOKEN });
-    dataDir = serve.dataDir;
+    // A range of SRT ports: the channels made through the API each get one.
+    serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } }, { token: TOKEN });
   });
 
   afterAll(async () => {
     await Promise.all(publishers.map((p) => p.stop()));
     await serve?.close();
-    if (dataDir !== undefined) await removeDataDir(dataDir);
   });
 
   it('refuses unauthenticated and malformed calls with the documented statuses', async () => {
@@ -108,8 +100,8 @@ describe('ops API on a real serve with a real publisher', () => {
     expect(created.headers.get('location')).toBe(`${CH}/ops`);
     expect(created.json.key).toBeUndefined(); // a given key is never echoed
     expect(created.json).toMatchObject({ id: 'ops', ladder: 'low-latency', state: 'idle', keyLast4: KEY.slice(-4) });
-    expect(created.json.urls.playback).toBe(`http://127.0.0.1:${serve.ports.origin}/live/ops/master.m3u8`);
-    expect(created.json.urls.rtmp).toContain(`rtmp://127.0.0.1:${serve.ports.rtmp}/live/ops`);
+    expect(created.json.urls.playback).toBe(`${serve.originBase}/live/ops/master.m3u8`);
+    expect(created.json.urls.rtmp).toContain(`rtmp://127.0.0.1:${serve.rtmpPort}/live/ops`);
     expect(created.text).not.toContain(KEY);
 
     expect((await serve.api('POST', CH, { id: 'ops', ladder: 'low-latency', key: KEY })).status).toBe(409);
@@ -141,7 +133,7 @@ describe('ops API on a real serve with a real publisher', () => {
     expect(v.publisher.video).toMatchObject({ codec: expect.stringMatching(/h264|avc/i), width: 640, height: 360 });
     expect(v.publisher.audio.codec).toMatch(/aac/i);
     // The publisher's bitrate is sampled; wait for a measurement.
-    const measured = await eventually(view, (r) => (r.json.publisher?.bitrate ?? 0) > 0, 'ingest bitrate');
+    const measured = await waitFor(view, { until: (r) => (r.json.publisher?.bitrate ?? 0) > 0, message: 'ingest bitrate' });
     expect(measured.json.publisher.bitrate).toBeGreaterThan(10_000);
 
     // low-latency ladder on a 640x360 source: 720p and 480p exceed it and are dropped.
@@ -152,7 +144,7 @@ describe('ops API on a real serve with a real publisher', () => {
     expect(renditions[1]).toMatchObject({ kind: 'audio', bitrate: 96_000 });
     expect(v.transcoder.state).toMatch(/starting|running/);
     expect(v.transcoder.runId).toBe(1);
-    const stats = await eventually(view, (r) => r.json.transcoder.renditions.every((x: { lastMsn?: number }) => typeof x.lastMsn === 'number') && r.json.transcoder.renditions[0].fps > 0, 'rendition stats');
+    const stats = await waitFor(view, { until: (r) => r.json.transcoder.renditions.every((x: { lastMsn?: number }) => typeof x.lastMsn === 'number') && r.json.transcoder.renditions[0].fps > 0, message: 'rendition stats' });
     for (const r of stats.json.transcoder.renditions) {
       expect(r.lastMsn).toBeGreaterThanOrEqual(1);
       expect(r.lastPart).toBeGreaterThanOrEqual(0);
@@ -173,7 +165,7 @@ describe('ops API on a real serve with a real publisher', () => {
   it('/metrics is valid Prometheus text and its counters move with the media and the origin', async () => {
     const ch = { channel: 'ops' };
     // Ingest bitrate and encoder progress are sampled every 2 s: wait for a sample with frames in it.
-    const before = await eventually(scrape, (p) => (sampleValue(p, 'livepipe_encoder_fps', ch) ?? 0) > 0, 'an encoder fps sample');
+    const before = await waitFor(scrape, { until: (p) => (sampleValue(p, 'livepipe_encoder_fps', ch) ?? 0) > 0, message: 'an encoder fps sample' });
     expect(sampleValue(before, 'livepipe_channel_state', { channel: 'ops', state: 'live' })).toBe(1);
     expect(sampleValue(before, 'livepipe_channel_state', { channel: 'ops', state: 'idle' })).toBe(0);
     expect(sampleValue(before, 'livepipe_channels', { state: 'live' })).toBe(1);
@@ -252,7 +244,7 @@ describe('ops API on a real serve with a real publisher', () => {
     expect(stopped.json.state).toBe('stopped');
     expect(await exitsWithin(current, 15_000)).toBe(true);
     // The stream is closed for viewers.
-    await eventually(async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8'))!), (f) => f.endList, 'EXT-X-ENDLIST');
+    await waitFor(async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8'))!), { until: (f) => f.endList, message: 'EXT-X-ENDLIST' });
 
     const refused = startPublisher(NEW_KEY);
     expect(await exitsWithin(refused, 15_000)).toBe(true);
@@ -267,11 +259,7 @@ describe('ops API on a real serve with a real publisher', () => {
     startPublisher(NEW_KEY);
     await waitState('live');
     // The stream continues in the same playlist after a discontinuity, numbers still increasing.
-    const resumed = await eventually(
-      async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8'))!),
-      (f) => !f.endList && f.lastMsn > before.lastMsn,
-      'the playlist to continue',
-    );
+    const resumed = await waitFor(async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8'))!), { until: (f) => !f.endList && f.lastMsn > before.lastMsn, message: 'the playlist to continue' });
     expect(resumed.discontinuities + resumed.discontinuitySequence).toBeGreaterThan(before.discontinuities + before.discontinuitySequence);
   });
 
@@ -285,11 +273,7 @@ describe('ops API on a real serve with a real publisher', () => {
       // Targets never change within a stream: the new timing gets a new list whose media sequence
       // continues after the old one, with parts of the new target.
       for (const rendition of ['360p', 'audio']) {
-        const text = await eventually(
-          () => playlist(rendition),
-          (t) => t.includes(`#EXT-X-TARGETDURATION:${td}\n`) && playlistFacts(t).parts >= 3 && playlistFacts(t).segments.length >= 1,
-          `${rendition} on ${ladder}`,
-        );
+        const text = await waitFor(() => playlist(rendition), { until: (t) => t.includes(`#EXT-X-TARGETDURATION:${td}\n`) && playlistFacts(t).parts >= 3 && playlistFacts(t).segments.length >= 1, message: `${rendition} on ${ladder}` });
         expect(text).toContain(`#EXT-X-PART-INF:PART-TARGET=${partTarget.toFixed(3)}`);
         const facts = playlistFacts(text);
         expect(facts.mediaSequence).toBeGreaterThan(before.lastMsn);
@@ -312,9 +296,7 @@ describe('ops API on a real serve with a real publisher', () => {
     expect((await serve.api('DELETE', `${CH}/gone`)).status).toBe(404);
 
     await Promise.all(publishers.map((p) => p.stop()));
-    const ports = serve.ports;
-    await serve.close();
-    serve = await startTestServe({ token: TOKEN, dataDir, ports });
+    await serve.restart();
 
     const list = await serve.api('GET', CH);
     expect(list.status).toBe(200);
@@ -327,11 +309,7 @@ describe('ops API on a real serve with a real publisher', () => {
     const stored = playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8')) ?? '');
     startPublisher(NEW_KEY);
     await waitState('live');
-    const resumed = await eventually(
-      async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8')) ?? ''),
-      (f) => f.lastMsn > stored.lastMsn && f.parts > 0,
-      'the resumed playlist to advance',
-    );
+    const resumed = await waitFor(async () => playlistFacts((await originText(serve, '/live/ops/360p/playlist.m3u8')) ?? ''), { until: (f) => f.lastMsn > stored.lastMsn && f.parts > 0, message: 'the resumed playlist to advance' });
     expect(resumed.mediaSequence).toBeGreaterThanOrEqual(stored.mediaSequence);
   });
 });

@@ -8,8 +8,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, waitForHttp, type CliProcess } from '../helpers/livepipe-cli.js';
-import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
+import { runCli, waitForHttp, type CliProcess } from '../helpers/cli/livepipe-cli.js';
+import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
+import { freePort } from '../helpers/ports.js';
 
 const TOKEN = 'cli-ops-token-0123456789abcdef';
 

@@ -8,11 +8,14 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, startPlayer } from '../helpers/hls-player.js';
-import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/llhls-rules.js';
-import type { Publisher } from '../helpers/ingest-media.js';
-import { eventually, originText, playlistFacts, publishTestPattern, removeDataDir, startTestServe, type PlaylistFacts, type TestServe } from '../helpers/ops-serve.js';
+import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
+import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
+import type { Publisher } from '../helpers/ingest/media.js';
+import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { playlistFacts, type PlaylistFacts } from '../helpers/hls/playlist-facts.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'restart-e2e-key-0123456789';
 const RENDITIONS = ['360p', 'audio'];
@@ -34,7 +37,7 @@ class PlaylistWatch {
 
   constructor(readonly rendition: string) {}
 
-  /** The LL-HLS rules (test/helpers/llhls-rules.ts) on every new version of the playlist. */
+  /** The LL-HLS rules (test/helpers/hls/llhls-rules.ts) on every new version of the playlist. */
   observeText(text: string): void {
     if (text === this.latestText) return;
     this.latestText = text;
@@ -75,15 +78,15 @@ class PlaylistWatch {
 }
 
 describe('operator restarts while hls.js plays', () => {
-  let serve: TestServe;
+  let serve: ServeFixture;
   let publisher: Publisher;
   let browser: Browser;
 
   beforeAll(async () => {
-    serve = await startTestServe();
+    serve = await startServeFixture({ srt: { portBase: await freePort('udp'), portCount: 100 } });
     expect((await serve.api('POST', '/api/v1/channels', { id: 'restarts', ladder: 'low-latency', key: KEY })).status).toBe(201);
     publisher = publishTestPattern(serve, 'restarts', KEY);
-    await eventually(() => serve.api('GET', '/api/v1/channels/restarts'), (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, 'live with 3 segments', 60_000);
+    await waitFor(() => serve.api('GET', '/api/v1/channels/restarts'), { until: (r) => r.json.state === 'live' && (r.json.mediaSequence ?? 0) >= 3, timeoutMs: 60_000, message: 'live with 3 segments' });
     browser = await launchBrowser();
   });
 
@@ -91,7 +94,6 @@ describe('operator restarts while hls.js plays', () => {
     await browser?.close();
     await publisher?.stop();
     await serve?.close();
-    if (serve !== undefined) await removeDataDir(serve.dataDir);
   });
 
   it('three restarts: playback continues, one discontinuity each, numbers only increase', async () => {
@@ -123,12 +125,7 @@ describe('operator restarts while hls.js plays', () => {
         expect(answer.json.state).toBe('live');
         runIds.push(answer.json.transcoder.runId);
         // Every rendition shows the new run's discontinuity, then plays on for a few seconds.
-        await eventually(
-          () => watches,
-          (ws) => ws.every((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).length === i + 1),
-          `restart ${i + 1}'s discontinuity in every rendition`,
-          20_000,
-        );
+        await waitFor(() => watches, { until: (ws) => ws.every((w, k) => [...w.discontinuityAt].filter((m) => !existing[k]!.has(m)).length === i + 1), timeoutMs: 20_000, message: `restart ${i + 1}'s discontinuity in every rendition` });
         await new Promise((r) => setTimeout(r, 4000));
       }
 

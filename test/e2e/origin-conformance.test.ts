@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
 import { lastPosition } from '../../src/hls/playlist-model.js';
-import { freePort, runCli, waitForHttp, type CliProcess } from '../helpers/livepipe-cli.js';
+import { runCli, waitForHttp, type CliProcess } from '../helpers/cli/livepipe-cli.js';
+import { freePort } from '../helpers/ports.js';
 
 const SOURCE = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';
 const TD = 1; // low-latency ladder: 1 s segments, 0.1 s parts (10 per segment at 30 fps)

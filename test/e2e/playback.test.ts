@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, median, startPlayer } from '../helpers/hls-player.js';
-import { freePort, runCli, waitForHttp, type CliProcess } from '../helpers/livepipe-cli.js';
+import { launchBrowser, median, startPlayer } from '../helpers/player/hls-player.js';
+import { runCli, waitForHttp, type CliProcess } from '../helpers/cli/livepipe-cli.js';
+import { freePort } from '../helpers/ports.js';
 
 // A live test pattern with a moving clock and a tone, read at native rate like a contribution feed.
 // 960x540 keeps the default ladder's 480p and 360p renditions (1080p and 720p are above the source

@@ -5,7 +5,9 @@
  * listener, and loses it when deleted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freeUdpPorts, getText, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePorts } from '../helpers/ports.js';
 
 const KEY = 'secure-key-0123456789';
 const PASSPHRASE = 'secure-srt-passphrase';
@@ -16,7 +18,7 @@ describe('livepipe serve: publish authentication', () => {
   let lateSrtPort: number;
 
   beforeAll(async () => {
-    [srtPort, lateSrtPort] = (await freeUdpPorts(2)) as [number, number];
+    [srtPort, lateSrtPort] = (await freePorts(2, 'udp')) as [number, number];
     serve = await startServeFixture({
       reconnectGraceSeconds: 1,
       channels: [{ id: 'secure', ladder: 'low-latency', key: KEY, srt: { port: srtPort, passphrase: PASSPHRASE } }],
@@ -70,27 +72,27 @@ describe('livepipe serve: publish authentication', () => {
 
   it('publishes with the right RTMP key, then with the right SRT passphrase', async () => {
     const rtmp = serve.publish(serve.rtmpUrl('secure', KEY), 'flv');
-    await eventually(() => (serve.state('secure') === 'live' ? true : undefined), 'secure live over RTMP');
-    await eventually(async () => ((await getText(`${serve.live('secure')}/master.m3u8`)).status === 200 ? true : undefined), 'secure master playlist', 45_000);
+    await waitFor(() => (serve.state('secure') === 'live' ? true : undefined), { message: 'secure live over RTMP' });
+    await waitFor(async () => ((await getText(`${serve.live('secure')}/master.m3u8`)).status === 200 ? true : undefined), { timeoutMs: 45_000, message: 'secure master playlist' });
     expect(serve.handle.manager.get('secure')?.publisher?.protocol).toBe('rtmp');
     await rtmp.stop();
-    await eventually(() => (serve.handle.ingest.feed('secure') === undefined ? true : undefined), 'RTMP publish end');
+    await waitFor(() => (serve.handle.ingest.feed('secure') === undefined ? true : undefined), { message: 'RTMP publish end' });
 
     serve.publish(serve.srtUrl(srtPort, PASSPHRASE, 'secure'), 'mpegts');
-    await eventually(() => (serve.handle.manager.get('secure')?.publisher?.protocol === 'srt' ? true : undefined), 'secure live over SRT');
-    await eventually(() => (serve.state('secure') === 'live' ? true : undefined), 'secure live state');
+    await waitFor(() => (serve.handle.manager.get('secure')?.publisher?.protocol === 'srt' ? true : undefined), { message: 'secure live over SRT' });
+    await waitFor(() => (serve.state('secure') === 'live' ? true : undefined), { message: 'secure live state' });
   });
 
   it('arms an SRT listener for a channel created through the ops API, and stops it when deleted', async () => {
     const body = { id: 'late', ladder: 'low-latency', key: 'late-key-0123456789', srt: { port: lateSrtPort, passphrase: 'late-srt-passphrase' } };
     const created = await fetch(`${serve.apiBase}/api/v1/channels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(created.status, await created.clone().text()).toBe(201);
-    await eventually(() => (serve.handle.ingest.srt?.listening().some((l) => l.channel === 'late' && l.port === lateSrtPort) ? true : undefined), 'late SRT listener');
+    await waitFor(() => (serve.handle.ingest.srt?.listening().some((l) => l.channel === 'late' && l.port === lateSrtPort) ? true : undefined), { message: 'late SRT listener' });
 
     await expectRefused(serve.srtUrl(lateSrtPort, 'wrong-passphrase-123', 'late'), 'mpegts', 'late', /srt|Input\/output error/i);
     expect(serve.state('late')).toBe('idle');
     const publisher = serve.publish(serve.srtUrl(lateSrtPort, 'late-srt-passphrase', 'late'), 'mpegts');
-    await eventually(() => (serve.handle.manager.get('late')?.publisher?.protocol === 'srt' ? true : undefined), 'late live over SRT');
+    await waitFor(() => (serve.handle.manager.get('late')?.publisher?.protocol === 'srt' ? true : undefined), { message: 'late live over SRT' });
 
     // DELETE answers once the channel is gone: listener stopped, publish ended, ladder stopped.
     const deleted = await fetch(`${serve.apiBase}/api/v1/channels/late`, { method: 'DELETE' });

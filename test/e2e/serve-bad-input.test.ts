@@ -13,10 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelView } from '../../src/channels/channel-service.js';
 import { FlvTagType } from '../../src/ingest/flv-tags.js';
 import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { readFlvTags } from '../helpers/ingest-flv-file.js';
-import { publish, publishRawSrt, type Publisher } from '../helpers/ingest-media.js';
-import { rawPublish, sendFlvTags, type TimedFlvTag } from '../helpers/ingest-rtmp-raw-client.js';
-import { eventually, freeUdpPorts, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { readFlvTags } from '../helpers/ingest/flv-file.js';
+import { publish, publishRawSrt, type Publisher } from '../helpers/ingest/media.js';
+import { rawPublish, sendFlvTags, type TimedFlvTag } from '../helpers/ingest/rtmp-raw-client.js';
+import { lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePorts } from '../helpers/ports.js';
 
 const KEY = 'bad-input-key-0123456789';
 const PASSPHRASE = 'bad-input-passphrase';
@@ -43,7 +45,7 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
   let flvTags: TimedFlvTag[];
 
   beforeAll(async () => {
-    const ports = await freeUdpPorts(SRT_CHANNELS.length);
+    const ports = await freePorts(SRT_CHANNELS.length, 'udp');
     srtPorts = Object.fromEntries(SRT_CHANNELS.map((id, i) => [id, ports[i]!]));
     serve = await startServeFixture({
       maxChannels: 4,
@@ -59,7 +61,7 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
       ]),
     );
     serve.publish(serve.rtmpUrl('good', KEY), 'flv', { seconds: 600 });
-    await eventually(async () => ((await mediaPlaylist(serve.live('good'), '360p'))?.segments.length ?? 0) > 0 || undefined, 'the good channel publishing');
+    await waitFor(async () => ((await mediaPlaylist(serve.live('good'), '360p'))?.segments.length ?? 0) > 0 || undefined, { message: 'the good channel publishing' });
   });
 
   afterAll(async () => {
@@ -78,7 +80,7 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
 
   /** The good channel produced new parts since `before` and is still live. */
   async function expectGoodChannelRunning(before: number): Promise<void> {
-    await eventually(async () => ((await goodPosition()) > before ? true : undefined), 'the good channel to produce new parts');
+    await waitFor(async () => ((await goodPosition()) > before ? true : undefined), { message: 'the good channel to produce new parts' });
     expect(serve.state('good')).toBe('live');
     expect((await fetch(`${serve.apiBase}/healthz`)).status).toBe(200);
   }
@@ -88,14 +90,14 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
     const before = await goodPosition();
     const publisher = start();
     try {
-      const view = await eventually(async () => {
+      const view = await waitFor(async () => {
         const v = await channel(id);
         return v.state === 'failed' ? v : undefined;
-      }, `channel ${id} to fail`);
+      }, { message: `channel ${id} to fail` });
       expect(view.transcoder.lastError).toMatch(reason);
       expect(serve.logs.entries().some((e) => e.channel === id && [e.reason, e.err, e.detail].some((text) => typeof text === 'string' && reason.test(text)))).toBe(true);
       // The publisher is dropped and the channel stays failed with its reason.
-      await eventually(() => (serve.handle.ingest.feed(id) === undefined ? true : undefined), `the ${id} publisher to be dropped`);
+      await waitFor(() => (serve.handle.ingest.feed(id) === undefined ? true : undefined), { message: `the ${id} publisher to be dropped` });
       expect((await channel(id)).state).toBe('failed');
       expect(await mediaPlaylist(serve.live(id), '360p')).toBeUndefined();
       await expectGoodChannelRunning(before);
@@ -158,10 +160,10 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
     const before = await goodPosition();
     const pub = publish(serve.rtmpUrl('slow', KEY), 'flv', { video: { size: '320x180', rate: 0.5 }, seconds: 600 });
     try {
-      const playlist = await eventually(async () => {
+      const playlist = await waitFor(async () => {
         const p = await mediaPlaylist(serve.live('slow'), '360p');
         return p !== undefined && p.segments.length >= 3 ? p : undefined;
-      }, 'the slow channel to publish three segments', 60_000);
+      }, { timeoutMs: 60_000, message: 'the slow channel to publish three segments' });
       expect((await channel('slow')).state).toBe('live');
       const parts = playlist.segments.flatMap((s) => s.parts);
       expect(parts.length).toBeGreaterThan(0);
@@ -209,7 +211,7 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
       expect(seen[i]!.mediaSequence).toBeGreaterThanOrEqual(seen[i - 1]!.mediaSequence);
       expect(seen[i]!.last).toBeGreaterThanOrEqual(seen[i - 1]!.last);
     }
-    const final = await eventually(() => mediaPlaylist(serve.live('jump'), '360p'), 'the jump playlist');
+    const final = await waitFor(() => mediaPlaylist(serve.live('jump'), '360p'), { message: 'the jump playlist' });
     expect(final.segments.some((s) => s.discontinuity)).toBe(false);
     expect(lastMsn(final)).toBeLessThan(20);
     expect(lastMsn(final)).toBeGreaterThanOrEqual(6);
@@ -255,7 +257,7 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
       expect(seen[i]!.mediaSequence).toBeGreaterThanOrEqual(seen[i - 1]!.mediaSequence);
       expect(seen[i]!.last).toBeGreaterThanOrEqual(seen[i - 1]!.last);
     }
-    const final = await eventually(() => mediaPlaylist(serve.live('jumpsrt'), '360p'), 'the jumpsrt playlist');
+    const final = await waitFor(() => mediaPlaylist(serve.live('jumpsrt'), '360p'), { message: 'the jumpsrt playlist' });
     expect(final.segments.some((s) => s.discontinuity)).toBe(false);
     expect(lastMsn(final)).toBeLessThan(20);
     expect(lastMsn(final)).toBeGreaterThanOrEqual(6);

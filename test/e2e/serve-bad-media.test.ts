@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const GOOD_KEY = 'good-channel-key-0123456789';
 const BAD_KEY = 'bad-channel-key-0123456789';
@@ -28,10 +29,10 @@ describe('livepipe serve: a channel with unusable media', () => {
 
   it('fails the video-less channel with a readable reason while the other keeps publishing', async () => {
     serve.publish(serve.rtmpUrl('good', GOOD_KEY), 'flv', { seconds: 60 });
-    const before = await eventually(async () => {
+    const before = await waitFor(async () => {
       const p = await mediaPlaylist(serve.live('good'), '360p');
       return p !== undefined && p.segments.length > 0 ? lastMsn(p) : undefined;
-    }, 'the good channel publishing');
+    }, { message: 'the good channel publishing' });
 
     // An audio-only publisher: authenticated, but there is nothing to build a video ladder from.
     // Ingest refuses it one second after its first audio tag (its onMetaData declares audio only),
@@ -39,13 +40,13 @@ describe('livepipe serve: a channel with unusable media', () => {
     const audioOnly = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', '60', '-c:a', 'aac', '-f', 'flv', serve.rtmpUrl('novideo', BAD_KEY)], { stdio: 'ignore' });
     try {
-      const view = await eventually(() => {
+      const view = await waitFor(() => {
         const v = serve.handle.manager.get('novideo');
         return v?.state === 'failed' ? v : undefined;
-      }, 'the video-less channel to fail');
+      }, { message: 'the video-less channel to fail' });
       expect(view.transcoder.lastError).toMatch(/^no video: the publisher sent 1 s of audio and no video/);
       // The publisher is gone and the channel stays failed with its reason (no grace period).
-      await eventually(() => (serve.handle.ingest.feed('novideo') === undefined ? true : undefined), 'the publisher to be dropped');
+      await waitFor(() => (serve.handle.ingest.feed('novideo') === undefined ? true : undefined), { message: 'the publisher to be dropped' });
       await new Promise((r) => setTimeout(r, 500));
       expect(serve.state('novideo')).toBe('failed');
       // Nothing was published for it.
@@ -55,10 +56,10 @@ describe('livepipe serve: a channel with unusable media', () => {
     }
 
     // The other channel kept going the whole time.
-    const after = await eventually(async () => {
+    const after = await waitFor(async () => {
       const p = await mediaPlaylist(serve.live('good'), '360p');
       return p !== undefined && lastMsn(p) > before + 1 ? lastMsn(p) : undefined;
-    }, 'the good channel to keep publishing');
+    }, { message: 'the good channel to keep publishing' });
     expect(after).toBeGreaterThan(before);
     expect(serve.state('good')).toBe('live');
   });

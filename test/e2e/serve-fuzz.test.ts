@@ -9,9 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../helpers/ingest-rtmp-raw-client.js';
-import { eventually, freeUdpPorts, getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../helpers/ingest/rtmp-raw-client.js';
+import { getText, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePorts } from '../helpers/ports.js';
 
 const KEY = 'fuzz-key-0123456789';
 const PASSPHRASE = 'fuzz-srt-passphrase';
@@ -59,7 +61,7 @@ describe('livepipe serve against garbage on its ingest ports', () => {
   const publishers: Publisher[] = [];
 
   beforeAll(async () => {
-    [srtPort] = (await freeUdpPorts(1)) as [number];
+    [srtPort] = (await freePorts(1, 'udp')) as [number];
     serve = await startServeCli({
       maxChannels: 4,
       channels: [
@@ -82,10 +84,10 @@ describe('livepipe serve against garbage on its ingest ports', () => {
   it('keeps a live RTMP publisher while random, truncated and malformed input hits the RTMP port', async () => {
     const live = publish(serve.rtmpUrl('fuzz', KEY), 'flv');
     publishers.push(live);
-    const before = await eventually(async () => {
+    const before = await waitFor(async () => {
       const c = await channel('fuzz');
       return c?.state === 'live' && c.publisher !== undefined ? c : undefined;
-    }, 'fuzz live');
+    }, { message: 'fuzz live' });
 
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 5000 }), async (bytes) => {
@@ -135,41 +137,41 @@ describe('livepipe serve against garbage on its ingest ports', () => {
 
     // The listener may have been re-armed after the garbage: an encoder retries like this one does.
     const url = `srt://127.0.0.1:${srtPort}?streamid=publish:fuzzsrt&passphrase=${PASSPHRASE}&pbkeylen=16`;
-    const srt = await eventually(async () => {
+    const srt = await waitFor(async () => {
       const p = publish(url, 'mpegts');
-      const c = await eventually(async () => {
+      const c = await waitFor(async () => {
         if (p.child.exitCode !== null) return { state: 'publisher-exited' } as ChannelJson;
         const v = await channel('fuzzsrt');
         return v?.publisher?.protocol === 'srt' ? v : undefined;
-      }, 'fuzzsrt publisher', 15_000).catch(() => undefined);
+      }, { timeoutMs: 15_000, message: 'fuzzsrt publisher' }).catch(() => undefined);
       if (c?.publisher?.protocol === 'srt') {
         publishers.push(p);
         return p;
       }
       await p.stop();
       return undefined;
-    }, 'an SRT publish after the garbage', 45_000);
+    }, { timeoutMs: 45_000, message: 'an SRT publish after the garbage' });
     expect(srt.child.exitCode).toBeNull();
-    await eventually(async () => ((await getText(`${serve.live('fuzzsrt')}/master.m3u8`)).status === 200 ? true : undefined), 'fuzzsrt playlist', 45_000);
+    await waitFor(async () => ((await getText(`${serve.live('fuzzsrt')}/master.m3u8`)).status === 200 ? true : undefined), { timeoutMs: 45_000, message: 'fuzzsrt playlist' });
   });
 
   it('takes a new RTMP publisher after all of it, and the process is alive and healthy', async () => {
     const first = publishers[0]!;
     await first.stop();
-    await eventually(async () => ((await channel('fuzz'))?.publisher === undefined ? true : undefined), 'fuzz publisher gone');
+    await waitFor(async () => ((await channel('fuzz'))?.publisher === undefined ? true : undefined), { message: 'fuzz publisher gone' });
     const again = publish(serve.rtmpUrl('fuzz', KEY), 'flv');
     publishers.push(again);
-    await eventually(async () => {
+    await waitFor(async () => {
       const c = await channel('fuzz');
       return c?.state === 'live' && c.publisher?.protocol === 'rtmp' ? true : undefined;
-    }, 'fuzz live again');
+    }, { message: 'fuzz live again' });
     // Media from the new publisher reaches the playlist: segments beyond those published so far.
     const before = await mediaPlaylist(serve.live('fuzz'), '360p');
     expect(before).toBeDefined();
-    await eventually(async () => {
+    await waitFor(async () => {
       const p = await mediaPlaylist(serve.live('fuzz'), '360p');
       return p !== undefined && lastMsn(p) >= lastMsn(before!) + 2 ? true : undefined;
-    }, 'fuzz playlist advancing', 45_000);
+    }, { timeoutMs: 45_000, message: 'fuzz playlist advancing' });
     expect(serve.cli.child.exitCode).toBeNull();
     expect((await getText(`${serve.apiBase}/healthz`)).status).toBe(200);
     expect(serve.cli.stderr()).not.toMatch(/uncaught|unhandled/i);

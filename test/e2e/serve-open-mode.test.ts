@@ -4,7 +4,8 @@
  * dropped publish used to bring it back as a fresh, idle channel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('livepipe serve in open mode', () => {
   let serve: ServeFixture;
@@ -19,13 +20,13 @@ describe('livepipe serve in open mode', () => {
 
   it('creates a channel on publish, and deleting it while live removes it for good', async () => {
     const publisher = serve.publish(serve.rtmpUrl('popup'), 'flv');
-    await eventually(() => (serve.state('popup') === 'live' ? true : undefined), 'popup live', 45_000);
+    await waitFor(() => (serve.state('popup') === 'live' ? true : undefined), { timeoutMs: 45_000, message: 'popup live' });
 
     const deleted = await fetch(`${serve.apiBase}/api/v1/channels/popup`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
     await publisher.exited;
     // The dropped publish has ended by now (its feed is gone); the channel must not come back.
-    await eventually(() => (serve.handle.ingest.feed('popup') === undefined ? true : undefined), 'feed gone');
+    await waitFor(() => (serve.handle.ingest.feed('popup') === undefined ? true : undefined), { message: 'feed gone' });
     await new Promise((r) => setTimeout(r, 500));
     expect(serve.handle.manager.get('popup')).toBeUndefined();
     const list = (await (await fetch(`${serve.apiBase}/api/v1/channels`)).json()) as { channels: Array<{ id: string }> };

@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, startPlayer, type PlayerStats } from '../helpers/hls-player.js';
-import { eventually, freeUdpPorts, getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { launchBrowser, startPlayer, type PlayerStats } from '../helpers/player/hls-player.js';
+import { getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePorts } from '../helpers/ports.js';
 
 const NEWS_KEY = 'news-key-0123456789';
 const SPORTS_KEY = 'sports-key-0123456789';
@@ -14,16 +16,16 @@ const SPORTS_PASSPHRASE = 'sports-srt-passphrase';
 
 /** Waits until the channel's master playlist exists and every rendition it names has a part. */
 async function firstPlayable(serve: ServeFixture, channel: string): Promise<string[]> {
-  const master = await eventually(async () => {
+  const master = await waitFor(async () => {
     const { status, text } = await getText(`${serve.live(channel)}/master.m3u8`);
     return status === 200 ? text : undefined;
-  }, `${channel} master playlist`, 45_000);
+  }, { timeoutMs: 45_000, message: `${channel} master playlist` });
   const renditions = renditionsOf(master);
   for (const rendition of renditions) {
-    await eventually(async () => {
+    await waitFor(async () => {
       const p = await mediaPlaylist(serve.live(channel), rendition);
       return p !== undefined && (p.segments.some((s) => s.parts.length > 0) || (p.pending?.parts.length ?? 0) > 0) ? p : undefined;
-    }, `${channel}/${rendition} first part`, 30_000);
+    }, { timeoutMs: 30_000, message: `${channel}/${rendition} first part` });
   }
   return renditions;
 }
@@ -41,7 +43,7 @@ describe('livepipe serve: RTMP and SRT publishers played by hls.js', () => {
   let srtPort: number;
 
   beforeAll(async () => {
-    [srtPort] = (await freeUdpPorts(1)) as [number];
+    [srtPort] = (await freePorts(1, 'udp')) as [number];
     serve = await startServeFixture({
       maxChannels: 4,
       channels: [

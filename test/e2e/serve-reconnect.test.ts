@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { eventually, lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { lastMsn, mediaPlaylist, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'show-key-0123456789';
 const GRACE_SECONDS = 5;
@@ -48,7 +49,7 @@ function monitor(serve: ServeFixture, channel: string): { samples: Sample[]; sto
 
 /** Waits until every rendition's playlist satisfies `predicate`; returns them. */
 async function allPlaylists(serve: ServeFixture, what: string, predicate: (p: MediaPlaylist) => boolean, timeoutMs = 45_000): Promise<Map<string, MediaPlaylist>> {
-  return eventually(async () => {
+  return waitFor(async () => {
     const found = new Map<string, MediaPlaylist>();
     for (const rendition of RENDITIONS) {
       const p = await mediaPlaylist(serve.live('show'), rendition);
@@ -56,7 +57,7 @@ async function allPlaylists(serve: ServeFixture, what: string, predicate: (p: Me
       found.set(rendition, p);
     }
     return found;
-  }, what, timeoutMs);
+  }, { timeoutMs, message: what });
 }
 
 describe('livepipe serve: publisher disconnect and reconnect', () => {
@@ -80,9 +81,9 @@ describe('livepipe serve: publisher disconnect and reconnect', () => {
     const lastBefore = Math.max(...[...before.values()].map(lastMsn));
 
     await first.stop();
-    await eventually(() => (serve.state('show') === 'reconnecting' ? true : undefined), 'reconnecting state');
+    await waitFor(() => (serve.state('show') === 'reconnecting' ? true : undefined), { message: 'reconnecting state' });
     second = serve.publish(serve.rtmpUrl('show', KEY), 'flv');
-    await eventually(() => (serve.state('show') === 'live' ? true : undefined), 'live again');
+    await waitFor(() => (serve.state('show') === 'live' ? true : undefined), { message: 'live again' });
 
     const after = await allPlaylists(serve, 'three segments after the reconnect', (p) => p.segments.filter((s) => s.msn > lastBefore).length >= 3);
     for (const [rendition, p] of after) {
@@ -105,7 +106,7 @@ describe('livepipe serve: publisher disconnect and reconnect', () => {
     expect(serve.handle.ingest.feed('show')).toBeDefined();
     await second.stop();
     const ended = await allPlaylists(serve, 'EXT-X-ENDLIST', (p) => p.endList, (GRACE_SECONDS + 30) * 1000);
-    await eventually(() => (serve.state('show') === 'idle' ? true : undefined), 'idle after the grace period');
+    await waitFor(() => (serve.state('show') === 'idle' ? true : undefined), { message: 'idle after the grace period' });
     const lastEnded = Math.max(...[...ended.values()].map(lastMsn));
     const sequenceEnded = Math.max(...[...ended.values()].map((p) => p.mediaSequence));
 

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { eventually, getText, lastMsn, mediaPlaylist, renditionsOf, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { getText, lastMsn, mediaPlaylist, renditionsOf, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'restart-stored-key-0123456789';
 
@@ -48,10 +49,10 @@ describe('livepipe serve: a restart before the publisher is back', () => {
     serve = await startServeCli({ reconnectGraceSeconds: 4, channels: [{ id: 'kept', ladder: 'low-latency', key: KEY }] }, { keepDataDir: dataDir });
     const first = publish(serve.rtmpUrl('kept', KEY), 'flv');
     publishers.push(first);
-    await eventually(async () => {
+    await waitFor(async () => {
       const p = await mediaPlaylist(serve!.live('kept'), '360p');
       return p !== undefined && p.segments.length >= 3 ? p : undefined;
-    }, 'three segments', 45_000);
+    }, { timeoutMs: 45_000, message: 'three segments' });
     expect(await serve.cli.stop('SIGTERM', 40_000), serve.cli.stderr().slice(-3000)).toBe(0);
     await first.exited;
     const storedText = await readFile(join(dataDir, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8');
@@ -69,7 +70,7 @@ describe('livepipe serve: a restart before the publisher is back', () => {
     expect(await answered).toEqual(Object.fromEntries(urls.map((u) => [u, 200])));
 
     // Served at once from storage, as it was: same media sequence, same last segment, not ended.
-    const restored = await eventually(() => mediaPlaylist(serve!.live('kept'), '360p'), 'the stored playlist served after the restart', 10_000);
+    const restored = await waitFor(() => mediaPlaylist(serve!.live('kept'), '360p'), { timeoutMs: 10_000, message: 'the stored playlist served after the restart' });
     expect(restored.mediaSequence).toBe(stored.mediaSequence);
     expect(lastMsn(restored)).toBe(lastMsn(stored));
     expect(restored.endList).toBe(false);
@@ -80,22 +81,22 @@ describe('livepipe serve: a restart before the publisher is back', () => {
     expect(view?.mediaSequence).toBe(lastMsn(stored));
 
     // The grace period passes without a publisher: the stream ends, in storage too.
-    const ended = await eventually(async () => {
+    const ended = await waitFor(async () => {
       const p = await mediaPlaylist(serve!.live('kept'), '360p');
       return p?.endList === true ? p : undefined;
-    }, 'EXT-X-ENDLIST after the grace period', 20_000);
+    }, { timeoutMs: 20_000, message: 'EXT-X-ENDLIST after the grace period' });
     expect(lastMsn(ended)).toBe(lastMsn(stored));
     expect(ended.preloadHint).toBeUndefined();
     expect((await mediaPlaylist(serve.live('kept'), 'audio'))?.endList).toBe(true);
     expect((await serve.api<{ state: string }>('/api/v1/channels/kept'))?.state).toBe('idle');
-    await eventually(async () => (parseMediaPlaylist(await readFile(join(dataDir!, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8')).endList ? true : undefined), 'the ended playlist stored');
+    await waitFor(async () => (parseMediaPlaylist(await readFile(join(dataDir!, 'live', 'kept', '360p', 'playlist.m3u8'), 'utf8')).endList ? true : undefined), { message: 'the ended playlist stored' });
 
     // A publisher later: the same playlist goes on, after a discontinuity, without a sequence regression.
     publishers.push(publish(serve.rtmpUrl('kept', KEY), 'flv'));
-    const after = await eventually(async () => {
+    const after = await waitFor(async () => {
       const p = await mediaPlaylist(serve!.live('kept'), '360p');
       return p !== undefined && p.segments.some((s) => s.msn > lastMsn(stored)) ? p : undefined;
-    }, 'segments after the publisher is back', 45_000);
+    }, { timeoutMs: 45_000, message: 'segments after the publisher is back' });
     expect(after.endList).toBe(false);
     expect(after.mediaSequence).toBeGreaterThanOrEqual(stored.mediaSequence);
     const firstNew = after.segments.find((s) => s.msn > lastMsn(stored))!;

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import { publish, type Publisher } from '../helpers/ingest-media.js';
-import { freePort, runCli, waitForHttp } from '../helpers/livepipe-cli.js';
-import { eventually, lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve-fixture.js';
+import { publish, type Publisher } from '../helpers/ingest/media.js';
+import { runCli, waitForHttp } from '../helpers/cli/livepipe-cli.js';
+import { lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 const KEY = 'term-key-0123456789';
 
@@ -31,10 +33,10 @@ describe('livepipe serve: SIGTERM and restart', () => {
     serve = await startServeCli({ channels: [{ id: 'term', ladder: 'low-latency', key: KEY }] }, { keepDataDir: dataDir });
     const first = publish(serve.rtmpUrl('term', KEY), 'flv');
     publishers.push(first);
-    await eventually(async () => {
+    await waitFor(async () => {
       const p = await mediaPlaylist(serve!.live('term'), '360p');
       return p !== undefined && p.segments.length >= 3 ? p : undefined;
-    }, 'three segments', 45_000);
+    }, { timeoutMs: 45_000, message: 'three segments' });
 
     const t0 = Date.now();
     const code = await serve.cli.stop('SIGTERM', 40_000);
@@ -56,10 +58,10 @@ describe('livepipe serve: SIGTERM and restart', () => {
     await serve.restart();
 
     publishers.push(publish(serve.rtmpUrl('term', KEY), 'flv'));
-    const after = await eventually(async () => {
+    const after = await waitFor(async () => {
       const p = await mediaPlaylist(serve!.live('term'), '360p');
       return p !== undefined && p.segments.some((s) => s.msn > lastBefore + 1) ? p : undefined;
-    }, 'segments after the restart', 45_000);
+    }, { timeoutMs: 45_000, message: 'segments after the restart' });
     expect(after.mediaSequence).toBeGreaterThanOrEqual(sequenceBefore);
     expect(after.endList).toBe(false);
     const firstNew = after.segments.find((s) => s.msn > lastBefore)!;

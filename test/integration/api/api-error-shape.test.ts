@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../../src/api/json-body.js';
 import { ErrorCode } from '../../../src/core/errors.js';
-import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
+import { startServeFixture, type ServeFixtureWithTestApi } from '../../helpers/serve/serve-fixture.js';
 
 /**
  * Every answer of the ops API that is an error has the documented shape `{"error":{"code","message"}}`
@@ -51,12 +51,12 @@ function expectErrorShape(reply: RawReply, status: number, code: string, message
 const JSON_TYPE = { 'content-type': 'application/json' };
 
 describe('ops API error answers', () => {
-  let api: ApiTestServer;
+  let api: ServeFixtureWithTestApi;
   let port: number;
 
   beforeAll(async () => {
-    api = await startApiTestServer({});
-    port = api.server.port;
+    api = await startServeFixture({}, { testApi: {} });
+    port = api.testApi.server.port;
   });
   afterAll(async () => {
     await api.close();
@@ -156,9 +156,9 @@ async function rawExchange(port: number, bytes: string): Promise<RawReply> {
 
 describe('ops API error answers while closing', () => {
   it('503 CLOSED for a request that completes on an open connection while the server closes', async () => {
-    const api = await startApiTestServer({});
+    const api = await startServeFixture({}, { testApi: {} });
     const { connect } = await import('node:net');
-    const socket = connect(api.server.port, '127.0.0.1');
+    const socket = connect(api.testApi.server.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     // Half a request keeps the connection busy, so close() leaves it open to finish.
     socket.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n');

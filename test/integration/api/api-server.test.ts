@@ -7,10 +7,10 @@ import { API_CLOSE_GRACE_MS, ApiServer } from '../../../src/api/api-server.js';
 import { tokenIdentity } from '../../../src/api/bearer-auth.js';
 import { Metrics, removeSeriesOnChannelRemoval } from '../../../src/observability/metrics.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
-import { captureLogger } from '../../helpers/api-log-capture.js';
-import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
+import { captureLogger } from '../../helpers/logs/api-log-capture.js';
+import { startServeFixture, type ServeFixtureWithTestApi } from '../../helpers/serve/serve-fixture.js';
 import type { ChannelService } from '../../../src/channels/channel-service.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const KEY = 'news-publish-key-0001';
@@ -60,12 +60,12 @@ function expectError(reply: Reply, status: number, code: string, message?: RegEx
 }
 
 describe('ops API with a token', () => {
-  let api: ApiTestServer;
+  let api: ServeFixtureWithTestApi;
   let call: ReturnType<typeof client>;
 
   beforeEach(async () => {
-    api = await startApiTestServer({ token: TOKEN });
-    call = client(api.base, TOKEN);
+    api = await startServeFixture({}, { testApi: { token: TOKEN } });
+    call = client(api.testApi.base, TOKEN);
   });
   afterEach(async () => {
     await api.close();
@@ -99,7 +99,7 @@ describe('ops API with a token', () => {
     it('authenticates before reading the body: no token and bad JSON is a 401, and nothing changes', async () => {
       const reply = await call('POST', '/api/v1/channels', { token: null, rawBody: '{nope' });
       expect(reply.status).toBe(401);
-      expect(api.registry.list()).toEqual([]);
+      expect(api.handle.registry.list()).toEqual([]);
     });
 
     it('leaves probes, metrics and the OpenAPI document open', async () => {
@@ -112,9 +112,9 @@ describe('ops API with a token', () => {
       expect((await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } })).status).toBe(201);
       const reply = await call('DELETE', '/api/v1/channels/news', { token: 'wrong-token-0123456789abcdef' });
       expect(reply.status).toBe(403);
-      expect(api.registry.has('news')).toBe(true);
-      expect(api.channels.get('news')?.state).toBe('idle');
-      const audit = api.log.component('audit');
+      expect(api.handle.registry.has('news')).toBe(true);
+      expect(api.handle.manager.get('news')?.state).toBe('idle');
+      const audit = api.testApi.log.component('audit');
       expect(audit).toHaveLength(2);
       expect(audit[1]).toMatchObject({ who: 'unauthenticated', operation: 'deleteChannel', channel: 'news', status: 403, outcome: 'denied', remoteAddress: '127.0.0.1' });
     });
@@ -128,7 +128,7 @@ describe('ops API with a token', () => {
       expect(reply.json).toMatchObject({ id: 'news', ladder: 'low-latency', state: 'idle', keyLast4: KEY.slice(-4) });
       expect(reply.json.key).toBeUndefined();
       expect(reply.text).not.toContain(KEY);
-      expect(api.registry.verifyKey('news', KEY)).toBe(true);
+      expect(api.handle.registry.verifyKey('news', KEY)).toBe(true);
     });
 
     it('generates a key when none is given and returns it once', async () => {
@@ -136,7 +136,7 @@ describe('ops API with a token', () => {
       expect(reply.status).toBe(201);
       expect(reply.json.key).toMatch(/^[A-Za-z0-9_-]{32}$/);
       expect(reply.json.ladder).toBe('default');
-      expect(api.registry.verifyKey('gen', reply.json.key)).toBe(true);
+      expect(api.handle.registry.verifyKey('gen', reply.json.key)).toBe(true);
       const again = await call('GET', '/api/v1/channels/gen');
       expect(again.json.key).toBeUndefined();
       expect(again.text).not.toContain(reply.json.key);
@@ -195,14 +195,14 @@ describe('ops API with a token', () => {
       const rotated = await call('PATCH', '/api/v1/channels/news', { body: { key: OTHER_KEY } });
       expect(rotated.status, rotated.text).toBe(200);
       expect(rotated.json.keyLast4).toBe(OTHER_KEY.slice(-4));
-      expect(api.registry.verifyKey('news', OTHER_KEY)).toBe(true);
-      expect(api.registry.verifyKey('news', KEY)).toBe(false);
+      expect(api.handle.registry.verifyKey('news', OTHER_KEY)).toBe(true);
+      expect(api.handle.registry.verifyKey('news', KEY)).toBe(false);
 
       const laddered = await call('PATCH', '/api/v1/channels/news', { body: { ladder: 'low-latency', srt: null } });
       expect(laddered.status).toBe(200);
       expect(laddered.json.ladder).toBe('low-latency');
       expect(laddered.json.urls.srt).toBeUndefined();
-      expect(api.registry.get('news')?.srt).toBeUndefined();
+      expect(api.handle.registry.get('news')?.srt).toBeUndefined();
 
       const merged = await call('PATCH', '/api/v1/channels/news', { body: { ladder: 'default' }, headers: { 'content-type': 'application/merge-patch+json' } });
       expect(merged.status, merged.text).toBe(200);
@@ -229,11 +229,11 @@ describe('ops API with a token', () => {
       const stopped = await call('POST', '/api/v1/channels/news/stop');
       expect(stopped.status).toBe(200);
       expect(stopped.json).toMatchObject({ id: 'news', state: 'stopped', transcoder: { state: 'idle', runId: 0 } });
-      expect(api.channels.get('news')?.state).toBe('stopped');
+      expect(api.handle.manager.get('news')?.state).toBe('stopped');
       const started = await call('POST', '/api/v1/channels/news/start');
       expect(started.status).toBe(200);
       expect(started.json.state).toBe('idle');
-      expect(api.log.component('audit').map((line) => `${line.operation} ${line.status}`)).toEqual([
+      expect(api.testApi.log.component('audit').map((line) => `${line.operation} ${line.status}`)).toEqual([
         'createChannel 201',
         'restartChannel 409',
         'kickChannel 409',
@@ -285,7 +285,7 @@ describe('ops API with a token', () => {
     it('rejects an oversized body with 413', async () => {
       const reply = await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY, padding: 'x'.repeat(20_000) } });
       expectError(reply, 413, ErrorCode.BadRequest, /larger than 16384 bytes/);
-      expect(api.registry.has('news')).toBe(false);
+      expect(api.handle.registry.has('news')).toBe(false);
     });
 
     it('rejects a non-JSON content type with 415', async () => {
@@ -305,7 +305,7 @@ describe('ops API with a token', () => {
     it('rejects prototype pollution attempts', async () => {
       const reply = await call('POST', '/api/v1/channels', { rawBody: `{"id":"news","key":"${KEY}","__proto__":{"admin":true}}` });
       expectError(reply, 400, ErrorCode.BadRequest, /forbidden key "__proto__"/);
-      expect(api.registry.has('news')).toBe(false);
+      expect(api.handle.registry.has('news')).toBe(false);
     });
   });
 
@@ -318,7 +318,7 @@ describe('ops API with a token', () => {
       await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } });
       await call('DELETE', '/api/v1/channels/news');
 
-      const audit = api.log.component('audit');
+      const audit = api.testApi.log.component('audit');
       expect(audit.map((line) => [line.operation, line.status, line.outcome])).toEqual([
         ['createChannel', 201, 'ok'],
         ['updateChannel', 200, 'ok'],
@@ -331,19 +331,19 @@ describe('ops API with a token', () => {
       }
       expect(audit[0]).toMatchObject({ fields: ['id', 'key', 'srt'], keyGenerated: false, method: 'POST', url: '/api/v1/channels' });
       expect(audit[1]).toMatchObject({ fields: ['key'] });
-      const everything = api.log.text();
+      const everything = api.testApi.log.text();
       for (const secret of [KEY, OTHER_KEY, TOKEN, 'a-secret-passphrase']) expect(everything).not.toContain(secret);
     });
   });
 
   describe('health and metrics', () => {
     it('drops a deleted channel\'s series from /metrics', async () => {
-      const unsubscribe = removeSeriesOnChannelRemoval(api.registry, api.metrics);
+      const unsubscribe = removeSeriesOnChannelRemoval(api.handle.registry, api.testApi.metrics);
       await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } });
       await call('POST', '/api/v1/channels', { body: { id: 'sport', key: KEY } });
       for (const channel of ['news', 'sport']) {
-        api.metrics.setChannelState(channel, 'live');
-        api.metrics.countPart(channel, '720p');
+        api.testApi.metrics.setChannelState(channel, 'live');
+        api.testApi.metrics.countPart(channel, '720p');
       }
       await call('DELETE', '/api/v1/channels/news');
       const parsed = parsePrometheusText((await call('GET', '/metrics')).text);
@@ -359,14 +359,14 @@ describe('ops API with a token', () => {
     });
 
     it('serves Prometheus text with the livepipe families', async () => {
-      api.metrics.countPart('news', '720p');
+      api.testApi.metrics.countPart('news', '720p');
       const reply = await call('GET', '/metrics', { token: null });
       expect(reply.status).toBe(200);
       expect(reply.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
       const parsed = parsePrometheusText(reply.text);
       expect(parsed.types.get('livepipe_parts_total')).toBe('counter');
       expect(sampleValue(parsed, 'livepipe_parts_total', { channel: 'news', rendition: '720p' })).toBe(1);
-      api.metrics.countPart('news', '720p');
+      api.testApi.metrics.countPart('news', '720p');
       const again = parsePrometheusText((await call('GET', '/metrics', { token: null })).text);
       expect(sampleValue(again, 'livepipe_parts_total', { channel: 'news', rendition: '720p' })).toBe(2);
     });
@@ -375,20 +375,20 @@ describe('ops API with a token', () => {
   it('keeps API-made channels across a restart of the service', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'livepipe-api-restart-'));
     try {
-      const first = await startApiTestServer({ token: TOKEN, dataDir });
+      const first = await startServeFixture({ dataDir }, { testApi: { token: TOKEN } });
       try {
-        const firstCall = client(first.base, TOKEN);
+        const firstCall = client(first.testApi.base, TOKEN);
         expect((await firstCall('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } })).status).toBe(201);
         expect((await firstCall('PATCH', '/api/v1/channels/news', { body: { ladder: 'low-latency' } })).status).toBe(200);
       } finally {
         await first.close();
       }
-      const second = await startApiTestServer({ token: TOKEN, dataDir });
+      const second = await startServeFixture({ dataDir }, { testApi: { token: TOKEN } });
       try {
-        const reply = await client(second.base, TOKEN)('GET', '/api/v1/channels/news');
+        const reply = await client(second.testApi.base, TOKEN)('GET', '/api/v1/channels/news');
         expect(reply.status).toBe(200);
         expect(reply.json).toMatchObject({ id: 'news', ladder: 'low-latency', state: 'idle' });
-        expect(second.registry.verifyKey('news', KEY)).toBe(true);
+        expect(second.handle.registry.verifyKey('news', KEY)).toBe(true);
       } finally {
         await second.close();
       }
@@ -400,14 +400,16 @@ describe('ops API with a token', () => {
 
 describe('readiness', () => {
   it('stays 200 but says degraded when only checks that degrade the node fail', async () => {
-    const api = await startApiTestServer({
-      readiness: [
-        { name: 'storage', degradesOnly: true, check: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4569')) },
-        { name: 'ffmpeg', check: () => {} },
-      ],
+    const api = await startServeFixture({}, {
+      testApi: {
+        readiness: [
+          { name: 'storage', degradesOnly: true, check: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4569')) },
+          { name: 'ffmpeg', check: () => {} },
+        ],
+      },
     });
     try {
-      const reply = await client(api.base, undefined)('GET', '/readyz');
+      const reply = await client(api.testApi.base, undefined)('GET', '/readyz');
       expect(reply.status).toBe(200);
       expect(reply.json).toEqual({
         status: 'degraded',
@@ -423,9 +425,9 @@ describe('readiness', () => {
 
 
   it('answers 200 with every check when all pass', async () => {
-    const api = await startApiTestServer({ readiness: [{ name: 'storage', check: async () => {} }, { name: 'ffmpeg', check: () => {} }] });
+    const api = await startServeFixture({}, { testApi: { readiness: [{ name: 'storage', check: async () => {} }, { name: 'ffmpeg', check: () => {} }] } });
     try {
-      const reply = await client(api.base, undefined)('GET', '/readyz');
+      const reply = await client(api.testApi.base, undefined)('GET', '/readyz');
       expect(reply.status).toBe(200);
       expect(reply.json).toEqual({ status: 'ready', checks: [{ name: 'storage', ok: true }, { name: 'ffmpeg', ok: true }] });
     } finally {
@@ -434,15 +436,17 @@ describe('readiness', () => {
   });
 
   it('answers 503 naming the failing check and its reason', async () => {
-    const api = await startApiTestServer({
-      readiness: [
-        { name: 'storage', check: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4569')) },
-        { name: 'ffmpeg', check: () => {} },
-        { name: 'listeners', check: () => { throw new Error('not listening: rtmp'); } },
-      ],
+    const api = await startServeFixture({}, {
+      testApi: {
+        readiness: [
+          { name: 'storage', check: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4569')) },
+          { name: 'ffmpeg', check: () => {} },
+          { name: 'listeners', check: () => { throw new Error('not listening: rtmp'); } },
+        ],
+      },
     });
     try {
-      const reply = await client(api.base, undefined)('GET', '/readyz');
+      const reply = await client(api.testApi.base, undefined)('GET', '/readyz');
       expect(reply.status).toBe(503);
       expect(reply.json.status).toBe('not-ready');
       expect(reply.json.checks).toEqual([
@@ -458,13 +462,13 @@ describe('readiness', () => {
 
 describe('open mode (no token)', () => {
   it('serves on loopback with a warning and audits as loopback-open', async () => {
-    const api = await startApiTestServer();
+    const api = await startServeFixture({}, { testApi: {} });
     try {
-      const warning = api.log.component('api').find((line) => line.level === 40);
+      const warning = api.testApi.log.component('api').find((line) => line.level === 40);
       expect(warning?.msg).toMatch(/open: no LIVEPIPE_API_TOKEN/);
-      const call = client(api.base, undefined);
+      const call = client(api.testApi.base, undefined);
       expect((await call('POST', '/api/v1/channels', { body: { id: 'news', key: KEY } })).status).toBe(201);
-      expect(api.log.component('audit')[0]).toMatchObject({ who: 'loopback-open', operation: 'createChannel', channel: 'news' });
+      expect(api.testApi.log.component('audit')[0]).toMatchObject({ who: 'loopback-open', operation: 'createChannel', channel: 'news' });
     } finally {
       await api.close();
     }
@@ -512,10 +516,10 @@ describe('open mode (no token)', () => {
   });
 
   it('fails loudly when the port is taken', async () => {
-    const first = await startApiTestServer();
+    const first = await startServeFixture({}, { testApi: {} });
     try {
-      const port = first.server.port;
-      const second = new ApiServer({ host: '127.0.0.1', port, channels: first.channels, metrics: first.metrics, logger: captureLogger().logger });
+      const port = first.testApi.server.port;
+      const second = new ApiServer({ host: '127.0.0.1', port, channels: first.handle.manager, metrics: first.testApi.metrics, logger: captureLogger().logger });
       await expect(second.start()).rejects.toThrow(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
       await second.close();
     } finally {
@@ -541,21 +545,21 @@ function passThrough(channels: ChannelService): ChannelService {
 
 describe('internal errors', () => {
   it('answers 500 INTERNAL without leaking the message, and logs it', async () => {
-    const api = await startApiTestServer({ token: TOKEN });
+    const api = await startServeFixture({}, { testApi: { token: TOKEN } });
     const broken: ChannelService = {
-      ...passThrough(api.channels),
+      ...passThrough(api.handle.manager),
       restart: async () => {
         throw new Error('database password is hunter2');
       },
     };
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: broken, metrics: api.metrics, logger: api.log.logger });
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: broken, metrics: api.testApi.metrics, logger: api.testApi.log.logger });
     await server.start();
     try {
-      await api.registry.create({ id: 'news', key: KEY });
+      await api.handle.registry.create({ id: 'news', key: KEY });
       const reply = await client(server.url, TOKEN)('POST', '/api/v1/channels/news/restart');
       expectError(reply, 500, ErrorCode.Internal, /internal error/);
       expect(reply.text).not.toContain('hunter2');
-      expect(api.log.component('api').some((line) => line.level === 50 && String(line.err).includes('hunter2'))).toBe(true);
+      expect(api.testApi.log.component('api').some((line) => line.level === 50 && String(line.err).includes('hunter2'))).toBe(true);
     } finally {
       await server.close();
       await api.close();
@@ -563,18 +567,18 @@ describe('internal errors', () => {
   });
 
   it('strips fields outside the ChannelView contract (a leaked key never leaves)', async () => {
-    const api = await startApiTestServer({ token: TOKEN });
+    const api = await startServeFixture({}, { testApi: { token: TOKEN } });
     const leaky: ChannelService = {
-      ...passThrough(api.channels),
+      ...passThrough(api.handle.manager),
       get: (id) => {
-        const view = api.channels.get(id);
+        const view = api.handle.manager.get(id);
         return view && ({ ...view, key: KEY, internal: { passphrase: 'x' } } as typeof view);
       },
     };
-    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: leaky, metrics: api.metrics, logger: api.log.logger });
+    const server = new ApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, channels: leaky, metrics: api.testApi.metrics, logger: api.testApi.log.logger });
     await server.start();
     try {
-      await api.registry.create({ id: 'news', key: KEY });
+      await api.handle.registry.create({ id: 'news', key: KEY });
       const reply = await client(server.url, TOKEN)('GET', '/api/v1/channels/news');
       expect(reply.status).toBe(200);
       expect(reply.json.id).toBe('news');
@@ -590,8 +594,8 @@ describe('internal errors', () => {
 
 describe('shutdown', () => {
   it('cuts a connection stuck mid-request after the grace period instead of waiting for it', async () => {
-    const api = await startApiTestServer({ token: TOKEN });
-    const { port } = new URL(api.base);
+    const api = await startServeFixture({}, { testApi: { token: TOKEN } });
+    const { port } = new URL(api.testApi.base);
     // A client that sent half a request and went quiet: its connection is not idle, so a plain
     // close would wait for the request timeout (10 s, checked every 30 s).
     const socket = connect(Number(port), '127.0.0.1');

@@ -5,8 +5,9 @@
  * (open mode refuses an id differing only in letter case, and a channel over the limit).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, startServeFixture, type ServeFixture } from '../../helpers/serve-fixture.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
+import { startServeFixture, type ServeFixture } from '../../helpers/serve/serve-fixture.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/observability/prometheus-text-parser.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const KEY = 'series-publish-key-0001';
 
@@ -44,7 +45,7 @@ describe('metric series of channels over the real stack', () => {
   it('open mode: a live channel has series, ids differing only in case and channels over the limit are refused, and a deleted channel\'s series go', async () => {
     serve = await startServeFixture({ maxChannelDefinitions: 1 });
     const live = serve.publish(serve.rtmpUrl('LL'), 'flv', { seconds: 120 });
-    await eventually(() => (serve!.state('LL') === 'live' ? true : undefined), 'LL live', 60_000);
+    await waitFor(() => (serve!.state('LL') === 'live' ? true : undefined), { message: 'LL live', timeoutMs: 60_000 });
     const whileLive = await scrape(serve);
     expect(channelsIn(whileLive)).toEqual(['LL']);
     expect(sampleValue(whileLive, 'livepipe_channel_state', { channel: 'LL', state: 'live' })).toBe(1);

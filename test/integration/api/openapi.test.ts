@@ -1,21 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
-import { startApiTestServer, type ApiTestServer } from '../../helpers/api-test-server.js';
-import { publish, type Publisher } from '../../helpers/ingest-media.js';
-import { eventually } from '../../helpers/serve-fixture.js';
+import { startServeFixture, type ServeFixtureWithTestApi } from '../../helpers/serve/serve-fixture.js';
+import { publish, type Publisher } from '../../helpers/ingest/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const TOKEN = 'openapi-token-0123456789';
 const METHODS = ['get', 'post', 'patch', 'delete', 'put'];
 const PROBE_KEY = 'probe-key-0123456789';
 
 describe('GET /api/v1/openapi.json', () => {
-  let api: ApiTestServer;
+  let api: ServeFixtureWithTestApi;
   let doc: any;
   const publishers: Publisher[] = [];
 
   beforeAll(async () => {
-    api = await startApiTestServer({ token: TOKEN });
-    const response = await fetch(`${api.base}/api/v1/openapi.json`);
+    api = await startServeFixture({}, { testApi: { token: TOKEN } });
+    const response = await fetch(`${api.testApi.base}/api/v1/openapi.json`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     doc = await response.json();
@@ -39,7 +39,7 @@ describe('GET /api/v1/openapi.json', () => {
   });
 
   it('documents every route the server registered, and nothing else', () => {
-    const registered = api.server
+    const registered = api.testApi.server
       .registeredRoutes()
       .filter((route) => route.method !== 'HEAD') // fastify's automatic HEAD twins of GET routes
       .map((route) => `${route.method} ${route.url.replace(/:(\w+)/g, '{$1}')}`);
@@ -48,7 +48,7 @@ describe('GET /api/v1/openapi.json', () => {
   });
 
   it('answers every documented operation over HTTP (no documented route is missing)', async () => {
-    await api.registry.create({ id: 'probe', ladder: 'low-latency', key: PROBE_KEY });
+    await api.handle.registry.create({ id: 'probe', ladder: 'low-latency', key: PROBE_KEY });
     // Restart and kick while the publisher is live, stop before start, delete last.
     const order = ['/restart', '/kick', undefined, '/stop', '/start'];
     const rank = (operation: string): number => (operation.startsWith('DELETE') ? order.length : Math.max(2, order.findIndex((end) => end !== undefined && operation.endsWith(end))));
@@ -56,11 +56,11 @@ describe('GET /api/v1/openapi.json', () => {
     for (const operation of operations) {
       const [method, path] = operation.split(' ') as [string, string];
       // restart and kick act on a publisher: a real one publishes first (again after a kick).
-      if (/\/(restart|kick)$/.test(path) && api.channels.get('probe')?.state !== 'live') {
+      if (/\/(restart|kick)$/.test(path) && api.handle.manager.get('probe')?.state !== 'live') {
         publishers.push(publish(api.rtmpUrl('probe', PROBE_KEY), 'flv'));
-        await eventually(() => (api.channels.get('probe')?.state === 'live' ? true : undefined), 'probe live', 45_000);
+        await waitFor(() => (api.handle.manager.get('probe')?.state === 'live' ? true : undefined), { timeoutMs: 45_000, message: 'probe live' });
       }
-      const url = `${api.base}${path.replace('{id}', 'probe')}`;
+      const url = `${api.testApi.base}${path.replace('{id}', 'probe')}`;
       const op = doc.paths[path][method.toLowerCase()];
       const body = method === 'POST' && path === '/api/v1/channels' ? { id: 'made', key: 'made-key-0123456789' } : method === 'PATCH' ? { ladder: 'default' } : undefined;
       const response = await fetch(url, {
@@ -79,7 +79,7 @@ describe('GET /api/v1/openapi.json', () => {
     for (const operation of documented()) {
       const [method, path] = operation.split(' ') as [string, string];
       const op = doc.paths[path][method.toLowerCase()];
-      const response = await fetch(`${api.base}${path.replace('{id}', 'ghost')}`, { method });
+      const response = await fetch(`${api.testApi.base}${path.replace('{id}', 'ghost')}`, { method });
       await response.arrayBuffer();
       const secured = op.security.length > 0;
       expect(response.status === 401, `${operation}: secured=${secured}, status ${response.status}`).toBe(secured);

@@ -20,9 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelView } from '../../../src/channels/channel-service.js';
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
-import { eventually, getText, lastMsn, startServeFixture, type ServeFixture } from '../../helpers/serve-fixture.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/hls/llhls-rules.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
+import { getText, lastMsn, startServeFixture, type ServeFixture } from '../../helpers/serve/serve-fixture.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const CHANNEL = 'crashy';
 const KEY = 'crashy-key-0123456789';
@@ -120,10 +121,10 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
   const latest = (rendition: string): Sample | undefined => watch.samples.filter((s) => s.rendition === rendition).at(-1);
   /** Waits for a sample of every rendition taken after `after` that satisfies `predicate`. */
   const allRenditions = (what: string, after: number, predicate: (m: MediaPlaylist, rendition: string) => boolean, timeoutMs = 45_000) =>
-    eventually(() => {
+    waitFor(() => {
       const found = RENDITIONS.map((r) => latest(r));
       return found.every((s) => s !== undefined && s.at > after && predicate(s.model, s.rendition)) ? (found as Sample[]) : undefined;
-    }, what, timeoutMs);
+    }, { message: what, timeoutMs: timeoutMs });
   /** Kills every encoder run as soon as it exists, until stopped; returns the pids killed. */
   const killer = (): { killed: Set<number>; stop(): Promise<void> } => {
     const killed = new Set<number>();
@@ -171,12 +172,12 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
   });
 
   it('restarts a killed encoder at once and continues the playlists after a discontinuity', async () => {
-    const [pid] = await eventually(() => (encoderPids().length === 1 ? encoderPids() : undefined), 'the encoder ffmpeg');
+    const [pid] = await waitFor(() => (encoderPids().length === 1 ? encoderPids() : undefined), { message: 'the encoder ffmpeg' });
     const before = new Map(RENDITIONS.map((r) => [r, discontinuities(latest(r)!.model).count]));
     const msnBefore = Math.max(...RENDITIONS.map((r) => lastMsn(latest(r)!.model)));
     const killedAt = Date.now();
     process.kill(pid!, 'SIGKILL');
-    const newPid = await eventually(() => encoderPids().find((p) => p !== pid), 'the new encoder run');
+    const newPid = await waitFor(() => encoderPids().find((p) => p !== pid), { message: 'the new encoder run' });
     const spawnedMs = Date.now() - killedAt;
     const resumed = await allRenditions('a part after a new discontinuity', killedAt, (m, rendition) => {
       const d = discontinuities(m);
@@ -204,10 +205,10 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
     expect(restarting[0]!.reason).toMatch(/^ffmpeg killed by SIGKILL; restart in 0 ms$/);
     expect(serve.state(CHANNEL)).toBe('live');
     // Healthy again once the new run has lived 5 s: the failure is over.
-    const healthy = await eventually(async () => {
+    const healthy = await waitFor(async () => {
       const v = await view();
       return v.transcoder.failingSeconds === undefined && v.transcoder.state === 'running' ? v : undefined;
-    }, 'the encoder healthy again', 30_000);
+    }, { message: 'the encoder healthy again', timeoutMs: 30_000 });
     expect(healthy).toMatchObject({ state: 'live', transcoder: { crashLooping: false, restarts: 1 } });
   });
 
@@ -279,10 +280,10 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
       expect(firstNew.discontinuity, s.rendition).toBe(true);
       expect(s.text).toContain('#EXT-X-PRELOAD-HINT');
     }
-    const healthy = await eventually(async () => {
+    const healthy = await waitFor(async () => {
       const v = await view();
       return v.transcoder.failingSeconds === undefined && !v.transcoder.crashLooping ? v : undefined;
-    }, 'the encoder healthy again', 30_000);
+    }, { message: 'the encoder healthy again', timeoutMs: 30_000 });
     expect(healthy.state).toBe('live');
     expect(healthy.stateReason).toMatch(/^publishing over rtmp/);
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, defaultStateFile, type ChannelChange } from '../../../src/channels/channel-registry.js';
 import type { ChannelConfig } from '../../../src/config/service-config.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
-import { captureLogger } from '../../helpers/api-log-capture.js';
+import { captureLogger } from '../../helpers/logs/api-log-capture.js';
 
 const KEY_A = 'config-key-aaaaaaaaaaaa';
 const KEY_B = 'api-key-bbbbbbbbbbbbbbbb';

@@ -12,10 +12,12 @@ import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { PublishAuthorizer, StaticChannelRegistry, type ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
-import { readFlvTags } from '../../helpers/ingest-flv-file.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { rawPublish, sendFlvTags } from '../../helpers/ingest-rtmp-raw-client.js';
+import { readFlvTags } from '../../helpers/ingest/flv-file.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { publish, type Publisher } from '../../helpers/ingest/media.js';
+import { rawPublish, sendFlvTags } from '../../helpers/ingest/rtmp-raw-client.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/ports.js';
 
 const KEY = 'bad-media-key-123';
 
@@ -33,10 +35,10 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
 
   beforeAll(async () => {
     await rtmp.start();
-    srt = { port: await freeUdpPort(), passphrase: 'bad-media-srt-pass' };
+    srt = { port: await freePort('udp'), passphrase: 'bad-media-srt-pass' };
     srtIngest = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'radiosrt', srt }], { reArmDelayMs: 100 });
     await srtIngest.start();
-    await waitUntil(() => srtIngest.listenerPid('radiosrt') !== undefined, 'SRT listener');
+    await waitFor(() => srtIngest.listenerPid('radiosrt') !== undefined, { timeoutMs: 20_000, message: 'SRT listener' });
   });
   afterAll(async () => {
     await Promise.all(publishers.map((p) => p.stop()));
@@ -47,7 +49,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
   it('ends an audio-only RTMP publish as unusable, with the reason, and closes the publisher', async () => {
     const pub = publish(`rtmp://127.0.0.1:${rtmp.port}/live/radio?key=${KEY}`, 'flv', { video: false, seconds: 60 });
     publishers.push(pub);
-    await waitUntil(() => ended.some((e) => e.channel === 'radio'), 'radio publish end');
+    await waitFor(() => ended.some((e) => e.channel === 'radio'), { timeoutMs: 20_000, message: 'radio publish end' });
     expect(ended.find((e) => e.channel === 'radio')).toEqual({
       channel: 'radio',
       protocol: 'rtmp',
@@ -76,7 +78,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
     await sendFlvTags(client, tags).done;
     expect(registry.get('video')?.ended).toBe(false);
     client.destroy();
-    await waitUntil(() => ended.some((e) => e.channel === 'video'), 'video publish end');
+    await waitFor(() => ended.some((e) => e.channel === 'video'), { timeoutMs: 20_000, message: 'video publish end' });
     expect(ended.find((e) => e.channel === 'video')?.reason).toBe('disconnect');
   });
 
@@ -90,7 +92,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
       return { ...t, sendAtMs: t.timestamp, timestamp: t.timestamp < 2000 ? t.timestamp + 3_600_000 : t.timestamp - 500 };
     });
     const client = await rawPublish(rtmp.port, `jumpy?key=${KEY}`);
-    await waitUntil(() => registry.get('jumpy') !== undefined, 'jumpy feed');
+    await waitFor(() => registry.get('jumpy') !== undefined, { timeoutMs: 20_000, message: 'jumpy feed' });
     const consumer = registry.get('jumpy')!.open();
     const received = collect(consumer);
     await sendFlvTags(client, tags).done;
@@ -113,7 +115,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
   it('ends an SRT publish whose program has no video as unusable, at its first PMT', async () => {
     const pub = publish(srtPublisherUrl('127.0.0.1', 'radiosrt', srt), 'mpegts', { video: false, seconds: 60 });
     publishers.push(pub);
-    await waitUntil(() => ended.some((e) => e.channel === 'radiosrt'), 'radiosrt publish end');
+    await waitFor(() => ended.some((e) => e.channel === 'radiosrt'), { timeoutMs: 20_000, message: 'radiosrt publish end' });
     expect(ended.find((e) => e.channel === 'radiosrt')).toEqual({
       channel: 'radiosrt',
       protocol: 'srt',
@@ -122,7 +124,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
     });
     expect(await pub.exited).not.toBe(0);
     // The listener re-arms for the next publisher.
-    await waitUntil(() => srtIngest.listenerPid('radiosrt') !== undefined, 'SRT listener re-armed');
+    await waitFor(() => srtIngest.listenerPid('radiosrt') !== undefined, { timeoutMs: 20_000, message: 'SRT listener re-armed' });
   });
 });
 

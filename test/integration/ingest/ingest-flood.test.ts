@@ -3,7 +3,7 @@ import { EventBus } from '../../../src/core/event-bus.js';
 import type { ShedReason } from '../../../src/ingest/connection-admission.js';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
 import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
 import {
@@ -14,9 +14,11 @@ import {
   type GarbageFlood,
   type IdleFlood,
   type SrtCallerFlood,
-} from '../../helpers/ingest-flood.js';
-import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { RawRtmpClient } from '../../helpers/ingest-rtmp-raw-client.js';
+} from '../../helpers/ingest/flood.js';
+import { probeFeed, publish, type Publisher } from '../../helpers/ingest/media.js';
+import { RawRtmpClient } from '../../helpers/ingest/rtmp-raw-client.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/ports.js';
 
 const KEY = 'flood-key-123';
 
@@ -69,15 +71,15 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     idle = await openIdleConnections(port, 1000, { reconnect: true });
     expect(idle.connected()).toBeGreaterThanOrEqual(1000);
     garbage = sendGarbageConnections(port, { workers: 10 });
-    await waitUntil(() => garbage!.sent() >= 100, 'garbage connections under way');
+    await waitFor(() => garbage!.sent() >= 100, { message: 'garbage connections under way' });
 
     const pub = publish(`rtmp://127.0.0.1:${port}/live/flooded?key=${KEY}`, 'flv', { seconds: 30 });
     publishers.push(pub);
-    await waitUntil(() => server.feed('flooded') !== undefined, `the publisher's feed (ffmpeg: ${pub.stderr().slice(-300)})`, 20_000);
+    await waitFor(() => server.feed('flooded') !== undefined, { message: `the publisher's feed (ffmpeg: ${pub.stderr().slice(-300)})`, timeoutMs: 20_000 });
     const feed = server.feed('flooded')!;
     // Once published it no longer counts as pending: the flood goes on without touching it.
     const garbageBefore = garbage.sent();
-    await waitUntil(() => garbage!.sent() >= garbageBefore + 50, 'more garbage after the publish');
+    await waitFor(() => garbage!.sent() >= garbageBefore + 50, { message: 'more garbage after the publish' });
     const probed = await probeFeed(feed.open(), 'flv', 5);
     expect(probed.frames.length).toBeGreaterThanOrEqual(5);
     expect(feed.ended).toBe(false);
@@ -103,11 +105,11 @@ describe('RTMP ingest under a connection flood from the publisher\'s own address
     await garbage!.stop();
     const port = server.rtmp!.port;
     // What the flood left half-open on the server side goes at its own deadline first.
-    await waitUntil(() => server.rtmp!.connectionCounts().pending === 0, 'the flood drained', 15_000);
+    await waitFor(() => server.rtmp!.connectionCounts().pending === 0, { message: 'the flood drained', timeoutMs: 15_000 });
     const before = shed.filter((s) => s.reason === 'deadline').length;
     const openedAt = Date.now();
     const late = await openIdleConnections(port, 10);
-    await waitUntil(() => late.closedByServer() === 10, 'idle connections closed at their deadline', 15_000);
+    await waitFor(() => late.closedByServer() === 10, { message: 'idle connections closed at their deadline', timeoutMs: 15_000 });
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(4500);
     expect(shed.filter((s) => s.reason === 'deadline').length - before).toBe(10);
     expect(server.feed('flooded')?.ended).toBe(false);
@@ -133,7 +135,7 @@ describe('SRT ingest under a flood of bogus callers and garbage', () => {
   const loops: Array<Promise<void>> = [];
 
   beforeAll(async () => {
-    srt = { port: await freeUdpPort(), passphrase: 'flood-srt-passphrase' };
+    srt = { port: await freePort('udp'), passphrase: 'flood-srt-passphrase' };
     server = new IngestServer(
       {
         bus: new EventBus(),
@@ -144,7 +146,7 @@ describe('SRT ingest under a flood of bogus callers and garbage', () => {
       { rtmp: false, srt: {} },
     );
     await server.start();
-    await waitUntil(() => server.srt!.listenerPid('srtflood') !== undefined, 'SRT listener armed');
+    await waitFor(() => server.srt!.listenerPid('srtflood') !== undefined, { message: 'SRT listener armed' });
   });
   afterAll(async () => {
     stopped = true;
@@ -172,19 +174,19 @@ describe('SRT ingest under a flood of bogus callers and garbage', () => {
     bogusFfmpegCaller(srtPublisherUrl('127.0.0.1', 'srtflood', { ...srt, passphrase: 'not-the-passphrase' }));
     bogusFfmpegCaller(`srt://127.0.0.1:${srt.port}?streamid=publish:someone-else`);
     await sendGarbageDatagrams(srt.port, 3000);
-    await waitUntil(() => idle.started() >= 1000, '1 000 idle callers', 20_000);
+    await waitFor(() => idle.started() >= 1000, { message: '1 000 idle callers', timeoutMs: 20_000 });
     expect(legacy.concluded()).toBeGreaterThan(0);
 
     const pub = publish(srtPublisherUrl('127.0.0.1', 'srtflood', srt), 'mpegts', { seconds: 30 });
     publishers.push(pub);
-    await waitUntil(() => server.feed('srtflood') !== undefined, "the publisher's feed", 20_000);
+    await waitFor(() => server.feed('srtflood') !== undefined, { message: "the publisher's feed", timeoutMs: 20_000 });
     const probed = await probeFeed(server.feed('srtflood')!.open(), 'mpegts', 3);
     expect(probed.frames.length).toBeGreaterThanOrEqual(3);
     // The flood never took the listener: it is the process that was armed before it.
     expect(server.srt!.listenerPid('srtflood')).toBe(pid);
 
     // Refused callers are counted, and cost one warning (then one per 10 s), not one each.
-    await waitUntil(() => shed.some((s) => s.reason === 'auth_failed'), 'refusals counted');
+    await waitFor(() => shed.some((s) => s.reason === 'auth_failed'), { message: 'refusals counted' });
     expect(shed.every((s) => s.protocol === 'srt')).toBe(true);
     const message = 'SRT callers refused or dropped before publishing (wrong passphrase, legacy handshake, or a flood?)';
     const warnings = logs.entries().filter((e) => (e.level as number) >= 40);

@@ -8,9 +8,11 @@ import { PublishAuthorizer, StaticChannelRegistry } from '../../../src/ingest/pu
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
-import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../../helpers/ingest-rtmp-raw-client.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { probeFeed, publish, type Publisher } from '../../helpers/ingest/media.js';
+import { RawRtmpClient, chunkMessage, encodeCommand, throwBytes } from '../../helpers/ingest/rtmp-raw-client.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/ports.js';
 
 const KEY = 'robust-key-123';
 
@@ -32,7 +34,7 @@ describe('ingest robustness against garbage', () => {
   beforeAll(async () => {
     process.on('uncaughtException', onUncaught);
     await rtmp.start();
-    srt = { port: await freeUdpPort(), passphrase: 'robust-srt-pass' };
+    srt = { port: await freePort('udp'), passphrase: 'robust-srt-pass' };
     srtIngest = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'live2', srt }], { reArmDelayMs: 100 });
     await srtIngest.start();
   });
@@ -47,7 +49,7 @@ describe('ingest robustness against garbage', () => {
     // A legitimate publisher is live the whole time.
     const pub = publish(`rtmp://127.0.0.1:${rtmp.port}/live/live1?key=${KEY}`, 'flv');
     publishers.push(pub);
-    await waitUntil(() => registry.get('live1') !== undefined, 'live1 feed');
+    await waitFor(() => registry.get('live1') !== undefined, { timeoutMs: 20_000, message: 'live1 feed' });
     const feed = registry.get('live1')!;
 
     // Random bytes of random sizes, including first bytes that look like C0.
@@ -134,13 +136,13 @@ describe('ingest robustness against garbage', () => {
     c.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${rtmp.port}/live` } })));
     c.write(chunkMessage(20, encodeCommand({ cmd: 'createStream', transId: 2, cmdObj: null })));
     c.write(chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 3, cmdObj: null, streamName: `live3?key=${KEY}`, type: 'live' }), { cid: 8, streamId: 1 }));
-    await waitUntil(() => registry.get('live3') !== undefined, 'live3 feed');
+    await waitFor(() => registry.get('live3') !== undefined, { timeoutMs: 20_000, message: 'live3 feed' });
     await c.waitFor(1);
     expect(c.receivedText()).toContain('NetStream.Publish.Start');
     expect(c.receivedText()).not.toContain(KEY);
     c.write(chunkMessage(9, Buffer.alloc(100), { cid: 6, streamId: 1, declaredLength: 0xffffff }));
     expect(await c.closedWithin(5000)).toBe(true);
-    await waitUntil(() => ends.length === 1, 'live3 end');
+    await waitFor(() => ends.length === 1, { timeoutMs: 20_000, message: 'live3 end' });
     expect(ends).toEqual(['error']);
     expect(logs.entries().some((e) => e.err === 'RTMP message of 16777215 bytes exceeds the 8388608-byte limit')).toBe(true);
     off();
@@ -155,19 +157,19 @@ describe('ingest robustness against garbage', () => {
     await silent.handshake();
     silent.write(chunkMessage(20, encodeCommand({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: `rtmp://127.0.0.1:${rtmp.port}/live` } })));
     silent.write(chunkMessage(20, encodeCommand({ cmd: 'publish', transId: 3, cmdObj: null, streamName: `live3?key=${KEY}`, type: 'live' }), { cid: 8, streamId: 1 }));
-    await waitUntil(() => registry.get('live3') !== undefined, 'silent live3 feed');
+    await waitFor(() => registry.get('live3') !== undefined, { timeoutMs: 20_000, message: 'silent live3 feed' });
     const silentFeed = registry.get('live3')!;
     // Then nothing more from it; staleAfterMs is 1 s in this suite.
     await new Promise((r) => setTimeout(r, 1200));
     const pub = publish(`rtmp://127.0.0.1:${rtmp.port}/live/live3?key=${KEY}`, 'flv');
     publishers.push(pub);
-    await waitUntil(() => registry.get('live3') !== undefined && registry.get('live3') !== silentFeed, 'replacement feed');
+    await waitFor(() => registry.get('live3') !== undefined && registry.get('live3') !== silentFeed, { timeoutMs: 20_000, message: 'replacement feed' });
     expect(silentFeed.ended).toBe(true);
     expect(ends).toEqual(['disconnect']);
     expect(await silent.closedWithin(2000)).toBe(true);
     expect(logs.entries().some((e) => e.msg === 'replacing a silent RTMP publisher with a new authenticated one')).toBe(true);
     await pub.stop();
-    await waitUntil(() => ends.length === 2, 'replacement end');
+    await waitFor(() => ends.length === 2, { timeoutMs: 20_000, message: 'replacement end' });
     off();
   });
 
@@ -182,14 +184,14 @@ describe('ingest robustness against garbage', () => {
     for (let i = 0; i < 5; i++) c.write(chunkMessage(20, encodeCommand({ cmd: 'noop', transId: 10 + i, cmdObj: null, padding: 'x'.repeat(600) })));
     // Acknowledgement: chunk stream 2, type 3, 4-byte sequence number.
     const ack = Buffer.from('0200000000000403', 'hex');
-    await waitUntil(() => c.receivedBytes().includes(ack), 'an Acknowledgement', 5000);
+    await waitFor(() => c.receivedBytes().includes(ack), { timeoutMs: 5000, message: 'an Acknowledgement' });
     const at = c.receivedBytes().indexOf(ack);
     expect(c.receivedBytes().readUInt32BE(at + 12)).toBeGreaterThanOrEqual(2000);
     c.destroy();
   });
 
   it('survives random datagrams on the SRT port and still takes a publisher', async () => {
-    await waitUntil(() => srtIngest.listenerPid('live2') !== undefined, 'SRT listener');
+    await waitFor(() => srtIngest.listenerPid('live2') !== undefined, { timeoutMs: 20_000, message: 'SRT listener' });
     const pid = srtIngest.listenerPid('live2');
     const socket = createSocket('udp4');
     for (let i = 0; i < 200; i++) {
@@ -202,7 +204,7 @@ describe('ingest robustness against garbage', () => {
     socket.close();
     const pub = publish(srtPublisherUrl('127.0.0.1', 'live2', srt), 'mpegts');
     publishers.push(pub);
-    await waitUntil(() => registry.get('live2') !== undefined, 'live2 feed after garbage');
+    await waitFor(() => registry.get('live2') !== undefined, { timeoutMs: 20_000, message: 'live2 feed after garbage' });
     // The listener either survived the garbage or was re-armed; either way the channel works.
     expect(typeof pid).toBe('number');
     const probed = await probeFeed(registry.get('live2')!.open(), 'mpegts', 3);
@@ -218,10 +220,10 @@ describe('ingest robustness against garbage', () => {
     expect(probed.stderr).toBe('');
     // And a new publisher can still connect.
     await publishers[0]!.stop();
-    await waitUntil(() => registry.get('live1') === undefined, 'live1 end');
+    await waitFor(() => registry.get('live1') === undefined, { timeoutMs: 20_000, message: 'live1 end' });
     const again = publish(`rtmp://127.0.0.1:${rtmp.port}/live/live1?key=${KEY}`, 'flv');
     publishers.push(again);
-    await waitUntil(() => registry.get('live1') !== undefined, 'live1 again');
+    await waitFor(() => registry.get('live1') !== undefined, { timeoutMs: 20_000, message: 'live1 again' });
     expect(uncaught).toEqual([]);
   });
 });

@@ -3,8 +3,10 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, isAlive, probeFeed, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { isAlive, probeFeed, publish, type Publisher } from '../../helpers/ingest/media.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/ports.js';
 
 const KEY = 'both-key-2468';
 const PASSPHRASE = 'both-passphrase-1';
@@ -21,7 +23,7 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
   let srtPort: number;
 
   beforeAll(async () => {
-    srtPort = await freeUdpPort();
+    srtPort = await freePort('udp');
     const channels = new StaticChannelRegistry([{ id: 'both', key: KEY, srt: { port: srtPort, passphrase: PASSPHRASE } }]);
     server = new IngestServer({ bus, logger: logs.logger, channels }, { rtmp: { port: 0 }, srt: { reArmDelayMs: 100 } });
     await server.start();
@@ -40,23 +42,23 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
   it('refuses an SRT publisher while RTMP is live on the channel', async () => {
     const rtmpPub = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/both?key=${KEY}`, 'flv');
     publishers.push(rtmpPub);
-    await waitUntil(() => server.feed('both') !== undefined, 'rtmp feed');
+    await waitFor(() => server.feed('both') !== undefined, { timeoutMs: 20_000, message: 'rtmp feed' });
     const feed = server.feed('both')!;
     const srtPub = publish(srtPublisherUrl('127.0.0.1', 'both', { port: srtPort, passphrase: PASSPHRASE }), 'mpegts', { seconds: 10 });
     publishers.push(srtPub);
-    await waitUntil(() => logs.entries().some((e) => e.msg === 'SRT publish refused: channel already has a live publisher'), 'SRT refusal');
+    await waitFor(() => logs.entries().some((e) => e.msg === 'SRT publish refused: channel already has a live publisher'), { timeoutMs: 20_000, message: 'SRT refusal' });
     expect(server.feed('both')).toBe(feed);
     expect(feed.protocol).toBe('rtmp');
     expect(started.filter((s) => s.channel === 'both')).toHaveLength(1);
     await srtPub.stop();
     await rtmpPub.stop();
-    await waitUntil(() => ended.length === 1, 'rtmp end');
+    await waitFor(() => ended.length === 1, { timeoutMs: 20_000, message: 'rtmp end' });
   });
 
   it('refuses an RTMP publisher while SRT is live on the channel', async () => {
     const srtPub = publish(srtPublisherUrl('127.0.0.1', 'both', { port: srtPort, passphrase: PASSPHRASE }), 'mpegts');
     publishers.push(srtPub);
-    await waitUntil(() => server.feed('both')?.protocol === 'srt', 'srt feed');
+    await waitFor(() => server.feed('both')?.protocol === 'srt', { timeoutMs: 20_000, message: 'srt feed' });
     const rtmpPub = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/both?key=${KEY}`, 'flv', { seconds: 5 });
     publishers.push(rtmpPub);
     expect(await rtmpPub.exited).not.toBe(0);
@@ -84,7 +86,7 @@ describe('IngestServer in open mode (no channels, loopback)', () => {
     await server.start();
     const pub = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/anything-goes`, 'flv', { seconds: 20 });
     try {
-      await waitUntil(() => server.feed('anything-goes') !== undefined, 'open-mode feed');
+      await waitFor(() => server.feed('anything-goes') !== undefined, { timeoutMs: 20_000, message: 'open-mode feed' });
       expect(logs.entries().some((e) => e.level === 40 && typeof e.msg === 'string' && e.msg.includes('open mode'))).toBe(true);
       const bad = publish(`rtmp://127.0.0.1:${server.rtmp!.port}/live/not.valid`, 'flv', { seconds: 5 });
       expect(await bad.exited).not.toBe(0);

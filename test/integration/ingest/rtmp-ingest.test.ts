@@ -3,8 +3,9 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { PublishAuthorizer, StaticChannelRegistry } from '../../../src/ingest/publish-auth.js';
 import { RtmpIngest } from '../../../src/ingest/rtmp-ingest.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { probeFeed, probeStreams, publish, type Publisher } from '../../helpers/ingest/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const KEY = 'k3y-news-0123456789';
 
@@ -39,7 +40,7 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
   it('accepts the right key and serves decodable FLV that starts at a keyframe', async () => {
     const pub = publish(url(`live/news?key=${KEY}`), 'flv');
     publishers.push(pub);
-    await waitUntil(() => registry.get('news') !== undefined, 'news feed');
+    await waitFor(() => registry.get('news') !== undefined, { timeoutMs: 20_000, message: 'news feed' });
     const feed = registry.get('news')!;
     expect(feed.protocol).toBe('rtmp');
     expect(feed.format).toBe('flv');
@@ -60,7 +61,7 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     expect(info.video).toMatchObject({ codec: 'h264', width: 640, height: 360, frameRate: 30 });
     expect(info.audio).toMatchObject({ codec: 'aac', sampleRate: 48000 });
     expect(info.bytesIn).toBeGreaterThan(0);
-    await waitUntil(() => feed.info().bitrateBps > 0, 'a measured bitrate');
+    await waitFor(() => feed.info().bitrateBps > 0, { timeoutMs: 20_000, message: 'a measured bitrate' });
   });
 
   it('starts a consumer opened later, mid-GOP, at the latest keyframe', async () => {
@@ -134,11 +135,11 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     // ffmpeg splits rtmp://h/live/obs/KEY into app "live/obs" and stream name "KEY", as OBS sends them.
     const pub = publish(url('live/obs/obs-key-555'), 'flv', { seconds: 30 });
     publishers.push(pub);
-    await waitUntil(() => registry.get('obs') !== undefined, 'obs feed');
+    await waitFor(() => registry.get('obs') !== undefined, { timeoutMs: 20_000, message: 'obs feed' });
     const probed = await probeFeed(registry.get('obs')!.open(), 'flv', 3);
     expect(probed.frames[0]?.key_frame).toBe(1);
     expect(registry.kick('obs')).toBe(true);
-    await waitUntil(() => ended.some((e) => e.channel === 'obs'), 'obs end');
+    await waitFor(() => ended.some((e) => e.channel === 'obs'), { timeoutMs: 20_000, message: 'obs end' });
     expect(ended.find((e) => e.channel === 'obs')).toEqual({ channel: 'obs', protocol: 'rtmp', reason: 'kicked' });
     expect(registry.get('obs')).toBeUndefined();
     expect(await pub.exited).not.toBe(0);
@@ -147,9 +148,9 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
   it('accepts Server rtmp://host/live + Stream Key {channel}/{key} (explicit app and playpath)', async () => {
     const pub = publish(url('live'), 'flv', { seconds: 30, outputOptions: ['-rtmp_app', 'live', '-rtmp_playpath', 'obs/obs-key-555'] });
     publishers.push(pub);
-    await waitUntil(() => registry.get('obs') !== undefined, 'obs feed again');
+    await waitFor(() => registry.get('obs') !== undefined, { timeoutMs: 20_000, message: 'obs feed again' });
     await pub.stop();
-    await waitUntil(() => ended.filter((e) => e.channel === 'obs').length === 2, 'second obs end');
+    await waitFor(() => ended.filter((e) => e.channel === 'obs').length === 2, { timeoutMs: 20_000, message: 'second obs end' });
     expect(ended.filter((e) => e.channel === 'obs')[1]?.reason).toBe('disconnect');
   });
 

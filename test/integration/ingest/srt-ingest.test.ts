@@ -3,8 +3,10 @@ import { EventBus, LivepipeEvent, type EventPayloads } from '../../../src/core/e
 import { IngestFeedRegistry } from '../../../src/ingest/ingest-feed.js';
 import { SrtIngest, srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
 import type { ChannelSrtSettings } from '../../../src/ingest/publish-auth.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
-import { freeUdpPort, isAlive, probeFeed, probeStreams, publish, waitUntil, type Publisher } from '../../helpers/ingest-media.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
+import { isAlive, probeFeed, probeStreams, publish, type Publisher } from '../../helpers/ingest/media.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/ports.js';
 
 describe('SRT ingest with a real ffmpeg publisher', () => {
   const logs = captureLogs();
@@ -19,10 +21,10 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
   let ingest: SrtIngest;
 
   beforeAll(async () => {
-    srt = { port: await freeUdpPort(), passphrase: 'srt-passphrase-42', latencyMs: 120 };
+    srt = { port: await freePort('udp'), passphrase: 'srt-passphrase-42', latencyMs: 120 };
     ingest = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'field', srt }], { reArmDelayMs: 100 });
     await ingest.start();
-    await waitUntil(() => ingest.listenerPid('field') !== undefined, 'listener armed');
+    await waitFor(() => ingest.listenerPid('field') !== undefined, { timeoutMs: 20_000, message: 'listener armed' });
   });
   afterAll(async () => {
     await Promise.all(publishers.map((p) => p.stop()));
@@ -33,7 +35,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     const wrong = publish(srtPublisherUrl('127.0.0.1', 'field', { ...srt, passphrase: 'not-the-passphrase' }), 'mpegts', { seconds: 3 });
     publishers.push(wrong);
     expect(await wrong.exited).not.toBe(0);
-    await waitUntil(() => logs.entries().some((e) => e.msg === 'SRT publish refused: wrong passphrase'), 'refusal log');
+    await waitFor(() => logs.entries().some((e) => e.msg === 'SRT publish refused: wrong passphrase'), { timeoutMs: 20_000, message: 'refusal log' });
     expect(registry.get('field')).toBeUndefined();
     expect(started).toHaveLength(0);
     expect(logs.text()).not.toContain('not-the-passphrase');
@@ -44,14 +46,14 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     const none = publish(`srt://127.0.0.1:${srt.port}`, 'mpegts', { seconds: 3 });
     publishers.push(none);
     expect(await none.exited).not.toBe(0);
-    await waitUntil(() => logs.entries().some((e) => e.msg === 'SRT publish refused: publisher sent no passphrase'), 'refusal log');
+    await waitFor(() => logs.entries().some((e) => e.msg === 'SRT publish refused: publisher sent no passphrase'), { timeoutMs: 20_000, message: 'refusal log' });
     expect(registry.get('field')).toBeUndefined();
   });
 
   it('accepts the right passphrase and serves decodable MPEG-TS', async () => {
     const pub = publish(srtPublisherUrl('127.0.0.1', 'field', srt), 'mpegts', { seconds: 30 });
     publishers.push(pub);
-    await waitUntil(() => registry.get('field') !== undefined, 'field feed');
+    await waitFor(() => registry.get('field') !== undefined, { timeoutMs: 20_000, message: 'field feed' });
     const feed = registry.get('field')!;
     expect(feed).toMatchObject({ protocol: 'srt', format: 'mpegts' });
     expect(started).toEqual([{ channel: 'field', protocol: 'srt' }]);
@@ -74,37 +76,37 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
   it('re-arms after the publisher disconnects, with a new listener process, and takes a reconnect', async () => {
     const firstPid = ingest.listenerPid('field')!;
     await publishers[publishers.length - 1]!.stop();
-    await waitUntil(() => ended.length === 1, 'publish end');
+    await waitFor(() => ended.length === 1, { timeoutMs: 20_000, message: 'publish end' });
     expect(ended[0]).toEqual({ channel: 'field', protocol: 'srt', reason: 'disconnect' });
-    await waitUntil(() => ingest.listenerPid('field') !== undefined && ingest.listenerPid('field') !== firstPid, 're-armed listener');
+    await waitFor(() => ingest.listenerPid('field') !== undefined && ingest.listenerPid('field') !== firstPid, { timeoutMs: 20_000, message: 're-armed listener' });
     expect(isAlive(firstPid)).toBe(false);
 
     const again = publish(srtPublisherUrl('127.0.0.1', 'field', srt), 'mpegts', { seconds: 30 });
     publishers.push(again);
-    await waitUntil(() => registry.get('field') !== undefined, 'field feed again');
+    await waitFor(() => registry.get('field') !== undefined, { timeoutMs: 20_000, message: 'field feed again' });
     const probed = await probeFeed(registry.get('field')!.open(), 'mpegts', 3);
     expect(probed.frames.length).toBeGreaterThanOrEqual(3);
   });
 
   it('kicks the publisher on request', async () => {
     expect(registry.kick('field')).toBe(true);
-    await waitUntil(() => ended.length === 2, 'kick end');
+    await waitFor(() => ended.length === 2, { timeoutMs: 20_000, message: 'kick end' });
     expect(ended[1]).toEqual({ channel: 'field', protocol: 'srt', reason: 'kicked' });
   });
 
   it('renews an idle listener periodically (so an orphaned one frees its port) without calling it a failure', async () => {
-    const port = await freeUdpPort();
+    const port = await freePort('udp');
     const cycling = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'cycle', srt: { port, passphrase: 'cycle-passphrase' } }], { listenCycleMs: 1000, reArmDelayMs: 50 });
     await cycling.start();
     try {
-      await waitUntil(() => cycling.listenerPid('cycle') !== undefined, 'first listener');
+      await waitFor(() => cycling.listenerPid('cycle') !== undefined, { timeoutMs: 20_000, message: 'first listener' });
       const first = cycling.listenerPid('cycle');
-      await waitUntil(() => logs.entries().some((e) => e.msg === 'idle SRT listener renewed' && e.channel === 'cycle'), 'renewal');
-      await waitUntil(() => cycling.listenerPid('cycle') !== undefined && cycling.listenerPid('cycle') !== first, 'second listener');
+      await waitFor(() => logs.entries().some((e) => e.msg === 'idle SRT listener renewed' && e.channel === 'cycle'), { timeoutMs: 20_000, message: 'renewal' });
+      await waitFor(() => cycling.listenerPid('cycle') !== undefined && cycling.listenerPid('cycle') !== first, { timeoutMs: 20_000, message: 'second listener' });
       expect(logs.entries().some((e) => e.channel === 'cycle' && e.level === 50)).toBe(false);
       const pub = publish(srtPublisherUrl('127.0.0.1', 'cycle', { port, passphrase: 'cycle-passphrase' }), 'mpegts', { seconds: 4 });
       publishers.push(pub);
-      await waitUntil(() => registry.get('cycle') !== undefined, 'publish on a renewed listener');
+      await waitFor(() => registry.get('cycle') !== undefined, { timeoutMs: 20_000, message: 'publish on a renewed listener' });
       // A live publish is not cut by the cycle (listen_timeout only bounds waiting for a caller).
       await new Promise((r) => setTimeout(r, 1500));
       expect(registry.get('cycle')?.ended).toBe(false);
@@ -117,7 +119,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
   it('refuses to start on a port another process holds, and on invalid settings', async () => {
     const { createSocket } = await import('node:dgram');
     const holder = createSocket('udp4');
-    const port = await freeUdpPort();
+    const port = await freePort('udp');
     await new Promise<void>((r) => holder.bind(port, '127.0.0.1', () => r()));
     try {
       const taken = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'other', srt: { port, passphrase: 'other-passphrase' } }]);
@@ -131,12 +133,12 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
       { id: 'b', srt: { port: 9000, passphrase: 'long-enough-pass' } },
     ]);
     await expect(invalid.start()).rejects.toThrow(/passphrase must have 10 to 79 characters.*share SRT port 9000/);
-    const noFfmpeg = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'x', srt: { port: await freeUdpPort(), passphrase: 'long-enough-pass' } }], { ffmpegPath: '/nonexistent/ffmpeg' });
+    const noFfmpeg = new SrtIngest({ registry, logger: logs.logger }, [{ id: 'x', srt: { port: await freePort('udp'), passphrase: 'long-enough-pass' } }], { ffmpegPath: '/nonexistent/ffmpeg' });
     await expect(noFfmpeg.start()).rejects.toMatchObject({ code: 'BINARY_MISSING' });
   });
 
   it('stops its listener processes on close, leaving no orphans', async () => {
-    await waitUntil(() => ingest.listenerPid('field') !== undefined, 'listener armed');
+    await waitFor(() => ingest.listenerPid('field') !== undefined, { timeoutMs: 20_000, message: 'listener armed' });
     const pid = ingest.listenerPid('field')!;
     await ingest.close();
     expect(isAlive(pid)).toBe(false);

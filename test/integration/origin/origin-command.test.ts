@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,20 +6,11 @@ import { parseOriginOptions, runOrigin } from '../../../src/cli/origin-command.j
 import { silentLogger } from '../../../src/core/logger.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { CountingFsStorage } from '../../helpers/counting-storage.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { liveModel } from '../../helpers/origin-playlists.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { CountingFsStorage } from '../../helpers/storage/counting-storage.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { liveModel } from '../../helpers/origin/playlists.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
+import { freePort } from '../../helpers/ports.js';
 
 describe('livepipe origin (runOrigin wiring)', () => {
   it('serves a data directory on the configured port, then shuts down in order when stopped', async () => {

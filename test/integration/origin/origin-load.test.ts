@@ -1,9 +1,10 @@
 import { Agent } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
-import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
+import { startOriginFixture, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { waitFor } from '../../helpers/wait.js';
 
 describe('origin under load', () => {
   let f: OriginFixture;
@@ -27,11 +28,11 @@ describe('origin under load', () => {
         headers: { 'Accept-Encoding': encodings[i % 3]! },
       }),
     );
-    await waitFor(() => f.server.heldCount === N, `${N} held requests`, 60_000);
+    await waitFor(() => f.server.heldCount === N, { timeoutMs: 60_000, intervalMs: 5, message: `${N} held requests` });
     model = advance(model);
     await f.publish(model);
     // Half waited for part 3-1 (now there), half for 3-2 (still held).
-    await waitFor(() => f.server.heldCount === N / 2, 'the part-1 waiters to be released', 60_000);
+    await waitFor(() => f.server.heldCount === N / 2, { timeoutMs: 60_000, intervalMs: 5, message: 'the part-1 waiters to be released' });
     model = advance(model);
     await f.publish(model);
     const results = await Promise.all(pending);

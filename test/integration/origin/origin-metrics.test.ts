@@ -5,10 +5,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/observability/metrics.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
-import { startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
+import { startOriginFixture, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/observability/prometheus-text-parser.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const PL = '/live/news/v0/playlist.m3u8';
 
@@ -85,13 +86,13 @@ describe('origin metrics', () => {
 
   it('shows held requests in the gauge while they wait, and releases them', async () => {
     const pending = [get(`${PL}?_HLS_msn=3&_HLS_part=1`), get(`${PL}?_HLS_msn=3&_HLS_part=1`), get('/live/news/v0/part-3-1.m4s')];
-    await waitFor(() => f.server.heldCount === 3, 'three held requests');
+    await waitFor(() => f.server.heldCount === 3, { timeoutMs: 10_000, intervalMs: 5, message: 'three held requests' });
     expect(sampleValue(await scrape(), 'livepipe_origin_held_requests')).toBe(3);
     model = advance(model);
     await f.publish(model);
     const answers = await Promise.all(pending);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
-    await waitFor(() => f.server.heldCount === 0, 'released');
+    await waitFor(() => f.server.heldCount === 0, { timeoutMs: 10_000, intervalMs: 5, message: 'released' });
     // The gauge drops when each response is done (its socket's 'close'), which follows the body.
     const deadline = Date.now() + 5000;
     let held = sampleValue(await scrape(), 'livepipe_origin_held_requests');

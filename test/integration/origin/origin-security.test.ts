@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSafeKey } from '../../../src/storage/object-storage.js';
-import { liveModel } from '../../helpers/origin-playlists.js';
-import { startOriginFixture, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
+import { liveModel } from '../../helpers/origin/playlists.js';
+import { startOriginFixture, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest } from '../../helpers/origin/http.js';
 
 const SECRET = 'TOP-SECRET-CONTENT';
 

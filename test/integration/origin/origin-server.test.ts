@@ -3,9 +3,10 @@ import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { mediaBody, startOriginFixture, waitFor, type OriginFixture } from '../../helpers/origin-fixture.js';
-import { httpRequest, type RawResponse } from '../../helpers/origin-http.js';
-import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';
+import { mediaBody, startOriginFixture, type OriginFixture } from '../../helpers/origin/fixture.js';
+import { httpRequest, type RawResponse } from '../../helpers/origin/http.js';
+import { advance, endList, liveModel } from '../../helpers/origin/playlists.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // Model: TD 2 s, part target 0.5 s, segments 0..2 complete (4 parts), pending segment 3 with part 0;
 // the preload hint names part-3-1.m4s.
@@ -43,7 +44,7 @@ describe('origin server (embedded source, real HTTP)', () => {
   it('holds a blocking reload until the model contains the part, then sends the new playlist', async () => {
     let settled = false;
     const pending = get(`${PL}?_HLS_msn=3&_HLS_part=1`).then((r) => ((settled = true), r));
-    await waitFor(() => f.server.heldCount === 1, 'the request to be held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'the request to be held' });
     expect(settled).toBe(false);
     await step();
     const r = await pending;
@@ -56,7 +57,7 @@ describe('origin server (embedded source, real HTTP)', () => {
   it('a part index past the last part of a segment waits for part 0 of the next one', async () => {
     await step(3); // segment 3 complete (4 parts), pending segment 4 empty
     const pending = get(`${PL}?_HLS_msn=3&_HLS_part=4`);
-    await waitFor(() => f.server.heldCount === 1, 'held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     await step();
     const r = await pending;
     expect(r.status).toBe(200);
@@ -65,7 +66,7 @@ describe('origin server (embedded source, real HTTP)', () => {
 
   it('Safari form: _HLS_msn alone blocks until the whole segment is complete', async () => {
     const pending = get(`${PL}?_HLS_msn=3`);
-    await waitFor(() => f.server.heldCount === 1, 'held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     await step(2); // parts 3-1 and 3-2 appear: still not a complete segment 3
     expect(f.server.heldCount).toBe(1);
     await step(); // part 3-3 completes segment 3
@@ -114,7 +115,7 @@ describe('origin server (embedded source, real HTTP)', () => {
     expect(delta.body.toString()).toMatch(/#EXT-X-SKIP:SKIPPED-SEGMENTS=[1-9]/);
     expect(delta.body.length).toBeLessThan(full.length);
     const blockingDelta = get(`${PL}?_HLS_msn=10&_HLS_part=1&_HLS_skip=v2`);
-    await waitFor(() => f.server.heldCount === 1, 'held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     await step();
     const r = await blockingDelta;
     expect(r.body.toString()).toContain('#EXT-X-SKIP');
@@ -125,7 +126,7 @@ describe('origin server (embedded source, real HTTP)', () => {
     const path = '/live/news/v0/part-3-1.m4s';
     let settled = false;
     const pending = get(path).then((r) => ((settled = true), r));
-    await waitFor(() => f.server.heldCount === 1, 'the part request to be held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'the part request to be held' });
     expect(settled).toBe(false);
     await step();
     const r = await pending;
@@ -257,7 +258,7 @@ describe('origin server (embedded source, real HTTP)', () => {
 
   it('playlist removed while requests wait: they get 404', async () => {
     const pending = get(`${PL}?_HLS_msn=3&_HLS_part=2`);
-    await waitFor(() => f.server.heldCount === 1, 'held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     f.source.unpublish('news', 'v0');
     expect((await pending).status).toBe(404);
   });
@@ -267,9 +268,9 @@ describe('origin server (embedded source, real HTTP)', () => {
     const req = request(`${f.base}${PL}?_HLS_msn=3&_HLS_part=2`);
     req.on('error', () => {});
     req.end();
-    await waitFor(() => f.server.heldCount === 1, 'held');
+    await waitFor(() => f.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     req.destroy();
-    await waitFor(() => f.server.heldCount === 0, 'the held request to be dropped');
+    await waitFor(() => f.server.heldCount === 0, { timeoutMs: 10_000, intervalMs: 5, message: 'the held request to be dropped' });
   });
 });
 
@@ -293,7 +294,7 @@ describe('origin server limits and lifecycle', () => {
     f = await startOriginFixture({ maxHeldRequests: 2 });
     await f.publish(liveModel());
     const held = [1, 2].map(() => httpRequest(`${f!.base}${PL}?_HLS_msn=3&_HLS_part=1`));
-    await waitFor(() => f!.server.heldCount === 2, 'two held');
+    await waitFor(() => f!.server.heldCount === 2, { timeoutMs: 10_000, intervalMs: 5, message: 'two held' });
     const refused = await httpRequest(`${f.base}${PL}?_HLS_msn=3&_HLS_part=1`);
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
@@ -310,7 +311,7 @@ describe('origin server limits and lifecycle', () => {
       httpRequest(`${f.base}${PL}?_HLS_msn=4`),
       httpRequest(`${f.base}/live/news/v0/part-3-1.m4s`),
     ];
-    await waitFor(() => f!.server.heldCount === 3, 'three held');
+    await waitFor(() => f!.server.heldCount === 3, { timeoutMs: 10_000, intervalMs: 5, message: 'three held' });
     await f.server.close();
     const results: RawResponse[] = await Promise.all(held);
     expect(results.map((r) => r.status)).toEqual([503, 503, 503]);

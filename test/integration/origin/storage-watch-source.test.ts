@@ -8,10 +8,10 @@ import { StorageWatchSource } from '../../../src/origin/storage-watch-source.js'
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { CountingFsStorage } from '../../helpers/counting-storage.js';
-import { waitFor } from '../../helpers/origin-fixture.js';
-import { httpRequest } from '../../helpers/origin-http.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
+import { CountingFsStorage } from '../../helpers/storage/counting-storage.js';
+import { httpRequest } from '../../helpers/origin/http.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const KEY = 'live/news/v0/playlist.m3u8';
 
@@ -57,7 +57,7 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     expect(plain.status).toBe(200);
     expect(plain.body.toString()).toBe(serializeMediaPlaylist(model));
     const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
-    await waitFor(() => server.heldCount === 1, 'held');
+    await waitFor(() => server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     model = advance(model);
     await write(model);
     const r = await held;
@@ -68,9 +68,9 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
   it('watches with conditional GETs: an unchanged playlist is not parsed again', async () => {
     await write(liveModel());
     const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
-    await waitFor(() => server.heldCount === 1, 'held');
+    await waitFor(() => server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     const before = source.fetches;
-    await waitFor(() => source.fetches >= before + 4, 'several polls');
+    await waitFor(() => source.fetches >= before + 4, { timeoutMs: 10_000, intervalMs: 5, message: 'several polls' });
     expect(parses).toBe(1);
     await write(advance(liveModel()));
     expect((await held).status).toBe(200);
@@ -81,7 +81,7 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     let model = liveModel();
     await write(model);
     const held = httpRequest(`${base}/live/news/v0/part-3-1.m4s`);
-    await waitFor(() => server.heldCount === 1, 'held');
+    await waitFor(() => server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     await storage.put('live/news/v0/part-3-1.m4s', Buffer.from('PART-3-1'), { contentType: 'video/iso.segment' });
     model = advance(model);
     await write(model);
@@ -96,7 +96,7 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     expect((await httpRequest(`${base}/${KEY}`)).status).toBe(200);
     expect(source.watchedCount).toBe(1);
     // Interest window 400 ms without waiters: the entry is dropped and polling stops.
-    await waitFor(() => source.watchedCount === 0, 'the idle playlist to be forgotten');
+    await waitFor(() => source.watchedCount === 0, { timeoutMs: 10_000, intervalMs: 5, message: 'the idle playlist to be forgotten' });
     const fetches = storage.getsOf(KEY);
     await new Promise((r) => setTimeout(r, 300));
     expect(storage.getsOf(KEY)).toBe(fetches);
@@ -108,7 +108,7 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     expect((await httpRequest(`${base}/${KEY}`)).status).toBe(200);
     await storage.put(KEY, Buffer.from('garbage'), { contentType: 'application/vnd.apple.mpegurl' });
     const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
-    await waitFor(() => server.heldCount === 1, 'held');
+    await waitFor(() => server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
     await write(advance(liveModel()));
     expect((await held).status).toBe(200);
   });

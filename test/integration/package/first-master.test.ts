@@ -17,8 +17,9 @@ import { FsStorage } from '../../../src/storage/fs-storage.js';
 import type { PutOptions } from '../../../src/storage/object-storage.js';
 import { UploadQueue } from '../../../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { smallLadder, waitFor } from '../../helpers/package-live.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { smallLadder } from '../../helpers/package/live.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** Records every playlist whose write completed, in completion order. */
 class CompletionOrderStorage extends FsStorage {
@@ -62,7 +63,7 @@ describe('the first multivariant playlist of a channel', () => {
     await packager.start();
     await supervisor.start();
     try {
-      await waitFor(() => (packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 2, 30_000, 'three segments');
+      await waitFor(() => (packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 2, { timeoutMs: 30_000, message: 'three segments' });
     } finally {
       await supervisor.stop();
       await packager.close();

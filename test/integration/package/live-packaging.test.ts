@@ -10,22 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
-import { runCli } from '../../helpers/livepipe-cli.js';
-import {
-  DirectoryPlaylistPoller,
-  lastVersion,
-  objectsNamedBy,
-  readMediaPlaylist,
-  RecordingStorage,
-  ruleViolations,
-  smallLadder,
-  startLiveChannel,
-  waitFor,
-  writeSmallLadder,
-} from '../../helpers/package-live.js';
-import { alignmentProblems, masterProblems, mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { runCli } from '../../helpers/cli/livepipe-cli.js';
+import { DirectoryPlaylistPoller, lastVersion, objectsNamedBy, readMediaPlaylist, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, writeSmallLadder } from '../../helpers/package/live.js';
+import { alignmentProblems, masterProblems, mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const SIZES = { v180: { width: 320, height: 180 }, v90: { width: 160, height: 90 } };
 const SOURCE = lavfiSource(320, 180, 30);
@@ -97,7 +87,7 @@ describe('ChannelPackager + TranscoderSupervisor into S3 (s3rver over HTTP, 2 s 
     await storage.start();
     const channel = await startLiveChannel({ channel: 's3run', ladder: smallLadder({ gop: 2, segment: 2, part: 0.5 }), source: SOURCE, storage });
     try {
-      await waitFor(() => (channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 4, 40_000, 'five segments');
+      await waitFor(() => (channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 4, { timeoutMs: 40_000, message: 'five segments' });
     } finally {
       await channel.stop({ endList: true });
     }

@@ -11,26 +11,12 @@ import { FsStorage } from '../../../src/storage/fs-storage.js';
 import { PendingObjects, PendingReadStorage } from '../../../src/storage/pending-objects.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
 import type { UploadStats } from '../../../src/storage/upload-queue.js';
-import { runCli } from '../../helpers/livepipe-cli.js';
-import {
-  allSegments,
-  DirectoryPlaylistPoller,
-  lastVersion,
-  objectsNamedBy,
-  readMediaPlaylist,
-  RecordingStorage,
-  ruleViolations,
-  smallLadder,
-  startLiveChannel,
-  versionsOf,
-  waitFor,
-  writeSmallLadder,
-  type LiveChannel,
-  type Recording,
-} from '../../helpers/package-live.js';
-import { alignmentProblems, mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { runCli } from '../../helpers/cli/livepipe-cli.js';
+import { allSegments, DirectoryPlaylistPoller, lastVersion, objectsNamedBy, readMediaPlaylist, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, versionsOf, writeSmallLadder, type LiveChannel, type Recording } from '../../helpers/package/live.js';
+import { alignmentProblems, mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const SOURCE = lavfiSource(320, 180, 30);
 const RENDITIONS = ['v180', 'v90', 'audio'];
@@ -65,14 +51,14 @@ describe('the encoder is killed mid-stream (SIGKILL to the ffmpeg child)', () =>
     // 6 s of DVR (the minimum for 1 s segments): the discontinuity slides out before the end.
     const channel = await startLiveChannel({ channel: 'killed', ladder: smallLadder({ gop: 1, segment: 1, part: 0.2 }), source: SOURCE, storage, dvrWindowSeconds: 6 });
     try {
-      await waitFor(() => lastMsnOf(channel) >= 3, 30_000, 'four segments');
+      await waitFor(() => lastMsnOf(channel) >= 3, { timeoutMs: 30_000, message: 'four segments' });
       killedPid = channel.supervisor.state().pid!;
       killedAtMsn = lastMsnOf(channel);
       process.kill(killedPid, 'SIGKILL');
-      await waitFor(() => channel.supervisor.state().runId === 2 && channel.supervisor.state().state === 'running', 30_000, 'the restarted run');
+      await waitFor(() => channel.supervisor.state().runId === 2 && channel.supervisor.state().state === 'running', { timeoutMs: 30_000, message: 'the restarted run' });
       const state = channel.supervisor.state();
       restarted = { runId: state.runId, restarts: state.restarts, pid: state.pid };
-      await waitFor(() => lastMsnOf(channel) >= killedAtMsn + 9, 40_000, 'the discontinuity to slide out of the window');
+      await waitFor(() => lastMsnOf(channel) >= killedAtMsn + 9, { timeoutMs: 40_000, message: 'the discontinuity to slide out of the window' });
     } finally {
       await channel.stop({ endList: true });
     }
@@ -151,7 +137,7 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
     });
     const sampler = setInterval(() => samples.push(channel.uploads.stats()), 100);
     try {
-      await waitFor(() => lastMsnOf(channel) >= 2, 30_000, 'three segments');
+      await waitFor(() => lastMsnOf(channel) >= 2, { timeoutMs: 30_000, message: 'three segments' });
       await s3.stop();
       const fromMsn = lastMsnOf(channel);
       await new Promise((r) => setTimeout(r, 9_000));
@@ -167,7 +153,7 @@ describe('S3 is unreachable for 10 s mid-stream', () => {
       outage = { fromMsn, restartedAt: Date.now() };
       // Media captured once storage is back (EXT-X-PROGRAM-DATE-TIME is the capture time).
       const capturedAfter = (): number => channel.packager.playlist('v180')!.segments.filter((x) => x.programDateTime > outage.restartedAt).length;
-      await waitFor(() => capturedAfter() >= 5, 40_000, 'five segments captured after the outage');
+      await waitFor(() => capturedAfter() >= 5, { timeoutMs: 40_000, message: 'five segments captured after the outage' });
     } finally {
       clearInterval(sampler);
       await channel.stop({ endList: true });
@@ -358,8 +344,8 @@ describe('renditions stay in step through several encoder kills and a packager r
     await new Promise((r) => setTimeout(r, delayMs));
     process.kill(channel.supervisor.state().pid!, 'SIGKILL');
     kills.push(lastMsnOf(channel));
-    await waitFor(() => channel.supervisor.state().runId === runId + 1 && channel.supervisor.state().state === 'running', 30_000, 'the restarted run');
-    await waitFor(() => lastMsnOf(channel) >= kills.at(-1)! + 2, 30_000, 'two segments of the new run');
+    await waitFor(() => channel.supervisor.state().runId === runId + 1 && channel.supervisor.state().state === 'running', { timeoutMs: 30_000, message: 'the restarted run' });
+    await waitFor(() => lastMsnOf(channel) >= kills.at(-1)! + 2, { timeoutMs: 30_000, message: 'two segments of the new run' });
   }
 
   beforeAll(async () => {
@@ -369,7 +355,7 @@ describe('renditions stay in step through several encoder kills and a packager r
     const ladder = smallLadder({ gop: 1, segment: 1, part: 0.2 });
     const first = await startLiveChannel({ channel: 'instep', ladder, source: SOURCE, storage });
     try {
-      await waitFor(() => lastMsnOf(first) >= 2, 30_000, 'three segments');
+      await waitFor(() => lastMsnOf(first) >= 2, { timeoutMs: 30_000, message: 'three segments' });
       for (const delayMs of [25, 50, 75, 100]) await killWhenAudioLeads(first, delayMs);
     } finally {
       // A process stop: the stream is not ended, the next packager continues it.
@@ -377,7 +363,7 @@ describe('renditions stay in step through several encoder kills and a packager r
     }
     const second = await startLiveChannel({ channel: 'instep', ladder, source: SOURCE, storage });
     try {
-      await waitFor(() => lastMsnOf(second) >= kills.at(-1)! + 6, 30_000, 'the resumed stream');
+      await waitFor(() => lastMsnOf(second) >= kills.at(-1)! + 6, { timeoutMs: 30_000, message: 'the resumed stream' });
       await killWhenAudioLeads(second, 40);
     } finally {
       await second.stop({ endList: true });

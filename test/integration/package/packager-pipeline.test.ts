@@ -7,9 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Fmp4Reader } from '../../../src/mp4/fmp4-reader.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
-import { encodeLadderFixture, type LadderFixture } from '../../helpers/package-fixtures.js';
-import { runPipeline, type PipelineResult } from '../../helpers/package-pipeline.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/hls/llhls-rules.js';
+import { encodeLadderFixture, type LadderFixture } from '../../helpers/package/fixtures.js';
+import { runPipeline, type PipelineResult } from '../../helpers/package/pipeline.js';
 
 const run = promisify(execFile);
 const NAMES = ['360p', '180p', 'audio'];

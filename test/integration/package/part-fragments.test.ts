@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { allSegments, lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package-live.js';
-import { mediaProblems, type RunShape } from '../../helpers/package-run-checks.js';
+import { allSegments, lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel } from '../../helpers/package/live.js';
+import { mediaProblems, type RunShape } from '../../helpers/package/run-checks.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const JITTERY_SOURCE =
   "testsrc2=size=320x180:rate=30,select='not(eq(mod(n,25),7))',setpts='PTS+if(eq(mod(N,3),1),0.004/TB,0)'[out0];" +
@@ -30,7 +31,7 @@ describe('part-sized fragments on a jittery source with dropped frames (2 s segm
     await storage.start();
     const channel = await startLiveChannel({ channel: 'jitter', ladder: smallLadder({ gop: 2, segment: 2, part: 0.5 }), source: JITTERY_SOURCE, storage });
     try {
-      await waitFor(() => (channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 3, 40_000, 'four segments');
+      await waitFor(() => (channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1) >= 3, { timeoutMs: 40_000, message: 'four segments' });
     } finally {
       runs = [channel.supervisor.state().runId];
       await channel.stop({ endList: true });

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel, waitFor } from '../../helpers/package-live.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveChannel } from '../../helpers/package/live.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 describe('0.1 s parts on a 25 fps source', () => {
   let dir: string;
@@ -23,7 +24,7 @@ describe('0.1 s parts on a 25 fps source', () => {
     const channel = await startLiveChannel({ channel: 'pal', ladder: smallLadder({ gop: 1, segment: 1, part: 0.1 }), source: lavfiSource(320, 180, 25), storage });
     try {
       const msn = () => channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1;
-      await waitFor(() => msn() >= 3, 40_000, 'four segments');
+      await waitFor(() => msn() >= 3, { timeoutMs: 40_000, message: 'four segments' });
     } finally {
       await channel.stop({ endList: true });
     }

@@ -13,9 +13,9 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { ChannelPackager } from '../../../src/package/channel-packager.js';
 import { UploadQueue } from '../../../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { CountingFsStorage } from '../../helpers/counting-storage.js';
-import { smallLadder } from '../../helpers/package-live.js';
-import { lavfiSource } from '../../helpers/transcode-media.js';
+import { CountingFsStorage } from '../../helpers/storage/counting-storage.js';
+import { smallLadder } from '../../helpers/package/live.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 describe('a run stopped before the packager attached to it', () => {
   let dir: string;

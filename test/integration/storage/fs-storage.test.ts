@@ -7,7 +7,7 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { md5ETag } from '../../../src/storage/etag.js';
 import { FsStorage, INLINE_MAX_BYTES, INLINE_MAX_DELETES } from '../../../src/storage/fs-storage.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
 
 describe('filesystem driver specifics', () => {
   let sandbox: string;

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { S3Storage } from '../../../src/storage/s3-storage.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { s3StorageOptions } from '../../helpers/storage-drivers.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { s3StorageOptions } from '../../helpers/storage/drivers.js';
 
 const SEGMENT = 'video/iso.segment';
 

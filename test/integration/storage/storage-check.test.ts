@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { checkStorage } from '../../../src/storage/storage-check.js';
-import { startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage-drivers.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage/drivers.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
 
 describe.each<[string, () => Promise<DriverFixture>]>([
   ['fs', startFsFixture],

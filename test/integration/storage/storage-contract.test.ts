@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import type { GetResult, ObjectStorage, StoredObject } from '../../../src/storage/object-storage.js';
-import { startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage-drivers.js';
+import { startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage/drivers.js';
 
 /**
  * One contract, two drivers: the filesystem driver in a temporary directory (with writes inline, its

@@ -7,8 +7,8 @@ import type { ObjectStorage, PutOptions } from '../../../src/storage/object-stor
 import { S3Storage } from '../../../src/storage/s3-storage.js';
 import { PendingObjects } from '../../../src/storage/pending-objects.js';
 import { UploadQueue, type UploadQueueOptions } from '../../../src/storage/upload-queue.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
-import { s3StorageOptions, startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage-drivers.js';
+import { startS3Server, type TestS3Server } from '../../helpers/storage/s3-server.js';
+import { s3StorageOptions, startFsFixture, startS3Fixture, type DriverFixture } from '../../helpers/storage/drivers.js';
 
 const SEGMENT: PutOptions = { contentType: 'video/iso.segment' };
 const PLAYLIST: PutOptions = { contentType: 'application/vnd.apple.mpegurl' };

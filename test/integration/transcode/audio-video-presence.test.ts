@@ -6,7 +6,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { lavfiSource, summarizeFmp4 } from '../../helpers/transcode-media.js';
+import { lavfiSource, summarizeFmp4 } from '../../helpers/transcode/media.js';
 
 const ladder = (silenceIfMissing: boolean) =>
   parseLadder(

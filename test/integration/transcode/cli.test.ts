@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { DEFAULT_LADDERS_DIR } from '../../../src/ladder/ladder-loader.js';
-import { lavfiSource, probeFile } from '../../helpers/transcode-media.js';
+import { lavfiSource, probeFile } from '../../helpers/transcode/media.js';
 
 /** Runs the CLI in-process, capturing stdout and stderr. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -9,7 +9,7 @@ import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { compileLadder } from '../../../src/transcode/ladder-compiler.js';
 import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { groupAlive, lavfiSource, packetPts, probeFile, summarizeFmp4, type ProbedFile } from '../../helpers/transcode-media.js';
+import { groupAlive, lavfiSource, packetPts, probeFile, summarizeFmp4, type ProbedFile } from '../../helpers/transcode/media.js';
 
 /**
  * The `default` ladder on a generated 1080p30 source with audio, 4 s (two 2 s GOPs), encoded as fast

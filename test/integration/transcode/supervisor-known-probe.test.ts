@@ -16,7 +16,8 @@ import { silentLogger } from '../../../src/core/logger.js';
 import type { InputProbe } from '../../../src/transcode/input-probe.js';
 import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
 import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { renderSource, waitUntil } from '../../helpers/transcode-media.js';
+import { renderSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const tiny = parseLadder(
   {
@@ -70,7 +71,7 @@ describe('TranscoderSupervisor with a known probe', () => {
       expect(runs[0]!.probe).toBe(known);
       expect(runs[0]!.outputs.map((o) => o.name)).toEqual(['v180', 'audio']);
       // The whole 3 s file is encoded (45 frames at 15 fps), then the input ends.
-      expect(await waitUntil(() => (supervisor.state().lastProgress?.frame ?? 0) >= 40, 20_000)).toBe(true);
+      expect(await waitFor(() => (supervisor.state().lastProgress?.frame ?? 0) >= 40, { timeoutMs: 20_000, intervalMs: 20 })).toBe(true);
       const exit = await runs[0]!.ended;
       expect(exit.code).toBe(0);
       expect(await supervisor.finished()).toBe('stopped');
@@ -105,10 +106,10 @@ describe('TranscoderSupervisor with a known probe', () => {
     try {
       await supervisor.start();
       for (let run = 1; run <= 2; run++) {
-        expect(await waitUntil(() => supervisor.state().runId === run && supervisor.state().state === 'running', 20_000)).toBe(true);
+        expect(await waitFor(() => supervisor.state().runId === run && supervisor.state().state === 'running', { timeoutMs: 20_000 })).toBe(true);
         process.kill(supervisor.state().pid!, 'SIGKILL');
       }
-      expect(await waitUntil(() => supervisor.state().runId === 3 && supervisor.state().state === 'running', 20_000)).toBe(true);
+      expect(await waitFor(() => supervisor.state().runId === 3 && supervisor.state().state === 'running', { timeoutMs: 20_000 })).toBe(true);
       expect(runs.map((r) => r.probe)).toEqual([known, known, known]);
       expect(supervisor.state().lastError).toBe('ffmpeg killed by SIGKILL');
     } finally {

@@ -10,7 +10,8 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { Admission } from '../../../src/transcode/admission.js';
 import type { InputSpec } from '../../../src/transcode/input-spec.js';
 import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../../src/transcode/transcoder-supervisor.js';
-import { groupAlive, lavfiSource, pidAlive, renderSource, waitUntil } from '../../helpers/transcode-media.js';
+import { groupAlive, lavfiSource, pidAlive, renderSource } from '../../helpers/transcode/media.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** A tiny ladder so that these lifecycle tests cost little CPU. */
 const tiny = parseLadder(
@@ -75,12 +76,12 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     const h = harness({ input: live });
     toStop.push(h.supervisor);
     await h.supervisor.start();
-    expect(await waitUntil(() => h.supervisor.state().state === 'running', 20_000)).toBe(true);
+    expect(await waitFor(() => h.supervisor.state().state === 'running', { timeoutMs: 20_000, intervalMs: 20 })).toBe(true);
     const first = h.supervisor.state().pid!;
     expect(pidAlive(first)).toBe(true);
 
     process.kill(first, 'SIGKILL');
-    expect(await waitUntil(() => h.supervisor.state().runId === 2 && h.supervisor.state().state === 'running', 20_000)).toBe(true);
+    expect(await waitFor(() => h.supervisor.state().runId === 2 && h.supervisor.state().state === 'running', { timeoutMs: 20_000 })).toBe(true);
     const second = h.supervisor.state().pid!;
     expect(second).not.toBe(first);
     expect(pidAlive(first)).toBe(false);
@@ -114,9 +115,9 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     });
     toStop.push(h.supervisor);
     await h.supervisor.start();
-    expect(await waitUntil(() => h.states.some((s) => s.state === 'restarting'), 30_000)).toBe(true);
+    expect(await waitFor(() => h.states.some((s) => s.state === 'restarting'), { timeoutMs: 30_000, intervalMs: 20 })).toBe(true);
     expect(h.states.find((s) => s.state === 'restarting')!.reason).toMatch(/stalled: no frame encoded for 1.5 s/);
-    expect(await waitUntil(() => h.runs.length >= 2, 20_000)).toBe(true);
+    expect(await waitFor(() => h.runs.length >= 2, { timeoutMs: 20_000, intervalMs: 20 })).toBe(true);
     expect(opened).toBeGreaterThanOrEqual(2);
     const pid = h.supervisor.state().pid;
     await h.supervisor.stop();
@@ -140,7 +141,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     });
     toStop.push(h.supervisor);
     await h.supervisor.start();
-    expect(await waitUntil(() => h.names().filter((s) => s === 'restarting').length === 2, 60_000)).toBe(true);
+    expect(await waitFor(() => h.names().filter((s) => s === 'restarting').length === 2, { timeoutMs: 60_000 })).toBe(true);
     const reasons = h.states.filter((s) => s.state === 'restarting').map((s) => s.reason);
     expect(reasons[0]).toMatch(/^stalled: no frame encoded for 4 s; restart in 0 ms$/);
     // The second stall continues the series (a backoff), instead of restarting at once as after a healthy run.
@@ -175,7 +176,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     toStop.push(h.supervisor);
     await h.supervisor.start();
     for (let run = 1; run <= 3; run++) {
-      expect(await waitUntil(() => h.supervisor.state().runId === run && h.supervisor.state().pid !== undefined, 20_000)).toBe(true);
+      expect(await waitFor(() => h.supervisor.state().runId === run && h.supervisor.state().pid !== undefined, { timeoutMs: 20_000, intervalMs: 20 })).toBe(true);
       process.kill(h.supervisor.state().pid!, 'SIGKILL');
     }
     expect(await h.supervisor.finished()).toBe('failed');
@@ -189,9 +190,9 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     toStop.push(h.supervisor);
     await h.supervisor.start();
     for (let run = 1; run <= 5; run++) {
-      expect(await waitUntil(() => h.supervisor.state().runId === run && h.supervisor.state().pid !== undefined, 20_000)).toBe(true);
+      expect(await waitFor(() => h.supervisor.state().runId === run && h.supervisor.state().pid !== undefined, { timeoutMs: 20_000 })).toBe(true);
       process.kill(h.supervisor.state().pid!, 'SIGKILL');
-      expect(await waitUntil(() => h.names().filter((s) => s === 'restarting').length === run, 20_000)).toBe(true);
+      expect(await waitFor(() => h.names().filter((s) => s === 'restarting').length === run, { timeoutMs: 20_000 })).toBe(true);
       expect(h.supervisor.state()).toMatchObject({ consecutiveFailures: run, crashLooping: run >= 3 });
     }
     const delays = h.states.filter((s) => s.state === 'restarting').map((s) => Number(/restart in (\d+) ms/.exec(s.reason ?? '')![1]));
@@ -202,7 +203,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     expect(failingSince).toBeGreaterThan(0);
     expect(h.names()).not.toContain('failed');
     // The sixth run is left alone: once it has encoded for 2 s the failures are over.
-    expect(await waitUntil(() => h.supervisor.state().runId === 6 && !h.supervisor.state().crashLooping, 30_000)).toBe(true);
+    expect(await waitFor(() => h.supervisor.state().runId === 6 && !h.supervisor.state().crashLooping, { timeoutMs: 30_000 })).toBe(true);
     expect(h.supervisor.state()).toMatchObject({ state: 'running', consecutiveFailures: 0, failingSince: undefined, restarts: 5 });
   });
 
@@ -259,7 +260,7 @@ describe('TranscoderSupervisor (real ffmpeg)', () => {
     toStop.push(h.supervisor);
     await h.supervisor.start();
     // All the bytes are encoded, then ffmpeg sits in a blocking read on stdin.
-    expect(await waitUntil(() => (h.supervisor.state().lastProgress?.frame ?? 0) >= 30, 20_000)).toBe(true);
+    expect(await waitFor(() => (h.supervisor.state().lastProgress?.frame ?? 0) >= 30, { timeoutMs: 20_000, intervalMs: 20 })).toBe(true);
     const pid = h.supervisor.state().pid!;
     await h.supervisor.stop();
     // Exited by itself (ffmpeg's status after a handled SIGTERM is 255, after EOF 0), not SIGKILLed.

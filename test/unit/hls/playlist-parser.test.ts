@@ -4,7 +4,7 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { parseAttributes, parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
-import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker } from '../../helpers/hls/llhls-rules.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 

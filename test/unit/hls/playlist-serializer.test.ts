@@ -3,7 +3,7 @@ import { SegmentBitrateMeter, variantBandwidth, variantCodecs } from '../../../s
 import type { MediaPlaylist, MultivariantPlaylist } from '../../../src/hls/playlist-model.js';
 import { formatDecimal, serializeMediaPlaylist, serializeMultivariantPlaylist, skippableSegments } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
-import { checkMediaPlaylist, parseWithM3u8Parser } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, parseWithM3u8Parser } from '../../helpers/hls/llhls-rules.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 

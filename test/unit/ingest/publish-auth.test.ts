@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
 import {
   PublishAuthorizer,
   StaticChannelRegistry,

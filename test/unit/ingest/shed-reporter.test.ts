@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ShedReporter } from '../../../src/ingest/shed-reporter.js';
-import { captureLogs } from '../../helpers/ingest-log-capture.js';
+import { captureLogs } from '../../helpers/logs/log-capture.js';
 
 describe('ShedReporter', () => {
   beforeEach(() => vi.useFakeTimers());

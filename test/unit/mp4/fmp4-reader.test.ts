@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { Fmp4Reader, type Fmp4Event, type FragmentEvent } from '../../../src/mp4/fmp4-reader.js';
-import { encodeLadderFixture, type LadderFixture } from '../../helpers/package-fixtures.js';
+import { encodeLadderFixture, type LadderFixture } from '../../helpers/package/fixtures.js';
 
 /** Reads a whole stream cut at the given offsets; returns the events or the error thrown. */
 function readChunked(bytes: Uint8Array, cuts: number[]): { events: Fmp4Event[]; error?: unknown } {

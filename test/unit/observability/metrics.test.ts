@@ -1,7 +1,7 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Metrics, PART_LATENCY_BUCKETS, QUIET_SERIES_TTL_MS, timeStorageOperation } from '../../../src/observability/metrics.js';
-import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/prometheus-text-parser.js';
+import { parsePrometheusText, sampleValue, type ParsedExposition } from '../../helpers/observability/prometheus-text-parser.js';
 
 async function scrape(metrics: Metrics): Promise<ParsedExposition> {
   const { body, contentType } = await metrics.render();

@@ -8,7 +8,7 @@ import {
   playlistContains,
   resolvePlaylistUri,
 } from '../../../src/origin/blocking-request.js';
-import { advance, endList, liveModel } from '../../helpers/origin-playlists.js';
+import { advance, endList, liveModel } from '../../helpers/origin/playlists.js';
 
 describe('parseBlockingQuery', () => {
   it.each([

@@ -3,7 +3,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { EmbeddedSource } from '../../../src/origin/embedded-source.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
 
 /** Storage holding what a previous process stored: a few keys of playlist text. */
 function storedPlaylists(objects: Record<string, string>) {

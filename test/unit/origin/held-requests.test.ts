@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { EmbeddedSource } from '../../../src/origin/embedded-source.js';
 import { HeldRequests, type HoldHandlers } from '../../../src/origin/held-requests.js';
 import type { PlaylistSnapshot } from '../../../src/origin/origin-source.js';
-import { advance, liveModel } from '../../helpers/origin-playlists.js';
+import { advance, liveModel } from '../../helpers/origin/playlists.js';
 
 const PATH = 'v0/playlist.m3u8';
 

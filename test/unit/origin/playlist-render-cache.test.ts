@@ -3,7 +3,7 @@ import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import type { PlaylistSnapshot, SkipMode } from '../../../src/origin/origin-source.js';
 import { PlaylistRenderCache, variantOf } from '../../../src/origin/playlist-render-cache.js';
-import { liveModel } from '../../helpers/origin-playlists.js';
+import { liveModel } from '../../helpers/origin/playlists.js';
 
 describe('variantOf', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker, RenditionSetChecker } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker, RenditionSetChecker } from '../../helpers/hls/llhls-rules.js';
 
 /** The rule checker must be able to fail: each mutation of a compliant playlist breaks one rule. */
 const GOOD = `#EXTM3U

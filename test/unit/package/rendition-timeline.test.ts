@@ -4,7 +4,7 @@ import { lastPosition } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/llhls-rules.js';
+import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/hls/llhls-rules.js';
 
 const ANCHOR = Date.UTC(2026, 10, 28, 12, 0, 0);
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { MeteredStorage } from '../../../src/storage/metered-storage.js';
 import type { GetResult, ObjectStorage } from '../../../src/storage/object-storage.js';
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text-parser.js';
+import { parsePrometheusText, sampleValue } from '../../helpers/observability/prometheus-text-parser.js';
 
 /** Test-only storage: a Map, failing on keys that start with `fail/`. The real drivers are tested in their own area. */
 class MapStorage implements ObjectStorage {

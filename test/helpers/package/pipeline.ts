@@ -1,8 +1,8 @@
-import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../src/mp4/fmp4-reader.js';
-import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
-import { RenditionTimeline, renditionReportsFor } from '../../src/package/rendition-timeline.js';
-import { RunAlignment } from '../../src/package/run-alignment.js';
-import { SegmentCutter, slotOf, type CutSegment, type CutterEvent } from '../../src/package/segment-cutter.js';
+import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../../src/mp4/fmp4-reader.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
+import { RenditionTimeline, renditionReportsFor } from '../../../src/package/rendition-timeline.js';
+import { RunAlignment } from '../../../src/package/run-alignment.js';
+import { SegmentCutter, slotOf, type CutSegment, type CutterEvent } from '../../../src/package/segment-cutter.js';
 
 /**
  * Test-side glue of reader → cutter → timeline → serializer for several renditions of one channel, the

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../src/core/logger.js';
-import { FsStorage, type FsStorageOptions } from '../../src/storage/fs-storage.js';
-import type { ObjectStorage } from '../../src/storage/object-storage.js';
-import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { FsStorage, type FsStorageOptions } from '../../../src/storage/fs-storage.js';
+import type { ObjectStorage } from '../../../src/storage/object-storage.js';
+import { S3Storage, type S3StorageOptions } from '../../../src/storage/s3-storage.js';
 import { startS3Server, type TestS3Server } from './s3-server.js';
 
 /** A started driver plus what a test needs to know about it. */

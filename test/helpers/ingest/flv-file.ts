@@ -1,9 +1,9 @@
 /**
  * FLV files as tag lists, for tests that publish crafted media: an ffmpeg-made file is read into
  * tags, a test rewrites some of them (timestamps, codec ids) and publishes them with the raw RTMP
- * client (`publishFlvTags` in `ingest-rtmp-raw-client.ts`) or writes them back as a file.
+ * client (`publishFlvTags` in `rtmp-raw-client.ts`) or writes them back as a file.
  */
-import { flvFileHeader, muxFlvTag, type FlvTag, type FlvTagType } from '../../src/ingest/flv-tags.js';
+import { flvFileHeader, muxFlvTag, type FlvTag, type FlvTagType } from '../../../src/ingest/flv-tags.js';
 
 /** Splits an FLV file (9-byte header, PreviousTagSize0, tags) into its tags. Throws on a truncated tag. */
 export function readFlvTags(file: Buffer): FlvTag[] {

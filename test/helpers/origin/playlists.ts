@@ -4,7 +4,7 @@
  * (`src/package/playlist-serializer.ts`, `playlist-parser.ts`), as in production. Do not import
  * from src.
  */
-import type { MediaPlaylist, PartEntry, SegmentEntry } from '../../src/hls/playlist-model.js';
+import type { MediaPlaylist, PartEntry, SegmentEntry } from '../../../src/hls/playlist-model.js';
 
 export interface LiveModelOptions {
   /** msn of the first segment; default 0 */

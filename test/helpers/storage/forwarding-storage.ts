@@ -1,4 +1,4 @@
-import type { GetOptions, GetResult, ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
+import type { GetOptions, GetResult, ObjectStorage, PutOptions } from '../../../src/storage/object-storage.js';
 
 /**
  * A real storage driver behind a pass-through: every call goes to `inner` unchanged. The tests' and

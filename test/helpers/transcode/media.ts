@@ -148,16 +148,6 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Polls `predicate` every 20 ms; false on timeout. */
-export async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 /** Presentation timestamps of the first stream's packets, in decode (file) order. */
 export async function packetPts(file: string): Promise<number[]> {
   const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', '0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);

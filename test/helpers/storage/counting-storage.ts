@@ -3,9 +3,9 @@
  * concurrent requests share one storage read, and that the storage watch polls only what is waited
  * on) and can slow every `get` down (so concurrent requests overlap). Everything else is FsStorage.
  */
-import { silentLogger } from '../../src/core/logger.js';
-import { FsStorage } from '../../src/storage/fs-storage.js';
-import type { GetOptions, GetResult } from '../../src/storage/object-storage.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { FsStorage } from '../../../src/storage/fs-storage.js';
+import type { GetOptions, GetResult } from '../../../src/storage/object-storage.js';
 import { ForwardingStorage } from './forwarding-storage.js';
 
 export class CountingFsStorage extends ForwardingStorage {

@@ -9,16 +9,16 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseLadder } from '../../src/ladder/ladder-loader.js';
-import type { Ladder } from '../../src/ladder/ladder-schema.js';
-import { EventBus } from '../../src/core/event-bus.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { ChannelPackager } from '../../src/package/channel-packager.js';
-import type { ObjectStorage, PutOptions } from '../../src/storage/object-storage.js';
-import { UploadQueue, type UploadQueueOptions } from '../../src/storage/upload-queue.js';
-import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../src/transcode/transcoder-supervisor.js';
-import { ForwardingStorage } from './forwarding-storage.js';
-import { checkMediaPlaylist, PlaylistHistoryChecker, RenditionSetChecker } from './llhls-rules.js';
+import { parseLadder } from '../../../src/ladder/ladder-loader.js';
+import type { Ladder } from '../../../src/ladder/ladder-schema.js';
+import { EventBus } from '../../../src/core/event-bus.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { ChannelPackager } from '../../../src/package/channel-packager.js';
+import type { ObjectStorage, PutOptions } from '../../../src/storage/object-storage.js';
+import { UploadQueue, type UploadQueueOptions } from '../../../src/storage/upload-queue.js';
+import { TranscoderSupervisor, type TranscoderSupervisorOptions } from '../../../src/transcode/transcoder-supervisor.js';
+import { ForwardingStorage } from '../storage/forwarding-storage.js';
+import { checkMediaPlaylist, PlaylistHistoryChecker, RenditionSetChecker } from '../hls/llhls-rules.js';
 
 /** What a run left behind, however it was observed. */
 export interface Recording {
@@ -438,15 +438,6 @@ export async function continuity(recording: Recording, folder: string, rendition
     reports.push({ frames: r.times.length, listedSeconds: run.reduce((n, s) => n + s.duration, 0), largestStep, problems });
   }
   return reports;
-}
-
-/** Waits until `predicate()` is true, polling every 100 ms; throws after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A channel packaged in-process: supervisor → packager → upload queue → storage, as the CLI wires it. */

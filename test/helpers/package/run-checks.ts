@@ -2,9 +2,9 @@
  * The checks a live packaging run must pass, shared by the filesystem (CLI) and S3 (in-process) runs
  * and the fault tests. Each returns a list of problems so a failing test shows all of them.
  */
-import { parseWithM3u8Parser } from './llhls-rules.js';
-import { allSegments, continuity, decodeProblems, type Recording } from './package-live.js';
-import { audioFragmentingOf } from '../../src/transcode/output-fragmenting.js';
+import { parseWithM3u8Parser } from '../hls/llhls-rules.js';
+import { allSegments, continuity, decodeProblems, type Recording } from './live.js';
+import { audioFragmentingOf } from '../../../src/transcode/output-fragmenting.js';
 
 /** One AAC frame at 48 kHz: audio cuts land within one of the video cuts. */
 export const AAC_FRAME_SECONDS = 1024 / 48000;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../../src/core/logger.js';
 
 /** A debug-level logger whose JSON lines are kept in memory, to assert on what ingest logs. */
 export function captureLogs(): { logger: Logger; lines: string[]; text(): string; entries(): Array<Record<string, unknown>> } {

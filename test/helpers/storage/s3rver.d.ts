@@ -1,4 +1,4 @@
-// Minimal types for s3rver 3 (it ships none): only what test/helpers/s3-server.ts uses.
+// Minimal types for s3rver 3 (it ships none): only what test/helpers/storage/s3-server.ts uses.
 declare module 's3rver' {
   import type { AddressInfo } from 'node:net';
   import type { Server } from 'node:http';

@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { waitFor } from '../wait.js';
 
-export const LIVEPIPE_BIN = fileURLToPath(new URL('../../bin/livepipe.js', import.meta.url));
+export const LIVEPIPE_BIN = fileURLToPath(new URL('../../../bin/livepipe.js', import.meta.url));
 
 export interface CliProcess {
   child: ChildProcess;
@@ -43,23 +43,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
   };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Polls `url` until it answers 200 (returns the body) or `timeoutMs` passes (throws). */
+/** Waits until `url` answers 200 and returns the body; throws after `timeoutMs` with the last answer. */
 export async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let lastError = '';
-  while (Date.now() < deadline) {
+  const probe = async (): Promise<string | undefined> => {
     try {
       const res = await fetch(url);
       if (res.status === 200) return await res.text();
@@ -68,7 +55,11 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<strin
     } catch (err) {
       lastError = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    return undefined;
+  };
+  try {
+    return await waitFor(probe, { timeoutMs, intervalMs: 200, message: url });
+  } catch {
+    throw new Error(`${url} not ready after ${timeoutMs} ms: ${lastError}`);
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms: ${lastError}`);
 }

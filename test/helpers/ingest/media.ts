@@ -1,25 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import type { Readable } from 'node:stream';
-
-/** A free TCP port on loopback (bound then released). */
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** A free UDP port on loopback (SRT listeners). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-  const port = socket.address().port;
-  await new Promise<void>((r) => socket.close(() => r()));
-  return port;
-}
 
 export interface Publisher {
   child: ChildProcess;
@@ -144,15 +124,6 @@ export async function probeStreams(source: Readable, format: 'flv' | 'mpegts'): 
   source.destroy();
   // MPEG-TS lists each stream twice (under its program and on its own): report each codec once.
   return [...new Set(out.split('\n').map((s) => s.trim()).filter((s) => s !== ''))];
-}
-
-/** Resolves when `predicate` holds, polling every 50 ms; rejects after `timeoutMs` with `what`. */
-export async function waitUntil(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Whether a process id is still alive. */

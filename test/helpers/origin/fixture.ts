@@ -2,12 +2,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../src/core/logger.js';
-import { EmbeddedSource } from '../../src/origin/embedded-source.js';
-import { OriginServer, type OriginServerOptions } from '../../src/origin/origin-server.js';
-import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
-import { serializeMediaPlaylist } from '../../src/hls/playlist-serializer.js';
-import { CountingFsStorage } from './counting-storage.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { EmbeddedSource } from '../../../src/origin/embedded-source.js';
+import { OriginServer, type OriginServerOptions } from '../../../src/origin/origin-server.js';
+import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
+import { CountingFsStorage } from '../storage/counting-storage.js';
 
 export interface OriginFixture {
   server: OriginServer;
@@ -65,13 +65,4 @@ export async function startOriginFixture(options: Partial<OriginServerOptions> =
     },
   };
   return fixture;
-}
-
-/** Polls `condition` (test synchronisation, not a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
