@@ -409,6 +409,8 @@ export interface PlayerReport {
   /** Media seconds played during the window. */
   playedSeconds: number;
   nonFatalErrors: number;
+  /** The last few non-fatal errors of the window (what the player tripped on). */
+  lastNonFatalErrors: string[];
 }
 
 /** Samples hls.js every 250 ms through a window. */
@@ -444,7 +446,7 @@ export class PlayerSampler {
     const last = (await this.player.stats().catch(() => undefined)) ?? this.last;
     const first = this.first ?? last;
     if (first === undefined || last === undefined) {
-      return { fatalErrors: ['player unreadable'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0 };
+      return { fatalErrors: ['player unreadable'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [] };
     }
     return {
       fatalErrors: last.fatalErrors,
@@ -453,6 +455,7 @@ export class PlayerSampler {
       advanceShare: round(Math.min(1, this.advancedMs / wallMs), 3),
       playedSeconds: round(last.currentTime - first.currentTime, 2),
       nonFatalErrors: last.nonFatalErrors.length - first.nonFatalErrors.length,
+      lastNonFatalErrors: last.nonFatalErrors.slice(first.nonFatalErrors.length).slice(-5),
     };
   }
 }
@@ -659,6 +662,8 @@ export interface StoredCheck {
   playlists: number;
   objectsChecked: number;
   missing: string[];
+  /** Per rendition: the stored playlist's last msn (to compare with the live edge). */
+  storedLastMsn: Record<string, number>;
 }
 
 /**
@@ -668,6 +673,7 @@ export interface StoredCheck {
 export async function checkStoredObjects(s3: S3rverProcess, channel: string, renditions: string[]): Promise<StoredCheck> {
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials });
   const missing: string[] = [];
+  const storedLastMsn: Record<string, number> = {};
   let objectsChecked = 0;
   let playlists = 0;
   try {
@@ -682,6 +688,7 @@ export async function checkStoredObjects(s3: S3rverProcess, channel: string, ren
         continue;
       }
       playlists++;
+      storedLastMsn[r] = segmentFacts(text).lastMsn;
       const m = parseWithM3u8Parser(text).manifest;
       const names = new Set<string>();
       for (const s of m.segments as Array<Record<string, any>>) {
@@ -703,7 +710,7 @@ export async function checkStoredObjects(s3: S3rverProcess, channel: string, ren
   } finally {
     client.destroy();
   }
-  return { playlists, objectsChecked, missing };
+  return { playlists, objectsChecked, missing, storedLastMsn };
 }
 
 /** Freezes (SIGSTOP) or kills s3rver for `outageMs`, then thaws or restarts it. */
