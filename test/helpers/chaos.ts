@@ -23,6 +23,7 @@ import { checkMediaPlaylist, parseWithM3u8Parser, PlaylistHistoryChecker } from 
 import { startPlayer, type Player, type PlayerStats } from './hls-player.js';
 import { publish, type Publisher } from './ingest-media.js';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { srtPublisherUrl } from '../../src/ingest/srt-ingest.js';
 import type { S3rverProcess } from './s3rver-process.js';
 import { eventually, getText, renditionsOf, startServeCli, type ServeCli } from './serve-fixture.js';
 import { openIdleConnections, sendGarbageConnections, sendGarbageDatagrams, sendSrtCallers } from './ingest-flood.js';
@@ -824,4 +825,53 @@ export function summarize(f: FaultFigures<unknown>): string {
     `advance ${(f.player.advanceShare * 100).toFixed(0)} %, edge freeze ${f.edge.longestFreezeSeconds} s, RSS peak ${f.rssPeakMiB} MiB, ` +
     `${f.edge.playlistsChecked} playlists checked, ${f.edge.violations.length} violations`
   );
+}
+
+export const CHAOS_SRT_CHANNEL = 'chaossrt';
+export const CHAOS_SRT_PASSPHRASE = 'chaos-srt-passphrase';
+
+/**
+ * A flood on one ingest port while the configured publisher of `channel` connects: the flood starts,
+ * then the publisher (RTMP with its key, or SRT with its passphrase); once the channel is live,
+ * hls.js plays it for `holdMs` with the flood still going. Returns the figures of that window; the
+ * publisher is stopped at the end. `size`: idle connections (RTMP) or garbage datagrams (SRT).
+ */
+export async function floodWhilePublishing(
+  browser: Browser,
+  serve: ServeCli,
+  protocol: 'rtmp' | 'srt',
+  size: number,
+  holdMs: number,
+  srtPort?: number,
+): Promise<FaultFigures<FloodDetails>> {
+  const channel = protocol === 'rtmp' ? CHAOS_CHANNEL : CHAOS_SRT_CHANNEL;
+  const flood = protocol === 'rtmp' ? await startRtmpFlood(serve.rtmpPort, size) : await startSrtFlood(srtPort!, size);
+  let publisher: Publisher | undefined;
+  let player: Player | undefined;
+  try {
+    const t0 = performance.now();
+    publisher =
+      protocol === 'rtmp'
+        ? publishChaos(serve)
+        : publish(srtPublisherUrl('127.0.0.1', channel, { port: srtPort!, passphrase: CHAOS_SRT_PASSPHRASE, latencyMs: 120 }), 'mpegts', { seconds: 300 });
+    const liveMs = await msUntilLive(serve, channel, t0, 30_000);
+    const details: FloodDetails = { protocol, floodSent: 0, publisherGotIn: liveMs !== undefined, publisherLiveMs: liveMs };
+    if (liveMs === undefined) {
+      details.floodSent = flood.sent();
+      const empty: PlayerReport = { fatalErrors: ['never played: the publisher did not get in'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [] };
+      const edge = await new EdgeWatcher(() => serve.live(channel), []).start().stop();
+      return { fault: `flood ${protocol}`, wallSeconds: 0, player: empty, edge, rssPeakMiB: rssMiB(servePid(serve)) ?? 0, details };
+    }
+    const renditions = await waitForLive(serve, channel);
+    player = await startChaosPlayer(browser, serve, channel);
+    return await observeFault(`flood ${protocol}`, { serve, player, renditions, channel }, async () => {
+      await sleep(holdMs);
+      details.floodSent = flood.sent();
+      return details;
+    }, 0);
+  } finally {
+    await flood.stop();
+    await player?.close();
+    await publisher?.stop();
+  }
 }
