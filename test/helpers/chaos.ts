@@ -875,3 +875,54 @@ export async function floodWhilePublishing(
     await publisher?.stop();
   }
 }
+
+export interface SigtermRestartDetails {
+  exitCode: number | string;
+  /** Seconds from SIGTERM to the restarted serve's health check answering. */
+  downSeconds: number;
+  /** Status of the first request to each rendition's playlist (and `master`) after the restart. */
+  firstRequests: Record<string, number>;
+  lastMsnBefore: Record<string, number>;
+  publisherBackLive: boolean;
+}
+
+/** SIGTERM to serve, a restart on the same config and data directory, the publisher again. */
+export async function sigtermRestart(stage: LiveChaosStage, channel = CHAOS_CHANNEL): Promise<SigtermRestartDetails> {
+  const { serve } = stage;
+  const lastMsnBefore: Record<string, number> = {};
+  for (const r of stage.renditions) {
+    const { status, text } = await getText(`${serve.live(channel)}/${r}/playlist.m3u8`);
+    if (status === 200) lastMsnBefore[r] = segmentFacts(text).lastMsn;
+  }
+  const t0 = performance.now();
+  const exitCode = await serve.cli.stop('SIGTERM', 40_000);
+  await stage.publisher.exited;
+  await serve.restart();
+  const downSeconds = round((performance.now() - t0) / 1000, 2);
+  const firstRequests: Record<string, number> = {};
+  await Promise.all(
+    [...stage.renditions, 'master'].map(async (r) => {
+      const url = r === 'master' ? `${serve.live(channel)}/master.m3u8` : `${serve.live(channel)}/${r}/playlist.m3u8`;
+      firstRequests[r] = (await getText(url)).status;
+    }),
+  );
+  const since = performance.now();
+  stage.publisher = publishChaos(serve, channel);
+  const live = await msUntilLive(serve, channel, since, 30_000);
+  // Media of the new run in every rendition.
+  let back = live !== undefined;
+  if (back) {
+    try {
+      await eventually(async () => {
+        for (const r of stage.renditions) {
+          const { status, text } = await getText(`${serve.live(channel)}/${r}/playlist.m3u8`);
+          if (status !== 200 || segmentFacts(text).lastMsn < (lastMsnBefore[r] ?? 0) + 2) return undefined;
+        }
+        return true;
+      }, 'new media after the restart', 30_000);
+    } catch {
+      back = false;
+    }
+  }
+  return { exitCode, downSeconds, firstRequests, lastMsnBefore, publisherBackLive: back };
+}
