@@ -34,7 +34,6 @@ describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
 
     // Valid playlists only, numbers only increasing, renditions in step.
     expect(figures.edge.violations).toEqual([]);
-    expect(figures.edge.playlistsChecked).toBeGreaterThan(KILLS * 5);
     expect(figures.edge.failedPolls).toEqual({});
     for (const r of stage.renditions) expect(figures.edge.lastMsn[r]).toBeGreaterThan(0);
     // Every kill found a running transcoder: the supervisor restarted it each time.
@@ -42,6 +41,8 @@ describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
     // Still retrying, not given up (a crash loop with the publisher connected is not `failed`).
     expect(figures.details.finalState, 'channel state after the kills').toBe('live');
     expect(figures.edge.ended).toBe(false);
+    // The watcher saw the playlists move all along (a channel that gave up stops changing them).
+    expect(figures.edge.playlistsChecked).toBeGreaterThan(KILLS * 5);
     expect(transcoderPids(servePid(stage.serve))).toHaveLength(1);
     // The viewer goes on.
     expect(figures.player.fatalErrors).toEqual([]);
