@@ -283,7 +283,10 @@ export interface ServeCli {
   close(): Promise<void>;
 }
 
-export async function startServeCli(file: Record<string, unknown> = {}, options: { keepDataDir?: string } = {}): Promise<ServeCli> {
+export async function startServeCli(
+  file: Record<string, unknown> = {},
+  options: { keepDataDir?: string; /** Extra environment of the CLI (e.g. AWS credentials for s3:// storage). */ env?: NodeJS.ProcessEnv } = {},
+): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
   const [originPort, apiPort, rtmpPort] = (await freePorts(3)) as [number, number, number];
   const configFile = join(dataDir, 'livepipe.yaml');
@@ -302,7 +305,7 @@ export async function startServeCli(file: Record<string, unknown> = {}, options:
   const originBase = `http://127.0.0.1:${originPort}`;
   const apiBase = `http://127.0.0.1:${apiPort}`;
   const launch = async (): Promise<CliProcess> => {
-    const cli = runCli(['serve', '--config', configFile]);
+    const cli = runCli(['serve', '--config', configFile], options.env);
     try {
       await Promise.race([
         waitForHttp(`${apiBase}/healthz`, 30_000),

@@ -1,0 +1,46 @@
+/**
+ * Chaos (issue 15, point 7): SIGTERM of `livepipe serve` (the CLI) while hls.js plays, then a restart
+ * with the same config and data directory. The process exits cleanly; the restarted serve answers
+ * every rendition's playlist (and the multivariant playlist) with 200 from the very first request;
+ * the publisher comes back and the same playlists go on (numbers only increase, LL-HLS rules kept);
+ * the viewer, and a new viewer, play on without a fatal error.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../../helpers/player/hls-player.js';
+import { observeFault, sigtermRestart, startChaosPlayer, startLiveStage, summarize, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+
+describe('chaos: SIGTERM of serve and a restart on the same data directory', () => {
+  let browser: Browser;
+  let stage: LiveChaosStage | undefined;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await stage?.close();
+    await browser?.close();
+  });
+
+  it('serves every rendition from the first request after the restart, and playback goes on', async () => {
+    stage = await startLiveStage(browser);
+    const figures = await observeFault('SIGTERM + restart', stage, () => sigtermRestart(stage!), 4000);
+    const d = figures.details;
+    console.log(summarize(figures), JSON.stringify(d), JSON.stringify(figures.player.lastNonFatalErrors));
+
+    expect(d.exitCode).toBe(0);
+    expect(d.firstRequests).toEqual(Object.fromEntries([...stage.renditions, 'master'].map((r) => [r, 200])));
+    expect(d.publisherBackLive).toBe(true);
+    expect(figures.edge.violations).toEqual([]);
+    for (const r of stage.renditions) expect(figures.edge.lastMsn[r]).toBeGreaterThan(d.lastMsnBefore[r]!);
+
+    const fresh = await startChaosPlayer(browser, stage.serve);
+    const played = await fresh.waitFor((s) => s.currentTime > 3 || s.fatalErrors.length > 0, 20_000);
+    await fresh.close();
+    expect(played.fatalErrors).toEqual([]);
+    expect(played.currentTime).toBeGreaterThan(3);
+
+    // The viewer that watched through the restart.
+    expect(figures.player.fatalErrors).toEqual([]);
+  });
+});
