@@ -86,6 +86,8 @@ export class ChannelPackager {
    */
   private masterStoredAfter: Promise<void> | undefined;
   private deletionTimer: NodeJS.Timeout | undefined;
+  /** Renditions whose deletions wait until then (epoch ms): their stored playlist lagged (see `runDeletions`). */
+  private readonly deletionsHeldUntil = new Map<string, number>();
   /** Objects a previous process left behind (its deletion schedule died with it); see `findLeftovers`. */
   private leftovers: Array<{ key: string; at: number }> = [];
   private attachChain: Promise<void> = Promise.resolve();
@@ -548,6 +550,11 @@ export class ChannelPackager {
       this.retired = this.retired.filter((r) => r.at > now);
     }
     for (const r of this.renditions.values()) {
+      // While media is held for upload the stored playlist lags behind the model and still names
+      // what left the model: nothing of the rendition is deleted then, nor for the 3 target
+      // durations readers of the caught-up stored playlist may still ask for it (§6.2.2).
+      if (r.unsettledCount > 0) this.deletionsHeldUntil.set(r.name, now + 3 * r.playlist.targetDuration * 1000);
+      if ((this.deletionsHeldUntil.get(r.name) ?? 0) > now) continue;
       for (const name of r.timeline.takeDueDeletions(now)) keys.push(`live/${this.channel}/${r.name}/${name}`);
     }
     if (this.leftovers.some((l) => l.at <= now)) {

@@ -233,13 +233,15 @@ export class UploadQueue {
       if (entry.evicted) return Promise.resolve<Outcome>('superseded');
       return this.upload(key, body, options, undefined);
     });
+    let stored = false;
     try {
       await Promise.race([uploaded, evicted]);
+      stored = true;
     } catch (err) {
       throw this.abandonedOr(err);
     } finally {
       this.waiting.delete(entry);
-      this.settle(entry);
+      this.settle(entry, stored);
     }
   }
 
@@ -478,11 +480,14 @@ export class UploadQueue {
     return true;
   }
 
-  /** Stops counting a media entry's bytes and forgets it in `pending`, once. */
-  private settle(entry: MediaEntry): void {
+  /**
+   * Stops counting a media entry's bytes and hands it back to `pending`, once: a stored object stays
+   * there among the recently stored (see `PendingObjects`), a dropped one is forgotten.
+   */
+  private settle(entry: MediaEntry, stored = false): void {
     if (entry.released) return;
     entry.released = true;
-    if (entry.pendingToken !== undefined) this.pending?.remove(entry.key, entry.pendingToken);
+    if (entry.pendingToken !== undefined) this.pending?.remove(entry.key, entry.pendingToken, stored);
     this.release(entry.bytes);
   }
 
