@@ -185,6 +185,12 @@ export const LadderSchema = z
      * With a hardware encoder only `zerolatency` is allowed, compiled to that encoder's low-delay mode.
      */
     tune: z.enum(X264_TUNES).optional(),
+    /**
+     * Where each rendition is scaled from: `source` (default) scales every rendition from the decoded
+     * source; `cascade` scales each from the next larger rendition (1080p → 720p → 480p → 360p), so
+     * every scaler after the first reads a smaller picture. Judged by `npm run bench -- quality`.
+     */
+    scaling: z.enum(['source', 'cascade']).default('source'),
     /** The video encoder; default `{ kind: x264 }`. */
     encoder: EncoderSchema.default({ kind: 'x264' }),
     /** Max consecutive B-frames; 0 disables them (lowest latency, parts never wait on reordering). Default 0. */

@@ -125,19 +125,33 @@ export function buildVideoFilterGraph(resolved: ResolvedLadder, sourceFrameRate:
   const slower = sourceFrameRate > 0 && sourceFrameRate < resolved.frameRate - 1e-3;
   if (faster || slower) pre.push(`fps=${formatSeconds(resolved.frameRate)}`);
   if (encoder.kind !== 'x264') pre.push('format=nv12', encoder.kind === 'qsv' ? 'hwupload=extra_hw_frames=64' : 'hwupload');
+  const scaleOf = (r: ResolvedVideoRendition): string => {
+    const size = `w=${r.outputWidth}:h=${r.outputHeight}`;
+    return encoder.kind === 'x264'
+      ? `scale=${r.outputWidth}:${r.outputHeight}:flags=bicubic,setsar=1,format=yuv420p`
+      : encoder.kind === 'nvenc'
+        ? `scale_cuda=${size}:interp_algo=bicubic:format=nv12,setsar=1`
+        : `${HW_SCALERS[encoder.kind]}=${size}:format=nv12,setsar=1`;
+  };
+  if (resolved.ladder.scaling === 'cascade' && n > 1) return cascadeChains(resolved.video, pre, scaleOf);
   pre.push(`split=${n}${resolved.video.map((_, i) => `[s${i}]`).join('')}`);
   const chains = [`[0:v:0]${pre.join(',')}`];
-  resolved.video.forEach((r, i) => {
-    const size = `w=${r.outputWidth}:h=${r.outputHeight}`;
-    const scale =
-      encoder.kind === 'x264'
-        ? `scale=${r.outputWidth}:${r.outputHeight}:flags=bicubic,setsar=1,format=yuv420p`
-        : encoder.kind === 'nvenc'
-          ? `scale_cuda=${size}:interp_algo=bicubic:format=nv12,setsar=1`
-          : `${HW_SCALERS[encoder.kind]}=${size}:format=nv12,setsar=1`;
-    chains.push(`[s${i}]${scale}[v${i}]`);
-  });
+  resolved.video.forEach((r, i) => chains.push(`[s${i}]${scaleOf(r)}[v${i}]`));
   return chains;
+}
+
+/**
+ * Cascaded scaling: renditions from the largest down, each scaled from the one before it and split
+ * into its encoder's input `[vI]` (I = the rendition's index in the ladder) and the next scaler's
+ * `[cI]`. Equal sizes keep ladder order (the sort is stable).
+ */
+function cascadeChains(video: ResolvedVideoRendition[], pre: string[], scaleOf: (r: ResolvedVideoRendition) => string): string[] {
+  const order = video.map((r, i) => ({ r, i })).sort((a, b) => b.r.outputWidth * b.r.outputHeight - a.r.outputWidth * a.r.outputHeight);
+  return order.map(({ r, i }, k) => {
+    const from = k === 0 ? `[0:v:0]${pre.map((f) => `${f},`).join('')}` : `[c${order[k - 1]!.i}]`;
+    const to = k === order.length - 1 ? `[v${i}]` : `,split=2[v${i}][c${i}]`;
+    return `${from}${scaleOf(r)}${to}`;
+  });
 }
 
 /** An H.264 level (`3.1`) as the level_idc integer the hardware encoders take (`31`). */
