@@ -25,9 +25,9 @@ export function register(program: Command): void {
           const { ladder } = await loadLadder(name, opts.dir);
           all.push({ name, ...ladder });
           const fps = ladder.frameRate === 'source' ? 'source fps' : `≤${ladder.frameRate.cap} fps`;
-          out.push(`${name}  gop ${ladder.gop}s, segment ${ladder.segment}s, part ${ladder.part}s, ${fps}${ladder.tune ? `, tune ${ladder.tune}` : ''}`);
+          out.push(`${name}  gop ${ladder.gop}s, segment ${ladder.segment}s, part ${ladder.part}s, ${fps}${ladder.tune ? `, tune ${ladder.tune}` : ''}, encoder ${ladder.encoder.kind}`);
           if (ladder.description) out.push(`  ${ladder.description}`);
-          for (const v of ladder.video) out.push(`  ${v.name.padEnd(8)} ${v.width}x${v.height} ${formatBitrate(v.bitrate)} ${v.profile} ${v.preset}`);
+          for (const v of ladder.video) out.push(`  ${v.name.padEnd(8)} ${v.width}x${v.height} ${formatBitrate(v.bitrate)} ${v.profile} ${ladder.encoder.kind === 'x264' ? v.preset : ''}`.trimEnd());
           for (const a of ladder.audio) out.push(`  ${a.name.padEnd(8)} AAC-LC ${formatBitrate(a.bitrate)} ${a.channels}ch ${a.sampleRate} Hz`);
         } catch (err) {
           out.push(`${name}  INVALID: ${errorMessage(err)}`);

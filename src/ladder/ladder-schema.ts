@@ -76,6 +76,58 @@ const Level = z
   .transform((v) => (typeof v === 'number' ? v.toFixed(1) : v.includes('.') ? v : `${v}.0`))
   .refine((v) => (H264_LEVELS as readonly string[]).includes(v), { message: `must be one of ${H264_LEVELS.join(', ')}` });
 
+/** NVENC presets, p1 (fastest) … p7 (best quality). */
+export const NVENC_PRESETS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'] as const;
+/** QSV presets (target usage), fastest first. */
+export const QSV_PRESETS = ['veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+export const ENCODER_KINDS = ['x264', 'nvenc', 'vaapi', 'qsv'] as const;
+
+/**
+ * Rate control of a hardware encoder: `vbr` (default) is capped VBR like x264's (average `bitrate`,
+ * peaks up to `maxrate` within `bufsize`); `cbr` holds every rendition at its `bitrate`
+ * (maxrate = bitrate).
+ */
+const RateControl = z.enum(['vbr', 'cbr']).default('vbr');
+
+/** A DRM render node (`/dev/dri/renderD128`). */
+const DrmDevice = z.string().regex(/^\/dev\/dri\/[A-Za-z0-9_]+$/, { message: 'must be a DRM device path such as /dev/dri/renderD128' });
+
+/**
+ * The video encoder of every rendition. Hardware encoders are untested on real hardware (the
+ * project's machines have none): the tests prove the argument lists and that this ffmpeg build
+ * knows every option and filter they name, not that a GPU accepts them. See docs/hardware-encoders.md.
+ */
+export const EncoderSchema = z.discriminatedUnion('kind', [
+  /** libx264 on the CPU (the default); presets per rendition. */
+  z.strictObject({ kind: z.literal('x264') }),
+  z.strictObject({
+    kind: z.literal('nvenc'),
+    /** CUDA device index; default 0 (the first GPU). */
+    gpu: z.number().int().min(0).default(0),
+    /** NVENC preset, shared by every rendition; default p4 (NVIDIA's balanced default). */
+    preset: z.enum(NVENC_PRESETS).default('p4'),
+    rateControl: RateControl,
+  }),
+  z.strictObject({
+    kind: z.literal('vaapi'),
+    /** DRM render node; default /dev/dri/renderD128 (the first GPU). */
+    device: DrmDevice.default('/dev/dri/renderD128'),
+    /** Low-power (VDEnc) mode, required for encoding on some recent Intel GPUs; default false. */
+    lowPower: z.boolean().default(false),
+    rateControl: RateControl,
+  }),
+  z.strictObject({
+    kind: z.literal('qsv'),
+    /** DRM render node the QSV session derives from; default: the runtime's choice (the first Intel GPU). */
+    device: DrmDevice.optional(),
+    /** QSV preset (target usage), shared by every rendition; default veryfast. */
+    preset: z.enum(QSV_PRESETS).default('veryfast'),
+    /** Low-power (VDEnc) mode; default false. */
+    lowPower: z.boolean().default(false),
+    rateControl: RateControl,
+  }),
+]);
+
 export const VideoRenditionSchema = z.strictObject({
   /** Rendition id: a path segment of storage keys (`live/{channel}/{name}/…`). */
   name: RenditionId,
@@ -91,7 +143,7 @@ export const VideoRenditionSchema = z.strictObject({
   profile: z.enum(H264_PROFILES).default('high'),
   /** H.264 level, e.g. `4.1`; default lets x264 pick. */
   level: Level.optional(),
-  /** x264 preset; default `veryfast`. */
+  /** x264 preset; default `veryfast`. Hardware encoders use the encoder's preset instead. */
   preset: z.enum(X264_PRESETS).default('veryfast'),
 });
 
@@ -128,8 +180,19 @@ export const LadderSchema = z
     /** LL-HLS PART-TARGET in seconds; ≤ segment. */
     part: DurationSeconds,
     frameRate: FrameRatePolicySchema.default('source'),
-    /** x264 tune, e.g. `zerolatency` (no lookahead, no frame threads: lowest encoder delay). Default none. */
+    /**
+     * x264 tune, e.g. `zerolatency` (no lookahead, no frame threads: lowest encoder delay). Default none.
+     * With a hardware encoder only `zerolatency` is allowed, compiled to that encoder's low-delay mode.
+     */
     tune: z.enum(X264_TUNES).optional(),
+    /**
+     * Where each rendition is scaled from: `source` (default) scales every rendition from the decoded
+     * source; `cascade` scales each from the next larger rendition (1080p → 720p → 480p → 360p), so
+     * every scaler after the first reads a smaller picture. Judged by `npm run bench -- quality`.
+     */
+    scaling: z.enum(['source', 'cascade']).default('source'),
+    /** The video encoder; default `{ kind: x264 }`. */
+    encoder: EncoderSchema.default({ kind: 'x264' }),
     /** Max consecutive B-frames; 0 disables them (lowest latency, parts never wait on reordering). Default 0. */
     bFrames: z.number().int().min(0).max(4).default(0),
     video: z.array(VideoRenditionSchema).min(1, { message: 'needs at least one video rendition' }),
@@ -146,6 +209,13 @@ export const LadderSchema = z
         code: 'custom',
         path: ['segment'],
         message: `segment duration ${ladder.segment}s is not a multiple of the GOP (${ladder.gop}s): segments must start on keyframes`,
+      });
+    }
+    if (ladder.encoder.kind !== 'x264' && ladder.tune !== undefined && ladder.tune !== 'zerolatency') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tune'],
+        message: `tune "${ladder.tune}" is an x264 tune; with encoder ${ladder.encoder.kind} only "zerolatency" is allowed`,
       });
     }
     const seen = new Map<string, number>();
@@ -171,6 +241,8 @@ export type Ladder = z.output<typeof LadderSchema>;
 export type VideoRendition = Ladder['video'][number];
 export type AudioRendition = Ladder['audio'][number];
 export type FrameRatePolicy = Ladder['frameRate'];
+export type Encoder = Ladder['encoder'];
+export type EncoderKind = Encoder['kind'];
 
 /** Effective VBV settings of a rendition (defaults applied). */
 export function vbvOf(r: VideoRendition): { maxrate: number; bufsize: number } {

@@ -16,6 +16,10 @@ export interface GlobalOptions {
   noStdin?: boolean;
   /** `-y`: overwrite output files. */
   overwrite?: boolean;
+  /** `-init_hw_device type=name[:device][@source]`, in order (a QSV device may derive from a VAAPI one). */
+  initHwDevices?: string[];
+  /** `-filter_hw_device name`: the device `hwupload` in the filter graph uploads to. */
+  filterHwDevice?: string;
 }
 
 export interface InputOptions {
@@ -58,6 +62,69 @@ export interface X264Options {
   x264Params?: Record<string, string | number>;
 }
 
+/** `h264_nvenc` (NVIDIA). Rate control, GOP and B-frames as for x264; keyframes forced as IDR. */
+export interface NvencOptions {
+  /** `-preset` p1 (fastest) … p7 (best quality). */
+  preset: string;
+  /** `-tune`: `hq`, or `ll` (low latency: no lookahead, no reordering delay). */
+  tune: 'hq' | 'll' | 'ull';
+  /** `-zerolatency 1 -delay 0`: no reordering delay, each frame out as soon as it is encoded. */
+  zeroLatency: boolean;
+  /** `-rc`: `cbr` or `vbr` (capped by maxrate/bufsize). */
+  rateControl: 'cbr' | 'vbr';
+  profile: string;
+  /** level_idc (`31` for 3.1). */
+  level?: number;
+  bitrate: number;
+  maxrate: number;
+  bufsize: number;
+  keyint: number;
+  bFrames: number;
+  forceKeyFrames?: string;
+}
+
+/** `h264_vaapi` (Intel/AMD through libva). */
+export interface VaapiOptions {
+  /** `-rc_mode CBR|VBR`. */
+  rateControl: 'cbr' | 'vbr';
+  /** `-low_power 1`: the fixed-function encoder (VDEnc) where the platform has one. */
+  lowPower: boolean;
+  /** `main`, `high` or `constrained_baseline` (VAAPI has no plain baseline). */
+  profile: string;
+  level?: number;
+  bitrate: number;
+  maxrate: number;
+  bufsize: number;
+  keyint: number;
+  bFrames: number;
+  forceKeyFrames?: string;
+}
+
+/** `h264_qsv` (Intel Quick Sync through oneVPL/libmfx). */
+export interface QsvOptions {
+  /** `-preset` veryfast … veryslow (target usage). */
+  preset: string;
+  /** QSV chooses CBR when maxrate = bitrate and VBR when maxrate > bitrate: the caller sets maxrate. */
+  lowPower: boolean;
+  /** `-async_depth 1 -low_delay_brc 1`: one frame in flight, frame sizes kept to the average. */
+  lowDelay: boolean;
+  profile: string;
+  level?: number;
+  bitrate: number;
+  maxrate: number;
+  bufsize: number;
+  keyint: number;
+  bFrames: number;
+  forceKeyFrames?: string;
+}
+
+/** One video encode: the encoder and its typed options. */
+export type VideoEncoding =
+  | ({ codec: 'libx264' } & X264Options)
+  | ({ codec: 'h264_nvenc' } & NvencOptions)
+  | ({ codec: 'h264_vaapi' } & VaapiOptions)
+  | ({ codec: 'h264_qsv' } & QsvOptions);
+
 export interface AacOptions {
   bitrate: number;
   channels: number;
@@ -67,7 +134,7 @@ export interface AacOptions {
 export interface OutputOptions {
   /** `-map` specifiers in order (`[v0]`, `0:a:0`, …). */
   maps: string[];
-  video?: X264Options;
+  video?: VideoEncoding;
   audio?: AacOptions;
   /** `-vn` / `-an` / `-sn` / `-dn` for streams this output must not carry. */
   disable?: Array<'video' | 'audio' | 'subtitle' | 'data'>;
@@ -109,6 +176,8 @@ export function renderGlobal(o: GlobalOptions): string[] {
   if (o.overwrite) args.push('-y');
   if (o.progress !== undefined) args.push('-progress', o.progress, '-nostats');
   if (o.statsPeriodSec !== undefined) args.push('-stats_period', formatSeconds(o.statsPeriodSec));
+  for (const device of o.initHwDevices ?? []) args.push('-init_hw_device', device);
+  if (o.filterHwDevice !== undefined) args.push('-filter_hw_device', o.filterHwDevice);
   return args;
 }
 
@@ -155,6 +224,74 @@ export function renderX264(v: X264Options): string[] {
   return args;
 }
 
+/** Rate, GOP and B-frame options every encoder reads from the codec context. */
+function renderCommonVideo(v: { bitrate: number; maxrate: number; bufsize: number; keyint: number; bFrames: number }): string[] {
+  return [
+    '-b:v',
+    formatBitrate(v.bitrate),
+    '-maxrate',
+    formatBitrate(v.maxrate),
+    '-bufsize',
+    formatBitrate(v.bufsize),
+    '-g',
+    String(v.keyint),
+    '-keyint_min',
+    String(v.keyint),
+    '-bf',
+    String(v.bFrames),
+  ];
+}
+
+export function renderNvenc(v: NvencOptions): string[] {
+  const args = ['-c:v', 'h264_nvenc', '-preset', v.preset, '-tune', v.tune];
+  if (v.zeroLatency) args.push('-zerolatency', '1', '-delay', '0');
+  args.push('-profile:v', v.profile);
+  if (v.level !== undefined) args.push('-level:v', String(v.level));
+  args.push('-rc', v.rateControl, ...renderCommonVideo(v));
+  // No lookahead (it delays output and would place scene-cut I-frames); forced keyframes become IDR.
+  args.push('-rc-lookahead', '0', '-no-scenecut', '1', '-forced-idr', '1');
+  if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
+  return args;
+}
+
+export function renderVaapi(v: VaapiOptions): string[] {
+  const args = ['-c:v', 'h264_vaapi', '-rc_mode', v.rateControl.toUpperCase()];
+  if (v.lowPower) args.push('-low_power', '1');
+  args.push('-profile:v', v.profile);
+  if (v.level !== undefined) args.push('-level:v', String(v.level));
+  // idr_interval 0: every I-frame is an IDR (closed GOPs); VAAPI's GOP structure is fixed (no scene cuts).
+  args.push(...renderCommonVideo(v), '-idr_interval', '0');
+  if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
+  return args;
+}
+
+export function renderQsv(v: QsvOptions): string[] {
+  const args = ['-c:v', 'h264_qsv', '-preset', v.preset];
+  if (v.lowPower) args.push('-low_power', '1');
+  if (v.lowDelay) args.push('-async_depth', '1', '-low_delay_brc', '1');
+  args.push('-profile:v', v.profile);
+  if (v.level !== undefined) args.push('-level:v', String(v.level));
+  args.push(...renderCommonVideo(v));
+  // Every I-frame an IDR, forced ones too; no adaptive (scene-cut) I- or B-frames; no lookahead.
+  args.push('-idr_interval', '0', '-forced_idr', '1', '-adaptive_i', '0', '-adaptive_b', '0', '-look_ahead', '0');
+  if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
+  return args;
+}
+
+/** Renders one video encode, whichever the encoder. */
+export function renderVideo(v: VideoEncoding): string[] {
+  switch (v.codec) {
+    case 'libx264':
+      return renderX264(v);
+    case 'h264_nvenc':
+      return renderNvenc(v);
+    case 'h264_vaapi':
+      return renderVaapi(v);
+    case 'h264_qsv':
+      return renderQsv(v);
+  }
+}
+
 export function renderAac(a: AacOptions): string[] {
   return ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', formatBitrate(a.bitrate), '-ac', String(a.channels), '-ar', String(a.sampleRate)];
 }
@@ -164,7 +301,7 @@ const DISABLE_FLAG = { video: '-vn', audio: '-an', subtitle: '-sn', data: '-dn' 
 export function renderOutput(target: string, o: OutputOptions): string[] {
   const args: string[] = [];
   for (const map of o.maps) args.push('-map', map);
-  if (o.video) args.push(...renderX264(o.video));
+  if (o.video) args.push(...renderVideo(o.video));
   if (o.audio) args.push(...renderAac(o.audio));
   for (const d of o.disable ?? []) args.push(DISABLE_FLAG[d]);
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));

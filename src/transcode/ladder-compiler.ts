@@ -1,8 +1,8 @@
 import { FALLBACK_FRAME_RATE, type ResolvedAudioRendition, type ResolvedLadder, type ResolvedVideoRendition } from '../ladder/ladder-loader.js';
-import { vbvOf } from '../ladder/ladder-schema.js';
+import { vbvOf, type Encoder, type Ladder } from '../ladder/ladder-schema.js';
 import { runPartTarget } from '../ladder/part-target.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { FfmpegArgs, formatSeconds, type InputOptions, type OutputOptions } from './ffmpeg-args.js';
+import { FfmpegArgs, formatSeconds, type InputOptions, type OutputOptions, type VideoEncoding } from './ffmpeg-args.js';
 import type { InputProbe } from './input-probe.js';
 import { isLiveInput, type InputSpec } from './input-spec.js';
 import { audioFragmentingOf, videoFragmentingOf, type Fragmenting } from './output-fragmenting.js';
@@ -80,21 +80,140 @@ function mainInputOptions(input: InputSpec): { url: string; options: InputOption
 }
 
 /**
+ * Where each encoder's frames are scaled. The input is always decoded in software (publishers send
+ * any codec, and one decode path keeps the `fps` decisions identical); hardware encoders then get
+ * the decoded frame uploaded ONCE (`format=nv12,hwupload`, NV12 being the surface format all three
+ * encoders take), split on the GPU and scaled there per rendition, so no CPU time goes to N software
+ * scales and N uploads:
+ * - nvenc: `scale_cuda` (CUDA frames);
+ * - vaapi: `scale_vaapi` (VA surfaces);
+ * - qsv: `scale_qsv` (the VPP scaler; `vpp_qsv` does the same with more knobs we do not use).
+ *   QSV's frame pool is fixed in size: `extra_hw_frames=64` leaves room for every rendition's queue.
+ * x264 scales in software (swscale bicubic) per rendition from the full-size decode.
+ */
+export const HW_SCALERS = { nvenc: 'scale_cuda', vaapi: 'scale_vaapi', qsv: 'scale_qsv' } as const;
+
+/** The ffmpeg device type and filter-graph device of a hardware encoder (global options). */
+export function hwDeviceOptions(encoder: Encoder): { initHwDevices: string[]; filterHwDevice: string } | undefined {
+  switch (encoder.kind) {
+    case 'x264':
+      return undefined;
+    case 'nvenc':
+      return { initHwDevices: [`cuda=hw:${encoder.gpu}`], filterHwDevice: 'hw' };
+    case 'vaapi':
+      // The long form of `-vaapi_device <node>`, spelled like the other two.
+      return { initHwDevices: [`vaapi=hw:${encoder.device}`], filterHwDevice: 'hw' };
+    case 'qsv':
+      // With a render node, the QSV session derives from a VAAPI device on it (ffmpeg's documented way
+      // to pick a GPU on Linux); without one the runtime picks.
+      return encoder.device !== undefined
+        ? { initHwDevices: [`vaapi=va:${encoder.device}`, 'qsv=hw@va'], filterHwDevice: 'hw' }
+        : { initHwDevices: ['qsv=hw'], filterHwDevice: 'hw' };
+  }
+}
+
+/**
  * The `-filter_complex` chains: decode once, optional `fps` (down to the ladder's cap, or up to its
- * minimum rate for a source slower than one frame per part), split, scale per rendition.
+ * minimum rate for a source slower than one frame per part), upload for a hardware encoder, split,
+ * scale per rendition (see HW_SCALERS).
  */
 export function buildVideoFilterGraph(resolved: ResolvedLadder, sourceFrameRate: number): string[] {
   const n = resolved.video.length;
+  const encoder = resolved.ladder.encoder;
   const pre: string[] = [];
   const faster = sourceFrameRate > resolved.frameRate + 1e-3;
   const slower = sourceFrameRate > 0 && sourceFrameRate < resolved.frameRate - 1e-3;
   if (faster || slower) pre.push(`fps=${formatSeconds(resolved.frameRate)}`);
+  if (encoder.kind !== 'x264') pre.push('format=nv12', encoder.kind === 'qsv' ? 'hwupload=extra_hw_frames=64' : 'hwupload');
+  const scaleOf = (r: ResolvedVideoRendition): string => {
+    const size = `w=${r.outputWidth}:h=${r.outputHeight}`;
+    return encoder.kind === 'x264'
+      ? `scale=${r.outputWidth}:${r.outputHeight}:flags=bicubic,setsar=1,format=yuv420p`
+      : encoder.kind === 'nvenc'
+        ? `scale_cuda=${size}:interp_algo=bicubic:format=nv12,setsar=1`
+        : `${HW_SCALERS[encoder.kind]}=${size}:format=nv12,setsar=1`;
+  };
+  if (resolved.ladder.scaling === 'cascade' && n > 1) return cascadeChains(resolved.video, pre, scaleOf);
   pre.push(`split=${n}${resolved.video.map((_, i) => `[s${i}]`).join('')}`);
   const chains = [`[0:v:0]${pre.join(',')}`];
-  resolved.video.forEach((r, i) => {
-    chains.push(`[s${i}]scale=${r.outputWidth}:${r.outputHeight}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`);
-  });
+  resolved.video.forEach((r, i) => chains.push(`[s${i}]${scaleOf(r)}[v${i}]`));
   return chains;
+}
+
+/**
+ * Cascaded scaling: renditions from the largest down, each scaled from the one before it and split
+ * into its encoder's input `[vI]` (I = the rendition's index in the ladder) and the next scaler's
+ * `[cI]`. Equal sizes keep ladder order (the sort is stable).
+ */
+function cascadeChains(video: ResolvedVideoRendition[], pre: string[], scaleOf: (r: ResolvedVideoRendition) => string): string[] {
+  const order = video.map((r, i) => ({ r, i })).sort((a, b) => b.r.outputWidth * b.r.outputHeight - a.r.outputWidth * a.r.outputHeight);
+  return order.map(({ r, i }, k) => {
+    const from = k === 0 ? `[0:v:0]${pre.map((f) => `${f},`).join('')}` : `[c${order[k - 1]!.i}]`;
+    const to = k === order.length - 1 ? `[v${i}]` : `,split=2[v${i}][c${i}]`;
+    return `${from}${scaleOf(r)}${to}`;
+  });
+}
+
+/** An H.264 level (`3.1`) as the level_idc integer the hardware encoders take (`31`). */
+export function levelIdc(level: string): number {
+  return Math.round(Number(level) * 10);
+}
+
+/** The video encode of one rendition with the ladder's encoder. */
+export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number): VideoEncoding {
+  const vbv = vbvOf(r);
+  const forceKeyFrames = `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
+  const encoder = ladder.encoder;
+  if (encoder.kind === 'x264') {
+    return {
+      codec: 'libx264',
+      preset: r.preset,
+      ...(ladder.tune !== undefined ? { tune: ladder.tune } : {}),
+      profile: r.profile,
+      ...(r.level !== undefined ? { level: r.level } : {}),
+      bitrate: r.bitrate,
+      maxrate: vbv.maxrate,
+      bufsize: vbv.bufsize,
+      keyint,
+      bFrames: ladder.bFrames,
+      forceKeyFrames,
+      x264Params: { keyint, 'min-keyint': keyint, scenecut: 0, 'open-gop': 0 },
+    };
+  }
+  // Hardware: CBR pins maxrate to the bitrate; the GOP is fixed (-g = -keyint_min) and keyframes are
+  // forced on the same time expression as x264's, as IDR frames, so segments align across renditions.
+  const common = {
+    ...(r.level !== undefined ? { level: levelIdc(r.level) } : {}),
+    bitrate: r.bitrate,
+    maxrate: encoder.rateControl === 'cbr' ? r.bitrate : vbv.maxrate,
+    bufsize: vbv.bufsize,
+    keyint,
+    bFrames: ladder.bFrames,
+    forceKeyFrames,
+  };
+  const lowLatency = ladder.tune === 'zerolatency';
+  switch (encoder.kind) {
+    case 'nvenc':
+      return {
+        codec: 'h264_nvenc',
+        preset: encoder.preset,
+        tune: lowLatency ? 'll' : 'hq',
+        zeroLatency: lowLatency,
+        rateControl: encoder.rateControl,
+        profile: r.profile,
+        ...common,
+      };
+    case 'vaapi':
+      return {
+        codec: 'h264_vaapi',
+        rateControl: encoder.rateControl,
+        lowPower: encoder.lowPower,
+        profile: r.profile === 'baseline' ? 'constrained_baseline' : r.profile,
+        ...common,
+      };
+    case 'qsv':
+      return { codec: 'h264_qsv', preset: encoder.preset, lowPower: encoder.lowPower, lowDelay: lowLatency, profile: r.profile, ...common };
+  }
 }
 
 /**
@@ -143,6 +262,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     progress: 'pipe:1',
     statsPeriodSec: PROGRESS_PERIOD_SEC,
     noStdin: input.kind !== 'stdin',
+    ...hwDeviceOptions(ladder.encoder),
   });
   builder.input(main.url, main.options);
 
@@ -168,25 +288,11 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   builder.filterComplex(buildVideoFilterGraph(resolved, probe.frameRate));
 
   const outputs: CompiledOutput[] = [];
-  const gop = formatSeconds(ladder.gop);
   resolved.video.forEach((r, i) => {
     const fd = FIRST_OUTPUT_FD + outputs.length;
-    const vbv = vbvOf(r);
     builder.output(`pipe:${fd}`, {
       maps: [`[v${i}]`],
-      video: {
-        preset: r.preset,
-        ...(ladder.tune !== undefined ? { tune: ladder.tune } : {}),
-        profile: r.profile,
-        ...(r.level !== undefined ? { level: r.level } : {}),
-        bitrate: r.bitrate,
-        maxrate: vbv.maxrate,
-        bufsize: vbv.bufsize,
-        keyint: resolved.keyint,
-        bFrames: ladder.bFrames,
-        forceKeyFrames: `expr:gte(t,n_forced*${gop})`,
-        x264Params: { keyint: resolved.keyint, 'min-keyint': resolved.keyint, scenecut: 0, 'open-gop': 0 },
-      },
+      video: videoEncodingOf(ladder, r, resolved.keyint),
       disable: ['audio', 'subtitle', 'data'],
       // Constant frame rate (ffmpeg's default for mp4, made explicit): part-sized fragments rely on it.
       fpsMode: 'cfr',

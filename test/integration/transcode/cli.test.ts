@@ -51,6 +51,23 @@ describe('livepipe ladders / transcode', () => {
     expect(res.stderr).toContain(`${bad}: segment: segment duration 3s is not a multiple of the GOP (2s)`);
   });
 
+  it('ladders validate: the hardware encoder examples pass, bad encoder fields fail with path and reason', async () => {
+    const hw = join(DEFAULT_LADDERS_DIR, 'hardware');
+    const ok = await cli('ladders', 'validate', join(hw, 'nvenc.yaml'), join(hw, 'vaapi.yaml'), join(hw, 'qsv.yaml'));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/nvenc\.yaml: ok \(4 video, 1 audio\)/);
+
+    const bad = join(dir, 'bad-encoder.yaml');
+    await writeFile(bad, 'gop: 2\nsegment: 2\npart: 0.5\nencoder: { kind: nvenc, preset: veryfast, device: /dev/dri/renderD128 }\nvideo:\n  - { name: v, width: 640, height: 360, bitrate: 1M }\n');
+    const tune = join(dir, 'bad-tune.yaml');
+    await writeFile(tune, 'gop: 2\nsegment: 2\npart: 0.5\ntune: film\nencoder: { kind: qsv }\nvideo:\n  - { name: v, width: 640, height: 360, bitrate: 1M }\n');
+    const res = await cli('ladders', 'validate', bad, tune);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${bad}: encoder.preset: `);
+    expect(res.stderr).toContain(`${bad}: encoder: Unrecognized key: "device"`);
+    expect(res.stderr).toContain(`${tune}: tune: tune "film" is an x264 tune; with encoder qsv only "zerolatency" is allowed`);
+  });
+
   it('--help works on every command', async () => {
     for (const args of [['ladders', '--help'], ['ladders', 'list', '--help'], ['ladders', 'validate', '--help'], ['transcode', '--help']]) {
       const res = await cli(...args);

@@ -201,3 +201,68 @@ describe('compileLadder invariants (property)', () => {
     );
   });
 });
+
+describe('compileLadder: scaling: cascade', () => {
+  const cascade = (video: Array<{ name: string; width: number; height: number }>, extra: Record<string, unknown> = {}) =>
+    parseLadder({ gop: 2, segment: 2, part: 0.5, scaling: 'cascade', video: video.map((v) => ({ ...v, bitrate: '1M' })), ...extra }, 't.yaml');
+  const graphOf = (ladder: ReturnType<typeof parseLadder>, probe: InputProbe = probe1080) =>
+    valuesOf(compileLadder(resolveLadder(ladder, probe), probe, file).args, '-filter_complex')[0]!.split(';');
+
+  it('is off by default: every rendition scaled from the split source', async () => {
+    const { resolved } = await compile('default');
+    expect(resolved.ladder.scaling).toBe('source');
+  });
+
+  it('scales each rendition from the next larger one, largest first, each split to its encoder and the next scaler', () => {
+    const ladder = cascade([
+      { name: '1080p', width: 1920, height: 1080 },
+      { name: '720p', width: 1280, height: 720 },
+      { name: '480p', width: 854, height: 480 },
+      { name: '360p', width: 640, height: 360 },
+    ]);
+    expect(graphOf(ladder)).toEqual([
+      '[0:v:0]scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][c0]',
+      '[c0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v1][c1]',
+      '[c1]scale=854:480:flags=bicubic,setsar=1,format=yuv420p,split=2[v2][c2]',
+      '[c2]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v3]',
+    ]);
+  });
+
+  it('follows size, not ladder order; fps comes first; outputs keep ladder order', () => {
+    const ladder = cascade([
+      { name: '360p', width: 640, height: 360 },
+      { name: '720p', width: 1280, height: 720 },
+    ], { frameRate: { cap: 30 } });
+    const probe = { ...probe1080, frameRate: 60 };
+    expect(graphOf(ladder, probe)).toEqual([
+      '[0:v:0]fps=30,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v1][c1]',
+      '[c1]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v0]',
+    ]);
+    const { args } = compileLadder(resolveLadder(ladder, probe), probe, file);
+    expect(valuesOf(args, '-map')).toEqual(['[v0]', '[v1]']);
+  });
+
+  it('one rendition: the plain graph (nothing to cascade)', () => {
+    expect(graphOf(cascade([{ name: '720p', width: 1280, height: 720 }]))).toEqual([
+      '[0:v:0]split=1[s0]',
+      '[s0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]',
+    ]);
+  });
+
+  it('with a hardware encoder: upload first, then the GPU scaler cascades', () => {
+    const ladder = cascade([
+      { name: '720p', width: 1280, height: 720 },
+      { name: '360p', width: 640, height: 360 },
+    ], { encoder: { kind: 'nvenc' } });
+    expect(graphOf(ladder)).toEqual([
+      '[0:v:0]format=nv12,hwupload,scale_cuda=w=1280:h=720:interp_algo=bicubic:format=nv12,setsar=1,split=2[v0][c0]',
+      '[c0]scale_cuda=w=640:h=360:interp_algo=bicubic:format=nv12,setsar=1[v1]',
+    ]);
+  });
+
+  it('rejects an unknown scaling mode with path and reason', () => {
+    expect(() => parseLadder({ gop: 2, segment: 2, part: 0.5, scaling: 'tree', video: [{ name: 'v', width: 640, height: 360, bitrate: '1M' }] }, 't.yaml')).toThrow(
+      /t\.yaml: scaling: /,
+    );
+  });
+});
