@@ -111,6 +111,7 @@ export class Channel {
     return this.serialize(async () => {
       if (this.state === 'stopped') {
         this.logger.warn({ protocol: feed.protocol }, 'publish refused: channel is stopped by an operator');
+        this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol: feed.protocol, reason: 'channel-stopped' });
         this.deps.kickPublisher(this.spec.id);
         return;
       }
@@ -353,8 +354,10 @@ export class Channel {
   private setState(next: ChannelState, reason: string): void {
     if (next === this.state) return;
     this.logger.info({ from: this.state, to: next, reason }, 'channel state');
+    const previous = this.state;
     this.state = next;
     this.deps.metrics?.setChannelState(this.spec.id, next);
+    this.deps.bus.emit(LivepipeEvent.ChannelStateChanged, { channel: this.spec.id, state: next, previous, reason });
   }
 
   private clearGrace(): void {

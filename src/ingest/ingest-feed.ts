@@ -204,6 +204,14 @@ export class IngestFeedRegistry {
     return true;
   }
 
+  /**
+   * A publish to `channel` was refused before it started (wrong key, unknown channel, busy): emits
+   * `PublishRefused`. The caller logs why; `reason` is a short code, never the key.
+   */
+  refused(channel: string, protocol: IngestProtocol, reason: string, remoteAddress?: string): void {
+    this.bus.emit(LivepipeEvent.PublishRefused, { channel, protocol, reason, ...(remoteAddress !== undefined ? { remoteAddress } : {}) });
+  }
+
   /** Disconnects the channel's publisher; `PublishEnded` follows with reason `kicked`. False if none. */
   kick(channel: string): boolean {
     const feed = this.feeds.get(channel);

@@ -106,6 +106,16 @@ export interface ChannelMetrics {
   removeChannel(channel: string): void;
 }
 
+/** For the webhook dispatcher (`notify/webhook-dispatcher.ts`, whose `WebhookMetricsPort` this matches). */
+export interface WebhookMetrics {
+  countWebhookDelivery(outcome: WebhookOutcomeLabel): void;
+  setWebhookQueueDepth(depth: number): void;
+}
+
+/** The `outcome` label values of `livepipe_webhook_deliveries_total`. */
+export type WebhookOutcomeLabel = 'delivered' | 'retried' | 'failed' | 'dropped';
+const WEBHOOK_OUTCOMES: readonly WebhookOutcomeLabel[] = ['delivered', 'retried', 'failed', 'dropped'];
+
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
@@ -115,7 +125,7 @@ export interface MetricsOptions {
   now?: () => number;
 }
 
-export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics {
+export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics, WebhookMetrics {
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
@@ -134,6 +144,8 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly cacheMisses: Counter;
   private readonly channelState: Gauge<'channel' | 'state'>;
   private readonly channelsByState: Gauge<'state'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
+  private readonly webhookQueueDepth: Gauge;
 
   /**
    * Origin counts are plain numbers bumped on the request hot path (no label objects, no hashing) and
@@ -289,7 +301,19 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
         }
       },
     });
+    this.webhookDeliveries = new Counter({
+      name: 'livepipe_webhook_deliveries_total',
+      help: 'Webhook deliveries by outcome: delivered (2xx), retried (an attempt failed, another follows), failed (given up), dropped (pushed out of a full queue or left at shutdown).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.webhookQueueDepth = new Gauge({
+      name: 'livepipe_webhook_queue_depth',
+      help: 'Webhook events waiting for delivery, all receivers together.',
+      registers,
+    });
     // Known label sets start at zero so that rate() and absent() queries see them from the start.
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
     for (const operation of STORAGE_OPERATIONS) {
       this.storageErrors.inc({ operation }, 0);
     }
@@ -372,6 +396,14 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
 
   countCacheMiss(): void {
     this.originTallies.cacheMisses += 1;
+  }
+
+  countWebhookDelivery(outcome: WebhookOutcomeLabel): void {
+    if (WEBHOOK_OUTCOMES.includes(outcome)) this.webhookDeliveries.inc({ outcome });
+  }
+
+  setWebhookQueueDepth(depth: number): void {
+    if (Number.isFinite(depth) && depth >= 0) this.webhookQueueDepth.set(depth);
   }
 
   setChannelState(channel: string, state: ChannelState): void {

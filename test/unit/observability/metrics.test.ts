@@ -32,6 +32,8 @@ describe('Metrics', () => {
       livepipe_origin_cache_misses_total: 'counter',
       livepipe_channel_state: 'gauge',
       livepipe_channels: 'gauge',
+      livepipe_webhook_deliveries_total: 'counter',
+      livepipe_webhook_queue_depth: 'gauge',
     });
     for (const name of parsed.types.keys()) expect(parsed.help.get(name), name).toBeTruthy();
   });

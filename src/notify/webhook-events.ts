@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { LivepipeEvent, type EventPayloads } from '../core/event-bus.js';
+
+/**
+ * The events a webhook receiver gets, and how bus events become them (pure). Each delivery's body is
+ * one `WebhookEvent` as JSON:
+ *
+ *   { "id": "…uuid…", "type": "channel.live", "time": "2026-12-05T04:00:00.000Z",
+ *     "data": { "channel": "demo", "state": "live", "previous": "idle", "reason": "publishing over rtmp" } }
+ *
+ * `data` is the bus payload as it is (documented in `core/event-bus.ts`). Stream keys are never in it.
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  'channel.idle',
+  'channel.live',
+  'channel.reconnecting',
+  'channel.stopped',
+  'channel.failed',
+  'publish.started',
+  'publish.ended',
+  'publish.refused',
+  /** A channel's ffmpeg run ended unexpectedly and the supervisor is restarting it (after its backoff). */
+  'transcoder.restarting',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface WebhookEvent {
+  /** Unique per event (also `X-Livepipe-Delivery`): retries of one event keep it, so receivers can deduplicate. */
+  id: string;
+  type: WebhookEventType;
+  /** When livepipe saw the event (ISO 8601). */
+  time: string;
+  data: Record<string, unknown>;
+}
+
+/** The bus events the dispatcher subscribes to. */
+export const WEBHOOK_SOURCES = [
+  LivepipeEvent.ChannelStateChanged,
+  LivepipeEvent.PublishStarted,
+  LivepipeEvent.PublishEnded,
+  LivepipeEvent.PublishRefused,
+  LivepipeEvent.TranscoderState,
+] as const;
+
+export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
+
+/** The webhook type of a bus event, or undefined when receivers are not told about it. */
+export function webhookTypeOf<E extends WebhookSource>(event: E, payload: EventPayloads[E]): WebhookEventType | undefined {
+  switch (event) {
+    case LivepipeEvent.ChannelStateChanged:
+      return `channel.${(payload as EventPayloads[LivepipeEvent.ChannelStateChanged]).state}`;
+    case LivepipeEvent.PublishStarted:
+      return 'publish.started';
+    case LivepipeEvent.PublishEnded:
+      return 'publish.ended';
+    case LivepipeEvent.PublishRefused:
+      return 'publish.refused';
+    case LivepipeEvent.TranscoderState:
+      return (payload as EventPayloads[LivepipeEvent.TranscoderState]).state === 'restarting' ? 'transcoder.restarting' : undefined;
+  }
+  return undefined;
+}
+
+export function webhookEvent(type: WebhookEventType, data: object, now: Date = new Date(), id: string = randomUUID()): WebhookEvent {
+  return { id, type, time: now.toISOString(), data: { ...data } };
+}
