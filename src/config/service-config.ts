@@ -196,6 +196,9 @@ const ENV_MAP: Array<[string, string[], 'string' | 'number']> = [
   ['LIVEPIPE_SRT_PORT', ['srt', 'portBase'], 'number'],
 ];
 
+/** The environment variables the service config reads (deployment files are checked against them). */
+export const SERVICE_CONFIG_ENV_VARS: readonly string[] = ENV_MAP.map(([name]) => name);
+
 /** Pure: merges a parsed file object, environment and overrides, validates, and freezes. */
 export function buildServiceConfig(
   fileObject: unknown,
