@@ -1,7 +1,5 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { LivepipeEvent } from '../../../src/core/event-bus.js';
-import { webhookEvent, webhookTypeOf } from '../../../src/notify/webhook-events.js';
 import { backoffDelay, isRetryableStatus, signWebhook, verifyWebhookSignature, type BackoffPolicy } from '../../../src/notify/webhook-signing.js';
 
 const SECRET = 'a-webhook-secret-of-32-characters';
@@ -87,30 +85,5 @@ describe('isRetryableStatus', () => {
   ];
   it.each(cases)('%d → %s', (status, retryable) => {
     expect(isRetryableStatus(status)).toBe(retryable);
-  });
-});
-
-describe('webhookTypeOf', () => {
-  const cases: Array<[string, LivepipeEvent, object, string | undefined]> = [
-    ['a channel going live', LivepipeEvent.ChannelStateChanged, { channel: 'a', state: 'live', previous: 'idle', reason: 'x' }, 'channel.live'],
-    ['a channel going idle', LivepipeEvent.ChannelStateChanged, { channel: 'a', state: 'idle', previous: 'reconnecting', reason: 'x' }, 'channel.idle'],
-    ['a channel failing', LivepipeEvent.ChannelStateChanged, { channel: 'a', state: 'failed', previous: 'live', reason: 'x' }, 'channel.failed'],
-    ['a publish starting', LivepipeEvent.PublishStarted, { channel: 'a', protocol: 'rtmp' }, 'publish.started'],
-    ['a publish ending', LivepipeEvent.PublishEnded, { channel: 'a', protocol: 'srt', reason: 'disconnect' }, 'publish.ended'],
-    ['a publish refused', LivepipeEvent.PublishRefused, { channel: 'a', protocol: 'rtmp', reason: 'wrong-key' }, 'publish.refused'],
-    ['a transcoder restarting', LivepipeEvent.TranscoderState, { channel: 'a', state: 'restarting', previous: 'running' }, 'transcoder.restarting'],
-    ['a transcoder running', LivepipeEvent.TranscoderState, { channel: 'a', state: 'running', previous: 'starting' }, undefined],
-    ['a part (not a webhook event)', LivepipeEvent.PartReady, { channel: 'a', rendition: 'v', msn: 1, part: 0 }, undefined],
-  ];
-  it.each(cases)('%s → %s', (_what, event, payload, expected) => {
-    expect(webhookTypeOf(event as never, payload as never)).toBe(expected);
-  });
-
-  it('an event carries the payload as data, a unique id and the time', () => {
-    const at = new Date('2026-12-05T04:00:00Z');
-    const a = webhookEvent('publish.started', { channel: 'a', protocol: 'rtmp' }, at);
-    const b = webhookEvent('publish.started', { channel: 'a', protocol: 'rtmp' }, at);
-    expect(a).toMatchObject({ type: 'publish.started', time: '2026-12-05T04:00:00.000Z', data: { channel: 'a', protocol: 'rtmp' } });
-    expect(a.id).not.toBe(b.id);
   });
 });
