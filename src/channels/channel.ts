@@ -342,6 +342,7 @@ export class Channel {
     this.logger.info({ why }, 'restarting the ladder');
     this.restarts += 1;
     this.deps.metrics?.countTranscoderRestart(this.spec.id);
+    this.deps.bus.emit(LivepipeEvent.LadderRestarted, { channel: this.spec.id, reason: why });
     await this.stopLadder();
     await this.startLadder();
   }

@@ -22,6 +22,8 @@ export enum LivepipeEvent {
   StorageHealth = 'storage:health',
   /** A channel changed state (idle, live, reconnecting, stopped, failed); emitted by the channel. */
   ChannelStateChanged = 'channel:state',
+  /** A channel restarts its ladder on purpose (operator restart, ladder change); crash restarts are `TranscoderState` `restarting`. */
+  LadderRestarted = 'channel:ladder-restarted',
   /** A publish was refused (bad key, unknown channel, busy, stopped channel); emitted by ingest and the channel. */
   PublishRefused = 'ingest:publish-refused',
 }
@@ -44,6 +46,7 @@ export interface EventPayloads {
   /** `channel`: the channel whose upload queue saw the change (storage is shared, so others follow). */
   [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string; channel?: string };
   [LivepipeEvent.ChannelStateChanged]: { channel: string; state: ChannelState; previous: ChannelState; reason: string };
+  [LivepipeEvent.LadderRestarted]: { channel: string; reason: string };
   /** `reason`: a short code (`wrong-key`, `unknown-channel`, `busy`, `channel-stopped`…); never the key. */
   [LivepipeEvent.PublishRefused]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; remoteAddress?: string };
 }

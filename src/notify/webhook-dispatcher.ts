@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { EventBus, EventPayloads } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_SOURCES, webhookEvent, webhookTypeOf, type WebhookEvent, type WebhookEventType, type WebhookSource } from './webhook-events.js';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_SOURCES, webhookDataOf, webhookEvent, webhookTypeOf, type WebhookEvent, type WebhookEventType, type WebhookSource } from './webhook-events.js';
 import {
   DEFAULT_BACKOFF,
   DELIVERY_HEADER,
@@ -121,7 +121,7 @@ export class WebhookDispatcher {
     try {
       const type = webhookTypeOf(source, payload);
       if (type === undefined) return;
-      const event = webhookEvent(type, payload);
+      const event = webhookEvent(type, webhookDataOf(source, payload));
       for (const receiver of this.receivers) if (receiver.wants(type)) receiver.enqueue(event);
     } catch (err) {
       this.logger.error({ err: errorMessage(err) }, 'webhook event could not be queued');

@@ -19,7 +19,10 @@ export const WEBHOOK_EVENT_TYPES = [
   'publish.started',
   'publish.ended',
   'publish.refused',
-  /** A channel's ffmpeg run ended unexpectedly and the supervisor is restarting it (after its backoff). */
+  /**
+   * A channel's ladder (its ffmpeg) is restarting: `data.cause` is `crash` (the run ended unexpectedly;
+   * the supervisor restarts it after its backoff) or `operator` (restart, ladder change); `data.reason` says more.
+   */
   'transcoder.restarting',
 ] as const;
 
@@ -41,6 +44,7 @@ export const WEBHOOK_SOURCES = [
   LivepipeEvent.PublishEnded,
   LivepipeEvent.PublishRefused,
   LivepipeEvent.TranscoderState,
+  LivepipeEvent.LadderRestarted,
 ] as const;
 
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
@@ -58,8 +62,26 @@ export function webhookTypeOf<E extends WebhookSource>(event: E, payload: EventP
       return 'publish.refused';
     case LivepipeEvent.TranscoderState:
       return (payload as EventPayloads[LivepipeEvent.TranscoderState]).state === 'restarting' ? 'transcoder.restarting' : undefined;
+    case LivepipeEvent.LadderRestarted:
+      return 'transcoder.restarting';
   }
   return undefined;
+}
+
+/**
+ * The `data` of a webhook event: the bus payload as it is, except `transcoder.restarting`, which has
+ * one shape whichever bus event caused it: `{ channel, cause: 'crash' | 'operator', reason }`.
+ */
+export function webhookDataOf<E extends WebhookSource>(event: E, payload: EventPayloads[E]): Record<string, unknown> {
+  if (event === LivepipeEvent.TranscoderState) {
+    const p = payload as EventPayloads[LivepipeEvent.TranscoderState];
+    return { channel: p.channel, cause: 'crash', reason: p.reason ?? 'the ffmpeg run ended' };
+  }
+  if (event === LivepipeEvent.LadderRestarted) {
+    const p = payload as EventPayloads[LivepipeEvent.LadderRestarted];
+    return { channel: p.channel, cause: 'operator', reason: p.reason };
+  }
+  return { ...payload };
 }
 
 export function webhookEvent(type: WebhookEventType, data: object, now: Date = new Date(), id: string = randomUUID()): WebhookEvent {

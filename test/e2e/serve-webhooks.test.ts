@@ -1,6 +1,6 @@
 /**
  * Webhooks from a real `livepipe serve` with a real ffmpeg publisher: one receiver answers, another
- * hangs on every request. The answering one gets every channel and publish event, signed; while the
+ * hangs on every request. The answering one gets every channel, publish and restart event, signed; while the
  * hanging one holds its deliveries, the channel's parts keep appearing at the origin.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,13 @@ describe('livepipe serve: webhooks', () => {
     expect(new Set(positions).size).toBeGreaterThanOrEqual(8);
     expect(hanging.hanging()).toBeGreaterThanOrEqual(1);
     expect(await metric('livepipe_webhook_deliveries_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
+  });
+
+  it('tells of an operator restart of the ladder', async () => {
+    await serve.handle.manager.restart('hooked');
+    const delivery = await eventually(() => healthy.received.find((d) => d.event.type === 'transcoder.restarting'), 'transcoder.restarting', 10_000);
+    expect(delivery.event.data).toEqual({ channel: 'hooked', cause: 'operator', reason: 'operator restart' });
+    await eventually(() => (serve.state('hooked') === 'live' ? true : undefined), 'live again', 30_000);
   });
 
   it('tells of the publish ending, the reconnect wait and the channel going idle, each delivery signed', async () => {

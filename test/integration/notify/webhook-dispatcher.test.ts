@@ -54,10 +54,15 @@ describe('WebhookDispatcher with a real receiver', () => {
     publish(bus, 'demo');
     bus.emit(LivepipeEvent.PublishRefused, { channel: 'demo', protocol: 'rtmp', reason: 'wrong-key', remoteAddress: '10.0.0.9' });
     bus.emit(LivepipeEvent.TranscoderState, { channel: 'demo', state: 'restarting', previous: 'running', reason: 'ffmpeg exited (1)' });
+    bus.emit(LivepipeEvent.LadderRestarted, { channel: 'demo', reason: 'operator restart' });
     bus.emit(LivepipeEvent.PartReady, { channel: 'demo', rendition: 'v0', msn: 1, part: 0 }); // not a webhook event
-    await eventually(() => (r.received.length >= 4 ? true : undefined), 'four deliveries', 5000);
+    await eventually(() => (r.received.length >= 5 ? true : undefined), 'five deliveries', 5000);
 
-    expect(r.received.map((d) => d.event.type)).toEqual(['channel.live', 'publish.started', 'publish.refused', 'transcoder.restarting']);
+    expect(r.received.map((d) => d.event.type)).toEqual(['channel.live', 'publish.started', 'publish.refused', 'transcoder.restarting', 'transcoder.restarting']);
+    expect(r.received.slice(3).map((d) => d.event.data)).toEqual([
+      { channel: 'demo', cause: 'crash', reason: 'ffmpeg exited (1)' },
+      { channel: 'demo', cause: 'operator', reason: 'operator restart' },
+    ]);
     for (const delivery of r.received) {
       expect(r.verify(delivery, SECRET)).toBe('valid');
       expect(r.verify(delivery, 'some-other-secret-000')).toBe('bad-signature');
@@ -71,7 +76,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     // A tampered body no longer matches its signature.
     const tampered = { ...r.received[0]!, body: r.received[0]!.body.replace('live', 'idle') };
     expect(r.verify(tampered, SECRET)).toBe('bad-signature');
-    expect(metrics.outcomes).toMatchObject({ delivered: 4, retried: 0, failed: 0, dropped: 0 });
+    expect(metrics.outcomes).toMatchObject({ delivered: 5, retried: 0, failed: 0, dropped: 0 });
   });
 
   it('sends a receiver only the events it asked for', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LivepipeEvent } from '../../../src/core/event-bus.js';
 import { targetProblems } from '../../../src/notify/webhook-dispatcher.js';
-import { webhookEvent, webhookTypeOf } from '../../../src/notify/webhook-events.js';
+import { webhookDataOf, webhookEvent, webhookTypeOf } from '../../../src/notify/webhook-events.js';
 
 describe('webhookTypeOf', () => {
   const cases: Array<[string, LivepipeEvent, object, string | undefined]> = [
@@ -13,10 +13,21 @@ describe('webhookTypeOf', () => {
     ['a publish refused', LivepipeEvent.PublishRefused, { channel: 'a', protocol: 'rtmp', reason: 'wrong-key' }, 'publish.refused'],
     ['a transcoder restarting', LivepipeEvent.TranscoderState, { channel: 'a', state: 'restarting', previous: 'running' }, 'transcoder.restarting'],
     ['a transcoder running', LivepipeEvent.TranscoderState, { channel: 'a', state: 'running', previous: 'starting' }, undefined],
+    ['an operator restart', LivepipeEvent.LadderRestarted, { channel: 'a', reason: 'operator restart' }, 'transcoder.restarting'],
     ['a part (not a webhook event)', LivepipeEvent.PartReady, { channel: 'a', rendition: 'v', msn: 1, part: 0 }, undefined],
   ];
   it.each(cases)('%s → %s', (_what, event, payload, expected) => {
     expect(webhookTypeOf(event as never, payload as never)).toBe(expected);
+  });
+
+  it('transcoder.restarting has one data shape, crash or operator', () => {
+    expect(webhookDataOf(LivepipeEvent.TranscoderState, { channel: 'a', state: 'restarting', previous: 'running', reason: 'ffmpeg exited (1); restart in 500 ms' })).toEqual({
+      channel: 'a',
+      cause: 'crash',
+      reason: 'ffmpeg exited (1); restart in 500 ms',
+    });
+    expect(webhookDataOf(LivepipeEvent.LadderRestarted, { channel: 'a', reason: 'ladder changed' })).toEqual({ channel: 'a', cause: 'operator', reason: 'ladder changed' });
+    expect(webhookDataOf(LivepipeEvent.PublishStarted, { channel: 'a', protocol: 'srt' })).toEqual({ channel: 'a', protocol: 'srt' });
   });
 
   it('an event carries the payload as data, a unique id and the time', () => {
