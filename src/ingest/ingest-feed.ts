@@ -156,7 +156,8 @@ export abstract class LiveFeedBase implements IngestFeed {
 
 /**
  * The live feeds of this node, one per channel whatever the protocol, and the one place that emits
- * `PublishStarted` / `PublishEnded`. Enforces one publisher per channel across RTMP and SRT.
+ * `PublishStarted` / `PublishEnded` (and, for ingest's refusals, `PublishRefused`). Enforces one
+ * publisher per channel across RTMP and SRT.
  */
 export class IngestFeedRegistry {
   private readonly feeds = new Map<string, LiveFeedBase>();
