@@ -62,6 +62,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     maxChannels: config.maxChannelDefinitions,
   });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
+  metrics.trackUploadBacklog(() => ({ objects: origin.pending.size, bytes: origin.pending.bytes }));
   const channels = buildChannelPipeline({
     config,
     registry,

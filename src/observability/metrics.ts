@@ -106,6 +106,12 @@ export interface ChannelMetrics {
   removeChannel(channel: string): void;
 }
 
+/** For whoever owns the process's upload backlog (serve: the embedded origin's pending objects). */
+export interface UploadBacklogMetrics {
+  /** `probe` is read at every scrape: media accepted by the upload queues and not in storage yet. */
+  trackUploadBacklog(probe: () => { objects: number; bytes: number }): void;
+}
+
 /** For the webhook dispatcher (`notify/webhook-dispatcher.ts`, whose `WebhookMetricsPort` this matches). */
 export interface WebhookMetrics {
   countWebhookDelivery(outcome: WebhookOutcomeLabel): void;
@@ -125,7 +131,7 @@ export interface MetricsOptions {
   now?: () => number;
 }
 
-export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics, WebhookMetrics {
+export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics, WebhookMetrics, UploadBacklogMetrics {
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
@@ -146,6 +152,7 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly channelsByState: Gauge<'state'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
   private readonly webhookQueueDepth: Gauge;
+  private uploadBacklog: (() => { objects: number; bytes: number }) | undefined;
 
   /**
    * Origin counts are plain numbers bumped on the request hot path (no label objects, no hashing) and
@@ -312,6 +319,23 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
       help: 'Webhook events waiting for delivery, all receivers together.',
       registers,
     });
+    const backlog = () => this.uploadBacklog?.() ?? { objects: 0, bytes: 0 };
+    new Gauge({
+      name: 'livepipe_upload_queued_objects',
+      help: 'Media (parts, segments, init segments) accepted by the upload queues and not in storage yet; the origin serves them from memory meanwhile.',
+      registers,
+      collect() {
+        this.set(backlog().objects);
+      },
+    });
+    new Gauge({
+      name: 'livepipe_upload_queued_bytes',
+      help: 'Bytes of the media accepted by the upload queues and not in storage yet.',
+      registers,
+      collect() {
+        this.set(backlog().bytes);
+      },
+    });
     // Known label sets start at zero so that rate() and absent() queries see them from the start.
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
     for (const operation of STORAGE_OPERATIONS) {
@@ -396,6 +420,10 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
 
   countCacheMiss(): void {
     this.originTallies.cacheMisses += 1;
+  }
+
+  trackUploadBacklog(probe: () => { objects: number; bytes: number }): void {
+    this.uploadBacklog = probe;
   }
 
   countWebhookDelivery(outcome: WebhookOutcomeLabel): void {

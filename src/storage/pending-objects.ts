@@ -49,6 +49,13 @@ export class PendingObjects {
   get size(): number {
     return this.objects.size;
   }
+
+  /** Bytes of the objects held (summed when asked: read at scrape time, not on the put path). */
+  get bytes(): number {
+    let total = 0;
+    for (const entry of this.objects.values()) total += entry.body.byteLength;
+    return total;
+  }
 }
 
 /**

@@ -258,6 +258,7 @@ describe('docker/grafana', () => {
     metrics.countCacheMiss();
     metrics.countWebhookDelivery('delivered');
     metrics.setWebhookQueueDepth(2);
+    metrics.trackUploadBacklog(() => ({ objects: 3, bytes: 300_000 }));
     const families = new Map<string, Set<string>>();
     for (const family of await metrics.registry.getMetricsAsJSON()) {
       const labels = new Set<string>();
@@ -291,7 +292,7 @@ describe('docker/grafana', () => {
       for (const label of [...selectorLabels, ...groupLabels, ...labelValues]) expect(labelsOfExpr.has(label), `label ${label} in ${expr}`).toBe(true);
     }
     // The issue's list: channels by state, ingest bitrate, transcoder speed and restarts, part latency,
-    // storage errors, origin requests, held requests and cache, webhook deliveries.
+    // upload backlog, storage errors, origin requests, held requests and cache, webhook deliveries.
     for (const family of [
       'livepipe_channels',
       'livepipe_channel_state',
@@ -307,6 +308,8 @@ describe('docker/grafana', () => {
       'livepipe_origin_cache_misses_total',
       'livepipe_webhook_deliveries_total',
       'livepipe_webhook_queue_depth',
+      'livepipe_upload_queued_objects',
+      'livepipe_upload_queued_bytes',
     ]) {
       expect(used, family).toContain(family);
     }
