@@ -126,6 +126,18 @@ describe('docker/compose.yaml', () => {
     expect(existsSync(join(resolve(DIR, build.context), build.dockerfile))).toBe(true);
   });
 
+  it('gives livepipe a data directory on a named volume that the image lets its user write', async () => {
+    const { flags } = await livepipeConfig();
+    const service = (await compose()).services.livepipe!;
+    const volume = (service.volumes ?? []).find((v) => v.split(':')[1] === flags.dataDir);
+    expect(volume, `a volume at ${flags.dataDir}`).toBeDefined();
+    expect(volume!.startsWith('.')).toBe(false); // named, not a bind mount owned by the host user
+    const dockerfile = await readFile(join(DIR, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(new RegExp(`chown node:node ${flags.dataDir}\\b`));
+    expect(runtime.indexOf(`chown node:node ${flags.dataDir}`)).toBeLessThan(runtime.indexOf('USER node'));
+  });
+
   it('mounts files and folders that exist', async () => {
     const { services } = await compose();
     let count = 0;
