@@ -2,6 +2,7 @@
  * livepipe's layers, bottom to top (../shared/STYLE.md; the README's "Architecture" section):
  *
  *   core, observability            errors, logger, ids, clock, event bus; metrics registry and ports
+ *   notify                         webhooks: a bus subscriber that calls out; on the floor only
  *   config · storage · hls · mp4 · ladder   leaves: depend only on the row above
  *   ingest · transcode · package   the data path; transcode and package meet only through ladder's run contract
  *   channels                       one channel = feed → supervisor → packager
@@ -35,6 +36,13 @@ module.exports = {
       comment: 'observability (the metrics registry and its ports) depends on core only.',
       from: { path: layer('observability') },
       to: { path: '^src/', pathNot: layer('core', 'observability') },
+    },
+    {
+      name: 'notify-on-core-and-observability',
+      severity: 'error',
+      comment: 'notify (webhooks) subscribes to the bus and calls out over HTTP; it knows no layer that emits the events.',
+      from: { path: layer('notify') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'notify') },
     },
     {
       name: 'leaves-on-core-and-observability',

@@ -15,6 +15,7 @@ import { buildChannelPipeline } from './build-channel-pipeline.js';
 import { buildOpsApi } from './build-ops-api.js';
 import { buildEmbeddedOrigin } from './build-origin.js';
 import { buildStorage } from './build-storage.js';
+import { buildWebhooks } from './build-webhooks.js';
 import { ComponentRunner } from './component-runner.js';
 import { component } from './component.js';
 
@@ -22,10 +23,11 @@ import { component } from './component.js';
  * `livepipe serve`, composed: ingest (RTMP, SRT), a supervised ladder and an LL-HLS packager per
  * live channel, the embedded origin and the ops API, in one process.
  *
- * Start order: event bus → storage → channel registry → open-publish guard → origin → channels
+ * Start order: event bus → webhooks → storage → channel registry → open-publish guard → origin → channels
  * (admission, manager) → ingest → API. `close()` stops in reverse: API, then ingest (no new
  * publishers; live ones end), then the ladders (each packager finishes its segment in flight and
- * its uploads), then origin, registry, storage, and the bus's listeners.
+ * its uploads), then origin, registry, storage, webhooks (the shutdown's events get a moment to go
+ * out), and the bus's listeners.
  */
 
 /** A running `serve`: for tests and for the CLI action. */
@@ -49,6 +51,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   }
   const bus = new EventBus();
   const metrics = new Metrics();
+  const webhooks = buildWebhooks({ targets: config.webhooks, bus, logger, metrics });
   const knownLadders = new Set(await listLadders(laddersDir));
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
   const registry = new ChannelRegistry({
@@ -59,6 +62,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     maxChannels: config.maxChannelDefinitions,
   });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
+  metrics.trackUploadBacklog(() => ({ objects: origin.pending.size, bytes: origin.pending.bytes }));
   const channels = buildChannelPipeline({
     config,
     registry,
@@ -96,6 +100,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   await runner.start(
     // Closed last: no listener outlives the components that subscribed.
     component('event-bus', { close: () => bus.removeAllListeners() }),
+    webhooks.component,
     component('upload-health', { close: () => uploadHealth.close() }),
     storageComponent,
     component('registry', registry),

@@ -141,6 +141,7 @@ export class Channel {
     return this.serialize(async () => {
       if (this.state === 'stopped') {
         this.logger.warn({ protocol: feed.protocol }, 'publish refused: channel is stopped by an operator');
+        this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol: feed.protocol, reason: 'channel-stopped' });
         this.deps.kickPublisher(this.spec.id);
         return;
       }
@@ -384,6 +385,7 @@ export class Channel {
     this.logger.info({ why }, 'restarting the ladder');
     this.restarts += 1;
     this.deps.metrics?.countTranscoderRestart(this.spec.id);
+    this.deps.bus.emit(LivepipeEvent.LadderRestarted, { channel: this.spec.id, reason: why });
     await this.stopLadder();
     await this.startLadder();
   }
@@ -437,9 +439,11 @@ export class Channel {
   private setState(next: ChannelState, reason: string): void {
     if (next === this.state) return;
     this.logger.info({ from: this.state, to: next, reason }, 'channel state');
+    const previous = this.state;
     this.state = next;
     this.stateReason = reason;
     this.deps.metrics?.setChannelState(this.spec.id, next);
+    this.deps.bus.emit(LivepipeEvent.ChannelStateChanged, { channel: this.spec.id, state: next, previous, reason });
   }
 
   private clearGrace(): void {

@@ -50,6 +50,28 @@ export const channelSchema = z
 
 export type ChannelConfig = z.infer<typeof channelSchema>;
 
+/**
+ * One webhook receiver (`webhooks:` list; README "Webhooks"). Each gets the channel, publish and
+ * transcoder events as signed JSON POSTs, retried with backoff on a bounded queue; the dispatcher
+ * (`notify/webhook-dispatcher.ts`) checks the event names when serve starts.
+ */
+export const webhookSchema = z
+  .object({
+    /** http(s) URL the events are POSTed to. */
+    url: z.string().url().regex(/^https?:\/\//i, 'http:// or https:// only'),
+    /** HMAC-SHA256 key of `X-Livepipe-Signature`, at least 16 characters. Never logged. */
+    secret: z.string().min(16, 'webhook secrets must be at least 16 characters').max(256),
+    /**
+     * The event types this receiver wants (`channel.live`, `channel.idle`, `channel.failed`,
+     * `channel.reconnecting`, `channel.stopped`, `publish.started`, `publish.ended`,
+     * `publish.refused`, `transcoder.restarting`); omitted = all of them.
+     */
+    events: z.array(z.string().regex(/^[a-z]+\.[a-z]+$/)).min(1).optional(),
+  })
+  .strict();
+
+export type WebhookConfig = z.infer<typeof webhookSchema>;
+
 const hostSchema = z.string().min(1);
 const portSchema = z.number().int().min(0).max(65535);
 
@@ -118,6 +140,8 @@ export const serviceConfigSchema = z
      */
     maxChannelDefinitions: z.number().int().min(1).max(100_000).default(256),
     channels: z.array(channelSchema).default([]),
+    /** Webhook receivers (default none). At most 16: each has its own queue and delivery loop. */
+    webhooks: z.array(webhookSchema).max(16).default([]),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -180,6 +204,9 @@ const ENV_MAP: Array<[string, string[], 'string' | 'number']> = [
   ['LIVEPIPE_RTMP_PORT', ['rtmp', 'port'], 'number'],
   ['LIVEPIPE_SRT_PORT', ['srt', 'portBase'], 'number'],
 ];
+
+/** The environment variables the service config reads (deployment files are checked against them). */
+export const SERVICE_CONFIG_ENV_VARS: readonly string[] = ENV_MAP.map(([name]) => name);
 
 /** Pure: merges a parsed file object, environment and overrides, validates, and freezes. */
 export function buildServiceConfig(

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { ChannelState } from './channel-state.js';
 
 /**
  * One typed event hub per process. Event names live in one enum; `EventPayloads` gives each its
@@ -19,6 +20,12 @@ export enum LivepipeEvent {
   PublishEnded = 'ingest:publish-ended',
   /** Storage calls started failing or recovered. */
   StorageHealth = 'storage:health',
+  /** A channel changed state (idle, live, reconnecting, stopped, failed); emitted by the channel. */
+  ChannelStateChanged = 'channel:state',
+  /** A channel restarts its ladder on purpose (operator restart, ladder change); crash restarts are `TranscoderState` `restarting`. */
+  LadderRestarted = 'channel:ladder-restarted',
+  /** A publish was refused (bad key, unknown channel, busy, stopped channel); emitted by ingest and the channel. */
+  PublishRefused = 'ingest:publish-refused',
 }
 
 export type TranscoderStateName = 'idle' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
@@ -38,6 +45,10 @@ export interface EventPayloads {
   [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; detail?: string };
   /** `channel`: the channel whose upload queue saw the change (storage is shared, so others follow). */
   [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string; channel?: string };
+  [LivepipeEvent.ChannelStateChanged]: { channel: string; state: ChannelState; previous: ChannelState; reason: string };
+  [LivepipeEvent.LadderRestarted]: { channel: string; reason: string };
+  /** `reason`: a short code (`wrong-key`, `unknown-channel`, `busy`, `channel-stopped`…); never the key. */
+  [LivepipeEvent.PublishRefused]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; remoteAddress?: string };
 }
 
 export type Listener<E extends LivepipeEvent> = (payload: EventPayloads[E]) => void;

@@ -16,7 +16,7 @@ export function createRootLogger(options: RootLoggerOptions = {}): Logger {
     level: options.level ?? process.env.LIVEPIPE_LOG_LEVEL ?? 'info',
     base: { app: 'livepipe' },
     redact: {
-      paths: ['key', 'streamKey', 'passphrase', 'token', '*.key', '*.streamKey', '*.passphrase', '*.token'],
+      paths: ['key', 'streamKey', 'passphrase', 'token', 'secret', '*.key', '*.streamKey', '*.passphrase', '*.token', '*.secret'],
       censor: '[redacted]',
     },
   };

@@ -156,7 +156,8 @@ export abstract class LiveFeedBase implements IngestFeed {
 
 /**
  * The live feeds of this node, one per channel whatever the protocol, and the one place that emits
- * `PublishStarted` / `PublishEnded`. Enforces one publisher per channel across RTMP and SRT.
+ * `PublishStarted` / `PublishEnded` (and, for ingest's refusals, `PublishRefused`). Enforces one
+ * publisher per channel across RTMP and SRT.
  */
 export class IngestFeedRegistry {
   private readonly feeds = new Map<string, LiveFeedBase>();
@@ -202,6 +203,14 @@ export class IngestFeedRegistry {
     if (remoteAddress !== undefined) payload.remoteAddress = remoteAddress;
     this.bus.emit(LivepipeEvent.PublishStarted, payload);
     return true;
+  }
+
+  /**
+   * A publish to `channel` was refused before it started (wrong key, unknown channel, busy): emits
+   * `PublishRefused`. The caller logs why; `reason` is a short code, never the key.
+   */
+  refused(channel: string, protocol: IngestProtocol, reason: string, remoteAddress?: string): void {
+    this.bus.emit(LivepipeEvent.PublishRefused, { channel, protocol, reason, ...(remoteAddress !== undefined ? { remoteAddress } : {}) });
   }
 
   /** Disconnects the channel's publisher; `PublishEnded` follows with reason `kicked`. False if none. */

@@ -419,7 +419,8 @@ class RtmpSession {
     }
     const decision = this.deps.authorizer.authorize({ channel: target.channel, key: target.key }, { protocol: 'rtmp', remoteAddress: this.remote });
     if (!decision.allowed) {
-      // The authorizer logged the refusal (without the key).
+      // The authorizer logged the refusal (without the key). A name that is no channel id names nothing to notify about.
+      if (decision.refusal !== 'invalid-channel-id') this.deps.registry.refused(target.channel, 'rtmp', decision.refusal, this.remote);
       this.refuse('NetStream.Publish.Rejected', refusalMessage(decision.refusal), undefined);
       return;
     }
@@ -432,6 +433,7 @@ class RtmpSession {
       holder = this.deps.registry.holder(target.channel);
     }
     if (holder !== undefined) {
+      this.deps.registry.refused(target.channel, 'rtmp', 'busy', this.remote);
       this.refuse(
         'NetStream.Publish.BadName',
         `channel ${target.channel} is already being published`,

@@ -461,6 +461,7 @@ class SrtChannelListener {
     const holder = this.registry.holder(this.channel);
     if (holder !== undefined) {
       this.log.warn({ livePublisher: { protocol: holder.protocol, remoteAddress: holder.remoteAddress, since: holder.since } }, 'SRT publish refused: channel already has a live publisher');
+      this.registry.refused(this.channel, 'srt', 'busy');
       this.refusedBusy = true;
       this.proc?.signal('SIGTERM');
       return;

@@ -114,6 +114,22 @@ export interface ChannelMetrics {
   removeChannel(channel: string): void;
 }
 
+/** For whoever owns the process's upload backlog (serve: the embedded origin's pending objects). */
+export interface UploadBacklogMetrics {
+  /** `probe` is read at every scrape: media accepted by the upload queues and not in storage yet. */
+  trackUploadBacklog(probe: () => { objects: number; bytes: number }): void;
+}
+
+/** For the webhook dispatcher (`notify/webhook-dispatcher.ts`, whose `WebhookMetricsPort` this matches). */
+export interface WebhookMetrics {
+  countWebhookDelivery(outcome: WebhookOutcomeLabel): void;
+  setWebhookQueueDepth(depth: number): void;
+}
+
+/** The `outcome` label values of `livepipe_webhook_deliveries_total`. */
+export type WebhookOutcomeLabel = 'delivered' | 'retried' | 'failed' | 'dropped';
+const WEBHOOK_OUTCOMES: readonly WebhookOutcomeLabel[] = ['delivered', 'retried', 'failed', 'dropped'];
+
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
@@ -123,7 +139,7 @@ export interface MetricsOptions {
   now?: () => number;
 }
 
-export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics {
+export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics, WebhookMetrics, UploadBacklogMetrics {
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
@@ -143,6 +159,9 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
   private readonly cacheMisses: Counter;
   private readonly channelState: Gauge<'channel' | 'state'>;
   private readonly channelsByState: Gauge<'state'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
+  private readonly webhookQueueDepth: Gauge;
+  private uploadBacklog: (() => { objects: number; bytes: number }) | undefined;
 
   /**
    * Origin counts are plain numbers bumped on the request hot path (no label objects, no hashing) and
@@ -304,7 +323,36 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
         }
       },
     });
+    this.webhookDeliveries = new Counter({
+      name: 'livepipe_webhook_deliveries_total',
+      help: 'Webhook deliveries by outcome: delivered (2xx), retried (an attempt failed, another follows), failed (given up), dropped (pushed out of a full queue or left at shutdown).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.webhookQueueDepth = new Gauge({
+      name: 'livepipe_webhook_queue_depth',
+      help: 'Webhook events waiting for delivery, all receivers together.',
+      registers,
+    });
+    const backlog = () => this.uploadBacklog?.() ?? { objects: 0, bytes: 0 };
+    new Gauge({
+      name: 'livepipe_upload_queued_objects',
+      help: 'Media (parts, segments, init segments) accepted by the upload queues and not in storage yet; the origin serves them from memory meanwhile.',
+      registers,
+      collect() {
+        this.set(backlog().objects);
+      },
+    });
+    new Gauge({
+      name: 'livepipe_upload_queued_bytes',
+      help: 'Bytes of the media accepted by the upload queues and not in storage yet.',
+      registers,
+      collect() {
+        this.set(backlog().bytes);
+      },
+    });
     // Known label sets start at zero so that rate() and absent() queries see them from the start.
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
     for (const operation of STORAGE_OPERATIONS) {
       this.storageErrors.inc({ operation }, 0);
     }
@@ -392,6 +440,18 @@ export class Metrics implements IngestMetrics, TranscoderMetrics, PackagerMetric
 
   countCacheMiss(): void {
     this.originTallies.cacheMisses += 1;
+  }
+
+  trackUploadBacklog(probe: () => { objects: number; bytes: number }): void {
+    this.uploadBacklog = probe;
+  }
+
+  countWebhookDelivery(outcome: WebhookOutcomeLabel): void {
+    if (WEBHOOK_OUTCOMES.includes(outcome)) this.webhookDeliveries.inc({ outcome });
+  }
+
+  setWebhookQueueDepth(depth: number): void {
+    if (Number.isFinite(depth) && depth >= 0) this.webhookQueueDepth.set(depth);
   }
 
   setChannelState(channel: string, state: ChannelState): void {

@@ -93,6 +93,13 @@ export class PendingObjects {
     return this.objects.size;
   }
 
+  /** Bytes of the objects not stored yet (summed when asked: read at scrape time, not on the put path). */
+  get bytes(): number {
+    let total = 0;
+    for (const entry of this.objects.values()) total += entry.body.byteLength;
+    return total;
+  }
+
   /** Bytes of recently stored media held. */
   get recentHeldBytes(): number {
     return this.recentBytes;

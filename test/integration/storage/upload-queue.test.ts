@@ -122,6 +122,7 @@ describe('upload queue against a real S3 that goes away and comes back', () => {
     expect(pending.get(keys[1]!)).toBeUndefined();
     expect(pending.get('live/ch1/v/part-2-3.m4s')?.body[0]).toBe(3);
     expect(q.stats()).toMatchObject({ evicted: 1, rejected: 0, queuedItems: 3, queuedBytes: 300 });
+    expect(pending.bytes).toBe(300); // what livepipe_upload_queued_bytes reports
 
     // Nothing evictable (non-evictable waiting, the running one never): refused at once.
     const q2 = queue({ ...PATIENT, concurrency: 1, maxQueuedItems: 2, maxQueuedBytes: 1000 });
@@ -135,6 +136,7 @@ describe('upload queue against a real S3 that goes away and comes back', () => {
     await s3.restart();
     await Promise.all([waiting[0], waiting[2], fourth, init, init2]);
     expect(pending.size).toBe(0);
+    expect(pending.bytes).toBe(0);
     for (const key of [keys[0]!, keys[2]!, 'live/ch1/v/part-2-3.m4s']) expect(await storage.get(key)).toBeDefined();
     expect(await storage.get(keys[1]!)).toBeUndefined();
     // the byte bound holds on its own too: an object larger than the bound is refused

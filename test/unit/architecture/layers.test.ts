@@ -77,6 +77,11 @@ describe('layering', () => {
       ['app', 'cli', 'nothing-imports-cli'],
       ['cli', 'app', ''],
       ['app', 'origin', ''],
+      ['notify', 'channels', 'notify-on-core-and-observability'],
+      ['notify', 'config', 'notify-on-core-and-observability'],
+      ['notify', 'core', ''],
+      ['notify', 'observability', ''],
+      ['app', 'notify', ''],
     ];
 
     it.each(cases)('%s → %s is reported by [%s]', async (from, to, rules) => {

@@ -98,6 +98,37 @@ describe('channel definition bounds', () => {
   });
 });
 
+describe('webhooks', () => {
+  const secret = 'a-webhook-secret-0123';
+  it('defaults to none', () => {
+    expect(buildServiceConfig({}, {}, {}).webhooks).toEqual([]);
+  });
+
+  it('accepts a receiver with and without an event filter', () => {
+    const config = buildServiceConfig(
+      { webhooks: [{ url: 'https://hooks.example.com/livepipe?t=1', secret }, { url: 'http://127.0.0.1:9999/', secret, events: ['channel.live', 'publish.refused'] }] },
+      {},
+      {},
+    );
+    expect(config.webhooks).toEqual([
+      { url: 'https://hooks.example.com/livepipe?t=1', secret },
+      { url: 'http://127.0.0.1:9999/', secret, events: ['channel.live', 'publish.refused'] },
+    ]);
+  });
+
+  // [what, receiver, the message naming the problem]
+  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a short secret', { url: 'https://h.example/', secret: 'short' }, /webhooks\.0\.secret: webhook secrets must be at least 16 characters/],
+    ['no URL', { url: 'not a url', secret }, /webhooks\.0\.url/],
+    ['another scheme', { url: 'ftp://h.example/', secret }, /webhooks\.0\.url: http:\/\/ or https:\/\/ only/],
+    ['an empty event filter', { url: 'https://h.example/', secret, events: [] }, /webhooks\.0\.events/],
+    ['an unknown setting', { url: 'https://h.example/', secret, retries: 3 }, /webhooks\.0/],
+  ];
+  it.each(refused)('refuses %s', (_what, receiver, message) => {
+    expect(() => buildServiceConfig({ webhooks: [receiver] }, {}, {}, 'test')).toThrow(message);
+  });
+});
+
 describe('isLoopbackHost', () => {
   it.each([
     ['127.0.0.1', true],

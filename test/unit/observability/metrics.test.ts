@@ -33,6 +33,10 @@ describe('Metrics', () => {
       livepipe_origin_cache_misses_total: 'counter',
       livepipe_channel_state: 'gauge',
       livepipe_channels: 'gauge',
+      livepipe_webhook_deliveries_total: 'counter',
+      livepipe_webhook_queue_depth: 'gauge',
+      livepipe_upload_queued_objects: 'gauge',
+      livepipe_upload_queued_bytes: 'gauge',
     });
     for (const name of parsed.types.keys()) expect(parsed.help.get(name), name).toBeTruthy();
   });
@@ -114,6 +118,27 @@ describe('Metrics', () => {
     expect(sampleValue(p, 'livepipe_channels', { state: 'live' })).toBe(2);
     expect(sampleValue(p, 'livepipe_channels', { state: 'failed' })).toBe(1);
     expect(sampleValue(p, 'livepipe_channels', { state: 'idle' })).toBe(0);
+  });
+
+  it('reads the upload backlog and counts webhook deliveries at scrape time', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    let backlog = { objects: 0, bytes: 0 };
+    expect(sampleValue(await scrape(metrics), 'livepipe_upload_queued_objects')).toBe(0);
+    metrics.trackUploadBacklog(() => backlog);
+    backlog = { objects: 4, bytes: 123_456 };
+    metrics.countWebhookDelivery('delivered');
+    metrics.countWebhookDelivery('dropped');
+    metrics.countWebhookDelivery('dropped');
+    metrics.countWebhookDelivery('bogus' as never);
+    metrics.setWebhookQueueDepth(7);
+    const parsed = await scrape(metrics);
+    expect(sampleValue(parsed, 'livepipe_upload_queued_objects')).toBe(4);
+    expect(sampleValue(parsed, 'livepipe_upload_queued_bytes')).toBe(123_456);
+    expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'delivered' })).toBe(1);
+    expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'dropped' })).toBe(2);
+    expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'failed' })).toBe(0);
+    expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'bogus' })).toBeUndefined();
+    expect(sampleValue(parsed, 'livepipe_webhook_queue_depth')).toBe(7);
   });
 
   it('uses part-latency buckets suited to 0.1–5 s', () => {

@@ -1,0 +1,104 @@
+/**
+ * Webhooks from a real `livepipe serve` with a real ffmpeg publisher: one receiver answers, another
+ * hangs on every request. The answering one gets every channel, publish and restart event, signed; while the
+ * hanging one holds its deliveries, the channel's parts keep appearing at the origin.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastPosition } from '../../src/hls/playlist-model.js';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
+import { eventually, getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const KEY = 'hooked-channel-key-0123';
+const SECRET = 'webhook-secret-0123456789';
+const HANGING_SECRET = 'hanging-secret-0123456789';
+
+describe('livepipe serve: webhooks', () => {
+  let serve: ServeFixture;
+  let healthy: WebhookReceiver;
+  let hanging: WebhookReceiver;
+
+  beforeAll(async () => {
+    healthy = await startWebhookReceiver();
+    hanging = await startWebhookReceiver(() => 'hang');
+    serve = await startServeFixture({
+      reconnectGraceSeconds: 1,
+      channels: [{ id: 'hooked', ladder: 'low-latency', key: KEY }],
+      webhooks: [
+        { url: hanging.url, secret: HANGING_SECRET },
+        { url: healthy.url, secret: SECRET },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await serve?.close();
+    await healthy?.close();
+    await hanging?.close();
+  });
+
+  const types = () => healthy.received.map((d) => d.event.type);
+  const metric = async (name: string, labels: Record<string, string> = {}) =>
+    sampleValue(parsePrometheusText((await getText(`${serve.apiBase}/metrics`)).text), name, labels);
+
+  it('tells the receivers of a refused publish', async () => {
+    const refused = serve.publish(serve.rtmpUrl('hooked', 'not-the-right-key-000'), 'flv', { seconds: 8 });
+    await refused.exited;
+    const delivery = await eventually(() => healthy.received.find((d) => d.event.type === 'publish.refused'), 'publish.refused', 10_000);
+    expect(delivery.event.data).toMatchObject({ channel: 'hooked', protocol: 'rtmp', reason: 'wrong-key' });
+    expect(healthy.verify(delivery, SECRET)).toBe('valid');
+    expect(delivery.body).not.toContain('not-the-right-key-000');
+  });
+
+  it('parts keep appearing while a receiver hangs, and the answering receiver gets publish.started and channel.live', async () => {
+    serve.publish(serve.rtmpUrl('hooked', KEY), 'flv');
+    await eventually(() => (types().includes('channel.live') ? true : undefined), 'channel.live delivered', 30_000);
+    expect(types()).toContain('publish.started');
+    const master = await eventually(async () => {
+      const r = await getText(`${serve.live('hooked')}/master.m3u8`);
+      return r.status === 200 ? r.text : undefined;
+    }, 'master playlist', 45_000);
+    const rendition = renditionsOf(master)[0]!;
+    await eventually(async () => ((await mediaPlaylist(serve.live('hooked'), rendition)) !== undefined ? true : undefined), 'first part', 30_000);
+
+    // The hanging receiver holds a delivery and has a backlog the whole time we watch the parts.
+    expect(hanging.hanging()).toBeGreaterThanOrEqual(1);
+    expect(await metric('livepipe_webhook_queue_depth')).toBeGreaterThan(0);
+    const positions: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const playlist = await mediaPlaylist(serve.live('hooked'), rendition);
+      if (playlist !== undefined) {
+        const p = lastPosition(playlist);
+        positions.push(`${p.msn}.${p.part}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // 8 s of watching: the live edge moved in every 2 s window (no stall behind the hung receiver).
+    for (let w = 0; w + 4 < positions.length; w += 4) {
+      expect(positions[w + 4], positions.join(' ')).not.toBe(positions[w]);
+    }
+    expect(new Set(positions).size).toBeGreaterThanOrEqual(8);
+    expect(hanging.hanging()).toBeGreaterThanOrEqual(1);
+    expect(await metric('livepipe_webhook_deliveries_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
+  });
+
+  it('tells of an operator restart of the ladder', async () => {
+    await serve.handle.manager.restart('hooked');
+    const delivery = await eventually(() => healthy.received.find((d) => d.event.type === 'transcoder.restarting'), 'transcoder.restarting', 10_000);
+    expect(delivery.event.data).toEqual({ channel: 'hooked', cause: 'operator', reason: 'operator restart' });
+    await eventually(() => (serve.state('hooked') === 'live' ? true : undefined), 'live again', 30_000);
+  });
+
+  it('tells of the publish ending, the reconnect wait and the channel going idle, each delivery signed', async () => {
+    expect(serve.handle.ingest.kick('hooked')).toBe(true);
+    await eventually(() => (types().includes('channel.idle') ? true : undefined), 'channel.idle delivered', 30_000);
+    const order = types();
+    expect(order.indexOf('publish.ended')).toBeGreaterThan(order.indexOf('publish.started'));
+    expect(order.indexOf('channel.reconnecting')).toBeGreaterThan(order.indexOf('channel.live'));
+    expect(order.lastIndexOf('channel.idle')).toBeGreaterThan(order.indexOf('channel.reconnecting'));
+    for (const delivery of healthy.received) expect(healthy.verify(delivery, SECRET), delivery.event.type).toBe('valid');
+    // The receivers' secrets never reach the log.
+    expect(serve.logs.text()).not.toContain(SECRET);
+    expect(serve.logs.text()).not.toContain(HANGING_SECRET);
+  });
+});
