@@ -102,6 +102,15 @@ export function dateRangeEnd(range: DateRange): number {
 }
 
 /**
+ * How far apart (ms) two PROGRAM-DATE-TIMEs may be and still name the same segment boundary: renditions
+ * share boundaries (§6.2.4), but each computes its PDT from its own first sample, so audio and video
+ * differ by up to a frame. 50 ms, or half a part target when that is less.
+ */
+export function boundaryToleranceMs(playlist: Pick<MediaPlaylist, 'partTarget'>): number {
+  return Math.min(50, 500 * playlist.partTarget);
+}
+
+/**
  * Whether any of a range's time is at or after `from` (epoch ms): it starts there or later, or it ends
  * after it. A range that ends exactly at `from` lies wholly before it.
  */

@@ -1,4 +1,4 @@
-import { dateRangeEnd, dateRangeReaches, type DateRange, type MediaPlaylist, type MultivariantPlaylist, type PartEntry, type SegmentEntry } from './playlist-model.js';
+import { boundaryToleranceMs, dateRangeEnd, dateRangeReaches, type DateRange, type MediaPlaylist, type MultivariantPlaylist, type PartEntry, type SegmentEntry } from './playlist-model.js';
 
 /**
  * The one place where playlist text is made: `MediaPlaylist` → text, in full or as a delta update
@@ -57,7 +57,7 @@ interface Marker {
 
 /**
  * Every date range goes before the first rendered segment (or the open segment) whose
- * PROGRAM-DATE-TIME is at or after its START-DATE — the segment at the splice point — or at the end
+ * PROGRAM-DATE-TIME is at or after its START-DATE (within `boundaryToleranceMs`) — the segment at the splice point — or at the end
  * when that segment is not listed yet. With `cueTags`, EXT-X-CUE-OUT:<seconds> goes before the segment
  * where a range with SCTE35-OUT starts and EXT-X-CUE-IN before the one where it ends.
  */
@@ -163,13 +163,14 @@ export function serializeMediaPlaylist(playlist: MediaPlaylist, options: MediaSe
     lines.push(line);
   }
   const markers = markersOf(playlist, ranges);
+  const tolerance = boundaryToleranceMs(playlist);
   let nextMarker = 0;
   // The markers due at or before this PROGRAM-DATE-TIME. Before the first rendered segment, a cue tag
   // whose time passed already is dropped: that segment is not where the splice happened.
   const markersUpTo = (pdt: number, first: boolean): void => {
-    while (nextMarker < markers.length && markers[nextMarker]!.at <= pdt) {
+    while (nextMarker < markers.length && markers[nextMarker]!.at <= pdt + tolerance) {
       const m = markers[nextMarker++]!;
-      if (!(first && m.at < pdt && !m.line.startsWith('#EXT-X-DATERANGE'))) lines.push(m.line);
+      if (!(first && m.at < pdt - tolerance && !m.line.startsWith('#EXT-X-DATERANGE'))) lines.push(m.line);
     }
   };
 
