@@ -3,7 +3,7 @@
  *
  *   core, observability            errors, logger, ids, clock, event bus; metrics registry and ports
  *   notify                         webhooks: a bus subscriber that calls out; on the floor only
- *   config · storage · hls · mp4 · ladder   leaves: depend only on the row above
+ *   config · storage · hls · mp4 · ladder · scte35   leaves: depend only on the row above
  *   ingest · transcode · package   the data path; transcode and package meet only through ladder's run contract
  *   channels                       one channel = feed → supervisor → packager
  *   origin · api                   HTTP faces; origin reads storage and hls, never transcode or ingest
@@ -47,16 +47,16 @@ module.exports = {
     {
       name: 'leaves-on-core-and-observability',
       severity: 'error',
-      comment: 'config, storage, hls, mp4 and ladder are leaves: they depend only on core and observability (and themselves).',
-      from: { path: layer('config', 'storage', 'hls', 'mp4', 'ladder') },
+      comment: 'config, storage, hls, mp4, ladder and scte35 are leaves: they depend only on core and observability (and themselves).',
+      from: { path: layer('config', 'storage', 'hls', 'mp4', 'ladder', 'scte35') },
       to: { path: '^src/', pathNot: [layer('core', 'observability'), '^src/$1/'] },
     },
     {
       name: 'ingest-on-core-and-observability',
       severity: 'error',
-      comment: 'ingest hands out feeds; it knows nothing of what consumes them.',
+      comment: 'ingest hands out feeds (and the SCTE-35 cues found in them); it knows nothing of what consumes them.',
       from: { path: layer('ingest') },
-      to: { path: '^src/', pathNot: layer('core', 'observability', 'ingest') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'scte35', 'ingest') },
     },
     {
       name: 'transcode-not-package',
@@ -70,7 +70,7 @@ module.exports = {
       severity: 'error',
       comment: 'package consumes the run contract (ladder/run-contract.ts); it never imports the transcoder.',
       from: { path: layer('package') },
-      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'mp4', 'ladder', 'package') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'mp4', 'ladder', 'scte35', 'package') },
     },
     {
       name: 'channels-below-the-faces',

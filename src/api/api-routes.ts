@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { AdCueRequest } from '../channels/ad-cues.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from '../channels/channel-service.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { generateStreamKey } from '../core/secrets.js';
@@ -8,6 +9,8 @@ import {
   channelPatchBodySchema,
   channelViewSchema,
   createdChannelSchema,
+  cueAcceptedSchema,
+  cueBodySchema,
   healthSchema,
   readinessSchema,
 } from './api-schemas.js';
@@ -30,6 +33,7 @@ export type OperationId =
   | 'stopChannel'
   | 'startChannel'
   | 'kickChannel'
+  | 'cueChannel'
   | 'getOpenApi'
   | 'getHealth'
   | 'getReadiness'
@@ -151,6 +155,21 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     audit: true,
     channelParam: true,
     responses: { 204: { description: 'Deleted' } },
+  },
+  {
+    operationId: 'cueChannel',
+    method: 'POST',
+    path: `${CHANNEL}/cues`,
+    summary: 'Ad marker: an SCTE-35 splice out/in, as EXT-X-DATERANGE at the first segment boundary at or after `at` in every rendition',
+    tag: 'channels',
+    auth: true,
+    audit: true,
+    channelParam: true,
+    body: cueBodySchema,
+    responses: {
+      202: { description: 'Scheduled: the marker appears when the stream reaches that boundary', json: cueAcceptedSchema },
+      409: { description: 'The channel is not live, or an in cue with no break open' },
+    },
   },
   action('restartChannel', 'restart', 'Restart the ladder workers (viewers continue across a discontinuity)'),
   action('stopChannel', 'stop', 'Stop the ladder and refuse publishes until start'),
@@ -297,6 +316,18 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
     stopChannel: async ({ id }) => ok(await channels().stop(id)),
     startChannel: async ({ id }) => ok(await channels().start(id)),
     kickChannel: async ({ id }) => ok(await channels().kick(id)),
+    cueChannel: async ({ id, body, note }) => {
+      const input = body as z.infer<typeof cueBodySchema>;
+      if (input.type === 'in' && input.durationSeconds !== undefined) {
+        throw new LivepipeError(ErrorCode.BadRequest, 'body: durationSeconds is for out cues only');
+      }
+      const request: AdCueRequest = { type: input.type };
+      if (input.durationSeconds !== undefined) request.durationSeconds = input.durationSeconds;
+      if (input.at !== undefined) request.at = Date.parse(input.at);
+      const accepted = await channels().cue(id, request);
+      note({ cue: accepted.id, type: accepted.type });
+      return { status: 202, json: cueAcceptedSchema.parse(accepted) };
+    },
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),
     getReadiness: async () => {

@@ -81,6 +81,25 @@ export const errorBodySchema = z.object({
   }),
 });
 
+/** `POST /api/v1/channels/{id}/cues`: an ad break starts (out) or ends (in). */
+export const cueBodySchema = z
+  .object({
+    type: z.enum(['out', 'in']).describe('out: an ad break starts; in: the open break ends'),
+    durationSeconds: z.number().positive().max(86_400).optional().describe('out only: the planned break length (PLANNED-DURATION, break_duration)'),
+    at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('Splice instant (ISO 8601); default now. The marker lands on the first segment boundary at or after it'),
+  })
+  .strict();
+
+export const cueAcceptedSchema = z.object({
+  id: z.string().describe('The EXT-X-DATERANGE ID; an in cue names the break it ends'),
+  type: z.enum(['out', 'in']),
+  at: z.string().describe('The requested splice instant (ISO 8601)'),
+  scte35: z.string().describe('The splice_info_section written for the cue (SCTE35-OUT / SCTE35-IN), hex'),
+});
+
 export const healthSchema = z.object({ status: z.literal('ok') });
 
 export const readinessSchema = z.object({

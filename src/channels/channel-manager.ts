@@ -10,6 +10,7 @@ import type { IngestFeed } from '../ingest/ingest-feed.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from './channel-service.js';
+import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 
 export interface ChannelManagerOptions {
@@ -166,6 +167,10 @@ export class ChannelManager implements ChannelService {
 
   kick(id: string): Promise<ChannelView> {
     return this.act(id, (c) => c.kick());
+  }
+
+  cue(id: string, request: AdCueRequest): Promise<AdCueAccepted> {
+    return this.require(id).cue(request);
   }
 
   /** Runs an operator action on a channel and returns its view afterwards. */

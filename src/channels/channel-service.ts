@@ -4,6 +4,7 @@
  * `LivepipeError` (NotFound, Conflict, BadRequest, CapacityExceeded…); the API maps them to statuses.
  */
 import type { TranscoderStateName } from '../core/event-bus.js';
+import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 
 /** A channel's definition, as configured (YAML or API). */
 export interface ChannelSpec {
@@ -89,4 +90,6 @@ export interface ChannelService {
   start(id: string): Promise<ChannelView>;
   /** Drops the current publisher. */
   kick(id: string): Promise<ChannelView>;
+  /** An ad cue (SCTE-35 splice out / in) into the live stream: EXT-X-DATERANGE in every rendition. */
+  cue(id: string, request: AdCueRequest): Promise<AdCueAccepted>;
 }

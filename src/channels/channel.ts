@@ -7,6 +7,8 @@ import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
+import type { Cue } from '../package/cue-schedule.js';
+import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
 
 /** Default of `ChannelDeps.encoderGiveUpMs` (the service config's `encoderGiveUpSeconds`). */
@@ -25,6 +27,8 @@ export interface ChannelPackagerPort {
   restore?(): Promise<{ restored: number; live: number }>;
   /** Last published position per rendition. */
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
+  /** An ad cue: EXT-X-DATERANGE at the first segment boundary at or after its time, in every rendition. */
+  addCue?(cue: Cue): void;
   close(): Promise<void>;
 }
 
@@ -101,6 +105,7 @@ export class Channel {
   /** Serializes lifecycle operations (publish events, API calls) so they never interleave. */
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private adCues: AdCueBuilder | undefined;
 
   constructor(
     private spec: ChannelConfig,
@@ -238,6 +243,23 @@ export class Channel {
       if (!this.deps.kickPublisher(this.spec.id)) {
         throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no publisher to kick`);
       }
+    });
+  }
+
+  /**
+   * An operator's ad cue (out: a break starts, in: it ends). Only while live — a cue must land on a
+   * segment of this stream — else 409 CONFLICT, as is an in cue with no break open.
+   */
+  cue(request: AdCueRequest, now = Date.now()): Promise<AdCueAccepted> {
+    return this.serialize(async () => {
+      const packager = this.packager;
+      if (this.state !== 'live' || packager?.addCue === undefined) {
+        throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} is ${this.state}: ad cues need a live stream`);
+      }
+      const { cue, accepted } = (this.adCues ??= new AdCueBuilder(this.spec.id)).build(request, now);
+      packager.addCue(cue);
+      this.logger.info({ id: accepted.id, type: accepted.type, at: accepted.at }, 'ad cue accepted');
+      return accepted;
     });
   }
 

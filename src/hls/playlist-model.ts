@@ -65,6 +65,57 @@ export interface ServerControl {
   holdBack: number;
   /** Seconds; ≥ 6 × target duration. */
   canSkipUntil: number;
+  /**
+   * CAN-SKIP-DATERANGES=YES: a `_HLS_skip=v2` delta update also leaves out the date ranges that start
+   * before the skip boundary, listing removed ones in RECENTLY-REMOVED-DATERANGES. Default false.
+   */
+  canSkipDateRanges?: boolean;
+}
+
+/**
+ * EXT-X-DATERANGE (§4.4.5.1), as livepipe writes it for ad breaks (§4.4.5.1.1, "Mapping SCTE-35 into
+ * EXT-X-DATERANGE"): the splice out opens a range carrying SCTE35-OUT (and PLANNED-DURATION when the
+ * break's length is announced); the splice in completes the same ID with SCTE35-IN and DURATION. One
+ * entry per ID: an update replaces the entry, and the tag is rendered with every attribute it has so far
+ * ("tags with the same ID … MUST NOT differ in attributes they share").
+ */
+export interface DateRange {
+  /** ID: unique in the playlist. */
+  id: string;
+  /** CLASS, optional. */
+  class?: string;
+  /** START-DATE as epoch milliseconds: the PROGRAM-DATE-TIME of the segment at the splice point. */
+  startDate: number;
+  /** DURATION, seconds: known once the range has ended (the splice in). */
+  duration?: number;
+  /** PLANNED-DURATION, seconds: the announced length while the range is open. */
+  plannedDuration?: number;
+  /** SCTE35-OUT / SCTE35-IN / SCTE35-CMD: a splice_info_section as a hexadecimal-sequence ("0xFC30…"). */
+  scte35Out?: string;
+  scte35In?: string;
+  scte35Cmd?: string;
+}
+
+/** Where a date range ends (epoch ms): its DURATION, else its PLANNED-DURATION, else its start. */
+export function dateRangeEnd(range: DateRange): number {
+  return range.startDate + 1000 * (range.duration ?? range.plannedDuration ?? 0);
+}
+
+/**
+ * How far apart (ms) two PROGRAM-DATE-TIMEs may be and still name the same segment boundary: renditions
+ * share boundaries (§6.2.4), but each computes its PDT from its own first sample, so audio and video
+ * differ by up to a frame. 50 ms, or half a part target when that is less.
+ */
+export function boundaryToleranceMs(playlist: Pick<MediaPlaylist, 'partTarget'>): number {
+  return Math.min(50, 500 * playlist.partTarget);
+}
+
+/**
+ * Whether any of a range's time is at or after `from` (epoch ms): it starts there or later, or it ends
+ * after it. A range that ends exactly at `from` lies wholly before it.
+ */
+export function dateRangeReaches(range: DateRange, from: number): boolean {
+  return range.startDate >= from || dateRangeEnd(range) > from;
 }
 
 export interface MediaPlaylist {
@@ -88,6 +139,42 @@ export interface MediaPlaylist {
   renditionReports: RenditionReport[];
   /** EXT-X-ENDLIST */
   endList: boolean;
+  /**
+   * EXT-X-DATERANGE tags, by START-DATE. A range stays while any of its time is in the window
+   * (`expireDateRanges`). Absent = none.
+   */
+  dateRanges?: DateRange[];
+  /**
+   * IDs of date ranges that left the playlist recently: EXT-X-SKIP's RECENTLY-REMOVED-DATERANGES in a
+   * delta update that skips date ranges (§4.4.5.2, §6.2.5.1). Kept for one window after removal.
+   */
+  recentlyRemovedDateRanges?: Array<{ id: string; removedAtMsn: number }>;
+  /**
+   * Also write the legacy EXT-X-CUE-OUT:<seconds> / EXT-X-CUE-IN before the segment where a range with
+   * SCTE35-OUT starts / ends, for ad inserters that predate EXT-X-DATERANGE. Default false.
+   */
+  cueTags?: boolean;
+}
+
+/**
+ * Drops the date ranges whose whole time lies before the window's first segment (their segments left
+ * the playlist) and remembers their IDs for RECENTLY-REMOVED-DATERANGES for one window length.
+ * A range without DURATION or PLANNED-DURATION stays until its start leaves. Mutates `playlist`.
+ */
+export function expireDateRanges(playlist: MediaPlaylist): void {
+  const first = playlist.segments[0] ?? playlist.pending;
+  if (first === undefined || playlist.dateRanges === undefined) return;
+  const windowStart = first.programDateTime;
+  const kept: DateRange[] = [];
+  const removed = playlist.recentlyRemovedDateRanges ?? [];
+  for (const range of playlist.dateRanges) {
+    if (!dateRangeReaches(range, windowStart)) removed.push({ id: range.id, removedAtMsn: playlist.mediaSequence });
+    else kept.push(range);
+  }
+  playlist.dateRanges = kept;
+  const window = playlist.segments.length + 1;
+  const recent = removed.filter((r) => r.removedAtMsn + window > playlist.mediaSequence);
+  if (recent.length > 0 || playlist.recentlyRemovedDateRanges !== undefined) playlist.recentlyRemovedDateRanges = recent;
 }
 
 /** The last (msn, part index) the playlist fully contains; `part` is -1 if the msn has no listed part. */

@@ -1,5 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import type { MediaPlaylist, PartEntry, RenditionReport, SegmentEntry } from './playlist-model.js';
+import type { DateRange, MediaPlaylist, PartEntry, RenditionReport, SegmentEntry } from './playlist-model.js';
 
 /**
  * Parses livepipe's own media playlists back into the model: for resuming after a process restart and
@@ -45,6 +45,24 @@ function str(attrs: Map<string, string>, key: string, line: number): string {
   const v = attrs.get(key);
   if (v === undefined) throw fail(line, `${key} is missing`);
   return v;
+}
+
+function dateRangeOf(a: Map<string, string>, n: number): DateRange {
+  const startText = str(a, 'START-DATE', n);
+  const startDate = Date.parse(startText);
+  if (!Number.isFinite(startDate)) throw fail(n, `bad START-DATE "${startText}"`);
+  const range: DateRange = { id: str(a, 'ID', n), startDate };
+  const cls = a.get('CLASS');
+  if (cls !== undefined) range.class = cls;
+  if (a.has('DURATION')) range.duration = num(a.get('DURATION'), n, 'DURATION');
+  if (a.has('PLANNED-DURATION')) range.plannedDuration = num(a.get('PLANNED-DURATION'), n, 'PLANNED-DURATION');
+  const cmd = a.get('SCTE35-CMD');
+  const out = a.get('SCTE35-OUT');
+  const inn = a.get('SCTE35-IN');
+  if (cmd !== undefined) range.scte35Cmd = cmd;
+  if (out !== undefined) range.scte35Out = out;
+  if (inn !== undefined) range.scte35In = inn;
+  return range;
 }
 
 export function parseMediaPlaylist(text: string): MediaPlaylist {
@@ -109,6 +127,7 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
           holdBack: num(a.get('HOLD-BACK'), n, 'HOLD-BACK'),
           canSkipUntil: num(a.get('CAN-SKIP-UNTIL'), n, 'CAN-SKIP-UNTIL'),
         };
+        if (a.get('CAN-SKIP-DATERANGES') === 'YES') playlist.serverControl.canSkipDateRanges = true;
         break;
       }
       case '#EXT-X-PART-INF':
@@ -168,6 +187,20 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
       }
       case '#EXT-X-ENDLIST':
         playlist.endList = true;
+        break;
+      case '#EXT-X-DATERANGE': {
+        // Tags with the same ID add attributes to one range (§4.4.5.1); livepipe writes one per ID.
+        const range = dateRangeOf(parseAttributes(value, n), n);
+        const ranges = (playlist.dateRanges ??= []);
+        const same = ranges.findIndex((r) => r.id === range.id);
+        if (same < 0) ranges.push(range);
+        else ranges[same] = { ...ranges[same]!, ...range };
+        break;
+      }
+      case '#EXT-X-CUE-OUT':
+      case '#EXT-X-CUE-IN':
+        // Derived from the date ranges when written; reading one says the playlist writes them.
+        playlist.cueTags = true;
         break;
       default:
         break; // comments and tags livepipe does not write

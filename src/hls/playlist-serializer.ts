@@ -1,4 +1,4 @@
-import type { MediaPlaylist, MultivariantPlaylist, PartEntry, SegmentEntry } from './playlist-model.js';
+import { boundaryToleranceMs, dateRangeEnd, dateRangeReaches, type DateRange, type MediaPlaylist, type MultivariantPlaylist, type PartEntry, type SegmentEntry } from './playlist-model.js';
 
 /**
  * The one place where playlist text is made: `MediaPlaylist` → text, in full or as a delta update
@@ -10,8 +10,11 @@ import type { MediaPlaylist, MultivariantPlaylist, PartEntry, SegmentEntry } fro
 export interface MediaSerializeOptions {
   /**
    * Delta update: replace the segments that end at least CAN-SKIP-UNTIL before the end of the playlist
-   * with `EXT-X-SKIP:SKIPPED-SEGMENTS=N`. `v2` also skips date ranges; livepipe writes none, so both
-   * give the same text. When nothing can be skipped the full playlist is returned, which clients accept.
+   * with `EXT-X-SKIP:SKIPPED-SEGMENTS=N`. `YES` keeps every EXT-X-DATERANGE. `v2`, when the playlist
+   * says CAN-SKIP-DATERANGES=YES, also leaves out the date ranges that lie wholly before the skip boundary
+   * (the client has them: it reloaded within CAN-SKIP-UNTIL) and adds RECENTLY-REMOVED-DATERANGES
+   * (§4.4.5.2, §6.2.5.1); without CAN-SKIP-DATERANGES, `v2` is answered as `YES`. When nothing can be
+   * skipped the full playlist is returned, which clients accept.
    */
   skip?: 'YES' | 'v2';
 }
@@ -32,6 +35,44 @@ function partLine(part: PartEntry): string {
 }
 
 const dateLine = (epochMs: number): string => `#EXT-X-PROGRAM-DATE-TIME:${new Date(epochMs).toISOString()}`;
+
+/** EXT-X-DATERANGE (§4.4.5.1): ID, CLASS, START-DATE, DURATION, PLANNED-DURATION, SCTE35-CMD/OUT/IN. */
+export function dateRangeLine(range: DateRange): string {
+  let line = `#EXT-X-DATERANGE:ID="${range.id}"`;
+  if (range.class !== undefined) line += `,CLASS="${range.class}"`;
+  line += `,START-DATE="${new Date(range.startDate).toISOString()}"`;
+  if (range.duration !== undefined) line += `,DURATION=${formatDecimal(range.duration)}`;
+  if (range.plannedDuration !== undefined) line += `,PLANNED-DURATION=${formatDecimal(range.plannedDuration)}`;
+  if (range.scte35Cmd !== undefined) line += `,SCTE35-CMD=${range.scte35Cmd}`;
+  if (range.scte35Out !== undefined) line += `,SCTE35-OUT=${range.scte35Out}`;
+  if (range.scte35In !== undefined) line += `,SCTE35-IN=${range.scte35In}`;
+  return line;
+}
+
+/** Lines placed before a segment: the date ranges starting at it and the legacy cue tags. */
+interface Marker {
+  at: number;
+  line: string;
+}
+
+/**
+ * Every date range goes before the first rendered segment (or the open segment) whose
+ * PROGRAM-DATE-TIME is at or after its START-DATE (within `boundaryToleranceMs`) — the segment at the splice point — or at the end
+ * when that segment is not listed yet. With `cueTags`, EXT-X-CUE-OUT:<seconds> goes before the segment
+ * where a range with SCTE35-OUT starts and EXT-X-CUE-IN before the one where it ends.
+ */
+function markersOf(playlist: MediaPlaylist, ranges: DateRange[]): Marker[] {
+  const markers: Marker[] = [];
+  for (const range of ranges) {
+    markers.push({ at: range.startDate, line: dateRangeLine(range) });
+    if (playlist.cueTags && range.scte35Out !== undefined) {
+      const seconds = range.plannedDuration ?? range.duration;
+      markers.push({ at: range.startDate, line: seconds === undefined ? '#EXT-X-CUE-OUT' : `#EXT-X-CUE-OUT:${formatDecimal(seconds)}` });
+      if (range.duration !== undefined) markers.push({ at: dateRangeEnd(range), line: '#EXT-X-CUE-IN' });
+    }
+  }
+  return markers.sort((a, b) => a.at - b.at);
+}
 
 interface RenderedSegment {
   parts: PartEntry[];
@@ -103,13 +144,35 @@ export function serializeMediaPlaylist(playlist: MediaPlaylist, options: MediaSe
     `#EXT-X-VERSION:${playlist.version}`,
     `#EXT-X-TARGETDURATION:${playlist.targetDuration}`,
     `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=${yes(sc.canBlockReload)},PART-HOLD-BACK=${formatDecimal(sc.partHoldBack)},` +
-      `HOLD-BACK=${formatDecimal(sc.holdBack)},CAN-SKIP-UNTIL=${formatDecimal(sc.canSkipUntil)}`,
+      `HOLD-BACK=${formatDecimal(sc.holdBack)},CAN-SKIP-UNTIL=${formatDecimal(sc.canSkipUntil)}` +
+      (sc.canSkipDateRanges ? ',CAN-SKIP-DATERANGES=YES' : ''),
     `#EXT-X-PART-INF:PART-TARGET=${formatDecimal(playlist.partTarget)}`,
     `#EXT-X-MEDIA-SEQUENCE:${playlist.mediaSequence}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`,
   ];
   const skipped = options.skip ? skippableSegments(playlist) : 0;
-  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
+  let ranges = playlist.dateRanges ?? [];
+  if (skipped > 0) {
+    let line = `#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`;
+    if (options.skip === 'v2' && sc.canSkipDateRanges) {
+      const boundary = playlist.segments[skipped]?.programDateTime ?? playlist.pending?.programDateTime ?? Infinity;
+      ranges = ranges.filter((r) => dateRangeReaches(r, boundary));
+      const removed = (playlist.recentlyRemovedDateRanges ?? []).map((r) => r.id);
+      line += `,RECENTLY-REMOVED-DATERANGES="${removed.join('\t')}"`;
+    }
+    lines.push(line);
+  }
+  const markers = markersOf(playlist, ranges);
+  const tolerance = boundaryToleranceMs(playlist);
+  let nextMarker = 0;
+  // The markers due at or before this PROGRAM-DATE-TIME. Before the first rendered segment, a cue tag
+  // whose time passed already is dropped: that segment is not where the splice happened.
+  const markersUpTo = (pdt: number, first: boolean): void => {
+    while (nextMarker < markers.length && markers[nextMarker]!.at <= pdt + tolerance) {
+      const m = markers[nextMarker++]!;
+      if (!(first && m.at < pdt - tolerance && !m.line.startsWith('#EXT-X-DATERANGE'))) lines.push(m.line);
+    }
+  };
 
   // EXT-X-MAP is repeated before the first rendered segment (after a skip too) and whenever it changes.
   let mapUri: string | undefined;
@@ -123,13 +186,19 @@ export function serializeMediaPlaylist(playlist: MediaPlaylist, options: MediaSe
   const segments = playlist.segments;
   for (let i = skipped; i < segments.length; i++) {
     const segment = segments[i]!;
+    markersUpTo(segment.programDateTime, i === skipped);
     header(segment);
     lines.push(segmentText(segment));
   }
   if (playlist.pending && playlist.pending.parts.length > 0) {
+    markersUpTo(playlist.pending.programDateTime, skipped >= segments.length);
     header(playlist.pending);
     lines.push(dateLine(playlist.pending.programDateTime));
     for (const part of playlist.pending.parts) lines.push(partLine(part));
+  }
+  // Ranges that start after the last listed segment's start: only date ranges, no cue tag yet.
+  for (; nextMarker < markers.length; nextMarker++) {
+    if (markers[nextMarker]!.line.startsWith('#EXT-X-DATERANGE')) lines.push(markers[nextMarker]!.line);
   }
   if (playlist.preloadHint && !playlist.endList) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${playlist.preloadHint.uri}"`);
   for (const report of playlist.renditionReports) {

@@ -13,6 +13,7 @@ import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
+import { CueSchedule, type Cue } from './cue-schedule.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
 import { RunAlignment } from './run-alignment.js';
 import { targetDurationFor } from './segment-cutter.js';
@@ -94,6 +95,8 @@ export class ChannelPackager {
   /** Playlists read back from storage by `restore()` that no run has taken over yet, by rendition. */
   private readonly restored = new Map<string, MediaPlaylist>();
   private closed = false;
+  /** Ad cues waiting for their segment boundary in every rendition (`addCue`). */
+  private readonly cues = new CueSchedule();
 
   constructor(private readonly options: ChannelPackagerOptions) {
     this.channel = options.channel;
@@ -115,6 +118,15 @@ export class ChannelPackager {
       this.logger.error({ err: errorMessage(err), runId: run.runId }, 'run could not be packaged');
       for (const output of run.outputs) output.stream.resume();
     });
+  }
+
+  /**
+   * An ad cue: EXT-X-DATERANGE at the first segment boundary at or after `cue.at`, in every rendition
+   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary).
+   */
+  addCue(cue: Cue): void {
+    this.logger.info({ id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString() }, 'ad cue scheduled');
+    this.cues.add(cue);
   }
 
   /**
@@ -367,7 +379,12 @@ export class ChannelPackager {
   private readonly continuedTimelines = new Map<string, RenditionTimeline>();
 
   private createTimeline(name: string, targetDuration: number, partTarget: number, resumed: MediaPlaylist | undefined): RenditionTimeline {
-    const base = { targetDuration, partTarget, ...(this.options.dvrWindowSeconds !== undefined ? { dvrWindow: this.options.dvrWindowSeconds } : {}) };
+    const base = {
+      targetDuration,
+      partTarget,
+      cues: { schedule: this.cues, rendition: name },
+      ...(this.options.dvrWindowSeconds !== undefined ? { dvrWindow: this.options.dvrWindowSeconds } : {}),
+    };
     if (resumed === undefined) return new RenditionTimeline(base);
     try {
       return new RenditionTimeline({ ...base, resumeFrom: resumed });

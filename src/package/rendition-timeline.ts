@@ -1,5 +1,6 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
-import { lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from '../hls/playlist-model.js';
+import type { CueSchedule } from './cue-schedule.js';
+import { boundaryToleranceMs, expireDateRanges, lastPosition, type MediaPlaylist, type PartEntry, type PendingSegment, type RenditionReport, type SegmentEntry } from '../hls/playlist-model.js';
 
 /**
  * Owns one rendition's live `MediaPlaylist` model and applies the cutter's output to it. Pure: time
@@ -28,6 +29,11 @@ export interface RenditionTimelineOptions {
   dvrWindow?: number;
   /** The playlist stored by a previous process, parsed back: its media sequence continues. */
   resumeFrom?: MediaPlaylist;
+  /**
+   * The channel's ad cues (`cue-schedule.ts`): each new segment places the cues due at its boundary as
+   * EXT-X-DATERANGE; ranges leave with their segments. `rendition` is this timeline's name there.
+   */
+  cues?: { schedule: CueSchedule; rendition: string };
 }
 
 export interface RunStart {
@@ -124,8 +130,10 @@ export class RenditionTimeline {
   /** The stream had media before the current run (a new run is a discontinuity). */
   private hadMedia: boolean;
   private deletions: ScheduledDeletion[] = [];
+  private readonly cues: RenditionTimelineOptions['cues'];
 
   constructor(options: RenditionTimelineOptions) {
+    this.cues = options.cues;
     const { targetDuration, partTarget } = options;
     if (!Number.isInteger(targetDuration) || targetDuration < 1) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, `targetDuration ${targetDuration} must be a whole number of seconds ≥ 1`);
@@ -254,6 +262,7 @@ export class RenditionTimeline {
       this.hadMedia = true;
       this.playlist.pending = pending;
       if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
+      this.cues?.schedule.place(this.cues.rendition, this.playlist, pending.programDateTime, boundaryToleranceMs(this.playlist));
     }
     const entry: PartEntry = {
       uri: partName(pending.msn, pending.parts.length),
@@ -393,6 +402,9 @@ export class RenditionTimeline {
     this.playlist.renditionReports = copy.renditionReports;
     this.playlist.endList = copy.endList;
     if (copy.pending) this.playlist.pending = copy.pending;
+    // Ad markers survive restarts while their segments are listed.
+    if (copy.dateRanges !== undefined) this.playlist.dateRanges = copy.dateRanges;
+    if (copy.cueTags !== undefined) this.playlist.cueTags = copy.cueTags;
     // With a pending segment, `last` is its msn: it was opened already (startRun closes it as a gap).
     this.nextMsn = last + 1;
   }
@@ -434,6 +446,7 @@ export class RenditionTimeline {
       if (!mapStillUsed && !this.deletions.some((d) => d.name === gone.mapUri)) this.deletions.push({ name: gone.mapUri, at });
     }
     this.playlist.mediaSequence = segments[0]?.msn ?? this.playlist.pending?.msn ?? this.nextMsn;
+    expireDateRanges(this.playlist);
   }
 
   /**

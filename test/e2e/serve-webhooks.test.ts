@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastPosition } from '../../src/hls/playlist-model.js';
-import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text-parser.js';
-import { eventually, getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve-fixture.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
+import { getText, mediaPlaylist, renditionsOf, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/notify/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'hooked-channel-key-0123';
 const SECRET = 'webhook-secret-0123456789';
@@ -44,7 +45,7 @@ describe('livepipe serve: webhooks', () => {
   it('tells the receivers of a refused publish', async () => {
     const refused = serve.publish(serve.rtmpUrl('hooked', 'not-the-right-key-000'), 'flv', { seconds: 8 });
     await refused.exited;
-    const delivery = await eventually(() => healthy.received.find((d) => d.event.type === 'publish.refused'), 'publish.refused', 10_000);
+    const delivery = await waitFor(() => healthy.received.find((d) => d.event.type === 'publish.refused'), { message: 'publish.refused', timeoutMs: 10_000 });
     expect(delivery.event.data).toMatchObject({ channel: 'hooked', protocol: 'rtmp', reason: 'wrong-key' });
     expect(healthy.verify(delivery, SECRET)).toBe('valid');
     expect(delivery.body).not.toContain('not-the-right-key-000');
@@ -52,14 +53,14 @@ describe('livepipe serve: webhooks', () => {
 
   it('parts keep appearing while a receiver hangs, and the answering receiver gets publish.started and channel.live', async () => {
     serve.publish(serve.rtmpUrl('hooked', KEY), 'flv');
-    await eventually(() => (types().includes('channel.live') ? true : undefined), 'channel.live delivered', 30_000);
+    await waitFor(() => (types().includes('channel.live') ? true : undefined), { message: 'channel.live delivered', timeoutMs: 30_000 });
     expect(types()).toContain('publish.started');
-    const master = await eventually(async () => {
+    const master = await waitFor(async () => {
       const r = await getText(`${serve.live('hooked')}/master.m3u8`);
       return r.status === 200 ? r.text : undefined;
-    }, 'master playlist', 45_000);
+    }, { message: 'master playlist', timeoutMs: 45_000 });
     const rendition = renditionsOf(master)[0]!;
-    await eventually(async () => ((await mediaPlaylist(serve.live('hooked'), rendition)) !== undefined ? true : undefined), 'first part', 30_000);
+    await waitFor(async () => ((await mediaPlaylist(serve.live('hooked'), rendition)) !== undefined ? true : undefined), { message: 'first part', timeoutMs: 30_000 });
 
     // The hanging receiver holds a delivery and has a backlog the whole time we watch the parts.
     expect(hanging.hanging()).toBeGreaterThanOrEqual(1);
@@ -84,14 +85,14 @@ describe('livepipe serve: webhooks', () => {
 
   it('tells of an operator restart of the ladder', async () => {
     await serve.handle.manager.restart('hooked');
-    const delivery = await eventually(() => healthy.received.find((d) => d.event.type === 'transcoder.restarting'), 'transcoder.restarting', 10_000);
+    const delivery = await waitFor(() => healthy.received.find((d) => d.event.type === 'transcoder.restarting'), { message: 'transcoder.restarting', timeoutMs: 10_000 });
     expect(delivery.event.data).toEqual({ channel: 'hooked', cause: 'operator', reason: 'operator restart' });
-    await eventually(() => (serve.state('hooked') === 'live' ? true : undefined), 'live again', 30_000);
+    await waitFor(() => (serve.state('hooked') === 'live' ? true : undefined), { message: 'live again', timeoutMs: 30_000 });
   });
 
   it('tells of the publish ending, the reconnect wait and the channel going idle, each delivery signed', async () => {
     expect(serve.handle.ingest.kick('hooked')).toBe(true);
-    await eventually(() => (types().includes('channel.idle') ? true : undefined), 'channel.idle delivered', 30_000);
+    await waitFor(() => (types().includes('channel.idle') ? true : undefined), { message: 'channel.idle delivered', timeoutMs: 30_000 });
     const order = types();
     expect(order.indexOf('publish.ended')).toBeGreaterThan(order.indexOf('publish.started'));
     expect(order.indexOf('channel.reconnecting')).toBeGreaterThan(order.indexOf('channel.live'));

@@ -540,6 +540,7 @@ function passThrough(channels: ChannelService): ChannelService {
     stop: (id) => channels.stop(id),
     start: (id) => channels.start(id),
     kick: (id) => channels.kick(id),
+    cue: (id, request) => channels.cue(id, request),
   };
 }
 

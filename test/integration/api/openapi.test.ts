@@ -55,14 +55,21 @@ describe('GET /api/v1/openapi.json', () => {
     const operations = documented().sort((a, b) => rank(a) - rank(b));
     for (const operation of operations) {
       const [method, path] = operation.split(' ') as [string, string];
-      // restart and kick act on a publisher: a real one publishes first (again after a kick).
-      if (/\/(restart|kick)$/.test(path) && api.handle.manager.get('probe')?.state !== 'live') {
+      // restart, kick and cues act on a publisher: a real one publishes first (again after a kick).
+      if (/\/(restart|kick|cues)$/.test(path) && api.handle.manager.get('probe')?.state !== 'live') {
         publishers.push(publish(api.rtmpUrl('probe', PROBE_KEY), 'flv'));
         await waitFor(() => (api.handle.manager.get('probe')?.state === 'live' ? true : undefined), { timeoutMs: 45_000, message: 'probe live' });
       }
       const url = `${api.testApi.base}${path.replace('{id}', 'probe')}`;
       const op = doc.paths[path][method.toLowerCase()];
-      const body = method === 'POST' && path === '/api/v1/channels' ? { id: 'made', key: 'made-key-0123456789' } : method === 'PATCH' ? { ladder: 'default' } : undefined;
+      const body =
+        method === 'POST' && path === '/api/v1/channels'
+          ? { id: 'made', key: 'made-key-0123456789' }
+          : path.endsWith('/cues')
+            ? { type: 'out' }
+            : method === 'PATCH'
+              ? { ladder: 'default' }
+              : undefined;
       const response = await fetch(url, {
         method,
         headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus, LivepipeEvent } from '../../../src/core/event-bus.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions, type WebhookOutcome, type WebhookTarget } from '../../../src/notify/webhook-dispatcher.js';
-import { eventually } from '../../helpers/serve-fixture.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/notify/webhook-receiver.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const SECRET = 'receiver-secret-0123456789';
 const FAST = { initialMs: 20, maxMs: 100, jitter: 0 };
@@ -56,7 +56,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     bus.emit(LivepipeEvent.TranscoderState, { channel: 'demo', state: 'restarting', previous: 'running', reason: 'ffmpeg exited (1)' });
     bus.emit(LivepipeEvent.LadderRestarted, { channel: 'demo', reason: 'operator restart' });
     bus.emit(LivepipeEvent.PartReady, { channel: 'demo', rendition: 'v0', msn: 1, part: 0 }); // not a webhook event
-    await eventually(() => (r.received.length >= 5 ? true : undefined), 'five deliveries', 5000);
+    await waitFor(() => (r.received.length >= 5 ? true : undefined), { message: 'five deliveries', timeoutMs: 5000 });
 
     expect(r.received.map((d) => d.event.type)).toEqual(['channel.live', 'publish.started', 'publish.refused', 'transcoder.restarting', 'transcoder.restarting']);
     expect(r.received.slice(3).map((d) => d.event.data)).toEqual([
@@ -88,7 +88,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     ]);
     bus.emit(LivepipeEvent.ChannelStateChanged, { channel: 'a', state: 'live', previous: 'idle', reason: 'x' });
     bus.emit(LivepipeEvent.ChannelStateChanged, { channel: 'a', state: 'failed', previous: 'live', reason: 'crash loop' });
-    await eventually(() => (all.received.length >= 2 && some.received.length >= 1 ? true : undefined), 'deliveries', 5000);
+    await waitFor(() => (all.received.length >= 2 && some.received.length >= 1 ? true : undefined), { message: 'deliveries', timeoutMs: 5000 });
     expect(all.received.map((d) => d.event.type)).toEqual(['channel.live', 'channel.failed']);
     expect(some.received.map((d) => d.event.type)).toEqual(['channel.failed']);
   });
@@ -97,7 +97,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     const r = await receiver((index) => (index < 2 ? 500 : 200));
     const { bus, metrics } = await dispatcher([{ url: r.url, secret: SECRET }]);
     publish(bus, 'demo');
-    await eventually(() => (metrics.outcomes.delivered === 1 ? true : undefined), 'delivered after retries', 5000);
+    await waitFor(() => (metrics.outcomes.delivered === 1 ? true : undefined), { message: 'delivered after retries', timeoutMs: 5000 });
     expect(r.received).toHaveLength(3);
     expect(new Set(r.received.map((d) => d.event.id)).size).toBe(1);
     for (const delivery of r.received) expect(r.verify(delivery, SECRET)).toBe('valid');
@@ -119,7 +119,7 @@ describe('WebhookDispatcher with a real receiver', () => {
       { maxAttempts: 3 },
     );
     publish(bus, 'demo');
-    await eventually(() => (metrics.outcomes.failed === 2 ? true : undefined), 'both given up', 5000);
+    await waitFor(() => (metrics.outcomes.failed === 2 ? true : undefined), { message: 'both given up', timeoutMs: 5000 });
     expect(failing.received).toHaveLength(3);
     expect(gone.received).toHaveLength(1);
     expect(metrics.outcomes).toMatchObject({ delivered: 0, retried: 2, failed: 2 });
@@ -129,13 +129,13 @@ describe('WebhookDispatcher with a real receiver', () => {
     const r = await receiver((index) => (index === 0 ? 'hang' : 200));
     const { bus, metrics, dispatcher: d } = await dispatcher([{ url: r.url, secret: SECRET }], { maxQueued: 3, timeoutMs: 10_000 });
     for (let i = 1; i <= 10; i++) publish(bus, `ch${i}`);
-    await eventually(() => (r.hanging() === 1 ? true : undefined), 'first delivery hanging', 5000);
+    await waitFor(() => (r.hanging() === 1 ? true : undefined), { message: 'first delivery hanging', timeoutMs: 5000 });
     // ch1 is in flight; ch2…ch7 were pushed out by the newest three.
     expect(d.queued()).toBe(3);
     expect(metrics.depth).toBe(3);
     expect(metrics.outcomes.dropped).toBe(6);
     r.releaseHung(200);
-    await eventually(() => (metrics.outcomes.delivered === 4 ? true : undefined), 'the rest delivered', 5000);
+    await waitFor(() => (metrics.outcomes.delivered === 4 ? true : undefined), { message: 'the rest delivered', timeoutMs: 5000 });
     expect(r.received.map((x) => x.event.data.channel)).toEqual(['ch1', 'ch8', 'ch9', 'ch10']);
     expect(metrics.depth).toBe(0);
   });
@@ -157,9 +157,9 @@ describe('WebhookDispatcher with a real receiver', () => {
     }
     // Every emit came back while the first request to the hanging receiver is still unanswered.
     expect(emitted).toBe(200);
-    await eventually(() => (healthy.received.length === 200 ? true : undefined), 'the healthy receiver got everything', 10_000);
+    await waitFor(() => (healthy.received.length === 200 ? true : undefined), { message: 'the healthy receiver got everything', timeoutMs: 10_000 });
     expect(d.queued()).toBeGreaterThan(0); // the hanging one's backlog
-    await eventually(() => (metrics.outcomes.failed >= 1 ? true : undefined), 'first event given up after its timeouts', 5000);
+    await waitFor(() => (metrics.outcomes.failed >= 1 ? true : undefined), { message: 'first event given up after its timeouts', timeoutMs: 5000 });
     expect(hanging.received.filter((x) => x.event.data.channel === 'ch0')).toHaveLength(2);
   });
 
@@ -171,7 +171,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     await d.start();
     publish(bus, 'a');
     publish(bus, 'b');
-    await eventually(() => (r.hanging() === 1 ? true : undefined), 'delivery hanging', 5000);
+    await waitFor(() => (r.hanging() === 1 ? true : undefined), { message: 'delivery hanging', timeoutMs: 5000 });
     const started = Date.now();
     await d.close();
     expect(Date.now() - started).toBeLessThan(2000);

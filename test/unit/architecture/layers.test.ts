@@ -82,6 +82,13 @@ describe('layering', () => {
       ['notify', 'core', ''],
       ['notify', 'observability', ''],
       ['app', 'notify', ''],
+      ['scte35', 'core', ''],
+      ['scte35', 'hls', 'leaves-on-core-and-observability'],
+      ['scte35', 'ingest', 'leaves-on-core-and-observability'],
+      ['ingest', 'scte35', ''],
+      ['package', 'scte35', ''],
+      ['transcode', 'scte35', 'transcode-not-package'],
+      ['origin', 'scte35', 'origin-reads-storage-and-hls'],
     ];
 
     it.each(cases)('%s → %s is reported by [%s]', async (from, to, rules) => {

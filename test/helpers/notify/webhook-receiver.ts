@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature, type SignatureCheck } from '../../src/notify/webhook-signing.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature, type SignatureCheck } from '../../../src/notify/webhook-signing.js';
 
 export interface ReceivedDelivery {
   headers: IncomingMessage['headers'];

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
+import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
+import { CueSchedule } from '../../../src/package/cue-schedule.js';
+import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
+import { checkMediaPlaylist, checkRenditionSet } from '../../helpers/hls/llhls-rules.js';
+
+const T0 = Date.UTC(2026, 11, 5, 4, 0, 0);
+const OUT = '0xFC30';
+const IN = '0xFC31';
+
+/** Two renditions of one channel: video, and audio whose PDTs lag by 3 ms (AAC frame rounding). */
+function channel() {
+  const schedule = new CueSchedule();
+  const make = (rendition: string) => new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow: 12, cues: { schedule, rendition } });
+  const video = make('720p');
+  const audio = make('audio');
+  let time = 0;
+  let now = T0;
+  video.startRun({ runId: 1, wallclockAnchor: T0, timeOrigin: 0 }, now);
+  audio.startRun({ runId: 1, wallclockAnchor: T0 - 3, timeOrigin: 0 }, now);
+  const segment = (): void => {
+    for (let i = 0; i < 4; i++) {
+      for (const t of [video, audio]) t.addPart({ startTime: time, duration: 0.5, independent: i === 0, endsAtBoundary: i === 3 }, now);
+      time += 0.5;
+      now += 500;
+    }
+    for (const t of [video, audio]) t.endSegment({ duration: 2 }, now);
+  };
+  return { schedule, video, audio, segment, now: () => now };
+}
+
+describe('CueSchedule with RenditionTimeline', () => {
+  it('places an out cue at the first boundary at/after its time, with one START-DATE in every rendition, and the in cue completes it', () => {
+    const c = channel();
+    c.segment();
+    c.segment(); // segments 0, 1 (PDT T0, T0+2 s)
+    c.schedule.add({ id: 'break-1', kind: 'out', at: T0 + 4100, plannedDuration: 30, scte35: OUT }); // between boundaries 4 s and 6 s
+    c.segment(); // segment 2 starts at 4 s: too early
+    expect(c.video.playlist.dateRanges ?? []).toEqual([]);
+    c.segment(); // segment 3 starts at 6 s: the splice
+    for (const t of [c.video, c.audio]) {
+      expect(t.playlist.dateRanges).toEqual([{ id: 'break-1', startDate: T0 + 6000, plannedDuration: 30, scte35Out: OUT }]);
+    }
+    c.schedule.add({ id: 'break-1', kind: 'in', at: T0 + 9000, scte35: IN });
+    c.segment();
+    c.segment(); // segment 5 starts at 10 s
+    for (const t of [c.video, c.audio]) {
+      expect(t.playlist.dateRanges).toEqual([{ id: 'break-1', startDate: T0 + 6000, plannedDuration: 30, duration: 4, scte35Out: OUT, scte35In: IN }]);
+      const text = serializeMediaPlaylist(t.playlist);
+      expect(text).toMatch(/#EXT-X-DATERANGE:ID="break-1",START-DATE="2026-12-05T04:00:06.000Z",DURATION=4.000,PLANNED-DURATION=30.000,SCTE35-OUT=0xFC30,SCTE35-IN=0xFC31\n(#EXT-X-[A-Z]+.*\n)?#EXT-X-PROGRAM-DATE-TIME:2026-12-05T04:00:0(6.000|5.997)Z/);
+      expect(checkMediaPlaylist(text, { otherRenditions: [] }).filter((v) => !v.includes('RENDITION-REPORT'))).toEqual([]);
+      expect(parseMediaPlaylist(text).dateRanges).toEqual(t.playlist.dateRanges);
+    }
+    expect(checkRenditionSet([c.video, c.audio].map((t) => serializeMediaPlaylist(t.playlist)))).toEqual([]);
+  });
+
+  it('a range leaves the playlist with its segments and survives a resume', () => {
+    const c = channel();
+    c.schedule.add({ id: 'b', kind: 'out', at: T0, plannedDuration: 2, scte35: OUT });
+    c.segment();
+    expect(c.video.playlist.dateRanges).toHaveLength(1);
+    const resumed = new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow: 12, resumeFrom: parseMediaPlaylist(serializeMediaPlaylist(c.video.playlist)) });
+    expect(resumed.playlist.dateRanges).toEqual(c.video.playlist.dateRanges);
+    for (let i = 0; i < 8; i++) c.segment(); // a 12 s window: segment 0 slides out
+    expect(c.video.playlist.dateRanges).toEqual([]);
+    expect(c.video.playlist.recentlyRemovedDateRanges?.map((r) => r.id)).toEqual(['b']);
+  });
+});
