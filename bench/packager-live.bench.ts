@@ -107,7 +107,7 @@ export async function measure(inner: ObjectStorage, ticksPerSecond: number): Pro
   const storage = new TimedStorage(inner);
   const bus = new EventBus();
   const uploads = new UploadQueue(storage, bus, logger, { channel: 'bench' });
-  const packager = new ChannelPackager({ channel: 'bench', storage, uploads, bus, logger });
+  const packager = new ChannelPackager({ channel: 'bench', storage, uploads, logger });
   const { ladder } = await loadLadder('default');
   const supervisor = new TranscoderSupervisor({
     channel: 'bench',

@@ -125,7 +125,6 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
     channel,
     storage,
     uploads,
-    bus,
     logger,
     ...(metrics !== undefined ? { metrics } : {}),
     ...(dvrWindowSeconds !== undefined ? { dvrWindowSeconds } : {}),

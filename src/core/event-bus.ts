@@ -8,12 +8,6 @@ import type { ChannelState } from './channel-state.js';
 export enum LivepipeEvent {
   /** A channel's transcoder supervisor changed state. */
   TranscoderState = 'transcoder:state',
-  /** A new ffmpeg run started: its outputs are about to produce a new init segment (a discontinuity). */
-  TranscoderRunStarted = 'transcoder:run-started',
-  /** A part was written to storage and named in its rendition's playlist model. */
-  PartReady = 'package:part-ready',
-  /** A media playlist (model) changed: new part, segment, hint or end of list. */
-  PlaylistUpdated = 'package:playlist-updated',
   /** A publisher started pushing a channel. */
   PublishStarted = 'ingest:publish-started',
   /** A publisher stopped (disconnect, kick, error, unusable media). */
@@ -37,9 +31,6 @@ export interface EventPayloads {
     previous: TranscoderStateName;
     reason?: string;
   };
-  [LivepipeEvent.TranscoderRunStarted]: { channel: string; runId: number };
-  [LivepipeEvent.PartReady]: { channel: string; rendition: string; msn: number; part: number };
-  [LivepipeEvent.PlaylistUpdated]: { channel: string; rendition: string };
   [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; remoteAddress?: string };
   /** `detail`: why, in words, when the reason alone does not say (reason `unusable`: what is wrong with the media). */
   [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; detail?: string };

@@ -1,6 +1,5 @@
 import { errorMessage, ErrorCode, isLivepipeError } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
-import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { ObjectStorage, PutOptions } from '../storage/object-storage.js';
 import type { MediaPlacement, UploadQueue } from '../storage/upload-queue.js';
@@ -31,7 +30,6 @@ export interface ChannelPackagerOptions {
   storage: Pick<ObjectStorage, 'get' | 'delete' | 'list'>;
   /** Every write goes through the channel's upload queue. */
   uploads: Pick<UploadQueue, 'put' | 'putLatest'>;
-  bus: Pick<EventBus, 'emit'>;
   logger: Logger;
   metrics?: PackagerMetricsPort;
   /** Seconds of segments kept in live playlists (DVR window); default the timeline's (60 s). */
@@ -481,10 +479,8 @@ export class ChannelPackager {
       if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
     }
     this.options.onPlaylist?.(this.channel, rendition.name, model);
-    this.options.bus.emit(LivepipeEvent.PlaylistUpdated, { channel: this.channel, rendition: rendition.name });
     if (change === 'part') {
       const position = lastPosition(model);
-      this.options.bus.emit(LivepipeEvent.PartReady, { channel: this.channel, rendition: rendition.name, msn: position.msn, part: position.part });
       this.options.metrics?.countPart(this.channel, rendition.name);
       const pdt = model.pending?.programDateTime;
       const parts = model.pending?.parts;

@@ -38,7 +38,7 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
  * ## The run contract (`ladder/run-contract.ts`, consumed by the packager)
  * Every ffmpeg (re)start is a new `TranscodeRun` with a new `runId` (1, 2, …), announced through the
  * `onRun(run)` constructor callback (synchronously, before ffmpeg writes anything the consumer could
- * miss) and then `LivepipeEvent.TranscoderRunStarted`. For each output:
+ * miss). For each output:
  * - `stream` is fragmented MP4: an init segment (ftyp + moov with one track) followed by moof+mdat
  *   fragments of one frame each (audio: one AAC frame), or for video with long enough parts one part
  *   each, never longer than PART-TARGET (`videoFragmentingOf`); decode timestamps of all outputs of a
@@ -379,7 +379,6 @@ export class TranscoderSupervisor {
     } else {
       for (const o of outputs) o.stream.resume();
     }
-    this.options.bus.emit(LivepipeEvent.TranscoderRunStarted, { channel: this.channel, runId });
     this.armWatchdog(proc);
   }
 

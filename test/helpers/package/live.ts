@@ -469,7 +469,6 @@ export async function startLiveChannel(options: LiveChannelOptions): Promise<Liv
     channel: options.channel,
     storage: options.storage,
     uploads,
-    bus,
     logger,
     ...(options.dvrWindowSeconds !== undefined ? { dvrWindowSeconds: options.dvrWindowSeconds } : {}),
   });

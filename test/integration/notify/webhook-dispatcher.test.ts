@@ -55,7 +55,7 @@ describe('WebhookDispatcher with a real receiver', () => {
     bus.emit(LivepipeEvent.PublishRefused, { channel: 'demo', protocol: 'rtmp', reason: 'wrong-key', remoteAddress: '10.0.0.9' });
     bus.emit(LivepipeEvent.TranscoderState, { channel: 'demo', state: 'restarting', previous: 'running', reason: 'ffmpeg exited (1)' });
     bus.emit(LivepipeEvent.LadderRestarted, { channel: 'demo', reason: 'operator restart' });
-    bus.emit(LivepipeEvent.PartReady, { channel: 'demo', rendition: 'v0', msn: 1, part: 0 }); // not a webhook event
+    bus.emit(LivepipeEvent.StorageHealth, { healthy: true, channel: 'demo' }); // not a webhook event
     await waitFor(() => (r.received.length >= 5 ? true : undefined), { message: 'five deliveries', timeoutMs: 5000 });
 
     expect(r.received.map((d) => d.event.type)).toEqual(['channel.live', 'publish.started', 'publish.refused', 'transcoder.restarting', 'transcoder.restarting']);

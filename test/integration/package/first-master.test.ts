@@ -51,7 +51,7 @@ describe('the first multivariant playlist of a channel', () => {
     storage = new CompletionOrderStorage({ root: dir }, logger);
     await storage.start();
     uploads = new RecordingUploads(storage, bus, logger, { channel: 'first' });
-    const packager = new ChannelPackager({ channel: 'first', storage, uploads, bus, logger });
+    const packager = new ChannelPackager({ channel: 'first', storage, uploads, logger });
     const supervisor = new TranscoderSupervisor({
       channel: 'first',
       ladder: smallLadder({ gop: 1, segment: 1, part: 0.2 }),

@@ -37,7 +37,7 @@ describe('a run stopped before the packager attached to it', () => {
     // sure the run is over by then.
     storage.getDelayMs = 500;
     const uploads = new UploadQueue(storage, bus, logger, { channel: 'early' });
-    const packager = new ChannelPackager({ channel: 'early', storage, uploads, bus, logger });
+    const packager = new ChannelPackager({ channel: 'early', storage, uploads, logger });
     let stopped: Promise<void> | undefined;
     const supervisor: TranscoderSupervisor = new TranscoderSupervisor({
       channel: 'early',

@@ -34,11 +34,15 @@ function harness(overrides: Partial<TranscoderSupervisorOptions> & { input: Inpu
   const states: StateEvent[] = [];
   const runs: number[] = [];
   bus.on(LivepipeEvent.TranscoderState, (e) => states.push(e));
-  bus.on(LivepipeEvent.TranscoderRunStarted, (e) => runs.push(e.runId));
   const supervisor = new TranscoderSupervisor({
     channel: 'sup',
     ladder: tiny,
     bus,
+    // Each run announced to its consumer, which drains the outputs (as the supervisor does without one).
+    onRun: (run) => {
+      runs.push(run.runId);
+      for (const output of run.outputs) output.stream.resume();
+    },
     logger: silentLogger(),
     stallTimeoutMs: 10_000,
     stopTimeoutMs: 3_000,

@@ -6,12 +6,12 @@ import { isValidId } from '../../../src/core/ids.js';
 describe('EventBus', () => {
   it('delivers typed payloads and unsubscribes', () => {
     const bus = new EventBus();
-    const seen: number[] = [];
-    const off = bus.on(LivepipeEvent.PartReady, (p) => seen.push(p.part));
-    bus.emit(LivepipeEvent.PartReady, { channel: 'a', rendition: 'v0', msn: 1, part: 2 });
+    const seen: string[] = [];
+    const off = bus.on(LivepipeEvent.PublishStarted, (p) => seen.push(p.channel));
+    bus.emit(LivepipeEvent.PublishStarted, { channel: 'a', protocol: 'rtmp' });
     off();
-    bus.emit(LivepipeEvent.PartReady, { channel: 'a', rendition: 'v0', msn: 1, part: 3 });
-    expect(seen).toEqual([2]);
+    bus.emit(LivepipeEvent.PublishStarted, { channel: 'b', protocol: 'rtmp' });
+    expect(seen).toEqual(['a']);
   });
 });
 

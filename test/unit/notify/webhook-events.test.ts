@@ -14,7 +14,7 @@ describe('webhookTypeOf', () => {
     ['a transcoder restarting', LivepipeEvent.TranscoderState, { channel: 'a', state: 'restarting', previous: 'running' }, 'transcoder.restarting'],
     ['a transcoder running', LivepipeEvent.TranscoderState, { channel: 'a', state: 'running', previous: 'starting' }, undefined],
     ['an operator restart', LivepipeEvent.LadderRestarted, { channel: 'a', reason: 'operator restart' }, 'transcoder.restarting'],
-    ['a part (not a webhook event)', LivepipeEvent.PartReady, { channel: 'a', rendition: 'v', msn: 1, part: 0 }, undefined],
+    ['storage health (not a webhook event)', LivepipeEvent.StorageHealth, { healthy: true, channel: 'a' }, undefined],
   ];
   it.each(cases)('%s → %s', (_what, event, payload, expected) => {
     expect(webhookTypeOf(event as never, payload as never)).toBe(expected);
