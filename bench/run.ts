@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     results,
   };
-  const dir = new URL('./results', import.meta.url);
+  const dir = new URL('./results/', import.meta.url);
   await mkdir(dir, { recursive: true });
   await writeFile(new URL('latest.json', dir), JSON.stringify(report, null, 2) + '\n');
   await writeFile(new URL('latest.md', dir), toMarkdown(report));
