@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what livepipe needs and is missing on a Debian machine with Node 20+:
-#   ffmpeg (apt-get), npm packages (npm ci), and with --test also Chromium (hls.js playback tests);
+#   ffmpeg (apt-get), npm packages (npm ci), and with --test also Chromium (hls.js playback tests)
+#   and redis-server (the cluster tests start their own on a free port);
 #   with --bench also nginx, wrk and a C compiler (baselines and floors the benchmarks compare against).
 # Idempotent and quiet when everything is already there.
 set -e
@@ -11,7 +12,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || want_
 for arg in "$@"; do
   case "$arg" in
     --test)
-      command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium" ;;
+      command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
+      command -v redis-server >/dev/null 2>&1 || want_apt="$want_apt redis-server" ;;
     --bench)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
       command -v nginx >/dev/null 2>&1 || want_apt="$want_apt nginx-light"

@@ -72,6 +72,17 @@ export const webhookSchema = z
 
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 
+const clusterSchema = z
+  .object({
+    /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
+    redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL'),
+    /** This node's id in the cluster; unset = derived from the host name and the ops API port. */
+    nodeId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63').optional(),
+  })
+  .strict();
+
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+
 const hostSchema = z.string().min(1);
 const portSchema = z.number().int().min(0).max(65535);
 
@@ -142,6 +153,12 @@ export const serviceConfigSchema = z
     channels: z.array(channelSchema).default([]),
     /** Webhook receivers (default none). At most 16: each has its own queue and delivery loop. */
     webhooks: z.array(webhookSchema).max(16).default([]),
+    /**
+     * Cluster mode (unset = one node on its own, no Redis). Several `serve` nodes and standalone
+     * origins that name the same Redis share the channel registry, hold one writer lease per
+     * channel and notify origins of playlist updates. `LIVEPIPE_REDIS_URL` / `LIVEPIPE_NODE_ID` set it too.
+     */
+    cluster: clusterSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -203,6 +220,8 @@ const ENV_MAP: Array<[string, string[], 'string' | 'number']> = [
   ['LIVEPIPE_API_PORT', ['api', 'port'], 'number'],
   ['LIVEPIPE_RTMP_PORT', ['rtmp', 'port'], 'number'],
   ['LIVEPIPE_SRT_PORT', ['srt', 'portBase'], 'number'],
+  ['LIVEPIPE_REDIS_URL', ['cluster', 'redis'], 'string'],
+  ['LIVEPIPE_NODE_ID', ['cluster', 'nodeId'], 'string'],
 ];
 
 /** The environment variables the service config reads (deployment files are checked against them). */

@@ -138,3 +138,25 @@ describe('isLoopbackHost', () => {
     ['192.168.1.2', false],
   ])('%s → %s', (host, expected) => expect(isLoopbackHost(host)).toBe(expected));
 });
+
+describe('cluster settings', () => {
+  it('are absent by default: one node, no Redis', () => {
+    expect(buildServiceConfig(undefined, {}, {}).cluster).toBeUndefined();
+  });
+
+  it('come from the file or from LIVEPIPE_REDIS_URL and LIVEPIPE_NODE_ID, the environment winning', () => {
+    const fromFile = buildServiceConfig({ cluster: { redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a' } }, {}, {});
+    expect(fromFile.cluster).toEqual({ redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a' });
+    const fromEnv = buildServiceConfig(
+      { cluster: { redis: 'redis://10.0.0.5:6379' } },
+      { LIVEPIPE_REDIS_URL: 'rediss://user:pw@redis.internal:6380/2', LIVEPIPE_NODE_ID: 'node-2' },
+      {},
+    );
+    expect(fromEnv.cluster).toEqual({ redis: 'rediss://user:pw@redis.internal:6380/2', nodeId: 'node-2' });
+  });
+
+  it('refuse a URL that is not redis:// and a node id with a slash, naming the setting', () => {
+    expect(() => buildServiceConfig({ cluster: { redis: 'http://redis:6379' } }, {}, {})).toThrow(/cluster\.redis/);
+    expect(() => buildServiceConfig({ cluster: { redis: 'redis://r:6379', nodeId: 'a/b' } }, {}, {})).toThrow(/cluster\.nodeId/);
+  });
+});
