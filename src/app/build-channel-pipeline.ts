@@ -9,7 +9,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import { Admission } from '../transcode/admission.js';
 import { buildIngest } from './build-ingest.js';
-import { DeferredIngestPort, packagerFactory, type PlaylistSink } from './channel-pipeline.js';
+import { DeferredIngestPort, packagerFactory, type PlaylistSink, type PlaylistStoredSink } from './channel-pipeline.js';
 import { component, type Component } from './component.js';
 import type { PendingObjects } from '../storage/pending-objects.js';
 
@@ -23,6 +23,8 @@ export interface ChannelPipelineSettings {
   storage: ObjectStorage;
   /** The embedded origin's side of the packagers. */
   playlists: PlaylistSink;
+  /** Cluster mode: told of every media playlist stored (`PlaylistNotificationPublisher`). */
+  stored?: PlaylistStoredSink;
   /** Media held for upload, served by the embedded origin (`BuiltEmbeddedOrigin.pending`). */
   pending?: PendingObjects;
   laddersDir: string;
@@ -42,7 +44,7 @@ export interface BuiltChannelPipeline {
  * and the embedded origin. The ports between the stages are in `channel-pipeline.ts`.
  */
 export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltChannelPipeline {
-  const { config, registry, bus, logger, metrics, storage, playlists, pending, laddersDir, originPort } = settings;
+  const { config, registry, bus, logger, metrics, storage, playlists, stored, pending, laddersDir, originPort } = settings;
   const admission = new Admission({ maxLadders: config.maxChannels });
   const ingestPort = new DeferredIngestPort();
   const manager = new ChannelManager({
@@ -51,7 +53,7 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
     bus,
     logger,
     loadLadder: (name) => loadLadder(name, laddersDir),
-    createPackager: packagerFactory({ storage, bus, logger, metrics, dvrWindowSeconds: config.dvrWindowSeconds, playlists, ...(pending !== undefined ? { pending } : {}) }),
+    createPackager: packagerFactory({ storage, bus, logger, metrics, dvrWindowSeconds: config.dvrWindowSeconds, playlists, ...(stored !== undefined ? { stored } : {}), ...(pending !== undefined ? { pending } : {}) }),
     admission,
     metrics,
     // A wildcard bind has no name of its own: views show localhost.

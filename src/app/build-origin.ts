@@ -48,17 +48,24 @@ export function buildEmbeddedOrigin(storage: Pick<ObjectStorage, 'get'>, logger:
   return { server, playlists: source, pending, components: [component('origin-source', source), component('origin', server)] };
 }
 
+export interface BuiltStorageOrigin extends BuiltOrigin {
+  /** Its view of storage: playlist notifications (cluster mode) go here (`playlistStored`, `setNotified`). */
+  source: StorageWatchSource;
+}
+
 /**
  * The standalone origin (`livepipe origin`): it watches playlists in storage written by packagers
- * elsewhere, with conditional GETs (see `StorageWatchSource` for the latency this costs).
+ * elsewhere, with conditional GETs (see `StorageWatchSource` for the latency this costs), or on
+ * notification in cluster mode (`buildPlaylistSubscriber` in origin-app.ts).
  */
 export function buildStorageOrigin(
   storage: Pick<ObjectStorage, 'get'>,
   playlists: { parse: ParsePlaylist; render: RenderPlaylist },
   logger: Logger,
-  settings: OriginListenSettings,
-): BuiltOrigin {
-  const source = new StorageWatchSource({ storage, parse: playlists.parse, logger });
-  const server = new OriginServer({ source, storage, render: playlists.render, logger, ...settings });
-  return { server, components: [component('origin-source', source), component('origin', server)] };
+  settings: OriginListenSettings & { notifiedRereadIntervalMs?: number },
+): BuiltStorageOrigin {
+  const { notifiedRereadIntervalMs, ...listen } = settings;
+  const source = new StorageWatchSource({ storage, parse: playlists.parse, logger, ...(notifiedRereadIntervalMs !== undefined ? { notifiedRereadIntervalMs } : {}) });
+  const server = new OriginServer({ source, storage, render: playlists.render, logger, ...listen });
+  return { server, source, components: [component('origin-source', source), component('origin', server)] };
 }

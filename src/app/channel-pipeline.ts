@@ -52,6 +52,14 @@ export interface PlaylistSink {
   publish(channel: string, rendition: string, model: MediaPlaylist): void;
 }
 
+/**
+ * packager → cluster: every media playlist version once it is in storage (cluster mode:
+ * `PlaylistNotificationPublisher`, which tells standalone origins to read it).
+ */
+export interface PlaylistStoredSink {
+  playlistStored(channel: string, rendition: string, model: MediaPlaylist): void;
+}
+
 /** channels → ingest: the channel manager's view of the ingest server. */
 export type IngestPort = ChannelManagerOptions['ingest'];
 
@@ -101,6 +109,8 @@ export interface PackagerSettings {
   dvrWindowSeconds?: number;
   /** The embedded origin, when one serves the channel. */
   playlists?: PlaylistSink;
+  /** Told of every media playlist stored (cluster mode: origins are notified). */
+  stored?: PlaylistStoredSink;
   /** Where upload queues register media not stored yet, for the embedded origin to serve (`BuiltEmbeddedOrigin.pending`). */
   pending?: PendingObjects;
 }
@@ -119,7 +129,7 @@ export interface BuiltChannelPackager {
 
 /** One channel's packager and its upload queue to storage; playlist models go to `playlists`. */
 export function buildChannelPackager(channel: string, settings: PackagerSettings): BuiltChannelPackager {
-  const { storage, bus, logger, metrics, dvrWindowSeconds, playlists, pending } = settings;
+  const { storage, bus, logger, metrics, dvrWindowSeconds, playlists, stored, pending } = settings;
   const uploads = new UploadQueue(storage, bus, logger, { channel, ...(pending !== undefined ? { pending } : {}) });
   const packager = new ChannelPackager({
     channel,
@@ -129,6 +139,7 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
     ...(metrics !== undefined ? { metrics } : {}),
     ...(dvrWindowSeconds !== undefined ? { dvrWindowSeconds } : {}),
     ...(playlists !== undefined ? { onPlaylist: (ch: string, rendition: string, model: MediaPlaylist) => playlists.publish(ch, rendition, model) } : {}),
+    ...(stored !== undefined ? { onPlaylistStored: (ch: string, rendition: string, model: MediaPlaylist) => stored.playlistStored(ch, rendition, model) } : {}),
   });
   return {
     packager,

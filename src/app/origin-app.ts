@@ -1,23 +1,59 @@
 import { resolve } from 'node:path';
-import { listenersReadinessCheck, storageReadinessCheck } from '../api/readiness.js';
+import { listenersReadinessCheck, storageReadinessCheck, type ReadinessCheck } from '../api/readiness.js';
+import { PlaylistNotificationSubscriber } from '../cluster/playlist-notifications.js';
 import type { Logger } from '../core/logger.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 import { Metrics } from '../observability/metrics.js';
 import type { ParsePlaylist, RenderPlaylist } from '../origin/origin-source.js';
+import type { StorageWatchSource } from '../origin/storage-watch-source.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import { createStorage, parseStorageUrl } from '../storage/storage-url.js';
 import { buildOpsApi } from './build-ops-api.js';
 import { buildStorageOrigin } from './build-origin.js';
 import { storageOf } from './build-storage.js';
 import { ComponentRunner } from './component-runner.js';
+import { component, type Component } from './component.js';
+
+/**
+ * Cluster mode of the standalone origin: a subscriber to the writers' playlist notifications that
+ * drives the storage watch (notified → read that playlist now; Redis lost → poll again). Its
+ * readiness check degrades only: an origin that polls still serves, a little later.
+ */
+export function buildPlaylistSubscriber(
+  url: string,
+  source: StorageWatchSource,
+  metrics: Metrics,
+  logger: Logger,
+): { subscriber: PlaylistNotificationSubscriber; readiness: ReadinessCheck; component: Component } {
+  const subscriber = new PlaylistNotificationSubscriber({
+    url,
+    logger,
+    metrics,
+    onNotification: (n) => source.playlistStored(n.channel, n.rendition, n),
+    onStateChange: (state) => {
+      source.setNotified(state === 'notified');
+      metrics.setPlaylistNotificationsFallback(state === 'polling');
+    },
+  });
+  metrics.setPlaylistNotificationsFallback(true);
+  const readiness: ReadinessCheck = {
+    name: 'playlist-notifications',
+    degradesOnly: true,
+    check: () => {
+      if (subscriber.state !== 'notified') throw new Error('redis unreachable: polling storage for playlist changes');
+    },
+  };
+  return { subscriber, readiness, component: component('playlist-notifications', subscriber) };
+}
 
 /**
  * `livepipe origin`, composed: a standalone origin in front of what a packager (possibly on another
  * machine) writes to storage, and its ops port (`/healthz`, `/readyz`: storage reachable and origin
  * listening, `/metrics`), apart from the port CDNs reach.
  *
- * Start order: storage → origin source → origin → ops API; stopped in reverse.
+ * Start order: storage → origin source → origin → playlist notifications (cluster mode) → ops API;
+ * stopped in reverse.
  */
 
 export type StorageSpec = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -31,6 +67,13 @@ export interface OriginCommandConfig {
   corsOrigins: '*' | string[];
   maxHeldRequests: number;
   cacheMaxBytes: number;
+  /**
+   * Cluster mode: the Redis of the `serve` nodes (`--redis`, `LIVEPIPE_REDIS_URL`). Held requests are
+   * released on the writers' playlist notifications; storage is polled only while Redis is unreachable.
+   */
+  redis?: string;
+  /** With `redis`: how often a watched playlist is re-read without a notification, ms (default 5000). */
+  notifiedRereadMs?: number;
 }
 
 /** What the origin needs from other areas; `defaultDependencies` wires the real modules. */
@@ -66,17 +109,24 @@ export async function runOrigin(config: OriginCommandConfig, deps: OriginDepende
     corsOrigins: config.corsOrigins,
     maxHeldRequests: config.maxHeldRequests,
     cacheMaxBytes: config.cacheMaxBytes,
+    ...(config.notifiedRereadMs !== undefined ? { notifiedRereadIntervalMs: config.notifiedRereadMs } : {}),
   });
+  const notifications = config.redis !== undefined ? buildPlaylistSubscriber(config.redis, origin.source, metrics, logger) : undefined;
   const ops = buildOpsApi({
     host: config.host,
     port: config.opsPort,
     metrics,
-    readiness: [storageReadinessCheck(storage.storage), listenersReadinessCheck([{ name: 'origin', isListening: () => origin.server.isListening() }])],
+    readiness: [
+      storageReadinessCheck(storage.storage),
+      listenersReadinessCheck([{ name: 'origin', isListening: () => origin.server.isListening() }]),
+      ...(notifications !== undefined ? [notifications.readiness] : []),
+    ],
     logger,
   });
   const runner = new ComponentRunner({ logger });
   try {
-    await runner.start(storage.component, ...origin.components, ops.component);
+    // The subscriber starts after the source (it drives it) and stops before it.
+    await runner.start(storage.component, ...origin.components, ...(notifications !== undefined ? [notifications.component] : []), ops.component);
     logger.info({ host: config.host, port: origin.server.address().port, opsPort: ops.api.port }, 'origin ready');
     await stop;
   } finally {

@@ -3,6 +3,7 @@ import { apiTokenFromEnv, type ApiServer } from '../api/api-server.js';
 import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, uploadHealthReadinessCheck } from '../api/readiness.js';
 import type { ChannelManager } from '../channels/channel-manager.js';
 import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
+import { PlaylistNotificationPublisher } from '../cluster/playlist-notifications.js';
 import { isLoopbackHost, type ServiceConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { EventBus } from '../core/event-bus.js';
@@ -62,6 +63,8 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     maxChannels: config.maxChannelDefinitions,
   });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
+  // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
+  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics }) : undefined;
   metrics.trackUploadBacklog(() => ({ objects: origin.pending.size, bytes: origin.pending.bytes }));
   const channels = buildChannelPipeline({
     config,
@@ -71,6 +74,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     metrics,
     storage,
     playlists: origin.playlists,
+    ...(notifications !== undefined ? { stored: notifications } : {}),
     pending: origin.pending,
     laddersDir,
     // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
@@ -108,6 +112,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     // the registry has loaded both.
     component('publish-guard', { start: () => assertNotOpenOnPublicBind(config, registry.list().length), close: () => undefined }),
     ...origin.components,
+    ...(notifications !== undefined ? [component('playlist-notifications', notifications)] : []),
     ...channels.components,
     apiComponent,
   );

@@ -14,6 +14,10 @@ export { defaultDependencies, runOrigin, type OriginCommandConfig, type OriginDe
  * compared with the embedded origin of `livepipe serve` / `livepipe package --origin-port`).
  * `/healthz`, `/readyz` (storage reachable, origin listening) and `/metrics` are on the ops port,
  * apart from the port CDNs reach.
+ *
+ * Cluster mode (`--redis redis://…` or `LIVEPIPE_REDIS_URL`, the Redis of the `serve` nodes): held
+ * requests are released on the writers' playlist notifications, and storage is polled only while
+ * Redis is unreachable (`/readyz` says `degraded` then). See docs/cluster.md.
  */
 export interface RawOriginOptions {
   dataDir?: string;
@@ -24,10 +28,12 @@ export interface RawOriginOptions {
   corsOrigin?: string[];
   maxHeld?: string;
   cacheMb?: string;
+  redis?: string;
+  notifiedRereadMs?: string;
 }
 
-/** Validates command-line options (pure). */
-export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
+/** Validates command-line options (pure); `env` supplies `LIVEPIPE_REDIS_URL` when `--redis` is not given. */
+export function parseOriginOptions(raw: RawOriginOptions, env: Record<string, string | undefined> = {}): OriginCommandConfig {
   const fail = (message: string): never => {
     throw new LivepipeError(ErrorCode.ConfigInvalid, message);
   };
@@ -50,6 +56,10 @@ export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
   for (const origin of cors ?? []) {
     if (origin !== '*' && !/^https?:\/\/[^\s/]+$/.test(origin)) fail(`--cors-origin must be * or scheme://host[:port], got ${JSON.stringify(origin)}`);
   }
+  const redis = raw.redis ?? (env.LIVEPIPE_REDIS_URL !== '' ? env.LIVEPIPE_REDIS_URL : undefined);
+  // The same rule as the `cluster.redis` setting of serve.
+  if (redis !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redis)) fail('--redis (or LIVEPIPE_REDIS_URL) must be a redis:// or rediss:// URL');
+  if (raw.notifiedRereadMs !== undefined && redis === undefined) fail('--notified-reread-ms needs --redis (or LIVEPIPE_REDIS_URL)');
   return {
     storage,
     host: raw.host ?? '127.0.0.1',
@@ -58,6 +68,8 @@ export function parseOriginOptions(raw: RawOriginOptions): OriginCommandConfig {
     corsOrigins: cors === undefined || cors.length === 0 || cors.includes('*') ? '*' : cors,
     maxHeldRequests: integer(raw.maxHeld, 20_000, '--max-held', 1, 1_000_000),
     cacheMaxBytes: integer(raw.cacheMb, 256, '--cache-mb', 1, 65_536) * 1024 * 1024,
+    ...(redis !== undefined ? { redis } : {}),
+    ...(raw.notifiedRereadMs !== undefined ? { notifiedRereadMs: integer(raw.notifiedRereadMs, 5000, '--notified-reread-ms', 100, 3_600_000) } : {}),
   };
 }
 
@@ -73,8 +85,10 @@ export function register(program: Command): void {
     .option('--cors-origin <origin...>', 'allowed CORS origins (default *)')
     .option('--max-held <n>', 'cap on concurrently held requests (default 20000)')
     .option('--cache-mb <n>', 'memory cache for parts, segments and playlists, MiB (default 256)')
+    .option('--redis <url>', "cluster mode: the serve nodes' Redis (redis://[user:password@]host:port); playlists are read on notification, storage polled only while it is unreachable (default LIVEPIPE_REDIS_URL)")
+    .option('--notified-reread-ms <n>', 'with --redis: re-read a watched playlist this often without a notification, a safety net (default 5000)')
     .action(async (raw: RawOriginOptions) => {
-      const config = parseOriginOptions(raw);
+      const config = parseOriginOptions(raw, process.env);
       const logger = createRootLogger();
       const deps = defaultDependencies();
       const stop = new Promise<void>((resolve) => {

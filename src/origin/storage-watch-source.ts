@@ -1,5 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { lastPosition } from '../hls/playlist-model.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import {
   playlistKey,
@@ -27,6 +28,12 @@ import {
  * interval / 2 later and at worst one interval + one storage GET + parse later. With PART-TARGET 1 s
  * that is ~125 ms on average, ≤ ~250 ms + GET (≈ 1 ms on local disk, ≈ 10–50 ms on S3). Plain
  * (non-blocking) playlist responses may be that much older too.
+ *
+ * Notified mode (cluster: `livepipe origin --redis …`, see src/cluster/playlist-notifications.ts):
+ * while the writer's notifications arrive (`setNotified(true)`), a notified playlist is read at once
+ * (`playlistStored`) and the timers only re-read each watched playlist every `notifiedRereadIntervalMs`
+ * (default 5000), a safety net should a notification be lost. Entering notified mode reads every
+ * watched playlist once (what changed while unsubscribed); leaving it resumes PART-TARGET/4 polling.
  */
 export interface StorageWatchSourceOptions {
   storage: Pick<ObjectStorage, 'get'>;
@@ -38,6 +45,8 @@ export interface StorageWatchSourceOptions {
   maxPollIntervalMs?: number;
   /** A playlist requested within this window stays watched even with no waiter, ms; default 10 000. */
   interestWindowMs?: number;
+  /** In notified mode, how often a watched playlist is read without a notification, ms; default 5000. */
+  notifiedRereadIntervalMs?: number;
   /** Clock, ms; default `Date.now`. */
   now?: () => number;
 }
@@ -52,6 +61,8 @@ interface WatchEntry {
   failing: boolean;
   readonly listeners: Set<PlaylistListener>;
   inflight: Promise<void> | undefined;
+  /** A notification came while a read was in flight (which may have missed it): read again after it. */
+  rereadAfterInflight: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -65,12 +76,16 @@ export class StorageWatchSource implements OriginSource {
   private readonly minPollMs: number;
   private readonly maxPollMs: number;
   private readonly interestWindowMs: number;
+  private readonly notifiedRereadMs: number;
   private readonly now: () => number;
+  private notified = false;
   private nextVersion = 1;
   private started = false;
   private closed = false;
   /** Storage GETs issued (observability and tests). */
   fetches = 0;
+  /** Storage GETs a notification caused (observability and tests). */
+  notifiedFetches = 0;
 
   constructor(options: StorageWatchSourceOptions) {
     this.storage = options.storage;
@@ -79,12 +94,13 @@ export class StorageWatchSource implements OriginSource {
     this.minPollMs = options.minPollIntervalMs ?? 50;
     this.maxPollMs = options.maxPollIntervalMs ?? 500;
     this.interestWindowMs = options.interestWindowMs ?? 10_000;
+    this.notifiedRereadMs = options.notifiedRereadIntervalMs ?? 5000;
     this.now = options.now ?? Date.now;
   }
 
   async start(): Promise<void> {
     if (this.closed) throw new LivepipeError(ErrorCode.Closed, 'storage watch source is closed');
-    if (!(this.minPollMs > 0 && this.maxPollMs >= this.minPollMs && this.interestWindowMs > 0)) {
+    if (!(this.minPollMs > 0 && this.maxPollMs >= this.minPollMs && this.interestWindowMs > 0 && this.notifiedRereadMs > 0)) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, 'storage watch source: invalid poll interval bounds');
     }
     this.started = true;
@@ -117,6 +133,44 @@ export class StorageWatchSource implements OriginSource {
     };
   }
 
+  /**
+   * Notified mode on (notifications arrive) or off (back to polling). Either way every watched
+   * playlist is re-timed; turning it on also reads each of them once, since notifications sent
+   * before the subscription were lost.
+   */
+  setNotified(notified: boolean): void {
+    if (this.closed || notified === this.notified) return;
+    this.notified = notified;
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+      if (notified) this.readNow(entry);
+      else this.schedule(entry);
+    }
+  }
+
+  get isNotified(): boolean {
+    return this.notified;
+  }
+
+  /**
+   * The writer stored `live/{channel}/{rendition}/playlist.m3u8` at (msn, part): read it now, if
+   * anyone watches it and the snapshot held is not that version already. Unwatched playlists are
+   * not read (the next request reads them).
+   */
+  playlistStored(channel: string, rendition: string, position: { msn: number; part: number; ended: boolean }): void {
+    if (this.closed || !this.started) return;
+    const entry = this.entries.get(playlistKey(channel, `${rendition}/playlist.m3u8`));
+    if (entry === undefined) return;
+    const model = entry.snapshot?.model;
+    if (model !== undefined && model.endList === position.ended) {
+      const held = lastPosition(model);
+      if (held.msn === position.msn && held.part === position.part) return;
+    }
+    this.notifiedFetches += 1;
+    this.readNow(entry);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -146,6 +200,7 @@ export class StorageWatchSource implements OriginSource {
         failing: false,
         listeners: new Set(),
         inflight: undefined,
+        rereadAfterInflight: false,
         timer: undefined,
       };
       this.entries.set(key, entry);
@@ -154,6 +209,7 @@ export class StorageWatchSource implements OriginSource {
   }
 
   private intervalOf(entry: WatchEntry): number {
+    if (this.notified) return this.notifiedRereadMs;
     const partTarget = entry.snapshot?.model.partTarget;
     const wanted = partTarget && partTarget > 0 ? (partTarget * 1000) / 4 : UNKNOWN_PART_TARGET_INTERVAL_MS;
     return Math.min(this.maxPollMs, Math.max(this.minPollMs, wanted));
@@ -177,12 +233,27 @@ export class StorageWatchSource implements OriginSource {
     entry.timer.unref();
   }
 
+  /** A read outside the timer (a notification, entering notified mode); the timer starts over after it. */
+  private readNow(entry: WatchEntry): void {
+    if (entry.inflight) {
+      entry.rereadAfterInflight = true;
+      return;
+    }
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    void this.refresh(entry).then(() => this.schedule(entry));
+  }
+
   /** One conditional GET at a time per playlist; concurrent callers share it. */
   private refresh(entry: WatchEntry): Promise<void> {
     if (!entry.inflight) {
       entry.inflight = this.fetch(entry).finally(() => {
         entry.fetchedAt = this.now();
         entry.inflight = undefined;
+        if (entry.rereadAfterInflight && !this.closed) {
+          entry.rereadAfterInflight = false;
+          this.readNow(entry);
+        }
       });
     }
     return entry.inflight;

@@ -39,6 +39,11 @@ export interface ChannelPackagerOptions {
    * embedded origin's `EmbeddedSource.publish`, which releases held requests in-process.
    */
   onPlaylist?: (channel: string, rendition: string, model: MediaPlaylist) => void;
+  /**
+   * Called once a media playlist version is in storage (or a newer one is: the same or an older
+   * model can come again), with the model stored: cluster mode notifies standalone origins with it.
+   */
+  onPlaylistStored?: (channel: string, rendition: string, model: MediaPlaylist) => void;
   clock?: () => number;
   /** How often due deletions run, ms (default 1000). */
   deletionIntervalMs?: number;
@@ -368,6 +373,7 @@ export class ChannelPackager {
     }
     this.options.uploads
       .putLatest(`live/${this.channel}/${name}/playlist.m3u8`, Buffer.from(serializeMediaPlaylist(ended)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .then(() => this.options.onPlaylistStored?.(this.channel, name, ended))
       .catch((err) => this.logger.warn({ rendition: name, err: errorMessage(err) }, 'ended playlist not stored'));
     this.options.onPlaylist?.(this.channel, name, ended);
     this.logger.info({ rendition: name, lastMsn: lastPosition(ended).msn }, 'restored playlist ended (its publisher did not come back)');
@@ -475,6 +481,7 @@ export class ChannelPackager {
       const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
       const stored = this.options.uploads
         .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+        .then(() => this.options.onPlaylistStored?.(this.channel, rendition.name, storedModel))
         .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
       if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
     }

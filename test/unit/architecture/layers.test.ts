@@ -89,6 +89,15 @@ describe('layering', () => {
       ['package', 'scte35', ''],
       ['transcode', 'scte35', 'transcode-not-package'],
       ['origin', 'scte35', 'origin-reads-storage-and-hls'],
+      ['cluster', 'channels', ''],
+      ['cluster', 'notify', ''],
+      ['cluster', 'origin', 'cluster-below-the-faces'],
+      ['cluster', 'app', 'cluster-below-the-faces only-cli-imports-app'],
+      ['channels', 'cluster', 'only-faces-and-app-import-cluster'],
+      ['package', 'cluster', 'package-not-transcode only-faces-and-app-import-cluster'],
+      ['notify', 'cluster', 'notify-on-core-and-observability only-faces-and-app-import-cluster'],
+      ['origin', 'cluster', ''],
+      ['app', 'cluster', ''],
     ];
 
     it.each(cases)('%s → %s is reported by [%s]', async (from, to, rules) => {
