@@ -49,6 +49,14 @@ async function parseArgs(args: string[]): Promise<{ command: string; options: Re
   return parsed;
 }
 
+/** The Redis URL serve is given (LIVEPIPE_REDIS_URL), which the origins must name too. */
+async function clusterRedisUrl(): Promise<string> {
+  const serve = containerOf(workload(await deployed(), 'serve'));
+  const url = serve.env.find((e) => e.name === 'LIVEPIPE_REDIS_URL')?.value as string | undefined;
+  if (url === undefined) throw new Error('serve has no LIVEPIPE_REDIS_URL');
+  return url;
+}
+
 function workload(docs: Doc[], component: string): Doc {
   const found = docs.find((d) => (d.kind === 'Deployment' || d.kind === 'StatefulSet') && d.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
   if (found === undefined) throw new Error(`no workload for ${component}`);
@@ -64,7 +72,7 @@ describe('docker/kubernetes', () => {
     const docs = await deployed();
     expect(docs.length).toBeGreaterThanOrEqual(7);
     for (const doc of docs) {
-      expect(doc.apiVersion, JSON.stringify(doc.metadata)).toMatch(/^(v1|apps\/v1|autoscaling\/v2)$/);
+      expect(doc.apiVersion, JSON.stringify(doc.metadata)).toMatch(/^(v1|apps\/v1|autoscaling\/v2|policy\/v1)$/);
       expect(doc.metadata.name).toMatch(/^[a-z0-9-]+$/);
     }
     expect(docs.filter((d) => d.kind === 'Secret')).toEqual([]); // credentials are never in the kustomization
@@ -77,6 +85,7 @@ describe('docker/kubernetes', () => {
     const config = parseOriginOptions(options as RawOriginOptions);
     expect(config.storage.kind).toBe('s3');
     expect(config.host).toBe('0.0.0.0');
+    expect(config.redis, 'origins are notified over the cluster Redis').toBe(await clusterRedisUrl());
     expect(portNamed(origin, 'http')?.containerPort).toBe(config.port);
     expect(portNamed(origin, 'ops')?.containerPort).toBe(config.opsPort);
   });
@@ -103,6 +112,7 @@ describe('docker/kubernetes', () => {
       expect(config.host).toBe('0.0.0.0');
       expect(config.storage).toMatch(/^s3:\/\//);
       expect(config.channels.length).toBeGreaterThan(0); // a public bind refuses open publishing
+      expect(config.cluster?.redis).toBe(await clusterRedisUrl());
       expect(portNamed(serve, 'rtmp')?.containerPort).toBe(config.rtmp.port);
       expect(portNamed(serve, 'origin')?.containerPort).toBe(config.origin.port);
       expect(portNamed(serve, 'ops')?.containerPort).toBe(config.api.port);
@@ -131,7 +141,7 @@ describe('docker/kubernetes', () => {
   it('points every Service at ports its pods declare, with the same protocol', async () => {
     const docs = await deployed();
     const services = docs.filter((d) => d.kind === 'Service');
-    expect(services.map((s) => s.metadata.name).sort()).toEqual(['livepipe-ingest', 'livepipe-origin', 'livepipe-serve']);
+    expect(services.map((s) => s.metadata.name).sort()).toEqual(['livepipe-ingest', 'livepipe-origin', 'livepipe-redis', 'livepipe-serve']);
     for (const service of services) {
       const pods = workload(docs, service.spec.selector['app.kubernetes.io/component']);
       const container = containerOf(pods);
@@ -160,6 +170,31 @@ describe('docker/kubernetes', () => {
   it('gives serve longer to stop than its own shutdown deadline (30 s)', async () => {
     const serve = workload(await deployed(), 'serve');
     expect(serve.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(30);
-    expect(serve.spec.replicas).toBe(1);
+  });
+
+  it('runs serve as a fleet: a Deployment of several replicas, a node id per pod, disruptions one at a time', async () => {
+    const docs = await deployed();
+    const serve = workload(docs, 'serve');
+    expect(serve.kind).toBe('Deployment');
+    expect(serve.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(serve.spec.template.spec.volumes.find((v: any) => v.name === 'data').emptyDir).toBeDefined(); // no per-pod state
+    const nodeId = containerOf(serve).env.find((e) => e.name === 'LIVEPIPE_NODE_ID');
+    expect(nodeId?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    const budget = docs.find((d) => d.kind === 'PodDisruptionBudget');
+    expect(budget?.spec.selector.matchLabels).toEqual(serve.spec.selector.matchLabels);
+    expect(budget?.spec.maxUnavailable).toBe(1);
+  });
+
+  it('runs one Redis primary, with an append-only file for the registry and no eviction, behind the URL serve and origins use', async () => {
+    const docs = await deployed();
+    const redis = workload(docs, 'redis');
+    expect(redis.spec.replicas).toBe(1);
+    const args = containerOf(redis).args.join(' ');
+    expect(args).toMatch(/--appendonly yes/);
+    expect(args).toMatch(/--maxmemory-policy noeviction/);
+    const url = new URL(await clusterRedisUrl());
+    const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === url.hostname);
+    expect(service, `a Service named ${url.hostname}`).toBeDefined();
+    expect(service!.spec.ports.map((p: any) => String(p.port))).toContain(url.port);
   });
 });
