@@ -18,7 +18,7 @@ import { Metrics } from '../../../src/observability/metrics.js';
 import { parseStorageUrl } from '../../../src/storage/storage-url.js';
 
 const DIR = 'docker';
-const SERVICES = ['grafana', 'livepipe', 'minio', 'minio-init', 'prometheus'];
+const SERVICES = ['grafana', 'livepipe', 'livepipe-2', 'minio', 'minio-init', 'prometheus', 'redis'];
 /** The SDK's own variables livepipe leaves to it (credentials, region, endpoint). */
 const AWS_SDK_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3'];
 
@@ -190,6 +190,23 @@ describe('docker/compose.yaml', () => {
     expect(init).toContain(`${minioEnv.MINIO_ROOT_USER} ${minioEnv.MINIO_ROOT_PASSWORD}`);
   });
 
+  it('runs a second serve node like the first, on the same Redis and storage, with its own node id, ports and volume', async () => {
+    const { services } = await compose();
+    const [one, two] = [services.livepipe!, services['livepipe-2']!];
+    expect(two.image).toBe(one.image);
+    expect(two.command).toEqual(one.command);
+    expect(two.volumes?.[0]).toBe(one.volumes?.[0]); // the same config file: the same channels
+    expect(two.volumes?.[1]).not.toBe(one.volumes?.[1]);
+    const { config } = await livepipeConfig();
+    expect(config.cluster?.redis).toBe('redis://redis:6379');
+    expect(two.environment?.LIVEPIPE_REDIS_URL).toBe(config.cluster!.redis);
+    expect(new URL(config.cluster!.redis).hostname).toBe('redis');
+    expect(services.redis!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(two.environment?.LIVEPIPE_NODE_ID).not.toBe(one.environment?.LIVEPIPE_NODE_ID);
+    expect(publishedPorts(two).map((p) => p.container)).toEqual(publishedPorts(one).map((p) => p.container));
+    for (const service of [one, two]) expect((service.depends_on as Record<string, { condition: string }>).redis?.condition).toBe('service_healthy');
+  });
+
   it('gives livepipe only environment variables it reads, an API token long enough for a public bind', async () => {
     const { env } = await livepipeConfig();
     const source = await sourceText('src');
@@ -208,7 +225,13 @@ describe('docker/prometheus', () => {
     );
     const { services } = await compose();
     const { config } = await livepipeConfig();
-    const listening: Record<string, number[]> = { livepipe: [config.api.port, config.origin.port], prometheus: [9090], grafana: [3000], minio: [9000, 9001] };
+    const listening: Record<string, number[]> = {
+      livepipe: [config.api.port, config.origin.port],
+      'livepipe-2': [config.api.port, config.origin.port],
+      prometheus: [9090],
+      grafana: [3000],
+      minio: [9000, 9001],
+    };
     const jobs = new Map(prometheus.scrape_configs.map((j) => [j.job_name, j]));
     expect(jobs.get('livepipe')?.metrics_path ?? '/metrics').toBe('/metrics');
     expect(API_ROUTES.some((r) => r.path === '/metrics' && r.method === 'GET' && !r.auth)).toBe(true);
@@ -221,7 +244,7 @@ describe('docker/prometheus', () => {
         expect(listening[service], `${job.job_name}: ${target}`).toContain(Number(port));
       }
     }
-    expect(jobs.get('livepipe')!.static_configs[0]!.targets).toEqual([`livepipe:${config.api.port}`]);
+    expect(jobs.get('livepipe')!.static_configs.flatMap((c) => c.targets)).toEqual([`livepipe:${config.api.port}`, `livepipe-2:${config.api.port}`]);
   });
 
   it('loads the repository’s alert rules through a mounted file its rule_files pattern matches', async () => {
