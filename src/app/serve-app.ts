@@ -24,7 +24,8 @@ import { component } from './component.js';
  * `livepipe serve`, composed: ingest (RTMP, SRT), a supervised ladder and an LL-HLS packager per
  * live channel, the embedded origin and the ops API, in one process.
  *
- * Start order: event bus → webhooks → storage → channel registry → open-publish guard → origin → channels
+ * Start order: event bus → webhooks → storage → channel registry → open-publish guard → origin →
+ * playlist notifications (cluster mode) → channels
  * (admission, manager) → ingest → API. `close()` stops in reverse: API, then ingest (no new
  * publishers; live ones end), then the ladders (each packager finishes its segment in flight and
  * its uploads), then origin, registry, storage, webhooks (the shutdown's events get a moment to go
