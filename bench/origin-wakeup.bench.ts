@@ -2,17 +2,18 @@
  * Origin wake-up (issue 13): how long after a part is written a held blocking playlist request gets
  * its answer, for three origins side by side in one run, over the same storage directory:
  *
- *  - `embedded`: the origin of `serve` (EmbeddedSource): the packager hands it the new model in-process;
- *  - `standaloneNotified`: `livepipe origin --redis` (StorageWatchSource in notified mode + the Redis
- *    subscriber): the writer stores the playlist, publishes on Redis pub/sub (a real redis-server),
- *    the origin reads that playlist from storage and releases;
- *  - `standalonePolling`: `livepipe origin` without Redis: polls storage every PART-TARGET/4.
+ *  - `embedded`: the origin of `serve` (EmbeddedSource), in the writer's process (this one): the
+ *    packager hands it the new model in-process;
+ *  - `standaloneNotified`: a real `livepipe origin --redis` process (dist/: build first): the writer
+ *    stores the playlist, publishes on Redis pub/sub (a real redis-server), the origin reads that
+ *    playlist from storage and releases;
+ *  - `standalonePolling`: a real `livepipe origin` process without Redis: polls storage every PART-TARGET/4.
  *
  * Each round the writer does what the packager does for one part: the part's media is put to storage
  * (t0 = that put resolved), then the embedded origin gets the model (`onPlaylist`) and the playlist is
  * put to storage, and once stored the notification is published (`onPlaylistStored`). Each origin
  * holds `HELD` blocking requests (`_HLS_msn`/`_HLS_part` of that part); wake-up = response complete at
- * the client (same process, keep-alive connections opened before t0) − t0. Parts every `PART_MS`.
+ * the client (in this process, keep-alive connections opened before t0) − t0. Parts every `PART_MS`.
  * Several runs; the spread of their p50s is reported. Run: `npm run bench -- origin-wakeup` or
  * `npx tsx bench/origin-wakeup.bench.ts`. Writes bench/results/origin-wakeup.md.
  */
@@ -21,18 +22,16 @@ import { Agent, request } from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildPlaylistSubscriber } from '../src/app/origin-app.js';
 import { PlaylistNotificationPublisher } from '../src/cluster/playlist-notifications.js';
 import { silentLogger } from '../src/core/logger.js';
 import { lastPosition, type MediaPlaylist } from '../src/hls/playlist-model.js';
-import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../src/hls/playlist-serializer.js';
-import { Metrics } from '../src/observability/metrics.js';
 import { EmbeddedSource } from '../src/origin/embedded-source.js';
 import { OriginServer } from '../src/origin/origin-server.js';
-import { StorageWatchSource } from '../src/origin/storage-watch-source.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
+import { runCli, waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
 import { advance, liveModel } from '../test/helpers/origin/playlists.js';
+import { freePorts } from '../test/helpers/ports.js';
 import { startRedisServer } from '../test/helpers/redis/redis-server.js';
 
 /** 0.2 s parts (PART-TARGET/4 = 50 ms polls, the watch's lower bound), 4 per 0.8 s segment. */
@@ -74,27 +73,27 @@ export async function run(): Promise<Record<string, unknown>> {
   await storage.start();
   const logger = silentLogger();
   const embeddedSource = new EmbeddedSource();
-  const notifiedSource = new StorageWatchSource({ storage, parse: parseMediaPlaylist, logger, notifiedRereadIntervalMs: 60_000 });
-  const pollingSource = new StorageWatchSource({ storage, parse: parseMediaPlaylist, logger });
-  const servers: Record<OriginName, OriginServer> = {
-    embedded: new OriginServer({ source: embeddedSource, storage, render: serializeMediaPlaylist, logger, port: 0 }),
-    standaloneNotified: new OriginServer({ source: notifiedSource, storage, render: serializeMediaPlaylist, logger, port: 0 }),
-    standalonePolling: new OriginServer({ source: pollingSource, storage, render: serializeMediaPlaylist, logger, port: 0 }),
+  const embedded = new OriginServer({ source: embeddedSource, storage, render: serializeMediaPlaylist, logger, port: 0 });
+  const [notifiedPort, notifiedOps, pollingPort, pollingOps] = (await freePorts(4)) as [number, number, number, number];
+  const common = ['origin', '--data-dir', dir, '--host', '127.0.0.1'];
+  const standalone = {
+    standaloneNotified: runCli([...common, '--port', String(notifiedPort), '--ops-port', String(notifiedOps), '--redis', redis.url, '--notified-reread-ms', '60000'], { LIVEPIPE_LOG_LEVEL: 'warn' }),
+    standalonePolling: runCli([...common, '--port', String(pollingPort), '--ops-port', String(pollingOps)], { LIVEPIPE_LOG_LEVEL: 'warn', LIVEPIPE_REDIS_URL: '' }),
   };
-  const metrics = new Metrics({ processMetrics: false });
-  const subscriber = buildPlaylistSubscriber(redis.url, notifiedSource, metrics, logger);
   const publisher = new PlaylistNotificationPublisher({ url: redis.url, logger });
   const agent = new Agent({ keepAlive: true, maxSockets: 3 * HELD * 2 });
   const media = Buffer.alloc(PART_BYTES, 7);
   try {
-    for (const s of [embeddedSource, notifiedSource, pollingSource]) await s.start();
-    for (const s of Object.values(servers)) await s.start();
-    await subscriber.component.start();
+    await embeddedSource.start();
+    await embedded.start();
     await publisher.start();
-    const deadline = Date.now() + 10_000;
-    while (subscriber.subscriber.state !== 'notified' || publisher === undefined) {
-      if (Date.now() > deadline) throw new Error('the origin did not subscribe');
-      await new Promise((r) => setTimeout(r, 20));
+    await waitForHttp(`http://127.0.0.1:${notifiedOps}/healthz`, 30_000);
+    await waitForHttp(`http://127.0.0.1:${pollingOps}/healthz`, 30_000);
+    const lagOf = async () => (await fetch(`http://127.0.0.1:${notifiedOps}/metrics`)).text();
+    const deadline = Date.now() + 15_000;
+    while (!/^livepipe_cluster_playlist_notifications_fallback 0$/m.test(await lagOf())) {
+      if (Date.now() > deadline) throw new Error('the standalone origin did not subscribe');
+      await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 300)); // the publisher's connection too
 
@@ -105,7 +104,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
     embeddedSource.publish(CHANNEL, 'v0', model);
     await storePlaylist(model);
-    const ports = Object.fromEntries(ORIGINS.map((o) => [o, servers[o].address().port])) as Record<OriginName, number>;
+    const ports: Record<OriginName, number> = { embedded: embedded.address().port, standaloneNotified: notifiedPort, standalonePolling: pollingPort };
     // First reads: the standalone origins start watching the playlist.
     for (const o of ORIGINS) await new Promise<void>((resolve, reject) => request({ host: '127.0.0.1', port: ports[o], path: `/${KEY}`, agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end());
 
@@ -161,16 +160,16 @@ export async function run(): Promise<Record<string, unknown>> {
         pollingOverEmbeddedP50: round2(p50('standalonePolling') / p50('embedded')),
         pollingOverNotifiedP50: round2(p50('standalonePolling') / p50('standaloneNotified')),
       },
-      notificationLag: sampleLag(await metrics.render()),
+      notificationLag: sampleLag({ body: await lagOf() }),
     };
     await writeResults(result);
     return result;
   } finally {
     agent.destroy();
     await publisher.close();
-    await subscriber.component.close();
-    for (const s of Object.values(servers)) await s.close();
-    for (const s of [embeddedSource, notifiedSource, pollingSource]) await s.close();
+    await Promise.all(Object.values(standalone).map((p) => p.stop('SIGTERM')));
+    await embedded.close();
+    await embeddedSource.close();
     await redis.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -194,8 +193,9 @@ async function writeResults(result: Record<string, unknown>): Promise<void> {
     `Run ${new Date().toISOString()} by \`npm run bench -- origin-wakeup\` (bench/origin-wakeup.bench.ts) on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}.`,
     '**The machine was shared**: up to 7 other helpers were running ffmpeg encodes and test suites at the same time, so absolute',
     'figures are noisy; the three origins were measured side by side in the same rounds (same parts, same moments), so their ratios are the figures to read.',
+    'The embedded origin runs in the writer\'s process (as in `serve`); the two standalone origins are real `livepipe origin` processes.',
     '',
-    `Wake-up = a part's media in storage (t0) → a held blocking playlist reload for that part answered (response complete at a client in the same process).`,
+    `Wake-up = a part's media in storage (t0) → a held blocking playlist reload for that part answered (response complete at the client, in the writer's process).`,
     `${r.setup.partsPerRun} parts per run × ${r.setup.runs} runs, one part every ${r.setup.partEveryMs} ms (PART-TARGET ${r.setup.partTargetSeconds} s), ${r.setup.heldPerOrigin} held requests per origin per part; filesystem storage; redis-server on loopback.`,
     '',
     '| origin | p50 ms | p99 ms | max ms | p50 per run | p99 per run | samples |',
