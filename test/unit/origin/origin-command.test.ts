@@ -42,3 +42,21 @@ describe('parseOriginOptions', () => {
     ]);
   });
 });
+
+describe('parseOriginOptions: cluster mode', () => {
+  it('takes --redis, or LIVEPIPE_REDIS_URL when the flag is absent; the flag wins', () => {
+    expect(parseOriginOptions({ dataDir: '/a', redis: 'redis://r:6379' }).redis).toBe('redis://r:6379');
+    expect(parseOriginOptions({ dataDir: '/a' }, { LIVEPIPE_REDIS_URL: 'rediss://r:6380' }).redis).toBe('rediss://r:6380');
+    expect(parseOriginOptions({ dataDir: '/a', redis: 'redis://flag:1' }, { LIVEPIPE_REDIS_URL: 'redis://env:2' }).redis).toBe('redis://flag:1');
+    expect(parseOriginOptions({ dataDir: '/a' }, { LIVEPIPE_REDIS_URL: '' }).redis).toBeUndefined();
+    expect(parseOriginOptions({ dataDir: '/a', redis: 'redis://r:1', notifiedRereadMs: '60000' }).notifiedRereadMs).toBe(60_000);
+  });
+
+  it.each([
+    [{ dataDir: '/a', redis: 'http://r:6379' }, /redis:\/\/ or rediss:\/\//],
+    [{ dataDir: '/a', notifiedRereadMs: '1000' }, /needs --redis/],
+    [{ dataDir: '/a', redis: 'redis://r:1', notifiedRereadMs: '5' }, /--notified-reread-ms/],
+  ])('%j is refused', (raw, message) => {
+    expect(() => parseOriginOptions(raw)).toThrow(message);
+  });
+});
