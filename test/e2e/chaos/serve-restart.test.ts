@@ -11,26 +11,15 @@
  * Riding out the loss of a process belongs to the fleet (several nodes behind the CDN, issue 13);
  * the bench reports what the viewer saw.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../../helpers/player/hls-player.js';
-import { observeFault, sigtermRestart, startChaosPlayer, startLiveStage, summarize, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+import { describe, expect, it } from 'vitest';
+import { observeFault, sigtermRestart, startChaosPlayer, summarize, useChaosStage } from '../../helpers/serve/chaos.js';
 
 describe('chaos: SIGTERM of serve and a restart on the same data directory', () => {
-  let browser: Browser;
-  let stage: LiveChaosStage | undefined;
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await stage?.close();
-    await browser?.close();
-  });
+  const chaos = useChaosStage();
 
   it('serves every rendition from the first request after the restart, and a new viewer plays', async () => {
-    stage = await startLiveStage(browser);
-    const figures = await observeFault('SIGTERM + restart', stage, () => sigtermRestart(stage!), 4000);
+    const stage = await chaos.start();
+    const figures = await observeFault('SIGTERM + restart', stage, () => sigtermRestart(stage), 4000);
     const d = figures.details;
     console.log(summarize(figures), JSON.stringify(d), JSON.stringify(figures.player.lastNonFatalErrors));
 
@@ -40,7 +29,7 @@ describe('chaos: SIGTERM of serve and a restart on the same data directory', () 
     expect(figures.edge.violations).toEqual([]);
     for (const r of stage.renditions) expect(figures.edge.lastMsn[r]).toBeGreaterThan(d.lastMsnBefore[r]!);
 
-    const fresh = await startChaosPlayer(browser, stage.serve);
+    const fresh = await startChaosPlayer(chaos.browser, stage.serve);
     const played = await fresh.waitFor((s) => s.currentTime > 3 || s.fatalErrors.length > 0, 20_000);
     await fresh.close();
     expect(played.fatalErrors).toEqual([]);
