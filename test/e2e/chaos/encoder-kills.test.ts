@@ -14,11 +14,7 @@ const SPACING_MS = 3000;
 describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
   const chaos = useChaosStage();
 
-  // Known open (issue 15): with the crash-loop and in-step work merged, the channel stays live and the
-  // playlists stay valid, but hls.js still failed fatally once (audioTrackLoadTimeOut) in the last
-  // run: the audio playlist's blocking request outlived hls.js's timeout across a restart. Held back
-  // until that is fixed; `npm run bench -- chaos` reports the figures meanwhile.
-  it.skip(`${KILLS} kills ${SPACING_MS} ms apart: the channel keeps retrying, playback goes on, playlists stay valid`, async () => {
+  it(`${KILLS} kills ${SPACING_MS} ms apart: the channel keeps retrying, playback goes on, playlists stay valid`, async () => {
     const stage = await chaos.start();
     expect(transcoderPids(servePid(stage.serve))).toHaveLength(1);
 

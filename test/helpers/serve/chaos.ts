@@ -21,7 +21,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { checkMediaPlaylist, parseWithM3u8Parser, PlaylistHistoryChecker } from '../hls/llhls-rules.js';
-import { launchBrowser, startPlayer, type Player, type PlayerStats } from '../player/hls-player.js';
+import { launchBrowser, startPlayer, type Player, type PlayerOptions, type PlayerStats } from '../player/hls-player.js';
 import { publish, type Publisher } from '../ingest/media.js';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
@@ -46,6 +46,8 @@ export interface ChaosServeOptions {
   channels?: Array<Record<string, unknown>>;
   env?: NodeJS.ProcessEnv;
   keepDataDir?: string;
+  /** hls.js settings of the stage's viewer (`startLiveStage`); default hls.js's own. */
+  player?: PlayerOptions;
 }
 
 /** `livepipe serve` (the CLI) with the `chaos` channel on the low-latency ladder. */
@@ -85,8 +87,8 @@ export async function waitForLive(serve: ServeCli, channel = CHAOS_CHANNEL, segm
 }
 
 /** hls.js on the channel's multivariant playlist, once it has played a little. */
-export async function startChaosPlayer(browser: Browser, serve: ServeCli, channel = CHAOS_CHANNEL): Promise<Player> {
-  const player = await startPlayer(browser, `${serve.live(channel)}/master.m3u8`);
+export async function startChaosPlayer(browser: Browser, serve: ServeCli, channel = CHAOS_CHANNEL, options: PlayerOptions = {}): Promise<Player> {
+  const player = await startPlayer(browser, `${serve.live(channel)}/master.m3u8`, options);
   const started = await player.waitFor((s) => s.currentTime > 1 || s.fatalErrors.length > 0, 45_000);
   if (!(started.currentTime > 1)) {
     await player.close();
@@ -827,7 +829,7 @@ export async function startLiveStage(browser: Browser, options: ChaosServeOption
   const publisher = publishChaos(serve);
   try {
     const renditions = await waitForLive(serve);
-    const player = await startChaosPlayer(browser, serve);
+    const player = await startChaosPlayer(browser, serve, CHAOS_CHANNEL, options.player);
     const stage: LiveChaosStage = {
       serve,
       publisher,
