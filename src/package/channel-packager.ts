@@ -153,7 +153,7 @@ export class ChannelPackager {
       this.logger.info({ partTarget: part }, 'encoder down: listing gap parts until the next run has media');
       this.bridgeTimer = setInterval(() => {
         listed += 1;
-        for (const r of this.renditions.values()) r.bridgeGap(listed % perSegment === 0);
+        for (const r of this.renditions.values()) r.bridgeGap(listed === 1, listed % perSegment === 0);
       }, Math.round(part * 1000));
     });
   }

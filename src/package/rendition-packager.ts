@@ -140,8 +140,6 @@ export class RenditionPackager {
   private readonly unsettled = new Set<string>();
   private readonly listWithinMs: number;
   private readonly deadline: ListingDeadline;
-  /** Gap parts are being listed for the encoder's down time (`bridgeGap`) since the last run's media. */
-  private bridging = false;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -242,7 +240,6 @@ export class RenditionPackager {
               const mapUri = initName(runId);
               // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
               onInit?.();
-              this.bridging = false;
               this.closeOpenSegment();
               // Never evicted: without its init segment nothing of the run is playable.
               const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
@@ -307,15 +304,16 @@ export class RenditionPackager {
    * tick, so the renditions stay on the same media sequence numbers. Does nothing before a run ever
    * started or once the stream ended (checked when called; `end()` is queued after any bridge part).
    */
-  bridgeGap(endsSegment: boolean): void {
+  bridgeGap(startsBridge: boolean, endsSegment: boolean): void {
     if (this.timeline.mapUri === undefined || this.timeline.playlist.endList) return;
-    // The bridge's first part closes a segment the last run left open, as the timeline does.
-    if (!this.bridging) this.closeOpenSegment();
-    this.bridging = true;
+    // A bridge's first part closes whatever segment is open — one the last run left, or the segment
+    // of an earlier bridge that a run killed before its first media never closed in this rendition —
+    // so that every rendition starts the bridge on the same fresh segment (as the timeline does).
+    if (startsBridge) this.closeOpenSegment();
     this.cursor.index += 1;
     if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
     this.enqueue(async () => {
-      this.timeline.addGapPart(this.options.partTarget, endsSegment, this.options.clock());
+      this.timeline.addGapPart(this.options.partTarget, { startsBridge, endsSegment }, this.options.clock());
       this.options.onChange(this, 'gap');
     });
   }

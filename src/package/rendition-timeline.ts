@@ -301,15 +301,18 @@ export class RenditionTimeline {
    * playlist keeps moving and blocking reloads are answered at the usual pace instead of waiting out
    * the restart (hls.js gives a blocking playlist request max(3 × PART-TARGET, 0.8 × TARGETDURATION)
    * before it times out, and fails for good after a few timeouts in a row; issue 15). The parts go into
-   * a segment of their own, continuing the program date-time of the listed media; `endsSegment`
-   * closes it as an EXT-X-GAP segment. The next run's `startRun` closes a bridge segment left open
+   * a segment of their own, continuing the program date-time of the listed media: `startsBridge`
+   * (the first gap part after media) closes any segment still open first — one a killed run left, or
+   * an earlier bridge's that a run without media never closed — so every rendition starts the bridge
+   * on the same fresh msn; `endsSegment` closes the bridge's segment as an EXT-X-GAP segment. The next run's `startRun` closes a bridge segment left open
    * (as a gap, like any orphan) and its first segment follows a discontinuity as usual. Gap parts
    * name no object and are never stored; "missing media is marked GAP, never silently skipped"
    * (LLHLS.md). Needs a run to have started (its init segment is the segment's EXT-X-MAP).
    */
-  addGapPart(duration: number, endsSegment: boolean, now: number): void {
+  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean }, now: number): void {
     const run = this.requireRun();
-    if (this.playlist.pending !== undefined && !this.gapBridgeOpen) this.closeOrphanPending(now);
+    const { startsBridge, endsSegment } = position;
+    if (this.playlist.pending !== undefined && (startsBridge || !this.gapBridgeOpen)) this.closeOrphanPending(now);
     let pending = this.playlist.pending;
     if (pending === undefined) {
       const last = this.playlist.segments[this.playlist.segments.length - 1];

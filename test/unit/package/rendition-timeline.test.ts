@@ -125,7 +125,7 @@ describe('RenditionTimeline', () => {
     d.segment();
     // The encoder died after segment 1: six gap parts of 0.5 s (a 2 s gap segment and two more).
     for (let i = 1; i <= 6; i++) {
-      d.timeline.addGapPart(0.5, i % 4 === 0, d.now);
+      d.timeline.addGapPart(0.5, { startsBridge: i === 1, endsSegment: i % 4 === 0 }, d.now);
       d.now += 500;
       expect(d.timeline.playlist.preloadHint, 'the hint moves on with the gap parts').toEqual({ uri: d.timeline.nextPart().name });
       d.check();
@@ -144,6 +144,23 @@ describe('RenditionTimeline', () => {
     expect(p.segments[4]).toMatchObject({ msn: 4, discontinuity: true, mapUri: 'init-2.mp4' });
     // Gap parts name no object: none is scheduled for deletion.
     expect(d.timeline.scheduledDeletions.filter((x) => /^part-[23]-/.test(x.name))).toEqual([]);
+    expect(d.violations).toEqual([]);
+  });
+
+  it('starts every gap bridge on a fresh segment, also after a run that died before any media', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.addGapPart(0.5, { startsBridge: true, endsSegment: false }, d.now);
+    d.timeline.addGapPart(0.5, { startsBridge: false, endsSegment: false }, d.now);
+    // A new run was attached but killed before its init reached this rendition: no startRun here.
+    // The next bridge closes the open bridge segment first, as the renditions that did start it.
+    d.timeline.addGapPart(0.5, { startsBridge: true, endsSegment: false }, d.now);
+    d.check();
+    const p = d.timeline.playlist;
+    expect(p.segments[1]).toMatchObject({ msn: 1, gap: true, duration: 1 });
+    expect(p.pending).toMatchObject({ msn: 2 });
+    expect(p.pending!.parts.map((x) => x.uri)).toEqual(['part-2-0.m4s']);
     expect(d.violations).toEqual([]);
   });
 
