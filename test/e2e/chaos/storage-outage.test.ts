@@ -24,7 +24,8 @@ describe('chaos: storage outages on the embedded origin while hls.js plays', () 
       await s3.close();
     });
     stage = await chaos.start({ file: { storage: s3.storageUrl() }, env: s3.env() });
-  });
+    // s3rver, serve, a publisher and hls.js starting: over a minute on the loaded 2-core machine.
+  }, 180_000);
 
   for (const mode of ['SIGSTOP', 'SIGKILL'] as const) {
     it(`s3rver ${mode === 'SIGSTOP' ? 'frozen' : 'killed and restarted'} for ${OUTAGE_MS / 1000} s: the live edge goes on, stored playlists name only stored objects`, async () => {
