@@ -149,6 +149,7 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
       restore: () => packager.restore(),
       positions: () => packager.positions(),
       addCue: (cue) => packager.addCue(cue),
+      bridgeEncoderGap: () => packager.bridgeEncoderGap(),
       close: async () => {
         await packager.close();
         await uploads.close({ drainTimeoutMs: UPLOAD_DRAIN_TIMEOUT_MS });

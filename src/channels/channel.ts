@@ -29,6 +29,8 @@ export interface ChannelPackagerPort {
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
   /** An ad cue: EXT-X-DATERANGE at the first segment boundary at or after its time, in every rendition. */
   addCue?(cue: Cue): void;
+  /** The encoder failed and restarts: keep the playlists moving (GAP parts) until the next run has media. */
+  bridgeEncoderGap?(): void;
   close(): Promise<void>;
 }
 
@@ -424,7 +426,12 @@ export class Channel {
     this.deps.metrics?.setTranscoderCrashLooping(this.spec.id, snapshot.crashLooping);
     const since = snapshot.failingSince;
     const giveUpMs = this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS;
-    if (since === undefined || this.feed === undefined || this.state !== 'live' || Date.now() - since < giveUpMs) return;
+    if (this.feed === undefined || this.state !== 'live') return;
+    if (since === undefined || Date.now() - since < giveUpMs) {
+      // Viewers at the live edge must not wait out the restart (see `bridgeEncoderGap`).
+      packager.bridgeEncoderGap?.();
+      return;
+    }
     if (this.endedFailureSeries !== since) {
       this.endedFailureSeries = since;
       this.logger.error(

@@ -100,6 +100,9 @@ export class ChannelPackager {
   private closed = false;
   /** Ad cues waiting for their segment boundary in every rendition (`addCue`). */
   private readonly cues = new CueSchedule();
+  /** The gap bridge while the encoder is down (`bridgeEncoderGap`); `bridgeToken` cancels one not started yet. */
+  private bridgeTimer: NodeJS.Timeout | undefined;
+  private bridgeToken = 0;
 
   constructor(private readonly options: ChannelPackagerOptions) {
     this.channel = options.channel;
@@ -133,12 +136,50 @@ export class ChannelPackager {
   }
 
   /**
+   * The encoder failed and is being restarted (the channel calls this when its supervisor reports
+   * `restarting` after a crash): until the next run's first media, every rendition lists one GAP part
+   * per part target — closing a GAP segment every segment duration — so the live edge keeps moving
+   * while the encoder is down (issue 15: "while the encoder is down, the playlist keeps moving").
+   * Without it every blocking playlist request waits out the restart, and hls.js, which gives such a
+   * request max(3 × PART-TARGET, 0.8 × TARGETDURATION) (0.8 s on the low-latency ladder), times out
+   * again and again and fails fatally (`audioTrackLoadTimeOut`) once three time out in a row. Starts
+   * once the failed run's packaging has settled; ends at the next run's first init segment, at
+   * `endStream()` or at `close()`. All renditions get each gap part in the same tick, so they keep
+   * the same media sequence numbers.
+   */
+  bridgeEncoderGap(): void {
+    if (this.closed || this.bridgeTimer !== undefined || this.ladder === undefined) return;
+    const token = ++this.bridgeToken;
+    const part = runPartTarget(this.ladder);
+    const perSegment = Math.max(1, Math.round(this.ladder.ladder.segment / part));
+    void Promise.all([...this.runsInFlight]).then(() => {
+      if (token !== this.bridgeToken || this.closed) return;
+      let listed = 0;
+      this.logger.info({ partTarget: part }, 'encoder down: listing gap parts until the next run has media');
+      this.bridgeTimer = setInterval(() => {
+        listed += 1;
+        for (const r of this.renditions.values()) r.bridgeGap(listed === 1, listed % perSegment === 0);
+      }, Math.round(part * 1000));
+    });
+  }
+
+  /** Ends the gap bridge (or cancels one waiting to start). */
+  private stopBridge(): void {
+    this.bridgeToken += 1;
+    if (this.bridgeTimer === undefined) return;
+    clearInterval(this.bridgeTimer);
+    this.bridgeTimer = undefined;
+    this.logger.info('encoder back: gap bridge ended');
+  }
+
+  /**
    * EXT-X-ENDLIST on every rendition once their queued media is stored. Ordered with `attachRun`: runs
    * attached before this call are packaged to their end first (call it once they have ended: after
    * the transcoder stopped, or when it reports a failed run), a run attached after it starts after the
    * end and continues the playlists from its first part (a discontinuity, msn increasing).
    */
   endStream(): Promise<void> {
+    this.stopBridge();
     const ended = this.attachChain.then(async () => {
       await Promise.all([...this.runsInFlight]);
       await Promise.all([...this.renditions.values()].map((r) => r.end()));
@@ -197,6 +238,7 @@ export class ChannelPackager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopBridge();
     if (this.deletionTimer !== undefined) clearInterval(this.deletionTimer);
     await this.attachChain;
     await Promise.all([...this.runsInFlight]);
@@ -269,7 +311,7 @@ export class ChannelPackager {
     );
     for (const output of run.outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchorOf, alignment);
+      const consumed = rendition.consume(output.stream, runId, anchorOf, alignment, () => this.stopBridge());
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));

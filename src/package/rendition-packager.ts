@@ -45,9 +45,58 @@ export interface RenditionPackagerOptions {
   clock: () => number;
 }
 
-export type RenditionChange = 'part' | 'segment' | 'run' | 'end' | 'stored';
+export type RenditionChange = 'part' | 'gap' | 'segment' | 'run' | 'end' | 'stored';
 
 const PART_TYPE = 'video/iso.segment';
+
+/** An object's upload: `done` resolves true once stored, false when it will not be; `outcome` is its result once known. */
+interface Upload {
+  readonly done: Promise<boolean>;
+  outcome?: boolean;
+}
+
+function upload(done: Promise<boolean>): Upload {
+  const u: { done: Promise<boolean>; outcome?: boolean } = { done: done.then((ok) => (u.outcome = ok)) };
+  return u;
+}
+
+/**
+ * The listing deadline of one rendition (`listWithinMs`). A rendition's chain waits for one upload
+ * at a time, so one timer serves every wait: re-armed (`refresh()`), never created per part or
+ * segment. (A timer and a `Promise.race` per object cost measurable packager CPU at ~40 objects a
+ * second, for a deadline a local disk never reaches.)
+ */
+class ListingDeadline {
+  private timer: NodeJS.Timeout | undefined;
+  private onExpiry: (() => void) | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  /** Calls `onExpiry` after the deadline unless `disarm()` comes first. */
+  arm(onExpiry: () => void): void {
+    this.onExpiry = onExpiry;
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.expire(), this.ms);
+      this.timer.unref();
+    } else {
+      this.timer.refresh();
+    }
+  }
+
+  /**
+   * The wait that armed `onExpiry` ended in time (the timer may still fire, with nothing to do). An
+   * upload that settles after its wait expired must not disarm a later wait: only its own handler goes.
+   */
+  disarm(onExpiry: () => void): void {
+    if (this.onExpiry === onExpiry) this.onExpiry = undefined;
+  }
+
+  private expire(): void {
+    const onExpiry = this.onExpiry;
+    this.onExpiry = undefined;
+    onExpiry?.();
+  }
+}
 
 /**
  * One rendition of a channel: reads a transcoder run's fragmented-MP4 output, cuts it into parts and
@@ -86,10 +135,11 @@ export class RenditionPackager {
    */
   private cursor: { msn: number; index: number };
   /** The current run's init segment: its upload (true once stored), and its bytes for a retry. */
-  private runInit: { name: string; bytes: Uint8Array; stored: Promise<boolean>; failed: boolean } | undefined;
+  private runInit: { name: string; bytes: Uint8Array; stored: Upload; failed: boolean } | undefined;
   /** Objects listed from memory whose upload has not settled, in listing order (see `storedView`). */
   private readonly unsettled = new Set<string>();
   private readonly listWithinMs: number;
+  private readonly deadline: ListingDeadline;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -100,6 +150,7 @@ export class RenditionPackager {
     const next = this.timeline.nextPart();
     this.cursor = { msn: next.msn, index: next.index };
     this.listWithinMs = options.listWithinMs ?? Math.max(1, Math.round(options.partTarget * 500));
+    this.deadline = new ListingDeadline(this.listWithinMs);
   }
 
   get playlist(): MediaPlaylist {
@@ -140,7 +191,7 @@ export class RenditionPackager {
    * every rendition reached that segment, and what not all of them reached is dropped at the end
    * (see `RunAlignment`). The promise resolves once every rendition of the run has ended.
    */
-  consume(stream: Readable, runId: number, anchor: () => number, alignment: RunAlignment): Promise<void> {
+  consume(stream: Readable, runId: number, anchor: () => number, alignment: RunAlignment, onInit?: () => void): Promise<void> {
     const reader = new Fmp4Reader();
     let cutter: SegmentCutter | undefined;
     let failed = false;
@@ -187,6 +238,8 @@ export class RenditionPackager {
               const initBytes = event.bytes;
               const track = event.track;
               const mapUri = initName(runId);
+              // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
+              onInit?.();
               this.closeOpenSegment();
               // Never evicted: without its init segment nothing of the run is playable.
               const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
@@ -194,7 +247,7 @@ export class RenditionPackager {
                 this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
                 const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
                 this.runInit = init;
-                void initStored.then((ok) => (init.failed = !ok));
+                void initStored.done.then((ok) => (init.failed = !ok));
                 // Waits for the init no longer than for a part: the run's parts are gated on it (`gateOf`).
                 await this.settleWithin(initStored);
                 this.options.onTrack(this, track);
@@ -242,6 +295,26 @@ export class RenditionPackager {
         if (err !== undefined && err !== null) this.logger.debug({ err: errorMessage(err) }, 'encoder output stream error');
         finish();
       });
+    });
+  }
+
+  /**
+   * One GAP part of `partTarget` while the encoder is down between runs (`RenditionTimeline.addGapPart`);
+   * `endsSegment` closes the bridge's segment. The channel calls it on every rendition in the same
+   * tick, so the renditions stay on the same media sequence numbers. Does nothing before a run ever
+   * started or once the stream ended (checked when called; `end()` is queued after any bridge part).
+   */
+  bridgeGap(startsBridge: boolean, endsSegment: boolean): void {
+    if (this.timeline.mapUri === undefined || this.timeline.playlist.endList) return;
+    // A bridge's first part closes whatever segment is open — one the last run left, or the segment
+    // of an earlier bridge that a run killed before its first media never closed in this rendition —
+    // so that every rendition starts the bridge on the same fresh segment (as the timeline does).
+    if (startsBridge) this.closeOpenSegment();
+    this.cursor.index += 1;
+    if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+    this.enqueue(async () => {
+      this.timeline.addGapPart(this.options.partTarget, { startsBridge, endsSegment }, this.options.clock());
+      this.options.onChange(this, 'gap');
     });
   }
 
@@ -299,13 +372,15 @@ export class RenditionPackager {
    * Starts storing an object now; resolves true once stored, false when it could not be (a part or
    * segment is then listed as a gap; an init segment is retried with the next part).
    */
-  private store(name: string, bytes: Uint8Array, contentType: string, placement?: MediaPlacement): Promise<boolean> {
-    return this.options.store.putMedia(name, bytes, { contentType }, placement).then(
-      () => true,
-      (err) => {
-        this.logger.warn({ err: errorMessage(err), object: name }, 'object not stored');
-        return false;
-      },
+  private store(name: string, bytes: Uint8Array, contentType: string, placement?: MediaPlacement): Upload {
+    return upload(
+      this.options.store.putMedia(name, bytes, { contentType }, placement).then(
+        () => true,
+        (err) => {
+          this.logger.warn({ err: errorMessage(err), object: name }, 'object not stored');
+          return false;
+        },
+      ),
     );
   }
 
@@ -325,28 +400,36 @@ export class RenditionPackager {
    * What must be stored before a part may be named in storage: the part and its run's init segment.
    * An init segment that could not be stored is uploaded again with the next part.
    */
-  private gateOf(stored: Promise<boolean>): Promise<boolean> {
+  private gateOf(stored: Upload): Upload {
     const init = this.runInit;
     if (init === undefined) return stored;
     if (init.failed) {
       init.failed = false;
       init.stored = this.store(init.name, init.bytes, this.initContentType, { evictable: false });
-      void init.stored.then((ok) => (init.failed = !ok));
+      void init.stored.done.then((ok) => (init.failed = !ok));
     }
-    return Promise.all([stored, init.stored]).then(([part, initOk]) => part && initOk);
+    if (init.stored.outcome === true) return stored;
+    return upload(Promise.all([stored.done, init.stored.done]).then(([part, initOk]) => part && initOk));
   }
 
   /** `stored` or `failed` if the upload settles within `listWithinMs`, else `pending`. */
-  private settleWithin(stored: Promise<boolean>): Promise<'stored' | 'failed' | 'pending'> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), this.listWithinMs)));
-    return Promise.race([stored.then((ok) => (ok ? ('stored' as const) : ('failed' as const))), deadline]).finally(() => clearTimeout(timer));
+  private settleWithin(stored: Upload): Promise<'stored' | 'failed' | 'pending'> | 'stored' | 'failed' {
+    const outcomeOf = (ok: boolean) => (ok ? ('stored' as const) : ('failed' as const));
+    if (stored.outcome !== undefined) return outcomeOf(stored.outcome);
+    return new Promise((resolve) => {
+      const expired = () => resolve('pending');
+      this.deadline.arm(expired);
+      void stored.done.then((ok) => {
+        this.deadline.disarm(expired);
+        resolve(outcomeOf(ok));
+      });
+    });
   }
 
   /** An object listed from memory: once its upload settles, storage may name it (or a gap, if it failed). */
-  private trackUnsettled(name: string, stored: Promise<boolean>): void {
+  private trackUnsettled(name: string, stored: Upload): void {
     this.unsettled.add(name);
-    void stored.then((ok) =>
+    void stored.done.then((ok) =>
       this.enqueue(async () => {
         this.unsettled.delete(name);
         if (!ok) {

@@ -81,6 +81,14 @@ export function runIdOf(mapUri: string): number | undefined {
 /**
  * EXT-X-RENDITION-REPORTs for rendition `self` from the other renditions' playlists (Appendix B.1: one
  * per other rendition). A rendition with no media yet has no position to report and is left out.
+ *
+ * LAST-PART is always given: the playlists have parts, and LAST-PART "is REQUIRED if the Rendition
+ * contains Partial Segments" (§4.4.5.4). A rendition whose last segment lists no parts — one closed
+ * as a gap when its run died (a crash, a process restart) and its parts unlisted, until the next run's
+ * first part — reports the last part index that segment's duration spans. A player switching there
+ * asks for the part after it, which past the segment's end means part 0 of the next segment (§6.2.5.2):
+ * exactly the next part to come. (Leaving LAST-PART out, as before, broke the rule after every encoder
+ * kill and serve restart; issue 15.)
  */
 export function renditionReportsFor(self: string, playlists: ReadonlyMap<string, MediaPlaylist>): RenditionReport[] {
   const reports: RenditionReport[] = [];
@@ -88,7 +96,12 @@ export function renditionReportsFor(self: string, playlists: ReadonlyMap<string,
     if (name === self) continue;
     const pos = lastPosition(playlist);
     if (pos.msn < 0) continue;
-    reports.push({ uri: `../${name}/playlist.m3u8`, lastMsn: pos.msn, lastPart: pos.part });
+    let lastPart = pos.part;
+    if (lastPart < 0) {
+      const last = playlist.segments[playlist.segments.length - 1];
+      lastPart = last === undefined ? 0 : Math.max(0, Math.ceil(last.duration / playlist.partTarget - 1e-6) - 1);
+    }
+    reports.push({ uri: `../${name}/playlist.m3u8`, lastMsn: pos.msn, lastPart });
   }
   return reports;
 }
@@ -130,6 +143,8 @@ export class RenditionTimeline {
   /** The stream had media before the current run (a new run is a discontinuity). */
   private hadMedia: boolean;
   private deletions: ScheduledDeletion[] = [];
+  /** The segment in progress was opened by `addGapPart` (the encoder is down), not by a run's media. */
+  private gapBridgeOpen = false;
   private readonly cues: RenditionTimelineOptions['cues'];
 
   constructor(options: RenditionTimelineOptions) {
@@ -248,6 +263,8 @@ export class RenditionTimeline {
 
   addPart(part: PartInput, now: number): { msn: number; index: number } {
     const run = this.requireRun();
+    // Media after a gap bridge never joins the bridge's segment (`startRun` closes it first anyway).
+    if (this.gapBridgeOpen) this.closeOrphanPending(now);
     let pending = this.playlist.pending;
     if (!pending) {
       run.timeOrigin ??= part.startTime;
@@ -277,6 +294,47 @@ export class RenditionTimeline {
     this.ageParts(now);
     this.updateHint(part.endsAtBoundary === true);
     return { msn: pending.msn, index: pending.parts.length - 1 };
+  }
+
+  /**
+   * While the encoder is down between two runs (a crash, a kill): one GAP part of `duration`, so the
+   * playlist keeps moving and blocking reloads are answered at the usual pace instead of waiting out
+   * the restart (hls.js gives a blocking playlist request max(3 × PART-TARGET, 0.8 × TARGETDURATION)
+   * before it times out, and fails for good after a few timeouts in a row; issue 15). The parts go into
+   * a segment of their own, continuing the program date-time of the listed media: `startsBridge`
+   * (the first gap part after media) closes any segment still open first — one a killed run left, or
+   * an earlier bridge's that a run without media never closed — so every rendition starts the bridge
+   * on the same fresh msn; `endsSegment` closes the bridge's segment as an EXT-X-GAP segment. The next run's `startRun` closes a bridge segment left open
+   * (as a gap, like any orphan) and its first segment follows a discontinuity as usual. Gap parts
+   * name no object and are never stored; "missing media is marked GAP, never silently skipped"
+   * (LLHLS.md). Needs a run to have started (its init segment is the segment's EXT-X-MAP).
+   */
+  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean }, now: number): void {
+    const run = this.requireRun();
+    const { startsBridge, endsSegment } = position;
+    if (this.playlist.pending !== undefined && (startsBridge || !this.gapBridgeOpen)) this.closeOrphanPending(now);
+    let pending = this.playlist.pending;
+    if (pending === undefined) {
+      const last = this.playlist.segments[this.playlist.segments.length - 1];
+      pending = {
+        msn: this.nextMsn++,
+        parts: [],
+        discontinuity: false,
+        programDateTime: last !== undefined ? Math.round(last.programDateTime + 1000 * last.duration) : now,
+        mapUri: last?.mapUri ?? run.mapUri,
+      };
+      this.playlist.pending = pending;
+      this.gapBridgeOpen = true;
+      if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
+    }
+    pending.parts.push({ uri: partName(pending.msn, pending.parts.length), duration: roundDuration(duration), independent: true, gap: true });
+    if (endsSegment) {
+      this.completeSegment(pending, undefined, true);
+      this.gapBridgeOpen = false;
+      this.slide(now);
+    }
+    this.ageParts(now);
+    this.updateHint();
   }
 
   /**
@@ -372,6 +430,7 @@ export class RenditionTimeline {
    * would break players that saw its parts.
    */
   private closeOrphanPending(now: number): void {
+    this.gapBridgeOpen = false;
     const pending = this.playlist.pending;
     if (!pending) return;
     if (pending.parts.length === 0) {

@@ -5,28 +5,17 @@
  * playlist served meets the LL-HLS rules, numbers only increase; the channel is live afterwards and
  * its edge moves again.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../../helpers/player/hls-player.js';
-import { apiRestarts, observeFault, startLiveStage, summarize, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+import { describe, expect, it } from 'vitest';
+import { apiRestarts, observeFault, summarize, useChaosStage } from '../../helpers/serve/chaos.js';
 import { mediaPlaylist, lastMsn } from '../../helpers/serve/serve-fixture.js';
 import { waitFor } from '../../helpers/wait.js';
 
 describe('chaos: 20 API restarts in 10 s while hls.js plays', () => {
-  let browser: Browser;
-  let stage: LiveChaosStage | undefined;
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await stage?.close();
-    await browser?.close();
-  });
+  const chaos = useChaosStage();
 
   it('answers every call, keeps playlists valid, and the player never fails', async () => {
-    stage = await startLiveStage(browser);
-    const figures = await observeFault('API restarts', stage, () => apiRestarts(stage!.serve, 20, 10_000), 5000);
+    const stage = await chaos.start();
+    const figures = await observeFault('API restarts', stage, () => apiRestarts(stage.serve, 20, 10_000), 5000);
     console.log(summarize(figures), JSON.stringify(figures.details));
 
     const answered = Object.entries(figures.details.statuses).reduce((n, [, c]) => n + c, 0);

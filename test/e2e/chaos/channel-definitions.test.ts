@@ -5,28 +5,17 @@
  * only in letter case are refused, `/metrics` gains no series for channels that never went live,
  * and the live channel plays on.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../../helpers/player/hls-player.js';
-import { channelCreations, observeFault, startLiveStage, summarize, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+import { describe, expect, it } from 'vitest';
+import { channelCreations, observeFault, summarize, useChaosStage } from '../../helpers/serve/chaos.js';
 
 const DEFAULT_MAX_DEFINITIONS = 256;
 
 describe('chaos: 1,000 channel creations while hls.js plays', () => {
-  let browser: Browser;
-  let stage: LiveChaosStage | undefined;
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await stage?.close();
-    await browser?.close();
-  });
+  const chaos = useChaosStage();
 
   it('refuses beyond the cap in the error shape, keeps /metrics bounded, and playback goes on', async () => {
-    stage = await startLiveStage(browser);
-    const figures = await observeFault('channel creations', stage, () => channelCreations(stage!.serve, 1000), 2000);
+    const stage = await chaos.start();
+    const figures = await observeFault('channel creations', stage, () => channelCreations(stage.serve, 1000), 2000);
     const d = figures.details;
     console.log(summarize(figures), JSON.stringify(d));
 

@@ -6,36 +6,29 @@
  * playlist served meets the LL-HLS rules, and afterwards every playlist stored in the bucket names
  * only objects the bucket holds.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../../helpers/player/hls-player.js';
-import { checkStoredObjects, observeFault, startLiveStage, storageOutage, summarize, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkStoredObjects, observeFault, storageOutage, summarize, useChaosStage, type LiveChaosStage } from '../../helpers/serve/chaos.js';
 import { startS3rverProcess, type S3rverProcess } from '../../helpers/storage/s3rver-process.js';
 
 const OUTAGE_MS = 15_000;
 
 describe('chaos: storage outages on the embedded origin while hls.js plays', () => {
-  let browser: Browser;
+  const chaos = useChaosStage();
   let s3: S3rverProcess;
   let stage: LiveChaosStage | undefined;
 
   beforeAll(async () => {
-    browser = await launchBrowser();
     s3 = await startS3rverProcess();
-    stage = await startLiveStage(browser, { file: { storage: s3.storageUrl() }, env: s3.env() });
-  });
-  afterAll(async () => {
-    s3?.resume();
-    await stage?.close();
-    await s3?.close();
-    await browser?.close();
-  });
+    chaos.onClose(async () => {
+      s3.resume();
+      await s3.close();
+    });
+    stage = await chaos.start({ file: { storage: s3.storageUrl() }, env: s3.env() });
+    // s3rver, serve, a publisher and hls.js starting: over a minute on the loaded 2-core machine.
+  }, 180_000);
 
   for (const mode of ['SIGSTOP', 'SIGKILL'] as const) {
-    // Known open (issue 15): with s3rver killed, a playlist the harness read failed m3u8-parser
-    // ("parseAttributes of null") in the last run; not yet understood, so the case is held back
-    // rather than deleted. The frozen-storage case runs.
-    (mode === 'SIGKILL' ? it.skip : it)(`s3rver ${mode === 'SIGSTOP' ? 'frozen' : 'killed and restarted'} for ${OUTAGE_MS / 1000} s: the live edge goes on, stored playlists name only stored objects`, async () => {
+    it(`s3rver ${mode === 'SIGSTOP' ? 'frozen' : 'killed and restarted'} for ${OUTAGE_MS / 1000} s: the live edge goes on, stored playlists name only stored objects`, async () => {
       const figures = await observeFault(`storage ${mode}`, stage!, () => storageOutage(s3, mode, OUTAGE_MS), 5000);
       console.log(summarize(figures), JSON.stringify(figures.player.lastNonFatalErrors));
       // Checked right after the outage and again once the backlog had time to drain.

@@ -108,6 +108,8 @@ export function checkMediaPlaylist(text: string, context: MediaRuleContext = {})
       const report = reports.find((r) => r.uri === uri);
       if (!report) v.push(`no EXT-X-RENDITION-REPORT for ${uri}`);
       else if (typeof report.lastMsn !== 'number') v.push(`rendition report ${uri} lacks LAST-MSN`);
+      // §4.4.5.4: LAST-PART "is REQUIRED if the Rendition contains Partial Segments" (every rendition here has PART-INF).
+      else if (typeof report.lastPart !== 'number') v.push(`rendition report ${uri} lacks LAST-PART`);
     }
   }
   return v;

@@ -19,8 +19,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { checkMediaPlaylist, parseWithM3u8Parser, PlaylistHistoryChecker } from '../hls/llhls-rules.js';
-import { startPlayer, type Player, type PlayerStats } from '../player/hls-player.js';
+import { launchBrowser, startPlayer, type Player, type PlayerOptions, type PlayerStats } from '../player/hls-player.js';
 import { publish, type Publisher } from '../ingest/media.js';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { srtPublisherUrl } from '../../../src/ingest/srt-ingest.js';
@@ -45,6 +46,8 @@ export interface ChaosServeOptions {
   channels?: Array<Record<string, unknown>>;
   env?: NodeJS.ProcessEnv;
   keepDataDir?: string;
+  /** hls.js settings of the stage's viewer (`startLiveStage`); default hls.js's own. */
+  player?: PlayerOptions;
 }
 
 /** `livepipe serve` (the CLI) with the `chaos` channel on the low-latency ladder. */
@@ -84,8 +87,8 @@ export async function waitForLive(serve: ServeCli, channel = CHAOS_CHANNEL, segm
 }
 
 /** hls.js on the channel's multivariant playlist, once it has played a little. */
-export async function startChaosPlayer(browser: Browser, serve: ServeCli, channel = CHAOS_CHANNEL): Promise<Player> {
-  const player = await startPlayer(browser, `${serve.live(channel)}/master.m3u8`);
+export async function startChaosPlayer(browser: Browser, serve: ServeCli, channel = CHAOS_CHANNEL, options: PlayerOptions = {}): Promise<Player> {
+  const player = await startPlayer(browser, `${serve.live(channel)}/master.m3u8`, options);
   const started = await player.waitFor((s) => s.currentTime > 1 || s.fatalErrors.length > 0, 45_000);
   if (!(started.currentTime > 1)) {
     await player.close();
@@ -664,6 +667,38 @@ export interface StoredCheck {
   storedLastMsn: Record<string, number>;
 }
 
+/** A stored playlist text as a whole: it starts with #EXTM3U, ends with a line break, and m3u8-parser reads it. */
+function isWholePlaylist(text: string): boolean {
+  if (!text.startsWith('#EXTM3U') || !text.endsWith('\n')) return false;
+  try {
+    parseWithM3u8Parser(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a playlist object from s3rver, again while what it got is not a whole playlist. s3rver (the
+ * S3 stand-in, not S3) overwrites an object in place — it truncates the file and streams the new
+ * body into it, and answers the PUT before the write is done — so a GET racing the packager's next
+ * playlist PUT can get an empty or cut-off text, and a SIGKILL in the middle of such a write leaves
+ * the cut-off text on disk until the next PUT. Real S3 replaces objects atomically. (The cut-off
+ * text — e.g. a last line `#EXT-X-RENDITION-REPORT` without its attributes — made m3u8-parser throw
+ * "parseAttributes of null" in the storage-outage chaos case.) Throws after `attempts` reads.
+ */
+async function readWholePlaylist(client: S3Client, bucket: string, key: string, attempts = 20): Promise<string> {
+  let text = '';
+  for (let i = 0; i < attempts; i++) {
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    text = await got.Body!.transformToString();
+    if (isWholePlaylist(text)) return text;
+    console.warn(`chaos: ${key} read cut off (${text.length} bytes, ends ${JSON.stringify(text.slice(-60))}); reading again`);
+    await sleep(100);
+  }
+  throw new Error(`${key} never read whole in ${attempts} reads; last ${text.length} bytes ending ${JSON.stringify(text.slice(-120))}`);
+}
+
 /**
  * Reads every rendition's stored playlist from the bucket and checks that each object it names
  * (init segments, segments, parts; not preload hints, not GAP entries) exists in the bucket.
@@ -679,10 +714,9 @@ export async function checkStoredObjects(s3: S3rverProcess, channel: string, ren
       const dir = `live/${channel}/${r}/`;
       let text: string;
       try {
-        const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${dir}playlist.m3u8` }));
-        text = await got.Body!.transformToString();
+        text = await readWholePlaylist(client, s3.bucket, `${dir}playlist.m3u8`);
       } catch (err) {
-        missing.push(`${dir}playlist.m3u8 (${(err as Error).name})`);
+        missing.push(`${dir}playlist.m3u8 (${(err as Error).name}: ${(err as Error).message.slice(0, 200)})`);
         continue;
       }
       playlists++;
@@ -795,7 +829,7 @@ export async function startLiveStage(browser: Browser, options: ChaosServeOption
   const publisher = publishChaos(serve);
   try {
     const renditions = await waitForLive(serve);
-    const player = await startChaosPlayer(browser, serve);
+    const player = await startChaosPlayer(browser, serve, CHAOS_CHANNEL, options.player);
     const stage: LiveChaosStage = {
       serve,
       publisher,
@@ -813,6 +847,57 @@ export async function startLiveStage(browser: Browser, options: ChaosServeOption
     await serve.close();
     throw err;
   }
+}
+
+/** What a chaos test file gets from `useChaosStage()`. */
+export interface ChaosTestStage {
+  /** Chromium, launched before the file's cases and closed after them. */
+  readonly browser: Browser;
+  /** serve + publisher + hls.js playing (`startLiveStage`); closed after the file's cases. */
+  start(options?: ChaosServeOptions): Promise<LiveChaosStage>;
+  /** A serve without publisher or player (`startChaosServe`); closed after the file's cases. */
+  serve(options?: ChaosServeOptions): Promise<ServeCli>;
+  /** Something else to tear down after the stages (an s3rver), last registered first. */
+  onClose(teardown: () => Promise<void> | void): void;
+}
+
+/**
+ * The set-up every chaos test file (test/e2e/chaos) shares: registers the file's `beforeAll` (launch
+ * Chromium) and `afterAll` (close every stage and serve started through it, then the registered
+ * teardowns, then the browser). Call it once at the top of a `describe`.
+ */
+export function useChaosStage(): ChaosTestStage {
+  let browser: Browser | undefined;
+  const closers: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close();
+    await browser?.close();
+  });
+  const launched = (): Browser => {
+    if (browser === undefined) throw new Error('useChaosStage: the browser starts in beforeAll');
+    return browser;
+  };
+  return {
+    get browser() {
+      return launched();
+    },
+    async start(options) {
+      const stage = await startLiveStage(launched(), options);
+      closers.push(() => stage.close());
+      return stage;
+    },
+    async serve(options) {
+      const serve = await startChaosServe(options);
+      closers.push(() => serve.close());
+      return serve;
+    },
+    onClose(teardown) {
+      closers.push(teardown);
+    },
+  };
 }
 
 /** One line per fault for logs: the figures the issue's targets are about. */

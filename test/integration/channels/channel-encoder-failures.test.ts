@@ -204,6 +204,15 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
     expect(restarting).toHaveLength(1);
     expect(restarting[0]!.reason).toMatch(/^ffmpeg killed by SIGKILL; restart in 0 ms$/);
     expect(serve.state(CHANNEL)).toBe('live');
+    // While the encoder was down the playlists kept moving: the packager listed gap parts from the
+    // killed run's end until the new run's first init segment (its samples went through the rule and
+    // in-step checks above like every other).
+    const packagerLog = serve.logs.entries().filter((e) => e.channel === CHANNEL && e.component === 'packager').map((e) => String(e.msg));
+    const bridgeFrom = packagerLog.findIndex((m) => m.startsWith('encoder down: listing gap parts'));
+    expect(bridgeFrom, 'gap bridge started').toBeGreaterThanOrEqual(0);
+    expect(packagerLog.slice(bridgeFrom)).toContain('encoder back: gap bridge ended');
+    const gapParts = watch.samples.filter((s) => s.at > killedAt).flatMap((s) => [...s.model.segments.flatMap((g) => g.parts), ...(s.model.pending?.parts ?? [])]).filter((p) => p.gap);
+    console.log(`gap parts listed while the encoder restarted: ${new Set(gapParts.map((p) => p.uri)).size}`);
     // Healthy again once the new run has lived 5 s: the failure is over.
     const healthy = await waitFor(async () => {
       const v = await view();

@@ -8,14 +8,13 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { MIN_TOKEN_LENGTH } from '../../../src/api/bearer-auth.js';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
-import { buildProgram } from '../../../src/cli/main.js';
 import { configOverridesOf, type ServeFlags } from '../../../src/cli/serve-command.js';
 import { loadServiceConfig, type ServiceConfig } from '../../../src/config/service-config.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { parseStorageUrl } from '../../../src/storage/storage-url.js';
+import { parseLivepipeArgs, readYamlFile } from '../../helpers/deploy/deploy-files.js';
 
 const DIR = 'docker';
 const SERVICES = ['grafana', 'livepipe', 'livepipe-2', 'minio', 'minio-init', 'prometheus', 'redis'];
@@ -33,9 +32,7 @@ type Service = {
 };
 type Compose = { services: Record<string, Service>; volumes: Record<string, unknown> };
 
-async function yamlOf<T>(file: string): Promise<T> {
-  return parseYaml(await readFile(join(DIR, file), 'utf8')) as T;
-}
+const yamlOf = <T>(file: string): Promise<T> => readYamlFile<T>(DIR, file);
 const compose = () => yamlOf<Compose>('compose.yaml');
 
 /** `127.0.0.1:9000-9003:9000-9003/udp` → one entry per port: host ip, host port, container port, protocol. */
@@ -74,24 +71,10 @@ function hostPathOf(service: Service, containerPath: string): string | undefined
 /** `${NAME:-default}` → default (what compose uses when NAME is unset). */
 const interpolateDefaults = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
 
-async function parseArgs(args: string[]): Promise<{ command: string; options: Record<string, unknown> }> {
-  const program = await buildProgram();
-  let parsed: { command: string; options: Record<string, unknown> } | undefined;
-  for (const command of program.commands) {
-    command.action((options: Record<string, unknown>) => {
-      parsed = { command: command.name(), options };
-    });
-  }
-  program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-  await program.parseAsync(args, { from: 'user' });
-  if (parsed === undefined) throw new Error(`no command ran for ${args.join(' ')}`);
-  return parsed;
-}
-
 /** livepipe's service config as the compose file runs it: its flags, mounted config file and literal env. */
 async function livepipeConfig(): Promise<{ config: ServiceConfig; flags: ServeFlags; env: Record<string, string> }> {
   const service = (await compose()).services.livepipe!;
-  const { command, options } = await parseArgs(service.command!);
+  const { command, options } = await parseLivepipeArgs(service.command!);
   expect(command).toBe('serve');
   const flags = options as unknown as ServeFlags;
   const file = hostPathOf(service, flags.config!);

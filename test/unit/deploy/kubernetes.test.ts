@@ -5,16 +5,15 @@
  * (kubectl is not needed: a manifest that names a flag livepipe does not have, a probe path the ops
  * API does not serve or a port nobody listens on fails here.)
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
-import { buildProgram } from '../../../src/cli/main.js';
 import { parseOriginOptions, type RawOriginOptions } from '../../../src/cli/origin-command.js';
 import { configOverridesOf, type ServeFlags } from '../../../src/cli/serve-command.js';
 import { loadServiceConfig } from '../../../src/config/service-config.js';
+import { parseLivepipeArgs as parseArgs, readYamlDocuments, readYamlFile } from '../../helpers/deploy/deploy-files.js';
 
 const DIR = 'docker/kubernetes';
 
@@ -25,28 +24,11 @@ interface ContainerPort {
   protocol: string;
 }
 
-async function docsOf(file: string): Promise<Doc[]> {
-  return parseAllDocuments(await readFile(join(DIR, file), 'utf8')).map((d) => d.toJS() as Doc);
-}
+const docsOf = (file: string): Promise<Doc[]> => readYamlDocuments<Doc>(DIR, file);
 
 async function deployed(): Promise<Doc[]> {
-  const kustomization = parseYaml(await readFile(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  const kustomization = await readYamlFile<{ resources: string[] }>(DIR, 'kustomization.yaml');
   return (await Promise.all(kustomization.resources.map(docsOf))).flat();
-}
-
-/** Parses `args` with livepipe's real command line, running nothing: the command and its options. */
-async function parseArgs(args: string[]): Promise<{ command: string; options: Record<string, unknown> }> {
-  const program = await buildProgram();
-  let parsed: { command: string; options: Record<string, unknown> } | undefined;
-  for (const command of program.commands) {
-    command.action((options: Record<string, unknown>) => {
-      parsed = { command: command.name(), options };
-    });
-  }
-  program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-  await program.parseAsync(args, { from: 'user' });
-  if (parsed === undefined) throw new Error(`no command ran for ${args.join(' ')}`);
-  return parsed;
 }
 
 /** The Redis URL serve is given (LIVEPIPE_REDIS_URL), which the origins must name too. */

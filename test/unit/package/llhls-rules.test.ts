@@ -41,6 +41,7 @@ describe('LL-HLS rule checker', () => {
     { rule: /CAN-SKIP-UNTIL 6 < 6 × TARGETDURATION/, text: GOOD.replace('CAN-SKIP-UNTIL=12.000', 'CAN-SKIP-UNTIL=6.000') },
     { rule: /no EXT-X-PRELOAD-HINT/, text: GOOD.replace(/#EXT-X-PRELOAD-HINT.*\n/, '') },
     { rule: /no EXT-X-RENDITION-REPORT for \.\.\/720p/, text: GOOD, others: ['audio', '720p'] },
+    { rule: /rendition report \.\.\/audio\/playlist\.m3u8 lacks LAST-PART/, text: GOOD.replace('LAST-MSN=12,LAST-PART=0', 'LAST-MSN=12') },
     { rule: /segment 11 lacks EXT-X-PROGRAM-DATE-TIME/, text: GOOD.replace('#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:05.000Z\n', '') },
     { rule: /does not start with an INDEPENDENT part/, text: GOOD.replace('URI="part-11-0.m4s",INDEPENDENT=YES', 'URI="part-11-0.m4s"') },
     { rule: /parts sum to/, text: GOOD.replace('#EXTINF:1.700,', '#EXTINF:1.900,') },

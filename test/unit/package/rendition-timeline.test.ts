@@ -41,7 +41,7 @@ class Driver {
     return serializeMediaPlaylist(this.timeline.playlist);
   }
 
-  private check(): void {
+  check(): void {
     const text = this.text();
     this.violations.push(...checkMediaPlaylist(text), ...this.history.check(text));
   }
@@ -115,6 +115,52 @@ describe('RenditionTimeline', () => {
     expect(p.discontinuitySequence).toBe(1);
     expect(d.timeline.scheduledDeletions.map((x) => x.name)).toContain('init-1.mp4');
     expect(d.text()).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init-2.mp4"');
+    expect(d.violations).toEqual([]);
+  });
+
+  it('keeps moving while the encoder is down: gap parts, a gap segment, then the next run after a discontinuity', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.segment();
+    // The encoder died after segment 1: six gap parts of 0.5 s (a 2 s gap segment and two more).
+    for (let i = 1; i <= 6; i++) {
+      d.timeline.addGapPart(0.5, { startsBridge: i === 1, endsSegment: i % 4 === 0 }, d.now);
+      d.now += 500;
+      expect(d.timeline.playlist.preloadHint, 'the hint moves on with the gap parts').toEqual({ uri: d.timeline.nextPart().name });
+      d.check();
+    }
+    const p = d.timeline.playlist;
+    expect(p.segments[2]).toMatchObject({ msn: 2, gap: true, discontinuity: false, duration: 2, programDateTime: ANCHOR + 4000, mapUri: 'init-1.mp4' });
+    expect(p.segments[2]!.parts.every((x) => x.gap === true && x.independent)).toBe(true);
+    expect(p.pending).toMatchObject({ msn: 3, programDateTime: ANCHOR + 6000 });
+    expect(p.pending!.parts.map((x) => x.uri)).toEqual(['part-3-0.m4s', 'part-3-1.m4s']);
+    expect(d.text()).toContain('#EXT-X-PART:DURATION=0.500,URI="part-3-1.m4s",INDEPENDENT=YES,GAP=YES');
+    // The next run closes the bridge's open segment as a gap; its media follows a discontinuity.
+    d.time = 0;
+    d.startRun(2, 0);
+    d.segment();
+    expect(p.segments[3]).toMatchObject({ msn: 3, gap: true, duration: 1 });
+    expect(p.segments[4]).toMatchObject({ msn: 4, discontinuity: true, mapUri: 'init-2.mp4' });
+    // Gap parts name no object: none is scheduled for deletion.
+    expect(d.timeline.scheduledDeletions.filter((x) => /^part-[23]-/.test(x.name))).toEqual([]);
+    expect(d.violations).toEqual([]);
+  });
+
+  it('starts every gap bridge on a fresh segment, also after a run that died before any media', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.addGapPart(0.5, { startsBridge: true, endsSegment: false }, d.now);
+    d.timeline.addGapPart(0.5, { startsBridge: false, endsSegment: false }, d.now);
+    // A new run was attached but killed before its init reached this rendition: no startRun here.
+    // The next bridge closes the open bridge segment first, as the renditions that did start it.
+    d.timeline.addGapPart(0.5, { startsBridge: true, endsSegment: false }, d.now);
+    d.check();
+    const p = d.timeline.playlist;
+    expect(p.segments[1]).toMatchObject({ msn: 1, gap: true, duration: 1 });
+    expect(p.pending).toMatchObject({ msn: 2 });
+    expect(p.pending!.parts.map((x) => x.uri)).toEqual(['part-2-0.m4s']);
     expect(d.violations).toEqual([]);
   });
 
@@ -236,6 +282,17 @@ describe('RenditionTimeline', () => {
       ['360p', a.playlist],
     ]);
     expect(renditionReportsFor('360p', all)).toEqual([{ uri: '../720p/playlist.m3u8', lastMsn: 0, lastPart: 0 }]);
+    // A run died inside segment 1 (its parts unlisted when the next run closes it as a gap): the report
+    // still names a last part — the one the segment's 1.2 s span ends in — so the next is (2, 0).
+    a.addPart({ startTime: 0.5, duration: 0.5, independent: false }, ANCHOR);
+    a.endSegment({}, ANCHOR);
+    for (const t of [0, 0.5, 1]) a.addPart({ startTime: 1 + t, duration: t === 1 ? 0.2 : 0.5, independent: t === 0 }, ANCHOR);
+    a.startRun({ runId: 4, wallclockAnchor: ANCHOR + 5000 }, ANCHOR + 5000);
+    expect(a.playlist.segments.at(-1)).toMatchObject({ msn: 1, gap: true, parts: [] });
+    expect(renditionReportsFor('audio', all)).toEqual([
+      { uri: '../720p/playlist.m3u8', lastMsn: 1, lastPart: 2 },
+      { uri: '../360p/playlist.m3u8', lastMsn: 1, lastPart: 2 },
+    ]);
     expect([runIdOf('init-12.mp4'), runIdOf('seg-1.m4s')]).toEqual([12, undefined]);
   });
 
