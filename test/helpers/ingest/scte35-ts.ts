@@ -49,6 +49,19 @@ export function injectScte35(ts: Buffer, insertions: readonly Scte35Insertion[],
   return Buffer.concat(out);
 }
 
+/** The decode timestamp of the first video PES (90 kHz): the base of splice times in a test feed. */
+export function firstVideoDts(ts: Buffer): number {
+  const pmtPid = findPmtPid(ts);
+  let videoPid: number | undefined;
+  for (let off = 0; off + TS_PACKET_SIZE <= ts.length; off += TS_PACKET_SIZE) {
+    const packet = ts.subarray(off, off + TS_PACKET_SIZE);
+    if (videoPid === undefined && tsPacketPid(packet) === pmtPid && (packet[1]! & 0x40) !== 0) videoPid = addPmtEntry(Buffer.from(packet), SCTE35_TEST_PID).videoPid;
+    const dts = videoPid !== undefined && tsPacketPid(packet) === videoPid ? pesDecodeTimestamp(packet, 0) : undefined;
+    if (dts !== undefined) return dts;
+  }
+  throw new Error('no video PES in the TS');
+}
+
 function sectionPacket(section: Uint8Array, pid: number, cc: number): Buffer {
   if (section.length > 183) throw new Error('test sections fit in one packet');
   const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
