@@ -202,22 +202,8 @@ export function renderX264(v: X264Options): string[] {
   if (v.tune !== undefined) args.push('-tune', v.tune);
   args.push('-profile:v', v.profile);
   if (v.level !== undefined) args.push('-level:v', v.level);
-  args.push(
-    '-b:v',
-    formatBitrate(v.bitrate),
-    '-maxrate',
-    formatBitrate(v.maxrate),
-    '-bufsize',
-    formatBitrate(v.bufsize),
-    '-g',
-    String(v.keyint),
-    '-keyint_min',
-    String(v.keyint),
-    '-sc_threshold',
-    '0',
-    '-bf',
-    String(v.bFrames),
-  );
+  // No scene-cut I-frames: keyframes only where the GOP and forced keyframes put them (aligned renditions).
+  args.push(...renderCommonVideo(v), '-sc_threshold', '0');
   if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
   const params = Object.entries(v.x264Params ?? {}).map(([k, val]) => `${k}=${val}`);
   if (params.length > 0) args.push('-x264-params', params.join(':'));
