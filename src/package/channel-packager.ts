@@ -94,7 +94,12 @@ export class ChannelPackager {
   private readonly restored = new Map<string, MediaPlaylist>();
   private closed = false;
   /** Ad cues waiting for their segment boundary in every rendition (`addCue`). */
-  private readonly cues = new CueSchedule();
+  private readonly cues = new CueSchedule((cue, startDate, offsetMs) =>
+    this.logger.info(
+      { id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString(), startDate: new Date(startDate).toISOString(), offsetMs: Math.round(offsetMs) },
+      'ad cue placed at the first segment boundary at or after its splice (offsetMs: boundary − splice)',
+    ),
+  );
 
   constructor(private readonly options: ChannelPackagerOptions) {
     this.channel = options.channel;
@@ -120,7 +125,7 @@ export class ChannelPackager {
 
   /**
    * An ad cue: EXT-X-DATERANGE at the first segment boundary at or after `cue.at`, in every rendition
-   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary).
+   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary; the offset is logged).
    */
   addCue(cue: Cue): void {
     this.logger.info({ id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString() }, 'ad cue scheduled');
