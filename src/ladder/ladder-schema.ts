@@ -198,6 +198,12 @@ export const LadderSchema = z
     video: z.array(VideoRenditionSchema).min(1, { message: 'needs at least one video rendition' }),
     /** Audio renditions: each encoded once from the single decoded audio track. May be empty. */
     audio: z.array(AudioRenditionSchema).default([]),
+    /**
+     * Ad breaks also as the legacy `EXT-X-CUE-OUT:<seconds>` / `EXT-X-CUE-IN` before the segments where
+     * a break starts and ends, for ad inserters that predate EXT-X-DATERANGE (which is always written).
+     * Default false.
+     */
+    cueTags: z.boolean().default(false),
   })
   .superRefine((ladder, ctx) => {
     if (ladder.part > ladder.segment) {

@@ -227,6 +227,9 @@ export class ChannelPackager {
         // A process (re)start resumes the stored playlist; a ladder change continues the timeline it made.
         const resumed = continued === undefined ? (restored ?? (await this.resumeModel(output.name))) : undefined;
         const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, resumed);
+        // The ladder decides the legacy cue tags, whatever the stored playlist had.
+        if (run.ladder.ladder.cueTags) timeline.playlist.cueTags = true;
+        else delete timeline.playlist.cueTags;
         for (const s of [...timeline.playlist.segments]) {
           const id = runIdOf(s.mapUri);
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);

@@ -18,6 +18,7 @@ import { readFlvTags } from '../helpers/ingest/flv-file.js';
 import { encodeAmf0Data, rawPublish, sendFlvTags } from '../helpers/ingest/rtmp-raw-client.js';
 import { firstVideoDts, injectScte35 } from '../helpers/ingest/scte35-ts.js';
 import { renderSource } from '../helpers/transcode/media.js';
+import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../helpers/hls/llhls-rules.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import { freePort } from '../helpers/ports.js';
@@ -30,6 +31,8 @@ describe('ad cues through the ops API on a real serve', () => {
   let serve: ServeFixture;
   let publisher: Publisher | undefined;
   let renditions: string[] = [];
+  /** The break the cue test made: hls.js must report it. */
+  let breakId: string | undefined;
 
   const texts = async (): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
@@ -89,6 +92,7 @@ describe('ad cues through the ops API on a real serve', () => {
     expect(out.status).toBe(202);
     expect(out.json).toMatchObject({ type: 'out', at: new Date(at).toISOString() });
     const id: string = out.json.id;
+    breakId = id;
     const section = parseSpliceInfoSection(Buffer.from(out.json.scte35.slice(2), 'hex'));
     expect(section.command).toMatchObject({ type: 'splice_insert', cancel: false, outOfNetwork: true, breakDuration: { autoReturn: true, duration: 30 * 90_000 } });
 
@@ -133,6 +137,24 @@ describe('ad cues through the ops API on a real serve', () => {
     // Delta updates keep the range (clients that skip segments still learn of it).
     const delta = await originText(serve, `/live/ads/${renditions[0]}/playlist.m3u8?_HLS_skip=YES`);
     expect(delta).toContain(`#EXT-X-DATERANGE:ID="${id}"`);
+  });
+
+  it('hls.js in Chromium reports the break in its level details (dateRanges), SCTE35-OUT and SCTE35-IN included', async () => {
+    expect(breakId).toBeDefined();
+    const browser = await launchBrowser();
+    try {
+      const player = await startPlayer(browser, `${serve.live('ads')}/master.m3u8`);
+      const stats = await player.waitFor((s) => s.dateRanges.some((r) => r.id === breakId) || s.fatalErrors.length > 0, 30_000);
+      await player.close();
+      expect(stats.fatalErrors).toEqual([]);
+      const range = stats.dateRanges.find((r) => r.id === breakId);
+      expect(range, JSON.stringify(stats.dateRanges)).toMatchObject({ plannedDuration: 30 });
+      expect(range!.scte35Out).toMatch(/^0x[0-9A-F]+$/i);
+      expect(range!.scte35In).toMatch(/^0x[0-9A-F]+$/i);
+      expect(range!.duration).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
   });
 });
 
