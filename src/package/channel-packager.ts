@@ -49,6 +49,8 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const PLAYLIST_CACHE = 'no-cache';
 const MEDIA_CACHE = 'public, max-age=31536000, immutable';
 const AUDIO_GROUP = 'audio';
+/** GROUP-ID of the closed captions carried in the video (CEA-608 channel 1). */
+const CC_GROUP = 'cc';
 /** How long `close()` waits for the first master's media playlists to be stored before giving up. */
 const MASTER_HANDOVER_WAIT_MS = 2000;
 
@@ -73,6 +75,8 @@ export class ChannelPackager {
   private lastRunId = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
+  /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
+  private closedCaptions = false;
   /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
   private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
@@ -212,6 +216,7 @@ export class ChannelPackager {
 
   private async startRun(run: TranscodeRun): Promise<void> {
     this.ladder = run.ladder;
+    this.closedCaptions = run.probe.closedCaptions === true;
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     const part = runPartTarget(run.ladder);
@@ -534,6 +539,8 @@ export class ChannelPackager {
         audio !== undefined
           ? [{ groupId: AUDIO_GROUP, name: audio.name, uri: `${audio.name}/playlist.m3u8`, default: true, channels: channelsOf(audioPackager!.track!, audio.channels) }]
           : [],
+      // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
+      ...(this.closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
       variants: videos.map(({ rendition, packager }) => {
         const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
         const measured = packager!.bitrate.measured;
@@ -547,6 +554,7 @@ export class ChannelPackager {
           resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
           frameRate: ladder.frameRate,
           ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
+          closedCaptions: this.closedCaptions ? CC_GROUP : 'NONE',
         };
       }),
     };

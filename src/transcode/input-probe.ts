@@ -19,6 +19,8 @@ interface FfprobeStream {
   r_frame_rate?: string;
   channels?: number;
   sample_rate?: string;
+  /** 1 when the decoder saw CEA-608/708 caption side data while probing. */
+  closed_captions?: number;
 }
 
 interface FfprobeOutput {
@@ -85,6 +87,7 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     videoCodec: video.codec_name ?? 'unknown',
     hasAudio: audio !== undefined,
   };
+  if (video.closed_captions === 1) probe.closedCaptions = true;
   if (audio) {
     if (audio.codec_name !== undefined) probe.audioCodec = audio.codec_name;
     if (audio.channels !== undefined) probe.audioChannels = audio.channels;
