@@ -149,7 +149,12 @@ function runFfprobe(args: string[], options: ProbeOptions, label: string, feed?:
   });
 }
 
-const PROBE_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_streams', '-show_format'];
+/**
+ * `-show_entries frame=media_type -read_intervals %+#30`: ffprobe decodes the first 30 packets (they
+ * are already buffered from the stream analysis, so a live probe waits no longer). Only a decoded
+ * frame tells whether the video carries CEA-608/708 captions: without it `closed_captions` is always 0.
+ */
+const PROBE_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', '-show_entries', 'frame=media_type', '-read_intervals', '%+#30'];
 
 /** Probes a `url` input with ffprobe. Throws `InputUnusable` with ffprobe's reason. */
 export function probeUrl(input: Extract<InputSpec, { kind: 'url' }>, options: ProbeOptions = {}): Promise<InputProbe> {

@@ -5,7 +5,7 @@
  * rendition, carrying a splice_info_section that parses; the in cue completes it; the playlists keep
  * passing the LL-HLS checker. The steps share one serve and run in order.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,13 @@ import { readFlvTags } from '../helpers/ingest/flv-file.js';
 import { encodeAmf0Data, rawPublish, sendFlvTags } from '../helpers/ingest/rtmp-raw-client.js';
 import { firstVideoDts, injectScte35 } from '../helpers/ingest/scte35-ts.js';
 import { renderSource } from '../helpers/transcode/media.js';
+import { readCaptions, renderCaptionedSource } from '../helpers/transcode/captioned-source.js';
+
+async function fetchBytes(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
 import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../helpers/hls/llhls-rules.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
@@ -263,9 +270,9 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
     }
   });
 
-  it('RTMP: an onCuePoint data message (YouTube cue point shape) in a publish gives the DATERANGE in every rendition', async () => {
+  it('RTMP: an onCuePoint data message (YouTube cue point shape) in a publish gives the DATERANGE in every rendition; the source\'s CEA-608 captions reach every rendition and are signalled', async () => {
     const file = join(dir, 'src.flv');
-    await renderSource(file, { width: 640, height: 360, fps: 30, seconds: 16, format: 'flv' });
+    await renderCaptionedSource(file, { width: 640, height: 360, fps: 30, seconds: 16, format: 'flv', text: 'AD CUES LIVE' });
     const CUE_AT_MS = 7000;
     const cuePoint = encodeAmf0Data('onCuePoint', { type: 'com.youtube.cuepoint', version: '0.1', pre_roll_time_sec: 1, cue_point_start: true, break_duration_sec: 30, splice_event_id: 0 });
     const tags = readFlvTags(await readFile(file));
@@ -281,6 +288,24 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
         const section = parseSpliceInfoSection(Buffer.from(range.scte35Out!.slice(2), 'hex'));
         expect(section.command, name).toMatchObject({ type: 'splice_insert', outOfNetwork: true, breakDuration: { duration: 30 * 90_000 } });
       }
+      // Captions: signalled in the multivariant playlist, and present in every video rendition.
+      const master = (await originText(serve, '/live/amf/master.m3u8'))!;
+      expect(master).toMatch(/#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"/);
+      const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF'));
+      expect(variants.length).toBeGreaterThan(0);
+      for (const v of variants) expect(v).toContain('CLOSED-CAPTIONS="cc"');
+      for (const [name, { model }] of found) {
+        if (name === 'audio') continue;
+        const segments = model.segments.slice(-2);
+        const bytes = [await fetchBytes(`${serve.live('amf')}/${name}/${segments[0]!.mapUri}`), ...(await Promise.all(segments.map((s) => fetchBytes(`${serve.live('amf')}/${name}/${s.uri}`))))];
+        const media = join(dir, `${name}.mp4`);
+        await writeFile(media, Buffer.concat(bytes));
+        expect(await readCaptions(media), `${name}: captions read back`).toContain('AD CUES LIVE');
+      }
+      // The SRT channel's source had none: NONE on every variant.
+      const plain = (await originText(serve, '/live/scte/master.m3u8'))!;
+      expect(plain).not.toContain('TYPE=CLOSED-CAPTIONS');
+      for (const v of plain.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF'))) expect(v).toContain('CLOSED-CAPTIONS=NONE');
     } finally {
       sending.stop();
       client.destroy();
