@@ -136,6 +136,8 @@ export interface OutputOptions {
   maps: string[];
   video?: VideoEncoding;
   audio?: AacOptions;
+  /** `-af`: the audio filter chain of this output (e.g. `loudnorm=…`). */
+  audioFilter?: string;
   /** `-vn` / `-an` / `-sn` / `-dn` for streams this output must not carry. */
   disable?: Array<'video' | 'audio' | 'subtitle' | 'data'>;
   /** `-fps_mode` (ffmpeg ≥ 5.1): `cfr` repeats or drops frames to the output's constant rate. */
@@ -288,6 +290,7 @@ export function renderOutput(target: string, o: OutputOptions): string[] {
   const args: string[] = [];
   for (const map of o.maps) args.push('-map', map);
   if (o.video) args.push(...renderVideo(o.video));
+  if (o.audioFilter !== undefined) args.push('-af', o.audioFilter);
   if (o.audio) args.push(...renderAac(o.audio));
   for (const d of o.disable ?? []) args.push(DISABLE_FLAG[d]);
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
