@@ -1,4 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
+import type { IngestCue } from '../ingest/ingest-feed.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { SCTE35_TICKS_PER_SECOND } from '../scte35/splice-info.js';
 import { spliceInfoHex, writeSpliceInfoSection } from '../scte35/splice-info-writer.js';
@@ -31,12 +32,32 @@ export interface AdCueAccepted {
   scte35: string;
 }
 
-/** Builds the cue for each request, keeping which break is open. */
+/**
+ * Builds the cue for each request, keeping which break is open. Cues from the publisher's stream
+ * (`fromIngest`) share that state: an RTMP cue message is built like an API request; a SCTE-35 cue
+ * keeps the publisher's own section and event id (DATERANGE ID "splice-{event id}").
+ */
 export class AdCueBuilder {
   private lastEventId = 0;
   private open: { eventId: number; id: string } | undefined;
 
   constructor(private readonly channel: string) {}
+
+  /** A cue from the publisher's stream; throws as `build` does (an in with no break open). */
+  fromIngest(cue: IngestCue, now: number): { cue: Cue; accepted: AdCueAccepted } {
+    if (cue.section === undefined || cue.eventId === undefined) {
+      const request: AdCueRequest = { type: cue.kind, at: cue.at };
+      if (cue.kind === 'out' && cue.durationSeconds !== undefined && cue.durationSeconds > 0) request.durationSeconds = cue.durationSeconds;
+      return this.build(request, now);
+    }
+    const id = `splice-${cue.eventId}`;
+    if (cue.kind === 'out') this.open = { eventId: cue.eventId, id };
+    else if (this.open?.id === id) this.open = undefined;
+    const scte35 = spliceInfoHex(cue.section);
+    const built: Cue = { id, kind: cue.kind, at: cue.at, scte35 };
+    if (cue.kind === 'out' && cue.durationSeconds !== undefined && cue.durationSeconds > 0) built.plannedDuration = cue.durationSeconds;
+    return { cue: built, accepted: { id, type: cue.kind, at: new Date(cue.at).toISOString(), scte35 } };
+  }
 
   build(request: AdCueRequest, now: number): { cue: Cue; accepted: AdCueAccepted } {
     const at = request.at ?? now;

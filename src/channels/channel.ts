@@ -3,7 +3,7 @@ import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
-import type { IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
+import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
@@ -108,6 +108,8 @@ export class Channel {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private adCues: AdCueBuilder | undefined;
+  /** Unsubscribes the current feed's ad cues. */
+  private offFeedCues: (() => void) | undefined;
 
   constructor(
     private spec: ChannelConfig,
@@ -154,6 +156,8 @@ export class Channel {
       }
       this.clearGrace();
       this.feed = feed;
+      this.offFeedCues?.();
+      this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
       await this.startLadder();
     });
   }
@@ -162,6 +166,8 @@ export class Channel {
   onPublishEnded(reason: PublishEndReason, detail?: string): Promise<void> {
     return this.serialize(async () => {
       this.feed = undefined;
+      this.offFeedCues?.();
+      this.offFeedCues = undefined;
       await this.stopLadder();
       if (reason === 'unusable' && this.state !== 'stopped' && !this.closed) {
         // Ingest refused the media (no video…): the channel fails with that reason, which is clearer
@@ -262,6 +268,28 @@ export class Channel {
       packager.addCue(cue);
       this.logger.info({ id: accepted.id, type: accepted.type, at: accepted.at }, 'ad cue accepted');
       return accepted;
+    });
+  }
+
+  /**
+   * An ad cue carried in the publisher's stream (SCTE-35 over SRT, an RTMP cue message): placed like
+   * an operator's cue. One that cannot be (not live yet, an in with no break open) is logged and dropped.
+   */
+  private onFeedCue(ingestCue: IngestCue, now = Date.now()): Promise<void> {
+    return this.serialize(async () => {
+      const packager = this.packager;
+      const fields = { source: ingestCue.source, type: ingestCue.kind, eventId: ingestCue.eventId, at: new Date(ingestCue.at).toISOString() };
+      if (this.state !== 'live' || packager?.addCue === undefined) {
+        this.logger.warn({ ...fields, state: this.state }, 'ad cue from the publisher dropped: the channel is not live');
+        return;
+      }
+      try {
+        const { cue, accepted } = (this.adCues ??= new AdCueBuilder(this.spec.id)).fromIngest(ingestCue, now);
+        packager.addCue(cue);
+        this.logger.info({ ...fields, id: accepted.id }, 'ad cue from the publisher accepted');
+      } catch (err) {
+        this.logger.warn({ ...fields, err: errorMessage(err) }, 'ad cue from the publisher dropped');
+      }
     });
   }
 

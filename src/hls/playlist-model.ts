@@ -199,6 +199,22 @@ export interface VariantStream {
   frameRate: number;
   /** GROUP-ID of the audio EXT-X-MEDIA group, when there is audio. */
   audioGroup?: string;
+  /**
+   * CLOSED-CAPTIONS: the GROUP-ID of the EXT-X-MEDIA TYPE=CLOSED-CAPTIONS group, or `NONE` when the
+   * stream has none ("If the value is NONE, all EXT-X-STREAM-INF tags MUST have this attribute with a
+   * value of NONE", §4.4.6.2). Absent: not said (clients may then look for captions themselves).
+   */
+  closedCaptions?: string | 'NONE';
+}
+
+/** EXT-X-MEDIA TYPE=CLOSED-CAPTIONS (§4.4.6.1): captions carried in the video (no URI). */
+export interface ClosedCaptionRendition {
+  groupId: string;
+  name: string;
+  /** INSTREAM-ID: `CC1`…`CC4` (CEA-608 channels) or `SERVICE1`…`SERVICE63` (CEA-708). */
+  instreamId: string;
+  language?: string;
+  default: boolean;
 }
 
 export interface AudioRendition {
@@ -214,5 +230,7 @@ export interface MultivariantPlaylist {
   version: number;
   independentSegments: boolean;
   audio: AudioRendition[];
+  /** Closed-caption renditions; default none. */
+  closedCaptions?: ClosedCaptionRendition[];
   variants: VariantStream[];
 }

@@ -219,11 +219,19 @@ export function serializeMultivariantPlaylist(playlist: MultivariantPlaylist): s
     line += `,DEFAULT=${yes(audio.default)},AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.uri}"`;
     lines.push(line);
   }
+  for (const cc of playlist.closedCaptions ?? []) {
+    let line = `#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="${cc.groupId}",NAME="${cc.name}"`;
+    if (cc.language) line += `,LANGUAGE="${cc.language}"`;
+    line += `,DEFAULT=${yes(cc.default)},AUTOSELECT=YES,INSTREAM-ID="${cc.instreamId}"`;
+    lines.push(line);
+  }
   for (const v of playlist.variants) {
     let line =
       `#EXT-X-STREAM-INF:BANDWIDTH=${Math.ceil(v.bandwidth)},AVERAGE-BANDWIDTH=${Math.ceil(v.averageBandwidth)},` +
       `CODECS="${v.codecs}",RESOLUTION=${v.resolution.width}x${v.resolution.height},FRAME-RATE=${v.frameRate.toFixed(3)}`;
     if (v.audioGroup) line += `,AUDIO="${v.audioGroup}"`;
+    if (v.closedCaptions === 'NONE') line += ',CLOSED-CAPTIONS=NONE';
+    else if (v.closedCaptions !== undefined) line += `,CLOSED-CAPTIONS="${v.closedCaptions}"`;
     lines.push(line, v.uri);
   }
   return lines.join('\n') + '\n';

@@ -47,6 +47,26 @@ export interface PublisherInfo {
 }
 
 /**
+ * An ad cue carried in the publisher's own stream: a SCTE-35 splice_info_section in MPEG-TS (SRT), or
+ * a cue message in RTMP data (`onCuePoint`, `onAdCue`…). The channel turns it into an EXT-X-DATERANGE
+ * at the first segment boundary at or after `at`, as it does for the ops API's cues.
+ */
+export interface IngestCue {
+  kind: 'out' | 'in';
+  /** The splice instant, epoch ms: the splice time mapped onto the feed's arrival clock, or when it arrived. */
+  at: number;
+  /** splice_event_id / segmentation_event_id: an in closes the out with the same id. */
+  eventId?: number;
+  /** Out: the announced break length, seconds. */
+  durationSeconds?: number;
+  /** The splice_info_section as the publisher sent it (SCTE-35), for SCTE35-OUT / SCTE35-IN. */
+  section?: Uint8Array;
+  source: 'scte35' | 'rtmp-data';
+}
+
+export type IngestCueListener = (cue: IngestCue) => void;
+
+/**
  * One live contribution feed, whatever the protocol. The transcoder supervisor calls `open()` once per
  * ffmpeg run and pipes the Readable into ffmpeg's stdin with `-f {format} -i pipe:0`.
  */
@@ -65,6 +85,8 @@ export interface IngestFeed {
   info(): PublisherInfo;
   /** Calls `listener` once when the publish ends (at once, asynchronously, if it already has). */
   onEnd(listener: PublishEndListener): () => void;
+  /** Calls `listener` with every ad cue the publisher's stream carries (optional: feeds without cues). */
+  onCue?(listener: IngestCueListener): () => void;
   readonly ended: boolean;
 }
 
@@ -117,6 +139,7 @@ export abstract class LiveFeedBase implements IngestFeed {
   private endReason: PublishEndReason | undefined;
   private endDetail: string | undefined;
   private readonly endListeners = new Set<PublishEndListener>();
+  private readonly cueListeners = new Set<IngestCueListener>();
 
   constructor(
     readonly channel: string,
@@ -144,6 +167,17 @@ export abstract class LiveFeedBase implements IngestFeed {
     return () => this.endListeners.delete(listener);
   }
 
+  onCue(listener: IngestCueListener): () => void {
+    this.cueListeners.add(listener);
+    return () => this.cueListeners.delete(listener);
+  }
+
+  /** Hands a cue from the publisher's stream to the listeners (none after the end). */
+  protected emitCue(cue: IngestCue): void {
+    if (this.endReason !== undefined) return;
+    for (const l of [...this.cueListeners]) l(cue);
+  }
+
   /** Marks the feed ended (first reason wins) and tells the listeners. Idempotent. */
   protected finish(reason: PublishEndReason, detail?: string): void {
     if (this.endReason !== undefined) return;
@@ -151,6 +185,7 @@ export abstract class LiveFeedBase implements IngestFeed {
     this.endDetail = detail;
     for (const l of [...this.endListeners]) l(reason, detail);
     this.endListeners.clear();
+    this.cueListeners.clear();
   }
 }
 

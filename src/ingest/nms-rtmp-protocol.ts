@@ -85,6 +85,7 @@ export interface NmsRtmp {
 
 interface NmsAmf {
   decodeAmf0Data(buffer: Buffer): { cmd?: unknown; dataObj?: unknown; method?: unknown };
+  amf0DecodeOne(buffer: Buffer): { len: number; value: unknown } | undefined;
 }
 
 interface NmsLogger {
@@ -107,6 +108,23 @@ export function createNmsRtmp(): NmsRtmp {
 /** Decodes an AMF0 data message (`@setDataFrame`/`onMetaData`); throws on malformed input. */
 export function decodeAmf0Data(buffer: Buffer): { cmd?: unknown; dataObj?: unknown; method?: unknown } {
   return amf.decodeAmf0Data(buffer);
+}
+
+/**
+ * Every AMF0 value of a data message, in order (NMS's `decodeAmf0Data` knows only the names in its
+ * table and drops the arguments of any other, such as `onCuePoint`). At most `max` values; throws on
+ * malformed input.
+ */
+export function decodeAmf0Values(buffer: Buffer, max = 8): unknown[] {
+  const values: unknown[] = [];
+  let rest = buffer;
+  while (rest.length > 0 && values.length < max) {
+    const one = amf.amf0DecodeOne(rest);
+    if (one === undefined || !(one.len > 0)) break;
+    values.push(one.value);
+    rest = rest.subarray(one.len);
+  }
+  return values;
 }
 
 /**

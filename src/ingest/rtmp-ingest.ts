@@ -6,9 +6,10 @@ import { urlHost } from '../core/url-host.js';
 import { FlvFanout } from './flv-fanout.js';
 import { FLV_MAX_TAG_BODY, FlvTagType, classifyFlvTag, type FlvTagType as FlvTagTypeValue } from './flv-tags.js';
 import { FlvTimestampRebaser, type TimestampJump } from './flv-timestamp-rebaser.js';
-import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
+import { LiveFeedBase, RateMeter, type IngestCue, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import { AdmissionStage, ConnectionAdmission, DEFAULT_ADMISSION_LIMITS, addressKey, admissionLimitProblems, type AdmissionLimits, type ShedReason } from './connection-admission.js';
-import { createNmsRtmp, decodeAmf0Data, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
+import { rtmpCueOf } from './rtmp-cue-message.js';
+import { createNmsRtmp, decodeAmf0Data, decodeAmf0Values, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
 import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
 import { parseRtmpPublishTarget } from './rtmp-stream-name.js';
 import { ShedReporter, type IngestShedMetrics } from './shed-reporter.js';
@@ -529,6 +530,7 @@ class RtmpFeed extends LiveFeedBase {
     if (this.ended) return;
     if (type === FlvTagType.Script) {
       this.readMetadata(body);
+      this.readCue(body);
       this.fanout.push({ type, timestamp, body });
       return;
     }
@@ -613,6 +615,23 @@ class RtmpFeed extends LiveFeedBase {
       bitrateBps: this.meter.bitsPerSecond(),
       consumers: this.fanout.consumerCount,
     };
+  }
+
+  /** An ad cue message (`rtmp-cue-message.ts`): the splice is its arrival plus the announced pre-roll. */
+  private readCue(body: Buffer): void {
+    let values: unknown[];
+    try {
+      values = decodeAmf0Values(body);
+    } catch {
+      return;
+    }
+    const cue = rtmpCueOf(values);
+    if (cue === undefined) return;
+    const ingestCue: IngestCue = { kind: cue.kind, at: Date.now() + cue.preRollSeconds * 1000, source: 'rtmp-data' };
+    if (cue.eventId !== undefined) ingestCue.eventId = cue.eventId;
+    if (cue.durationSeconds !== undefined) ingestCue.durationSeconds = cue.durationSeconds;
+    if (cue.section !== undefined) ingestCue.section = cue.section;
+    this.emitCue(ingestCue);
   }
 
   private readMetadata(body: Buffer): void {

@@ -1,7 +1,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { SpliceInfoSection } from '../scte35/splice-info.js';
 import { parseSpliceInfoSection, sectionLength } from '../scte35/splice-info-parser.js';
-import { TS_PACKET_SIZE, TS_SYNC_BYTE, tsPacketPid, tsPayloadStart } from './ts-program-info.js';
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, pesDecodeTimestamp, tsPacketPid, tsPayloadStart } from './ts-program-info.js';
 
 /**
  * Reassembles SCTE-35 splice_info_sections from the transport packets of the PIDs the PMT declares
@@ -13,8 +13,13 @@ import { TS_PACKET_SIZE, TS_SYNC_BYTE, tsPacketPid, tsPayloadStart } from './ts-
  *
  * Each complete section is parsed (`parseSpliceInfoSection`: CRC checked) and handed to `onSection`
  * with its bytes, for the hex in SCTE35-OUT/IN; a malformed one goes to `onError`. Never throws on
- * input. Not wired into the SRT fan-out yet: turning sections into channel cues (and their PTS into
- * wall-clock time) is the next step of issue 17.
+ * input.
+ *
+ * PES carriage (`setPesPids`): the SRT listener is an ffmpeg remux, and ffmpeg 5.1's TS muxer writes a
+ * SCTE-35 stream it has read as a private-data PES (stream_type 0x06, "muxed as a private data
+ * stream"), one PES per section, its PTS the time the section arrived. The reader sniffs such PIDs:
+ * a PES payload that parses as a splice_info_section (table_id 0xFC, CRC-32 correct) is one; anything
+ * else on those PIDs is other private data and ignored without an error.
  */
 
 /** SCTE 35 §9.6: section_length ≤ 4093, so a section is at most 4096 bytes. */
@@ -24,6 +29,8 @@ export interface Scte35Section {
   pid: number;
   bytes: Uint8Array;
   section: SpliceInfoSection;
+  /** PES carriage: the PTS of the PES that carried the section (90 kHz), when it had one. */
+  pesPts?: number;
 }
 
 export interface Scte35SectionReaderOptions {
@@ -34,10 +41,16 @@ export interface Scte35SectionReaderOptions {
 interface PidState {
   buffer: number[] | undefined;
   continuity: number | undefined;
+  /** PES carriage: the PES in progress (header stripped) and its PTS. */
+  pes?: { payload: number[]; remaining: number | undefined; pts: number | undefined } | undefined;
 }
+
+/** table_id of splice_info_section (SCTE 35 §9.6). */
+const SPLICE_INFO_TABLE_ID = 0xfc;
 
 export class Scte35SectionReader {
   private readonly pids = new Map<number, PidState>();
+  private readonly pesPids = new Map<number, PidState>();
 
   constructor(private readonly options: Scte35SectionReaderOptions) {}
 
@@ -47,13 +60,64 @@ export class Scte35SectionReader {
     for (const pid of pids) if (!this.pids.has(pid)) this.pids.set(pid, { buffer: undefined, continuity: undefined });
   }
 
+  /** PIDs of private-data PES streams that may carry SCTE-35 sections (see the header). */
+  setPesPids(pids: readonly number[]): void {
+    for (const pid of [...this.pesPids.keys()]) if (!pids.includes(pid)) this.pesPids.delete(pid);
+    for (const pid of pids) if (!this.pesPids.has(pid)) this.pesPids.set(pid, { buffer: undefined, continuity: undefined });
+  }
+
   /** Whole 188-byte packets (any PIDs), as the fan-out sees them. */
   push(packets: Buffer): void {
     for (let offset = 0; offset + TS_PACKET_SIZE <= packets.length; offset += TS_PACKET_SIZE) {
       if (packets[offset] !== TS_SYNC_BYTE) continue;
-      const state = this.pids.get(tsPacketPid(packets, offset));
+      const pid = tsPacketPid(packets, offset);
+      const state = this.pids.get(pid);
       if (state !== undefined) this.packet(packets, offset, state);
+      const pes = this.pesPids.get(pid);
+      if (pes !== undefined) this.pesPacket(packets, offset, pes);
     }
+  }
+
+  /**
+   * One packet of a PES stream (ISO/IEC 13818-1 §2.4.3.6): a unit start opens a PES (its header
+   * skipped, its PTS kept); the PES ends at PES_packet_length, or at the next unit start when that is 0.
+   */
+  private pesPacket(packets: Buffer, offset: number, state: PidState): void {
+    const start = tsPayloadStart(packets, offset);
+    if (start === undefined) return;
+    const end = offset + TS_PACKET_SIZE;
+    if ((packets[offset + 1]! & 0x40) !== 0) {
+      this.finishPes(tsPacketPid(packets, offset), state);
+      if (start + 9 > end || packets[start] !== 0 || packets[start + 1] !== 0 || packets[start + 2] !== 1) return;
+      const length = packets.readUInt16BE(start + 4);
+      const headerEnd = start + 9 + packets[start + 8]!;
+      if (headerEnd > end) return;
+      const pts = (packets[start + 7]! & 0x80) !== 0 ? pesDecodeTimestamp(packets, offset) : undefined;
+      // PES_packet_length counts the bytes after its own field: 3 header bytes + header data + payload.
+      const remaining = length === 0 ? undefined : length - 3 - packets[start + 8]!;
+      state.pes = { payload: [], remaining, pts };
+      this.pesBytes(tsPacketPid(packets, offset), state, packets, headerEnd, end);
+    } else if (state.pes !== undefined) {
+      this.pesBytes(tsPacketPid(packets, offset), state, packets, start, end);
+    }
+  }
+
+  private pesBytes(pid: number, state: PidState, packets: Buffer, from: number, to: number): void {
+    const pes = state.pes!;
+    const take = pes.remaining === undefined ? to - from : Math.min(to - from, pes.remaining - pes.payload.length);
+    for (let i = from; i < from + take; i++) pes.payload.push(packets[i]!);
+    if (pes.payload.length > MAX_SECTION) state.pes = undefined;
+    else if (pes.remaining !== undefined && pes.payload.length >= pes.remaining) this.finishPes(pid, state);
+  }
+
+  private finishPes(pid: number, state: PidState): void {
+    const pes = state.pes;
+    state.pes = undefined;
+    if (pes === undefined || pes.payload[0] !== SPLICE_INFO_TABLE_ID || pes.payload.length < 3) return;
+    const bytes = Uint8Array.from(pes.payload);
+    const total = sectionLength(bytes);
+    if (total > bytes.length) return;
+    this.emit(pid, bytes.subarray(0, total), pes.pts);
   }
 
   private packet(packets: Buffer, offset: number, state: PidState): void {
@@ -119,7 +183,7 @@ export class Scte35SectionReader {
     return used;
   }
 
-  private emit(pid: number, bytes: Uint8Array): void {
+  private emit(pid: number, bytes: Uint8Array, pesPts?: number): void {
     let section: SpliceInfoSection;
     try {
       section = parseSpliceInfoSection(bytes);
@@ -127,6 +191,6 @@ export class Scte35SectionReader {
       this.options.onError?.(pid, errorMessage(err));
       return;
     }
-    this.options.onSection({ pid, bytes, section });
+    this.options.onSection({ pid, bytes, section, ...(pesPts === undefined ? {} : { pesPts }) });
   }
 }

@@ -89,7 +89,13 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     // → 2.1 s after the publisher starts, 2 s GOP source; bench/ingest.bench.ts).
     '-analyzeduration', '1000000',
     '-i', `srt://${urlHost(host)}:${srt.port}`,
+    // A stream ffmpeg cannot name (SCTE-35 without the PMT's "CUEI" registration descriptor, which
+    // ffmpeg 5.1 needs to know stream_type 0x86) is left out rather than failing the publish.
+    '-ignore_unknown',
     '-map', '0', '-c', 'copy', '-f', 'mpegts',
+    // The publisher's timestamps unchanged (no start offset, no mux delay added): SCTE-35 splice
+    // times are in that clock, and the listener's output must keep it for ts-cue-reader.ts to map them.
+    '-copyts', '-muxdelay', '0',
     // Pass packets on as they arrive. By default the TS muxer packs audio into PES of ~2.9 KB (~0.18 s
     // of 128 kbit/s AAC), and the muxer holds every packet until each stream has reached its time,
     // so a publisher's own audio packing held video back too. The publisher's TS is interleaved
@@ -536,6 +542,8 @@ class SrtFeed extends LiveFeedBase {
     const fanoutOptions: GopFanoutOptions = {};
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
     this.fanout = new TsFanout(fanoutOptions);
+    // Issue 17: SCTE-35 ad cues in the publisher's TS become the channel's cues.
+    this.fanout.readCues((cue) => this.emitCue(cue));
   }
 
   onData(chunk: Buffer): void {

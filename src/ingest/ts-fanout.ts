@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import type { ArrivalStamp } from '../core/media-clock.js';
 import { ArrivalClock } from './arrival-clock.js';
 import { DEFAULT_GOP_FANOUT_BYTES, GopFanout, type GopFanoutOptions } from './gop-fanout.js';
+import type { IngestCue } from './ingest-feed.js';
+import { TsCueReader } from './ts-cue-reader.js';
 
 import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, pesDecodeTimestamp, tsPacketPid, type TsProgramStreams } from './ts-program-info.js';
 
@@ -77,6 +79,8 @@ export class TsFanout {
   /** The video PID has carried random_access_indicator: keyframe starts are reliable. */
   private keyframesMarked = false;
   private readonly maxGroupBytes: number;
+  /** SCTE-35 ad cues, once someone listens (`readCues`). */
+  private cues: TsCueReader | undefined;
 
   constructor(options: GopFanoutOptions = {}) {
     this.fanout = new GopFanout(options);
@@ -95,6 +99,14 @@ export class TsFanout {
   /** Bytes held by the keyframe cache. */
   get cachedBytes(): number {
     return this.fanout.cachedBytes;
+  }
+
+  /**
+   * Reads the feed's SCTE-35 ad cues (`ts-cue-reader.ts`), their splice times dated on the same
+   * arrival clock as the keyframes. Call before pushing data.
+   */
+  readCues(onCue: (cue: IngestCue) => void, onError?: (pid: number, reason: string) => void): void {
+    this.cues = new TsCueReader(this.arrivals, onCue, onError);
   }
 
   push(chunk: Buffer): void {
@@ -130,6 +142,8 @@ export class TsFanout {
       runArrivedAt = arrivedAt;
     }
     this.pushRun(packets.subarray(runStart), runPat, runKeyframe, runArrivedAt);
+    // After the frames of this chunk were observed: an immediate cue is dated against them.
+    this.cues?.push(packets, this.scanner.streams);
   }
 
   /** A new consumer: the cached keyframe group then live packets, or live packets from the next start point. */

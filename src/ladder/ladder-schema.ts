@@ -161,6 +161,19 @@ export const AudioRenditionSchema = z.strictObject({
    * renditions (and the multivariant playlist) does not change with the publisher. Default false.
    */
   silenceIfMissing: z.boolean().default(false),
+  /**
+   * EBU R128 loudness normalisation of this rendition (ffmpeg `loudnorm`, single pass, its dynamic
+   * mode: the only one a live stream allows). Targets: integrated loudness in LUFS (default -23, EBU
+   * R128), true peak in dBTP (default -1), loudness range in LU (default 7). Absent: no normalisation.
+   * Note: loudnorm looks ~3 s ahead, so the audio — and the live edge with it — comes later.
+   */
+  loudness: z
+    .strictObject({
+      integrated: z.number().min(-70).max(-5).default(-23),
+      truePeak: z.number().min(-9).max(0).default(-1),
+      range: z.number().min(1).max(50).default(7),
+    })
+    .optional(),
 });
 
 /** `source` keeps the input frame rate; `{ cap: N }` limits it to N fps (lower rates are kept). */
@@ -198,6 +211,12 @@ export const LadderSchema = z
     video: z.array(VideoRenditionSchema).min(1, { message: 'needs at least one video rendition' }),
     /** Audio renditions: each encoded once from the single decoded audio track. May be empty. */
     audio: z.array(AudioRenditionSchema).default([]),
+    /**
+     * Ad breaks also as the legacy `EXT-X-CUE-OUT:<seconds>` / `EXT-X-CUE-IN` before the segments where
+     * a break starts and ends, for ad inserters that predate EXT-X-DATERANGE (which is always written).
+     * Default false.
+     */
+    cueTags: z.boolean().default(false),
   })
   .superRefine((ladder, ctx) => {
     if (ladder.part > ladder.segment) {

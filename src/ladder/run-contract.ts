@@ -60,4 +60,9 @@ export interface InputProbe {
   audioSampleRate?: number;
   /** Known for files; absent for live inputs. */
   durationSec?: number;
+  /**
+   * The video carries CEA-608/708 captions (ATSC A/53 SEI: ffprobe's "Closed Captions"), as seen
+   * while probing: the encoders keep them (`-a53cc`) and the multivariant playlist signals CC1.
+   */
+  closedCaptions?: boolean;
 }

@@ -54,6 +54,8 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const PLAYLIST_CACHE = 'no-cache';
 const MEDIA_CACHE = 'public, max-age=31536000, immutable';
 const AUDIO_GROUP = 'audio';
+/** GROUP-ID of the closed captions carried in the video (CEA-608 channel 1). */
+const CC_GROUP = 'cc';
 /** How long `close()` waits for the first master's media playlists to be stored before giving up. */
 const MASTER_HANDOVER_WAIT_MS = 2000;
 
@@ -78,6 +80,8 @@ export class ChannelPackager {
   private lastRunId = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
+  /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
+  private closedCaptions = false;
   /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
   private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
@@ -99,7 +103,12 @@ export class ChannelPackager {
   private readonly restored = new Map<string, MediaPlaylist>();
   private closed = false;
   /** Ad cues waiting for their segment boundary in every rendition (`addCue`). */
-  private readonly cues = new CueSchedule();
+  private readonly cues = new CueSchedule((cue, startDate, offsetMs) =>
+    this.logger.info(
+      { id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString(), startDate: new Date(startDate).toISOString(), offsetMs: Math.round(offsetMs) },
+      'ad cue placed at the first segment boundary at or after its splice (offsetMs: boundary − splice)',
+    ),
+  );
   /** The gap bridge while the encoder is down (`bridgeEncoderGap`); `bridgeToken` cancels one not started yet. */
   private bridgeTimer: NodeJS.Timeout | undefined;
   private bridgeToken = 0;
@@ -128,7 +137,7 @@ export class ChannelPackager {
 
   /**
    * An ad cue: EXT-X-DATERANGE at the first segment boundary at or after `cue.at`, in every rendition
-   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary).
+   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary; the offset is logged).
    */
   addCue(cue: Cue): void {
     this.logger.info({ id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString() }, 'ad cue scheduled');
@@ -254,6 +263,7 @@ export class ChannelPackager {
 
   private async startRun(run: TranscodeRun): Promise<void> {
     this.ladder = run.ladder;
+    this.closedCaptions = run.probe.closedCaptions === true;
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     const part = runPartTarget(run.ladder);
@@ -269,6 +279,9 @@ export class ChannelPackager {
         // A process (re)start resumes the stored playlist; a ladder change continues the timeline it made.
         const resumed = continued === undefined ? (restored ?? (await this.resumeModel(output.name))) : undefined;
         const timeline = continued ?? this.createTimeline(output.name, targetDuration, part, resumed);
+        // The ladder decides the legacy cue tags, whatever the stored playlist had.
+        if (run.ladder.ladder.cueTags) timeline.playlist.cueTags = true;
+        else delete timeline.playlist.cueTags;
         for (const s of [...timeline.playlist.segments]) {
           const id = runIdOf(s.mapUri);
           if (id !== undefined) this.lastRunId = Math.max(this.lastRunId, id);
@@ -575,6 +588,8 @@ export class ChannelPackager {
         audio !== undefined
           ? [{ groupId: AUDIO_GROUP, name: audio.name, uri: `${audio.name}/playlist.m3u8`, default: true, channels: channelsOf(audioPackager!.track!, audio.channels) }]
           : [],
+      // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
+      ...(this.closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
       variants: videos.map(({ rendition, packager }) => {
         const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
         const measured = packager!.bitrate.measured;
@@ -588,6 +603,7 @@ export class ChannelPackager {
           resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
           frameRate: ladder.frameRate,
           ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
+          closedCaptions: this.closedCaptions ? CC_GROUP : 'NONE',
         };
       }),
     };

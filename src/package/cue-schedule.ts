@@ -10,8 +10,12 @@ import type { DateRange, MediaPlaylist } from '../hls/playlist-model.js';
  * segment boundaries, §6.2.4; their PDTs may differ by a fraction of a frame, hence the tolerance), so
  * all renditions carry the identical tag.
  *
- * Known limit: livepipe does not force a keyframe at `at`. The splice lands on the next natural
- * segment boundary, up to one segment duration after the requested instant.
+ * Known limit: livepipe does not force a keyframe at `at`. ffmpeg fixes keyframe placement when the
+ * encoder starts (`-force_key_frames` is an expression of the frame's time, with no input at run time;
+ * Debian's ffmpeg 5.1 has no command to force one, see docs/on-air.md), and restarting the encoder would
+ * cut the stream. So the splice lands on the next natural segment boundary — the nearest keyframe at
+ * or after the requested instant, up to one segment duration later — and that offset is reported
+ * (`onPlaced`) when the first rendition places the cue.
  */
 
 export interface Cue {
@@ -40,6 +44,9 @@ const KEEP_PLACED_MS = 120_000;
 export class CueSchedule {
   private cues: ScheduledCue[] = [];
 
+  /** `onPlaced`: once per cue, when its START-DATE is fixed; `offsetMs` = START-DATE − requested instant. */
+  constructor(private readonly onPlaced?: (cue: Cue, startDate: number, offsetMs: number) => void) {}
+
   add(cue: Cue): void {
     this.cues.push({ ...cue, placedIn: new Set() });
   }
@@ -60,6 +67,7 @@ export class CueSchedule {
       if (cue.startDate === undefined) {
         if (cue.at > segmentPdt + toleranceMs) continue;
         cue.startDate = segmentPdt;
+        this.onPlaced?.(cue, segmentPdt, segmentPdt - cue.at);
       } else if (cue.startDate > segmentPdt + toleranceMs) continue;
       cue.placedIn.add(rendition);
       applyCue(playlist, cue, cue.startDate);

@@ -136,6 +136,8 @@ export interface OutputOptions {
   maps: string[];
   video?: VideoEncoding;
   audio?: AacOptions;
+  /** `-af`: the audio filter chain of this output (e.g. `loudnorm=…`). */
+  audioFilter?: string;
   /** `-vn` / `-an` / `-sn` / `-dn` for streams this output must not carry. */
   disable?: Array<'video' | 'audio' | 'subtitle' | 'data'>;
   /** `-fps_mode` (ffmpeg ≥ 5.1): `cfr` repeats or drops frames to the output's constant rate. */
@@ -202,22 +204,8 @@ export function renderX264(v: X264Options): string[] {
   if (v.tune !== undefined) args.push('-tune', v.tune);
   args.push('-profile:v', v.profile);
   if (v.level !== undefined) args.push('-level:v', v.level);
-  args.push(
-    '-b:v',
-    formatBitrate(v.bitrate),
-    '-maxrate',
-    formatBitrate(v.maxrate),
-    '-bufsize',
-    formatBitrate(v.bufsize),
-    '-g',
-    String(v.keyint),
-    '-keyint_min',
-    String(v.keyint),
-    '-sc_threshold',
-    '0',
-    '-bf',
-    String(v.bFrames),
-  );
+  // No scene-cut I-frames: keyframes only where the GOP and forced keyframes put them (aligned renditions).
+  args.push(...renderCommonVideo(v), '-sc_threshold', '0');
   if (v.forceKeyFrames !== undefined) args.push('-force_key_frames', v.forceKeyFrames);
   const params = Object.entries(v.x264Params ?? {}).map(([k, val]) => `${k}=${val}`);
   if (params.length > 0) args.push('-x264-params', params.join(':'));
@@ -302,6 +290,7 @@ export function renderOutput(target: string, o: OutputOptions): string[] {
   const args: string[] = [];
   for (const map of o.maps) args.push('-map', map);
   if (o.video) args.push(...renderVideo(o.video));
+  if (o.audioFilter !== undefined) args.push('-af', o.audioFilter);
   if (o.audio) args.push(...renderAac(o.audio));
   for (const d of o.disable ?? []) args.push(DISABLE_FLAG[d]);
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));

@@ -19,6 +19,8 @@ interface FfprobeStream {
   r_frame_rate?: string;
   channels?: number;
   sample_rate?: string;
+  /** 1 when the decoder saw CEA-608/708 caption side data while probing. */
+  closed_captions?: number;
 }
 
 interface FfprobeOutput {
@@ -85,6 +87,7 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     videoCodec: video.codec_name ?? 'unknown',
     hasAudio: audio !== undefined,
   };
+  if (video.closed_captions === 1) probe.closedCaptions = true;
   if (audio) {
     if (audio.codec_name !== undefined) probe.audioCodec = audio.codec_name;
     if (audio.channels !== undefined) probe.audioChannels = audio.channels;
@@ -146,7 +149,12 @@ function runFfprobe(args: string[], options: ProbeOptions, label: string, feed?:
   });
 }
 
-const PROBE_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_streams', '-show_format'];
+/**
+ * `-show_entries frame=media_type -read_intervals %+#30`: ffprobe decodes the first 30 packets (they
+ * are already buffered from the stream analysis, so a live probe waits no longer). Only a decoded
+ * frame tells whether the video carries CEA-608/708 captions: without it `closed_captions` is always 0.
+ */
+const PROBE_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', '-show_entries', 'frame=media_type', '-read_intervals', '%+#30'];
 
 /** Probes a `url` input with ffprobe. Throws `InputUnusable` with ffprobe's reason. */
 export function probeUrl(input: Extract<InputSpec, { kind: 'url' }>, options: ProbeOptions = {}): Promise<InputProbe> {

@@ -310,6 +310,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     builder.output(`pipe:${fd}`, {
       maps: [a.silent ? `${silenceInput}:a:0` : '0:a:0'],
       audio: { bitrate: a.bitrate, channels: a.channels, sampleRate: a.sampleRate },
+      ...(a.loudness !== undefined && !a.silent ? { audioFilter: loudnormFilter(a.loudness) } : {}),
       disable: ['video', 'subtitle', 'data'],
       format: 'mp4',
       ...fmp4Fragmenting(audioFragmentingOf(partTarget, a.sampleRate)),
@@ -321,4 +322,12 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   }
 
   return { args: builder.build(), outputs, stdinMedia: input.kind === 'stdin' };
+}
+
+/**
+ * EBU R128 normalisation, single pass (`loudnorm` without measured_* values runs its dynamic mode).
+ * loudnorm works at 192 kHz internally; the AAC encode's `-ar` brings it back to the rendition's rate.
+ */
+export function loudnormFilter(target: { integrated: number; truePeak: number; range: number }): string {
+  return `loudnorm=I=${target.integrated}:TP=${target.truePeak}:LRA=${target.range}`;
 }

@@ -5,11 +5,27 @@
  * rendition, carrying a splice_info_section that parses; the in cue completes it; the playlists keep
  * passing the LL-HLS checker. The steps share one serve and run in order.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../src/hls/playlist-parser.js';
-import type { MediaPlaylist } from '../../src/hls/playlist-model.js';
+import type { DateRange, MediaPlaylist } from '../../src/hls/playlist-model.js';
 import { parseSpliceInfoSection } from '../../src/scte35/splice-info-parser.js';
-import type { Publisher } from '../helpers/ingest/media.js';
+import { spliceInfoHex, writeSpliceInfoSection } from '../../src/scte35/splice-info-writer.js';
+import { publishRawSrt, type Publisher } from '../helpers/ingest/media.js';
+import { readFlvTags } from '../helpers/ingest/flv-file.js';
+import { encodeAmf0Data, rawPublish, sendFlvTags } from '../helpers/ingest/rtmp-raw-client.js';
+import { firstVideoDts, injectScte35 } from '../helpers/ingest/scte35-ts.js';
+import { renderSource } from '../helpers/transcode/media.js';
+import { readCaptions, renderCaptionedSource } from '../helpers/transcode/captioned-source.js';
+
+async function fetchBytes(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../helpers/hls/llhls-rules.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import { freePort } from '../helpers/ports.js';
@@ -22,6 +38,8 @@ describe('ad cues through the ops API on a real serve', () => {
   let serve: ServeFixture;
   let publisher: Publisher | undefined;
   let renditions: string[] = [];
+  /** The break the cue test made: hls.js must report it. */
+  let breakId: string | undefined;
 
   const texts = async (): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
@@ -81,6 +99,7 @@ describe('ad cues through the ops API on a real serve', () => {
     expect(out.status).toBe(202);
     expect(out.json).toMatchObject({ type: 'out', at: new Date(at).toISOString() });
     const id: string = out.json.id;
+    breakId = id;
     const section = parseSpliceInfoSection(Buffer.from(out.json.scte35.slice(2), 'hex'));
     expect(section.command).toMatchObject({ type: 'splice_insert', cancel: false, outOfNetwork: true, breakDuration: { autoReturn: true, duration: 30 * 90_000 } });
 
@@ -125,5 +144,171 @@ describe('ad cues through the ops API on a real serve', () => {
     // Delta updates keep the range (clients that skip segments still learn of it).
     const delta = await originText(serve, `/live/ads/${renditions[0]}/playlist.m3u8?_HLS_skip=YES`);
     expect(delta).toContain(`#EXT-X-DATERANGE:ID="${id}"`);
+  });
+
+  it('hls.js in Chromium reports the break in its level details (dateRanges), SCTE35-OUT and SCTE35-IN included', async () => {
+    expect(breakId).toBeDefined();
+    const browser = await launchBrowser();
+    try {
+      const player = await startPlayer(browser, `${serve.live('ads')}/master.m3u8`);
+      const stats = await player.waitFor((s) => s.dateRanges.some((r) => r.id === breakId) || s.fatalErrors.length > 0, 30_000);
+      await player.close();
+      expect(stats.fatalErrors).toEqual([]);
+      const range = stats.dateRanges.find((r) => r.id === breakId);
+      expect(range, JSON.stringify(stats.dateRanges)).toMatchObject({ plannedDuration: 30 });
+      expect(range!.scte35Out).toMatch(/^0x[0-9A-F]+$/i);
+      expect(range!.scte35In).toMatch(/^0x[0-9A-F]+$/i);
+      expect(range!.duration).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+/**
+ * Ad cues the publisher's stream carries, on the same kind of serve: SCTE-35 in an SRT publisher's
+ * MPEG-TS (an ffmpeg-made TS with a SCTE-35 PID added, sent by ffmpeg as an SRT caller) and an
+ * `onCuePoint` data message in an RTMP publish (the raw RTMP client sending an ffmpeg-made FLV).
+ */
+describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)', () => {
+  let serve: ServeFixture;
+  let dir: string;
+  let srtPort: number;
+  const PASS = 'scte35-srt-passphrase';
+
+  const renditionsOf = async (channel: string): Promise<string[]> => {
+    const master = await waitFor(() => originText(serve, `/live/${channel}/master.m3u8`), { until: (t) => t !== undefined, message: `${channel} master`, timeoutMs: 45_000 });
+    return [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+  };
+  const playlists = async (channel: string, renditions: string[]) => {
+    const out = new Map<string, { text: string; model: MediaPlaylist }>();
+    for (const r of renditions) {
+      const text = await originText(serve, `/live/${channel}/${r}/playlist.m3u8`);
+      if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
+    }
+    return out;
+  };
+  /** Waits for the range in every rendition; checks one START-DATE on a boundary and the LL-HLS rules. */
+  const expectRangeEverywhere = async (channel: string, renditions: string[], until: (r: DateRange) => boolean) => {
+    const found = await waitFor(() => playlists(channel, renditions), {
+      until: (m) => m.size === renditions.length && [...m.values()].every((p) => p.model.dateRanges?.some(until)),
+      message: `${channel}: DATERANGE in every rendition`,
+      timeoutMs: 45_000,
+    });
+    const starts = new Set<number>();
+    for (const [name, { text, model }] of found) {
+      const range = model.dateRanges!.find(until)!;
+      const boundaries = [...model.segments.map((s) => s.programDateTime), ...(model.pending ? [model.pending.programDateTime] : [])];
+      expect(boundaries.some((pdt) => Math.abs(pdt - range.startDate) <= 50), `${name}: START-DATE on a boundary`).toBe(true);
+      expect(checkMediaPlaylist(text, { otherRenditions: renditions.filter((r) => r !== name) }), name).toEqual([]);
+      starts.add(range.startDate);
+    }
+    expect(starts.size, 'one START-DATE in every rendition').toBe(1);
+    return { found, start: [...starts][0]! };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lp-cues-'));
+    srtPort = await freePort('udp');
+    serve = await startServeFixture({ srt: { portBase: srtPort, portCount: 1 } });
+    expect((await serve.api('POST', CH, { id: 'scte', ladder: 'low-latency', key: KEY, srt: { port: srtPort, passphrase: PASS } })).status).toBe(201);
+    expect((await serve.api('POST', CH, { id: 'amf', ladder: 'low-latency', key: KEY })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await serve?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('SCTE-35 over SRT: a time_signal out with pre-roll lands on the boundary at/after its splice frame; a splice_insert in closes it', async () => {
+    const file = join(dir, 'src.ts');
+    await renderSource(file, { width: 640, height: 360, fps: 30, seconds: 20, format: 'mpegts' });
+    const plain = await readFile(file);
+    const base = firstVideoDts(plain);
+    const EVENT = 4242;
+    const SPLICE_AT = 11; // media seconds of the splice frame; announced 3 s before (pre-roll)
+    const outSection = writeSpliceInfoSection({
+      protocolVersion: 0, sapType: 3, ptsAdjustment: 0, cwIndex: 0xff, tier: 0xfff,
+      command: { type: 'time_signal', ptsTime: base + SPLICE_AT * 90_000 },
+      descriptors: [{
+        tag: 2, identifier: 0x43554549, segmentationEventId: EVENT, cancel: false, eventIdCompliance: true, deliveryNotRestricted: true,
+        webDeliveryAllowed: true, noRegionalBlackout: true, archiveAllowed: true, deviceRestrictions: 3, components: undefined,
+        segmentationDuration: 4 * 90_000, upidType: 0, upid: new Uint8Array(), segmentationTypeId: 0x34, segmentNum: 0, segmentsExpected: 0, subSegment: undefined,
+      }],
+    });
+    const inSection = writeSpliceInfoSection({
+      protocolVersion: 0, sapType: 3, ptsAdjustment: 0, cwIndex: 0xff, tier: 0xfff, descriptors: [],
+      command: { type: 'splice_insert', spliceEventId: EVENT, cancel: false, outOfNetwork: false, eventIdCompliance: true, spliceImmediate: false,
+        program: { ptsTime: base + 15 * 90_000 }, components: [], breakDuration: undefined, uniqueProgramId: 0, availNum: 0, availsExpected: 0 },
+    });
+    const ts = injectScte35(plain, [{ beforeSeconds: SPLICE_AT - 3, section: outSection }, { beforeSeconds: 14, section: inSection }]);
+    const startedAt = Date.now();
+    const publisher = publishRawSrt(serve.srtUrl(srtPort, PASS, 'scte'), ts, ts.length / 20);
+    try {
+      const renditions = await renditionsOf('scte');
+      expect(renditions.length).toBeGreaterThanOrEqual(2);
+      const id = `splice-${EVENT}`;
+      const { found, start } = await expectRangeEverywhere('scte', renditions, (r) => r.id === id);
+      for (const [name, { model }] of found) {
+        const range = model.dateRanges!.find((r) => r.id === id)!;
+        expect(range.scte35Out, name).toBe(spliceInfoHex(outSection)); // the publisher's own section
+        expect(range.plannedDuration, name).toBe(4);
+      }
+      // The splice frame arrived ~SPLICE_AT s after the publish started (the feed is paced at the media
+      // rate): the range starts at the first boundary at or after it — not when the section came.
+      expect(start - startedAt).toBeGreaterThan((SPLICE_AT - 3) * 1000 + 1000);
+      expect(start - startedAt).toBeLessThan((SPLICE_AT + 6) * 1000);
+      const closed = await expectRangeEverywhere('scte', renditions, (r) => r.id === id && r.scte35In !== undefined);
+      for (const [name, { model }] of closed.found) {
+        const range = model.dateRanges!.find((r) => r.id === id)!;
+        expect(range.scte35In, name).toBe(spliceInfoHex(inSection));
+        expect(range.duration, name).toBeGreaterThan(2);
+        expect(range.duration, name).toBeLessThan(7);
+      }
+    } finally {
+      await publisher.stop();
+    }
+  });
+
+  it('RTMP: an onCuePoint data message (YouTube cue point shape) in a publish gives the DATERANGE in every rendition; the source\'s CEA-608 captions reach every rendition and are signalled', async () => {
+    const file = join(dir, 'src.flv');
+    await renderCaptionedSource(file, { width: 640, height: 360, fps: 30, seconds: 16, format: 'flv', text: 'AD CUES LIVE' });
+    const CUE_AT_MS = 7000;
+    const cuePoint = encodeAmf0Data('onCuePoint', { type: 'com.youtube.cuepoint', version: '0.1', pre_roll_time_sec: 1, cue_point_start: true, break_duration_sec: 30, splice_event_id: 0 });
+    const tags = readFlvTags(await readFile(file));
+    const at = tags.findIndex((t) => t.timestamp >= CUE_AT_MS);
+    tags.splice(at, 0, { type: 18, timestamp: CUE_AT_MS, body: cuePoint });
+    const client = await rawPublish(serve.rtmpPort, `amf?key=${KEY}`);
+    const sending = sendFlvTags(client, tags);
+    try {
+      const renditions = await renditionsOf('amf');
+      const { found } = await expectRangeEverywhere('amf', renditions, (r) => r.plannedDuration === 30);
+      for (const [name, { model }] of found) {
+        const range = model.dateRanges!.find((r) => r.plannedDuration === 30)!;
+        const section = parseSpliceInfoSection(Buffer.from(range.scte35Out!.slice(2), 'hex'));
+        expect(section.command, name).toMatchObject({ type: 'splice_insert', outOfNetwork: true, breakDuration: { duration: 30 * 90_000 } });
+      }
+      // Captions: signalled in the multivariant playlist, and present in every video rendition.
+      const master = (await originText(serve, '/live/amf/master.m3u8'))!;
+      expect(master).toMatch(/#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"/);
+      const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF'));
+      expect(variants.length).toBeGreaterThan(0);
+      for (const v of variants) expect(v).toContain('CLOSED-CAPTIONS="cc"');
+      for (const [name, { model }] of found) {
+        if (name === 'audio') continue;
+        const segments = model.segments.slice(-2);
+        const bytes = [await fetchBytes(`${serve.live('amf')}/${name}/${segments[0]!.mapUri}`), ...(await Promise.all(segments.map((s) => fetchBytes(`${serve.live('amf')}/${name}/${s.uri}`))))];
+        const media = join(dir, `${name}.mp4`);
+        await writeFile(media, Buffer.concat(bytes));
+        expect(await readCaptions(media), `${name}: captions read back`).toContain('AD CUES LIVE');
+      }
+      // The SRT channel's source had none: NONE on every variant.
+      const plain = (await originText(serve, '/live/scte/master.m3u8'))!;
+      expect(plain).not.toContain('TYPE=CLOSED-CAPTIONS');
+      for (const v of plain.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF'))) expect(v).toContain('CLOSED-CAPTIONS=NONE');
+    } finally {
+      sending.stop();
+      client.destroy();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
  * would. AMF0 encoding comes from node-media-server's encoder.
  */
 const requireCjs = createRequire(import.meta.url);
-const amf = requireCjs('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(opt: Record<string, unknown>): Buffer };
+const amf = requireCjs('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(opt: Record<string, unknown>): Buffer; amf0EncodeOne(value: unknown): Buffer };
 
 /**
  * Sends bytes on a fresh TCP connection, then waits for the server to close it or `ms` to pass
@@ -31,6 +31,11 @@ export async function throwBytes(port: number, bytes: Buffer, ms: number): Promi
 
 export function encodeCommand(opt: Record<string, unknown>): Buffer {
   return amf.encodeAmf0Cmd(opt);
+}
+
+/** An AMF0 data message body (RTMP type 18 / FLV script tag): `name` then each value, e.g. `onCuePoint`. */
+export function encodeAmf0Data(name: string, ...values: unknown[]): Buffer {
+  return Buffer.concat([amf.amf0EncodeOne(name), ...values.map((v) => amf.amf0EncodeOne(v))]);
 }
 
 /** One RTMP message as chunks of 128 bytes on chunk stream `cid` (fmt 0, then fmt 3 continuations). */

@@ -38,20 +38,39 @@ export interface PlayerStats {
    * (capped at TARGETDURATION): a player that stalled while starting keeps that second for good.
    */
   targetLatency: number;
+  /** EXT-X-DATERANGEs hls.js parsed (the latest LEVEL_UPDATED details' `dateRanges`), by ID. */
+  dateRanges: Array<{ id: string; startDate: number; plannedDuration?: number; duration?: number; scte35Out?: string; scte35In?: string }>;
+  /** hls.js's audio tracks (EXT-X-MEDIA TYPE=AUDIO) and the selected one. */
+  audioTracks: Array<{ name: string; lang?: string; default: boolean; autoselect: boolean }>;
+  audioTrack: number;
+  /** The video element's text tracks (hls.js renders CEA-608 captions there): cue texts seen so far. */
+  textTracks: Array<{ kind: string; label: string; language: string; cues: string[] }>;
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</title>
 <video id="v" muted autoplay playsinline style="width:640px"></video>
 <script src="/hls.js"></script>
 <script>
-window.lp = { latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
+window.lp = { dateRanges: [], latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
   sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0 };
 window.startPlayback = (url, config) => {
   const video = document.getElementById('v');
   const hls = new Hls(Object.assign({ lowLatencyMode: true, backBufferLength: 30 }, config || {}));
   window.hls = hls;
   hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) lp.partsLoaded++; else lp.fragmentsLoaded++; });
-  hls.on(Hls.Events.LEVEL_UPDATED, (_e, d) => { if (d.details.partList && d.details.partList.length) lp.sawParts = true; });
+  hls.on(Hls.Events.LEVEL_UPDATED, (_e, d) => {
+    if (d.details.partList && d.details.partList.length) lp.sawParts = true;
+    const ranges = d.details.dateRanges || {};
+    lp.dateRanges = Object.keys(ranges).map((id) => {
+      const r = ranges[id];
+      return { id, startDate: r.startDate.getTime(), plannedDuration: r.plannedDuration ?? undefined, duration: r.duration ?? undefined,
+        scte35Out: r.attr['SCTE35-OUT'], scte35In: r.attr['SCTE35-IN'] };
+    });
+  });
+  video.textTracks.addEventListener('addtrack', (e) => {
+    const track = e.track;
+    track.mode = 'hidden'; // cues are loaded (and listed) without being drawn
+  });
   hls.on(Hls.Events.ERROR, (_e, d) => {
     const text = d.type + '/' + d.details + (d.response ? ' ' + d.response.code : '') + (d.reason ? ' ' + d.reason : '');
     (d.fatal ? lp.fatalErrors : lp.nonFatalErrors).push(text);
@@ -83,6 +102,11 @@ window.readStats = () => {
     stalledMs: lp.stalledMs + (lp.waitingSince ? performance.now() - lp.waitingSince : 0),
     paused: video.paused,
     targetLatency: hls && typeof hls.targetLatency === 'number' ? hls.targetLatency : NaN,
+    dateRanges: lp.dateRanges.slice(),
+    audioTracks: hls ? hls.audioTracks.map((t) => ({ name: t.name, lang: t.lang, default: !!t.default, autoselect: !!t.autoselect })) : [],
+    audioTrack: hls ? hls.audioTrack : -1,
+    textTracks: Array.from(video.textTracks).map((t) => ({ kind: t.kind, label: t.label, language: t.language,
+      cues: t.cues ? Array.from(t.cues).map((c) => c.text) : [] })),
   };
 };
 </script>`;
@@ -92,6 +116,8 @@ export interface Player {
   stats(): Promise<PlayerStats>;
   /** Force a level (rendition) by index, as a user picking a quality would (`hls.currentLevel = i`). */
   setLevel(index: number): Promise<void>;
+  /** Switches the audio track by index, as a user picking a language would (`hls.audioTrack = i`). */
+  setAudioTrack(index: number): Promise<void>;
   /** Polls stats until `predicate` holds or `timeoutMs` passes; returns the last stats either way. */
   waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
   close(): Promise<void>;
@@ -150,6 +176,11 @@ export async function startPlayer(browser: Browser, url: string, options: Player
     async setLevel(index: number) {
       await page.evaluate((i) => {
         (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = i;
+      }, index);
+    },
+    async setAudioTrack(index: number) {
+      await page.evaluate((i) => {
+        (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;
       }, index);
     },
     async waitFor(predicate, timeoutMs) {

@@ -183,6 +183,25 @@ describe('serializeMultivariantPlaylist', () => {
     ]);
     expect(manifest.mediaGroups.AUDIO.audio.English).toMatchObject({ default: true, autoselect: true, language: 'en', uri: 'audio/playlist.m3u8' });
   });
+
+  it('signals captions in the video: EXT-X-MEDIA TYPE=CLOSED-CAPTIONS with INSTREAM-ID and CLOSED-CAPTIONS on each variant, or NONE', () => {
+    const variant = { uri: '360p/playlist.m3u8', bandwidth: 900_000, averageBandwidth: 750_000, codecs: 'avc1.42c01e', resolution: { width: 640, height: 360 }, frameRate: 30 };
+    const withCc = serializeMultivariantPlaylist({
+      version: 9,
+      independentSegments: true,
+      audio: [],
+      closedCaptions: [{ groupId: 'cc', name: 'CC1', instreamId: 'CC1', language: 'en', default: true }],
+      variants: [{ ...variant, closedCaptions: 'cc' }],
+    });
+    expect(withCc).toContain('#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"\n');
+    expect(withCc).toContain('FRAME-RATE=30.000,CLOSED-CAPTIONS="cc"\n');
+    const parsed = parseWithM3u8Parser(withCc);
+    expect(parsed.warnings).toEqual([]);
+    expect(parsed.manifest.mediaGroups['CLOSED-CAPTIONS'].cc.CC1).toMatchObject({ instreamId: 'CC1', default: true, language: 'en' });
+    const none = serializeMultivariantPlaylist({ version: 9, independentSegments: true, audio: [], variants: [{ ...variant, closedCaptions: 'NONE' }] });
+    expect(none).toContain('FRAME-RATE=30.000,CLOSED-CAPTIONS=NONE\n');
+    expect(none).not.toContain('TYPE=CLOSED-CAPTIONS');
+  });
 });
 
 describe('SegmentBitrateMeter', () => {

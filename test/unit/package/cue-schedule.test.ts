@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
+import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { CueSchedule } from '../../../src/package/cue-schedule.js';
 import { RenditionTimeline } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../../helpers/hls/llhls-rules.js';
@@ -65,5 +66,23 @@ describe('CueSchedule with RenditionTimeline', () => {
     for (let i = 0; i < 8; i++) c.segment(); // a 12 s window: segment 0 slides out
     expect(c.video.playlist.dateRanges).toEqual([]);
     expect(c.video.playlist.recentlyRemovedDateRanges?.map((r) => r.id)).toEqual(['b']);
+  });
+});
+
+describe('CueSchedule offset report', () => {
+  it('reports once per cue, when the first rendition fixes START-DATE, the offset from the requested splice', () => {
+    const placed: Array<[string, number, number]> = [];
+    const schedule = new CueSchedule((cue, startDate, offsetMs) => placed.push([cue.id, startDate, offsetMs]));
+    // place() touches only the date ranges of the playlist it is given.
+    const playlist = (): MediaPlaylist => ({ dateRanges: [] }) as unknown as MediaPlaylist;
+    const video = playlist();
+    const audio = playlist();
+    schedule.add({ id: 'b', kind: 'out', at: T0 + 4100, scte35: OUT });
+    schedule.place('720p', video, T0 + 4000, 50);
+    expect(placed).toEqual([]);
+    schedule.place('720p', video, T0 + 6000, 50);
+    schedule.place('audio', audio, T0 + 5997, 50);
+    expect(placed).toEqual([['b', T0 + 6000, 1900]]);
+    expect(audio.dateRanges?.[0]?.startDate).toBe(T0 + 6000);
   });
 });

@@ -68,7 +68,7 @@ function graph(args: string[]): string[] {
 }
 
 describe('hardware encoders: argument tables', () => {
-  it('x264 (the default, no encoder key): unchanged arguments, software scaling, no device', () => {
+  it('x264 (the default, no encoder key): the common rate/GOP/B-frame options then -sc_threshold 0, software scaling, no device', () => {
     const args = compile(defaultShape(undefined));
     expect(deviceArgs(args)).toEqual([]);
     expect(graph(args)).toEqual([
@@ -79,7 +79,7 @@ describe('hardware encoders: argument tables', () => {
     expect(videoArgs(args, 1)).toEqual([
       '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main',
       '-b:v', '1400k', '-maxrate', '1500k', '-bufsize', '2100k',
-      '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-bf', '0',
+      '-g', '60', '-keyint_min', '60', '-bf', '0', '-sc_threshold', '0',
       '-force_key_frames', 'expr:gte(t,n_forced*2)',
       '-x264-params', 'keyint=60:min-keyint=60:scenecut=0:open-gop=0',
     ]);

@@ -24,6 +24,12 @@ describe('parseFfprobeJson', () => {
     });
   });
 
+  it('notes CEA-608/708 captions the decoder saw (ffprobe closed_captions)', () => {
+    const stream = { codec_type: 'video', codec_name: 'h264', width: 640, height: 360, avg_frame_rate: '30/1' };
+    expect(parseFfprobeJson(JSON.stringify({ streams: [{ ...stream, closed_captions: 1 }] }), 'in').closedCaptions).toBe(true);
+    expect(parseFfprobeJson(JSON.stringify({ streams: [{ ...stream, closed_captions: 0 }] }), 'in').closedCaptions).toBeUndefined();
+  });
+
   it('uses r_frame_rate when avg is 0/0 and tolerates a live input without duration', () => {
     const json = JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'h264', width: 640, height: 360, avg_frame_rate: '0/0', r_frame_rate: '25/1' }], format: {} });
     expect(parseFfprobeJson(json, 'in')).toEqual({ width: 640, height: 360, frameRate: 25, videoCodec: 'h264', hasAudio: false });

@@ -39,6 +39,16 @@ describe('compileLadder', () => {
     expect(args).not.toContain('-analyzeduration');
   });
 
+  it('loudness: an audio rendition with EBU R128 targets gets a single-pass loudnorm before its AAC encode; others none', async () => {
+    const { ladder } = await loadLadder('default');
+    const withLoudness = parseLadder({ ...ladder, audio: [{ name: 'audio', loudness: { integrated: -24 } }, { name: 'plain' }] }, 'loudness.yaml');
+    expect(withLoudness.audio[0]!.loudness).toEqual({ integrated: -24, truePeak: -1, range: 7 });
+    const { args } = compileLadder(resolveLadder(withLoudness, probe1080), probe1080, file);
+    expect(valuesOf(args, '-af')).toEqual(['loudnorm=I=-24:TP=-1:LRA=7']);
+    expect(args.indexOf('-af')).toBeLessThan(args.indexOf('-c:a'));
+    expect(() => parseLadder({ ...ladder, audio: [{ name: 'audio', loudness: { integrated: 3 } }] }, 'bad.yaml')).toThrow(/loudness/);
+  });
+
   it('identical closed GOPs in every rendition: keyint = GOP × fps, no scenecut, no open GOP', async () => {
     const { compiled } = await compile('default');
     const { args } = compiled;

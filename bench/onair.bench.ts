@@ -1,0 +1,143 @@
+/**
+ * On-air figures (issue 17), each measured side by side against its baseline in the same run:
+ * - API cue → DATERANGE: from `POST /cues` (at = now) to the EXT-X-DATERANGE being listed in a media
+ *   playlist read over HTTP, on a real serve with an ffmpeg RTMP publisher (the `low-latency` ladder),
+ *   and how far after the requested instant the range starts (it waits for the next segment boundary);
+ * - the forced keyframe: bytes of the 2 s GOP window holding a keyframe forced mid-GOP, against the
+ *   same window encoded without it (x264 as the ladder runs it). livepipe cannot force one at run time
+ *   (docs/on-air.md); this is what it would cost;
+ * - CPU of captions passthrough (the same source with and without CEA-608 SEI, two renditions) and of
+ *   a second audio language (one vs two AAC encodes beside the same two video renditions), from
+ *   ffmpeg's `-benchmark` user+system time.
+ * Every comparison alternates baseline and variant, `ROUNDS` times; medians with min–max.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
+import { renderCaptionedSource } from '../test/helpers/transcode/captioned-source.js';
+import { originText, publishTestPattern, startServeFixture } from '../test/helpers/serve/serve-fixture.js';
+import { waitFor } from '../test/helpers/wait.js';
+
+const exec = promisify(execFile);
+const ROUNDS = 3;
+const KEY = 'onair-bench-key-0123456789';
+
+function stats(values: number[]): { median: number; min: number; max: number; n: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return { median: round(median), min: round(sorted[0]!), max: round(sorted[sorted.length - 1]!), n: values.length };
+}
+
+/** user + system CPU seconds of one ffmpeg run (`-benchmark`). */
+async function cpuSeconds(args: string[]): Promise<number> {
+  const { stderr } = await exec('ffmpeg', ['-hide_banner', '-benchmark', '-y', ...args], { maxBuffer: 16 * 1024 * 1024 });
+  const m = /utime=([\d.]+)s stime=([\d.]+)s/.exec(stderr);
+  if (m === null) throw new Error(`no -benchmark line: ${stderr.slice(-300)}`);
+  return Number(m[1]) + Number(m[2]);
+}
+
+/** Two video renditions as the ladder encodes them (split, scale, x264 veryfast, 2 s GOP). */
+const LADDER_VIDEO = [
+  '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=640:360,setsar=1,format=yuv420p[v0];[s1]scale=426:240,setsar=1,format=yuv420p[v1]',
+  '-map', '[v0]', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '800k', '-g', '60', '-sc_threshold', '0', '-f', 'null', '-',
+  '-map', '[v1]', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '400k', '-g', '60', '-sc_threshold', '0', '-f', 'null', '-',
+];
+
+async function apiCueLatency(): Promise<Record<string, unknown>> {
+  const serve = await startServeFixture();
+  try {
+    await serve.api('POST', '/api/v1/channels', { id: 'onair', ladder: 'low-latency', key: KEY });
+    publishTestPattern(serve, 'onair', KEY);
+    await waitFor(async () => (await originText(serve, '/live/onair/360p/playlist.m3u8')) ?? undefined, { timeoutMs: 60_000, message: 'live' });
+    const listedMs: number[] = [];
+    const offsetMs: number[] = [];
+    for (let i = 0; i < ROUNDS * 2; i++) {
+      const type = i % 2 === 0 ? 'out' : 'in';
+      const at = Date.now();
+      const res = await serve.api('POST', '/api/v1/channels/onair/cues', type === 'out' ? { type, durationSeconds: 30 } : { type });
+      const id: string = res.json.id;
+      const range = await waitFor(
+        async () => {
+          const text = await originText(serve, '/live/onair/360p/playlist.m3u8');
+          const r = text === undefined ? undefined : parseMediaPlaylist(text).dateRanges?.find((d) => d.id === id && (type === 'out' || d.scte35In !== undefined));
+          return r;
+        },
+        { timeoutMs: 30_000, intervalMs: 20, message: 'DATERANGE listed' },
+      );
+      listedMs.push(Date.now() - at);
+      offsetMs.push((type === 'out' ? range!.startDate : range!.startDate + 1000 * range!.duration!) - at);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    return { cueToListedMs: stats(listedMs), spliceToBoundaryMs: stats(offsetMs), ladder: 'low-latency (1 s segments)' };
+  } finally {
+    await serve.close();
+  }
+}
+
+async function forcedKeyframeCost(dir: string, source: string): Promise<Record<string, unknown>> {
+  const windowBytes = async (keyframes: string): Promise<number> => {
+    const out = join(dir, 'kf.mp4');
+    await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', source, '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '800k', '-maxrate', '880k', '-bufsize', '1200k', '-g', '60', '-sc_threshold', '0', '-force_key_frames', keyframes, out]);
+    const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', out], { maxBuffer: 16 * 1024 * 1024 });
+    return stdout.split('\n').filter(Boolean).map((l) => l.split(',')).filter(([t]) => Number(t) >= 6 && Number(t) < 8).reduce((sum, [, size]) => sum + Number(size), 0);
+  };
+  const regular = Array.from({ length: 10 }, (_, i) => i * 2).join(',');
+  const ratios: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const without = await windowBytes(regular);
+    const withCue = await windowBytes(`${regular},7.3`);
+    ratios.push(withCue / without);
+  }
+  return { gopWindowBytesWithForcedKeyframeOverWithout: stats(ratios), window: '6–8 s, keyframe forced at 7.3 s, 640x360 800k x264 veryfast' };
+}
+
+async function captionsCpu(dir: string): Promise<Record<string, unknown>> {
+  const plain = join(dir, 'plain.mp4');
+  const captioned = join(dir, 'cc.mp4');
+  await renderCaptionedSource(captioned, { width: 1280, height: 720, fps: 30, seconds: 10, format: 'mp4', text: 'CAPTION COST' });
+  await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', captioned, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-a53cc', '0', '-c:a', 'copy', plain]);
+  const ratios: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const base = await cpuSeconds(['-loglevel', 'info', '-i', plain, ...LADDER_VIDEO]);
+    const cc = await cpuSeconds(['-loglevel', 'info', '-i', captioned, ...LADDER_VIDEO]);
+    ratios.push(cc / base);
+  }
+  return { cpuWithCaptionsOverWithout: stats(ratios), source: '10 s 1280x720 30 fps, two renditions (640x360, 426x240)' };
+}
+
+async function secondLanguageCpu(dir: string): Promise<Record<string, unknown>> {
+  const source = join(dir, 'two-languages.mp4');
+  await renderCaptionedSource(source, { width: 1280, height: 720, fps: 30, seconds: 10, format: 'mp4', text: 'X', audioLanguages: ['eng', 'spa'] });
+  const aac = (track: number) => ['-map', `0:a:${track}`, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000', '-f', 'null', '-'];
+  const ratios: number[] = [];
+  const extraSeconds: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const one = await cpuSeconds(['-loglevel', 'info', '-i', source, ...LADDER_VIDEO, ...aac(0)]);
+    const two = await cpuSeconds(['-loglevel', 'info', '-i', source, ...LADDER_VIDEO, ...aac(0), ...aac(1)]);
+    ratios.push(two / one);
+    extraSeconds.push((two - one) / 10);
+  }
+  return { cpuTwoLanguagesOverOne: stats(ratios), extraCpuSecondsPerMediaSecond: stats(extraSeconds), ladder: 'two video renditions + AAC 128k stereo per language' };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'lp-onair-bench-'));
+  try {
+    const source = join(dir, 'plain-src.mp4');
+    await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', source]);
+    return {
+      note: 'shared 2-core machine with other helpers running ffmpeg at the same time: ratios from alternated runs, medians with min–max',
+      apiCue: await apiCueLatency(),
+      forcedKeyframe: await forcedKeyframeCost(dir, source),
+      captions: await captionsCpu(dir),
+      secondLanguage: await secondLanguageCpu(dir),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
