@@ -141,9 +141,7 @@ function isFatal(err: unknown): boolean {
   return (
     isLivepipeError(err, ErrorCode.InputUnusable) ||
     isLivepipeError(err, ErrorCode.BinaryMissing) ||
-    isLivepipeError(err, ErrorCode.ConfigInvalid) ||
-    // Admission refused the first run: the channel is refused, not retried (docs/capacity.md).
-    isLivepipeError(err, ErrorCode.CapacityExceeded)
+    isLivepipeError(err, ErrorCode.ConfigInvalid)
   );
 }
 
@@ -209,7 +207,8 @@ export class TranscoderSupervisor {
    * then `failed`).
    */
   async start(): Promise<void> {
-    if (this.currentState !== 'idle') throw new LivepipeError(ErrorCode.Conflict, `transcoder ${this.channel} was already started`);
+    if (this.currentState !== 'idle' || this.stopping !== undefined) throw new LivepipeError(ErrorCode.Conflict, `transcoder ${this.channel} was already started`);
+    this.fatalError = undefined;
     this.setState('starting');
     await this.launchGuarded();
     if (this.fatalError !== undefined) throw this.fatalError;
@@ -309,10 +308,17 @@ export class TranscoderSupervisor {
     if (this.stopping) return;
     const reason = errorMessage(err);
     this.lastError = reason;
+    if (isLivepipeError(err, ErrorCode.CapacityExceeded) && this.slot === undefined) {
+      // Admission refused the first run (docs/capacity.md): nothing was spawned, the supervisor is
+      // back to idle and `start()` rejects with the refusal; it may be started again later.
+      this.fatalError = err;
+      this.logger.warn({ err: reason }, 'refused by admission');
+      this.setState('idle', reason);
+      return;
+    }
     if (isFatal(err)) {
       this.fatalError = err;
-      if (isLivepipeError(err, ErrorCode.CapacityExceeded)) this.logger.warn({ err: reason }, 'refused by admission');
-      else this.logger.error({ err: reason }, 'input unusable');
+      this.logger.error({ err: reason }, 'input unusable');
       this.setState('failed', reason);
       this.finish('failed');
       return;
@@ -474,7 +480,9 @@ export class TranscoderSupervisor {
       if (cpuSeconds === undefined || runId !== this.runId) return;
       const sample = { atMs: now, cpuSeconds, mediaSeconds: outTimeSec };
       const cores = this.cpuSample !== undefined ? coresPerChannel(this.cpuSample, sample) : undefined;
-      this.cpuSample = sample;
+      // The baseline stays until enough media passed to measure (a run far below realtime needs longer).
+      if (this.cpuSample === undefined || cores !== undefined) this.cpuSample = sample;
+      else this.cpuSample = { ...this.cpuSample, atMs: now };
       if (cores === undefined) return;
       this.measuredCores = cores;
       this.slot?.reportCost?.(cores);
