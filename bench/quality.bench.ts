@@ -10,6 +10,7 @@ import { formatBitrate } from '../src/transcode/ffmpeg-args.js';
 import { probeUrl } from '../src/transcode/input-probe.js';
 import type { UrlInputSpec } from '../src/transcode/input-spec.js';
 import { compileLadder } from '../src/transcode/ladder-compiler.js';
+import { writeLadderCosts } from './ladder-costs.js';
 
 /**
  * Quality-and-cost benchmark (issue 19, point 1): livepipe's ladders against the ladder a user writes
@@ -425,6 +426,8 @@ export async function run(): Promise<Record<string, unknown>> {
       benchWallSec: round((performance.now() - started) / 1000, 1),
     };
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+    // Admission's cost seeds (ladders/costs.json), from a full run of the shipped ladders only.
+    if (wantedSources.length === SOURCES.length && wantedLadders.length === LADDERS.length) await writeLadderCosts(report, new Date().toISOString());
     await writeFile(
       new URL('./results/quality.md', import.meta.url),
       [`# quality-and-cost benchmark`, '', `Run ${new Date().toISOString()}; ${JSON.stringify(report.machine)}`, '', ...table, '', '```json', JSON.stringify(summary, null, 2), '```', ''].join('\n'),

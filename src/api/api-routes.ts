@@ -12,6 +12,7 @@ import {
   cueAcceptedSchema,
   cueBodySchema,
   healthSchema,
+  nodeViewSchema,
   readinessSchema,
 } from './api-schemas.js';
 import { readinessStatus, runReadinessChecks, type ReadinessCheck } from './readiness.js';
@@ -34,6 +35,7 @@ export type OperationId =
   | 'startChannel'
   | 'kickChannel'
   | 'cueChannel'
+  | 'getNode'
   | 'getOpenApi'
   | 'getHealth'
   | 'getReadiness'
@@ -170,6 +172,17 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
       202: { description: 'Scheduled: the marker appears when the stream reaches that boundary', json: cueAcceptedSchema },
       409: { description: 'The channel is not live, or an in cue with no break open' },
     },
+  },
+  {
+    operationId: 'getNode',
+    method: 'GET',
+    path: '/api/v1/node',
+    summary: "This node's transcoding capacity: cores, used and free, each running channel's cost and who is behind realtime",
+    tag: 'channels',
+    auth: true,
+    audit: false,
+    channelParam: false,
+    responses: { 200: { description: 'The capacity (docs/capacity.md)', json: nodeViewSchema } },
   },
   action('restartChannel', 'restart', 'Restart the ladder workers (viewers continue across a discontinuity)'),
   action('stopChannel', 'stop', 'Stop the ladder and refuse publishes until start'),
@@ -327,6 +340,11 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       const accepted = await channels().cue(id, request);
       note({ cue: accepted.id, type: accepted.type });
       return { status: 202, json: cueAcceptedSchema.parse(accepted) };
+    },
+    getNode: async () => {
+      const node = channels().node?.();
+      if (node === undefined) throw new LivepipeError(ErrorCode.NotFound, 'this server has no transcoding admission');
+      return { status: 200, json: nodeViewSchema.parse(node) };
     },
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),

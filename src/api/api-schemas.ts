@@ -57,6 +57,15 @@ export const channelViewSchema = z.object({
     lastError: z.string().optional(),
     renditions: z.array(renditionStatsSchema),
     dropped: z.array(z.object({ name: z.string(), reason: z.string() })),
+    realtime: z
+      .object({
+        behind: z.boolean().describe('Below realtime: the edge falls further behind arrival (stateReason says `behind: …`)'),
+        edgeLagSeconds: z.number().optional().describe('Seconds the encoded edge is behind the arrival of the same media'),
+        speed: z.number().optional().describe('Media seconds encoded per wall second over the last 20 s'),
+        cores: z.number().optional().describe("The run's measured cost: CPU cores at realtime (CPU s per media s)"),
+      })
+      .optional()
+      .describe('How the running encoder keeps up with its input (docs/capacity.md); absent between runs'),
   }),
   mediaSequence: z.number().optional(),
   urls: z.object({ playback: z.string(), rtmp: z.string(), srt: z.string().optional() }),
@@ -101,6 +110,32 @@ export const cueAcceptedSchema = z.object({
 });
 
 export const healthSchema = z.object({ status: z.literal('ok') });
+
+const costSourceSchema = z.enum(['measured', 'benchmark', 'pixel-rate']);
+
+export const nodeViewSchema = z.object({
+  maxChannels: z.number().describe('Ladders that may run at once (maxChannels)'),
+  running: z.number().describe('Ladders running'),
+  cores: z.number().optional().describe('CPU cores for ladders (capacity.cores); absent when cost-based admission is off'),
+  headroom: z.number().optional().describe('Fraction of the cores admission fills'),
+  capacityCores: z.number().optional().describe('cores × headroom'),
+  usedCores: z.number().optional().describe('What the running channels cost at realtime'),
+  freeCores: z.number().optional().describe('capacityCores − usedCores: a channel whose ladder costs more is refused'),
+  behindPolicy: z.enum(['warn', 'refuse-new']).optional(),
+  channels: z.array(
+    z.object({
+      channel: z.string(),
+      ladder: z.string(),
+      cores: z.number().describe('Cores counted for it: its measurement once it has one, else its ladder\'s estimate'),
+      source: costSourceSchema,
+      behind: z.boolean(),
+      edgeLagSeconds: z.number().optional(),
+      speed: z.number().optional(),
+    }),
+  ),
+  ladderCosts: z.record(z.string(), z.object({ cores: z.number(), source: costSourceSchema })).optional().describe('Cores per channel of each known ladder at a 1080p30 source'),
+  behindChannels: z.array(z.string()).describe('Channels running below realtime'),
+});
 
 export const readinessSchema = z.object({
   status: z.enum(['ready', 'degraded', 'not-ready']),

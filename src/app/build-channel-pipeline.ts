@@ -7,7 +7,12 @@ import type { IngestServer } from '../ingest/ingest-server.js';
 import { loadLadder } from '../ladder/ladder-loader.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../core/errors.js';
+import { DEFAULT_LADDERS_DIR } from '../ladder/ladder-loader.js';
 import { Admission } from '../transcode/admission.js';
+import { LadderCostModel, parseLadderCostSeeds, type LadderCostSeeds } from '../transcode/ladder-cost.js';
 import { buildIngest } from './build-ingest.js';
 import { DeferredIngestPort, packagerFactory, type PlaylistSink, type PlaylistStoredSink } from './channel-pipeline.js';
 import { component, type Component } from './component.js';
@@ -28,6 +33,8 @@ export interface ChannelPipelineSettings {
   /** Media held for upload, served by the embedded origin (`BuiltEmbeddedOrigin.pending`). */
   pending?: PendingObjects;
   laddersDir: string;
+  /** Admission's ladder costs from the benchmark (`loadLadderCostSeeds`); default none. */
+  costSeeds?: LadderCostSeeds;
   /** The origin's port for channel views: the bound one once listening (`origin.port: 0`). */
   originPort(): number;
 }
@@ -45,7 +52,21 @@ export interface BuiltChannelPipeline {
  */
 export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltChannelPipeline {
   const { config, registry, bus, logger, metrics, storage, playlists, stored, pending, laddersDir, originPort } = settings;
-  const admission = new Admission({ maxLadders: config.maxChannels });
+  const { capacity } = config;
+  const admission = new Admission({
+    maxLadders: config.maxChannels,
+    ...(capacity.enabled
+      ? {
+          capacity: {
+            ...(capacity.cores !== undefined ? { cores: capacity.cores } : {}),
+            headroom: capacity.headroom,
+            behindPolicy: capacity.behindPolicy,
+            costs: new LadderCostModel(settings.costSeeds),
+          },
+        }
+      : {}),
+  });
+  metrics.trackNodeCapacity(() => admission.snapshot());
   const ingestPort = new DeferredIngestPort();
   const manager = new ChannelManager({
     registry,
@@ -63,6 +84,8 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
     },
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     encoderGiveUpSeconds: config.encoderGiveUpSeconds,
+    realtime: { lagSeconds: capacity.behindLagSeconds },
+    nodeCapacity: () => admission.snapshot(),
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });
   const ingest = buildIngest({
@@ -85,4 +108,29 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
       ingest.component,
     ],
   };
+}
+
+/**
+ * Admission's cost seeds: `costs.json` in the ladders directory, else the shipped one (a custom
+ * ladders directory may hold the shipped ladders without it). A missing or broken file is logged and
+ * admission estimates from pixel rates until it has measured (docs/capacity.md).
+ */
+export async function loadLadderCostSeeds(laddersDir: string, logger: Logger): Promise<LadderCostSeeds | undefined> {
+  for (const dir of new Set([laddersDir, DEFAULT_LADDERS_DIR])) {
+    const file = join(dir, 'costs.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      return parseLadderCostSeeds(JSON.parse(text));
+    } catch (err) {
+      logger.warn({ file, err: errorMessage(err) }, 'ladder cost seeds unusable: admission estimates costs from pixel rates until it has measured');
+      return undefined;
+    }
+  }
+  logger.warn({ laddersDir }, 'no ladder cost seeds (costs.json): admission estimates costs from pixel rates until it has measured');
+  return undefined;
 }

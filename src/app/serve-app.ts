@@ -12,7 +12,7 @@ import type { IngestServer } from '../ingest/ingest-server.js';
 import { DEFAULT_LADDERS_DIR, listLadders } from '../ladder/ladder-loader.js';
 import { Metrics } from '../observability/metrics.js';
 import type { OriginServer } from '../origin/origin-server.js';
-import { buildChannelPipeline } from './build-channel-pipeline.js';
+import { buildChannelPipeline, loadLadderCostSeeds } from './build-channel-pipeline.js';
 import { buildOpsApi } from './build-ops-api.js';
 import { buildEmbeddedOrigin } from './build-origin.js';
 import { buildStorage } from './build-storage.js';
@@ -55,6 +55,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const metrics = new Metrics();
   const webhooks = buildWebhooks({ targets: config.webhooks, bus, logger, metrics });
   const knownLadders = new Set(await listLadders(laddersDir));
+  const costSeeds = await loadLadderCostSeeds(laddersDir, logger);
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
   const registry = new ChannelRegistry({
     configChannels: config.channels,
@@ -78,6 +79,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     ...(notifications !== undefined ? { stored: notifications } : {}),
     pending: origin.pending,
     laddersDir,
+    ...(costSeeds !== undefined ? { costSeeds } : {}),
     // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
     originPort: () => (origin.server.isListening() ? origin.server.address().port : config.origin.port),
   });

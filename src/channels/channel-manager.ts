@@ -9,9 +9,10 @@ import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry }
 import type { IngestFeed } from '../ingest/ingest-feed.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
-import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from './channel-service.js';
+import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView, NodeView } from './channel-service.js';
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
-import type { TranscodeAdmission } from '../transcode/admission.js';
+import type { NodeCapacity, TranscodeAdmission } from '../transcode/admission.js';
+import type { RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
 
 export interface ChannelManagerOptions {
   registry: ChannelRegistry;
@@ -37,6 +38,10 @@ export interface ChannelManagerOptions {
   /** Allocates SRT ports to channels that have SRT settings without an explicit port. */
   srtPorts: { base: number; count: number };
   stallTimeoutMs?: number;
+  /** Thresholds of the below-realtime detection of every channel (docs/capacity.md). */
+  realtime?: RealtimeTrackerOptions;
+  /** The node's transcoding capacity for `GET /api/v1/node` (admission's snapshot). */
+  nodeCapacity?: () => NodeCapacity;
 }
 
 /**
@@ -110,6 +115,11 @@ export class ChannelManager implements ChannelService {
   /** Every channel, sorted by id (as the registry lists them), whatever order they were created in. */
   list(): ChannelView[] {
     return [...this.channels.values()].sort(byId).map((c) => c.view());
+  }
+
+  node(): NodeView {
+    const capacity = this.options.nodeCapacity?.() ?? { maxChannels: 0, running: 0, channels: [] };
+    return { ...capacity, behindChannels: capacity.channels.filter((c) => c.behind).map((c) => c.channel) };
   }
 
   get(id: string): ChannelView | undefined {
@@ -216,6 +226,7 @@ export class ChannelManager implements ChannelService {
       reconnectGraceMs: this.options.reconnectGraceSeconds * 1000,
       ...(this.options.encoderGiveUpSeconds !== undefined ? { encoderGiveUpMs: this.options.encoderGiveUpSeconds * 1000 } : {}),
       ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
+      ...(this.options.realtime !== undefined ? { realtime: this.options.realtime } : {}),
     });
     this.channels.set(id, channel);
     return channel;

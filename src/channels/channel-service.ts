@@ -5,6 +5,7 @@
  */
 import type { TranscoderStateName } from '../core/event-bus.js';
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
+import type { NodeCapacity } from '../transcode/admission.js';
 
 /** A channel's definition, as configured (YAML or API). */
 export interface ChannelSpec {
@@ -66,6 +67,17 @@ export interface ChannelView {
     renditions: RenditionStats[];
     /** Renditions dropped at start (e.g. above the source resolution) and why. */
     dropped: Array<{ name: string; reason: string }>;
+    /** How the running encoder keeps up with its input (docs/capacity.md); absent between runs. */
+    realtime?: {
+      /** Below realtime: the edge falls further behind arrival (the state reason says `behind: …`). */
+      behind: boolean;
+      /** Seconds the encoded edge is behind the arrival of the same media. */
+      edgeLagSeconds?: number;
+      /** Media seconds encoded per wall second over the last 20 s. */
+      speed?: number;
+      /** The run's measured cost: CPU cores at realtime (CPU s per media s). */
+      cores?: number;
+    };
   };
   mediaSequence?: number;
   urls: { playback: string; rtmp: string; srt?: string };
@@ -77,7 +89,17 @@ export interface ChannelPatch {
   srt?: ChannelSpec['srt'] | null;
 }
 
+/**
+ * The node's transcoding capacity (`GET /api/v1/node`, docs/capacity.md): admission's view plus the
+ * channels behind realtime. Cost fields are absent when cost-based admission is off.
+ */
+export interface NodeView extends NodeCapacity {
+  behindChannels: string[];
+}
+
 export interface ChannelService {
+  /** The node's transcoding capacity, used and free. Optional: services without admission omit it. */
+  node?(): NodeView;
   list(): ChannelView[];
   get(id: string): ChannelView | undefined;
   create(spec: ChannelSpec): Promise<ChannelView>;

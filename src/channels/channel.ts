@@ -1,15 +1,18 @@
 import type { ChannelConfig } from '../config/service-config.js';
 import type { NamedLadder } from '../ladder/ladder-loader.js';
-import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
+import type { RealtimeStatus, RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /** Default of `ChannelDeps.encoderGiveUpMs` (the service config's `encoderGiveUpSeconds`). */
 export const DEFAULT_ENCODER_GIVE_UP_MS = 60_000;
@@ -40,6 +43,10 @@ export interface ChannelMetricsPort {
   /** Operator restarts and restarts after encoder failures. */
   countTranscoderRestart(channel: string): void;
   setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
+  /** Edge lag behind arrival and the behind flag (docs/capacity.md); `undefined` lag clears the series. */
+  setChannelRealtime?(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
+  /** A publish refused because the node has no transcoding capacity for it. */
+  countAdmissionRefusal?(reason: string): void;
 }
 
 /** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
@@ -65,6 +72,8 @@ export interface ChannelDeps {
   encoderGiveUpMs?: number;
   /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
   stallTimeoutMs?: number;
+  /** Thresholds of the below-realtime detection (default: `RealtimeTracker`'s). */
+  realtime?: RealtimeTrackerOptions;
   /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
   createSupervisor?: (options: TranscoderSupervisorOptions) => ChannelSupervisorPort;
 }
@@ -110,6 +119,10 @@ export class Channel {
   private adCues: AdCueBuilder | undefined;
   /** Unsubscribes the current feed's ad cues. */
   private offFeedCues: (() => void) | undefined;
+  /** Whether the running encoder was last reported behind realtime. */
+  private behind = false;
+  /** A publish was refused for capacity: its end is not a publisher leaving (no reconnect wait). */
+  private refusedPublish = false;
 
   constructor(
     private spec: ChannelConfig,
@@ -158,6 +171,7 @@ export class Channel {
       this.feed = feed;
       this.offFeedCues?.();
       this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
+      this.refusedPublish = false;
       await this.startLadder();
     });
   }
@@ -168,6 +182,10 @@ export class Channel {
       this.feed = undefined;
       this.offFeedCues?.();
       this.offFeedCues = undefined;
+      if (this.refusedPublish) {
+        this.refusedPublish = false;
+        return;
+      }
       await this.stopLadder();
       if (reason === 'unusable' && this.state !== 'stopped' && !this.closed) {
         // Ingest refused the media (no video…): the channel fails with that reason, which is clearer
@@ -317,7 +335,9 @@ export class Channel {
       ...(ladder?.audio ?? []).map((a) => ({ name: a.name, kind: 'audio' as const, bitrate: a.bitrate, ...stats(a.name) })),
     ];
     const failingSince = this.state === 'live' ? snapshot?.failingSince : undefined;
-    const stateReason = failingSince !== undefined && snapshot !== undefined ? this.failureReason(snapshot, failingSince) : this.stateReason;
+    const realtime = snapshot?.realtime;
+    const behindReason = this.state === 'live' && realtime?.behind === true ? realtime.reason : undefined;
+    const stateReason = failingSince !== undefined && snapshot !== undefined ? this.failureReason(snapshot, failingSince) : (behindReason ?? this.stateReason);
     const view: ChannelView = {
       id: this.spec.id,
       ladder: this.spec.ladder,
@@ -334,6 +354,16 @@ export class Channel {
         lastError: snapshot?.lastError ?? this.lastError,
         renditions,
         dropped: (snapshot?.decisions ?? []).filter((d) => !d.kept).map((d) => ({ name: d.name, reason: d.reason ?? 'dropped' })),
+        ...(realtime !== undefined
+          ? {
+              realtime: {
+                behind: realtime.behind,
+                ...(realtime.edgeLagSeconds !== undefined ? { edgeLagSeconds: round2(realtime.edgeLagSeconds) } : {}),
+                ...(realtime.speed !== undefined ? { speed: round2(realtime.speed) } : {}),
+                ...(snapshot?.measuredCores !== undefined ? { cores: round2(snapshot.measuredCores) } : {}),
+              },
+            }
+          : {}),
       },
       urls: this.deps.urls(this.spec.id),
     };
@@ -395,6 +425,11 @@ export class Channel {
       },
       ...(this.deps.admission !== undefined ? { admission: this.deps.admission } : {}),
       ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
+      ladderName: ladder.name,
+      ...(this.deps.realtime !== undefined ? { realtime: this.deps.realtime } : {}),
+      onRealtime: (status) => {
+        if (this.supervisor === supervisor) this.onRealtime(status);
+      },
     });
     this.supervisor = supervisor;
     // Synchronous with the supervisor's transitions: a stream ended on a failure is ended before the
@@ -407,6 +442,10 @@ export class Channel {
     } catch (err) {
       this.unsubscribeTranscoder();
       this.supervisor = undefined;
+      if (isLivepipeError(err, ErrorCode.CapacityExceeded)) {
+        this.refuseOverCapacity(feed, err);
+        return;
+      }
       const message = errorMessage(err);
       this.logger.error({ err: message }, 'ladder could not start: dropping the publisher');
       this.fail(message);
@@ -421,10 +460,46 @@ export class Channel {
     });
   }
 
+  /**
+   * Admission found no capacity for this channel (docs/capacity.md): the publisher is dropped with
+   * the reason, told to receivers as `publish.refused`, and the channel stays where it was (idle, or
+   * reconnecting with its stream waiting) rather than `failed`: nothing is wrong with it, the node is full.
+   */
+  private refuseOverCapacity(feed: IngestFeed, err: LivepipeError): void {
+    const refusal = typeof err.details?.refusal === 'string' ? err.details.refusal : 'over-capacity';
+    this.logger.warn({ protocol: feed.protocol, refusal, ...err.details }, `publish refused: ${err.message}`);
+    this.deps.metrics?.countAdmissionRefusal?.(refusal);
+    this.deps.bus.emit(LivepipeEvent.PublishRefused, {
+      channel: this.spec.id,
+      protocol: feed.protocol,
+      reason: refusal,
+      detail: err.message,
+      ...(feed.info().remoteAddress !== undefined ? { remoteAddress: feed.info().remoteAddress! } : {}),
+    });
+    this.stateReason = `publish refused: ${err.message}`;
+    this.lastError = err.message;
+    this.feed = undefined;
+    this.refusedPublish = true;
+    // A stream waiting for its publisher keeps waiting out its grace period (the publish cleared it).
+    if (this.state === 'reconnecting') this.armGrace();
+    this.deps.kickPublisher(this.spec.id);
+  }
+
+  /** A realtime status of the running encoder: metrics every time, the log when `behind` flips. */
+  private onRealtime(status: RealtimeStatus): void {
+    this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: status.edgeLagSeconds, behind: status.behind });
+    if (status.behind === this.behind) return;
+    this.behind = status.behind;
+    if (status.behind) this.logger.warn({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, `channel ${status.reason ?? 'behind realtime'}`);
+    else this.logger.info({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, 'channel caught up with realtime');
+  }
+
   private async stopLadder(): Promise<void> {
     const supervisor = this.supervisor;
     this.supervisor = undefined;
     this.unsubscribeTranscoder();
+    if (this.behind || supervisor !== undefined) this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: undefined, behind: false });
+    this.behind = false;
     this.endedFailureSeries = undefined;
     if (supervisor !== undefined) {
       this.lastError = supervisor.state().lastError ?? this.lastError;

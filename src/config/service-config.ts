@@ -143,6 +143,30 @@ export const serviceConfigSchema = z
     /** Node-wide caps enforced by admission control. */
     maxChannels: z.number().int().min(1).max(1000).default(8),
     /**
+     * Cost-based admission and the below-realtime policy (docs/capacity.md). A channel is admitted
+     * when its ladder's cost (cores at realtime: measured on this node, seeded from ladders/costs.json)
+     * fits in `cores × headroom` minus what the running channels cost.
+     */
+    capacity: z
+      .object({
+        /** Cost-based admission on (default) or off (only `maxChannels` limits). */
+        enabled: z.boolean().default(true),
+        /** CPU cores ladders may use (default: all the node has, `os.availableParallelism()`). */
+        cores: z.number().positive().max(4096).optional(),
+        /** Fraction of `cores` admission fills (default 0.9: the packager, origin and Node need the rest). */
+        headroom: z.number().gt(0).max(1).default(0.9),
+        /**
+         * What happens while a live channel runs behind realtime: `warn` (default) flags it (state
+         * reason `behind: …`, `livepipe_channel_behind`, the alert) and keeps admitting channels that
+         * fit; `refuse-new` also refuses every new channel until none is behind.
+         */
+        behindPolicy: z.enum(['warn', 'refuse-new']).default('warn'),
+        /** Edge lag behind arrival (s) that flags a channel behind by itself (default 3). */
+        behindLagSeconds: z.number().min(0.5).max(600).default(3),
+      })
+      .strict()
+      .default({ enabled: true, headroom: 0.9, behindPolicy: 'warn', behindLagSeconds: 3 }),
+    /**
      * How many channels may be defined at once (default 256): config-file channels, channels made
      * through the ops API, and open-mode channels alike. Creating one more is refused (`409
      * LIMIT_REACHED`); a publish that would create an open-mode channel is refused. Every definition

@@ -39,7 +39,7 @@ export interface EventPayloads {
   [LivepipeEvent.ChannelStateChanged]: { channel: string; state: ChannelState; previous: ChannelState; reason: string };
   [LivepipeEvent.LadderRestarted]: { channel: string; reason: string };
   /** `reason`: a short code (`wrong-key`, `unknown-channel`, `busy`, `channel-stopped`…); never the key. */
-  [LivepipeEvent.PublishRefused]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; remoteAddress?: string };
+  [LivepipeEvent.PublishRefused]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; remoteAddress?: string; detail?: string };
 }
 
 export type Listener<E extends LivepipeEvent> = (payload: EventPayloads[E]) => void;

@@ -76,6 +76,22 @@ export interface TranscoderMetrics {
   countTranscoderRestart(channel: string): void;
   /** The channel's encoder fails fast again and again (`RestartPolicy` crash loop), or no longer does. */
   setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
+  /**
+   * Edge lag behind arrival (seconds) and whether the channel is flagged behind realtime
+   * (docs/capacity.md); an undefined lag removes the lag series (no run).
+   */
+  setChannelRealtime(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
+  /** A publish refused by admission; `reason` from `ADMISSION_REFUSALS`. */
+  countAdmissionRefusal(reason: string): void;
+}
+
+/** The `reason` label values of `livepipe_admission_refusals_total` (transcode's `AdmissionRefusal`). */
+const ADMISSION_REFUSALS = ['max-channels', 'over-capacity', 'node-behind'];
+
+/** For whoever owns the node's transcoding capacity (transcode's `Admission`). */
+export interface NodeCapacityMetrics {
+  /** `probe` is read at every scrape: cores admission may fill, and the running channels' costs. */
+  trackNodeCapacity(probe: () => { capacityCores?: number; usedCores?: number }): void;
 }
 
 /** For the LL-HLS packager. */
@@ -157,7 +173,17 @@ export interface MetricsOptions {
 }
 
 export class Metrics
-  implements IngestMetrics, TranscoderMetrics, PackagerMetrics, StorageMetrics, OriginMetrics, ChannelMetrics, WebhookMetrics, UploadBacklogMetrics, PlaylistNotificationMetrics
+  implements
+    IngestMetrics,
+    TranscoderMetrics,
+    PackagerMetrics,
+    StorageMetrics,
+    OriginMetrics,
+    ChannelMetrics,
+    WebhookMetrics,
+    UploadBacklogMetrics,
+    PlaylistNotificationMetrics,
+    NodeCapacityMetrics
 {
   readonly registry = new Registry();
 
@@ -167,6 +193,10 @@ export class Metrics
   private readonly encoderSpeed: Gauge<'channel'>;
   private readonly transcoderRestarts: Counter<'channel'>;
   private readonly transcoderCrashLooping: Gauge<'channel'>;
+  private readonly edgeLag: Gauge<'channel'>;
+  private readonly channelBehind: Gauge<'channel'>;
+  private readonly admissionRefusals: Counter<'reason'>;
+  private nodeCapacity: (() => { capacityCores?: number; usedCores?: number }) | undefined;
   private readonly parts: Counter<'channel' | 'rendition'>;
   private readonly segments: Counter<'channel' | 'rendition'>;
   private readonly partLatency: Histogram<'channel' | 'rendition'>;
@@ -357,6 +387,43 @@ export class Metrics
       help: 'Webhook events waiting for delivery, all receivers together.',
       registers,
     });
+    this.edgeLag = new Gauge({
+      name: 'livepipe_channel_edge_lag_seconds',
+      help: 'Seconds the encoded edge of a live channel is behind the arrival of the same media (flat at realtime; growing below it).',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.channelBehind = new Gauge({
+      name: 'livepipe_channel_behind',
+      help: '1 while the channel encoder runs below realtime (edge lag past the threshold, or slower than realtime with a growing lag), else 0.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.admissionRefusals = new Counter({
+      name: 'livepipe_admission_refusals_total',
+      help: 'Publishes refused because the node has no transcoding capacity for them, by reason (over-capacity, node-behind, max-channels).',
+      labelNames: ['reason'],
+      registers,
+    });
+    const capacity = () => this.nodeCapacity?.() ?? {};
+    new Gauge({
+      name: 'livepipe_node_capacity_cores',
+      help: 'CPU cores admission may fill with ladders (cores × headroom); absent without cost-based admission.',
+      registers,
+      collect() {
+        const cores = capacity().capacityCores;
+        if (cores !== undefined) this.set(cores);
+      },
+    });
+    new Gauge({
+      name: 'livepipe_node_capacity_used_cores',
+      help: 'CPU cores the running ladders cost at realtime (measured, else estimated from the benchmark).',
+      registers,
+      collect() {
+        const used = capacity().usedCores;
+        if (used !== undefined) this.set(used);
+      },
+    });
     const backlog = () => this.uploadBacklog?.() ?? { objects: 0, bytes: 0 };
     new Gauge({
       name: 'livepipe_upload_queued_objects',
@@ -401,6 +468,7 @@ export class Metrics
     for (const outcome of ['sent', 'failed']) this.notificationsPublished.inc({ outcome }, 0);
     for (const outcome of ['accepted', 'malformed']) this.notificationsReceived.inc({ outcome }, 0);
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
+    for (const reason of ADMISSION_REFUSALS) this.admissionRefusals.inc({ reason }, 0);
     for (const operation of STORAGE_OPERATIONS) {
       this.storageErrors.inc({ operation }, 0);
     }
@@ -441,6 +509,26 @@ export class Metrics
   setTranscoderCrashLooping(channel: string, crashLooping: boolean): void {
     if (!isValidId(channel)) return;
     this.transcoderCrashLooping.set({ channel }, crashLooping ? 1 : 0);
+  }
+
+  setChannelRealtime(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void {
+    if (!isValidId(channel)) return;
+    if (realtime.edgeLagSeconds === undefined) {
+      this.edgeLag.remove({ channel });
+      this.channelBehind.remove({ channel });
+      return;
+    }
+    this.noteSeries(channel);
+    if (Number.isFinite(realtime.edgeLagSeconds)) this.edgeLag.set({ channel }, realtime.edgeLagSeconds);
+    this.channelBehind.set({ channel }, realtime.behind ? 1 : 0);
+  }
+
+  countAdmissionRefusal(reason: string): void {
+    if (ADMISSION_REFUSALS.includes(reason)) this.admissionRefusals.inc({ reason });
+  }
+
+  trackNodeCapacity(probe: () => { capacityCores?: number; usedCores?: number }): void {
+    this.nodeCapacity = probe;
   }
 
   countPart(channel: string, rendition: string): void {
@@ -556,6 +644,8 @@ export class Metrics
     this.transcoderCrashLooping.remove({ channel });
     this.encoderFps.remove({ channel });
     this.encoderSpeed.remove({ channel });
+    this.edgeLag.remove({ channel });
+    this.channelBehind.remove({ channel });
     for (const rendition of this.renditions.get(channel) ?? []) {
       const labels = { channel, rendition };
       this.parts.remove(labels);

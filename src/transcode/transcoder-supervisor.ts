@@ -18,7 +18,10 @@ import { probeStream, probeUrl, type InputProbe, type ProbeOptions } from './inp
 import type { InputSpec } from './input-spec.js';
 import { assertWithinInputLimits } from './input-limits.js';
 import { compileLadder } from './ladder-compiler.js';
+import { coresPerChannel, resolvedPixelsPerSecond } from './ladder-cost.js';
+import { readProcessCpuSeconds } from './process-cpu.js';
 import { ProgressParser, type TranscodeProgress } from './progress-parser.js';
+import { RealtimeTracker, type RealtimeStatus, type RealtimeTrackerOptions } from './realtime-tracker.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 /**
@@ -72,6 +75,10 @@ export interface TranscoderStateSnapshot {
   stderrTail: string[];
   decisions: RenditionDecision[];
   droppedRenditions: string[];
+  /** How the current run keeps up with its input (`RealtimeTracker`); undefined between runs. */
+  realtime?: RealtimeStatus;
+  /** The last measured cost, cores per channel at realtime (CPU s per media s), once known. */
+  measuredCores?: number;
 }
 
 /** The event bus as the supervisor uses it. */
@@ -100,6 +107,17 @@ export interface TranscoderSupervisorOptions {
   /** Receives every run's outputs; see the run contract above. */
   onRun?: (run: TranscodeRun) => void;
   admission?: TranscodeAdmission;
+  /** The ladder's name: admission prices the channel by it (`LadderCostModel`). */
+  ladderName?: string;
+  /** Thresholds of the below-realtime detection (`RealtimeTracker`). */
+  realtime?: RealtimeTrackerOptions;
+  /** Every realtime status of a run (each progress report), for state reasons and metrics. */
+  onRealtime?: (status: RealtimeStatus) => void;
+  /**
+   * How often the run's CPU time is sampled from `/proc/<pid>/stat` to measure the ladder's cost
+   * (reported to admission); default 10 s. The first sample is taken 3 s into the run.
+   */
+  costSampleMs?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
   /** Kill and restart a run whose encoded frame count has not advanced for this long; default 10 s. */
@@ -153,6 +171,12 @@ export class TranscoderSupervisor {
   private runProbe: InputProbe | undefined;
   private lastFrame = -1;
   private stalled = false;
+  private tracker: RealtimeTracker | undefined;
+  private runMediaStartedAt: (() => number) | undefined;
+  /** The last CPU sample of the current run, and whether one is being read. */
+  private cpuSample: { atMs: number; cpuSeconds: number; mediaSeconds: number } | undefined;
+  private cpuReading = false;
+  private measuredCores: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private launching: Promise<void> | undefined;
@@ -177,12 +201,14 @@ export class TranscoderSupervisor {
   }
 
   /**
-   * Takes an admission slot (`CapacityExceeded` when the node is full) and starts the first run.
-   * Resolves once ffmpeg is spawned; rejects when the input is unusable (the state is then `failed`).
+   * Starts the first run, which takes an admission slot once the input is probed and the ladder
+   * resolved against it (its cost depends on both). Resolves once ffmpeg is spawned; rejects with
+   * `CapacityExceeded` when the node has no room for it, or when the input is unusable (the state is
+   * then `failed`).
    */
   async start(): Promise<void> {
-    if (this.currentState !== 'idle') throw new LivepipeError(ErrorCode.Conflict, `transcoder ${this.channel} was already started`);
-    this.slot = this.options.admission?.acquire(this.channel);
+    if (this.currentState !== 'idle' || this.stopping !== undefined) throw new LivepipeError(ErrorCode.Conflict, `transcoder ${this.channel} was already started`);
+    this.fatalError = undefined;
     this.setState('starting');
     await this.launchGuarded();
     if (this.fatalError !== undefined) throw this.fatalError;
@@ -211,6 +237,8 @@ export class TranscoderSupervisor {
       stderrTail: [...this.stderrTail],
       decisions: this.decisions.map((d) => ({ ...d })),
       droppedRenditions: this.decisions.filter((d) => !d.kept).map((d) => d.name),
+      ...(this.runStartedAt !== undefined && this.tracker !== undefined ? { realtime: this.tracker.current() } : {}),
+      ...(this.measuredCores !== undefined ? { measuredCores: this.measuredCores } : {}),
     };
   }
 
@@ -280,6 +308,14 @@ export class TranscoderSupervisor {
     if (this.stopping) return;
     const reason = errorMessage(err);
     this.lastError = reason;
+    if (isLivepipeError(err, ErrorCode.CapacityExceeded) && this.slot === undefined) {
+      // Admission refused the first run (docs/capacity.md): nothing was spawned, the supervisor is
+      // back to idle and `start()` rejects with the refusal; it may be started again later.
+      this.fatalError = err;
+      this.logger.warn({ err: reason }, 'refused by admission');
+      this.setState('idle', reason);
+      return;
+    }
     if (isFatal(err)) {
       this.fatalError = err;
       this.logger.error({ err: reason }, 'input unusable');
@@ -329,6 +365,17 @@ export class TranscoderSupervisor {
       throw err;
     }
     const resolved = resolveLadder(ladder, probe);
+    if (this.slot === undefined && this.options.admission !== undefined) {
+      // The first run: priced by what it will encode. Later runs keep the slot (a restart is no new channel).
+      const demand = this.options.ladderName !== undefined ? { name: this.options.ladderName, pixelsPerSecond: resolvedPixelsPerSecond(resolved) } : undefined;
+      try {
+        this.slot = this.options.admission.acquire(this.channel, demand);
+      } catch (err) {
+        media?.destroy();
+        source?.destroy();
+        throw err;
+      }
+    }
     this.decisions = resolved.decisions;
     for (const d of resolved.decisions.filter((x) => !x.kept)) this.logger.info({ rendition: d.name, reason: d.reason }, 'rendition dropped');
     const compiled = compileLadder(resolved, probe, input, { inputKnown: known !== undefined });
@@ -337,6 +384,8 @@ export class TranscoderSupervisor {
     const startedAt = this.clock.now();
     this.stalled = false;
     this.lastFrame = -1;
+    this.tracker = new RealtimeTracker(startedAt, this.options.realtime);
+    this.cpuSample = undefined;
     this.lastAdvanceAt = startedAt;
     const proc = new SupervisedProcess({
       command: this.options.ffmpegPath ?? 'ffmpeg',
@@ -366,6 +415,7 @@ export class TranscoderSupervisor {
       stream: proc.outputs.get(o.fd)!,
     }));
     const mediaStartedAt = (): number => (source !== undefined ? firstFrameArrivedAt(source) : undefined) ?? startedAt;
+    this.runMediaStartedAt = mediaStartedAt;
     const run: TranscodeRun = { channel: this.channel, runId, startedAt, mediaStartedAt, probe, ladder: resolved, outputs, ended: proc.exited };
     this.runProbe = probe;
     void proc.exited.then((exit) => this.onExit(proc, runId, exit));
@@ -397,6 +447,47 @@ export class TranscoderSupervisor {
         this.logger.info({ runId, restarts: this.restarts }, 'transcoder healthy again: the failures are over');
       }
     }
+    if (frame > 0 && progress.outTimeSec !== undefined) this.trackRealtime(progress.outTimeSec);
+  }
+
+  /** Edge lag and speed of the run (`RealtimeTracker`), and its cost from the process' CPU time. */
+  private trackRealtime(outTimeSec: number): void {
+    const tracker = this.tracker;
+    const mediaStartedAt = this.runMediaStartedAt;
+    if (tracker === undefined || mediaStartedAt === undefined || this.runStartedAt === undefined) return;
+    const now = this.clock.now();
+    const before = tracker.current().behind;
+    const status = tracker.update(now, outTimeSec, mediaStartedAt());
+    if (status.behind !== before) {
+      if (status.behind) this.logger.warn({ runId: this.runId, edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, `encoder below realtime: ${status.reason}`);
+      else this.logger.info({ runId: this.runId, edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, 'encoder caught up with realtime');
+    }
+    this.slot?.reportRealtime?.(status);
+    this.options.onRealtime?.(status);
+    this.sampleCpu(now, outTimeSec);
+  }
+
+  private sampleCpu(now: number, outTimeSec: number): void {
+    const pid = this.proc?.pid;
+    const runStartedAt = this.runStartedAt;
+    if (pid === undefined || runStartedAt === undefined || this.cpuReading) return;
+    const due = this.cpuSample === undefined ? now - runStartedAt >= 3_000 : now - this.cpuSample.atMs >= (this.options.costSampleMs ?? 10_000);
+    if (!due) return;
+    const runId = this.runId;
+    this.cpuReading = true;
+    void readProcessCpuSeconds(pid).then((cpuSeconds) => {
+      this.cpuReading = false;
+      if (cpuSeconds === undefined || runId !== this.runId) return;
+      const sample = { atMs: now, cpuSeconds, mediaSeconds: outTimeSec };
+      const cores = this.cpuSample !== undefined ? coresPerChannel(this.cpuSample, sample) : undefined;
+      // The baseline stays until enough media passed to measure (a run far below realtime needs longer).
+      if (this.cpuSample === undefined || cores !== undefined) this.cpuSample = sample;
+      else this.cpuSample = { ...this.cpuSample, atMs: now };
+      if (cores === undefined) return;
+      this.measuredCores = cores;
+      this.slot?.reportCost?.(cores);
+      this.logger.debug({ runId, cores }, 'ladder cost measured');
+    });
   }
 
   private armWatchdog(proc: SupervisedProcess): void {
@@ -428,6 +519,7 @@ export class TranscoderSupervisor {
     // hung without encoding until the stall watchdog killed it was not healthy, however long it took.
     const ranMs = this.runStartedAt !== undefined && this.lastFrame > 0 ? this.lastAdvanceAt - this.runStartedAt : 0;
     this.runStartedAt = undefined;
+    this.slot?.reportRealtime?.({ behind: false });
     if (this.stopping) return; // stop() owns the transition to `stopped`.
     const tail = proc.stderrTail();
     if (this.lastFrame > 0) this.workingProbe = this.runProbe;

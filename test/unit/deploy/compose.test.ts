@@ -277,6 +277,9 @@ describe('docker/grafana', () => {
     metrics.countWebhookDelivery('delivered');
     metrics.setWebhookQueueDepth(2);
     metrics.trackUploadBacklog(() => ({ objects: 3, bytes: 300_000 }));
+    metrics.setChannelRealtime('demo', { edgeLagSeconds: 0.6, behind: false });
+    metrics.countAdmissionRefusal('over-capacity');
+    metrics.trackNodeCapacity(() => ({ capacityCores: 1.8, usedCores: 1.56 }));
     const families = new Map<string, Set<string>>();
     for (const family of await metrics.registry.getMetricsAsJSON()) {
       const labels = new Set<string>();

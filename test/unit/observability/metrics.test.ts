@@ -22,6 +22,11 @@ describe('Metrics', () => {
       livepipe_encoder_speed_ratio: 'gauge',
       livepipe_transcoder_restarts_total: 'counter',
       livepipe_transcoder_crash_looping: 'gauge',
+      livepipe_channel_edge_lag_seconds: 'gauge',
+      livepipe_channel_behind: 'gauge',
+      livepipe_admission_refusals_total: 'counter',
+      livepipe_node_capacity_cores: 'gauge',
+      livepipe_node_capacity_used_cores: 'gauge',
       livepipe_parts_total: 'counter',
       livepipe_segments_total: 'counter',
       livepipe_part_latency_seconds: 'histogram',
@@ -90,8 +95,22 @@ describe('Metrics', () => {
     m.setChannelState('news', 'live');
     m.setChannelState('sport', 'failed');
     m.setChannelState('music', 'live');
+    m.setChannelRealtime('news', { edgeLagSeconds: 4.5, behind: true });
+    m.setChannelRealtime('music', { edgeLagSeconds: 0.4, behind: false });
+    m.setChannelRealtime('music', { edgeLagSeconds: undefined, behind: false }); // run ended: series gone
+    m.countAdmissionRefusal('over-capacity');
+    m.countAdmissionRefusal('not-a-reason'); // dropped: the label set is fixed
+    m.trackNodeCapacity(() => ({ capacityCores: 1.8, usedCores: 1.56 }));
 
     const p = await scrape(m);
+    expect(sampleValue(p, 'livepipe_channel_edge_lag_seconds', ch)).toBe(4.5);
+    expect(sampleValue(p, 'livepipe_channel_behind', ch)).toBe(1);
+    expect(sampleValue(p, 'livepipe_channel_edge_lag_seconds', { channel: 'music' })).toBeUndefined();
+    expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'over-capacity' })).toBe(1);
+    expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'node-behind' })).toBe(0);
+    expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'not-a-reason' })).toBeUndefined();
+    expect(sampleValue(p, 'livepipe_node_capacity_cores', {})).toBe(1.8);
+    expect(sampleValue(p, 'livepipe_node_capacity_used_cores', {})).toBe(1.56);
     expect(sampleValue(p, 'livepipe_ingest_bitrate_bits_per_second', ch)).toBe(4_500_000);
     expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'rtmp', reason: 'evicted_address' })).toBe(2);
     expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'srt', reason: 'auth_failed' })).toBe(1);
