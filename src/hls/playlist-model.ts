@@ -199,6 +199,12 @@ export interface VariantStream {
   frameRate: number;
   /** GROUP-ID of the audio EXT-X-MEDIA group, when there is audio. */
   audioGroup?: string;
+  /**
+   * CLOSED-CAPTIONS: a CLOSED-CAPTIONS EXT-X-MEDIA GROUP-ID, or `NONE` when no variant carries
+   * captions (§4.4.6.2: then every variant says NONE). Absent means "unknown": Shaka Player then
+   * downloads video segments to probe for CEA-608 before it can start (docs/latency.md).
+   */
+  closedCaptions?: string;
 }
 
 export interface AudioRendition {

@@ -224,6 +224,7 @@ export function serializeMultivariantPlaylist(playlist: MultivariantPlaylist): s
       `#EXT-X-STREAM-INF:BANDWIDTH=${Math.ceil(v.bandwidth)},AVERAGE-BANDWIDTH=${Math.ceil(v.averageBandwidth)},` +
       `CODECS="${v.codecs}",RESOLUTION=${v.resolution.width}x${v.resolution.height},FRAME-RATE=${v.frameRate.toFixed(3)}`;
     if (v.audioGroup) line += `,AUDIO="${v.audioGroup}"`;
+    if (v.closedCaptions !== undefined) line += v.closedCaptions === 'NONE' ? ',CLOSED-CAPTIONS=NONE' : `,CLOSED-CAPTIONS="${v.closedCaptions}"`;
     lines.push(line, v.uri);
   }
   return lines.join('\n') + '\n';

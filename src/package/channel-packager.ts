@@ -539,6 +539,9 @@ export class ChannelPackager {
           resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
           frameRate: ladder.frameRate,
           ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
+          // No ladder carries captions yet: saying so spares Shaka Player a CEA-608 probe of three
+          // video segments before its first frame (docs/latency.md).
+          closedCaptions: 'NONE',
         };
       }),
     };

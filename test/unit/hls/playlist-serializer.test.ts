@@ -183,6 +183,17 @@ describe('serializeMultivariantPlaylist', () => {
     ]);
     expect(manifest.mediaGroups.AUDIO.audio.English).toMatchObject({ default: true, autoselect: true, language: 'en', uri: 'audio/playlist.m3u8' });
   });
+
+  it('says CLOSED-CAPTIONS=NONE unquoted, a caption group quoted, and nothing when unknown', () => {
+    const variant = { uri: 'v/playlist.m3u8', bandwidth: 1, averageBandwidth: 1, codecs: 'avc1.64001f', resolution: { width: 2, height: 2 }, frameRate: 30 };
+    const render = (closedCaptions?: string) =>
+      serializeMultivariantPlaylist({ version: 9, independentSegments: true, audio: [], variants: [{ ...variant, ...(closedCaptions !== undefined ? { closedCaptions } : {}) }] });
+    expect(render('NONE')).toMatch(/FRAME-RATE=30\.000,CLOSED-CAPTIONS=NONE\n/);
+    expect(render('cc')).toMatch(/,CLOSED-CAPTIONS="cc"\n/);
+    expect(render()).not.toMatch(/CLOSED-CAPTIONS/);
+    const { warnings } = parseWithM3u8Parser(render('NONE'));
+    expect(warnings).toEqual([]);
+  });
 });
 
 describe('SegmentBitrateMeter', () => {
