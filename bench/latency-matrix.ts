@@ -28,6 +28,7 @@ import { publish, type Publisher } from '../test/helpers/ingest/media.js';
 import { freePorts } from '../test/helpers/ports.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
+import { livepipeEdgePdt } from '../test/helpers/hls/edge-pdt.js';
 import { staticServer } from './latency.bench.js';
 
 const RUNS = Number(process.env.LIVEPIPE_BENCH_LATENCY_RUNS ?? 2);
@@ -84,12 +85,17 @@ export interface ViewerFigures {
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-async function watch(open: () => Promise<Player>, label: Omit<ViewerFigures, 'median' | 'min' | 'max' | 'startLatency' | 'firstFrameMs' | 'stalls' | 'stalledMs' | 'requestsBeforeFirstFrame' | 'fatalErrors'>): Promise<ViewerFigures> {
+async function watch(
+  open: () => Promise<Player>,
+  label: Omit<ViewerFigures, 'median' | 'min' | 'max' | 'startLatency' | 'firstFrameMs' | 'stalls' | 'stalledMs' | 'requestsBeforeFirstFrame' | 'fatalErrors'>,
+): Promise<ViewerFigures & { window: { from: number; to: number } }> {
   const player = await open();
   try {
     const warm = await player.waitFor((s) => s.latencySamples.length >= WARMUP_SECONDS * 4 || s.fatalErrors.length > 0, 45_000);
     const from = warm.latencySamples.length;
+    const window = { from: Date.now(), to: NaN };
     const done = await player.waitFor((s) => s.latencySamples.length >= from + SAMPLE_SECONDS * 4 || s.fatalErrors.length > 0, (SAMPLE_SECONDS + 25) * 1000);
+    window.to = Date.now();
     const samples = done.latencySamples.slice(from);
     const firstFrameAt = done.firstFrameAtMs;
     return {
@@ -103,6 +109,7 @@ async function watch(open: () => Promise<Player>, label: Omit<ViewerFigures, 'me
       stalledMs: Math.round(done.stalledMs - warm.stalledMs),
       requestsBeforeFirstFrame: player.requests().filter((r) => r.startedAtMs <= firstFrameAt).length,
       fatalErrors: done.fatalErrors,
+      window,
     };
   } finally {
     await player.close();
@@ -123,29 +130,27 @@ interface Stream {
   stop(): Promise<void>;
 }
 
-/** PDT of the end of the newest part (or segment) of a livepipe media playlist. */
-export function livepipeEdgePdt(text: string): number | undefined {
-  const p = parseMediaPlaylist(text);
-  if (p.pending !== undefined && p.pending.parts.length > 0) return p.pending.programDateTime + p.pending.parts.reduce((t, part) => t + part.duration, 0) * 1000;
-  const last = p.segments[p.segments.length - 1];
-  return last ? last.programDateTime + last.duration * 1000 : undefined;
-}
-
-/** PDT of the end of the newest segment of a plain HLS playlist (ffmpeg's: PDT before each EXTINF). */
+/** PDT of the end of the newest segment of a plain HLS playlist (ffmpeg writes EXTINF, then PDT, then the URI). */
 export function plainEdgePdt(text: string): number | undefined {
-  const matches = [...text.matchAll(/#EXT-X-PROGRAM-DATE-TIME:(\S+)\s+#EXTINF:([\d.]+)/g)];
-  const last = matches[matches.length - 1];
-  return last ? Date.parse(last[1]!) + Number(last[2]) * 1000 : undefined;
+  const pdts = [...text.matchAll(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/g)];
+  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)];
+  const pdt = pdts[pdts.length - 1];
+  const duration = durations[durations.length - 1];
+  return pdt && duration ? Date.parse(pdt[1]!) + Number(duration[1]) * 1000 : undefined;
 }
 
-/** Samples `now − edge PDT` every 500 ms until `stop()`: how far the stream itself trails the wall clock. */
-function sampleEdgeLag(stream: Stream): { stop(): Promise<number[]> } {
-  const lags: number[] = [];
+/**
+ * Samples `now − edge PDT` every 500 ms until `stop()`: how far the stream itself trails the wall
+ * clock. `stop()` returns the samples with their wall-clock times, so each viewer's figure is split
+ * against the edge lag of its own sampling window (a stream slower than real time lags more and more).
+ */
+function sampleEdgeLag(stream: Stream): { stop(): Promise<Array<{ at: number; lag: number }>> } {
+  const lags: Array<{ at: number; lag: number }> = [];
   let running = true;
   const loop = (async () => {
     while (running) {
       const edge = await stream.edgePdt().catch(() => undefined);
-      if (edge !== undefined) lags.push((Date.now() - edge) / 1000);
+      if (edge !== undefined) lags.push({ at: Date.now(), lag: (Date.now() - edge) / 1000 });
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
@@ -158,7 +163,7 @@ async function fetchText(url: string): Promise<string | undefined> {
 }
 
 /** One run: the stream comes up, two viewers open it at once, two join at `JOIN_AT_SECONDS`. */
-async function oneRun(browser: Browser, source: Source, config: ConfigName, run: number, begin: () => Promise<Stream>): Promise<{ viewers: ViewerFigures[]; pdtBiasMs: number; edgeLag: number }> {
+async function oneRun(browser: Browser, source: Source, config: ConfigName, run: number, begin: () => Promise<Stream>): Promise<{ viewers: ViewerFigures[]; pdtBiasMs: number }> {
   const publishedAt = Date.now();
   const stream = await begin();
   try {
@@ -170,8 +175,10 @@ async function oneRun(browser: Browser, source: Source, config: ConfigName, run:
     const atStart = PLAYERS.map((player) => watch(open(player), { source, player, config, when: 'start', run }));
     await new Promise((r) => setTimeout(r, Math.max(0, publishedAt + JOIN_AT_SECONDS * 1000 - Date.now())));
     const joining = PLAYERS.map((player) => watch(open(player), { source, player, config, when: 'join', run }));
-    const viewers = await Promise.all([...atStart, ...joining]);
-    return { viewers, pdtBiasMs: (await pdt) - publishedAt, edgeLag: round(median(await edgeLag.stop())) };
+    const watched = await Promise.all([...atStart, ...joining]);
+    const lags = await edgeLag.stop();
+    const viewers = watched.map(({ window, ...v }) => ({ ...v, edgeLag: round(median(lags.filter((l) => l.at >= window.from && l.at <= window.to).map((l) => l.lag))) }));
+    return { viewers, pdtBiasMs: (await pdt) - publishedAt };
   } finally {
     await stream.stop();
   }
@@ -301,7 +308,7 @@ export async function run(): Promise<Record<string, unknown>> {
           };
           try {
             const result = await oneRun(browser, source, config, run, begin);
-            viewers.push(...result.viewers.map((v) => ({ ...v, edgeLag: result.edgeLag })));
+            viewers.push(...result.viewers);
             pdtBias[source].push(result.pdtBiasMs);
           } catch (err) {
             process.stderr.write(`latency: run ${run} ${config} ${source} failed: ${(err as Error).message}\n`);
@@ -322,7 +329,7 @@ export async function run(): Promise<Record<string, unknown>> {
     `per viewer: ${WARMUP_SECONDS} s of playing warm-up, then ${SAMPLE_SECONDS} s sampled every 250 ms (latency = now − PDT of the frame on screen).`,
     `Each cell: the median of the viewers' medians, the runs' medians in brackets, the spread over all samples, the median start latency and`,
     'multivariant-load-to-first-frame, stalls in the sampled (steady) window summed over runs. Ratio = this median / ffmpeg-hls median for the same player, config and viewer.',
-    'Stream edge lag = now − PDT of the end of the newest part/segment in the 720p playlist, sampled every 500 ms through the run: what the stream itself trails the wall clock by',
+    'Stream edge lag = now − PDT of the end of the newest part/segment in the 720p playlist, sampled every 500 ms over each viewer\'s sampling window: what the stream itself trails the wall clock by',
     '(contribution encode, transcode, packaging); player behind edge = glass-to-glass − edge lag: where the player positioned itself. "not playing" = viewers that never had',
     `${WARMUP_SECONDS} s of playing within 45 s (no figure).`,
     '',
