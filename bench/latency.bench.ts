@@ -1,17 +1,8 @@
 /**
- * Glass-to-glass latency as hls.js measures it (`Date.now() - hls.playingDate`), side by side in one
- * run on the same 720p30 contribution stream (a generated file with a moving pattern and a tone, read
- * at native rate):
- *
- * 1. livepipe: `livepipe package --ladder low-latency --origin-port …` (a 3-rendition transcoding
- *    ladder, our packager, filesystem storage, embedded origin);
- * 2. baseline: ffmpeg's own HLS muxer, 1 s fMP4 segments of one 720p encode, served as static files
- *    by nginx (or by a small Node static server when nginx is missing).
- *
- * Each player warms up, then samples latency every 250 ms for `SAMPLE_SECONDS`. livepipe is watched by
- * an early joiner and by a viewer who joins the running channel later; the PDT anchor of a file
- * input is ffmpeg's spawn (before it reads the first frame), so livepipe's figures err high. Chromium
- * is launched before each stream starts (see `measure`).
+ * Glass-to-glass latency: the shared pieces (an hls.js viewer's figures, the contribution file, the
+ * ffmpeg HLS muxer baseline on nginx) used by `ingest.bench.ts`, and the `latency` bench itself,
+ * which lives in `latency-matrix.ts` (hls.js and Shaka, default and recommended configs, RTMP and
+ * SRT live encoders, viewers at the start and joining later, against the ffmpeg HLS baseline).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
@@ -21,13 +12,11 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, median, startPlayer } from '../test/helpers/player/hls-player.js';
-import { runCli, waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
+import { waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
 import { freePort } from '../test/helpers/ports.js';
 
 const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
 const WARMUP_SECONDS = 6;
-/** Viewers who join the running channel one after the other (see `livepipeLatency`). */
-const LATER_VIEWERS = Number(process.env.LIVEPIPE_BENCH_LATENCY_LATER_VIEWERS ?? 3);
 
 /** A 720p30 H.264 + AAC contribution file, like an encoder would push (2 s GOP, CBR-ish 4 Mbit/s). */
 export function makeContribution(file: string, seconds: number): void {
@@ -101,7 +90,7 @@ function countBy(items: readonly string[]): Record<string, number> {
   return counts;
 }
 
-async function staticServer(dir: string): Promise<{ url: string; stop(): Promise<void>; server: string }> {
+export async function staticServer(dir: string): Promise<{ url: string; stop(): Promise<void>; server: string }> {
   const port = await freePort();
   const nginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
   if (nginx) {
@@ -131,36 +120,6 @@ http { access_log off; types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server: 'node', stop: () => new Promise((r) => server.close(() => r())) };
 }
 
-/**
- * Viewers of one `livepipe package` run: one starts as soon as the channel is playable (an early
- * joiner, who keeps whatever the stream's first seconds cost), then `LATER_VIEWERS` one after the
- * other join the running channel (as most viewers do). hls.js's default config never changes its
- * playback rate, so a viewer keeps the latency it started with: one viewer is one sample of start-up
- * timing, and the later viewers' figure is the median of their medians (each is listed too).
- */
-async function livepipeLatency(contribution: string, dataDir: string): Promise<{ early: LatencyFigures; joinedLater: LatencyFigures & { viewerMedians: number[] } }> {
-  const port = await freePort();
-  // The early joiner's browser is up before the channel starts, as a viewer waiting on a page.
-  const browser = await launchBrowser();
-  const cli = runCli([
-    'package', '--input', contribution, '--channel', 'bench', '--ladder', 'low-latency',
-    '--data-dir', dataDir, '--origin-port', String(port), '--duration', String((1 + LATER_VIEWERS) * (SAMPLE_SECONDS + 30) + 60),
-  ], { LIVEPIPE_LOG_LEVEL: 'warn' });
-  try {
-    const url = `http://127.0.0.1:${port}/live/bench/master.m3u8`;
-    await waitForHttp(url, 30_000);
-    const early = await measure(url, SAMPLE_SECONDS, browser);
-    const later: LatencyFigures[] = [];
-    for (let i = 0; i < LATER_VIEWERS; i++) later.push(await measure(url, SAMPLE_SECONDS, browser));
-    const viewerMedians = later.map((f) => f.medianSeconds);
-    const middle = later.find((f) => f.medianSeconds === median(viewerMedians)) ?? later[0]!;
-    return { early, joinedLater: { ...middle, medianSeconds: median(viewerMedians), maxSeconds: Math.max(...later.map((f) => f.maxSeconds)), viewerMedians } };
-  } finally {
-    await cli.stop('SIGINT');
-    await browser.close();
-  }
-}
-
 /** The baseline: ffmpeg's HLS muxer (1 s fMP4 segments, one 720p encode) behind nginx, played by hls.js. */
 export async function ffmpegHlsLatency(contribution: string, dir: string, sampleSeconds = SAMPLE_SECONDS): Promise<LatencyFigures & { server: string }> {
   const www = join(dir, 'www');
@@ -186,29 +145,4 @@ export async function ffmpegHlsLatency(contribution: string, dir: string, sample
   }
 }
 
-export async function run(): Promise<Record<string, unknown>> {
-  const dir = await mkdtemp(join(tmpdir(), 'livepipe-bench-latency-'));
-  try {
-    const contribution = join(dir, 'contribution-720p30.mp4');
-    // Long enough for every livepipe viewer (warm-up and sampling, ~45 s each) and some slack.
-    makeContribution(contribution, (1 + LATER_VIEWERS) * (SAMPLE_SECONDS + 20) + 60);
-    const livepipe = await livepipeLatency(contribution, join(dir, 'data'));
-    const ffmpegHls = await ffmpegHlsLatency(contribution, join(dir, 'ffmpeg'));
-    return {
-      input: '720p30 H.264/AAC file read at native rate',
-      sampleSeconds: SAMPLE_SECONDS,
-      livepipeLowLatencyLadder: livepipe.early,
-      livepipeLowLatencyLadderJoinedLater: livepipe.joinedLater,
-      ffmpegHls1sSegments: ffmpegHls,
-      target: 'livepipe median ≤ 1.0 s (reference LL-HLS packager without transcoding: 1.25 s)',
-      ratioToFfmpegHls: round(livepipe.early.medianSeconds / ffmpegHls.medianSeconds),
-      ratioToFfmpegHlsJoinedLater: round(livepipe.joinedLater.medianSeconds / ffmpegHls.medianSeconds),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  run().then((r) => console.log(JSON.stringify(r, null, 2)));
-}
+export { run } from './latency-matrix.js';

@@ -603,6 +603,8 @@ export class ChannelPackager {
           resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
           frameRate: ladder.frameRate,
           ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
+          // Saying NONE when there are none spares Shaka Player a CEA-608 probe of three video
+          // segments before its first frame (docs/latency.md).
           closedCaptions: this.closedCaptions ? CC_GROUP : 'NONE',
         };
       }),

@@ -45,6 +45,23 @@ export interface PlayerStats {
   audioTrack: number;
   /** The video element's text tracks (hls.js renders CEA-608 captions there): cue texts seen so far. */
   textTracks: Array<{ kind: string; label: string; language: string; cues: string[] }>;
+  /** Wall-clock ms (Date.now()) when the page asked the player to load the stream. */
+  loadStartedAtMs: number;
+  /** Wall-clock ms of the first `playing` event (first frame); NaN before. */
+  firstFrameAtMs: number;
+  /** The first latency sample (s), taken at the first frame: where the player positioned itself. */
+  startLatency: number;
+  /** video.playbackRate now (a live-sync catch-up runs above 1). */
+  playbackRate: number;
+}
+
+/** One HTTP request the page made, in wall-clock ms (see `Player.requests`). */
+export interface TracedRequest {
+  url: string;
+  startedAtMs: number;
+  /** When the response body finished (or the request failed); NaN while in flight. */
+  finishedAtMs: number;
+  status: number;
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</title>
@@ -52,7 +69,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</
 <script src="/hls.js"></script>
 <script>
 window.lp = { dateRanges: [], latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
-  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0 };
+  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0, loadStartedAtMs: NaN, firstFrameAtMs: NaN, startLatency: NaN };
 window.startPlayback = (url, config) => {
   const video = document.getElementById('v');
   const hls = new Hls(Object.assign({ lowLatencyMode: true, backBufferLength: 30 }, config || {}));
@@ -76,6 +93,10 @@ window.startPlayback = (url, config) => {
     (d.fatal ? lp.fatalErrors : lp.nonFatalErrors).push(text);
   });
   video.addEventListener('playing', () => {
+    if (!lp.started) {
+      lp.firstFrameAtMs = Date.now();
+      if (hls.playingDate) lp.startLatency = (Date.now() - hls.playingDate.getTime()) / 1000;
+    }
     lp.started = true;
     if (lp.waitingSince) { lp.stalledMs += performance.now() - lp.waitingSince; lp.waitingSince = 0; }
   });
@@ -83,6 +104,7 @@ window.startPlayback = (url, config) => {
   setInterval(() => {
     if (hls.playingDate && !video.paused && video.readyState >= 3) lp.latencySamples.push((Date.now() - hls.playingDate.getTime()) / 1000);
   }, 250);
+  lp.loadStartedAtMs = Date.now();
   hls.loadSource(url);
   hls.attachMedia(video);
   hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
@@ -107,6 +129,8 @@ window.readStats = () => {
     audioTrack: hls ? hls.audioTrack : -1,
     textTracks: Array.from(video.textTracks).map((t) => ({ kind: t.kind, label: t.label, language: t.language,
       cues: t.cues ? Array.from(t.cues).map((c) => c.text) : [] })),
+    loadStartedAtMs: lp.loadStartedAtMs, firstFrameAtMs: lp.firstFrameAtMs, startLatency: lp.startLatency,
+    playbackRate: video.playbackRate,
   };
 };
 </script>`;
@@ -120,6 +144,8 @@ export interface Player {
   setAudioTrack(index: number): Promise<void>;
   /** Polls stats until `predicate` holds or `timeoutMs` passes; returns the last stats either way. */
   waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
+  /** Every request the page made to other origins (the stream), in order, with wall-clock times. */
+  requests(): TracedRequest[];
   close(): Promise<void>;
 }
 
@@ -128,14 +154,20 @@ export interface PlayerOptions {
   hlsConfig?: Record<string, unknown>;
 }
 
-async function servePage(): Promise<{ server: Server; origin: string }> {
+/**
+ * A loopback server for a player page: `html` at any path, and each `scripts` path (e.g. `/hls.js`)
+ * answered with the file an npm module path resolves to (e.g. `hls.js/dist/hls.min.js`).
+ */
+async function servePage(html: string, scripts: Record<string, string>): Promise<{ server: Server; origin: string }> {
   const require = createRequire(import.meta.url);
-  const hlsJs = await readFile(require.resolve('hls.js/dist/hls.min.js'));
+  const bodies = new Map<string, Buffer>();
+  for (const [path, modulePath] of Object.entries(scripts)) bodies.set(path, await readFile(require.resolve(modulePath)));
   const server = createServer((req, res) => {
-    if (req.url === '/hls.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(hlsJs);
+    const script = bodies.get(req.url ?? '');
+    if (script) {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
     } else {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -162,22 +194,53 @@ export async function launchBrowser(): Promise<Browser> {
 
 /** Opens a page in `browser` that plays `url` with hls.js. */
 export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<Player> {
-  const { server, origin } = await servePage();
+  return openPlayerPage(browser, { html: PAGE, scripts: { '/hls.js': 'hls.js/dist/hls.min.js' } }, url, options.hlsConfig ?? {}, async (page, i) => {
+    await page.evaluate((level) => {
+      (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = level;
+    }, i);
+  });
+}
+
+/**
+ * Opens a player page and starts playback. The page defines `startPlayback(url, config)` and
+ * `readStats(): PlayerStats`; `setLevel` forces a rendition the player's own way. Shared by the
+ * hls.js and Shaka harnesses so both record the same figures and request trace.
+ */
+export async function openPlayerPage(
+  browser: Browser,
+  source: { html: string; scripts: Record<string, string> },
+  url: string,
+  config: Record<string, unknown>,
+  setLevel: (page: Page, index: number) => Promise<void>,
+): Promise<Player> {
+  const { server, origin } = await servePage(source.html, source.scripts);
   const page = await browser.newPage();
+  const traced: TracedRequest[] = [];
+  const inFlight = new Map<unknown, TracedRequest>();
+  const finish = (request: { url(): string }, finishedAtMs: number, status: number) => {
+    const entry = inFlight.get(request);
+    if (entry) Object.assign(entry, { finishedAtMs, status });
+    inFlight.delete(request);
+  };
+  page.on('request', (request) => {
+    if (request.url().startsWith(origin)) return;
+    const entry = { url: request.url(), startedAtMs: Date.now(), finishedAtMs: NaN, status: 0 };
+    traced.push(entry);
+    inFlight.set(request, entry);
+  });
+  page.on('requestfinished', (request) => {
+    const at = Date.now();
+    void request.response().then((r) => finish(request, at, r?.status() ?? 0), () => finish(request, at, 0));
+  });
+  page.on('requestfailed', (request) => finish(request, Date.now(), -1));
   await page.goto(origin + '/');
-  await page.evaluate(([u, c]) => (globalThis as unknown as { startPlayback(u: string, c: unknown): void }).startPlayback(u, c), [
-    url,
-    options.hlsConfig ?? {},
-  ] as const);
+  await page.evaluate(([u, c]) => (globalThis as unknown as { startPlayback(u: string, c: unknown): void }).startPlayback(u, c), [url, config] as const);
   const stats = () => page.evaluate(() => (globalThis as unknown as { readStats(): PlayerStats }).readStats());
   return {
     page,
     stats,
-    async setLevel(index: number) {
-      await page.evaluate((i) => {
-        (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = i;
-      }, index);
-    },
+    setLevel: (index: number) => setLevel(page, index),
+    requests: () => traced.map((r) => ({ ...r })),
     async setAudioTrack(index: number) {
       await page.evaluate((i) => {
         (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;

@@ -202,6 +202,17 @@ describe('serializeMultivariantPlaylist', () => {
     expect(none).toContain('FRAME-RATE=30.000,CLOSED-CAPTIONS=NONE\n');
     expect(none).not.toContain('TYPE=CLOSED-CAPTIONS');
   });
+
+  it('says CLOSED-CAPTIONS=NONE unquoted, a caption group quoted, and nothing when unknown', () => {
+    const variant = { uri: 'v/playlist.m3u8', bandwidth: 1, averageBandwidth: 1, codecs: 'avc1.64001f', resolution: { width: 2, height: 2 }, frameRate: 30 };
+    const render = (closedCaptions?: string) =>
+      serializeMultivariantPlaylist({ version: 9, independentSegments: true, audio: [], variants: [{ ...variant, ...(closedCaptions !== undefined ? { closedCaptions } : {}) }] });
+    expect(render('NONE')).toMatch(/FRAME-RATE=30\.000,CLOSED-CAPTIONS=NONE\n/);
+    expect(render('cc')).toMatch(/,CLOSED-CAPTIONS="cc"\n/);
+    expect(render()).not.toMatch(/CLOSED-CAPTIONS/);
+    const { warnings } = parseWithM3u8Parser(render('NONE'));
+    expect(warnings).toEqual([]);
+  });
 });
 
 describe('SegmentBitrateMeter', () => {

@@ -116,9 +116,10 @@ describe('shipped ladders', () => {
     expect(ladder.audio).toHaveLength(1);
   });
 
-  it('low-latency: 1 s GOP and segments, 0.1 s parts = 3 frames at the 30 fps cap, zerolatency, no B-frames', async () => {
+  it('low-latency: 0.5 s GOPs in 1 s segments, 0.1 s parts = 3 frames at the 30 fps cap, zerolatency, no B-frames', async () => {
     const { ladder } = await loadLadder('low-latency');
-    expect(ladder).toMatchObject({ gop: 1, segment: 1, part: 0.1, tune: 'zerolatency', bFrames: 0, frameRate: { cap: 30 } });
+    // Two independent parts per segment, each on a part boundary at 30 fps (15 frames = 5 parts).
+    expect(ladder).toMatchObject({ gop: 0.5, segment: 1, part: 0.1, tune: 'zerolatency', bFrames: 0, frameRate: { cap: 30 } });
     expect(Math.round(ladder.part * 30 * 1e6) / 1e6).toBe(3);
   });
 

@@ -106,21 +106,23 @@ describe('compileLadder', () => {
     const { compiled, resolved } = await compile('low-latency', { ...probe1080, frameRate: 60 });
     const graph = valuesOf(compiled.args, '-filter_complex')[0]!;
     expect(graph.startsWith('[0:v:0]fps=30,split=3')).toBe(true);
-    expect(resolved.keyint).toBe(30);
-    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['30']));
+    // 0.5 s GOPs at the 30 fps cap.
+    expect(resolved.keyint).toBe(15);
+    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['15']));
     expect(new Set(valuesOf(compiled.args, '-tune'))).toEqual(new Set(['zerolatency']));
   });
 
   it('does not add fps when the source is already under the cap', async () => {
     const { compiled } = await compile('low-latency', { ...probe1080, frameRate: 25 });
     expect(valuesOf(compiled.args, '-filter_complex')[0]).not.toMatch(/fps=/);
-    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['25']));
+    // 0.5 s at 25 fps rounds to 13 frames; -force_key_frames keeps keyframes on the 0.5 s grid.
+    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['13']));
   });
 
   it('raises a source slower than one frame per part with fps before split (low-latency, 0.5 fps source)', async () => {
     const { compiled, resolved } = await compile('low-latency', { ...probe1080, frameRate: 0.5 });
     expect(valuesOf(compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=10,split=3')).toBe(true);
-    expect(resolved.keyint).toBe(10);
+    expect(resolved.keyint).toBe(5);
     const defaultLadder = await compile('default', { ...probe1080, frameRate: 0.5 });
     expect(valuesOf(defaultLadder.compiled.args, '-filter_complex')[0]!.startsWith('[0:v:0]fps=2,split=4')).toBe(true);
   });
