@@ -11,6 +11,7 @@ import {
   createdChannelSchema,
   cueAcceptedSchema,
   cueBodySchema,
+  inputSelectBodySchema,
   healthSchema,
   readinessSchema,
 } from './api-schemas.js';
@@ -34,6 +35,7 @@ export type OperationId =
   | 'startChannel'
   | 'kickChannel'
   | 'cueChannel'
+  | 'selectChannelInput'
   | 'getOpenApi'
   | 'getHealth'
   | 'getReadiness'
@@ -169,6 +171,21 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     responses: {
       202: { description: 'Scheduled: the marker appears when the stream reaches that boundary', json: cueAcceptedSchema },
       409: { description: 'The channel is not live, or an in cue with no break open' },
+    },
+  },
+  {
+    operationId: 'selectChannelInput',
+    method: 'POST',
+    path: `${CHANNEL}/input`,
+    summary: 'Force the input the channel plays out: primary, backup or slate (channels with an inputs block)',
+    tag: 'channels',
+    auth: true,
+    audit: true,
+    channelParam: true,
+    body: inputSelectBodySchema,
+    responses: {
+      200: { description: 'Switched; the channel view', json: channelViewSchema },
+      409: { description: 'The channel has no inputs block, is not playing, or that input is not healthy' },
     },
   },
   action('restartChannel', 'restart', 'Restart the ladder workers (viewers continue across a discontinuity)'),
@@ -327,6 +344,13 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       const accepted = await channels().cue(id, request);
       note({ cue: accepted.id, type: accepted.type });
       return { status: 202, json: cueAcceptedSchema.parse(accepted) };
+    },
+    selectChannelInput: async ({ id, body, note }) => {
+      const { input } = body as z.infer<typeof inputSelectBodySchema>;
+      const service = channels();
+      if (service.selectInput === undefined) throw new LivepipeError(ErrorCode.Conflict, 'this service cannot switch inputs');
+      note({ input });
+      return ok(await service.selectInput(id, input));
     },
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),
