@@ -101,6 +101,9 @@ const DEFAULT_INPUT_LOSS_MS = 700;
 const DEFAULT_FAILBACK_MS = 5000;
 /** Placement step when nothing better is known: one frame at 30 fps. */
 const DEFAULT_STEP_MS = 33;
+/** An active input's timestamps going back more than this, or ahead of the wall clock by more than that, is a jump. */
+const MAX_BACKWARD_MS = 500;
+const MAX_FORWARD_GAP_MS = 3000;
 
 interface InputState {
   role: InputRole;
@@ -152,6 +155,8 @@ export class InputSelector {
   private lastOutAt = 0;
   /** Wall-clock time the active selection last delivered a video frame. */
   private lastFrameAt: number | undefined;
+  /** While a switch writes the new input's cached GOP. */
+  private replaying = false;
   // Slate pacing: output time of slate frame 0 and the wall clock then; frames written so far.
   private slateStartOut = 0;
   private slateStartAt = 0;
@@ -386,7 +391,10 @@ export class InputSelector {
       this.switchOut = at;
       if (input.videoSequenceHeader !== undefined) this.writeAll({ ...input.videoSequenceHeader, timestamp: at });
       if (input.audioSequenceHeader !== undefined) this.writeAll({ ...input.audioSequenceHeader, timestamp: at });
+      // The cached GOP arrives in one burst: its timestamps run ahead of the wall clock by design.
+      this.replaying = true;
       for (const tag of input.gop) this.forward(tag);
+      this.replaying = false;
     }
     const event: InputSwitch = { from: from ?? 'none', to: target, reason, at: now, ...(this.lastFrameAt !== undefined ? { lastFrameAt: this.lastFrameAt } : {}) };
     if (from !== undefined) this.switchCount += 1;
@@ -443,6 +451,17 @@ export class InputSelector {
     } else if (tag.type === FlvTagType.Video) {
       const kind = classifyFlvTag(tag.type, tag.body);
       if (kind === 'video-keyframe' || kind === 'video-frame') {
+        // The active input's own timeline jumped (a pulled HLS source across a discontinuity, an
+        // encoder restarting its clock): re-anchor it where the wall clock says, as on a switch.
+        if (!this.replaying && this.lastFrameAt !== undefined && this.lastVideoOut >= 0) {
+          const expected = this.lastVideoOut + (this.now() - this.lastFrameAt);
+          if (out < this.lastVideoOut - MAX_BACKWARD_MS || out > expected + MAX_FORWARD_GAP_MS) {
+            const shift = Math.max(this.lastVideoOut + DEFAULT_STEP_MS, expected) - out;
+            this.offset += shift;
+            this.switchOut = out + shift;
+            out += shift;
+          }
+        }
         out = Math.max(out, this.lastVideoOut + 1);
         this.lastVideoOut = out;
         this.lastFrameAt = this.now();
