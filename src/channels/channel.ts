@@ -206,7 +206,7 @@ export class Channel {
         if (this.state === 'live') this.setState('idle', 'inputs changed');
         return;
       }
-      if (changed.includes('key') && this.feed !== undefined) {
+      if (changed.includes('key') && (this.feed !== undefined || this.inputs !== undefined)) {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
       } else if (changed.includes('ladder') && this.supervisor !== undefined) {
@@ -312,7 +312,8 @@ export class Channel {
   /** Restarts the ladder workers (new ffmpeg run, a discontinuity in the playlists). */
   restart(): Promise<void> {
     return this.serialize(async () => {
-      if (this.feed === undefined || this.feed.ended) {
+      const noInput = this.inputs !== undefined ? this.supervisor === undefined : this.feed === undefined || this.feed.ended;
+      if (noInput) {
         throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no publisher: nothing to restart`);
       }
       await this.restartLadder('operator restart');
