@@ -44,6 +44,7 @@ function normalized(spec: SlateSpec): { width: number; height: number; fps: numb
 }
 
 /** ffmpeg arguments rendering the slate clip as FLV to stdout. Pure. */
+/** `font`: the drawtext font file; '' for a card without text. */
 export function slateClipArgs(spec: SlateSpec, font = slateFont()): string[] {
   const { width, height, fps } = normalized(spec);
   const sampleRate = spec.sampleRate ?? 48_000;
@@ -58,7 +59,7 @@ export function slateClipArgs(spec: SlateSpec, font = slateFont()): string[] {
   } else {
     const size = Math.max(12, Math.round(height / 12));
     const text =
-      font !== undefined && title !== ''
+      font !== undefined && font !== '' && title !== ''
         ? `,drawtext=fontfile=${font}:text='${title}':fontcolor=white:fontsize=${size}:x=(w-text_w)/2:y=(h-text_h)/2` +
           `,drawtext=fontfile=${font}:text='back shortly':fontcolor=0xb0b0b0:fontsize=${Math.round(size * 0.6)}:x=(w-text_w)/2:y=(h/2)+${size * 1.5}`
         : '';
