@@ -11,6 +11,7 @@ import {
   createdChannelSchema,
   cueAcceptedSchema,
   cueBodySchema,
+  inputSelectBodySchema,
   healthSchema,
   nodeViewSchema,
   readinessSchema,
@@ -36,6 +37,7 @@ export type OperationId =
   | 'kickChannel'
   | 'cueChannel'
   | 'getNode'
+  | 'selectChannelInput'
   | 'getOpenApi'
   | 'getHealth'
   | 'getReadiness'
@@ -183,6 +185,21 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     audit: false,
     channelParam: false,
     responses: { 200: { description: 'The capacity (docs/capacity.md)', json: nodeViewSchema } },
+  },
+  {
+    operationId: 'selectChannelInput',
+    method: 'POST',
+    path: `${CHANNEL}/input`,
+    summary: 'Force the input the channel plays out: primary, backup or slate (channels with an inputs block)',
+    tag: 'channels',
+    auth: true,
+    audit: true,
+    channelParam: true,
+    body: inputSelectBodySchema,
+    responses: {
+      200: { description: 'Switched; the channel view', json: channelViewSchema },
+      409: { description: 'The channel has no inputs block, is not playing, or that input is not healthy' },
+    },
   },
   action('restartChannel', 'restart', 'Restart the ladder workers (viewers continue across a discontinuity)'),
   action('stopChannel', 'stop', 'Stop the ladder and refuse publishes until start'),
@@ -345,6 +362,13 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       const node = channels().node?.();
       if (node === undefined) throw new LivepipeError(ErrorCode.NotFound, 'this server has no transcoding admission');
       return { status: 200, json: nodeViewSchema.parse(node) };
+    },
+    selectChannelInput: async ({ id, body, note }) => {
+      const { input } = body as z.infer<typeof inputSelectBodySchema>;
+      const service = channels();
+      if (service.selectInput === undefined) throw new LivepipeError(ErrorCode.Conflict, 'this service cannot switch inputs');
+      note({ input });
+      return ok(await service.selectInput(id, input));
     },
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),

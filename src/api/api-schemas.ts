@@ -67,9 +67,35 @@ export const channelViewSchema = z.object({
       .optional()
       .describe('How the running encoder keeps up with its input (docs/capacity.md); absent between runs'),
   }),
+  input: z
+    .object({
+      active: z.enum(['primary', 'backup', 'slate', 'none']).describe('The input playing out'),
+      forced: z.enum(['primary', 'backup', 'slate']).optional().describe('Chosen by an operator (POST .../input)'),
+      failback: z.enum(['auto', 'manual']),
+      inputs: z.array(
+        z.object({
+          role: z.enum(['primary', 'backup']),
+          kind: z.enum(['rtmp', 'srt', 'pull']),
+          connected: z.boolean(),
+          healthy: z.boolean().describe('Delivered video within inputLossMs'),
+          lastVideoAgeMs: z.number().optional(),
+          activations: z.number().describe('Times this input became the active one'),
+        }),
+      ),
+      switches: z.number().describe('Input switches since the channel started its inputs'),
+      slateReady: z.boolean(),
+      slateSecondsLeft: z.number().optional().describe('While the slate plays with no input connected: seconds before EXT-X-ENDLIST'),
+    })
+    .optional()
+    .describe('Backup input, slate and pulled sources (channels with an inputs block; docs/inputs.md)'),
   mediaSequence: z.number().optional(),
   urls: z.object({ playback: z.string(), rtmp: z.string(), srt: z.string().optional() }),
 });
+
+/** `POST /api/v1/channels/{id}/input`: the operator's input choice. */
+export const inputSelectBodySchema = z
+  .object({ input: z.enum(['primary', 'backup', 'slate']).describe('The input to play out') })
+  .strict();
 
 // Compile-time guard: the schema and the ChannelService contract describe the same shape.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -83,12 +83,12 @@ export class DeferredIngestPort implements IngestPort {
     this.server = server;
   }
 
-  feed(channel: string): ReturnType<IngestPort['feed']> {
-    return this.server?.feed(channel);
+  feed(channel: string, role: 'primary' | 'backup' = 'primary'): ReturnType<IngestPort['feed']> {
+    return this.server?.feed(channel, role);
   }
 
-  kick(channel: string): boolean {
-    return this.server?.kick(channel) ?? false;
+  kick(channel: string, role?: 'primary' | 'backup'): boolean {
+    return this.server?.kick(channel, role) ?? false;
   }
 
   publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string } {

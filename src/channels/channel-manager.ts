@@ -6,7 +6,7 @@ import type { EventBus } from '../core/event-bus.js';
 import { byId, foldId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
-import type { IngestFeed } from '../ingest/ingest-feed.js';
+import type { IngestFeed, InputRole } from '../ingest/ingest-feed.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView, NodeView } from './channel-service.js';
@@ -17,8 +17,8 @@ import type { RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
 export interface ChannelManagerOptions {
   registry: ChannelRegistry;
   ingest: {
-    feed(channel: string): IngestFeed | undefined;
-    kick(channel: string): boolean;
+    feed(channel: string, role?: InputRole): IngestFeed | undefined;
+    kick(channel: string, role?: InputRole): boolean;
     publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string };
     /** The channel definitions changed: ingest re-reads `ingestRegistry` (SRT listeners). */
     channelsChanged?(): Promise<void>;
@@ -28,7 +28,11 @@ export interface ChannelManagerOptions {
   loadLadder: (name: string) => Promise<NamedLadder>;
   createPackager: (channel: string) => Promise<ChannelPackagerPort>;
   admission?: TranscodeAdmission;
-  metrics?: ChannelMetricsPort & { setIngestBitrate(channel: string, bps: number): void; removeChannel(channel: string): void };
+  metrics?: ChannelMetricsPort & {
+    setIngestBitrate(channel: string, bps: number): void;
+    removeChannel(channel: string): void;
+    setInputHealth?(channel: string, role: InputRole, healthy: boolean | undefined): void;
+  };
   /** Host name viewers and publishers use, for the URLs in views and the start-up banner. */
   publicHost: string;
   originPort: number;
@@ -183,6 +187,10 @@ export class ChannelManager implements ChannelService {
     return this.require(id).cue(request);
   }
 
+  selectInput(id: string, input: 'primary' | 'backup' | 'slate'): Promise<ChannelView> {
+    return this.act(id, (c) => c.selectInput(input));
+  }
+
   /** Runs an operator action on a channel and returns its view afterwards. */
   private async act(id: string, action: (channel: Channel) => Promise<void>): Promise<ChannelView> {
     const channel = this.require(id);
@@ -219,7 +227,7 @@ export class ChannelManager implements ChannelService {
       logger: this.options.logger,
       loadLadder: this.options.loadLadder,
       createPackager: this.options.createPackager,
-      kickPublisher: (channelId) => this.options.ingest.kick(channelId),
+      kickPublisher: (channelId, role) => this.options.ingest.kick(channelId, role),
       ...(this.options.admission !== undefined ? { admission: this.options.admission } : {}),
       ...(this.options.metrics !== undefined ? { metrics: this.options.metrics } : {}),
       urls: (channelId) => this.urls(channelId),
@@ -229,6 +237,7 @@ export class ChannelManager implements ChannelService {
       ...(this.options.realtime !== undefined ? { realtime: this.options.realtime } : {}),
     });
     this.channels.set(id, channel);
+    channel.startPulls();
     return channel;
   }
 
@@ -308,6 +317,7 @@ export class ChannelManager implements ChannelService {
       const view = channel.view();
       if (view.publisher?.bitrate !== undefined) metrics.setIngestBitrate(id, view.publisher.bitrate);
       if (view.state === 'live') metrics.setTranscoderCrashLooping(id, view.transcoder.crashLooping);
+      for (const role of ['primary', 'backup'] as const) metrics.setInputHealth?.(id, role, view.input?.inputs.find((i) => i.role === role)?.healthy);
       const video = view.transcoder.renditions.find((r) => r.kind === 'video');
       if (video?.fps !== undefined || video?.speed !== undefined) {
         metrics.setEncoderProgress(id, { ...(video.fps !== undefined ? { fps: video.fps } : {}), ...(video.speed !== undefined ? { speed: video.speed } : {}) });

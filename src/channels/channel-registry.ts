@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { channelSchema, channelSrtSchema, describeIssues, type ChannelConfig } from '../config/service-config.js';
+import { channelInputsSchema, channelSchema, channelSrtSchema, describeIssues, type ChannelConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { byId, foldId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -45,7 +45,7 @@ export type ChannelChange =
   | { type: 'updated'; channel: ChannelConfig; previous: ChannelConfig; changed: ChannelField[] }
   | { type: 'removed'; channel: ChannelConfig };
 
-export type ChannelField = 'ladder' | 'key' | 'srt';
+export type ChannelField = 'ladder' | 'key' | 'srt' | 'inputs';
 
 export type ChannelChangeListener = (change: ChannelChange) => void;
 
@@ -56,6 +56,8 @@ export const channelPatchSchema = z
     key: channelSchema.shape.key.optional().describe('New publish key (key rotation); the current publisher is dropped'),
     /** Replaces the SRT settings as a whole (send the passphrase again to change the latency). */
     srt: channelSrtSchema.nullable().optional().describe('New SRT settings (replaced as a whole), or null to remove the SRT listener'),
+    /** Replaces the inputs block as a whole (backup, slate, pulled sources; docs/inputs.md). */
+    inputs: channelInputsSchema.nullable().optional().describe('New inputs block (replaced as a whole), or null to remove it; the inputs restart'),
   })
   .strict();
 
@@ -228,6 +230,8 @@ export class ChannelRegistry {
       if (patch.key !== undefined) merged.key = patch.key;
       if (patch.srt === null) delete merged.srt;
       else if (patch.srt !== undefined) merged.srt = patch.srt;
+      if (patch.inputs === null) delete merged.inputs;
+      else if (patch.inputs !== undefined) merged.inputs = patch.inputs;
       const channel = freezeChannel(this.validateSpec(merged));
       const changed = changedFields(previous, channel);
       if (changed.length === 0) return previous;
@@ -392,6 +396,7 @@ function changedFields(a: ChannelConfig, b: ChannelConfig): ChannelField[] {
   const [x, y] = [a.srt, b.srt];
   const sameSrt = x === undefined || y === undefined ? x === y : x.port === y.port && x.passphrase === y.passphrase && x.latencyMs === y.latencyMs;
   if (!sameSrt) fields.push('srt');
+  if (JSON.stringify(a.inputs) !== JSON.stringify(b.inputs)) fields.push('inputs');
   return fields;
 }
 

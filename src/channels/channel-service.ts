@@ -6,6 +6,8 @@
 import type { TranscoderStateName } from '../core/event-bus.js';
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 import type { NodeCapacity } from '../transcode/admission.js';
+import type { ChannelInputView } from './channel-inputs.js';
+import type { ChannelInputsConfig } from '../config/service-config.js';
 
 /** A channel's definition, as configured (YAML or API). */
 export interface ChannelSpec {
@@ -14,6 +16,7 @@ export interface ChannelSpec {
   /** Publish key; never returned by the API (only `keyLast4`). */
   key: string;
   srt?: { port?: number; passphrase: string; latencyMs?: number };
+  inputs?: ChannelInputsConfig;
 }
 
 export type { ChannelState } from '../core/channel-state.js';
@@ -79,6 +82,8 @@ export interface ChannelView {
       cores?: number;
     };
   };
+  /** The channel's inputs (primary, backup, slate) when it has an `inputs:` block. */
+  input?: ChannelInputView;
   mediaSequence?: number;
   urls: { playback: string; rtmp: string; srt?: string };
 }
@@ -87,6 +92,8 @@ export interface ChannelPatch {
   ladder?: string;
   key?: string;
   srt?: ChannelSpec['srt'] | null;
+  /** New inputs block (replaced as a whole), or null to remove it. */
+  inputs?: ChannelInputsConfig | null;
 }
 
 /**
@@ -114,4 +121,6 @@ export interface ChannelService {
   kick(id: string): Promise<ChannelView>;
   /** An ad cue (SCTE-35 splice out / in) into the live stream: EXT-X-DATERANGE in every rendition. */
   cue(id: string, request: AdCueRequest): Promise<AdCueAccepted>;
+  /** Forces the channel's input (`primary`, `backup`, `slate`); 409 when that cannot play now. */
+  selectInput?(id: string, input: 'primary' | 'backup' | 'slate'): Promise<ChannelView>;
 }

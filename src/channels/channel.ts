@@ -10,6 +10,9 @@ import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupe
 import type { RealtimeStatus, RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
+import { ChannelInputs } from './channel-inputs.js';
+import type { InputRole, IngestProtocol } from '../ingest/ingest-feed.js';
+import type { InputSwitch, SelectedInput } from '../ingest/input-selector.js';
 import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
@@ -47,6 +50,8 @@ export interface ChannelMetricsPort {
   setChannelRealtime?(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
   /** A publish refused because the node has no transcoding capacity for it. */
   countAdmissionRefusal?(reason: string): void;
+  setActiveInput?(channel: string, active: string): void;
+  countInputSwitch?(channel: string, from: string, to: string): void;
 }
 
 /** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
@@ -57,7 +62,8 @@ export interface ChannelDeps {
   logger: Logger;
   loadLadder: (name: string) => Promise<NamedLadder>;
   createPackager: (channel: string) => Promise<ChannelPackagerPort>;
-  kickPublisher: (channel: string) => boolean;
+  /** Drops the publisher of input `role`, or of every input of the channel. */
+  kickPublisher: (channel: string, role?: InputRole) => boolean;
   admission?: TranscodeAdmission;
   metrics?: ChannelMetricsPort;
   /** Public URLs for the view (playback, publish). */
@@ -123,6 +129,8 @@ export class Channel {
   private behind = false;
   /** A publish was refused for capacity: its end is not a publisher leaving (no reconnect wait). */
   private refusedPublish = false;
+  /** The backup input, slate and pulled sources, when the channel has an `inputs:` block. */
+  private inputs: ChannelInputs | undefined;
 
   constructor(
     private spec: ChannelConfig,
@@ -130,6 +138,61 @@ export class Channel {
   ) {
     this.logger = deps.logger.child({ component: 'channel', channel: spec.id });
     deps.metrics?.setChannelState(spec.id, 'idle');
+    this.inputs = this.createInputs();
+  }
+
+  /** Starts pulling the channel's `source` / `backupSource`, if any (the channel manager calls it once). */
+  startPulls(): void {
+    if (this.state !== 'stopped') this.inputs?.startPulls();
+  }
+
+  private createInputs(): ChannelInputs | undefined {
+    const config = this.spec.inputs;
+    if (config === undefined) return undefined;
+    return new ChannelInputs(config, {
+      channel: this.spec.id,
+      logger: this.deps.logger,
+      onSwitch: (event) => this.onInputSwitch(event),
+      onInputAvailable: () => {
+        void this.serialize(async () => {
+          this.clearGrace();
+          if (this.supervisor === undefined && this.state !== 'stopped' && !this.closed) await this.startLadder();
+        });
+      },
+      onSlateTimeout: () => {
+        void this.serialize(async () => {
+          if (this.inputs?.anyConnected() !== false || this.supervisor === undefined) return;
+          this.logger.info({ slateSeconds: this.spec.inputs?.slateSeconds }, 'no input came back while the slate played: ending the stream');
+          await this.stopLadder();
+          await this.packager?.endStream();
+          this.setState('idle', 'slate time over, no input');
+        });
+      },
+    });
+  }
+
+  private onInputSwitch(event: InputSwitch): void {
+    this.deps.metrics?.setActiveInput?.(this.spec.id, event.to);
+    if (event.from === 'none') return; // the first selection is no switch
+    this.logger.info({ from: event.from, to: event.to, reason: event.reason }, 'input switched');
+    this.deps.metrics?.countInputSwitch?.(this.spec.id, event.from, event.to);
+    this.deps.bus.emit(LivepipeEvent.InputSwitched, { channel: this.spec.id, from: event.from, to: event.to, reason: event.reason, kind: 'seamless' });
+    if (this.state === 'live') this.stateReason = event.to === 'slate' ? 'slate: no input is healthy' : `playing the ${event.to} input`;
+  }
+
+  /** An operator's input choice (`primary`, `backup`, `slate`); 409 when the channel has no inputs block or the input is not healthy. */
+  selectInput(target: SelectedInput): Promise<void> {
+    return this.serialize(async () => {
+      const inputs = this.inputs;
+      if (inputs === undefined) throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no inputs block: nothing to switch`);
+      if (this.supervisor === undefined) throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} is ${this.state}: no input is playing`);
+      try {
+        inputs.force(target);
+      } catch (err) {
+        throw new LivepipeError(ErrorCode.Conflict, `cannot switch channel ${this.spec.id} to ${target}: ${errorMessage(err)}`);
+      }
+      this.logger.info({ input: target }, 'input forced by an operator');
+    });
   }
 
   get id(): string {
@@ -150,7 +213,17 @@ export class Channel {
   updateSpec(spec: ChannelConfig, changed: readonly string[]): Promise<void> {
     return this.serialize(async () => {
       this.spec = spec;
-      if (changed.includes('key') && this.feed !== undefined) {
+      if (changed.includes('inputs')) {
+        this.logger.info('inputs changed: dropping the publishers and restarting the inputs');
+        await this.stopLadder();
+        await this.inputs?.close();
+        this.deps.kickPublisher(this.spec.id);
+        this.inputs = this.createInputs();
+        this.startPulls();
+        if (this.state === 'live') this.setState('idle', 'inputs changed');
+        return;
+      }
+      if (changed.includes('key') && (this.feed !== undefined || this.inputs !== undefined)) {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
       } else if (changed.includes('ladder') && this.supervisor !== undefined) {
@@ -167,6 +240,17 @@ export class Channel {
         this.deps.kickPublisher(this.spec.id);
         return;
       }
+      const role = feed.role ?? 'primary';
+      if (this.inputs !== undefined) {
+        if (!this.inputs.attachFeed(feed)) this.refuseRole(feed.protocol, role, `${role}-is-pulled`);
+        else this.clearGrace();
+        // The ladder starts through onInputAvailable.
+        return;
+      }
+      if (role !== 'primary') {
+        this.refuseRole(feed.protocol, role, 'no-backup-input');
+        return;
+      }
       this.clearGrace();
       this.feed = feed;
       this.offFeedCues?.();
@@ -176,9 +260,22 @@ export class Channel {
     });
   }
 
+  private refuseRole(protocol: IngestProtocol, role: InputRole, reason: string): void {
+    this.logger.warn({ protocol, role, reason }, 'publish refused: the channel takes no pushed input of this role');
+    this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol, reason });
+    this.deps.kickPublisher(this.spec.id, role);
+  }
+
   /** `detail`: for reason `unusable`, what is wrong with the media (becomes the failure reason). */
-  onPublishEnded(reason: PublishEndReason, detail?: string): Promise<void> {
+  onPublishEnded(reason: PublishEndReason, detail?: string, role: InputRole = 'primary'): Promise<void> {
     return this.serialize(async () => {
+      if (this.inputs !== undefined) {
+        this.inputs.detachFeed(role);
+        // Another input or the slate plays on; with neither, the stream waits out the grace period.
+        if (this.inputs.anyConnected() || this.inputs.slateReady || this.supervisor === undefined) return;
+      } else if (role !== 'primary') {
+        return;
+      }
       this.feed = undefined;
       this.offFeedCues?.();
       this.offFeedCues = undefined;
@@ -241,7 +338,8 @@ export class Channel {
   /** Restarts the ladder workers (new ffmpeg run, a discontinuity in the playlists). */
   restart(): Promise<void> {
     return this.serialize(async () => {
-      if (this.feed === undefined || this.feed.ended) {
+      const noInput = this.inputs !== undefined ? this.supervisor === undefined : this.feed === undefined || this.feed.ended;
+      if (noInput) {
         throw new LivepipeError(ErrorCode.Conflict, `channel ${this.spec.id} has no publisher: nothing to restart`);
       }
       await this.restartLadder('operator restart');
@@ -252,8 +350,12 @@ export class Channel {
     return this.serialize(async () => {
       this.clearGrace();
       this.setState('stopped', 'operator stop');
-      if (this.feed !== undefined) this.deps.kickPublisher(this.spec.id);
+      if (this.feed !== undefined || this.inputs !== undefined) this.deps.kickPublisher(this.spec.id);
       await this.stopLadder();
+      if (this.inputs !== undefined) {
+        await this.inputs.close();
+        this.inputs = this.createInputs();
+      }
       await this.packager?.endStream();
     });
   }
@@ -261,6 +363,7 @@ export class Channel {
   start(): Promise<void> {
     return this.serialize(async () => {
       if (this.state === 'stopped' || this.state === 'failed') this.setState('idle', 'operator start');
+      this.inputs?.startPulls();
     });
   }
 
@@ -367,6 +470,7 @@ export class Channel {
       },
       urls: this.deps.urls(this.spec.id),
     };
+    if (this.inputs !== undefined) view.input = this.inputs.view();
     const mediaSequence = positions.reduce<number | undefined>((max, p) => (max === undefined || p.msn > max ? p.msn : max), undefined);
     if (mediaSequence !== undefined) view.mediaSequence = mediaSequence;
     if (info !== undefined) {
@@ -391,13 +495,15 @@ export class Channel {
     return this.serialize(async () => {
       this.clearGrace();
       await this.stopLadder();
+      await this.inputs?.close();
       await this.packager?.close();
       this.packager = undefined;
     });
   }
 
   private async startLadder(): Promise<void> {
-    const feed = this.feed;
+    const inputs = this.inputs;
+    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open() } : this.feed;
     if (feed === undefined) return;
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
@@ -415,13 +521,21 @@ export class Channel {
       // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
       ...(this.lastRun !== undefined && this.lastRunFeed === feed ? { knownProbe: this.lastRun.probe } : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
-      openInput: () => (this.feed ?? feed).open(),
+      openInput: () => (inputs !== undefined ? feed : (this.feed ?? feed)).open(),
       bus: this.deps.bus,
       logger: this.deps.logger,
       onRun: (run) => {
         this.lastRun = run;
-        this.lastRunFeed = feed;
+        this.lastRunFeed = inputs !== undefined ? undefined : (feed as IngestFeed);
         packager.attachRun(run);
+        // The slate takes the input's picture format, so the decoder sees one format whatever plays.
+        void inputs?.prepareSlate({
+          width: run.probe.width,
+          height: run.probe.height,
+          frameRate: run.probe.frameRate,
+          ...(run.probe.audioSampleRate !== undefined ? { sampleRate: run.probe.audioSampleRate } : {}),
+          ...(run.probe.audioChannels !== undefined ? { channels: run.probe.audioChannels } : {}),
+        });
       },
       ...(this.deps.admission !== undefined ? { admission: this.deps.admission } : {}),
       ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
@@ -443,7 +557,7 @@ export class Channel {
       this.unsubscribeTranscoder();
       this.supervisor = undefined;
       if (isLivepipeError(err, ErrorCode.CapacityExceeded)) {
-        this.refuseOverCapacity(feed, err);
+        this.refuseOverCapacity(feed.protocol, this.feed?.info().remoteAddress, err);
         return;
       }
       const message = errorMessage(err);
@@ -452,7 +566,7 @@ export class Channel {
       this.deps.kickPublisher(this.spec.id);
       return;
     }
-    this.setState('live', `publishing over ${feed.protocol}`);
+    this.setState('live', inputs !== undefined ? `playing the ${inputs.selector.selected ?? 'first'} input` : `publishing over ${feed.protocol}`);
     void supervisor.finished().then((final) => {
       if (final === 'failed' && this.supervisor === supervisor) {
         this.fail(supervisor.state().lastError ?? 'transcoder failed');
@@ -465,16 +579,16 @@ export class Channel {
    * the reason, told to receivers as `publish.refused`, and the channel stays where it was (idle, or
    * reconnecting with its stream waiting) rather than `failed`: nothing is wrong with it, the node is full.
    */
-  private refuseOverCapacity(feed: IngestFeed, err: LivepipeError): void {
+  private refuseOverCapacity(protocol: IngestProtocol, remoteAddress: string | undefined, err: LivepipeError): void {
     const refusal = typeof err.details?.refusal === 'string' ? err.details.refusal : 'over-capacity';
-    this.logger.warn({ protocol: feed.protocol, refusal, ...err.details }, `publish refused: ${err.message}`);
+    this.logger.warn({ protocol, refusal, ...err.details }, `publish refused: ${err.message}`);
     this.deps.metrics?.countAdmissionRefusal?.(refusal);
     this.deps.bus.emit(LivepipeEvent.PublishRefused, {
       channel: this.spec.id,
-      protocol: feed.protocol,
+      protocol,
       reason: refusal,
       detail: err.message,
-      ...(feed.info().remoteAddress !== undefined ? { remoteAddress: feed.info().remoteAddress! } : {}),
+      ...(remoteAddress !== undefined ? { remoteAddress } : {}),
     });
     this.stateReason = `publish refused: ${err.message}`;
     this.lastError = err.message;
@@ -593,7 +707,7 @@ export class Channel {
 /** Routes the bus' publish events to channels (starts may create one, ends only reach running ones); returns the unsubscribe. */
 export function routePublishEvents(
   bus: EventBus,
-  feeds: { feed(channel: string): IngestFeed | undefined },
+  feeds: { feed(channel: string, role?: InputRole): IngestFeed | undefined },
   channels: {
     /** The channel a new publish goes to (created on first use, e.g. in open mode). */
     forPublish(id: string): Channel | undefined;
@@ -602,8 +716,8 @@ export function routePublishEvents(
   },
   logger: Logger,
 ): () => void {
-  const offStart = bus.on(LivepipeEvent.PublishStarted, ({ channel }) => {
-    const feed = feeds.feed(channel);
+  const offStart = bus.on(LivepipeEvent.PublishStarted, ({ channel, role }) => {
+    const feed = feeds.feed(channel, role ?? 'primary');
     const target = channels.forPublish(channel);
     if (feed === undefined || target === undefined) {
       logger.warn({ channel }, 'publish started for a channel livepipe does not run');
@@ -611,10 +725,10 @@ export function routePublishEvents(
     }
     target.onPublishStarted(feed).catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish start failed'));
   });
-  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason, detail }) => {
+  const offEnd = bus.on(LivepipeEvent.PublishEnded, ({ channel, reason, detail, role }) => {
     channels
       .running(channel)
-      ?.onPublishEnded(reason as PublishEndReason, detail)
+      ?.onPublishEnded(reason as PublishEndReason, detail, role ?? 'primary')
       .catch((err) => logger.error({ channel, err: errorMessage(err) }, 'publish end failed'));
   });
   return () => {

@@ -22,6 +22,33 @@ export const channelSrtSchema = z
   .strict();
 
 /**
+ * A channel's inputs beyond its one pushed publisher (docs/inputs.md): a backup, the slate, pulled
+ * sources. Present = the channel plays out through the input selector (switches without restarting
+ * the encoder); absent = one publisher, and a publisher that leaves ends the stream after
+ * `reconnectGraceSeconds`. Exported for the registry and the ops API.
+ */
+export const channelInputsSchema = z
+  .object({
+    /** The active input delivered no video for this long: switch to the next healthy one (default 700 ms). */
+    inputLossMs: z.number().int().min(100).max(10_000).default(700).describe('No video from the active input for this many ms: switch (default 700)'),
+    /** `auto`: back to the primary once healthy for `failbackSeconds`; `manual`: only on an operator's command. */
+    failback: z.enum(['auto', 'manual']).default('auto').describe('auto: return to the primary once it is healthy for failbackSeconds; manual: only on POST .../input'),
+    /** Seconds the primary must be healthy before an automatic failback (default 5). */
+    failbackSeconds: z.number().min(0).max(3600).default(5).describe('Seconds the primary must be healthy before an automatic failback (default 5)'),
+    /** Seconds of slate, no input healthy, before the stream ends with EXT-X-ENDLIST (default 600). */
+    slateSeconds: z.number().min(0).max(86_400).default(600).describe('Seconds of slate with no healthy input before EXT-X-ENDLIST (default 600)'),
+    /** A picture shown as the slate; default a generated card with the channel's name. */
+    slateImage: z.string().min(1).max(4096).optional().describe('Picture file shown as the slate; default a card with the channel name'),
+    /** A URL livepipe pulls as the primary input (RTMP, SRT caller, HLS, RTSP, anything ffmpeg reads). */
+    source: z.string().min(1).max(4096).optional().describe('URL pulled as the primary input (rtmp://, srt://…?mode=caller, https://….m3u8, rtsp://, any ffmpeg URL)'),
+    /** A URL livepipe pulls as the backup input. */
+    backupSource: z.string().min(1).max(4096).optional().describe('URL pulled as the backup input'),
+  })
+  .strict();
+
+export type ChannelInputsConfig = z.infer<typeof channelInputsSchema>;
+
+/**
  * One channel definition, as in the YAML `channels:` list. Exported: the channel registry validates
  * API-made channels and its state file with it, and the ops API documents it in OpenAPI.
  */
@@ -45,6 +72,8 @@ export const channelSchema = z
       .describe('Publish key (RTMP ?key= or OBS stream key), 16-256 characters'),
     /** SRT listener for this channel; omitted = a port is allocated from `srt.portRange`. */
     srt: channelSrtSchema.optional(),
+    /** Backup input, slate and pulled sources (docs/inputs.md); omitted = one pushed publisher. */
+    inputs: channelInputsSchema.optional(),
   })
   .strict();
 

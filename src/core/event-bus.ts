@@ -20,6 +20,8 @@ export enum LivepipeEvent {
   LadderRestarted = 'channel:ladder-restarted',
   /** A publish was refused (bad key, unknown channel, busy, stopped channel); emitted by ingest and the channel. */
   PublishRefused = 'ingest:publish-refused',
+  /** A channel switched inputs (primary, backup, slate); emitted by the channel. */
+  InputSwitched = 'channel:input-switched',
 }
 
 export type TranscoderStateName = 'idle' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
@@ -31,13 +33,19 @@ export interface EventPayloads {
     previous: TranscoderStateName;
     reason?: string;
   };
-  [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; remoteAddress?: string };
+  /** `role`: which input of the channel (absent: the primary). */
+  [LivepipeEvent.PublishStarted]: { channel: string; protocol: 'rtmp' | 'srt'; role?: 'primary' | 'backup'; remoteAddress?: string };
   /** `detail`: why, in words, when the reason alone does not say (reason `unusable`: what is wrong with the media). */
-  [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; detail?: string };
+  [LivepipeEvent.PublishEnded]: { channel: string; protocol: 'rtmp' | 'srt'; role?: 'primary' | 'backup'; reason: string; detail?: string };
   /** `channel`: the channel whose upload queue saw the change (storage is shared, so others follow). */
   [LivepipeEvent.StorageHealth]: { healthy: boolean; error?: string; channel?: string };
   [LivepipeEvent.ChannelStateChanged]: { channel: string; state: ChannelState; previous: ChannelState; reason: string };
   [LivepipeEvent.LadderRestarted]: { channel: string; reason: string };
+  /**
+   * `from`/`to`: `primary`, `backup`, `slate` (`from` `none` never: the first selection is no switch);
+   * `kind`: `seamless` (the encoder kept running) or `restart` (a new encoder run).
+   */
+  [LivepipeEvent.InputSwitched]: { channel: string; from: string; to: string; reason: string; kind: 'seamless' | 'restart' };
   /** `reason`: a short code (`wrong-key`, `unknown-channel`, `busy`, `channel-stopped`…); never the key. */
   [LivepipeEvent.PublishRefused]: { channel: string; protocol: 'rtmp' | 'srt'; reason: string; remoteAddress?: string; detail?: string };
 }

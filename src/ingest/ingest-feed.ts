@@ -4,6 +4,11 @@ import type { Logger } from '../core/logger.js';
 
 export type IngestProtocol = 'rtmp' | 'srt';
 export type IngestFormat = 'flv' | 'mpegts';
+/**
+ * Which of a channel's inputs a feed is: its `primary` (every publish by default) or its `backup`
+ * (RTMP `?key=…&role=backup`; see `input-selector.ts`). One publisher per channel and role.
+ */
+export type InputRole = 'primary' | 'backup';
 
 /**
  * Why a publish ended; carried by `PublishEnded.reason`. The channel manager decides what follows
@@ -74,6 +79,8 @@ export interface IngestFeed {
   readonly channel: string;
   readonly protocol: IngestProtocol;
   readonly format: IngestFormat;
+  /** Which input of its channel this feed is; absent = `primary`. */
+  readonly role?: InputRole;
   /**
    * A new Readable of the live bytes, starting at a point a demuxer can start from: for FLV the file
    * header, onMetaData, the sequence headers and the media from the most recent keyframe; for
@@ -145,6 +152,7 @@ export abstract class LiveFeedBase implements IngestFeed {
     readonly channel: string,
     readonly protocol: IngestProtocol,
     readonly format: IngestFormat,
+    readonly role: InputRole = 'primary',
   ) {}
 
   abstract open(): Readable;
@@ -192,7 +200,7 @@ export abstract class LiveFeedBase implements IngestFeed {
 /**
  * The live feeds of this node, one per channel whatever the protocol, and the one place that emits
  * `PublishStarted` / `PublishEnded` (and, for ingest's refusals, `PublishRefused`). Enforces one
- * publisher per channel across RTMP and SRT.
+ * publisher per channel and input role across RTMP and SRT.
  */
 export class IngestFeedRegistry {
   private readonly feeds = new Map<string, LiveFeedBase>();
@@ -205,9 +213,9 @@ export class IngestFeedRegistry {
     this.log = logger.child({ component: 'ingest-feeds' });
   }
 
-  /** The live feed of a channel, if one is publishing. */
-  get(channel: string): IngestFeed | undefined {
-    return this.feeds.get(channel);
+  /** The live feed of a channel's input `role` (default the primary), if one is publishing. */
+  get(channel: string, role: InputRole = 'primary'): IngestFeed | undefined {
+    return this.feeds.get(feedKey(channel, role));
   }
 
   list(): IngestFeed[] {
@@ -215,8 +223,8 @@ export class IngestFeedRegistry {
   }
 
   /** Who holds the channel now, if anyone (to refuse a second publisher with a clear message). */
-  holder(channel: string): PublisherInfo | undefined {
-    return this.feeds.get(channel)?.info();
+  holder(channel: string, role: InputRole = 'primary'): PublisherInfo | undefined {
+    return this.feeds.get(feedKey(channel, role))?.info();
   }
 
   /**
@@ -224,17 +232,18 @@ export class IngestFeedRegistry {
    * nothing) if the channel already has a live publisher.
    */
   add(feed: LiveFeedBase, remoteAddress?: string): boolean {
-    if (this.feeds.has(feed.channel)) return false;
-    this.feeds.set(feed.channel, feed);
+    const key = feedKey(feed.channel, feed.role);
+    if (this.feeds.has(key)) return false;
+    this.feeds.set(key, feed);
     feed.onEnd((reason, detail) => {
-      if (this.feeds.get(feed.channel) === feed) this.feeds.delete(feed.channel);
-      const fields = { channel: feed.channel, protocol: feed.protocol, reason, ...(detail !== undefined ? { detail } : {}) };
+      if (this.feeds.get(key) === feed) this.feeds.delete(key);
+      const fields = { channel: feed.channel, protocol: feed.protocol, role: feed.role, reason, ...(detail !== undefined ? { detail } : {}) };
       if (reason === 'unusable') this.log.warn(fields, 'publish refused: unusable media');
       else this.log.info(fields, 'publish ended');
       this.bus.emit(LivepipeEvent.PublishEnded, fields);
     });
-    this.log.info({ channel: feed.channel, protocol: feed.protocol, remoteAddress }, 'publish started');
-    const payload: { channel: string; protocol: IngestProtocol; remoteAddress?: string } = { channel: feed.channel, protocol: feed.protocol };
+    this.log.info({ channel: feed.channel, protocol: feed.protocol, role: feed.role, remoteAddress }, 'publish started');
+    const payload: { channel: string; protocol: IngestProtocol; role: InputRole; remoteAddress?: string } = { channel: feed.channel, protocol: feed.protocol, role: feed.role };
     if (remoteAddress !== undefined) payload.remoteAddress = remoteAddress;
     this.bus.emit(LivepipeEvent.PublishStarted, payload);
     return true;
@@ -248,12 +257,23 @@ export class IngestFeedRegistry {
     this.bus.emit(LivepipeEvent.PublishRefused, { channel, protocol, reason, ...(remoteAddress !== undefined ? { remoteAddress } : {}) });
   }
 
-  /** Disconnects the channel's publisher; `PublishEnded` follows with reason `kicked`. False if none. */
-  kick(channel: string): boolean {
-    const feed = this.feeds.get(channel);
-    if (feed === undefined) return false;
-    this.log.info({ channel, protocol: feed.protocol }, 'kicking publisher');
-    feed.kick();
-    return true;
+  /**
+   * Disconnects the channel's publisher of input `role` (default: every input of the channel);
+   * `PublishEnded` follows with reason `kicked`. False if none.
+   */
+  kick(channel: string, role?: InputRole): boolean {
+    let kicked = false;
+    for (const r of role !== undefined ? [role] : (['primary', 'backup'] as const)) {
+      const feed = this.feeds.get(feedKey(channel, r));
+      if (feed === undefined) continue;
+      this.log.info({ channel, protocol: feed.protocol, role: r }, 'kicking publisher');
+      feed.kick();
+      kicked = true;
+    }
+    return kicked;
   }
+}
+
+function feedKey(channel: string, role: InputRole): string {
+  return role === 'primary' ? channel : `${channel}\u0000${role}`;
 }

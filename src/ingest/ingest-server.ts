@@ -1,6 +1,6 @@
 import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
-import { IngestFeedRegistry, type IngestFeed } from './ingest-feed.js';
+import { IngestFeedRegistry, type IngestFeed, type InputRole } from './ingest-feed.js';
 import { PublishAuthorizer, type ChannelRegistry } from './publish-auth.js';
 import { RtmpIngest, type RtmpIngestOptions } from './rtmp-ingest.js';
 import type { IngestShedMetrics } from './shed-reporter.js';
@@ -67,12 +67,13 @@ export class IngestServer {
     return this.srt?.sync() ?? Promise.resolve();
   }
 
-  feed(channel: string): IngestFeed | undefined {
-    return this.feeds.get(channel);
+  feed(channel: string, role: InputRole = 'primary'): IngestFeed | undefined {
+    return this.feeds.get(channel, role);
   }
 
-  kick(channel: string): boolean {
-    return this.feeds.kick(channel);
+  /** Drops the publisher of input `role`, or of every input of the channel. */
+  kick(channel: string, role?: InputRole): boolean {
+    return this.feeds.kick(channel, role);
   }
 
   /**

@@ -11,7 +11,7 @@ import { AdmissionStage, ConnectionAdmission, DEFAULT_ADMISSION_LIMITS, addressK
 import { rtmpCueOf } from './rtmp-cue-message.js';
 import { createNmsRtmp, decodeAmf0Data, decodeAmf0Values, routeNmsLogs, type NmsAvPacket, type NmsInvokeMessage, type NmsRtmp } from './nms-rtmp-protocol.js';
 import { refusalMessage, type PublishAuthorizer } from './publish-auth.js';
-import { parseRtmpPublishTarget } from './rtmp-stream-name.js';
+import { parseRtmpPublishTarget, type PublishRole } from './rtmp-stream-name.js';
 import { ShedReporter, type IngestShedMetrics } from './shed-reporter.js';
 import { flvDeclaredStreams, flvNoVideoReason, flvVideoDeadlineMs, type FlvDeclaredStreams } from './video-presence.js';
 
@@ -425,13 +425,14 @@ class RtmpSession {
       this.refuse('NetStream.Publish.Rejected', refusalMessage(decision.refusal), undefined);
       return;
     }
-    let holder = this.deps.registry.holder(target.channel);
-    const stale = this.staleFeed(target.channel);
+    const role = target.role;
+    let holder = this.deps.registry.holder(target.channel, role);
+    const stale = this.staleFeed(target.channel, role);
     if (holder !== undefined && stale !== undefined) {
       this.log.warn({ channel: target.channel, stalePublisher: { remoteAddress: holder.remoteAddress, lastDataAt: holder.lastDataAt } }, 'replacing a silent RTMP publisher with a new authenticated one');
       // For the channel manager this is the old publisher dropping: reason `disconnect`.
       stale.drop('disconnect');
-      holder = this.deps.registry.holder(target.channel);
+      holder = this.deps.registry.holder(target.channel, role);
     }
     if (holder !== undefined) {
       this.deps.registry.refused(target.channel, 'rtmp', 'busy', this.remote);
@@ -443,7 +444,7 @@ class RtmpSession {
       );
       return;
     }
-    const feed = new RtmpFeed(target.channel, this.remote, this, this.log.child({ channel: target.channel }), this.options);
+    const feed = new RtmpFeed(target.channel, role, this.remote, this, this.log.child({ channel: target.channel, role }), this.options);
     if (!this.deps.registry.add(feed, this.remote)) {
       this.refuse('NetStream.Publish.BadName', `channel ${target.channel} is already being published`, 'publish refused: channel already has a live publisher', { channel: target.channel });
       return;
@@ -457,8 +458,8 @@ class RtmpSession {
   }
 
   /** The RTMP feed holding `channel`, if its publisher has gone silent past `staleAfterMs`. */
-  private staleFeed(channel: string): RtmpFeed | undefined {
-    const feed = this.deps.registry.get(channel);
+  private staleFeed(channel: string, role: PublishRole): RtmpFeed | undefined {
+    const feed = this.deps.registry.get(channel, role);
     return feed instanceof RtmpFeed && feed.isStale(this.options.staleAfterMs ?? 5000) ? feed : undefined;
   }
 
@@ -514,12 +515,13 @@ class RtmpFeed extends LiveFeedBase {
 
   constructor(
     channel: string,
+    role: PublishRole,
     private readonly remoteAddress: string,
     private readonly session: { terminate(reason: PublishEndReason, detail?: string): void; isStale(ms: number): boolean },
     private readonly log: Logger,
     options: RtmpIngestOptions,
   ) {
-    super(channel, 'rtmp', 'flv');
+    super(channel, 'rtmp', 'flv', role);
     const fanoutOptions: ConstructorParameters<typeof FlvFanout>[0] = {};
     if (options.maxGopCacheBytes !== undefined) fanoutOptions.maxGopCacheBytes = options.maxGopCacheBytes;
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;

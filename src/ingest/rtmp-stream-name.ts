@@ -16,17 +16,32 @@
  */
 export const RTMP_APP = 'live';
 
+/**
+ * The input a publish feeds: `primary` unless the query says `role=backup` (the same key; a
+ * channel's backup encoder, see docs/inputs.md).
+ */
+export type PublishRole = 'primary' | 'backup';
+
 export type StreamNameParse =
-  | { ok: true; channel: string; key: string | undefined }
+  | { ok: true; channel: string; key: string | undefined; role: PublishRole }
   | { ok: false; error: string };
 
-/** Splits `name?query` and returns the `key` query parameter (the last one wins if repeated). */
-function splitQuery(raw: string): { path: string; key: string | undefined; hasQuery: boolean } {
+/** Splits `name?query` and returns the `key` and `role` query parameters (the last one wins if repeated). */
+function splitQuery(raw: string): { path: string; key: string | undefined; role: string | undefined; hasQuery: boolean } {
   const q = raw.indexOf('?');
-  if (q < 0) return { path: raw, key: undefined, hasQuery: false };
+  if (q < 0) return { path: raw, key: undefined, role: undefined, hasQuery: false };
   const params = new URLSearchParams(raw.slice(q + 1));
   const key = params.get('key') ?? undefined;
-  return { path: raw.slice(0, q), key, hasQuery: true };
+  const role = params.get('role') ?? undefined;
+  return { path: raw.slice(0, q), key, role, hasQuery: true };
+}
+
+/** `role=` of the app or stream name query; undefined role = primary. */
+function publishRole(...roles: Array<string | undefined>): PublishRole | { error: string } {
+  const given = roles.filter((r): r is string => r !== undefined);
+  const role = given[given.length - 1] ?? 'primary';
+  if (role !== 'primary' && role !== 'backup') return { error: `role must be "primary" or "backup", not "${role.slice(0, 20)}"` };
+  return role;
 }
 
 function trimSlashes(s: string): string {
@@ -43,13 +58,15 @@ export function parseRtmpPublishTarget(app: string, streamName: string): StreamN
   const name = splitQuery(streamName);
   const nameParts = trimSlashes(name.path).split('/');
   if (nameParts.some((p) => p === '')) return { ok: false, error: 'empty stream name' };
+  const role = publishRole(appQuery.role, name.role);
+  if (typeof role !== 'string') return { ok: false, error: role.error };
 
   if (appParts.length === 1) {
     // app "live": stream name is "{channel}", "{channel}?key=K" or "{channel}/{key}".
-    if (nameParts.length === 1) return { ok: true, channel: nameParts[0]!, key: name.key };
+    if (nameParts.length === 1) return { ok: true, channel: nameParts[0]!, key: name.key, role };
     if (nameParts.length === 2) {
       if (name.key !== undefined) return { ok: false, error: 'key given twice (path and ?key=)' };
-      return { ok: true, channel: nameParts[0]!, key: nameParts[1] };
+      return { ok: true, channel: nameParts[0]!, key: nameParts[1], role };
     }
     return { ok: false, error: 'stream name has too many path segments' };
   }
@@ -61,7 +78,7 @@ export function parseRtmpPublishTarget(app: string, streamName: string): StreamN
     const pathKey = nameParts[0]!;
     if (name.key !== undefined && pathKey !== channel) return { ok: false, error: 'key given twice (stream name and ?key=)' };
     // "rtmp://host/live/ch/ch?key=K" is the same as "rtmp://host/live/ch?key=K" with an instance.
-    return { ok: true, channel, key: name.key ?? pathKey };
+    return { ok: true, channel, key: name.key ?? pathKey, role };
   }
   return { ok: false, error: 'app has too many path segments' };
 }

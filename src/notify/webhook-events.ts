@@ -24,6 +24,8 @@ export const WEBHOOK_EVENT_TYPES = [
    * the supervisor restarts it after its backoff) or `operator` (restart, ladder change); `data.reason` says more.
    */
   'transcoder.restarting',
+  /** A channel switched inputs: `data.from`, `data.to` (`primary`, `backup`, `slate`), `data.reason`, `data.kind`. */
+  'input.switched',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -45,6 +47,7 @@ export const WEBHOOK_SOURCES = [
   LivepipeEvent.PublishRefused,
   LivepipeEvent.TranscoderState,
   LivepipeEvent.LadderRestarted,
+  LivepipeEvent.InputSwitched,
 ] as const;
 
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
@@ -64,6 +67,8 @@ export function webhookTypeOf<E extends WebhookSource>(event: E, payload: EventP
       return (payload as EventPayloads[LivepipeEvent.TranscoderState]).state === 'restarting' ? 'transcoder.restarting' : undefined;
     case LivepipeEvent.LadderRestarted:
       return 'transcoder.restarting';
+    case LivepipeEvent.InputSwitched:
+      return 'input.switched';
   }
   return undefined;
 }

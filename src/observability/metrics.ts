@@ -83,6 +83,12 @@ export interface TranscoderMetrics {
   setChannelRealtime(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
   /** A publish refused by admission; `reason` from `ADMISSION_REFUSALS`. */
   countAdmissionRefusal(reason: string): void;
+  /** The channel's selected input (`primary`, `backup`, `slate`; `none` before the first). */
+  setActiveInput(channel: string, active: string): void;
+  /** Whether each connected input of the channel is healthy (delivering video). */
+  setInputHealth(channel: string, role: 'primary' | 'backup', healthy: boolean | undefined): void;
+  /** One switch of the channel's input. */
+  countInputSwitch(channel: string, from: string, to: string): void;
 }
 
 /** The `reason` label values of `livepipe_admission_refusals_total` (transcode's `AdmissionRefusal`). */
@@ -172,6 +178,9 @@ export interface MetricsOptions {
   now?: () => number;
 }
 
+/** The inputs a channel can play out (`input-selector.ts`). */
+const SELECTABLE_INPUTS: readonly string[] = ['primary', 'backup', 'slate'];
+
 export class Metrics
   implements
     IngestMetrics,
@@ -192,6 +201,9 @@ export class Metrics
   private readonly encoderFps: Gauge<'channel'>;
   private readonly encoderSpeed: Gauge<'channel'>;
   private readonly transcoderRestarts: Counter<'channel'>;
+  private readonly activeInput: Gauge<'channel' | 'input'>;
+  private readonly inputHealthy: Gauge<'channel' | 'input'>;
+  private readonly inputSwitches: Counter<'channel' | 'from' | 'to'>;
   private readonly transcoderCrashLooping: Gauge<'channel'>;
   private readonly edgeLag: Gauge<'channel'>;
   private readonly channelBehind: Gauge<'channel'>;
@@ -268,6 +280,24 @@ export class Metrics
       name: 'livepipe_transcoder_restarts_total',
       help: 'ffmpeg (re)starts of the channel ladder after the first run.',
       labelNames: ['channel'],
+      registers,
+    });
+    this.activeInput = new Gauge({
+      name: 'livepipe_channel_active_input',
+      help: '1 for the input the channel is playing out (primary, backup, slate), 0 for the others.',
+      labelNames: ['channel', 'input'],
+      registers,
+    });
+    this.inputHealthy = new Gauge({
+      name: 'livepipe_channel_input_healthy',
+      help: '1 while the channel input delivers video (within inputLossMs), 0 when connected but silent; absent when not connected.',
+      labelNames: ['channel', 'input'],
+      registers,
+    });
+    this.inputSwitches = new Counter({
+      name: 'livepipe_channel_input_switches_total',
+      help: 'Switches of the channel input (primary, backup, slate), by origin and destination.',
+      labelNames: ['channel', 'from', 'to'],
       registers,
     });
     this.transcoderCrashLooping = new Gauge({
@@ -531,6 +561,24 @@ export class Metrics
     this.nodeCapacity = probe;
   }
 
+  setActiveInput(channel: string, active: string): void {
+    if (!isValidId(channel)) return;
+    this.noteSeries(channel);
+    for (const input of SELECTABLE_INPUTS) this.activeInput.set({ channel, input }, input === active ? 1 : 0);
+  }
+
+  setInputHealth(channel: string, role: 'primary' | 'backup', healthy: boolean | undefined): void {
+    if (!isValidId(channel)) return;
+    if (healthy === undefined) this.inputHealthy.remove({ channel, input: role });
+    else this.inputHealthy.set({ channel, input: role }, healthy ? 1 : 0);
+  }
+
+  countInputSwitch(channel: string, from: string, to: string): void {
+    if (!isValidId(channel) || !SELECTABLE_INPUTS.includes(from) || !SELECTABLE_INPUTS.includes(to)) return;
+    this.noteSeries(channel);
+    this.inputSwitches.inc({ channel, from, to });
+  }
+
   countPart(channel: string, rendition: string): void {
     if (this.track(channel, rendition)) this.parts.inc({ channel, rendition });
   }
@@ -642,6 +690,11 @@ export class Metrics
     this.ingestBitrate.remove({ channel });
     this.transcoderRestarts.remove({ channel });
     this.transcoderCrashLooping.remove({ channel });
+    for (const input of SELECTABLE_INPUTS) {
+      this.activeInput.remove({ channel, input });
+      this.inputHealthy.remove({ channel, input });
+      for (const to of SELECTABLE_INPUTS) this.inputSwitches.remove({ channel, from: input, to });
+    }
     this.encoderFps.remove({ channel });
     this.encoderSpeed.remove({ channel });
     this.edgeLag.remove({ channel });

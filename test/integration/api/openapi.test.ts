@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../src/api/api-routes.js';
 import { startServeFixture, type ServeFixtureWithTestApi } from '../../helpers/serve/serve-fixture.js';
+import { channelInputsSchema } from '../../../src/config/service-config.js';
 import { publish, type Publisher } from '../../helpers/ingest/media.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -48,7 +49,8 @@ describe('GET /api/v1/openapi.json', () => {
   });
 
   it('answers every documented operation over HTTP (no documented route is missing)', async () => {
-    await api.handle.registry.create({ id: 'probe', ladder: 'low-latency', key: PROBE_KEY });
+    // With an inputs block, so that forcing its input (POST …/input) applies too.
+    await api.handle.registry.create({ id: 'probe', ladder: 'low-latency', key: PROBE_KEY, inputs: channelInputsSchema.parse({}) });
     // Restart and kick while the publisher is live, stop before start, delete last.
     const order = ['/restart', '/kick', undefined, '/stop', '/start'];
     const rank = (operation: string): number => (operation.startsWith('DELETE') ? order.length : Math.max(2, order.findIndex((end) => end !== undefined && operation.endsWith(end))));
@@ -56,7 +58,7 @@ describe('GET /api/v1/openapi.json', () => {
     for (const operation of operations) {
       const [method, path] = operation.split(' ') as [string, string];
       // restart, kick and cues act on a publisher: a real one publishes first (again after a kick).
-      if (/\/(restart|kick|cues)$/.test(path) && api.handle.manager.get('probe')?.state !== 'live') {
+      if (/\/(restart|kick|cues|input)$/.test(path) && api.handle.manager.get('probe')?.state !== 'live') {
         publishers.push(publish(api.rtmpUrl('probe', PROBE_KEY), 'flv'));
         await waitFor(() => (api.handle.manager.get('probe')?.state === 'live' ? true : undefined), { timeoutMs: 45_000, message: 'probe live' });
       }
@@ -67,6 +69,8 @@ describe('GET /api/v1/openapi.json', () => {
           ? { id: 'made', key: 'made-key-0123456789' }
           : path.endsWith('/cues')
             ? { type: 'out' }
+            : path.endsWith('/input')
+              ? { input: 'primary' }
             : method === 'PATCH'
               ? { ladder: 'default' }
               : undefined;
@@ -103,7 +107,7 @@ describe('GET /api/v1/openapi.json', () => {
     expect(create.properties.srt.properties.passphrase).toMatchObject({ minLength: 10, maxLength: 79 });
     const patch = doc.paths['/api/v1/channels/{id}'].patch.requestBody.content['application/json'].schema;
     expect(patch.additionalProperties).toBe(false);
-    expect(Object.keys(patch.properties).sort()).toEqual(['key', 'ladder', 'srt']);
+    expect(Object.keys(patch.properties).sort()).toEqual(['inputs', 'key', 'ladder', 'srt']);
     expect(patch.properties.srt.anyOf.some((s: { type?: string }) => s.type === 'null')).toBe(true);
     const view = doc.paths['/api/v1/channels/{id}'].get.responses['200'].content['application/json'].schema;
     expect(view.properties.keyLast4).toBeDefined();

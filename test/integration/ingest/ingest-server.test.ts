@@ -73,7 +73,7 @@ describe('IngestServer: one publisher per channel across RTMP and SRT', () => {
     const pid = server.srt!.listenerPid('both');
     expect(pid).toBeDefined();
     await server.close();
-    expect(ended[ended.length - 1]).toEqual({ channel: 'both', protocol: 'srt', reason: 'shutdown' });
+    expect(ended[ended.length - 1]).toEqual({ channel: 'both', protocol: 'srt', role: 'primary', reason: 'shutdown' });
     expect(isAlive(pid!)).toBe(false);
     expect(server.feed('both')).toBeUndefined();
   });

@@ -140,7 +140,7 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     expect(probed.frames[0]?.key_frame).toBe(1);
     expect(registry.kick('obs')).toBe(true);
     await waitFor(() => ended.some((e) => e.channel === 'obs'), { timeoutMs: 20_000, message: 'obs end' });
-    expect(ended.find((e) => e.channel === 'obs')).toEqual({ channel: 'obs', protocol: 'rtmp', reason: 'kicked' });
+    expect(ended.find((e) => e.channel === 'obs')).toEqual({ channel: 'obs', protocol: 'rtmp', role: 'primary', reason: 'kicked' });
     expect(registry.get('obs')).toBeUndefined();
     expect(await pub.exited).not.toBe(0);
   });
@@ -173,6 +173,6 @@ describe('RTMP ingest with a real ffmpeg publisher', () => {
     expect(await endReason).toBe('disconnect');
     await consumerEnded;
     expect(registry.get('news')).toBeUndefined();
-    expect(ended.find((e) => e.channel === 'news')).toEqual({ channel: 'news', protocol: 'rtmp', reason: 'disconnect' });
+    expect(ended.find((e) => e.channel === 'news')).toEqual({ channel: 'news', protocol: 'rtmp', role: 'primary', reason: 'disconnect' });
   });
 });

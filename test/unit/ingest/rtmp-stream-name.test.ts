@@ -17,7 +17,20 @@ describe('parseRtmpPublishTarget', () => {
     ['live?x=1', 'news?key=K1', 'news', 'K1'],
     ['/live', 'news?key=K1', 'news', 'K1'],
   ])('app %s, name %s → channel %s, key %s', (app, name, channel, key) => {
-    expect(parseRtmpPublishTarget(app, name)).toEqual({ ok: true, channel, key });
+    expect(parseRtmpPublishTarget(app, name)).toEqual({ ok: true, channel, key, role: 'primary' });
+  });
+
+  it.each([
+    ['live', 'news?key=K1&role=backup', 'backup'],
+    ['live', 'news?role=primary&key=K1', 'primary'],
+    ['live/news', 'K1?role=backup', 'backup'],
+    ['live?role=backup', 'news?key=K1', 'backup'],
+  ])('app %s, name %s → role %s', (app, name, role) => {
+    expect(parseRtmpPublishTarget(app, name)).toMatchObject({ ok: true, channel: 'news', key: 'K1', role });
+  });
+
+  it('refuses an unknown role', () => {
+    expect(parseRtmpPublishTarget('live', 'news?key=K1&role=spare')).toEqual({ ok: false, error: 'role must be "primary" or "backup", not "spare"' });
   });
 
   it.each([
@@ -59,9 +72,9 @@ describe('parseRtmpPublishTarget', () => {
     const key = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/);
     fc.assert(
       fc.property(id, key, (channel, k) => {
-        expect(parseRtmpPublishTarget('live', `${channel}?key=${k}`)).toEqual({ ok: true, channel, key: k });
-        expect(parseRtmpPublishTarget('live', `${channel}/${k}`)).toEqual({ ok: true, channel, key: k });
-        expect(parseRtmpPublishTarget(`live/${channel}`, k)).toEqual({ ok: true, channel, key: k });
+        expect(parseRtmpPublishTarget('live', `${channel}?key=${k}`)).toEqual({ ok: true, channel, key: k, role: 'primary' });
+        expect(parseRtmpPublishTarget('live', `${channel}/${k}`)).toEqual({ ok: true, channel, key: k, role: 'primary' });
+        expect(parseRtmpPublishTarget(`live/${channel}`, k)).toEqual({ ok: true, channel, key: k, role: 'primary' });
       }),
     );
   });

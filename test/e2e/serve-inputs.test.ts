@@ -1,0 +1,187 @@
+/**
+ * Backup inputs and the slate (issue 14), through a real `serve`: an RTMP primary and an RTMP
+ * backup (`role=backup`, same key) from ffmpeg, hls.js in Chromium playing all along, the LL-HLS
+ * rule checker on every playlist read. The primary dies → the backup plays; both die → the slate
+ * plays; the primary returns → it plays again; an operator forces the backup and the slate through
+ * the ops API. Every switch is seamless: the encoder never restarts (one transcoder run), no
+ * discontinuity, the media sequence only grows, no EXT-X-ENDLIST. Then a pulled HLS source (the
+ * channel's own origin output) as another channel's backup, which disappears and returns.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkMediaPlaylist, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
+import { launchBrowser, startPlayer, type Player } from '../helpers/player/hls-player.js';
+import { getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import type { Publisher } from '../helpers/ingest/media.js';
+import { waitFor } from '../helpers/wait.js';
+
+const KEY = 'inputs-key-0123456789';
+const RENDITIONS = ['360p', 'audio'];
+const INPUTS = { inputLossMs: 600, failbackSeconds: 2, slateSeconds: 120 };
+
+/** Reads every rendition's playlist until stopped; every text goes through the LL-HLS checks. */
+function monitor(serve: ServeFixture, channel: string): { violations: string[]; texts: string[]; stop(): Promise<void> } {
+  const violations: string[] = [];
+  const texts: string[] = [];
+  const history = new Map(RENDITIONS.map((r) => [r, new PlaylistHistoryChecker()]));
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const rendition of RENDITIONS) {
+        const { status, text } = await getText(`${serve.live(channel)}/${rendition}/playlist.m3u8`);
+        if (status !== 200) continue;
+        texts.push(text);
+        for (const v of [...checkMediaPlaylist(text), ...history.get(rendition)!.check(text)]) violations.push(`${rendition}: ${v}`);
+      }
+      await new Promise((r) => setTimeout(r, 400));
+    }
+  })();
+  return {
+    violations,
+    texts,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+describe('backup input and slate (serve)', () => {
+  let serve: ServeFixture;
+  let browser: Browser;
+  let player: Player | undefined;
+  const publishers: Publisher[] = [];
+
+  const view = async (id = 'tv') => (await serve.api('GET', `/api/v1/channels/${id}`)).json;
+  const waitActive = (input: string, id = 'tv') =>
+    waitFor(async () => ((await view(id))?.input?.active === input ? true : undefined), { timeoutMs: 30_000, message: `${id} plays ${input}` });
+  const lastMsn = async (id = 'tv') => ((await view(id))?.mediaSequence as number | undefined) ?? -1;
+  const advances = async (id = 'tv') => {
+    const from = await lastMsn(id);
+    await waitFor(async () => ((await lastMsn(id)) >= from + 2 ? true : undefined), { timeoutMs: 20_000, message: `${id} keeps publishing segments` });
+  };
+  const publishPrimary = () => serve.publish(serve.rtmpUrl('tv', KEY), 'flv', { seconds: 600 });
+  const publishBackup = () => serve.publish(`${serve.rtmpUrl('tv', KEY)}&role=backup`, 'flv', { seconds: 600, video: { size: '640x360', rate: 30 } });
+
+  beforeAll(async () => {
+    serve = await startServeFixture({ channels: [{ id: 'tv', key: KEY, ladder: 'constrained', inputs: INPUTS }] });
+    browser = await launchBrowser();
+  }, 60_000);
+
+  afterAll(async () => {
+    await player?.close();
+    await browser?.close();
+    for (const p of publishers) await p.stop();
+    await serve?.close();
+  });
+
+  it('switches primary → backup → slate → primary and on operator command, seamlessly, while hls.js plays', async () => {
+    let primary = publishPrimary();
+    let backup = publishBackup();
+    await waitActive('primary');
+    await waitFor(async () => ((await view())?.input?.inputs?.find((i: { role: string; healthy: boolean }) => i.role === 'backup')?.healthy ? true : undefined), {
+      timeoutMs: 30_000,
+      message: 'backup healthy',
+    });
+    await advances();
+    const watch = monitor(serve, 'tv');
+    player = await startPlayer(browser, `${serve.live('tv')}/master.m3u8`);
+    // Chromium starts slowly on a loaded machine: a generous wait, then the player must be playing.
+    const warm = await player.waitFor((s) => s.currentTime > 1, 90_000);
+    expect(warm.currentTime, `player did not start: ${JSON.stringify(warm.fatalErrors)}`).toBeGreaterThan(1);
+
+    // The primary dies: the backup takes over.
+    await primary.stop();
+    await waitActive('backup');
+    await advances();
+    // Both die: the slate.
+    await backup.stop();
+    await waitActive('slate');
+    await advances();
+    expect((await view()).state).toBe('live');
+    // The primary returns: back to it.
+    primary = publishPrimary();
+    await waitActive('primary');
+    await advances();
+
+    // Operator: the backup is not connected → 409; once it is, a forced switch there and to the slate.
+    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'backup' })).status).toBe(409);
+    backup = publishBackup();
+    await waitFor(async () => ((await view())?.input?.inputs?.find((i: { role: string; healthy: boolean }) => i.role === 'backup')?.healthy ? true : undefined), {
+      timeoutMs: 30_000,
+      message: 'backup healthy again',
+    });
+    const forced = await serve.api('POST', '/api/v1/channels/tv/input', { input: 'backup' });
+    expect(forced.status).toBe(200);
+    expect(forced.json.input.active).toBe('backup');
+    expect(forced.json.input.forced).toBe('backup');
+    await advances();
+    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'slate' })).json.input.active).toBe('slate');
+    await advances();
+    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'primary' })).json.input.active).toBe('primary');
+    await advances();
+    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'bogus' })).status).toBe(400);
+
+    const stats = await player.stats();
+    await watch.stop();
+    publishers.push(primary, backup);
+
+    const final = await view();
+    // One encoder run through every switch: none restarted the encoder.
+    expect(final.transcoder.runId).toBe(1);
+    expect(final.input.switches).toBeGreaterThanOrEqual(6);
+    expect(watch.violations).toEqual([]);
+    expect(watch.texts.some((t) => t.includes('#EXT-X-ENDLIST'))).toBe(false);
+    expect(watch.texts.some((t) => t.includes('#EXT-X-DISCONTINUITY\n'))).toBe(false);
+    expect(stats.fatalErrors).toEqual([]);
+    expect(stats.currentTime).toBeGreaterThan(warm.currentTime + 10);
+
+    const metrics = await getText(`${serve.apiBase}/metrics`);
+    expect(metrics.text).toMatch(/livepipe_channel_input_switches_total\{channel="tv",from="primary",to="backup"\} [1-9]/);
+    expect(metrics.text).toMatch(/livepipe_channel_active_input\{channel="tv",input="primary"\} 1/);
+    const switchLines = serve.logs.entries().filter((l) => l.msg === 'input switched');
+    expect(switchLines.length).toBeGreaterThanOrEqual(6);
+  }, 300_000);
+
+  it('pulls an HLS source as a backup (channels made through the API), and follows it when it disappears and returns', async () => {
+    for (const p of publishers.splice(0)) await p.stop();
+    await player?.close();
+    player = undefined;
+    expect((await serve.api('DELETE', '/api/v1/channels/tv')).status).toBe(204);
+    // The pulled source: another channel's own LL-HLS output.
+    expect((await serve.api('POST', '/api/v1/channels', { id: 'src', key: `${KEY}-src`, ladder: 'constrained' })).status).toBe(201);
+    let source = serve.publish(serve.rtmpUrl('src', `${KEY}-src`), 'flv', { seconds: 600 });
+    await waitFor(async () => ((await lastMsn('src')) >= 2 ? true : undefined), { timeoutMs: 60_000, message: 'src publishes' });
+    const relayInputs = { ...INPUTS, inputLossMs: 1000, backupSource: `${serve.live('src')}/master.m3u8` };
+    const created = await serve.api('POST', '/api/v1/channels', { id: 'relay', key: `${KEY}-relay`, ladder: 'constrained', inputs: relayInputs });
+    expect(created.status).toBe(201);
+    const relayPrimary = serve.publish(serve.rtmpUrl('relay', `${KEY}-relay`), 'flv', { seconds: 600 });
+    await waitActive('primary', 'relay');
+    const pulledHealthy = () =>
+      waitFor(async () => ((await view('relay'))?.input?.inputs?.find((i: { role: string; healthy: boolean; kind: string }) => i.role === 'backup' && i.kind === 'pull')?.healthy ? true : undefined), {
+        timeoutMs: 60_000,
+        message: 'the pulled backup is healthy',
+      });
+    await pulledHealthy();
+    const watch = monitor(serve, 'relay');
+    await advances('relay');
+
+    await relayPrimary.stop();
+    await waitActive('backup', 'relay');
+    await advances('relay');
+    // The pulled source disappears (its publisher stops): the slate; it returns: the backup again.
+    await source.stop();
+    await waitActive('slate', 'relay');
+    source = serve.publish(serve.rtmpUrl('src', `${KEY}-src`), 'flv', { seconds: 600 });
+    await waitActive('backup', 'relay');
+    await advances('relay');
+    await watch.stop();
+    publishers.push(source);
+
+    const relay = await view('relay');
+    expect(relay.transcoder.runId).toBe(1);
+    expect(relay.input.inputs.find((i: { role: string }) => i.role === 'backup').kind).toBe('pull');
+    expect(watch.violations).toEqual([]);
+    expect(watch.texts.some((t) => t.includes('#EXT-X-ENDLIST'))).toBe(false);
+  }, 300_000);
+});
