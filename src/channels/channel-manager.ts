@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
 import type { IngestFeed } from '../ingest/ingest-feed.js';
 import type { ChannelRegistry } from './channel-registry.js';
-import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
+import { Channel, routePublishEvents, type ChannelLeadershipPort, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from './channel-service.js';
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
@@ -37,6 +37,8 @@ export interface ChannelManagerOptions {
   /** Allocates SRT ports to channels that have SRT settings without an explicit port. */
   srtPorts: { base: number; count: number };
   stallTimeoutMs?: number;
+  /** Cluster mode: each channel writes only while it holds its lease (`cluster/channel-leases.ts`). */
+  leadership?: ChannelLeadershipPort;
 }
 
 /**
@@ -216,6 +218,7 @@ export class ChannelManager implements ChannelService {
       reconnectGraceMs: this.options.reconnectGraceSeconds * 1000,
       ...(this.options.encoderGiveUpSeconds !== undefined ? { encoderGiveUpMs: this.options.encoderGiveUpSeconds * 1000 } : {}),
       ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
+      ...(this.options.leadership !== undefined ? { leadership: this.options.leadership } : {}),
     });
     this.channels.set(id, channel);
     return channel;
