@@ -5,7 +5,7 @@
  *   notify                         webhooks: a bus subscriber that calls out; on the floor only
  *   config · storage · hls · mp4 · ladder · scte35   leaves: depend only on the row above
  *   ingest · transcode · package   the data path; transcode and package meet only through ladder's run contract
- *   channels                       one channel = feed → supervisor → packager
+ *   channels · cluster             one channel = feed → supervisor → packager; leases and shared state in Redis
  *   origin · api                   HTTP faces; origin reads storage and hls, never transcode or ingest
  *   app, then cli                  builders and the component runner; cli only parses flags
  *
@@ -80,11 +80,26 @@ module.exports = {
       to: { path: layer('origin', 'api', 'app', 'cli') },
     },
     {
+      name: 'cluster-beside-channels',
+      comment:
+        'cluster (Redis: leases, the write gate, shared state) sits beside channels: it knows storage, config and the bottom rows, never the data path, channels or the faces; channels declare the ports cluster implements.',
+      severity: 'error',
+      from: { path: layer('cluster') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'config', 'storage', 'hls', 'cluster') },
+    },
+    {
+      name: 'channels-not-cluster',
+      severity: 'error',
+      comment: 'channels declare the leadership port (channels/channel.ts); the app plugs the cluster in.',
+      from: { path: layer('channels') },
+      to: { path: layer('cluster') },
+    },
+    {
       name: 'origin-reads-storage-and-hls',
       severity: 'error',
-      comment: 'The origin serves what storage holds and the playlist model says; never transcode, ingest, package or channels.',
+      comment: 'The origin serves what storage holds and the playlist model says (woken by cluster notifications); never transcode, ingest, package or channels.',
       from: { path: layer('origin') },
-      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'origin') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'cluster', 'origin') },
     },
     {
       name: 'api-below-app',

@@ -49,7 +49,8 @@ describe('cluster: two serve nodes, one writer, failover', () => {
         reconnectGraceSeconds: 10,
         channels: [{ id: CHANNEL, ladder: 'constrained', key: KEY }],
       },
-      { env: s3.env() },
+      // A loaded machine (other ffmpeg work) can take long to start a node.
+      { env: s3.env(), startTimeoutMs: 90_000 },
     );
     nodes.push(node);
     return node;

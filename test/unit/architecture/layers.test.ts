@@ -89,6 +89,12 @@ describe('layering', () => {
       ['package', 'scte35', ''],
       ['transcode', 'scte35', 'transcode-not-package'],
       ['origin', 'scte35', 'origin-reads-storage-and-hls'],
+      ['cluster', 'storage', ''],
+      ['cluster', 'channels', 'cluster-beside-channels'],
+      ['cluster', 'package', 'cluster-beside-channels'],
+      ['channels', 'cluster', 'channels-not-cluster'],
+      ['origin', 'cluster', ''],
+      ['app', 'cluster', ''],
     ];
 
     it.each(cases)('%s → %s is reported by [%s]', async (from, to, rules) => {
