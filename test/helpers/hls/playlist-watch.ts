@@ -66,3 +66,30 @@ export class PlaylistWatch {
     }
   }
 }
+
+/**
+ * Polls every watch's playlist (`fetchText(rendition)`: its text, or undefined when not served) every
+ * `intervalMs` until the returned stop is called; stop resolves once the loop has ended.
+ */
+export function followPlaylists(
+  watches: readonly PlaylistWatch[],
+  fetchText: (rendition: string) => Promise<string | undefined>,
+  intervalMs = 100,
+): () => Promise<void> {
+  let polling = true;
+  const loop = (async () => {
+    while (polling) {
+      await Promise.all(
+        watches.map(async (w) => {
+          const text = await fetchText(w.rendition);
+          if (text !== undefined) w.observeText(text);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return async () => {
+    polling = false;
+    await loop;
+  };
+}
