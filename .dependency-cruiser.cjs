@@ -5,8 +5,8 @@
  *   notify                         webhooks: a bus subscriber that calls out; on the floor only
  *   config · storage · hls · mp4 · ladder · scte35   leaves: depend only on the row above
  *   ingest · transcode · package   the data path; transcode and package meet only through ladder's run contract
- *   channels                       one channel = feed → supervisor → packager
- *   cluster                        Redis: shared registry, writer leases, playlist notifications (above channels and notify)
+ *   channels · cluster             one channel = feed → supervisor → packager; cluster: writer leases, the write gate,
+ *                                  playlist notifications in Redis (beside channels; only origin, api, app and cli import it)
  *   origin · api                   HTTP faces; origin reads storage and hls, never transcode or ingest
  *   app, then cli                  builders and the component runner; cli only parses flags
  *
@@ -81,23 +81,24 @@ module.exports = {
       to: { path: layer('origin', 'api', 'app', 'cli') },
     },
     {
-      name: 'cluster-below-the-faces',
+      name: 'cluster-beside-channels',
+      comment:
+        'cluster (Redis: leases, the write gate, playlist notifications) sits beside channels: it knows storage, config, hls and the bottom rows, never the data path, channels or the faces; channels declare the ports cluster implements.',
       severity: 'error',
-      comment: 'cluster (Redis: shared registry, writer leases, playlist notifications) sits above channels and notify; origin, api and app use it, it uses none of them.',
       from: { path: layer('cluster') },
-      to: { path: layer('origin', 'api', 'app', 'cli') },
+      to: { path: '^src/', pathNot: layer('core', 'observability', 'config', 'storage', 'hls', 'cluster') },
     },
     {
       name: 'only-faces-and-app-import-cluster',
       severity: 'error',
-      comment: 'Nothing below the cluster module knows of Redis: only origin, api, app and cli import it.',
+      comment: 'Nothing below the faces knows of Redis: channels declare ports (channels/channel.ts) and the app plugs the cluster in; only origin, api, app and cli import it.',
       from: { path: '^src/', pathNot: layer('cluster', 'origin', 'api', 'app', 'cli') },
       to: { path: layer('cluster') },
     },
     {
       name: 'origin-reads-storage-and-hls',
       severity: 'error',
-      comment: 'The origin serves what storage holds and the playlist model says (and, clustered, is told when it changes); never transcode, ingest, package or channels.',
+      comment: 'The origin serves what storage holds and the playlist model says (woken by cluster notifications); never transcode, ingest, package or channels.',
       from: { path: layer('origin') },
       to: { path: '^src/', pathNot: layer('core', 'observability', 'storage', 'hls', 'cluster', 'origin') },
     },

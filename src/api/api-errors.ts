@@ -28,6 +28,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.StorageUnavailable]: 503,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Closed]: 503,
+  [ErrorCode.Fenced]: 503,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -33,7 +33,7 @@ const renditionStatsSchema = z.object({
 export const channelViewSchema = z.object({
   id: z.string(),
   ladder: z.string(),
-  state: z.enum(['idle', 'live', 'reconnecting', 'stopped', 'failed']),
+  state: z.enum(['idle', 'live', 'reconnecting', 'standby', 'stopped', 'failed']),
   stateReason: z.string().optional().describe('Why the channel is in its state (its last transition, or the encoder failing while live)'),
   keyLast4: z.string().describe('Last 4 characters of the publish key (the key itself is never returned)'),
   publisher: z

@@ -17,6 +17,7 @@ import { buildIngest } from './build-ingest.js';
 import { DeferredIngestPort, packagerFactory, type PlaylistSink, type PlaylistStoredSink } from './channel-pipeline.js';
 import { component, type Component } from './component.js';
 import type { PendingObjects } from '../storage/pending-objects.js';
+import type { BuiltCluster } from './build-cluster.js';
 
 export interface ChannelPipelineSettings {
   config: ServiceConfig;
@@ -37,6 +38,8 @@ export interface ChannelPipelineSettings {
   costSeeds?: LadderCostSeeds;
   /** The origin's port for channel views: the bound one once listening (`origin.port: 0`). */
   originPort(): number;
+  /** Cluster mode: the writer lease of each channel, and its write gate over `storage`. */
+  cluster?: Pick<BuiltCluster, 'leadership' | 'fencedStorage'>;
 }
 
 export interface BuiltChannelPipeline {
@@ -51,7 +54,21 @@ export interface BuiltChannelPipeline {
  * and the embedded origin. The ports between the stages are in `channel-pipeline.ts`.
  */
 export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltChannelPipeline {
-  const { config, registry, bus, logger, metrics, storage, playlists, stored, pending, laddersDir, originPort } = settings;
+  const { config, registry, bus, logger, metrics, storage, playlists, stored, pending, laddersDir, originPort, cluster } = settings;
+  const packagerSettings = {
+    storage,
+    bus,
+    logger,
+    metrics,
+    dvrWindowSeconds: config.dvrWindowSeconds,
+    playlists,
+    ...(stored !== undefined ? { stored } : {}),
+    ...(pending !== undefined ? { pending } : {}),
+  };
+  const singleNodePackager = packagerFactory(packagerSettings);
+  // Cluster mode: everything a channel's packager and upload queue write passes its write gate.
+  const createPackager =
+    cluster === undefined ? singleNodePackager : (channel: string) => packagerFactory({ ...packagerSettings, storage: cluster.fencedStorage(storage, channel) })(channel);
   const { capacity } = config;
   const admission = new Admission({
     maxLadders: config.maxChannels,
@@ -74,7 +91,8 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
     bus,
     logger,
     loadLadder: (name) => loadLadder(name, laddersDir),
-    createPackager: packagerFactory({ storage, bus, logger, metrics, dvrWindowSeconds: config.dvrWindowSeconds, playlists, ...(stored !== undefined ? { stored } : {}), ...(pending !== undefined ? { pending } : {}) }),
+    createPackager,
+    ...(cluster !== undefined ? { leadership: cluster.leadership } : {}),
     admission,
     metrics,
     // A wildcard bind has no name of its own: views show localhost.

@@ -13,6 +13,7 @@ import { DEFAULT_LADDERS_DIR, listLadders } from '../ladder/ladder-loader.js';
 import { Metrics } from '../observability/metrics.js';
 import type { OriginServer } from '../origin/origin-server.js';
 import { buildChannelPipeline, loadLadderCostSeeds } from './build-channel-pipeline.js';
+import { buildCluster, type BuiltCluster } from './build-cluster.js';
 import { buildOpsApi } from './build-ops-api.js';
 import { buildEmbeddedOrigin } from './build-origin.js';
 import { buildStorage } from './build-storage.js';
@@ -67,6 +68,20 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
   const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics }) : undefined;
+  // Cluster mode (docs/cluster.md): a Redis connection, writer leases, heartbeats.
+  const cluster: BuiltCluster | undefined =
+    config.cluster === undefined
+      ? undefined
+      : buildCluster({
+          config: config.cluster,
+          logger,
+          metrics,
+          configuredApiPort: config.api.port,
+          ports: () => ({
+            apiPort: api.isListening() ? api.port : config.api.port,
+            originPort: origin.server.isListening() ? origin.server.address().port : config.origin.port,
+          }),
+        });
   metrics.trackUploadBacklog(() => ({ objects: origin.pending.size, bytes: origin.pending.bytes }));
   const channels = buildChannelPipeline({
     config,
@@ -82,6 +97,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     ...(costSeeds !== undefined ? { costSeeds } : {}),
     // The bound port: with `origin.port: 0` (any free port) the configured one says nothing.
     originPort: () => (origin.server.isListening() ? origin.server.address().port : config.origin.port),
+    ...(cluster !== undefined ? { cluster } : {}),
   });
   const uploadHealth = uploadHealthReadinessCheck(bus);
   const { api, component: apiComponent } = buildOpsApi({
@@ -110,6 +126,8 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     webhooks.component,
     component('upload-health', { close: () => uploadHealth.close() }),
     storageComponent,
+    // Before the registry (which reads Redis in cluster mode); closed after the channels released their leases.
+    ...(cluster !== undefined ? [cluster.component] : []),
     component('registry', registry),
     // Channels may come from the config file or from the state file of the ops API: checked once
     // the registry has loaded both.

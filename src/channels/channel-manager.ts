@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { ChannelPublishSettings, ChannelRegistry as IngestChannelRegistry } from '../ingest/publish-auth.js';
 import type { IngestFeed, InputRole } from '../ingest/ingest-feed.js';
 import type { ChannelRegistry } from './channel-registry.js';
-import { Channel, routePublishEvents, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
+import { Channel, routePublishEvents, type ChannelLeadershipPort, type ChannelMetricsPort, type ChannelPackagerPort } from './channel.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView, NodeView } from './channel-service.js';
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 import type { NodeCapacity, TranscodeAdmission } from '../transcode/admission.js';
@@ -46,6 +46,8 @@ export interface ChannelManagerOptions {
   realtime?: RealtimeTrackerOptions;
   /** The node's transcoding capacity for `GET /api/v1/node` (admission's snapshot). */
   nodeCapacity?: () => NodeCapacity;
+  /** Cluster mode: each channel writes only while it holds its lease (`cluster/channel-leases.ts`). */
+  leadership?: ChannelLeadershipPort;
 }
 
 /**
@@ -235,6 +237,7 @@ export class ChannelManager implements ChannelService {
       ...(this.options.encoderGiveUpSeconds !== undefined ? { encoderGiveUpMs: this.options.encoderGiveUpSeconds * 1000 } : {}),
       ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
       ...(this.options.realtime !== undefined ? { realtime: this.options.realtime } : {}),
+      ...(this.options.leadership !== undefined ? { leadership: this.options.leadership } : {}),
     });
     this.channels.set(id, channel);
     channel.startPulls();

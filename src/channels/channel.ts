@@ -8,6 +8,7 @@ import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
 import type { RealtimeStatus, RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
+import { probeStream, type InputProbe } from '../transcode/input-probe.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
 import { ChannelInputs } from './channel-inputs.js';
@@ -54,6 +55,20 @@ export interface ChannelMetricsPort {
   countInputSwitch?(channel: string, from: string, to: string): void;
 }
 
+/**
+ * Cluster mode: the channel's writer lease (implemented by `cluster/channel-leases.ts`). Without it
+ * the channel always writes (one node on its own).
+ */
+export interface ChannelLeadershipPort {
+  /**
+   * Wants the lease of `channel`: `onChange(true)` once this node holds it, `onChange(false)` when it
+   * is lost. Returns the release (stops wanting it, and hands it over at once if held).
+   */
+  claim(channel: string, onChange: (held: boolean) => void): () => Promise<void>;
+  /** How long a lease lasts without renewal, ms: how long a node waits for one it wants before giving up. */
+  readonly leaseTtlMs: number;
+}
+
 /** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
 export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'>;
 
@@ -80,6 +95,8 @@ export interface ChannelDeps {
   stallTimeoutMs?: number;
   /** Thresholds of the below-realtime detection (default: `RealtimeTracker`'s). */
   realtime?: RealtimeTrackerOptions;
+  /** Cluster mode: write only while holding the channel's lease. */
+  leadership?: ChannelLeadershipPort;
   /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
   createSupervisor?: (options: TranscoderSupervisorOptions) => ChannelSupervisorPort;
 }
@@ -131,12 +148,19 @@ export class Channel {
   private refusedPublish = false;
   /** The backup input, slate and pulled sources, when the channel has an `inputs:` block. */
   private inputs: ChannelInputs | undefined;
+  /** Cluster mode: releases the claim on the lease (set while claiming). */
+  private releaseLease: (() => Promise<void>) | undefined;
+  /** Cluster mode: this node holds the lease (always true without leadership). */
+  private leader: boolean;
+  /** Cluster mode: the standby's probe of its open feed, so a takeover skips ffprobe (~0.6 s or more). */
+  private standbyProbe: { feed: IngestFeed; probe: InputProbe } | undefined;
 
   constructor(
     private spec: ChannelConfig,
     private readonly deps: ChannelDeps,
   ) {
     this.logger = deps.logger.child({ component: 'channel', channel: spec.id });
+    this.leader = deps.leadership === undefined;
     deps.metrics?.setChannelState(spec.id, 'idle');
     this.inputs = this.createInputs();
   }
@@ -256,7 +280,14 @@ export class Channel {
       this.offFeedCues?.();
       this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
       this.refusedPublish = false;
-      await this.startLadder();
+      if (this.leader) {
+        await this.startLadder();
+        return;
+      }
+      // Cluster mode, lease held elsewhere: keep the feed open and take over when the lease is free.
+      this.setState('standby', 'another node writes the channel');
+      this.probeForStandby(feed);
+      this.claimLease();
     });
   }
 
@@ -264,6 +295,97 @@ export class Channel {
     this.logger.warn({ protocol, role, reason }, 'publish refused: the channel takes no pushed input of this role');
     this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol, reason });
     this.deps.kickPublisher(this.spec.id, role);
+  }
+
+  /** Hot standby: probes the open feed once now, so that a takeover starts ffmpeg at once. */
+  private probeForStandby(feed: IngestFeed): void {
+    if (this.standbyProbe?.feed === feed) return;
+    const source = feed.open();
+    probeStream(source, feed.format)
+      .then(({ probe, stream }) => {
+        if (this.feed === feed) this.standbyProbe = { feed, probe };
+        stream.destroy();
+      })
+      .catch((err: unknown) => this.logger.debug({ err: errorMessage(err) }, 'standby probe failed: a takeover probes again'))
+      .finally(() => source.destroy());
+  }
+
+  /** Cluster mode: wants the lease (idempotent); the holder's changes come in serialized. */
+  private claimLease(): void {
+    const leadership = this.deps.leadership;
+    if (leadership === undefined || this.releaseLease !== undefined) return;
+    this.releaseLease = leadership.claim(this.spec.id, (held) => {
+      this.serialize(() => this.onLeadership(held)).catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'lease change not followed'));
+    });
+  }
+
+  /** Cluster mode: stops wanting the lease, handing it over at once if held. */
+  private async dropLease(): Promise<void> {
+    const release = this.releaseLease;
+    this.releaseLease = undefined;
+    this.leader = this.deps.leadership === undefined;
+    await release?.();
+  }
+
+  /**
+   * Cluster mode: the lease came (take over: a fresh packager resumes the playlists the previous
+   * writer stored, the ladder starts on the open feed — a discontinuity, MSN continuing) or went
+   * (stop the ladder; the write gate has refused this node's writes since its deadline anyway).
+   */
+  private async onLeadership(held: boolean): Promise<void> {
+    if (this.releaseLease === undefined) return;
+    this.leader = held;
+    if (held) {
+      if (this.closed || this.state === 'stopped' || this.feed === undefined || this.supervisor !== undefined) return;
+      this.logger.info('writer lease acquired: taking over the channel');
+      await this.discardPackager();
+      await this.startLadder();
+      return;
+    }
+    this.logger.warn('writer lease lost: stopping the ladder, keeping the feed as a standby');
+    await this.stopLadder();
+    await this.discardPackager();
+    if (this.feed !== undefined && this.state !== 'stopped' && !this.closed) this.setState('standby', 'writer lease lost');
+  }
+
+  /**
+   * Closes the packager without waiting for what it cannot store any more (a fenced-off node's
+   * uploads fail at the write gate). The next packager reads the stored playlists afresh.
+   */
+  private async discardPackager(): Promise<void> {
+    const packager = this.packager;
+    this.packager = undefined;
+    packager?.close().catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'packager of a lost lease did not close cleanly'));
+  }
+
+  /**
+   * Cluster mode, no publisher here: takes the lease for one write (ending the stream), unless
+   * another node holds it beyond `2 × TTL` (it has a publisher: the stream goes on there).
+   */
+  private async withLeaseOnce(work: (packager: ChannelPackagerPort) => Promise<void>): Promise<void> {
+    const leadership = this.deps.leadership!;
+    let release: (() => Promise<void>) | undefined;
+    const held = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2 * leadership.leaseTtlMs);
+      release = leadership.claim(this.spec.id, (ok) => {
+        if (ok) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
+    try {
+      if (!held) return;
+      const packager = await this.deps.createPackager(this.spec.id);
+      try {
+        await packager.restore?.();
+        await work(packager);
+      } finally {
+        await packager.close();
+      }
+    } finally {
+      await release?.();
+    }
   }
 
   /** `detail`: for reason `unusable`, what is wrong with the media (becomes the failure reason). */
@@ -284,6 +406,14 @@ export class Channel {
         return;
       }
       await this.stopLadder();
+      if (this.deps.leadership !== undefined) {
+        // Cluster mode: what the ladder packaged is stored under the lease, then the lease goes at
+        // once — a standby with the same feed, or the node the publisher reconnects to, takes over
+        // without waiting for the TTL. The grace period's end takes it again to end the stream.
+        if (this.leader) await this.packager?.close();
+        this.packager = undefined;
+        await this.dropLease();
+      }
       if (reason === 'unusable' && this.state !== 'stopped' && !this.closed) {
         // Ingest refused the media (no video…): the channel fails with that reason, which is clearer
         // than whatever the transcoder's probe made of the truncated feed. The next publish retries.
@@ -309,6 +439,9 @@ export class Channel {
   restore(): Promise<void> {
     return this.serialize(async () => {
       if (this.closed || this.state !== 'idle' || this.feed !== undefined) return;
+      // Cluster mode: the stored playlists belong to whichever node writes the channel; a node reads
+      // them when it takes the lease, not when it starts.
+      if (this.deps.leadership !== undefined) return;
       const packager = await this.ensurePackager();
       const found = await packager.restore?.();
       if (found === undefined || found.restored === 0) return;
@@ -328,7 +461,8 @@ export class Channel {
         this.graceTimer = undefined;
         if (this.state !== 'reconnecting') return;
         this.logger.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher did not come back: ending the stream');
-        await this.packager?.endStream();
+        if (this.deps.leadership !== undefined) await this.withLeaseOnce((packager) => packager.endStream());
+        else await this.packager?.endStream();
         this.setState('idle', 'grace period over');
       });
     }, this.deps.reconnectGraceMs);
@@ -356,7 +490,7 @@ export class Channel {
         await this.inputs.close();
         this.inputs = this.createInputs();
       }
-      await this.packager?.endStream();
+      if (this.leader) await this.packager?.endStream();
     });
   }
 
@@ -498,6 +632,7 @@ export class Channel {
       await this.inputs?.close();
       await this.packager?.close();
       this.packager = undefined;
+      await this.dropLease();
     });
   }
 
@@ -519,7 +654,11 @@ export class Channel {
       ladder: ladder.ladder,
       input: { kind: 'stdin', format: feed.format },
       // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
-      ...(this.lastRun !== undefined && this.lastRunFeed === feed ? { knownProbe: this.lastRun.probe } : {}),
+      ...(this.lastRun !== undefined && this.lastRunFeed === feed
+        ? { knownProbe: this.lastRun.probe }
+        : this.standbyProbe?.feed === feed
+          ? { knownProbe: this.standbyProbe.probe }
+          : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
       openInput: () => (inputs !== undefined ? feed : (this.feed ?? feed)).open(),
       bus: this.deps.bus,

@@ -10,6 +10,11 @@ export type ChannelState =
   | 'live'
   /** The publisher left; waiting out the reconnect grace period. */
   | 'reconnecting'
+  /**
+   * Cluster mode: a publisher is connected (the feed is kept open) but another node holds the
+   * channel's writer lease; this node takes over when that lease expires or is released.
+   */
+  | 'standby'
   /** Stopped by an operator: publishes are refused until `start`. */
   | 'stopped'
   /**
@@ -20,4 +25,4 @@ export type ChannelState =
   | 'failed';
 
 /** Every state, in the order metrics and docs list them. */
-export const CHANNEL_STATES: readonly ChannelState[] = ['idle', 'live', 'reconnecting', 'stopped', 'failed'];
+export const CHANNEL_STATES: readonly ChannelState[] = ['idle', 'live', 'reconnecting', 'standby', 'stopped', 'failed'];

@@ -37,6 +37,11 @@ export const ErrorCode = {
   Unavailable: 'UNAVAILABLE',
   /** The component is closed. */
   Closed: 'CLOSED',
+  /**
+   * Cluster mode: a write refused because this node does not hold the channel's writer lease (or its
+   * renewal is overdue): another node may be writing the channel.
+   */
+  Fenced: 'FENCED',
   /** A bug: something that should not happen did (details are in the log, not the response). */
   Internal: 'INTERNAL',
 } as const;

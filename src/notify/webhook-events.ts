@@ -14,6 +14,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'channel.idle',
   'channel.live',
   'channel.reconnecting',
+  /** Cluster mode: this node has the channel's publisher, another node writes it (hot standby). */
+  'channel.standby',
   'channel.stopped',
   'channel.failed',
   'publish.started',

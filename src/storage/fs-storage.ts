@@ -163,7 +163,7 @@ export class FsStorage implements ObjectStorage {
       try {
         signal?.throwIfAborted();
         if (this.ioMode === 'inline' && body.byteLength <= INLINE_MAX_BYTES) {
-          this.timedInline('put', () => putInline(tmp, path, body, this.fsync));
+          this.timedInline('put', () => putInline(tmp, path, body, this.fsync, options.beforeSend));
         } else {
           try {
             await writeNewFile(tmp, body, this.fsync);
@@ -175,6 +175,7 @@ export class FsStorage implements ObjectStorage {
             await writeNewFile(tmp, body, this.fsync);
           }
           signal?.throwIfAborted();
+          options.beforeSend?.();
           await rename(tmp, path);
           if (this.fsync) await syncDirectory(dirname(path));
         }
@@ -394,7 +395,7 @@ function writeNewFile(path: string, body: Uint8Array, fsync: boolean): Promise<v
  * synchronous calls. Throws the raw errno error; `put` removes the temporary file on failure, as for
  * the asynchronous path.
  */
-function putInline(tmp: string, path: string, body: Uint8Array, fsync: boolean): void {
+function putInline(tmp: string, path: string, body: Uint8Array, fsync: boolean, beforeSend: (() => void) | undefined): void {
   try {
     writeNewFileSync(tmp, body, fsync);
   } catch (err) {
@@ -402,6 +403,7 @@ function putInline(tmp: string, path: string, body: Uint8Array, fsync: boolean):
     mkdirSync(dirname(path), { recursive: true });
     writeNewFileSync(tmp, body, fsync);
   }
+  beforeSend?.();
   renameSync(tmp, path);
   if (fsync) syncDirectorySync(dirname(path));
 }

@@ -13,6 +13,19 @@ export interface PutOptions {
    * happen or happened completely; it never leaves a partial object.
    */
   signal?: AbortSignal;
+  /**
+   * User metadata stored with the object (S3: `x-amz-meta-<name>`; the filesystem driver keeps none).
+   * Cluster mode records the writer's fencing epoch and node id here (`cluster/fenced-storage.ts`).
+   * Names: lower-case letters, digits and `-`.
+   */
+  metadata?: Readonly<Record<string, string>>;
+  /**
+   * Called synchronously right before the write leaves the process — on every attempt, as the last
+   * step before the request is handed to the socket (S3) or before the rename that publishes the file
+   * (filesystem). Throwing refuses the write. The cluster's write gate: a node frozen between an
+   * earlier check and the send re-checks its lease deadline here when it wakes.
+   */
+  beforeSend?: () => void;
 }
 
 export interface StoredObject {

@@ -153,17 +153,28 @@ export class S3Storage implements ObjectStorage {
     assertSafeKey(key);
     return this.ops.run(async () => {
       try {
-        await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-            Body: body,
-            ContentLength: body.byteLength,
-            ContentType: options.contentType,
-            CacheControl: options.cacheControl,
-          }),
-          options.signal ? { abortSignal: options.signal } : {},
-        );
+        const command = new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentType: options.contentType,
+          CacheControl: options.cacheControl,
+          ...(options.metadata !== undefined ? { Metadata: { ...options.metadata } } : {}),
+        });
+        const { beforeSend } = options;
+        if (beforeSend !== undefined) {
+          // The innermost middleware of the stack: runs on every attempt, after signing and retries,
+          // immediately before the request handler writes the request to its socket.
+          command.middlewareStack.add(
+            (next) => (args) => {
+              beforeSend();
+              return next(args);
+            },
+            { step: 'deserialize', priority: 'low', name: 'livepipeBeforeSend' },
+          );
+        }
+        await this.client.send(command, options.signal ? { abortSignal: options.signal } : {});
       } catch (err) {
         throw this.error('put', key, err);
       }

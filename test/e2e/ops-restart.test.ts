@@ -10,72 +10,15 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { parsePrometheusText, sampleValue } from '../helpers/observability/prometheus-text-parser.js';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
+import { checkRenditionSet } from '../helpers/hls/llhls-rules.js';
+import { PlaylistWatch } from '../helpers/hls/playlist-watch.js';
 import type { Publisher } from '../helpers/ingest/media.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
-import { playlistFacts, type PlaylistFacts } from '../helpers/hls/playlist-facts.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'restart-e2e-key-0123456789';
 const RENDITIONS = ['360p', 'audio'];
-
-/** Everything seen in one rendition's playlist over time. */
-class PlaylistWatch {
-  lastMediaSequence = -1;
-  lastMsn = -1;
-  readonly violations: string[] = [];
-  /** msn → discontinuity number (EXT-X-DISCONTINUITY-SEQUENCE + tags up to it), as first seen. */
-  readonly discontinuityNumber = new Map<number, number>();
-  /** msn of every segment seen preceded by EXT-X-DISCONTINUITY. */
-  readonly discontinuityAt = new Set<number>();
-  /** msn → init segment named by its EXT-X-MAP. */
-  readonly mapOf = new Map<number, string>();
-  polls = 0;
-  latestText = '';
-  private readonly history = new PlaylistHistoryChecker();
-
-  constructor(readonly rendition: string) {}
-
-  /** The LL-HLS rules (test/helpers/hls/llhls-rules.ts) on every new version of the playlist. */
-  observeText(text: string): void {
-    if (text === this.latestText) return;
-    this.latestText = text;
-    const others = RENDITIONS.filter((r) => r !== this.rendition);
-    for (const v of [...checkMediaPlaylist(text, { otherRenditions: others }), ...this.history.check(text)]) {
-      if (!this.violations.includes(v) && this.violations.length < 20) this.violations.push(v);
-    }
-    this.observe(playlistFacts(text));
-  }
-
-  observe(facts: PlaylistFacts): void {
-    this.polls++;
-    if (facts.mediaSequence < this.lastMediaSequence) this.violations.push(`media sequence went back ${this.lastMediaSequence} → ${facts.mediaSequence}`);
-    if (facts.lastMsn < this.lastMsn) this.violations.push(`last msn went back ${this.lastMsn} → ${facts.lastMsn}`);
-    this.lastMediaSequence = facts.mediaSequence;
-    this.lastMsn = facts.lastMsn;
-    let number = facts.discontinuitySequence;
-    let previous = facts.mediaSequence - 1;
-    let previousEnd = -Infinity;
-    for (const s of facts.segments) {
-      if (s.msn !== previous + 1) this.violations.push(`msn ${s.msn} follows ${previous}`);
-      previous = s.msn;
-      // Wall-clock time never goes backwards, across discontinuities too (1 ms: PDT is printed in ms).
-      if (s.programDateTime < previousEnd - 1) this.violations.push(`PDT of ${s.msn} is ${previousEnd - s.programDateTime} ms before the end of ${s.msn - 1}`);
-      previousEnd = s.programDateTime + 1000 * s.duration;
-      if (s.discontinuity) {
-        number++;
-        this.discontinuityAt.add(s.msn);
-      }
-      const known = this.discontinuityNumber.get(s.msn);
-      if (known === undefined) this.discontinuityNumber.set(s.msn, number);
-      else if (known !== number) this.violations.push(`segment ${s.msn} moved from discontinuity ${known} to ${number}`);
-      const map = this.mapOf.get(s.msn);
-      if (map === undefined) this.mapOf.set(s.msn, s.mapUri);
-      else if (map !== s.mapUri) this.violations.push(`segment ${s.msn} changed init ${map} → ${s.mapUri}`);
-    }
-  }
-}
 
 describe('operator restarts while hls.js plays', () => {
   let serve: ServeFixture;
@@ -97,7 +40,7 @@ describe('operator restarts while hls.js plays', () => {
   });
 
   it('three restarts: playback continues, one discontinuity each, numbers only increase', async () => {
-    const watches = RENDITIONS.map((r) => new PlaylistWatch(r));
+    const watches = RENDITIONS.map((r) => new PlaylistWatch(r, RENDITIONS));
     let polling = true;
     const poller = (async () => {
       while (polling) {

@@ -285,7 +285,13 @@ export interface ServeCli {
 
 export async function startServeCli(
   file: Record<string, unknown> = {},
-  options: { keepDataDir?: string; /** Extra environment of the CLI (e.g. AWS credentials for s3:// storage). */ env?: NodeJS.ProcessEnv } = {},
+  options: {
+    keepDataDir?: string;
+    /** Extra environment of the CLI (e.g. AWS credentials for s3:// storage). */
+    env?: NodeJS.ProcessEnv;
+    /** How long a start may take until /healthz answers, ms (default 30 s). */
+    startTimeoutMs?: number;
+  } = {},
 ): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
   const [originPort, apiPort, rtmpPort] = (await freePorts(3)) as [number, number, number];
@@ -308,7 +314,7 @@ export async function startServeCli(
     const cli = runCli(['serve', '--config', configFile], options.env);
     try {
       await Promise.race([
-        waitForHttp(`${apiBase}/healthz`, 30_000),
+        waitForHttp(`${apiBase}/healthz`, options.startTimeoutMs ?? 30_000),
         cli.exited.then((code) => {
           throw new Error(`serve exited (${code}) during start: ${cli.stderr().slice(-2000)}`);
         }),

@@ -146,13 +146,20 @@ describe('cluster settings', () => {
 
   it('come from the file or from LIVEPIPE_REDIS_URL and LIVEPIPE_NODE_ID, the environment winning', () => {
     const fromFile = buildServiceConfig({ cluster: { redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a' } }, {}, {});
-    expect(fromFile.cluster).toEqual({ redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a' });
+    const lease = { ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 };
+    expect(fromFile.cluster).toEqual({ redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a', lease });
     const fromEnv = buildServiceConfig(
       { cluster: { redis: 'redis://10.0.0.5:6379' } },
       { LIVEPIPE_REDIS_URL: 'rediss://user:pw@redis.internal:6380/2', LIVEPIPE_NODE_ID: 'node-2' },
       {},
     );
-    expect(fromEnv.cluster).toEqual({ redis: 'rediss://user:pw@redis.internal:6380/2', nodeId: 'node-2' });
+    expect(fromEnv.cluster).toEqual({ redis: 'rediss://user:pw@redis.internal:6380/2', nodeId: 'node-2', lease });
+  });
+
+  it('take lease timings, refusing ones that leave no room for two renewals before the write deadline', () => {
+    const cluster = buildServiceConfig({ cluster: { redis: 'redis://r:6379', lease: { ttlMs: 3000, renewIntervalMs: 1000 } } }, {}, {}).cluster;
+    expect(cluster?.lease).toEqual({ ttlMs: 3000, renewIntervalMs: 1000, safetyMarginMs: 300 });
+    expect(() => buildServiceConfig({ cluster: { redis: 'redis://r:6379', lease: { ttlMs: 1500, renewIntervalMs: 700 } } }, {}, {})).toThrow(/cluster\.lease/);
   });
 
   it('refuse a URL that is not redis:// and a node id with a slash, naming the setting', () => {

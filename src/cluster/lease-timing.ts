@@ -1,0 +1,101 @@
+/**
+ * The timing of one writer lease, as pure state: when this node may still write, and when it should
+ * renew. No timers, no Redis: `ChannelLeases` feeds it the instants (monotonic ms, `performance.now()`).
+ *
+ * Why the deadline counts from when a renewal was SENT: Redis starts the new expiry when it executes
+ * the PEXPIRE, which is at or after the moment we sent it. So `sentAt + ttl` is never later than the
+ * expiry Redis holds, whatever the network and Redis took. A node writes only before
+ * `sentAt + ttl − safetyMargin`; the margin covers clock-rate drift between the hosts and the time
+ * between the write gate's check and the bytes leaving the process. A frozen process (SIGSTOP, a long
+ * GC pause) checks the same deadline when it wakes, at the write gate itself, before any timer had a
+ * chance to run: it finds the deadline past and writes nothing.
+ */
+
+/** Lease settings (the service config's `cluster.lease`). */
+export interface LeaseTimingSettings {
+  /** Expiry of the lease key in Redis, ms (default 1500). */
+  ttlMs: number;
+  /** How often the holder renews, ms (default 400; at most a third of the TTL). */
+  renewIntervalMs: number;
+  /** How long before the TTL runs out (from the renewal's send time) the holder stops writing, ms (default 300). */
+  safetyMarginMs: number;
+}
+
+export const DEFAULT_LEASE_TIMING: LeaseTimingSettings = Object.freeze({ ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 });
+
+/** Throws unless the settings leave a holder time to renew before it must stop writing. */
+export function validateLeaseTiming(settings: LeaseTimingSettings): void {
+  const { ttlMs, renewIntervalMs, safetyMarginMs } = settings;
+  if (!(ttlMs > 0 && renewIntervalMs > 0 && safetyMarginMs >= 0)) throw new RangeError('lease timings must be positive');
+  if (safetyMarginMs >= ttlMs) throw new RangeError(`lease safetyMarginMs (${safetyMarginMs}) must be below ttlMs (${ttlMs})`);
+  // Two renewals must fit in the writable window, so one lost renewal does not stop the writer.
+  if (2 * renewIntervalMs > ttlMs - safetyMarginMs) {
+    throw new RangeError(`lease renewIntervalMs (${renewIntervalMs}) must be at most half of ttlMs − safetyMarginMs (${ttlMs - safetyMarginMs})`);
+  }
+}
+
+/**
+ * One held lease: its epoch (the fencing token) and the instant this node may write until. Created
+ * when an acquisition succeeded (sent at `sentAt`), extended by each confirmed renewal.
+ */
+export class LeaseTiming {
+  private writableUntilMs: number;
+  /** Send time of the latest confirmed renewal (or of the acquisition). */
+  private confirmedSentAt: number;
+
+  constructor(
+    readonly epoch: number,
+    sentAt: number,
+    private readonly settings: LeaseTimingSettings,
+  ) {
+    this.confirmedSentAt = sentAt;
+    this.writableUntilMs = sentAt + settings.ttlMs - settings.safetyMarginMs;
+  }
+
+  /** A renewal sent at `sentAt` was confirmed by Redis (the key was still ours). */
+  renewed(sentAt: number): void {
+    // Replies can arrive out of order only across reconnects; an older send never moves the deadline back.
+    if (sentAt <= this.confirmedSentAt) return;
+    this.confirmedSentAt = sentAt;
+    this.writableUntilMs = sentAt + this.settings.ttlMs - this.settings.safetyMarginMs;
+  }
+
+  /** Until when (monotonic ms) this node may write under the lease. */
+  get writableUntil(): number {
+    return this.writableUntilMs;
+  }
+
+  /**
+   * The earliest instant Redis may expire the key (send time of the last confirmed renewal + TTL):
+   * past it, another node may hold the lease, so this node counts it lost. Between `writableUntil`
+   * and this the gate is shut but a late renewal reply can still reopen it (a stalled event loop).
+   */
+  get expiresAt(): number {
+    return this.confirmedSentAt + this.settings.ttlMs;
+  }
+
+  /** Whether a write may start at `now`. */
+  writable(now: number): boolean {
+    return now < this.writableUntilMs;
+  }
+
+  /** How long ago the last confirmed renewal was sent, ms (the lease's age as `/api/v1/cluster` shows it). */
+  age(now: number): number {
+    return Math.max(0, now - this.confirmedSentAt);
+  }
+}
+
+/** The lease key's value: who holds it and under which epoch. */
+export function leaseValue(nodeId: string, epoch: number): string {
+  return `${nodeId}:${epoch}`;
+}
+
+/** Parses `leaseValue`'s output (node ids may contain `:`? no: they are `[A-Za-z0-9._-]`). */
+export function parseLeaseValue(value: string | null | undefined): { nodeId: string; epoch: number } | undefined {
+  if (value === null || value === undefined) return undefined;
+  const at = value.lastIndexOf(':');
+  if (at <= 0) return undefined;
+  const epoch = Number(value.slice(at + 1));
+  if (!Number.isSafeInteger(epoch) || epoch < 1) return undefined;
+  return { nodeId: value.slice(0, at), epoch };
+}
