@@ -34,6 +34,7 @@ export type OperationId =
   | 'startChannel'
   | 'kickChannel'
   | 'cueChannel'
+  | 'streamEvents'
   | 'getOpenApi'
   | 'getHealth'
   | 'getReadiness'
@@ -171,6 +172,23 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
       409: { description: 'The channel is not live, or an in cue with no break open' },
     },
   },
+  {
+    operationId: 'streamEvents',
+    method: 'GET',
+    path: '/api/v1/events',
+    summary:
+      'Server-sent events (text/event-stream): a `snapshot` of every channel, then every bus event (`channel:state`, ' +
+      '`ingest:publish-started`…) with the channel\'s view after it, and `stats` every 2 s (the live channels\' views, ' +
+      'every channel id; also the heartbeat). A client too slow to read is dropped',
+    tag: 'channels',
+    auth: true,
+    audit: false,
+    channelParam: false,
+    responses: {
+      200: { description: 'The event stream, open until the client leaves or the server shuts down', text: 'text/event-stream' },
+      503: { description: 'As many event streams as the server allows are open' },
+    },
+  },
   action('restartChannel', 'restart', 'Restart the ladder workers (viewers continue across a discontinuity)'),
   action('stopChannel', 'stop', 'Stop the ladder and refuse publishes until start'),
   action('startChannel', 'start', 'Accept publishes again after stop'),
@@ -245,6 +263,8 @@ export interface ApiReply {
   /** Raw body with its content type. */
   text?: { body: string; contentType: string };
   headers?: Record<string, string>;
+  /** The server takes the response over as the event stream (`GET /api/v1/events`). */
+  eventStream?: true;
 }
 
 export interface ApiCall {
@@ -267,7 +287,7 @@ export interface ApiHandlerDependencies {
 }
 
 /** A view as it may leave the process: through the schema, so unknown fields (a stray key) are stripped. */
-function publicView(view: ChannelView): z.infer<typeof channelViewSchema> {
+export function publicView(view: ChannelView): z.infer<typeof channelViewSchema> {
   const parsed = channelViewSchema.safeParse(view);
   if (!parsed.success) {
     throw new Error(`channel service returned a view that breaks the ChannelView contract: ${parsed.error.message}`);
@@ -327,6 +347,10 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       const accepted = await channels().cue(id, request);
       note({ cue: accepted.id, type: accepted.type });
       return { status: 202, json: cueAcceptedSchema.parse(accepted) };
+    },
+    streamEvents: async () => {
+      channels();
+      return { status: 200, eventStream: true };
     },
     getOpenApi: async () => ({ status: 200, json: deps.openApiDocument() }),
     getHealth: async () => ({ status: 200, json: { status: 'ok' } }),
