@@ -21,7 +21,7 @@ describe('web console', () => {
   let browser: Browser;
   let page: Page;
   const card = () => page.locator('article[data-channel="demo"]');
-  const videoTime = () => card().locator('video').evaluate((video: HTMLVideoElement) => video.currentTime);
+  const videoTime = () => card().locator('video').evaluate((video) => (video as unknown as { currentTime: number }).currentTime);
 
   beforeAll(async () => {
     serve = await startServeFixture({ reconnectGraceSeconds: 1, channels: [{ id: 'demo', ladder: 'low-latency', key: KEY }] }, { token: TOKEN });
@@ -58,7 +58,7 @@ describe('web console', () => {
     expect(await card().getByTestId('state').textContent()).toBe('idle');
     await expect.poll(() => page.getByRole('status', { name: 'Live updates' }).textContent(), { timeout: 10_000 }).toBe('Live updates on');
     // The token is kept for this tab only, never as a cookie.
-    expect(await page.evaluate(() => sessionStorage.getItem('livepipe.apiToken'))).toBe(TOKEN);
+    expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('livepipe.apiToken'))).toBe(TOKEN);
     expect(await page.context().cookies()).toEqual([]);
   });
 

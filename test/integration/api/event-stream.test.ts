@@ -162,7 +162,7 @@ describe('GET /api/v1/events and the console files', () => {
     expect(again.status).toBe(304);
     const missing = await fetch(`${serve.apiBase}/assets/nothing.js`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('NOT_FOUND');
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
 
   it('refuses state-changing calls a browser marks as coming from another site, even with the token', async () => {
