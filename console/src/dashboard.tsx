@@ -6,7 +6,7 @@ import { EMPTY_STATE, applyMessage, sortedChannels, withChannel, type ConsoleSta
 import { CreateChannelForm } from './create-channel-form.js';
 import { keyFromBytes } from './format.js';
 
-type Connection = 'connecting' | 'live' | 'reconnecting';
+type Connection = 'connecting' | 'live' | 'reconnecting' | 'paused';
 
 interface Notice {
   text: string;
@@ -14,6 +14,13 @@ interface Notice {
   /** A secret shown once (a generated or rotated key): the operator copies it now. */
   secret?: string;
 }
+
+const CONNECTION_TEXT: Record<Connection, string> = {
+  connecting: 'Connecting…',
+  live: 'Live updates on',
+  reconnecting: 'Reconnecting…',
+  paused: 'Paused while hidden',
+};
 
 /** First reconnection delay after the stream drops; doubles up to {@link MAX_RECONNECT_MS}. */
 const FIRST_RECONNECT_MS = 1_000;
@@ -43,9 +50,28 @@ export function Dashboard({ client, onLogout, onUnauthorized }: { client: ApiCli
         .finally(() => fetching.delete(id));
     };
     // Reads the event stream; when it drops, reconnects with backoff (the server pushes, the console never polls).
+    // A hidden tab lets its stream go and takes a fresh snapshot when shown again: a browser opens at
+    // most 6 HTTP/1.1 connections to one host, and every open stream holds one.
+    let stream: AbortController | undefined;
+    let wake: (() => void) | undefined;
+    const onVisibility = (): void => {
+      if (document.hidden) stream?.abort();
+      else wake?.();
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    abort.signal.addEventListener('abort', () => {
+      stream?.abort();
+      wake?.();
+    });
     void (async () => {
       let delay = FIRST_RECONNECT_MS;
       while (!abort.signal.aborted) {
+        if (document.hidden) {
+          setConnection('paused');
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        stream = new AbortController();
         try {
           const ended = await client.streamEvents((message) => {
             setConnection('live');
@@ -53,7 +79,7 @@ export function Dashboard({ client, onLogout, onUnauthorized }: { client: ApiCli
             const applied = applyMessage(current.current, message);
             update(applied.state);
             for (const id of applied.missing) fetchMissing(id);
-          }, abort.signal);
+          }, stream.signal);
           if (ended.retryMs !== undefined) delay = Math.max(delay, ended.retryMs);
         } catch (err) {
           if (abort.signal.aborted) return;
@@ -63,12 +89,16 @@ export function Dashboard({ client, onLogout, onUnauthorized }: { client: ApiCli
           }
         }
         if (abort.signal.aborted) return;
+        if (document.hidden) continue;
         setConnection('reconnecting');
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, MAX_RECONNECT_MS);
       }
     })();
-    return () => abort.abort();
+    return () => {
+      document.removeEventListener('visibilitychange', onVisibility);
+      abort.abort();
+    };
   }, [client]);
 
   const run = async <T,>(label: string, call: () => Promise<T>, after: (result: T) => Notice | undefined): Promise<void> => {
@@ -120,7 +150,7 @@ export function Dashboard({ client, onLogout, onUnauthorized }: { client: ApiCli
           {channels.length} channel{channels.length === 1 ? '' : 's'}, {live} live
         </p>
         <p class={`connection connection-${connection}`} role="status" aria-label="Live updates">
-          {connection === 'live' ? 'Live updates on' : connection === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+          {CONNECTION_TEXT[connection]}
         </p>
         {client.token !== undefined && (
           <button type="button" class="quiet" onClick={onLogout}>
