@@ -165,11 +165,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, CPU_PHASE_SECONDS * 1000));
     for (let round = 0; round < CPU_ROUNDS; round++) {
       idle.push(await cpuPercent(sleep));
-      const open = await openConsoles();
+      // Fresh browsers each round: nothing of an earlier round (closed contexts, caches) carries over.
+      const roundBrowsers = [await launchBrowser(), await launchBrowser()];
+      const open = [];
+      for (let i = 0; i < CONSOLES; i++) open.push(await openConsole(roundBrowsers[Math.floor(i / CONSOLES_PER_BROWSER)]!, serve.apiBase));
       // Opening costs are not the steady state: settle, then measure.
       await new Promise((r) => setTimeout(r, 2_000));
       withConsoles.push(await cpuPercent(sleep));
-      await Promise.all(open.map((c) => c.context.close()));
+      const stillOpen = open.filter((c) => !c.page.isClosed()).length;
+      if (stillOpen !== CONSOLES) throw new Error(`only ${stillOpen} of ${CONSOLES} consoles stayed open during the phase`);
+      await Promise.all(roundBrowsers.map((b) => b.close()));
       await new Promise((r) => setTimeout(r, 2_000));
     }
     await publisher.stop();
