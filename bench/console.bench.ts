@@ -142,7 +142,9 @@ export async function run(): Promise<Record<string, unknown>> {
     return open;
   };
   try {
+    const progress = (what: string): boolean => process.stderr.write(`console bench: ${what}\n`);
     const load = await firstLoad(browser, serve.apiBase);
+    progress('first load measured');
 
     // hls.js, fetched when the first preview opens: its size as served (the gzip twin is what goes out).
     const assets = (await loadConsoleAssets())!;
@@ -152,10 +154,12 @@ export async function run(): Promise<Record<string, unknown>> {
     const single = await eventToUpdate(serve, [probe.page]);
     await probe.context.close();
 
+    progress('delay with one console measured');
     const consoles = await openConsoles();
     const tenDelays = await eventToUpdate(serve, consoles.map((c) => c.page));
     await Promise.all(consoles.map((c) => c.context.close()));
 
+    progress('delay with ten consoles measured');
     // CPU on a live node: one channel publishing, no console vs 10 consoles, alternately.
     const publisher = publishTestPattern(serve, id(0), `console-bench-key-0-0123456789`, 600);
     await waitFor(() => (serve.state(id(0)) === 'live' ? true : undefined), { timeoutMs: 60_000, message: 'channel live' });
@@ -172,6 +176,7 @@ export async function run(): Promise<Record<string, unknown>> {
       // Opening costs are not the steady state: settle, then measure.
       await new Promise((r) => setTimeout(r, 2_000));
       withConsoles.push(await cpuPercent(sleep));
+      progress(`cpu round ${round + 1}: ${idle[round]} % without, ${withConsoles[round]} % with ${CONSOLES} consoles`);
       const stillOpen = open.filter((c) => !c.page.isClosed()).length;
       if (stillOpen !== CONSOLES) throw new Error(`only ${stillOpen} of ${CONSOLES} consoles stayed open during the phase`);
       await Promise.all(roundBrowsers.map((b) => b.close()));
