@@ -36,6 +36,7 @@ export type OperationId =
   | 'startChannel'
   | 'kickChannel'
   | 'cueChannel'
+  | 'streamEvents'
   | 'getNode'
   | 'selectChannelInput'
   | 'getOpenApi'
@@ -176,6 +177,23 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     },
   },
   {
+    operationId: 'streamEvents',
+    method: 'GET',
+    path: '/api/v1/events',
+    summary:
+      'Server-sent events (text/event-stream): a `snapshot` of every channel, then every bus event (`channel:state`, ' +
+      '`ingest:publish-started`…) with the channel\'s view after it, and `stats` every 2 s (the live channels\' views, ' +
+      'every channel id; also the heartbeat). A client too slow to read is dropped',
+    tag: 'channels',
+    auth: true,
+    audit: false,
+    channelParam: false,
+    responses: {
+      200: { description: 'The event stream, open until the client leaves or the server shuts down', text: 'text/event-stream' },
+      503: { description: 'As many event streams as the server allows are open' },
+    },
+  },
+  {
     operationId: 'getNode',
     method: 'GET',
     path: '/api/v1/node',
@@ -275,6 +293,8 @@ export interface ApiReply {
   /** Raw body with its content type. */
   text?: { body: string; contentType: string };
   headers?: Record<string, string>;
+  /** The server takes the response over as the event stream (`GET /api/v1/events`). */
+  eventStream?: true;
 }
 
 export interface ApiCall {
@@ -297,7 +317,7 @@ export interface ApiHandlerDependencies {
 }
 
 /** A view as it may leave the process: through the schema, so unknown fields (a stray key) are stripped. */
-function publicView(view: ChannelView): z.infer<typeof channelViewSchema> {
+export function publicView(view: ChannelView): z.infer<typeof channelViewSchema> {
   const parsed = channelViewSchema.safeParse(view);
   if (!parsed.success) {
     throw new Error(`channel service returned a view that breaks the ChannelView contract: ${parsed.error.message}`);
@@ -357,6 +377,10 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
       const accepted = await channels().cue(id, request);
       note({ cue: accepted.id, type: accepted.type });
       return { status: 202, json: cueAcceptedSchema.parse(accepted) };
+    },
+    streamEvents: async () => {
+      channels();
+      return { status: 200, eventStream: true };
     },
     getNode: async () => {
       const node = channels().node?.();

@@ -9,9 +9,13 @@ import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { urlHost } from '../core/url-host.js';
+import type { EventBus } from '../core/event-bus.js';
 import { clientErrorAnswer, errorBody, httpStatusOf, rawErrorResponse } from './api-errors.js';
-import { API_ROUTES, allowedMethods, createApiHandlers, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
+import { API_ROUTES, allowedMethods, createApiHandlers, publicView, type ApiHandler, type ApiReply, type ApiRouteSpec } from './api-routes.js';
 import { MIN_TOKEN_LENGTH, authenticate, isBearerToken, tokenIdentity } from './bearer-auth.js';
+import { CONSOLE_HEADERS, DEFAULT_CONSOLE_DIR, acceptsGzip, loadConsoleAssets, type ConsoleAsset } from './console-assets.js';
+import { crossSiteReason } from './cross-site.js';
+import { EventStreamHub, type EventStreamOptions } from './event-stream.js';
 import { parseJsonBody } from './json-body.js';
 import { buildOpenApiDocument } from './openapi-document.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -23,7 +27,12 @@ import type { ReadinessCheck } from './readiness.js';
  * Authentication: `Authorization: Bearer <token>` where the token comes from `LIVEPIPE_API_TOKEN`
  * (at least 16 characters). Without a token the API is open — allowed only on a loopback bind, with a
  * warning; `start()` refuses any other bind. `/healthz`, `/readyz`, `/metrics` and
- * `/api/v1/openapi.json` need no token (probes and scrapers, and they reveal no keys).
+ * `/api/v1/openapi.json` need no token (probes and scrapers, and they reveal no keys), nor do the web
+ * console's static files at `/` (the page asks for the token and sends it as a bearer header).
+ *
+ * Cross-site requests: the API sets no cookies and grants no CORS, so a page elsewhere cannot send the
+ * bearer header; a state-changing request a browser marks as coming from another site (`Origin`,
+ * `Sec-Fetch-Site`) is refused with 403 as well, which matters in open mode (see `cross-site.ts`).
  *
  * Every mutating call — allowed or denied — writes one audit line (pino child `component: 'audit'`):
  * who (`token:<sha256 prefix>`, `loopback-open` or `unauthenticated`), the remote address, the
@@ -63,6 +72,15 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Version reported in the OpenAPI document (default: package.json's). */
   version?: string;
+  /** The events of `GET /api/v1/events` (served with `channels`); without it only snapshots and stats flow. */
+  bus?: EventBus;
+  /** Tuning of the event stream (tests and benchmarks). */
+  eventStream?: Pick<EventStreamOptions, 'statsIntervalMs' | 'maxBufferedBytes' | 'maxClients'>;
+  /**
+   * Serve the web console at `/` from this directory of built files (default `dist/console/` of the
+   * package); absent = no console (the standalone origin's ops port).
+   */
+  console?: { dir?: string };
 }
 
 /** Reads `LIVEPIPE_API_TOKEN`; empty means unset. */
@@ -86,6 +104,7 @@ export class ApiServer {
   /** Per-request audit context, filled by the auth hook and the handler, written on response. */
   private readonly auditRecords = new WeakMap<FastifyRequest, AuditRecord>();
   private readonly routes: Array<{ method: string; url: string }> = [];
+  private events: EventStreamHub | undefined;
 
   constructor(options: ApiServerOptions) {
     this.options = options;
@@ -144,6 +163,8 @@ export class ApiServer {
       openApiDocument: () => openApi,
     });
     app.addHook('onRoute', (route) => {
+      // The console's static files are not API operations (the OpenAPI document lists those).
+      if ((route.config as { console?: boolean } | undefined)?.console === true) return;
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
     // JSON only (text/plain would reach the schemas as a string), parsed with the reason kept.
@@ -177,6 +198,22 @@ export class ApiServer {
       void reply.code(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${echoed(pathname)}`));
     });
     for (const route of routes) this.register(app, route, handlers[route.operationId]);
+    if (this.options.console !== undefined) await this.registerConsole(app, this.options.console.dir ?? DEFAULT_CONSOLE_DIR);
+    const channels = this.options.channels;
+    if (channels !== undefined) {
+      this.events = new EventStreamHub({
+        ...this.options.eventStream,
+        ...(this.options.bus !== undefined ? { bus: this.options.bus } : {}),
+        channels: {
+          list: () => channels.list().map(publicView),
+          get: (id) => {
+            const view = channels.get(id);
+            return view === undefined ? undefined : publicView(view);
+          },
+        },
+        logger: this.logger,
+      });
+    }
 
     try {
       await app.listen({ host, port });
@@ -222,6 +259,8 @@ export class ApiServer {
     this.closing ??= (async () => {
       const app = this.app;
       this.app = undefined;
+      // Event streams never end by themselves: ended first, so that the server's close waits on none.
+      this.events?.close();
       if (app === undefined) return;
       const force = setTimeout(() => app.server.closeAllConnections(), API_CLOSE_GRACE_MS);
       try {
@@ -247,6 +286,10 @@ export class ApiServer {
         }
         if (!outcome.ok) {
           return reply.code(outcome.status).header('www-authenticate', outcome.challenge).send(errorBody(outcome.code, outcome.message));
+        }
+        if (route.method !== 'GET') {
+          const crossSite = crossSiteReason({ origin: request.headers.origin, host: request.headers.host, 'sec-fetch-site': request.headers['sec-fetch-site'] });
+          if (crossSite !== undefined) return reply.code(403).send(errorBody(ErrorCode.Forbidden, crossSite));
         }
         return undefined;
       },
@@ -292,11 +335,44 @@ export class ApiServer {
   }
 
   private send(reply: FastifyReply, result: ApiReply): FastifyReply {
+    if (result.eventStream === true) return this.openEventStream(reply);
     reply.code(result.status);
     for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
     if (result.text !== undefined) return reply.type(result.text.contentType).send(result.text.body);
     if (result.json === undefined) return reply.send();
     return reply.type('application/json; charset=utf-8').send(result.json);
+  }
+
+  private openEventStream(reply: FastifyReply): FastifyReply {
+    const events = this.events;
+    if (events === undefined || !events.hasRoom()) {
+      return reply.code(503).header('retry-after', '5').send(errorBody(ErrorCode.Unavailable, 'too many event streams are open; try again later'));
+    }
+    // The stream outlives the handler: fastify hands the raw response over and no longer touches it.
+    reply.hijack();
+    events.attach(reply.raw);
+    return reply;
+  }
+
+  /** `GET /` and `/assets/*`: the console's files, from memory, gzip when accepted, revalidated by ETag. */
+  private async registerConsole(app: FastifyInstance, dir: string): Promise<void> {
+    const assets = await loadConsoleAssets(dir);
+    if (assets === undefined) this.logger.warn({ dir }, 'web console not found (run `npm run build`): / answers 404');
+    const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const asset: ConsoleAsset | undefined = assets?.get(request.url.split('?')[0] ?? '');
+      if (asset === undefined) {
+        const message = assets === undefined ? 'the web console is not built (npm run build)' : `no console file ${echoed(request.url)}`;
+        return reply.code(404).send(errorBody(ErrorCode.NotFound, message));
+      }
+      reply.headers(CONSOLE_HEADERS).header('etag', asset.etag).header('vary', 'accept-encoding');
+      reply.header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+      reply.type(asset.contentType);
+      if (asset.gzip !== undefined && acceptsGzip(request.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(asset.gzip);
+      return reply.send(asset.body);
+    };
+    app.get('/', { config: { console: true } }, serve);
+    app.get('/assets/*', { config: { console: true } }, serve);
   }
 
   private onError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -42,6 +42,8 @@ export interface ServeHandle {
   manager: ChannelManager;
   /** The channel definitions (config file + ops API state file). */
   registry: ChannelRegistry;
+  /** The process's event bus (what the ops API's event stream and the webhooks forward). */
+  bus: EventBus;
   /** Stops everything in reverse order; idempotent. */
   close(): Promise<void>;
 }
@@ -105,6 +107,9 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     port: config.api.port,
     token,
     channels: channels.manager,
+    bus,
+    // The web console at `/`, built into dist/console by `npm run build`.
+    console: {},
     metrics,
     readiness: [
       // Storage trouble degrades serve (the live edge is kept in memory) rather than taking it out of service.
@@ -144,6 +149,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     ingest: channels.ingest,
     manager: channels.manager,
     registry,
+    bus,
     close: async () => {
       await runner.close();
     },

@@ -56,7 +56,12 @@ export function banner(handle: ServeHandle): string {
       `  play: http://${host}:${originPort}/live/${channel.id}/master.m3u8`,
     );
   }
-  lines.push('', `ops API: http://${host}:${handle.api.port}/api/v1/channels   metrics: /metrics   health: /healthz /readyz`, '');
+  lines.push(
+    '',
+    `console: http://${host}:${handle.api.port}/`,
+    `ops API: http://${host}:${handle.api.port}/api/v1/channels   metrics: /metrics   health: /healthz /readyz`,
+    '',
+  );
   return lines.join('\n');
 }
 

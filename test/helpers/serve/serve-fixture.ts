@@ -209,6 +209,7 @@ async function startTestApi(handle: ServeHandle, options: TestApiOptions): Promi
     port: 0,
     token: options.token,
     channels: handle.manager,
+    bus: handle.bus,
     metrics,
     readiness: options.readiness ?? [],
     logger: log.logger,

@@ -1,0 +1,47 @@
+/**
+ * A channel as the ops API shows it (`GET /api/v1/channels`, and in every event-stream message): the
+ * public contract of `src/api/api-schemas.ts` (channelViewSchema), restated for the browser bundle.
+ */
+export type ChannelState = 'idle' | 'live' | 'reconnecting' | 'stopped' | 'failed';
+
+export interface RenditionStats {
+  name: string;
+  kind: 'video' | 'audio';
+  width?: number;
+  height?: number;
+  bitrate: number;
+  fps?: number;
+  speed?: number;
+  lastMsn?: number;
+  lastPart?: number;
+}
+
+export interface ChannelView {
+  id: string;
+  ladder: string;
+  state: ChannelState;
+  stateReason?: string;
+  keyLast4: string;
+  publisher?: {
+    protocol: 'rtmp' | 'srt';
+    remoteAddress?: string;
+    since: string;
+    video?: { codec: string; width: number; height: number; frameRate?: number };
+    audio?: { codec: string; sampleRate?: number; channels?: number };
+    bitrate?: number;
+    timestampJumps?: number;
+  };
+  transcoder: {
+    state: string;
+    runId: number;
+    restarts: number;
+    crashLooping: boolean;
+    failingSeconds?: number;
+    uptimeSeconds: number;
+    lastError?: string;
+    renditions: RenditionStats[];
+    dropped: Array<{ name: string; reason: string }>;
+  };
+  mediaSequence?: number;
+  urls: { playback: string; rtmp: string; srt?: string };
+}
