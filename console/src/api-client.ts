@@ -1,4 +1,4 @@
-import type { ChannelView } from './channel-view.js';
+import type { ChannelView, SelectableInput } from './channel-view.js';
 import { SseParser, type SseMessage } from './sse-parser.js';
 
 /**
@@ -71,6 +71,10 @@ export class ApiClient {
 
   remove(id: string): Promise<void> {
     return this.call('DELETE', channelPath(id));
+  }
+
+  selectInput(id: string, input: SelectableInput): Promise<ChannelView> {
+    return this.call('POST', `${channelPath(id)}/input`, { input });
   }
 
   cue(id: string, cue: { type: 'out' | 'in'; durationSeconds?: number }): Promise<{ id: string; type: string; at: string }> {

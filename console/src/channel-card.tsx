@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ChannelView } from './channel-view.js';
+import type { ChannelView, SelectableInput } from './channel-view.js';
 import { formatBitrate, formatDuration, formatFps, formatSpeed, inputFps, newestPart, previewUrl, slowestSpeed } from './format.js';
 import { Preview } from './preview.js';
 
@@ -9,6 +9,7 @@ export interface ChannelActions {
   rotateKey(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   cue(id: string, type: 'out' | 'in'): Promise<void>;
+  selectInput(id: string, input: SelectableInput): Promise<void>;
 }
 
 /** One channel: state, input, transcoder, renditions, preview and actions. Every control is labelled with the channel. */
@@ -98,6 +99,39 @@ export function ChannelCard({ view, ladders, actions }: { view: ChannelView; lad
           </dl>
         </section>
       </div>
+
+      {view.input !== undefined && (
+        <section class="inputs" aria-label={`Inputs of ${id}`}>
+          <h3>Inputs</h3>
+          <p>
+            Playing <strong data-testid="active-input">{view.input.active}</strong>
+            {view.input.forced !== undefined ? ` (forced ${view.input.forced})` : ''} · failback {view.input.failback} · {view.input.switches} switch
+            {view.input.switches === 1 ? '' : 'es'}
+            {view.input.slateSecondsLeft !== undefined ? ` · slate ends the stream in ${Math.round(view.input.slateSecondsLeft)} s` : ''}
+          </p>
+          <ul>
+            {view.input.inputs.map((i) => (
+              <li key={i.role}>
+                {i.role} ({i.kind}): {!i.connected ? 'not connected' : i.healthy ? 'healthy' : 'no video'}
+              </li>
+            ))}
+          </ul>
+          <div class="inline" role="group" aria-label={`Force an input of ${id}`}>
+            {(['primary', 'backup', 'slate'] as const).map((input) => (
+              <button
+                key={input}
+                type="button"
+                aria-label={`Play ${input} on ${id}`}
+                aria-pressed={view.input?.active === input}
+                disabled={busy || view.input?.active === input}
+                onClick={busyWhile(() => actions.selectInput(id, input))}
+              >
+                {input === 'slate' ? 'Slate' : `Switch to ${input}`}
+              </button>
+            ))}
+          </div>
+        </section>
+      )}
 
       {transcoder.renditions.length > 0 && (
         <table class="renditions">

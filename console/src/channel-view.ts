@@ -2,7 +2,21 @@
  * A channel as the ops API shows it (`GET /api/v1/channels`, and in every event-stream message): the
  * public contract of `src/api/api-schemas.ts` (channelViewSchema), restated for the browser bundle.
  */
-export type ChannelState = 'idle' | 'live' | 'reconnecting' | 'stopped' | 'failed';
+export type ChannelState = 'idle' | 'live' | 'reconnecting' | 'standby' | 'stopped' | 'failed';
+
+/** What a channel with an `inputs:` block can play out (`POST /api/v1/channels/{id}/input`). */
+export type SelectableInput = 'primary' | 'backup' | 'slate';
+
+/** The channel view's `input` block (src/channels/channel-inputs.ts, ChannelInputView). */
+export interface ChannelInputStatus {
+  active: SelectableInput | 'none';
+  forced?: SelectableInput;
+  failback: 'auto' | 'manual';
+  inputs: Array<{ role: 'primary' | 'backup'; kind: 'rtmp' | 'srt' | 'pull'; connected: boolean; healthy: boolean; lastVideoAgeMs?: number; activations: number }>;
+  switches: number;
+  slateReady: boolean;
+  slateSecondsLeft?: number;
+}
 
 export interface RenditionStats {
   name: string;
@@ -42,6 +56,8 @@ export interface ChannelView {
     renditions: RenditionStats[];
     dropped: Array<{ name: string; reason: string }>;
   };
+  /** Present when the channel has an `inputs:` block (backup input, slate, pulled sources). */
+  input?: ChannelInputStatus;
   mediaSequence?: number;
   urls: { playback: string; rtmp: string; srt?: string };
 }

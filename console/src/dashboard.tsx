@@ -131,6 +131,7 @@ export function Dashboard({ client, onLogout, onUnauthorized }: { client: ApiCli
         update(withChannel(current.current, id, undefined));
         return { text: `Channel ${id} deleted`, tone: 'good' };
       }),
+    selectInput: (id, input) => run(`${input} on ${id}`, () => client.selectInput(id, input), applyView),
     cue: (id, type) =>
       run(type === 'out' ? `ad break on ${id}` : `end of ad break on ${id}`, () => client.cue(id, type === 'out' ? { type, durationSeconds: 30 } : { type }), (cue) => ({
         text: `${cue.type === 'out' ? 'Ad break' : 'End of ad break'} ${cue.id} scheduled on ${id}`,

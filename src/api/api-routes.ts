@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import type { AdCueRequest } from '../channels/ad-cues.js';
 import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView } from '../channels/channel-service.js';
-import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { generateStreamKey } from '../core/secrets.js';
 import {
   channelCreateBodySchema,
+  clusterViewSchema,
   channelListSchema,
   channelPatchBodySchema,
   channelViewSchema,
@@ -37,6 +38,7 @@ export type OperationId =
   | 'kickChannel'
   | 'cueChannel'
   | 'streamEvents'
+  | 'getCluster'
   | 'getNode'
   | 'selectChannelInput'
   | 'getOpenApi'
@@ -194,6 +196,21 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     },
   },
   {
+    operationId: 'getCluster',
+    method: 'GET',
+    path: '/api/v1/cluster',
+    summary: 'Cluster mode: the nodes with a live heartbeat, and for each channel the node holding its writer lease, the lease age and the fencing epoch',
+    tag: 'channels',
+    auth: true,
+    audit: false,
+    channelParam: false,
+    responses: {
+      200: { description: 'The cluster as this node sees it in Redis (docs/cluster.md)', json: clusterViewSchema },
+      404: { description: 'This node runs without the cluster setting' },
+      503: { description: 'Redis did not answer' },
+    },
+  },
+  {
     operationId: 'getNode',
     method: 'GET',
     path: '/api/v1/node',
@@ -314,6 +331,8 @@ export interface ApiHandlerDependencies {
   metrics: { render(): Promise<{ contentType: string; body: string }> };
   readiness: readonly ReadinessCheck[];
   openApiDocument: () => unknown;
+  /** Cluster mode: the cluster as this node sees it in Redis (`GET /api/v1/cluster`). */
+  cluster?: () => Promise<unknown>;
 }
 
 /** A view as it may leave the process: through the schema, so unknown fields (a stray key) are stripped. */
@@ -381,6 +400,17 @@ export function createApiHandlers(deps: ApiHandlerDependencies): Record<Operatio
     streamEvents: async () => {
       channels();
       return { status: 200, eventStream: true };
+    },
+    getCluster: async () => {
+      channels();
+      if (deps.cluster === undefined) throw new LivepipeError(ErrorCode.NotFound, 'this node runs without the cluster setting');
+      let view: unknown;
+      try {
+        view = await deps.cluster();
+      } catch (err) {
+        throw new LivepipeError(ErrorCode.Unavailable, `redis did not answer: ${errorMessage(err)}`);
+      }
+      return { status: 200, json: clusterViewSchema.parse(view) };
     },
     getNode: async () => {
       const node = channels().node?.();

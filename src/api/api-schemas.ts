@@ -139,6 +139,34 @@ export const healthSchema = z.object({ status: z.literal('ok') });
 
 const costSourceSchema = z.enum(['measured', 'benchmark', 'pixel-rate']);
 
+export const clusterViewSchema = z.object({
+  nodeId: z.string().describe("This node's id in the cluster"),
+  redis: z.string().describe('State of this node\'s Redis connection'),
+  leaseTtlMs: z.number().describe('Writer lease expiry, ms'),
+  nodes: z
+    .array(
+      z.object({
+        nodeId: z.string(),
+        self: z.boolean().describe('The node that answered'),
+        apiPort: z.number(),
+        originPort: z.number(),
+        startedAt: z.string(),
+        channels: z.array(z.string()).describe('Channels whose writer lease the node holds'),
+      }),
+    )
+    .describe('Nodes with a live heartbeat'),
+  channels: z
+    .array(
+      z.object({
+        id: z.string(),
+        holder: z.string().optional().describe('Node holding the writer lease; absent when nobody writes the channel'),
+        epoch: z.number().optional().describe('Fencing epoch of the current lease (increases on every takeover)'),
+        leaseAgeMs: z.number().optional().describe('ms since the last renewal'),
+      }),
+    )
+    .describe("This node's channels and who writes each"),
+});
+
 export const nodeViewSchema = z.object({
   maxChannels: z.number().describe('Ladders that may run at once (maxChannels)'),
   running: z.number().describe('Ladders running'),

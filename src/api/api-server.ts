@@ -81,6 +81,8 @@ export interface ApiServerOptions {
    * package); absent = no console (the standalone origin's ops port).
    */
   console?: { dir?: string };
+  /** Cluster mode: the cluster as this node sees it (`GET /api/v1/cluster`; 404 without). */
+  cluster?: () => Promise<unknown>;
 }
 
 /** Reads `LIVEPIPE_API_TOKEN`; empty means unset. */
@@ -161,6 +163,7 @@ export class ApiServer {
       metrics: this.options.metrics,
       readiness: this.options.readiness ?? [],
       openApiDocument: () => openApi,
+      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
     });
     app.addHook('onRoute', (route) => {
       // The console's static files are not API operations (the OpenAPI document lists those).

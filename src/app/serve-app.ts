@@ -110,6 +110,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     bus,
     // The web console at `/`, built into dist/console by `npm run build`.
     console: {},
+    ...(cluster !== undefined ? { cluster: () => cluster.state.describe(channels.manager.list().map((view) => view.id)) } : {}),
     metrics,
     readiness: [
       // Storage trouble degrades serve (the live edge is kept in memory) rather than taking it out of service.

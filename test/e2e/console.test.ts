@@ -3,7 +3,8 @@
  * an API token and a real ffmpeg RTMP publisher: a wrong token is refused at the login form; the right
  * one shows the channel; the channel going live arrives over the event stream without a reload; the
  * hls.js preview plays; the restart button restarts the ladder, the console shows it, and the preview
- * plays on. The event stream itself refuses callers without the token.
+ * plays on. The event stream itself refuses callers without the token. A channel with an `inputs:`
+ * block shows what it plays, and its buttons force the slate and the primary back.
  *
  * `LIVEPIPE_CONSOLE_SCREENSHOT=docs/console.png npx vitest run test/e2e/console.test.ts` also saves the
  * screenshot shown in the README.
@@ -15,6 +16,7 @@ import { startServeFixture, type ServeFixture } from '../helpers/serve/serve-fix
 
 const TOKEN = 'console-e2e-token-0123456789';
 const KEY = 'console-e2e-key-0123456789';
+const RELAY_KEY = 'console-e2e-relay-key-0123456789';
 
 describe('web console', () => {
   let serve: ServeFixture;
@@ -24,7 +26,16 @@ describe('web console', () => {
   const videoTime = () => card().locator('video').evaluate((video) => (video as unknown as { currentTime: number }).currentTime);
 
   beforeAll(async () => {
-    serve = await startServeFixture({ reconnectGraceSeconds: 1, channels: [{ id: 'demo', ladder: 'low-latency', key: KEY }] }, { token: TOKEN });
+    serve = await startServeFixture(
+      {
+        reconnectGraceSeconds: 1,
+        channels: [
+          { id: 'demo', ladder: 'low-latency', key: KEY },
+          { id: 'relay', ladder: 'constrained', key: RELAY_KEY, inputs: { failback: 'manual' } },
+        ],
+      },
+      { token: TOKEN },
+    );
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   });
@@ -90,5 +101,27 @@ describe('web console', () => {
 
     const screenshot = process.env.LIVEPIPE_CONSOLE_SCREENSHOT;
     if (screenshot !== undefined && screenshot !== '') await page.screenshot({ path: screenshot });
+  });
+
+  it('shows the active input of a channel with backup inputs and forces the slate and the primary back', async () => {
+    const relay = page.locator('article[data-channel="relay"]');
+    serve.publish(serve.rtmpUrl('relay', RELAY_KEY), 'flv', { seconds: 300 });
+    await expect.poll(() => relay.getByTestId('active-input').textContent(), { timeout: 60_000, interval: 250 }).toBe('primary');
+    // The slate clip is rendered once the first run knows the picture size; the API says when.
+    await expect
+      .poll(
+        async () => {
+          const response = await fetch(`${serve.apiBase}/api/v1/channels/relay`, { headers: { authorization: `Bearer ${TOKEN}` } });
+          return ((await response.json()) as { input?: { slateReady?: boolean } }).input?.slateReady;
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(true);
+    await page.getByRole('button', { name: 'Play slate on relay' }).click();
+    await expect.poll(() => relay.getByTestId('active-input').textContent(), { timeout: 15_000, interval: 250 }).toBe('slate');
+    expect(await relay.getByText(/forced slate/).count()).toBe(1);
+    await page.getByRole('button', { name: 'Play primary on relay' }).click();
+    await expect.poll(() => relay.getByTestId('active-input').textContent(), { timeout: 15_000, interval: 250 }).toBe('primary');
+    expect(await relay.getByTestId('state').textContent()).toBe('live');
   });
 });
