@@ -53,6 +53,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
     expect(ended.find((e) => e.channel === 'radio')).toEqual({
       channel: 'radio',
       protocol: 'rtmp',
+      role: 'primary',
       reason: 'unusable',
       detail: 'no video: the publisher sent 1 s of audio and no video (its metadata declares audio only); livepipe needs a video track to build the ladder',
     });
@@ -119,6 +120,7 @@ describe('ingest against video-less feeds and timestamp jumps', () => {
     expect(ended.find((e) => e.channel === 'radiosrt')).toEqual({
       channel: 'radiosrt',
       protocol: 'srt',
+      role: 'primary',
       reason: 'unusable',
       detail: 'no video: the MPEG-TS program has no video stream (streams: aac (0x0f)); livepipe needs a video track to build the ladder',
     });

@@ -56,7 +56,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     await waitFor(() => registry.get('field') !== undefined, { timeoutMs: 20_000, message: 'field feed' });
     const feed = registry.get('field')!;
     expect(feed).toMatchObject({ protocol: 'srt', format: 'mpegts' });
-    expect(started).toEqual([{ channel: 'field', protocol: 'srt' }]);
+    expect(started).toEqual([{ channel: 'field', protocol: 'srt', role: 'primary' }]);
     const probed = await probeFeed(feed.open(), 'mpegts', 10);
     expect(probed.code).toBe(0);
     expect(probed.streams[0]).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
@@ -77,7 +77,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     const firstPid = ingest.listenerPid('field')!;
     await publishers[publishers.length - 1]!.stop();
     await waitFor(() => ended.length === 1, { timeoutMs: 20_000, message: 'publish end' });
-    expect(ended[0]).toEqual({ channel: 'field', protocol: 'srt', reason: 'disconnect' });
+    expect(ended[0]).toEqual({ channel: 'field', protocol: 'srt', role: 'primary', reason: 'disconnect' });
     await waitFor(() => ingest.listenerPid('field') !== undefined && ingest.listenerPid('field') !== firstPid, { timeoutMs: 20_000, message: 're-armed listener' });
     expect(isAlive(firstPid)).toBe(false);
 
@@ -91,7 +91,7 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
   it('kicks the publisher on request', async () => {
     expect(registry.kick('field')).toBe(true);
     await waitFor(() => ended.length === 2, { timeoutMs: 20_000, message: 'kick end' });
-    expect(ended[1]).toEqual({ channel: 'field', protocol: 'srt', reason: 'kicked' });
+    expect(ended[1]).toEqual({ channel: 'field', protocol: 'srt', role: 'primary', reason: 'kicked' });
   });
 
   it('renews an idle listener periodically (so an orphaned one frees its port) without calling it a failure', async () => {

@@ -122,7 +122,7 @@ describe('default ladder on 1080p30 + audio', () => {
 });
 
 describe('low-latency ladder on a 60 fps source', () => {
-  it('caps to 30 fps, keyframes every 1 s, no B-frames (decode order = presentation order)', async () => {
+  it('caps to 30 fps, keyframes every 0.5 s (two independent parts per 1 s segment), no B-frames (decode order = presentation order)', async () => {
     const { ladder } = await loadLadder('low-latency');
     const chunks: Buffer[] = [];
     let ended: Promise<unknown> = Promise.resolve();
@@ -154,7 +154,7 @@ describe('low-latency ladder on a 60 fps source', () => {
       await writeFile(file, Buffer.concat(chunks));
       const p = await probeFile(file);
       expect(p).toMatchObject({ width: 640, height: 360, packets: 60 });
-      expect(p.keyframePts).toEqual([0, 1]);
+      expect(p.keyframePts).toEqual([0, 0.5, 1, 1.5]);
       const fmp4 = summarizeFmp4(Buffer.concat(chunks));
       // one fragment per 0.1 s part: 3 frames
       expect(fmp4.samplesPerFragment).toEqual(Array.from({ length: 20 }, () => 3));
