@@ -93,9 +93,12 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     // ffmpeg 5.1 needs to know stream_type 0x86) is left out rather than failing the publish.
     '-ignore_unknown',
     '-map', '0', '-c', 'copy', '-f', 'mpegts',
-    // The publisher's timestamps unchanged (no start offset, no mux delay added): SCTE-35 splice
-    // times are in that clock, and the listener's output must keep it for ts-cue-reader.ts to map them.
-    '-copyts', '-muxdelay', '0',
+    // No mux delay added. Deliberately no `-copyts`: without it this ffmpeg corrects MPEG-TS timestamp
+    // discontinuities (an encoder restarting its clocks; test/e2e/serve-bad-input.test.ts), which
+    // matters more than SCTE-35 timing. The price: the output starts near 0, so a splice time in the
+    // publisher's clock is off by the publisher's first timestamp when ts-cue-reader.ts maps it, and a
+    // splice mapped more than 10 minutes from now is placed as immediate (docs/on-air.md).
+    '-muxdelay', '0',
     // Pass packets on as they arrive. By default the TS muxer packs audio into PES of ~2.9 KB (~0.18 s
     // of 128 kbit/s AAC), and the muxer holds every packet until each stream has reached its time,
     // so a publisher's own audio packing held video back too. The publisher's TS is interleaved

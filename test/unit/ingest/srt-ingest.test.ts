@@ -23,8 +23,10 @@ describe('SRT listener settings', () => {
     expect(args[args.indexOf('-minversion') + 1]).toBe(String(0x010300));
     expect(args.indexOf('-minversion')).toBeLessThan(args.indexOf('-i'));
     expect(args.join(' ')).toContain('-c copy -f mpegts');
-    // Issue 17: SCTE-35 splice times stay in the publisher's clock; an unnamed stream does not fail the publish.
-    expect(args.join(' ')).toContain('-copyts -muxdelay 0');
+    // No -copyts: the listener must correct MPEG-TS timestamp discontinuities (an encoder resetting its
+    // clocks) — that outranks SCTE-35 splice timing (docs/on-air.md). An unnamed stream does not fail the publish.
+    expect(args).not.toContain('-copyts');
+    expect(args.join(' ')).toContain('-muxdelay 0');
     expect(args.indexOf('-ignore_unknown')).toBeLessThan(args.indexOf('-map'));
     // nobuffer would drop the publisher's first keyframe (read while probing): a GOP of waiting.
     expect(args.join(' ')).not.toContain('nobuffer');
