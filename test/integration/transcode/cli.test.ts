@@ -34,7 +34,7 @@ describe('livepipe ladders / transcode', () => {
     const { code, stdout } = await cli('ladders', 'list');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^default {2}gop 2s, segment 2s, part 0.5s/m);
-    expect(stdout).toMatch(/^low-latency {2}gop 1s, segment 1s, part 0.1s, ≤30 fps, tune zerolatency/m);
+    expect(stdout).toMatch(/^low-latency {2}gop 0.5s, segment 1s, part 0.1s, ≤30 fps, tune zerolatency/m);
     expect(stdout).toMatch(/^constrained /m);
   });
 
