@@ -84,7 +84,10 @@ describe('GET /api/v1/openapi.json', () => {
       if (response.headers.get('content-type')?.startsWith('text/event-stream')) await readFirstAndCancel(response);
       else await response.arrayBuffer();
       expect(Object.keys(op.responses), operation).toContain(String(response.status));
-      expect(response.status, operation).toBeLessThan(300);
+      // This serve runs without Redis: the cluster view answers its documented 404 here; its 200 is
+      // checked against a real redis-server in test/integration/cluster/cluster-view.test.ts.
+      if (operation === 'GET /api/v1/cluster') expect(response.status, operation).toBe(404);
+      else expect(response.status, operation).toBeLessThan(300);
     }
   });
 
