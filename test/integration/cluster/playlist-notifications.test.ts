@@ -113,6 +113,9 @@ describe('playlist notifications over a real Redis', () => {
       await raw.publish(PLAYLIST_NOTIFICATIONS_CHANNEL, '{"v":1,"c":"../../etc","r":"v0","m":1,"p":0,"t":1}');
       await raw.publish(PLAYLIST_NOTIFICATIONS_CHANNEL, 'not json');
       await waitFor(() => subscribed.subscriber.malformed === 2, { timeoutMs: 5000, message: 'both malformed messages counted' });
+      // The test's own listener may get them a moment after the origin's subscriber did.
+      await waitFor(() => seen.length >= 2, { timeoutMs: 5000, message: "the test's listener to see both raw messages" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
       expect(seen).toHaveLength(2); // only the two raw ones: the repeated version was not published again
       expect(subscribed.subscriber.received).toBe(1);
       expect(sampleValue(await scrape(), 'livepipe_cluster_playlist_notifications_received_total', { outcome: 'malformed' })).toBe(2);
