@@ -689,13 +689,25 @@ function isWholePlaylist(text: string): boolean {
  */
 async function readWholePlaylist(client: S3Client, bucket: string, key: string, attempts = 20): Promise<string> {
   let text = '';
+  let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = await got.Body!.transformToString();
+    try {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      text = await got.Body!.transformToString();
+      lastError = undefined;
+    } catch (err) {
+      // s3rver rewrites an object in place: a read racing the next PUT of the playlist can be cut off
+      // mid-body ("aborted"), which real S3 (atomic replacement) never does. Read again.
+      lastError = err;
+      console.warn(`chaos: ${key} read failed (${(err as Error).name}: ${(err as Error).message}); reading again`);
+      await sleep(100);
+      continue;
+    }
     if (isWholePlaylist(text)) return text;
     console.warn(`chaos: ${key} read cut off (${text.length} bytes, ends ${JSON.stringify(text.slice(-60))}); reading again`);
     await sleep(100);
   }
+  if (lastError !== undefined) throw lastError;
   throw new Error(`${key} never read whole in ${attempts} reads; last ${text.length} bytes ending ${JSON.stringify(text.slice(-120))}`);
 }
 
