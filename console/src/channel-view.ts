@@ -1,6 +1,7 @@
 /**
  * A channel as the ops API shows it (`GET /api/v1/channels`, and in every event-stream message): the
- * public contract of `src/api/api-schemas.ts` (channelViewSchema), restated for the browser bundle.
+ * public contract of `src/api/api-schemas.ts` (channelViewSchema), restated for the browser bundle;
+ * test/unit/console/channel-view-contract.test.ts fails the typecheck when the two drift apart.
  */
 export type ChannelState = 'idle' | 'live' | 'reconnecting' | 'standby' | 'stopped' | 'failed';
 
