@@ -65,4 +65,23 @@ export interface InputProbe {
    * while probing: the encoders keep them (`-a53cc`) and the multivariant playlist signals CC1.
    */
   closedCaptions?: boolean;
+  /**
+   * Every decodable audio stream of the input, in stream order: `index` is its position among the
+   * input's audio streams (ffmpeg's `0:a:N`, which counts undecodable ones too). Absent or one entry:
+   * the channel has one audio language, as before issue 17 (see `ladder/audio-tracks.ts`).
+   */
+  audioTracks?: ProbedAudioTrack[];
+}
+
+/** One audio stream of the input as ffprobe describes it (tags and disposition as the publisher set them). */
+export interface ProbedAudioTrack {
+  /** Position among the input's audio streams (`0:a:N`). */
+  index: number;
+  /** The `language` tag as given (ISO 639-2 `eng`, BCP 47 `en-GB`, `und`…): not validated here. */
+  language?: string;
+  /** The `title` tag (MP4/MKV `title`, MPEG-TS service-less streams have none). */
+  title?: string;
+  /** disposition.default = 1. */
+  default: boolean;
+  channels?: number;
 }

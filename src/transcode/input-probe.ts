@@ -1,4 +1,4 @@
-import type { InputProbe } from '../ladder/run-contract.js';
+import type { InputProbe, ProbedAudioTrack } from '../ladder/run-contract.js';
 import { spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
@@ -21,6 +21,8 @@ interface FfprobeStream {
   sample_rate?: string;
   /** 1 when the decoder saw CEA-608/708 caption side data while probing. */
   closed_captions?: number;
+  tags?: { language?: string; title?: string };
+  disposition?: { default?: number };
 }
 
 interface FfprobeOutput {
@@ -93,9 +95,33 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     if (audio.channels !== undefined) probe.audioChannels = audio.channels;
     if (audio.sample_rate !== undefined) probe.audioSampleRate = Number(audio.sample_rate);
   }
+  const audioTracks = audioTracksOf(streams);
+  if (audioTracks.length > 0) probe.audioTracks = audioTracks;
   const duration = Number(data.format?.duration);
   if (Number.isFinite(duration) && duration > 0) probe.durationSec = duration;
   return probe;
+}
+
+/**
+ * Every decodable audio stream with its language, title and default flag. A second track this ffmpeg
+ * cannot decode is left out (the first one refuses the input above): a channel plays the languages it
+ * can rather than none.
+ */
+function audioTracksOf(streams: FfprobeStream[]): ProbedAudioTrack[] {
+  const tracks: ProbedAudioTrack[] = [];
+  streams
+    .filter((s) => s.codec_type === 'audio')
+    .forEach((s, index) => {
+      if (!hasDecoder(s)) return;
+      const track: ProbedAudioTrack = { index, default: s.disposition?.default === 1 };
+      const language = s.tags?.language?.trim();
+      const title = s.tags?.title?.trim();
+      if (language) track.language = language;
+      if (title) track.title = title;
+      if (s.channels !== undefined) track.channels = s.channels;
+      tracks.push(track);
+    });
+  return tracks;
 }
 
 export interface ProbeOptions {
