@@ -140,8 +140,6 @@ export interface Player {
   stats(): Promise<PlayerStats>;
   /** Force a level (rendition) by index, as a user picking a quality would (`hls.currentLevel = i`). */
   setLevel(index: number): Promise<void>;
-  /** Switches the audio track by index, as a user picking a language would (`hls.audioTrack = i`). */
-  setAudioTrack(index: number): Promise<void>;
   /** Polls stats until `predicate` holds or `timeoutMs` passes; returns the last stats either way. */
   waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
   /** Every request the page made to other origins (the stream), in order, with wall-clock times. */
@@ -192,13 +190,27 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/** The hls.js player: what every player does, plus hls.js's own controls. */
+export interface HlsPlayer extends Player {
+  /** Switches the audio track by index, as a user picking a language would (`hls.audioTrack = i`). */
+  setAudioTrack(index: number): Promise<void>;
+}
+
 /** Opens a page in `browser` that plays `url` with hls.js. */
-export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<Player> {
-  return openPlayerPage(browser, { html: PAGE, scripts: { '/hls.js': 'hls.js/dist/hls.min.js' } }, url, options.hlsConfig ?? {}, async (page, i) => {
+export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<HlsPlayer> {
+  const player = await openPlayerPage(browser, { html: PAGE, scripts: { '/hls.js': 'hls.js/dist/hls.min.js' } }, url, options.hlsConfig ?? {}, async (page, i) => {
     await page.evaluate((level) => {
       (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = level;
     }, i);
   });
+  return {
+    ...player,
+    async setAudioTrack(index: number) {
+      await player.page.evaluate((i) => {
+        (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;
+      }, index);
+    },
+  };
 }
 
 /**
@@ -241,11 +253,6 @@ export async function openPlayerPage(
     stats,
     setLevel: (index: number) => setLevel(page, index),
     requests: () => traced.map((r) => ({ ...r })),
-    async setAudioTrack(index: number) {
-      await page.evaluate((i) => {
-        (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;
-      }, index);
-    },
     async waitFor(predicate, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let last = await stats();
