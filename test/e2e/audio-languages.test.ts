@@ -3,7 +3,8 @@
  * audio tracks (eng: a 440 Hz tone, spa: 1000 Hz; FLV/RTMP cannot carry two), the `low-latency`
  * ladder encodes each as its own AAC rendition in the one ffmpeg run, and the multivariant playlist
  * lists both in the audio group. hls.js in Chromium lists the two tracks and switches between them
- * while playing. The steps share one serve and run in order.
+ * while playing; what the video element plays is heard through Web Audio (440 Hz, then 1000 Hz).
+ * The steps share one serve and run in order.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -104,15 +105,23 @@ describe('audio languages: a two-language SRT source on a real serve', () => {
         { name: 'Spanish', lang: 'es', default: false, autoselect: true },
       ]);
       expect(playing.audioTrack).toBe(0);
+      // What the element plays, heard through Web Audio: the English tone…
+      const tone = (hz: number) => (t: { hz: number; db: number }) => Math.abs(t.hz - hz) < 20 && t.db > -80;
+      await player.audioTone();
+      const before = await waitFor(() => player.audioTone(), { until: tone(TONES['audio-en']), message: 'English tone heard', timeoutMs: 20_000 });
+      expect(Math.abs(before.hz - TONES['audio-en'])).toBeLessThan(20);
       const switchedAt = Date.now();
-      const playedBefore = playing.currentTime;
+      const playedBefore = (await player.stats()).currentTime;
       await player.setAudioTrack(1);
       const after = await player.waitFor((s) => (s.audioTrack === 1 && s.currentTime > playedBefore + 3) || s.fatalErrors.length > 0, 45_000);
+      // …then the Spanish one, from the same element, without reloading the player.
+      const heardAfter = await waitFor(() => player.audioTone(), { until: tone(TONES['audio-es']), message: 'Spanish tone heard after the switch', timeoutMs: 30_000 });
       const requests = player.requests();
       await player.close();
       expect(after.fatalErrors).toEqual([]);
       expect(after.audioTrack).toBe(1);
       expect(after.currentTime).toBeGreaterThan(playedBefore + 3);
+      expect(Math.abs(heardAfter.hz - TONES['audio-es'])).toBeLessThan(20);
       // Spanish media was fetched after the switch (the player now plays that rendition's parts)…
       const audioAfter = requests.filter((r) => r.startedAtMs > switchedAt && /\/audio-(en|es)\/(part|seg)-/.test(r.url));
       expect(audioAfter.some((r) => r.url.includes('/audio-es/'))).toBe(true);
