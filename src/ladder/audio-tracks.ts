@@ -1,5 +1,4 @@
 import { LANGUAGE_TAG_PATTERN, type AudioTrackConfig } from './ladder-schema.js';
-import type { ProbedAudioTrack } from './run-contract.js';
 
 /**
  * Which source audio tracks a channel publishes, each as its own rendition in the audio group
@@ -14,6 +13,19 @@ import type { ProbedAudioTrack } from './run-contract.js';
  *   "All EXT-X-MEDIA tags in the same Group MUST have different NAME attributes" (§4.4.6.1.1): one
  *   track is the default (the list's, else the source's, else the first) and names are made unique.
  */
+
+/** One audio stream of the input as ffprobe describes it (tags and disposition as the publisher set them). */
+export interface ProbedAudioTrack {
+  /** Position among the input's audio streams (`0:a:N`). */
+  index: number;
+  /** The `language` tag as given (ISO 639-2 `eng`, BCP 47 `en-GB`, `und`…): not validated here. */
+  language?: string;
+  /** The `title` tag (MP4, Matroska; MPEG-TS has no place for one). */
+  title?: string;
+  /** disposition.default = 1. */
+  default: boolean;
+  channels?: number;
+}
 
 export interface AudioTrackPlan {
   /** The source audio stream (`0:a:N`). */

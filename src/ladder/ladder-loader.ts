@@ -6,8 +6,7 @@ import type { z } from 'zod';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import { LadderSchema, type AudioRendition, type Ladder, type VideoRendition } from './ladder-schema.js';
-import { planAudioTracks } from './audio-tracks.js';
-import type { ProbedAudioTrack } from './run-contract.js';
+import { planAudioTracks, type ProbedAudioTrack } from './audio-tracks.js';
 
 /**
  * Loads and validates ladder files, and resolves a ladder against a probed input (no upscaling).

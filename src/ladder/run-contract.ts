@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ProcessExit } from '../core/supervised-process.js';
+import type { ProbedAudioTrack } from './audio-tracks.js';
 import type { ResolvedAudioRendition, ResolvedLadder, ResolvedVideoRendition } from './ladder-loader.js';
+
+export type { ProbedAudioTrack };
 
 /**
  * The run contract: what a transcoder produces and a packager consumes. It lives in the ladder layer
@@ -71,17 +74,4 @@ export interface InputProbe {
    * the channel has one audio language, as before issue 17 (see `ladder/audio-tracks.ts`).
    */
   audioTracks?: ProbedAudioTrack[];
-}
-
-/** One audio stream of the input as ffprobe describes it (tags and disposition as the publisher set them). */
-export interface ProbedAudioTrack {
-  /** Position among the input's audio streams (`0:a:N`). */
-  index: number;
-  /** The `language` tag as given (ISO 639-2 `eng`, BCP 47 `en-GB`, `und`…): not validated here. */
-  language?: string;
-  /** The `title` tag (MP4/MKV `title`, MPEG-TS service-less streams have none). */
-  title?: string;
-  /** disposition.default = 1. */
-  default: boolean;
-  channels?: number;
 }
