@@ -52,7 +52,8 @@ function undecodable(kind: 'video' | 'audio', stream: FfprobeStream): string {
 
 /**
  * Pure: ffprobe `-print_format json -show_streams -show_format` output → `InputProbe`. Uses the first
- * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`).
+ * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`), and lists every
+ * decodable audio stream in `audioTracks` (audio languages, `ladder/audio-tracks.ts`).
  * Throws `InputUnusable` when the JSON is malformed, there is no video stream, or the first video or
  * audio stream has no decoder in this ffmpeg (livepipe decodes what its ffmpeg decodes; ffmpeg would
  * otherwise fail on every start and the channel would crash-loop before saying why).
