@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import { LadderSchema, type AudioRendition, type Ladder, type VideoRendition } from './ladder-schema.js';
+import { planAudioTracks, type ProbedAudioTrack } from './audio-tracks.js';
 
 /**
  * Loads and validates ladder files, and resolves a ladder against a probed input (no upscaling).
@@ -114,6 +115,8 @@ export interface SourceFormat {
   /** Frames per second; 0 or NaN when unknown. */
   frameRate: number;
   hasAudio: boolean;
+  /** The source's audio tracks (the probe's); absent: one track. */
+  audioTracks?: ProbedAudioTrack[];
 }
 
 export interface ResolvedVideoRendition extends VideoRendition {
@@ -125,6 +128,16 @@ export interface ResolvedVideoRendition extends VideoRendition {
 export interface ResolvedAudioRendition extends AudioRendition {
   /** True when the input has no audio and this rendition encodes generated silence. */
   silent: boolean;
+  /** The ladder audio rendition this one was made from (its `name` before the language suffix). */
+  group: string;
+  /** The source audio stream it encodes (`0:a:N`); 0 for one track (and for silence, unused). */
+  track: number;
+  /** LANGUAGE (canonical BCP 47), when the channel publishes audio languages and this one is known. */
+  language?: string;
+  /** NAME in the multivariant playlist, when the channel publishes audio languages (else the rendition name). */
+  label?: string;
+  /** DEFAULT=YES: exactly one per group. */
+  isDefault: boolean;
 }
 
 export interface RenditionDecision {
@@ -147,6 +160,16 @@ export interface ResolvedLadder {
   /** Frames per GOP at `frameRate` (the fixed x264 keyint). */
   keyint: number;
   decisions: RenditionDecision[];
+}
+
+/**
+ * The rendition name of one audio language: `{name}-{suffix}` (`audio-en`), shortened to stay an id
+ * (≤ 64 characters) and numbered by source track if another rendition has that name already.
+ */
+export function languageRenditionName(name: string, suffix: string, track: number, taken: ReadonlySet<string>): string {
+  const fit = (tail: string) => `${name.slice(0, 63 - tail.length).replace(/[-_]+$/, '')}-${tail}`;
+  const first = fit(suffix);
+  return taken.has(first) || !isValidId(first) ? fit(`track${track}`) : first;
 }
 
 /** Frame rate used when the probe could not tell one (rare: some live FLV headers); 30 fps. */
@@ -202,12 +225,25 @@ export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLad
   }
 
   const audio: ResolvedAudioRendition[] = [];
+  const tracks = source.hasAudio ? planAudioTracks(ladder.audioTracks, source.audioTracks) : { plan: undefined, missing: [] };
+  const taken = new Set([...ladder.video.map((v) => v.name), ...ladder.audio.map((a) => a.name)]);
   for (const r of ladder.audio) {
-    if (source.hasAudio) {
-      audio.push({ ...r, silent: false });
+    if (source.hasAudio && tracks.plan !== undefined) {
+      for (const missing of tracks.missing) {
+        decisions.push({ name: r.name, kind: 'audio', kept: false, reason: `ladder lists source audio track ${missing}, the source has no such (decodable) track` });
+      }
+      // Several tracks: `{name}-{suffix}` (a valid id, unlike any other rendition's name); one: the ladder's name.
+      for (const t of tracks.plan) {
+        const name = tracks.plan.length === 1 ? r.name : languageRenditionName(r.name, t.suffix, t.track, taken);
+        taken.add(name);
+        audio.push({ ...r, name, silent: false, group: r.name, track: t.track, ...(t.language !== undefined ? { language: t.language } : {}), label: t.label, isDefault: t.isDefault });
+        decisions.push({ name, kind: 'audio', kept: true, reason: `source audio track ${t.track}${t.language !== undefined ? ` (${t.language})` : ''}` });
+      }
+    } else if (source.hasAudio) {
+      audio.push({ ...r, silent: false, group: r.name, track: 0, isDefault: true });
       decisions.push({ name: r.name, kind: 'audio', kept: true, reason: 'input has audio' });
     } else if (r.silenceIfMissing) {
-      audio.push({ ...r, silent: true });
+      audio.push({ ...r, silent: true, group: r.name, track: 0, isDefault: true });
       decisions.push({ name: r.name, kind: 'audio', kept: true, reason: 'input has no audio: encoding silence (silenceIfMissing)' });
     } else {
       decisions.push({ name: r.name, kind: 'audio', kept: false, reason: 'input has no audio' });

@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ProcessExit } from '../core/supervised-process.js';
+import type { ProbedAudioTrack } from './audio-tracks.js';
 import type { ResolvedAudioRendition, ResolvedLadder, ResolvedVideoRendition } from './ladder-loader.js';
+
+export type { ProbedAudioTrack };
 
 /**
  * The run contract: what a transcoder produces and a packager consumes. It lives in the ladder layer
@@ -65,4 +68,10 @@ export interface InputProbe {
    * while probing: the encoders keep them (`-a53cc`) and the multivariant playlist signals CC1.
    */
   closedCaptions?: boolean;
+  /**
+   * Every decodable audio stream of the input, in stream order: `index` is its position among the
+   * input's audio streams (ffmpeg's `0:a:N`, which counts undecodable ones too). Absent or one entry:
+   * the channel has one audio language, as before issue 17 (see `ladder/audio-tracks.ts`).
+   */
+  audioTracks?: ProbedAudioTrack[];
 }

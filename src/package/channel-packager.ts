@@ -6,8 +6,8 @@ import type { MediaPlacement, UploadQueue } from '../storage/upload-queue.js';
 import type { ResolvedLadder } from '../ladder/ladder-loader.js';
 import { runPartTarget } from '../ladder/part-target.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { multivariantOutdated, variantBandwidth, variantCodecs } from './bitrate-meter.js';
-import type { TrackInfo } from '../mp4/fmp4-reader.js';
+import { multivariantOutdated } from './bitrate-meter.js';
+import { buildMultivariant, multivariantRenditions } from './multivariant-builder.js';
 import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
@@ -53,9 +53,6 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Cache-Control stored with playlists, for CDNs reading storage directly; the origin sets its own. */
 const PLAYLIST_CACHE = 'no-cache';
 const MEDIA_CACHE = 'public, max-age=31536000, immutable';
-const AUDIO_GROUP = 'audio';
-/** GROUP-ID of the closed captions carried in the video (CEA-608 channel 1). */
-const CC_GROUP = 'cc';
 /** How long `close()` waits for the first master's media playlists to be stored before giving up. */
 const MASTER_HANDOVER_WAIT_MS = 2000;
 
@@ -559,56 +556,31 @@ export class ChannelPackager {
 
   /**
    * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
-   * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share.
+   * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share: one
+   * entry per published language (LANGUAGE, NAME, one DEFAULT=YES), or the one audio rendition.
    * Rewritten only when it changes by more than bitrate drift (`multivariantOutdated`).
    */
   private writeMaster(): void {
     const ladder = this.ladder;
     if (ladder === undefined) return;
-    const audio = ladder.audio[0];
-    const audioPackager = audio !== undefined ? this.renditions.get(audio.name) : undefined;
-    const videos = ladder.video.map((v) => ({ rendition: v, packager: this.renditions.get(v.name) }));
-    // Wait until every output has told its codec: a variant without CODECS is not allowed.
-    if (videos.some((v) => v.packager?.track === undefined) || (audio !== undefined && audioPackager?.track === undefined)) return;
+    const master = buildMultivariant(
+      ladder,
+      (name) => {
+        const packager = this.renditions.get(name);
+        if (packager?.track === undefined) return undefined;
+        const measured = packager.bitrate.measured;
+        return { codecs: packager.track.codecs, ...(packager.track.channelCount !== undefined ? { channelCount: packager.track.channelCount } : {}), ...(measured ? { measured } : {}) };
+      },
+      this.closedCaptions,
+    );
+    if (master === undefined) return;
     // A channel's first multivariant playlist also waits until every rendition lists a complete
     // segment: hls.js fails a media playlist with parts only ("levelEmptyError: No Segments found in
     // Playlist"), retries, and then plays a second further behind the live edge for the whole session
     // (measured: 1.8 s instead of 0.9 s glass-to-glass for a viewer waiting for the stream to start).
     // Costs first-playable time once per channel (one segment, 1 s on `low-latency`). Playlists
     // continued from storage after a restart have segments already, so their master is not held back.
-    const renditionPackagers = [...videos.map((v) => v.packager), audioPackager];
-    if (this.masterWritten === undefined && !renditionPackagers.every((p) => p === undefined || p.playlist.segments.length > 0)) return;
-    const audioCodec = audioPackager?.track?.codecs;
-    const audioMeasured = audioPackager?.bitrate.measured ?? (audio ? { peak: audio.bitrate, average: audio.bitrate } : undefined);
-    const master: MultivariantPlaylist = {
-      version: 9,
-      // Every segment starts with a keyframe: GOPs divide the segment duration (ladder validation).
-      independentSegments: true,
-      audio:
-        audio !== undefined
-          ? [{ groupId: AUDIO_GROUP, name: audio.name, uri: `${audio.name}/playlist.m3u8`, default: true, channels: channelsOf(audioPackager!.track!, audio.channels) }]
-          : [],
-      // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
-      ...(this.closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
-      variants: videos.map(({ rendition, packager }) => {
-        const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
-        const measured = packager!.bitrate.measured;
-        const video = measured ? { peak: Math.max(measured.peak, declared.peak), average: measured.average } : declared;
-        const { bandwidth, averageBandwidth } = variantBandwidth(video, audioMeasured);
-        return {
-          uri: `${rendition.name}/playlist.m3u8`,
-          bandwidth,
-          averageBandwidth,
-          codecs: variantCodecs(packager!.track!.codecs, audioCodec),
-          resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
-          frameRate: ladder.frameRate,
-          ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
-          // Saying NONE when there are none spares Shaka Player a CEA-608 probe of three video
-          // segments before its first frame (docs/latency.md).
-          closedCaptions: this.closedCaptions ? CC_GROUP : 'NONE',
-        };
-      }),
-    };
+    if (this.masterWritten === undefined && !multivariantRenditions(ladder).every((name) => (this.renditions.get(name)?.playlist.segments.length ?? 1) > 0)) return;
     if (!multivariantOutdated(this.masterWritten, master)) return;
     // The first master is stored only after the media playlists it was held for (uploads of different
     // keys finish in any order): a standalone origin or a CDN reading storage must not hand players a
@@ -650,9 +622,6 @@ export class ChannelPackager {
   }
 }
 
-function channelsOf(track: TrackInfo, fallback: number): number {
-  return track.channelCount ?? fallback;
-}
 
 /** Rendition names a multivariant playlist refers to (`{name}/playlist.m3u8` URIs, in order, once each). */
 export function renditionsOfMultivariant(text: string): string[] {

@@ -1,4 +1,4 @@
-import type { InputProbe } from '../ladder/run-contract.js';
+import type { InputProbe, ProbedAudioTrack } from '../ladder/run-contract.js';
 import { spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
@@ -21,6 +21,8 @@ interface FfprobeStream {
   sample_rate?: string;
   /** 1 when the decoder saw CEA-608/708 caption side data while probing. */
   closed_captions?: number;
+  tags?: { language?: string; title?: string };
+  disposition?: { default?: number };
 }
 
 interface FfprobeOutput {
@@ -50,7 +52,8 @@ function undecodable(kind: 'video' | 'audio', stream: FfprobeStream): string {
 
 /**
  * Pure: ffprobe `-print_format json -show_streams -show_format` output → `InputProbe`. Uses the first
- * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`).
+ * video and first audio stream (the ones ffmpeg maps with `0:v:0` / `0:a:0`), and lists every
+ * decodable audio stream in `audioTracks` (audio languages, `ladder/audio-tracks.ts`).
  * Throws `InputUnusable` when the JSON is malformed, there is no video stream, or the first video or
  * audio stream has no decoder in this ffmpeg (livepipe decodes what its ffmpeg decodes; ffmpeg would
  * otherwise fail on every start and the channel would crash-loop before saying why).
@@ -93,9 +96,33 @@ export function parseFfprobeJson(json: string, label: string): InputProbe {
     if (audio.channels !== undefined) probe.audioChannels = audio.channels;
     if (audio.sample_rate !== undefined) probe.audioSampleRate = Number(audio.sample_rate);
   }
+  const audioTracks = audioTracksOf(streams);
+  if (audioTracks.length > 0) probe.audioTracks = audioTracks;
   const duration = Number(data.format?.duration);
   if (Number.isFinite(duration) && duration > 0) probe.durationSec = duration;
   return probe;
+}
+
+/**
+ * Every decodable audio stream with its language, title and default flag. A second track this ffmpeg
+ * cannot decode is left out (the first one refuses the input above): a channel plays the languages it
+ * can rather than none.
+ */
+function audioTracksOf(streams: FfprobeStream[]): ProbedAudioTrack[] {
+  const tracks: ProbedAudioTrack[] = [];
+  streams
+    .filter((s) => s.codec_type === 'audio')
+    .forEach((s, index) => {
+      if (!hasDecoder(s)) return;
+      const track: ProbedAudioTrack = { index, default: s.disposition?.default === 1 };
+      const language = s.tags?.language?.trim();
+      const title = s.tags?.title?.trim();
+      if (language) track.language = language;
+      if (title) track.title = title;
+      if (s.channels !== undefined) track.channels = s.channels;
+      tracks.push(track);
+    });
+  return tracks;
 }
 
 export interface ProbeOptions {

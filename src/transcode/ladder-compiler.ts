@@ -15,7 +15,8 @@ import { audioFragmentingOf, videoFragmentingOf, type Fragmenting } from './outp
  * - every video rendition gets identical closed GOPs: fixed keyint = GOP × fps, `-sc_threshold 0`,
  *   x264 `scenecut=0:open-gop=0`, plus `-force_key_frames` on a time expression so that keyframes
  *   fall on the same timestamps in every rendition (segment boundaries align across the ladder);
- * - audio is decoded once and each audio rendition is encoded once into its own output;
+ * - each source audio track used is decoded once and each audio rendition (one per ladder entry and
+ *   published language, see `ladder/audio-tracks.ts`) is encoded once into its own output;
  * - every output is fragmented MP4 written to its own pipe to the parent (`pipe:3`, `pipe:4`, … in
  *   output order): video one moof+mdat per part, cut by ffmpeg where the packager would cut
  *   (`videoFragmentingOf`: far fewer reads and parses than per frame, same latency), audio one per
@@ -308,7 +309,8 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   for (const a of resolved.audio) {
     const fd = FIRST_OUTPUT_FD + outputs.length;
     builder.output(`pipe:${fd}`, {
-      maps: [a.silent ? `${silenceInput}:a:0` : '0:a:0'],
+      // Each source audio track is decoded once, whichever renditions encode it.
+      maps: [a.silent ? `${silenceInput}:a:0` : `0:a:${a.track}`],
       audio: { bitrate: a.bitrate, channels: a.channels, sampleRate: a.sampleRate },
       ...(a.loudness !== undefined && !a.silent ? { audioFilter: loudnormFilter(a.loudness) } : {}),
       disable: ['video', 'subtitle', 'data'],

@@ -270,9 +270,10 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
     }
   });
 
-  it('RTMP: an onCuePoint data message (YouTube cue point shape) in a publish gives the DATERANGE in every rendition; the source\'s CEA-608 captions reach every rendition and are signalled', async () => {
+  it('RTMP: an onCuePoint data message (YouTube cue point shape) in a publish gives the DATERANGE in every rendition; the source\'s CEA-608 captions reach every rendition, are signalled, and hls.js shows them as text cues', async () => {
     const file = join(dir, 'src.flv');
-    await renderCaptionedSource(file, { width: 640, height: 360, fps: 30, seconds: 16, format: 'flv', text: 'AD CUES LIVE' });
+    // 30 s: the stream is still live while hls.js plays it at the end of the test.
+    await renderCaptionedSource(file, { width: 640, height: 360, fps: 30, seconds: 30, format: 'flv', text: 'AD CUES LIVE' });
     const CUE_AT_MS = 7000;
     const cuePoint = encodeAmf0Data('onCuePoint', { type: 'com.youtube.cuepoint', version: '0.1', pre_roll_time_sec: 1, cue_point_start: true, break_duration_sec: 30, splice_event_id: 0 });
     const tags = readFlvTags(await readFile(file));
@@ -301,6 +302,18 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
         const media = join(dir, `${name}.mp4`);
         await writeFile(media, Buffer.concat(bytes));
         expect(await readCaptions(media), `${name}: captions read back`).toContain('AD CUES LIVE');
+      }
+      // hls.js in Chromium shows them: CEA-608 from the video's SEI becomes text cues on the element.
+      const browser = await launchBrowser();
+      try {
+        const player = await startPlayer(browser, `${serve.live('amf')}/master.m3u8`);
+        const seen = await player.waitFor((s) => s.textTracks.some((t) => t.cues.some((c) => c.includes('AD CUES LIVE'))) || s.fatalErrors.length > 0, 30_000);
+        await player.close();
+        expect(seen.fatalErrors).toEqual([]);
+        const captions = seen.textTracks.find((t) => t.cues.some((c) => c.includes('AD CUES LIVE')));
+        expect(captions, JSON.stringify(seen.textTracks)).toMatchObject({ kind: 'captions' });
+      } finally {
+        await browser.close();
       }
       // The SRT channel's source had none: NONE on every variant.
       const plain = (await originText(serve, '/live/scte/master.m3u8'))!;

@@ -241,3 +241,47 @@ export class RenditionSetChecker {
     return v;
   }
 }
+
+/**
+ * The multivariant playlist (LLHLS.md "Multivariant playlist", §4.4.6): EXT-X-INDEPENDENT-SEGMENTS;
+ * CODECS, RESOLUTION, BANDWIDTH, AVERAGE-BANDWIDTH and FRAME-RATE on every variant; each variant's
+ * AUDIO names a group that exists, and every video variant references the same group; in each audio
+ * group exactly one DEFAULT=YES, AUTOSELECT=YES on each, different NAMEs and URIs, and a LANGUAGE
+ * (when present) that is a language tag. Names are counted in the text, since m3u8-parser keys
+ * renditions by NAME (a duplicate would silently replace the first).
+ */
+export function checkMultivariantPlaylist(text: string): string[] {
+  const { manifest: m, warnings } = parseWithM3u8Parser(text);
+  const v: string[] = warnings.map((w) => `m3u8-parser warning: ${w}`);
+  if (!text.split('\n').includes('#EXT-X-INDEPENDENT-SEGMENTS')) v.push('EXT-X-INDEPENDENT-SEGMENTS missing');
+  const groups: Record<string, Record<string, Record<string, any>>> = m.mediaGroups?.AUDIO ?? {};
+  const variants = (m.playlists ?? []) as Array<{ uri: string; attributes: Record<string, any> }>;
+  if (variants.length === 0) v.push('no EXT-X-STREAM-INF variant');
+  for (const p of variants) {
+    for (const attr of ['CODECS', 'RESOLUTION', 'BANDWIDTH', 'AVERAGE-BANDWIDTH', 'FRAME-RATE']) {
+      if (p.attributes[attr] === undefined) v.push(`${p.uri}: ${attr} missing`);
+    }
+    const group = p.attributes.AUDIO as string | undefined;
+    if (group !== undefined && groups[group] === undefined) v.push(`${p.uri}: AUDIO="${group}" names no EXT-X-MEDIA group`);
+  }
+  const referenced = new Set(variants.map((p) => p.attributes.AUDIO as string | undefined));
+  if (Object.keys(groups).length > 0 && (referenced.size !== 1 || referenced.has(undefined))) {
+    v.push(`variants do not all reference one audio group (${[...referenced].map(String).join(', ')})`);
+  }
+  const mediaLines = text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:') && l.includes('TYPE=AUDIO'));
+  for (const [groupId, renditions] of Object.entries(groups)) {
+    const lines = mediaLines.filter((l) => l.includes(`GROUP-ID="${groupId}"`));
+    const entries = Object.entries(renditions);
+    if (entries.length !== lines.length) v.push(`audio group "${groupId}": ${lines.length} EXT-X-MEDIA, ${entries.length} different NAMEs`);
+    const defaults = entries.filter(([, r]) => r.default === true).length;
+    if (defaults !== 1) v.push(`audio group "${groupId}": ${defaults} renditions with DEFAULT=YES (exactly one expected)`);
+    const uris = entries.map(([, r]) => r.uri as string);
+    if (new Set(uris).size !== uris.length) v.push(`audio group "${groupId}": two renditions share a URI`);
+    for (const [name, r] of entries) {
+      if (r.autoselect !== true) v.push(`audio "${name}": AUTOSELECT=YES missing`);
+      if (!r.uri) v.push(`audio "${name}": URI missing`);
+      if (r.language !== undefined && !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(r.language)) v.push(`audio "${name}": LANGUAGE "${r.language}" is not a language tag`);
+    }
+  }
+  return v;
+}

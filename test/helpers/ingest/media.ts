@@ -14,18 +14,27 @@ export interface PublishOptions {
   outputOptions?: string[];
   /** The test pattern's size and rate (default 640x360 at 30 fps, 1 s GOP), or `false` for audio only. */
   video?: { size: string; rate: number } | false;
+  /**
+   * Several tagged audio tracks instead of the one 440 Hz tone: one sine per entry, in order, with its
+   * `language` tag (MPEG-TS carries several audio streams; FLV/RTMP only one).
+   */
+  audioLanguages?: Array<{ language: string; frequency: number }>;
 }
 
 /**
  * ffmpeg publishing a small test pattern with a sine tone: 640x360, 30 fps, 1 s GOP, x264 ultrafast,
- * AAC, for `seconds` (default long: tests stop it).
+ * AAC, for `seconds` (default long: tests stop it). `audioLanguages`: one tagged tone per language.
  */
 export function publish(url: string, format: 'flv' | 'mpegts', options: PublishOptions = {}): Publisher {
   const video = options.video ?? { size: '640x360', rate: 30 };
+  const tones = options.audioLanguages ?? [{ frequency: 440 }];
+  const firstTone = video === false ? 0 : 1;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
     ...(video === false ? [] : ['-f', 'lavfi', '-i', `testsrc2=size=${video.size}:rate=${video.rate}`]),
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    ...tones.flatMap((t) => ['-f', 'lavfi', '-i', `sine=frequency=${t.frequency}:sample_rate=48000`]),
+    ...(options.audioLanguages === undefined ? [] : [...(video === false ? [] : ['-map', '0:v']), ...tones.flatMap((_t, i) => ['-map', `${i + firstTone}:a`])]),
+    ...(options.audioLanguages ?? []).flatMap((t, i) => [`-metadata:s:a:${i}`, `language=${t.language}`]),
     '-t', String(options.seconds ?? 60),
     ...(video === false
       ? []

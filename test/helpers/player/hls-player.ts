@@ -109,6 +109,30 @@ window.startPlayback = (url, config) => {
   hls.attachMedia(video);
   hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
 };
+// What the video element plays, heard through Web Audio (unmuted into a silent gain): the strongest
+// frequency now. The first call starts listening; the analyser needs a few hundred ms of sound.
+window.listenTone = () => {
+  const video = document.getElementById('v');
+  if (!lp.analyser) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    const silent = ctx.createGain();
+    silent.gain.value = 0;
+    ctx.createMediaElementSource(video).connect(analyser);
+    analyser.connect(silent);
+    silent.connect(ctx.destination);
+    video.muted = false;
+    lp.analyser = analyser;
+    lp.audioContext = ctx;
+    ctx.resume();
+  }
+  const bins = new Float32Array(lp.analyser.frequencyBinCount);
+  lp.analyser.getFloatFrequencyData(bins);
+  let best = 1;
+  for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return { hz: (best * lp.audioContext.sampleRate) / lp.analyser.fftSize, db: bins[best], state: lp.audioContext.state };
+};
 window.readStats = () => {
   const video = document.getElementById('v');
   const hls = window.hls;
@@ -140,8 +164,6 @@ export interface Player {
   stats(): Promise<PlayerStats>;
   /** Force a level (rendition) by index, as a user picking a quality would (`hls.currentLevel = i`). */
   setLevel(index: number): Promise<void>;
-  /** Switches the audio track by index, as a user picking a language would (`hls.audioTrack = i`). */
-  setAudioTrack(index: number): Promise<void>;
   /** Polls stats until `predicate` holds or `timeoutMs` passes; returns the last stats either way. */
   waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
   /** Every request the page made to other origins (the stream), in order, with wall-clock times. */
@@ -192,13 +214,34 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/** The hls.js player: what every player does, plus hls.js's own controls. */
+export interface HlsPlayer extends Player {
+  /** Switches the audio track by index, as a user picking a language would (`hls.audioTrack = i`). */
+  setAudioTrack(index: number): Promise<void>;
+  /**
+   * The strongest frequency (Hz) in what the video element plays now, heard through Web Audio (the
+   * element is unmuted into a silent gain node). The first call starts listening, so call it once
+   * early; `db` is the level of that frequency (-Infinity: silence).
+   */
+  audioTone(): Promise<{ hz: number; db: number; state: string }>;
+}
+
 /** Opens a page in `browser` that plays `url` with hls.js. */
-export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<Player> {
-  return openPlayerPage(browser, { html: PAGE, scripts: { '/hls.js': 'hls.js/dist/hls.min.js' } }, url, options.hlsConfig ?? {}, async (page, i) => {
+export async function startPlayer(browser: Browser, url: string, options: PlayerOptions = {}): Promise<HlsPlayer> {
+  const player = await openPlayerPage(browser, { html: PAGE, scripts: { '/hls.js': 'hls.js/dist/hls.min.js' } }, url, options.hlsConfig ?? {}, async (page, i) => {
     await page.evaluate((level) => {
       (globalThis as unknown as { hls: { currentLevel: number } }).hls.currentLevel = level;
     }, i);
   });
+  return {
+    ...player,
+    async setAudioTrack(index: number) {
+      await player.page.evaluate((i) => {
+        (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;
+      }, index);
+    },
+    audioTone: () => player.page.evaluate(() => (globalThis as unknown as { listenTone(): { hz: number; db: number; state: string } }).listenTone()),
+  };
 }
 
 /**
@@ -241,11 +284,6 @@ export async function openPlayerPage(
     stats,
     setLevel: (index: number) => setLevel(page, index),
     requests: () => traced.map((r) => ({ ...r })),
-    async setAudioTrack(index: number) {
-      await page.evaluate((i) => {
-        (globalThis as unknown as { hls: { audioTrack: number } }).hls.audioTrack = i;
-      }, index);
-    },
     async waitFor(predicate, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let last = await stats();

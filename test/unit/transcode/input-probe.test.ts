@@ -20,8 +20,25 @@ describe('parseFfprobeJson', () => {
       audioCodec: 'aac',
       audioChannels: 2,
       audioSampleRate: 48_000,
+      audioTracks: [{ index: 0, default: false, channels: 2 }],
       durationSec: 12.5,
     });
+  });
+
+  it('lists every decodable audio track with its language, title and default disposition (issue 17)', () => {
+    const json = JSON.stringify({
+      streams: [
+        { codec_type: 'video', codec_name: 'h264', width: 640, height: 360, avg_frame_rate: '30/1' },
+        { codec_type: 'audio', codec_name: 'aac', channels: 2, tags: { language: 'eng', title: 'Main' }, disposition: { default: 1 } },
+        { codec_type: 'audio', codec_tag: '0x0000' },
+        { codec_type: 'audio', codec_name: 'mp2', channels: 1, tags: { language: ' spa ' }, disposition: { default: 0 } },
+      ],
+    });
+    expect(parseFfprobeJson(json, 'in').audioTracks).toEqual([
+      { index: 0, language: 'eng', title: 'Main', default: true, channels: 2 },
+      // index 1 has no decoder: left out, and 0:a:N keeps counting it
+      { index: 2, language: 'spa', default: false, channels: 1 },
+    ]);
   });
 
   it('notes CEA-608/708 captions the decoder saw (ffprobe closed_captions)', () => {

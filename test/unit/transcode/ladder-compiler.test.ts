@@ -49,6 +49,22 @@ describe('compileLadder', () => {
     expect(() => parseLadder({ ...ladder, audio: [{ name: 'audio', loudness: { integrated: 3 } }] }, 'bad.yaml')).toThrow(/loudness/);
   });
 
+  it('two source audio languages: one AAC encode per language (0:a:0, 0:a:1) in the same run, one decode of each, on their own pipes', async () => {
+    const probe: InputProbe = { ...probe1080, audioTracks: [{ index: 0, language: 'eng', default: false }, { index: 1, language: 'spa', default: false }] };
+    const { compiled } = await compile('default', probe);
+    const { args, outputs } = compiled;
+    expect(valuesOf(args, '-i')).toEqual(['/media/in.mp4']);
+    expect(valuesOf(args, '-map')).toEqual(['[v0]', '[v1]', '[v2]', '[v3]', '0:a:0', '0:a:1']);
+    expect(valuesOf(args, '-c:a')).toEqual(['aac', 'aac']);
+    expect(valuesOf(args, '-b:a')).toEqual(['128k', '128k']);
+    expect(outputs.map((o) => `${o.name}@${o.fd}`)).toEqual(['1080p@3', '720p@4', '480p@5', '360p@6', 'audio-en@7', 'audio-es@8']);
+    // Each audio output carries its own fragmenting (every output is cut the same way as with one language).
+    expect(valuesOf(args, '-movflags')).toHaveLength(6);
+    // A one-track probe compiles to exactly what it did before issue 17.
+    const one = await compile('default', { ...probe1080, audioTracks: [{ index: 0, language: 'eng', default: true }] });
+    expect(one.compiled.args).toEqual((await compile('default')).compiled.args);
+  });
+
   it('identical closed GOPs in every rendition: keyint = GOP × fps, no scenecut, no open GOP', async () => {
     const { compiled } = await compile('default');
     const { args } = compiled;

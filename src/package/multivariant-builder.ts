@@ -1,0 +1,80 @@
+import type { ResolvedLadder } from '../ladder/ladder-loader.js';
+import type { MultivariantPlaylist } from '../hls/playlist-model.js';
+import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
+
+/** GROUP-ID of the audio EXT-X-MEDIA group. */
+export const AUDIO_GROUP = 'audio';
+/** GROUP-ID of the closed captions carried in the video (CEA-608 channel 1). */
+export const CC_GROUP = 'cc';
+
+/** What the packager knows of one rendition's output once its init segment came. */
+export interface RenditionOutputFacts {
+  /** RFC 6381 codec string of its track. */
+  codecs: string;
+  /** Audio: channels the track says it has. */
+  channelCount?: number;
+  /** Measured segment bitrates, once a segment is complete. */
+  measured?: { peak: number; average: number };
+}
+
+/**
+ * The multivariant playlist model of a run's ladder, pure: every video rendition a variant (BANDWIDTH =
+ * measured peak, or the ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group
+ * they all reference — the first ladder audio rendition, once per published language (LANGUAGE,
+ * NAME, exactly one DEFAULT=YES; see `ladder/audio-tracks.ts`), or that one rendition. Returns
+ * undefined until every rendition in it has told its codec (a variant without CODECS is not allowed).
+ */
+export function buildMultivariant(
+  ladder: ResolvedLadder,
+  facts: (rendition: string) => RenditionOutputFacts | undefined,
+  closedCaptions: boolean,
+): MultivariantPlaylist | undefined {
+  const group = ladder.audio[0]?.group;
+  const audios = ladder.audio.filter((a) => a.group === group).map((rendition) => ({ rendition, facts: facts(rendition.name) }));
+  const videos = ladder.video.map((rendition) => ({ rendition, facts: facts(rendition.name) }));
+  if ([...videos, ...audios].some((r) => r.facts === undefined)) return undefined;
+  const audioCodec = audios[0]?.facts!.codecs;
+  // A variant plays with any rendition of its group: its BANDWIDTH counts the largest (§4.4.6.2).
+  const audioRates = audios.map(({ rendition, facts: f }) => f!.measured ?? { peak: rendition.bitrate, average: rendition.bitrate });
+  const audioMeasured =
+    audioRates.length > 0 ? { peak: Math.max(...audioRates.map((r) => r.peak)), average: Math.max(...audioRates.map((r) => r.average)) } : undefined;
+  return {
+    version: 9,
+    // Every segment starts with a keyframe: GOPs divide the segment duration (ladder validation).
+    independentSegments: true,
+    audio: audios.map(({ rendition, facts: f }) => ({
+      groupId: AUDIO_GROUP,
+      name: rendition.label ?? rendition.name,
+      uri: `${rendition.name}/playlist.m3u8`,
+      default: rendition.isDefault,
+      channels: f!.channelCount ?? rendition.channels,
+      ...(rendition.language !== undefined ? { language: rendition.language } : {}),
+    })),
+    // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
+    ...(closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
+    variants: videos.map(({ rendition, facts: f }) => {
+      const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
+      const measured = f!.measured;
+      const video = measured ? { peak: Math.max(measured.peak, declared.peak), average: measured.average } : declared;
+      const { bandwidth, averageBandwidth } = variantBandwidth(video, audioMeasured);
+      return {
+        uri: `${rendition.name}/playlist.m3u8`,
+        bandwidth,
+        averageBandwidth,
+        codecs: variantCodecs(f!.codecs, audioCodec),
+        resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
+        frameRate: ladder.frameRate,
+        ...(audios.length > 0 ? { audioGroup: AUDIO_GROUP } : {}),
+        // Saying NONE when there are none spares Shaka Player a CEA-608 probe of three video
+        // segments before its first frame (docs/latency.md).
+        closedCaptions: closedCaptions ? CC_GROUP : 'NONE',
+      };
+    }),
+  };
+}
+
+/** The renditions a multivariant playlist of `ladder` names (its variants and audio group), in order. */
+export function multivariantRenditions(ladder: ResolvedLadder): string[] {
+  const group = ladder.audio[0]?.group;
+  return [...ladder.video.map((v) => v.name), ...ladder.audio.filter((a) => a.group === group).map((a) => a.name)];
+}
