@@ -76,20 +76,6 @@ export function applyRegistryWrite(state: RegistryState, write: RegistryWrite, r
 
 export const EMPTY_REGISTRY_STATE: RegistryState = Object.freeze({ overrides: new Map<string, ChannelConfig>(), removed: new Set<string>(), revision: 0 });
 
-/** Parses one stored definition (JSON text) of channel `id`; `where` names the store in the error. Pure. */
-export function parseStoredDefinition(id: string, text: string, where: string): ChannelConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new LivepipeError(ErrorCode.ConfigInvalid, `${where}: channel ${id}: not valid JSON: ${errorMessage(err)}`);
-  }
-  const parsed = channelSchema.safeParse(raw);
-  if (!parsed.success) throw new LivepipeError(ErrorCode.ConfigInvalid, describeIssues(`${where}: channel ${id}`, parsed.error));
-  if (parsed.data.id !== id) throw new LivepipeError(ErrorCode.ConfigInvalid, `${where}: channels.${id}.id: is "${parsed.data.id}", expected "${id}"`);
-  return parsed.data;
-}
-
 export const STATE_FILE_VERSION = 1;
 
 /** Where the state file goes by default, relative to the data directory. */
