@@ -4,6 +4,7 @@ import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, u
 import type { ChannelManager } from '../channels/channel-manager.js';
 import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
 import { FileRegistryStore } from '../channels/channel-registry-store.js';
+import { PlaylistNotificationMetrics } from '../cluster/cluster-metrics.js';
 import { PlaylistNotificationPublisher } from '../cluster/playlist-notifications.js';
 import { isLoopbackHost, type ServiceConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
@@ -63,7 +64,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
-  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics }) : undefined;
+  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics: new PlaylistNotificationMetrics(metrics.registry) }) : undefined;
   // Cluster mode (docs/cluster.md): a Redis connection, writer leases, heartbeats.
   const cluster: BuiltCluster | undefined =
     config.cluster === undefined
