@@ -20,18 +20,11 @@ import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { startRedisServer, type RedisServerProcess } from '../../helpers/redis/redis-server.js';
 import { waitFor } from '../../helpers/wait.js';
+import { errorCodeOf } from '../../helpers/errors.js';
 
 const KEY = 'registry-store-key-0123456789';
 const CONFIG: ChannelConfig[] = [{ id: 'from-config', ladder: 'default', key: KEY }];
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    return isLivepipeError(err) ? err.code : `not a LivepipeError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 describe('RedisRegistryStore on a real redis-server', () => {
   let redis: RedisServerProcess;
@@ -135,12 +128,12 @@ describe('RedisRegistryStore on a real redis-server', () => {
     const a = await node({ maxChannels: 4 });
     const b = await node({ maxChannels: 4 });
     // The same id, and ids differing only in case, from both nodes at once: exactly one is created.
-    const same = await Promise.all([a.registry.create({ id: 'news', ladder: 'default', key: KEY }), b.registry.create({ id: 'NEWS', ladder: 'default', key: KEY })].map(codeOf));
+    const same = await Promise.all([a.registry.create({ id: 'news', ladder: 'default', key: KEY }), b.registry.create({ id: 'NEWS', ladder: 'default', key: KEY })].map(errorCodeOf));
     expect(same.filter((code) => code === undefined)).toHaveLength(1);
     expect(same.filter((code) => code === ErrorCode.Conflict)).toHaveLength(1);
     // 1 config channel + 1 created: 2 more fit under the cap of 4, whichever node asks.
     const creations = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((id, i) => (i % 2 === 0 ? a : b).registry.create({ id, ladder: 'default', key: KEY }));
-    const codes = await Promise.all(creations.map(codeOf));
+    const codes = await Promise.all(creations.map(errorCodeOf));
     expect(codes.filter((code) => code === undefined)).toHaveLength(2);
     expect(codes.filter((code) => code === ErrorCode.LimitReached)).toHaveLength(4);
     await waitFor(() => a.registry.revision === b.registry.revision, { timeoutMs: 5000, message: 'both nodes at the same revision' });
@@ -177,14 +170,14 @@ describe('RedisRegistryStore on a real redis-server', () => {
     await waitFor(() => b.registry.has('before'), { timeoutMs: 2000, message: 'node b to see the first channel' });
     await redis.stop();
     try {
-      expect(await codeOf(b.registry.create({ id: 'during', ladder: 'default', key: KEY }))).toBe(ErrorCode.Unavailable);
-      expect(await codeOf(b.registry.remove('before'))).toBe(ErrorCode.Unavailable);
+      expect(await errorCodeOf(b.registry.create({ id: 'during', ladder: 'default', key: KEY }))).toBe(ErrorCode.Unavailable);
+      expect(await errorCodeOf(b.registry.remove('before'))).toBe(ErrorCode.Unavailable);
       expect(b.registry.list().map((c) => c.id)).toEqual(['before', 'from-config']);
     } finally {
       await redis.start();
     }
     // Node a is back first and writes; node b catches up on its own reconnect or the notification.
-    await waitFor(async () => (await codeOf(a.registry.create({ id: 'after', ladder: 'default', key: KEY }))) === undefined, {
+    await waitFor(async () => (await errorCodeOf(a.registry.create({ id: 'after', ladder: 'default', key: KEY }))) === undefined, {
       timeoutMs: 10_000,
       intervalMs: 200,
       message: 'node a to write again once Redis is back',
