@@ -323,7 +323,7 @@ export class ChannelRegistry {
     let next: RegistryState;
     try {
       next = await this.store.load();
-      if (next.revision === 0 && this.store.shared && this.seedFrom !== undefined) next = await this.seed(next);
+      if (next.revision === 0 && this.store.shared) next = await this.seed(next);
     } catch (err) {
       this.synced = false;
       throw err;
@@ -340,13 +340,20 @@ export class ChannelRegistry {
     for (const change of changes) this.emit(change);
   }
 
-  /** Fills an empty shared store from `seedFrom` (the node's state file), once across all nodes. */
+  /**
+   * Fills a shared store found empty, once across all nodes (the store's seed only writes empty keys):
+   * from this node's last-known state if it had read one (Redis came back without its data: the
+   * survivors' memory heals it, at a revision above every one seen), else from `seedFrom` (the
+   * node's state file: the migration from a single node).
+   */
   private async seed(empty: RegistryState): Promise<RegistryState> {
-    const local = await this.seedFrom!.load();
-    if (local.overrides.size === 0 && local.removed.size === 0) return empty;
-    if (await this.store.seed?.(local)) {
-      this.logger.info({ from: this.seedFrom!.location, store: this.store.location, channels: local.overrides.size, removed: local.removed.size }, 'channel registry seeded from this node\'s state file');
-    }
+    const lost = this.state.revision > 0;
+    const source = lost ? this.state : await this.seedFrom?.load();
+    if (source === undefined || (source.overrides.size === 0 && source.removed.size === 0)) return empty;
+    const seeded = await this.store.seed?.({ ...source, revision: this.state.revision + 1 });
+    const counts = { store: this.store.location, channels: source.overrides.size, removed: source.removed.size };
+    if (seeded === true && lost) this.logger.warn(counts, "the shared channel registry was empty (its Redis lost its data): seeded again from this node's last-known copy");
+    else if (seeded === true) this.logger.info({ ...counts, from: this.seedFrom!.location }, "channel registry seeded from this node's state file");
     return this.store.load();
   }
 

@@ -28,8 +28,9 @@ import type { RedisConnection } from './redis-connection.js';
  *   (ingest compares keys and SRT needs the passphrase itself): protect Redis with a password / ACL
  *   and TLS (`rediss://`). Nothing here logs a definition, and Redis errors are logged without arguments.
  * - **Notified, and checked.** Pub/sub is at-most-once: besides the notifications, `watch` calls for a
- *   full re-read on every (re)connect of either connection, and compares the revision every
- *   `checkIntervalMs` (default 5000) in case a notification was lost.
+ *   full re-read on every (re)connect of either connection, and compares the stored revision with the
+ *   last one read or written every `checkIntervalMs` (default 5000), in case a notification was lost
+ *   or Redis lost its data.
  */
 
 /** ARGV: expected revision, id, definition JSON ('' = none), removed ('1'/'0'), the pub/sub channel. */
@@ -43,14 +44,14 @@ redis.call('PUBLISH', ARGV[5], cjson.encode({ id = ARGV[2], revision = revision 
 return revision
 `;
 
-/** ARGV: the pub/sub channel, n, then n pairs (id, definition JSON), then removed ids. Only into empty keys. */
+/** ARGV: the pub/sub channel, the revision, n, then n pairs (id, definition JSON), then removed ids. Only into empty keys. */
 const SEED = `
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) > 0 then return 0 end
-local n = tonumber(ARGV[2])
-for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i]) end
-for i = 3 + 2 * n, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-redis.call('SET', KEYS[3], 1)
-redis.call('PUBLISH', ARGV[1], cjson.encode({ revision = 1 }))
+local n = tonumber(ARGV[3])
+for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[4 + 2 * i], ARGV[5 + 2 * i]) end
+for i = 4 + 2 * n, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('PUBLISH', ARGV[1], cjson.encode({ revision = tonumber(ARGV[2]) }))
 return 1
 `;
 
@@ -92,6 +93,8 @@ export class RedisRegistryStore {
   readonly shared = true;
   private readonly logger: Logger;
   private readonly checkIntervalMs: number;
+  /** The revision of the last load or write through this store: what the periodic check compares. */
+  private lastRevision: number | undefined;
 
   constructor(private readonly options: RedisRegistryStoreOptions) {
     this.logger = options.logger.child({ component: 'registry-store' });
@@ -112,7 +115,8 @@ export class RedisRegistryStore {
     for (const id of removed) {
       if (!isValidId(id)) throw new LivepipeError(ErrorCode.ConfigInvalid, `${clusterKeys.channelsRemoved}: "${id}" is not a channel id`);
     }
-    return { overrides, removed: new Set(removed), revision: revision === null ? 0 : Number(revision) };
+    this.lastRevision = revision === null ? 0 : Number(revision);
+    return { overrides, removed: new Set(removed), revision: this.lastRevision };
   }
 
   async write(write: RedisRegistryWrite, expectedRevision: number): Promise<{ revision: number } | 'stale'> {
@@ -131,13 +135,27 @@ export class RedisRegistryStore {
         clusterKeys.channelsChanged,
       ),
     );
-    return revision === -1 ? 'stale' : { revision: Number(revision) };
+    if (revision === -1) return 'stale';
+    this.lastRevision = Number(revision);
+    return { revision: this.lastRevision };
   }
 
+  /** Fills empty keys with `state` at revision `state.revision` (at least 1); false if any key exists. */
   async seed(state: RedisRegistryState): Promise<boolean> {
     const pairs = [...state.overrides].flatMap(([id, channel]) => [id, JSON.stringify(channel)]);
     const seeded = await this.command(() =>
-      this.client.eval(SEED, 3, clusterKeys.channels, clusterKeys.channelsRemoved, clusterKeys.channelsRevision, clusterKeys.channelsChanged, state.overrides.size, ...pairs, ...state.removed),
+      this.client.eval(
+        SEED,
+        3,
+        clusterKeys.channels,
+        clusterKeys.channelsRemoved,
+        clusterKeys.channelsRevision,
+        clusterKeys.channelsChanged,
+        Math.max(1, state.revision),
+        state.overrides.size,
+        ...pairs,
+        ...state.removed,
+      ),
     );
     return seeded === 1;
   }
@@ -166,7 +184,11 @@ export class RedisRegistryStore {
       checking = true;
       this.client
         .get(clusterKeys.channelsRevision)
-        .then((revision) => onChange(revision === null ? 0 : Number(revision)))
+        // A revision other than the last one this node read or wrote — higher (a notification lost) or
+        // lower (Redis lost its data) — calls for a full re-read.
+        .then((revision) => {
+          if (this.lastRevision !== undefined && (revision === null ? 0 : Number(revision)) !== this.lastRevision) onChange(undefined);
+        })
         .catch(() => undefined)
         .finally(() => (checking = false));
     }, this.checkIntervalMs);

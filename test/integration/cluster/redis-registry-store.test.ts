@@ -60,6 +60,7 @@ describe('RedisRegistryStore on a real redis-server', () => {
   beforeAll(async () => {
     redis = await startRedisServer({ appendOnly: true });
     raw = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    raw.on('error', () => undefined); // refused while Redis is stopped on purpose
     await raw.connect();
   });
   beforeEach(async () => {
@@ -161,6 +162,26 @@ describe('RedisRegistryStore on a real redis-server', () => {
     await raw.multi().hset(clusterKeys.channels, 'silent', JSON.stringify({ id: 'silent', ladder: 'default', key: KEY })).incr(clusterKeys.channelsRevision).exec();
     await waitFor(() => b.registry.has('silent'), { timeoutMs: 3000, message: 'the unannounced channel to be read' });
     expect(b.changes.map((c) => `${c.type}:${c.channel.id}`)).toEqual(['created:silent']);
+  });
+
+  it("a Redis that lost its data is seeded again from the nodes' last-known copy, and changes flow on", async () => {
+    const a = await node({ checkIntervalMs: 200 });
+    const b = await node({ checkIntervalMs: 200 });
+    await a.registry.create({ id: 'keep', ladder: 'default', key: KEY });
+    await b.registry.remove('from-config');
+    await waitFor(() => b.registry.has('keep') && !a.registry.has('from-config'), { timeoutMs: 2000, message: 'both nodes at the same state' });
+    const revision = a.registry.revision;
+    await raw.flushall();
+    await waitFor(async () => (await raw.hexists(clusterKeys.channels, 'keep')) === 1, { timeoutMs: 5000, message: 'the registry seeded again' });
+    expect(await raw.smembers(clusterKeys.channelsRemoved)).toEqual(['from-config']);
+    expect(Number(await raw.get(clusterKeys.channelsRevision))).toBeGreaterThan(revision);
+    // Nothing was removed on either node, and a change made now reaches the other node.
+    await b.registry.create({ id: 'next', ladder: 'default', key: KEY });
+    await waitFor(() => a.registry.has('next'), { timeoutMs: 2000, message: 'node a to see a change made after the reseed' });
+    for (const n of [a, b]) {
+      expect(n.changes.filter((c) => c.type === 'removed').map((c) => c.channel.id)).toEqual(['from-config']);
+      expect(n.registry.list().map((c) => c.id)).toEqual(['keep', 'next']);
+    }
   });
 
   it('while Redis is stopped: the last state is served and writes are refused; afterwards it re-reads', async () => {
