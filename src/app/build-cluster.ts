@@ -5,6 +5,7 @@ import { ClusterState } from '../cluster/cluster-state.js';
 import { FencedStorage } from '../cluster/fenced-storage.js';
 import { clusterNodeId } from '../cluster/node-identity.js';
 import { RedisConnection } from '../cluster/redis-connection.js';
+import { RedisRegistryStore } from '../cluster/redis-registry-store.js';
 import type { ClusterConfig } from '../config/service-config.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -26,6 +27,8 @@ export interface BuiltCluster {
   redis: RedisConnection;
   leases: ChannelLeases;
   state: ClusterState;
+  /** The channel registry's shared store (the Redis hash every node reads and writes). */
+  registryStore: RedisRegistryStore;
   /** What channels hold: the lease per channel. */
   leadership: ChannelLeadershipPort;
   /** The write gate of one channel over the shared storage. */
@@ -47,6 +50,7 @@ export function buildCluster(settings: ClusterSettings): BuiltCluster {
     redis,
     leases,
     state,
+    registryStore: new RedisRegistryStore({ redis, logger }),
     leadership: { claim: (channel, onChange) => leases.claim(channel, onChange), leaseTtlMs: config.lease.ttlMs },
     fencedStorage: (storage, channel) => new FencedStorage(storage, () => leases.fence(channel)),
     component: component('cluster', {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { listenersReadinessCheck, storageReadinessCheck, type ReadinessCheck } from '../api/readiness.js';
+import { PlaylistNotificationMetrics } from '../cluster/cluster-metrics.js';
 import { PlaylistNotificationSubscriber } from '../cluster/playlist-notifications.js';
 import type { Logger } from '../core/logger.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
@@ -26,17 +27,18 @@ export function buildPlaylistSubscriber(
   metrics: Metrics,
   logger: Logger,
 ): { subscriber: PlaylistNotificationSubscriber; readiness: ReadinessCheck; component: Component } {
+  const notificationMetrics = new PlaylistNotificationMetrics(metrics.registry);
   const subscriber = new PlaylistNotificationSubscriber({
     url,
     logger,
-    metrics,
+    metrics: notificationMetrics,
     onNotification: (n) => source.playlistStored(n.channel, n.rendition, n),
     onStateChange: (state) => {
       source.setNotified(state === 'notified');
-      metrics.setPlaylistNotificationsFallback(state === 'polling');
+      notificationMetrics.setPlaylistNotificationsFallback(state === 'polling');
     },
   });
-  metrics.setPlaylistNotificationsFallback(true);
+  notificationMetrics.setPlaylistNotificationsFallback(true);
   const readiness: ReadinessCheck = {
     name: 'playlist-notifications',
     degradesOnly: true,

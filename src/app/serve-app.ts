@@ -3,6 +3,8 @@ import { apiTokenFromEnv, type ApiServer } from '../api/api-server.js';
 import { binaryReadinessCheck, listenersReadinessCheck, storageReadinessCheck, uploadHealthReadinessCheck } from '../api/readiness.js';
 import type { ChannelManager } from '../channels/channel-manager.js';
 import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
+import { FileRegistryStore } from '../channels/channel-registry-store.js';
+import { PlaylistNotificationMetrics } from '../cluster/cluster-metrics.js';
 import { PlaylistNotificationPublisher } from '../cluster/playlist-notifications.js';
 import { isLoopbackHost, type ServiceConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
@@ -40,7 +42,7 @@ export interface ServeHandle {
   api: ApiServer;
   ingest: IngestServer;
   manager: ChannelManager;
-  /** The channel definitions (config file + ops API state file). */
+  /** The channel definitions (config file + ops API changes: the state file, or Redis in cluster mode). */
   registry: ChannelRegistry;
   /** The process's event bus (what the ops API's event stream and the webhooks forward). */
   bus: EventBus;
@@ -60,16 +62,9 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const knownLadders = new Set(await listLadders(laddersDir));
   const costSeeds = await loadLadderCostSeeds(laddersDir, logger);
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
-  const registry = new ChannelRegistry({
-    configChannels: config.channels,
-    stateFile: defaultStateFile(resolve(config.dataDir)),
-    logger,
-    ladderExists: (name) => knownLadders.has(name),
-    maxChannels: config.maxChannelDefinitions,
-  });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
-  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics }) : undefined;
+  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics: new PlaylistNotificationMetrics(metrics.registry) }) : undefined;
   // Cluster mode (docs/cluster.md): a Redis connection, writer leases, heartbeats.
   const cluster: BuiltCluster | undefined =
     config.cluster === undefined
@@ -84,6 +79,16 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
             originPort: origin.server.isListening() ? origin.server.address().port : config.origin.port,
           }),
         });
+  // Single node: API changes in the state file. Cluster mode: in Redis, shared by every node (seeded
+  // once from this node's state file if Redis has never held a registry: docs/cluster.md).
+  const stateFile = new FileRegistryStore(defaultStateFile(resolve(config.dataDir)));
+  const registry = new ChannelRegistry({
+    configChannels: config.channels,
+    ...(cluster !== undefined ? { store: cluster.registryStore, seedFrom: stateFile } : { store: stateFile }),
+    logger,
+    ladderExists: (name) => knownLadders.has(name),
+    maxChannels: config.maxChannelDefinitions,
+  });
   metrics.trackUploadBacklog(() => ({ objects: origin.pending.size, bytes: origin.pending.bytes }));
   const channels = buildChannelPipeline({
     config,

@@ -1,16 +1,25 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { channelInputsSchema, channelSchema, channelSrtSchema, describeIssues, type ChannelConfig } from '../config/service-config.js';
-import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
+import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { byId, foldId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { constantTimeEqual } from '../core/secrets.js';
+import {
+  EMPTY_REGISTRY_STATE,
+  FileRegistryStore,
+  applyRegistryWrite,
+  type ChannelRegistryStore,
+  type RegistryState,
+  type RegistryWrite,
+} from './channel-registry-store.js';
+
+export { STATE_FILE_VERSION, defaultStateFile } from './channel-registry-store.js';
 
 /**
  * The set of channel definitions: the config file's `channels:` (a read-only base) plus the changes
- * made through the ops API, which are persisted in a JSON state file and survive restarts.
+ * made through the ops API, kept in a `ChannelRegistryStore` — the JSON state file on a single node,
+ * a Redis hash shared by every node in cluster mode (`channel-registry-store.ts`, docs/cluster.md).
  *
  * Precedence: an API-made change overrides the config-file entry with the same id — an API update
  * stores the whole updated spec, an API delete of a config-file channel stores a tombstone. Editing
@@ -18,26 +27,16 @@ import { constantTimeEqual } from '../core/secrets.js';
  * API (which clears the tombstone) or edit the state file while livepipe is stopped. Channels hidden
  * by a tombstone are named in a warning at start.
  *
- * State file (default `<dataDir>/.livepipe/channels.json`, mode 0600 because it holds stream keys;
- * it lives under `dataDir` even when media go to S3):
- * ```json
- * { "version": 1, "channels": { "news": { "id": "news", "ladder": "default", "key": "…" } }, "removed": ["old"] }
- * ```
- * Writes are atomic (temp file, fsync, rename) and serialized, so a crash leaves the old or the new
- * state, never a torn one. A state file that does not parse or validate stops `start()` with its path
- * and reason: it is never overwritten.
+ * Writes are serialized in this process and each is a compare-and-set on the store's revision: the
+ * rules below are checked against the state the write replaces, on every node at once. A shared store
+ * tells the registry of other nodes' writes (`watch`): it re-reads the store and emits the difference
+ * as created/updated/removed changes, as if they had been made here. While a shared store does not
+ * answer, the last state read is served and writes fail with `Unavailable` (503 in the API).
  *
  * Bounds: at most `maxChannels` definitions (`create` refuses one more with `LimitReached`), and no two
  * ids that differ only in letter case (`create` refuses `ll` beside `LL` with `Conflict`; lookups stay
- * exact). A state file written before these rules may break them: start warns, and nothing is dropped.
+ * exact). A stored state written before these rules may break them: start warns, and nothing is dropped.
  */
-
-export const STATE_FILE_VERSION = 1;
-
-/** Where the state file goes by default, relative to the data directory. */
-export function defaultStateFile(dataDir: string): string {
-  return join(dataDir, '.livepipe', 'channels.json');
-}
 
 /** A change to one channel's definition, with the fields an update touched. */
 export type ChannelChange =
@@ -63,26 +62,18 @@ export const channelPatchSchema = z
 
 export type ChannelPatchInput = z.input<typeof channelPatchSchema>;
 
-const stateFileSchema = z
-  .object({
-    version: z.literal(STATE_FILE_VERSION),
-    channels: z.record(z.string(), channelSchema),
-    removed: z.array(z.string()),
-  })
-  .strict();
-
-interface PersistedState {
-  /** API-created or API-updated channels, by id. */
-  overrides: Map<string, ChannelConfig>;
-  /** Config-file channel ids deleted through the API. */
-  removed: Set<string>;
-}
-
 export interface ChannelRegistryOptions {
   /** The config file's channels (already validated by the service config). */
   configChannels: readonly ChannelConfig[];
-  /** Path of the JSON state file; see `defaultStateFile`. */
-  stateFile: string;
+  /** Where API changes are kept. Default: a `FileRegistryStore` on `stateFile`. */
+  store?: ChannelRegistryStore;
+  /** Path of the JSON state file (`defaultStateFile`), when `store` is not given. */
+  stateFile?: string;
+  /**
+   * A shared store found empty (never written) is filled from this one once — the migration of a
+   * node's state file to cluster mode. Only read.
+   */
+  seedFrom?: ChannelRegistryStore;
   logger: Logger;
   /**
    * Whether a ladder name exists (e.g. a file in ladders/). Omitted = any well-formed name is
@@ -93,38 +84,64 @@ export interface ChannelRegistryOptions {
   maxChannels?: number;
 }
 
+/** What a mutation wants written, the change it makes and what it returns; or `unchanged`. */
+type MutationPlan<T> = { write: RegistryWrite; change: ChannelChange; result: T } | { unchanged: T };
+
+/** A write that found the store changed re-reads it and checks again, this many times at most. */
+const MAX_WRITE_ATTEMPTS = 5;
+
 export class ChannelRegistry {
   private readonly configChannels: ReadonlyMap<string, ChannelConfig>;
-  private readonly stateFile: string;
+  private readonly store: ChannelRegistryStore;
+  private readonly seedFrom: ChannelRegistryStore | undefined;
   private readonly logger: Logger;
   private readonly ladderExists: ((name: string) => boolean) | undefined;
   /** How many channels may be defined at once. */
   readonly maxChannels: number;
   private readonly listeners = new Set<ChannelChangeListener>();
-  private state: PersistedState = { overrides: new Map(), removed: new Set() };
+  private state: RegistryState = EMPTY_REGISTRY_STATE;
   private channels = new Map<string, ChannelConfig>();
-  /** Mutations run one at a time, in call order. */
+  /** The state was read from the store (a shared store may not have answered yet, or lost a change). */
+  private synced = false;
+  private unwatch: (() => void) | undefined;
+  /** Reads and writes of the store run one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
   private started = false;
   private closed = false;
 
   constructor(options: ChannelRegistryOptions) {
     this.configChannels = new Map(options.configChannels.map((ch) => [ch.id, freezeChannel(ch)]));
-    this.stateFile = options.stateFile;
+    if (options.store === undefined && options.stateFile === undefined) throw new Error('ChannelRegistry needs a store or a stateFile');
+    this.store = options.store ?? new FileRegistryStore(options.stateFile!);
+    this.seedFrom = options.seedFrom;
     this.logger = options.logger.child({ component: 'channel-registry' });
     this.ladderExists = options.ladderExists;
     this.maxChannels = options.maxChannels ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Loads and validates the state file (a missing file is an empty state). Fails loudly on a bad one. */
+  /**
+   * Loads and validates the stored state. Fails loudly on a bad one; a shared store that does not
+   * answer is not fatal: the config-file channels run, writes are refused, and the state is read
+   * when the store answers (`watch`).
+   */
   async start(): Promise<void> {
     if (this.closed) throw new LivepipeError(ErrorCode.Closed, 'channel registry is closed');
     if (this.started) return;
-    this.state = await this.readState();
     this.channels = this.effectiveChannels(this.state);
+    // Watching before the first read: a change made meanwhile is read again rather than missed.
+    this.unwatch = this.store.watch?.((revision) => this.onStoreChanged(revision));
+    try {
+      await this.serialize(() => this.load());
+    } catch (err) {
+      if (!this.store.shared || !isUnavailable(err)) {
+        this.unwatch?.();
+        throw err;
+      }
+      this.logger.warn({ store: this.store.location }, 'channel registry store unreachable: config-file channels only, writes refused until it answers');
+    }
     for (const id of this.state.removed) {
       if (this.configChannels.has(id)) {
-        this.logger.warn({ channel: id, stateFile: this.stateFile }, 'config-file channel stays removed: it was deleted through the API');
+        this.logger.warn({ channel: id, store: this.store.location }, 'config-file channel stays removed: it was deleted through the API');
       }
     }
     for (const [first, second] of caseClashes(this.channels.keys())) {
@@ -134,12 +151,14 @@ export class ChannelRegistry {
       this.logger.warn({ channels: this.channels.size, maxChannels: this.maxChannels }, 'more channels defined than maxChannelDefinitions: creating more is refused');
     }
     this.started = true;
-    this.logger.info({ channels: this.channels.size, stateFile: this.stateFile }, 'channel registry loaded');
+    this.logger.info({ channels: this.channels.size, store: this.store.location, revision: this.state.revision }, 'channel registry loaded');
   }
 
   /** Waits for pending writes; later mutations fail with `Closed`. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.tail.catch(() => undefined);
     this.listeners.clear();
   }
@@ -155,6 +174,11 @@ export class ChannelRegistry {
 
   has(id: string): boolean {
     return this.channels.has(id);
+  }
+
+  /** The store's revision of the state this node runs (0: nothing read or written yet). */
+  get revision(): number {
+    return this.state.revision;
   }
 
   /** The defined id that differs from `id` only in letter case, if any (not `id` itself). */
@@ -180,7 +204,7 @@ export class ChannelRegistry {
     return channel !== undefined && matches;
   }
 
-  /** Subscribes to created/updated/removed changes; returns the unsubscribe function. */
+  /** Subscribes to created/updated/removed changes (this node's and, with a shared store, every node's); returns the unsubscribe. */
   onChange(listener: ChannelChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -190,9 +214,9 @@ export class ChannelRegistry {
    * Adds a channel. `BadRequest` on an invalid spec, `Conflict` when the id (or SRT port) is taken or
    * an id differing only in letter case exists, `LimitReached` when `maxChannels` are defined.
    */
-  create(input: unknown): Promise<ChannelConfig> {
-    return this.mutate(async () => {
-      const spec = freezeChannel(this.validateSpec(input));
+  async create(input: unknown): Promise<ChannelConfig> {
+    const spec = freezeChannel(this.validateSpec(input));
+    return this.mutate<ChannelConfig>(() => {
       if (this.channels.has(spec.id)) throw new LivepipeError(ErrorCode.Conflict, `channel "${spec.id}" exists already`);
       const clash = this.caseClashOf(spec.id);
       if (clash !== undefined) {
@@ -206,12 +230,7 @@ export class ChannelRegistry {
         });
       }
       this.assertSrtPortFree(spec);
-      const next = cloneState(this.state);
-      next.overrides.set(spec.id, spec);
-      next.removed.delete(spec.id);
-      await this.commit(next);
-      this.emit({ type: 'created', channel: spec });
-      return spec;
+      return { write: { id: spec.id, definition: spec, removed: false }, change: { type: 'created', channel: spec }, result: spec };
     });
   }
 
@@ -219,12 +238,12 @@ export class ChannelRegistry {
    * Changes a channel's ladder, key or SRT settings. `NotFound` for an unknown id, `BadRequest` for an
    * invalid patch. A patch that changes nothing writes nothing and emits nothing.
    */
-  update(id: string, patchInput: unknown): Promise<ChannelConfig> {
-    return this.mutate(async () => {
+  async update(id: string, patchInput: unknown): Promise<ChannelConfig> {
+    const parsed = channelPatchSchema.safeParse(patchInput);
+    if (!parsed.success) throw new LivepipeError(ErrorCode.BadRequest, describeIssues('channel update', parsed.error));
+    const patch = parsed.data;
+    return this.mutate<ChannelConfig>(() => {
       const previous = this.requireChannel(id);
-      const parsed = channelPatchSchema.safeParse(patchInput);
-      if (!parsed.success) throw new LivepipeError(ErrorCode.BadRequest, describeIssues('channel update', parsed.error));
-      const patch = parsed.data;
       const merged: Record<string, unknown> = { ...previous };
       if (patch.ladder !== undefined) merged.ladder = patch.ladder;
       if (patch.key !== undefined) merged.key = patch.key;
@@ -234,38 +253,108 @@ export class ChannelRegistry {
       else if (patch.inputs !== undefined) merged.inputs = patch.inputs;
       const channel = freezeChannel(this.validateSpec(merged));
       const changed = changedFields(previous, channel);
-      if (changed.length === 0) return previous;
+      if (changed.length === 0) return { unchanged: previous };
       if (changed.includes('srt')) this.assertSrtPortFree(channel);
-      const next = cloneState(this.state);
-      next.overrides.set(id, channel);
-      await this.commit(next);
-      this.emit({ type: 'updated', channel, previous, changed });
-      return channel;
+      return { write: { id, definition: channel, removed: this.state.removed.has(id) }, change: { type: 'updated', channel, previous, changed }, result: channel };
     });
   }
 
   /** Deletes a channel. `NotFound` for an unknown id. */
   remove(id: string): Promise<ChannelConfig> {
-    return this.mutate(async () => {
+    return this.mutate<ChannelConfig>(() => {
       const channel = this.requireChannel(id);
-      const next = cloneState(this.state);
-      next.overrides.delete(id);
-      if (this.configChannels.has(id)) next.removed.add(id);
-      await this.commit(next);
-      this.emit({ type: 'removed', channel });
-      return channel;
+      return { write: { id, removed: this.configChannels.has(id) }, change: { type: 'removed', channel }, result: channel };
     });
   }
 
-  private mutate<T>(work: () => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
-      if (this.closed) throw new LivepipeError(ErrorCode.Closed, 'channel registry is closed');
-      if (!this.started) throw new LivepipeError(ErrorCode.Closed, 'channel registry is not started');
-      return work();
-    };
-    const result = this.tail.then(run, run);
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work, work);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Runs `plan` against the current state and writes its result if the store is still at that
+   * state's revision; if another node wrote meanwhile, re-reads the store (emitting that node's
+   * changes) and plans again.
+   */
+  private mutate<T>(plan: () => MutationPlan<T>): Promise<T> {
+    return this.serialize(async () => {
+      if (this.closed) throw new LivepipeError(ErrorCode.Closed, 'channel registry is closed');
+      if (!this.started) throw new LivepipeError(ErrorCode.Closed, 'channel registry is not started');
+      if (!this.synced) await this.load();
+      for (let attempt = 1; ; attempt++) {
+        const planned = plan();
+        if ('unchanged' in planned) return planned.unchanged;
+        const written = await this.store.write(planned.write, this.state.revision);
+        if (written !== 'stale') {
+          this.state = applyRegistryWrite(this.state, planned.write, written.revision);
+          this.channels = this.effectiveChannels(this.state);
+          this.emit(planned.change);
+          return planned.result;
+        }
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new LivepipeError(ErrorCode.Unavailable, 'the channel registry kept changing under this write: try again');
+        }
+        await this.load();
+      }
+    });
+  }
+
+  /** A shared store changed (`revision`) or may have (`undefined`): read it again, unless this state is that revision already. */
+  private onStoreChanged(revision: number | undefined): void {
+    if (this.closed) return;
+    const known = (): boolean => revision !== undefined && this.synced && revision <= this.state.revision;
+    if (known()) return;
+    this.serialize(async () => {
+      if (this.closed || known()) return;
+      await this.load();
+    }).catch((err: unknown) => {
+      // Served from the last state read; the store's next reconnect or check calls again.
+      this.logger.warn({ err: errorMessage(err), store: this.store.location }, 'channel registry not re-read: serving the last state read');
+    });
+  }
+
+  /**
+   * Reads the store (seeding an empty shared one from `seedFrom`) and makes its state this node's,
+   * emitting what differs from the state before as changes. Runs serialized.
+   */
+  private async load(): Promise<void> {
+    let next: RegistryState;
+    try {
+      next = await this.store.load();
+      if (next.revision === 0 && this.store.shared) next = await this.seed(next);
+    } catch (err) {
+      this.synced = false;
+      throw err;
+    }
+    const before = this.channels;
+    this.state = next;
+    this.channels = this.effectiveChannels(next);
+    this.synced = true;
+    if (!this.started) return;
+    const changes = diffChannels(before, this.channels);
+    if (changes.length > 0) {
+      this.logger.info({ revision: next.revision, channels: changes.map((c) => `${c.type}:${c.channel.id}`) }, 'channel registry changed on another node');
+    }
+    for (const change of changes) this.emit(change);
+  }
+
+  /**
+   * Fills a shared store found empty, once across all nodes (the store's seed only writes empty keys):
+   * from this node's last-known state if it had read one (Redis came back without its data: the
+   * survivors' memory heals it, at a revision above every one seen), else from `seedFrom` (the
+   * node's state file: the migration from a single node).
+   */
+  private async seed(empty: RegistryState): Promise<RegistryState> {
+    const lost = this.state.revision > 0;
+    const source = lost ? this.state : await this.seedFrom?.load();
+    if (source === undefined || (source.overrides.size === 0 && source.removed.size === 0)) return empty;
+    const seeded = await this.store.seed?.({ ...source, revision: this.state.revision + 1 });
+    const counts = { store: this.store.location, channels: source.overrides.size, removed: source.removed.size };
+    if (seeded === true && lost) this.logger.warn(counts, "the shared channel registry was empty (its Redis lost its data): seeded again from this node's last-known copy");
+    else if (seeded === true) this.logger.info({ ...counts, from: this.seedFrom!.location }, "channel registry seeded from this node's state file");
+    return this.store.load();
   }
 
   private requireChannel(id: string): ChannelConfig {
@@ -295,19 +384,12 @@ export class ChannelRegistry {
     }
   }
 
-  /** Writes the state file, then swaps the in-memory view: on a failed write nothing changes. */
-  private async commit(next: PersistedState): Promise<void> {
-    await this.writeState(next);
-    this.state = next;
-    this.channels = this.effectiveChannels(next);
-  }
-
-  private effectiveChannels(state: PersistedState): Map<string, ChannelConfig> {
+  private effectiveChannels(state: RegistryState): Map<string, ChannelConfig> {
     const channels = new Map<string, ChannelConfig>();
     for (const [id, channel] of this.configChannels) {
       if (!state.removed.has(id)) channels.set(id, channel);
     }
-    for (const [id, channel] of state.overrides) channels.set(id, channel);
+    for (const [id, channel] of state.overrides) channels.set(id, freezeChannel(channel));
     return channels;
   }
 
@@ -321,57 +403,25 @@ export class ChannelRegistry {
       }
     }
   }
+}
 
-  private async readState(): Promise<PersistedState> {
-    let text: string;
-    try {
-      text = await readFile(this.stateFile, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { overrides: new Map(), removed: new Set() };
-      throw new LivepipeError(ErrorCode.ConfigInvalid, `${this.stateFile}: cannot read: ${errorMessage(err)}`, { cause: err });
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new LivepipeError(ErrorCode.ConfigInvalid, `${this.stateFile}: not valid JSON: ${errorMessage(err)}`);
-    }
-    const parsed = stateFileSchema.safeParse(raw);
-    if (!parsed.success) throw new LivepipeError(ErrorCode.ConfigInvalid, describeIssues(this.stateFile, parsed.error));
-    const overrides = new Map<string, ChannelConfig>();
-    for (const [id, channel] of Object.entries(parsed.data.channels)) {
-      if (channel.id !== id) {
-        throw new LivepipeError(ErrorCode.ConfigInvalid, `${this.stateFile}: channels.${id}.id: is "${channel.id}", expected "${id}"`);
-      }
-      overrides.set(id, freezeChannel(channel));
-    }
-    return { overrides, removed: new Set(parsed.data.removed) };
-  }
+function isUnavailable(err: unknown): boolean {
+  return isLivepipeError(err, ErrorCode.Unavailable);
+}
 
-  private async writeState(state: PersistedState): Promise<void> {
-    const body: z.infer<typeof stateFileSchema> = {
-      version: STATE_FILE_VERSION,
-      channels: Object.fromEntries([...state.overrides].sort(([a], [b]) => (a < b ? -1 : 1))),
-      removed: [...state.removed].sort(),
-    };
-    const dir = dirname(this.stateFile);
-    const temp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify(body, null, 2)}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.stateFile);
-      await syncDirectory(dir);
-    } catch (err) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw new LivepipeError(ErrorCode.StorageUnavailable, `cannot write channel state ${this.stateFile}: ${errorMessage(err)}`, { cause: err });
+/** The changes that turn `before` into `after`, by id (pure). */
+export function diffChannels(before: ReadonlyMap<string, ChannelConfig>, after: ReadonlyMap<string, ChannelConfig>): ChannelChange[] {
+  const changes: ChannelChange[] = [];
+  for (const [id, previous] of before) {
+    const channel = after.get(id);
+    if (channel === undefined) changes.push({ type: 'removed', channel: previous });
+    else {
+      const changed = changedFields(previous, channel);
+      if (changed.length > 0) changes.push({ type: 'updated', channel, previous, changed });
     }
   }
+  for (const [id, channel] of after) if (!before.has(id)) changes.push({ type: 'created', channel });
+  return changes;
 }
 
 /** Pairs of ids (first seen, later one) that differ only in letter case. Pure. */
@@ -400,25 +450,8 @@ function changedFields(a: ChannelConfig, b: ChannelConfig): ChannelField[] {
   return fields;
 }
 
-function cloneState(state: PersistedState): PersistedState {
-  return { overrides: new Map(state.overrides), removed: new Set(state.removed) };
-}
-
 function freezeChannel(channel: ChannelConfig): ChannelConfig {
   const copy: ChannelConfig = { ...channel, ...(channel.srt ? { srt: Object.freeze({ ...channel.srt }) } : {}) };
   return Object.freeze(copy);
 }
 
-/** fsync the directory so the rename itself is durable (best effort: not every platform allows it). */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Directories cannot be opened for fsync on some platforms (Windows); the rename is still atomic.
-  }
-}

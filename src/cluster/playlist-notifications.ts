@@ -1,8 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { lastPosition, type MediaPlaylist } from '../hls/playlist-model.js';
+import { redactRedisUrl, redisClientOptions } from './redis-connection.js';
 
 /**
  * Playlist notifications: the writer of a channel (the `serve` node holding its lease) tells every
@@ -19,7 +20,8 @@ import { lastPosition, type MediaPlaylist } from '../hls/playlist-model.js';
  * and reads every watched playlist once when the subscription is back (`onStateChange('notified')`).
  *
  * The message is one small JSON object (`encodePlaylistNotification`), pure functions below; the two
- * classes are thin over an ioredis client each (a subscribed connection can do nothing else).
+ * classes are thin over an ioredis client each (a subscribed connection can do nothing else), both
+ * configured by `redisClientOptions` (`redis-connection.ts`), as the cluster's command connection is.
  */
 
 /** The Redis pub/sub channel every writer publishes on and every origin subscribes to. */
@@ -99,44 +101,6 @@ export function decodePlaylistNotification(text: string): { notification: Playli
       ...(o.e !== undefined ? { epoch: o.e as number } : {}),
       publishedAt: o.t,
     },
-  };
-}
-
-/** The URL with its password (and user name) replaced, for logs: a Redis URL may carry `user:password@`. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '' || parsed.username !== '') {
-      parsed.username = parsed.username === '' ? '' : '[redacted]';
-      parsed.password = '[redacted]';
-    }
-    return parsed.toString();
-  } catch {
-    return '[unparsable redis url]';
-  }
-}
-
-/** Reconnect pause after the n-th failed attempt: 100 ms doubling to 2 s, with jitter (half fixed, half random). */
-export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(2000, 100 * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
-/**
- * ioredis options of livepipe's connections: connect on `start()` (not at construction), reconnect
- * forever with backoff, never queue commands while disconnected (a notification that cannot go now
- * is worthless later), and a bounded wait for every command, so that a frozen Redis is noticed.
- */
-export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
-  return {
-    lazyConnect: true,
-    connectTimeout: 2000,
-    commandTimeout: 1000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    retryStrategy: (times: number) => reconnectDelayMs(times),
-    ...overrides,
   };
 }
 
@@ -266,7 +230,7 @@ export class PlaylistNotificationSubscriber {
     this.logger = options.logger.child({ component: 'playlist-notifications', role: 'subscriber' });
     this.now = options.now ?? Date.now;
     this.pingIntervalMs = options.pingIntervalMs ?? 1000;
-    this.client = new Redis(options.url, redisClientOptions({ connectionName: 'livepipe-origin-subscriber' }));
+    this.client = new Redis(options.url, redisClientOptions({ connectionName: 'livepipe-origin-subscriber', autoResubscribe: false }));
     this.client.on('error', (err: Error) => this.onFailure(err));
     this.client.on('close', () => this.setState('polling'));
     this.client.on('ready', () => void this.subscribe());

@@ -10,7 +10,8 @@ import type { Logger } from '../core/logger.js';
  * - Bounded: a command that gets no reply within `commandTimeoutMs` fails (a frozen or partitioned
  *   Redis must not hold a lease renewal past the holder's deadline), and commands are not queued
  *   while disconnected (`enableOfflineQueue: false`): they fail at once, which is what a lease wants.
- * - Reconnecting: with backoff (100 ms doubling to 1 s), forever; `onState` reports each change.
+ * - Reconnecting: with backoff (100 ms doubling to 1 s, jittered), forever; `onState` reports each change.
+ * - Configured in one place: `redisClientOptions` below, which the playlist notifications use too.
  * - Discreet: the URL's password never reaches a log line (`redactRedisUrl`).
  */
 
@@ -28,20 +29,48 @@ export interface RedisConnectionOptions {
   connectionName?: string;
 }
 
-/** The URL with its password (and user) replaced, for logs. */
+/** The URL with its password (and user name) replaced, for logs: a Redis URL may carry `user:password@`. */
 export function redactRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
+    if (parsed.password !== '' || parsed.username !== '') {
+      parsed.username = parsed.username === '' ? '' : '[redacted]';
+      parsed.password = '[redacted]';
+    }
     return parsed.toString();
   } catch {
-    return 'redis://(unparsable URL)';
+    return '[unparsable redis url]';
   }
 }
 
-/** Reconnect delay after `attempt` failures: 100 ms doubling, capped at 1 s. Pure. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(1000, 100 * 2 ** Math.max(0, attempt - 1));
+/**
+ * Reconnect pause after the n-th failed attempt: 100 ms doubling to 1 s (a lease wants Redis back
+ * soon), jittered — half fixed, half random — so that a fleet of nodes and origins does not
+ * reconnect in step after an outage. Pure but for `random`.
+ */
+export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(1000, 100 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
+ * The ioredis options of every livepipe connection — the cluster's command connection here, the
+ * playlist notifications' publisher and subscriber (`playlist-notifications.ts`) — in one place:
+ * connect on `connect()`/`start()` (not at construction), reconnect forever with `reconnectDelayMs`,
+ * never queue commands while disconnected (a lease renewal or a notification that cannot go now is
+ * worthless later: it fails at once), and bound every command (default 1 s), so that a frozen Redis
+ * is noticed. `overrides` set what one connection needs differently (its name, its timeout).
+ */
+export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
+  return {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
+    ...overrides,
+  };
 }
 
 export class RedisConnection {
@@ -53,16 +82,14 @@ export class RedisConnection {
 
   constructor(settings: RedisConnectionOptions) {
     this.logger = settings.logger.child({ component: 'redis', redis: redactRedisUrl(settings.url) });
-    const options: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: settings.commandTimeoutMs ?? 500,
-      connectTimeout: settings.connectTimeoutMs ?? 1000,
-      retryStrategy: (attempt) => reconnectDelayMs(attempt),
-      ...(settings.connectionName !== undefined ? { connectionName: settings.connectionName } : {}),
-    };
-    this.client = new Redis(settings.url, options);
+    this.client = new Redis(
+      settings.url,
+      redisClientOptions({
+        commandTimeout: settings.commandTimeoutMs ?? 500,
+        ...(settings.connectTimeoutMs !== undefined ? { connectTimeout: settings.connectTimeoutMs } : {}),
+        ...(settings.connectionName !== undefined ? { connectionName: settings.connectionName } : {}),
+      }),
+    );
     this.client.on('ready', () => this.setState('ready'));
     this.client.on('reconnecting', () => this.setState('reconnecting'));
     this.client.on('end', () => this.setState('closed'));

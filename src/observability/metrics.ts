@@ -148,23 +148,6 @@ export interface WebhookMetrics {
   setWebhookQueueDepth(depth: number): void;
 }
 
-/**
- * For playlist notifications over Redis pub/sub (cluster mode; src/cluster/playlist-notifications.ts):
- * the writer's publishes, and a standalone origin's receipts, lag and fallback to polling.
- */
-export interface PlaylistNotificationMetrics {
-  countPlaylistNotificationPublished(ok: boolean): void;
-  /** `ok` false: a malformed message, ignored. */
-  countPlaylistNotificationReceived(ok: boolean): void;
-  /** Publish (writer's clock) → receipt (origin's clock), seconds. */
-  observePlaylistNotificationLag(seconds: number): void;
-  /** True while the origin polls storage because Redis is unreachable. */
-  setPlaylistNotificationsFallback(polling: boolean): void;
-}
-
-/** Pub/sub lag: sub-millisecond on one host, a few ms across a data centre; beyond 1 s something is wrong. */
-export const NOTIFICATION_LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
 /** The `outcome` label values of `livepipe_webhook_deliveries_total`. */
 export type WebhookOutcomeLabel = 'delivered' | 'retried' | 'failed' | 'dropped';
 const WEBHOOK_OUTCOMES: readonly WebhookOutcomeLabel[] = ['delivered', 'retried', 'failed', 'dropped'];
@@ -191,7 +174,6 @@ export class Metrics
     ChannelMetrics,
     WebhookMetrics,
     UploadBacklogMetrics,
-    PlaylistNotificationMetrics,
     NodeCapacityMetrics
 {
   readonly registry = new Registry();
@@ -222,10 +204,6 @@ export class Metrics
   private readonly channelsByState: Gauge<'state'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
   private readonly webhookQueueDepth: Gauge;
-  private readonly notificationsPublished: Counter<'outcome'>;
-  private readonly notificationsReceived: Counter<'outcome'>;
-  private readonly notificationLag: Histogram;
-  private readonly notificationsFallback: Gauge;
   private uploadBacklog: (() => { objects: number; bytes: number }) | undefined;
 
   /**
@@ -471,32 +449,7 @@ export class Metrics
         this.set(backlog().bytes);
       },
     });
-    this.notificationsPublished = new Counter({
-      name: 'livepipe_cluster_playlist_notifications_published_total',
-      help: 'Playlist notifications the writer sent on Redis pub/sub (sent), or could not send (failed: Redis unreachable; origins poll meanwhile).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.notificationsReceived = new Counter({
-      name: 'livepipe_cluster_playlist_notifications_received_total',
-      help: 'Playlist notifications an origin received: accepted, or malformed (ignored).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.notificationLag = new Histogram({
-      name: 'livepipe_cluster_playlist_notification_lag_seconds',
-      help: "Pub/sub lag of playlist notifications: the writer's publish time to the origin's receipt, seconds (across hosts it includes their clock skew).",
-      buckets: NOTIFICATION_LAG_BUCKETS,
-      registers,
-    });
-    this.notificationsFallback = new Gauge({
-      name: 'livepipe_cluster_playlist_notifications_fallback',
-      help: '1 while the origin polls storage for playlist changes because Redis is unreachable, 0 while notifications arrive.',
-      registers,
-    });
     // Known label sets start at zero so that rate() and absent() queries see them from the start.
-    for (const outcome of ['sent', 'failed']) this.notificationsPublished.inc({ outcome }, 0);
-    for (const outcome of ['accepted', 'malformed']) this.notificationsReceived.inc({ outcome }, 0);
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
     for (const reason of ADMISSION_REFUSALS) this.admissionRefusals.inc({ reason }, 0);
     for (const operation of STORAGE_OPERATIONS) {
@@ -596,22 +549,6 @@ export class Metrics
     if (!STORAGE_OPERATIONS.includes(operation)) return;
     if (Number.isFinite(seconds) && seconds >= 0) this.storageDuration.observe({ operation }, seconds);
     if (!ok) this.storageErrors.inc({ operation });
-  }
-
-  countPlaylistNotificationPublished(ok: boolean): void {
-    this.notificationsPublished.inc({ outcome: ok ? 'sent' : 'failed' });
-  }
-
-  countPlaylistNotificationReceived(ok: boolean): void {
-    this.notificationsReceived.inc({ outcome: ok ? 'accepted' : 'malformed' });
-  }
-
-  observePlaylistNotificationLag(seconds: number): void {
-    if (Number.isFinite(seconds) && seconds >= 0) this.notificationLag.observe(seconds);
-  }
-
-  setPlaylistNotificationsFallback(polling: boolean): void {
-    this.notificationsFallback.set(polling ? 1 : 0);
   }
 
   /** Hot path (every origin response): two array/map lookups and an integer add, nothing allocated. */

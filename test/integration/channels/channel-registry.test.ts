@@ -7,6 +7,7 @@ import { ChannelRegistry, defaultStateFile, type ChannelChange } from '../../../
 import type { ChannelConfig } from '../../../src/config/service-config.js';
 import { ErrorCode, isLivepipeError } from '../../../src/core/errors.js';
 import { captureLogger } from '../../helpers/logs/api-log-capture.js';
+import { errorCodeOf } from '../../helpers/errors.js';
 
 const KEY_A = 'config-key-aaaaaaaaaaaa';
 const KEY_B = 'api-key-bbbbbbbbbbbbbbbb';
@@ -17,14 +18,6 @@ const CONFIG: ChannelConfig[] = [
   { id: 'srt-config', ladder: 'default', key: KEY_A, srt: { port: 9001, passphrase: 'config-passphrase', latencyMs: 120 } },
 ];
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    return isLivepipeError(err) ? err.code : `not a LivepipeError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 describe('ChannelRegistry', () => {
   let dir: string;
@@ -113,16 +106,16 @@ describe('ChannelRegistry', () => {
 
   it('refuses duplicates, unknown ids, invalid specs and taken SRT ports with coded errors', async () => {
     const r = await registry(CONFIG, { ladders: ['default', 'low-latency'] });
-    expect(await codeOf(r.create({ id: 'from-config', key: KEY_B }))).toBe(ErrorCode.Conflict);
-    expect(await codeOf(r.create({ id: 'x', key: KEY_B, srt: { port: 9001, passphrase: 'other-passphrase' } }))).toBe(ErrorCode.Conflict);
-    expect(await codeOf(r.create({ id: 'bad id', key: KEY_B }))).toBe(ErrorCode.BadRequest);
-    expect(await codeOf(r.create({ id: 'x', key: 'short' }))).toBe(ErrorCode.BadRequest);
-    expect(await codeOf(r.create({ id: 'x', key: KEY_B, extra: 1 }))).toBe(ErrorCode.BadRequest);
-    expect(await codeOf(r.create({ id: 'x', key: KEY_B, ladder: 'missing' }))).toBe(ErrorCode.LadderNotFound);
-    expect(await codeOf(r.update('ghost', { ladder: 'default' }))).toBe(ErrorCode.NotFound);
-    expect(await codeOf(r.update('from-config', { id: 'renamed' }))).toBe(ErrorCode.BadRequest);
-    expect(await codeOf(r.update('from-config', { srt: { port: 9001, passphrase: 'other-passphrase' } }))).toBe(ErrorCode.Conflict);
-    expect(await codeOf(r.remove('ghost'))).toBe(ErrorCode.NotFound);
+    expect(await errorCodeOf(r.create({ id: 'from-config', key: KEY_B }))).toBe(ErrorCode.Conflict);
+    expect(await errorCodeOf(r.create({ id: 'x', key: KEY_B, srt: { port: 9001, passphrase: 'other-passphrase' } }))).toBe(ErrorCode.Conflict);
+    expect(await errorCodeOf(r.create({ id: 'bad id', key: KEY_B }))).toBe(ErrorCode.BadRequest);
+    expect(await errorCodeOf(r.create({ id: 'x', key: 'short' }))).toBe(ErrorCode.BadRequest);
+    expect(await errorCodeOf(r.create({ id: 'x', key: KEY_B, extra: 1 }))).toBe(ErrorCode.BadRequest);
+    expect(await errorCodeOf(r.create({ id: 'x', key: KEY_B, ladder: 'missing' }))).toBe(ErrorCode.LadderNotFound);
+    expect(await errorCodeOf(r.update('ghost', { ladder: 'default' }))).toBe(ErrorCode.NotFound);
+    expect(await errorCodeOf(r.update('from-config', { id: 'renamed' }))).toBe(ErrorCode.BadRequest);
+    expect(await errorCodeOf(r.update('from-config', { srt: { port: 9001, passphrase: 'other-passphrase' } }))).toBe(ErrorCode.Conflict);
+    expect(await errorCodeOf(r.remove('ghost'))).toBe(ErrorCode.NotFound);
     // Nothing of the refused calls reached the state file.
     await expect(stat(stateFile)).rejects.toThrow(/ENOENT/);
   });
@@ -198,8 +191,8 @@ describe('ChannelRegistry', () => {
     // Replace the state directory by a plain file: every write now fails, even for root.
     await rm(dirname(stateFile), { recursive: true });
     await writeFile(dirname(stateFile), 'not a directory');
-    expect(await codeOf(r.create({ id: 'other', key: KEY_B }))).toBe(ErrorCode.StorageUnavailable);
-    expect(await codeOf(r.remove('news'))).toBe(ErrorCode.StorageUnavailable);
+    expect(await errorCodeOf(r.create({ id: 'other', key: KEY_B }))).toBe(ErrorCode.StorageUnavailable);
+    expect(await errorCodeOf(r.remove('news'))).toBe(ErrorCode.StorageUnavailable);
     expect(r.has('other')).toBe(false);
     expect(r.has('news')).toBe(true);
   });
@@ -208,7 +201,7 @@ describe('ChannelRegistry', () => {
     const r = await registry([]);
     await r.close();
     await r.close();
-    expect(await codeOf(r.create({ id: 'news', key: KEY_B }))).toBe(ErrorCode.Closed);
+    expect(await errorCodeOf(r.create({ id: 'news', key: KEY_B }))).toBe(ErrorCode.Closed);
   });
 
   describe('verifyKey', () => {
@@ -265,7 +258,7 @@ describe('ChannelRegistry', () => {
     const text = log.text();
     expect(text).toMatch(/differ only in letter case/);
     expect(text).toMatch(/more channels defined than maxChannelDefinitions/);
-    expect(await codeOf(r.create({ id: 'y', key: KEY_B }))).toBe(ErrorCode.LimitReached);
+    expect(await errorCodeOf(r.create({ id: 'y', key: KEY_B }))).toBe(ErrorCode.LimitReached);
   });
 
   it('matches a plain in-memory model over random operation sequences, before and after a restart', async () => {
@@ -286,7 +279,7 @@ describe('ChannelRegistry', () => {
         for (const o of ops) {
           const current = model.get(o.id);
           if (o.kind === 'create') {
-            const result = await codeOf(r.create({ id: o.id, key: o.key }));
+            const result = await errorCodeOf(r.create({ id: o.id, key: o.key }));
             const clash = [...model.keys()].some((id) => id !== o.id && id.toLowerCase() === o.id.toLowerCase());
             if (current || clash) expect(result).toBe(ErrorCode.Conflict);
             else if (model.size >= limit) expect(result).toBe(ErrorCode.LimitReached);
@@ -295,14 +288,14 @@ describe('ChannelRegistry', () => {
               model.set(o.id, { id: o.id, ladder: 'default', key: o.key });
             }
           } else if (o.kind === 'update') {
-            const result = await codeOf(r.update(o.id, { key: o.key, ladder: o.ladder }));
+            const result = await errorCodeOf(r.update(o.id, { key: o.key, ladder: o.ladder }));
             if (!current) expect(result).toBe(ErrorCode.NotFound);
             else {
               expect(result).toBeUndefined();
               model.set(o.id, { ...current, key: o.key, ladder: o.ladder });
             }
           } else {
-            const result = await codeOf(r.remove(o.id));
+            const result = await errorCodeOf(r.remove(o.id));
             if (!current) expect(result).toBe(ErrorCode.NotFound);
             else {
               expect(result).toBeUndefined();

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPlaylistSubscriber } from '../../../src/app/origin-app.js';
+import { PlaylistNotificationMetrics } from '../../../src/cluster/cluster-metrics.js';
 import { PLAYLIST_NOTIFICATIONS_CHANNEL, PlaylistNotificationPublisher } from '../../../src/cluster/playlist-notifications.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
@@ -64,7 +65,7 @@ describe('playlist notifications over a real Redis', () => {
     base = `http://127.0.0.1:${server.address().port}`;
     subscribed = buildPlaylistSubscriber(redis.url, source, metrics, silentLogger());
     await subscribed.component.start();
-    publisher = new PlaylistNotificationPublisher({ url: redis.url, logger: silentLogger(), metrics, epochOf: () => 3 });
+    publisher = new PlaylistNotificationPublisher({ url: redis.url, logger: silentLogger(), metrics: new PlaylistNotificationMetrics(metrics.registry), epochOf: () => 3 });
     await publisher.start();
     model = liveModel();
     await write(model);

@@ -60,6 +60,6 @@ describe('lease settings and values', () => {
   it('never shows the password of the Redis URL and backs off reconnects up to 1 s', () => {
     expect(redactRedisUrl('redis://user:s3cret@redis.local:6379/0')).not.toContain('s3cret');
     expect(redactRedisUrl('redis://redis.local:6379')).toBe('redis://redis.local:6379');
-    expect([1, 2, 3, 4, 5, 20].map(reconnectDelayMs)).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 5, 20].map((attempt) => reconnectDelayMs(attempt, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 });

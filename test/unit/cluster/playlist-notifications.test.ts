@@ -3,11 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   decodePlaylistNotification,
   encodePlaylistNotification,
-  reconnectDelayMs,
-  redactRedisUrl,
-  redisClientOptions,
   type PlaylistNotification,
 } from '../../../src/cluster/playlist-notifications.js';
+import { reconnectDelayMs, redactRedisUrl, redisClientOptions } from '../../../src/cluster/redis-connection.js';
 
 const sample: PlaylistNotification = { channel: 'news', rendition: 'v720', msn: 1234, part: 3, ended: false, epoch: 7, publishedAt: 1_780_000_000_123 };
 
@@ -57,6 +55,7 @@ describe('playlist notification messages', () => {
   });
 });
 
+// The settings of every livepipe Redis connection (redis-connection.ts), notifications' included.
 describe('redis connection settings', () => {
   it('never shows a password in what is logged', () => {
     expect(redactRedisUrl('redis://:s3cret@redis.internal:6379/0')).toBe('redis://:%5Bredacted%5D@redis.internal:6379/0');
@@ -69,13 +68,15 @@ describe('redis connection settings', () => {
     expect(reconnectDelayMs(1, () => 0)).toBe(50);
     expect(reconnectDelayMs(1, () => 1)).toBe(100);
     expect(reconnectDelayMs(3, () => 0)).toBe(200);
-    expect(reconnectDelayMs(50, () => 1)).toBe(2000);
-    expect(reconnectDelayMs(50, () => 0)).toBe(1000);
+    expect(reconnectDelayMs(50, () => 1)).toBe(1000);
+    expect(reconnectDelayMs(50, () => 0)).toBe(500);
   });
 
   it('connects lazily, bounds every command and queues nothing while disconnected', () => {
     const options = redisClientOptions();
     expect(options.lazyConnect).toBe(true);
+    expect(options.maxRetriesPerRequest).toBe(0);
+    expect(redisClientOptions({ commandTimeout: 400, connectionName: 'n' })).toMatchObject({ commandTimeout: 400, connectionName: 'n', enableOfflineQueue: false });
     expect(options.commandTimeout).toBeGreaterThan(0);
     expect(options.enableOfflineQueue).toBe(false);
     expect(typeof options.retryStrategy).toBe('function');

@@ -45,10 +45,6 @@ describe('Metrics', () => {
       livepipe_webhook_queue_depth: 'gauge',
       livepipe_upload_queued_objects: 'gauge',
       livepipe_upload_queued_bytes: 'gauge',
-      livepipe_cluster_playlist_notifications_published_total: 'counter',
-      livepipe_cluster_playlist_notifications_received_total: 'counter',
-      livepipe_cluster_playlist_notification_lag_seconds: 'histogram',
-      livepipe_cluster_playlist_notifications_fallback: 'gauge',
     });
     for (const name of parsed.types.keys()) expect(parsed.help.get(name), name).toBeTruthy();
   });
@@ -165,28 +161,6 @@ describe('Metrics', () => {
     expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'failed' })).toBe(0);
     expect(sampleValue(parsed, 'livepipe_webhook_deliveries_total', { outcome: 'bogus' })).toBeUndefined();
     expect(sampleValue(parsed, 'livepipe_webhook_queue_depth')).toBe(7);
-  });
-
-  it('counts playlist notifications published and received, their lag, and the fallback to polling', async () => {
-    const metrics = new Metrics({ processMetrics: false });
-    metrics.countPlaylistNotificationPublished(true);
-    metrics.countPlaylistNotificationPublished(false);
-    metrics.countPlaylistNotificationPublished(true);
-    metrics.countPlaylistNotificationReceived(true);
-    metrics.countPlaylistNotificationReceived(false);
-    metrics.observePlaylistNotificationLag(0.002);
-    metrics.observePlaylistNotificationLag(-1); // skew is recorded by the caller as 0, never negative
-    metrics.setPlaylistNotificationsFallback(true);
-    const parsed = await scrape(metrics);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_published_total', { outcome: 'sent' })).toBe(2);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_published_total', { outcome: 'failed' })).toBe(1);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_received_total', { outcome: 'accepted' })).toBe(1);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_received_total', { outcome: 'malformed' })).toBe(1);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notification_lag_seconds_count')).toBe(1);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notification_lag_seconds_bucket', { le: '0.0025' })).toBe(1);
-    expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_fallback')).toBe(1);
-    metrics.setPlaylistNotificationsFallback(false);
-    expect(sampleValue(await scrape(metrics), 'livepipe_cluster_playlist_notifications_fallback')).toBe(0);
   });
 
   it('uses part-latency buckets suited to 0.1–5 s', () => {
