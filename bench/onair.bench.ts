@@ -20,6 +20,7 @@ import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { renderCaptionedSource } from '../test/helpers/transcode/captioned-source.js';
 import { originText, publishTestPattern, startServeFixture } from '../test/helpers/serve/serve-fixture.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { runIfMain } from './run-if-main.js';
 
 const exec = promisify(execFile);
 const ROUNDS = 3;
@@ -141,3 +142,5 @@ export async function run(): Promise<Record<string, unknown>> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+runIfMain(import.meta.url, run);
