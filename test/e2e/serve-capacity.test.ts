@@ -98,6 +98,8 @@ describe('livepipe serve: capacity and admission', () => {
       timeoutMs: 30_000,
       message: 'the refused publisher to be dropped',
     });
+    // The publisher was told why: an error onStatus before the close, which ffmpeg prints.
+    expect(refused.stderr()).toContain(`Server error: publish refused: ${String(hook.data.detail)}`);
     const two = small.handle.manager.get('two')!;
     expect(two.state).toBe('idle');
     expect(two.stateReason).toMatch(/^publish refused: not enough transcoding capacity for channel two/);
