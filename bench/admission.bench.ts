@@ -2,9 +2,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
+import { runIfMain } from './run-if-main.js';
 
 /**
  * Admission before/after (issue 19): two `default` channels published together into one `serve` on
@@ -22,8 +22,9 @@ import { startServeFixture, type ServeFixture } from '../test/helpers/serve/serv
 
 const exec = promisify(execFile);
 const KEY = 'admission-bench-key-0123456789';
-const OBSERVE_S = Number(process.env.ADMISSION_OBSERVE_S ?? 50);
-const ROUNDS = Number(process.env.ADMISSION_ROUNDS ?? 2);
+const OBSERVE_S = positiveIntegerEnv('ADMISSION_OBSERVE_S', 50);
+/** Rounds of each mode (before, after), alternating: `ADMISSION_ROUNDS=3` for the spread. */
+const ROUNDS = positiveIntegerEnv('ADMISSION_ROUNDS', 2);
 /** A channel keeps realtime when its edge lag grows by less than this many seconds per second. */
 const KEEPS_UP_SLOPE = 0.01;
 
@@ -50,6 +51,15 @@ interface ChannelResult {
   behindAtEnd?: boolean;
   measuredCores?: number;
   keepsRealtime: boolean;
+}
+
+/** A positive integer from the environment; a typo fails the run instead of silently running 0 rounds (NaN). */
+function positiveIntegerEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return value;
 }
 
 const round = (n: number | undefined, d = 3): number | undefined => (n === undefined ? undefined : Math.round(n * 10 ** d) / 10 ** d);
@@ -153,7 +163,7 @@ export async function run(): Promise<Record<string, unknown>> {
         measuredCores: rs.map((r) => r.channels.map((c) => c.measuredCores)),
       };
     };
-    const report = { machine: { cpus: os.availableParallelism() }, observeSeconds: OBSERVE_S, before: summary('before'), after: summary('after'), rounds };
+    const report = { machine: { cpus: os.availableParallelism() }, roundsOfEachMode: ROUNDS, observeSeconds: OBSERVE_S, before: summary('before'), after: summary('after'), rounds };
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL('./results/admission.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
     const rows = rounds.flatMap((r, i) =>
@@ -165,7 +175,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await writeFile(
       new URL('./results/admission.raw.md', import.meta.url),
       [
-        `Run ${new Date().toISOString()}; ${os.availableParallelism()} cores; observe ${OBSERVE_S} s after the second publish`,
+        `Run ${new Date().toISOString()}; ${os.availableParallelism()} cores; ${ROUNDS} round(s) of each mode; observe ${OBSERVE_S} s after the second publish`,
         '',
         '| round | mode | load avg 1m | channel | admitted | lag @15 s | lag @end | lag slope (s/s, last 30 s) | speed @end | behind @end | measured cores | keeps realtime |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -179,12 +189,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, run);

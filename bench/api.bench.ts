@@ -7,6 +7,7 @@
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
 import { startServeFixture } from '../test/helpers/serve/serve-fixture.js';
+import { runIfMain } from './run-if-main.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const CHANNELS = 8;
@@ -60,3 +61,5 @@ export async function run(): Promise<Record<string, unknown>> {
     await api.close();
   }
 }
+
+runIfMain(import.meta.url, run);

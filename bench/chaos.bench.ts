@@ -41,6 +41,7 @@ import {
 } from '../test/helpers/serve/chaos.js';
 import { startS3rverProcess } from '../test/helpers/storage/s3rver-process.js';
 import { freePort } from '../test/helpers/ports.js';
+import { runIfMain } from './run-if-main.js';
 
 const OUTAGE_MS = Number(process.env.LIVEPIPE_BENCH_CHAOS_OUTAGE_MS ?? 30_000);
 const KILLS = Number(process.env.LIVEPIPE_BENCH_CHAOS_KILLS ?? 10);
@@ -171,3 +172,5 @@ export async function run(): Promise<Record<string, unknown>> {
   }
   return results;
 }
+
+runIfMain(import.meta.url, run);

@@ -21,6 +21,7 @@ import { LivepipeEvent } from '../src/core/event-bus.js';
 import { launchBrowser, median } from '../test/helpers/player/hls-player.js';
 import { publishTestPattern, startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { runIfMain } from './run-if-main.js';
 
 const TOKEN = 'console-bench-token-0123456789';
 const CHANNELS = 100;
@@ -203,3 +204,5 @@ export async function run(): Promise<Record<string, unknown>> {
     await serve.close();
   }
 }
+
+runIfMain(import.meta.url, run);

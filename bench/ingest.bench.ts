@@ -19,6 +19,7 @@ import { getText, renditionsOf, startServeCli, type ServeCli } from '../test/hel
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
 import { ffmpegHlsLatency, makeContribution, measure, type LatencyFigures } from './latency.bench.js';
 import { freePorts } from '../test/helpers/ports.js';
+import { runIfMain } from './run-if-main.js';
 
 const TRIALS = Number(process.env.LIVEPIPE_BENCH_INGEST_TRIALS ?? 3);
 const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_INGEST_SECONDS ?? 20);
@@ -170,6 +171,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  run().then((r) => console.log(JSON.stringify(r, null, 2)));
-}
+runIfMain(import.meta.url, run);

@@ -25,6 +25,7 @@ import type { Publisher } from '../test/helpers/ingest/media.js';
 import { mediaPlaylist, startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
 import { waitFor } from '../test/helpers/wait.js';
 import type { MediaPlaylist } from '../src/hls/playlist-model.js';
+import { runIfMain } from './run-if-main.js';
 
 const SWITCHES = Number(process.env.LIVEPIPE_BENCH_SWITCHES ?? 5);
 const KEY = 'input-switch-bench-key-0123456789';
@@ -168,3 +169,5 @@ export async function run(): Promise<Record<string, unknown>> {
     await serve.close();
   }
 }
+
+runIfMain(import.meta.url, run);

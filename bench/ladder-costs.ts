@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { loadLadder } from '../src/ladder/ladder-loader.js';
 import { ladderPixelsPerSecond, type LadderCostSeeds } from '../src/transcode/ladder-cost.js';
+import { runIfMain } from './run-if-main.js';
 
 /**
  * The seed of admission's cost model (`ladders/costs.json`, read by `serve`; docs/capacity.md): each
@@ -37,9 +37,12 @@ export async function writeLadderCosts(report: QualityReport, runAt: string): Pr
   return seeds;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Rewrites ladders/costs.json from the committed quality results (`npx tsx bench/ladder-costs.ts`). */
+async function rewriteFromCommittedResults(): Promise<LadderCostSeeds> {
   const file = new URL('./results/quality.json', import.meta.url);
   const report = JSON.parse(await readFile(file, 'utf8')) as QualityReport;
   const runAt = /Run (\S+);/.exec(await readFile(new URL('./results/quality.md', import.meta.url), 'utf8'))?.[1] ?? 'unknown date';
-  process.stdout.write(`${JSON.stringify(await writeLadderCosts(report, runAt), null, 2)}\n`);
+  return writeLadderCosts(report, runAt);
 }
+
+runIfMain(import.meta.url, rewriteFromCommittedResults);

@@ -14,6 +14,7 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, median, startPlayer } from '../test/helpers/player/hls-player.js';
 import { waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
 import { freePort } from '../test/helpers/ports.js';
+import { runIfMain } from './run-if-main.js';
 
 const SAMPLE_SECONDS = Number(process.env.LIVEPIPE_BENCH_LATENCY_SECONDS ?? 30);
 const WARMUP_SECONDS = 6;
@@ -145,4 +146,8 @@ export async function ffmpegHlsLatency(contribution: string, dir: string, sample
   }
 }
 
-export { run } from './latency-matrix.js';
+import { run } from './latency-matrix.js';
+
+export { run };
+
+runIfMain(import.meta.url, run);

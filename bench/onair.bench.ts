@@ -28,6 +28,7 @@ import { compileLadder, type CompiledLadder } from '../src/transcode/ladder-comp
 import { renderCaptionedSource } from '../test/helpers/transcode/captioned-source.js';
 import { originText, publishTestPattern, startServeFixture } from '../test/helpers/serve/serve-fixture.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { runIfMain } from './run-if-main.js';
 
 const exec = promisify(execFile);
 const ROUNDS = Number(process.env.LIVEPIPE_BENCH_ONAIR_ROUNDS ?? 3);
@@ -197,3 +198,5 @@ export async function run(): Promise<Record<string, unknown>> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+runIfMain(import.meta.url, run);

@@ -21,7 +21,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PlaylistNotificationPublisher } from '../src/cluster/playlist-notifications.js';
 import { silentLogger } from '../src/core/logger.js';
 import { lastPosition, type MediaPlaylist } from '../src/hls/playlist-model.js';
@@ -33,6 +32,7 @@ import { runCli, waitForHttp } from '../test/helpers/cli/livepipe-cli.js';
 import { advance, liveModel } from '../test/helpers/origin/playlists.js';
 import { freePorts } from '../test/helpers/ports.js';
 import { startRedisServer } from '../test/helpers/redis/redis-server.js';
+import { runIfMain } from './run-if-main.js';
 
 /** 0.2 s parts (PART-TARGET/4 = 50 ms polls, the watch's lower bound), 4 per 0.8 s segment. */
 const PART_TARGET = 0.2;
@@ -216,6 +216,4 @@ async function writeResults(result: Record<string, unknown>): Promise<void> {
   await writeFile(new URL('./results/origin-wakeup.md', import.meta.url), text);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
-}
+runIfMain(import.meta.url, run);

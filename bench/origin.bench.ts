@@ -34,7 +34,6 @@ import { createServer as createHttpServer, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { silentLogger } from '../src/core/logger.js';
 import { EmbeddedSource } from '../src/origin/embedded-source.js';
 import { OriginServer } from '../src/origin/origin-server.js';
@@ -44,6 +43,7 @@ import { serializeMediaPlaylist } from '../src/hls/playlist-serializer.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
 import { advance, liveModel } from '../test/helpers/origin/playlists.js';
 import { freePort } from '../test/helpers/ports.js';
+import { runIfMain } from './run-if-main.js';
 
 const PART_BYTES = 48 * 1024; // ≈ 0.33 s of a 1.2 Mbit/s rendition
 const LARGE_PART_BYTES = 192 * 1024; // ≈ 0.5 s of a 3 Mbit/s rendition
@@ -779,12 +779,4 @@ export async function run(): Promise<Record<string, unknown>> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (r) => console.log(JSON.stringify(r, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, run);

@@ -35,6 +35,7 @@ import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
 import { TranscoderSupervisor } from '../src/transcode/transcoder-supervisor.js';
 import { ForwardingStorage } from '../test/helpers/storage/forwarding-storage.js';
+import { runIfMain } from './run-if-main.js';
 
 const WINDOW_SECONDS = 24;
 const SOURCE_SIZE = process.env.LIVEPIPE_BENCH_PACKAGER_SIZE ?? '1920x1080';
@@ -192,6 +193,4 @@ export async function run(): Promise<Record<string, unknown>> {
 }
 
 // `npx tsx bench/packager-live.bench.ts` runs it alone.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await run(), null, 2));
-}
+runIfMain(import.meta.url, run);

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Fmp4Reader } from '../src/mp4/fmp4-reader.js';
 import { SegmentCutter } from '../src/package/segment-cutter.js';
 import { encodeLadderFixture } from '../test/helpers/package/fixtures.js';
+import { runIfMain } from './run-if-main.js';
 
 /**
  * Parse-and-cut throughput of the packager's pure core: fMP4 reader + segment cutter over ffmpeg
@@ -63,6 +64,4 @@ export async function run(): Promise<Record<string, unknown>> {
 }
 
 // `npx tsx bench/packager.bench.ts` runs it alone.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await run(), null, 2));
-}
+runIfMain(import.meta.url, run);

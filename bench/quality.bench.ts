@@ -2,7 +2,6 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { loadLadder, resolveLadder, type ResolvedLadder, type ResolvedVideoRendition } from '../src/ladder/ladder-loader.js';
 import { vbvOf, type Ladder } from '../src/ladder/ladder-schema.js';
@@ -11,6 +10,7 @@ import { probeUrl } from '../src/transcode/input-probe.js';
 import type { UrlInputSpec } from '../src/transcode/input-spec.js';
 import { compileLadder } from '../src/transcode/ladder-compiler.js';
 import { writeLadderCosts } from './ladder-costs.js';
+import { runIfMain } from './run-if-main.js';
 
 /**
  * Quality-and-cost benchmark (issue 19, point 1): livepipe's ladders against the ladder a user writes
@@ -438,12 +438,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, run);

@@ -25,6 +25,7 @@ import type { Publisher } from '../test/helpers/ingest/media.js';
 import { publishTestPattern, startServeFixture, type ServeFixture } from '../test/helpers/serve/serve-fixture.js';
 import { freePort } from '../test/helpers/ports.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { runIfMain } from './run-if-main.js';
 
 const RESTARTS = Number(process.env.LIVEPIPE_BENCH_RESTARTS ?? 5);
 /** Seconds between restarts (playback settles, the restart window closes). */
@@ -232,12 +233,4 @@ export async function run(): Promise<Record<string, unknown>> {
 }
 
 // `npx tsx bench/restart.bench.ts` runs it alone.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  run().then(
-    (r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).stack}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, run);

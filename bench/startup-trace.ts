@@ -14,6 +14,7 @@ import { startShakaPlayer } from '../test/helpers/player/shaka-player.js';
 import { startServeCli } from '../test/helpers/serve/serve-fixture.js';
 import { publish } from '../test/helpers/ingest/media.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { runIfMain } from './run-if-main.js';
 
 const KEY = 'trace-key-0123456789';
 
@@ -83,9 +84,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { EventBus } from '../src/core/event-bus.js';
 import { silentLogger } from '../src/core/logger.js';
 import { FsStorage } from '../src/storage/fs-storage.js';
@@ -17,6 +16,7 @@ import type { ObjectStorage } from '../src/storage/object-storage.js';
 import { S3Storage } from '../src/storage/s3-storage.js';
 import { UploadQueue } from '../src/storage/upload-queue.js';
 import { startS3Server } from '../test/helpers/storage/s3-server.js';
+import { runIfMain } from './run-if-main.js';
 
 const PUTS = 300;
 const QUEUED_PUTS = 600;
@@ -117,6 +117,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await run(), null, 2));
-}
+runIfMain(import.meta.url, run);

@@ -3,7 +3,6 @@ import { openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { loadLadder, resolveLadder } from '../src/ladder/ladder-loader.js';
 import { EventBus } from '../src/core/event-bus.js';
@@ -12,6 +11,7 @@ import { probeUrl } from '../src/transcode/input-probe.js';
 import type { UrlInputSpec } from '../src/transcode/input-spec.js';
 import { compileLadder } from '../src/transcode/ladder-compiler.js';
 import { TranscoderSupervisor } from '../src/transcode/transcoder-supervisor.js';
+import { runIfMain } from './run-if-main.js';
 
 /**
  * Transcode benchmark (bounded: about two to three minutes on 2 cores).
@@ -226,12 +226,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, run);

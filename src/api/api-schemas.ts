@@ -66,6 +66,15 @@ export const channelViewSchema = z.object({
       })
       .optional()
       .describe('How the running encoder keeps up with its input (docs/capacity.md); absent between runs'),
+    ladderAdjustment: z
+      .object({
+        policy: z.string(),
+        presetSteps: z.number().describe('x264 presets this many steps faster than the ladder\'s (bounded at ultrafast)'),
+        presets: z.record(z.string(), z.string()).describe('Each rendition\'s x264 preset now'),
+        droppedRenditions: z.array(z.string()).describe('Top renditions taken off, highest first'),
+      })
+      .optional()
+      .describe('The behind-realtime policy (cheaper-preset, drop-top-rendition) lightened the ladder while live; absent while it runs as configured'),
   }),
   input: z
     .object({
@@ -175,7 +184,7 @@ export const nodeViewSchema = z.object({
   capacityCores: z.number().optional().describe('cores × headroom'),
   usedCores: z.number().optional().describe('What the running channels cost at realtime'),
   freeCores: z.number().optional().describe('capacityCores − usedCores: a channel whose ladder costs more is refused'),
-  behindPolicy: z.enum(['warn', 'refuse-new']).optional(),
+  behindPolicy: z.enum(['warn', 'refuse-new', 'cheaper-preset', 'drop-top-rendition']).optional(),
   channels: z.array(
     z.object({
       channel: z.string(),

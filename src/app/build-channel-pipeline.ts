@@ -103,6 +103,7 @@ export function buildChannelPipeline(settings: ChannelPipelineSettings): BuiltCh
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     encoderGiveUpSeconds: config.encoderGiveUpSeconds,
     realtime: { lagSeconds: capacity.behindLagSeconds },
+    behindPolicy: capacity.behindPolicy,
     nodeCapacity: () => admission.snapshot(),
     srtPorts: { base: config.srt.portBase, count: config.srt.portCount },
   });

@@ -87,8 +87,8 @@ export class DeferredIngestPort implements IngestPort {
     return this.server?.feed(channel, role);
   }
 
-  kick(channel: string, role?: 'primary' | 'backup'): boolean {
-    return this.server?.kick(channel, role) ?? false;
+  kick(channel: string, role?: 'primary' | 'backup', refusal?: string): boolean {
+    return this.server?.kick(channel, role, refusal) ?? false;
   }
 
   publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string } {

@@ -13,12 +13,14 @@ import type { ChannelPatch, ChannelService, ChannelSpec, ChannelView, NodeView }
 import type { AdCueAccepted, AdCueRequest } from './ad-cues.js';
 import type { NodeCapacity, TranscodeAdmission } from '../transcode/admission.js';
 import type { RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
+import type { BehindPolicy } from '../transcode/behind-policy.js';
 
 export interface ChannelManagerOptions {
   registry: ChannelRegistry;
   ingest: {
     feed(channel: string, role?: InputRole): IngestFeed | undefined;
-    kick(channel: string, role?: InputRole): boolean;
+    /** `refusal`: why the publisher is dropped, told to it where its protocol can. */
+    kick(channel: string, role?: InputRole, refusal?: string): boolean;
     publishUrls(channel: string, publicHost: string): { rtmp?: string; srt?: string };
     /** The channel definitions changed: ingest re-reads `ingestRegistry` (SRT listeners). */
     channelsChanged?(): Promise<void>;
@@ -44,6 +46,8 @@ export interface ChannelManagerOptions {
   stallTimeoutMs?: number;
   /** Thresholds of the below-realtime detection of every channel (docs/capacity.md). */
   realtime?: RealtimeTrackerOptions;
+  /** What a channel behind realtime does to its own encoder (docs/capacity.md); default `warn`. */
+  behindPolicy?: BehindPolicy;
   /** The node's transcoding capacity for `GET /api/v1/node` (admission's snapshot). */
   nodeCapacity?: () => NodeCapacity;
   /** Cluster mode: each channel writes only while it holds its lease (`cluster/channel-leases.ts`). */
@@ -229,7 +233,7 @@ export class ChannelManager implements ChannelService {
       logger: this.options.logger,
       loadLadder: this.options.loadLadder,
       createPackager: this.options.createPackager,
-      kickPublisher: (channelId, role) => this.options.ingest.kick(channelId, role),
+      kickPublisher: (channelId, role, refusal) => this.options.ingest.kick(channelId, role, refusal),
       ...(this.options.admission !== undefined ? { admission: this.options.admission } : {}),
       ...(this.options.metrics !== undefined ? { metrics: this.options.metrics } : {}),
       urls: (channelId) => this.urls(channelId),
@@ -237,6 +241,7 @@ export class ChannelManager implements ChannelService {
       ...(this.options.encoderGiveUpSeconds !== undefined ? { encoderGiveUpMs: this.options.encoderGiveUpSeconds * 1000 } : {}),
       ...(this.options.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}),
       ...(this.options.realtime !== undefined ? { realtime: this.options.realtime } : {}),
+      ...(this.options.behindPolicy !== undefined ? { behindPolicy: this.options.behindPolicy } : {}),
       ...(this.options.leadership !== undefined ? { leadership: this.options.leadership } : {}),
     });
     this.channels.set(id, channel);

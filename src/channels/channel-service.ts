@@ -81,6 +81,19 @@ export interface ChannelView {
       /** The run's measured cost: CPU cores at realtime (CPU s per media s). */
       cores?: number;
     };
+    /**
+     * The behind-realtime policy lightened the ladder while live (`cheaper-preset`,
+     * `drop-top-rendition`; docs/capacity.md): absent while it runs as configured.
+     */
+    ladderAdjustment?: {
+      policy: string;
+      /** x264 presets this many steps faster than the ladder's (bounded at ultrafast). */
+      presetSteps: number;
+      /** Each rendition's x264 preset now. */
+      presets: Record<string, string>;
+      /** Top renditions taken off, highest first. */
+      droppedRenditions: string[];
+    };
   };
   /** The channel's inputs (primary, backup, slate) when it has an `inputs:` block. */
   input?: ChannelInputView;

@@ -8,6 +8,8 @@ import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
 import type { RealtimeStatus, RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
+import { NO_ADJUSTMENT, adjustLadder, decideBehindAction, type BehindAdjustment, type BehindPolicy } from '../transcode/behind-policy.js';
+import type { Ladder } from '../ladder/ladder-schema.js';
 import { probeStream, type InputProbe } from '../transcode/input-probe.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
@@ -49,6 +51,8 @@ export interface ChannelMetricsPort {
   setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
   /** Edge lag behind arrival and the behind flag (docs/capacity.md); `undefined` lag clears the series. */
   setChannelRealtime?(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
+  /** How far the behind-realtime policy lightened the ladder (zeros: as configured). */
+  setChannelLadderAdjustment?(channel: string, adjustment: { presetSteps: number; droppedRenditions: number }): void;
   /** A publish refused because the node has no transcoding capacity for it. */
   countAdmissionRefusal?(reason: string): void;
   setActiveInput?(channel: string, active: string): void;
@@ -70,15 +74,19 @@ export interface ChannelLeadershipPort {
 }
 
 /** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
-export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'>;
+export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'> & Partial<Pick<TranscoderSupervisor, 'reconfigure'>>;
 
 export interface ChannelDeps {
   bus: EventBus;
   logger: Logger;
   loadLadder: (name: string) => Promise<NamedLadder>;
   createPackager: (channel: string) => Promise<ChannelPackagerPort>;
-  /** Drops the publisher of input `role`, or of every input of the channel. */
-  kickPublisher: (channel: string, role?: InputRole) => boolean;
+  /**
+   * Drops the publisher of input `role`, or of every input of the channel. `refusal`: why its publish
+   * is refused, told to the publisher where its protocol can (RTMP: an error onStatus, `Server
+   * error: …` in ffmpeg).
+   */
+  kickPublisher: (channel: string, role?: InputRole, refusal?: string) => boolean;
   admission?: TranscodeAdmission;
   metrics?: ChannelMetricsPort;
   /** Public URLs for the view (playback, publish). */
@@ -95,6 +103,8 @@ export interface ChannelDeps {
   stallTimeoutMs?: number;
   /** Thresholds of the below-realtime detection (default: `RealtimeTracker`'s). */
   realtime?: RealtimeTrackerOptions;
+  /** What a channel behind realtime does to its own encoder (`behind-policy.ts`); default `warn` (nothing). */
+  behindPolicy?: BehindPolicy;
   /** Cluster mode: write only while holding the channel's lease. */
   leadership?: ChannelLeadershipPort;
   /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
@@ -144,6 +154,10 @@ export class Channel {
   private offFeedCues: (() => void) | undefined;
   /** Whether the running encoder was last reported behind realtime. */
   private behind = false;
+  /** The behind-realtime policy's changes to the ladder in this publish session (`behind-policy.ts`). */
+  private behindAdjustment: BehindAdjustment = NO_ADJUSTMENT;
+  /** The ladder as configured, of the running supervisor (the policy adjusts from it). */
+  private baseLadder: Ladder | undefined;
   /** A publish was refused for capacity: its end is not a publisher leaving (no reconnect wait). */
   private refusedPublish = false;
   /** The backup input, slate and pulled sources, when the channel has an `inputs:` block. */
@@ -251,6 +265,7 @@ export class Channel {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
       } else if (changed.includes('ladder') && this.supervisor !== undefined) {
+        this.setBehindAdjustment(NO_ADJUSTMENT);
         await this.restartLadder('ladder changed');
       }
     });
@@ -261,7 +276,7 @@ export class Channel {
       if (this.state === 'stopped') {
         this.logger.warn({ protocol: feed.protocol }, 'publish refused: channel is stopped by an operator');
         this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol: feed.protocol, reason: 'channel-stopped' });
-        this.deps.kickPublisher(this.spec.id);
+        this.deps.kickPublisher(this.spec.id, undefined, `channel ${this.spec.id} is stopped by an operator`);
         return;
       }
       const role = feed.role ?? 'primary';
@@ -280,6 +295,8 @@ export class Channel {
       this.offFeedCues?.();
       this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
       this.refusedPublish = false;
+      // A new publish session runs the ladder as configured (its source may be lighter).
+      this.setBehindAdjustment(NO_ADJUSTMENT);
       if (this.leader) {
         await this.startLadder();
         return;
@@ -294,7 +311,7 @@ export class Channel {
   private refuseRole(protocol: IngestProtocol, role: InputRole, reason: string): void {
     this.logger.warn({ protocol, role, reason }, 'publish refused: the channel takes no pushed input of this role');
     this.deps.bus.emit(LivepipeEvent.PublishRefused, { channel: this.spec.id, protocol, reason });
-    this.deps.kickPublisher(this.spec.id, role);
+    this.deps.kickPublisher(this.spec.id, role, `channel ${this.spec.id} takes no pushed ${role} input (${reason})`);
   }
 
   /** Hot standby: probes the open feed once now, so that a takeover starts ffmpeg at once. */
@@ -591,6 +608,7 @@ export class Channel {
         lastError: snapshot?.lastError ?? this.lastError,
         renditions,
         dropped: (snapshot?.decisions ?? []).filter((d) => !d.kept).map((d) => ({ name: d.name, reason: d.reason ?? 'dropped' })),
+        ...(this.behindAdjustment !== NO_ADJUSTMENT ? { ladderAdjustment: this.ladderAdjustmentView() } : {}),
         ...(realtime !== undefined
           ? {
               realtime: {
@@ -645,13 +663,15 @@ export class Channel {
     try {
       ladder = await this.deps.loadLadder(this.spec.ladder);
     } catch (err) {
-      this.fail(`ladder "${this.spec.ladder}": ${errorMessage(err)}`);
-      this.deps.kickPublisher(this.spec.id);
+      const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
+      this.fail(message);
+      this.deps.kickPublisher(this.spec.id, undefined, `channel ${this.spec.id} cannot run: ${message}`);
       return;
     }
+    this.baseLadder = ladder.ladder;
     const supervisor = (this.deps.createSupervisor ?? ((options) => new TranscoderSupervisor(options)))({
       channel: this.spec.id,
-      ladder: ladder.ladder,
+      ladder: adjustLadder(ladder.ladder, this.behindAdjustment),
       input: { kind: 'stdin', format: feed.format },
       // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
       ...(this.lastRun !== undefined && this.lastRunFeed === feed
@@ -702,7 +722,7 @@ export class Channel {
       const message = errorMessage(err);
       this.logger.error({ err: message }, 'ladder could not start: dropping the publisher');
       this.fail(message);
-      this.deps.kickPublisher(this.spec.id);
+      this.deps.kickPublisher(this.spec.id, undefined, `channel ${this.spec.id} cannot run: ${message}`);
       return;
     }
     this.setState('live', inputs !== undefined ? `playing the ${inputs.selector.selected ?? 'first'} input` : `publishing over ${feed.protocol}`);
@@ -735,7 +755,7 @@ export class Channel {
     this.refusedPublish = true;
     // A stream waiting for its publisher keeps waiting out its grace period (the publish cleared it).
     if (this.state === 'reconnecting') this.armGrace();
-    this.deps.kickPublisher(this.spec.id);
+    this.deps.kickPublisher(this.spec.id, undefined, `publish refused: ${err.message}`);
   }
 
   /** A realtime status of the running encoder: metrics every time, the log when `behind` flips. */
@@ -745,6 +765,51 @@ export class Channel {
     this.behind = status.behind;
     if (status.behind) this.logger.warn({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, `channel ${status.reason ?? 'behind realtime'}`);
     else this.logger.info({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, 'channel caught up with realtime');
+    const supervisor = this.supervisor;
+    if (status.behind && supervisor !== undefined) void this.serialize(async () => this.applyBehindPolicy(supervisor, status));
+  }
+
+  /**
+   * `cheaper-preset` / `drop-top-rendition` (docs/capacity.md): each time the encoder is flagged behind,
+   * it is restarted on a lighter ladder — one x264 preset step faster, or without its highest
+   * rendition — on the same feed and admission slot; the packager continues the playlists after a
+   * discontinuity (and ends a dropped rendition's, which the multivariant playlist then no longer lists).
+   */
+  private applyBehindPolicy(supervisor: ChannelSupervisorPort, status: RealtimeStatus): void {
+    const policy = this.deps.behindPolicy ?? 'warn';
+    if (policy === 'warn' || policy === 'refuse-new') return;
+    const base = this.baseLadder;
+    if (this.supervisor !== supervisor || base === undefined || supervisor.reconfigure === undefined || this.state !== 'live') return;
+    const encoded = (this.lastRun?.ladder.video ?? []).map((v) => ({ name: v.name, width: v.outputWidth, height: v.outputHeight }));
+    const action = decideBehindAction({ policy, ladder: base, encoded, adjustment: this.behindAdjustment });
+    if (action.kind === 'none') {
+      this.logger.warn({ policy, why: action.why }, 'behind realtime: the policy can lighten the ladder no further');
+      return;
+    }
+    const reason = `behind realtime (${status.reason ?? 'below realtime'}): ${action.summary}`;
+    if (!supervisor.reconfigure(adjustLadder(base, action.adjustment), reason)) return;
+    this.logger.warn({ policy, presetSteps: action.adjustment.presetSteps, droppedRenditions: action.adjustment.droppedRenditions }, `encoder restarted on a lighter ladder: ${reason}`);
+    this.setBehindAdjustment(action.adjustment);
+    // The new run is judged afresh (after its warm-up); flagged again, it goes one step further.
+    this.behind = false;
+  }
+
+  /** The view of the policy's changes: each encoded rendition's x264 preset now, and what was dropped. */
+  private ladderAdjustmentView(): NonNullable<ChannelView['transcoder']['ladderAdjustment']> {
+    const adjusted = this.baseLadder !== undefined ? adjustLadder(this.baseLadder, this.behindAdjustment) : undefined;
+    return {
+      policy: this.deps.behindPolicy ?? 'warn',
+      presetSteps: this.behindAdjustment.presetSteps,
+      presets: Object.fromEntries((adjusted?.video ?? []).map((v) => [v.name, v.preset])),
+      droppedRenditions: [...this.behindAdjustment.droppedRenditions],
+    };
+  }
+
+  private setBehindAdjustment(adjustment: BehindAdjustment): void {
+    const before = this.behindAdjustment;
+    this.behindAdjustment = adjustment;
+    if (before === adjustment || (before.presetSteps === 0 && before.droppedRenditions.length === 0 && adjustment === NO_ADJUSTMENT)) return;
+    this.deps.metrics?.setChannelLadderAdjustment?.(this.spec.id, { presetSteps: adjustment.presetSteps, droppedRenditions: adjustment.droppedRenditions.length });
   }
 
   private async stopLadder(): Promise<void> {

@@ -206,9 +206,12 @@ export const serviceConfigSchema = z
         /**
          * What happens while a live channel runs behind realtime: `warn` (default) flags it (state
          * reason `behind: …`, `livepipe_channel_behind`, the alert) and keeps admitting channels that
-         * fit; `refuse-new` also refuses every new channel until none is behind.
+         * fit; `refuse-new` also refuses every new channel until none is behind; `cheaper-preset`
+         * restarts the channel's encoder with x264 presets one step faster each time it is flagged
+         * (down to ultrafast); `drop-top-rendition` restarts it without its highest rendition each time
+         * (down to one). Applies with cost-based admission off too.
          */
-        behindPolicy: z.enum(['warn', 'refuse-new']).default('warn'),
+        behindPolicy: z.enum(['warn', 'refuse-new', 'cheaper-preset', 'drop-top-rendition']).default('warn'),
         /** Edge lag behind arrival (s) that flags a channel behind by itself (default 3). */
         behindLagSeconds: z.number().min(0.5).max(600).default(3),
       })

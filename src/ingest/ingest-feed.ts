@@ -157,8 +157,12 @@ export abstract class LiveFeedBase implements IngestFeed {
 
   abstract open(): Readable;
   abstract info(): PublisherInfo;
-  /** Disconnects the publisher; the protocol then calls `finish('kicked')`. */
-  abstract kick(): void;
+  /**
+   * Disconnects the publisher; the protocol then calls `finish('kicked')`. With `refusal`, the
+   * publisher is told why first where its protocol can (RTMP: an error `onStatus`, which encoders
+   * show; an SRT connection that is up has no way to carry a reason: the listener logs it).
+   */
+  abstract kick(refusal?: string): void;
 
   get ended(): boolean {
     return this.endReason !== undefined;
@@ -259,15 +263,16 @@ export class IngestFeedRegistry {
 
   /**
    * Disconnects the channel's publisher of input `role` (default: every input of the channel);
-   * `PublishEnded` follows with reason `kicked`. False if none.
+   * `PublishEnded` follows with reason `kicked`. `refusal`: why, told to the publisher where the
+   * protocol can (see `LiveFeedBase.kick`). False if none.
    */
-  kick(channel: string, role?: InputRole): boolean {
+  kick(channel: string, role?: InputRole, refusal?: string): boolean {
     let kicked = false;
     for (const r of role !== undefined ? [role] : (['primary', 'backup'] as const)) {
       const feed = this.feeds.get(feedKey(channel, r));
       if (feed === undefined) continue;
-      this.log.info({ channel, protocol: feed.protocol, role: r }, 'kicking publisher');
-      feed.kick();
+      this.log.info({ channel, protocol: feed.protocol, role: r, ...(refusal !== undefined ? { refusal } : {}) }, 'kicking publisher');
+      feed.kick(refusal);
       kicked = true;
     }
     return kicked;

@@ -71,9 +71,9 @@ export class IngestServer {
     return this.feeds.get(channel, role);
   }
 
-  /** Drops the publisher of input `role`, or of every input of the channel. */
-  kick(channel: string, role?: InputRole): boolean {
-    return this.feeds.kick(channel, role);
+  /** Drops the publisher of input `role`, or of every input of the channel; `refusal` tells it why (RTMP). */
+  kick(channel: string, role?: InputRole, refusal?: string): boolean {
+    return this.feeds.kick(channel, role, refusal);
   }
 
   /**

@@ -286,14 +286,17 @@ class RtmpSession {
   }
 
   /**
-   * Closes the connection; the feed (if any) ends with `reason`. For `unusable`, the publisher is
-   * told `detail` first in an error onStatus (ffmpeg prints it as `Server error: …`).
+   * Closes the connection; the feed (if any) ends with `reason`. With `detail` (media unusable, or
+   * a publish refused after it started: no capacity, channel stopped…), the publisher is told it
+   * first in an error onStatus `NetStream.Publish.Rejected` (the code OBS and other servers use for a
+   * refused publish; ffmpeg prints any error status as `Server error: <description>`), and the socket
+   * is ended gracefully so the status is delivered before the close.
    */
   terminate(reason: PublishEndReason, detail?: string): void {
     if (this.state === 'closing') return;
     this.state = 'closing';
     this.endReason = reason;
-    if (reason === 'unusable' && detail !== undefined) {
+    if (detail !== undefined) {
       try {
         this.rtmp.sendStatusMessage(this.rtmp.streamId, 'error', 'NetStream.Publish.Rejected', detail);
       } catch {
@@ -584,8 +587,8 @@ class RtmpFeed extends LiveFeedBase {
     return this.fanout.open();
   }
 
-  kick(): void {
-    this.session.terminate('kicked');
+  kick(refusal?: string): void {
+    this.session.terminate('kicked', refusal);
   }
 
   /** Disconnects the publisher with `reason`; the feed ends at once. */

@@ -475,7 +475,7 @@ class SrtChannelListener {
       this.proc?.signal('SIGTERM');
       return;
     }
-    const feed = new SrtFeed(this.channel, () => this.kick(), this.options);
+    const feed = new SrtFeed(this.channel, (refusal) => this.kick(refusal), this.options);
     if (!this.registry.add(feed)) {
       this.refusedBusy = true;
       this.proc?.signal('SIGTERM');
@@ -513,7 +513,14 @@ class SrtChannelListener {
     this.shedding.shed('auth_failed');
   }
 
-  kick(): void {
+  /**
+   * Ends the current publish. A `refusal` cannot reach the caller: SRT carries a reason only in a
+   * rejected handshake (libsrt's listen callback), and this listener is an ffmpeg process that has
+   * accepted the caller already; the caller sees its connection break. So the reason is logged here
+   * (and the channel's view, the `publish.refused` webhook and the metrics carry it).
+   */
+  kick(refusal?: string): void {
+    if (refusal !== undefined && this.proc !== undefined) this.log.warn({ refusal }, 'SRT publisher dropped (SRT cannot tell a connected caller why)');
     this.kicked = true;
     this.proc?.signal('SIGTERM');
   }
@@ -538,7 +545,7 @@ class SrtFeed extends LiveFeedBase {
 
   constructor(
     channel: string,
-    private readonly kickPublisher: () => void,
+    private readonly kickPublisher: (refusal?: string) => void,
     options: SrtIngestOptions,
   ) {
     super(channel, 'srt', 'mpegts');
@@ -571,8 +578,8 @@ class SrtFeed extends LiveFeedBase {
     return this.fanout.open();
   }
 
-  kick(): void {
-    this.kickPublisher();
+  kick(refusal?: string): void {
+    this.kickPublisher(refusal);
   }
 
   close(reason: PublishEndReason, detail?: string): void {

@@ -81,6 +81,11 @@ export interface TranscoderMetrics {
    * (docs/capacity.md); an undefined lag removes the lag series (no run).
    */
   setChannelRealtime(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
+  /**
+   * How far the behind-realtime policy lightened the channel's ladder (docs/capacity.md): x264 preset
+   * steps faster, video renditions dropped; zeros when it runs its ladder as configured.
+   */
+  setChannelLadderAdjustment(channel: string, adjustment: { presetSteps: number; droppedRenditions: number }): void;
   /** A publish refused by admission; `reason` from `ADMISSION_REFUSALS`. */
   countAdmissionRefusal(reason: string): void;
   /** The channel's selected input (`primary`, `backup`, `slate`; `none` before the first). */
@@ -189,6 +194,7 @@ export class Metrics
   private readonly transcoderCrashLooping: Gauge<'channel'>;
   private readonly edgeLag: Gauge<'channel'>;
   private readonly channelBehind: Gauge<'channel'>;
+  private readonly ladderAdjustment: Gauge<'channel' | 'adjustment'>;
   private readonly admissionRefusals: Counter<'reason'>;
   private nodeCapacity: (() => { capacityCores?: number; usedCores?: number }) | undefined;
   private readonly parts: Counter<'channel' | 'rendition'>;
@@ -407,6 +413,12 @@ export class Metrics
       labelNames: ['channel'],
       registers,
     });
+    this.ladderAdjustment = new Gauge({
+      name: 'livepipe_channel_ladder_adjustment',
+      help: 'How far the behind-realtime policy lightened the channel ladder: adjustment="preset_steps" (x264 presets that many steps faster), "dropped_renditions" (top renditions taken off).',
+      labelNames: ['channel', 'adjustment'],
+      registers,
+    });
     this.admissionRefusals = new Counter({
       name: 'livepipe_admission_refusals_total',
       help: 'Publishes refused because the node has no transcoding capacity for them, by reason (over-capacity, node-behind, max-channels).',
@@ -504,6 +516,12 @@ export class Metrics
     this.noteSeries(channel);
     if (Number.isFinite(realtime.edgeLagSeconds)) this.edgeLag.set({ channel }, realtime.edgeLagSeconds);
     this.channelBehind.set({ channel }, realtime.behind ? 1 : 0);
+  }
+
+  setChannelLadderAdjustment(channel: string, adjustment: { presetSteps: number; droppedRenditions: number }): void {
+    this.noteSeries(channel);
+    this.ladderAdjustment.set({ channel, adjustment: 'preset_steps' }, adjustment.presetSteps);
+    this.ladderAdjustment.set({ channel, adjustment: 'dropped_renditions' }, adjustment.droppedRenditions);
   }
 
   countAdmissionRefusal(reason: string): void {
@@ -636,6 +654,7 @@ export class Metrics
     this.encoderSpeed.remove({ channel });
     this.edgeLag.remove({ channel });
     this.channelBehind.remove({ channel });
+    for (const adjustment of ['preset_steps', 'dropped_renditions']) this.ladderAdjustment.remove({ channel, adjustment });
     for (const rendition of this.renditions.get(channel) ?? []) {
       const labels = { channel, rendition };
       this.parts.remove(labels);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import PQueue from 'p-queue';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
+import type { BehindPolicy } from './behind-policy.js';
 import { LadderCostModel, type LadderCostEstimate, type LadderCostSource } from './ladder-cost.js';
 
 /**
@@ -17,12 +18,8 @@ import { LadderCostModel, type LadderCostEstimate, type LadderCostSource } from 
  * publishers or a mass restart does not spawn every encoder in the same instant.
  */
 
-/** What the node does while a channel runs behind realtime (docs/capacity.md). */
-export type BehindPolicy =
-  /** Flag it (state reason, metric, alert, log) and keep admitting channels that fit. */
-  | 'warn'
-  /** Flag it and refuse every new channel until no channel is behind. */
-  | 'refuse-new';
+/** What the node does while a channel runs behind realtime (docs/capacity.md, `behind-policy.ts`). */
+export type { BehindPolicy } from './behind-policy.js';
 
 export interface CapacityOptions {
   /** CPU cores the node may use for ladders; default all of them (`availableParallelism()`). */
@@ -64,8 +61,12 @@ export interface RealtimeReport {
 export interface LadderSlot {
   readonly channel: string;
   release(): void;
-  /** A run measured its cost: cores per channel at realtime (CPU s per media s). */
-  reportCost?(cores: number): void;
+  /**
+   * A run measured its cost: cores per channel at realtime (CPU s per media s). `asPriced` false: the
+   * run encodes a lightened ladder (behind-realtime policy), so the measurement is the channel's but
+   * says nothing of the ladder's figure.
+   */
+  reportCost?(cores: number, asPriced?: boolean): void;
   reportRealtime?(report: RealtimeReport): void;
 }
 
@@ -213,11 +214,11 @@ export class Admission implements TranscodeAdmission {
         released = true;
         if (this.holders.get(channel) === holder) this.holders.delete(channel);
       },
-      reportCost: (cores) => {
+      reportCost: (cores, asPriced = true) => {
         if (released || !(cores > 0) || !Number.isFinite(cores)) return;
         holder.cores = cores;
         holder.source = 'measured';
-        if (holder.ladder !== '' && demand !== undefined) this.capacity?.costs.observe(holder.ladder, cores, demand.pixelsPerSecond);
+        if (asPriced && holder.ladder !== '' && demand !== undefined) this.capacity?.costs.observe(holder.ladder, cores, demand.pixelsPerSecond);
       },
       reportRealtime: (report) => {
         if (released) return;

@@ -153,6 +153,12 @@ export class TranscoderSupervisor {
   private readonly stallTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private currentState: TranscoderStateName = 'idle';
+  /** The ladder runs encode: the options' one, until `reconfigure()` replaces it. */
+  private ladder: Ladder;
+  /** The ladder was replaced: measured costs are the channel's, not the named ladder's figure. */
+  private ladderReplaced = false;
+  /** Why the current run is being replaced by `reconfigure()`, while it exits. */
+  private reconfiguring: string | undefined;
   private slot: LadderSlot | undefined;
   private proc: SupervisedProcess | undefined;
   private runId = 0;
@@ -195,6 +201,7 @@ export class TranscoderSupervisor {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
     this.terminal = new Promise((resolve) => (this.resolveTerminal = resolve));
     this.reusableProbe = options.knownProbe;
+    this.ladder = options.ladder;
     if (options.input.kind === 'stdin' && !options.openInput) {
       throw new LivepipeError(ErrorCode.ConfigInvalid, 'a stdin input needs an openInput() factory');
     }
@@ -212,6 +219,24 @@ export class TranscoderSupervisor {
     this.setState('starting');
     await this.launchGuarded();
     if (this.fatalError !== undefined) throw this.fatalError;
+  }
+
+  /**
+   * Replaces the ladder of a running encoder (the behind-realtime policy: faster presets, a rendition
+   * fewer; docs/capacity.md): the current run is stopped and the next starts at once with `ladder`,
+   * on the same probe and the same admission slot (no new channel, not a failure). It is a new run
+   * like a crash restart: the packager continues every playlist after a discontinuity, and ends the
+   * playlist of a rendition the new ladder no longer has. False (nothing done) unless running.
+   */
+  reconfigure(ladder: Ladder, reason: string): boolean {
+    const proc = this.proc;
+    if (this.stopping !== undefined || this.currentState !== 'running' || proc === undefined || proc.hasExited || this.reconfiguring !== undefined) return false;
+    this.ladder = ladder;
+    this.ladderReplaced = true;
+    this.reconfiguring = reason;
+    this.logger.info({ runId: this.runId, reason }, 'replacing the run with a new ladder');
+    proc.signal('SIGTERM');
+    return true;
   }
 
   /** Resolves with the terminal state (`stopped` or `failed`) once the supervisor has ended. */
@@ -329,7 +354,8 @@ export class TranscoderSupervisor {
   /** Probe, compile, spawn one run. */
   private async launch(): Promise<void> {
     if (this.stopping) return;
-    const { input, ladder } = this.options;
+    const { input } = this.options;
+    const ladder = this.ladder;
     const probeOptions: ProbeOptions = this.options.ffprobePath ? { ffprobePath: this.options.ffprobePath } : {};
     let probe: InputProbe;
     let media: Readable | undefined;
@@ -485,7 +511,7 @@ export class TranscoderSupervisor {
       else this.cpuSample = { ...this.cpuSample, atMs: now };
       if (cores === undefined) return;
       this.measuredCores = cores;
-      this.slot?.reportCost?.(cores);
+      this.slot?.reportCost?.(cores, !this.ladderReplaced);
       this.logger.debug({ runId, cores }, 'ladder cost measured');
     });
   }
@@ -524,6 +550,14 @@ export class TranscoderSupervisor {
     const tail = proc.stderrTail();
     if (this.lastFrame > 0) this.workingProbe = this.runProbe;
     this.runProbe = undefined;
+    const reconfigured = this.reconfiguring;
+    this.reconfiguring = undefined;
+    if (reconfigured !== undefined) {
+      // Deliberate: no failure counted, no backoff.
+      this.setState('restarting', `${reconfigured}; restart now`);
+      this.relaunchAfter(0);
+      return;
+    }
     if (exit.error) {
       this.lastError = errorMessage(exit.error);
       this.stderrTail = tail;
@@ -568,6 +602,10 @@ export class TranscoderSupervisor {
     this.restarts += 1;
     const loop = this.policy.crashLooping() ? ` (crash loop: ${this.policy.consecutiveFailures()} fast failures in a row)` : '';
     this.setState('restarting', `${reason}; restart in ${decision.delayMs} ms${loop}`);
+    this.relaunchAfter(decision.delayMs);
+  }
+
+  private relaunchAfter(delayMs: number): void {
     const relaunch = (): void => {
       this.restartTimer = undefined;
       if (this.stopping) return;
@@ -576,6 +614,6 @@ export class TranscoderSupervisor {
     };
     // Immediate restarts still leave the current tick: listeners of the `restarting` event (the
     // channel ending a stream) act before the next run can attach.
-    this.restartTimer = setTimeout(relaunch, decision.delayMs);
+    this.restartTimer = setTimeout(relaunch, delayMs);
   }
 }

@@ -71,6 +71,15 @@ class TestSupervisor implements ChannelSupervisorPort {
     this.log.push('supervisor.running');
   }
 
+  /** Ladders the behind-realtime policy asked for (`reconfigure`), with the reason. */
+  readonly reconfigured: Array<{ ladder: TranscoderSupervisorOptions['ladder']; reason: string }> = [];
+
+  reconfigure(ladder: TranscoderSupervisorOptions['ladder'], reason: string): boolean {
+    this.log.push('supervisor.reconfigure');
+    this.reconfigured.push({ ladder, reason });
+    return true;
+  }
+
   stop(): Promise<void> {
     this.log.push('supervisor.stop');
     if (this.current !== 'failed') this.current = 'stopped';
@@ -157,6 +166,10 @@ class RecordingPackager implements ChannelPackagerPort {
 
 class RecordingMetrics implements ChannelMetricsPort {
   readonly states: ChannelState[] = [];
+  readonly adjustments: Array<{ presetSteps: number; droppedRenditions: number }> = [];
+  setChannelLadderAdjustment(_channel: string, adjustment: { presetSteps: number; droppedRenditions: number }): void {
+    this.adjustments.push(adjustment);
+  }
   restarts = 0;
   setChannelState(_channel: string, state: ChannelState): void {
     this.states.push(state);
@@ -188,6 +201,8 @@ function harness(deps: Partial<ChannelDeps> = {}, spec: ChannelConfig = SPEC) {
   const supervisors: TestSupervisor[] = [];
   const supervisorStarts: Array<() => Promise<void>> = [];
   const kicked: string[] = [];
+  /** What each kick told the publisher (undefined: nothing). */
+  const refusals: Array<string | undefined> = [];
   const packagersCreated: string[] = [];
   let publisherConnected = true;
   const channel = new Channel(spec, {
@@ -198,8 +213,9 @@ function harness(deps: Partial<ChannelDeps> = {}, spec: ChannelConfig = SPEC) {
       packagersCreated.push(id);
       return packager;
     },
-    kickPublisher: (id) => {
+    kickPublisher: (id, _role, refusal) => {
       kicked.push(id);
+      refusals.push(refusal);
       log.push('kick');
       return publisherConnected;
     },
@@ -222,6 +238,7 @@ function harness(deps: Partial<ChannelDeps> = {}, spec: ChannelConfig = SPEC) {
     supervisors,
     supervisorStarts,
     kicked,
+    refusals,
     packagersCreated,
     set publisherConnected(value: boolean) {
       publisherConnected = value;
@@ -370,6 +387,8 @@ describe('Channel state machine', () => {
     await h.channel.onPublishStarted(new TestFeed());
     expect(h.channel.currentState).toBe('failed');
     expect(h.kicked).toEqual(['news']);
+    // The publisher is told why (RTMP: an error onStatus before the close).
+    expect(h.refusals).toEqual(['channel news cannot run: input has no video stream']);
     expect(h.channel.view().transcoder).toMatchObject({ state: 'idle', lastError: 'input has no video stream' });
   });
 
@@ -483,5 +502,60 @@ describe('Channel state machine', () => {
     await live.channel.onPublishEnded('disconnect');
     expect(live.log).toEqual(['supervisor.start', 'supervisor.running', 'supervisor.stop', 'packager.close']);
     expect(live.channel.currentState).not.toBe('reconnecting');
+  });
+});
+
+describe('Channel behind realtime (capacity.behindPolicy)', () => {
+  const behind = { behind: true, edgeLagSeconds: 4.2, speed: 0.6, reason: 'behind: encoding at 0.60× realtime, edge 4.2 s behind arrival' };
+
+  it('cheaper-preset: each flag restarts the encoder one x264 preset faster, shown in the view and a metric; a new publish starts from the ladder again', async () => {
+    const h = harness({ behindPolicy: 'cheaper-preset' });
+    await h.channel.onPublishStarted(new TestFeed());
+    await h.supervisor.emitRun();
+    expect(h.supervisor.options.ladder.video.map((v) => v.preset)).toEqual(['veryfast', 'veryfast', 'veryfast']);
+
+    h.supervisor.options.onRealtime!(behind);
+    await waitFor(() => h.supervisor.reconfigured.length === 1 || undefined, { timeoutMs: 2000, intervalMs: 5 });
+    const first = h.supervisor.reconfigured[0]!;
+    expect(first.ladder.video.map((v) => v.preset)).toEqual(['superfast', 'superfast', 'superfast']);
+    expect(first.reason).toBe(`behind realtime (${behind.reason}): x264 preset one step faster (360p veryfast → superfast)`);
+    expect(h.channel.view().transcoder.ladderAdjustment).toEqual({ policy: 'cheaper-preset', presetSteps: 1, presets: { '720p': 'superfast', '480p': 'superfast', '360p': 'superfast' }, droppedRenditions: [] });
+    expect(h.metrics.adjustments.at(-1)).toEqual({ presetSteps: 1, droppedRenditions: 0 });
+
+    // The new run catches up during its warm-up, then is flagged again: one more step, then no further.
+    h.supervisor.options.onRealtime!({ behind: false, edgeLagSeconds: 0.5, speed: undefined });
+    h.supervisor.options.onRealtime!(behind);
+    await waitFor(() => h.supervisor.reconfigured.length === 2 || undefined, { timeoutMs: 2000, intervalMs: 5 });
+    expect(h.supervisor.reconfigured[1]!.ladder.video.map((v) => v.preset)).toEqual(['ultrafast', 'ultrafast', 'ultrafast']);
+    h.supervisor.options.onRealtime!({ behind: false, edgeLagSeconds: 0.5, speed: undefined });
+    h.supervisor.options.onRealtime!(behind);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.supervisor.reconfigured).toHaveLength(2);
+
+    // A new publish session runs the ladder as configured.
+    await h.channel.onPublishEnded('disconnect');
+    await h.channel.onPublishStarted(new TestFeed());
+    expect(h.supervisor.options.ladder.video.map((v) => v.preset)).toEqual(['veryfast', 'veryfast', 'veryfast']);
+    expect(h.channel.view().transcoder.ladderAdjustment).toBeUndefined();
+    expect(h.metrics.adjustments.at(-1)).toEqual({ presetSteps: 0, droppedRenditions: 0 });
+  });
+
+  it('drop-top-rendition: never takes off the last video rendition (the e2e drops 1080p of a 1080p60 source)', async () => {
+    const h = harness({ behindPolicy: 'drop-top-rendition' });
+    await h.channel.onPublishStarted(new TestFeed());
+    await h.supervisor.emitRun(); // a 640x360 source: low-latency keeps only 360p, the last video rendition
+    h.supervisor.options.onRealtime!(behind);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.supervisor.reconfigured).toEqual([]);
+  });
+
+  it.each(['warn', 'refuse-new', undefined] as const)('%s: a channel behind realtime keeps its encoder', async (policy) => {
+    const h = harness(policy !== undefined ? { behindPolicy: policy } : {});
+    await h.channel.onPublishStarted(new TestFeed());
+    await h.supervisor.emitRun();
+    h.supervisor.options.onRealtime!(behind);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.supervisor.reconfigured).toEqual([]);
+    expect(h.channel.view().transcoder.ladderAdjustment).toBeUndefined();
   });
 });

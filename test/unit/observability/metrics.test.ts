@@ -24,6 +24,7 @@ describe('Metrics', () => {
       livepipe_transcoder_crash_looping: 'gauge',
       livepipe_channel_edge_lag_seconds: 'gauge',
       livepipe_channel_behind: 'gauge',
+      livepipe_channel_ladder_adjustment: 'gauge',
       livepipe_admission_refusals_total: 'counter',
       livepipe_node_capacity_cores: 'gauge',
       livepipe_node_capacity_used_cores: 'gauge',
@@ -97,6 +98,7 @@ describe('Metrics', () => {
     m.setChannelRealtime('news', { edgeLagSeconds: 4.5, behind: true });
     m.setChannelRealtime('music', { edgeLagSeconds: 0.4, behind: false });
     m.setChannelRealtime('music', { edgeLagSeconds: undefined, behind: false }); // run ended: series gone
+    m.setChannelLadderAdjustment('news', { presetSteps: 2, droppedRenditions: 0 });
     m.countAdmissionRefusal('over-capacity');
     m.countAdmissionRefusal('not-a-reason'); // dropped: the label set is fixed
     m.trackNodeCapacity(() => ({ capacityCores: 1.8, usedCores: 1.56 }));
@@ -105,6 +107,8 @@ describe('Metrics', () => {
     expect(sampleValue(p, 'livepipe_channel_edge_lag_seconds', ch)).toBe(4.5);
     expect(sampleValue(p, 'livepipe_channel_behind', ch)).toBe(1);
     expect(sampleValue(p, 'livepipe_channel_edge_lag_seconds', { channel: 'music' })).toBeUndefined();
+    expect(sampleValue(p, 'livepipe_channel_ladder_adjustment', { ...ch, adjustment: 'preset_steps' })).toBe(2);
+    expect(sampleValue(p, 'livepipe_channel_ladder_adjustment', { ...ch, adjustment: 'dropped_renditions' })).toBe(0);
     expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'over-capacity' })).toBe(1);
     expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'node-behind' })).toBe(0);
     expect(sampleValue(p, 'livepipe_admission_refusals_total', { reason: 'not-a-reason' })).toBeUndefined();
