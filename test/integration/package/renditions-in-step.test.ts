@@ -211,7 +211,7 @@ describe('renditions in step across runs that end anywhere', () => {
     ['runs that die at once, before or just after their first output', { runs: 20, early: 0.8, crash: 0.4, stop: 0.06 }],
   ] as const)('%s', async (_name, schedule) => {
     const violations: string[] = [];
-    for (let seed = 1; seed <= 4; seed++) violations.push(...(await exercise(seed * 7919 + schedule.runs + Math.round(schedule.early * 100), schedule)));
+    for (let seed = 1; seed <= 3; seed++) violations.push(...(await exercise(seed * 7919 + schedule.runs + Math.round(schedule.early * 100), schedule)));
     expect(violations).toEqual([]);
   }, 120_000);
 });
