@@ -109,6 +109,8 @@ export class ChannelPackager {
   /** The gap bridge while the encoder is down (`bridgeEncoderGap`); `bridgeToken` cancels one not started yet. */
   private bridgeTimer: NodeJS.Timeout | undefined;
   private bridgeToken = 0;
+  /** Rendition names of the last run attached (what a gap bridge keeps moving). */
+  private runRenditions: string[] = [];
 
   constructor(private readonly options: ChannelPackagerOptions) {
     this.channel = options.channel;
@@ -150,23 +152,50 @@ export class ChannelPackager {
    * request max(3 × PART-TARGET, 0.8 × TARGETDURATION) (0.8 s on the low-latency ladder), times out
    * again and again and fails fatally (`audioTrackLoadTimeOut`) once three time out in a row. Starts
    * once the failed run's packaging has settled; ends at the next run's first init segment, at
-   * `endStream()` or at `close()`. All renditions get each gap part in the same tick, so they keep
-   * the same media sequence numbers.
+   * `endStream()` or at `close()`.
+   *
+   * The bridge is one timeline shared by the renditions of the last run (§6.2.4: renditions share
+   * segment boundaries, timestamps and media sequence numbers). Before its first part they are
+   * brought in step as before a run (`alignRenditions`: a run that ended with media in some outputs
+   * only left the others a segment behind); its segments then open under the same msn everywhere and
+   * carry one program date-time, the end of the media listed in any rendition (the outputs of a run
+   * end at different frames: dates taken from each rendition's own end differed by up to 0.3 s); and
+   * every rendition gets each gap part in the same tick. A rendition that cannot list gap parts (it
+   * never had a run, or its stream ended) means no bridge at all: bridging only some renditions
+   * numbered their segments apart (issue 15).
    */
   bridgeEncoderGap(): void {
     if (this.closed || this.bridgeTimer !== undefined || this.ladder === undefined) return;
     const token = ++this.bridgeToken;
     const part = runPartTarget(this.ladder);
     const perSegment = Math.max(1, Math.round(this.ladder.ladder.segment / part));
-    void Promise.all([...this.runsInFlight]).then(() => {
-      if (token !== this.bridgeToken || this.closed) return;
-      let listed = 0;
-      this.logger.info({ partTarget: part }, 'encoder down: listing gap parts until the next run has media');
-      this.bridgeTimer = setInterval(() => {
-        listed += 1;
-        for (const r of this.renditions.values()) r.bridgeGap(listed === 1, listed % perSegment === 0);
-      }, Math.round(part * 1000));
-    });
+    const wanted = (): boolean => token === this.bridgeToken && !this.closed;
+    let renditions: RenditionPackager[] = [];
+    // After the failed run's attachment (a run can fail before the packager reached it) and packaging.
+    void this.attachChain
+      .then(async () => {
+        renditions = this.lastRunRenditions();
+        await this.alignRenditions(renditions, wanted);
+      })
+      .then(() => {
+        if (!wanted()) return;
+        // Bridged from the end of the listed media: none listed yet, no viewer is waiting either (the
+        // first multivariant playlist waits for a segment in every rendition).
+        const start = this.endOfListedMedia();
+        if (start === 0 || renditions.length === 0 || !renditions.every((r) => r.canBridge)) {
+          this.logger.info('encoder down before every rendition had a run and media was listed: no gap bridge');
+          return;
+        }
+        let listed = 0;
+        this.logger.info({ partTarget: part }, 'encoder down: listing gap parts until the next run has media');
+        this.bridgeTimer = setInterval(() => {
+          const segment = Math.floor(listed / perSegment);
+          listed += 1;
+          const programDateTime = Math.round(start + segment * perSegment * part * 1000);
+          for (const r of renditions) r.bridgeGap({ startsBridge: listed === 1, endsSegment: listed % perSegment === 0, programDateTime });
+        }, Math.round(part * 1000));
+      })
+      .catch((err) => this.logger.error({ err: errorMessage(err) }, 'gap bridge not started'));
   }
 
   /** Ends the gap bridge (or cancels one waiting to start). */
@@ -303,7 +332,8 @@ export class ChannelPackager {
         this.timing.set(output.name, { part, segment });
       }
     }
-    await this.alignRenditions(run);
+    this.runRenditions = run.outputs.map((o) => o.name);
+    await this.alignRenditions(this.lastRunRenditions());
     const runId = ++this.lastRunId;
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
     // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
@@ -329,21 +359,28 @@ export class ChannelPackager {
   }
 
   /**
-   * Before a run's first bytes: every rendition of the run opens its next segment under the same
-   * media sequence number. Within a run `RunAlignment` keeps them in step; this brings back one that
-   * fell out of it — a rendition added by a ladder change (its new playlist starts at the others'
-   * next msn, not 0), one whose output failed in the last run, one whose stored playlist was behind
-   * the others' (written by an older livepipe, or lost). The previous run's outputs have all ended:
-   * the transcoder is replaced only after it stopped, and its packaging settles here first.
+   * Before a run's first bytes (and before a gap bridge): every rendition of the run opens its next
+   * segment under the same media sequence number. Within a run `RunAlignment` keeps them in step;
+   * this brings back one that fell out of it — a rendition added by a ladder change (its new playlist
+   * starts at the others' next msn, not 0), one whose output failed or ended without media in the
+   * last run, one whose stored playlist was behind the others' (written by an older livepipe, or
+   * lost). The previous run's outputs have all ended: the transcoder is replaced only after it
+   * stopped, and its packaging settles here first. `wanted` is asked before anything changes (a gap
+   * bridge whose encoder came back in the meantime aligns nothing: the new run does).
    */
-  private async alignRenditions(run: TranscodeRun): Promise<void> {
+  private async alignRenditions(renditions: RenditionPackager[], wanted: () => boolean = () => true): Promise<void> {
     await Promise.all([...this.runsInFlight]);
-    const renditions = run.outputs.map((o) => this.renditions.get(o.name)!);
-    if (renditions.length === 0) return;
+    if (renditions.length === 0 || !wanted()) return;
     // The one furthest ahead leads; video on a tie (its keyframes are where segments start).
     const leader = renditions.reduce((a, b) => (b.nextMsn > a.nextMsn || (b.nextMsn === a.nextMsn && a.kind === 'audio' && b.kind === 'video') ? b : a));
     await leader.drain();
+    if (!wanted()) return;
     await Promise.all(renditions.filter((r) => r !== leader).map((r) => r.alignTo(leader.nextMsn, leader.playlist)));
+  }
+
+  /** The rendition packagers of the last run attached, in its output order. */
+  private lastRunRenditions(): RenditionPackager[] {
+    return this.runRenditions.flatMap((name) => this.renditions.get(name) ?? []);
   }
 
   /** Wall-clock end (epoch ms) of the media listed in any rendition: last PDT + its duration; 0 when none. */

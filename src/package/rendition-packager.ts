@@ -299,13 +299,23 @@ export class RenditionPackager {
   }
 
   /**
-   * One GAP part of `partTarget` while the encoder is down between runs (`RenditionTimeline.addGapPart`);
-   * `endsSegment` closes the bridge's segment. The channel calls it on every rendition in the same
-   * tick, so the renditions stay on the same media sequence numbers. Does nothing before a run ever
-   * started or once the stream ended (checked when called; `end()` is queued after any bridge part).
+   * Whether `bridgeGap` would list gap parts now: a run started once (its init segment is the EXT-X-MAP
+   * of the gap segments) and the stream has not ended. The channel bridges every rendition or none.
    */
-  bridgeGap(startsBridge: boolean, endsSegment: boolean): void {
-    if (this.timeline.mapUri === undefined || this.timeline.playlist.endList) return;
+  get canBridge(): boolean {
+    return this.timeline.mapUri !== undefined && !this.timeline.playlist.endList;
+  }
+
+  /**
+   * One GAP part of `partTarget` while the encoder is down between runs (`RenditionTimeline.addGapPart`);
+   * `endsSegment` closes the bridge's segment, and a segment the bridge opens starts at
+   * `programDateTime`. The channel calls it on every rendition in the same tick, with the same
+   * position, so the renditions stay on the same media sequence numbers and dates. Does nothing
+   * unless `canBridge` (checked when called; `end()` is queued after any bridge part).
+   */
+  bridgeGap(position: { startsBridge: boolean; endsSegment: boolean; programDateTime: number }): void {
+    if (!this.canBridge) return;
+    const { startsBridge, endsSegment } = position;
     // A bridge's first part closes whatever segment is open — one the last run left, or the segment
     // of an earlier bridge that a run killed before its first media never closed in this rendition —
     // so that every rendition starts the bridge on the same fresh segment (as the timeline does).
@@ -313,7 +323,7 @@ export class RenditionPackager {
     this.cursor.index += 1;
     if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
     this.enqueue(async () => {
-      this.timeline.addGapPart(this.options.partTarget, { startsBridge, endsSegment }, this.options.clock());
+      this.timeline.addGapPart(this.options.partTarget, position, this.options.clock());
       this.options.onChange(this, 'gap');
     });
   }

@@ -140,8 +140,13 @@ export class RenditionTimeline {
   private nextMsn: number;
   /** The next segment opened starts with EXT-X-DISCONTINUITY. */
   private discontinuityPending = false;
-  /** The stream had media before the current run (a new run is a discontinuity). */
-  private hadMedia: boolean;
+  /**
+   * The playlist listed a segment before the current run — media or gap — so a new run is a
+   * discontinuity. Gap segments count: a rendition whose only segments are gaps (a gap bridge, or
+   * `alignTo` before it ever had media) must mark the next run's first segment as the others do,
+   * or the renditions' discontinuity sequences part (§6.2.4; issue 15).
+   */
+  private listedBefore: boolean;
   private deletions: ScheduledDeletion[] = [];
   /** The segment in progress was opened by `addGapPart` (the encoder is down), not by a run's media. */
   private gapBridgeOpen = false;
@@ -181,7 +186,7 @@ export class RenditionTimeline {
       endList: false,
     };
     this.nextMsn = 0;
-    this.hadMedia = false;
+    this.listedBefore = false;
     if (resume) this.resume(resume);
   }
 
@@ -194,7 +199,7 @@ export class RenditionTimeline {
       wallclockAnchor: start.wallclockAnchor,
       timeOrigin: start.timeOrigin,
     };
-    this.discontinuityPending = this.hadMedia;
+    this.discontinuityPending = this.listedBefore;
     // After an end of list the playlist stays ended until this run's first part (see `addPart`): a run
     // that dies before producing one (an encoder in a crash loop) must not bring back a preload hint
     // that blocking requests would wait on in vain.
@@ -217,9 +222,11 @@ export class RenditionTimeline {
     if (last === undefined) {
       this.nextMsn = msn;
       this.playlist.mediaSequence = msn;
-      this.playlist.discontinuitySequence = reference.discontinuitySequence + reference.segments.filter((s) => s.discontinuity).length;
-      // The reference's next segment follows a discontinuity when it had media: so does this one's.
-      this.hadMedia ||= reference.segments.length > 0;
+      // The reference's open segment (closed by its next run, as a gap) counts as listed.
+      const listed = reference.pending !== undefined ? [...reference.segments, reference.pending] : reference.segments;
+      this.playlist.discontinuitySequence = reference.discontinuitySequence + listed.filter((s) => s.discontinuity).length;
+      // The reference's next segment follows a discontinuity when it listed any: so does this one's.
+      this.listedBefore ||= listed.length > 0;
       return;
     }
     let end = last.programDateTime + 1000 * last.duration;
@@ -276,7 +283,7 @@ export class RenditionTimeline {
         mapUri: run.mapUri,
       };
       this.discontinuityPending = false;
-      this.hadMedia = true;
+      this.listedBefore = true;
       this.playlist.pending = pending;
       if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
       this.cues?.schedule.place(this.cues.rendition, this.playlist, pending.programDateTime, boundaryToleranceMs(this.playlist));
@@ -304,12 +311,14 @@ export class RenditionTimeline {
    * a segment of their own, continuing the program date-time of the listed media: `startsBridge`
    * (the first gap part after media) closes any segment still open first — one a killed run left, or
    * an earlier bridge's that a run without media never closed — so every rendition starts the bridge
-   * on the same fresh msn; `endsSegment` closes the bridge's segment as an EXT-X-GAP segment. The next run's `startRun` closes a bridge segment left open
+   * on the same fresh msn; `endsSegment` closes the bridge's segment as an EXT-X-GAP segment. A
+   * segment the bridge opens starts at `programDateTime` (the channel gives every rendition the same
+   * date: the end of the media listed in any of them), else where the listed media ends. The next run's `startRun` closes a bridge segment left open
    * (as a gap, like any orphan) and its first segment follows a discontinuity as usual. Gap parts
    * name no object and are never stored; "missing media is marked GAP, never silently skipped"
    * (LLHLS.md). Needs a run to have started (its init segment is the segment's EXT-X-MAP).
    */
-  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean }, now: number): void {
+  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean; programDateTime?: number }, now: number): void {
     const run = this.requireRun();
     const { startsBridge, endsSegment } = position;
     if (this.playlist.pending !== undefined && (startsBridge || !this.gapBridgeOpen)) this.closeOrphanPending(now);
@@ -320,11 +329,12 @@ export class RenditionTimeline {
         msn: this.nextMsn++,
         parts: [],
         discontinuity: false,
-        programDateTime: last !== undefined ? Math.round(last.programDateTime + 1000 * last.duration) : now,
+        programDateTime: position.programDateTime ?? (last !== undefined ? Math.round(last.programDateTime + 1000 * last.duration) : now),
         mapUri: last?.mapUri ?? run.mapUri,
       };
       this.playlist.pending = pending;
       this.gapBridgeOpen = true;
+      this.listedBefore = true;
       if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
     }
     pending.parts.push({ uri: partName(pending.msn, pending.parts.length), duration: roundDuration(duration), independent: true, gap: true });
@@ -446,13 +456,13 @@ export class RenditionTimeline {
   private resume(stored: MediaPlaylist): void {
     const copy: MediaPlaylist = structuredClone(stored);
     const last = copy.pending?.msn ?? copy.segments[copy.segments.length - 1]?.msn ?? copy.mediaSequence - 1;
-    this.hadMedia = copy.segments.length > 0 || copy.pending !== undefined;
+    this.listedBefore = copy.segments.length > 0 || copy.pending !== undefined;
     if (copy.endList && (copy.targetDuration !== this.playlist.targetDuration || copy.partTarget !== this.playlist.partTarget)) {
       // An ended stream may restart with new targets: fresh list, same msn line.
       this.playlist.mediaSequence = last + 1;
       this.nextMsn = last + 1;
       this.playlist.discontinuitySequence = copy.discontinuitySequence + copy.segments.filter((s) => s.discontinuity).length + 1;
-      this.hadMedia = false;
+      this.listedBefore = false;
       return;
     }
     this.playlist.mediaSequence = copy.mediaSequence;

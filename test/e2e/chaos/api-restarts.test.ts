@@ -13,12 +13,7 @@ import { waitFor } from '../../helpers/wait.js';
 describe('chaos: 20 API restarts in 10 s while hls.js plays', () => {
   const chaos = useChaosStage();
 
-  // Held back: a real, intermittent rule violation (1 run of 3 clean-clone CI runs on 23fb437, after
-  // the issue-15 encoder-gap bridging merged): "in step: audio segment 17 is 360p segment 16 (same
-  // program date-time)" — after rapid operator restarts one rendition's media sequence got a segment
-  // ahead of the others. Every call was answered 200, 0 fatal, advance 91 %. To fix before un-skipping
-  // (issue 15, renditions in step); the other runs of this case passed.
-  it.skip('answers every call, keeps playlists valid, and the player never fails', async () => {
+  it('answers every call, keeps playlists valid, and the player never fails', async () => {
     const stage = await chaos.start();
     const figures = await observeFault('API restarts', stage, () => apiRestarts(stage.serve, 20, 10_000), 5000);
     console.log(summarize(figures), JSON.stringify(figures.details));
@@ -47,5 +42,5 @@ describe('chaos: 20 API restarts in 10 s while hls.js plays', () => {
     }
     const after = await stage.player.waitFor((s) => s.fatalErrors.length > 0, 3000);
     expect(after.fatalErrors).toEqual([]);
-  });
+  }, 240_000); // ~40–80 s on a quiet machine; one run under load took 110 s
 });

@@ -285,3 +285,59 @@ export function checkMultivariantPlaylist(text: string): string[] {
   }
   return v;
 }
+
+/** Segment facts of one media playlist text (m3u8-parser, not livepipe's own parser). */
+export interface SegmentFact {
+  msn: number;
+  duration: number;
+  gap: boolean;
+  /** Program date-time, ms (carried forward from the last EXT-X-PROGRAM-DATE-TIME). */
+  pdt: number;
+}
+
+export function segmentFacts(text: string): { facts: SegmentFact[]; mediaSequence: number; lastMsn: number; partUris: string[]; endList: boolean } {
+  const m = parseWithM3u8Parser(text).manifest;
+  const facts: SegmentFact[] = [];
+  let pdt = NaN;
+  const partUris: string[] = [];
+  (m.segments as Array<Record<string, any>>).forEach((s, i) => {
+    if (s.dateTimeString) pdt = Date.parse(s.dateTimeString);
+    facts.push({ msn: m.mediaSequence + i, duration: s.duration, gap: Boolean(s.gap), pdt });
+    pdt += s.duration * 1000;
+    for (const p of (s.parts ?? []) as Array<{ uri: string }>) partUris.push(p.uri);
+  });
+  const openParts = ((m.preloadSegment?.parts ?? []) as Array<{ uri: string }>).map((p) => p.uri);
+  partUris.push(...openParts);
+  const lastMsn = (m.mediaSequence ?? 0) + facts.length - (openParts.length > 0 ? 0 : 1);
+  return { facts, mediaSequence: m.mediaSequence ?? 0, lastMsn, partUris, endList: Boolean(m.endList) };
+}
+
+/**
+ * No segment shorter than 100 ms (issue 15, point 3; the chaos suite checks it on every playlist).
+ */
+export function checkNoTinySegments(text: string): string[] {
+  return segmentFacts(text)
+    .facts.filter((s) => !s.gap && s.duration < 0.1)
+    .map((s) => `segment ${s.msn} lasts ${s.duration} s (< 100 ms)`);
+}
+
+/**
+ * Renditions in step (issue 15, point 3; HLS authoring rules, §6.2.4): corresponding segments have
+ * the same media sequence number in every rendition, audio included — every msn that two renditions
+ * both list starts at the same program date-time (within `RenditionSetChecker`'s tolerance), with
+ * the same discontinuity sequence. `texts` maps rendition → playlist text, fetched together.
+ *
+ * Compared by msn, not by matching dates: renditions are written and fetched at slightly different
+ * moments, so one may list a segment the other does not list yet, and segments may be as short as
+ * 100 ms (the last sliver of a run stopped just after a boundary). Pairing each segment with the
+ * other rendition's segment nearest in date (within 250 ms, as this check did before) then paired
+ * audio's newest segment 17 with 360p's 16 — a 0.2 s segment starting 0.2 s earlier — while 360p's
+ * 17 was still open: a valid edge reported as "audio segment 17 is 360p segment 16" (the API-restarts
+ * chaos case, issue 15). A real offset is still caught: the two renditions list msns in common, and
+ * those start a segment apart.
+ */
+export function checkRenditionsInStep(texts: Record<string, string>): string[] {
+  const set = new RenditionSetChecker();
+  for (const [name, text] of Object.entries(texts)) set.add(name, text);
+  return set.violations();
+}

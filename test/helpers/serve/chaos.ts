@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { checkMediaPlaylist, parseWithM3u8Parser, PlaylistHistoryChecker } from '../hls/llhls-rules.js';
+import { checkMediaPlaylist, checkNoTinySegments, checkRenditionsInStep, parseWithM3u8Parser, PlaylistHistoryChecker, segmentFacts } from '../hls/llhls-rules.js';
 import { launchBrowser, startPlayer, type Player, type PlayerOptions, type PlayerStats } from '../player/hls-player.js';
 import { publish, type Publisher } from '../ingest/media.js';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -182,65 +182,6 @@ export class RssSampler {
 
 // ---------------------------------------------------------------------------------------------
 // playlists
-
-/** Segment facts of one media playlist text (m3u8-parser, not livepipe's own parser). */
-interface SegmentFact {
-  msn: number;
-  duration: number;
-  gap: boolean;
-  /** Program date-time, ms (carried forward from the last EXT-X-PROGRAM-DATE-TIME). */
-  pdt: number;
-}
-
-function segmentFacts(text: string): { facts: SegmentFact[]; mediaSequence: number; lastMsn: number; partUris: string[]; endList: boolean } {
-  const m = parseWithM3u8Parser(text).manifest;
-  const facts: SegmentFact[] = [];
-  let pdt = NaN;
-  const partUris: string[] = [];
-  (m.segments as Array<Record<string, any>>).forEach((s, i) => {
-    if (s.dateTimeString) pdt = Date.parse(s.dateTimeString);
-    facts.push({ msn: m.mediaSequence + i, duration: s.duration, gap: Boolean(s.gap), pdt });
-    pdt += s.duration * 1000;
-    for (const p of (s.parts ?? []) as Array<{ uri: string }>) partUris.push(p.uri);
-  });
-  const openParts = ((m.preloadSegment?.parts ?? []) as Array<{ uri: string }>).map((p) => p.uri);
-  partUris.push(...openParts);
-  const lastMsn = (m.mediaSequence ?? 0) + facts.length - (openParts.length > 0 ? 0 : 1);
-  return { facts, mediaSequence: m.mediaSequence ?? 0, lastMsn, partUris, endList: Boolean(m.endList) };
-}
-
-/**
- * Rules the chaos suite adds to llhls-rules.ts for one playlist (issue 15, point 3): no segment
- * shorter than 100 ms.
- */
-export function checkNoTinySegments(text: string): string[] {
-  return segmentFacts(text)
-    .facts.filter((s) => !s.gap && s.duration < 0.1)
-    .map((s) => `segment ${s.msn} lasts ${s.duration} s (< 100 ms)`);
-}
-
-/**
- * Renditions in step (issue 15, point 3; HLS authoring rules): corresponding segments — the same
- * program date-time within a quarter of a segment — have the same media sequence number in every
- * rendition, audio included. `texts` maps rendition → playlist text, fetched together.
- */
-export function checkRenditionsInStep(texts: Record<string, string>): string[] {
-  const names = Object.keys(texts);
-  if (names.length < 2) return [];
-  const [ref, ...others] = names.map((n) => ({ name: n, ...segmentFacts(texts[n]!) }));
-  const v: string[] = [];
-  for (const other of others) {
-    for (const s of ref!.facts) {
-      if (!Number.isFinite(s.pdt)) continue;
-      let best: SegmentFact | undefined;
-      for (const o of other.facts) if (Number.isFinite(o.pdt) && (best === undefined || Math.abs(o.pdt - s.pdt) < Math.abs(best.pdt - s.pdt))) best = o;
-      if (best !== undefined && Math.abs(best.pdt - s.pdt) <= 250 && best.msn !== s.msn) {
-        v.push(`${ref!.name} segment ${s.msn} is ${other.name} segment ${best.msn} (same program date-time)`);
-      }
-    }
-  }
-  return v;
-}
 
 export interface EdgeReport {
   /** Largest gap between successive new parts, per rendition, seconds (the window's ends count). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker, RenditionSetChecker } from '../../helpers/hls/llhls-rules.js';
+import { checkMediaPlaylist, checkRenditionSet, checkRenditionsInStep, PlaylistHistoryChecker, RenditionSetChecker } from '../../helpers/hls/llhls-rules.js';
 
 /** The rule checker must be able to fail: each mutation of a compliant playlist breaks one rule. */
 const GOOD = `#EXTM3U
@@ -102,5 +102,46 @@ describe('LL-HLS rule checker', () => {
     expect(set.violations()).toEqual([]);
     set.add('audio', AUDIO_AHEAD);
     expect(set.violations()).toHaveLength(1);
+  });
+
+  /**
+   * The API-restarts chaos case (issue 15): audio has closed msn 17 while 360p's 17 is still open, and
+   * msn 16 — the last sliver of a run stopped just after a boundary — lasts 0.2 s. Audio's 17 starts
+   * 0.2 s after 360p's 16: the same media is not numbered apart, the renditions were read a moment apart.
+   */
+  const EDGE_HEAD = `#EXTM3U
+#EXT-X-VERSION:9
+#EXT-X-TARGETDURATION:1
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.300,HOLD-BACK=3.000,CAN-SKIP-UNTIL=6.000
+#EXT-X-PART-INF:PART-TARGET=0.100
+#EXT-X-MEDIA-SEQUENCE:15
+#EXT-X-MAP:URI="init-9.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:00.000Z
+#EXTINF:1.000,
+seg-15.m4s
+#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:01.000Z
+#EXTINF:0.200,
+seg-16.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="init-10.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-11-28T12:00:01.200Z
+`;
+  const VIDEO_EDGE = `${EDGE_HEAD}#EXT-X-PART:DURATION=0.100,URI="part-17-0.m4s",INDEPENDENT=YES
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-17-1.m4s"
+`;
+  const AUDIO_EDGE = `${EDGE_HEAD}#EXTINF:1.000,
+seg-17.m4s
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-18-0.m4s"
+`;
+
+  it('renditions in step: a segment one rendition lists a moment before the other is no violation', () => {
+    expect(checkRenditionsInStep({ audio: AUDIO_EDGE, '360p': VIDEO_EDGE })).toEqual([]);
+  });
+
+  it('renditions in step: a segment numbered one above the other rendition\'s is', () => {
+    // Audio numbers the media of 360p's 16 (and 17) one higher: its 16 starts where 360p's 15 does.
+    const ahead = AUDIO_EDGE.replace('MEDIA-SEQUENCE:15', 'MEDIA-SEQUENCE:16').replace('seg-15.m4s', 'seg-16.m4s').replace('seg-16.m4s\n#EXT-X-DISC', 'seg-17.m4s\n#EXT-X-DISC');
+    const violations = checkRenditionsInStep({ audio: ahead, '360p': VIDEO_EDGE });
+    expect(violations).toContain('msn 16: 360p starts at 2026-11-28T12:00:01.000Z, audio at 2026-11-28T12:00:00.000Z (renditions must share segment boundaries, §6.2.4)');
   });
 });

@@ -164,6 +164,41 @@ describe('RenditionTimeline', () => {
     expect(d.violations).toEqual([]);
   });
 
+  it('opens a bridge segment at the date the channel gives (one date in every rendition)', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment({ parts: 3 });
+    // Audio of the same run ran 0.25 s further: the channel bridges every rendition from there.
+    d.timeline.addGapPart(0.5, { startsBridge: true, endsSegment: false, programDateTime: ANCHOR + 1750 }, d.now);
+    expect(d.timeline.playlist.pending).toMatchObject({ msn: 1, programDateTime: ANCHOR + 1750 });
+    d.check();
+    expect(d.violations).toEqual([]);
+  });
+
+  it('marks the next run a discontinuity after gap segments only, as in the renditions that had media', () => {
+    // A rendition whose run never listed media (its output ended first) is brought in step with gaps,
+    // then bridged: its next run's first segment follows a discontinuity like the others'.
+    const ref = new Driver(timeline());
+    ref.startRun(1);
+    ref.segment();
+    const gapsOnly = new Driver(timeline());
+    gapsOnly.startRun(1);
+    gapsOnly.timeline.alignTo(1, ref.timeline.playlist, gapsOnly.now);
+    const restartAt = ref.now + 2000;
+    for (const d of [ref, gapsOnly]) {
+      for (let i = 1; i <= 4; i++) d.timeline.addGapPart(0.5, { startsBridge: i === 1, endsSegment: i === 4, programDateTime: ANCHOR + 2000 }, d.now);
+      d.now = restartAt;
+      d.time = 0;
+      d.startRun(2, 0);
+      d.segment();
+    }
+    expect(gapsOnly.timeline.playlist.segments.map((s) => [s.msn, s.discontinuity, s.gap === true])).toEqual([
+      [1, false, true],
+      [2, true, false],
+    ]);
+    expect(checkRenditionSet([ref.text(), gapsOnly.text()])).toEqual([]);
+  });
+
   it('lists parts and segments that could not be stored as gaps', () => {
     const d = new Driver(timeline());
     d.startRun(1);
@@ -339,6 +374,27 @@ describe('RenditionTimeline', () => {
       expect(behind.timeline.nextPart().msn).toBe(5);
       expect(checkMediaPlaylist(behind.text())).toEqual([]);
       expect(checkRenditionSet([ref.text(), behind.text()])).toEqual([]);
+    });
+
+    it('a playlist without media counts the reference\'s open segment (its next run closes it) as listed', () => {
+      const ref = reference();
+      // The reference's run 3 died inside its first segment (msn 5, after a discontinuity): it stays
+      // open until the next run closes it as a gap.
+      ref.time = 0;
+      ref.startRun(3, 0);
+      ref.timeline.addPart({ startTime: 0, duration: 0.5, independent: true }, ref.now);
+      const added = new Driver(timeline());
+      added.timeline.alignTo(6, ref.timeline.playlist, added.now);
+      ref.now += 1000;
+      ref.time = 0;
+      ref.startRun(4, 0);
+      ref.segment();
+      added.now = ref.now - 2000;
+      added.time = ref.time - 2;
+      added.startRun(3, added.time);
+      added.segment();
+      expect(added.timeline.playlist.segments.map((s) => [s.msn, s.discontinuity])).toEqual([[6, true]]);
+      expect(checkRenditionSet([ref.text(), added.text()])).toEqual([]);
     });
 
     it('does nothing when not behind', () => {
