@@ -65,23 +65,39 @@ export function storageReadinessCheck(storage: { ping(): Promise<void> }, name =
 
 /**
  * The ffmpeg binary runs (`ffmpeg -version` exits 0). The answer is cached once positive: a binary does
- * not disappear often, and probes come every few seconds.
+ * not disappear often, and probes come every few seconds. The first run starts when the check is made,
+ * not at the first probe, and a run still going is shared by the probes that come meanwhile: on a busy
+ * node `ffmpeg -version` can take longer than a probe's deadline, and starting it afresh on every probe
+ * then kept a healthy node not ready.
  */
 export function binaryReadinessCheck(binary: string, name = 'ffmpeg'): ReadinessCheck {
   let present = false;
+  let running: Promise<void> | undefined;
+  const run = (): Promise<void> => {
+    running ??= new Promise<void>((resolve, reject) => {
+      const child = spawn(binary, ['-version'], { stdio: 'ignore' });
+      child.once('error', (err) => reject(new Error(`${binary}: ${err.message}`)));
+      child.once('exit', (code, signal) => {
+        if (code === 0) resolve();
+        else reject(new Error(`${binary} -version exited with ${signal ?? code}`));
+      });
+    }).then(
+      () => {
+        present = true;
+      },
+      (err: unknown) => {
+        running = undefined; // the next probe tries again
+        throw err;
+      },
+    );
+    return running;
+  };
+  run().catch(() => undefined); // warm up; a failure is reported by the first probe's own run
   return {
     name,
     async check() {
       if (present) return;
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn(binary, ['-version'], { stdio: 'ignore' });
-        child.once('error', (err) => reject(new Error(`${binary}: ${err.message}`)));
-        child.once('exit', (code, signal) => {
-          if (code === 0) resolve();
-          else reject(new Error(`${binary} -version exited with ${signal ?? code}`));
-        });
-      });
-      present = true;
+      await run();
     },
   };
 }
