@@ -12,6 +12,7 @@ import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
+import { MuxedFeed, SharedAudioFeed, streamFeed } from './fragment-feed.js';
 import { CueSchedule, type Cue } from './cue-schedule.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
 import { RunAlignment } from './run-alignment.js';
@@ -82,6 +83,8 @@ export class ChannelPackager {
   private ladder: ResolvedLadder | undefined;
   /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
   private closedCaptions = false;
+  /** The current run muxes its audio into every video rendition (the ladder's `muxAudio`, and the run has audio). */
+  private muxedAudio = false;
   /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
   private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
@@ -267,10 +270,15 @@ export class ChannelPackager {
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     const part = runPartTarget(run.ladder);
-    await this.retireChangedRenditions(run, targetDuration, part);
+    // With `muxAudio` the audio output is read once and muxed into every video rendition: it is no
+    // rendition of its own.
+    const audioOutput = run.ladder.ladder.muxAudio ? run.outputs.find((o) => o.kind === 'audio') : undefined;
+    this.muxedAudio = audioOutput !== undefined;
+    const outputs = audioOutput === undefined ? run.outputs : run.outputs.filter((o) => o !== audioOutput);
+    await this.retireChangedRenditions(outputs, run, targetDuration, part);
     // Restored playlists the new ladder no longer has are over.
-    for (const name of [...this.restored.keys()]) if (!run.outputs.some((o) => o.name === name)) this.endRestored(name);
-    for (const output of run.outputs) {
+    for (const name of [...this.restored.keys()]) if (!outputs.some((o) => o.name === name)) this.endRestored(name);
+    for (const output of outputs) {
       if (!this.renditions.has(output.name)) {
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
@@ -306,7 +314,7 @@ export class ChannelPackager {
         this.timing.set(output.name, { part, segment });
       }
     }
-    await this.alignRenditions(run);
+    await this.alignRenditions(outputs);
     const runId = ++this.lastRunId;
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
     // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
@@ -319,16 +327,19 @@ export class ChannelPackager {
     const anchorOf = (): number => (anchor ??= Math.max(run.mediaStartedAt(), this.endOfListedMedia()));
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     const alignment = new RunAlignment(
-      run.outputs.map((o) => o.name),
+      outputs.map((o) => o.name),
       { segmentDuration: segment },
     );
-    for (const output of run.outputs) {
+    const sharedAudio = audioOutput === undefined ? undefined : new SharedAudioFeed(audioOutput.stream, this.logger.child({ rendition: audioOutput.name }));
+    for (const output of outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchorOf, alignment, () => this.stopBridge());
+      const feed = sharedAudio === undefined ? streamFeed(output.stream, rendition.logger) : new MuxedFeed(output.stream, sharedAudio, rendition.logger);
+      const consumed = rendition.consume(feed, runId, anchorOf, alignment, () => this.stopBridge());
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));
     }
+    audioOutput?.stream.resume();
   }
 
   /**
@@ -339,9 +350,9 @@ export class ChannelPackager {
    * the others' (written by an older livepipe, or lost). The previous run's outputs have all ended:
    * the transcoder is replaced only after it stopped, and its packaging settles here first.
    */
-  private async alignRenditions(run: TranscodeRun): Promise<void> {
+  private async alignRenditions(outputs: TranscodeRun['outputs']): Promise<void> {
     await Promise.all([...this.runsInFlight]);
-    const renditions = run.outputs.map((o) => this.renditions.get(o.name)!);
+    const renditions = outputs.map((o) => this.renditions.get(o.name)!);
     if (renditions.length === 0) return;
     // The one furthest ahead leads; video on a tie (its keyframes are where segments start).
     const leader = renditions.reduce((a, b) => (b.nextMsn > a.nextMsn || (b.nextMsn === a.nextMsn && a.kind === 'audio' && b.kind === 'video') ? b : a));
@@ -373,9 +384,9 @@ export class ChannelPackager {
    * (players must reload). Renditions the new run no longer has are ended too. Runs are attached
    * only after the previous transcoder has stopped, so the old run's media is complete here.
    */
-  private async retireChangedRenditions(run: TranscodeRun, targetDuration: number, part: number): Promise<void> {
+  private async retireChangedRenditions(outputs: TranscodeRun['outputs'], run: TranscodeRun, targetDuration: number, part: number): Promise<void> {
     const { segment } = run.ladder.ladder;
-    const names = new Set(run.outputs.map((o) => o.name));
+    const names = new Set(outputs.map((o) => o.name));
     const changed = [...this.renditions.values()].filter((r) => {
       const timing = this.timing.get(r.name);
       return names.has(r.name) && timing !== undefined && (timing.part !== part || timing.segment !== segment);
@@ -565,7 +576,8 @@ export class ChannelPackager {
   private writeMaster(): void {
     const ladder = this.ladder;
     if (ladder === undefined) return;
-    const audio = ladder.audio[0];
+    // A muxed ladder's variants carry their audio: no audio group (§4.4.6.2: CODECS names both).
+    const audio = this.muxedAudio ? undefined : ladder.audio[0];
     const audioPackager = audio !== undefined ? this.renditions.get(audio.name) : undefined;
     const videos = ladder.video.map((v) => ({ rendition: v, packager: this.renditions.get(v.name) }));
     // Wait until every output has told its codec: a variant without CODECS is not allowed.
@@ -591,7 +603,9 @@ export class ChannelPackager {
       // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
       ...(this.closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
       variants: videos.map(({ rendition, packager }) => {
-        const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
+        // A muxed variant's segments hold its audio: its measured bitrate includes it, its declared one adds it.
+        const muxedBitrate = packager!.muxedAudio !== undefined ? (ladder.audio[0]?.bitrate ?? 0) : 0;
+        const declared = { peak: (rendition.maxrate ?? rendition.bitrate) + muxedBitrate, average: rendition.bitrate + muxedBitrate };
         const measured = packager!.bitrate.measured;
         const video = measured ? { peak: Math.max(measured.peak, declared.peak), average: measured.average } : declared;
         const { bandwidth, averageBandwidth } = variantBandwidth(video, audioMeasured);
@@ -599,7 +613,7 @@ export class ChannelPackager {
           uri: `${rendition.name}/playlist.m3u8`,
           bandwidth,
           averageBandwidth,
-          codecs: variantCodecs(packager!.track!.codecs, audioCodec),
+          codecs: variantCodecs(packager!.track!.codecs, audioCodec ?? packager!.muxedAudio?.codecs),
           resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
           frameRate: ladder.frameRate,
           ...(audio !== undefined ? { audioGroup: AUDIO_GROUP } : {}),
