@@ -570,7 +570,8 @@ export class ChannelPackager {
 
   /**
    * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
-   * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share.
+   * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share — or,
+   * with the ladder's `muxAudio`, inside every variant (CODECS names both, no group).
    * Rewritten only when it changes by more than bitrate drift (`multivariantOutdated`).
    */
   private writeMaster(): void {
