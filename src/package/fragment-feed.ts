@@ -99,6 +99,9 @@ export class SharedAudioFeed {
       onFail: (err) => {
         this.failed = true;
         logger.error({ err: errorMessage(err) }, 'unusable audio from the encoder: the muxed variants of this run end');
+        // At once, not at the stream's end: their video must not wait for audio that will not come.
+        for (const l of this.listeners) l.onEnd(true);
+        this.listeners.clear();
       },
       onEnd: () => {
         for (const l of this.listeners) l.onEnd(this.failed);
@@ -155,8 +158,12 @@ export class MuxedFeed implements FragmentFeed {
       onFail: (err) => this.fail(err),
       onEnd: () => {
         this.unsubscribe();
-        // What waits for audio that will not come now goes with the audio there is.
-        if (!this.failed && this.interleaver !== undefined) this.guard(() => this.forward(this.interleaver!.endAudio()));
+        // What waits for audio that will not come now goes with the audio there is (or, when no audio
+        // init came at all, as plain video).
+        this.guard(() => {
+          if (this.interleaver !== undefined) this.forward(this.interleaver.endAudio());
+          else this.onAudioEnd(false);
+        });
         handlers.onEnd();
       },
     });
