@@ -40,8 +40,13 @@ const JOIN_AT_SECONDS = 22;
 const KEY = 'latency-key-0123456789';
 const PASSPHRASE = 'latency-srt-passphrase';
 const ALL_SOURCES = ['rtmp', 'rtmp-muxed', 'srt', 'ffmpeg-hls'] as const;
-/** `rtmp-muxed` only when asked for (`LIVEPIPE_BENCH_LATENCY_MUXED=1`): it adds a third live encode per run. */
-const SOURCES: ReadonlyArray<Source> = ALL_SOURCES.filter((s) => s !== 'rtmp-muxed' || process.env.LIVEPIPE_BENCH_LATENCY_MUXED === '1');
+/**
+ * `rtmp-muxed` only when asked for (`LIVEPIPE_BENCH_LATENCY_MUXED=1`): it adds a third live encode per
+ * run. `LIVEPIPE_BENCH_LATENCY_SOURCES=rtmp,rtmp-muxed` runs only the sources listed (a short check).
+ */
+const SOURCES: ReadonlyArray<Source> = process.env.LIVEPIPE_BENCH_LATENCY_SOURCES
+  ? ALL_SOURCES.filter((s) => process.env.LIVEPIPE_BENCH_LATENCY_SOURCES!.split(',').includes(s))
+  : ALL_SOURCES.filter((s) => s !== 'rtmp-muxed' || process.env.LIVEPIPE_BENCH_LATENCY_MUXED === '1');
 const PLAYERS = ['hls.js', 'shaka'] as const;
 const CONFIGS = ['default', 'recommended'] as const;
 type Source = (typeof ALL_SOURCES)[number];
