@@ -187,7 +187,8 @@ export class RenditionPackager {
   }
 
   /**
-   * Consumes one run's output (`feed`: one fMP4 stream, or a video one with the run's audio muxed in) until it ends. `runId` names the init segment; `anchor()` gives
+   * Consumes one run's output until it ends: `feed` is one fMP4 stream as it is, or a video stream
+   * with the run's audio muxed in (`MuxedFeed`). `runId` names the init segment; `anchor()` gives
    * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
    * `alignment` is shared by the renditions of the run: what the cutter cuts is listed only once
    * every rendition reached that segment, and what not all of them reached is dropped at the end
