@@ -4,6 +4,8 @@
  * Sources (each a live 720p30 x264 encoder, ffmpeg reading lavfi at native rate):
  * - `rtmp`: publishing over RTMP into `livepipe serve` (real CLI), `low-latency` ladder;
  * - `srt`: the same over SRT (MPEG-TS, AES passphrase);
+ * - `rtmp-muxed` (only with `LIVEPIPE_BENCH_LATENCY_MUXED=1`): RTMP into the `low-latency-muxed`
+ *   ladder, the same encodes with the audio muxed into each variant (one chain of requests per viewer);
  * - `ffmpeg-hls`: the baseline, the same encoder writing ffmpeg's own HLS (1 s fMP4 segments) served
  *   by nginx.
  * Players: hls.js 1.7.4 and Shaka Player 5.2 in Chromium, each with its default config and with the
@@ -37,10 +39,17 @@ const WARMUP_SECONDS = 4;
 const JOIN_AT_SECONDS = 22;
 const KEY = 'latency-key-0123456789';
 const PASSPHRASE = 'latency-srt-passphrase';
-const SOURCES = ['rtmp', 'srt', 'ffmpeg-hls'] as const;
+const ALL_SOURCES = ['rtmp', 'rtmp-muxed', 'srt', 'ffmpeg-hls'] as const;
+/**
+ * `rtmp-muxed` only when asked for (`LIVEPIPE_BENCH_LATENCY_MUXED=1`): it adds a third live encode per
+ * run. `LIVEPIPE_BENCH_LATENCY_SOURCES=rtmp,rtmp-muxed` runs only the sources listed (a short check).
+ */
+const SOURCES: ReadonlyArray<Source> = process.env.LIVEPIPE_BENCH_LATENCY_SOURCES
+  ? ALL_SOURCES.filter((s) => process.env.LIVEPIPE_BENCH_LATENCY_SOURCES!.split(',').includes(s))
+  : ALL_SOURCES.filter((s) => s !== 'rtmp-muxed' || process.env.LIVEPIPE_BENCH_LATENCY_MUXED === '1');
 const PLAYERS = ['hls.js', 'shaka'] as const;
 const CONFIGS = ['default', 'recommended'] as const;
-type Source = (typeof SOURCES)[number];
+type Source = (typeof ALL_SOURCES)[number];
 type PlayerName = (typeof PLAYERS)[number];
 type ConfigName = (typeof CONFIGS)[number];
 type When = 'start' | 'join';
@@ -236,15 +245,16 @@ export async function run(): Promise<Record<string, unknown>> {
   const ids = Array.from({ length: RUNS * CONFIGS.length }, (_, i) => `c${i}`);
   const srtPorts = await freePorts(ids.length, 'udp');
   const serve = await startServeCli({
-    maxChannels: ids.length * 2,
+    maxChannels: ids.length * 3,
     channels: ids.flatMap((id, i) => [
       { id: `rtmp-${id}`, ladder: 'low-latency', key: KEY },
       { id: `srt-${id}`, ladder: 'low-latency', key: KEY, srt: { port: srtPorts[i]!, passphrase: PASSPHRASE } },
+      ...(SOURCES.includes('rtmp-muxed') ? [{ id: `rtmp-muxed-${id}`, ladder: 'low-latency-muxed', key: KEY }] : []),
     ]),
   });
   const browser = await launchBrowser();
   const viewers: ViewerFigures[] = [];
-  const pdtBias: Record<Source, number[]> = { rtmp: [], srt: [], 'ffmpeg-hls': [] };
+  const pdtBias: Record<Source, number[]> = { rtmp: [], 'rtmp-muxed': [], srt: [], 'ffmpeg-hls': [] };
   const loads: number[] = [];
   const streamSeconds = JOIN_AT_SECONDS + WARMUP_SECONDS + SAMPLE_SECONDS + 30;
   const livepipeStream = (channel: string, publisher: () => Publisher): Stream => {
@@ -302,7 +312,10 @@ export async function run(): Promise<Record<string, unknown>> {
           loads.push(loadavg()[0]!);
           const begin = async (): Promise<Stream> => {
             if (source === 'ffmpeg-hls') return ffmpegHls(run, config);
-            if (source === 'rtmp') return livepipeStream(`rtmp-${id}`, () => liveEncoder(serve.rtmpUrl(`rtmp-${id}`, KEY), 'flv', streamSeconds));
+            if (source === 'rtmp' || source === 'rtmp-muxed') {
+              const channel = `${source}-${id}`;
+              return livepipeStream(channel, () => liveEncoder(serve.rtmpUrl(channel, KEY), 'flv', streamSeconds));
+            }
             const srtUrl = `srt://127.0.0.1:${srtPort}?streamid=publish:srt-${id}&passphrase=${PASSPHRASE}&pbkeylen=16`;
             return livepipeStream(`srt-${id}`, () => liveEncoder(srtUrl, 'mpegts', streamSeconds));
           };

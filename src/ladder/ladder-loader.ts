@@ -225,10 +225,16 @@ export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLad
   }
 
   const audio: ResolvedAudioRendition[] = [];
-  const tracks = source.hasAudio ? planAudioTracks(ladder.audioTracks, source.audioTracks) : { plan: undefined, missing: [] };
+  const planned = source.hasAudio ? planAudioTracks(ladder.audioTracks, source.audioTracks) : { plan: undefined, missing: [] };
+  // `muxAudio` carries one audio track inside every variant: the default one; the others are left out.
+  const leftOut = ladder.muxAudio && planned.plan !== undefined ? planned.plan.filter((t) => !t.isDefault) : [];
+  const tracks = leftOut.length > 0 ? { ...planned, plan: planned.plan!.filter((t) => t.isDefault) } : planned;
   const taken = new Set([...ladder.video.map((v) => v.name), ...ladder.audio.map((a) => a.name)]);
   for (const r of ladder.audio) {
     if (source.hasAudio && tracks.plan !== undefined) {
+      for (const t of leftOut) {
+        decisions.push({ name: r.name, kind: 'audio', kept: false, reason: `source audio track ${t.track}${t.language !== undefined ? ` (${t.language})` : ''} left out: muxAudio carries the default track only` });
+      }
       for (const missing of tracks.missing) {
         decisions.push({ name: r.name, kind: 'audio', kept: false, reason: `ladder lists source audio track ${missing}, the source has no such (decodable) track` });
       }

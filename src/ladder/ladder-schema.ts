@@ -255,6 +255,15 @@ export const LadderSchema = z
      * Default false.
      */
     cueTags: z.boolean().default(false),
+    /**
+     * Carry the audio inside every video variant's fMP4 (one init segment with both tracks, each part
+     * the video's frames followed by the audio of the same window) instead of as an EXT-X-MEDIA audio
+     * group: a player loads one playlist and one chain of parts instead of two, half the requests
+     * (docs/latency.md). The encodes do not change: the packager muxes the one audio rendition into
+     * each video rendition. Needs at most one audio rendition (several languages are alternatives a
+     * muxed variant cannot offer; such a ladder is refused). Default false.
+     */
+    muxAudio: z.boolean().default(false),
   })
   .superRefine((ladder, ctx) => {
     if (ladder.part > ladder.segment) {
@@ -273,6 +282,13 @@ export const LadderSchema = z
         code: 'custom',
         path: ['tune'],
         message: `tune "${ladder.tune}" is an x264 tune; with encoder ${ladder.encoder.kind} only "zerolatency" is allowed`,
+      });
+    }
+    if (ladder.muxAudio && ladder.audio.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['muxAudio'],
+        message: `muxAudio carries one audio rendition inside the video; this ladder has ${ladder.audio.length} (use an audio group instead)`,
       });
     }
     const seen = new Map<string, number>();

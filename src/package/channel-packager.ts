@@ -12,6 +12,7 @@ import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
+import { MuxedFeed, SharedAudioFeed, streamFeed } from './fragment-feed.js';
 import { CueSchedule, type Cue } from './cue-schedule.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
 import { RunAlignment } from './run-alignment.js';
@@ -79,6 +80,8 @@ export class ChannelPackager {
   private ladder: ResolvedLadder | undefined;
   /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
   private closedCaptions = false;
+  /** The current run muxes its audio into every video rendition (the ladder's `muxAudio`, and the run has audio). */
+  private muxedAudio = false;
   /** Every rendition's model by name (for rendition reports); rebuilt when renditions come or go. */
   private playlistsByRendition: Map<string, MediaPlaylist> | undefined;
   /** The multivariant playlist last handed to storage. */
@@ -293,10 +296,15 @@ export class ChannelPackager {
     const { segment } = run.ladder.ladder;
     const targetDuration = targetDurationFor(segment);
     const part = runPartTarget(run.ladder);
-    await this.retireChangedRenditions(run, targetDuration, part);
+    // With `muxAudio` the audio output is read once and muxed into every video rendition: it is no
+    // rendition of its own.
+    const audioOutput = run.ladder.ladder.muxAudio ? run.outputs.find((o) => o.kind === 'audio') : undefined;
+    this.muxedAudio = audioOutput !== undefined;
+    const outputs = audioOutput === undefined ? run.outputs : run.outputs.filter((o) => o !== audioOutput);
+    await this.retireChangedRenditions(outputs, run, targetDuration, part);
     // Restored playlists the new ladder no longer has are over.
-    for (const name of [...this.restored.keys()]) if (!run.outputs.some((o) => o.name === name)) this.endRestored(name);
-    for (const output of run.outputs) {
+    for (const name of [...this.restored.keys()]) if (!outputs.some((o) => o.name === name)) this.endRestored(name);
+    for (const output of outputs) {
       if (!this.renditions.has(output.name)) {
         const continued = this.continuedTimelines.get(output.name);
         this.continuedTimelines.delete(output.name);
@@ -332,7 +340,7 @@ export class ChannelPackager {
         this.timing.set(output.name, { part, segment });
       }
     }
-    this.runRenditions = run.outputs.map((o) => o.name);
+    this.runRenditions = outputs.map((o) => o.name);
     await this.alignRenditions(this.lastRunRenditions());
     const runId = ++this.lastRunId;
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
@@ -346,16 +354,19 @@ export class ChannelPackager {
     const anchorOf = (): number => (anchor ??= Math.max(run.mediaStartedAt(), this.endOfListedMedia()));
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     const alignment = new RunAlignment(
-      run.outputs.map((o) => o.name),
+      outputs.map((o) => o.name),
       { segmentDuration: segment },
     );
-    for (const output of run.outputs) {
+    const sharedAudio = audioOutput === undefined ? undefined : new SharedAudioFeed(audioOutput.stream, this.logger.child({ rendition: audioOutput.name }));
+    for (const output of outputs) {
       const rendition = this.renditions.get(output.name)!;
-      const consumed = rendition.consume(output.stream, runId, anchorOf, alignment, () => this.stopBridge());
+      const feed = sharedAudio === undefined ? streamFeed(output.stream, rendition.logger) : new MuxedFeed(output.stream, sharedAudio, rendition.logger);
+      const consumed = rendition.consume(feed, runId, anchorOf, alignment, () => this.stopBridge());
       output.stream.resume();
       this.runsInFlight.add(consumed);
       void consumed.finally(() => this.runsInFlight.delete(consumed));
     }
+    audioOutput?.stream.resume();
   }
 
   /**
@@ -407,9 +418,9 @@ export class ChannelPackager {
    * (players must reload). Renditions the new run no longer has are ended too. Runs are attached
    * only after the previous transcoder has stopped, so the old run's media is complete here.
    */
-  private async retireChangedRenditions(run: TranscodeRun, targetDuration: number, part: number): Promise<void> {
+  private async retireChangedRenditions(outputs: TranscodeRun['outputs'], run: TranscodeRun, targetDuration: number, part: number): Promise<void> {
     const { segment } = run.ladder.ladder;
-    const names = new Set(run.outputs.map((o) => o.name));
+    const names = new Set(outputs.map((o) => o.name));
     const changed = [...this.renditions.values()].filter((r) => {
       const timing = this.timing.get(r.name);
       return names.has(r.name) && timing !== undefined && (timing.part !== part || timing.segment !== segment);
@@ -594,7 +605,8 @@ export class ChannelPackager {
   /**
    * The multivariant playlist: every video rendition as a variant (BANDWIDTH = measured peak, or the
    * ladder's maxrate until a segment is measured), audio as one EXT-X-MEDIA group they share: one
-   * entry per published language (LANGUAGE, NAME, one DEFAULT=YES), or the one audio rendition.
+   * entry per published language (LANGUAGE, NAME, one DEFAULT=YES), or the one audio rendition — or,
+   * with the ladder's `muxAudio`, inside every variant (CODECS names both, no group).
    * Rewritten only when it changes by more than bitrate drift (`multivariantOutdated`).
    */
   private writeMaster(): void {
@@ -606,7 +618,12 @@ export class ChannelPackager {
         const packager = this.renditions.get(name);
         if (packager?.track === undefined) return undefined;
         const measured = packager.bitrate.measured;
-        return { codecs: packager.track.codecs, ...(packager.track.channelCount !== undefined ? { channelCount: packager.track.channelCount } : {}), ...(measured ? { measured } : {}) };
+        return {
+          codecs: packager.track.codecs,
+          ...(packager.track.channelCount !== undefined ? { channelCount: packager.track.channelCount } : {}),
+          ...(measured ? { measured } : {}),
+          ...(packager.muxedAudio !== undefined ? { muxedAudioCodecs: packager.muxedAudio.codecs } : {}),
+        };
       },
       this.closedCaptions,
     );

@@ -15,6 +15,8 @@ export interface RenditionOutputFacts {
   channelCount?: number;
   /** Measured segment bitrates, once a segment is complete. */
   measured?: { peak: number; average: number };
+  /** Video with the ladder's `muxAudio`: the codec of the audio muxed into its segments. */
+  muxedAudioCodecs?: string;
 }
 
 /**
@@ -29,8 +31,11 @@ export function buildMultivariant(
   facts: (rendition: string) => RenditionOutputFacts | undefined,
   closedCaptions: boolean,
 ): MultivariantPlaylist | undefined {
+  // A muxed ladder's variants carry their audio: no audio group (§4.4.6.2: CODECS names both).
+  const muxed = ladder.ladder.muxAudio === true;
+  const muxedBitrate = muxed ? (ladder.audio[0]?.bitrate ?? 0) : 0;
   const group = ladder.audio[0]?.group;
-  const audios = ladder.audio.filter((a) => a.group === group).map((rendition) => ({ rendition, facts: facts(rendition.name) }));
+  const audios = muxed ? [] : ladder.audio.filter((a) => a.group === group).map((rendition) => ({ rendition, facts: facts(rendition.name) }));
   const videos = ladder.video.map((rendition) => ({ rendition, facts: facts(rendition.name) }));
   if ([...videos, ...audios].some((r) => r.facts === undefined)) return undefined;
   const audioCodec = audios[0]?.facts!.codecs;
@@ -53,7 +58,8 @@ export function buildMultivariant(
     // The encoders keep the source's A53 captions in every rendition (x264 `a53cc`, on by default).
     ...(closedCaptions ? { closedCaptions: [{ groupId: CC_GROUP, name: 'CC1', instreamId: 'CC1', default: true }] } : {}),
     variants: videos.map(({ rendition, facts: f }) => {
-      const declared = { peak: rendition.maxrate ?? rendition.bitrate, average: rendition.bitrate };
+      // A muxed variant's segments hold its audio: its measured bitrate includes it, its declared one adds it.
+      const declared = { peak: (rendition.maxrate ?? rendition.bitrate) + muxedBitrate, average: rendition.bitrate + muxedBitrate };
       const measured = f!.measured;
       const video = measured ? { peak: Math.max(measured.peak, declared.peak), average: measured.average } : declared;
       const { bandwidth, averageBandwidth } = variantBandwidth(video, audioMeasured);
@@ -61,7 +67,7 @@ export function buildMultivariant(
         uri: `${rendition.name}/playlist.m3u8`,
         bandwidth,
         averageBandwidth,
-        codecs: variantCodecs(f!.codecs, audioCodec),
+        codecs: variantCodecs(f!.codecs, audioCodec ?? f!.muxedAudioCodecs),
         resolution: { width: rendition.outputWidth, height: rendition.outputHeight },
         frameRate: ladder.frameRate,
         ...(audios.length > 0 ? { audioGroup: AUDIO_GROUP } : {}),
@@ -75,6 +81,7 @@ export function buildMultivariant(
 
 /** The renditions a multivariant playlist of `ladder` names (its variants and audio group), in order. */
 export function multivariantRenditions(ladder: ResolvedLadder): string[] {
+  if (ladder.ladder.muxAudio === true) return ladder.video.map((v) => v.name);
   const group = ladder.audio[0]?.group;
   return [...ladder.video.map((v) => v.name), ...ladder.audio.filter((a) => a.group === group).map((a) => a.name)];
 }

@@ -1,10 +1,10 @@
-import { finished, type Readable } from 'node:stream';
-import { errorMessage, isLivepipeError, ErrorCode } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
 import type { MediaPlacement } from '../storage/upload-queue.js';
 import { SegmentBitrateMeter } from './bitrate-meter.js';
-import { Fmp4Reader, type TrackInfo } from '../mp4/fmp4-reader.js';
+import type { TrackInfo } from '../mp4/fmp4-reader.js';
+import type { FeedEvent, FragmentFeed } from './fragment-feed.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
 import type { RunAlignment } from './run-alignment.js';
@@ -125,8 +125,10 @@ export class RenditionPackager {
   readonly timeline: RenditionTimeline;
   readonly bitrate: SegmentBitrateMeter;
   track: TrackInfo | undefined;
+  /** The audio track muxed into this rendition's media (the ladder's `muxAudio`), from the run's init. */
+  muxedAudio: TrackInfo | undefined;
   private chain: Promise<void> = Promise.resolve();
-  private readonly logger: Logger;
+  readonly logger: Logger;
   /**
    * msn and part index the next part cut will be listed under, advanced at cut time in the order the
    * chain will apply the cuts: a part takes (msn, index) then index + 1; a segment ends msn (msn + 1,
@@ -185,14 +187,14 @@ export class RenditionPackager {
   }
 
   /**
-   * Consumes one run's output stream until it ends. `runId` names the init segment; `anchor()` gives
+   * Consumes one run's output until it ends: `feed` is one fMP4 stream as it is, or a video stream
+   * with the run's audio muxed in (`MuxedFeed`). `runId` names the init segment; `anchor()` gives
    * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
    * `alignment` is shared by the renditions of the run: what the cutter cuts is listed only once
    * every rendition reached that segment, and what not all of them reached is dropped at the end
    * (see `RunAlignment`). The promise resolves once every rendition of the run has ended.
    */
-  consume(stream: Readable, runId: number, anchor: () => number, alignment: RunAlignment, onInit?: () => void): Promise<void> {
-    const reader = new Fmp4Reader();
+  consume(feed: FragmentFeed, runId: number, anchor: () => number, alignment: RunAlignment, onInit?: () => void): Promise<void> {
     let cutter: SegmentCutter | undefined;
     let failed = false;
     /** Cut but not listable yet, in cut order (slots only increase). */
@@ -214,67 +216,45 @@ export class RenditionPackager {
       if (!failed) release();
     });
     return new Promise<void>((resolve) => {
+      const onInitSegment = (event: Extract<FeedEvent, { type: 'init' }>): void => {
+        this.track = event.track;
+        this.muxedAudio = event.muxedAudio;
+        cutter = new SegmentCutter({
+          kind: this.kind,
+          timescale: event.track.timescale,
+          partTarget: this.options.partTarget,
+          segmentDuration: this.options.segmentDuration,
+          targetDuration: this.timeline.playlist.targetDuration,
+        });
+        const initBytes = event.bytes;
+        const track = event.track;
+        const mapUri = initName(runId);
+        // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
+        onInit?.();
+        this.closeOpenSegment();
+        // Never evicted: without its init segment nothing of the run is playable.
+        const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
+        this.enqueue(async () => {
+          this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
+          const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
+          this.runInit = init;
+          void initStored.done.then((ok) => (init.failed = !ok));
+          // Waits for the init no longer than for a part: the run's parts are gated on it (`gateOf`).
+          await this.settleWithin(initStored);
+          this.options.onTrack(this, track);
+          this.options.onChange(this, 'run');
+        });
+      };
       const fail = (err: unknown) => {
         if (failed) return;
         failed = true;
         held = [];
         alignment.leave(this.name);
         this.logger.error({ err: errorMessage(err), runId }, 'unusable media from the encoder: this run of the rendition ends');
-        stream.resume(); // keep draining so ffmpeg is never blocked on this pipe
       };
-      stream.on('data', (chunk: Buffer) => {
-        if (failed) return;
-        try {
-          for (const event of reader.push(chunk)) {
-            if (event.type === 'init') {
-              this.track = event.track;
-              cutter = new SegmentCutter({
-                kind: this.kind,
-                timescale: event.track.timescale,
-                partTarget: this.options.partTarget,
-                segmentDuration: this.options.segmentDuration,
-                targetDuration: this.timeline.playlist.targetDuration,
-              });
-              const initBytes = event.bytes;
-              const track = event.track;
-              const mapUri = initName(runId);
-              // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
-              onInit?.();
-              this.closeOpenSegment();
-              // Never evicted: without its init segment nothing of the run is playable.
-              const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
-              this.enqueue(async () => {
-                this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
-                const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
-                this.runInit = init;
-                void initStored.done.then((ok) => (init.failed = !ok));
-                // Waits for the init no longer than for a part: the run's parts are gated on it (`gateOf`).
-                await this.settleWithin(initStored);
-                this.options.onTrack(this, track);
-                this.options.onChange(this, 'run');
-              });
-            } else if (cutter !== undefined) {
-              // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
-              held.push(...cutter.push(event));
-              report();
-              release();
-            }
-          }
-        } catch (err) {
-          fail(err);
-        }
-      });
       const finish = () => {
-        try {
-          reader.end();
-        } catch (err) {
-          // A run killed mid-fragment (crash, stall, stop) ends with a truncated box: expected.
-          if (!isLivepipeError(err, ErrorCode.MediaMalformed)) throw err;
-          this.logger.debug({ err: errorMessage(err) }, 'run ended inside a box');
-        } finally {
-          // The other renditions of the run wait for this one's end, whatever happened to it.
-          alignment.end(this.name);
-        }
+        // The other renditions of the run wait for this one's end, whatever happened to it.
+        alignment.end(this.name);
         void alignment.settled.then(() => {
           unsubscribe();
           if (cutter !== undefined && !failed) {
@@ -289,11 +269,19 @@ export class RenditionPackager {
           return this.drain();
         }).then(resolve, resolve);
       };
-      // finished(), not 'end': it also fires for a stream that ended or was destroyed before this
-      // listener was attached, and for a close without an end.
-      finished(stream, (err) => {
-        if (err !== undefined && err !== null) this.logger.debug({ err: errorMessage(err) }, 'encoder output stream error');
-        finish();
+      feed.start({
+        onEvent: (event) => {
+          if (failed) return;
+          if (event.type === 'init') onInitSegment(event);
+          else if (cutter !== undefined) {
+            // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
+            held.push(...cutter.push(event));
+            report();
+            release();
+          }
+        },
+        onFail: fail,
+        onEnd: finish,
       });
     });
   }

@@ -312,6 +312,36 @@ export function ffprobe(bytes: Uint8Array, mode: 'frames' | 'packets'): Promise<
   });
 }
 
+/**
+ * The streams ffprobe finds in bytes on stdin (`codec_type` and `codec_name` of each, in order), and
+ * how many frames of each kind it decoded: a muxed fMP4 segment must show a video and an audio stream,
+ * both decodable.
+ */
+export function ffprobeStreams(bytes: Uint8Array): Promise<{ code: number | null; stderr: string; streams: Array<{ type: string; codec: string }>; frames: Record<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const args = ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:frame=media_type', '-show_frames', '-of', 'json', '-i', 'pipe:0'];
+    const child = spawn('ffprobe', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdin.on('error', () => undefined);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let parsed: { streams?: Array<{ codec_type: string; codec_name: string }>; frames?: Array<{ media_type: string }> } = {};
+      try {
+        parsed = JSON.parse(out || '{}');
+      } catch {
+        // left empty: the caller sees no streams and the stderr
+      }
+      const frames: Record<string, number> = {};
+      for (const f of parsed.frames ?? []) frames[f.media_type] = (frames[f.media_type] ?? 0) + 1;
+      resolve({ code, stderr: err.trim(), streams: (parsed.streams ?? []).map((s) => ({ type: s.codec_type, codec: s.codec_name })), frames });
+    });
+    child.stdin.end(Buffer.from(bytes));
+  });
+}
+
 /** Runs `tasks` with at most `limit` at once (ffprobe on a shared 2-core machine). */
 export async function limited<T>(tasks: Array<() => Promise<T>>, limit = 2): Promise<T[]> {
   const results: T[] = new Array(tasks.length);

@@ -17,6 +17,8 @@ export interface RunShape {
   fps: number;
   /** The run's PART-TARGET, seconds (audio fragment size, see `audioFragmentingOf`); default 0.2. */
   part?: number;
+  /** The audio is muxed into every video variant (`muxAudio`): CODECS names it, no audio group exists. */
+  muxedAudio?: boolean;
 }
 
 /** ffprobe every part and segment ever listed; concatenated segments decode as one stream per run. */
@@ -76,7 +78,10 @@ export function alignmentProblems(recording: Recording, shape: RunShape): string
   return problems;
 }
 
-/** Multivariant playlist: every variant complete, audio as one EXT-X-MEDIA group they all use. */
+/**
+ * Multivariant playlist: every variant complete, audio as one EXT-X-MEDIA group they all use — or,
+ * with `shape.muxedAudio`, in every variant's own media (CODECS names it; no AUDIO group at all).
+ */
 export function masterProblems(text: string, shape: RunShape, sizes: Record<string, { width: number; height: number }>): string[] {
   const problems: string[] = [];
   if (!text.includes('#EXT-X-INDEPENDENT-SEGMENTS')) problems.push('no EXT-X-INDEPENDENT-SEGMENTS');
@@ -94,12 +99,14 @@ export function masterProblems(text: string, shape: RunShape, sizes: Record<stri
     if (!(a['AVERAGE-BANDWIDTH'] > 0 && a['AVERAGE-BANDWIDTH'] <= a.BANDWIDTH)) problems.push(`${name}: AVERAGE-BANDWIDTH ${a['AVERAGE-BANDWIDTH']} (BANDWIDTH ${a.BANDWIDTH})`);
     const codecs = String(a.CODECS ?? '');
     if (!/^avc1\.[0-9a-f]{6}/i.test(codecs)) problems.push(`${name}: CODECS "${codecs}" lacks avc1`);
-    if (shape.audio !== undefined && !codecs.includes('mp4a.40.2')) problems.push(`${name}: CODECS "${codecs}" lacks the audio codec`);
+    if ((shape.audio !== undefined || shape.muxedAudio) && !codecs.includes('mp4a.40.2')) problems.push(`${name}: CODECS "${codecs}" lacks the audio codec`);
+    if (shape.muxedAudio && a.AUDIO !== undefined) problems.push(`${name}: AUDIO group ${a.AUDIO} on a muxed variant`);
     const size = sizes[name];
     if (a.RESOLUTION?.width !== size?.width || a.RESOLUTION?.height !== size?.height) problems.push(`${name}: RESOLUTION ${JSON.stringify(a.RESOLUTION)}`);
     if (Math.abs(Number(a['FRAME-RATE']) - shape.fps) > 0.01) problems.push(`${name}: FRAME-RATE ${a['FRAME-RATE']}`);
     if (shape.audio !== undefined && a.AUDIO !== 'audio') problems.push(`${name}: AUDIO group ${a.AUDIO}`);
   }
+  if (shape.muxedAudio && Object.keys(manifest.mediaGroups?.AUDIO ?? {}).length > 0) problems.push(`audio group on a muxed ladder: ${JSON.stringify(manifest.mediaGroups.AUDIO)}`);
   if (shape.audio !== undefined) {
     const group = manifest.mediaGroups?.AUDIO?.audio as Record<string, { uri: string; default: boolean }> | undefined;
     const entries = Object.values(group ?? {});

@@ -53,6 +53,12 @@ export interface PlayerStats {
   startLatency: number;
   /** video.playbackRate now (a live-sync catch-up runs above 1). */
   playbackRate: number;
+  /**
+   * Bytes of audio and of video the element has decoded so far (Chromium's
+   * `webkitAudioDecodedByteCount` / `webkitVideoDecodedByteCount`): both grow when both tracks play,
+   * whether they come from an audio group or muxed in the variant's own media.
+   */
+  decodedBytes: { audio: number; video: number };
 }
 
 /** One HTTP request the page made, in wall-clock ms (see `Player.requests`). */
@@ -155,6 +161,7 @@ window.readStats = () => {
       cues: t.cues ? Array.from(t.cues).map((c) => c.text) : [] })),
     loadStartedAtMs: lp.loadStartedAtMs, firstFrameAtMs: lp.firstFrameAtMs, startLatency: lp.startLatency,
     playbackRate: video.playbackRate,
+    decodedBytes: { audio: video.webkitAudioDecodedByteCount || 0, video: video.webkitVideoDecodedByteCount || 0 },
   };
 };
 </script>`;

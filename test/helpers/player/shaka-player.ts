@@ -69,6 +69,7 @@ window.readStats = () => {
     targetLatency: player ? (player.getConfiguration().streaming.liveSync.enabled ? player.getConfiguration().streaming.liveSync.targetLatency : NaN) : NaN,
     loadStartedAtMs: lp.loadStartedAtMs, firstFrameAtMs: lp.firstFrameAtMs, startLatency: lp.startLatency,
     playbackRate: video.playbackRate,
+    decodedBytes: { audio: video.webkitAudioDecodedByteCount || 0, video: video.webkitVideoDecodedByteCount || 0 },
   };
 };
 </script>`;

@@ -105,6 +105,22 @@ describe('ladder validation', () => {
   });
 });
 
+describe('muxAudio', () => {
+  it.each([
+    { audio: 0, ok: true },
+    { audio: 1, ok: true },
+    { audio: 2, ok: false },
+  ])('with $audio audio renditions: accepted $ok', ({ audio, ok }) => {
+    const data = { ...valid(), muxAudio: true, audio: Array.from({ length: audio }, (_, i) => ({ name: `a${i}` })) };
+    if (ok) expect(parseLadder(data, 'x.yaml').muxAudio).toBe(true);
+    else expect(() => parseLadder(data, 'x.yaml')).toThrow(/x\.yaml: muxAudio: muxAudio carries one audio rendition.*has 2/);
+  });
+
+  it('defaults to false', () => {
+    expect(parseLadder(valid(), 'x.yaml').muxAudio).toBe(false);
+  });
+});
+
 describe('shipped ladders', () => {
   it('lists default, low-latency and constrained (resolved from the package, not the cwd)', async () => {
     expect(await listLadders()).toEqual(expect.arrayContaining(['constrained', 'default', 'low-latency']));
@@ -121,6 +137,16 @@ describe('shipped ladders', () => {
     // Two independent parts per segment, each on a part boundary at 30 fps (15 frames = 5 parts).
     expect(ladder).toMatchObject({ gop: 0.5, segment: 1, part: 0.1, tune: 'zerolatency', bFrames: 0, frameRate: { cap: 30 } });
     expect(Math.round(ladder.part * 30 * 1e6) / 1e6).toBe(3);
+  });
+
+  it('low-latency-muxed: the low-latency ladder with muxAudio, one audio rendition', async () => {
+    const { ladder: muxed } = await loadLadder('low-latency-muxed');
+    const { ladder: plain } = await loadLadder('low-latency');
+    const { description: _d1, muxAudio, ...rest } = muxed;
+    const { description: _d2, muxAudio: plainMux, ...plainRest } = plain;
+    expect(muxAudio).toBe(true);
+    expect(plainMux).toBe(false);
+    expect(rest).toEqual(plainRest);
   });
 
   it('default: parts stay ≥ 85% of PART-TARGET at common frame rates (frame-boundary cutting)', async () => {

@@ -25,6 +25,22 @@ describe('buildMultivariant', () => {
     expect(checkMultivariantPlaylist(text)).toEqual([]);
   });
 
+  it('muxAudio: no audio group, CODECS names both, BANDWIDTH adds the audio rendition; only the videos gate the first master', () => {
+    const muxed = parseLadder({ ...ladder, muxAudio: true }, 'muxed.yaml');
+    const resolved = resolveLadder(muxed, { ...source, audioTracks: [{ index: 0, language: 'eng', default: true }] });
+    expect(multivariantRenditions(resolved)).toEqual(['360p']);
+    // The audio is no rendition of its own: asked for its facts, the packager has none.
+    const muxedFacts = (name: string) => (name === '360p' ? { codecs: 'avc1.64001e', muxedAudioCodecs: 'mp4a.40.2' } : undefined);
+    const text = serializeMultivariantPlaylist(buildMultivariant(resolved, muxedFacts, false)!);
+    expect(text).toBe(`#EXTM3U
+#EXT-X-VERSION:9
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-STREAM-INF:BANDWIDTH=996000,AVERAGE-BANDWIDTH=896000,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=30.000,CLOSED-CAPTIONS=NONE
+360p/playlist.m3u8
+`);
+    expect(checkMultivariantPlaylist(text)).toEqual([]);
+  });
+
   it('two languages: one EXT-X-MEDIA each with LANGUAGE, NAME, one DEFAULT=YES, AUTOSELECT, CHANNELS; the variant counts the larger audio', () => {
     const resolved = resolveLadder(ladder, { ...source, audioTracks: [{ index: 0, language: 'eng', default: false }, { index: 1, language: 'spa', title: 'Español', default: false }] });
     expect(multivariantRenditions(resolved)).toEqual(['360p', 'audio-en', 'audio-es']);

@@ -65,6 +65,16 @@ describe('compileLadder', () => {
     expect(one.compiled.args).toEqual((await compile('default')).compiled.args);
   });
 
+  it('two source audio languages on a muxAudio ladder: only the default track is encoded (it is muxed into every variant), the other is named as left out', async () => {
+    const probe: InputProbe = { ...probe1080, audioTracks: [{ index: 0, language: 'eng', default: false }, { index: 1, language: 'spa', default: true }] };
+    const { ladder } = await loadLadder('low-latency-muxed');
+    const resolved = resolveLadder(ladder, probe);
+    expect(resolved.audio.map((a) => ({ name: a.name, track: a.track, language: a.language }))).toEqual([{ name: 'audio', track: 1, language: 'es' }]);
+    expect(resolved.decisions.find((d) => d.kind === 'audio' && !d.kept)?.reason).toMatch(/track 0 \(en\) left out: muxAudio/);
+    const { args } = compileLadder(resolved, probe, file);
+    expect(valuesOf(args, '-map').filter((m) => m.startsWith('0:a'))).toEqual(['0:a:1']);
+  });
+
   it('identical closed GOPs in every rendition: keyint = GOP × fps, no scenecut, no open GOP', async () => {
     const { compiled } = await compile('default');
     const { args } = compiled;
