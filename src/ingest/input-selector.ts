@@ -183,6 +183,12 @@ export class InputSelector {
   // The output timeline.
   /** Output time ↔ wall clock: output time `out` stands for wall-clock instant `at`. Set at the first selection. */
   private anchor: { out: number; at: number } | undefined;
+  /**
+   * Whether a run's packager has read the anchor (its PROGRAM-DATE-TIME stamp): until then a frame
+   * of the active input arriving ahead of the anchor moves it (a source's start-up burst — ffmpeg's
+   * remux of an SRT feed writes its probed seconds at once — is not ahead of the clock but late).
+   */
+  private anchorRead = false;
   /** Added to the active input's timestamps. */
   private offset = 0;
   /** Output timestamp of the switch point: the active input's audio before it is dropped. */
@@ -316,7 +322,9 @@ export class InputSelector {
     // The packager anchors PROGRAM-DATE-TIME on this: the wall-clock instant the run's first frame stands for.
     stampFirstFrameArrival(stream, () => {
       const start = runStart(consumer);
-      return start === undefined || this.anchor === undefined ? this.now() : this.anchor.at + (start - this.anchor.out);
+      if (start === undefined || this.anchor === undefined) return this.now();
+      this.anchorRead = true;
+      return this.anchor.at + (start - this.anchor.out);
     });
     const active = this.active;
     if (active === 'slate' && this.slate !== undefined) {
@@ -647,6 +655,7 @@ export class InputSelector {
           out += shift;
         }
         out = Math.max(out, this.lastVideoOut + 1);
+        if (!replay && !this.anchorRead && wall !== undefined && out > wall) this.anchor = { out, at: this.now() };
         this.writeVideo({ ...tag, timestamp: out });
         return;
       }

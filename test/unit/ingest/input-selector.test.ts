@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
 import { flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
 import { InputSelector, type InputSwitch, type SlateClip } from '../../../src/ingest/input-selector.js';
+import { firstFrameArrivedAt } from '../../../src/core/media-clock.js';
 
 /** AVC video tag bodies: [frame type|codec 7][AVCPacketType][CTS×3][marker byte naming the source]. */
 const avc = (key: boolean, marker: number) => Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0, marker]);
@@ -57,7 +58,8 @@ describe('InputSelector', () => {
       input.tag({ type: FlvTagType.Video, timestamp: base[name], body: avcHeader(marker[name]) });
       input.tag({ type: FlvTagType.Audio, timestamp: base[name], body: aacHeader });
     }
-    const output = collect(selector.open());
+    const outputStream = selector.open();
+    const output = collect(outputStream);
     /** Advances the clock by one frame (40 ms); the named inputs send a frame and an audio frame. */
     const step = async (...sending: Array<'primary' | 'backup'>) => {
       now += 40;
@@ -80,7 +82,7 @@ describe('InputSelector', () => {
       expect(selector.selected).toBe(target);
       await steps(after, ...sending);
     };
-    return { selector, switches, output, step, steps, stepsUntil, primary, backup, advance: (ms: number) => (now += ms), now: () => now };
+    return { selector, switches, output, outputStream, step, steps, stepsUntil, primary, backup, advance: (ms: number) => (now += ms), now: () => now };
   }
 
   it('plays the primary, switches to the backup at a keyframe when the primary is lost, and fails back once it is healthy again', async () => {
@@ -153,6 +155,9 @@ describe('InputSelector', () => {
         settledSince = r.now() + 1000;
       } else if (delivering && r.now() >= settledSince && r.selector.status().pending === undefined) settledLags.push(-lead);
     };
+    await r.step('primary', 'backup');
+    // The packager reads the run's PDT anchor: the wall-clock time of its first frame (this step's).
+    expect(firstFrameArrivedAt(r.outputStream)).toBe(r.now());
     let seed = 7;
     const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     for (let outage = 0; outage < 50; outage++) {
@@ -180,6 +185,27 @@ describe('InputSelector', () => {
     // The timestamps only go forward.
     const video = videoFrames(r.output);
     for (let i = 1; i < video.length; i++) expect(video[i]!.timestamp).toBeGreaterThan(video[i - 1]!.timestamp);
+  });
+
+  it('takes a start-up burst (an SRT remux writing its probed seconds at once) as late, not as ahead of the clock', async () => {
+    let now = 2_000_000;
+    const selector = new InputSelector({ tickMs: 0, now: () => now });
+    const input = fakeInput();
+    selector.attach('primary', input.stream);
+    const stream = selector.open();
+    collect(stream);
+    input.tag({ type: FlvTagType.Video, timestamp: 0, body: avcHeader(0xaa) });
+    // 3 s of frames arrive at once, then one every 40 ms.
+    for (let n = 0; n < 75; n++) input.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n % 25 === 0, 0xaa) });
+    await flush();
+    for (let n = 75; n < 100; n++) {
+      now += 40;
+      input.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n % 25 === 0, 0xaa) });
+      await flush();
+      expect(selector.lastVideoTimestamp - selector.wallOut()!).toBeLessThanOrEqual(0);
+    }
+    // The first frame (timestamp 0) came 3 s before the burst's end: that is its place on the clock.
+    expect(firstFrameArrivedAt(stream)).toBe(2_000_000 - 74 * 40);
   });
 
   it('lands every switch on the forced-keyframe grid of the run, with the new input\'s keyframe first and nothing of the old input from there on', async () => {
