@@ -199,6 +199,8 @@ export class InputSelector {
   private lastAudioOut = -1;
   /** Wall-clock time the active selection last delivered a video frame. */
   private lastFrameAt: number | undefined;
+  /** The active input's frame interval when it was selected, ms. */
+  private activeFrameMs = DEFAULT_STEP_MS;
   /** The consumer whose run's start time defines the forced-keyframe grid (the newest). */
   private gridConsumer: Consumer | undefined;
   // Slate pacing: output time of slate frame 0; frames written so far.
@@ -453,14 +455,14 @@ export class InputSelector {
   }
 
   /**
-   * A pending switch whose point the clock (or, `reached`, the old input's own timeline) has reached
-   * is made; one whose target is no longer healthy is dropped and the choice made again.
+   * A pending switch whose point the clock has reached is made; one whose target is no longer
+   * healthy is dropped and the choice made again.
    */
-  private commitIfDue(reached = false): void {
+  private commitIfDue(): void {
     const pending = this.pending;
     if (pending === undefined) return;
     const wall = this.wallOut();
-    if (!reached && wall !== undefined && wall < pending.point) return;
+    if (wall !== undefined && wall < pending.point) return;
     this.pending = undefined;
     if (pending.target === 'slate' || this.healthy(this.inputs.get(pending.target))) this.commit(pending.target, pending.reason, pending.point);
     else this.decide('input-lost');
@@ -530,6 +532,7 @@ export class InputSelector {
   private startTimeline(input: InputState): void {
     const keyframe = input.gop[0]!;
     this.offset = 0;
+    this.activeFrameMs = input.frameMs;
     this.switchOut = keyframe.timestamp;
     this.anchor = { out: input.lastVideoTs ?? keyframe.timestamp, at: input.lastVideoAt ?? this.now() };
     this.writeHeaders(input, keyframe.timestamp);
@@ -573,8 +576,10 @@ export class InputSelector {
         this.writeVideo({ ...tag, timestamp: dts, body: withVideoCompositionTime(tag.body, cts) });
       }
     }
-    // Live frames go on from the live edge's place (after any packed frames).
-    this.offset = Math.max(natural, dts - liveEdgeTs);
+    // Live frames go on at their place on the clock; until that passes the packed frames, they are
+    // packed after them too (`forward`), rather than moving the input ahead of the clock.
+    this.offset = natural;
+    this.activeFrameMs = input.frameMs;
     this.lastFrameAt = now;
   }
 
@@ -612,14 +617,15 @@ export class InputSelector {
         if (tag.type === FlvTagType.Video) this.onInputVideo(input, tag, now);
     }
     if (this.active === input.role) {
-      // The old input plays on up to a pending switch point, not past it.
-      if (this.pending !== undefined && tag.type === FlvTagType.Video && kind !== 'video-sequence-header') {
-        if (tag.timestamp + this.offset + videoCompositionTime(tag.body) >= this.pending.point) {
-          this.commitIfDue(true);
+      // The old input plays on up to a pending switch point, not past it (an input ahead of the
+      // clock loses those frames: the switch is made when the clock gets there).
+      if (this.pending !== undefined && (kind === 'video-keyframe' || kind === 'video-frame' || kind === 'audio-frame')) {
+        const at = tag.timestamp + this.offset + (tag.type === FlvTagType.Video ? videoCompositionTime(tag.body) : 0);
+        if (at >= this.pending.point) {
+          this.commitIfDue();
           return;
         }
       }
-      if (this.pending !== undefined && tag.type === FlvTagType.Audio && tag.timestamp + this.offset >= this.pending.point) return;
       this.forward(tag, false);
     } else if (this.active === undefined || this.active === 'slate' || this.pending?.target === input.role) this.tick();
   }
@@ -654,7 +660,11 @@ export class InputSelector {
           this.switchOut = out + shift;
           out += shift;
         }
-        out = Math.max(out, this.lastVideoOut + 1);
+        if (out <= this.lastVideoOut) {
+          // Packed after frames already written (a switch's packed GOP): CompositionTime scaled alike.
+          out = this.lastVideoOut + 1;
+          tag = { ...tag, body: withVideoCompositionTime(tag.body, Math.round(videoCompositionTime(tag.body) / Math.max(1, this.activeFrameMs))) };
+        }
         if (!replay && !this.anchorRead && wall !== undefined && out > wall) this.anchor = { out, at: this.now() };
         this.writeVideo({ ...tag, timestamp: out });
         return;
