@@ -478,7 +478,13 @@ export class InputSelector {
     // After every frame written (its presentation time), one frame interval on.
     const earliest = Math.max(this.lastVideoPts, this.lastVideoOut) + step;
     const first = origin + Math.ceil((earliest - origin) / interval) * interval;
-    if (first > wall) return first;
+    if (first > wall) {
+      // Waiting for it is seamless while the old selection still plays (failback, operator, the
+      // slate); after a loss it would lengthen the outage by up to a GOP — measured, hls.js then
+      // stalled for good at a live edge of ~1.5 s — so such a switch is made at once, off the grid.
+      const oldPlays = this.active === 'slate' || this.healthy(this.inputs.get(this.active));
+      return oldPlays ? first : undefined;
+    }
     // Grid points in the outage that are not ahead of the clock: the one nearest where the new
     // input's keyframe belongs (no packing, no frozen frame), the latest one for the slate.
     const latest = origin + Math.floor((wall - origin) / interval) * interval;

@@ -239,7 +239,7 @@ describe('backup input and slate (serve)', () => {
     for (const id of ['relay', 'src']) await serve.api('DELETE', `/api/v1/channels/${id}`);
     const passphrase = 'inputs-srt-passphrase';
     const [port, backupPort] = await freePorts(2, 'udp');
-    const created = await serve.api('POST', '/api/v1/channels', { id: 'srtv', key: `${KEY}-srtv`, ladder: 'constrained', inputs: { ...INPUTS, inputLossMs: 1000 }, srt: { port, passphrase, backupPort } });
+    const created = await serve.api('POST', '/api/v1/channels', { id: 'srtv', key: `${KEY}-srtv`, ladder: 'constrained', inputs: { ...INPUTS, inputLossMs: 2000 }, srt: { port, passphrase, backupPort } });
     expect(created.status).toBe(201);
     await waitFor(() => ((serve.handle.ingest.srt?.listening().filter((l) => l.channel === 'srtv').length ?? 0) === 2 ? true : undefined), { message: 'both SRT listeners armed' });
     const publishPrimary = () => serve.publish(serve.srtUrl(port!, passphrase, 'srtv'), 'mpegts', { seconds: 600 });

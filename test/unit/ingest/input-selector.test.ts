@@ -209,7 +209,8 @@ describe('InputSelector', () => {
   });
 
   it('lands every switch on the forced-keyframe grid of the run, with the new input\'s keyframe first and nothing of the old input from there on', async () => {
-    const r = await rig({ gopFrames: 25, keyframeIntervalMs: 2000 });
+    // A 500 ms grid: every outage (inputLossMs 500) spans a grid time, so lost inputs land on it too.
+    const r = await rig({ gopFrames: 25, keyframeIntervalMs: 500 });
     r.selector.setSlate(slate);
     const marks = { 0xaa: 'primary', 0xbb: 'backup', 0xee: 'slate' } as Record<number, string>;
     await r.steps(30, 'primary', 'backup');
@@ -226,7 +227,7 @@ describe('InputSelector', () => {
     // The run's start: its first frame (the output's first audio comes with or after it here).
     const origin = video[0]!.timestamp;
     for (const s of r.switches.slice(1)) {
-      expect((s.point! - origin) % 2000).toBe(0);
+      expect((s.point! - origin) % 500).toBe(0);
       // Never ahead of the clock at the switch (the clock's output position at the commit).
       expect(s.point!).toBeLessThanOrEqual(r.selector.wallOut(s.at)!);
       const at = video.findIndex((t) => t.timestamp + (t.body.readIntBE(2, 3) ?? 0) >= s.point!);
