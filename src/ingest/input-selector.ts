@@ -28,8 +28,10 @@ import type { InputRole } from './ingest-feed.js';
  *   first frame of the new selection goes exactly on a forced-keyframe time of the output timeline,
  *   so the encoder emits a keyframe — and a segment boundary — at the first frame of the new input.
  *   The switch point is the forced-keyframe time after the last output that is not ahead of the
- *   clock; when there is none yet, the switch waits for the clock to reach the next one (at most one
- *   GOP), the old input playing on until then if it still delivers (failback, operator).
+ *   clock; when there is none yet and the old selection still plays (failback, operator, slate),
+ *   the switch waits for the clock to reach the next one (at most one GOP), the old input playing
+ *   on until then. After a lost input it is made at once (off the grid when the outage spans no
+ *   grid time): waiting would lengthen the outage.
  * - The slate is a short pre-encoded clip (one GOP of a card, H.264, see `slate-clip.ts`) whose video
  *   frames are looped, and a silent AAC frame repeated, paced by the wall clock: almost no CPU.
  * - Health: an input is healthy when it is connected, has a keyframe cached and delivered video in
