@@ -13,9 +13,11 @@
  * Per switch:
  * - `toListedMs`: the input's last frame (the publisher killed; ffmpeg publishes with `-re`, so its
  *   last frame left then) → the first part listed that holds the next input's media. Seamless: the
- *   360p playlist's media end (last part's PROGRAM-DATE-TIME + duration) passes kill time +
- *   inputLossMs + 100 ms — the output timeline follows the wall clock, and past that point only the
- *   new input (or the slate) feeds the encoder. Restart: the first part after the new discontinuity.
+ *   ops API shows the switch made (it waits for the encoder's next forced keyframe, at most one GOP
+ *   after the loss is seen) and the 360p playlist's media end (last part's PROGRAM-DATE-TIME +
+ *   duration) passes both kill time + inputLossMs + 100 ms and the moment the switch was seen — the
+ *   output timeline follows the wall clock and the switch point is not ahead of it, so from there
+ *   on the parts hold the new input (or the slate). Restart: the first part after the new discontinuity.
  * - `stalledMs`: what hls.js reports as stalled (`waiting` until `playing`) during the switch window.
  * Playlists are polled every 50 ms, so figures are ±50 ms.
  */
@@ -82,13 +84,13 @@ export async function run(): Promise<Record<string, unknown>> {
     waitFor(async () => ((await view(id))?.input?.inputs?.find((i: { role: string; healthy: boolean }) => i.role === role)?.healthy ? true : undefined), { timeoutMs: 60_000, message: `${role} healthy` });
   const playlist = (id: string) => mediaPlaylist(serve.live(id), '360p');
 
-  const measure = async (player: Player, kind: Switch['kind'], id: string, kill: () => Promise<unknown>, listed: (p: MediaPlaylist, t0: number) => boolean) => {
+  const measure = async (player: Player, kind: Switch['kind'], id: string, kill: () => Promise<unknown>, listed: (p: MediaPlaylist, t0: number) => boolean | Promise<boolean>) => {
     const before = await player.stats();
     const t0 = Date.now();
     await kill();
     const at = await poll(async () => {
       const p = await playlist(id);
-      return p !== undefined && listed(p, t0) ? Date.now() : undefined;
+      return p !== undefined && (await listed(p, t0)) ? Date.now() : undefined;
     });
     await new Promise((r) => setTimeout(r, 4000)); // the player rides through the switch
     const after = await player.stats();
@@ -105,10 +107,18 @@ export async function run(): Promise<Record<string, unknown>> {
     await waitFor(async () => ((await view('sw'))?.mediaSequence >= 3 ? true : undefined), { timeoutMs: 60_000, message: 'sw live' });
     const player = await startPlayer(browser, `${serve.live('sw')}/master.m3u8`);
     await player.waitFor((s) => s.currentTime > 3, 90_000);
+    /** Seamless: past the loss, and past the moment the ops API shows the switch made (see the header). */
+    const switchedFrom = (role: string) => {
+      let seenAt: number | undefined;
+      return async (p: MediaPlaylist, t0: number) => {
+        seenAt ??= (await view('sw'))?.input?.active !== role ? Date.now() : undefined;
+        return seenAt !== undefined && mediaEnd(p) > Math.max(t0 + LOSS_MS + 100, seenAt);
+      };
+    };
     for (let i = 0; i < SWITCHES; i++) {
       const active = (await view('sw')).input.active as 'primary' | 'backup';
       const victim = active === 'primary' ? primary : backup;
-      await measure(player, 'backup', 'sw', () => victim.stop(), (p, t0) => mediaEnd(p) > t0 + LOSS_MS + 100);
+      await measure(player, 'backup', 'sw', () => victim.stop(), switchedFrom(active));
       if (active === 'primary') primary = pub('sw');
       else backup = pub('sw', 'backup');
       await healthy('sw', active);
@@ -117,7 +127,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await backup.stop();
     for (let i = 0; i < SWITCHES; i++) {
       await waitFor(async () => ((await view('sw'))?.input?.active === 'primary' ? true : undefined), { timeoutMs: 60_000, message: 'primary plays' });
-      await measure(player, 'slate', 'sw', () => primary.stop(), (p, t0) => mediaEnd(p) > t0 + LOSS_MS + 100);
+      await measure(player, 'slate', 'sw', () => primary.stop(), switchedFrom('primary'));
       primary = pub('sw');
     }
     const seamlessRuns = (await view('sw')).transcoder.runId as number;

@@ -93,6 +93,7 @@ export const channelViewSchema = z.object({
       ),
       switches: z.number().describe('Input switches since the channel started its inputs'),
       slateReady: z.boolean(),
+      pending: z.enum(['primary', 'backup', 'slate']).optional().describe("A switch decided and waiting for its point: the encoder's next forced keyframe (at most one GOP)"),
       slateSecondsLeft: z.number().optional().describe('While the slate plays with no input connected: seconds before EXT-X-ENDLIST'),
     })
     .optional()

@@ -61,8 +61,12 @@ export class ChannelInputs {
     });
   }
 
-  /** A fresh FLV stream for a transcoder run. */
-  open(): Readable {
+  /**
+   * A fresh FLV stream for a transcoder run whose encoder forces a keyframe every `gopSeconds` (the
+   * ladder's GOP): switches then land on those keyframes.
+   */
+  open(gopSeconds?: number): Readable {
+    if (gopSeconds !== undefined) this.selector.keyframeIntervalMs = gopSeconds * 1000;
     return this.selector.open();
   }
 

@@ -287,7 +287,7 @@ export class ChannelManager implements ChannelService {
 
   private publishSettings(): ChannelPublishSettings[] {
     const specs = this.options.registry.list();
-    const explicit = new Set(specs.flatMap((s) => (s.srt?.port !== undefined ? [s.srt.port] : [])));
+    const explicit = new Set(specs.flatMap((s) => [s.srt?.port, s.srt?.backupPort].filter((p): p is number => p !== undefined)));
     // Allocations are sticky for the life of the process: deleting or adding a channel never moves
     // another channel's port (which would drop its publisher). Released when the channel is gone,
     // has no SRT any more, or got an explicit port.
@@ -314,7 +314,7 @@ export class ChannelManager implements ChannelService {
         this.logger.error({ channel: s.id }, 'SRT port range exhausted: channel has no SRT listener');
         return { id: s.id, key: s.key };
       }
-      return { id: s.id, key: s.key, srt: { port, passphrase: s.srt.passphrase, latencyMs: s.srt.latencyMs } };
+      return { id: s.id, key: s.key, srt: { port, passphrase: s.srt.passphrase, latencyMs: s.srt.latencyMs, ...(s.srt.backupPort !== undefined ? { backupPort: s.srt.backupPort } : {}) } };
     });
   }
 

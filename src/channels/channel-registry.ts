@@ -375,11 +375,12 @@ export class ChannelRegistry {
 
   /** Two channels cannot claim the same explicit SRT port (allocated ports are the manager's business). */
   private assertSrtPortFree(spec: ChannelConfig): void {
-    const port = spec.srt?.port;
-    if (port === undefined) return;
-    for (const other of this.channels.values()) {
-      if (other.id !== spec.id && other.srt?.port === port) {
-        throw new LivepipeError(ErrorCode.Conflict, `SRT port ${port} is already used by channel "${other.id}"`);
+    for (const port of [spec.srt?.port, spec.srt?.backupPort]) {
+      if (port === undefined) continue;
+      for (const other of this.channels.values()) {
+        if (other.id !== spec.id && (other.srt?.port === port || other.srt?.backupPort === port)) {
+          throw new LivepipeError(ErrorCode.Conflict, `SRT port ${port} is already used by channel "${other.id}"`);
+        }
       }
     }
   }
@@ -444,7 +445,7 @@ function changedFields(a: ChannelConfig, b: ChannelConfig): ChannelField[] {
   if (a.ladder !== b.ladder) fields.push('ladder');
   if (a.key !== b.key) fields.push('key');
   const [x, y] = [a.srt, b.srt];
-  const sameSrt = x === undefined || y === undefined ? x === y : x.port === y.port && x.passphrase === y.passphrase && x.latencyMs === y.latencyMs;
+  const sameSrt = x === undefined || y === undefined ? x === y : x.port === y.port && x.passphrase === y.passphrase && x.latencyMs === y.latencyMs && x.backupPort === y.backupPort;
   if (!sameSrt) fields.push('srt');
   if (JSON.stringify(a.inputs) !== JSON.stringify(b.inputs)) fields.push('inputs');
   return fields;

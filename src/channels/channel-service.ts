@@ -15,7 +15,7 @@ export interface ChannelSpec {
   ladder: string;
   /** Publish key; never returned by the API (only `keyLast4`). */
   key: string;
-  srt?: { port?: number; passphrase: string; latencyMs?: number };
+  srt?: { port?: number; passphrase: string; latencyMs?: number; backupPort?: number };
   inputs?: ChannelInputsConfig;
 }
 

@@ -18,6 +18,11 @@ export const channelSrtSchema = z
     passphrase: z.string().min(10).max(79).describe('AES passphrase, 10-79 characters'),
     /** SRT receiver latency in milliseconds (default 120). */
     latencyMs: z.number().int().min(20).max(8000).default(120).describe('SRT receiver latency in milliseconds (default 120)'),
+    /**
+     * UDP port of a second listener whose caller is the channel's BACKUP input (docs/inputs.md; the
+     * channel needs an `inputs:` block). Same passphrase and latency. Omitted: no SRT backup.
+     */
+    backupPort: z.number().int().min(1).max(65535).optional().describe("UDP port of a second SRT listener: its caller is the channel's backup input (needs an inputs block)"),
   })
   .strict();
 

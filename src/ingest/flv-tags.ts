@@ -107,3 +107,31 @@ export function metadataBodyForFile(body: Buffer): Buffer {
 export function isOnMetaData(body: Buffer): boolean {
   return body.length >= 13 && body[0] === 0x02 && body.readUInt16BE(1) === 10 && body.toString('latin1', 3, 13) === 'onMetaData';
 }
+
+/**
+ * Where a video tag body carries its CompositionTime (SI24, ms, PTS − DTS): legacy AVC / HEVC-12
+ * frames at byte 2, Enhanced RTMP `CodedFrames` (packet type 1) after the FourCC at byte 5;
+ * `CodedFramesX` (3) and every other tag carry none.
+ */
+function compositionTimeOffset(body: Buffer): number | undefined {
+  if (body.length < 2) return undefined;
+  const first = body[0]!;
+  if ((first & 0x80) !== 0) return (first & 0x0f) === 1 && body.length >= 8 ? 5 : undefined;
+  const codecId = first & 0x0f;
+  return (codecId === 7 || codecId === 12) && body[1] === 1 && body.length >= 5 ? 2 : undefined;
+}
+
+/** A video frame's CompositionTime (PTS − DTS, ms); 0 when the tag carries none. */
+export function videoCompositionTime(body: Buffer): number {
+  const at = compositionTimeOffset(body);
+  return at === undefined ? 0 : body.readIntBE(at, 3);
+}
+
+/** A copy of a video frame's body with CompositionTime `cts` (ms); the body itself when it has no such field. */
+export function withVideoCompositionTime(body: Buffer, cts: number): Buffer {
+  const at = compositionTimeOffset(body);
+  if (at === undefined) return body;
+  const copy = Buffer.from(body);
+  copy.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, Math.round(cts))), at, 3);
+  return copy;
+}

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { classifyFlvTag, flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from './flv-tags.js';
+import { stampFirstFrameArrival } from '../core/media-clock.js';
+import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, withVideoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
 import { FlvTagReader } from './flv-tag-reader.js';
 import type { InputRole } from './ingest-feed.js';
 
@@ -11,12 +12,26 @@ import type { InputRole } from './ingest-feed.js';
  * - Every input is read all the time (its FLV bytes cut back into tags): the selector always knows
  *   each input's health and holds its latest GOP (from its last video keyframe), so a switch starts
  *   the new input at a keyframe, after its sequence headers, without waiting for the next one.
- * - Timestamps are rebased per input: the new input's keyframe is placed where the output timeline
- *   would be had the media kept flowing in real time (last output timestamp + the wall-clock gap),
- *   minus the age of that keyframe at the live edge, and never before the last output. The encoder's
- *   input timeline therefore stays continuous and follows the wall clock (the packager's
- *   PROGRAM-DATE-TIME is the run's anchor plus media time); the constant-frame-rate output fills the
- *   gap by repeating the last frame.
+ * - The output timeline follows the wall clock. It is anchored to the clock at the first selection
+ *   (`wallOut(t)`: the output time that wall-clock instant t stands for), and every switch places
+ *   the new input so that its live edge lands at the wall-clock position of its arrival — never
+ *   ahead of it. A cached keyframe older than the outage cannot go where it would belong (before the
+ *   last output): its GOP up to the live edge is then packed into a few milliseconds after the
+ *   switch point (decoded, since the later frames need it, but mostly dropped by the encoder's
+ *   constant-frame-rate output) rather than pushed after the last output, which used to move the
+ *   timeline ahead of the clock by up to one GOP per switch. The encoder's input timeline stays
+ *   continuous; the constant-frame-rate output fills an outage by repeating the last frame, and the
+ *   packager's PROGRAM-DATE-TIME (the run's anchor plus media time; each output stream is stamped
+ *   with the wall-clock time its first frame stands for) follows the clock.
+ * - Switches land on the encoder's keyframe cadence. With `keyframeIntervalMs` (the ladder's GOP:
+ *   `-force_key_frames expr:gte(t,n_forced*GOP)`, t counted from the start of the run's input), the
+ *   first frame of the new selection goes exactly on a forced-keyframe time of the output timeline,
+ *   so the encoder emits a keyframe — and a segment boundary — at the first frame of the new input.
+ *   The switch point is the forced-keyframe time after the last output that is not ahead of the
+ *   clock; when there is none yet and the old selection still plays (failback, operator, slate),
+ *   the switch waits for the clock to reach the next one (at most one GOP), the old input playing
+ *   on until then. After a lost input it is made at once (off the grid when the outage spans no
+ *   grid time): waiting would lengthen the outage.
  * - The slate is a short pre-encoded clip (one GOP of a card, H.264, see `slate-clip.ts`) whose video
  *   frames are looped, and a silent AAC frame repeated, paced by the wall clock: almost no CPU.
  * - Health: an input is healthy when it is connected, has a keyframe cached and delivered video in
@@ -43,6 +58,8 @@ export interface InputSwitch {
   at: number;
   /** Wall-clock ms when the previous selection last delivered a video frame (benchmarks: switch latency). */
   lastFrameAt?: number;
+  /** Output timestamp (ms, FLV timeline) of the new selection's first frame: the switch point. */
+  point?: number;
 }
 
 /** A slate clip cut into tags (see `slate-clip.ts`). */
@@ -79,6 +96,8 @@ export interface InputSelectorStatus {
   /** Switches since the selector started (the first selection not counted). */
   switches: number;
   slateReady: boolean;
+  /** A switch decided and waiting for its switch point (the next forced-keyframe time), if any. */
+  pending?: SelectedInput;
 }
 
 export interface InputSelectorOptions {
@@ -95,11 +114,16 @@ export interface InputSelectorOptions {
   maxConsumerBufferBytes?: number;
   /** Most bytes of an input's GOP kept; default 16 MiB (a larger GOP is not cached). */
   maxGopBytes?: number;
+  /**
+   * The encoder's forced-keyframe interval (the ladder's GOP, ms), if switches should land on it;
+   * settable later (`keyframeIntervalMs`). Without it a switch happens at once, wherever it falls.
+   */
+  keyframeIntervalMs?: number;
 }
 
 const DEFAULT_INPUT_LOSS_MS = 700;
 const DEFAULT_FAILBACK_MS = 5000;
-/** Placement step when nothing better is known: one frame at 30 fps. */
+/** Frame interval when nothing better is known: one frame at 30 fps. */
 const DEFAULT_STEP_MS = 33;
 /** An active input's timestamps going back more than this, or ahead of the wall clock by more than that, is a jump. */
 const MAX_BACKWARD_MS = 500;
@@ -117,6 +141,8 @@ interface InputState {
   gopBytes: number;
   lastVideoAt?: number;
   lastVideoTs?: number;
+  /** The input's video frame interval, ms, from its timestamps. */
+  frameMs: number;
   healthySince?: number;
   activations: number;
 }
@@ -125,6 +151,16 @@ interface Consumer {
   stream: Readable;
   /** Drops video until a keyframe (a consumer that joined between keyframes). */
   needsKeyframe: boolean;
+  /** PTS of the first video frame and timestamp of the first audio frame written: the run's start time. */
+  firstVideoPts?: number;
+  firstAudioTs?: number;
+}
+
+interface PendingSwitch {
+  target: SelectedInput;
+  reason: string;
+  /** The switch point: output time of the new selection's first frame (a forced-keyframe time). */
+  point: number;
 }
 
 export class InputSelector {
@@ -132,6 +168,7 @@ export class InputSelector {
   private readonly consumers = new Set<Consumer>();
   private active: SelectedInput | undefined;
   private forced: SelectedInput | undefined;
+  private pending: PendingSwitch | undefined;
   private slate: SlateClip | undefined;
   private switchCount = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -142,24 +179,34 @@ export class InputSelector {
   private readonly maxConsumerBytes: number;
   private readonly maxGopBytes: number;
   failback: FailbackMode;
+  /** The encoder's forced-keyframe interval, ms (see the module comment); undefined: switch at once. */
+  keyframeIntervalMs: number | undefined;
 
   // The output timeline.
+  /** Output time ↔ wall clock: output time `out` stands for wall-clock instant `at`. Set at the first selection. */
+  private anchor: { out: number; at: number } | undefined;
+  /**
+   * Whether a run's packager has read the anchor (its PROGRAM-DATE-TIME stamp): until then a frame
+   * of the active input arriving ahead of the anchor moves it (a source's start-up burst — ffmpeg's
+   * remux of an SRT feed writes its probed seconds at once — is not ahead of the clock but late).
+   */
+  private anchorRead = false;
   /** Added to the active input's timestamps. */
   private offset = 0;
   /** Output timestamp of the switch point: the active input's audio before it is dropped. */
   private switchOut = 0;
   private lastVideoOut = -1;
+  /** Largest presentation time of a video frame written. */
+  private lastVideoPts = -1;
   private lastAudioOut = -1;
-  /** Largest output timestamp and the wall-clock time it was written. */
-  private lastOut: number | undefined;
-  private lastOutAt = 0;
   /** Wall-clock time the active selection last delivered a video frame. */
   private lastFrameAt: number | undefined;
-  /** While a switch writes the new input's cached GOP. */
-  private replaying = false;
-  // Slate pacing: output time of slate frame 0 and the wall clock then; frames written so far.
+  /** The active input's frame interval when it was selected, ms. */
+  private activeFrameMs = DEFAULT_STEP_MS;
+  /** The consumer whose run's start time defines the forced-keyframe grid (the newest). */
+  private gridConsumer: Consumer | undefined;
+  // Slate pacing: output time of slate frame 0; frames written so far.
   private slateStartOut = 0;
-  private slateStartAt = 0;
   private slateVideoFrames = 0;
   private slateAudioFrames = 0;
 
@@ -170,6 +217,7 @@ export class InputSelector {
     this.failback = options.failback ?? 'auto';
     this.maxConsumerBytes = options.maxConsumerBufferBytes ?? 32 * 1024 * 1024;
     this.maxGopBytes = options.maxGopBytes ?? 16 * 1024 * 1024;
+    this.keyframeIntervalMs = options.keyframeIntervalMs;
     const tickMs = options.tickMs ?? 20;
     if (tickMs > 0) {
       this.timer = setInterval(() => this.tick(), tickMs);
@@ -197,6 +245,16 @@ export class InputSelector {
     return this.slate !== undefined;
   }
 
+  /** The output time that wall-clock instant `at` stands for (undefined before the first selection). */
+  wallOut(at: number = this.now()): number | undefined {
+    return this.anchor === undefined ? undefined : this.anchor.out + (at - this.anchor.at);
+  }
+
+  /** Largest output timestamp of a video frame written so far (-1 before the first). */
+  get lastVideoTimestamp(): number {
+    return this.lastVideoOut;
+  }
+
   /** Reads `source` (FLV bytes from a keyframe, e.g. `IngestFeed.open()`) as input `role`, replacing any previous one. */
   attach(role: InputRole, source: Readable): void {
     if (this.closed) {
@@ -204,7 +262,7 @@ export class InputSelector {
       return;
     }
     this.detach(role);
-    const input: InputState = { role, reader: new FlvTagReader(), stream: source, connected: true, gop: [], gopBytes: 0, activations: 0 };
+    const input: InputState = { role, reader: new FlvTagReader(), stream: source, connected: true, gop: [], gopBytes: 0, frameMs: DEFAULT_STEP_MS, activations: 0 };
     this.inputs.set(role, input);
     source.on('data', (chunk: Buffer) => {
       if (this.inputs.get(role) !== input) return;
@@ -232,12 +290,12 @@ export class InputSelector {
     this.inputs.delete(role);
     input.connected = false;
     input.stream.destroy();
-    if (this.active === role) this.decide('input-ended');
+    if (this.active === role || this.pending?.target === role) this.decide('input-ended');
   }
 
   /**
    * An operator's choice. An input must be healthy (else a `Error` naming why); the slate needs a
-   * slate clip. Returns the resulting status.
+   * slate clip. Returns the resulting status (the switch may be `pending` until its switch point).
    */
   force(target: SelectedInput): InputSelectorStatus {
     if (target === 'slate') {
@@ -246,7 +304,7 @@ export class InputSelector {
       throw new Error(`input ${target} is not healthy (${this.inputs.has(target) ? 'no video recently' : 'not connected'})`);
     }
     this.forced = target;
-    if (this.active !== target) this.switchTo(target, 'operator');
+    this.requestSwitch(target, 'operator');
     return this.status();
   }
 
@@ -260,7 +318,18 @@ export class InputSelector {
     }
     stream.push(flvFileHeader(true, true));
     this.consumers.add(consumer);
-    stream.once('close', () => this.consumers.delete(consumer));
+    this.gridConsumer = consumer;
+    stream.once('close', () => {
+      this.consumers.delete(consumer);
+      if (this.gridConsumer === consumer) this.gridConsumer = undefined;
+    });
+    // The packager anchors PROGRAM-DATE-TIME on this: the wall-clock instant the run's first frame stands for.
+    stampFirstFrameArrival(stream, () => {
+      const start = runStart(consumer);
+      if (start === undefined || this.anchor === undefined) return this.now();
+      this.anchorRead = true;
+      return this.anchor.at + (start - this.anchor.out);
+    });
     const active = this.active;
     if (active === 'slate' && this.slate !== undefined) {
       const at = this.nextSlateVideoOut();
@@ -305,10 +374,11 @@ export class InputSelector {
       inputs,
       switches: this.switchCount,
       slateReady: this.slate !== undefined,
+      ...(this.pending !== undefined ? { pending: this.pending.target } : {}),
     };
   }
 
-  /** Health checks, automatic switches and slate pacing; called every `tickMs`. */
+  /** Health checks, automatic switches, due switch points and slate pacing; called every `tickMs`. */
   tick(): void {
     if (this.closed) return;
     const now = this.now();
@@ -317,7 +387,8 @@ export class InputSelector {
       else input.healthySince = undefined;
     }
     this.decide(this.active === undefined ? 'first-input' : 'input-lost');
-    if (this.active === 'slate') this.paceSlate(now);
+    this.commitIfDue();
+    if (this.active === 'slate') this.paceSlate();
   }
 
   /** Ends every output and stops reading the inputs. Idempotent. */
@@ -336,69 +407,193 @@ export class InputSelector {
     return this.now() - input.lastVideoAt <= this.inputLossMs;
   }
 
-  /** The selection rules of the module comment; switches when they pick another. */
+  /** The selection rules of the module comment; asks for a switch when they pick another. */
   private decide(lostReason: string): void {
     const now = this.now();
     const primary = this.inputs.get('primary');
     const backup = this.inputs.get('backup');
     if (this.forced !== undefined && this.forced !== 'slate' && !this.healthy(this.inputs.get(this.forced))) this.forced = undefined;
     if (this.forced !== undefined) {
-      if (this.active !== this.forced) this.switchTo(this.forced, 'operator');
+      this.requestSwitch(this.forced, 'operator');
       return;
     }
     const current = this.active;
     if (current === 'primary' || current === 'backup') {
       if (this.healthy(this.inputs.get(current))) {
         const primaryHealthyFor = primary?.healthySince !== undefined ? now - primary.healthySince : 0;
-        if (current === 'backup' && this.failback === 'auto' && this.healthy(primary) && primaryHealthyFor >= this.failbackMs) this.switchTo('primary', 'failback');
+        if (current === 'backup' && this.failback === 'auto' && this.healthy(primary) && primaryHealthyFor >= this.failbackMs) this.requestSwitch('primary', 'failback');
+        else this.requestSwitch(current, '');
         return;
       }
     }
     const reason = current === 'slate' ? 'input-returned' : current === undefined ? 'first-input' : lostReason;
-    if (this.healthy(primary)) this.switchTo('primary', reason);
-    else if (this.healthy(backup)) this.switchTo('backup', reason);
-    else if (current !== undefined && current !== 'slate' && this.slate !== undefined) this.switchTo('slate', reason);
+    if (this.healthy(primary)) this.requestSwitch('primary', reason);
+    else if (this.healthy(backup)) this.requestSwitch('backup', reason);
+    else if (current !== undefined && current !== 'slate' && this.slate !== undefined) this.requestSwitch('slate', reason);
+    else if (this.pending !== undefined && this.pending.target !== 'slate') this.pending = undefined; // its target is lost too
   }
 
-  private switchTo(target: SelectedInput, reason: string): void {
+  /**
+   * Selects `target`: at once when there is no keyframe grid (or on the first selection), else at
+   * the switch point — the forced-keyframe time after the last output that is not ahead of the
+   * clock, or, when there is none yet, the next one (the switch then waits for the clock).
+   */
+  private requestSwitch(target: SelectedInput, reason: string): void {
+    if (target === this.active) {
+      this.pending = undefined;
+      return;
+    }
+    if (this.pending?.target === target) return;
+    if (target === 'slate' ? this.slate === undefined : this.inputs.get(target)?.gop[0] === undefined) return;
+    const point = this.switchPoint(target);
+    this.pending = undefined;
+    if (point === undefined) {
+      this.commit(target, reason, undefined);
+      return;
+    }
+    const wall = this.wallOut() ?? point;
+    if (point <= wall) this.commit(target, reason, point);
+    else this.pending = { target, reason, point };
+  }
+
+  /**
+   * A pending switch whose point the clock has reached is made; one whose target is no longer
+   * healthy is dropped and the choice made again.
+   */
+  private commitIfDue(): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    const wall = this.wallOut();
+    if (wall !== undefined && wall < pending.point) return;
+    this.pending = undefined;
+    if (pending.target === 'slate' || this.healthy(this.inputs.get(pending.target))) this.commit(pending.target, pending.reason, pending.point);
+    else this.decide('input-lost');
+  }
+
+  /** The switch point to `target` on the forced-keyframe grid, or undefined when there is no grid yet (switch at once). */
+  private switchPoint(target: SelectedInput): number | undefined {
+    const interval = this.keyframeIntervalMs;
+    const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
+    const wall = this.wallOut();
+    if (interval === undefined || interval <= 0 || origin === undefined || wall === undefined || this.active === undefined || this.lastVideoPts < 0) return undefined;
+    const step = target === 'slate' ? (this.slate?.frameMs ?? DEFAULT_STEP_MS) : (this.inputs.get(target)?.frameMs ?? DEFAULT_STEP_MS);
+    // After every frame written (its presentation time), one frame interval on.
+    const earliest = Math.max(this.lastVideoPts, this.lastVideoOut) + step;
+    const first = origin + Math.ceil((earliest - origin) / interval) * interval;
+    if (first > wall) {
+      // Waiting for it is seamless while the old selection still plays (failback, operator, the
+      // slate); after a loss it would lengthen the outage by up to a GOP — measured, hls.js then
+      // stalled for good at a live edge of ~1.5 s — so such a switch is made at once, off the grid.
+      const oldPlays = this.active === 'slate' || this.healthy(this.inputs.get(this.active));
+      return oldPlays ? first : undefined;
+    }
+    // Grid points in the outage that are not ahead of the clock: the one nearest where the new
+    // input's keyframe belongs (no packing, no frozen frame), the latest one for the slate.
+    const latest = origin + Math.floor((wall - origin) / interval) * interval;
+    const input = target === 'slate' ? undefined : this.inputs.get(target);
+    const keyframe = input?.gop[0];
+    if (input === undefined || keyframe === undefined || input.lastVideoAt === undefined) return latest;
+    const natural = (this.wallOut(input.lastVideoAt) ?? wall) - ((input.lastVideoTs ?? keyframe.timestamp) - keyframe.timestamp);
+    const nearest = origin + Math.round((natural - origin) / interval) * interval;
+    return Math.min(latest, Math.max(first, nearest));
+  }
+
+  /** Makes the switch: the new selection's first frame at `point` (or, without one, where the clock says). */
+  private commit(target: SelectedInput, reason: string, point: number | undefined): void {
     const now = this.now();
     const from = this.active;
-    const step = DEFAULT_STEP_MS;
-    const gap = this.lastOut === undefined ? 0 : Math.max(0, now - this.lastOutAt);
+    const lastFrameAt = this.lastFrameAt;
     if (target === 'slate') {
       const slate = this.slate;
       if (slate === undefined) return;
       this.active = 'slate';
-      this.slateStartOut = this.lastOut === undefined ? 0 : this.lastOut + Math.max(slate.frameMs, gap);
-      this.slateStartAt = now;
+      this.slateStartOut = point ?? Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0);
+      this.anchor ??= { out: this.slateStartOut, at: now };
       this.slateVideoFrames = 0;
       this.slateAudioFrames = 0;
+      this.switchOut = this.slateStartOut;
       this.writeAll({ ...slate.videoSequenceHeader, timestamp: this.slateStartOut });
       if (slate.audioSequenceHeader !== undefined) this.writeAll({ ...slate.audioSequenceHeader, timestamp: this.slateStartOut });
-      this.lastVideoOut = Math.max(this.lastVideoOut, this.slateStartOut - 1);
-      this.lastAudioOut = Math.max(this.lastAudioOut, this.slateStartOut - 1);
-      this.paceSlate(now);
+      this.paceSlate();
     } else {
       const input = this.inputs.get(target);
       const keyframe = input?.gop[0];
       if (input === undefined || keyframe === undefined) return;
-      const age = Math.max(0, (input.lastVideoTs ?? keyframe.timestamp) - keyframe.timestamp);
-      // First selection: keep the input's own timeline. Later: continue ours (see the module comment).
-      const at = this.lastOut === undefined ? keyframe.timestamp : Math.max(this.lastOut + step, this.lastOut + gap - age);
       this.active = target;
       input.activations += 1;
-      this.offset = at - keyframe.timestamp;
-      this.switchOut = at;
-      if (input.videoSequenceHeader !== undefined) this.writeAll({ ...input.videoSequenceHeader, timestamp: at });
-      if (input.audioSequenceHeader !== undefined) this.writeAll({ ...input.audioSequenceHeader, timestamp: at });
-      // The cached GOP arrives in one burst: its timestamps run ahead of the wall clock by design.
-      this.replaying = true;
-      for (const tag of input.gop) this.forward(tag);
-      this.replaying = false;
+      if (this.anchor === undefined) this.startTimeline(input);
+      else this.placeInput(input, point, now);
     }
-    const event: InputSwitch = { from: from ?? 'none', to: target, reason, at: now, ...(this.lastFrameAt !== undefined ? { lastFrameAt: this.lastFrameAt } : {}) };
+    const event: InputSwitch = {
+      from: from ?? 'none',
+      to: target,
+      reason,
+      at: now,
+      point: target === 'slate' ? this.slateStartOut : this.switchOut,
+      ...(lastFrameAt !== undefined && from !== undefined ? { lastFrameAt } : {}),
+    };
     if (from !== undefined) this.switchCount += 1;
     this.options.onSwitch?.(event);
+  }
+
+  /** The first selection: the input's own timeline, anchored to the clock at its live edge. */
+  private startTimeline(input: InputState): void {
+    const keyframe = input.gop[0]!;
+    this.offset = 0;
+    this.activeFrameMs = input.frameMs;
+    this.switchOut = keyframe.timestamp;
+    this.anchor = { out: input.lastVideoTs ?? keyframe.timestamp, at: input.lastVideoAt ?? this.now() };
+    this.writeHeaders(input, keyframe.timestamp);
+    for (const tag of input.gop) this.forward(tag, true);
+  }
+
+  /**
+   * A switch to `input`: its keyframe at the switch point `point` (or, without one, where it belongs
+   * on the clock but after the last output), its live edge where the clock says it arrived. Cached
+   * frames that would fall before the keyframe's place are packed 1 ms apart after it (their
+   * CompositionTime scaled alike, so their presentation order holds); their audio is dropped.
+   */
+  private placeInput(input: InputState, point: number | undefined, now: number): void {
+    const gop = input.gop;
+    const keyframe = gop[0]!;
+    const liveEdgeTs = input.lastVideoTs ?? keyframe.timestamp;
+    const natural = (this.wallOut(input.lastVideoAt ?? now) ?? 0) - liveEdgeTs;
+    const start = point ?? Math.max(Math.max(this.lastVideoPts, this.lastVideoOut) + input.frameMs, keyframe.timestamp + natural);
+    this.switchOut = start;
+    this.writeHeaders(input, start);
+    // The keyframe shows at the switch point exactly: its CompositionTime is dropped (an IDR comes first in its GOP).
+    this.writeVideo({ ...keyframe, timestamp: start, body: withVideoCompositionTime(keyframe.body, 0) });
+    let dts = start;
+    for (const tag of gop.slice(1)) {
+      const out = tag.timestamp + natural;
+      if (tag.type !== FlvTagType.Video) {
+        if (tag.type === FlvTagType.Audio && classifyFlvTag(tag.type, tag.body) === 'audio-frame' && out >= start && out > this.lastAudioOut) {
+          this.lastAudioOut = out;
+          this.writeAll({ ...tag, timestamp: out });
+        }
+        continue;
+      }
+      const kind = classifyFlvTag(tag.type, tag.body);
+      if (kind !== 'video-frame' && kind !== 'video-keyframe') continue;
+      if (out > dts) {
+        dts = out;
+        this.writeVideo({ ...tag, timestamp: dts });
+      } else {
+        dts += 1;
+        const cts = Math.round(videoCompositionTime(tag.body) / Math.max(1, input.frameMs));
+        this.writeVideo({ ...tag, timestamp: dts, body: withVideoCompositionTime(tag.body, cts) });
+      }
+    }
+    // Live frames go on at their place on the clock; until that passes the packed frames, they are
+    // packed after them too (`forward`), rather than moving the input ahead of the clock.
+    this.offset = natural;
+    this.activeFrameMs = input.frameMs;
+    this.lastFrameAt = now;
+  }
+
+  private writeHeaders(input: InputState, at: number): void {
+    if (input.videoSequenceHeader !== undefined) this.writeAll({ ...input.videoSequenceHeader, timestamp: at });
+    if (input.audioSequenceHeader !== undefined) this.writeAll({ ...input.audioSequenceHeader, timestamp: at });
   }
 
   private onInputTag(input: InputState, tag: FlvTag): void {
@@ -416,8 +611,7 @@ export class InputSelector {
       case 'video-keyframe':
         input.gop = [tag];
         input.gopBytes = tag.body.length;
-        input.lastVideoAt = now;
-        input.lastVideoTs = tag.timestamp;
+        this.onInputVideo(input, tag, now);
         break;
       default:
         if (input.gop.length > 0) {
@@ -428,17 +622,31 @@ export class InputSelector {
             input.gopBytes = 0;
           }
         }
-        if (tag.type === FlvTagType.Video) {
-          input.lastVideoAt = now;
-          input.lastVideoTs = tag.timestamp;
-        }
+        if (tag.type === FlvTagType.Video) this.onInputVideo(input, tag, now);
     }
-    if (this.active === input.role) this.forward(tag);
-    else if (this.active === undefined || this.active === 'slate') this.tick();
+    if (this.active === input.role) {
+      // The old input plays on up to a pending switch point, not past it (an input ahead of the
+      // clock loses those frames: the switch is made when the clock gets there).
+      if (this.pending !== undefined && (kind === 'video-keyframe' || kind === 'video-frame' || kind === 'audio-frame')) {
+        const at = tag.timestamp + this.offset + (tag.type === FlvTagType.Video ? videoCompositionTime(tag.body) : 0);
+        if (at >= this.pending.point) {
+          this.commitIfDue();
+          return;
+        }
+      }
+      this.forward(tag, false);
+    } else if (this.active === undefined || this.active === 'slate' || this.pending?.target === input.role) this.tick();
   }
 
-  /** Writes an active input's tag on the output timeline. */
-  private forward(tag: FlvTag): void {
+  private onInputVideo(input: InputState, tag: FlvTag, now: number): void {
+    const delta = input.lastVideoTs === undefined ? 0 : tag.timestamp - input.lastVideoTs;
+    if (delta > 0 && delta < 200) input.frameMs = delta;
+    input.lastVideoAt = now;
+    input.lastVideoTs = tag.timestamp;
+  }
+
+  /** Writes an active input's tag on the output timeline (`replay`: its cached GOP, written in one burst). */
+  private forward(tag: FlvTag, replay: boolean): void {
     let out = tag.timestamp + this.offset;
     if (tag.type === FlvTagType.Audio) {
       const kind = classifyFlvTag(tag.type, tag.body);
@@ -453,30 +661,40 @@ export class InputSelector {
       if (kind === 'video-keyframe' || kind === 'video-frame') {
         // The active input's own timeline jumped (a pulled HLS source across a discontinuity, an
         // encoder restarting its clock): re-anchor it where the wall clock says, as on a switch.
-        if (!this.replaying && this.lastFrameAt !== undefined && this.lastVideoOut >= 0) {
-          const expected = this.lastVideoOut + (this.now() - this.lastFrameAt);
-          if (out < this.lastVideoOut - MAX_BACKWARD_MS || out > expected + MAX_FORWARD_GAP_MS) {
-            const shift = Math.max(this.lastVideoOut + DEFAULT_STEP_MS, expected) - out;
-            this.offset += shift;
-            this.switchOut = out + shift;
-            out += shift;
-          }
+        const wall = this.wallOut();
+        if (!replay && wall !== undefined && this.lastVideoOut >= 0 && (out < this.lastVideoOut - MAX_BACKWARD_MS || out > wall + MAX_FORWARD_GAP_MS)) {
+          const shift = Math.max(this.lastVideoOut + DEFAULT_STEP_MS, wall) - out;
+          this.offset += shift;
+          this.switchOut = out + shift;
+          out += shift;
         }
-        out = Math.max(out, this.lastVideoOut + 1);
-        this.lastVideoOut = out;
-        this.lastFrameAt = this.now();
-      } else {
-        out = Math.max(out, this.switchOut);
+        if (out <= this.lastVideoOut) {
+          // Packed after frames already written (a switch's packed GOP): CompositionTime scaled alike.
+          out = this.lastVideoOut + 1;
+          tag = { ...tag, body: withVideoCompositionTime(tag.body, Math.round(videoCompositionTime(tag.body) / Math.max(1, this.activeFrameMs))) };
+        }
+        if (!replay && !this.anchorRead && wall !== undefined && out > wall) this.anchor = { out, at: this.now() };
+        this.writeVideo({ ...tag, timestamp: out });
+        return;
       }
+      out = Math.max(out, this.switchOut);
     }
     this.writeAll({ ...tag, timestamp: out });
   }
 
-  /** Writes the slate frames due by `now` (video looped from the clip, audio a repeated silent frame). */
-  private paceSlate(now: number): void {
+  private writeVideo(tag: FlvTag): void {
+    this.lastVideoOut = Math.max(this.lastVideoOut, tag.timestamp);
+    this.lastVideoPts = Math.max(this.lastVideoPts, tag.timestamp + videoCompositionTime(tag.body));
+    this.lastFrameAt = this.now();
+    this.writeAll(tag);
+  }
+
+  /** Writes the slate frames the clock has reached (video looped from the clip, audio a repeated silent frame), not past a pending switch point. */
+  private paceSlate(): void {
     const slate = this.slate;
     if (slate === undefined || slate.videoFrames.length === 0) return;
-    const due = this.slateStartOut + (now - this.slateStartAt);
+    const wall = this.wallOut() ?? this.slateStartOut;
+    const due = this.pending === undefined ? wall : Math.min(wall, this.pending.point - 1);
     for (;;) {
       const videoOut = Math.round(this.slateStartOut + this.slateVideoFrames * slate.frameMs);
       const audioOut = Math.round(this.slateStartOut + this.slateAudioFrames * slate.audioFrameMs);
@@ -485,10 +703,7 @@ export class InputSelector {
       if (videoOut <= due && (!audioDue || videoOut <= audioOut)) {
         const body = slate.videoFrames[this.slateVideoFrames % slate.videoFrames.length]!;
         this.slateVideoFrames += 1;
-        const out = Math.max(videoOut, this.lastVideoOut + 1);
-        this.lastVideoOut = out;
-        this.lastFrameAt = now;
-        this.writeAll({ type: FlvTagType.Video, timestamp: out, body });
+        this.writeVideo({ type: FlvTagType.Video, timestamp: Math.max(videoOut, this.lastVideoOut + 1), body });
       } else {
         this.slateAudioFrames += 1;
         if (audioOut <= this.lastAudioOut) continue;
@@ -505,10 +720,6 @@ export class InputSelector {
   }
 
   private writeAll(tag: FlvTag): void {
-    if (this.lastOut === undefined || tag.timestamp >= this.lastOut) {
-      this.lastOut = tag.timestamp;
-      this.lastOutAt = this.now();
-    }
     this.write(this.consumers, tag);
   }
 
@@ -524,8 +735,21 @@ export class InputSelector {
         this.consumers.delete(consumer);
         continue;
       }
+      if (kind === 'video-keyframe' || kind === 'video-frame') consumer.firstVideoPts ??= tag.timestamp + videoCompositionTime(tag.body);
+      else if (kind === 'audio-frame') consumer.firstAudioTs ??= tag.timestamp;
       bytes ??= muxFlvTag(tag);
       consumer.stream.push(bytes);
     }
   }
+}
+
+/**
+ * Where a run's input starts, as ffmpeg counts it: the smallest first timestamp of its streams (the
+ * first video frame's presentation time, the first audio frame's). The forced-keyframe times are
+ * this plus multiples of the GOP.
+ */
+function runStart(consumer: Consumer): number | undefined {
+  const { firstVideoPts: video, firstAudioTs: audio } = consumer;
+  if (video === undefined) return audio;
+  return audio === undefined ? video : Math.min(video, audio);
 }

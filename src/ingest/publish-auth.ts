@@ -10,6 +10,8 @@ export interface ChannelSrtSettings {
   passphrase: string;
   /** SRT latency in milliseconds; default 120 (libsrt's default). */
   latencyMs?: number;
+  /** Port of a second listener whose caller is the channel's backup input; none by default. */
+  backupPort?: number;
 }
 
 /** What ingest needs to know about one configured channel. */

@@ -8,7 +8,7 @@ import { isValidId } from '../core/ids.js';
 import { urlHost } from '../core/url-host.js';
 import type { Logger } from '../core/logger.js';
 import { SupervisedProcess } from '../core/supervised-process.js';
-import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
+import { LiveFeedBase, RateMeter, type IngestFeedRegistry, type InputRole, type PublishEndReason, type PublisherInfo } from './ingest-feed.js';
 import type { ChannelPublishSettings, ChannelSrtSettings } from './publish-auth.js';
 import type { GopFanoutOptions } from './gop-fanout.js';
 import { ShedReporter, type IngestShedMetrics } from './shed-reporter.js';
@@ -60,6 +60,10 @@ export function validateSrtSettings(channel: string, srt: ChannelSrtSettings): s
   }
   const latency = srt.latencyMs ?? SRT_DEFAULT_LATENCY_MS;
   if (!Number.isInteger(latency) || latency < 0 || latency > 60_000) problems.push(`channel ${channel}: SRT latency ${latency} ms out of 0..60000`);
+  if (srt.backupPort !== undefined) {
+    if (!Number.isInteger(srt.backupPort) || srt.backupPort < 1 || srt.backupPort > 65535) problems.push(`channel ${channel}: SRT backup port ${srt.backupPort} is not a UDP port`);
+    else if (srt.backupPort === srt.port) problems.push(`channel ${channel}: SRT backup port ${srt.backupPort} is its primary port`);
+  }
   return problems;
 }
 
@@ -175,7 +179,9 @@ export function classifySrtListenerExit(run: { gotData: boolean; listenTimedOut:
 /**
  * SRT ingest: one supervised ffmpeg listener per channel that has SRT settings. A caller that gets
  * through libsrt's passphrase check becomes the channel's `IngestFeed` (MPEG-TS); when it leaves, the
- * listener process exits and a new one is armed.
+ * listener process exits and a new one is armed. A channel with `backupPort` gets a second listener
+ * there whose caller is the channel's backup input (role `backup`): ffmpeg's listener takes one caller
+ * and cannot route by `streamid`, so the role is the port.
  *
  * The channel list is read when `start()` runs (so a registry that loads its definitions after this
  * object was built is seen complete) and again on every `sync()`: channels created, changed or removed
@@ -219,8 +225,8 @@ export class SrtIngest {
       if (error !== undefined) throw new LivepipeError(ErrorCode.ConfigInvalid, `SRT port ${host}:${c.srt.port} of channel ${c.id} is not available: ${error}`);
     }
     this.started = true;
-    for (const c of wanted) this.arm(c.id, c.srt);
-    this.log.info({ channels: [...this.listeners.keys()], host }, 'SRT ingest started');
+    for (const c of wanted) this.arm(c.id, c.role, c.srt);
+    this.log.info({ channels: [...new Set(wanted.map((c) => c.id))], host }, 'SRT ingest started');
   }
 
   /**
@@ -237,19 +243,19 @@ export class SrtIngest {
 
   private async syncNow(): Promise<void> {
     if (!this.started || this.closing !== undefined) return;
-    const wanted = new Map(srtChannels(this.readChannels()).map((c) => [c.id, c.srt]));
+    const wanted = new Map(srtChannels(this.readChannels()).map((c) => [listenerKey(c.id, c.role), c]));
     // Stop first, so a port moving from one channel to another is free when the new one binds.
-    const stale = [...this.listeners.values()].filter((l) => {
-      const next = wanted.get(l.channel);
-      return next === undefined || !sameSrtSettings(next, l.settings);
+    const stale = [...this.listeners.entries()].filter(([key, l]) => {
+      const next = wanted.get(key);
+      return next === undefined || !sameSrtSettings(next.srt, l.settings);
     });
-    for (const listener of stale) {
-      this.listeners.delete(listener.channel);
-      this.log.info({ channel: listener.channel, port: listener.settings.port }, 'SRT listener retired (channel removed or its SRT settings changed)');
+    for (const [key, listener] of stale) {
+      this.listeners.delete(key);
+      this.log.info({ channel: listener.channel, role: listener.role, port: listener.settings.port }, 'SRT listener retired (channel removed or its SRT settings changed)');
     }
-    await Promise.all(stale.map((l) => l.stop('kicked')));
-    for (const [id, srt] of wanted) {
-      if (this.listeners.has(id)) continue;
+    await Promise.all(stale.map(([, l]) => l.stop('kicked')));
+    for (const [key, { id, role, srt }] of wanted) {
+      if (this.listeners.has(key)) continue;
       const problems = validateSrtSettings(id, srt);
       const clash = [...this.listeners.values()].find((l) => l.settings.port === srt.port);
       if (clash !== undefined) problems.push(`channels ${clash.channel} and ${id} share SRT port ${srt.port}`);
@@ -268,8 +274,8 @@ export class SrtIngest {
         continue;
       }
       if (this.closing !== undefined) return;
-      this.arm(id, srt);
-      this.log.info({ channel: id, port: srt.port }, 'SRT listener armed for a new or changed channel');
+      this.arm(id, role, srt);
+      this.log.info({ channel: id, role, port: srt.port }, 'SRT listener armed for a new or changed channel');
     }
   }
 
@@ -277,20 +283,20 @@ export class SrtIngest {
     return this.options.host ?? '127.0.0.1';
   }
 
-  private arm(id: string, srt: ChannelSrtSettings): void {
-    const listener = new SrtChannelListener(id, srt, this.deps.registry, this.log, this.options, this.shedding);
-    this.listeners.set(id, listener);
+  private arm(id: string, role: InputRole, srt: ChannelSrtSettings): void {
+    const listener = new SrtChannelListener(id, role, srt, this.deps.registry, this.log, this.options, this.shedding);
+    this.listeners.set(listenerKey(id, role), listener);
     listener.arm();
   }
 
   /** The listener's pid (tests, diagnostics); undefined between runs. */
-  listenerPid(channel: string): number | undefined {
-    return this.listeners.get(channel)?.pid;
+  listenerPid(channel: string, role: InputRole = 'primary'): number | undefined {
+    return this.listeners.get(listenerKey(channel, role))?.pid;
   }
 
-  /** Channels with an armed listener, and their ports. */
-  listening(): Array<{ channel: string; port: number }> {
-    return [...this.listeners.values()].map((l) => ({ channel: l.channel, port: l.settings.port }));
+  /** Channels with an armed listener, and their ports (a backup listener as its own entry). */
+  listening(): Array<{ channel: string; port: number; role: InputRole }> {
+    return [...this.listeners.values()].map((l) => ({ channel: l.channel, port: l.settings.port, role: l.role }));
   }
 
   close(): Promise<void> {
@@ -304,16 +310,33 @@ export class SrtIngest {
   }
 }
 
-function srtChannels(channels: readonly ChannelPublishSettings[]): Array<{ id: string; srt: ChannelSrtSettings }> {
-  return channels.flatMap((c) => (c.srt === undefined ? [] : [{ id: c.id, srt: c.srt }]));
+/** One listener wanted: a channel's primary, or its backup (`srt.port` is then the backup port). */
+interface SrtListenerSpec {
+  id: string;
+  role: InputRole;
+  srt: ChannelSrtSettings;
 }
 
-/** Every problem of a set of SRT channels (settings, shared ports), for `start()`. */
-function srtProblems(channels: ReadonlyArray<{ id: string; srt: ChannelSrtSettings }>): string[] {
+function srtChannels(channels: readonly ChannelPublishSettings[]): SrtListenerSpec[] {
+  return channels.flatMap((c) => {
+    if (c.srt === undefined) return [];
+    const { backupPort, ...primary } = c.srt;
+    const specs: SrtListenerSpec[] = [{ id: c.id, role: 'primary', srt: c.srt }];
+    if (backupPort !== undefined) specs.push({ id: c.id, role: 'backup', srt: { ...primary, port: backupPort } });
+    return specs;
+  });
+}
+
+function listenerKey(channel: string, role: InputRole): string {
+  return role === 'primary' ? channel : `${channel}\u0000${role}`;
+}
+
+/** Every problem of a set of SRT listeners (settings, shared ports), for `start()`. */
+function srtProblems(channels: readonly SrtListenerSpec[]): string[] {
   const problems: string[] = [];
   const ports = new Map<number, string>();
   for (const c of channels) {
-    problems.push(...validateSrtSettings(c.id, c.srt));
+    if (c.role === 'primary') problems.push(...validateSrtSettings(c.id, c.srt));
     const other = ports.get(c.srt.port);
     if (other !== undefined) problems.push(`channels ${other} and ${c.id} share SRT port ${c.srt.port}`);
     ports.set(c.srt.port, c.id);
@@ -371,13 +394,14 @@ class SrtChannelListener {
 
   constructor(
     readonly channel: string,
+    readonly role: InputRole,
     private readonly srt: ChannelSrtSettings,
     private readonly registry: IngestFeedRegistry,
     parentLog: Logger,
     private readonly options: SrtIngestOptions,
     private readonly shedding: ShedReporter,
   ) {
-    this.log = parentLog.child({ channel, port: srt.port });
+    this.log = parentLog.child({ channel, port: srt.port, ...(role !== 'primary' ? { role } : {}) });
     this.host = options.host ?? '127.0.0.1';
     this.pbkeylen = options.pbkeylen ?? 16;
   }
@@ -467,7 +491,7 @@ class SrtChannelListener {
   }
 
   private onPublisherConnected(): void {
-    const holder = this.registry.holder(this.channel);
+    const holder = this.registry.holder(this.channel, this.role);
     if (holder !== undefined) {
       this.log.warn({ livePublisher: { protocol: holder.protocol, remoteAddress: holder.remoteAddress, since: holder.since } }, 'SRT publish refused: channel already has a live publisher');
       this.registry.refused(this.channel, 'srt', 'busy');
@@ -475,7 +499,7 @@ class SrtChannelListener {
       this.proc?.signal('SIGTERM');
       return;
     }
-    const feed = new SrtFeed(this.channel, (refusal) => this.kick(refusal), this.options);
+    const feed = new SrtFeed(this.channel, this.role, (refusal) => this.kick(refusal), this.options);
     if (!this.registry.add(feed)) {
       this.refusedBusy = true;
       this.proc?.signal('SIGTERM');
@@ -545,10 +569,11 @@ class SrtFeed extends LiveFeedBase {
 
   constructor(
     channel: string,
+    role: InputRole,
     private readonly kickPublisher: (refusal?: string) => void,
     options: SrtIngestOptions,
   ) {
-    super(channel, 'srt', 'mpegts');
+    super(channel, 'srt', 'mpegts', role);
     const fanoutOptions: GopFanoutOptions = {};
     if (options.maxConsumerBufferBytes !== undefined) fanoutOptions.maxConsumerBufferBytes = options.maxConsumerBufferBytes;
     this.fanout = new TsFanout(fanoutOptions);

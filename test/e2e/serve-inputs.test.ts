@@ -7,9 +7,15 @@
  * discontinuity, the media sequence only grows, no EXT-X-ENDLIST. Then a pulled HLS source (the
  * channel's own origin output) as another channel's backup, which disappears and returns.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { livepipeEdgePdt } from '../helpers/hls/edge-pdt.js';
 import { checkMediaPlaylist, PlaylistHistoryChecker } from '../helpers/hls/llhls-rules.js';
+import { freePorts } from '../helpers/ports.js';
+import { videoFrameStats } from '../helpers/transcode/media.js';
 import { launchBrowser, startPlayer, type Player } from '../helpers/player/hls-player.js';
 import { getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import type { Publisher } from '../helpers/ingest/media.js';
@@ -19,19 +25,47 @@ const KEY = 'inputs-key-0123456789';
 const RENDITIONS = ['360p', 'audio'];
 const INPUTS = { inputLossMs: 600, failbackSeconds: 2, slateSeconds: 120 };
 
-/** Reads every rendition's playlist until stopped; every text goes through the LL-HLS checks. */
-function monitor(serve: ServeFixture, channel: string): { violations: string[]; texts: string[]; stop(): Promise<void> } {
+interface Monitor {
+  violations: string[];
+  texts: string[];
+  /** Per playlist read: how far the edge's PROGRAM-DATE-TIME was ahead of the wall clock (ms; negative: behind). */
+  pdtLeads: number[];
+  /** With `keepSegments`: the 360p init segment and every 360p segment listed, in media sequence order. */
+  segments: Map<string, Buffer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads every rendition's playlist until stopped; every text goes through the LL-HLS checks.
+ * `keepSegments`: downloads the 360p rendition's segments as they are listed (they leave storage
+ * soon after they leave the playlist).
+ */
+function monitor(serve: ServeFixture, channel: string, options: { keepSegments?: boolean } = {}): Monitor {
   const violations: string[] = [];
   const texts: string[] = [];
+  const pdtLeads: number[] = [];
+  const segments = new Map<string, Buffer>();
   const history = new Map(RENDITIONS.map((r) => [r, new PlaylistHistoryChecker()]));
   let running = true;
   const loop = (async () => {
     while (running) {
       for (const rendition of RENDITIONS) {
-        const { status, text } = await getText(`${serve.live(channel)}/${rendition}/playlist.m3u8`);
+        const url = `${serve.live(channel)}/${rendition}/playlist.m3u8`;
+        const { status, text } = await getText(url);
         if (status !== 200) continue;
+        const edge = livepipeEdgePdt(text);
+        if (edge !== undefined && rendition === '360p') pdtLeads.push(edge - Date.now());
         texts.push(text);
         for (const v of [...checkMediaPlaylist(text), ...history.get(rendition)!.check(text)]) violations.push(`${rendition}: ${v}`);
+        if (options.keepSegments && rendition === '360p') {
+          const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
+          const uris = [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))];
+          for (const uri of uris) {
+            if (segments.has(uri)) continue;
+            const answer = await fetch(new URL(uri, url));
+            if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
+          }
+        }
       }
       await new Promise((r) => setTimeout(r, 400));
     }
@@ -39,6 +73,8 @@ function monitor(serve: ServeFixture, channel: string): { violations: string[]; 
   return {
     violations,
     texts,
+    pdtLeads,
+    segments,
     async stop() {
       running = false;
       await loop;
@@ -111,14 +147,19 @@ describe('backup input and slate (serve)', () => {
       timeoutMs: 30_000,
       message: 'backup healthy again',
     });
+    // A forced switch waits for the encoder's next forced keyframe (at most one GOP): `pending` until then.
+    const playsOrPends = (answer: { json: { input: { active: string; pending?: string } } }) => answer.json.input.pending ?? answer.json.input.active;
     const forced = await serve.api('POST', '/api/v1/channels/tv/input', { input: 'backup' });
     expect(forced.status).toBe(200);
-    expect(forced.json.input.active).toBe('backup');
+    expect(playsOrPends(forced)).toBe('backup');
     expect(forced.json.input.forced).toBe('backup');
+    await waitActive('backup');
     await advances();
-    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'slate' })).json.input.active).toBe('slate');
+    expect(playsOrPends(await serve.api('POST', '/api/v1/channels/tv/input', { input: 'slate' }))).toBe('slate');
+    await waitActive('slate');
     await advances();
-    expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'primary' })).json.input.active).toBe('primary');
+    expect(playsOrPends(await serve.api('POST', '/api/v1/channels/tv/input', { input: 'primary' }))).toBe('primary');
+    await waitActive('primary');
     await advances();
     expect((await serve.api('POST', '/api/v1/channels/tv/input', { input: 'bogus' })).status).toBe(400);
 
@@ -183,5 +224,78 @@ describe('backup input and slate (serve)', () => {
     expect(relay.input.inputs.find((i: { role: string }) => i.role === 'backup').kind).toBe('pull');
     expect(watch.violations).toEqual([]);
     expect(watch.texts.some((t) => t.includes('#EXT-X-ENDLIST'))).toBe(false);
+  }, 300_000);
+
+  /**
+   * Issue 14's open points: an SRT primary (its MPEG-TS remuxed to FLV for the selector) and an SRT
+   * backup on the channel's second listener (`srt.backupPort`), grey (`hue=s=0`) so that its frames
+   * can be told from the primary's in the stored segments. The primary dies → the backup's frames;
+   * it returns → failback. hls.js plays through, every playlist passes the rule checker, the edge's
+   * PROGRAM-DATE-TIME never runs ahead of the clock, and ffprobe finds a keyframe at the first frame
+   * of the returning primary (the failback lands on the encoder's forced keyframes).
+   */
+  it('switches an SRT primary to an SRT backup and back, the failback on a keyframe, PDT on the clock', async () => {
+    for (const p of publishers.splice(0)) await p.stop();
+    for (const id of ['relay', 'src']) await serve.api('DELETE', `/api/v1/channels/${id}`);
+    const passphrase = 'inputs-srt-passphrase';
+    const [port, backupPort] = await freePorts(2, 'udp');
+    const created = await serve.api('POST', '/api/v1/channels', { id: 'srtv', key: `${KEY}-srtv`, ladder: 'constrained', inputs: { ...INPUTS, inputLossMs: 1000 }, srt: { port, passphrase, backupPort } });
+    expect(created.status).toBe(201);
+    await waitFor(() => ((serve.handle.ingest.srt?.listening().filter((l) => l.channel === 'srtv').length ?? 0) === 2 ? true : undefined), { message: 'both SRT listeners armed' });
+    const publishPrimary = () => serve.publish(serve.srtUrl(port!, passphrase, 'srtv'), 'mpegts', { seconds: 600 });
+    let primary = publishPrimary();
+    const backup = serve.publish(serve.srtUrl(backupPort!, passphrase, 'srtv'), 'mpegts', { seconds: 600, outputOptions: ['-vf', 'hue=s=0'] });
+    publishers.push(backup);
+    await waitActive('primary', 'srtv');
+    await waitFor(async () => ((await view('srtv'))?.input?.inputs?.find((i: { role: string; healthy: boolean; kind: string }) => i.role === 'backup' && i.kind === 'srt')?.healthy ? true : undefined), {
+      timeoutMs: 30_000,
+      message: 'SRT backup healthy',
+    });
+    const watch = monitor(serve, 'srtv', { keepSegments: true });
+    await advances('srtv');
+    player = await startPlayer(browser, `${serve.live('srtv')}/master.m3u8`);
+    const warm = await player.waitFor((s) => s.currentTime > 1, 90_000);
+    expect(warm.currentTime, `player did not start: ${JSON.stringify(warm.fatalErrors)}`).toBeGreaterThan(1);
+
+    await primary.stop();
+    await waitActive('backup', 'srtv');
+    await advances('srtv');
+    primary = publishPrimary();
+    publishers.push(primary);
+    await waitActive('primary', 'srtv');
+    await advances('srtv');
+    const stats = await player.stats();
+    await watch.stop();
+
+    const final = await view('srtv');
+    expect(final.transcoder.runId).toBe(1);
+    expect(final.input.inputs.map((i: { kind: string }) => i.kind)).toEqual(['srt', 'srt']);
+    // Two switches at least (three when the backup's publisher got in first and played until the primary's failback).
+    const lines = serve.logs.entries().filter((l) => l.msg === 'input switched' && l.channel === 'srtv');
+    expect(final.input.switches, JSON.stringify(lines)).toBeGreaterThanOrEqual(2);
+    expect(watch.violations).toEqual([]);
+    expect(watch.texts.some((t) => t.includes('#EXT-X-ENDLIST') || t.includes('#EXT-X-DISCONTINUITY\n'))).toBe(false);
+    expect(stats.fatalErrors).toEqual([]);
+    // PROGRAM-DATE-TIME follows the clock: the edge is never ahead of it (a part is listed once it
+    // is complete; 300 ms for PDT's millisecond rounding and the reads' own timing).
+    expect(Math.max(...watch.pdtLeads), `${JSON.stringify(watch.pdtLeads.map(Math.round))} ${JSON.stringify(lines.map((l) => [l.time, l.from, l.to]))}`).toBeLessThan(300);
+
+    // The stored 360p segments around both switches: colour (primary) → grey (backup) → colour.
+    const dir = await mkdtemp(join(tmpdir(), 'livepipe-inputs-'));
+    try {
+      const file = join(dir, '360p.mp4');
+      await writeFile(file, Buffer.concat([...watch.segments.values()]));
+      const frames = await videoFrameStats(file);
+      const grey = (f: { saturation: number }) => f.saturation < 10;
+      const switches = frames.flatMap((f, i) => (i > 0 && grey(f) !== grey(frames[i - 1]!) ? [{ at: f.pts, to: grey(f) ? 'backup' : 'primary', key: f.key }] : []));
+      expect(switches.slice(-2).map((s) => s.to), JSON.stringify(switches)).toEqual(['backup', 'primary']);
+      // The failback waits for the encoder's forced keyframe: the first frame of the returning
+      // primary is a keyframe of the output (and so starts a segment). The switch after the loss is
+      // made at once (the publisher's disconnect is seen at once; waiting for the grid would
+      // lengthen the outage), on a keyframe only when the outage spans a grid time: not asserted.
+      expect(switches.at(-1)!.key, JSON.stringify(switches)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });

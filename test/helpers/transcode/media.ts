@@ -153,3 +153,35 @@ export async function packetPts(file: string): Promise<number[]> {
   const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', '0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
   return stdout.trim().split('\n').map(Number);
 }
+
+export interface VideoFrameStat {
+  /** Presentation time, seconds. */
+  pts: number;
+  /** The packet is a keyframe (ffprobe flag K). */
+  key: boolean;
+  /** Mean chroma saturation of the decoded picture (signalstats SATAVG): ~0 for a grey picture. */
+  saturation: number;
+}
+
+/**
+ * The video frames of `file` in presentation order: keyframe flag (from the packets) and mean
+ * saturation (decoded through lavfi `signalstats`), joined on the presentation time. Tells a colour
+ * source from a grey one (`hue=s=0`) frame by frame: where a switch between them lands.
+ */
+export async function videoFrameStats(file: string): Promise<VideoFrameStat[]> {
+  const packets = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], { maxBuffer: 64 * 1024 * 1024 });
+  const keys = new Map<string, boolean>();
+  for (const line of packets.stdout.trim().split('\n')) {
+    const [pts, flags] = line.split(',');
+    if (pts !== undefined && flags !== undefined) keys.set(Number(pts).toFixed(3), flags.includes('K'));
+  }
+  const escaped = file.replace(/([\\:',;[\]])/g, '\\$1');
+  const frames = await exec('ffprobe', ['-v', 'error', '-f', 'lavfi', '-i', `movie=${escaped},signalstats`, '-show_entries', 'frame=pts_time:frame_tags=lavfi.signalstats.SATAVG', '-of', 'csv=p=0'], { maxBuffer: 64 * 1024 * 1024 });
+  return frames.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','))
+    .filter((f) => f.length >= 2)
+    .map(([pts, saturation]) => ({ pts: Number(pts), key: keys.get(Number(pts).toFixed(3)) ?? false, saturation: Number(saturation) }))
+    .sort((a, b) => a.pts - b.pts);
+}

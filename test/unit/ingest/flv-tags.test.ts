@@ -7,6 +7,8 @@ import {
   isOnMetaData,
   metadataBodyForFile,
   muxFlvTag,
+  videoCompositionTime,
+  withVideoCompositionTime,
 } from '../../../src/ingest/flv-tags.js';
 
 describe('flvFileHeader', () => {
@@ -82,5 +84,33 @@ describe('metadata', () => {
     expect(metadataBodyForFile(onMetaData).equals(onMetaData)).toBe(true);
     expect(isOnMetaData(onMetaData)).toBe(true);
     expect(isOnMetaData(Buffer.from([0x02, 0x00, 0x03, 0x61, 0x62, 0x63]))).toBe(false);
+  });
+});
+
+describe('video CompositionTime', () => {
+  it.each([
+    ['AVC frame', [0x27, 1, 0x00, 0x00, 0x42, 9], 66],
+    ['AVC frame, negative', [0x27, 1, 0xff, 0xff, 0xdf, 9], -33],
+    ['AVC sequence header', [0x17, 0, 0, 0, 0, 9], 0],
+    ['Enhanced RTMP CodedFrames', [0x91, 0x68, 0x76, 0x63, 0x31, 0x00, 0x00, 0x21, 9], 33],
+    ['Enhanced RTMP CodedFramesX', [0x93, 0x68, 0x76, 0x63, 0x31, 9], 0],
+    ['VP6 (no field)', [0x24, 9, 9, 9], 0],
+  ])('%s', (_name, bytes, cts) => {
+    const body = Buffer.from(bytes);
+    expect(videoCompositionTime(body)).toBe(cts);
+  });
+
+  it('rewrites it in a copy, leaving other bytes and the original alone', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -0x800000, max: 0x7fffff }), (cts) => {
+        const body = Buffer.from([0x27, 1, 0, 0, 0x42, 7, 8]);
+        const copy = withVideoCompositionTime(body, cts);
+        expect(videoCompositionTime(copy)).toBe(cts);
+        expect([...copy.subarray(5)]).toEqual([7, 8]);
+        expect(videoCompositionTime(body)).toBe(66);
+      }),
+    );
+    const vp6 = Buffer.from([0x24, 9]);
+    expect(withVideoCompositionTime(vp6, 40)).toBe(vp6);
   });
 });

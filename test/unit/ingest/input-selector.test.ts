@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
 import { flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
 import { InputSelector, type InputSwitch, type SlateClip } from '../../../src/ingest/input-selector.js';
+import { firstFrameArrivedAt } from '../../../src/core/media-clock.js';
 
 /** AVC video tag bodies: [frame type|codec 7][AVCPacketType][CTS×3][marker byte naming the source]. */
 const avc = (key: boolean, marker: number) => Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0, marker]);
@@ -41,10 +42,11 @@ const slate: SlateClip = {
 
 describe('InputSelector', () => {
   /** A selector on a fake clock, primary and backup sending 25 fps with a keyframe every 10 frames. */
-  async function rig(options: { failback?: 'auto' | 'manual' } = {}) {
+  async function rig(options: { failback?: 'auto' | 'manual'; gopFrames?: number; keyframeIntervalMs?: number } = {}) {
     let now = 1_000_000;
     const switches: InputSwitch[] = [];
-    const selector = new InputSelector({ inputLossMs: 500, failbackMs: 2000, tickMs: 0, now: () => now, onSwitch: (e) => switches.push(e), ...options });
+    const { gopFrames = 10, ...selectorOptions } = options;
+    const selector = new InputSelector({ inputLossMs: 500, failbackMs: 2000, tickMs: 0, now: () => now, onSwitch: (e) => switches.push(e), ...selectorOptions });
     const primary = fakeInput();
     const backup = fakeInput();
     const base = { primary: 5000, backup: 90_000 };
@@ -56,7 +58,8 @@ describe('InputSelector', () => {
       input.tag({ type: FlvTagType.Video, timestamp: base[name], body: avcHeader(marker[name]) });
       input.tag({ type: FlvTagType.Audio, timestamp: base[name], body: aacHeader });
     }
-    const output = collect(selector.open());
+    const outputStream = selector.open();
+    const output = collect(outputStream);
     /** Advances the clock by one frame (40 ms); the named inputs send a frame and an audio frame. */
     const step = async (...sending: Array<'primary' | 'backup'>) => {
       now += 40;
@@ -64,7 +67,7 @@ describe('InputSelector', () => {
         const input = name === 'primary' ? primary : backup;
         const n = frame[name]++;
         const ts = base[name] + n * 40;
-        input.tag({ type: FlvTagType.Video, timestamp: ts, body: avc(n % 10 === 0, marker[name]) });
+        input.tag({ type: FlvTagType.Video, timestamp: ts, body: avc(n % gopFrames === 0, marker[name]) });
         input.tag({ type: FlvTagType.Audio, timestamp: ts, body: aac(marker[name]) });
       }
       await flush();
@@ -73,7 +76,13 @@ describe('InputSelector', () => {
     const steps = async (count: number, ...sending: Array<'primary' | 'backup'>) => {
       for (let i = 0; i < count; i++) await step(...sending);
     };
-    return { selector, switches, output, step, steps, primary, backup, advance: (ms: number) => (now += ms) };
+    /** Steps until `selected` is `target` (at most 10 s), then `after` more. */
+    const stepsUntil = async (target: string, after: number, ...sending: Array<'primary' | 'backup'>) => {
+      for (let i = 0; i < 250 && selector.selected !== target; i++) await step(...sending);
+      expect(selector.selected).toBe(target);
+      await steps(after, ...sending);
+    };
+    return { selector, switches, output, outputStream, step, steps, stepsUntil, primary, backup, advance: (ms: number) => (now += ms), now: () => now };
   }
 
   it('plays the primary, switches to the backup at a keyframe when the primary is lost, and fails back once it is healthy again', async () => {
@@ -116,6 +125,144 @@ describe('InputSelector', () => {
     const span = video.at(-1)!.timestamp - video[0]!.timestamp;
     expect(span).toBeGreaterThan(100 * 40 - 600);
     expect(span).toBeLessThan(100 * 40 + 600);
+  });
+
+  /**
+   * Fifty outages of the primary, each at a different point of both inputs' 2 s GOPs (so the
+   * backup's cached keyframe is often older than the outage), each followed by a failback. After
+   * every step the newest output frame may not be ahead of the wall clock by more than the packing
+   * of one GOP (50 frames × 1 ms) plus a frame; once an input has played for a second, the output
+   * may not lag the clock by more than a frame and its jitter either. Before the fix every switch
+   * to a stale keyframe moved the timeline ahead by the keyframe's age, adding up over switches.
+   */
+  it.each([
+    ['at once', undefined],
+    ['on a 1 s keyframe grid', 1000],
+  ])('keeps the output timeline on the wall clock over many switches (switching %s)', async (_name, keyframeIntervalMs) => {
+    const r = await rig({ gopFrames: 50, ...(keyframeIntervalMs !== undefined ? { keyframeIntervalMs } : {}) });
+    const leads: number[] = [];
+    const settledLags: number[] = [];
+    let lastSwitches = 0;
+    let settledSince = 0;
+    /** After every step; `delivering`: the selected input sent a frame in it. */
+    const observe = (delivering = true) => {
+      const wall = r.selector.wallOut();
+      if (wall === undefined) return;
+      const lead = r.selector.lastVideoTimestamp - wall;
+      leads.push(lead);
+      if (r.switches.length !== lastSwitches) {
+        lastSwitches = r.switches.length;
+        settledSince = r.now() + 1000;
+      } else if (delivering && r.now() >= settledSince && r.selector.status().pending === undefined) settledLags.push(-lead);
+    };
+    await r.step('primary', 'backup');
+    // The packager reads the run's PDT anchor: the wall-clock time of its first frame (this step's).
+    expect(firstFrameArrivedAt(r.outputStream)).toBe(r.now());
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let outage = 0; outage < 50; outage++) {
+      for (let i = 0, n = 20 + Math.floor(random() * 60); i < n; i++) {
+        await r.step('primary', 'backup');
+        observe();
+      }
+      // The primary is lost: the backup takes over (after 500 ms, then up to the next grid point).
+      for (let i = 0, n = 30 + Math.floor(random() * 40); i < n; i++) {
+        await r.step('backup');
+        observe(r.selector.selected === 'backup');
+      }
+      expect(r.selector.selected).toBe('backup');
+      // It returns: failback after 2 s of health (then up to the next grid point).
+      for (let i = 0; i < 90; i++) {
+        await r.step('primary', 'backup');
+        observe();
+      }
+      expect(r.selector.selected).toBe('primary');
+    }
+    expect(r.selector.status().switches).toBe(100);
+    expect(Math.max(...leads)).toBeLessThanOrEqual(50 + 40);
+    expect(settledLags.length).toBeGreaterThan(1000);
+    expect(Math.max(...settledLags)).toBeLessThanOrEqual(40);
+    // The timestamps only go forward.
+    const video = videoFrames(r.output);
+    for (let i = 1; i < video.length; i++) expect(video[i]!.timestamp).toBeGreaterThan(video[i - 1]!.timestamp);
+  });
+
+  it('takes a start-up burst (an SRT remux writing its probed seconds at once) as late, not as ahead of the clock', async () => {
+    let now = 2_000_000;
+    const selector = new InputSelector({ tickMs: 0, now: () => now });
+    const input = fakeInput();
+    selector.attach('primary', input.stream);
+    const stream = selector.open();
+    collect(stream);
+    input.tag({ type: FlvTagType.Video, timestamp: 0, body: avcHeader(0xaa) });
+    // 3 s of frames arrive at once, then one every 40 ms.
+    for (let n = 0; n < 75; n++) input.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n % 25 === 0, 0xaa) });
+    await flush();
+    for (let n = 75; n < 100; n++) {
+      now += 40;
+      input.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n % 25 === 0, 0xaa) });
+      await flush();
+      expect(selector.lastVideoTimestamp - selector.wallOut()!).toBeLessThanOrEqual(0);
+    }
+    // The first frame (timestamp 0) came 3 s before the burst's end: that is its place on the clock.
+    expect(firstFrameArrivedAt(stream)).toBe(2_000_000 - 74 * 40);
+  });
+
+  it('lands every switch on the forced-keyframe grid of the run, with the new input\'s keyframe first and nothing of the old input from there on', async () => {
+    // A 500 ms grid: every outage (inputLossMs 500) spans a grid time, so lost inputs land on it too.
+    const r = await rig({ gopFrames: 25, keyframeIntervalMs: 500 });
+    r.selector.setSlate(slate);
+    const marks = { 0xaa: 'primary', 0xbb: 'backup', 0xee: 'slate' } as Record<number, string>;
+    await r.steps(30, 'primary', 'backup');
+    await r.stepsUntil('backup', 7, 'backup'); // lost → backup
+    await r.stepsUntil('primary', 13, 'primary', 'backup'); // failback
+    await r.stepsUntil('slate', 3); // both lost → slate
+    await r.stepsUntil('backup', 11, 'backup'); // → backup
+    r.selector.force('slate');
+    await r.stepsUntil('slate', 17, 'backup');
+    r.selector.force('backup');
+    await r.stepsUntil('backup', 10, 'backup');
+    expect(r.switches.map((s) => s.to)).toEqual(['primary', 'backup', 'primary', 'slate', 'backup', 'slate', 'backup']);
+    const video = videoFrames(r.output);
+    // The run's start: its first frame (the output's first audio comes with or after it here).
+    const origin = video[0]!.timestamp;
+    for (const s of r.switches.slice(1)) {
+      expect((s.point! - origin) % 500).toBe(0);
+      // Never ahead of the clock at the switch (the clock's output position at the commit).
+      expect(s.point!).toBeLessThanOrEqual(r.selector.wallOut(s.at)!);
+      const at = video.findIndex((t) => t.timestamp + (t.body.readIntBE(2, 3) ?? 0) >= s.point!);
+      const first = video[at]!;
+      expect(first.timestamp).toBe(s.point);
+      expect(first.body[0]).toBe(0x17); // a keyframe…
+      expect(marks[first.body.at(-1)!]).toBe(s.to); // …of the new selection
+      // Every frame before the point belongs to the old selection, none after it.
+      expect(marks[video[at - 1]!.body.at(-1)!]).toBe(s.from);
+      const next = r.switches[r.switches.indexOf(s) + 1];
+      const upTo = next === undefined ? video.length : video.findIndex((t) => t.timestamp >= next.point!);
+      expect(video.slice(at, upTo).every((t) => marks[t.body.at(-1)!] === s.to)).toBe(true);
+    }
+  });
+
+  it('keeps the old input playing until the switch point of a failback, then switches there', async () => {
+    const r = await rig({ keyframeIntervalMs: 2000 });
+    await r.steps(20, 'primary', 'backup');
+    await r.stepsUntil('backup', 0, 'backup');
+    // The primary returns; once healthy for 2 s the failback is decided and waits for its grid
+    // point (at most 2 s more), the backup playing on.
+    let pendingSteps = 0;
+    for (let i = 0; i < 150 && r.selector.selected === 'backup'; i++) {
+      await r.step('primary', 'backup');
+      if (r.selector.status().pending === 'primary') pendingSteps += 1;
+    }
+    expect(r.selector.selected).toBe('primary');
+    const failback = r.switches.at(-1)!;
+    expect(failback.reason).toBe('failback');
+    const video = videoFrames(r.output);
+    const before = video.filter((t) => t.timestamp < failback.point!);
+    // The backup's frames run up to one frame before the switch point: no frozen gap.
+    expect(before.at(-1)!.body.at(-1)).toBe(0xbb);
+    expect(failback.point! - before.at(-1)!.timestamp).toBeLessThanOrEqual(40);
+    expect(pendingSteps).toBeLessThanOrEqual(50);
   });
 
   it('plays the slate, paced by the clock, when no input is healthy, and returns to an input that comes back', async () => {

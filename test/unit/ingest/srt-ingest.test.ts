@@ -55,6 +55,9 @@ describe('SRT listener settings', () => {
     [{ port: 9000, passphrase: 'x'.repeat(80) }, 1],
     [{ port: 9000, passphrase: 'long-enough-1', latencyMs: -1 }, 1],
     [{ port: 70000, passphrase: 'short', latencyMs: 1.5 }, 3],
+    [{ port: 9000, passphrase: 'long-enough-1', backupPort: 9001 }, 0],
+    [{ port: 9000, passphrase: 'long-enough-1', backupPort: 9000 }, 1],
+    [{ port: 9000, passphrase: 'long-enough-1', backupPort: 0 }, 1],
   ])('validates %j (%i problems)', (srt, problems) => {
     expect(validateSrtSettings('news', srt)).toHaveLength(problems);
   });
