@@ -3,6 +3,7 @@ import { errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { lastPosition, type MediaPlaylist } from '../hls/playlist-model.js';
+import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 
 /**
  * Playlist notifications: the writer of a channel (the `serve` node holding its lease) tells every
@@ -39,12 +40,27 @@ export interface PlaylistNotification {
   epoch?: number;
   /** When the writer published it, ms since the Unix epoch (its clock): the receiver's lag. */
   publishedAt: number;
+  /**
+   * The stored playlist's text itself (what the PUT just stored), when it is at most
+   * `MAX_CARRIED_PLAYLIST_BYTES`: an origin answers held requests from it without reading storage.
+   */
+  playlist?: string;
 }
+
+/**
+ * Largest playlist text a notification carries (64 KiB). A live LL-HLS media playlist is a few KB
+ * (parts are listed for the last 3 target durations only); a long DVR window can exceed this, and
+ * its notification then carries the position only, as before (the origin reads storage).
+ */
+export const MAX_CARRIED_PLAYLIST_BYTES = 64 * 1024;
 
 /** Why a message was not taken (counted by the subscriber, never thrown). */
 export type MalformedReason = 'not-json' | 'not-an-object' | 'bad-field';
 
-/** The wire form: short keys, one line of JSON (~90 bytes), `v` for the format's version. */
+/**
+ * The wire form: short keys, one line of JSON (~90 bytes, plus the playlist text in `b` when
+ * carried), `v` for the format's version. `b` is optional: a subscriber of an older release ignores it.
+ */
 export function encodePlaylistNotification(n: PlaylistNotification): string {
   return JSON.stringify({
     v: 1,
@@ -55,6 +71,7 @@ export function encodePlaylistNotification(n: PlaylistNotification): string {
     ...(n.ended ? { x: 1 } : {}),
     ...(n.epoch !== undefined ? { e: n.epoch } : {}),
     t: n.publishedAt,
+    ...(n.playlist !== undefined ? { b: n.playlist } : {}),
   });
 }
 
@@ -85,7 +102,8 @@ export function decodePlaylistNotification(text: string): { notification: Playli
     (o.e !== undefined && !(Number.isSafeInteger(o.e) && (o.e as number) >= 0)) ||
     typeof o.t !== 'number' ||
     !Number.isFinite(o.t) ||
-    o.t < 0
+    o.t < 0 ||
+    (o.b !== undefined && (typeof o.b !== 'string' || Buffer.byteLength(o.b) > MAX_CARRIED_PLAYLIST_BYTES))
   ) {
     return { malformed: 'bad-field' };
   }
@@ -98,6 +116,7 @@ export function decodePlaylistNotification(text: string): { notification: Playli
       ended: o.x === 1,
       ...(o.e !== undefined ? { epoch: o.e as number } : {}),
       publishedAt: o.t,
+      ...(o.b !== undefined ? { playlist: o.b as string } : {}),
     },
   };
 }
@@ -153,7 +172,7 @@ export interface PlaylistNotificationPublisherOptions {
 }
 
 /**
- * The writer's side: one PUBLISH per stored media playlist version. Never awaited by the packager and
+ * The writer's side: one PUBLISH per stored media playlist version, carrying the stored text. Never awaited by the packager and
  * never queued: while Redis is unreachable notifications are dropped (and counted), and origins poll.
  * A version is published once: `putLatest` resolves an older version's waiters when a newer one is
  * stored, so the same or an older position can come again and is skipped.
@@ -196,7 +215,10 @@ export class PlaylistNotificationPublisher {
       return;
     }
     const epoch = this.options.epochOf?.(channel);
-    const text = encodePlaylistNotification({ channel, rendition, msn, part, ended, ...(epoch !== undefined ? { epoch } : {}), publishedAt: this.now() });
+    // The text storage now holds (the packager stored this model's serialization): origins answer from it at once.
+    const playlist = serializeMediaPlaylist(model);
+    const carried = Buffer.byteLength(playlist) <= MAX_CARRIED_PLAYLIST_BYTES ? { playlist } : {};
+    const text = encodePlaylistNotification({ channel, rendition, msn, part, ended, ...(epoch !== undefined ? { epoch } : {}), publishedAt: this.now(), ...carried });
     this.client.publish(PLAYLIST_NOTIFICATIONS_CHANNEL, text).then(
       () => this.options.metrics?.countPlaylistNotificationPublished(true),
       (err: unknown) => {

@@ -93,6 +93,9 @@ describe('playlist notifications over a real Redis', () => {
     const released = await response;
     expect(released.status).toBe(200);
     expect(released.body.toString()).toContain(uri);
+    // Answered from the text the notification carried: storage was not read at all.
+    expect(storage.getsOf(KEY)).toBe(gets);
+    expect(source.carried).toBe(1);
     model = next;
     const parsed = await scrape();
     expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_published_total', { outcome: 'sent' })).toBe(1);
