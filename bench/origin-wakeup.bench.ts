@@ -99,8 +99,10 @@ export async function run(): Promise<Record<string, unknown>> {
 
     let model: MediaPlaylist = liveModel({ partTarget: PART_TARGET, targetDuration: 1 });
     const storePlaylist = async (m: MediaPlaylist) => {
-      await storage.put(KEY, Buffer.from(serializeMediaPlaylist(m)), { contentType: 'application/vnd.apple.mpegurl' });
-      publisher.playlistStored(CHANNEL, 'v0', m);
+      const text = serializeMediaPlaylist(m);
+      await storage.put(KEY, Buffer.from(text), { contentType: 'application/vnd.apple.mpegurl' });
+      // As the packager does: the stored text goes with the notification (origins need not read storage).
+      publisher.playlistStored(CHANNEL, 'v0', m, { text, ...lastPosition(m), ended: m.endList });
     };
     embeddedSource.publish(CHANNEL, 'v0', model);
     await storePlaylist(model);

@@ -3,7 +3,6 @@ import { errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { lastPosition, type MediaPlaylist } from '../hls/playlist-model.js';
-import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
 
 /**
  * Playlist notifications: the writer of a channel (the `serve` node holding its lease) tells every
@@ -201,11 +200,15 @@ export class PlaylistNotificationPublisher {
     this.client.connect().catch((err: unknown) => this.onFailure(err));
   }
 
-  /** The `PlaylistStoredSink` of the packagers: `model` is the version now in storage. */
-  playlistStored(channel: string, rendition: string, model: MediaPlaylist): void {
+  /**
+   * The `PlaylistStoredSink` of the packagers: `model` is the version now in storage; `stored`, when
+   * given, is that version's text and position as written (the model object may have grown since:
+   * the carried text must be exactly what storage holds, never a part it does not have yet).
+   */
+  playlistStored(channel: string, rendition: string, model: MediaPlaylist, stored?: { text: string; msn: number; part: number; ended: boolean }): void {
     if (this.closed) return;
-    const { msn, part } = lastPosition(model);
-    const ended = model.endList;
+    const { msn, part } = stored ?? lastPosition(model);
+    const ended = stored?.ended ?? model.endList;
     const key = `${channel}/${rendition}`;
     const last = this.lastSent.get(key);
     if (last !== undefined && last.ended === ended && (msn < last.msn || (msn === last.msn && part <= last.part))) return;
@@ -215,9 +218,9 @@ export class PlaylistNotificationPublisher {
       return;
     }
     const epoch = this.options.epochOf?.(channel);
-    // The text storage now holds (the packager stored this model's serialization): origins answer from it at once.
-    const playlist = serializeMediaPlaylist(model);
-    const carried = Buffer.byteLength(playlist) <= MAX_CARRIED_PLAYLIST_BYTES ? { playlist } : {};
+    // The text storage now holds: origins answer from it at once. Without it, only the position goes.
+    const playlist = stored?.text;
+    const carried = playlist !== undefined && Buffer.byteLength(playlist) <= MAX_CARRIED_PLAYLIST_BYTES ? { playlist } : {};
     const text = encodePlaylistNotification({ channel, rendition, msn, part, ended, ...(epoch !== undefined ? { epoch } : {}), publishedAt: this.now(), ...carried });
     this.client.publish(PLAYLIST_NOTIFICATIONS_CHANNEL, text).then(
       () => this.options.metrics?.countPlaylistNotificationPublished(true),
