@@ -102,6 +102,7 @@ export async function startClusterStage(options: ClusterStageOptions = {}): Prom
   const nodes: Array<ServeCli | undefined> = Array.from({ length: count }, () => undefined);
   const nodeIds = Array.from({ length: count }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
   const publishers: Array<Publisher | undefined> = Array.from({ length: count }, () => undefined);
+  const earlierLogs = Array.from({ length: count }, () => '');
   let origin: CliProcess | undefined;
   let stopFollowing: (() => Promise<void>) | undefined;
   /** URIs already found in storage (checked once), and those storage did not have when first checked. */
@@ -149,6 +150,8 @@ export async function startClusterStage(options: ClusterStageOptions = {}): Prom
     async startNode(i) {
       const existing = nodes[i];
       if (existing !== undefined) {
+        // Keep the log of the run that ended (a kill) for LIVEPIPE_TEST_LOG_DIR.
+        earlierLogs[i] += existing.cli.stdout() + existing.cli.stderr();
         await existing.restart();
         return existing;
       }
@@ -257,7 +260,7 @@ export async function startClusterStage(options: ClusterStageOptions = {}): Prom
       for (const [i, n] of nodes.entries()) {
         if (n === undefined) continue;
         if (process.env.LIVEPIPE_TEST_LOG_DIR !== undefined) {
-          await writeFile(`${process.env.LIVEPIPE_TEST_LOG_DIR}/${nodeIds[i]}.log`, n.cli.stdout() + n.cli.stderr()).catch(() => undefined);
+          await writeFile(`${process.env.LIVEPIPE_TEST_LOG_DIR}/${nodeIds[i]}.log`, earlierLogs[i] + n.cli.stdout() + n.cli.stderr()).catch(() => undefined);
         }
         n.cli.child.kill('SIGCONT');
         await n.close();

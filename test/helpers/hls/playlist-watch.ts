@@ -27,6 +27,10 @@ export class PlaylistWatch {
   private readonly named = new Set<string>();
   polls = 0;
   latestText = '';
+  /** The first version that broke a rule, and the version seen before it (to show what went wrong). */
+  firstViolationText: string | undefined;
+  textBeforeFirstViolation: string | undefined;
+  private previousText = '';
   private readonly history = new PlaylistHistoryChecker();
 
   /** `renditions`: every rendition of the channel (for the rendition-report rules). */
@@ -38,13 +42,19 @@ export class PlaylistWatch {
   /** The LL-HLS rules (test/helpers/hls/llhls-rules.ts) on every new version of the playlist. */
   observeText(text: string): void {
     if (text === this.latestText) return;
+    this.previousText = this.latestText;
     this.latestText = text;
+    const known = this.violations.length;
     const others = this.renditions.filter((r) => r !== this.rendition);
     for (const v of [...checkMediaPlaylist(text, { otherRenditions: others }), ...this.history.check(text)]) {
       if (!this.violations.includes(v) && this.violations.length < 20) this.violations.push(v);
     }
     this.noteObjects(text);
     this.observe(playlistFacts(text));
+    if (this.violations.length > known && this.firstViolationText === undefined) {
+      this.firstViolationText = text;
+      this.textBeforeFirstViolation = this.previousText;
+    }
   }
 
   /** Records the object URIs `text` names, and the first part seen under each init segment. */
