@@ -56,14 +56,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const browser = await launchBrowser();
   const rounds: Round[] = [];
   try {
-    await Promise.all([stage.startNode(0), stage.startNode(1)]);
-    stage.publishTo(0);
-    await stage.waitState(0, 'live', 90_000);
-    stage.publishTo(1);
-    await stage.waitState(1, 'standby');
-    await stage.startOrigin();
-    await stage.waitSegments(2);
-    const player = await startPlayer(browser, `${stage.originBase}/live/${stage.channel}/master.m3u8`);
+    const player = await startPlayer(browser, await stage.startRedundant());
     await player.waitFor((s) => s.currentTime >= 3, 90_000);
 
     for (let k = 0; k < KILLS; k++) {

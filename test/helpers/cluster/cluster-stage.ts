@@ -71,6 +71,12 @@ export interface ClusterStage {
   leader(): Promise<number | undefined>;
   /** Starts the standalone origin (`--redis`) and follows every rendition's playlist there. */
   startOrigin(): Promise<string>;
+  /**
+   * Redundant contribution on two nodes: both started, node 0 live with its publisher, node 1 a
+   * standby with its own, the origin started and two segments of every rendition there (hls.js
+   * refuses a playlist without a complete segment: levelEmptyError). Returns the master playlist URL.
+   */
+  startRedundant(): Promise<string>;
   originBase: string;
   watches: PlaylistWatch[];
   /** Waits until every rendition at the origin lists at least `segments` complete segments. */
@@ -214,6 +220,17 @@ export async function startClusterStage(options: ClusterStageOptions = {}): Prom
       );
       checker = setInterval(() => void checkNamedObjects(), 250);
       return stage.originBase;
+    },
+
+    async startRedundant() {
+      await Promise.all([stage.startNode(0), stage.startNode(1)]);
+      stage.publishTo(0);
+      await stage.waitState(0, 'live', 90_000);
+      stage.publishTo(1);
+      await stage.waitState(1, 'standby');
+      await stage.startOrigin();
+      await stage.waitSegments(2);
+      return `${stage.originBase}/live/${channel}/master.m3u8`;
     },
 
     async waitSegments(segments, timeoutMs = 90_000) {
