@@ -5,8 +5,8 @@
  *  - `embedded`: the origin of `serve` (EmbeddedSource), in the writer's process (this one): the
  *    packager hands it the new model in-process;
  *  - `standaloneNotified`: a real `livepipe origin --redis` process (dist/: build first): the writer
- *    stores the playlist, publishes on Redis pub/sub (a real redis-server), the origin reads that
- *    playlist from storage and releases;
+ *    stores the playlist, publishes on Redis pub/sub (a real redis-server) with the stored text, and
+ *    the origin releases from that text (no storage read);
  *  - `standalonePolling`: a real `livepipe origin` process without Redis: polls storage every PART-TARGET/4.
  *
  * Each round the writer does what the packager does for one part: the part's media is put to storage
@@ -37,8 +37,9 @@ import { runIfMain } from './run-if-main.js';
 /** 0.2 s parts (PART-TARGET/4 = 50 ms polls, the watch's lower bound), 4 per 0.8 s segment. */
 const PART_TARGET = 0.2;
 const PART_MS = 200;
-const PARTS_PER_RUN = 100;
-const RUNS = 3;
+/** LIVEPIPE_WAKEUP_PARTS / LIVEPIPE_WAKEUP_RUNS: a short form (e.g. 30 × 1) to see the direction only. */
+const PARTS_PER_RUN = Number(process.env.LIVEPIPE_WAKEUP_PARTS ?? 100);
+const RUNS = Number(process.env.LIVEPIPE_WAKEUP_RUNS ?? 3);
 const WARMUP_PARTS = 10;
 const HELD = 5;
 const PART_BYTES = 48 * 1024;
@@ -99,8 +100,10 @@ export async function run(): Promise<Record<string, unknown>> {
 
     let model: MediaPlaylist = liveModel({ partTarget: PART_TARGET, targetDuration: 1 });
     const storePlaylist = async (m: MediaPlaylist) => {
-      await storage.put(KEY, Buffer.from(serializeMediaPlaylist(m)), { contentType: 'application/vnd.apple.mpegurl' });
-      publisher.playlistStored(CHANNEL, 'v0', m);
+      const text = serializeMediaPlaylist(m);
+      await storage.put(KEY, Buffer.from(text), { contentType: 'application/vnd.apple.mpegurl' });
+      // As the packager does: the stored text goes with the notification (origins need not read storage).
+      publisher.playlistStored(CHANNEL, 'v0', m, { text, ...lastPosition(m), ended: m.endList });
     };
     embeddedSource.publish(CHANNEL, 'v0', model);
     await storePlaylist(model);

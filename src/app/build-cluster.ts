@@ -10,6 +10,7 @@ import type { ClusterConfig } from '../config/service-config.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
+import type { ReadinessCheck } from '../api/readiness.js';
 import type { ChannelLeadershipPort } from '../channels/channel.js';
 import { component, type Component } from './component.js';
 
@@ -33,6 +34,12 @@ export interface BuiltCluster {
   leadership: ChannelLeadershipPort;
   /** The write gate of one channel over the shared storage. */
   fencedStorage(storage: ObjectStorage, channel: string): ObjectStorage;
+  /**
+   * `/readyz`'s `cluster-redis` check: Redis answers a PING within the command timeout. Not merely
+   * degrading: a node that cannot reach Redis can take no lease, so it writes no channel — the load
+   * balancer should send publishers to a node that can (docs/cluster.md, "Readiness").
+   */
+  readiness: ReadinessCheck;
   /** `cluster`: connects before the registry loads, closes after the channels released their leases. */
   component: Component;
 }
@@ -53,6 +60,14 @@ export function buildCluster(settings: ClusterSettings): BuiltCluster {
     registryStore: new RedisRegistryStore({ redis, logger }),
     leadership: { claim: (channel, onChange) => leases.claim(channel, onChange), leaseTtlMs: config.lease.ttlMs },
     fencedStorage: (storage, channel) => new FencedStorage(storage, () => leases.fence(channel)),
+    readiness: {
+      name: 'cluster-redis',
+      check: async () => {
+        // Commands are not queued while disconnected: a PING then fails at once, with ioredis's reason.
+        if (redis.state !== 'ready') throw new Error(`redis ${redis.state}: this node can take no writer lease`);
+        await redis.client.ping();
+      },
+    },
     component: component('cluster', {
       start: async () => {
         const connected = await redis.connect();

@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
 import type { IngestServer } from '../ingest/ingest-server.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { ChannelPackager, type PackagerMetricsPort } from '../package/channel-packager.js';
+import { ChannelPackager, type PackagerMetricsPort, type StoredPlaylistVersion } from '../package/channel-packager.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import type { PendingObjects } from '../storage/pending-objects.js';
 import { UploadQueue } from '../storage/upload-queue.js';
@@ -57,7 +57,7 @@ export interface PlaylistSink {
  * `PlaylistNotificationPublisher`, which tells standalone origins to read it).
  */
 export interface PlaylistStoredSink {
-  playlistStored(channel: string, rendition: string, model: MediaPlaylist): void;
+  playlistStored(channel: string, rendition: string, model: MediaPlaylist, stored?: StoredPlaylistVersion): void;
 }
 
 /** channels → ingest: the channel manager's view of the ingest server. */
@@ -139,7 +139,9 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
     ...(metrics !== undefined ? { metrics } : {}),
     ...(dvrWindowSeconds !== undefined ? { dvrWindowSeconds } : {}),
     ...(playlists !== undefined ? { onPlaylist: (ch: string, rendition: string, model: MediaPlaylist) => playlists.publish(ch, rendition, model) } : {}),
-    ...(stored !== undefined ? { onPlaylistStored: (ch: string, rendition: string, model: MediaPlaylist) => stored.playlistStored(ch, rendition, model) } : {}),
+    ...(stored !== undefined
+      ? { onPlaylistStored: (ch: string, rendition: string, model: MediaPlaylist, version: StoredPlaylistVersion) => stored.playlistStored(ch, rendition, model, version) }
+      : {}),
   });
   return {
     packager,

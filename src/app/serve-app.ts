@@ -126,6 +126,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
         { name: 'origin', isListening: () => origin.server.isListening() },
         { name: 'rtmp', isListening: () => channels.ingest.rtmp !== undefined && channels.ingest.rtmp.port > 0 },
       ]),
+      ...(cluster !== undefined ? [cluster.readiness] : []),
     ],
     logger,
   });

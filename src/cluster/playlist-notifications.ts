@@ -41,12 +41,27 @@ export interface PlaylistNotification {
   epoch?: number;
   /** When the writer published it, ms since the Unix epoch (its clock): the receiver's lag. */
   publishedAt: number;
+  /**
+   * The stored playlist's text itself (what the PUT just stored), when it is at most
+   * `MAX_CARRIED_PLAYLIST_BYTES`: an origin answers held requests from it without reading storage.
+   */
+  playlist?: string;
 }
+
+/**
+ * Largest playlist text a notification carries (64 KiB). A live LL-HLS media playlist is a few KB
+ * (parts are listed for the last 3 target durations only); a long DVR window can exceed this, and
+ * its notification then carries the position only, as before (the origin reads storage).
+ */
+export const MAX_CARRIED_PLAYLIST_BYTES = 64 * 1024;
 
 /** Why a message was not taken (counted by the subscriber, never thrown). */
 export type MalformedReason = 'not-json' | 'not-an-object' | 'bad-field';
 
-/** The wire form: short keys, one line of JSON (~90 bytes), `v` for the format's version. */
+/**
+ * The wire form: short keys, one line of JSON (~90 bytes, plus the playlist text in `b` when
+ * carried), `v` for the format's version. `b` is optional: a subscriber of an older release ignores it.
+ */
 export function encodePlaylistNotification(n: PlaylistNotification): string {
   return JSON.stringify({
     v: 1,
@@ -57,6 +72,7 @@ export function encodePlaylistNotification(n: PlaylistNotification): string {
     ...(n.ended ? { x: 1 } : {}),
     ...(n.epoch !== undefined ? { e: n.epoch } : {}),
     t: n.publishedAt,
+    ...(n.playlist !== undefined ? { b: n.playlist } : {}),
   });
 }
 
@@ -87,7 +103,8 @@ export function decodePlaylistNotification(text: string): { notification: Playli
     (o.e !== undefined && !(Number.isSafeInteger(o.e) && (o.e as number) >= 0)) ||
     typeof o.t !== 'number' ||
     !Number.isFinite(o.t) ||
-    o.t < 0
+    o.t < 0 ||
+    (o.b !== undefined && (typeof o.b !== 'string' || Buffer.byteLength(o.b) > MAX_CARRIED_PLAYLIST_BYTES))
   ) {
     return { malformed: 'bad-field' };
   }
@@ -100,6 +117,7 @@ export function decodePlaylistNotification(text: string): { notification: Playli
       ended: o.x === 1,
       ...(o.e !== undefined ? { epoch: o.e as number } : {}),
       publishedAt: o.t,
+      ...(o.b !== undefined ? { playlist: o.b as string } : {}),
     },
   };
 }
@@ -117,7 +135,7 @@ export interface PlaylistNotificationPublisherOptions {
 }
 
 /**
- * The writer's side: one PUBLISH per stored media playlist version. Never awaited by the packager and
+ * The writer's side: one PUBLISH per stored media playlist version, carrying the stored text. Never awaited by the packager and
  * never queued: while Redis is unreachable notifications are dropped (and counted), and origins poll.
  * A version is published once: `putLatest` resolves an older version's waiters when a newer one is
  * stored, so the same or an older position can come again and is skipped.
@@ -146,11 +164,15 @@ export class PlaylistNotificationPublisher {
     this.client.connect().catch((err: unknown) => this.onFailure(err));
   }
 
-  /** The `PlaylistStoredSink` of the packagers: `model` is the version now in storage. */
-  playlistStored(channel: string, rendition: string, model: MediaPlaylist): void {
+  /**
+   * The `PlaylistStoredSink` of the packagers: `model` is the version now in storage; `stored`, when
+   * given, is that version's text and position as written (the model object may have grown since:
+   * the carried text must be exactly what storage holds, never a part it does not have yet).
+   */
+  playlistStored(channel: string, rendition: string, model: MediaPlaylist, stored?: { text: string; msn: number; part: number; ended: boolean }): void {
     if (this.closed) return;
-    const { msn, part } = lastPosition(model);
-    const ended = model.endList;
+    const { msn, part } = stored ?? lastPosition(model);
+    const ended = stored?.ended ?? model.endList;
     const key = `${channel}/${rendition}`;
     const last = this.lastSent.get(key);
     if (last !== undefined && last.ended === ended && (msn < last.msn || (msn === last.msn && part <= last.part))) return;
@@ -160,7 +182,10 @@ export class PlaylistNotificationPublisher {
       return;
     }
     const epoch = this.options.epochOf?.(channel);
-    const text = encodePlaylistNotification({ channel, rendition, msn, part, ended, ...(epoch !== undefined ? { epoch } : {}), publishedAt: this.now() });
+    // The text storage now holds: origins answer from it at once. Without it, only the position goes.
+    const playlist = stored?.text;
+    const carried = playlist !== undefined && Buffer.byteLength(playlist) <= MAX_CARRIED_PLAYLIST_BYTES ? { playlist } : {};
+    const text = encodePlaylistNotification({ channel, rendition, msn, part, ended, ...(epoch !== undefined ? { epoch } : {}), publishedAt: this.now(), ...carried });
     this.client.publish(PLAYLIST_NOTIFICATIONS_CHANNEL, text).then(
       () => this.options.metrics?.countPlaylistNotificationPublished(true),
       (err: unknown) => {

@@ -34,6 +34,8 @@ import {
  * (`playlistStored`) and the timers only re-read each watched playlist every `notifiedRereadIntervalMs`
  * (default 5000), a safety net should a notification be lost. Entering notified mode reads every
  * watched playlist once (what changed while unsubscribed); leaving it resumes PART-TARGET/4 polling.
+ * A notification that carries the stored text (`PlaylistNotification.playlist`) needs no read at all:
+ * its text becomes the snapshot and held requests are released at once.
  */
 export interface StorageWatchSourceOptions {
   storage: Pick<ObjectStorage, 'get'>;
@@ -63,6 +65,8 @@ interface WatchEntry {
   inflight: Promise<void> | undefined;
   /** A notification came while a read was in flight (which may have missed it): read again after it. */
   rereadAfterInflight: boolean;
+  /** When the snapshot last came from a notification's carried text (0: never). */
+  carriedAt: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -86,6 +90,8 @@ export class StorageWatchSource implements OriginSource {
   fetches = 0;
   /** Storage GETs a notification caused (observability and tests). */
   notifiedFetches = 0;
+  /** Snapshots taken from the text a notification carried, with no storage read (observability and tests). */
+  carried = 0;
 
   constructor(options: StorageWatchSourceOptions) {
     this.storage = options.storage;
@@ -154,11 +160,12 @@ export class StorageWatchSource implements OriginSource {
   }
 
   /**
-   * The writer stored `live/{channel}/{rendition}/playlist.m3u8` at (msn, part): read it now, if
-   * anyone watches it and the snapshot held is not that version already. Unwatched playlists are
-   * not read (the next request reads them).
+   * The writer stored `live/{channel}/{rendition}/playlist.m3u8` at (msn, part): if anyone watches it
+   * and the snapshot held is not that version already, take the stored text the notification carries
+   * (`playlist`: no storage read, held requests released at once), or read it now. Unwatched
+   * playlists are not read (the next request reads them).
    */
-  playlistStored(channel: string, rendition: string, position: { msn: number; part: number; ended: boolean }): void {
+  playlistStored(channel: string, rendition: string, position: { msn: number; part: number; ended: boolean; playlist?: string }): void {
     if (this.closed || !this.started) return;
     const entry = this.entries.get(playlistKey(channel, `${rendition}/playlist.m3u8`));
     if (entry === undefined) return;
@@ -167,8 +174,35 @@ export class StorageWatchSource implements OriginSource {
       const held = lastPosition(model);
       if (held.msn === position.msn && held.part === position.part) return;
     }
+    if (position.playlist !== undefined && this.takeCarried(entry, position.playlist, position)) return;
     this.notifiedFetches += 1;
     this.readNow(entry);
+  }
+
+  /**
+   * A notification's copy of the stored playlist becomes the snapshot, unless it does not parse, is
+   * not at the position announced, or is behind the snapshot held (an out-of-order message): then
+   * storage is read instead. A read in flight, started before, cannot replace it (see `fetch`).
+   */
+  private takeCarried(entry: WatchEntry, text: string, position: { msn: number; part: number; ended: boolean }): boolean {
+    let model;
+    try {
+      model = this.parse(text);
+    } catch {
+      return false;
+    }
+    const carried = lastPosition(model);
+    if (carried.msn !== position.msn || carried.part !== position.part || model.endList !== position.ended) return false;
+    const held = entry.snapshot !== undefined ? lastPosition(entry.snapshot.model) : undefined;
+    if (held !== undefined && (carried.msn < held.msn || (carried.msn === held.msn && carried.part < held.part))) return false;
+    entry.snapshot = { model, version: this.nextVersion++ };
+    // The storage object's ETag is unknown: the next safety re-read is a full GET.
+    entry.etag = undefined;
+    entry.carriedAt = this.now();
+    entry.fetchedAt = entry.carriedAt;
+    this.carried += 1;
+    this.notify(entry);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -201,6 +235,7 @@ export class StorageWatchSource implements OriginSource {
         listeners: new Set(),
         inflight: undefined,
         rereadAfterInflight: false,
+        carriedAt: 0,
         timer: undefined,
       };
       this.entries.set(key, entry);
@@ -261,6 +296,7 @@ export class StorageWatchSource implements OriginSource {
 
   private async fetch(entry: WatchEntry): Promise<void> {
     this.fetches++;
+    const startedAt = this.now();
     let result;
     try {
       result = await this.storage.get(entry.key, entry.etag ? { ifNoneMatch: entry.etag } : undefined);
@@ -272,6 +308,9 @@ export class StorageWatchSource implements OriginSource {
     if (entry.failing) this.logger.info({ key: entry.key }, 'playlist readable again');
     entry.failing = false;
     if (this.closed) return;
+    // A notification's copy arrived while this read was on its way: it is at least as new as what
+    // the read saw (the writer notifies after storing), so the read's answer is dropped.
+    if (entry.carriedAt >= startedAt && entry.carriedAt > 0) return;
     if (result === undefined) {
       entry.etag = undefined;
       if (entry.snapshot !== undefined) {

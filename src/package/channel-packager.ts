@@ -19,6 +19,14 @@ import { RunAlignment } from './run-alignment.js';
 import { targetDurationFor } from './segment-cutter.js';
 
 /** What the packager reports to the metrics registry (a narrow view of `Metrics`). */
+/** One media playlist version as written to storage (see `ChannelPackagerOptions.onPlaylistStored`). */
+export interface StoredPlaylistVersion {
+  text: string;
+  msn: number;
+  part: number;
+  ended: boolean;
+}
+
 export interface PackagerMetricsPort {
   countPart(channel: string, rendition: string): void;
   countSegment(channel: string, rendition: string): void;
@@ -43,8 +51,10 @@ export interface ChannelPackagerOptions {
   /**
    * Called once a media playlist version is in storage (or a newer one is: the same or an older
    * model can come again), with the model stored: cluster mode notifies standalone origins with it.
+   * `stored` is that version as it was written — its text and last position, taken at the PUT: the
+   * model object itself keeps growing while the PUT is under way (it is the live timeline's).
    */
-  onPlaylistStored?: (channel: string, rendition: string, model: MediaPlaylist) => void;
+  onPlaylistStored?: (channel: string, rendition: string, model: MediaPlaylist, stored: StoredPlaylistVersion) => void;
   clock?: () => number;
   /** How often due deletions run, ms (default 1000). */
   deletionIntervalMs?: number;
@@ -471,9 +481,10 @@ export class ChannelPackager {
       this.logger.warn({ rendition: name, err: errorMessage(err) }, 'restored playlist could not be ended');
       return;
     }
+    const version = storedVersion(ended);
     this.options.uploads
-      .putLatest(`live/${this.channel}/${name}/playlist.m3u8`, Buffer.from(serializeMediaPlaylist(ended)), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
-      .then(() => this.options.onPlaylistStored?.(this.channel, name, ended))
+      .putLatest(`live/${this.channel}/${name}/playlist.m3u8`, Buffer.from(version.text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+      .then(() => this.options.onPlaylistStored?.(this.channel, name, ended, version))
       .catch((err) => this.logger.warn({ rendition: name, err: errorMessage(err) }, 'ended playlist not stored'));
     this.options.onPlaylist?.(this.channel, name, ended);
     this.logger.info({ rendition: name, lastMsn: lastPosition(ended).msn }, 'restored playlist ended (its publisher did not come back)');
@@ -577,11 +588,11 @@ export class ChannelPackager {
     const storedModel = rendition.storedPlaylist();
     const lastStoredSegment = storedModel.segments.at(-1);
     if (storedModel === model || lastStoredSegment === undefined || lastStoredSegment.parts.length > 0) {
-      const text = serializeMediaPlaylist(storedModel);
+      const version = storedVersion(storedModel);
       const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
       const stored = this.options.uploads
-        .putLatest(key, Buffer.from(text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
-        .then(() => this.options.onPlaylistStored?.(this.channel, rendition.name, storedModel))
+        .putLatest(key, Buffer.from(version.text), { contentType: PLAYLIST_TYPE, cacheControl: PLAYLIST_CACHE })
+        .then(() => this.options.onPlaylistStored?.(this.channel, rendition.name, storedModel, version))
         .catch((err) => this.logger.warn({ rendition: rendition.name, err: errorMessage(err) }, 'playlist not stored yet'));
       if (this.masterWritten === undefined) this.playlistsStored.set(rendition.name, stored);
     }
@@ -685,4 +696,10 @@ export function renditionsOfMultivariant(text: string): string[] {
     if (uri !== undefined && isValidId(uri)) names.add(uri);
   }
   return [...names];
+}
+
+/** The text and position of a playlist version now, before its model grows further. */
+function storedVersion(model: MediaPlaylist): StoredPlaylistVersion {
+  const { msn, part } = lastPosition(model);
+  return { text: serializeMediaPlaylist(model), msn, part, ended: model.endList };
 }

@@ -17,8 +17,20 @@ export class PlaylistWatch {
   readonly discontinuityAt = new Set<number>();
   /** msn → init segment named by its EXT-X-MAP. */
   readonly mapOf = new Map<number, string>();
+  /**
+   * Init segment (EXT-X-MAP URI) → when (`performance.now()`) a part under it was first seen: a new
+   * run's (a takeover's) first part listed.
+   */
+  readonly firstPartAt = new Map<string, number>();
+  /** Every object URI (map, part, segment) the playlist named, in the order first seen. */
+  readonly namedUris: string[] = [];
+  private readonly named = new Set<string>();
   polls = 0;
   latestText = '';
+  /** The first version that broke a rule, and the version seen before it (to show what went wrong). */
+  firstViolationText: string | undefined;
+  textBeforeFirstViolation: string | undefined;
+  private previousText = '';
   private readonly history = new PlaylistHistoryChecker();
 
   /** `renditions`: every rendition of the channel (for the rendition-report rules). */
@@ -30,12 +42,46 @@ export class PlaylistWatch {
   /** The LL-HLS rules (test/helpers/hls/llhls-rules.ts) on every new version of the playlist. */
   observeText(text: string): void {
     if (text === this.latestText) return;
+    this.previousText = this.latestText;
     this.latestText = text;
+    const known = this.violations.length;
     const others = this.renditions.filter((r) => r !== this.rendition);
     for (const v of [...checkMediaPlaylist(text, { otherRenditions: others }), ...this.history.check(text)]) {
       if (!this.violations.includes(v) && this.violations.length < 20) this.violations.push(v);
     }
+    this.noteObjects(text);
     this.observe(playlistFacts(text));
+    if (this.violations.length > known && this.firstViolationText === undefined) {
+      this.firstViolationText = text;
+      this.textBeforeFirstViolation = this.previousText;
+    }
+  }
+
+  /** Records the object URIs `text` names, and the first part seen under each init segment. */
+  private noteObjects(text: string): void {
+    const now = performance.now();
+    let map = '';
+    let gap = false;
+    const name = (uri: string | undefined): void => {
+      if (uri === undefined || uri === '' || this.named.has(uri)) return;
+      this.named.add(uri);
+      this.namedUris.push(uri);
+    };
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#EXT-X-MAP:')) {
+        map = /URI="([^"]+)"/.exec(line)?.[1] ?? '';
+        name(map);
+      } else if (line.startsWith('#EXT-X-PART:')) {
+        if (!this.firstPartAt.has(map)) this.firstPartAt.set(map, now);
+        if (!line.includes('GAP=YES')) name(/URI="([^"]+)"/.exec(line)?.[1]);
+      } else if (line === '#EXT-X-GAP') {
+        gap = true;
+      } else if (line !== '' && !line.startsWith('#')) {
+        // A gap segment names no object storage must hold.
+        if (!gap) name(line.trim());
+        gap = false;
+      }
+    }
   }
 
   observe(facts: PlaylistFacts): void {

@@ -14,6 +14,10 @@ export interface RecordedRequest {
   path: string;
   /** `x-amz-meta-livepipe-epoch` of a PUT, when the writer recorded one. */
   epoch?: number;
+  /** `performance.now()` when s3rver's answer came back (the write is then done in storage); unset until then. */
+  completedAt?: number;
+  /** s3rver's status. */
+  status?: number;
 }
 
 export interface RecordingProxy {
@@ -29,15 +33,20 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const epoch = req.headers['x-amz-meta-livepipe-epoch'];
-    requests.push({
+    const recorded: RecordedRequest = {
       at: performance.now(),
       method: req.method ?? '',
       path: req.url ?? '',
       ...(typeof epoch === 'string' ? { epoch: Number(epoch) } : {}),
-    });
+    };
+    requests.push(recorded);
+    // Forwarded whole even if the client goes away meanwhile (a killed node, a timed-out attempt),
+    // as a load balancer or S3 itself would: such a write can still land after its sender is gone.
     const forwarded = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        recorded.completedAt = performance.now();
+        recorded.status = answer.statusCode;
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },

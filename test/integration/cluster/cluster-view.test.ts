@@ -2,6 +2,8 @@
  * `GET /api/v1/cluster` over serve's real stack and a real redis-server: the node's own heartbeat,
  * its channels, and who holds each channel's writer lease under which epoch — read from Redis, so a
  * lease another node holds shows as that node's. Without the cluster setting the route says 404.
+ * And `/readyz` in cluster mode: not ready while Redis does not answer (the node can take no lease),
+ * ready again once it does.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,8 @@ describe('GET /api/v1/cluster', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    // The readiness case stops Redis: this client's reconnect errors are expected.
+    client.on('error', () => undefined);
     await client.connect();
     serve = await startServeFixture(
       { cluster: { redis: redis.url, nodeId: 'node-a' }, channels: [{ id: 'news', ladder: 'constrained', key: KEY }, { id: 'sport', ladder: 'constrained', key: KEY }] },
@@ -80,4 +84,28 @@ describe('GET /api/v1/cluster', () => {
     expect(answer.status).toBe(404);
     expect(answer.json).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/cluster/) } });
   });
+
+  it('/readyz: not ready (503, check cluster-redis) while Redis is stopped, ready again once it answers', async () => {
+    type Readiness = { status: string; checks: Array<{ name: string; ok: boolean; error?: string }> };
+    const readiness = async (fixture: ServeFixture) => {
+      const answer = await fixture.api('GET', '/readyz');
+      return { status: answer.status, body: answer.json as Readiness };
+    };
+    const ready = await waitFor(() => readiness(serve), { until: (r) => r.status === 200, timeoutMs: 15_000, message: 'serve ready' });
+    expect(ready.body.checks.find((c) => c.name === 'cluster-redis')).toMatchObject({ ok: true });
+    // A node without the cluster setting has no such check.
+    expect((await readiness(single)).body.checks.map((c) => c.name)).not.toContain('cluster-redis');
+
+    await redis.stop();
+    const down = await waitFor(() => readiness(serve), { until: (r) => r.status === 503, timeoutMs: 15_000, message: 'not ready without Redis' });
+    expect(down.body.status).toBe('not-ready');
+    const check = down.body.checks.find((c) => c.name === 'cluster-redis')!;
+    expect(check.ok).toBe(false);
+    expect(check.error).toMatch(/redis/i);
+    // Only the cluster check failed: storage, ffmpeg and the listeners are fine.
+    expect(down.body.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['cluster-redis']);
+
+    await redis.start();
+    await waitFor(() => readiness(serve), { until: (r) => r.status === 200 && r.body.status === 'ready', timeoutMs: 15_000, message: 'ready again once Redis answers' });
+  }, 60_000);
 });

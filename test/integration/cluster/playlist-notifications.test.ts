@@ -8,7 +8,7 @@ import { buildPlaylistSubscriber } from '../../../src/app/origin-app.js';
 import { PlaylistNotificationMetrics } from '../../../src/cluster/cluster-metrics.js';
 import { PLAYLIST_NOTIFICATIONS_CHANNEL, PlaylistNotificationPublisher } from '../../../src/cluster/playlist-notifications.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
+import { lastPosition, type MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { Metrics } from '../../../src/observability/metrics.js';
@@ -90,10 +90,14 @@ describe('playlist notifications over a real Redis', () => {
     await sleep(500);
     expect(storage.getsOf(KEY)).toBe(gets);
     expect(server.heldCount).toBe(1);
-    publisher.playlistStored('news', 'v0', next);
+    // As the packager does: with the text it stored and its position at the PUT.
+    publisher.playlistStored('news', 'v0', next, { text: serializeMediaPlaylist(next), ...lastPosition(next), ended: next.endList });
     const released = await response;
     expect(released.status).toBe(200);
     expect(released.body.toString()).toContain(uri);
+    // Answered from the text the notification carried: storage was not read at all.
+    expect(storage.getsOf(KEY)).toBe(gets);
+    expect(source.carried).toBe(1);
     model = next;
     const parsed = await scrape();
     expect(sampleValue(parsed, 'livepipe_cluster_playlist_notifications_published_total', { outcome: 'sent' })).toBe(1);

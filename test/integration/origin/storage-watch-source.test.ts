@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lastPosition } from '../../../src/hls/playlist-model.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { OriginServer } from '../../../src/origin/origin-server.js';
 import { StorageWatchSource } from '../../../src/origin/storage-watch-source.js';
@@ -63,6 +64,42 @@ describe('standalone origin: StorageWatchSource over a storage directory', () =>
     const r = await held;
     expect(r.status).toBe(200);
     expect(r.body.toString()).toContain('part-3-1.m4s');
+  });
+
+  it('takes the text a notification carries instead of reading storage, unless it is behind, mismatched or unparsable', async () => {
+    let model = liveModel();
+    await write(model);
+    expect((await httpRequest(`${base}/${KEY}`)).status).toBe(200);
+    source.setNotified(true);
+    await waitFor(() => storage.getsOf(KEY) >= 2, { timeoutMs: 5000, message: 'the read on entering notified mode' });
+    const held = httpRequest(`${base}/${KEY}?_HLS_msn=3&_HLS_part=1`);
+    await waitFor(() => server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
+    const gets = storage.getsOf(KEY);
+    const next = advance(model);
+    await write(next);
+    const at = (m: MediaPlaylist) => ({ ...lastPosition(m), ended: m.endList });
+    source.playlistStored('news', 'v0', { ...at(next), playlist: serializeMediaPlaylist(next) });
+    const r = await held;
+    expect(r.status).toBe(200);
+    const partUri = (m: MediaPlaylist) => `part-${lastPosition(m).msn}-${lastPosition(m).part}.m4s`;
+    expect(r.body.toString()).toContain(partUri(next));
+    expect(storage.getsOf(KEY)).toBe(gets);
+    expect(source.carried).toBe(1);
+    model = next;
+
+    // An older version (out of order), a text that is not at the announced position, or one that
+    // does not parse: storage is read instead.
+    const newer = advance(model);
+    await write(newer);
+    source.playlistStored('news', 'v0', { ...at(newer), playlist: serializeMediaPlaylist(liveModel()) });
+    await waitFor(() => storage.getsOf(KEY) > gets, { timeoutMs: 5000, message: 'a storage read for a mismatched text' });
+    await waitFor(async () => (await httpRequest(`${base}/${KEY}`)).body.toString().includes(partUri(newer)), { timeoutMs: 5000, message: 'the version read from storage served' });
+    const reads = storage.getsOf(KEY);
+    const newest = advance(newer);
+    await write(newest);
+    source.playlistStored('news', 'v0', { ...at(newest), playlist: '#EXTM3U\nnot a media playlist' });
+    await waitFor(() => storage.getsOf(KEY) > reads, { timeoutMs: 5000, message: 'a storage read for an unparsable text' });
+    expect(source.carried).toBe(1);
   });
 
   it('watches with conditional GETs: an unchanged playlist is not parsed again', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodePlaylistNotification,
   encodePlaylistNotification,
+  MAX_CARRIED_PLAYLIST_BYTES,
   type PlaylistNotification,
 } from '../../../src/cluster/playlist-notifications.js';
 import { reconnectDelayMs, redactRedisUrl, redisClientOptions } from '../../../src/cluster/redis-connection.js';
@@ -16,6 +17,16 @@ describe('playlist notification messages', () => {
     expect(decodePlaylistNotification(encodePlaylistNotification(noEpoch))).toEqual({ notification: noEpoch });
     const ended = { ...sample, ended: true, msn: -1, part: -1 };
     expect(decodePlaylistNotification(encodePlaylistNotification(ended))).toEqual({ notification: ended });
+  });
+
+  it('carries the stored playlist text up to MAX_CARRIED_PLAYLIST_BYTES', () => {
+    const text = '#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-PART:DURATION=0.5,URI="part-1-0.m4s"\n';
+    const carried = { ...sample, playlist: text };
+    const wire = encodePlaylistNotification(carried);
+    expect(wire).not.toContain('\n'); // JSON escapes the playlist's newlines: still one line
+    expect(decodePlaylistNotification(wire)).toEqual({ notification: carried });
+    const tooLarge = JSON.stringify({ v: 1, c: 'news', r: 'v0', m: 1, p: 0, t: 1, b: 'x'.repeat(MAX_CARRIED_PLAYLIST_BYTES + 1) });
+    expect(decodePlaylistNotification(tooLarge)).toEqual({ malformed: 'bad-field' });
   });
 
   it('stays one short line', () => {
@@ -41,6 +52,7 @@ describe('playlist notification messages', () => {
     ['{"v":1,"c":"news","r":"v0","m":1,"p":0,"t":-5}', 'bad-field'],
     ['{"v":1,"c":"news","r":"v0","m":1,"p":0,"t":1,"e":-1}', 'bad-field'],
     ['{"v":1,"c":"news","r":"v0","m":1,"p":0,"t":1,"x":true}', 'bad-field'],
+    ['{"v":1,"c":"news","r":"v0","m":1,"p":0,"t":1,"b":42}', 'bad-field'],
   ])('refuses %j as %s', (text, reason) => {
     expect(decodePlaylistNotification(text)).toEqual({ malformed: reason });
   });
