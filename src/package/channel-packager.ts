@@ -587,7 +587,12 @@ export class ChannelPackager {
     // written: the stored playlist keeps its last version until the cut is back among listed parts.
     const storedModel = rendition.storedPlaylist();
     const lastStoredSegment = storedModel.segments.at(-1);
-    if (storedModel === model || lastStoredSegment === undefined || lastStoredSegment.parts.length > 0) {
+    // Nor is the version of a run's start: its new segment has no part yet, so it has no PRELOAD-HINT
+    // (and, at a takeover, no rendition report for renditions that have not started): a standalone
+    // origin or CDN would hand players a playlist breaking the LL-HLS rules. The run's first part,
+    // a few hundred ms later, stores it (found by the cluster failover test, issue 13).
+    const runStartOnly = change === 'run';
+    if (!runStartOnly && (storedModel === model || lastStoredSegment === undefined || lastStoredSegment.parts.length > 0)) {
       const version = storedVersion(storedModel);
       const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
       const stored = this.options.uploads

@@ -84,13 +84,11 @@ describe('cluster: two serve nodes, one writer, failover', () => {
   };
   const positions = (): Positions => ({ discontinuities: stage.watches.map((w) => new Set(w.discontinuityAt)), lastMsn: stage.watches.map((w) => w.lastMsn) });
 
-  // Held back: passed in 2 of its last 3 runs (10:05–10:23 UTC, load ~30 on 2 cores; takeover at the
-  // origin 7.0–11.5 s with a 5 s TTL, hls.js 1 stall of ~2.6 s, no fatal error, no dangling object).
-  // The failing run hit the defect described below the SIGSTOP case (a version stored at the new run's
-  // start, before its first part: no EXT-X-PRELOAD-HINT, no rendition report) — a real bug of the
-  // packager, not of the test. Skipping the storage write for the run's start alone (change 'run' in
-  // ChannelPackager.onRenditionChange) is the likely fix; it was not verified in time. Un-skip with it.
-  it.skip('redundant contribution: SIGKILL of the leader, the standby continues the playlists and hls.js plays on', async () => {
+  // Each case checks every playlist version the standalone origin served with the LL-HLS rules. They
+  // found a packager defect (fixed): at a takeover the new writer stored one version at its run's
+  // start, before the run's first part, with no EXT-X-PRELOAD-HINT and no rendition report for
+  // renditions not started yet; a run's start is no longer stored on its own.
+  it('redundant contribution: SIGKILL of the leader, the standby continues the playlists and hls.js plays on', async () => {
     const master = await stage.startRedundant();
     browser = await launchBrowser();
     player = await startPlayer(browser, master);
@@ -114,14 +112,7 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     expect(stage.fencingViolations()).toEqual([]);
   }, 300_000);
 
-  // Held back, with the two cases after it, for a defect these runs found (10:10 UTC, load ~30 on 2
-  // cores): at a takeover the new writer stores one playlist version at its run's start, before the
-  // run's first part (ChannelPackager.onRenditionChange on change 'run') — the new run's segment with
-  // no part — that has no EXT-X-PRELOAD-HINT and (360p) no EXT-X-RENDITION-REPORT for audio; after the Redis outage the 360p playlist's media sequence also went back
-  // (62 → 60). What these cases prove besides passed in that run: the frozen node wrote nothing after
-  // the new leader's first write (recording proxy), no fencing violation, no dangling object, hls.js
-  // without a fatal error; the Redis-outage case saw no write while Redis was down and one writer after.
-  it.skip('SIGSTOP of the leader, takeover, SIGCONT: the frozen node writes nothing after the new leader first wrote', async () => {
+  it('SIGSTOP of the leader, takeover, SIGCONT: the frozen node writes nothing after the new leader first wrote', async () => {
     let before = positions();
     // 2. The killed node runs again, a standby with its publisher; freeze the leader (node-b), thaw it after the takeover.
     await stage.startNode(0);
@@ -144,8 +135,7 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     await expectContinued(before, 'after SIGSTOP/SIGCONT');
   }, 300_000);
 
-  // Held back: see the comment above the SIGSTOP case.
-  it.skip('single contribution: the publisher of a dead node reconnects to the other node, which resumes the same playlists', async () => {
+  it('single contribution: the publisher of a dead node reconnects to the other node, which resumes the same playlists', async () => {
     // node-a leads; node-b loses its publisher, so the channel has one contribution, to node-a.
     await stage.dropPublisher(1);
     await waitFor(() => stage.stateOf(1), { until: (s) => s !== 'standby', timeoutMs: 30_000, message: 'node-b without a feed' });
@@ -162,7 +152,10 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     expect(stage.fencingViolations()).toEqual([]);
   }, 240_000);
 
-  // Held back: see the comment above the SIGSTOP case.
+  // Held back: passed 1 of 2 runs on a quiet machine (10:45 UTC). In the other, after Redis came
+  // back, the new run's first stored 360p playlist began at MEDIA-SEQUENCE 0 again (seg-0 listed once
+  // more) after versions at 1 — the window restored from an older state than the last one served.
+  // Not found yet (issue 13); the leases, the no-writer-while-down and never-two-writers checks passed.
   it.skip('Redis stopped for 10 s then started: no writer while it is down, the channel recovers within seconds, never two writers', async () => {
     // Redundant again: node-a back as a standby with its publisher, so two nodes compete when Redis returns.
     await stage.startNode(0);

@@ -96,7 +96,10 @@ export function checkMediaPlaylist(text: string, context: MediaRuleContext = {})
   const preload = m.preloadSegment as { parts?: Part[]; preloadHints?: Array<{ type: string; uri: string }> } | undefined;
   if (preload?.parts) checkParts(preload.parts, 'open segment');
   if (!sawDate && segments.length > 0) v.push('no EXT-X-PROGRAM-DATE-TIME');
-  if (segments.length > 0 && !segments.some((s) => (s.parts ?? []).length > 0) && live) {
+  // The open segment's parts count: after a gap (a takeover's or an encoder restart's bridge, whose
+  // segments list no parts) the only parts left within three target durations of the end may be the
+  // ones of the segment being written.
+  if (segments.length > 0 && !segments.some((s) => (s.parts ?? []).length > 0) && (preload?.parts ?? []).length === 0 && live) {
     v.push('a live playlist lists no parts on any segment');
   }
   if (live) {
