@@ -151,20 +151,29 @@ describe('livepipe serve: capacity and admission', () => {
   it.concurrent('reports a channel fed more than it can encode as behind, with its edge lag, and its cheaper-preset policy restarts it one preset faster', async () => {
     const publisher = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', heavyClip, '-c', 'copy', '-t', '180', '-f', 'flv', busy.rtmpUrl('heavy', KEY)], { stdio: 'ignore' });
     try {
-      // The policy restarts the encoder as soon as it is flagged, and the new run is not judged in its
-      // warm-up: view and metric are caught together while flagged (flagged again after each faster
-      // restart, and for good once at ultrafast, so the wait cannot miss every window).
-      const { view, metrics } = await waitFor(async () => {
+      // The policy restarts the encoder as soon as it is flagged, which ends the run whose lag was
+      // measured: on a quiet machine the faster run then keeps up and the flag's window in the view and
+      // the metric can be shorter than a poll (the first clean-clone CI run caught it, the second did
+      // not). So the wait ends on the flag or on the policy's act; the report is always checked in its
+      // log line, and in the view and the metric whenever the poll caught it.
+      const caught = await waitFor(async () => {
         const v = busy.handle.manager.get('heavy');
-        if (v?.transcoder.realtime?.behind !== true) return undefined;
-        const m = await metricsOf(busy);
-        return sampleValue(m, 'livepipe_channel_behind', { channel: 'heavy' }) === 1 ? { view: v, metrics: m } : undefined;
+        if (v?.transcoder.realtime?.behind === true) {
+          const m = await metricsOf(busy);
+          if (sampleValue(m, 'livepipe_channel_behind', { channel: 'heavy' }) === 1) return { view: v, metrics: m };
+        }
+        return (v?.transcoder.ladderAdjustment?.presetSteps ?? 0) >= 1 ? { view: undefined, metrics: undefined } : undefined;
       }, { timeoutMs: 150_000, intervalMs: 300, message: 'the heavy channel flagged behind' });
-      expect(view.state).toBe('live');
-      expect(view.stateReason).toMatch(/^behind: (encoding at \d\.\d\d× realtime, )?edge \d+\.\d s behind arrival$/);
-      expect(view.transcoder.realtime!.edgeLagSeconds!).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(metrics, 'livepipe_channel_edge_lag_seconds', { channel: 'heavy' })!).toBeGreaterThanOrEqual(1);
-      expect(busy.logs.entries().some((e) => e.channel === 'heavy' && /^encoder below realtime: behind/.test(String(e.msg)))).toBe(true);
+      const behindLine = busy.logs.entries().find((e) => e.channel === 'heavy' && /^encoder below realtime: behind/.test(String(e.msg)));
+      expect(String(behindLine?.msg)).toMatch(/^encoder below realtime: behind: (encoding at \d\.\d\d× realtime, )?edge \d+\.\d s behind arrival$/);
+      expect(Number(behindLine?.edgeLagSeconds)).toBeGreaterThanOrEqual(1);
+      if (caught.view !== undefined) {
+        const { view, metrics } = caught;
+        expect(view.state).toBe('live');
+        expect(view.stateReason).toMatch(/^behind: (encoding at \d\.\d\d× realtime, )?edge \d+\.\d s behind arrival$/);
+        expect(view.transcoder.realtime!.edgeLagSeconds!).toBeGreaterThanOrEqual(1);
+        expect(sampleValue(metrics!, 'livepipe_channel_edge_lag_seconds', { channel: 'heavy' })!).toBeGreaterThanOrEqual(1);
+      }
 
       // cheaper-preset: the encoder was restarted with every x264 preset one step faster than the
       // ladder's veryfast (two steps if it was flagged again since), logged, in the view and a metric.
