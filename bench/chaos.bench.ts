@@ -10,8 +10,12 @@
  * - a flood of 1,000 idle and garbage connections on the RTMP port, and bogus callers plus 1,000
  *   garbage datagrams on the SRT port, while the configured publisher connects;
  * - 1,000 channel creations through the ops API;
- * - SIGTERM of serve and a restart on the same data directory.
+ * - SIGTERM of serve and a restart on the same data directory: serve binding its own port (a viewer's
+ *   requests are refused while it restarts), and serve under a systemd-style socket unit
+ *   (docker/systemd/livepipe.socket: they wait in the socket's queue).
  *
+ * `LIVEPIPE_BENCH_CHAOS_FAULTS=sigterm,storage` runs only the faults whose names contain one of
+ * those words (case-insensitive), e.g. to repeat the restart cases for their spread.
  * Per fault: hls.js fatal errors, rebuffers and total stall, the share of wall time the player
  * advanced, the longest edge freeze (largest gap between successive new parts in any rendition's
  * served playlist, polled every 100 ms, so ±0.1 s), the serve process's RSS peak, and LL-HLS rule
@@ -45,6 +49,7 @@ import { runIfMain } from './run-if-main.js';
 
 const OUTAGE_MS = Number(process.env.LIVEPIPE_BENCH_CHAOS_OUTAGE_MS ?? 30_000);
 const KILLS = Number(process.env.LIVEPIPE_BENCH_CHAOS_KILLS ?? 10);
+const ONLY = (process.env.LIVEPIPE_BENCH_CHAOS_FAULTS ?? '').split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '');
 
 interface Targets {
   fatalErrors?: number;
@@ -90,6 +95,7 @@ async function withStage<T>(browser: Browser, options: ChaosServeOptions, body: 
 
 /** Runs one fault; an error becomes the fault's entry instead of ending the bench. */
 async function attempt(name: string, results: Record<string, unknown>, body: () => Promise<Record<string, unknown>>): Promise<void> {
+  if (ONLY.length > 0 && !ONLY.some((w) => name.toLowerCase().includes(w))) return;
   process.stderr.write(`bench chaos: ${name}…\n`);
   try {
     results[name] = await body();
@@ -163,6 +169,13 @@ export async function run(): Promise<Record<string, unknown>> {
     await attempt('sigtermRestart', results, () =>
       withStage(browser, {}, async (stage) => {
         const f = await observeFault('SIGTERM + restart', stage, () => sigtermRestart(stage), 4000);
+        log(f);
+        return figuresOf(f, {});
+      }),
+    );
+    await attempt('sigtermRestartSocketUnit', results, () =>
+      withStage(browser, { socketActivation: true }, async (stage) => {
+        const f = await observeFault('SIGTERM + restart (socket unit)', stage, () => sigtermRestart(stage), 4000);
         log(f);
         return figuresOf(f, {});
       }),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what livepipe needs and is missing on a Debian machine with Node 20+:
 #   ffmpeg (apt-get), npm packages (npm ci), and with --test also Chromium (hls.js playback tests)
-#   and redis-server (the cluster tests start their own on a free port);
+#   and redis-server (the cluster tests start their own on a free port), and systemd's
+#   systemd-socket-activate (the restart tests hold the origin's socket as a systemd socket unit does);
 #   with --bench also nginx, wrk and a C compiler (baselines and floors the benchmarks compare against).
 # Idempotent and quiet when everything is already there.
 set -e
@@ -13,11 +14,13 @@ for arg in "$@"; do
   case "$arg" in
     --test)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
-      command -v redis-server >/dev/null 2>&1 || want_apt="$want_apt redis-server" ;;
+      command -v redis-server >/dev/null 2>&1 || want_apt="$want_apt redis-server"
+      command -v systemd-socket-activate >/dev/null 2>&1 || want_apt="$want_apt systemd" ;;
     --bench)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
       command -v nginx >/dev/null 2>&1 || want_apt="$want_apt nginx-light"
       command -v wrk >/dev/null 2>&1 || want_apt="$want_apt wrk"
+      command -v systemd-socket-activate >/dev/null 2>&1 || want_apt="$want_apt systemd"
       command -v cc >/dev/null 2>&1 || want_apt="$want_apt gcc" ;;
   esac
 done

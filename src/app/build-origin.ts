@@ -11,7 +11,7 @@ import type { PlaylistSink } from './channel-pipeline.js';
 import { component, type Component } from './component.js';
 
 /** Where the origin listens and how it answers (see `OriginServerOptions` for the defaults). */
-export type OriginListenSettings = Pick<OriginServerOptions, 'host' | 'port' | 'metrics' | 'corsOrigins' | 'maxHeldRequests' | 'cacheMaxBytes'>;
+export type OriginListenSettings = Pick<OriginServerOptions, 'host' | 'port' | 'listenFd' | 'metrics' | 'corsOrigins' | 'maxHeldRequests' | 'cacheMaxBytes'>;
 
 export interface BuiltOrigin {
   server: OriginServer;

@@ -64,6 +64,8 @@ export interface OriginCommandConfig {
   storage: StorageSpec;
   host: string;
   port: number;
+  /** A listening socket passed by a service manager (systemd socket activation), used instead of host/port. */
+  listenFd?: number;
   /** Port of `/healthz`, `/readyz` and `/metrics` (same bind address). */
   opsPort: number;
   corsOrigins: '*' | string[];
@@ -108,6 +110,7 @@ export async function runOrigin(config: OriginCommandConfig, deps: OriginDepende
     metrics,
     host: config.host,
     port: config.port,
+    listenFd: config.listenFd,
     corsOrigins: config.corsOrigins,
     maxHeldRequests: config.maxHeldRequests,
     cacheMaxBytes: config.cacheMaxBytes,
@@ -128,7 +131,14 @@ export async function runOrigin(config: OriginCommandConfig, deps: OriginDepende
   const runner = new ComponentRunner({ logger });
   try {
     // The subscriber starts after the source (it drives it) and stops before it.
-    await runner.start(storage.component, ...origin.components, ...(notifications !== undefined ? [notifications.component] : []), ops.component);
+    await runner.start(
+      storage.component,
+      ...origin.components,
+      ...(notifications !== undefined ? [notifications.component] : []),
+      ops.component,
+      // Closed first, while notifications still release held requests (see OriginServer.drain).
+      component('origin-drain', { close: () => origin.server.drain() }),
+    );
     logger.info({ host: config.host, port: origin.server.address().port, opsPort: ops.api.port }, 'origin ready');
     await stop;
   } finally {

@@ -29,7 +29,8 @@ import { component } from './component.js';
  *
  * Start order: event bus → webhooks → storage → channel registry → open-publish guard → origin →
  * playlist notifications (cluster mode) → channels
- * (admission, manager) → ingest → API. `close()` stops in reverse: API, then ingest (no new
+ * (admission, manager) → ingest → API. `close()` stops in reverse: the origin's drain first (no new
+ * connections, held requests answered by the parts still coming, at most 1 s), then API, ingest (no new
  * publishers; live ones end), then the ladders (each packager finishes its segment in flight and
  * its uploads), then origin, registry, storage, webhooks (the shutdown's events get a moment to go
  * out), and the bus's listeners.
@@ -50,7 +51,13 @@ export interface ServeHandle {
   close(): Promise<void>;
 }
 
-export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR): Promise<ServeHandle> {
+/** Listening sockets a service manager passed (systemd socket activation: `src/core/socket-activation.ts`). */
+export interface InheritedListeners {
+  /** The origin's socket: a restart then queues viewers' connections instead of refusing them. */
+  originFd?: number;
+}
+
+export async function startServe(config: ServiceConfig, logger: Logger, laddersDir = DEFAULT_LADDERS_DIR, inherited: InheritedListeners = {}): Promise<ServeHandle> {
   const loopback = isLoopbackHost(config.host);
   const token = apiTokenFromEnv();
   if (token === undefined && !loopback) {
@@ -62,7 +69,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const knownLadders = new Set(await listLadders(laddersDir));
   const costSeeds = await loadLadderCostSeeds(laddersDir, logger);
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
-  const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port });
+  const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port, listenFd: inherited.originFd });
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
   const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics: new PlaylistNotificationMetrics(metrics.registry) }) : undefined;
   // Cluster mode (docs/cluster.md): a Redis connection, writer leases, heartbeats.
@@ -148,6 +155,9 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
     ...(notifications !== undefined ? [component('playlist-notifications', notifications)] : []),
     ...channels.components,
     apiComponent,
+    // Closed first, while the ladders still make parts: held requests are answered with media and
+    // players' next requests go to the next process (the socket unit's queue) or another origin.
+    component('origin-drain', { close: () => origin.server.drain() }),
   );
   return {
     config,

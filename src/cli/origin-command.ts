@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { defaultDependencies, runOrigin, type OriginCommandConfig, type StorageSpec } from '../app/origin-app.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
+import { takeInheritedSockets } from './inherited-sockets.js';
 
 // The composition is in src/app/origin-app.ts; tests import it from here too.
 export { defaultDependencies, runOrigin, type OriginCommandConfig, type OriginDependencies, type StorageSpec } from '../app/origin-app.js';
@@ -88,8 +89,8 @@ export function register(program: Command): void {
     .option('--redis <url>', "cluster mode: the serve nodes' Redis (redis://[user:password@]host:port); playlists are read on notification, storage polled only while it is unreachable (default LIVEPIPE_REDIS_URL)")
     .option('--notified-reread-ms <n>', 'with --redis: re-read a watched playlist this often without a notification, a safety net (default 5000)')
     .action(async (raw: RawOriginOptions) => {
-      const config = parseOriginOptions(raw, process.env);
       const logger = createRootLogger();
+      const config = { ...parseOriginOptions(raw, process.env), listenFd: takeInheritedSockets(logger).fds.origin };
       const deps = defaultDependencies();
       const stop = new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

@@ -5,6 +5,7 @@ import { DEFAULT_LADDERS_DIR } from '../ladder/ladder-loader.js';
 import { isLoopbackHost, loadServiceConfig, type ConfigOverrides } from '../config/service-config.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger, type Logger } from '../core/logger.js';
+import { takeInheritedSockets } from './inherited-sockets.js';
 import { parsePort } from './option-parsers.js';
 
 // The composition moved to src/app/serve-app.ts; test fixtures and scripts import it from here too.
@@ -115,7 +116,8 @@ export function register(program: Command): void {
     .action(async (flags: ServeFlags) => {
       const config = await loadServiceConfig(flags.config, process.env, configOverridesOf(flags));
       const logger = createRootLogger({ fd: 2 });
-      const handle = await startServe(config, logger, flags.laddersDir);
+      const sockets = takeInheritedSockets(logger);
+      const handle = await startServe(config, logger, flags.laddersDir, { originFd: sockets.fds.origin });
       process.stdout.write(banner(handle));
       const demo = flags.demo ? startDemoPublisher(handle, logger) : undefined;
       await new Promise<void>((done) => {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -27,6 +27,11 @@ export interface OriginServerOptions {
   host?: string;
   /** TCP port; default 8080, 0 for an ephemeral one. */
   port?: number;
+  /**
+   * A listening socket the service manager passed (`src/core/socket-activation.ts`): used instead of
+   * `host`/`port`, so connections made while the process restarts wait rather than being refused.
+   */
+  listenFd?: number;
   /** `Access-Control-Allow-Origin`: `'*'` (default) or the exact origins allowed. */
   corsOrigins?: '*' | readonly string[];
   /**
@@ -77,6 +82,12 @@ export class OriginServer implements OriginLifecycle {
   private readonly defaultTd: number;
   private state: 'new' | 'started' | 'closing' | 'closed' = 'new';
   private closePromise: Promise<void> | undefined;
+  /** Set by `drain()`: no new connections, every response ends its connection. */
+  private draining = false;
+  /** Responses in progress (held ones included): `drain()` makes them end their connection too. */
+  private readonly unanswered = new Set<ServerResponse>();
+  /** The listener's `close` event: every connection has ended (from the first `server.close()`). */
+  private serverClosed: Promise<void> | undefined;
 
   constructor(private readonly options: OriginServerOptions) {
     this.logger = options.logger.child({ component: 'origin' });
@@ -115,7 +126,15 @@ export class OriginServer implements OriginLifecycle {
         // client hold a socket three times longer than headersTimeout).
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
       },
-      (req, res) => dispatcher.dispatch(req, res),
+      (req, res) => {
+        // Draining: the client's next request goes to a new connection (the next process, a peer).
+        if (this.draining) res.setHeader('connection', 'close');
+        else {
+          this.unanswered.add(res);
+          res.once('close', () => this.unanswered.delete(res));
+        }
+        dispatcher.dispatch(req, res);
+      },
     );
     this.server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
     this.server.maxHeadersCount = 100;
@@ -162,15 +181,41 @@ export class OriginServer implements OriginLifecycle {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(new LivepipeError(ErrorCode.ConfigInvalid, `origin cannot listen: ${err.message}`, { cause: err }));
       this.server.once('error', onError);
-      this.server.listen(this.options.port ?? 8080, this.options.host ?? '127.0.0.1', () => {
+      const listening = () => {
         this.server.off('error', onError);
         resolve();
-      });
+      };
+      if (this.options.listenFd !== undefined) this.server.listen({ fd: this.options.listenFd }, listening);
+      else this.server.listen(this.options.port ?? 8080, this.options.host ?? '127.0.0.1', listening);
     });
     this.server.on('error', (err) => this.logger.error({ err: errorMessage(err) }, 'origin server error'));
     this.state = 'started';
     const { address, port } = this.address();
-    this.logger.info({ address, port }, 'origin listening');
+    this.logger.info({ address, port, ...(this.options.listenFd !== undefined ? { inheritedFd: this.options.listenFd } : {}) }, 'origin listening');
+  }
+
+  /**
+   * The first step of a graceful stop, taken while the packagers still make parts: stops accepting
+   * connections (under a socket unit new ones wait in the socket's queue for the next process),
+   * closes idle keep-alive connections, ends every further response's connection, and waits until
+   * no request is held — at most `maxMs`. The blocking reloads and preload-hint requests players
+   * hold here are thus answered with new parts rather than with `close()`'s 503s, and their next
+   * requests reach the next process: hls.js gives a playlist only two retries. Idempotent.
+   */
+  async drain(maxMs = 1000): Promise<void> {
+    if (this.state !== 'started' || this.draining) return;
+    this.draining = true;
+    for (const res of this.unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
+    this.unanswered.clear();
+    this.stopListening();
+    this.server.closeIdleConnections();
+    const deadline = performance.now() + maxMs;
+    while (this.holds.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.logger.info({ stillHeld: this.holds.size }, 'origin drained: no new connections');
+  }
+
+  private stopListening(): void {
+    this.serverClosed ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   /**
@@ -187,7 +232,8 @@ export class OriginServer implements OriginLifecycle {
     this.state = 'closing';
     this.holds.abortAll();
     if (wasListening) {
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.stopListening();
+      const closed = this.serverClosed!;
       this.server.closeIdleConnections();
       const grace = setTimeout(() => this.server.closeAllConnections(), this.options.closeGraceMs ?? 5000);
       await closed;

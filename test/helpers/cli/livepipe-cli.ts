@@ -8,8 +8,11 @@ import { waitFor } from '../wait.js';
 
 export const LIVEPIPE_BIN = fileURLToPath(new URL('../../../bin/livepipe.js', import.meta.url));
 
+/** What tests do with the CLI's process: signal it, read its pid and whether it exited. */
+export type CliChild = Pick<ChildProcess, 'pid' | 'kill' | 'exitCode' | 'signalCode'>;
+
 export interface CliProcess {
-  child: ChildProcess;
+  child: CliChild;
   stdout: () => string;
   stderr: () => string;
   /** Resolves with the exit code (or signal name) once the process has exited. */

@@ -48,6 +48,8 @@ export interface ChaosServeOptions {
   keepDataDir?: string;
   /** hls.js settings of the stage's viewer (`startLiveStage`); default hls.js's own. */
   player?: PlayerOptions;
+  /** Run serve under a systemd-style socket unit (restarts queue the origin's connections: docs/operations.md). */
+  socketActivation?: boolean;
 }
 
 /** `livepipe serve` (the CLI) with the `chaos` channel on the low-latency ladder. */
@@ -58,7 +60,11 @@ export function startChaosServe(options: ChaosServeOptions = {}): Promise<ServeC
       channels: [{ id: CHAOS_CHANNEL, ladder: CHAOS_LADDER, key: CHAOS_KEY }, ...(options.channels ?? [])],
       ...(options.file ?? {}),
     },
-    { ...(options.keepDataDir !== undefined ? { keepDataDir: options.keepDataDir } : {}), ...(options.env !== undefined ? { env: options.env } : {}) },
+    {
+      ...(options.keepDataDir !== undefined ? { keepDataDir: options.keepDataDir } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.socketActivation === true ? { socketActivation: true } : {}),
+    },
   );
 }
 

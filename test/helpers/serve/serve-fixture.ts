@@ -19,6 +19,7 @@ import { captureLogger, type CapturedLogger } from '../logs/api-log-capture.js';
 import { runCli, waitForHttp, type CliProcess } from '../cli/livepipe-cli.js';
 import { publish, type PublishOptions, type Publisher } from '../ingest/media.js';
 import { freePort, freePorts } from '../ports.js';
+import { startSocketUnit } from './socket-unit.js';
 
 export interface ServeFixture {
   handle: ServeHandle;
@@ -292,6 +293,11 @@ export async function startServeCli(
     env?: NodeJS.ProcessEnv;
     /** How long a start may take until /healthz answers, ms (default 30 s). */
     startTimeoutMs?: number;
+    /**
+     * Run under a systemd-style socket unit (`socket-unit.ts`): the origin's socket outlives each run,
+     * so a restart queues viewers' connections instead of refusing them.
+     */
+    socketActivation?: boolean;
   } = {},
 ): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
@@ -311,8 +317,10 @@ export async function startServeCli(
   );
   const originBase = `http://127.0.0.1:${originPort}`;
   const apiBase = `http://127.0.0.1:${apiPort}`;
+  const unit = options.socketActivation === true ? await startSocketUnit(originPort) : undefined;
   const launch = async (): Promise<CliProcess> => {
-    const cli = runCli(['serve', '--config', configFile], options.env);
+    const args = ['serve', '--config', configFile];
+    const cli = unit !== undefined ? await unit.runCli(args, options.env) : runCli(args, options.env);
     try {
       await Promise.race([
         waitForHttp(`${apiBase}/healthz`, options.startTimeoutMs ?? 30_000),
@@ -349,6 +357,7 @@ export async function startServeCli(
     },
     async close() {
       await handle.cli.stop('SIGTERM');
+      await unit?.close();
       if (options.keepDataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -320,6 +320,38 @@ describe('origin server limits and lifecycle', () => {
     await f.server.close(); // idempotent
   });
 
+  it('drain(): held requests are answered by the next part with Connection: close, new connections are not taken', async () => {
+    f = await startOriginFixture();
+    await f.publish(liveModel());
+    const held = httpRequest(`${f.base}${PL}?_HLS_msn=3&_HLS_part=1`);
+    await waitFor(() => f!.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
+    const drained = f.server.drain(10_000);
+    // Still waiting for the held request: the drain ends when it is answered, not at its deadline.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(f.server.heldCount).toBe(1);
+    await f.publish(advance(liveModel()));
+    const answered = await held;
+    await drained;
+    expect(answered.status).toBe(200);
+    expect(answered.headers.connection).toBe('close');
+    expect(answered.body.toString()).toContain('URI="part-3-1.m4s"');
+    expect(f.server.isListening()).toBe(false);
+    // A new connection is no longer accepted (under a socket unit it would wait for the next process).
+    await expect(httpRequest(`${f.base}${PL}`)).rejects.toThrow(/ECONNREFUSED/);
+    await f.server.close();
+  });
+
+  it('drain() gives up waiting after its bound, and close() then answers 503', async () => {
+    f = await startOriginFixture();
+    await f.publish(liveModel());
+    const held = httpRequest(`${f.base}${PL}?_HLS_msn=4`);
+    await waitFor(() => f!.server.heldCount === 1, { timeoutMs: 10_000, intervalMs: 5, message: 'held' });
+    await f.server.drain(200);
+    expect(f.server.heldCount).toBe(1);
+    await f.server.close();
+    expect((await held).status).toBe(503);
+  });
+
   it('only the configured CORS origins are allowed', async () => {
     f = await startOriginFixture({ corsOrigins: ['https://player.example'] });
     await f.publish(liveModel());
