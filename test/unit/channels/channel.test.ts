@@ -152,6 +152,9 @@ class RecordingPackager implements ChannelPackagerPort {
   async endStream(): Promise<void> {
     this.log.push('packager.endStream');
   }
+  bridgeEncoderGap(): void {
+    this.log.push('packager.bridgeEncoderGap');
+  }
   async restore(): Promise<{ restored: number; live: number }> {
     this.log.push('packager.restore');
     return this.stored ?? { restored: 0, live: 0 };
@@ -285,6 +288,8 @@ describe('Channel state machine', () => {
     await h.channel.onPublishEnded('disconnect');
     expect(h.channel.currentState).toBe('reconnecting');
     expect(h.log).toContain('supervisor.stop');
+    // The playlists keep moving (gap parts) while the channel waits for the publisher.
+    expect(h.log.indexOf('packager.bridgeEncoderGap')).toBeGreaterThan(h.log.indexOf('supervisor.stop'));
     expect(h.channel.view().publisher).toBeUndefined();
 
     await h.channel.onPublishStarted(new TestFeed());
@@ -314,6 +319,7 @@ describe('Channel state machine', () => {
     await h.channel.onPublishStarted(new TestFeed());
     await h.channel.onPublishEnded('shutdown');
     expect(h.log).toContain('supervisor.stop');
+    expect(h.log).not.toContain('packager.bridgeEncoderGap');
     expect(h.channel.currentState).toBe('live');
     expect(h.metrics.states).toEqual(['idle', 'live']);
   });
@@ -422,7 +428,7 @@ describe('Channel state machine', () => {
 
     gate.resolve();
     await Promise.all([started, ended]);
-    expect(h.log).toEqual(['supervisor.start', 'supervisor.running', 'supervisor.stop']);
+    expect(h.log).toEqual(['supervisor.start', 'supervisor.running', 'supervisor.stop', 'packager.bridgeEncoderGap']);
     expect(h.metrics.states).toEqual(['idle', 'live', 'reconnecting']);
   });
 
