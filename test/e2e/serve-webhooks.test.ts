@@ -79,7 +79,10 @@ describe('livepipe serve: webhooks', () => {
       expect(positions[w + 4], positions.join(' ')).not.toBe(positions[w]);
     }
     expect(new Set(positions).size).toBeGreaterThanOrEqual(8);
-    expect(hanging.hanging()).toBeGreaterThanOrEqual(1);
+    // Still behind on the hanging receiver: its backlog is there. (Whether a request is hanging at
+    // this instant depends on the retry schedule: each attempt times out after 5 s, then backs off.)
+    expect(await metric('livepipe_webhook_queue_depth')).toBeGreaterThan(0);
+    expect(hanging.received.length).toBeGreaterThanOrEqual(1);
     expect(await metric('livepipe_webhook_deliveries_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
   });
 
