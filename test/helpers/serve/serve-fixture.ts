@@ -292,6 +292,8 @@ export async function startServeCli(
     env?: NodeJS.ProcessEnv;
     /** How long a start may take until /healthz answers, ms (default 30 s). */
     startTimeoutMs?: number;
+    /** `--ladders-dir` of the CLI (default the shipped ladders/). */
+    laddersDir?: string;
   } = {},
 ): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
@@ -312,7 +314,7 @@ export async function startServeCli(
   const originBase = `http://127.0.0.1:${originPort}`;
   const apiBase = `http://127.0.0.1:${apiPort}`;
   const launch = async (): Promise<CliProcess> => {
-    const cli = runCli(['serve', '--config', configFile], options.env);
+    const cli = runCli(['serve', '--config', configFile, ...(options.laddersDir === undefined ? [] : ['--ladders-dir', options.laddersDir])], options.env);
     try {
       await Promise.race([
         waitForHttp(`${apiBase}/healthz`, options.startTimeoutMs ?? 30_000),
