@@ -8,7 +8,7 @@ import { runPartTarget } from '../ladder/part-target.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { multivariantOutdated } from './bitrate-meter.js';
 import { buildMultivariant, firstMultivariantDue, multivariantRenditions } from './multivariant-builder.js';
-import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
+import { lastPosition, listedMediaEnd, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
@@ -407,15 +407,7 @@ export class ChannelPackager {
   /** Wall-clock end (epoch ms) of the media listed in any rendition: last PDT + its duration; 0 when none. */
   private endOfListedMedia(): number {
     let end = 0;
-    for (const r of this.renditions.values()) {
-      const { pending, segments } = r.playlist;
-      if (pending !== undefined && pending.parts.length > 0) {
-        end = Math.max(end, pending.programDateTime + 1000 * pending.parts.reduce((sum, p) => sum + p.duration, 0));
-      } else {
-        const last = segments[segments.length - 1];
-        if (last !== undefined) end = Math.max(end, last.programDateTime + 1000 * last.duration);
-      }
-    }
+    for (const r of this.renditions.values()) end = Math.max(end, listedMediaEnd(r.playlist) ?? 0);
     return end;
   }
 
