@@ -150,12 +150,14 @@ async function main(): Promise<void> {
         const publishedAt = Date.now();
         try {
           await waitFor(async () => (await fetch(url).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 50, message: 'master playlist' });
+          const playableAfterMs = Date.now() - publishedAt;
           const traces: Array<StartupTrace & { edgeLagAtFirstFrame: number }> = [];
           for (const when of ['at start', `joining at ${joinAfter} s`]) {
             if (when !== 'at start') await new Promise((r) => setTimeout(r, Math.max(0, publishedAt + joinAfter * 1000 - Date.now())));
             const t = await traceViewer(`${player.name} ${when}`, url, (u) => player.open(browser, u), 10, () => edgeLagNow(`${serve.live(channel)}/720p/playlist.m3u8`));
             traces.push(t);
           }
+          console.log(`\n# ${player.name} on ${ladder}: publish → multivariant playlist ${playableAfterMs} ms`);
           for (const t of traces) {
             console.log(`\n## ${t.player} (${ladder}): first frame ${t.firstFrameMs} ms after load, started at ${t.startLatency.toFixed(2)} s (stream edge ${t.edgeLagAtFirstFrame.toFixed(2)} s behind the clock, so the player ${(t.startLatency - t.edgeLagAtFirstFrame).toFixed(2)} s behind the edge), settled at ${t.settledLatency.toFixed(2)} s, ${t.requestsBeforeFirstFrame} requests`);
             console.log(`before the first frame: ${kindsText(t.kindsBeforeFirstFrame)}`);
