@@ -6,14 +6,22 @@
  * frame (ms after load, duration, path and query), the first frame time and the latency the player
  * started at, then the latency it settled at.
  *
- *   npx tsx bench/startup-trace.ts [joinAfterSeconds=20] [ladder=low-latency]
+ *   npx tsx bench/startup-trace.ts [joinAfterSeconds=20] [ladders=low-latency[,low-latency-muxed,…]]
+ *
+ * Ladders are traced one after the other (shipped ones, or the variants of bench/latency-ladders.ts);
+ * `LIVEPIPE_TRACE_PLAYERS=hls.js` or `=Shaka` traces one player only.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, median, startPlayer, type Player, type TracedRequest } from '../test/helpers/player/hls-player.js';
 import { startShakaPlayer } from '../test/helpers/player/shaka-player.js';
 import { startServeCli } from '../test/helpers/serve/serve-fixture.js';
 import { publish } from '../test/helpers/ingest/media.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { livepipeEdgePdt } from '../test/helpers/hls/edge-pdt.js';
+import { writeBenchLadders } from './latency-ladders.js';
 import { runIfMain } from './run-if-main.js';
 
 const KEY = 'trace-key-0123456789';
@@ -75,10 +83,18 @@ export function timelineOf(requests: TracedRequest[], loadStartedAtMs: number, f
     });
 }
 
-export async function traceViewer(name: string, url: string, open: (url: string) => Promise<Player>, settleSeconds = 10): Promise<StartupTrace> {
+export async function traceViewer(
+  name: string,
+  url: string,
+  open: (url: string) => Promise<Player>,
+  settleSeconds = 10,
+  /** Read once the first frame shows (e.g. the stream's edge lag then). */
+  atFirstFrame?: () => Promise<number>,
+): Promise<StartupTrace & { edgeLagAtFirstFrame: number }> {
   const player = await open(url);
   try {
     const started = await player.waitFor((s) => !Number.isNaN(s.firstFrameAtMs), 40_000);
+    const edgeLagAtFirstFrame = atFirstFrame === undefined ? NaN : await atFirstFrame();
     const settled = await player.waitFor((s) => s.latencySamples.length >= settleSeconds * 4, settleSeconds * 1000 + 20_000);
     const settledAt = Date.now();
     // The origin's requests only (the page's own blobs and scripts are not the stream's).
@@ -86,6 +102,7 @@ export async function traceViewer(name: string, url: string, open: (url: string)
     const afterFirstFrame = player.requests().filter((r) => r.url.startsWith(stream) && r.startedAtMs > started.firstFrameAtMs && r.startedAtMs <= settledAt);
     return {
       player: name,
+      edgeLagAtFirstFrame,
       firstFrameMs: started.firstFrameAtMs - started.loadStartedAtMs,
       startLatency: started.startLatency,
       settledLatency: median(settled.latencySamples.slice(-16)),
@@ -100,36 +117,62 @@ export async function traceViewer(name: string, url: string, open: (url: string)
   }
 }
 
+/** The stream's own lag when a viewer's first frame came: now − PDT of the newest part's end, s. */
+async function edgeLagNow(playlistUrl: string): Promise<number> {
+  const res = await fetch(playlistUrl).catch(() => undefined);
+  const edge = res?.status === 200 ? livepipeEdgePdt(await res.text()) : undefined;
+  return edge === undefined ? NaN : (Date.now() - edge) / 1000;
+}
+
+/**
+ * One viewer at a time, each player on its own fresh publish (so two Chromium players never compete
+ * for the 2 cores): for every ladder and player, a viewer at the publish start, then one joining at
+ * `joinAfter`. Ladders may be shipped ones or the lever variants of bench/latency-ladders.ts, traced
+ * back to back for an A/B in the same minutes.
+ */
 async function main(): Promise<void> {
   const joinAfter = Number(process.argv[2] ?? 20);
-  const ladder = process.argv[3] ?? 'low-latency';
-  const serve = await startServeCli({ channels: [{ id: 'trace', ladder, key: KEY }] });
+  const ladders = (process.argv[3] ?? 'low-latency').split(',');
+  const players = [
+    { name: 'hls.js', open: (browser: Browser, u: string) => startPlayer(browser, u) },
+    { name: 'Shaka', open: (browser: Browser, u: string) => startShakaPlayer(browser, u) },
+  ].filter((p) => (process.env.LIVEPIPE_TRACE_PLAYERS ?? 'hls.js,Shaka').split(',').includes(p.name));
+  const dir = await mkdtemp(join(tmpdir(), 'livepipe-startup-trace-'));
+  const channels = ladders.flatMap((ladder) => players.map((p) => ({ id: `${ladder}-${p.name.toLowerCase().replace(/[^a-z0-9]/g, '')}`, ladder, key: KEY })));
+  const serve = await startServeCli({ maxChannels: channels.length, channels }, { laddersDir: await writeBenchLadders(join(dir, 'ladders')) });
   const browser: Browser = await launchBrowser();
-  const url = `${serve.live('trace')}/master.m3u8`;
-  const publisher = publish(serve.rtmpUrl('trace', KEY), 'flv', { seconds: joinAfter + 60, video: { size: '1280x720', rate: 30 } });
-  const publishedAt = Date.now();
   try {
-    await waitFor(async () => (await fetch(url).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 50, message: 'master playlist' });
-    const viewers = [
-      traceViewer('hls.js at start', url, (u) => startPlayer(browser, u)),
-      traceViewer('Shaka at start', url, (u) => startShakaPlayer(browser, u)),
-    ];
-    const early = await Promise.all(viewers);
-    await new Promise((r) => setTimeout(r, Math.max(0, publishedAt + joinAfter * 1000 - Date.now())));
-    const late = [
-      await traceViewer(`hls.js joining at ${joinAfter} s`, url, (u) => startPlayer(browser, u)),
-      await traceViewer(`Shaka joining at ${joinAfter} s`, url, (u) => startShakaPlayer(browser, u)),
-    ];
-    for (const t of [...early, ...late]) {
-      console.log(`\n## ${t.player} (${ladder}): first frame ${t.firstFrameMs} ms after load, started at ${t.startLatency.toFixed(2)} s, settled at ${t.settledLatency.toFixed(2)} s, ${t.requestsBeforeFirstFrame} requests`);
-      console.log(`before the first frame: ${kindsText(t.kindsBeforeFirstFrame)}`);
-      console.log(`after it, until settled: ${t.settledRequestsPerSecond.toFixed(1)} requests/s (${kindsText(t.kindsSettled)})`);
-      console.log(t.timeline.join('\n'));
+    for (const player of players) {
+      for (const ladder of ladders) {
+        const channel = `${ladder}-${player.name.toLowerCase().replace(/[^a-z0-9]/g, '')}`;
+        const url = `${serve.live(channel)}/master.m3u8`;
+        const publisher = publish(serve.rtmpUrl(channel, KEY), 'flv', { seconds: joinAfter + 60, video: { size: '1280x720', rate: 30 } });
+        const publishedAt = Date.now();
+        try {
+          await waitFor(async () => (await fetch(url).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 50, message: 'master playlist' });
+          const playableAfterMs = Date.now() - publishedAt;
+          const traces: Array<StartupTrace & { edgeLagAtFirstFrame: number }> = [];
+          for (const when of ['at start', `joining at ${joinAfter} s`]) {
+            if (when !== 'at start') await new Promise((r) => setTimeout(r, Math.max(0, publishedAt + joinAfter * 1000 - Date.now())));
+            const t = await traceViewer(`${player.name} ${when}`, url, (u) => player.open(browser, u), 10, () => edgeLagNow(`${serve.live(channel)}/720p/playlist.m3u8`));
+            traces.push(t);
+          }
+          console.log(`\n# ${player.name} on ${ladder}: publish → multivariant playlist ${playableAfterMs} ms`);
+          for (const t of traces) {
+            console.log(`\n## ${t.player} (${ladder}): first frame ${t.firstFrameMs} ms after load, started at ${t.startLatency.toFixed(2)} s (stream edge ${t.edgeLagAtFirstFrame.toFixed(2)} s behind the clock, so the player ${(t.startLatency - t.edgeLagAtFirstFrame).toFixed(2)} s behind the edge), settled at ${t.settledLatency.toFixed(2)} s, ${t.requestsBeforeFirstFrame} requests`);
+            console.log(`before the first frame: ${kindsText(t.kindsBeforeFirstFrame)}`);
+            console.log(`after it, until settled: ${t.settledRequestsPerSecond.toFixed(1)} requests/s (${kindsText(t.kindsSettled)})`);
+            console.log(t.timeline.join('\n'));
+          }
+        } finally {
+          await publisher.stop();
+        }
+      }
     }
   } finally {
-    await publisher.stop();
     await browser.close();
     await serve.close();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

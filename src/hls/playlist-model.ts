@@ -187,6 +187,18 @@ export function lastPosition(playlist: MediaPlaylist): { msn: number; part: numb
   return { msn: playlist.mediaSequence - 1, part: -1 };
 }
 
+/**
+ * Wall-clock time (epoch ms, by EXT-X-PROGRAM-DATE-TIME) at which the newest listed media ends: the
+ * open segment's last part, else the last complete segment; undefined when nothing is listed.
+ * `now − this` is how far the playlist's edge trails real time.
+ */
+export function listedMediaEnd(playlist: Pick<MediaPlaylist, 'segments' | 'pending'>): number | undefined {
+  const { pending, segments } = playlist;
+  if (pending !== undefined && pending.parts.length > 0) return pending.programDateTime + 1000 * pending.parts.reduce((sum, p) => sum + p.duration, 0);
+  const last = segments[segments.length - 1];
+  return last === undefined ? undefined : last.programDateTime + 1000 * last.duration;
+}
+
 /** EXT-X-STREAM-INF / EXT-X-MEDIA entries of the multivariant playlist. */
 export interface VariantStream {
   uri: string;

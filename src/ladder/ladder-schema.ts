@@ -264,6 +264,15 @@ export const LadderSchema = z
      * muxed variant cannot offer; such a ladder is refused). Default false.
      */
     muxAudio: z.boolean().default(false),
+    /**
+     * Hold a channel's first multivariant playlist until every rendition's newest part ends within
+     * 2 × PART-TARGET of the wall clock (by its PDT), for at most 3 target durations after the first
+     * segment: a run starts by working off what ingest buffered while ffmpeg started, and a player
+     * that opens then positions itself PART-HOLD-BACK behind an edge that is itself behind real time,
+     * and keeps that distance (default hls.js and Shaka never speed up). Costs up to that much
+     * publish → playable time, once per channel (docs/latency.md). Default false.
+     */
+    startAtEdge: z.boolean().default(false),
   })
   .superRefine((ladder, ctx) => {
     if (ladder.part > ladder.segment) {

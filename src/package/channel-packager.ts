@@ -7,8 +7,8 @@ import type { ResolvedLadder } from '../ladder/ladder-loader.js';
 import { runPartTarget } from '../ladder/part-target.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { multivariantOutdated } from './bitrate-meter.js';
-import { buildMultivariant, multivariantRenditions } from './multivariant-builder.js';
-import { lastPosition, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
+import { buildMultivariant, firstMultivariantDue, multivariantRenditions } from './multivariant-builder.js';
+import { lastPosition, listedMediaEnd, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
 import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
@@ -407,15 +407,7 @@ export class ChannelPackager {
   /** Wall-clock end (epoch ms) of the media listed in any rendition: last PDT + its duration; 0 when none. */
   private endOfListedMedia(): number {
     let end = 0;
-    for (const r of this.renditions.values()) {
-      const { pending, segments } = r.playlist;
-      if (pending !== undefined && pending.parts.length > 0) {
-        end = Math.max(end, pending.programDateTime + 1000 * pending.parts.reduce((sum, p) => sum + p.duration, 0));
-      } else {
-        const last = segments[segments.length - 1];
-        if (last !== undefined) end = Math.max(end, last.programDateTime + 1000 * last.duration);
-      }
-    }
+    for (const r of this.renditions.values()) end = Math.max(end, listedMediaEnd(r.playlist) ?? 0);
     return end;
   }
 
@@ -612,6 +604,8 @@ export class ChannelPackager {
         const endOffset = parts.reduce((sum, p) => sum + p.duration, 0);
         this.options.metrics?.observePartLatency(this.channel, rendition.name, Math.max(0, (this.clock() - pdt) / 1000 - endOffset));
       }
+      // A first master held for the edge (`startAtEdge`) goes out on the part that brings it there.
+      if (this.masterWritten === undefined && this.ladder?.ladder.startAtEdge === true) this.writeMaster();
     } else if (change === 'segment') {
       this.options.metrics?.countSegment(this.channel, rendition.name);
       this.writeMaster();
@@ -650,7 +644,12 @@ export class ChannelPackager {
     // (measured: 1.8 s instead of 0.9 s glass-to-glass for a viewer waiting for the stream to start).
     // Costs first-playable time once per channel (one segment, 1 s on `low-latency`). Playlists
     // continued from storage after a restart have segments already, so their master is not held back.
-    if (this.masterWritten === undefined && !multivariantRenditions(ladder).every((name) => (this.renditions.get(name)?.playlist.segments.length ?? 1) > 0)) return;
+    // With the ladder's `startAtEdge` it also waits until every rendition's edge has caught up with
+    // the wall clock (`firstMultivariantDue`; checked on every part until then).
+    if (this.masterWritten === undefined) {
+      const playlists = multivariantRenditions(ladder).flatMap((name) => this.renditions.get(name)?.playlist ?? []);
+      if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true)) return;
+    }
     if (!multivariantOutdated(this.masterWritten, master)) return;
     // The first master is stored only after the media playlists it was held for (uploads of different
     // keys finish in any order): a standalone origin or a CDN reading storage must not hand players a

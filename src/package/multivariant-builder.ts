@@ -1,5 +1,5 @@
 import type { ResolvedLadder } from '../ladder/ladder-loader.js';
-import type { MultivariantPlaylist } from '../hls/playlist-model.js';
+import { listedMediaEnd, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { variantBandwidth, variantCodecs } from './bitrate-meter.js';
 
 /** GROUP-ID of the audio EXT-X-MEDIA group. */
@@ -84,4 +84,40 @@ export function multivariantRenditions(ladder: ResolvedLadder): string[] {
   if (ladder.ladder.muxAudio === true) return ladder.video.map((v) => v.name);
   const group = ladder.audio[0]?.group;
   return [...ladder.video.map((v) => v.name), ...ladder.audio.filter((a) => a.group === group).map((a) => a.name)];
+}
+
+/**
+ * Edge lag (now − PDT end of the newest part) under which a rendition counts as live for
+ * `startAtEdge`, in PART-TARGETs. Checked as each part is listed, when the lag is at its smallest: a
+ * realtime zerolatency run lists a part ~0.05 s after its last frame arrived, so two part targets
+ * (0.2 s on `low-latency`) leave room for SRT's receiver latency (~0.15 s) and a late part.
+ */
+export const START_AT_EDGE_PARTS = 2;
+/** Longest a `startAtEdge` hold lasts past the first complete segment, in target durations. */
+export const START_AT_EDGE_MAX_HOLD_TARGETS = 3;
+
+/**
+ * Whether a channel's first multivariant playlist may be published, given the media playlists it
+ * names (pure). Always: every one lists a complete segment — hls.js fails a playlist with parts only
+ * (`levelEmptyError`), retries, and plays a second further behind for the whole session. With
+ * `startAtEdge` (ladder option): also every one's newest media ends within `START_AT_EDGE_PARTS` ×
+ * PART-TARGET of `now`, or `START_AT_EDGE_MAX_HOLD_TARGETS` target durations have passed since the
+ * latest of their first segments ended (a run that stays behind real time is not held for long).
+ *
+ * Why: a run starts by working off what ingest buffered while ffmpeg started (and an RTMP GOP cache),
+ * so its edge trails the wall clock by 0.2–0.7 s for its first second or two. hls.js and Shaka position
+ * themselves PART-HOLD-BACK behind the edge of the first playlist they load and, with default configs,
+ * never play faster to catch up: a viewer who opens the channel then keeps that lag for good.
+ */
+export function firstMultivariantDue(playlists: ReadonlyArray<Pick<MediaPlaylist, 'segments' | 'pending' | 'partTarget' | 'targetDuration'>>, now: number, startAtEdge: boolean): boolean {
+  if (playlists.some((p) => p.segments.length === 0)) return false;
+  if (!startAtEdge) return true;
+  const live = playlists.every((p) => {
+    const end = listedMediaEnd(p);
+    return end !== undefined && now - end <= START_AT_EDGE_PARTS * p.partTarget * 1000;
+  });
+  if (live) return true;
+  const firstSegmentsEnded = Math.max(...playlists.map((p) => p.segments[0]!.programDateTime + 1000 * p.segments[0]!.duration));
+  const maxHold = Math.max(...playlists.map((p) => START_AT_EDGE_MAX_HOLD_TARGETS * p.targetDuration * 1000));
+  return now - firstSegmentsEnded >= maxHold;
 }

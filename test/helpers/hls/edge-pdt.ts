@@ -1,3 +1,4 @@
+import { listedMediaEnd } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 
 /**
@@ -6,8 +7,5 @@ import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
  * far the stream itself trails the wall clock; it grows when the machine cannot encode in real time.
  */
 export function livepipeEdgePdt(text: string): number | undefined {
-  const p = parseMediaPlaylist(text);
-  if (p.pending !== undefined && p.pending.parts.length > 0) return p.pending.programDateTime + p.pending.parts.reduce((t, part) => t + part.duration, 0) * 1000;
-  const last = p.segments[p.segments.length - 1];
-  return last ? last.programDateTime + last.duration * 1000 : undefined;
+  return listedMediaEnd(parseMediaPlaylist(text));
 }

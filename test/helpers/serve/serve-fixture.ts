@@ -298,6 +298,8 @@ export async function startServeCli(
      * so a restart queues viewers' connections instead of refusing them.
      */
     socketActivation?: boolean;
+    /** `--ladders-dir` of the CLI (default the shipped ladders/). */
+    laddersDir?: string;
   } = {},
 ): Promise<ServeCli> {
   const dataDir = options.keepDataDir ?? (await mkdtemp(join(tmpdir(), 'livepipe-serve-cli-')));
@@ -319,7 +321,7 @@ export async function startServeCli(
   const apiBase = `http://127.0.0.1:${apiPort}`;
   const unit = options.socketActivation === true ? await startSocketUnit(originPort) : undefined;
   const launch = async (): Promise<CliProcess> => {
-    const args = ['serve', '--config', configFile];
+    const args = ['serve', '--config', configFile, ...(options.laddersDir === undefined ? [] : ['--ladders-dir', options.laddersDir])];
     const cli = unit !== undefined ? await unit.runCli(args, options.env) : runCli(args, options.env);
     try {
       await Promise.race([

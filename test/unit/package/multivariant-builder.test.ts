@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseLadder, resolveLadder } from '../../../src/ladder/ladder-loader.js';
 import { serializeMultivariantPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { buildMultivariant, multivariantRenditions } from '../../../src/package/multivariant-builder.js';
+import { buildMultivariant, firstMultivariantDue, multivariantRenditions } from '../../../src/package/multivariant-builder.js';
+import { listedMediaEnd, type PartEntry, type SegmentEntry } from '../../../src/hls/playlist-model.js';
 import { checkMultivariantPlaylist } from '../../helpers/hls/llhls-rules.js';
 
 const ladder = parseLadder(
@@ -82,5 +83,51 @@ describe('checkMultivariantPlaylist can fail', () => {
   ])('%s', (_what, text, violation) => {
     expect(checkMultivariantPlaylist(good)).toEqual([]);
     expect(checkMultivariantPlaylist(text).join('\n')).toMatch(violation);
+  });
+});
+
+describe('firstMultivariantDue (the first master: a complete segment everywhere, and with startAtEdge a live edge)', () => {
+  const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
+  const part = (i: number): PartEntry => ({ uri: `part-${i}.m4s`, duration: 0.1, independent: i % 5 === 0 }) as PartEntry;
+  const segment = (msn: number, pdt: number): SegmentEntry => ({ msn, uri: `seg-${msn}.m4s`, duration: 1, parts: [], discontinuity: false, programDateTime: pdt, mapUri: 'init-1.mp4' }) as SegmentEntry;
+  /** A low-latency rendition: `segments` whole 1 s segments from T0, then `parts` parts of the next. */
+  const rendition = (segments: number, parts: number) => ({
+    partTarget: 0.1,
+    targetDuration: 1,
+    segments: Array.from({ length: segments }, (_, i) => segment(i, T0 + i * 1000)),
+    pending: { msn: segments, parts: Array.from({ length: parts }, (_, i) => part(i)), discontinuity: false, programDateTime: T0 + segments * 1000, mapUri: 'init-1.mp4' },
+  });
+
+  it('the edge is where the newest part ends, by PDT', () => {
+    expect(listedMediaEnd(rendition(1, 3))).toBe(T0 + 1300);
+    expect(listedMediaEnd(rendition(2, 0))).toBe(T0 + 2000);
+    expect(listedMediaEnd({ segments: [], pending: undefined })).toBeUndefined();
+  });
+
+  it('without startAtEdge: as soon as every rendition lists a complete segment, however far behind', () => {
+    expect(firstMultivariantDue([rendition(1, 2), rendition(0, 9)], T0 + 1200, false)).toBe(false);
+    expect(firstMultivariantDue([rendition(1, 2), rendition(1, 0)], T0 + 60_000, false)).toBe(true);
+  });
+
+  it('with startAtEdge: holds while any edge trails the clock by more than 2 part targets, releases once all are live', () => {
+    // Edge at T0 + 1.2 s; 0.5 s behind at T0 + 1.7 s (working off the start-up backlog): held.
+    expect(firstMultivariantDue([rendition(1, 2), rendition(1, 2)], T0 + 1700, true)).toBe(false);
+    // One rendition caught up, the other not yet: still held.
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1750, true)).toBe(false);
+    // Both within 0.2 s: out.
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 6)], T0 + 1750, true)).toBe(true);
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 6)], T0 + 1800, true)).toBe(true);
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 6)], T0 + 1801, true)).toBe(false);
+    // Never before a complete segment, even at the edge.
+    expect(firstMultivariantDue([rendition(0, 6), rendition(1, 6)], T0 + 650, true)).toBe(false);
+  });
+
+  it('with startAtEdge: a run that stays behind is held at most 3 target durations after the first segments ended', () => {
+    const behind = [rendition(2, 1), rendition(2, 1)];
+    // First segments end at T0 + 1 s; the edge (T0 + 2.1 s) is far behind the clock.
+    expect(firstMultivariantDue(behind, T0 + 3900, true)).toBe(false);
+    expect(firstMultivariantDue(behind, T0 + 4000, true)).toBe(true);
+    // Playlists continued from storage after a restart: their old first segment lets the master out at once.
+    expect(firstMultivariantDue([rendition(5, 1)], T0 + 600_000, true)).toBe(true);
   });
 });

@@ -1,0 +1,44 @@
+/**
+ * Ladder variants for the `latency` bench's A/B runs (issue 16): each is a shipped ladder with a few
+ * fields overridden, written with every shipped ladder into a temporary ladders directory that the
+ * bench's `serve` reads (`--ladders-dir`), so a lever (muxed audio, keyframe interval, part duration)
+ * is measured beside the shipped ladder in the same run without shipping a ladder for it.
+ */
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { DEFAULT_LADDERS_DIR } from '../src/ladder/ladder-loader.js';
+
+export interface LadderVariant {
+  /** The ladder's name in the bench's ladders directory (a channel's `ladder`). */
+  name: string;
+  /** The shipped ladder it is derived from. */
+  base: string;
+  /** Top-level ladder fields replaced. */
+  overrides: Record<string, unknown>;
+  /** What the variant tests, for the results file. */
+  lever: string;
+}
+
+export const LATENCY_LADDER_VARIANTS: readonly LadderVariant[] = [
+  { name: 'll-no-start-hold', base: 'low-latency', overrides: { startAtEdge: false }, lever: 'the first multivariant playlist not held for the edge to catch up (before startAtEdge)' },
+  { name: 'll-muxed-no-start-hold', base: 'low-latency-muxed', overrides: { startAtEdge: false }, lever: 'muxed, the first multivariant playlist not held for the edge' },
+  { name: 'll-gop02', base: 'low-latency', overrides: { gop: 0.2 }, lever: 'keyframe every 0.2 s (every other 0.1 s part independent), audio group' },
+  { name: 'll-muxed-gop02', base: 'low-latency-muxed', overrides: { gop: 0.2 }, lever: 'muxed audio and a keyframe every 0.2 s' },
+  { name: 'll-muxed-gop01', base: 'low-latency-muxed', overrides: { gop: 0.1 }, lever: 'muxed audio and every part independent (keyframe every 0.1 s)' },
+  { name: 'll-muxed-part02', base: 'low-latency-muxed', overrides: { part: 0.2 }, lever: 'muxed audio, 0.2 s parts (PART-HOLD-BACK 0.6 s, half the requests)' },
+];
+
+/** Writes every shipped ladder and every variant into `dir`; returns `dir` for `--ladders-dir`. */
+export async function writeBenchLadders(dir: string, variants: readonly LadderVariant[] = LATENCY_LADDER_VARIANTS): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const entry of await readdir(DEFAULT_LADDERS_DIR, { withFileTypes: true })) {
+    if (entry.isFile()) await copyFile(join(DEFAULT_LADDERS_DIR, entry.name), join(dir, entry.name));
+  }
+  for (const v of variants) {
+    const base = parseYaml(await readFile(join(DEFAULT_LADDERS_DIR, `${v.base}.yaml`), 'utf8')) as Record<string, unknown>;
+    const ladder = { ...base, ...v.overrides, description: `${v.base} with ${JSON.stringify(v.overrides)}: ${v.lever}` };
+    await writeFile(join(dir, `${v.name}.yaml`), stringifyYaml(ladder));
+  }
+  return dir;
+}
