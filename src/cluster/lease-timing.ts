@@ -99,3 +99,38 @@ export function parseLeaseValue(value: string | null | undefined): { nodeId: str
   if (!Number.isSafeInteger(epoch) || epoch < 1) return undefined;
   return { nodeId: value.slice(0, at), epoch };
 }
+
+/** The acquisition script's answer: the lease taken under an epoch, or held elsewhere for some ms more. */
+export type AcquireAnswer = { taken: true; epoch: number } | { taken: false; expiresInMs: number | undefined };
+
+/**
+ * Reads the acquisition script's reply (`{1, epoch}` or `{0, PTTL}`). PTTL −2 (the key expired between
+ * the SET and the PTTL) means free now; −1 (a key without expiry, never written by livepipe) or
+ * anything unexpected gives no expiry, so the standby polls as usual.
+ */
+export function parseAcquireReply(reply: unknown): AcquireAnswer {
+  if (!Array.isArray(reply) || reply.length !== 2) return { taken: false, expiresInMs: undefined };
+  const [taken, value] = reply as [unknown, unknown];
+  if (taken === 1 && typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return { taken: true, epoch: value };
+  if (typeof value !== 'number') return { taken: false, expiresInMs: undefined };
+  if (value === -2) return { taken: false, expiresInMs: 0 };
+  return { taken: false, expiresInMs: value >= 0 ? value : undefined };
+}
+
+/**
+ * Redis expires a key once its clock is past the expiry instant, not at it: a standby aiming at the
+ * expiry it was told tries this much later.
+ */
+export const EXPIRY_SLACK_MS = 2;
+
+/**
+ * When a standby tries for the lease next, ms from `now`: at its regular poll (`pollDelayMs`), or
+ * the moment the holder's lease runs out (`heldElsewhereUntil`, from the last answer's PTTL) if that
+ * comes first — a dead holder's lease is taken within a few ms of its expiry, not up to a poll later.
+ * Trying early is harmless (SET NX fails and tells the new expiry); so is trying after a renewal.
+ */
+export function nextAttemptDelay(pollDelayMs: number, heldElsewhereUntil: number | undefined, now: number): number {
+  const poll = Math.max(0, pollDelayMs);
+  if (heldElsewhereUntil === undefined) return poll;
+  return Math.max(0, Math.min(poll, heldElsewhereUntil - now + EXPIRY_SLACK_MS));
+}
