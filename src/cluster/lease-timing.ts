@@ -13,15 +13,22 @@
 
 /** Lease settings (the service config's `cluster.lease`). */
 export interface LeaseTimingSettings {
-  /** Expiry of the lease key in Redis, ms (default 1500). */
+  /** Expiry of the lease key in Redis, ms (default 1200). */
   ttlMs: number;
-  /** How often the holder renews, ms (default 400; at most a third of the TTL). */
+  /** How often the holder renews, ms (default 300; at most half of ttlMs − safetyMarginMs). */
   renewIntervalMs: number;
   /** How long before the TTL runs out (from the renewal's send time) the holder stops writing, ms (default 300). */
   safetyMarginMs: number;
 }
 
-export const DEFAULT_LEASE_TIMING: LeaseTimingSettings = Object.freeze({ ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 });
+/**
+ * The defaults of `cluster.lease` (the config schema repeats them). 1.2 s: a dead writer's lease is
+ * gone at most 1.2 s after its last renewal, which with the new writer's start (~0.4 s on a quiet
+ * machine) keeps failover under 2 s; a node must confirm a renewal every 0.9 s to keep writing, and
+ * loses the channel after 1.2 s without one (an event-loop or Redis stall that long). Renewals every
+ * 0.3 s: one may be lost without the writer stopping (2 × 300 ≤ 1200 − 300).
+ */
+export const DEFAULT_LEASE_TIMING: LeaseTimingSettings = Object.freeze({ ttlMs: 1200, renewIntervalMs: 300, safetyMarginMs: 300 });
 
 /** Throws unless the settings leave a holder time to renew before it must stop writing. */
 export function validateLeaseTiming(settings: LeaseTimingSettings): void {
