@@ -15,6 +15,11 @@
  * 4. Redis stopped for 10 s, then started: nobody writes while no lease can be renewed, a node takes
  *    the lease again within seconds of Redis answering and the playlists continue; never two writers.
  *
+ * Not covered yet: Shaka Player (issue 13 asks that it, too, keeps playing). Added beside hls.js on
+ * 2026-12-05 it ended with fatal error 1001 (NETWORK / BAD_HTTP_STATUS, twice) at the first takeover
+ * in one run under load — hls.js saw no fatal error; which request got which status was not found
+ * (the origin logs no requests), so it is not in this test until that is understood.
+ *
  * Lease timings are longer than the defaults (5 s TTL): other work on this machine can stall a node's
  * event loop for seconds, and the defaults' takeover times are the benchmark's (bench/failover.bench.ts).
  * Failover times are logged, not asserted beyond generous sanity bounds.
