@@ -23,8 +23,8 @@ export interface LeaseTimingSettings {
 
 /**
  * The defaults of `cluster.lease` (the config schema repeats them). 1.2 s: a dead writer's lease is
- * gone at most 1.2 s after its last renewal, which with the new writer's start (~0.4 s on a quiet
- * machine) keeps failover under 2 s; a node must confirm a renewal every 0.9 s to keep writing, and
+ * gone at most 1.2 s after its last renewal, which with the new writer's start (~0.5 s) aims at
+ * failover under 2 s (bench/failover.bench.ts); a node must confirm a renewal every 0.9 s to keep writing, and
  * loses the channel after 1.2 s without one (an event-loop or Redis stall that long). Renewals every
  * 0.3 s: one may be lost without the writer stopping (2 × 300 ≤ 1200 − 300).
  */
