@@ -16,21 +16,31 @@
  *    storage after the new leader's first write (requests in flight at the kill).
  * Then the killed node runs again with its publisher as the standby of the next round.
  *
+ * Where the failover time goes, per round (all from the kill): the dead leader's lease still left in
+ * Redis (its PTTL read right after the kill), the new leader's acquisition (the lease key read every
+ * 5 ms until it names the other node), its first
+ * part stored (the first `part-` PUT under the new epoch completed at the recording proxy), and the
+ * listing at the origin. So: lease wait = left TTL + how late the standby took it; start = acquisition
+ * → first part stored (packager restore, ffmpeg start, the first part's media, its upload); listing =
+ * first part stored → listed in every rendition at the origin (playlist PUT, notification, poll).
+ *
  * Settings: LIVEPIPE_FAILOVER_KILLS (default 5), LIVEPIPE_FAILOVER_TTL_MS / _RENEW_MS / _MARGIN_MS
- * (default livepipe's lease: 1500 / 400 / 300). Run: `npm run bench -- failover` or
+ * (default livepipe's lease, `DEFAULT_LEASE_TIMING`: 1200 / 300 / 300). Run: `npm run bench -- failover` or
  * `npx tsx bench/failover.bench.ts`. Writes bench/results/failover.md.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { DEFAULT_LEASE_TIMING } from '../src/cluster/lease-timing.js';
 import { measureTakeover, startClusterStage, type LeaseSettings } from '../test/helpers/cluster/cluster-stage.js';
 import { launchBrowser, startPlayer } from '../test/helpers/player/hls-player.js';
 
 const KILLS = Number(process.env.LIVEPIPE_FAILOVER_KILLS ?? 5);
 const LEASE: LeaseSettings = {
-  ttlMs: Number(process.env.LIVEPIPE_FAILOVER_TTL_MS ?? 1500),
-  renewIntervalMs: Number(process.env.LIVEPIPE_FAILOVER_RENEW_MS ?? 400),
-  safetyMarginMs: Number(process.env.LIVEPIPE_FAILOVER_MARGIN_MS ?? 300),
+  ttlMs: Number(process.env.LIVEPIPE_FAILOVER_TTL_MS ?? DEFAULT_LEASE_TIMING.ttlMs),
+  renewIntervalMs: Number(process.env.LIVEPIPE_FAILOVER_RENEW_MS ?? DEFAULT_LEASE_TIMING.renewIntervalMs),
+  safetyMarginMs: Number(process.env.LIVEPIPE_FAILOVER_MARGIN_MS ?? DEFAULT_LEASE_TIMING.safetyMarginMs),
 };
 /** How long hls.js plays after each takeover before the next kill, s of media. */
 const PLAY_AFTER_SECONDS = 8;
@@ -44,6 +54,31 @@ interface Round {
   fatalErrors: string[];
   /** Writes of the killed node that completed in storage after the new leader's first write. */
   lateCompletions: number;
+  /** Where the time went, ms from the kill (see the file comment); undefined when not found. */
+  phases: Phases;
+}
+
+interface Phases {
+  /** The dead leader's lease left in Redis at the kill (PTTL). */
+  leaseLeft: number | undefined;
+  /** The new leader's acquisition. */
+  acquired: number | undefined;
+  /** Its first part stored. */
+  firstPartStored: number | undefined;
+}
+
+/**
+ * When (performance.now()) the lease key first names a node other than `killed`, read every 5 ms
+ * from the kill on (`undefined` after `timeoutMs`): the new leader's acquisition, within 5 ms.
+ */
+async function acquisitionSeen(redis: Redis, key: string, killed: string, timeoutMs = 30_000): Promise<number | undefined> {
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    const value = await redis.get(key).catch(() => null);
+    if (value !== null && !value.startsWith(`${killed}:`)) return performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return undefined;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -54,6 +89,8 @@ function percentile(sorted: number[], p: number): number {
 export async function run(): Promise<Record<string, unknown>> {
   const stage = await startClusterStage({ lease: LEASE });
   const browser = await launchBrowser();
+  const redis = new Redis(stage.redis.url, { lazyConnect: true });
+  await redis.connect();
   const rounds: Round[] = [];
   try {
     const player = await startPlayer(browser, await stage.startRedundant());
@@ -65,7 +102,23 @@ export async function run(): Promise<Record<string, unknown>> {
       const standby = 1 - leader;
       await stage.waitState(standby, 'standby');
       const before = await player.stats();
-      const takeover = await measureTakeover(stage, leader, () => void stage.nodes[leader]!.cli.child.kill('SIGKILL'));
+      let killedAt = 0;
+      let leaseLeft: Promise<number> | undefined;
+      let acquiredAt: Promise<number | undefined> | undefined;
+      const takeover = await measureTakeover(stage, leader, () => {
+        stage.nodes[leader]!.cli.child.kill('SIGKILL');
+        killedAt = performance.now();
+        const key = `livepipe:lease:${stage.channel}`;
+        leaseLeft = redis.pttl(key);
+        acquiredAt = acquisitionSeen(redis, key, stage.nodeIds[leader]!);
+      });
+      const firstPart = stage.proxies[takeover.newLeader]!.writes().find((w) => w.epoch === takeover.epoch && /\/part-\d+-\d+\.m4s/.test(w.path) && w.completedAt !== undefined);
+      const [left, acquired] = [await leaseLeft, await acquiredAt];
+      const phases: Phases = {
+        leaseLeft: left !== undefined && left >= 0 ? left : undefined,
+        acquired: acquired !== undefined ? Math.round(acquired - killedAt) : undefined,
+        firstPartStored: firstPart !== undefined ? Math.round(firstPart.completedAt! - killedAt) : undefined,
+      };
       const after = await player.waitFor((s) => s.currentTime >= before.currentTime + PLAY_AFTER_SECONDS, 90_000);
       const late = stage.proxies[leader]!.writes().filter((w) => w.at < takeover.firstWriteAt && (w.completedAt ?? Infinity) > takeover.firstWriteAt);
       rounds.push({
@@ -76,6 +129,7 @@ export async function run(): Promise<Record<string, unknown>> {
         stalls: after.stalls - before.stalls,
         fatalErrors: after.fatalErrors.slice(before.fatalErrors.length),
         lateCompletions: late.length,
+        phases,
       });
       process.stderr.write(`failover round ${k + 1}/${KILLS}: ${JSON.stringify(rounds.at(-1))}\n`);
       // The killed node comes back as the next round's standby.
@@ -86,10 +140,19 @@ export async function run(): Promise<Record<string, unknown>> {
     await player.close();
     const failover = rounds.map((r) => r.failoverMs).sort((a, b) => a - b);
     const stalls = rounds.map((r) => r.stallMs).sort((a, b) => a - b);
+    /** p50 of one phase's duration over the rounds where both its ends were found. */
+    const phaseP50 = (span: (r: Round) => number | undefined): number => percentile(rounds.flatMap((r) => (span(r) !== undefined && !Number.isNaN(span(r)) ? [span(r)!] : [])).sort((a, b) => a - b), 50);
+    const breakdown = {
+      leaseLeftAtKill: phaseP50((r) => r.phases.leaseLeft),
+      acquiredAfterExpiry: phaseP50((r) => (r.phases.acquired !== undefined && r.phases.leaseLeft !== undefined ? r.phases.acquired - r.phases.leaseLeft : undefined)),
+      acquiredToFirstPartStored: phaseP50((r) => (r.phases.firstPartStored !== undefined && r.phases.acquired !== undefined ? r.phases.firstPartStored - r.phases.acquired : undefined)),
+      firstPartStoredToListed: phaseP50((r) => (r.phases.firstPartStored !== undefined ? r.failoverMs - r.phases.firstPartStored : undefined)),
+    };
     const result = {
       setup: { kills: KILLS, lease: LEASE, ladder: 'constrained (360p + audio, 0.5 s parts, 2 s segments)', storage: 's3rver behind one recording proxy per node', origin: 'standalone, --redis' },
       failoverMs: { p50: percentile(failover, 50), p99: percentile(failover, 99), min: failover[0], max: failover.at(-1) },
       playerStallMs: { p50: percentile(stalls, 50), p99: percentile(stalls, 99), max: stalls.at(-1) },
+      breakdownP50Ms: breakdown,
       fatalPlayerErrors: final.fatalErrors.length,
       danglingPlaylistEntries: (await stage.danglingObjects()).length,
       fencedOffWrites: stage.fencingViolations().length,
@@ -100,6 +163,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await writeResults(result);
     return result;
   } finally {
+    redis.disconnect();
     await browser.close();
     await stage.close();
   }
@@ -127,9 +191,18 @@ async function writeResults(result: Record<string, unknown>): Promise<void> {
     `| writes of a killed leader still completing in storage after the new leader's first write | ${r.lateCompletionsOfKilledLeaders} | |`,
     `| LL-HLS rule violations seen at the origin | ${r.playlistRuleViolations.length} | 0 |`,
     '',
-    '| round | killed | new leader | failover ms | stall ms | fatal |',
-    '|---|---|---|---|---|---|',
-    ...r.rounds.map((x: Round, i: number) => `| ${i + 1} | ${x.killed} | ${x.newLeader} | ${x.failoverMs} | ${x.stallMs} | ${x.fatalErrors.length} |`),
+    'Where the time goes (p50 over the rounds, ms; see bench/failover.bench.ts):',
+    '',
+    '| lease left at the kill | acquired after its expiry | acquired → first part stored | first part stored → listed at the origin |',
+    '|---|---|---|---|',
+    `| ${r.breakdownP50Ms.leaseLeftAtKill} | ${r.breakdownP50Ms.acquiredAfterExpiry} | ${r.breakdownP50Ms.acquiredToFirstPartStored} | ${r.breakdownP50Ms.firstPartStoredToListed} |`,
+    '',
+    '| round | killed | new leader | failover ms | lease left | acquired | first part stored | stall ms | fatal |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...r.rounds.map(
+      (x: Round, i: number) =>
+        `| ${i + 1} | ${x.killed} | ${x.newLeader} | ${x.failoverMs} | ${x.phases.leaseLeft ?? '–'} | ${x.phases.acquired ?? '–'} | ${x.phases.firstPartStored ?? '–'} | ${x.stallMs} | ${x.fatalErrors.length} |`,
+    ),
     '',
   ].join('\n');
   await writeFile(new URL('./results/failover.md', import.meta.url), text);

@@ -32,7 +32,10 @@ export interface BuiltCluster {
   registryStore: RedisRegistryStore;
   /** What channels hold: the lease per channel. */
   leadership: ChannelLeadershipPort;
-  /** The write gate of one channel over the shared storage. */
+  /**
+   * The write gate of one channel over the shared storage, for the reign that holds the lease now:
+   * call it when the channel's writer (its packager) is created; it writes only during this acquisition.
+   */
   fencedStorage(storage: ObjectStorage, channel: string): ObjectStorage;
   /**
    * `/readyz`'s `cluster-redis` check: Redis answers a PING within the command timeout. Not merely
@@ -59,7 +62,7 @@ export function buildCluster(settings: ClusterSettings): BuiltCluster {
     state,
     registryStore: new RedisRegistryStore({ redis, logger }),
     leadership: { claim: (channel, onChange) => leases.claim(channel, onChange), leaseTtlMs: config.lease.ttlMs },
-    fencedStorage: (storage, channel) => new FencedStorage(storage, () => leases.fence(channel)),
+    fencedStorage: (storage, channel) => new FencedStorage(storage, () => leases.fence(channel), leases.heldReign(channel)),
     readiness: {
       name: 'cluster-redis',
       check: async () => {

@@ -1,7 +1,7 @@
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { clusterKeys } from './cluster-keys.js';
-import { LeaseTiming, leaseValue, validateLeaseTiming, type LeaseTimingSettings } from './lease-timing.js';
+import { LeaseTiming, leaseValue, nextAttemptDelay, parseAcquireReply, validateLeaseTiming, type LeaseTimingSettings } from './lease-timing.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /**
@@ -11,7 +11,8 @@ import type { RedisConnection } from './redis-connection.js';
  * epoch is the fencing token the writer records with every object it stores (`FencedStorage`).
  *
  * A node claims a channel's lease while it has the channel's feed (`claim`); the holder transcodes,
- * packages and writes, the others are hot standbys retrying every `acquireIntervalMs`. The holder
+ * packages and writes, the others are hot standbys retrying every `acquireIntervalMs` — and at the
+ * instant the holder's lease expires, which each refused attempt learns (PTTL). The holder
  * renews every `renewIntervalMs`; a renewal that fails (Redis unreachable, timed out) is retried at
  * the next tick, and once the deadline of `LeaseTiming` has passed the lease is reported lost
  * (`onChange(false)`) — but the write gate (`fence`) already refuses writes from that instant,
@@ -42,6 +43,12 @@ export interface ChannelLeasesOptions {
 export interface WriteFence {
   nodeId: string;
   epoch: number;
+  /**
+   * Which of this node's acquisitions of the lease is current: +1 on every acquisition, in this
+   * process. Unlike the epoch it never repeats, even when Redis comes back empty and epochs restart
+   * at 1: a writer pinned to a reign (`FencedStorage`) stays fenced off once that acquisition is over.
+   */
+  reign: number;
 }
 
 export interface LeaseSnapshot {
@@ -53,13 +60,15 @@ export interface LeaseSnapshot {
 }
 
 // Atomic in Redis: only one node can see the SET NX succeed, and the epoch it records is the INCR's.
+// Taken: {1, epoch}. Held elsewhere: {0, ms until the key expires} (PTTL: -1 without an expiry), so a
+// standby tries again the moment the holder's lease runs out instead of at its next poll.
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local epoch = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
-  return epoch
+  return {1, epoch}
 end
-return false`;
+return {0, redis.call('PTTL', KEYS[1])}`;
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -71,11 +80,15 @@ interface Claim {
   channel: string;
   onChange: (held: boolean) => void;
   lease: LeaseTiming | undefined;
+  /** This node's acquisition the held lease came from (`WriteFence.reign`). */
+  reign: number;
   timer: NodeJS.Timeout | undefined;
   /** Fires at the held lease's deadline (re-armed by each confirmed renewal). */
   expiryTimer: NodeJS.Timeout | undefined;
   /** A command of this claim is in flight (ticks never overlap). */
   busy: boolean;
+  /** Standby: when (clock ms) the holder's lease expires in Redis, as its last answer said; the next attempt is due then at the latest. */
+  heldElsewhereUntil: number | undefined;
   /** ms of the last logged acquisition failure, to keep the log quiet while Redis is down. */
   lastErrorLog: number;
 }
@@ -85,6 +98,8 @@ export class ChannelLeases {
   private readonly logger: Logger;
   private readonly clock: () => number;
   private readonly acquireIntervalMs: number;
+  /** Acquisitions so far, of every channel: the last reign handed out. */
+  private reigns = 0;
   private closed = false;
 
   constructor(private readonly options: ChannelLeasesOptions) {
@@ -112,7 +127,7 @@ export class ChannelLeases {
       if (existing.lease !== undefined) queueMicrotask(() => onChange(true));
       return () => this.release(channel);
     }
-    const claim: Claim = { channel, onChange, lease: undefined, timer: undefined, expiryTimer: undefined, busy: false, lastErrorLog: 0 };
+    const claim: Claim = { channel, onChange, lease: undefined, reign: 0, timer: undefined, expiryTimer: undefined, busy: false, heldElsewhereUntil: undefined, lastErrorLog: 0 };
     this.claims.set(channel, claim);
     void this.tick(claim);
     return () => this.release(channel);
@@ -125,15 +140,26 @@ export class ChannelLeases {
   }
 
   /**
+   * The reign (`WriteFence.reign`) of the lease this node holds for the channel, whether or not its
+   * write deadline has passed (a renewal may still reopen the gate); undefined when not held. A writer
+   * created now belongs to this reign (`FencedStorage`).
+   */
+  heldReign(channel: string): number | undefined {
+    const claim = this.claims.get(channel);
+    return claim?.lease !== undefined ? claim.reign : undefined;
+  }
+
+  /**
    * The write gate's check, synchronous: the epoch to record, or `Fenced` when this node does not
    * hold the lease or its deadline has passed (a renewal overdue, a frozen process waking up).
    */
   fence(channel: string): WriteFence {
-    const lease = this.claims.get(channel)?.lease;
+    const claim = this.claims.get(channel);
+    const lease = claim?.lease;
     if (lease === undefined || !lease.writable(this.clock())) {
       throw new LivepipeError(ErrorCode.Fenced, `not the writer of channel ${channel}: lease not held or renewal overdue`, { details: { channel } });
     }
-    return { nodeId: this.options.nodeId, epoch: lease.epoch };
+    return { nodeId: this.options.nodeId, epoch: lease.epoch, reign: claim!.reign };
   }
 
   snapshot(): LeaseSnapshot[] {
@@ -190,24 +216,34 @@ export class ChannelLeases {
     }
     // Fixed rate: a slow reply does not push the next renewal later.
     const period = claim.lease !== undefined ? this.options.timing.renewIntervalMs : this.acquireIntervalMs;
-    this.schedule(claim, period - (this.clock() - started));
+    this.schedule(claim, nextAttemptDelay(period - (this.clock() - started), claim.lease === undefined ? claim.heldElsewhereUntil : undefined, this.clock()));
   }
 
   private async tryAcquire(claim: Claim): Promise<void> {
     const { channel } = claim;
     const sentAt = this.clock();
-    let epoch: unknown;
+    let reply: unknown;
     try {
-      epoch = await this.options.redis.client.eval(ACQUIRE, 2, clusterKeys.lease(channel), clusterKeys.epoch(channel), this.options.nodeId, this.options.timing.ttlMs);
+      reply = await this.options.redis.client.eval(ACQUIRE, 2, clusterKeys.lease(channel), clusterKeys.epoch(channel), this.options.nodeId, this.options.timing.ttlMs);
     } catch (err) {
+      // Whatever expiry it last heard of is stale now: poll at the regular pace until Redis answers.
+      claim.heldElsewhereUntil = undefined;
       if (sentAt - claim.lastErrorLog > 5000) {
         claim.lastErrorLog = sentAt;
         this.logger.warn({ channel, err: errorMessage(err) }, 'lease acquisition failed (redis unreachable?)');
       }
       return;
     }
-    if (typeof epoch !== 'number' || this.claims.get(channel) !== claim) return;
+    if (this.claims.get(channel) !== claim) return;
+    const answer = parseAcquireReply(reply);
+    if (answer.taken === false) {
+      claim.heldElsewhereUntil = answer.expiresInMs !== undefined ? this.clock() + answer.expiresInMs : undefined;
+      return;
+    }
+    const { epoch } = answer;
+    claim.heldElsewhereUntil = undefined;
     claim.lease = new LeaseTiming(epoch, sentAt, this.options.timing);
+    claim.reign = ++this.reigns;
     if (!claim.lease.writable(this.clock())) {
       // The reply took longer than the writable window: treat as not held; it expires in Redis.
       claim.lease = undefined;

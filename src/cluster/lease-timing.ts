@@ -13,15 +13,22 @@
 
 /** Lease settings (the service config's `cluster.lease`). */
 export interface LeaseTimingSettings {
-  /** Expiry of the lease key in Redis, ms (default 1500). */
+  /** Expiry of the lease key in Redis, ms (default 1200). */
   ttlMs: number;
-  /** How often the holder renews, ms (default 400; at most a third of the TTL). */
+  /** How often the holder renews, ms (default 300; at most half of ttlMs − safetyMarginMs). */
   renewIntervalMs: number;
   /** How long before the TTL runs out (from the renewal's send time) the holder stops writing, ms (default 300). */
   safetyMarginMs: number;
 }
 
-export const DEFAULT_LEASE_TIMING: LeaseTimingSettings = Object.freeze({ ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 });
+/**
+ * The defaults of `cluster.lease` (the config schema repeats them). 1.2 s: a dead writer's lease is
+ * gone at most 1.2 s after its last renewal, which with the new writer's start (~0.5 s) aims at
+ * failover under 2 s (bench/failover.bench.ts); a node must confirm a renewal every 0.9 s to keep writing, and
+ * loses the channel after 1.2 s without one (an event-loop or Redis stall that long). Renewals every
+ * 0.3 s: one may be lost without the writer stopping (2 × 300 ≤ 1200 − 300).
+ */
+export const DEFAULT_LEASE_TIMING: LeaseTimingSettings = Object.freeze({ ttlMs: 1200, renewIntervalMs: 300, safetyMarginMs: 300 });
 
 /** Throws unless the settings leave a holder time to renew before it must stop writing. */
 export function validateLeaseTiming(settings: LeaseTimingSettings): void {
@@ -98,4 +105,39 @@ export function parseLeaseValue(value: string | null | undefined): { nodeId: str
   const epoch = Number(value.slice(at + 1));
   if (!Number.isSafeInteger(epoch) || epoch < 1) return undefined;
   return { nodeId: value.slice(0, at), epoch };
+}
+
+/** The acquisition script's answer: the lease taken under an epoch, or held elsewhere for some ms more. */
+export type AcquireAnswer = { taken: true; epoch: number } | { taken: false; expiresInMs: number | undefined };
+
+/**
+ * Reads the acquisition script's reply (`{1, epoch}` or `{0, PTTL}`). PTTL −2 (the key expired between
+ * the SET and the PTTL) means free now; −1 (a key without expiry, never written by livepipe) or
+ * anything unexpected gives no expiry, so the standby polls as usual.
+ */
+export function parseAcquireReply(reply: unknown): AcquireAnswer {
+  if (!Array.isArray(reply) || reply.length !== 2) return { taken: false, expiresInMs: undefined };
+  const [taken, value] = reply as [unknown, unknown];
+  if (taken === 1 && typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return { taken: true, epoch: value };
+  if (typeof value !== 'number') return { taken: false, expiresInMs: undefined };
+  if (value === -2) return { taken: false, expiresInMs: 0 };
+  return { taken: false, expiresInMs: value >= 0 ? value : undefined };
+}
+
+/**
+ * Redis expires a key once its clock is past the expiry instant, not at it: a standby aiming at the
+ * expiry it was told tries this much later.
+ */
+export const EXPIRY_SLACK_MS = 2;
+
+/**
+ * When a standby tries for the lease next, ms from `now`: at its regular poll (`pollDelayMs`), or
+ * the moment the holder's lease runs out (`heldElsewhereUntil`, from the last answer's PTTL) if that
+ * comes first — a dead holder's lease is taken within a few ms of its expiry, not up to a poll later.
+ * Trying early is harmless (SET NX fails and tells the new expiry); so is trying after a renewal.
+ */
+export function nextAttemptDelay(pollDelayMs: number, heldElsewhereUntil: number | undefined, now: number): number {
+  const poll = Math.max(0, pollDelayMs);
+  if (heldElsewhereUntil === undefined) return poll;
+  return Math.max(0, Math.min(poll, heldElsewhereUntil - now + EXPIRY_SLACK_MS));
 }

@@ -114,14 +114,16 @@ const clusterSchema = z
     nodeId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63').optional(),
     /**
      * The per-channel writer lease (docs/cluster-leases.md). Failover after a node's loss takes at most
-     * `ttlMs` + one acquisition attempt (200 ms) + the new writer's start (probe, ffmpeg, first part).
+     * `ttlMs` (a standby tries the moment the lease expires) + the new writer's start (ffmpeg, first
+     * part). Shorter leases fail over sooner but take a channel away from a node whose event loop or
+     * Redis stalls for about `ttlMs`.
      */
     lease: z
       .object({
-        /** Expiry of a lease without renewal, ms (default 1500). */
-        ttlMs: z.number().int().min(300).max(60_000).default(1500),
-        /** How often the holder renews it, ms (default 400; at most (ttlMs − safetyMarginMs) / 2). */
-        renewIntervalMs: z.number().int().min(50).max(30_000).default(400),
+        /** Expiry of a lease without renewal, ms (default 1200). */
+        ttlMs: z.number().int().min(300).max(60_000).default(1200),
+        /** How often the holder renews it, ms (default 300; at most (ttlMs − safetyMarginMs) / 2). */
+        renewIntervalMs: z.number().int().min(50).max(30_000).default(300),
         /**
          * The holder stops writing this long before the TTL runs out, counted from when its last
          * confirmed renewal was sent, ms (default 300).
@@ -130,7 +132,7 @@ const clusterSchema = z
       })
       .strict()
       .refine((l) => 2 * l.renewIntervalMs <= l.ttlMs - l.safetyMarginMs, 'renewIntervalMs must be at most (ttlMs − safetyMarginMs) / 2')
-      .default({ ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 }),
+      .default({ ttlMs: 1200, renewIntervalMs: 300, safetyMarginMs: 300 }),
   })
   .strict();
 

@@ -15,6 +15,11 @@
  * 4. Redis stopped for 10 s, then started: nobody writes while no lease can be renewed, a node takes
  *    the lease again within seconds of Redis answering and the playlists continue; never two writers.
  *
+ * Not covered yet: Shaka Player (issue 13 asks that it, too, keeps playing). Added beside hls.js on
+ * 2026-12-05 it ended with fatal error 1001 (NETWORK / BAD_HTTP_STATUS, twice) at the first takeover
+ * in one run under load — hls.js saw no fatal error; which request got which status was not found
+ * (the origin logs no requests), so it is not in this test until that is understood.
+ *
  * Lease timings are longer than the defaults (5 s TTL): other work on this machine can stall a node's
  * event loop for seconds, and the defaults' takeover times are the benchmark's (bench/failover.bench.ts).
  * Failover times are logged, not asserted beyond generous sanity bounds.
@@ -152,11 +157,14 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     expect(stage.fencingViolations()).toEqual([]);
   }, 240_000);
 
-  // Held back: passed 1 of 2 runs on a quiet machine (10:45 UTC). In the other, after Redis came
-  // back, the new run's first stored 360p playlist began at MEDIA-SEQUENCE 0 again (seg-0 listed once
-  // more) after versions at 1 — the window restored from an older state than the last one served.
-  // Not found yet (issue 13); the leases, the no-writer-while-down and never-two-writers checks passed.
-  it.skip('Redis stopped for 10 s then started: no writer while it is down, the channel recovers within seconds, never two writers', async () => {
+  // Found a defect (fixed): in 1 of 2 runs, after Redis came back, the new run's first stored 360p
+  // playlist began at MEDIA-SEQUENCE 0 again after versions at 1. The node that won the lease again
+  // was the one that had lost it: its previous packager, closing in the background, retried the
+  // playlist upload the write gate had refused during the outage, and the gate — open to any epoch
+  // this node held — let it land after the new packager had restored the older stored version. The
+  // gate is now pinned to the epoch its packager was created under (`FencedStorage`,
+  // test/unit/cluster/fenced-storage.test.ts).
+  it('Redis stopped for 10 s then started: no writer while it is down, the channel recovers within seconds, never two writers', async () => {
     // Redundant again: node-a back as a standby with its publisher, so two nodes compete when Redis returns.
     await stage.startNode(0);
     stage.publishTo(0);

@@ -27,7 +27,7 @@ export interface ClusterStageOptions {
   /** Number of serve nodes (default 2). */
   nodes?: number;
   channel?: string;
-  /** Lease timings of every node (default: livepipe's, 1500/400/300). */
+  /** Lease timings of every node (default: livepipe's, `DEFAULT_LEASE_TIMING`). */
   lease?: LeaseSettings;
   /** Renditions the channel's ladder gives a 640x360 feed (default the `constrained` ladder's). */
   renditions?: string[];

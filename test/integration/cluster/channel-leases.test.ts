@@ -38,11 +38,11 @@ describe('ChannelLeases on a real redis-server', () => {
   const connections: RedisConnection[] = [];
   const leaseSets: ChannelLeases[] = [];
 
-  const node = async (nodeId: string): Promise<ChannelLeases> => {
+  const node = async (nodeId: string, acquireIntervalMs?: number): Promise<ChannelLeases> => {
     const connection = new RedisConnection({ url: redis.url, logger: silentLogger(), commandTimeoutMs: timing.renewIntervalMs });
     connections.push(connection);
     expect(await connection.connect()).toBe(true);
-    const leases = new ChannelLeases({ redis: connection, nodeId, timing, logger: silentLogger() });
+    const leases = new ChannelLeases({ redis: connection, nodeId, timing, logger: silentLogger(), ...(acquireIntervalMs !== undefined ? { acquireIntervalMs } : {}) });
     leaseSets.push(leases);
     return leases;
   };
@@ -84,7 +84,7 @@ describe('ChannelLeases on a real redis-server', () => {
     await waitFor(() => a.holds('ch2'), { timeoutMs: 5000, message: 'node-c holds ch2' });
     b.claim('ch2', (held) => events.push(`d:${held}`));
     const storage = recordingStorage();
-    const gate = new FencedStorage(storage, () => a.fence('ch2'));
+    const gate = new FencedStorage(storage, () => a.fence('ch2'), a.heldReign('ch2'));
     await gate.put('live/ch2/a.m4s', new Uint8Array(1), { contentType: 'video/mp4' });
     expect(storage.puts[0]!.metadata).toEqual({ 'livepipe-epoch': String(a.fence('ch2').epoch), 'livepipe-node': 'node-c' });
 
@@ -111,11 +111,34 @@ describe('ChannelLeases on a real redis-server', () => {
     expect(events).toContain('d:true');
   });
 
+  it("a standby takes a dead holder's lease the moment it expires, not at its next poll", async () => {
+    const holder = await node('node-g');
+    holder.claim('ch4', () => undefined);
+    await waitFor(() => holder.holds('ch4'), { timeoutMs: 5000, message: 'node-g holds ch4' });
+    // Polls 10 s apart: only the expiry the refused attempts learn can bring the standby in sooner.
+    const standby = await node('node-h', 10_000);
+    standby.claim('ch4', () => undefined);
+    await new Promise((r) => setTimeout(r, 2 * timing.ttlMs));
+    expect(standby.holds('ch4')).toBe(false);
+    // node-g dies (its renewals stop); when does its lease expire in Redis?
+    connections.at(-2)!.client.disconnect(false);
+    const observer = connections.at(-1)!.client;
+    const expiresAt = performance.now() + (await observer.pttl('livepipe:lease:ch4'));
+    await waitFor(() => standby.holds('ch4'), { timeoutMs: 10_000, intervalMs: 5, message: 'node-h takes ch4' });
+    const lateMs = performance.now() - expiresAt;
+    console.log(`standby took the lease ${Math.round(lateMs)} ms after the holder's expiry (poll interval 10 s)`);
+    // Far sooner than the 10 s poll: the expiry plus scheduling on a loaded machine.
+    expect(lateMs).toBeLessThan(3000);
+  });
+
   it('Redis stopped for 10 s then started: nobody writes meanwhile, and the lease is taken again', async () => {
     const a = await node('node-e');
     const changes: boolean[] = [];
     a.claim('ch3', (held) => changes.push(held));
     await waitFor(() => a.holds('ch3'), { timeoutMs: 5000, message: 'node-e holds ch3' });
+    const storage = recordingStorage();
+    const firstReign = new FencedStorage(storage, () => a.fence('ch3'), a.heldReign('ch3'));
+    await firstReign.put('live/ch3/a.m4s', new Uint8Array(1), { contentType: 'video/mp4' });
     await redis.stop();
     await waitFor(() => !a.holds('ch3'), { timeoutMs: 3000, intervalMs: 20, message: 'node-e stops writing while Redis is down' });
     await new Promise((r) => setTimeout(r, 10_000));
@@ -123,5 +146,12 @@ describe('ChannelLeases on a real redis-server', () => {
     await redis.start();
     await waitFor(() => a.holds('ch3'), { timeoutMs: 15_000, message: 'node-e holds ch3 again once Redis is back' });
     expect(changes).toEqual([true, false, true]);
+    // The same node, a new reign: the first reign's writer (a packager still retrying) writes nothing more.
+    // (This Redis keeps no data: the epoch is 1 again, the first reign's own — the pin is the reign.)
+    await expect(firstReign.put('live/ch3/late.m4s', new Uint8Array(1), { contentType: 'video/mp4' })).rejects.toThrow(/reign \d+ is over/);
+    const secondReign = new FencedStorage(storage, () => a.fence('ch3'), a.heldReign('ch3'));
+    expect(secondReign.reign).toBeGreaterThan(firstReign.reign!);
+    await secondReign.put('live/ch3/b.m4s', new Uint8Array(1), { contentType: 'video/mp4' });
+    expect(storage.puts.map((p) => p.key)).toEqual(['live/ch3/a.m4s', 'live/ch3/b.m4s']);
   }, 40_000);
 });

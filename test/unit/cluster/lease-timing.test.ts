@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clusterNodeId } from '../../../src/cluster/node-identity.js';
 import { reconnectDelayMs, redactRedisUrl } from '../../../src/cluster/redis-connection.js';
-import { DEFAULT_LEASE_TIMING, LeaseTiming, leaseValue, parseLeaseValue, validateLeaseTiming } from '../../../src/cluster/lease-timing.js';
+import { DEFAULT_LEASE_TIMING, EXPIRY_SLACK_MS, LeaseTiming, leaseValue, nextAttemptDelay, parseAcquireReply, parseLeaseValue, validateLeaseTiming } from '../../../src/cluster/lease-timing.js';
 
 const timing = { ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 };
 
@@ -61,5 +61,29 @@ describe('lease settings and values', () => {
     expect(redactRedisUrl('redis://user:s3cret@redis.local:6379/0')).not.toContain('s3cret');
     expect(redactRedisUrl('redis://redis.local:6379')).toBe('redis://redis.local:6379');
     expect([1, 2, 3, 4, 5, 20].map((attempt) => reconnectDelayMs(attempt, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+});
+
+describe('acquisition replies and the standby schedule', () => {
+  it('reads the acquisition script: taken with an epoch, or held elsewhere for PTTL ms', () => {
+    expect(parseAcquireReply([1, 7])).toEqual({ taken: true, epoch: 7 });
+    expect(parseAcquireReply([0, 1234])).toEqual({ taken: false, expiresInMs: 1234 });
+    // Expired between the SET NX and the PTTL: free now.
+    expect(parseAcquireReply([0, -2])).toEqual({ taken: false, expiresInMs: 0 });
+    // A key without expiry, or a reply of another shape: no expiry known, poll as usual.
+    expect(parseAcquireReply([0, -1])).toEqual({ taken: false, expiresInMs: undefined });
+    expect(parseAcquireReply(null)).toEqual({ taken: false, expiresInMs: undefined });
+    expect(parseAcquireReply([1, 0])).toEqual({ taken: false, expiresInMs: 0 });
+  });
+
+  it('tries at the regular poll, or just after the holder expiry when that comes first', () => {
+    expect(nextAttemptDelay(200, undefined, 1000)).toBe(200);
+    // The holder's lease runs out in 1300 ms: the poll comes first.
+    expect(nextAttemptDelay(200, 2300, 1000)).toBe(200);
+    // It runs out in 50 ms: try then, just past it (Redis expires a key once its clock is past the instant).
+    expect(nextAttemptDelay(200, 1050, 1000)).toBe(50 + EXPIRY_SLACK_MS);
+    // Already past: at once.
+    expect(nextAttemptDelay(200, 900, 1000)).toBe(0);
+    expect(nextAttemptDelay(-5, undefined, 1000)).toBe(0);
   });
 });

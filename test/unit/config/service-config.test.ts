@@ -146,7 +146,7 @@ describe('cluster settings', () => {
 
   it('come from the file or from LIVEPIPE_REDIS_URL and LIVEPIPE_NODE_ID, the environment winning', () => {
     const fromFile = buildServiceConfig({ cluster: { redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a' } }, {}, {});
-    const lease = { ttlMs: 1500, renewIntervalMs: 400, safetyMarginMs: 300 };
+    const lease = { ttlMs: 1200, renewIntervalMs: 300, safetyMarginMs: 300 };
     expect(fromFile.cluster).toEqual({ redis: 'redis://10.0.0.5:6379', nodeId: 'edge-a', lease });
     const fromEnv = buildServiceConfig(
       { cluster: { redis: 'redis://10.0.0.5:6379' } },
