@@ -921,6 +921,10 @@ export interface SigtermRestartDetails {
   exitCode: number | string;
   /** Seconds from SIGTERM to the restarted serve's health check answering. */
   downSeconds: number;
+  /** Of which: SIGTERM to the old process's exit (its drain and graceful stop). */
+  stopSeconds: number;
+  /** Of which: the new process's spawn to its health check answering. */
+  startSeconds: number;
   /** Status of the first request to each rendition's playlist (and `master`) after the restart. */
   firstRequests: Record<string, number>;
   lastMsnBefore: Record<string, number>;
@@ -937,8 +941,11 @@ export async function sigtermRestart(stage: LiveChaosStage, channel = CHAOS_CHAN
   }
   const t0 = performance.now();
   const exitCode = await serve.cli.stop('SIGTERM', 40_000);
+  const stopSeconds = round((performance.now() - t0) / 1000, 2);
   await stage.publisher.exited;
+  const t1 = performance.now();
   await serve.restart();
+  const startSeconds = round((performance.now() - t1) / 1000, 2);
   const downSeconds = round((performance.now() - t0) / 1000, 2);
   const firstRequests: Record<string, number> = {};
   await Promise.all(
@@ -965,5 +972,5 @@ export async function sigtermRestart(stage: LiveChaosStage, channel = CHAOS_CHAN
       back = false;
     }
   }
-  return { exitCode, downSeconds, firstRequests, lastMsnBefore, publisherBackLive: back };
+  return { exitCode, downSeconds, stopSeconds, startSeconds, firstRequests, lastMsnBefore, publisherBackLive: back };
 }
