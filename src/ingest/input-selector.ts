@@ -210,6 +210,12 @@ export class InputSelector {
   // written (repeated), the audio stream's silence (from its last sequence header written), and the
   // output time of the next silent frame (fractional: AAC frames are not whole milliseconds).
   private fillKeyframe: FlvTag | undefined;
+  /**
+   * A filler keyframe was written since the active input's last frame: should that input come back
+   * before the switch (a stall shorter than the wait), its frames wait for its next keyframe — its
+   * inter frames refer to pictures the decoder no longer holds after the filler.
+   */
+  private activeNeedsKeyframe = false;
   private silence: SilentAudio | undefined;
   private nextSilenceOut: number | undefined;
   // Slate pacing: output time of slate frame 0; frames written so far.
@@ -529,6 +535,7 @@ export class InputSelector {
     const from = this.active;
     const lastFrameAt = this.lastFrameAt;
     this.nextSilenceOut = undefined;
+    this.activeNeedsKeyframe = false;
     if (target === 'slate') {
       const slate = this.slate;
       if (slate === undefined) return;
@@ -685,6 +692,8 @@ export class InputSelector {
     } else if (tag.type === FlvTagType.Video) {
       const kind = classifyFlvTag(tag.type, tag.body);
       if (kind === 'video-keyframe' || kind === 'video-frame') {
+        if (this.activeNeedsKeyframe && kind === 'video-frame') return;
+        this.activeNeedsKeyframe = false;
         // The active input's own timeline jumped (a pulled HLS source across a discontinuity, an
         // encoder restarting its clock): re-anchor it where the wall clock says, as on a switch.
         const wall = this.wallOut();
@@ -751,6 +760,7 @@ export class InputSelector {
     if (keyframe !== undefined && last >= 0 && last + step <= videoDue) {
       const frames = Math.floor((videoDue - last) / step);
       this.writeVideo({ ...keyframe, timestamp: Math.round(last + frames * step), body: withVideoCompositionTime(keyframe.body, 0) }, true);
+      this.activeNeedsKeyframe = true;
     }
   }
 

@@ -284,6 +284,26 @@ describe('InputSelector', () => {
     expect(silent.every((t) => t.timestamp < lost.point!)).toBe(true);
   });
 
+  it('resumes an input that comes back while its switch waits for the grid at its next keyframe, after the fillers', async () => {
+    const r = await rig({ keyframeIntervalMs: 2000 });
+    await r.steps(52, 'primary', 'backup');
+    await r.steps(18, 'backup'); // lost after 500 ms; the switch to the backup waits for the next grid time
+    expect(r.selector.status().pending).toBe('backup');
+    const before = videoFrames(r.output).length;
+    // The primary is back before the point (frames 52…71 of its timeline, keyframes at 60 and 70),
+    // its frames marked 0xab (inter) and 0xac (key) to tell them from the fillers (0xaa keyframes).
+    for (let n = 52; n < 72; n++) {
+      r.primary.tag({ type: FlvTagType.Video, timestamp: 5000 + n * 40, body: avc(n % 10 === 0, n % 10 === 0 ? 0xac : 0xab) });
+      await r.step('backup');
+    }
+    expect(r.selector.selected).toBe('primary');
+    expect(r.selector.status().pending).toBeUndefined();
+    const after = videoFrames(r.output).slice(before);
+    const resumed = after.filter((t) => t.body.at(-1) === 0xab || t.body.at(-1) === 0xac);
+    // Frames 52…59 refer to pictures the decoder lost at the filler keyframes: dropped.
+    expect(resumed.map((t) => t.body.at(-1))).toEqual([0xac, ...Array(9).fill(0xab), 0xac, 0xab]);
+  });
+
   /**
    * A pulled HLS source delivers one segment at a time: here 2 s of frames at once every 2 s, the
    * same period as the keyframe grid, and healthy only for inputLossMs (1 s) after each burst. The
