@@ -210,14 +210,14 @@ export class InputSelector {
   // written (repeated), the audio stream's silence (from its last sequence header written), and the
   // output time of the next silent frame (fractional: AAC frames are not whole milliseconds).
   private fillKeyframe: FlvTag | undefined;
+  private silence: SilentAudio | undefined;
+  private nextSilenceOut: number | undefined;
   /**
    * A filler keyframe was written since the active input's last frame: should that input come back
    * before the switch (a stall shorter than the wait), its frames wait for its next keyframe — its
    * inter frames refer to pictures the decoder no longer holds after the filler.
    */
   private activeNeedsKeyframe = false;
-  private silence: SilentAudio | undefined;
-  private nextSilenceOut: number | undefined;
   // Slate pacing: output time of slate frame 0; frames written so far.
   private slateStartOut = 0;
   private slateVideoFrames = 0;
@@ -424,7 +424,7 @@ export class InputSelector {
   /**
    * Whether a pending switch to `input` still stands: it was healthy when the switch was decided and
    * has not been silent for longer than `inputLossMs` plus the wait for the switch point (one
-   * keyframe interval). Not \`healthy\`: a source that delivers in bursts (a pulled HLS stream: one
+   * keyframe interval). Not `healthy`: a source that delivers in bursts (a pulled HLS stream: one
    * segment at a time, a segment per GOP) is healthy for `inputLossMs` after each burst and not in
    * between, and a switch point one GOP on falls at the same phase of that cycle every time — the
    * switch was dropped at every point and decided again at every burst, pending for good.
@@ -534,6 +534,9 @@ export class InputSelector {
     const now = this.now();
     const from = this.active;
     const lastFrameAt = this.lastFrameAt;
+    // An outage that spans the point (a lost input seen after a grid time): its audio hole is filled
+    // up to the point too, as `fillOutage` does while a switch waits.
+    if (point !== undefined) this.fillSilence(point - 1);
     this.nextSilenceOut = undefined;
     this.activeNeedsKeyframe = false;
     if (target === 'slate') {
@@ -740,17 +743,7 @@ export class InputSelector {
     if (pending === undefined || active === undefined || active === 'slate' || this.healthy(this.inputs.get(active))) return;
     const wall = this.wallOut();
     if (wall === undefined) return;
-    const due = Math.min(wall, pending.point - 1);
-    const silence = this.silence;
-    if (silence !== undefined && this.lastAudioOut >= 0) {
-      if (this.nextSilenceOut === undefined || this.nextSilenceOut <= this.lastAudioOut) this.nextSilenceOut = this.lastAudioOut + silence.frameMs;
-      for (; this.nextSilenceOut <= due; this.nextSilenceOut += silence.frameMs) {
-        const out = Math.round(this.nextSilenceOut);
-        if (out <= this.lastAudioOut) continue;
-        this.lastAudioOut = out;
-        this.writeAll({ type: FlvTagType.Audio, timestamp: out, body: silence.body });
-      }
-    }
+    this.fillSilence(Math.min(wall, pending.point - 1));
     // Video a whole frame before the point at most: a filler the encoder's constant-frame-rate output
     // rounds onto the grid time would take the forced keyframe from the new input's first frame.
     const keyframe = this.fillKeyframe;
@@ -761,6 +754,19 @@ export class InputSelector {
       const frames = Math.floor((videoDue - last) / step);
       this.writeVideo({ ...keyframe, timestamp: Math.round(last + frames * step), body: withVideoCompositionTime(keyframe.body, 0) }, true);
       this.activeNeedsKeyframe = true;
+    }
+  }
+
+  /** Silent audio frames from the last audio frame written up to output time `due` (none without a silent frame for the stream). */
+  private fillSilence(due: number): void {
+    const silence = this.silence;
+    if (silence === undefined || this.lastAudioOut < 0) return;
+    if (this.nextSilenceOut === undefined || this.nextSilenceOut <= this.lastAudioOut) this.nextSilenceOut = this.lastAudioOut + silence.frameMs;
+    for (; this.nextSilenceOut <= due; this.nextSilenceOut += silence.frameMs) {
+      const out = Math.round(this.nextSilenceOut);
+      if (out <= this.lastAudioOut) continue;
+      this.lastAudioOut = out;
+      this.writeAll({ type: FlvTagType.Audio, timestamp: out, body: silence.body });
     }
   }
 

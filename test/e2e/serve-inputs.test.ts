@@ -4,8 +4,10 @@
  * rule checker on every playlist read. The primary dies → the backup plays; both die → the slate
  * plays; the primary returns → it plays again; an operator forces the backup and the slate through
  * the ops API. Every switch is seamless: the encoder never restarts (one transcoder run), no
- * discontinuity, the media sequence only grows, no EXT-X-ENDLIST. Then a pulled HLS source (the
- * channel's own origin output) as another channel's backup, which disappears and returns.
+ * discontinuity, the media sequence only grows, no EXT-X-ENDLIST, PROGRAM-DATE-TIME not ahead of
+ * the clock, and every switch starts a segment with a keyframe (ffprobe on the stored segments).
+ * Then a pulled HLS source (the channel's own origin output) as another channel's backup, which
+ * disappears and returns, hls.js playing it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -87,7 +89,8 @@ function monitor(serve: ServeFixture, channel: string, options: { keepSegments?:
 interface ColourSwitch {
   /** Presentation time of the first frame of the new input, s. */
   at: number;
-  to: 'primary' | 'backup';
+  /** `grey`: the backup; `colour`: the primary or the slate (a dark blue card). */
+  to: 'colour' | 'grey';
   /** That frame is a keyframe of the output. */
   key: boolean;
   /** That frame is the first of a stored segment. */
@@ -120,7 +123,7 @@ async function colourSwitches(segments: Map<string, Buffer>): Promise<ColourSwit
     }
     const starts = new Set([...firstPts.values()].map((pts) => pts.toFixed(3)));
     const grey = (f: { saturation: number }) => f.saturation < 10;
-    return frames.flatMap((f, i) => (i > 0 && grey(f) !== grey(frames[i - 1]!) ? [{ at: f.pts, to: grey(f) ? 'backup' : 'primary', key: f.key, startsSegment: starts.has(f.pts.toFixed(3)) }] : []));
+    return frames.flatMap((f, i) => (i > 0 && grey(f) !== grey(frames[i - 1]!) ? [{ at: f.pts, to: grey(f) ? 'grey' : 'colour', key: f.key, startsSegment: starts.has(f.pts.toFixed(3)) }] : []));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -229,11 +232,14 @@ describe('backup input and slate (serve)', () => {
     expect(switchLines.length).toBeGreaterThanOrEqual(6);
     expect(Math.max(...watch.pdtLeads), JSON.stringify(watch.pdtLeads.map(Math.round))).toBeLessThan(300);
 
-    // The switch after the lost primary waited for the encoder's next forced keyframe (the output
-    // kept moving with the primary's last keyframe and silence): the first grey frame is a keyframe
-    // of the output and the first frame of a segment.
+    // Every switch waits for the encoder's next forced keyframe — after the lost primary and the lost
+    // backup too, the output filled meanwhile with the lost input's last keyframe and silence — so
+    // the first frame of the new input is a keyframe of the output and the first of a segment. Told
+    // apart in the stored segments: the lost primary → the grey backup, the lost backup → the slate
+    // (colour), the forced backup, the forced slate (slate ↔ primary are both colour).
     const switches = await colourSwitches(watch.segments);
-    expect(switches[0], JSON.stringify(switches)).toMatchObject({ to: 'backup', key: true, startsSegment: true });
+    expect(switches.length, JSON.stringify(switches)).toBeGreaterThanOrEqual(4);
+    expect(switches.filter((s) => !s.key || !s.startsSegment), JSON.stringify(switches)).toEqual([]);
   }, 300_000);
 
   it('pulls an HLS source as a backup (channels made through the API), and follows it when it disappears and returns', async () => {
@@ -258,6 +264,11 @@ describe('backup input and slate (serve)', () => {
     await pulledHealthy();
     const watch = monitor(serve, 'relay');
     await advances('relay');
+    // The multivariant playlist is written once every rendition has a segment.
+    await waitFor(async () => ((await getText(`${serve.live('relay')}/master.m3u8`)).status === 200 ? true : undefined), { timeoutMs: 30_000, message: 'relay master playlist' });
+    player = await startPlayer(browser, `${serve.live('relay')}/master.m3u8`);
+    const warm = await player.waitFor((s) => s.currentTime > 1, 90_000);
+    expect(warm.currentTime, `player did not start: ${JSON.stringify(warm.fatalErrors)}`).toBeGreaterThan(1);
 
     await relayPrimary.stop();
     await waitActive('backup', 'relay');
@@ -268,6 +279,7 @@ describe('backup input and slate (serve)', () => {
     source = serve.publish(serve.rtmpUrl('src', `${KEY}-src`), 'flv', { seconds: 600 });
     await waitActive('backup', 'relay');
     await advances('relay');
+    const stats = await player.stats();
     await watch.stop();
     publishers.push(source);
 
@@ -276,6 +288,9 @@ describe('backup input and slate (serve)', () => {
     expect(relay.input.inputs.find((i: { role: string }) => i.role === 'backup').kind).toBe('pull');
     expect(watch.violations).toEqual([]);
     expect(watch.texts.some((t) => t.includes('#EXT-X-ENDLIST'))).toBe(false);
+    // hls.js played through the pulled backup, the slate and the backup's return.
+    expect(stats.fatalErrors).toEqual([]);
+    expect(stats.currentTime).toBeGreaterThan(warm.currentTime + 5);
   }, 300_000);
 
   /**
@@ -283,11 +298,14 @@ describe('backup input and slate (serve)', () => {
    * backup on the channel's second listener (`srt.backupPort`), grey (`hue=s=0`) so that its frames
    * can be told from the primary's in the stored segments. The primary dies → the backup's frames;
    * it returns → failback. hls.js plays through, every playlist passes the rule checker, the edge's
-   * PROGRAM-DATE-TIME never runs ahead of the clock, and ffprobe finds a keyframe at the first frame
-   * of the returning primary (the failback lands on the encoder's forced keyframes).
+   * PROGRAM-DATE-TIME never runs ahead of the clock, and ffprobe finds a keyframe starting a segment
+   * at the first frame of the backup and of the returning primary (both switches land on the
+   * encoder's forced keyframes).
    */
-  it('switches an SRT primary to an SRT backup and back, the failback on a keyframe, PDT on the clock', async () => {
+  it('switches an SRT primary to an SRT backup and back, both switches on a keyframe, PDT on the clock', async () => {
     for (const p of publishers.splice(0)) await p.stop();
+    await player?.close();
+    player = undefined;
     for (const id of ['relay', 'src']) await serve.api('DELETE', `/api/v1/channels/${id}`);
     const passphrase = 'inputs-srt-passphrase';
     const [port, backupPort] = await freePorts(2, 'udp');
@@ -338,8 +356,8 @@ describe('backup input and slate (serve)', () => {
     // frame of the new input is a keyframe of the output and starts a segment.
     const switches = await colourSwitches(watch.segments);
     expect(switches.slice(-2), JSON.stringify(switches)).toMatchObject([
-      { to: 'backup', key: true, startsSegment: true },
-      { to: 'primary', key: true, startsSegment: true },
+      { to: 'grey', key: true, startsSegment: true },
+      { to: 'colour', key: true, startsSegment: true },
     ]);
   }, 300_000);
 });

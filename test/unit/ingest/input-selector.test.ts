@@ -246,6 +246,11 @@ describe('InputSelector', () => {
       const upTo = next === undefined ? video.length : video.findIndex((t) => t.timestamp >= next.point!);
       expect(video.slice(at, upTo).every((t) => marks[t.body.at(-1)!] === s.to)).toBe(true);
     }
+    // The audio has no hole, whether a lost input's outage spans a grid time (silence up to the
+    // point) or not (silence while the switch waits): one 40 ms source frame plus a silent frame at most.
+    const audio = r.output.filter((t) => t.type === FlvTagType.Audio && t.body[1] === 1);
+    const gaps = audio.slice(1).map((t, i) => t.timestamp - audio[i]!.timestamp);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(40 + 22);
   });
 
   it('waits for the grid after a lost input, filling up to the point with the old input\'s last keyframe and silence, then starts the backup there with a keyframe', async () => {
