@@ -268,7 +268,7 @@ describe('backup input and slate (serve)', () => {
     await waitFor(async () => ((await getText(`${serve.live('relay')}/master.m3u8`)).status === 200 ? true : undefined), { timeoutMs: 30_000, message: 'relay master playlist' });
     player = await startPlayer(browser, `${serve.live('relay')}/master.m3u8`);
     const warm = await player.waitFor((s) => s.currentTime > 1, 90_000);
-    expect(warm.currentTime, `player did not start: ${JSON.stringify(warm.fatalErrors)}`).toBeGreaterThan(1);
+    expect(warm.currentTime, `player did not start: ${JSON.stringify(warm)}`).toBeGreaterThan(1);
 
     await relayPrimary.stop();
     await waitActive('backup', 'relay');
