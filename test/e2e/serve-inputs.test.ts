@@ -333,7 +333,11 @@ describe('backup input and slate (serve)', () => {
     primary = publishPrimary();
     publishers.push(primary);
     await waitActive('primary', 'srtv');
+    const storedAtFailback = watch.segments.size;
     await advances('srtv');
+    // The monitor stores segments as it reads them listed (every 400 ms, slower under load): until
+    // it holds a few past the failback, the failback's segment may be missing.
+    await waitFor(() => (watch.segments.size >= storedAtFailback + 3 ? true : undefined), { timeoutMs: 30_000, message: 'segments after the failback stored' });
     const stats = await player.stats();
     await watch.stop();
 
