@@ -14,12 +14,14 @@
  * - `toListedMs`: the input's last frame (the publisher killed; ffmpeg publishes with `-re`, so its
  *   last frame left then) → the first part listed that holds the next input's media. Seamless: the
  *   ops API shows the switch made (it waits for the encoder's next forced keyframe, at most one GOP
- *   after the loss is seen) and the 360p playlist's media end (last part's PROGRAM-DATE-TIME +
+ *   after the loss is seen; the output is filled with the lost input's last keyframe and silence
+ *   meanwhile) and the 360p playlist's media end (last part's PROGRAM-DATE-TIME +
  *   duration) passes both kill time + inputLossMs + 100 ms and the moment the switch was seen — the
  *   output timeline follows the wall clock and the switch point is not ahead of it, so from there
  *   on the parts hold the new input (or the slate). Restart: the first part after the new discontinuity.
  * - `stalledMs`: what hls.js reports as stalled (`waiting` until `playing`) during the switch window.
- * Playlists are polled every 50 ms, so figures are ±50 ms.
+ * Playlists are polled every 50 ms, so figures are ±50 ms. `LIVEPIPE_BENCH_SWITCHES` (default 5)
+ * sets the switches of each kind; 1 gives a short run (about 2 minutes) that proves the bench works.
  */
 import type { Browser } from 'playwright-core';
 import { launchBrowser, startPlayer, type Player } from '../test/helpers/player/hls-player.js';

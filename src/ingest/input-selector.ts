@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { stampFirstFrameArrival } from '../core/media-clock.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, withVideoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
 import { FlvTagReader } from './flv-tag-reader.js';
+import { silentAudioFor, type SilentAudio } from './input-outage-fill.js';
 import type { InputRole } from './ingest-feed.js';
 
 /**
@@ -28,10 +29,10 @@ import type { InputRole } from './ingest-feed.js';
  *   first frame of the new selection goes exactly on a forced-keyframe time of the output timeline,
  *   so the encoder emits a keyframe — and a segment boundary — at the first frame of the new input.
  *   The switch point is the forced-keyframe time after the last output that is not ahead of the
- *   clock; when there is none yet and the old selection still plays (failback, operator, slate),
- *   the switch waits for the clock to reach the next one (at most one GOP), the old input playing
- *   on until then. After a lost input it is made at once (off the grid when the outage spans no
- *   grid time): waiting would lengthen the outage.
+ *   clock; when there is none yet, the switch waits for the clock to reach the next one (at most
+ *   one GOP): the old input (failback, operator) or the slate plays on until then, and after a lost
+ *   input the output is filled up to it (`fillOutage`: the old input's last keyframe repeated and
+ *   silent audio), so that the encoder's output keeps moving with the clock and has no audio hole.
  * - The slate is a short pre-encoded clip (one GOP of a card, H.264, see `slate-clip.ts`) whose video
  *   frames are looped, and a silent AAC frame repeated, paced by the wall clock: almost no CPU.
  * - Health: an input is healthy when it is connected, has a keyframe cached and delivered video in
@@ -205,6 +206,18 @@ export class InputSelector {
   private activeFrameMs = DEFAULT_STEP_MS;
   /** The consumer whose run's start time defines the forced-keyframe grid (the newest). */
   private gridConsumer: Consumer | undefined;
+  // While a switch after a loss waits for its point (`fillOutage`): the last keyframe of an input
+  // written (repeated), the audio stream's silence (from its last sequence header written), and the
+  // output time of the next silent frame (fractional: AAC frames are not whole milliseconds).
+  private fillKeyframe: FlvTag | undefined;
+  private silence: SilentAudio | undefined;
+  private nextSilenceOut: number | undefined;
+  /**
+   * A filler keyframe was written since the active input's last frame: should that input come back
+   * before the switch (a stall shorter than the wait), its frames wait for its next keyframe — its
+   * inter frames refer to pictures the decoder no longer holds after the filler.
+   */
+  private activeNeedsKeyframe = false;
   // Slate pacing: output time of slate frame 0; frames written so far.
   private slateStartOut = 0;
   private slateVideoFrames = 0;
@@ -283,7 +296,7 @@ export class InputSelector {
     source.on('error', ended);
   }
 
-  /** Stops reading input `role` (its publisher left); a switch away follows at once if it was active. */
+  /** Stops reading input `role` (its publisher left); a switch away is decided at once if it was active. */
   detach(role: InputRole): void {
     const input = this.inputs.get(role);
     if (input === undefined) return;
@@ -389,6 +402,7 @@ export class InputSelector {
     this.decide(this.active === undefined ? 'first-input' : 'input-lost');
     this.commitIfDue();
     if (this.active === 'slate') this.paceSlate();
+    else this.fillOutage();
   }
 
   /** Ends every output and stops reading the inputs. Idempotent. */
@@ -405,6 +419,25 @@ export class InputSelector {
   private healthy(input: InputState | undefined): boolean {
     if (input === undefined || !input.connected || input.gop.length === 0 || input.lastVideoAt === undefined) return false;
     return this.now() - input.lastVideoAt <= this.inputLossMs;
+  }
+
+  /**
+   * Whether a pending switch to `input` still stands: it was healthy when the switch was decided and
+   * has not been silent for longer than `inputLossMs` plus the wait for the switch point (one
+   * keyframe interval). Not `healthy`: a source that delivers in bursts (a pulled HLS stream: one
+   * segment at a time, a segment per GOP) is healthy for `inputLossMs` after each burst and not in
+   * between, and a switch point one GOP on falls at the same phase of that cycle every time — the
+   * switch was dropped at every point and decided again at every burst, pending for good.
+   */
+  private viable(input: InputState | undefined): boolean {
+    if (input === undefined || !input.connected || input.gop.length === 0 || input.lastVideoAt === undefined) return false;
+    return this.now() - input.lastVideoAt <= this.inputLossMs + (this.keyframeIntervalMs ?? 0);
+  }
+
+  /** Whether the pending switch goes to an input that still stands (see `viable`). */
+  private pendingInputStands(): boolean {
+    const target = this.pending?.target;
+    return target !== undefined && target !== 'slate' && this.viable(this.inputs.get(target));
   }
 
   /** The selection rules of the module comment; asks for a switch when they pick another. */
@@ -429,6 +462,7 @@ export class InputSelector {
     const reason = current === 'slate' ? 'input-returned' : current === undefined ? 'first-input' : lostReason;
     if (this.healthy(primary)) this.requestSwitch('primary', reason);
     else if (this.healthy(backup)) this.requestSwitch('backup', reason);
+    else if (this.pendingInputStands()) return; // between two bursts of a pending target: wait for its point
     else if (current !== undefined && current !== 'slate' && this.slate !== undefined) this.requestSwitch('slate', reason);
     else if (this.pending !== undefined && this.pending.target !== 'slate') this.pending = undefined; // its target is lost too
   }
@@ -466,7 +500,7 @@ export class InputSelector {
     const wall = this.wallOut();
     if (wall !== undefined && wall < pending.point) return;
     this.pending = undefined;
-    if (pending.target === 'slate' || this.healthy(this.inputs.get(pending.target))) this.commit(pending.target, pending.reason, pending.point);
+    if (pending.target === 'slate' || this.viable(this.inputs.get(pending.target))) this.commit(pending.target, pending.reason, pending.point);
     else this.decide('input-lost');
   }
 
@@ -480,15 +514,10 @@ export class InputSelector {
     // After every frame written (its presentation time), one frame interval on.
     const earliest = Math.max(this.lastVideoPts, this.lastVideoOut) + step;
     const first = origin + Math.ceil((earliest - origin) / interval) * interval;
-    if (first > wall) {
-      // Waiting for it is seamless while the old input still plays (failback, operator); after a
-      // loss it would lengthen the outage by up to a GOP — measured, hls.js then stalled for good at
-      // a live edge of ~1.5 s — so such a switch is made at once, off the grid. Leaving the slate is
-      // made at once too: waiting there left a pulled HLS backup (which delivers in bursts) pending
-      // for good in 3 of 5 runs of the e2e (issue 14; not understood yet).
-      const oldPlays = this.active !== 'slate' && this.healthy(this.inputs.get(this.active));
-      return oldPlays ? first : undefined;
-    }
+    // Not reached yet: the switch waits for it (at most one interval). The old input plays up to it
+    // (failback, operator), or the slate does, or — after a loss — `fillOutage` keeps the output
+    // moving with the clock: the old input's last keyframe repeated, and silence.
+    if (first > wall) return first;
     // Grid points in the outage that are not ahead of the clock: the one nearest where the new
     // input's keyframe belongs (no packing, no frozen frame), the latest one for the slate.
     const latest = origin + Math.floor((wall - origin) / interval) * interval;
@@ -505,6 +534,11 @@ export class InputSelector {
     const now = this.now();
     const from = this.active;
     const lastFrameAt = this.lastFrameAt;
+    // An outage that spans the point (a lost input seen after a grid time): its audio hole is filled
+    // up to the point too, as `fillOutage` does while a switch waits.
+    if (point !== undefined) this.fillSilence(point - 1);
+    this.nextSilenceOut = undefined;
+    this.activeNeedsKeyframe = false;
     if (target === 'slate') {
       const slate = this.slate;
       if (slate === undefined) return;
@@ -661,6 +695,8 @@ export class InputSelector {
     } else if (tag.type === FlvTagType.Video) {
       const kind = classifyFlvTag(tag.type, tag.body);
       if (kind === 'video-keyframe' || kind === 'video-frame') {
+        if (this.activeNeedsKeyframe && kind === 'video-frame') return;
+        this.activeNeedsKeyframe = false;
         // The active input's own timeline jumped (a pulled HLS source across a discontinuity, an
         // encoder restarting its clock): re-anchor it where the wall clock says, as on a switch.
         const wall = this.wallOut();
@@ -684,11 +720,54 @@ export class InputSelector {
     this.writeAll({ ...tag, timestamp: out });
   }
 
-  private writeVideo(tag: FlvTag): void {
+  private writeVideo(tag: FlvTag, filler = false): void {
     this.lastVideoOut = Math.max(this.lastVideoOut, tag.timestamp);
     this.lastVideoPts = Math.max(this.lastVideoPts, tag.timestamp + videoCompositionTime(tag.body));
-    this.lastFrameAt = this.now();
+    if (!filler) this.lastFrameAt = this.now();
+    if (this.active !== 'slate' && classifyFlvTag(tag.type, tag.body) === 'video-keyframe') this.fillKeyframe = tag;
     this.writeAll(tag);
+  }
+
+  /**
+   * While a switch after a lost input waits for its point: the output up to the clock (not past the
+   * point), so that the encoder's output keeps up with the clock and the player's buffer does not
+   * run dry — silent audio from the old input's last audio frame on (no hole in the audio output:
+   * hls.js does not skip one, see `input-outage-fill.ts`), and the old input's last keyframe
+   * repeated once a frame interval is due (the picture freezes there; the constant-frame-rate
+   * encoder output repeats it between). The switch point then gets the new input's first frame as
+   * planned: a keyframe of the output, the first of a segment.
+   */
+  private fillOutage(): void {
+    const pending = this.pending;
+    const active = this.active;
+    if (pending === undefined || active === undefined || active === 'slate' || this.healthy(this.inputs.get(active))) return;
+    const wall = this.wallOut();
+    if (wall === undefined) return;
+    this.fillSilence(Math.min(wall, pending.point - 1));
+    // Video a whole frame before the point at most: a filler the encoder's constant-frame-rate output
+    // rounds onto the grid time would take the forced keyframe from the new input's first frame.
+    const keyframe = this.fillKeyframe;
+    const step = Math.max(1, this.activeFrameMs);
+    const last = Math.max(this.lastVideoPts, this.lastVideoOut);
+    const videoDue = Math.min(wall, pending.point - step);
+    if (keyframe !== undefined && last >= 0 && last + step <= videoDue) {
+      const frames = Math.floor((videoDue - last) / step);
+      this.writeVideo({ ...keyframe, timestamp: Math.round(last + frames * step), body: withVideoCompositionTime(keyframe.body, 0) }, true);
+      this.activeNeedsKeyframe = true;
+    }
+  }
+
+  /** Silent audio frames from the last audio frame written up to output time `due` (none without a silent frame for the stream). */
+  private fillSilence(due: number): void {
+    const silence = this.silence;
+    if (silence === undefined || this.lastAudioOut < 0) return;
+    if (this.nextSilenceOut === undefined || this.nextSilenceOut <= this.lastAudioOut) this.nextSilenceOut = this.lastAudioOut + silence.frameMs;
+    for (; this.nextSilenceOut <= due; this.nextSilenceOut += silence.frameMs) {
+      const out = Math.round(this.nextSilenceOut);
+      if (out <= this.lastAudioOut) continue;
+      this.lastAudioOut = out;
+      this.writeAll({ type: FlvTagType.Audio, timestamp: out, body: silence.body });
+    }
   }
 
   /** Writes the slate frames the clock has reached (video looped from the clip, audio a repeated silent frame), not past a pending switch point. */
@@ -727,6 +806,7 @@ export class InputSelector {
 
   private write(consumers: Iterable<Consumer>, tag: FlvTag): void {
     const kind = classifyFlvTag(tag.type, tag.body);
+    if (kind === 'audio-sequence-header') this.silence = silentAudioFor(tag.body);
     let bytes: Buffer | undefined;
     for (const consumer of consumers) {
       if (consumer.needsKeyframe && (kind === 'video-frame' || kind === 'audio-frame')) continue;

@@ -42,7 +42,7 @@ const slate: SlateClip = {
 
 describe('InputSelector', () => {
   /** A selector on a fake clock, primary and backup sending 25 fps with a keyframe every 10 frames. */
-  async function rig(options: { failback?: 'auto' | 'manual'; gopFrames?: number; keyframeIntervalMs?: number } = {}) {
+  async function rig(options: { failback?: 'auto' | 'manual'; gopFrames?: number; keyframeIntervalMs?: number; inputLossMs?: number } = {}) {
     let now = 1_000_000;
     const switches: InputSwitch[] = [];
     const { gopFrames = 10, ...selectorOptions } = options;
@@ -82,7 +82,11 @@ describe('InputSelector', () => {
       expect(selector.selected).toBe(target);
       await steps(after, ...sending);
     };
-    return { selector, switches, output, outputStream, step, steps, stepsUntil, primary, backup, advance: (ms: number) => (now += ms), now: () => now };
+    const flushAndTick = async () => {
+      await flush();
+      selector.tick();
+    };
+    return { selector, switches, output, outputStream, step, steps, stepsUntil, flushAndTick, primary, backup, advance: (ms: number) => (now += ms), now: () => now };
   }
 
   it('plays the primary, switches to the backup at a keyframe when the primary is lost, and fails back once it is healthy again', async () => {
@@ -208,7 +212,7 @@ describe('InputSelector', () => {
     expect(firstFrameArrivedAt(stream)).toBe(2_000_000 - 74 * 40);
   });
 
-  it('lands every switch but the slate\'s end on the forced-keyframe grid of the run, with the new input\'s keyframe first and nothing of the old input from there on', async () => {
+  it('lands every switch on the forced-keyframe grid of the run, with the new input\'s keyframe first and nothing of the old input from there on', async () => {
     // A 500 ms grid: every outage (inputLossMs 500) spans a grid time, so lost inputs land on it too.
     const r = await rig({ gopFrames: 25, keyframeIntervalMs: 500 });
     r.selector.setSlate(slate);
@@ -226,10 +230,8 @@ describe('InputSelector', () => {
     const video = videoFrames(r.output);
     // The run's start: its first frame (the output's first audio comes with or after it here).
     const origin = video[0]!.timestamp;
-    // Leaving the slate is made at once, off the grid (input-selector.ts, switchPoint: waiting there
-    // left a pulled HLS backup pending for good in the e2e); every other switch lands on it.
     expect(r.switches.filter((s) => s.from === 'slate').length).toBe(2);
-    for (const s of r.switches.slice(1).filter((s) => s.from !== 'slate')) {
+    for (const s of r.switches.slice(1)) {
       expect((s.point! - origin) % 500).toBe(0);
       // Never ahead of the clock at the switch (the clock's output position at the commit).
       expect(s.point!).toBeLessThanOrEqual(r.selector.wallOut(s.at)!);
@@ -244,6 +246,103 @@ describe('InputSelector', () => {
       const upTo = next === undefined ? video.length : video.findIndex((t) => t.timestamp >= next.point!);
       expect(video.slice(at, upTo).every((t) => marks[t.body.at(-1)!] === s.to)).toBe(true);
     }
+    // The audio has no hole, whether a lost input's outage spans a grid time (silence up to the
+    // point) or not (silence while the switch waits): one 40 ms source frame plus a silent frame at most.
+    const audio = r.output.filter((t) => t.type === FlvTagType.Audio && t.body[1] === 1);
+    const gaps = audio.slice(1).map((t, i) => t.timestamp - audio[i]!.timestamp);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(40 + 22);
+  });
+
+  it('waits for the grid after a lost input, filling up to the point with the old input\'s last keyframe and silence, then starts the backup there with a keyframe', async () => {
+    const r = await rig({ keyframeIntervalMs: 2000 });
+    // The primary's last frame 40 ms after a grid time: the loss is seen 500 ms later, the next grid
+    // time is 1.5 s after that.
+    await r.steps(52, 'primary', 'backup');
+    const lostAt = r.now();
+    await r.stepsUntil('backup', 10, 'backup');
+    const lost = r.switches.at(-1)!;
+    expect(lost).toMatchObject({ from: 'primary', to: 'backup', reason: 'input-lost' });
+    // The switch latency is counted from the primary's last real frame, not from the fillers.
+    expect(lost.lastFrameAt).toBe(lostAt);
+    const video = videoFrames(r.output);
+    const origin = video[0]!.timestamp;
+    expect((lost.point! - origin) % 2000).toBe(0);
+    expect(lost.point!).toBeLessThanOrEqual(r.selector.wallOut(lost.at)!);
+    const at = video.findIndex((t) => t.timestamp >= lost.point!);
+    expect(video[at]!.timestamp).toBe(lost.point);
+    expect(video[at]!.body[0]).toBe(0x17);
+    expect(video[at]!.body.at(-1)).toBe(0xbb);
+    // Before it, after the primary's last frame: its last keyframe (0x17, 0xaa) repeated, one a frame
+    // interval or two, up to a whole frame before the point.
+    const lastReal = video.findLastIndex((t, i) => i < at && t.body[0] === 0x27);
+    const fillers = video.slice(lastReal + 1, at);
+    expect(fillers.length).toBeGreaterThan(5);
+    expect(fillers.every((t) => t.body[0] === 0x17 && t.body.at(-1) === 0xaa)).toBe(true);
+    for (let i = 1; i < fillers.length; i++) expect(fillers[i]!.timestamp - fillers[i - 1]!.timestamp).toBeLessThanOrEqual(80);
+    expect(lost.point! - fillers.at(-1)!.timestamp).toBeGreaterThanOrEqual(40);
+    // The audio has no hole: silent AAC-LC stereo frames (hls.js's bytes) up to the backup's audio.
+    const audio = r.output.filter((t) => t.type === FlvTagType.Audio && t.body[1] === 1 && t.timestamp >= video[lastReal]!.timestamp && t.timestamp < lost.point! + 200);
+    // (Silent frames are 21.3 ms; the rig's sources send one audio frame per 40 ms video frame.)
+    for (let i = 1; i < audio.length; i++) expect(audio[i]!.timestamp - audio[i - 1]!.timestamp).toBeLessThanOrEqual(audio[i]!.timestamp < lost.point! ? 41 : 40 + 22);
+    const silent = audio.filter((t) => t.body.subarray(2).equals(Buffer.from([0x21, 0x00, 0x49, 0x90, 0x02, 0x19, 0x00, 0x23, 0x80])));
+    expect(silent.length).toBeGreaterThan(20);
+    expect(silent.every((t) => t.timestamp < lost.point!)).toBe(true);
+  });
+
+  it('resumes an input that comes back while its switch waits for the grid at its next keyframe, after the fillers', async () => {
+    const r = await rig({ keyframeIntervalMs: 2000 });
+    await r.steps(52, 'primary', 'backup');
+    await r.steps(18, 'backup'); // lost after 500 ms; the switch to the backup waits for the next grid time
+    expect(r.selector.status().pending).toBe('backup');
+    const before = videoFrames(r.output).length;
+    // The primary is back before the point (frames 52…71 of its timeline, keyframes at 60 and 70),
+    // its frames marked 0xab (inter) and 0xac (key) to tell them from the fillers (0xaa keyframes).
+    for (let n = 52; n < 72; n++) {
+      r.primary.tag({ type: FlvTagType.Video, timestamp: 5000 + n * 40, body: avc(n % 10 === 0, n % 10 === 0 ? 0xac : 0xab) });
+      await r.step('backup');
+    }
+    expect(r.selector.selected).toBe('primary');
+    expect(r.selector.status().pending).toBeUndefined();
+    const after = videoFrames(r.output).slice(before);
+    const resumed = after.filter((t) => t.body.at(-1) === 0xab || t.body.at(-1) === 0xac);
+    // Frames 52…59 refer to pictures the decoder lost at the filler keyframes: dropped.
+    expect(resumed.map((t) => t.body.at(-1))).toEqual([0xac, ...Array(9).fill(0xab), 0xac, 0xab]);
+  });
+
+  /**
+   * A pulled HLS source delivers one segment at a time: here 2 s of frames at once every 2 s, the
+   * same period as the keyframe grid, and healthy only for inputLossMs (1 s) after each burst. The
+   * slate's switch to it is decided at a burst and waits for the next grid time, 1.6 s later: the
+   * source is between bursts there. Before the fix the pending switch was dropped once the source
+   * looked unhealthy and decided again at the next burst — at the same phase, every time: the slate
+   * played for good (the e2e's pulled backup, 3 runs of 5).
+   */
+  it('leaves the slate on the grid for a source that delivers in bursts in phase with it', async () => {
+    const r = await rig({ keyframeIntervalMs: 2000, inputLossMs: 1000 });
+    r.selector.setSlate(slate);
+    await r.steps(25, 'primary');
+    await r.stepsUntil('slate', 0);
+    const origin = videoFrames(r.output)[0]!.timestamp;
+    // 400 ms after a grid time, then every 2 s: a burst of 50 frames (a 2 s segment, one GOP).
+    let ts = 0;
+    let nextBurst = -1;
+    for (let i = 0; i < 300 && r.selector.selected === 'slate'; i++) {
+      await r.step();
+      const phase = (((r.selector.wallOut()! - origin) % 2000) + 2000) % 2000;
+      if (nextBurst < 0 && phase >= 400 && phase < 440) nextBurst = r.now();
+      if (nextBurst < 0 || r.now() < nextBurst) continue;
+      nextBurst += 2000;
+      for (let n = 0; n < 50; n++, ts += 40) r.backup.tag({ type: FlvTagType.Video, timestamp: 90_000 + ts, body: avc(n === 0, 0xbb) });
+      await r.flushAndTick();
+    }
+    expect(r.selector.selected).toBe('backup');
+    const left = r.switches.at(-1)!;
+    expect(left).toMatchObject({ from: 'slate', to: 'backup', reason: 'input-returned' });
+    expect((left.point! - origin) % 2000).toBe(0);
+    const first = videoFrames(r.output).find((t) => t.timestamp >= left.point!)!;
+    expect(first.timestamp).toBe(left.point);
+    expect(first.body[0]).toBe(0x17);
+    expect(first.body.at(-1)).toBe(0xbb);
   });
 
   it('keeps the old input playing until the switch point of a failback, then switches there', async () => {
