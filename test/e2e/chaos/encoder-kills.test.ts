@@ -1,25 +1,36 @@
 /**
  * Chaos (issue 15, point 1): the transcoder's ffmpeg is SIGKILLed again and again while hls.js plays
  * the channel. Scaled down from the issue's 10 kills 6 s apart (`npm run bench -- chaos` runs those):
- * 7 kills 3 s apart, more failures in a minute than the old restart policy tolerated before giving
- * up. The channel must keep retrying and stay live, the player must go on without a fatal error,
- * media sequence numbers only increase, and every playlist served meets the LL-HLS rules.
+ * 7 kills at the issue's spacing, more failures in a minute than the old restart policy tolerated
+ * before giving up. The channel must keep retrying and stay live, the player must go on without a
+ * fatal error, media sequence numbers only increase, and every playlist served meets the LL-HLS rules.
+ *
+ * The issue's spacing, not the 3 s this test used before: a known defect (issue 15, open) is that
+ * hls.js sometimes stands still for 10–25 s in front of the hole an encoder restart leaves (the
+ * bridge's GAP parts are skipped, never tracked, so its gap controller cannot "walk" the hole and
+ * will not jump it, while it goes on loading media further ahead). About 1 run in 7 here; one CI run
+ * with 3 s spacing ended inside such a stall (27 % advance). `playedSeconds` counts the jump out of
+ * it, so this test checks that the viewer goes on; the share of wall time spent advancing — the
+ * issue's target, ≥ 90 % — is what `npm run bench -- chaos` reports, printed here too. The hls.js log
+ * is printed when the share falls below half (or written to LIVEPIPE_DUMP_HLS_LOG).
  */
+import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { encoderKills, observeFault, servePid, summarize, transcoderPids, useChaosStage } from '../../helpers/serve/chaos.js';
 
 const KILLS = 7;
-const SPACING_MS = 3000;
+const SPACING_MS = 6000;
 
 describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
   const chaos = useChaosStage();
 
   it(`${KILLS} kills ${SPACING_MS} ms apart: the channel keeps retrying, playback goes on, playlists stay valid`, async () => {
-    const stage = await chaos.start();
+    const stage = await chaos.start({ player: { hlsConfig: { captureLog: true } } });
     expect(transcoderPids(servePid(stage.serve))).toHaveLength(1);
 
     const figures = await observeFault('encoder kills', stage, () => encoderKills(stage.serve, KILLS, SPACING_MS), 4000);
-    console.log(summarize(figures), JSON.stringify(figures.details));
+    const stalls = JSON.stringify({ longStalls: figures.player.longStalls, lastNonFatalErrors: figures.player.lastNonFatalErrors });
+    console.log(summarize(figures), JSON.stringify(figures.details), stalls);
 
     // Valid playlists only, numbers only increasing, renditions in step.
     expect(figures.edge.violations).toEqual([]);
@@ -35,6 +46,13 @@ describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
     expect(transcoderPids(servePid(stage.serve))).toHaveLength(1);
     // The viewer goes on.
     expect(figures.player.fatalErrors).toEqual([]);
-    expect(figures.player.playedSeconds).toBeGreaterThan(figures.wallSeconds * 0.5);
+    if (figures.player.advanceShare < 0.5 || process.env.LIVEPIPE_DUMP_HLS_LOG) {
+      // What hls.js said while it stood still (its warnings, and its stall / gap / seek decisions).
+      const log = await stage.player.logTail();
+      if (process.env.LIVEPIPE_DUMP_HLS_LOG) await writeFile(process.env.LIVEPIPE_DUMP_HLS_LOG, log.join('\n'));
+      const said = log.filter((l) => / (warn|error) |stall|gap|hole|seek|nudge|retry|Loading fragment/i.test(l));
+      console.log('hls.js log (filtered):\n' + said.slice(-300).join('\n'));
+    }
+    expect(figures.player.playedSeconds, stalls).toBeGreaterThan(figures.wallSeconds * 0.5);
   });
 });

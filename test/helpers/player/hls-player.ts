@@ -59,6 +59,10 @@ export interface PlayerStats {
    * whether they come from an audio group or muxed in the variant's own media.
    */
   decodedBytes: { audio: number; video: number };
+  /** The video element's buffered ranges now, s (hls.js harness only: what a stall sat in front of). */
+  buffered?: Array<[number, number]>;
+  /** The last few main media loads, oldest first: `sn.part cc` (hls.js harness only; for diagnosing stalls). */
+  recentLoads?: string[];
 }
 
 /** One HTTP request the page made, in wall-clock ms (see `Player.requests`). */
@@ -75,12 +79,28 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</
 <script src="/hls.js"></script>
 <script>
 window.lp = { dateRanges: [], latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
-  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0, loadStartedAtMs: NaN, firstFrameAtMs: NaN, startLatency: NaN };
+  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0, loadStartedAtMs: NaN, firstFrameAtMs: NaN, startLatency: NaN, recentLoads: [], log: [] };
 window.startPlayback = (url, config) => {
   const video = document.getElementById('v');
-  const hls = new Hls(Object.assign({ lowLatencyMode: true, backBufferLength: 30 }, config || {}));
+  config = Object.assign({}, config || {});
+  if (config.captureLog) {
+    // hls.js's own log lines, kept in a ring (see Player.logTail): why a player did what it did.
+    delete config.captureLog;
+    const keep = (level) => (...args) => {
+      lp.log.push((Date.now() % 100000 / 1000).toFixed(3) + ' ' + level + ' ' + args.map(String).join(' '));
+      if (lp.log.length > 20000) lp.log.shift();
+    };
+    config.debug = { log: keep('log'), info: keep('info'), warn: keep('warn'), error: keep('error'), debug: keep('debug'), trace: () => {} };
+  }
+  const hls = new Hls(Object.assign({ lowLatencyMode: true, backBufferLength: 30 }, config));
   window.hls = hls;
-  hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) lp.partsLoaded++; else lp.fragmentsLoaded++; });
+  hls.on(Hls.Events.FRAG_LOADED, (_e, d) => {
+    if (d.part) lp.partsLoaded++; else lp.fragmentsLoaded++;
+    if (d.frag.type === 'main') {
+      lp.recentLoads.push(d.frag.sn + (d.part ? '.' + d.part.index : '') + ' cc' + d.frag.cc + (d.frag.gap ? ' gap' : ''));
+      if (lp.recentLoads.length > 12) lp.recentLoads.shift();
+    }
+  });
   hls.on(Hls.Events.LEVEL_UPDATED, (_e, d) => {
     if (d.details.partList && d.details.partList.length) lp.sawParts = true;
     const ranges = d.details.dateRanges || {};
@@ -139,6 +159,7 @@ window.listenTone = () => {
   for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
   return { hz: (best * lp.audioContext.sampleRate) / lp.analyser.fftSize, db: bins[best], state: lp.audioContext.state };
 };
+window.readLog = () => lp.log.slice();
 window.readStats = () => {
   const video = document.getElementById('v');
   const hls = window.hls;
@@ -162,6 +183,8 @@ window.readStats = () => {
     loadStartedAtMs: lp.loadStartedAtMs, firstFrameAtMs: lp.firstFrameAtMs, startLatency: lp.startLatency,
     playbackRate: video.playbackRate,
     decodedBytes: { audio: video.webkitAudioDecodedByteCount || 0, video: video.webkitVideoDecodedByteCount || 0 },
+    buffered: Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]),
+    recentLoads: lp.recentLoads.slice(),
   };
 };
 </script>`;
@@ -175,11 +198,16 @@ export interface Player {
   waitFor(predicate: (s: PlayerStats) => boolean, timeoutMs: number): Promise<PlayerStats>;
   /** Every request the page made to other origins (the stream), in order, with wall-clock times. */
   requests(): TracedRequest[];
+  /** The player's own log lines kept so far (hls.js started with `captureLog: true`; else none). */
+  logTail(): Promise<string[]>;
   close(): Promise<void>;
 }
 
 export interface PlayerOptions {
-  /** Extra hls.js config merged over `{ lowLatencyMode: true }`. */
+  /**
+   * Extra hls.js config merged over `{ lowLatencyMode: true }`. `captureLog: true` (not an hls.js
+   * option) keeps hls.js's debug log in the page for `logTail`.
+   */
   hlsConfig?: Record<string, unknown>;
 }
 
@@ -291,6 +319,7 @@ export async function openPlayerPage(
     stats,
     setLevel: (index: number) => setLevel(page, index),
     requests: () => traced.map((r) => ({ ...r })),
+    logTail: () => page.evaluate(() => (globalThis as unknown as { readLog?: () => string[] }).readLog?.() ?? []).catch(() => []),
     async waitFor(predicate, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let last = await stats();

@@ -198,7 +198,7 @@ export interface EdgeReport {
   playlistsChecked: number;
   /** Rule violations (deduplicated, with the rendition), in the order found. */
   violations: string[];
-  /** Requests that did not answer 200 (status 0 = no answer), counted by status. */
+  /** Polls that did not answer 200, by status (`timeout`: no answer in 10 s; `error <code>`: the request failed). */
   failedPolls: Record<string, number>;
   /** Last msn seen per rendition. */
   lastMsn: Record<string, number>;
@@ -255,17 +255,21 @@ export class EdgeWatcher {
     const texts: Record<string, string> = {};
     await Promise.all(
       this.renditions.map(async (r) => {
-        let status = 0;
+        // A poll fails as a player's would: an answer other than 200, an error, or no first byte within
+        // the 10 s hls.js waits for a playlist by default (playlistLoadPolicy maxTimeToFirstByteMs) —
+        // not merely a slow answer on a starved machine.
+        let status = '0';
         let text = '';
         try {
-          const res = await fetch(`${this.liveBase()}/${r}/playlist.m3u8`, { signal: AbortSignal.timeout(3000) });
-          status = res.status;
+          const res = await fetch(`${this.liveBase()}/${r}/playlist.m3u8`, { signal: AbortSignal.timeout(10_000) });
+          status = String(res.status);
           text = await res.text();
-        } catch {
-          status = 0;
+        } catch (err) {
+          const e = err as Error & { cause?: { code?: string } };
+          status = e.name === 'TimeoutError' ? 'timeout' : `error ${e.cause?.code ?? e.name}`;
         }
-        if (status !== 200) {
-          this.failed.set(String(status), (this.failed.get(String(status)) ?? 0) + 1);
+        if (status !== '200') {
+          this.failed.set(status, (this.failed.get(status) ?? 0) + 1);
           return;
         }
         texts[r] = text;
@@ -359,6 +363,12 @@ export interface PlayerReport {
   nonFatalErrors: number;
   /** The last few non-fatal errors of the window (what the player tripped on). */
   lastNonFatalErrors: string[];
+  /**
+   * Each time playback stood still for 2 s or more (up to 5): when (s into the window), where the
+   * playhead was, what was buffered, the player's last media loads — to tell a stall in front of a
+   * hole from one waiting for media that never came.
+   */
+  longStalls: Array<{ atS: number; forS: number; currentTime: number; buffered: Array<[number, number]>; recentLoads: string[] }>;
 }
 
 /** Samples hls.js every 250 ms through a window. */
@@ -369,6 +379,9 @@ export class PlayerSampler {
   private last: PlayerStats | undefined;
   private advancedMs = 0;
   private readonly t0 = performance.now();
+  private readonly longStalls: PlayerReport['longStalls'] = [];
+  /** Since when the playhead has stood still (performance.now()), while playing had started. */
+  private stillSince: number | undefined;
 
   constructor(private readonly player: Player) {
     this.loop = (async () => {
@@ -378,7 +391,10 @@ export class PlayerSampler {
         const now = performance.now();
         if (stats !== undefined) {
           if (this.first === undefined) this.first = stats;
-          else if (this.last !== undefined && stats.currentTime > this.last.currentTime + 0.01) this.advancedMs += now - prevAt;
+          else if (this.last !== undefined && stats.currentTime > this.last.currentTime + 0.01) {
+            this.advancedMs += now - prevAt;
+            this.noteStill(stats, now, false);
+          } else this.noteStill(stats, now, true);
           this.last = stats;
         }
         prevAt = now;
@@ -387,14 +403,32 @@ export class PlayerSampler {
     })();
   }
 
+  /** Tracks stretches without progress; one of 2 s or more is recorded when it ends (or at stop). */
+  private noteStill(stats: PlayerStats, now: number, still: boolean): void {
+    if (still) {
+      this.stillSince ??= now;
+      return;
+    }
+    if (this.stillSince !== undefined && now - this.stillSince >= 2000 && this.longStalls.length < 5) {
+      this.longStalls.push({
+        atS: round((this.stillSince - this.t0) / 1000, 1), forS: round((now - this.stillSince) / 1000, 1),
+        currentTime: round(this.last?.currentTime ?? stats.currentTime, 2),
+        buffered: (this.last?.buffered ?? []).map(([a, b]) => [round(a, 2), round(b, 2)] as [number, number]),
+        recentLoads: this.last?.recentLoads ?? [],
+      });
+    }
+    this.stillSince = undefined;
+  }
+
   async stop(): Promise<PlayerReport> {
     this.running = false;
     await this.loop;
+    if (this.last !== undefined) this.noteStill(this.last, performance.now(), false);
     const wallMs = performance.now() - this.t0;
     const last = (await this.player.stats().catch(() => undefined)) ?? this.last;
     const first = this.first ?? last;
     if (first === undefined || last === undefined) {
-      return { fatalErrors: ['player unreadable'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [] };
+      return { fatalErrors: ['player unreadable'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [], longStalls: [] };
     }
     return {
       fatalErrors: last.fatalErrors,
@@ -404,6 +438,7 @@ export class PlayerSampler {
       playedSeconds: round(last.currentTime - first.currentTime, 2),
       nonFatalErrors: last.nonFatalErrors.length - first.nonFatalErrors.length,
       lastNonFatalErrors: last.nonFatalErrors.slice(first.nonFatalErrors.length).slice(-5),
+      longStalls: this.longStalls,
     };
   }
 }
@@ -899,7 +934,7 @@ export async function floodWhilePublishing(
     const details: FloodDetails = { protocol, floodSent: 0, publisherGotIn: liveMs !== undefined, publisherLiveMs: liveMs };
     if (liveMs === undefined) {
       details.floodSent = flood.sent();
-      const empty: PlayerReport = { fatalErrors: ['never played: the publisher did not get in'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [] };
+      const empty: PlayerReport = { fatalErrors: ['never played: the publisher did not get in'], rebuffers: 0, stalledSeconds: 0, advanceShare: 0, playedSeconds: 0, nonFatalErrors: 0, lastNonFatalErrors: [], longStalls: [] };
       const edge = await new EdgeWatcher(() => serve.live(channel), []).start().stop();
       return { fault: `flood ${protocol}`, wallSeconds: 0, player: empty, edge, rssPeakMiB: rssMiB(servePid(serve)) ?? 0, details };
     }
