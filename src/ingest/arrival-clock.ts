@@ -17,8 +17,8 @@
  */
 
 /** MPEG-TS timestamps: 33 bits of a 90 kHz clock. */
-const TS_CLOCK_HZ = 90_000;
-const TS_WRAP = 2 ** 33;
+export const TS_CLOCK_HZ = 90_000;
+export const TS_WRAP = 2 ** 33;
 
 /** `b − a` in 90 kHz ticks across the 33-bit wrap, in −2^32…2^32. */
 export function tsDelta(a: number, b: number): number {

@@ -75,7 +75,11 @@ export function validateSrtSettings(channel: string, srt: ChannelSrtSettings): s
  */
 export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen: number, listenCycleMs = 60_000): string[] {
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    // `info` for one line: the input's "Duration: …, start: S" — the publisher's first timestamp,
+    // by which this remux shifts the timestamps it writes (see `-muxdelay` below), which maps a
+    // SCTE-35 splice time in the publisher's clock onto the output (`inputStartSeconds`).
+    // `-nostats`: no progress line every half second.
+    '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
     '-mode', 'listener',
     '-listen_timeout', String(listenCycleMs * 1000),
     '-passphrase', srt.passphrase,
@@ -99,9 +103,9 @@ export function srtListenerArgs(host: string, srt: ChannelSrtSettings, pbkeylen:
     '-map', '0', '-c', 'copy', '-f', 'mpegts',
     // No mux delay added. Deliberately no `-copyts`: without it this ffmpeg corrects MPEG-TS timestamp
     // discontinuities (an encoder restarting its clocks; test/e2e/serve-bad-input.test.ts), which
-    // matters more than SCTE-35 timing. The price: the output starts near 0, so a splice time in the
-    // publisher's clock is off by the publisher's first timestamp when ts-cue-reader.ts maps it, and a
-    // splice mapped more than 10 minutes from now is placed as immediate (docs/on-air.md).
+    // matters more than SCTE-35 timing. The price: the output starts near 0 (the input's timestamps
+    // less its start time), so a splice time in the publisher's clock is mapped by that start time,
+    // read from this process's stderr (`inputStartSeconds`; docs/on-air.md).
     '-muxdelay', '0',
     // Pass packets on as they arrive. By default the TS muxer packs audio into PES of ~2.9 KB (~0.18 s
     // of 128 kbit/s AAC), and the muxer holds every packet until each stream has reached its time,
@@ -143,6 +147,15 @@ export function redactSrtLine(line: string, passphrase: string): string {
 }
 
 export type SrtStderrEvent = 'wrong-passphrase' | 'missing-passphrase' | 'old-version' | 'bind-failed' | 'listen-timeout' | 'other';
+
+/**
+ * The input's start time, seconds, from ffmpeg's input dump (`  Duration: N/A, start: 1.400000,
+ * bitrate: N/A`): without `-copyts` ffmpeg writes every timestamp less this. Pure.
+ */
+export function inputStartSeconds(line: string): number | undefined {
+  const m = /^\s*Duration: [^,]*, start: (-?\d+(?:\.\d+)?)/.exec(line);
+  return m === null ? undefined : Number(m[1]);
+}
 
 /** Classifies one stderr line of the listener (libsrt's own log lines included). */
 export function classifySrtStderr(line: string): SrtStderrEvent {
@@ -422,6 +435,7 @@ class SrtChannelListener {
     let gotData = false;
     let listenTimedOut = false;
     let bindFailed = false;
+    let sourceStartSeconds: number | undefined;
     const proc = new SupervisedProcess({
       command: this.options.ffmpegPath ?? 'ffmpeg',
       args: srtListenerArgs(this.host, this.srt, this.pbkeylen, this.options.listenCycleMs),
@@ -433,6 +447,12 @@ class SrtChannelListener {
         const kind = classifySrtStderr(line);
         if (!gotData && kind === 'listen-timeout') listenTimedOut = true;
         if (kind === 'bind-failed') bindFailed = true;
+        const start = inputStartSeconds(line);
+        if (start !== undefined) {
+          // Printed after probing, before the first output byte: the feed does not exist yet.
+          sourceStartSeconds = start;
+          this.feed?.setSourceStart(start);
+        }
         this.onStderrLine(line);
       },
     });
@@ -442,6 +462,7 @@ class SrtChannelListener {
       if (!gotData) {
         gotData = true;
         this.onPublisherConnected();
+        if (sourceStartSeconds !== undefined) this.feed?.setSourceStart(sourceStartSeconds);
       }
       this.feed?.onData(chunk);
     });
@@ -579,6 +600,11 @@ class SrtFeed extends LiveFeedBase {
     this.fanout = new TsFanout(fanoutOptions);
     // Issue 17: SCTE-35 ad cues in the publisher's TS become the channel's cues.
     this.fanout.readCues((cue) => this.emitCue(cue));
+  }
+
+  /** The publisher's first timestamp (s), by which the listener shifted the stream (SCTE-35 splice times). */
+  setSourceStart(seconds: number): void {
+    this.fanout.setSourceStart(seconds);
   }
 
   onData(chunk: Buffer): void {

@@ -1,5 +1,5 @@
 import { spliceCueOf } from '../scte35/splice-cue.js';
-import type { ArrivalClock } from './arrival-clock.js';
+import { TS_CLOCK_HZ, TS_WRAP, type ArrivalClock } from './arrival-clock.js';
 import type { IngestCue } from './ingest-feed.js';
 import { Scte35SectionReader, type Scte35Section } from './scte35-section-reader.js';
 import type { TsProgramStreams } from './ts-program-info.js';
@@ -18,8 +18,9 @@ export const MAX_SPLICE_DISTANCE_MS = 10 * 60_000;
  * on the segment boundary at or after its frame. Immediate splices (no time) take the PES PTS the
  * section came with, else `now`. Pure.
  */
-export function spliceInstant(spliceMediaTime: number | undefined, pesPts: number | undefined, clock: Pick<ArrivalClock, 'arrivalOf'>, now: number): number {
-  const pts = spliceMediaTime ?? pesPts;
+export function spliceInstant(spliceMediaTime: number | undefined, pesPts: number | undefined, clock: Pick<ArrivalClock, 'arrivalOf'>, now: number, sourceStartTicks = 0): number {
+  // The splice time is in the publisher's clock; the feed's (and the PES PTS) less `sourceStartTicks`.
+  const pts = spliceMediaTime !== undefined ? (((spliceMediaTime - sourceStartTicks) % TS_WRAP) + TS_WRAP) % TS_WRAP : pesPts;
   const at = pts === undefined ? undefined : clock.arrivalOf(pts);
   if (at === undefined || Math.abs(at - now) > MAX_SPLICE_DISTANCE_MS) return now;
   return at;
@@ -34,6 +35,8 @@ export function spliceInstant(spliceMediaTime: number | undefined, pesPts: numbe
 export class TsCueReader {
   private readonly reader: Scte35SectionReader;
   private pmtSeen: TsProgramStreams | undefined;
+  /** The publisher's first timestamp (90 kHz) that the feed's timestamps were shifted by; 0: none. */
+  private sourceStartTicks = 0;
 
   constructor(
     private readonly clock: Pick<ArrivalClock, 'arrivalOf'>,
@@ -42,6 +45,11 @@ export class TsCueReader {
     private readonly now: () => number = Date.now,
   ) {
     this.reader = new Scte35SectionReader({ onSection: (s) => this.onSection(s), ...(onError === undefined ? {} : { onError }) });
+  }
+
+  /** The feed's timestamps are the publisher's less `seconds` (see `TsFanout.setSourceStart`). */
+  setSourceStart(seconds: number): void {
+    this.sourceStartTicks = Math.round(seconds * TS_CLOCK_HZ);
   }
 
   /** Whole packets, after the program scanner has seen them; `streams` is its current PMT. */
@@ -60,7 +68,7 @@ export class TsCueReader {
     if (meaning === undefined) return;
     const cue: IngestCue = {
       kind: meaning.kind,
-      at: spliceInstant(meaning.ptsTime, s.pesPts, this.clock, this.now()),
+      at: spliceInstant(meaning.ptsTime, s.pesPts, this.clock, this.now(), this.sourceStartTicks),
       eventId: meaning.eventId,
       section: s.bytes,
       source: 'scte35',

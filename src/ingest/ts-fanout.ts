@@ -109,6 +109,14 @@ export class TsFanout {
     this.cues = new TsCueReader(this.arrivals, onCue, onError);
   }
 
+  /**
+   * The feed's timestamps are the publisher's less `seconds` (a remux that shifted them to start near
+   * 0): SCTE-35 splice times, which stay in the publisher's clock, are shifted the same way.
+   */
+  setSourceStart(seconds: number): void {
+    this.cues?.setSourceStart(seconds);
+  }
+
   push(chunk: Buffer): void {
     if (this.fanout.ended) return;
     const packets = this.aligner.push(chunk);

@@ -10,13 +10,15 @@ export function lavfiSource(width: number, height: number, fps: number, withAudi
 }
 
 /** Renders a lavfi source into a file (for inputs that must be real files: FLV for stdin, …). */
-export async function renderSource(file: string, opts: { width: number; height: number; fps: number; seconds: number; format: string; gopFrames?: number }): Promise<void> {
+/** `clockStartSeconds`: the file's timestamps start there (an encoder whose clock is not near 0). */
+export async function renderSource(file: string, opts: { width: number; height: number; fps: number; seconds: number; format: string; gopFrames?: number; clockStartSeconds?: number }): Promise<void> {
   await exec('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', lavfiSource(opts.width, opts.height, opts.fps),
     '-t', String(opts.seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(opts.gopFrames ?? opts.fps), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '64k',
+    ...(opts.clockStartSeconds === undefined ? [] : ['-output_ts_offset', String(opts.clockStartSeconds)]),
     '-f', opts.format, file,
   ]);
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classifySrtListenerExit,
   classifySrtStderr,
+  inputStartSeconds,
   redactSrtLine,
   srtListenerArgs,
   srtPublisherUrl,
@@ -77,6 +78,22 @@ describe('SRT listener settings', () => {
     ['srt://127.0.0.1:9000: Connection timed out', 'listen-timeout'],
   ])('classifies %s', (line, kind) => {
     expect(classifySrtStderr(line)).toBe(kind);
+  });
+
+  it.each([
+    ['  Duration: N/A, start: 1.400000, bitrate: N/A', 1.4],
+    ['  Duration: N/A, start: 95443.717678, bitrate: N/A', 95443.717678],
+    ['  Duration: 00:00:10.00, start: 0.000000, bitrate: 1205 kb/s', 0],
+    ['Input #0, mpegts, from \'srt://127.0.0.1:9000\':', undefined],
+    ['  Stream #0:0[0x100]: Video: h264 (High) ([27][0][0][0] / 0x001B), yuv420p, 640x360, 30 fps', undefined],
+  ])('reads the input start time from %s', (line, seconds) => {
+    expect(inputStartSeconds(line)).toBe(seconds);
+  });
+
+  it('lists at info level without progress lines, so the input dump (start time) is printed', () => {
+    const args = srtListenerArgs('127.0.0.1', { port: 9001, passphrase: 'long-enough-1' }, 16);
+    expect(args.slice(args.indexOf('-loglevel'), args.indexOf('-loglevel') + 2)).toEqual(['-loglevel', 'info']);
+    expect(args).toContain('-nostats');
   });
 });
 

@@ -43,6 +43,20 @@ describe('spliceInstant', () => {
   it('immediate without a PES PTS: now', () => expect(spliceInstant(undefined, undefined, clock, now)).toBe(now));
   it('before any frame was seen: now', () => expect(spliceInstant(0x72bd0050, undefined, { arrivalOf: () => undefined }, now)).toBe(now));
   it('a splice time further than the limit is not trusted', () => expect(spliceInstant(0x72bd0050, undefined, clock, now - MAX_SPLICE_DISTANCE_MS - 5000)).toBe(now - MAX_SPLICE_DISTANCE_MS - 5000));
+  it('a feed shifted by the publisher\'s start time: the splice time is shifted alike', () => {
+    // The publisher's clock ran an hour ahead of the feed's (its first timestamp, which the listener took off).
+    const hour = 3600 * 90_000;
+    expect(spliceInstant(0x72bd0050 + hour, undefined, clock, now, hour)).toBeCloseTo(now + 4000, 6);
+    // Unshifted, the same section would land an hour away: not trusted, placed now.
+    expect(spliceInstant(0x72bd0050 + hour, undefined, clock, now)).toBe(now);
+  });
+  it('the shift wraps with the 33-bit clock', () => {
+    const start = 2 ** 33 - 90_000; // the publisher's clock 1 s before its wrap
+    expect(spliceInstant((0x72bd0050 + start) % 2 ** 33, undefined, clock, now, start)).toBeCloseTo(now + 4000, 6);
+  });
+  it('an immediate splice\'s PES PTS is already in the feed\'s clock: not shifted', () => {
+    expect(spliceInstant(undefined, 0x72bd0050 - 90_000, clock, now, 3600 * 90_000)).toBeCloseTo(now + 3000, 6);
+  });
 });
 
 describe('TsCueReader', () => {
