@@ -84,11 +84,11 @@ export function markAvcFrame(body: Buffer, lengthSize: number): Buffer | undefin
 }
 
 /**
- * Decides which frames of a timeline get a mark: a frame whose presentation time is at least one
- * interval after the last keyframe written (an IDR of the source, or a marked frame). Counting from
- * the last keyframe, not from a fixed grid, is what the encoder's own `keyint` does (x264 counts it
- * from the last IDR, forced ones included), so the two agree and a keyframe placed off the grid (an
- * input switch, a splice) does not leave a short GOP before the next grid point.
+ * Decides which frames of a timeline get a mark: the first frame at or after each point of a grid
+ * (`origin` + multiples of the interval — where `-force_key_frames expr:gte(t,n_forced*GOP)` would
+ * put keyframes, so the packager's segment boundaries, multiples of the segment duration, still find
+ * one), unless a keyframe (an IDR of the source, a frame marked on request) was written since that
+ * grid point; and the next frame after `markNext` (a switch, a splice), wherever it falls.
  */
 export class KeyframeMarker {
   private lastKeyframePts: number | undefined;
@@ -110,16 +110,19 @@ export class KeyframeMarker {
 
   /**
    * A video frame about to be written at presentation time `pts` (ms); `keyframe`: an IDR of the
-   * source. Returns the body to write: marked when due.
+   * source; `origin`: where the grid starts (the run's first timestamp; undefined: no grid yet).
+   * Returns the body to write, marked when due.
    */
-  onFrame(body: Buffer, pts: number, keyframe: boolean): Buffer {
+  onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
     if (keyframe) {
       this.lastKeyframePts = pts;
       this.requested = false;
       return body;
     }
-    const due = this.requested || (this.lastKeyframePts !== undefined && pts >= this.lastKeyframePts + this.intervalMs);
-    if (!due || this.lengthSize === undefined) return body;
+    const interval = this.intervalMs;
+    const last = this.lastKeyframePts;
+    const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
+    if (!(this.requested || gridDue) || this.lengthSize === undefined) return body;
     const marked = markAvcFrame(body, this.lengthSize);
     if (marked === undefined) return body;
     this.lastKeyframePts = pts;

@@ -70,29 +70,46 @@ describe('markAvcFrame', () => {
 });
 
 describe('KeyframeMarker', () => {
-  function run(marker: KeyframeMarker, frames: Array<[pts: number, keyframe: boolean]>): number[] {
-    return frames.filter(([pts, keyframe]) => marker.onFrame(keyframe ? SEQUENCE_HEADER : P_FRAME, pts, keyframe).length > P_FRAME.length && !keyframe).map(([pts]) => pts);
+  function run(marker: KeyframeMarker, frames: Array<[pts: number, keyframe: boolean]>, origin: number | 'none' = 0): number[] {
+    return frames.filter(([pts, keyframe]) => marker.onFrame(P_FRAME, pts, keyframe, origin === 'none' ? undefined : origin).length > P_FRAME.length).map(([pts]) => pts);
   }
 
-  it('marks the first frame one interval after the last keyframe, source IDRs included', () => {
+  function frames(from: number, to: number, step: number, keyframes: number[] = []): Array<[number, boolean]> {
+    const out: Array<[number, boolean]> = [];
+    for (let pts = from; pts <= to; pts += step) out.push([pts, keyframes.includes(pts)]);
+    return out;
+  }
+
+  it('marks the first frame at or after each grid point from the origin', () => {
     const marker = new KeyframeMarker(1000);
     marker.onSequenceHeader(SEQUENCE_HEADER);
-    const frames: Array<[number, boolean]> = [];
-    for (let pts = 0; pts <= 3500; pts += 100) frames.push([pts, pts === 0 || pts === 1500]);
-    expect(run(marker, frames)).toEqual([1000, 2500, 3500]);
+    expect(run(marker, frames(250, 3350, 100, [250]), 250)).toEqual([1250, 2250, 3250]);
+    const late = new KeyframeMarker(1000);
+    late.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(late, frames(0, 2100, 300, [0]))).toEqual([1200, 2100]);
   });
 
-  it('marks the next frame on request, and counts the interval from there', () => {
+  it('leaves a grid point alone when a source keyframe came since it', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, frames(0, 3500, 100, [0, 1500, 3000]))).toEqual([1000, 2000]);
+  });
+
+  it('marks the next frame on request, and keeps the grid', () => {
     const marker = new KeyframeMarker(1000);
     marker.onSequenceHeader(SEQUENCE_HEADER);
     expect(run(marker, [[0, true], [100, false]])).toEqual([]);
     marker.markNext();
-    expect(run(marker, [[200, false], [300, false], [1100, false], [1200, false]])).toEqual([200, 1200]);
+    expect(run(marker, frames(700, 2100, 100))).toEqual([700, 1000, 2000]);
   });
 
-  it('marks nothing before an AVC sequence header (HEVC, or none seen)', () => {
+  it('marks nothing without a grid origin (requests aside), or before an AVC sequence header (HEVC, none seen)', () => {
     const marker = new KeyframeMarker(1000);
-    marker.markNext();
-    expect(run(marker, [[0, true], [1000, false], [2000, false]])).toEqual([]);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, frames(0, 2000, 100, [0]), 'none')).toEqual([]);
+    const hevc = new KeyframeMarker(1000);
+    hevc.onSequenceHeader(Buffer.from('9068766331010101ff', 'hex'));
+    hevc.markNext();
+    expect(run(hevc, frames(0, 2000, 100, [0]))).toEqual([]);
   });
 });
