@@ -661,13 +661,15 @@ export class Channel {
   private async startLadder(): Promise<void> {
     const inputs = this.inputs;
     let gopSeconds: number | undefined;
-    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds) } : this.feed;
+    let keyframeMarks = false;
+    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks) } : this.feed;
     if (feed === undefined) return;
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
     try {
       ladder = await this.deps.loadLadder(this.spec.ladder);
       gopSeconds = ladder.ladder.gop;
+      keyframeMarks = ladder.ladder.keyframes === 'marked';
     } catch (err) {
       const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
       this.fail(message);
