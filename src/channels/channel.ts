@@ -3,6 +3,7 @@ import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
+import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
@@ -688,7 +689,11 @@ export class Channel {
           ? { knownProbe: this.standbyProbe.probe }
           : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
-      openInput: () => (inputs !== undefined ? feed : (this.feed ?? feed)).open(),
+      // `keyframes: marked` without inputs: the run's FLV marked on the GOP grid here (with inputs, the selector marks it).
+      openInput: () => {
+        const from = inputs !== undefined ? feed : (this.feed ?? feed);
+        return keyframeMarks && inputs === undefined && from.format === 'flv' ? withKeyframeMarks(from.open(), ladder.ladder.gop * 1000) : from.open();
+      },
       bus: this.deps.bus,
       logger: this.deps.logger,
       onRun: (run) => {
