@@ -641,6 +641,9 @@ export class InputSelector {
         this.writeVideo({ ...tag, timestamp: dts });
       } else {
         dts += 1;
+        // With keyframe marks: the encoder's constant-frame-rate output keeps one of these packed
+        // frames per output slot, not necessarily the keyframe — each is marked, so the one kept is keyed.
+        this.markerNow()?.markNext();
         const cts = Math.round(videoCompositionTime(tag.body) / Math.max(1, input.frameMs));
         this.writeVideo({ ...tag, timestamp: dts, body: withVideoCompositionTime(tag.body, cts) });
       }

@@ -289,7 +289,10 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   }
 
   const partTarget = runPartTarget(resolved);
-  const fragmenting = videoFragmentingOf(partTarget, resolved.frameRate);
+  // `keyframes: marked` puts keyframes off the part grid (a switch, a source IDR): with part-sized
+  // fragments `frag_keyframe` would cut a fragment there and the part holding it would come out short
+  // (< 85 % of PART-TARGET), so its video is fragmented per frame and the packager packs the parts.
+  const fragmenting: Fragmenting = ladder.keyframes === 'marked' ? { kind: 'frame' } : videoFragmentingOf(partTarget, resolved.frameRate);
   builder.filterComplex(buildVideoFilterGraph(resolved, probe.frameRate));
 
   const outputs: CompiledOutput[] = [];

@@ -97,6 +97,8 @@ describe('compileLadder', () => {
     const { args } = compileLadder(resolved, probe1080, file);
     expect(valuesOf(args, '-force_key_frames')).toEqual(['1080p', '720p', '480p', '360p'].map(() => expected));
     expect(new Set(valuesOf(args, '-g'))).toEqual(new Set(['60']));
+    // Marked keyframes fall off the part grid: video fragments per frame (no part cut short at a keyframe), audio as before.
+    expect(valuesOf(args, '-frag_duration')).toEqual(expected === 'source' ? ['53333'] : ['483333', '483333', '483333', '483333', '53333']);
   });
 
   it('rejects an unknown keyframes mode with path and reason', async () => {
