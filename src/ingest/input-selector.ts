@@ -568,7 +568,8 @@ export class InputSelector {
       const slate = this.slate;
       if (slate === undefined) return;
       this.active = 'slate';
-      this.slateStartOut = point ?? Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0);
+      // With keyframe marks: right after the last output (see `placeInput`); the slate's pacing then fills up to the clock.
+      this.slateStartOut = point ?? (this.keyframeMarks && this.lastVideoPts >= 0 ? this.lastVideoPts + slate.frameMs : Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0));
       this.anchor ??= { out: this.slateStartOut, at: now };
       this.slateVideoFrames = 0;
       this.slateAudioFrames = 0;
@@ -619,7 +620,12 @@ export class InputSelector {
     const keyframe = gop[0]!;
     const liveEdgeTs = input.lastVideoTs ?? keyframe.timestamp;
     const natural = (this.wallOut(input.lastVideoAt ?? now) ?? 0) - liveEdgeTs;
-    const start = point ?? Math.max(Math.max(this.lastVideoPts, this.lastVideoOut) + input.frameMs, keyframe.timestamp + natural);
+    const afterLast = Math.max(this.lastVideoPts, this.lastVideoOut) + input.frameMs;
+    // With keyframe marks the keyframe goes right after the last output, never after a gap: ffmpeg
+    // 5.1's constant-frame-rate output fills a gap by repeating the previous frame first, and
+    // `-force_key_frames source` keys a frame only when it is the first of its output step — so a
+    // keyframe after a gap (the outage) would not be keyed. The outage shows the new input's first picture.
+    const start = point ?? (this.keyframeMarks ? afterLast : Math.max(afterLast, keyframe.timestamp + natural));
     this.switchOut = start;
     this.writeHeaders(input, start);
     // The keyframe shows at the switch point exactly: its CompositionTime is dropped (an IDR comes first in its GOP).
