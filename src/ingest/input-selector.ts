@@ -562,6 +562,9 @@ export class InputSelector {
     // An outage that spans the point (a lost input seen after a grid time): its audio hole is filled
     // up to the point too, as `fillOutage` does while a switch waits.
     if (point !== undefined) this.fillSilence(point - 1);
+    // With keyframe marks a switch after a loss is made at once, without a point: the outage's audio
+    // hole up to now is filled all the same (hls.js does not skip such a hole, see `fillOutage`).
+    else if (this.keyframeMarks && target !== 'slate') this.fillSilence((this.wallOut(now) ?? 0) - 1);
     this.nextSilenceOut = undefined;
     this.activeNeedsKeyframe = false;
     if (target === 'slate') {
