@@ -63,10 +63,12 @@ export class ChannelInputs {
 
   /**
    * A fresh FLV stream for a transcoder run whose encoder forces a keyframe every `gopSeconds` (the
-   * ladder's GOP): switches then land on those keyframes.
+   * ladder's GOP): switches then land on those keyframes. `keyframeMarks` (the ladder's `keyframes:
+   * marked`): the encoder keys on marked frames instead; the selector marks the GOP and switches at once.
    */
-  open(gopSeconds?: number): Readable {
+  open(gopSeconds?: number, keyframeMarks = false): Readable {
     if (gopSeconds !== undefined) this.selector.keyframeIntervalMs = gopSeconds * 1000;
+    this.selector.keyframeMarks = keyframeMarks;
     return this.selector.open();
   }
 
