@@ -9,6 +9,7 @@
  * | part/segment/init | immutable, 1 year                     | 1 × TD           |
  * | multivariant      | `multivariantMaxAge` (default 2 s)     | 1 s              |
  * | overload/shutdown | `no-store` (must not outlive the cause)                  |
+ * | held too long     | `no-store` (503 after 3 × TD: a takeover, a stall)       |
  * | malformed request | `no-store`                                               |
  *
  * A blocking response is keyed on `_HLS_msn`/`_HLS_part`/`_HLS_skip` by the CDN and will never

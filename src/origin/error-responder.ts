@@ -56,6 +56,17 @@ export class ErrorResponder {
     this.send(req, res, { requestClass, status: 503, responseClass: 'overload', reason: 'origin is shutting down', headers: SHUTDOWN_HEADERS });
   }
 
+  /**
+   * 503 for a held request whose playlist did not get there within 3 target durations (§6.2.5.2): a
+   * passing condition — a writer taking over, a stalled encoder — so never cacheable. Cached (as
+   * Appendix B.1's 4 × TD for blocking errors would have it), every retry of the same URL met the
+   * stale 503 for 8 s: Shaka re-requested it every 100 ms and stalled for a minute after a takeover
+   * that outlasted the hold, and a CDN would have handed it to every viewer.
+   */
+  sendHoldTimeout(req: IncomingMessage, res: ServerResponse, requestClass: OriginRequestClass, reason: string): void {
+    this.send(req, res, { requestClass, status: 503, responseClass: 'overload', reason, headers: RETRY_SOON });
+  }
+
   /** 503 when the cap on held requests is reached: retry after about one part. */
   sendCapacity(req: IncomingMessage, res: ServerResponse, requestClass: OriginRequestClass, partTarget: number): void {
     const headers = { 'Retry-After': String(Math.max(1, Math.ceil(partTarget))) };

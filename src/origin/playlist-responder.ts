@@ -88,14 +88,7 @@ export class PlaylistResponder {
             this.send(req, res, s, query.skip, true);
           }
         },
-        timeout: () =>
-          this.errors.send(req, res, {
-            requestClass: 'blocking_playlist',
-            status: 503,
-            responseClass: 'blocking-playlist',
-            targetDuration: td,
-            reason: 'the playlist did not advance in time',
-          }),
+        timeout: () => this.errors.sendHoldTimeout(req, res, 'blocking_playlist', 'the playlist did not advance in time'),
         abort: () => this.errors.sendShutdown(req, res, 'blocking_playlist'),
       },
     };
