@@ -15,10 +15,18 @@
  * 4. Redis stopped for 10 s, then started: nobody writes while no lease can be renewed, a node takes
  *    the lease again within seconds of Redis answering and the playlists continue; never two writers.
  *
- * Not covered yet: Shaka Player (issue 13 asks that it, too, keeps playing). Added beside hls.js on
- * 2026-12-05 it ended with fatal error 1001 (NETWORK / BAD_HTTP_STATUS, twice) at the first takeover
- * in one run under load — hls.js saw no fatal error; which request got which status was not found
- * (the origin logs no requests), so it is not in this test until that is understood.
+ * Shaka Player (default config, low latency) is not asserted by default: set LIVEPIPE_E2E_SHAKA=1 to
+ * play it beside hls.js through the SIGKILL takeover (case 1 only; closed after it). With it on, 1 run
+ * in 3 (a 4.6 s takeover, no HTTP error at all) Shaka 5.2.12 stalled for good: after the new run's
+ * playlist replaced the dead writer's preload hint it threw `TypeError: Cannot read properties of
+ * null (reading 'next')` (its segment iterator) every ~0.5 s — a player-side failure not understood
+ * yet, hence opt-in. That case found an origin defect (fixed): a takeover that outlasts 3 target
+ * durations (TTL 5 s + a part vs 3 × 2 s: only under load here) ends the held blocking reload
+ * (`_HLS_msn=M&_HLS_part=P&_HLS_skip=YES`) and the held preload-hinted part of the dead writer with
+ * 503, as §6.2.5.2 says — but the 503 carried `public, max-age=8` (4 × TD), so Chromium's cache
+ * answered Shaka's retries of the same URL (every 100 ms) with the stale 503: a run of 1001
+ * BAD_HTTP_STATUS errors and, with a 9 s takeover, a 72 s stall. A held request's 503 is now
+ * `no-store` + `Retry-After: 1`: the retry reaches the origin and is held until the new run is there.
  *
  * Lease timings are longer than the defaults (5 s TTL): other work on this machine can stall a node's
  * event loop for seconds, and the defaults' takeover times are the benchmark's (bench/failover.bench.ts).
@@ -29,9 +37,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureTakeover, startClusterStage, type ClusterStage } from '../helpers/cluster/cluster-stage.js';
 import { checkRenditionSet } from '../helpers/hls/llhls-rules.js';
 import { launchBrowser, startPlayer, type Player } from '../helpers/player/hls-player.js';
+import { startShakaPlayer } from '../helpers/player/shaka-player.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LEASE = { ttlMs: 5000, renewIntervalMs: 1200, safetyMarginMs: 2000 };
+/** Shaka beside hls.js in the SIGKILL case (see the header: opt-in until its stall is understood). */
+const WITH_SHAKA = process.env.LIVEPIPE_E2E_SHAKA === '1';
 /** The `constrained` ladder's part duration, s. */
 const PART_SECONDS = 0.5;
 
@@ -45,6 +56,7 @@ describe('cluster: two serve nodes, one writer, failover', () => {
   let stage: ClusterStage;
   let browser: Browser | undefined;
   let player: Player | undefined;
+  let shaka: Player | undefined;
 
   beforeAll(async () => {
     stage = await startClusterStage({ lease: LEASE });
@@ -52,11 +64,12 @@ describe('cluster: two serve nodes, one writer, failover', () => {
 
   afterAll(async () => {
     await player?.close();
+    await shaka?.close();
     await browser?.close();
     await stage?.close();
   });
 
-  /** The checks every takeover must pass: rules, one more discontinuity per rendition, no dangling object, hls.js on. */
+  /** The checks every takeover must pass: rules, one more discontinuity per rendition, no dangling object, hls.js (and Shaka while it runs) on. */
   const expectContinued = async (before: Positions, label: string): Promise<void> => {
     const added = (k: number): number[] => [...stage.watches[k]!.discontinuityAt].filter((m) => !before.discontinuities[k]!.has(m)).sort((x, y) => x - y);
     await waitFor(() => stage.watches.every((w, k) => added(k).length > 0 && w.lastMsn > before.lastMsn[k]!), {
@@ -81,6 +94,15 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     expect(after.fatalErrors, label).toEqual([]);
     expect(after.currentTime, `${label}: hls.js plays on`).toBeGreaterThanOrEqual(playing.currentTime + 4);
     console.log(`${label}: hls.js stalls so far ${after.stalls} (${Math.round(after.stalledMs)} ms), non-fatal errors ${after.nonFatalErrors.length}`);
+    if (shaka !== undefined) {
+      const shakaPlaying = await shaka.stats();
+      const shakaAfter = await shaka.waitFor((s) => s.currentTime >= shakaPlaying.currentTime + 4 || s.fatalErrors.length > 0, 60_000).catch(() => shaka!.stats());
+      const failed = shaka.requests().filter((r) => r.status !== 200 && r.status !== 0);
+      if (failed.length > 0) console.log(`${label}: Shaka's requests answered other than 200:\n${failed.map((r) => `${r.status} ${r.url} at ${r.startedAtMs}-${r.finishedAtMs}`).join('\n')}`);
+      console.log(`${label}: Shaka stalls ${shakaAfter.stalls} (${Math.round(shakaAfter.stalledMs)} ms), non-fatal errors ${shakaAfter.nonFatalErrors.join(', ')}`);
+      expect(shakaAfter.fatalErrors, `${label}: Shaka`).toEqual([]);
+      expect(shakaAfter.currentTime, `${label}: Shaka plays on`).toBeGreaterThanOrEqual(shakaPlaying.currentTime + 4);
+    }
   };
   /** Writes of a node that arrived before `since` but completed in storage after it (diagnosis: storage latency vs the lease's safety margin). */
   const logLateWrites = (node: number, since: number): void => {
@@ -93,12 +115,13 @@ describe('cluster: two serve nodes, one writer, failover', () => {
   // found a packager defect (fixed): at a takeover the new writer stored one version at its run's
   // start, before the run's first part, with no EXT-X-PRELOAD-HINT and no rendition report for
   // renditions not started yet; a run's start is no longer stored on its own.
-  it('redundant contribution: SIGKILL of the leader, the standby continues the playlists and hls.js plays on', async () => {
+  it('redundant contribution: SIGKILL of the leader, the standby continues the playlists and hls.js (and Shaka, opt-in) play on', async () => {
     const master = await stage.startRedundant();
     browser = await launchBrowser();
-    player = await startPlayer(browser, master);
+    [player, shaka] = await Promise.all([startPlayer(browser, master), WITH_SHAKA ? startShakaPlayer(browser, master) : undefined]);
     const warm = await player.waitFor((s) => s.currentTime >= 3, 90_000);
     expect(warm.fatalErrors).toEqual([]);
+    if (shaka !== undefined) expect((await shaka.waitFor((s) => s.currentTime >= 3, 90_000)).fatalErrors).toEqual([]);
     expect(await stage.danglingObjects()).toEqual([]);
 
     // 1. Machine loss of the leader.
@@ -115,6 +138,9 @@ describe('cluster: two serve nodes, one writer, failover', () => {
     expect(await stage.stateOf(1)).toBe('live');
     await expectContinued(before, 'after SIGKILL');
     expect(stage.fencingViolations()).toEqual([]);
+    // Shaka is for this case (issue 13 point 4); the later cases keep hls.js only, to stay light.
+    await shaka?.close();
+    shaka = undefined;
   }, 300_000);
 
   it('SIGSTOP of the leader, takeover, SIGCONT: the frozen node writes nothing after the new leader first wrote', async () => {

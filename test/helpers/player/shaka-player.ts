@@ -25,7 +25,10 @@ window.startPlayback = (url, config) => {
   player.configure(config || {});
   player.addEventListener('error', (e) => {
     const d = e.detail;
-    const text = 'shaka/' + d.category + '/' + d.code;
+    // NETWORK errors carry the request: data[0] the URI, data[1] the HTTP status (BAD_HTTP_STATUS).
+    const text = d && d.category !== undefined
+      ? 'shaka/' + d.category + '/' + d.code + (d.category === shaka.util.Error.Category.NETWORK && d.data ? ' ' + d.data[1] + ' ' + d.data[0] : '')
+      : 'shaka/other ' + String(d && (d.message || d.type) || d) + (d && d.stack ? ' at ' + String(d.stack).split('\\n').slice(1, 3).join(' < ').trim() : '');
     (d.severity === shaka.util.Error.Severity.CRITICAL ? lp.fatalErrors : lp.nonFatalErrors).push(text);
   });
   // Segment and part responses, told apart by the request's byte range or an LL-HLS part name.
