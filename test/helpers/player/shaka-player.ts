@@ -29,7 +29,9 @@ window.startPlayback = (url, config) => {
     const text = d && d.category !== undefined
       ? 'shaka/' + d.category + '/' + d.code + (d.category === shaka.util.Error.Category.NETWORK && d.data ? ' ' + d.data[1] + ' ' + d.data[0] : '')
       : 'shaka/other ' + String(d && (d.message || d.type) || d) + (d && d.stack ? ' at ' + String(d.stack).split('\\n').slice(1, 3).join(' < ').trim() : '');
-    (d.severity === shaka.util.Error.Severity.CRITICAL ? lp.fatalErrors : lp.nonFatalErrors).push(text);
+    // Judge the severity once Shaka has decided: for a live stream its default failureCallback runs
+    // right after this event, lowers a segment's BAD_HTTP_STATUS to RECOVERABLE and retries.
+    setTimeout(() => (d && d.severity === shaka.util.Error.Severity.CRITICAL ? lp.fatalErrors : lp.nonFatalErrors).push(text), 0);
   });
   // Segment and part responses, told apart by the request's byte range or an LL-HLS part name.
   player.getNetworkingEngine().registerResponseFilter((type, response) => {
