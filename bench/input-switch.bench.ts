@@ -1,5 +1,5 @@
 /**
- * Input switches (issue 14) on the `constrained` ladder: a real `serve` in this process, ffmpeg RTMP
+ * Input switches (issue 14) on the `constrained` ladder (or `LIVEPIPE_BENCH_SWITCH_LADDER`): a real `serve` in this process, ffmpeg RTMP
  * publishers (640x360 30 fps, 1 s GOP, AAC) and hls.js (low-latency mode) in Chromium playing the
  * channel throughout. Two kinds of switch, measured side by side in one run:
  *
@@ -32,6 +32,11 @@ import type { MediaPlaylist } from '../src/hls/playlist-model.js';
 import { runIfMain } from './run-if-main.js';
 
 const SWITCHES = Number(process.env.LIVEPIPE_BENCH_SWITCHES ?? 5);
+/**
+ * `LIVEPIPE_BENCH_SWITCH_LADDER` (default `constrained`, 2 s GOP): a switch lands on the encoder's
+ * keyframe grid, so the GOP bounds how long the next input waits (`low-latency`: 0.5 s).
+ */
+const LADDER = process.env.LIVEPIPE_BENCH_SWITCH_LADDER ?? 'constrained';
 const KEY = 'input-switch-bench-key-0123456789';
 const LOSS_MS = 500;
 
@@ -68,8 +73,8 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000):
 export async function run(): Promise<Record<string, unknown>> {
   const serve: ServeFixture = await startServeFixture({
     channels: [
-      { id: 'sw', key: KEY, ladder: 'constrained', inputs: { inputLossMs: LOSS_MS, failback: 'manual', slateSeconds: 600 } },
-      { id: 'rs', key: KEY, ladder: 'constrained' },
+      { id: 'sw', key: KEY, ladder: LADDER, inputs: { inputLossMs: LOSS_MS, failback: 'manual', slateSeconds: 600 } },
+      { id: 'rs', key: KEY, ladder: LADDER },
     ],
   });
   const browser: Browser = await launchBrowser();
@@ -173,7 +178,8 @@ export async function run(): Promise<Record<string, unknown>> {
       encoderRestart: summary('restart'),
       seamlessEncoderRuns: seamlessRuns,
       fatalPlayerErrors: fatal,
-      note: 'shared 2-core machine with other helpers running ffmpeg; playlists polled every 50 ms',
+      ladder: LADDER,
+      note: 'playlists polled every 50 ms; see input-switch.md for the machine during the run',
     };
   } finally {
     for (const p of publishers) await p.stop();

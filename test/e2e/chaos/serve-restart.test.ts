@@ -19,22 +19,31 @@
  *   blocking reload must then see media within its 3 target durations.
  */
 import { describe, expect, it } from 'vitest';
-import { observeFault, sigtermRestart, startChaosPlayer, summarize, useChaosStage } from '../../helpers/serve/chaos.js';
+import { observeFault, sigtermRestart, startChaosPlayer, summarize, useChaosStage, type LiveChaosStage } from '../../helpers/serve/chaos.js';
+
+/**
+ * SIGTERM + restart on `stage`, and what both deployments must show: a clean exit, every rendition
+ * (and the multivariant playlist) 200 from the first request, the publisher back, the LL-HLS rules
+ * kept, and the same playlists going on.
+ */
+async function restartAndCheck(stage: LiveChaosStage, fault: string) {
+  const figures = await observeFault(fault, stage, () => sigtermRestart(stage), 4000);
+  const d = figures.details;
+  console.log(summarize(figures), JSON.stringify(d), JSON.stringify(figures.player.lastNonFatalErrors));
+  expect(d.exitCode).toBe(0);
+  expect(d.firstRequests).toEqual(Object.fromEntries([...stage.renditions, 'master'].map((r) => [r, 200])));
+  expect(d.publisherBackLive).toBe(true);
+  expect(figures.edge.violations).toEqual([]);
+  for (const r of stage.renditions) expect(figures.edge.lastMsn[r]).toBeGreaterThan(d.lastMsnBefore[r]!);
+  return figures;
+}
 
 describe('chaos: SIGTERM of serve and a restart on the same data directory', () => {
   const chaos = useChaosStage();
 
   it('serves every rendition from the first request after the restart, and a new viewer plays', async () => {
     const stage = await chaos.start();
-    const figures = await observeFault('SIGTERM + restart', stage, () => sigtermRestart(stage), 4000);
-    const d = figures.details;
-    console.log(summarize(figures), JSON.stringify(d), JSON.stringify(figures.player.lastNonFatalErrors));
-
-    expect(d.exitCode).toBe(0);
-    expect(d.firstRequests).toEqual(Object.fromEntries([...stage.renditions, 'master'].map((r) => [r, 200])));
-    expect(d.publisherBackLive).toBe(true);
-    expect(figures.edge.violations).toEqual([]);
-    for (const r of stage.renditions) expect(figures.edge.lastMsn[r]).toBeGreaterThan(d.lastMsnBefore[r]!);
+    await restartAndCheck(stage, 'SIGTERM + restart');
 
     const fresh = await startChaosPlayer(chaos.browser, stage.serve);
     const played = await fresh.waitFor((s) => s.currentTime > 3 || s.fatalErrors.length > 0, 20_000);
@@ -45,14 +54,7 @@ describe('chaos: SIGTERM of serve and a restart on the same data directory', () 
 
   it('under a socket unit (systemd socket activation), the viewer who watched through the restart plays on', async () => {
     const stage = await chaos.start({ socketActivation: true });
-    const figures = await observeFault('SIGTERM + restart (socket unit)', stage, () => sigtermRestart(stage), 4000);
-    const d = figures.details;
-    console.log(summarize(figures), JSON.stringify(d), JSON.stringify(figures.player.lastNonFatalErrors));
-
-    expect(d.exitCode).toBe(0);
-    expect(d.firstRequests).toEqual(Object.fromEntries([...stage.renditions, 'master'].map((r) => [r, 200])));
-    expect(d.publisherBackLive).toBe(true);
-    expect(figures.edge.violations).toEqual([]);
+    const figures = await restartAndCheck(stage, 'SIGTERM + restart (socket unit)');
     // The same viewer: no fatal error, and it plays on past the restart.
     expect(figures.player.fatalErrors).toEqual([]);
     const before = (await stage.player.stats()).currentTime;

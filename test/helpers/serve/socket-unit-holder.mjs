@@ -23,18 +23,24 @@ control.on('data', (chunk) => {
     if (line.trim() !== '') start(JSON.parse(line));
   }
 });
-// The harness went away: so does the unit (the socket closes with the last holder of it).
-control.on('close', () => process.exit(0));
-control.on('error', () => process.exit(1));
+// The harness went away (also when its test process died): so does the unit, and the service it
+// started is stopped rather than left behind.
+let current;
+const leave = (code) => {
+  if (current !== undefined && current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');
+  process.exit(code);
+};
+control.on('close', () => leave(0));
+control.on('error', () => leave(1));
 
 function start({ argv, env, stdout, stderr }) {
   const out = openSync(stdout, 'a');
   const err = openSync(stderr, 'a');
   try {
-    const child = spawn('/bin/sh', ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', 'sh', ...argv], {
+    const child = (current = spawn('/bin/sh', ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', 'sh', ...argv], {
       env: { ...env, LISTEN_FDS: process.env.LISTEN_FDS, LISTEN_FDNAMES: process.env.LISTEN_FDNAMES },
       stdio: ['ignore', out, err, 3],
-    });
+    }));
     child.on('spawn', () => send({ event: 'started', pid: child.pid }));
     child.on('error', (e) => send({ event: 'error', message: e.message }));
     child.on('exit', (code, signal) => send({ event: 'exit', code, signal }));

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LIVEPIPE_BIN, type CliChild, type CliProcess } from '../cli/livepipe-cli.js';
+import { waitFor } from '../wait.js';
 
 const HOLDER = fileURLToPath(new URL('./socket-unit-holder.mjs', import.meta.url));
 
@@ -129,9 +130,8 @@ export async function startSocketUnit(port: number, name = 'origin', host = '127
 
 /** Connects once (which makes systemd-socket-activate start its command) and hangs up. */
 async function waitListening(host: string, port: number, diagnostics: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const connects = () =>
+    new Promise<boolean>((resolve) => {
       const s = connect(port, host);
       s.once('connect', () => {
         s.destroy();
@@ -139,8 +139,9 @@ async function waitListening(host: string, port: number, diagnostics: () => stri
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`systemd-socket-activate is not listening on ${host}:${port}: ${diagnostics()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await waitFor(connects, { timeoutMs: 10_000, intervalMs: 50, message: `systemd-socket-activate listening on ${host}:${port}` });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${diagnostics()}`);
   }
 }
