@@ -58,13 +58,16 @@ export class ErrorResponder {
 
   /**
    * 503 for a held request whose playlist did not get there within 3 target durations (§6.2.5.2): a
-   * passing condition — a writer taking over, a stalled encoder — so never cacheable. Cached (as
-   * Appendix B.1's 4 × TD for blocking errors would have it), every retry of the same URL met the
-   * stale 503 for 8 s: Shaka re-requested it every 100 ms and stalled for a minute after a takeover
-   * that outlasted the hold, and a CDN would have handed it to every viewer.
+   * passing condition — a writer taking over, a stalled encoder. Cached by CDNs for Appendix B.1's
+   * error time, never by the player's browser (see `held-playlist` in cache-control-policy.ts), and
+   * `Retry-After: 1`: by then the new writer is usually there.
    */
-  sendHoldTimeout(req: IncomingMessage, res: ServerResponse, requestClass: OriginRequestClass, reason: string): void {
-    this.send(req, res, { requestClass, status: 503, responseClass: 'overload', reason, headers: RETRY_SOON });
+  sendHoldTimeout(
+    req: IncomingMessage,
+    res: ServerResponse,
+    held: { requestClass: OriginRequestClass; responseClass: 'held-playlist' | 'held-media'; targetDuration: number; reason: string },
+  ): void {
+    this.send(req, res, { ...held, status: 503, headers: RETRY_SOON });
   }
 
   /** 503 when the cap on held requests is reached: retry after about one part. */

@@ -88,7 +88,13 @@ export class PlaylistResponder {
             this.send(req, res, s, query.skip, true);
           }
         },
-        timeout: () => this.errors.sendHoldTimeout(req, res, 'blocking_playlist', 'the playlist did not advance in time'),
+        timeout: () =>
+          this.errors.sendHoldTimeout(req, res, {
+            requestClass: 'blocking_playlist',
+            responseClass: 'held-playlist',
+            targetDuration: td,
+            reason: 'the playlist did not advance in time',
+          }),
         abort: () => this.errors.sendShutdown(req, res, 'blocking_playlist'),
       },
     };
