@@ -9,7 +9,7 @@ import type { MediaPlaylist } from '../hls/playlist-model.js';
 import { initName, partName, RenditionTimeline, segmentName, type RunStart } from './rendition-timeline.js';
 
 /** The run's times shared by its renditions: the wall-clock anchor and where the listed media ended. */
-export type RunTimes = Pick<RunStart, 'wallclockAnchor' | 'listedMediaEnd'>;
+export type RunTimes = Pick<RunStart, 'wallclockAnchor'> & { listedMediaEnd?: number };
 import type { RunAlignment } from './run-alignment.js';
 import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
@@ -236,10 +236,14 @@ export class RenditionPackager {
         // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
         onInit?.();
         this.closeOpenSegment();
+        // The hole before the run is listed first: its segments take their msns before any part is named.
+        const times = anchor();
+        const hole = this.timeline.holeBefore(times);
+        this.cursor = { msn: this.cursor.msn + hole.length, index: 0 };
         // Never evicted: without its init segment nothing of the run is playable.
         const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
         this.enqueue(async () => {
-          this.timeline.startRun({ runId, ...anchor(), timeOrigin: 0 }, this.options.clock());
+          this.timeline.startRun({ runId, wallclockAnchor: times.wallclockAnchor, timeOrigin: 0, hole }, this.options.clock());
           const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
           this.runInit = init;
           void initStored.done.then((ok) => (init.failed = !ok));

@@ -47,12 +47,11 @@ export interface RunStart {
    */
   timeOrigin?: number;
   /**
-   * Where the channel's listed media ends (epoch ms, the same value for every rendition of the run):
-   * a hole from there to `wallclockAnchor` of at least one part — the time a dead writer's lease took
-   * to expire, a restart — is listed as EXT-X-GAP segments (`holeSegments`) before the run's first
-   * segment. Unset: nothing is listed for the hole.
+   * EXT-X-GAP segments to list before the run's first segment, back to back: the hole between where
+   * the channel's listed media ended and this run (`holeBefore`) — the time a dead writer's lease took
+   * to expire, a restart. Listed as given, so the caller can name the run's objects in advance.
    */
-  listedMediaEnd?: number;
+  hole?: ReadonlyArray<{ programDateTime: number; duration: number }>;
 }
 
 /**
@@ -229,7 +228,7 @@ export class RenditionTimeline {
   /** A new transcoder run: its init segment is `mapUri`; its first segment follows a discontinuity. */
   startRun(start: RunStart, now: number): void {
     this.closeOrphanPending(now);
-    if (start.listedMediaEnd !== undefined) this.listHole(start.listedMediaEnd, start.wallclockAnchor, now);
+    if (start.hole !== undefined && start.hole.length > 0) this.listHole(start.hole, initName(start.runId), now);
     this.run = {
       runId: start.runId,
       mapUri: initName(start.runId),
@@ -515,15 +514,25 @@ export class RenditionTimeline {
     this.nextMsn = last + 1;
   }
 
-  /** EXT-X-GAP segments for the hole before a run's media (`holeSegments`), after what is listed. */
-  private listHole(from: number, until: number, now: number): void {
-    const last = this.playlist.segments[this.playlist.segments.length - 1];
-    if (last === undefined || this.playlist.pending !== undefined) return;
+  /**
+   * The EXT-X-GAP segments for the hole from `listedMediaEnd` (where the channel's listed media ended,
+   * the same for every rendition) to a run's `wallclockAnchor` (`holeSegments`, at most the DVR window).
+   */
+  holeBefore(times: { wallclockAnchor: number; listedMediaEnd?: number }): Array<{ programDateTime: number; duration: number }> {
+    if (times.listedMediaEnd === undefined) return [];
     const { targetDuration, partTarget } = this.playlist;
-    for (const hole of holeSegments(from, until, { targetDuration, partTarget, maxSeconds: this.dvrWindow })) {
+    return holeSegments(times.listedMediaEnd, times.wallclockAnchor, { targetDuration, partTarget, maxSeconds: this.dvrWindow });
+  }
+
+  /** Lists `hole` (see `RunStart.hole`) after what is listed: EXT-X-GAP segments on the last init segment. */
+  private listHole(hole: ReadonlyArray<{ programDateTime: number; duration: number }>, runMapUri: string, now: number): void {
+    const mapUri = this.playlist.segments[this.playlist.segments.length - 1]?.mapUri ?? runMapUri;
+    for (const { programDateTime, duration } of hole) {
       const msn = this.nextMsn++;
-      this.playlist.segments.push({ msn, uri: segmentName(msn), parts: [], discontinuity: false, ...hole, mapUri: last.mapUri, gap: true });
+      if (this.playlist.segments.length === 0) this.playlist.mediaSequence = msn;
+      this.playlist.segments.push({ msn, uri: segmentName(msn), duration, parts: [], discontinuity: false, programDateTime, mapUri, gap: true });
     }
+    this.listedBefore = true;
     this.slide(now);
   }
 

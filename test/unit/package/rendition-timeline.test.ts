@@ -248,7 +248,8 @@ describe('RenditionTimeline', () => {
     const resumed = new Driver(timeline({ resumeFrom: stored }));
     resumed.history.check(d.text());
     resumed.now = listedEnd + 5600;
-    resumed.timeline.startRun({ runId: 2, wallclockAnchor: resumed.now, timeOrigin: 0, listedMediaEnd: listedEnd }, resumed.now);
+    const hole = resumed.timeline.holeBefore({ wallclockAnchor: resumed.now, listedMediaEnd: listedEnd });
+    resumed.timeline.startRun({ runId: 2, wallclockAnchor: resumed.now, timeOrigin: 0, hole }, resumed.now);
     resumed.check();
     resumed.segment();
     const segments = resumed.timeline.playlist.segments.filter((s) => s.msn >= 3);
