@@ -517,9 +517,10 @@ export class RenditionTimeline {
   /**
    * The EXT-X-GAP segments for the hole from `listedMediaEnd` (where the channel's listed media ended,
    * the same for every rendition) to a run's `wallclockAnchor` (`holeSegments`, at most the DVR window).
+   * None after EXT-X-ENDLIST: the stream had ended, nothing was missing (players stopped there).
    */
   holeBefore(times: { wallclockAnchor: number; listedMediaEnd?: number }): Array<{ programDateTime: number; duration: number }> {
-    if (times.listedMediaEnd === undefined) return [];
+    if (times.listedMediaEnd === undefined || this.playlist.endList) return [];
     const { targetDuration, partTarget } = this.playlist;
     return holeSegments(times.listedMediaEnd, times.wallclockAnchor, { targetDuration, partTarget, maxSeconds: this.dvrWindow });
   }

@@ -269,6 +269,16 @@ describe('RenditionTimeline', () => {
     expect(resumed.violations).toEqual([]);
   });
 
+  it('lists no hole after EXT-X-ENDLIST: the stream had ended, nothing was missing', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.endList(d.now);
+    expect(d.timeline.holeBefore({ wallclockAnchor: d.now + 30_000, listedMediaEnd: d.now })).toEqual([]);
+    d.timeline.playlist.endList = false;
+    expect(d.timeline.holeBefore({ wallclockAnchor: d.now + 30_000, listedMediaEnd: d.now })).toHaveLength(6); // the last 12 s (DVR window) of 30
+  });
+
   it('holeSegments: none under a part, equal pieces of at most TARGETDURATION, only the last DVR window of a long hole', () => {
     const timing = { targetDuration: 2, partTarget: 0.5, maxSeconds: 12 };
     expect(holeSegments(1000, 1400, timing)).toEqual([]);
