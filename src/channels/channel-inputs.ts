@@ -131,6 +131,18 @@ export class ChannelInputs {
     return this.selector.connected('primary') || this.selector.connected('backup');
   }
 
+  /**
+   * Whether the slate plays for want of a healthy input — what `slateSeconds` limits. Not "no input
+   * connected": a pulled source retrying counts as connected while its ffmpeg tries to reach the
+   * source (an SRT caller for seconds), so the slate of a channel whose pulled source had gone never
+   * timed out. An operator's slate with inputs still connected is no outage: the stream goes on.
+   */
+  slateOutage(): boolean {
+    const status = this.selector.status();
+    if (status.active !== 'slate' || status.inputs.some((i) => i.healthy)) return false;
+    return status.forced !== 'slate' || !this.anyConnected();
+  }
+
   /** Whether the slate can take over when inputs are lost. */
   get slateReady(): boolean {
     return this.selector.slateReady;
@@ -193,8 +205,7 @@ export class ChannelInputs {
     this.slateTimerStartedAt = Date.now();
     this.slateTimer = setTimeout(() => {
       this.slateTimer = undefined;
-      // An operator's slate with inputs still connected is no outage: the stream goes on.
-      if (this.selector.selected === 'slate' && !this.anyConnected()) this.deps.onSlateTimeout();
+      if (this.slateOutage()) this.deps.onSlateTimeout();
       else this.armSlateTimer();
     }, this.config.slateSeconds * 1000);
     this.slateTimer.unref();
