@@ -84,7 +84,9 @@ export class ChannelInputs {
         onStream: (stream) => {
           this.kinds.set(role, 'pull');
           this.selector.attach(role, stream);
-          this.deps.onInputAvailable();
+          // Available once it delivers, not when its ffmpeg starts: a retry that cannot reach the
+          // source restarted the ladder of a channel whose slate had timed out, every few seconds.
+          stream.once('data', () => this.deps.onInputAvailable());
         },
         onEnded: () => this.selector.detach(role),
       });
