@@ -287,13 +287,16 @@ describe('backup input and slate (serve)', () => {
     }, { timeoutMs: 20_000, message: 'an input.switched webhook per switch' });
     expect(switchHooks.length).toBe(final.input.switches);
     expect(switchHooks).toEqual(switchLines.map((l) => ({ channel: 'tv', from: l.from, to: l.to, reason: l.reason, kind: 'seamless' })));
-    // From the primary's loss on (the backup's publisher may connect first and hand over by failback).
-    const fromLoss = switchHooks.slice(switchHooks.findIndex((h) => h.from === 'primary' && h.to === 'backup'));
-    expect(fromLoss.slice(0, 3), JSON.stringify(switchHooks)).toMatchObject([
-      { from: 'primary', to: 'backup', reason: expect.stringMatching(/^input-(lost|ended)$/) },
-      { from: 'backup', to: 'slate' },
-      { from: 'slate', to: 'primary', reason: 'input-returned' },
-    ]);
+    // The automatic switches (their exact path depends on the load: a backup a little late when the
+    // primary goes is skipped for the slate until it is healthy again), then the operator's.
+    const automatic = switchHooks.filter((h) => h.reason !== 'operator');
+    expect(automatic, JSON.stringify(switchHooks)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ from: 'primary', reason: expect.stringMatching(/^input-(lost|ended)$/) }),
+        expect.objectContaining({ from: 'backup', to: 'slate', reason: expect.stringMatching(/^input-(lost|ended)$/) }),
+        expect.objectContaining({ from: 'slate', to: 'primary', reason: 'input-returned' }),
+      ]),
+    );
     expect(switchHooks.filter((h) => h.reason === 'operator').map((h) => h.to)).toEqual(['backup', 'slate', 'primary']);
     expect(Math.max(...watch.pdtLeads), JSON.stringify(watch.pdtLeads.map(Math.round))).toBeLessThan(300);
 
@@ -305,9 +308,13 @@ describe('backup input and slate (serve)', () => {
     const switches = await colourSwitches(watch.segments);
     expect(switches.length, JSON.stringify(switches)).toBeGreaterThanOrEqual(4);
     // The 320x240 backup changed the rendition neither in size nor in codec parameters: one init
-    // segment all along, every decoded frame 640x360 (and no DISCONTINUITY, above).
+    // segment all along, every decoded frame one size (and no DISCONTINUITY, above). The size is
+    // 640x360 — or 320x240 when the backup's publisher got in first: the ladder never upscales, and
+    // its run is sized on the first input it probes.
     expect([...watch.maps]).toHaveLength(1);
-    expect(await frameSizes(watch.segments)).toEqual(['640x360']);
+    const sizes = await frameSizes(watch.segments);
+    expect(sizes).toHaveLength(1);
+    expect(['640x360', '320x240']).toContain(sizes[0]);
     // KNOWN DEFECT (issue 14, "a keyframe at the switch"): when the new input has another size, the
     // new picture comes out ONE FRAME EARLY — the last frame slot before the switch point holds the
     // new input's first picture as a P-frame, the forced keyframe (and segment) follows one frame
@@ -342,7 +349,12 @@ describe('backup input and slate (serve)', () => {
     const watch = monitor(serve, 'relay');
     await advances('relay');
     const master = `${serve.live('relay')}/master.m3u8`;
-    await waitFor(async () => ((await getText(master)).status === 200 ? true : undefined), { timeoutMs: 30_000, message: 'relay master served' });
+    await waitFor(async () => ((await getText(master)).status === 200 ? true : undefined), { timeoutMs: 30_000, message: 'relay master served' }).catch(async (err: Error) => {
+      const audio = (await getText(`${serve.live('relay')}/audio/playlist.m3u8`)).text;
+      const video = (await getText(`${serve.live('relay')}/360p/playlist.m3u8`)).text;
+      const lines = serve.logs.entries().filter((l) => l.channel === 'relay').map((l) => `${l.time} ${l.msg} ${l.from ?? ''}>${l.to ?? ''} ${l.why ?? l.err ?? ''}`);
+      throw new Error(`${err.message}\n${JSON.stringify((await view('relay')).input)}\n${audio}\n${video}\n${lines.join('\n')}`);
+    });
     player = await startPlayer(browser, master);
     const warm = await player.waitFor((s) => s.currentTime > 1, 90_000);
     expect(warm.currentTime, `player did not start: ${JSON.stringify(warm.fatalErrors)}`).toBeGreaterThan(1);
