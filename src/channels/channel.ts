@@ -200,7 +200,7 @@ export class Channel {
       },
       onSlateTimeout: () => {
         void this.serialize(async () => {
-          if (this.inputs?.anyConnected() !== false || this.supervisor === undefined) return;
+          if (this.inputs?.slateOutage() !== true || this.supervisor === undefined) return;
           this.logger.info({ slateSeconds: this.spec.inputs?.slateSeconds }, 'no input came back while the slate played: ending the stream');
           await this.stopLadder();
           await this.packager?.endStream();

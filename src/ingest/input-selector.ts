@@ -725,6 +725,11 @@ export class InputSelector {
       const kind = classifyFlvTag(tag.type, tag.body);
       if (kind === 'audio-frame') {
         if (out < this.switchOut || out <= this.lastAudioOut) return; // before the switch point, or out of order
+        // Far ahead of the clock (an input whose audio runs on another timeline than its video: a
+        // pulled HLS source's separate audio rendition): dropped, or the output's audio would stop
+        // for good after the next switch, every later frame "out of order" behind this one.
+        const wall = this.wallOut();
+        if (wall !== undefined && this.lastVideoOut >= 0 && out > Math.max(wall, this.lastVideoOut) + MAX_FORWARD_GAP_MS) return;
         this.lastAudioOut = out;
       } else {
         out = Math.max(out, this.switchOut);
