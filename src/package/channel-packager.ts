@@ -86,6 +86,8 @@ export class ChannelPackager {
   private readonly clock: () => number;
   /** The packager's own run numbering: init names stay unique across supervisors and processes. */
   private lastRunId = 0;
+  /** Runs this packager started (the first one may list the hole since the stored media ended). */
+  private runsStarted = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
   /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
@@ -361,12 +363,17 @@ export class ChannelPackager {
     // arrival time lies before the end of what is listed. PDT must not go backwards across the
     // discontinuity (hls.js places a new discontinuity by PDT, and would overlap the buffer), so the
     // anchor is never earlier than the end of the listed media; the replayed frames are shown again.
-    // The hole between the two (a dead writer's lease expiring, a restart) is listed as EXT-X-GAP.
+    // The hole between the two is listed as EXT-X-GAP when this packager is a new writer of stored
+    // playlists (its first run: a dead writer's lease expiring, a restart of the process) — the time
+    // nobody wrote. Later runs of the same packager follow an encoder restart whose outage the gap
+    // bridge already listed; listing a hole there too filled a crash-looping channel's window with
+    // part-less GAP segments (no part left for blocking requests).
+    const firstRunHere = this.runsStarted++ === 0;
     const anchorOf = (): RunTimes => {
       if (times !== undefined) return times;
       const listedEnd = this.endOfListedMedia();
       times = { wallclockAnchor: Math.max(run.mediaStartedAt(), listedEnd) };
-      if (listedEnd > 0) times.listedMediaEnd = listedEnd;
+      if (listedEnd > 0 && firstRunHere) times.listedMediaEnd = listedEnd;
       return times;
     };
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
