@@ -134,7 +134,9 @@ describe('pulled sources as primaries (serve)', () => {
     expect(toSlate, JSON.stringify(logs.map((l) => l.msg))).toBeDefined();
     expect(end).toBeDefined();
     const slateMs = (end!.time as number) - (toSlate!.time as number);
-    expect(slateMs).toBeGreaterThanOrEqual(SLATE_SECONDS * 1000);
+    // slateSeconds counts from the moment no input was healthy, which the switch's log line follows
+    // within the same tick (one CI run: 3999 ms between the lines): 100 ms of slack for that.
+    expect(slateMs).toBeGreaterThanOrEqual(SLATE_SECONDS * 1000 - 100);
     expect(slateMs).toBeLessThan(SLATE_SECONDS * 1000 + 15_000);
     expect((await view('srtpull')).state).toBe('idle');
 
