@@ -16,8 +16,8 @@ import { KeyframeMarker } from './keyframe-marks.js';
 export class FlvKeyframeMarking extends Transform {
   private readonly reader = new FlvTagReader();
   private readonly marker: KeyframeMarker;
-  /** The source's bytes until its FLV header is complete (its flags are kept). */
-  private head: Buffer | undefined = Buffer.alloc(0);
+  /** The output's FLV header was written (with the source's audio/video flags, once the reader has them). */
+  private headerWritten = false;
   private firstVideoPts: number | undefined;
   private firstAudioTs: number | undefined;
 
@@ -32,21 +32,16 @@ export class FlvKeyframeMarking extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.head !== undefined) {
-      const head = Buffer.concat([this.head, chunk]);
-      if (head.length < 9) {
-        this.head = head;
-        return callback();
-      }
-      this.head = undefined;
-      this.push(flvFileHeader((head[4]! & 0x04) !== 0, (head[4]! & 0x01) !== 0));
-      chunk = head;
-    }
     let tags: FlvTag[];
     try {
       tags = this.reader.push(chunk);
     } catch (err) {
       return callback(err as Error);
+    }
+    const flags = this.reader.typeFlags;
+    if (!this.headerWritten && flags !== undefined) {
+      this.headerWritten = true;
+      this.push(flvFileHeader((flags & 0x04) !== 0, (flags & 0x01) !== 0));
     }
     for (const tag of tags) this.push(muxFlvTag(this.mark(tag)));
     callback();
