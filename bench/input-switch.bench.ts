@@ -35,6 +35,8 @@ const SWITCHES = Number(process.env.LIVEPIPE_BENCH_SWITCHES ?? 5);
 /**
  * `LIVEPIPE_BENCH_SWITCH_LADDER` (default `constrained`, 2 s GOP): a switch lands on the encoder's
  * keyframe grid, so the GOP bounds how long the next input waits (`low-latency`: 0.5 s).
+ * `constrained-marked` (`keyframes: marked`, docs/inputs.md): the same ladder with switches made at
+ * once, their keyframe from the input's own IDR — compare it with `constrained` in the same session.
  */
 const LADDER = process.env.LIVEPIPE_BENCH_SWITCH_LADDER ?? 'constrained';
 const KEY = 'input-switch-bench-key-0123456789';

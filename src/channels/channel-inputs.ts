@@ -63,10 +63,12 @@ export class ChannelInputs {
 
   /**
    * A fresh FLV stream for a transcoder run whose encoder forces a keyframe every `gopSeconds` (the
-   * ladder's GOP): switches then land on those keyframes.
+   * ladder's GOP): switches then land on those keyframes. `keyframeMarks` (the ladder's `keyframes:
+   * marked`): the encoder keys on marked frames instead; the selector marks the GOP and switches at once.
    */
-  open(gopSeconds?: number): Readable {
+  open(gopSeconds?: number, keyframeMarks = false): Readable {
     if (gopSeconds !== undefined) this.selector.keyframeIntervalMs = gopSeconds * 1000;
+    this.selector.keyframeMarks = keyframeMarks;
     return this.selector.open();
   }
 
@@ -84,7 +86,9 @@ export class ChannelInputs {
         onStream: (stream) => {
           this.kinds.set(role, 'pull');
           this.selector.attach(role, stream);
-          this.deps.onInputAvailable();
+          // Available once it delivers, not when its ffmpeg starts: a retry that cannot reach the
+          // source restarted the ladder of a channel whose slate had timed out, every few seconds.
+          stream.once('data', () => this.deps.onInputAvailable());
         },
         onEnded: () => this.selector.detach(role),
       });
@@ -129,6 +133,18 @@ export class ChannelInputs {
   /** Whether any input is connected (pushed or pulled, delivering or not). */
   anyConnected(): boolean {
     return this.selector.connected('primary') || this.selector.connected('backup');
+  }
+
+  /**
+   * Whether the slate plays for want of a healthy input — what `slateSeconds` limits. Not "no input
+   * connected": a pulled source retrying counts as connected while its ffmpeg tries to reach the
+   * source (an SRT caller for seconds), so the slate of a channel whose pulled source had gone never
+   * timed out. An operator's slate with inputs still connected is no outage: the stream goes on.
+   */
+  slateOutage(): boolean {
+    const status = this.selector.status();
+    if (status.active !== 'slate' || status.inputs.some((i) => i.healthy)) return false;
+    return status.forced !== 'slate' || !this.anyConnected();
   }
 
   /** Whether the slate can take over when inputs are lost. */
@@ -193,8 +209,7 @@ export class ChannelInputs {
     this.slateTimerStartedAt = Date.now();
     this.slateTimer = setTimeout(() => {
       this.slateTimer = undefined;
-      // An operator's slate with inputs still connected is no outage: the stream goes on.
-      if (this.selector.selected === 'slate' && !this.anyConnected()) this.deps.onSlateTimeout();
+      if (this.slateOutage()) this.deps.onSlateTimeout();
       else this.armSlateTimer();
     }, this.config.slateSeconds * 1000);
     this.slateTimer.unref();

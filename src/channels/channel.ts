@@ -3,6 +3,7 @@ import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
+import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
@@ -199,7 +200,7 @@ export class Channel {
       },
       onSlateTimeout: () => {
         void this.serialize(async () => {
-          if (this.inputs?.anyConnected() !== false || this.supervisor === undefined) return;
+          if (this.inputs?.slateOutage() !== true || this.supervisor === undefined) return;
           this.logger.info({ slateSeconds: this.spec.inputs?.slateSeconds }, 'no input came back while the slate played: ending the stream');
           await this.stopLadder();
           await this.packager?.endStream();
@@ -661,13 +662,15 @@ export class Channel {
   private async startLadder(): Promise<void> {
     const inputs = this.inputs;
     let gopSeconds: number | undefined;
-    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds) } : this.feed;
+    let keyframeMarks = false;
+    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks) } : this.feed;
     if (feed === undefined) return;
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
     try {
       ladder = await this.deps.loadLadder(this.spec.ladder);
       gopSeconds = ladder.ladder.gop;
+      keyframeMarks = ladder.ladder.keyframes === 'marked';
     } catch (err) {
       const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
       this.fail(message);
@@ -686,7 +689,11 @@ export class Channel {
           ? { knownProbe: this.standbyProbe.probe }
           : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
-      openInput: () => (inputs !== undefined ? feed : (this.feed ?? feed)).open(),
+      // `keyframes: marked` without inputs: the run's FLV marked on the GOP grid here (with inputs, the selector marks it).
+      openInput: () => {
+        const from = inputs !== undefined ? feed : (this.feed ?? feed);
+        return keyframeMarks && inputs === undefined && from.format === 'flv' ? withKeyframeMarks(from.open(), ladder.ladder.gop * 1000) : from.open();
+      },
       bus: this.deps.bus,
       logger: this.deps.logger,
       onRun: (run) => {

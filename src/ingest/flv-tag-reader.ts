@@ -8,6 +8,8 @@ import { FLV_MAX_TAG_BODY, type FlvTag, type FlvTagType } from './flv-tags.js';
 export class FlvTagReader {
   private pending: Buffer = Buffer.alloc(0);
   private headerDone = false;
+  /** The file header's TypeFlags byte (0x04 audio, 0x01 video), once the header was read. */
+  typeFlags: number | undefined;
 
   /** Appends `chunk`; returns the tags it completed. Throws on a stream that is not FLV. */
   push(chunk: Buffer): FlvTag[] {
@@ -20,6 +22,7 @@ export class FlvTagReader {
       const headerSize = this.pending.readUInt32BE(5);
       if (this.pending.length < headerSize + 4) return tags;
       pos = headerSize + 4; // header, then PreviousTagSize0
+      this.typeFlags = this.pending[4]!;
       this.headerDone = true;
     }
     while (this.pending.length - pos >= 11) {

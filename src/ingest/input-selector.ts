@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { stampFirstFrameArrival } from '../core/media-clock.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, withVideoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
 import { FlvTagReader } from './flv-tag-reader.js';
+import { KeyframeMarker } from './keyframe-marks.js';
 import { silentAudioFor, type SilentAudio } from './input-outage-fill.js';
 import type { InputRole } from './ingest-feed.js';
 
@@ -33,6 +34,13 @@ import type { InputRole } from './ingest-feed.js';
  *   one GOP): the old input (failback, operator) or the slate plays on until then, and after a lost
  *   input the output is filled up to it (`fillOutage`: the old input's last keyframe repeated and
  *   silent audio), so that the encoder's output keeps moving with the clock and has no audio hole.
+ * - With `keyframeMarks` (the ladder's `keyframes: marked`: the encoder forces a keyframe on every
+ *   frame its decoder flags as one, `-force_key_frames source`), there is no grid to wait for: a
+ *   switch is made at once, as without `keyframeIntervalMs` — its first frame, the new input's IDR
+ *   (or the slate's), becomes the output's keyframe — and the selector itself marks the first frame
+ *   at or after each GOP grid point of the run (`keyframe-marks.ts`: an H.264 recovery point SEI),
+ *   so that the packager's segment boundaries still find their keyframes. `markNextFrame()` makes
+ *   the next frame written a keyframe (the hook for an ad splice).
  * - The slate is a short pre-encoded clip (one GOP of a card, H.264, see `slate-clip.ts`) whose video
  *   frames are looped, and a silent AAC frame repeated, paced by the wall clock: almost no CPU.
  * - Health: an input is healthy when it is connected, has a keyframe cached and delivered video in
@@ -120,6 +128,11 @@ export interface InputSelectorOptions {
    * settable later (`keyframeIntervalMs`). Without it a switch happens at once, wherever it falls.
    */
   keyframeIntervalMs?: number;
+  /**
+   * The encoder keys on marked frames (`-force_key_frames source`): switches are made at once and
+   * the selector marks the grid (see the module comment); settable later (`keyframeMarks`). Default false.
+   */
+  keyframeMarks?: boolean;
 }
 
 const DEFAULT_INPUT_LOSS_MS = 700;
@@ -182,6 +195,12 @@ export class InputSelector {
   failback: FailbackMode;
   /** The encoder's forced-keyframe interval, ms (see the module comment); undefined: switch at once. */
   keyframeIntervalMs: number | undefined;
+  /** The encoder keys on marked frames (see the module comment). */
+  keyframeMarks: boolean;
+  /** Marks the output's frames while `keyframeMarks` is on (created with the first frame written then). */
+  private marker: KeyframeMarker | undefined;
+  /** The last video sequence header written (a marker created later learns the NAL length size from it). */
+  private lastVideoSequenceHeader: Buffer | undefined;
 
   // The output timeline.
   /** Output time ↔ wall clock: output time `out` stands for wall-clock instant `at`. Set at the first selection. */
@@ -231,6 +250,7 @@ export class InputSelector {
     this.maxConsumerBytes = options.maxConsumerBufferBytes ?? 32 * 1024 * 1024;
     this.maxGopBytes = options.maxGopBytes ?? 16 * 1024 * 1024;
     this.keyframeIntervalMs = options.keyframeIntervalMs;
+    this.keyframeMarks = options.keyframeMarks ?? false;
     const tickMs = options.tickMs ?? 20;
     if (tickMs > 0) {
       this.timer = setInterval(() => this.tick(), tickMs);
@@ -266,6 +286,11 @@ export class InputSelector {
   /** Largest output timestamp of a video frame written so far (-1 before the first). */
   get lastVideoTimestamp(): number {
     return this.lastVideoOut;
+  }
+
+  /** With `keyframeMarks`: the next video frame written becomes a keyframe of the output (an ad splice). */
+  markNextFrame(): void {
+    this.markerNow()?.markNext();
   }
 
   /** Reads `source` (FLV bytes from a keyframe, e.g. `IngestFeed.open()`) as input `role`, replacing any previous one. */
@@ -509,7 +534,7 @@ export class InputSelector {
     const interval = this.keyframeIntervalMs;
     const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
     const wall = this.wallOut();
-    if (interval === undefined || interval <= 0 || origin === undefined || wall === undefined || this.active === undefined || this.lastVideoPts < 0) return undefined;
+    if (this.keyframeMarks || interval === undefined || interval <= 0 || origin === undefined || wall === undefined || this.active === undefined || this.lastVideoPts < 0) return undefined;
     const step = target === 'slate' ? (this.slate?.frameMs ?? DEFAULT_STEP_MS) : (this.inputs.get(target)?.frameMs ?? DEFAULT_STEP_MS);
     // After every frame written (its presentation time), one frame interval on.
     const earliest = Math.max(this.lastVideoPts, this.lastVideoOut) + step;
@@ -537,13 +562,17 @@ export class InputSelector {
     // An outage that spans the point (a lost input seen after a grid time): its audio hole is filled
     // up to the point too, as `fillOutage` does while a switch waits.
     if (point !== undefined) this.fillSilence(point - 1);
+    // With keyframe marks a switch after a loss is made at once, without a point: the outage's audio
+    // hole up to now is filled all the same (hls.js does not skip such a hole, see `fillOutage`).
+    else if (this.keyframeMarks && target !== 'slate') this.fillSilence((this.wallOut(now) ?? 0) - 1);
     this.nextSilenceOut = undefined;
     this.activeNeedsKeyframe = false;
     if (target === 'slate') {
       const slate = this.slate;
       if (slate === undefined) return;
       this.active = 'slate';
-      this.slateStartOut = point ?? Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0);
+      // With keyframe marks: right after the last output (see `placeInput`); the slate's pacing then fills up to the clock.
+      this.slateStartOut = point ?? (this.keyframeMarks && this.lastVideoPts >= 0 ? this.lastVideoPts + slate.frameMs : Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0));
       this.anchor ??= { out: this.slateStartOut, at: now };
       this.slateVideoFrames = 0;
       this.slateAudioFrames = 0;
@@ -594,7 +623,12 @@ export class InputSelector {
     const keyframe = gop[0]!;
     const liveEdgeTs = input.lastVideoTs ?? keyframe.timestamp;
     const natural = (this.wallOut(input.lastVideoAt ?? now) ?? 0) - liveEdgeTs;
-    const start = point ?? Math.max(Math.max(this.lastVideoPts, this.lastVideoOut) + input.frameMs, keyframe.timestamp + natural);
+    const afterLast = Math.max(this.lastVideoPts, this.lastVideoOut) + input.frameMs;
+    // With keyframe marks the keyframe goes right after the last output, never after a gap: ffmpeg
+    // 5.1's constant-frame-rate output fills a gap by repeating the previous frame first, and
+    // `-force_key_frames source` keys a frame only when it is the first of its output step — so a
+    // keyframe after a gap (the outage) would not be keyed. The outage shows the new input's first picture.
+    const start = point ?? (this.keyframeMarks ? afterLast : Math.max(afterLast, keyframe.timestamp + natural));
     this.switchOut = start;
     this.writeHeaders(input, start);
     // The keyframe shows at the switch point exactly: its CompositionTime is dropped (an IDR comes first in its GOP).
@@ -616,6 +650,9 @@ export class InputSelector {
         this.writeVideo({ ...tag, timestamp: dts });
       } else {
         dts += 1;
+        // With keyframe marks: the encoder's constant-frame-rate output keeps one of these packed
+        // frames per output slot, not necessarily the keyframe — each is marked, so the one kept is keyed.
+        this.markerNow()?.markNext();
         const cts = Math.round(videoCompositionTime(tag.body) / Math.max(1, input.frameMs));
         this.writeVideo({ ...tag, timestamp: dts, body: withVideoCompositionTime(tag.body, cts) });
       }
@@ -688,6 +725,11 @@ export class InputSelector {
       const kind = classifyFlvTag(tag.type, tag.body);
       if (kind === 'audio-frame') {
         if (out < this.switchOut || out <= this.lastAudioOut) return; // before the switch point, or out of order
+        // Far ahead of the clock (an input whose audio runs on another timeline than its video: a
+        // pulled HLS source's separate audio rendition): dropped, or the output's audio would stop
+        // for good after the next switch, every later frame "out of order" behind this one.
+        const wall = this.wallOut();
+        if (wall !== undefined && this.lastVideoOut >= 0 && out > Math.max(wall, this.lastVideoOut) + MAX_FORWARD_GAP_MS) return;
         this.lastAudioOut = out;
       } else {
         out = Math.max(out, this.switchOut);
@@ -721,6 +763,12 @@ export class InputSelector {
   }
 
   private writeVideo(tag: FlvTag, filler = false): void {
+    const marker = this.markerNow();
+    if (marker !== undefined) {
+      const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
+      const keyframe = classifyFlvTag(tag.type, tag.body) === 'video-keyframe';
+      tag = { ...tag, body: marker.onFrame(tag.body, tag.timestamp + videoCompositionTime(tag.body), keyframe, origin) };
+    }
     this.lastVideoOut = Math.max(this.lastVideoOut, tag.timestamp);
     this.lastVideoPts = Math.max(this.lastVideoPts, tag.timestamp + videoCompositionTime(tag.body));
     if (!filler) this.lastFrameAt = this.now();
@@ -794,6 +842,18 @@ export class InputSelector {
     }
   }
 
+  /** The marker while `keyframeMarks` is on with a GOP to mark (its interval kept in step). */
+  private markerNow(): KeyframeMarker | undefined {
+    const interval = this.keyframeIntervalMs;
+    if (!this.keyframeMarks || interval === undefined) return (this.marker = undefined);
+    if (this.marker === undefined) {
+      this.marker = new KeyframeMarker(interval);
+      if (this.lastVideoSequenceHeader !== undefined) this.marker.onSequenceHeader(this.lastVideoSequenceHeader);
+    }
+    this.marker.intervalMs = interval;
+    return this.marker;
+  }
+
   /** Output time of the slate's next video frame. */
   private nextSlateVideoOut(): number {
     const slate = this.slate;
@@ -807,6 +867,10 @@ export class InputSelector {
   private write(consumers: Iterable<Consumer>, tag: FlvTag): void {
     const kind = classifyFlvTag(tag.type, tag.body);
     if (kind === 'audio-sequence-header') this.silence = silentAudioFor(tag.body);
+    if (kind === 'video-sequence-header') {
+      this.lastVideoSequenceHeader = tag.body;
+      this.marker?.onSequenceHeader(tag.body);
+    }
     let bytes: Buffer | undefined;
     for (const consumer of consumers) {
       if (consumer.needsKeyframe && (kind === 'video-frame' || kind === 'audio-frame')) continue;

@@ -51,11 +51,12 @@ export function slateClipArgs(spec: SlateSpec, font = slateFont()): string[] {
   const layout = (spec.channels ?? 2) === 1 ? 'mono' : 'stereo';
   const title = spec.title.replace(/[^A-Za-z0-9 _-]/g, '').slice(0, 64);
   let video: string[];
+  // An output option: it goes after every input (before the audio input, ffmpeg took it for one of
+  // that input's options and refused to start — a configured image never rendered).
+  let videoFilter: string[] = [];
   if (spec.image !== undefined) {
-    video = [
-      '-loop', '1', '-framerate', String(fps), '-i', spec.image,
-      '-vf', `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`,
-    ];
+    video = ['-loop', '1', '-framerate', String(fps), '-i', spec.image];
+    videoFilter = ['-vf', `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`];
   } else {
     const size = Math.max(12, Math.round(height / 12));
     const text =
@@ -69,6 +70,7 @@ export function slateClipArgs(spec: SlateSpec, font = slateFont()): string[] {
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     ...video,
     '-f', 'lavfi', '-i', `anullsrc=r=${sampleRate}:cl=${layout}`,
+    ...videoFilter,
     '-frames:v', String(fps), '-t', '1',
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-profile:v', 'main', '-bf', '0',
     '-g', String(fps), '-keyint_min', String(fps), '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-r', String(fps),

@@ -217,6 +217,16 @@ export const LadderSchema = z
     description: z.string().optional(),
     /** Keyframe interval in seconds; every GOP is closed and starts at the same time in all renditions. */
     gop: DurationSeconds,
+    /**
+     * Where the encoder's keyframes come from. `grid` (default): forced every `gop` seconds by a time
+     * expression fixed when the encoder starts (`-force_key_frames expr:gte(t,n_forced*GOP)`).
+     * `marked`: forced on every input frame the decoder flags as a keyframe (`-force_key_frames
+     * source`) — the source's IDRs and the frames livepipe's FLV relay marks with an H.264 recovery
+     * point SEI: the GOP grid, the first frame of an input switch (no wait for the next grid point).
+     * H.264 sources on RTMP only (docs/inputs.md, "Keyframe marks"); costs an extra keyframe per
+     * source IDR off the grid.
+     */
+    keyframes: z.enum(['grid', 'marked']).default('grid'),
     /** HLS segment (EXT-X-TARGETDURATION basis) in seconds; a whole number of GOPs. */
     segment: DurationSeconds,
     /** LL-HLS PART-TARGET in seconds; ≤ segment. */

@@ -56,6 +56,20 @@ export class ErrorResponder {
     this.send(req, res, { requestClass, status: 503, responseClass: 'overload', reason: 'origin is shutting down', headers: SHUTDOWN_HEADERS });
   }
 
+  /**
+   * 503 for a held request whose playlist did not get there within 3 target durations (§6.2.5.2): a
+   * passing condition — a writer taking over, a stalled encoder. Cached by CDNs for Appendix B.1's
+   * error time, never by the player's browser (see `held-playlist` in cache-control-policy.ts), and
+   * `Retry-After: 1`: by then the new writer is usually there.
+   */
+  sendHoldTimeout(
+    req: IncomingMessage,
+    res: ServerResponse,
+    held: { requestClass: OriginRequestClass; responseClass: 'held-playlist' | 'held-media'; targetDuration: number; reason: string },
+  ): void {
+    this.send(req, res, { ...held, status: 503, headers: RETRY_SOON });
+  }
+
   /** 503 when the cap on held requests is reached: retry after about one part. */
   sendCapacity(req: IncomingMessage, res: ServerResponse, requestClass: OriginRequestClass, partTarget: number): void {
     const headers = { 'Retry-After': String(Math.max(1, Math.ceil(partTarget))) };

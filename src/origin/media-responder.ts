@@ -95,7 +95,8 @@ export class MediaResponder {
             (err: unknown) => this.errors.sendFailure(req, res, cls, err),
           );
         },
-        timeout: () => this.errors.send(req, res, { ...notFound, status: 503, reason: 'the part did not appear in time' }),
+        timeout: () =>
+          this.errors.sendHoldTimeout(req, res, { requestClass: cls, responseClass: 'held-media', targetDuration: td, reason: 'the part did not appear in time' }),
         abort: () => this.errors.sendShutdown(req, res, cls),
       },
     };

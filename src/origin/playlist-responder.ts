@@ -89,10 +89,9 @@ export class PlaylistResponder {
           }
         },
         timeout: () =>
-          this.errors.send(req, res, {
+          this.errors.sendHoldTimeout(req, res, {
             requestClass: 'blocking_playlist',
-            status: 503,
-            responseClass: 'blocking-playlist',
+            responseClass: 'held-playlist',
             targetDuration: td,
             reason: 'the playlist did not advance in time',
           }),

@@ -11,7 +11,7 @@ import { buildMultivariant, firstMultivariantDue, multivariantRenditions } from 
 import { lastPosition, listedMediaEnd, type MediaPlaylist, type MultivariantPlaylist } from '../hls/playlist-model.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist, serializeMultivariantPlaylist } from '../hls/playlist-serializer.js';
-import { RenditionPackager, type RenditionChange } from './rendition-packager.js';
+import { RenditionPackager, type RenditionChange, type RunTimes } from './rendition-packager.js';
 import { MuxedFeed, SharedAudioFeed, streamFeed } from './fragment-feed.js';
 import { CueSchedule, type Cue } from './cue-schedule.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
@@ -86,6 +86,8 @@ export class ChannelPackager {
   private readonly clock: () => number;
   /** The packager's own run numbering: init names stay unique across supervisors and processes. */
   private lastRunId = 0;
+  /** Runs this packager started (the first one may list the hole since the stored media ended). */
+  private runsStarted = 0;
   private runsInFlight = new Set<Promise<void>>();
   private ladder: ResolvedLadder | undefined;
   /** The current run's source carries CEA-608/708 captions (its probe): the master signals CC1, else NONE. */
@@ -355,13 +357,25 @@ export class ChannelPackager {
     const runId = ++this.lastRunId;
     // Stream time 0 of every output of a run is the same instant: when its first frame reached
     // livepipe (read once, when the first init segment arrives, so the ingest stamp is known).
-    let anchor: number | undefined;
+    let times: RunTimes | undefined;
     // A restart of the encoder on a live feed re-reads it from its most recent keyframe, so the new
     // run's first media (up to one publisher GOP) was already packaged by the previous run: its
     // arrival time lies before the end of what is listed. PDT must not go backwards across the
     // discontinuity (hls.js places a new discontinuity by PDT, and would overlap the buffer), so the
     // anchor is never earlier than the end of the listed media; the replayed frames are shown again.
-    const anchorOf = (): number => (anchor ??= Math.max(run.mediaStartedAt(), this.endOfListedMedia()));
+    // The hole between the two is listed as EXT-X-GAP when this packager is a new writer of stored
+    // playlists (its first run: a dead writer's lease expiring, a restart of the process) — the time
+    // nobody wrote. Later runs of the same packager follow an encoder restart whose outage the gap
+    // bridge already listed; listing a hole there too filled a crash-looping channel's window with
+    // part-less GAP segments (no part left for blocking requests).
+    const firstRunHere = this.runsStarted++ === 0;
+    const anchorOf = (): RunTimes => {
+      if (times !== undefined) return times;
+      const listedEnd = this.endOfListedMedia();
+      times = { wallclockAnchor: Math.max(run.mediaStartedAt(), listedEnd) };
+      if (listedEnd > 0 && firstRunHere) times.listedMediaEnd = listedEnd;
+      return times;
+    };
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     const alignment = new RunAlignment(
       outputs.map((o) => o.name),

@@ -6,7 +6,10 @@ import { SegmentBitrateMeter } from './bitrate-meter.js';
 import type { TrackInfo } from '../mp4/fmp4-reader.js';
 import type { FeedEvent, FragmentFeed } from './fragment-feed.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
-import { initName, partName, RenditionTimeline, segmentName } from './rendition-timeline.js';
+import { initName, partName, RenditionTimeline, segmentName, type RunStart } from './rendition-timeline.js';
+
+/** The run's times shared by its renditions: the wall-clock anchor and where the listed media ended. */
+export type RunTimes = Pick<RunStart, 'wallclockAnchor'> & { listedMediaEnd?: number };
 import type { RunAlignment } from './run-alignment.js';
 import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
@@ -189,12 +192,13 @@ export class RenditionPackager {
   /**
    * Consumes one run's output until it ends: `feed` is one fMP4 stream as it is, or a video stream
    * with the run's audio muxed in (`MuxedFeed`). `runId` names the init segment; `anchor()` gives
-   * the wall-clock time of stream time 0 of this run (the same for every rendition of the run).
+   * the wall-clock time of stream time 0 of this run and where the channel's listed media ended before
+   * it (the same for every rendition of the run).
    * `alignment` is shared by the renditions of the run: what the cutter cuts is listed only once
    * every rendition reached that segment, and what not all of them reached is dropped at the end
    * (see `RunAlignment`). The promise resolves once every rendition of the run has ended.
    */
-  consume(feed: FragmentFeed, runId: number, anchor: () => number, alignment: RunAlignment, onInit?: () => void): Promise<void> {
+  consume(feed: FragmentFeed, runId: number, anchor: () => RunTimes, alignment: RunAlignment, onInit?: () => void): Promise<void> {
     let cutter: SegmentCutter | undefined;
     let failed = false;
     /** Cut but not listable yet, in cut order (slots only increase). */
@@ -232,10 +236,14 @@ export class RenditionPackager {
         // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
         onInit?.();
         this.closeOpenSegment();
+        // The hole before the run is listed first: its segments take their msns before any part is named.
+        const times = anchor();
+        const hole = this.timeline.holeBefore(times);
+        this.cursor = { msn: this.cursor.msn + hole.length, index: 0 };
         // Never evicted: without its init segment nothing of the run is playable.
         const initStored = this.store(mapUri, initBytes, this.initContentType, { evictable: false });
         this.enqueue(async () => {
-          this.timeline.startRun({ runId, wallclockAnchor: anchor(), timeOrigin: 0 }, this.options.clock());
+          this.timeline.startRun({ runId, wallclockAnchor: times.wallclockAnchor, timeOrigin: 0, hole }, this.options.clock());
           const init = { name: mapUri, bytes: initBytes, stored: initStored, failed: false };
           this.runInit = init;
           void initStored.done.then((ok) => (init.failed = !ok));

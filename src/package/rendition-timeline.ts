@@ -46,6 +46,41 @@ export interface RunStart {
    * value so their EXT-X-PROGRAM-DATE-TIMEs agree; default: the first part's start time in this run.
    */
   timeOrigin?: number;
+  /**
+   * EXT-X-GAP segments to list before the run's first segment, back to back: the hole between where
+   * the channel's listed media ended and this run (`holeBefore`) — the time a dead writer's lease took
+   * to expire, a restart. Listed as given, so the caller can name the run's objects in advance.
+   */
+  hole?: ReadonlyArray<{ programDateTime: number; duration: number }>;
+}
+
+/**
+ * The EXT-X-GAP segments that cover a hole in the media from `from` to `until` (epoch ms): as few as
+ * fit in `targetDuration` each, of equal length, back to back (LLHLS.md: "missing media is marked
+ * EXT-X-GAP, never silently skipped"). A hole shorter than `partTarget` gets none; one longer than
+ * `maxSeconds` (the DVR window: older ones would slide out at once) only its last `maxSeconds`.
+ *
+ * Why it matters beyond the rule: Shaka Player lays HLS segments end to end whatever their dates, and
+ * its live edge runs on the wall clock from the start of playback. A hole the playlist does not list
+ * puts that edge ahead of the media for good; Shaka's availability window (live edge minus the listed
+ * span) then evicts the listed segments at every update until its segment index is empty — a
+ * `TypeError` (null segment iterator) at each update and, when the hole is longer than the window it
+ * has left, a stall for good (seen after a cluster takeover: a 5.6 s hole, 1 run in 4).
+ */
+export function holeSegments(
+  from: number,
+  until: number,
+  timing: { targetDuration: number; partTarget: number; maxSeconds: number },
+): Array<{ programDateTime: number; duration: number }> {
+  let seconds = (until - from) / 1000;
+  if (!(seconds >= timing.partTarget)) return [];
+  const start = seconds > timing.maxSeconds ? until - timing.maxSeconds * 1000 : from;
+  seconds = Math.min(seconds, timing.maxSeconds);
+  const count = Math.ceil(seconds / timing.targetDuration - 1e-9);
+  // Whole milliseconds, so the EXTINFs and the PROGRAM-DATE-TIMEs tell the same time, rounded down so
+  // that the last one never ends after the run starts (PDT must not go backwards).
+  const duration = Math.floor((seconds * 1000) / count) / 1000;
+  return Array.from({ length: count }, (_, i) => ({ programDateTime: Math.round(start + i * duration * 1000), duration }));
 }
 
 export interface PartInput {
@@ -193,6 +228,7 @@ export class RenditionTimeline {
   /** A new transcoder run: its init segment is `mapUri`; its first segment follows a discontinuity. */
   startRun(start: RunStart, now: number): void {
     this.closeOrphanPending(now);
+    if (start.hole !== undefined && start.hole.length > 0) this.listHole(start.hole, initName(start.runId), now);
     this.run = {
       runId: start.runId,
       mapUri: initName(start.runId),
@@ -476,6 +512,29 @@ export class RenditionTimeline {
     if (copy.cueTags !== undefined) this.playlist.cueTags = copy.cueTags;
     // With a pending segment, `last` is its msn: it was opened already (startRun closes it as a gap).
     this.nextMsn = last + 1;
+  }
+
+  /**
+   * The EXT-X-GAP segments for the hole from `listedMediaEnd` (where the channel's listed media ended,
+   * the same for every rendition) to a run's `wallclockAnchor` (`holeSegments`, at most the DVR window).
+   * None after EXT-X-ENDLIST: the stream had ended, nothing was missing (players stopped there).
+   */
+  holeBefore(times: { wallclockAnchor: number; listedMediaEnd?: number }): Array<{ programDateTime: number; duration: number }> {
+    if (times.listedMediaEnd === undefined || this.playlist.endList) return [];
+    const { targetDuration, partTarget } = this.playlist;
+    return holeSegments(times.listedMediaEnd, times.wallclockAnchor, { targetDuration, partTarget, maxSeconds: this.dvrWindow });
+  }
+
+  /** Lists `hole` (see `RunStart.hole`) after what is listed: EXT-X-GAP segments on the last init segment. */
+  private listHole(hole: ReadonlyArray<{ programDateTime: number; duration: number }>, runMapUri: string, now: number): void {
+    const mapUri = this.playlist.segments[this.playlist.segments.length - 1]?.mapUri ?? runMapUri;
+    for (const { programDateTime, duration } of hole) {
+      const msn = this.nextMsn++;
+      if (this.playlist.segments.length === 0) this.playlist.mediaSequence = msn;
+      this.playlist.segments.push({ msn, uri: segmentName(msn), duration, parts: [], discontinuity: false, programDateTime, mapUri, gap: true });
+    }
+    this.listedBefore = true;
+    this.slide(now);
   }
 
   /** Schedules a segment's listed parts for deletion after 3 target durations and unlists them (§6.2.2). */

@@ -14,7 +14,9 @@ import { audioFragmentingOf, videoFragmentingOf, type Fragmenting } from './outp
  *   ladder caps the rate, or raises a source slower than one frame per part) and scales each branch;
  * - every video rendition gets identical closed GOPs: fixed keyint = GOP × fps, `-sc_threshold 0`,
  *   x264 `scenecut=0:open-gop=0`, plus `-force_key_frames` on a time expression so that keyframes
- *   fall on the same timestamps in every rendition (segment boundaries align across the ladder);
+ *   fall on the same timestamps in every rendition (segment boundaries align across the ladder) —
+ *   or, with `keyframes: marked`, on the frames the input marks (`source`: the same frames in every
+ *   rendition too);
  * - each source audio track used is decoded once and each audio rendition (one per ladder entry and
  *   published language, see `ladder/audio-tracks.ts`) is encoded once into its own output;
  * - every output is fragmented MP4 written to its own pipe to the parent (`pipe:3`, `pipe:4`, … in
@@ -163,7 +165,9 @@ export function levelIdc(level: string): number {
 /** The video encode of one rendition with the ladder's encoder. */
 export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number): VideoEncoding {
   const vbv = vbvOf(r);
-  const forceKeyFrames = `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
+  // `marked`: keyframes where the input's decoder flags them (IDRs, recovery point SEIs the FLV relay
+  // puts on the grid and at switches: `ingest/keyframe-marks.ts`); keyint stays as the backstop.
+  const forceKeyFrames = ladder.keyframes === 'marked' ? 'source' : `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
   const encoder = ladder.encoder;
   if (encoder.kind === 'x264') {
     return {
@@ -285,7 +289,10 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   }
 
   const partTarget = runPartTarget(resolved);
-  const fragmenting = videoFragmentingOf(partTarget, resolved.frameRate);
+  // `keyframes: marked` puts keyframes off the part grid (a switch, a source IDR): with part-sized
+  // fragments `frag_keyframe` would cut a fragment there and the part holding it would come out short
+  // (< 85 % of PART-TARGET), so its video is fragmented per frame and the packager packs the parts.
+  const fragmenting: Fragmenting = ladder.keyframes === 'marked' ? { kind: 'frame' } : videoFragmentingOf(partTarget, resolved.frameRate);
   builder.filterComplex(buildVideoFilterGraph(resolved, probe.frameRate));
 
   const outputs: CompiledOutput[] = [];

@@ -308,9 +308,14 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
         expect(await readCaptions(media), `${name}: captions read back`).toContain('AD CUES LIVE');
       }
       // hls.js in Chromium shows them: CEA-608 from the video's SEI becomes text cues on the element.
+      // Whole segments (`lowLatencyMode: false`): hls.js 1.7.4 resets its 608 parser whenever it starts
+      // loading a part of the segment it loaded last (`onFragLoading`: `sn !== lastSn + 1`; changed
+      // upstream after 1.7.4), so with parts it keeps a caption only when its codes fall between two
+      // resets — where the parts happen to fall against the caption loop, fixed for a run: 2 CI runs in 5
+      // showed no cue in 30 s. docs/on-air.md says what that means for viewers.
       const browser = await launchBrowser();
       try {
-        const player = await startPlayer(browser, `${serve.live('amf')}/master.m3u8`);
+        const player = await startPlayer(browser, `${serve.live('amf')}/master.m3u8`, { hlsConfig: { lowLatencyMode: false } });
         const seen = await player.waitFor((s) => s.textTracks.some((t) => t.cues.some((c) => c.includes('AD CUES LIVE'))) || s.fatalErrors.length > 0, 30_000);
         await player.close();
         expect(seen.fatalErrors).toEqual([]);

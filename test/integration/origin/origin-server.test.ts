@@ -281,12 +281,25 @@ describe('origin server limits and lifecycle', () => {
     f = undefined;
   });
 
-  it('503 when a blocked request waited more than 3 target durations (cached 4 × TD)', async () => {
+  // Cached 4 × TD by CDNs only (s-maxage): a browser's retry of the same URL must reach the origin and
+  // be held again, or a player (Shaka) meets its own stale 503 over and over once a takeover outlasts the hold.
+  it('503 when a blocked request waited more than 3 target durations, cached by CDNs only, Retry-After', async () => {
     f = await startOriginFixture();
     await f.publish(liveModel({ targetDuration: 1, partTarget: 0.25 }));
     const r = await httpRequest(`${f.base}${PL}?_HLS_msn=3&_HLS_part=1`);
     expect(r.status).toBe(503);
-    expect(r.headers['cache-control']).toBe('public, max-age=4');
+    expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=4');
+    expect(r.headers['retry-after']).toBe('1');
+    expect(f.server.heldCount).toBe(0);
+  });
+
+  it('503 when a hinted part did not appear within 3 target durations (its writer died), cached by CDNs only', async () => {
+    f = await startOriginFixture();
+    await f.publish(liveModel({ targetDuration: 1, partTarget: 0.25 }));
+    const r = await httpRequest(`${f.base}/live/news/v0/part-3-1.m4s`);
+    expect(r.status).toBe(503);
+    expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=1');
+    expect(r.headers['retry-after']).toBe('1');
     expect(f.server.heldCount).toBe(0);
   });
 

@@ -27,4 +27,10 @@ describe('slateClipArgs', () => {
     expect(slateClipArgs({ width: 640, height: 360, frameRate: 25, title: 'x' }, '').join(' ')).not.toContain('drawtext');
     expect(slateClipArgs({ width: 640, height: 360, frameRate: 25, title: 'x', image: '/s.png' }).join(' ')).toContain('-loop 1 -framerate 25 -i /s.png');
   });
+
+  it("puts an image's scaling after every input: an output option (before the audio input, ffmpeg refused it as that input's)", () => {
+    const args = slateClipArgs({ width: 640, height: 360, frameRate: 25, title: 'x', image: '/s.png' });
+    expect(args.indexOf('-vf')).toBeGreaterThan(args.lastIndexOf('-i'));
+    expect(args[args.indexOf('-vf') + 1]).toMatch(/^scale=640:360:force_original_aspect_ratio=decrease,pad=640:360/);
+  });
 });

@@ -441,3 +441,41 @@ describe('FlvTagReader', () => {
     expect(() => new FlvTagReader().push(Buffer.from('GIF89a-not-flv'))).toThrow(/not an FLV/);
   });
 });
+
+describe('InputSelector audio far ahead of the clock', () => {
+  it("drops an input's audio running far ahead of its video, so the next input's audio is not taken for out of order", async () => {
+    let now = 1_000_000;
+    const selector = new InputSelector({ inputLossMs: 500, tickMs: 0, now: () => now });
+    const pulled = fakeInput();
+    const pushed = fakeInput();
+    selector.attach('backup', pulled.stream);
+    selector.attach('primary', pushed.stream);
+    const output = collect(selector.open());
+    for (const input of [pulled, pushed]) {
+      input.tag({ type: FlvTagType.Video, timestamp: 0, body: avcHeader(1) });
+      input.tag({ type: FlvTagType.Audio, timestamp: 0, body: aacHeader });
+    }
+    // The backup alone first: its audio 60 s ahead of its video (another timeline).
+    for (let n = 0; n < 10; n++) {
+      now += 40;
+      pulled.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n === 0, 0xbb) });
+      pulled.tag({ type: FlvTagType.Audio, timestamp: 60_000 + n * 40, body: aac(0xbb) });
+      await flush();
+      selector.tick();
+    }
+    expect(selector.selected).toBe('backup');
+    // The primary is lost-free and preferred: the selector switches to it; its audio must go out.
+    for (let n = 0; n < 30; n++) {
+      now += 40;
+      pushed.tag({ type: FlvTagType.Video, timestamp: n * 40, body: avc(n % 10 === 0, 0xaa) });
+      pushed.tag({ type: FlvTagType.Audio, timestamp: n * 40, body: aac(0xaa) });
+      await flush();
+      selector.tick();
+    }
+    expect(selector.selected).toBe('primary');
+    const audio = output.filter((t) => t.type === FlvTagType.Audio && t.body[1] === 1);
+    expect(audio.filter((t) => t.body[2] === 0xbb)).toEqual([]);
+    expect(audio.filter((t) => t.body[2] === 0xaa).length).toBeGreaterThan(10);
+    selector.close();
+  });
+});

@@ -149,6 +149,16 @@ describe('shipped ladders', () => {
     expect(rest).toEqual(plainRest);
   });
 
+  it('constrained-marked: the constrained ladder with keyframes: marked', async () => {
+    const { ladder: marked } = await loadLadder('constrained-marked');
+    const { ladder: plain } = await loadLadder('constrained');
+    const { description: _d1, keyframes, ...rest } = marked;
+    const { description: _d2, keyframes: plainKeyframes, ...plainRest } = plain;
+    expect(keyframes).toBe('marked');
+    expect(plainKeyframes).toBe('grid');
+    expect(rest).toEqual(plainRest);
+  });
+
   it('default: parts stay ≥ 85% of PART-TARGET at common frame rates (frame-boundary cutting)', async () => {
     const { ladder } = await loadLadder('default');
     for (const fps of [24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60]) {

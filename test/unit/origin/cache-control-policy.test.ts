@@ -17,6 +17,10 @@ describe('cacheControlFor (Appendix B.1)', () => {
     ['multivariant', false, 0, 'public, max-age=1'],
     ['overload', false, 4, 'no-store'],
     ['malformed', false, 4, 'no-store'],
+    // 503 of a request held 3 × TD: B.1's error time for CDNs, stale at once in a browser.
+    ['held-playlist', false, 2, 'public, max-age=0, s-maxage=8'],
+    ['held-media', false, 2, 'public, max-age=0, s-maxage=2'],
+    ['held-media', false, 0.5, 'public, max-age=0, s-maxage=1'],
   ] as const)('%s success=%s td=%i → %s', (cls, ok, td, expected) => {
     expect(cacheControlFor(cls, ok, td)).toBe(expected);
   });

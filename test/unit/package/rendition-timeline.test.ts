@@ -3,7 +3,7 @@ import { ErrorCode } from '../../../src/core/errors.js';
 import { lastPosition } from '../../../src/hls/playlist-model.js';
 import { parseMediaPlaylist } from '../../../src/hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
+import { holeSegments, RenditionTimeline, renditionReportsFor, runIdOf } from '../../../src/package/rendition-timeline.js';
 import { checkMediaPlaylist, checkRenditionSet, PlaylistHistoryChecker } from '../../helpers/hls/llhls-rules.js';
 
 const ANCHOR = Date.UTC(2026, 10, 28, 12, 0, 0);
@@ -231,6 +231,67 @@ describe('RenditionTimeline', () => {
     expect(p.mediaSequence).toBeGreaterThanOrEqual(stored.mediaSequence);
     expect(resumed.timeline.scheduledDeletions.map((x) => x.name)).toContain('part-8-0.m4s');
     expect(resumed.violations).toEqual([]);
+  });
+
+  // A takeover: the dead writer's lease took 5.6 s to expire, the new writer's media starts then. The
+  // hole is listed as EXT-X-GAP segments (Shaka's live edge runs on the wall clock and lays segments end
+  // to end: an unlisted hole left its segment index empty after a cluster takeover).
+  it('lists the hole between the listed media and a resumed run as EXT-X-GAP segments', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    for (let i = 0; i < 4; i++) d.segment();
+    d.timeline.addPart({ startTime: d.time, duration: 0.5, independent: true }, d.now); // open segment 4
+    d.timeline.addPart({ startTime: d.time + 0.5, duration: 0.5, independent: false }, d.now + 500);
+    const stored = parseMediaPlaylist(d.text());
+    const listedEnd = d.now + 1000;
+
+    const resumed = new Driver(timeline({ resumeFrom: stored }));
+    resumed.history.check(d.text());
+    resumed.now = listedEnd + 5600;
+    const hole = resumed.timeline.holeBefore({ wallclockAnchor: resumed.now, listedMediaEnd: listedEnd });
+    resumed.timeline.startRun({ runId: 2, wallclockAnchor: resumed.now, timeOrigin: 0, hole }, resumed.now);
+    resumed.check();
+    resumed.segment();
+    const segments = resumed.timeline.playlist.segments.filter((s) => s.msn >= 3);
+    expect(segments.map((s) => [s.msn, s.duration, s.gap === true, s.discontinuity])).toEqual([
+      [3, 2, false, false],
+      [4, 1, true, false], // the dead writer's open segment
+      [5, 1.866, true, false],
+      [6, 1.866, true, false],
+      [7, 1.866, true, false],
+      [8, 2, false, true], // the new run's first segment
+    ]);
+    // Back to back on the wall clock from where the listed media ended; the run starts ≤ 1 ms per gap after.
+    const ends = segments.slice(1, 5).map((s) => Math.round(s.programDateTime + 1000 * s.duration));
+    expect(segments.slice(2, 5).map((s) => s.programDateTime)).toEqual(ends.slice(0, 3));
+    expect(segments[5]!.programDateTime).toBe(resumed.now - 2000);
+    expect(segments[5]!.programDateTime - ends[3]!).toBe(2);
+    expect(resumed.violations).toEqual([]);
+  });
+
+  it('lists no hole after EXT-X-ENDLIST: the stream had ended, nothing was missing', () => {
+    const d = new Driver(timeline());
+    d.startRun(1);
+    d.segment();
+    d.timeline.endList(d.now);
+    expect(d.timeline.holeBefore({ wallclockAnchor: d.now + 30_000, listedMediaEnd: d.now })).toEqual([]);
+    d.timeline.playlist.endList = false;
+    expect(d.timeline.holeBefore({ wallclockAnchor: d.now + 30_000, listedMediaEnd: d.now })).toHaveLength(6); // the last 12 s (DVR window) of 30
+  });
+
+  it('holeSegments: none under a part, equal pieces of at most TARGETDURATION, only the last DVR window of a long hole', () => {
+    const timing = { targetDuration: 2, partTarget: 0.5, maxSeconds: 12 };
+    expect(holeSegments(1000, 1400, timing)).toEqual([]);
+    expect(holeSegments(1000, 1500, timing)).toEqual([{ programDateTime: 1000, duration: 0.5 }]);
+    expect(holeSegments(0, 4000, timing)).toEqual([
+      { programDateTime: 0, duration: 2 },
+      { programDateTime: 2000, duration: 2 },
+    ]);
+    expect(holeSegments(0, 4100, timing)).toEqual([0, 1366, 2732].map((programDateTime) => ({ programDateTime, duration: 1.366 })));
+    const long = holeSegments(0, 600_000, timing);
+    expect(long).toHaveLength(6);
+    expect(long[0]!.programDateTime).toBe(588_000);
+    expect(holeSegments(5000, 4000, timing)).toEqual([]);
   });
 
   it('refuses to resume a live playlist with different targets, but continues an ended one', () => {

@@ -86,6 +86,26 @@ describe('compileLadder', () => {
     expect(valuesOf(args, '-bf')).toEqual(['0', '0', '0', '0']);
   });
 
+  it.each([
+    ['default', {}, 'expr:gte(t,n_forced*2)'],
+    ['grid, said so', { keyframes: 'grid' }, 'expr:gte(t,n_forced*2)'],
+    ['marked', { keyframes: 'marked' }, 'source'],
+    ['marked, nvenc', { keyframes: 'marked', encoder: { kind: 'nvenc' } }, 'source'],
+  ])('keyframes %s: -force_key_frames %s in every rendition, the GOP unchanged', async (_name, extra, expected) => {
+    const { ladder } = await loadLadder('default');
+    const resolved = resolveLadder(parseLadder({ ...ladder, ...extra }, 'test'), probe1080);
+    const { args } = compileLadder(resolved, probe1080, file);
+    expect(valuesOf(args, '-force_key_frames')).toEqual(['1080p', '720p', '480p', '360p'].map(() => expected));
+    expect(new Set(valuesOf(args, '-g'))).toEqual(new Set(['60']));
+    // Marked keyframes fall off the part grid: video fragments per frame (no part cut short at a keyframe), audio as before.
+    expect(valuesOf(args, '-frag_duration')).toEqual(expected === 'source' ? ['53333'] : ['483333', '483333', '483333', '483333', '53333']);
+  });
+
+  it('rejects an unknown keyframes mode with path and reason', async () => {
+    const { ladder } = await loadLadder('default');
+    expect(() => parseLadder({ ...ladder, keyframes: 'scene' }, 'test')).toThrow(/keyframes/);
+  });
+
   it('default ladder: fragmented MP4 per part for video and per 3 AAC frames for audio, flushed at once, 90 kHz video timescale, progress on pipe:1', async () => {
     const { args } = (await compile('default')).compiled;
     expect(valuesOf(args, '-f').filter((f) => f === 'mp4')).toHaveLength(5);

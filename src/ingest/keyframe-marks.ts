@@ -1,0 +1,132 @@
+/**
+ * Keyframe marks: an H.264 recovery-point SEI put into a frame so that the transcoder makes that
+ * frame a keyframe of every rendition — a keyframe at a time decided while the encoder runs.
+ *
+ * Why: ffmpeg 5.1 cannot be told at run time to force a keyframe; `-force_key_frames expr:…` is
+ * fixed when the encoder starts. But `-force_key_frames source` forces an encoder keyframe on every
+ * decoded frame whose `key_frame` flag is set, and ffmpeg's H.264 decoder sets that flag on a
+ * frame whose access unit carries a recovery point SEI (ITU-T H.264 D.1.8 / D.2.8, payload type 6),
+ * not only on IDR pictures. So whoever writes the encoder's input chooses the keyframes by marking
+ * frames (the source's own IDRs become keyframes too under `source`).
+ *
+ * The mark is added to an FLV AVC video tag body (AVCPacketType 1: AVCC, NAL units each prefixed by
+ * its length in `lengthSizeMinusOne + 1` bytes, from the AVC sequence header). The tag keeps its
+ * CompositionTime and stays an inter frame in FLV terms (FrameType 2): ffmpeg's decoder does not
+ * look at the FLV frame type, and the relays' GOP caches must not start a new viewer or run at a
+ * picture that is no IDR (its references are missing there).
+ *
+ * H.264 only: ffmpeg's HEVC decoder does not set `key_frame` from a recovery point SEI, and the
+ * Enhanced RTMP tags (HEVC, AV1, VP9) are left alone.
+ */
+
+/**
+ * The SEI NAL unit, without a length prefix: nal_unit_type 6; payloadType 6 (recovery point);
+ * payloadSize 1; then the payload bits `1` (recovery_frame_cnt = 0, ue(v): this very frame is the
+ * recovery point), `1` (exact_match_flag), `0` (broken_link_flag), `00` (changing_slice_group_idc),
+ * padded with zero bits to the byte: 0xC0; then rbsp_trailing_bits 0x80.
+ */
+export const RECOVERY_POINT_SEI_NAL: Buffer = Buffer.from([0x06, 0x06, 0x01, 0xc0, 0x80]);
+
+const AVC_CODEC_ID = 7;
+const AVC_PACKET_NALU = 1;
+/** FrameType(4) CodecID(4) AVCPacketType(8) CompositionTime(24): the NAL units start here. */
+const AVC_HEADER_BYTES = 5;
+
+/**
+ * The NAL length size (1, 2 or 4) from an FLV AVC sequence header tag body: the
+ * AVCDecoderConfigurationRecord's `lengthSizeMinusOne` (ISO/IEC 14496-15 5.3.3.1), in the low two
+ * bits of the record's fifth byte. Undefined for anything else (not AVC, not a sequence header, cut short).
+ */
+export function avcNalLengthSize(sequenceHeaderBody: Buffer): number | undefined {
+  if (sequenceHeaderBody.length < AVC_HEADER_BYTES + 5) return undefined;
+  if ((sequenceHeaderBody[0]! & 0x80) !== 0 || (sequenceHeaderBody[0]! & 0x0f) !== AVC_CODEC_ID || sequenceHeaderBody[1] !== 0) return undefined;
+  const size = (sequenceHeaderBody[AVC_HEADER_BYTES + 4]! & 0x03) + 1;
+  return size === 3 ? undefined : size; // 3 is not allowed by 14496-15
+}
+
+/** The NAL units of an AVCC payload as [start, end) byte ranges, or undefined if the lengths do not add up. */
+export function avccNalUnits(payload: Buffer, lengthSize: number): Array<[number, number]> | undefined {
+  const units: Array<[number, number]> = [];
+  let at = 0;
+  while (at < payload.length) {
+    if (at + lengthSize > payload.length) return undefined;
+    const length = payload.readUIntBE(at, lengthSize);
+    const start = at + lengthSize;
+    if (length === 0 || start + length > payload.length) return undefined;
+    units.push([start, start + length]);
+    at = start + length;
+  }
+  return units;
+}
+
+/**
+ * The tag body with a recovery point SEI NAL put just before its first slice (after any access unit
+ * delimiter, parameter sets and SEI NALs it has: H.264 7.4.1.2.3 orders SEI before the first VCL
+ * NAL, and a buffering period SEI must stay the first SEI). Undefined when the body is not an AVC
+ * frame (another codec, a sequence header), its NAL lengths do not parse, it has no slice, or it
+ * carries the mark already.
+ */
+export function markAvcFrame(body: Buffer, lengthSize: number): Buffer | undefined {
+  if (body.length <= AVC_HEADER_BYTES || (body[0]! & 0x80) !== 0 || (body[0]! & 0x0f) !== AVC_CODEC_ID || body[1] !== AVC_PACKET_NALU) return undefined;
+  const payload = body.subarray(AVC_HEADER_BYTES);
+  const units = avccNalUnits(payload, lengthSize);
+  if (units === undefined) return undefined;
+  if (units.some(([s, e]) => payload.subarray(s, e).equals(RECOVERY_POINT_SEI_NAL))) return undefined;
+  const firstSlice = units.find(([s]) => {
+    const type = payload[s]! & 0x1f;
+    return type >= 1 && type <= 5;
+  });
+  if (firstSlice === undefined) return undefined;
+  const insertAt = AVC_HEADER_BYTES + firstSlice[0] - lengthSize;
+  const prefix = Buffer.alloc(lengthSize);
+  prefix.writeUIntBE(RECOVERY_POINT_SEI_NAL.length, 0, lengthSize);
+  return Buffer.concat([body.subarray(0, insertAt), prefix, RECOVERY_POINT_SEI_NAL, body.subarray(insertAt)]);
+}
+
+/**
+ * Decides which frames of a timeline get a mark: the first frame at or after each point of a grid
+ * (`origin` + multiples of the interval — where `-force_key_frames expr:gte(t,n_forced*GOP)` would
+ * put keyframes, so the packager's segment boundaries, multiples of the segment duration, still find
+ * one), unless a keyframe (an IDR of the source, a frame marked on request) was written since that
+ * grid point; and the next frame after `markNext` (a switch, a splice), wherever it falls.
+ */
+export class KeyframeMarker {
+  private lastKeyframePts: number | undefined;
+  private lengthSize: number | undefined;
+  /** A mark asked for (`markNext`): the next frame gets one whatever its time. */
+  private requested = false;
+
+  constructor(public intervalMs: number) {}
+
+  /** Learns the NAL length size from an AVC sequence header body (other codecs: no marks). */
+  onSequenceHeader(body: Buffer): void {
+    this.lengthSize = avcNalLengthSize(body);
+  }
+
+  /** The next frame is marked (a switch's first frame, an ad splice point). */
+  markNext(): void {
+    this.requested = true;
+  }
+
+  /**
+   * A video frame about to be written at presentation time `pts` (ms); `keyframe`: an IDR of the
+   * source; `origin`: where the grid starts (the run's first timestamp; undefined: no grid yet).
+   * Returns the body to write, marked when due.
+   */
+  onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
+    if (keyframe) {
+      this.lastKeyframePts = pts;
+      this.requested = false;
+      return body;
+    }
+    const interval = this.intervalMs;
+    const last = this.lastKeyframePts;
+    const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
+    if (!(this.requested || gridDue) || this.lengthSize === undefined) return body;
+    const marked = markAvcFrame(body, this.lengthSize);
+    if (marked === undefined) return body;
+    this.lastKeyframePts = pts;
+    this.requested = false;
+    return marked;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Keyframe marks through a real `serve` (`keyframes: marked`, the `constrained-marked` ladder: 2 s
+ * GOP and segments): an RTMP primary with a 10 s GOP and a grey RTMP backup (`hue=s=0`) on a channel
+ * with inputs. Every stored 360p segment starts with a keyframe although the primary sends one IDR
+ * per 10 s (the selector's grid marks); the operator's switch to the primary is made at once (never
+ * `pending` for a grid point) and keyed at its first frame; the switch to the backup when the
+ * primary is lost is made at once too (its keyframe: see the known gap below).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkMediaPlaylist } from '../helpers/hls/llhls-rules.js';
+import { getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { videoFrameStats } from '../helpers/transcode/media.js';
+import { waitFor } from '../helpers/wait.js';
+
+const KEY = 'marks-key-0123456789';
+
+describe('keyframe marks (serve, constrained-marked)', () => {
+  let serve: ServeFixture;
+  let dir: string;
+  const view = async () => (await serve.api('GET', '/api/v1/channels/km')).json;
+  const inputOf = (v: { input?: { inputs?: Array<{ role: string; healthy: boolean }> } } | undefined, role: string) => v?.input?.inputs?.find((i) => i.role === role);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'livepipe-marks-e2e-'));
+    serve = await startServeFixture({ channels: [{ id: 'km', key: KEY, ladder: 'constrained-marked', inputs: { inputLossMs: 600, failback: 'manual', slateSeconds: 120 } }] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await serve?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a keyframe at every segment start from a 10 s-GOP primary; switches are made at once', async () => {
+    const primary = serve.publish(serve.rtmpUrl('km', KEY), 'flv', { seconds: 600, outputOptions: ['-g', '300'] });
+    serve.publish(`${serve.rtmpUrl('km', KEY)}&role=backup`, 'flv', { seconds: 600, outputOptions: ['-vf', 'hue=s=0'] });
+    await waitFor(async () => (inputOf(await view(), 'primary')?.healthy && inputOf(await view(), 'backup')?.healthy ? true : undefined), { timeoutMs: 60_000, message: 'both inputs healthy' });
+    // Whichever connected first plays (failback manual): the primary is forced (it stays until it is lost).
+    expect((await serve.api('POST', '/api/v1/channels/km/input', { input: 'primary' })).status).toBe(200);
+    await waitFor(async () => ((await view())?.input?.active === 'primary' ? true : undefined), { timeoutMs: 30_000, message: 'the primary plays' });
+
+    // The 360p segments as they are listed (they leave storage soon after they leave the playlist), and the LL-HLS rules on every read.
+    const url = `${serve.live('km')}/360p/playlist.m3u8`;
+    const segments = new Map<string, Buffer>();
+    const violations: string[] = [];
+    let sawPending = false;
+    let running = true;
+    const watch = (async () => {
+      while (running) {
+        const { status, text } = await getText(url);
+        if (status === 200) {
+          violations.push(...checkMediaPlaylist(text));
+          const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
+          for (const uri of [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))]) {
+            if (segments.has(uri)) continue;
+            const answer = await fetch(new URL(uri, url));
+            if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
+          }
+        }
+        if ((await view())?.input?.pending !== undefined) sawPending = true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const segmentCount = () => segments.size - 1;
+    try {
+      await waitFor(async () => (segmentCount() >= 4 ? true : undefined), { timeoutMs: 60_000, message: 'four primary segments' });
+      await primary.stop();
+      await waitFor(async () => ((await view())?.input?.active === 'backup' ? true : undefined), { timeoutMs: 30_000, message: 'the backup plays' });
+      const atSwitch = segmentCount();
+      await waitFor(async () => (segmentCount() >= atSwitch + 3 ? true : undefined), { timeoutMs: 60_000, message: 'three more segments' });
+    } finally {
+      running = false;
+      await watch;
+    }
+    expect(violations).toEqual([]);
+    expect(sawPending).toBe(false);
+
+    // Frame by frame, each segment after the init segment: the first frame a keyframe. Every switch
+    // between the colour primary and the grey backup (the operator's to the primary, the loss back to
+    // the backup) is a keyframe, wherever it falls in its segment.
+    const [init, ...media] = [...segments.values()];
+    const frames: Array<{ key: boolean; grey: boolean }> = [];
+    for (const [i, segment] of media.entries()) {
+      const file = join(dir, `${i}.mp4`);
+      await writeFile(file, Buffer.concat([init!, segment]));
+      const stats = await videoFrameStats(file);
+      expect(stats[0]?.key, `segment ${i} starts with a keyframe`).toBe(true);
+      frames.push(...stats.map((f) => ({ key: f.key, grey: f.saturation < 10 })));
+    }
+    const switches = frames.flatMap((f, i) => (i > 0 && f.grey !== frames[i - 1]!.grey ? [{ to: f.grey ? 'backup' : 'primary', key: f.key }] : []));
+    expect(switches.at(-1)?.to).toBe('backup');
+    // An operator's switch to the primary (when the backup happened to connect first) has a keyframe at its first frame.
+    expect(switches.filter((x) => x.to === 'primary' && !x.key)).toEqual([]);
+    // KNOWN GAP (docs/inputs.md, "Keyframe marks"): the switch after the primary is *lost* is keyed at
+    // its first frame in only some runs (1 of 4 here); in the others the first keyframe comes ~20
+    // frames (about the outage) into the backup, although the selector writes the backup's IDR first
+    // (unit test). Not asserted until that is understood.
+  }, 240_000);
+});

@@ -1,0 +1,48 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { firstFrameArrivedAt, stampFirstFrameArrival } from '../../../src/core/media-clock.js';
+import { withKeyframeMarks } from '../../../src/ingest/flv-keyframe-marking.js';
+import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
+import { flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
+import { RECOVERY_POINT_SEI_NAL } from '../../../src/ingest/keyframe-marks.js';
+
+// A real x264 sequence header (4-byte NAL lengths); frames are an AUD and a slice.
+const SEQUENCE_HEADER = Buffer.from('17000000000142c00affe100156742c00ada7b0110000003001000000303c0f1226a01000468ce0fc8', 'hex');
+const nal = (bytes: number[]) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), Buffer.from(bytes)]);
+const avc = (key: boolean) => Buffer.concat([Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0]), nal([0x09, 0x30]), nal([key ? 0x65 : 0x41, 0x9a, 0x01])]);
+const MARK = Buffer.concat([Buffer.from([0, 0, 0, RECOVERY_POINT_SEI_NAL.length]), RECOVERY_POINT_SEI_NAL]);
+
+describe('withKeyframeMarks (a run input without the input selector)', () => {
+  it('marks the first frame at or after each grid point from the run start (audio first here), in any chunking, keeping the FLV header flags and the arrival stamp', async () => {
+    const tags: FlvTag[] = [{ type: FlvTagType.Video, timestamp: 1000, body: SEQUENCE_HEADER }];
+    tags.push({ type: FlvTagType.Audio, timestamp: 990, body: Buffer.from([0xaf, 1, 0x21]) });
+    for (let n = 0; n < 100; n++) tags.push({ type: FlvTagType.Video, timestamp: 1000 + n * 40, body: avc(n === 0 || n === 75) });
+    const bytes = Buffer.concat([flvFileHeader(true, true), ...tags.map((t) => muxFlvTag(t))]);
+    const source = new PassThrough();
+    stampFirstFrameArrival(source, 1234);
+    const marked = withKeyframeMarks(source, 1000);
+    const reader = new FlvTagReader();
+    const out: Buffer[] = [];
+    marked.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((r) => marked.on('end', r));
+    for (let at = 0; at < bytes.length; at += 7) source.write(bytes.subarray(at, at + 7));
+    source.end();
+    await ended;
+    const all = Buffer.concat(out);
+    expect(all.subarray(0, 13)).toEqual(flvFileHeader(true, true));
+    const frames = reader.push(all).filter((t) => t.type === FlvTagType.Video && t.body[1] === 1);
+    expect(frames).toHaveLength(100);
+    // Grid from 990 (the audio's first frame): 1990, 2990, 3990 (the source's own IDR at 4000 takes it), 4990 (past the last frame, 4960).
+    expect(frames.filter((t) => t.body.includes(MARK)).map((t) => t.timestamp)).toEqual([2000, 3000]);
+    expect(frames.filter((t) => t.body[0] === 0x17).map((t) => t.timestamp)).toEqual([1000, 4000]);
+    expect(firstFrameArrivedAt(marked)).toBe(1234);
+  });
+
+  it('destroys the source when the run stops reading', async () => {
+    const source = new PassThrough();
+    const marked = withKeyframeMarks(source, 1000);
+    marked.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(source.destroyed).toBe(true);
+  });
+});

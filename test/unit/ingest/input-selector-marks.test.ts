@@ -1,0 +1,107 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
+import { flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
+import { InputSelector, type InputSwitch } from '../../../src/ingest/input-selector.js';
+import { RECOVERY_POINT_SEI_NAL } from '../../../src/ingest/keyframe-marks.js';
+
+// The input selector with `keyframeMarks` (the ladder's `keyframes: marked`): no waiting for a grid
+// point, the GOP grid marked with recovery point SEIs. Frames are AVCC with 4-byte NAL lengths, as
+// the real x264 sequence header below says.
+const SEQUENCE_HEADER = Buffer.from('17000000000142c00affe100156742c00ada7b0110000003001000000303c0f1226a01000468ce0fc8', 'hex');
+const nal = (bytes: number[]) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), Buffer.from(bytes)]);
+/** AUD, then an IDR (type 5) or non-IDR (type 1) slice whose last byte names the source. */
+const avc = (key: boolean, source: number) => Buffer.concat([Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0]), nal([0x09, 0x30]), nal([key ? 0x65 : 0x41, 0x9a, source])]);
+const MARK = Buffer.concat([Buffer.from([0, 0, 0, RECOVERY_POINT_SEI_NAL.length]), RECOVERY_POINT_SEI_NAL]);
+const FRAME_MS = 40;
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+/** A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`. */
+function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number }) {
+  let now = 1_000_000;
+  const switches: InputSwitch[] = [];
+  const selector = new InputSelector({ inputLossMs: 500, tickMs: 0, now: () => now, onSwitch: (e) => switches.push(e), keyframeMarks: options.keyframeMarks, keyframeIntervalMs: options.keyframeIntervalMs });
+  const inputs = { primary: new PassThrough(), backup: new PassThrough() };
+  const base = { primary: 5000, backup: 90_000 };
+  const sent = { primary: 0, backup: 0 };
+  const sourceByte = { primary: 0xaa, backup: 0xbb };
+  for (const role of ['primary', 'backup'] as const) {
+    inputs[role].write(flvFileHeader(false, true));
+    inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role], body: SEQUENCE_HEADER }));
+    selector.attach(role, inputs[role]);
+  }
+  const reader = new FlvTagReader();
+  const output: FlvTag[] = [];
+  selector.open().on('data', (chunk: Buffer) => output.push(...reader.push(chunk)));
+  const steps = async (count: number, ...sending: Array<'primary' | 'backup'>) => {
+    for (let i = 0; i < count; i++) {
+      now += FRAME_MS;
+      for (const role of sending) {
+        const n = sent[role]++;
+        inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body: avc(n % options.gopFrames === 0, sourceByte[role]) }));
+      }
+      await flush();
+      selector.tick();
+    }
+  };
+  const frames = () =>
+    output
+      .filter((t) => t.type === FlvTagType.Video && t.body[1] === 1)
+      .map((t) => ({ ts: t.timestamp, key: t.body[0] === 0x17, marked: t.body.includes(MARK), source: t.body.at(-1) === 0xbb ? 'backup' : 'primary' }));
+  return { selector, switches, steps, frames, now: () => now };
+}
+
+describe('InputSelector with keyframe marks', () => {
+  it('marks the first frame at each GOP grid point of the run, not where the source has its IDR', async () => {
+    const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 125 });
+    await r.steps(150, 'primary', 'backup');
+    const frames = r.frames();
+    const start = frames[0]!.ts;
+    expect(frames[0]!.key).toBe(true);
+    // 150 frames from an IDR at frame 0, one more at frame 125 (5 s): marks at 1, 2, 3, 4 s; 5 s is the IDR.
+    expect(frames.filter((f) => f.marked).map((f) => f.ts - start)).toEqual([1000, 2000, 3000, 4000]);
+    expect(frames.filter((f) => f.key).map((f) => f.ts - start)).toEqual([0, 5000]);
+    expect(frames.every((f) => !(f.marked && f.key))).toBe(true); // marked frames stay inter frames in FLV
+  });
+
+  it('switches at once when the input is lost (its first frame an IDR), where the grid mode waits for the next grid point', async () => {
+    const lostAfter = async (keyframeMarks: boolean) => {
+      const r = rig({ keyframeMarks, keyframeIntervalMs: 2000, gopFrames: 10 });
+      await r.steps(30, 'primary', 'backup');
+      const lostAt = r.now();
+      for (let i = 0; i < 150 && r.selector.selected !== 'backup'; i++) await r.steps(1, 'backup');
+      expect(r.selector.selected).toBe('backup');
+      const frames = r.frames();
+      const firstAt = frames.findIndex((f) => f.source === 'backup');
+      expect(frames[firstAt]!.key).toBe(true);
+      // Marked: right after the primary's last frame, no gap (ffmpeg 5.1 would not key a frame after one).
+      if (keyframeMarks) expect(frames[firstAt]!.ts - frames[firstAt - 1]!.ts).toBe(FRAME_MS);
+      return r.switches.at(-1)!.at - lostAt;
+    };
+    const marked = await lostAfter(true);
+    const grid = await lostAfter(false);
+    // Loss is seen after 500 ms without video; marked switches then. The grid mode waits for its point:
+    // the primary's last frame went out 1.2 s into the run, the loss is seen at 1.72 s, the point is 2 s.
+    expect(marked).toBeLessThanOrEqual(500 + 2 * FRAME_MS);
+    expect(grid).toBeGreaterThanOrEqual(marked + 250);
+  });
+
+  it('markNextFrame makes the next frame a marked one, and the grid goes on', async () => {
+    const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 1000 });
+    await r.steps(10, 'primary');
+    r.selector.markNextFrame();
+    await r.steps(20, 'primary');
+    const frames = r.frames();
+    const start = frames[0]!.ts;
+    expect(frames.filter((f) => f.marked).map((f) => f.ts - start)).toEqual([400, 1000]);
+  });
+
+  it('marks nothing when the mode is off', async () => {
+    const r = rig({ keyframeMarks: false, keyframeIntervalMs: 1000, gopFrames: 1000 });
+    await r.steps(60, 'primary');
+    r.selector.markNextFrame();
+    await r.steps(5, 'primary');
+    expect(r.frames().filter((f) => f.marked)).toEqual([]);
+  });
+});

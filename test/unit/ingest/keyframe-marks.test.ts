@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { KeyframeMarker, RECOVERY_POINT_SEI_NAL, avcNalLengthSize, avccNalUnits, markAvcFrame } from '../../../src/ingest/keyframe-marks.js';
+
+// Real tag bodies from ffmpeg 5.1 + x264 (16x16, `-bsf:v h264_metadata=aud=insert`), FLV as ffmpeg writes it.
+const SEQUENCE_HEADER = Buffer.from('17000000000142c00affe100156742c00ada7b0110000003001000000303c0f1226a01000468ce0fc8', 'hex');
+/** A P frame: AUD (09 30), then one non-IDR slice (41 9a …); CompositionTime 0. */
+const P_FRAME = Buffer.from('270100000000000002093000000005419a202094', 'hex');
+const AUD = Buffer.from('0930', 'hex');
+const SLICE = Buffer.from('419a202094', 'hex');
+/** A user data unregistered SEI NAL the same ffmpeg wrote (payload type 5, "hi"). */
+const USER_DATA_SEI = Buffer.from('060513086f3693b7b34f2c965321492feee5b868690080', 'hex');
+
+function avcc(nals: Buffer[], lengthSize: number): Buffer {
+  return Buffer.concat(
+    nals.flatMap((nal) => {
+      const prefix = Buffer.alloc(lengthSize);
+      prefix.writeUIntBE(nal.length, 0, lengthSize);
+      return [prefix, nal];
+    }),
+  );
+}
+
+function nalsOf(body: Buffer, lengthSize: number): Buffer[] {
+  const payload = body.subarray(5);
+  return avccNalUnits(payload, lengthSize)!.map(([s, e]) => payload.subarray(s, e));
+}
+
+describe('avcNalLengthSize', () => {
+  it('reads lengthSizeMinusOne from the AVCDecoderConfigurationRecord', () => {
+    expect(avcNalLengthSize(SEQUENCE_HEADER)).toBe(4);
+    const two = Buffer.from(SEQUENCE_HEADER);
+    two[9] = 0xfd;
+    expect(avcNalLengthSize(two)).toBe(2);
+  });
+
+  it('is undefined for a frame, a cut record, or an Enhanced RTMP (HEVC) header', () => {
+    expect(avcNalLengthSize(P_FRAME)).toBeUndefined();
+    expect(avcNalLengthSize(SEQUENCE_HEADER.subarray(0, 8))).toBeUndefined();
+    expect(avcNalLengthSize(Buffer.from('9068766331010101ff', 'hex'))).toBeUndefined();
+  });
+});
+
+describe('markAvcFrame', () => {
+  it('puts the recovery point SEI after the AUD, before the slice; keeps frame type and CompositionTime', () => {
+    const marked = markAvcFrame(P_FRAME, 4)!;
+    expect(nalsOf(marked, 4)).toEqual([AUD, RECOVERY_POINT_SEI_NAL, SLICE]);
+    expect(marked.subarray(0, 5)).toEqual(P_FRAME.subarray(0, 5)); // 0x27: inter frame, AVC; NALU; CTS 0
+    expect(marked.length).toBe(P_FRAME.length + 4 + RECOVERY_POINT_SEI_NAL.length);
+  });
+
+  it('goes after the SEI NALs a frame already has, and keeps its CompositionTime', () => {
+    const body = Buffer.concat([Buffer.from('2701000042', 'hex'), avcc([AUD, USER_DATA_SEI, SLICE], 4)]);
+    const marked = markAvcFrame(body, 4)!;
+    expect(nalsOf(marked, 4)).toEqual([AUD, USER_DATA_SEI, RECOVERY_POINT_SEI_NAL, SLICE]);
+    expect(marked.readIntBE(2, 3)).toBe(0x42);
+  });
+
+  it('follows a 2-byte NAL length size and a frame without an AUD', () => {
+    const body = Buffer.concat([Buffer.from('2701000000', 'hex'), avcc([SLICE], 2)]);
+    expect(nalsOf(markAvcFrame(body, 2)!, 2)).toEqual([RECOVERY_POINT_SEI_NAL, SLICE]);
+  });
+
+  it('leaves alone a sequence header, a frame marked already, a frame without a slice, bad lengths, HEVC', () => {
+    expect(markAvcFrame(SEQUENCE_HEADER, 4)).toBeUndefined();
+    expect(markAvcFrame(markAvcFrame(P_FRAME, 4)!, 4)).toBeUndefined();
+    expect(markAvcFrame(Buffer.concat([Buffer.from('2701000000', 'hex'), avcc([AUD], 4)]), 4)).toBeUndefined();
+    expect(markAvcFrame(P_FRAME.subarray(0, P_FRAME.length - 1), 4)).toBeUndefined();
+    expect(markAvcFrame(Buffer.from('a1687663310000000000', 'hex'), 4)).toBeUndefined();
+  });
+});
+
+describe('KeyframeMarker', () => {
+  function run(marker: KeyframeMarker, frames: Array<[pts: number, keyframe: boolean]>, origin: number | 'none' = 0): number[] {
+    return frames.filter(([pts, keyframe]) => marker.onFrame(P_FRAME, pts, keyframe, origin === 'none' ? undefined : origin).length > P_FRAME.length).map(([pts]) => pts);
+  }
+
+  function frames(from: number, to: number, step: number, keyframes: number[] = []): Array<[number, boolean]> {
+    const out: Array<[number, boolean]> = [];
+    for (let pts = from; pts <= to; pts += step) out.push([pts, keyframes.includes(pts)]);
+    return out;
+  }
+
+  it('marks the first frame at or after each grid point from the origin', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, frames(250, 3350, 100, [250]), 250)).toEqual([1250, 2250, 3250]);
+    const late = new KeyframeMarker(1000);
+    late.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(late, frames(0, 2100, 300, [0]))).toEqual([1200, 2100]);
+  });
+
+  it('leaves a grid point alone when a source keyframe came since it', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, frames(0, 3500, 100, [0, 1500, 3000]))).toEqual([1000, 2000]);
+  });
+
+  it('marks the next frame on request, and keeps the grid', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, [[0, true], [100, false]])).toEqual([]);
+    marker.markNext();
+    expect(run(marker, frames(700, 2100, 100))).toEqual([700, 1000, 2000]);
+  });
+
+  it('marks nothing without a grid origin (requests aside), or before an AVC sequence header (HEVC, none seen)', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, frames(0, 2000, 100, [0]), 'none')).toEqual([]);
+    const hevc = new KeyframeMarker(1000);
+    hevc.onSequenceHeader(Buffer.from('9068766331010101ff', 'hex'));
+    hevc.markNext();
+    expect(run(hevc, frames(0, 2000, 100, [0]))).toEqual([]);
+  });
+});
