@@ -443,9 +443,9 @@ export class Channel {
       if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
       this.setState('reconnecting', `publisher left (${reason})`);
-      // Viewers at the live edge keep getting playlist updates (gap parts) while the publisher may
-      // come back: a frozen playlist answers their blocking reloads 503 every 3 target durations,
-      // and hls.js gives up after two. Cluster mode hands the channel over instead (lease dropped).
+      // Viewers at the live edge keep getting playlist updates (the last picture held and silence, or
+      // gap parts: `bridgeEncoderGap`) while the publisher may come back: a frozen playlist answers
+      // their blocking reloads 503 every 3 target durations, and hls.js gives up after two. Cluster mode hands the channel over instead (lease dropped).
       if (this.deps.leadership === undefined) this.packager?.bridgeEncoderGap?.();
       this.armGrace();
     });

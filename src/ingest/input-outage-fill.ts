@@ -10,19 +10,12 @@
  * when the fragments around it were partly appended — here they were whole, so it waited forever.
  */
 
+import { AAC_FRAME_SAMPLES, silentAacLcFrame } from '../mp4/silent-aac.js';
+
 /** AAC-LC audio object type (ISO/IEC 14496-3 Table 1.1). */
 const AAC_LC = 2;
 /** ISO/IEC 14496-3 Table 1.18, indexed by samplingFrequencyIndex. */
 const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-/**
- * Raw AAC-LC frames of 1024 samples of digital silence, by channel configuration: one SCE (mono) or
- * CPE (stereo) with no scale-factor bands, then END — the same bytes hls.js inserts for missing
- * audio (`AAC.getSilentFrame`). The sample rate is not coded in a raw frame.
- */
-const SILENT_AAC_LC: Record<number, Buffer> = {
-  1: Buffer.from([0x00, 0xc8, 0x00, 0x80, 0x23, 0x80]),
-  2: Buffer.from([0x21, 0x00, 0x49, 0x90, 0x02, 0x19, 0x00, 0x23, 0x80]),
-};
 
 export interface SilentAudio {
   /** The FLV audio tag body of one silent frame (the sequence header's first byte, packet type 1, the frame). */
@@ -41,8 +34,8 @@ export function silentAudioFor(sequenceHeader: Buffer): SilentAudio | undefined 
   const objectType = config >> 11;
   const rateIndex = (config >> 7) & 0x0f;
   const channels = (config >> 3) & 0x0f;
-  const frame = SILENT_AAC_LC[channels];
+  const frame = silentAacLcFrame(channels);
   const rate = SAMPLE_RATES[rateIndex];
   if (objectType !== AAC_LC || frame === undefined || rate === undefined) return undefined;
-  return { body: Buffer.concat([Buffer.from([sequenceHeader[0]!, 1]), frame]), frameMs: (1024 * 1000) / rate };
+  return { body: Buffer.concat([Buffer.from([sequenceHeader[0]!, 1]), frame]), frameMs: (AAC_FRAME_SAMPLES * 1000) / rate };
 }

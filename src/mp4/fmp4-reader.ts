@@ -83,6 +83,8 @@ export interface FragmentEvent {
   samples: FragmentSample[];
   /** The first sample is a sync sample (a keyframe; every AAC frame). */
   independent: boolean;
+  /** Offset of the first sample's data in `bytes` (samples follow back to back within a trun). */
+  dataStart: number;
 }
 
 export type Fmp4Event = InitSegmentEvent | FragmentEvent;
@@ -422,6 +424,7 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
   const payloadStart = moofEnd + mdatHeader;
   const payloadEnd = moofEnd + mdat.byteLength;
   let cursor = payloadStart;
+  let dataStart = -1;
   for (let i = 0; i < truns.length; i += 2) {
     const first = samples.length;
     const dataOffset = parseTrun(c.select(truns[i]!, truns[i + 1]!, 'trun'), defaults, payloadEnd - payloadStart, samples);
@@ -431,6 +434,7 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
       if (cursor < payloadStart || cursor + s.size > payloadEnd) {
         throw malformed(`sample data (${s.size} bytes at moof+${cursor}) lies outside the mdat`);
       }
+      if (dataStart < 0) dataStart = cursor;
       cursor += s.size;
       duration += s.duration;
     }
@@ -445,5 +449,6 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
     duration,
     samples,
     independent: samples[0]!.isSync,
+    dataStart,
   };
 }

@@ -160,9 +160,13 @@ export class ChannelPackager {
 
   /**
    * The encoder failed and is being restarted (the channel calls this when its supervisor reports
-   * `restarting` after a crash): until the next run's first media, every rendition lists one GAP part
-   * per part target — closing a GAP segment every segment duration — so the live edge keeps moving
-   * while the encoder is down (issue 15: "while the encoder is down, the playlist keeps moving").
+   * `restarting` after a crash): until the next run's first media, every rendition lists one part per
+   * part target — closing a segment every segment duration — so the live edge keeps moving while the
+   * encoder is down (issue 15: "while the encoder is down, the playlist keeps moving"). A part is
+   * media where the rendition can make it (`OutageFill`: the last run's keyframe held, silence on
+   * AAC-LC audio), else a GAP part (a muxed variant, a run that died before its first keyframe):
+   * hls.js skips GAP parts in low-latency mode without tracking them and then could not jump the
+   * hole to the next run's media, standing still 10–40 s at about one restart in seven.
    * Without it every blocking playlist request waits out the restart, and hls.js, which gives such a
    * request max(3 × PART-TARGET, 0.8 × TARGETDURATION) (0.8 s on the low-latency ladder), times out
    * again and again and fails fatally (`audioTrackLoadTimeOut`) once three time out in a row. Starts
@@ -202,7 +206,9 @@ export class ChannelPackager {
           return;
         }
         let listed = 0;
-        this.logger.info({ partTarget: part }, 'encoder down: listing gap parts until the next run has media');
+        const filled = renditions.filter((r) => r.fillsOutage).map((r) => r.name);
+        const gaps = renditions.filter((r) => !r.fillsOutage).map((r) => r.name);
+        this.logger.info({ partTarget: part, filled, gaps }, 'encoder down: bridging until the next run has media (held picture and silence where the last run left them, else gap parts)');
         this.bridgeTimer = setInterval(() => {
           const segment = Math.floor(listed / perSegment);
           listed += 1;

@@ -1,7 +1,7 @@
 import { finished, type Readable } from 'node:stream';
 import { errorMessage, ErrorCode, isLivepipeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { Fmp4Reader, type Fmp4Event, type TrackInfo } from '../mp4/fmp4-reader.js';
+import { Fmp4Reader, type Fmp4Event, type FragmentEvent, type TrackInfo } from '../mp4/fmp4-reader.js';
 import { mergeInitSegments } from '../mp4/mp4-mux.js';
 import { malformed } from '../mp4/mp4-boxes.js';
 import { AudioInterleaver, type TimedFragment } from './audio-interleaver.js';
@@ -23,7 +23,7 @@ export type FeedEvent =
       /** The audio track muxed into this output's fragments, when there is one. */
       muxedAudio?: TrackInfo;
     }
-  | ({ type: 'fragment' } & CutterFrame);
+  | ({ type: 'fragment' } & CutterFrame & Partial<Pick<FragmentEvent, 'samples' | 'dataStart' | 'sequenceNumber'>>);
 
 export interface FeedHandlers {
   /** Each event in stream order; a throw (media the packager cannot use) fails the feed. */

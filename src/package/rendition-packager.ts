@@ -11,6 +11,7 @@ import { initName, partName, RenditionTimeline, segmentName, type RunStart } fro
 /** The run's times shared by its renditions: the wall-clock anchor and where the listed media ended. */
 export type RunTimes = Pick<RunStart, 'wallclockAnchor'> & { listedMediaEnd?: number };
 import type { RunAlignment } from './run-alignment.js';
+import { OutageFill } from './outage-fill.js';
 import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
 
@@ -145,6 +146,10 @@ export class RenditionPackager {
   private readonly unsettled = new Set<string>();
   private readonly listWithinMs: number;
   private readonly deadline: ListingDeadline;
+  /** What fills an encoder outage in this rendition (the last run's held picture or silence), if it can be filled. */
+  private fill: OutageFill | undefined;
+  /** The fill parts of the bridge segment in progress, for its segment object. */
+  private fillSegment: Uint8Array[] = [];
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -182,7 +187,11 @@ export class RenditionPackager {
    * opened is `msn` too (see `RenditionTimeline.alignTo`).
    */
   alignTo(msn: number, reference: MediaPlaylist): Promise<void> {
+    // Not behind: a bridge segment in progress goes on (a run attached mid-bridge may die before its
+    // first init segment, and the bridge then continues the same segment).
     if (msn <= this.nextMsn) return this.drain();
+    // A bridge segment of fill parts is closed as media first: the timeline would close it as a gap.
+    this.finishFillSegment();
     this.logger.warn({ from: this.nextMsn, to: msn }, 'rendition behind the others: listing the segments it lacks as gaps');
     this.cursor = { msn, index: 0 };
     const copy = structuredClone(reference);
@@ -236,6 +245,8 @@ export class RenditionPackager {
         // The run has media: a gap bridge (`bridgeGap`) ends here, in every rendition at once.
         onInit?.();
         this.closeOpenSegment();
+        // A muxed output's fragments carry two tracks: its outage stays listed as GAP parts.
+        this.fill = event.muxedAudio === undefined ? new OutageFill(event.track) : undefined;
         // The hole before the run is listed first: its segments take their msns before any part is named.
         const times = anchor();
         const hole = this.timeline.holeBefore(times);
@@ -282,6 +293,9 @@ export class RenditionPackager {
           if (failed) return;
           if (event.type === 'init') onInitSegment(event);
           else if (cutter !== undefined) {
+            if (event.samples !== undefined && event.dataStart !== undefined) {
+              this.fill?.observe({ bytes: event.bytes, samples: event.samples, dataStart: event.dataStart, sequenceNumber: event.sequenceNumber ?? 0 });
+            }
             // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
             held.push(...cutter.push(event));
             report();
@@ -302,12 +316,19 @@ export class RenditionPackager {
     return this.timeline.mapUri !== undefined && !this.timeline.playlist.endList;
   }
 
+  /** Whether a bridge fills this rendition with media (`OutageFill`), rather than GAP parts. */
+  get fillsOutage(): boolean {
+    return this.fill?.canFill === true;
+  }
+
   /**
-   * One GAP part of `partTarget` while the encoder is down between runs (`RenditionTimeline.addGapPart`);
-   * `endsSegment` closes the bridge's segment, and a segment the bridge opens starts at
-   * `programDateTime`. The channel calls it on every rendition in the same tick, with the same
-   * position, so the renditions stay on the same media sequence numbers and dates. Does nothing
-   * unless `canBridge` (checked when called; `end()` is queued after any bridge part).
+   * One part of `partTarget` while the encoder is down between runs. A rendition whose last run left
+   * something to hold (`OutageFill`: its last keyframe, or silence) lists a real part — stored first,
+   * like any other — and its bridge segments are stored and listed as media; otherwise a GAP part
+   * (`RenditionTimeline.addGapPart`). `endsSegment` closes the bridge's segment, and a segment the
+   * bridge opens starts at `programDateTime`. The channel calls it on every rendition in the same
+   * tick, with the same position, so the renditions stay on the same media sequence numbers and
+   * dates. Does nothing unless `canBridge` (checked when called; `end()` is queued after any bridge part).
    */
   bridgeGap(position: { startsBridge: boolean; endsSegment: boolean; programDateTime: number }): void {
     if (!this.canBridge) return;
@@ -315,17 +336,70 @@ export class RenditionPackager {
     // A bridge's first part closes whatever segment is open — one the last run left, or the segment
     // of an earlier bridge that a run killed before its first media never closed in this rendition —
     // so that every rendition starts the bridge on the same fresh segment (as the timeline does).
-    if (startsBridge) this.closeOpenSegment();
+    if (startsBridge) {
+      this.closeOpenSegment();
+      this.fill?.endOutage();
+    }
+    const bytes = this.fill?.canFill === true ? this.fill.nextPart(this.options.partTarget) : undefined;
+    if (bytes === undefined) {
+      this.fillSegment = [];
+      this.cursor.index += 1;
+      if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+      this.enqueue(async () => {
+        this.timeline.addGapPart(this.options.partTarget, position, this.options.clock());
+        this.options.onChange(this, 'gap');
+      });
+      return;
+    }
+    const name = partName(this.cursor.msn, this.cursor.index);
     this.cursor.index += 1;
-    if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+    const stored = this.store(name, bytes, PART_TYPE);
+    this.fillSegment.push(bytes);
+    const segment = endsSegment ? this.storeFillSegment() : undefined;
     this.enqueue(async () => {
-      this.timeline.addGapPart(this.options.partTarget, position, this.options.clock());
+      const gate = this.gateOf(stored);
+      const outcome = await this.settleWithin(gate);
+      const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
+      this.timeline.addGapPart(this.options.partTarget, { ...position, endsSegment: false, filled: ok }, this.options.clock());
+      if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
       this.options.onChange(this, 'gap');
+      if (segment !== undefined) await this.listFillSegment(segment);
     });
+  }
+
+  /** A bridge segment of fill parts left open (the next run came, or the end): stored and listed as media. */
+  private finishFillSegment(): void {
+    if (this.fillSegment.length === 0) return;
+    const segment = this.storeFillSegment();
+    this.enqueue(() => this.listFillSegment(segment));
+  }
+
+  /** Starts storing the bridge segment's object from its fill parts; the cursor moves to the next segment. */
+  private storeFillSegment(): { name: string; stored: Upload } {
+    const name = segmentName(this.cursor.msn);
+    this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+    const parts = this.fillSegment;
+    this.fillSegment = [];
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.byteLength;
+    }
+    return { name, stored: this.store(name, bytes, PART_TYPE) };
+  }
+
+  private async listFillSegment(segment: { name: string; stored: Upload }): Promise<void> {
+    const outcome = await this.settleWithin(segment.stored);
+    const ok = outcome !== 'failed' && this.isNext(segment.name, this.timeline.currentSegmentName());
+    this.timeline.endSegment({ gap: !ok }, this.options.clock());
+    if (ok && outcome === 'pending') this.trackUnsettled(segment.name, segment.stored);
+    this.options.onChange(this, 'segment');
   }
 
   /** Ends the stream: EXT-X-ENDLIST after every queued operation. */
   end(): Promise<void> {
+    this.fill?.endOutage();
     this.closeOpenSegment();
     return this.enqueue(async () => {
       this.timeline.endList(this.options.clock());
@@ -344,6 +418,7 @@ export class RenditionPackager {
         const { bytes, ...part } = event.part;
         const name = partName(this.cursor.msn, this.cursor.index);
         this.cursor.index += 1;
+        this.fill?.listedUntil(part.startTime + part.duration);
         const stored = this.store(name, bytes, PART_TYPE);
         this.enqueue(async () => {
           const gate = this.gateOf(stored);
@@ -390,8 +465,9 @@ export class RenditionPackager {
     );
   }
 
-  /** A new run or the end closes a segment left open (see `cursor`). */
+  /** A new run or the end closes a segment left open (see `cursor`); a bridge's fill segment as media. */
   private closeOpenSegment(): void {
+    this.finishFillSegment();
     if (this.cursor.index > 0) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
   }
 

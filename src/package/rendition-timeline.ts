@@ -353,8 +353,12 @@ export class RenditionTimeline {
    * (as a gap, like any orphan) and its first segment follows a discontinuity as usual. Gap parts
    * name no object and are never stored; "missing media is marked GAP, never silently skipped"
    * (LLHLS.md). Needs a run to have started (its init segment is the segment's EXT-X-MAP).
+   *
+   * `filled`: the part is media the packager made and stored under its name (`OutageFill`: a held
+   * picture, silence) — listed as an ordinary part; the packager then closes the segment with
+   * `endSegment` once its object is stored, rather than with `endsSegment`.
    */
-  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean; programDateTime?: number }, now: number): void {
+  addGapPart(duration: number, position: { startsBridge: boolean; endsSegment: boolean; programDateTime?: number; filled?: boolean }, now: number): void {
     const run = this.requireRun();
     const { startsBridge, endsSegment } = position;
     if (this.playlist.pending !== undefined && (startsBridge || !this.gapBridgeOpen)) this.closeOrphanPending(now);
@@ -373,7 +377,9 @@ export class RenditionTimeline {
       this.listedBefore = true;
       if (this.playlist.segments.length === 0) this.playlist.mediaSequence = pending.msn;
     }
-    pending.parts.push({ uri: partName(pending.msn, pending.parts.length), duration: roundDuration(duration), independent: true, gap: true });
+    const part: PartEntry = { uri: partName(pending.msn, pending.parts.length), duration: roundDuration(duration), independent: true };
+    if (position.filled !== true) part.gap = true;
+    pending.parts.push(part);
     if (endsSegment) {
       this.completeSegment(pending, undefined, true);
       this.gapBridgeOpen = false;
@@ -394,6 +400,7 @@ export class RenditionTimeline {
       throw new LivepipeError(ErrorCode.Conflict, 'endSegment() without any part in the segment');
     }
     const entry = this.completeSegment(pending, segment.duration, segment.gap === true);
+    this.gapBridgeOpen = false;
     this.slide(now);
     this.ageParts(now);
     this.updateHint();

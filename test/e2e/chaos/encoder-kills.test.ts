@@ -5,14 +5,14 @@
  * before giving up. The channel must keep retrying and stay live, the player must go on without a
  * fatal error, media sequence numbers only increase, and every playlist served meets the LL-HLS rules.
  *
- * The issue's spacing, not the 3 s this test used before: a known defect (issue 15, open) is that
- * hls.js sometimes stands still for 10–25 s in front of the hole an encoder restart leaves (the
- * bridge's GAP parts are skipped, never tracked, so its gap controller cannot "walk" the hole and
- * will not jump it, while it goes on loading media further ahead). About 1 run in 7 here; one CI run
- * with 3 s spacing ended inside such a stall (27 % advance). `playedSeconds` counts the jump out of
- * it, so this test checks that the viewer goes on; the share of wall time spent advancing — the
- * issue's target, ≥ 90 % — is what `npm run bench -- chaos` reports, printed here too. The hls.js log
- * is printed when the share falls below half (or written to LIVEPIPE_DUMP_HLS_LOG).
+ * The issue's spacing. While the encoder is down the packager fills each rendition with the last
+ * picture held and silence (`OutageFill`). Until it did (GAP parts), hls.js sometimes stood still
+ * 10–40 s in front of the hole an encoder restart leaves — GAP parts are skipped in low-latency mode
+ * without being tracked, so its gap controller could not "walk" the hole — about 1 run in 7, and one CI
+ * run ended inside such a stall (27 % advance). The share of wall time spent advancing is asserted at
+ * 85 % here (7 kills, on a machine that may be loaded); the issue's target, ≥ 90 % through 10 kills,
+ * is what `npm run bench -- chaos` reports. The hls.js log is printed when the share falls below the
+ * bar (or written to LIVEPIPE_DUMP_HLS_LOG).
  */
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { encoderKills, observeFault, servePid, summarize, transcoderPids, useCha
 
 const KILLS = 7;
 const SPACING_MS = 6000;
+const MIN_ADVANCE_SHARE = 0.85;
 
 describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
   const chaos = useChaosStage();
@@ -46,13 +47,14 @@ describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
     expect(transcoderPids(servePid(stage.serve))).toHaveLength(1);
     // The viewer goes on.
     expect(figures.player.fatalErrors).toEqual([]);
-    if (figures.player.advanceShare < 0.5 || process.env.LIVEPIPE_DUMP_HLS_LOG) {
+    if (figures.player.advanceShare < MIN_ADVANCE_SHARE || process.env.LIVEPIPE_DUMP_HLS_LOG) {
       // What hls.js said while it stood still (its warnings, and its stall / gap / seek decisions).
       const log = await stage.player.logTail();
       if (process.env.LIVEPIPE_DUMP_HLS_LOG) await writeFile(process.env.LIVEPIPE_DUMP_HLS_LOG, log.join('\n'));
       const said = log.filter((l) => / (warn|error) |stall|gap|hole|seek|nudge|retry|Loading fragment/i.test(l));
       console.log('hls.js log (filtered):\n' + said.slice(-300).join('\n'));
     }
-    expect(figures.player.playedSeconds, stalls).toBeGreaterThan(figures.wallSeconds * 0.5);
+    // The viewer goes on advancing through the kills, not standing still at a restart's hole.
+    expect(figures.player.advanceShare, stalls).toBeGreaterThanOrEqual(MIN_ADVANCE_SHARE);
   });
 });

@@ -204,15 +204,18 @@ describe('a channel whose encoder keeps failing (real publisher, real ffmpeg)', 
     expect(restarting).toHaveLength(1);
     expect(restarting[0]!.reason).toMatch(/^ffmpeg killed by SIGKILL; restart in 0 ms$/);
     expect(serve.state(CHANNEL)).toBe('live');
-    // While the encoder was down the playlists kept moving: the packager listed gap parts from the
-    // killed run's end until the new run's first init segment (its samples went through the rule and
-    // in-step checks above like every other).
+    // While the encoder was down the playlists kept moving: the packager listed the held picture and
+    // silence from the killed run's end until the new run's first init segment (its samples went
+    // through the rule and in-step checks above like every other), in every rendition.
     const packagerLog = serve.logs.entries().filter((e) => e.channel === CHANNEL && e.component === 'packager').map((e) => String(e.msg));
-    const bridgeFrom = packagerLog.findIndex((m) => m.startsWith('encoder down: listing gap parts'));
+    const bridgeFrom = packagerLog.findIndex((m) => m.startsWith('encoder down: bridging'));
     expect(bridgeFrom, 'gap bridge started').toBeGreaterThanOrEqual(0);
+    const bridge = serve.logs.entries().filter((e) => e.channel === CHANNEL && e.component === 'packager' && String(e.msg).startsWith('encoder down: bridging'))[0]!;
+    expect(bridge.gaps, 'renditions bridged with gap parts').toEqual([]);
+    expect([...(bridge.filled as string[])].sort()).toEqual([...RENDITIONS].sort());
     expect(packagerLog.slice(bridgeFrom)).toContain('encoder back: gap bridge ended');
     const gapParts = watch.samples.filter((s) => s.at > killedAt).flatMap((s) => [...s.model.segments.flatMap((g) => g.parts), ...(s.model.pending?.parts ?? [])]).filter((p) => p.gap);
-    console.log(`gap parts listed while the encoder restarted: ${new Set(gapParts.map((p) => p.uri)).size}`);
+    expect(new Set(gapParts.map((p) => p.uri)), 'GAP parts listed while the encoder restarted').toEqual(new Set());
     // Healthy again once the new run has lived 5 s: the failure is over.
     const healthy = await waitFor(async () => {
       const v = await view();
