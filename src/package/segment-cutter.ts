@@ -244,6 +244,18 @@ export class SegmentCutter {
     return true;
   }
 
+  /**
+   * Withdraws a cut `cutAt` accepted (another rendition refused it: all cut, or none). Call it before
+   * any further frame, as the channel does in the same tick.
+   */
+  cancelCut(seconds: number): void {
+    const at = seconds * this.timescale;
+    this.cuts = this.cuts.filter((c) => c !== at);
+    if (this.boundaryCut !== at) return;
+    this.boundaryCut = undefined;
+    this.nextBoundary = this.gridSlot * this.segmentUnits;
+  }
+
   /** Drops the open segment unlisted (its run ended before every rendition reached it). */
   discard(): void {
     if (!this.segmentOpen) return;
