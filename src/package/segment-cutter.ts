@@ -132,6 +132,12 @@ export interface CutterReach {
   open: number | undefined;
 }
 
+/** A boundary requested at a stream time (`cutAt`): in timescale units, and as given. */
+interface RequestedCut {
+  at: number;
+  seconds: number;
+}
+
 /** Timing tolerance, seconds: keyframes up to 1 ms before an instant count as on it (timescale rounding). */
 const EPSILON_SECONDS = 0.001;
 
@@ -181,12 +187,13 @@ export class SegmentCutter {
   private gridSlot = 0;
   /** Where the open segment nominally starts (the boundary instant or cut it opened at), timescale units. */
   private nominalStart = 0;
-  /** The open segment ends at this requested cut (timescale units) instead of its grid instant. */
-  private boundaryCut: number | undefined;
-  /** How the last segment closed: at its boundary instant (and whether that was a requested cut). */
-  private lastClose: { at: number; cut: boolean } | undefined;
-  /** Requested cuts not applied yet, ascending, timescale units. */
-  private cuts: number[] = [];
+  /** The open segment ends at this requested cut instead of its grid instant. */
+  private boundaryCut: RequestedCut | undefined;
+  /** How the last segment closed: at its boundary instant (units), and the requested cut if it was one. */
+  private lastClose: { at: number; cut: RequestedCut | undefined } | undefined;
+  /** Requested cuts not applied yet, ascending. */
+  private cuts: RequestedCut[] = [];
+  private readonly segmentDuration: number;
   private lastClosedSlot: number | undefined;
   private readonly minSegmentUnits: number;
   private lastDecodeTime = -Infinity;
@@ -203,6 +210,7 @@ export class SegmentCutter {
     this.partTarget = partTarget;
     this.targetDuration = targetDurationFor(segmentDuration, options.targetDuration);
     this.segmentUnits = segmentDuration * timescale;
+    this.segmentDuration = segmentDuration;
     // Frame times are integers: the largest whole number of units within PART-TARGET, compared exactly
     // (no tolerance here — a part must never overshoot PART-TARGET, not even by a rounding error).
     this.partTargetUnits = Math.floor(partTarget * timescale + 1e-6);
@@ -237,9 +245,9 @@ export class SegmentCutter {
       this.lateCuts++;
       return false;
     }
-    const last = this.cuts[this.cuts.length - 1] ?? this.boundaryCut ?? (this.segmentOpen ? this.nominalStart : undefined);
+    const last = this.cuts[this.cuts.length - 1]?.at ?? this.boundaryCut?.at ?? (this.segmentOpen ? this.nominalStart : undefined);
     if (last !== undefined && at < last + this.minSegmentUnits - this.eps) return false;
-    this.cuts.push(at);
+    this.cuts.push({ at, seconds });
     if (this.segmentOpen) this.applyCut();
     return true;
   }
@@ -249,9 +257,8 @@ export class SegmentCutter {
    * any further frame, as the channel does in the same tick.
    */
   cancelCut(seconds: number): void {
-    const at = seconds * this.timescale;
-    this.cuts = this.cuts.filter((c) => c !== at);
-    if (this.boundaryCut !== at) return;
+    this.cuts = this.cuts.filter((c) => c.seconds !== seconds);
+    if (this.boundaryCut?.seconds !== seconds) return;
     this.boundaryCut = undefined;
     this.nextBoundary = this.gridSlot * this.segmentUnits;
   }
@@ -325,7 +332,7 @@ export class SegmentCutter {
    * of it, else the frame one frame later whatever it is (see the header).
    */
   private boundaryDue(decodeTime: number, duration: number, independent: boolean): boolean {
-    const cut = this.boundaryCut;
+    const cut = this.boundaryCut?.at;
     if (cut === undefined || this.kind === 'audio') return decodeTime >= this.nextBoundary - this.eps && (this.kind === 'audio' || independent);
     const half = Math.max(this.eps, duration / 2);
     return decodeTime >= cut - half && (independent || decodeTime >= cut + half);
@@ -342,12 +349,13 @@ export class SegmentCutter {
     // rendition), else from its first frame, as before cuts existed.
     const close = this.lastClose;
     this.lastClose = undefined;
-    const from = close?.cut === true ? close.at : decodeTime;
+    const from = close?.cut !== undefined ? close.at : decodeTime;
     // The first multiple of the segment duration at least MIN_SEGMENT_SECONDS after this segment's start.
     const k = Math.ceil((from + this.minSegmentUnits - this.eps) / this.segmentUnits);
     // A cut splitting a grid segment: this one ends at the same grid instant as the one before it, so
-    // its slot lies between that one's and the next (see the header).
-    this.slot = close?.cut === true && k === this.gridSlot ? 1 + close.at / this.segmentUnits : k;
+    // its slot lies between that one's and the next (see the header), from the requested seconds: the
+    // same number in every rendition, whatever its timescale.
+    this.slot = close?.cut !== undefined && k === this.gridSlot ? 1 + close.cut.seconds / this.segmentDuration : k;
     this.gridSlot = k;
     this.nextBoundary = k * this.segmentUnits;
     this.nominalStart = close?.at ?? decodeTime;
@@ -363,12 +371,12 @@ export class SegmentCutter {
    */
   private applyCut(): void {
     if (this.boundaryCut !== undefined) return;
-    while (this.cuts.length > 0 && this.cuts[0]! < this.nominalStart + this.minSegmentUnits - this.eps) this.cuts.shift();
+    while (this.cuts.length > 0 && this.cuts[0]!.at < this.nominalStart + this.minSegmentUnits - this.eps) this.cuts.shift();
     const cut = this.cuts[0];
-    if (cut === undefined || cut >= this.gridSlot * this.segmentUnits + this.minSegmentUnits - this.eps) return;
+    if (cut === undefined || cut.at >= this.gridSlot * this.segmentUnits + this.minSegmentUnits - this.eps) return;
     this.cuts.shift();
     this.boundaryCut = cut;
-    this.nextBoundary = cut;
+    this.nextBoundary = cut.at;
   }
 
   private closePart(events: CutterEvent[]): void {
@@ -390,7 +398,7 @@ export class SegmentCutter {
   /** `atBoundary`: closed at its boundary instant or cut (not forced, not at the end of a run). */
   private closeSegment(events: CutterEvent[], atBoundary: boolean): void {
     if (!this.part.empty) this.closePart(events);
-    this.lastClose = atBoundary ? { at: this.nextBoundary, cut: this.boundaryCut !== undefined } : undefined;
+    this.lastClose = atBoundary ? { at: this.nextBoundary, cut: this.boundaryCut } : undefined;
     const end = this.part.end;
     events.push({
       type: 'segment',

@@ -65,6 +65,19 @@ describe('SegmentCutter.cutAt', () => {
     }
   });
 
+  it('gives the segment a cut opens the same slot in every rendition, whatever the timescale (no rounding apart)', () => {
+    for (let frame = 121; frame < 177; frame += 1) {
+      const splice = (frame * FRAME) / VIDEO_TS;
+      const v = video();
+      const a = audio();
+      v.cutAt(splice);
+      a.cutAt(splice);
+      const vs = segmentsOf(run(v, videoFrames(8, [frame])));
+      const as = segmentsOf(run(a, audioFrames(8)));
+      expect(as.map((s) => s.slot), `frame ${frame}`).toEqual(vs.map((s) => s.slot));
+    }
+  });
+
   it('a splice less than 100 ms after a grid instant replaces it: the segment before runs on to the splice', () => {
     const splice = (122 * FRAME) / VIDEO_TS; // 4.067 s
     const v = video();
