@@ -597,8 +597,12 @@ export class Channel {
       }
       if (this.packager === packager) spliceAt(cue, result.mediaMs / 1000);
     };
-    const scheduled = this.inputs !== undefined ? this.inputs.selector.markFrameAt(at, done) : this.runMarking !== undefined;
-    if (this.inputs === undefined) this.runMarking?.markAtWall(at, done);
+    let scheduled = false;
+    if (this.inputs !== undefined) scheduled = this.inputs.selector.markFrameAt(at, done);
+    else if (this.runMarking !== undefined) {
+      this.runMarking.markAtWall(at, done);
+      scheduled = true;
+    }
     if (!scheduled) this.logger.warn({ id: cue.id }, 'no keyframe marking on this run: the cue lands at the next boundary');
   }
 
