@@ -3,24 +3,30 @@
  * - API cue → DATERANGE: from `POST /cues` (at = now) to the EXT-X-DATERANGE being listed in a media
  *   playlist read over HTTP, on a real serve with an ffmpeg RTMP publisher (the `low-latency` ladder),
  *   and how far after the requested instant the range starts (it waits for the next segment boundary);
- * - the forced keyframe: bytes of the 2 s GOP window holding a keyframe forced mid-GOP, against the
- *   same window encoded without it (x264 as the ladder runs it). livepipe cannot force one at run time
- *   (docs/on-air.md); this is what it would cost;
+ * - the keyframe at a splice, for real (`markedSplice`): a serve with two `constrained-marked` channels
+ *   fed the same ffmpeg RTMP test pattern (10 s source GOP); an API cue on one of them keys its splice
+ *   frame mid-segment and cuts a segment there. The 360p bytes of the 2 s grid window holding the
+ *   splice over the mean of the two grid windows on each side, against the same ratio in the channel
+ *   without a cue at the same time (the encoder's own variation), and the keyframe's size against the
+ *   median frame of its window;
+ * - the forced keyframe, as x264 alone would cost it (`forcedKeyframe`, a reference): bytes of the 2 s
+ *   GOP window holding a keyframe forced mid-GOP, against the same window encoded without it;
  * - CPU of captions passthrough (the same source with and without CEA-608 SEI, two renditions), from
  *   ffmpeg's `-benchmark` user+system time;
  * - CPU of a second audio language: the ladder as livepipe compiles it for a two-language source
  *   against the same source as a one-language channel, spawned like the transcoder spawns it.
- * Short form: LIVEPIPE_BENCH_ONAIR_ONLY=secondLanguage LIVEPIPE_BENCH_ONAIR_ROUNDS=1
+ * Short form: LIVEPIPE_BENCH_ONAIR_ONLY=secondLanguage (or markedSplice) LIVEPIPE_BENCH_ONAIR_ROUNDS=1
  * LIVEPIPE_BENCH_ONAIR_LANGUAGE_SECONDS=3 LIVEPIPE_BENCH_ONAIR_LADDER=low-latency.
  * Every comparison alternates baseline and variant, `ROUNDS` times; medians with min–max.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseMediaPlaylist } from '../src/hls/playlist-parser.js';
+import type { MediaPlaylist } from '../src/hls/playlist-model.js';
 import { loadLadder, resolveLadder } from '../src/ladder/ladder-loader.js';
 import { probeUrl } from '../src/transcode/input-probe.js';
 import type { InputSpec } from '../src/transcode/input-spec.js';
@@ -35,7 +41,7 @@ const ROUNDS = Number(process.env.LIVEPIPE_BENCH_ONAIR_ROUNDS ?? 3);
 /** Media seconds and ladder of the second-language comparison. */
 const LANGUAGE_SECONDS = Number(process.env.LIVEPIPE_BENCH_ONAIR_LANGUAGE_SECONDS ?? 10);
 const LANGUAGE_LADDER = process.env.LIVEPIPE_BENCH_ONAIR_LADDER ?? 'default';
-/** Comma-separated parts to run (apiCue, forcedKeyframe, captions, secondLanguage); default all. */
+/** Comma-separated parts to run (apiCue, markedSplice, forcedKeyframe, captions, secondLanguage); default all. */
 const ONLY = process.env.LIVEPIPE_BENCH_ONAIR_ONLY?.split(',');
 const KEY = 'onair-bench-key-0123456789';
 
@@ -88,6 +94,102 @@ async function apiCueLatency(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 1500));
     }
     return { cueToListedMs: stats(listedMs), spliceToBoundaryMs: stats(offsetMs), ladder: 'low-latency (1 s segments)' };
+  } finally {
+    await serve.close();
+  }
+}
+
+/** Bytes and frame sizes of segments served by a serve's origin (fetched once each). */
+class SegmentBytes {
+  private readonly cache = new Map<string, Buffer>();
+  constructor(private readonly base: string) {}
+
+  async get(uri: string): Promise<Buffer> {
+    let bytes = this.cache.get(uri);
+    if (bytes === undefined) {
+      const res = await fetch(`${this.base}/${uri}`);
+      if (res.status !== 200) throw new Error(`${this.base}/${uri}: ${res.status}`);
+      bytes = Buffer.from(await res.arrayBuffer());
+      this.cache.set(uri, bytes);
+    }
+    return bytes;
+  }
+
+  /** Bytes of the segments starting in [from, to) (epoch ms, program date-times). */
+  async window(model: MediaPlaylist, from: number, to: number): Promise<number> {
+    let total = 0;
+    for (const s of model.segments) if (s.programDateTime >= from - 2 && s.programDateTime < to - 2) total += (await this.get(s.uri)).byteLength;
+    return total;
+  }
+}
+
+/** Packet sizes of a stored video segment (init + segment), in decode order. */
+async function packetSizes(dir: string, init: Buffer, segment: Buffer): Promise<number[]> {
+  const file = join(dir, 'splice-seg.mp4');
+  await writeFile(file, Buffer.concat([init, segment]));
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=size', '-of', 'csv=p=0', file], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/**
+ * The real keyframe at a splice (`keyframes: marked`): see the header. Rounds are 10 s apart, so no
+ * window of a round holds the previous round's splice.
+ */
+async function markedSpliceCost(dir: string): Promise<Record<string, unknown>> {
+  const serve = await startServeFixture();
+  const channels = ['cue', 'plain'] as const;
+  try {
+    for (const id of channels) {
+      await serve.api('POST', '/api/v1/channels', { id, ladder: 'constrained-marked', key: KEY });
+      serve.publish(serve.rtmpUrl(id, KEY), 'flv', { seconds: 600, outputOptions: ['-g', '300'] });
+    }
+    const playlist = async (id: string): Promise<MediaPlaylist | undefined> => {
+      const text = await originText(serve, `/live/${id}/360p/playlist.m3u8`);
+      return text === undefined ? undefined : parseMediaPlaylist(text);
+    };
+    for (const id of channels) await waitFor(() => playlist(id), { until: (m) => (m?.segments.length ?? 0) >= 3, timeoutMs: 60_000, message: `${id} live` });
+    const bytes = { cue: new SegmentBytes(`${serve.live('cue')}/360p`), plain: new SegmentBytes(`${serve.live('plain')}/360p`) };
+    const withCue: number[] = [];
+    const control: number[] = [];
+    const keyframeOverMedianFrame: number[] = [];
+    const startOffsetMs: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      // Mid-way between two 2 s grid instants, at least 4 s ahead (two windows before it are listed by then).
+      const grid = (await playlist('cue'))!.segments[0]!.programDateTime;
+      const at = grid + 2000 * Math.ceil((Date.now() + 4000 - grid - 1000) / 2000) + 1000;
+      const res = await serve.api('POST', '/api/v1/channels/cue/cues', { type: 'out', durationSeconds: 30, at: new Date(at).toISOString() });
+      if (res.status !== 202) throw new Error(`cue refused: ${res.status}`);
+      const id: string = res.json.id;
+      const listedAfter = (m: MediaPlaylist | undefined) => m !== undefined && m.segments.some((s) => s.programDateTime >= at + 5000);
+      const cueModel = (await waitFor(() => playlist('cue'), { until: listedAfter, timeoutMs: 30_000, message: 'segments after the splice' }))!;
+      const plainModel = (await waitFor(() => playlist('plain'), { until: listedAfter, timeoutMs: 30_000, message: 'plain segments' }))!;
+      const start = cueModel.dateRanges?.find((r) => r.id === id)?.startDate;
+      if (start === undefined) throw new Error('no DATERANGE for the cue');
+      startOffsetMs.push(start - at);
+      // The grid window holding the splice, against the windows around it (2 before, 2 after).
+      const ratio = async (channel: 'cue' | 'plain', model: MediaPlaylist, center: number): Promise<number> => {
+        const slot = (from: number) => bytes[channel].window(model, from, from + 2000);
+        const around = await Promise.all([center - 5000, center - 3000, center + 1000, center + 3000].map(slot));
+        return (await slot(center - 1000)) / (around.reduce((a, b) => a + b, 0) / around.length);
+      };
+      withCue.push(await ratio('cue', cueModel, at));
+      // The plain channel's own grid window nearest the same time.
+      const plainGrid = plainModel.segments[0]!.programDateTime;
+      const plainCenter = plainGrid + 2000 * Math.round((at - 1000 - plainGrid) / 2000) + 1000;
+      control.push(await ratio('plain', plainModel, plainCenter));
+      const splice = cueModel.segments.find((s) => Math.abs(s.programDateTime - start) <= 2)!;
+      const sizes = await packetSizes(dir, await bytes.cue.get(splice.mapUri), await bytes.cue.get(splice.uri));
+      const median = [...sizes].sort((a, b) => a - b)[Math.floor(sizes.length / 2)]!;
+      keyframeOverMedianFrame.push(sizes[0]! / median);
+      await new Promise((r) => setTimeout(r, 10_000 - Math.min(10_000, Date.now() - at)));
+    }
+    return {
+      windowWithSpliceOverNeighbours: stats(withCue),
+      sameRatioWithoutCue: stats(control),
+      spliceKeyframeOverMedianFrame: stats(keyframeOverMedianFrame),
+      startDateMinusSpliceMs: stats(startOffsetMs),
+      setup: 'constrained-marked 360p (800k, maxrate 880k), 640x360 30 fps testsrc2 over RTMP, source GOP 10 s; 2 s windows on the grid',
+    };
   } finally {
     await serve.close();
   }
@@ -185,6 +287,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', source]);
     const parts: Record<string, () => Promise<Record<string, unknown>>> = {
       apiCue: apiCueLatency,
+      markedSplice: () => markedSpliceCost(dir),
       forcedKeyframe: () => forcedKeyframeCost(dir, source),
       captions: () => captionsCpu(dir),
       secondLanguage: () => secondLanguageCpu(dir),

@@ -151,6 +151,7 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
       restore: () => packager.restore(),
       positions: () => packager.positions(),
       addCue: (cue) => packager.addCue(cue),
+      spliceAt: (cue, mediaSeconds) => packager.spliceAt(cue, mediaSeconds),
       bridgeEncoderGap: () => packager.bridgeEncoderGap(),
       close: async () => {
         await packager.close();

@@ -11,7 +11,8 @@ import { spliceInfoHex, writeSpliceInfoSection } from '../scte35/splice-info-wri
  * the same EXT-X-DATERANGE ID ("splice-{event id}").
  *
  * The section is a `splice_insert` with splice_immediate_flag = 1 (it has no PTS: livepipe places the
- * splice by wall-clock time, at the first segment boundary at or after `at`), program_splice_flag = 1,
+ * splice by wall-clock time — at a segment cut at its keyed frame on a `keyframes: marked` ladder,
+ * else at the first segment boundary at or after `at`), program_splice_flag = 1,
  * and for an out with a duration a break_duration with auto_return = 1.
  */
 

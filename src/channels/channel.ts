@@ -3,7 +3,7 @@ import type { NamedLadder } from '../ladder/ladder-loader.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
-import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
+import { withKeyframeMarks, type FlvKeyframeMarking } from '../ingest/flv-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
@@ -39,6 +39,8 @@ export interface ChannelPackagerPort {
   positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
   /** An ad cue: EXT-X-DATERANGE at the first segment boundary at or after its time, in every rendition. */
   addCue?(cue: Cue): void;
+  /** The splice frame of `cue` was keyed at `mediaSeconds` of the current run: a segment starts there, and the cue with it. */
+  spliceAt?(cue: Cue, mediaSeconds: number): boolean;
   /** The encoder failed and restarts: keep the playlists moving (GAP parts) until the next run has media. */
   bridgeEncoderGap?(): void;
   close(): Promise<void>;
@@ -159,6 +161,10 @@ export class Channel {
   private behindAdjustment: BehindAdjustment = NO_ADJUSTMENT;
   /** The ladder as configured, of the running supervisor (the policy adjusts from it). */
   private baseLadder: Ladder | undefined;
+  /** The running ladder says `keyframes: marked`: an ad cue keys its splice frame (`markSplice`). */
+  private keyframeMarks = false;
+  /** Without inputs, on a `keyframes: marked` ladder: the current run's FLV marking (where splices are keyed). */
+  private runMarking: FlvKeyframeMarking | undefined;
   /** A publish was refused for capacity: its end is not a publisher leaving (no reconnect wait). */
   private refusedPublish = false;
   /** The backup input, slate and pulled sources, when the channel has an `inputs:` block. */
@@ -543,6 +549,7 @@ export class Channel {
       }
       const { cue, accepted } = (this.adCues ??= new AdCueBuilder(this.spec.id)).build(request, now);
       packager.addCue(cue);
+      this.markSplice(cue, packager, now);
       this.logger.info({ id: accepted.id, type: accepted.type, at: accepted.at }, 'ad cue accepted');
       return accepted;
     });
@@ -563,11 +570,40 @@ export class Channel {
       try {
         const { cue, accepted } = (this.adCues ??= new AdCueBuilder(this.spec.id)).fromIngest(ingestCue, now);
         packager.addCue(cue);
+        this.markSplice(cue, packager, now);
         this.logger.info({ ...fields, id: accepted.id }, 'ad cue from the publisher accepted');
       } catch (err) {
         this.logger.warn({ ...fields, err: errorMessage(err) }, 'ad cue from the publisher dropped');
       }
     });
+  }
+
+  /**
+   * On a `keyframes: marked` ladder: the frame at the cue's splice — the first at or after its
+   * instant, or the next frame for a splice now or past — is keyed when the relay writes it (the
+   * input selector, or the run's FLV marking), and the packager then cuts a segment there in every
+   * rendition and starts the DATERANGE with it (`ChannelPackager.spliceAt`). Without marks, or when
+   * the frame could not be keyed (not H.264) or the run changed first, the cue lands at the next
+   * segment boundary as before.
+   */
+  private markSplice(cue: Cue, packager: ChannelPackagerPort, now: number): void {
+    const spliceAt = packager.spliceAt?.bind(packager);
+    if (!this.keyframeMarks || spliceAt === undefined) return;
+    const at = cue.at > now ? cue.at : Number.NEGATIVE_INFINITY;
+    const done = (result: { keyed: boolean; mediaMs: number }): void => {
+      if (!result.keyed) {
+        this.logger.warn({ id: cue.id, mediaMs: result.mediaMs }, 'ad splice frame could not be keyed: the cue lands at the next boundary');
+        return;
+      }
+      if (this.packager === packager) spliceAt(cue, result.mediaMs / 1000);
+    };
+    let scheduled = false;
+    if (this.inputs !== undefined) scheduled = this.inputs.selector.markFrameAt(at, done);
+    else if (this.runMarking !== undefined) {
+      this.runMarking.markAtWall(at, done);
+      scheduled = true;
+    }
+    if (!scheduled) this.logger.warn({ id: cue.id }, 'no keyframe marking on this run: the cue lands at the next boundary');
   }
 
   view(): ChannelView {
@@ -671,6 +707,7 @@ export class Channel {
       ladder = await this.deps.loadLadder(this.spec.ladder);
       gopSeconds = ladder.ladder.gop;
       keyframeMarks = ladder.ladder.keyframes === 'marked';
+      this.keyframeMarks = keyframeMarks;
     } catch (err) {
       const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
       this.fail(message);
@@ -692,7 +729,9 @@ export class Channel {
       // `keyframes: marked` without inputs: the run's FLV marked on the GOP grid here (with inputs, the selector marks it).
       openInput: () => {
         const from = inputs !== undefined ? feed : (this.feed ?? feed);
-        return keyframeMarks && inputs === undefined && from.format === 'flv' ? withKeyframeMarks(from.open(), ladder.ladder.gop * 1000) : from.open();
+        if (!(keyframeMarks && inputs === undefined && from.format === 'flv')) return from.open();
+        this.runMarking = withKeyframeMarks(from.open(), ladder.ladder.gop * 1000);
+        return this.runMarking;
       },
       bus: this.deps.bus,
       logger: this.deps.logger,

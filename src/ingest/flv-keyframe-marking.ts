@@ -2,7 +2,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from 'node
 import { firstFrameArrivedAt, stampFirstFrameArrival } from '../core/media-clock.js';
 import { FlvTagReader } from './flv-tag-reader.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
-import { KeyframeMarker } from './keyframe-marks.js';
+import { KeyframeMarker, type ScheduledMarkResult } from './keyframe-marks.js';
 
 /**
  * One transcoder run's FLV input with keyframe marks (`keyframe-marks.ts`), for a channel without an
@@ -10,8 +10,9 @@ import { KeyframeMarker } from './keyframe-marks.js';
  * point of the run is marked, so that the encoder (`-force_key_frames source`) keys there and the
  * packager's segment boundaries find their keyframes, whatever GOP the publisher sends. The grid
  * starts where ffmpeg counts the run's time from: the smallest first timestamp of its streams (the
- * first video frame's presentation time, the first audio frame's). `markNext()` keys the next frame
- * (the hook for an ad splice). Channels with inputs get the same marks from the input selector.
+ * first video frame's presentation time, the first audio frame's). `markNext()` keys the next frame;
+ * `markAtWall()` keys the frame at a wall-clock instant (an ad splice). Channels with inputs get the
+ * same marks from the input selector.
  */
 export class FlvKeyframeMarking extends Transform {
   private readonly reader = new FlvTagReader();
@@ -29,6 +30,29 @@ export class FlvKeyframeMarking extends Transform {
   /** The next video frame becomes a keyframe of the encoder's output. */
   markNext(): void {
     this.marker.markNext();
+  }
+
+  /**
+   * The first video frame at or after wall-clock instant `at` (epoch ms; one already past: the next
+   * frame) becomes a keyframe of the encoder's output, when it passes. `done` gets its time in the
+   * run's media timeline (ms from where ffmpeg counts the run's time, the grid's origin) and whether
+   * it was keyed.
+   *
+   * Wall clock ↔ timestamps as the packager dates the run: its PROGRAM-DATE-TIME anchor is this
+   * stream's first-frame arrival stamp (`withKeyframeMarks` copies the feed's), standing for media
+   * time 0, and a live feed's timestamps advance with the clock. So instant `at` is timestamp
+   * `origin + (at − stamp)`, and a segment starting at the marked frame is dated at or after `at`.
+   */
+  markAtWall(at: number, done: (result: ScheduledMarkResult & { mediaMs: number }) => void): void {
+    const stamp = firstFrameArrivedAt(this);
+    const origin = this.origin();
+    const pts = stamp === undefined || origin === undefined ? Number.NEGATIVE_INFINITY : origin + (at - stamp);
+    this.marker.markAt(pts, (result) => done({ ...result, mediaMs: result.pts - (this.origin() ?? result.pts) }));
+  }
+
+  private origin(): number | undefined {
+    if (this.firstVideoPts === undefined) return this.firstAudioTs;
+    return this.firstAudioTs === undefined ? this.firstVideoPts : Math.min(this.firstVideoPts, this.firstAudioTs);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -54,8 +78,7 @@ export class FlvKeyframeMarking extends Transform {
     if (kind !== 'video-keyframe' && kind !== 'video-frame') return tag;
     const pts = tag.timestamp + videoCompositionTime(tag.body);
     this.firstVideoPts ??= pts;
-    const origin = this.firstAudioTs === undefined ? this.firstVideoPts : Math.min(this.firstVideoPts, this.firstAudioTs);
-    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, kind === 'video-keyframe', origin) } : tag;
+    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, kind === 'video-keyframe', this.origin()) } : tag;
   }
 }
 

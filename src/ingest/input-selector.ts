@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stampFirstFrameArrival } from '../core/media-clock.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, withVideoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
 import { FlvTagReader } from './flv-tag-reader.js';
-import { KeyframeMarker } from './keyframe-marks.js';
+import { KeyframeMarker, type ScheduledMarkResult } from './keyframe-marks.js';
 import { silentAudioFor, type SilentAudio } from './input-outage-fill.js';
 import type { InputRole } from './ingest-feed.js';
 
@@ -288,9 +288,27 @@ export class InputSelector {
     return this.lastVideoOut;
   }
 
-  /** With `keyframeMarks`: the next video frame written becomes a keyframe of the output (an ad splice). */
+  /** With `keyframeMarks`: the next video frame written becomes a keyframe of the output. */
   markNextFrame(): void {
     this.markerNow()?.markNext();
+  }
+
+  /**
+   * With `keyframeMarks`: the first video frame written at or after the output time of wall-clock
+   * instant `at` (`wallOut(at)`; one already past: the next frame) becomes a keyframe of the output,
+   * when it is written (an ad splice). `done` gets its time in the newest run's media timeline (ms
+   * from that run's start, where ffmpeg counts its time from: the packager dates that run's media time
+   * 0 at the same wall-clock instant, see `open`) and whether it was keyed. Returns false (nothing
+   * scheduled) without `keyframeMarks`.
+   */
+  markFrameAt(at: number, done: (result: ScheduledMarkResult & { mediaMs: number }) => void): boolean {
+    const marker = this.markerNow();
+    if (marker === undefined) return false;
+    marker.markAt(this.wallOut(at) ?? Number.NEGATIVE_INFINITY, (result) => {
+      const start = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
+      done({ ...result, mediaMs: result.pts - (start ?? result.pts) });
+    });
+    return true;
   }
 
   /** Reads `source` (FLV bytes from a keyframe, e.g. `IngestFeed.open()`) as input `role`, replacing any previous one. */

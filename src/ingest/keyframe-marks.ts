@@ -83,18 +83,29 @@ export function markAvcFrame(body: Buffer, lengthSize: number): Buffer | undefin
   return Buffer.concat([body.subarray(0, insertAt), prefix, RECOVERY_POINT_SEI_NAL, body.subarray(insertAt)]);
 }
 
+/** What became of a mark scheduled with `KeyframeMarker.markAt`: the frame's time, and whether it is a keyframe now. */
+export interface ScheduledMarkResult {
+  /** Presentation time (ms) of the first frame at or after the requested time. */
+  pts: number;
+  /** The frame was marked, or was an IDR of the source; false: it could not be marked (not AVC, unparsable). */
+  keyed: boolean;
+}
+
 /**
  * Decides which frames of a timeline get a mark: the first frame at or after each point of a grid
  * (`origin` + multiples of the interval — where `-force_key_frames expr:gte(t,n_forced*GOP)` would
  * put keyframes, so the packager's segment boundaries, multiples of the segment duration, still find
  * one), unless a keyframe (an IDR of the source, a frame marked on request) was written since that
- * grid point; and the next frame after `markNext` (a switch, a splice), wherever it falls.
+ * grid point; the next frame after `markNext` (a switch), wherever it falls; and the first frame at
+ * or after a time given to `markAt` (an ad splice), when that frame passes.
  */
 export class KeyframeMarker {
   private lastKeyframePts: number | undefined;
   private lengthSize: number | undefined;
   /** A mark asked for (`markNext`): the next frame gets one whatever its time. */
   private requested = false;
+  /** Marks asked for at a time (`markAt`), each answered once its frame passes. */
+  private scheduled: Array<{ pts: number; done: (result: ScheduledMarkResult) => void }> = [];
 
   constructor(public intervalMs: number) {}
 
@@ -109,11 +120,34 @@ export class KeyframeMarker {
   }
 
   /**
+   * The first frame whose presentation time is at or after `pts` (ms, this timeline's) is marked when
+   * it passes — `-Infinity`: the next frame — and `done` is told which frame that was. A splice in the
+   * future is thus keyed at its frame, not when it was asked for.
+   */
+  markAt(pts: number, done: (result: ScheduledMarkResult) => void): void {
+    this.scheduled.push({ pts, done });
+  }
+
+  /** Marks asked for with `markAt` whose frame has not passed yet. */
+  get scheduledMarks(): number {
+    return this.scheduled.length;
+  }
+
+  /**
    * A video frame about to be written at presentation time `pts` (ms); `keyframe`: an IDR of the
    * source; `origin`: where the grid starts (the run's first timestamp; undefined: no grid yet).
    * Returns the body to write, marked when due.
    */
   onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
+    const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => s.pts <= pts);
+    if (due.length > 0) this.scheduled = this.scheduled.filter((s) => s.pts > pts);
+    const out = this.decide(body, pts, keyframe, origin, due.length > 0);
+    const keyed = keyframe || out !== body;
+    for (const s of due) s.done({ pts, keyed });
+    return out;
+  }
+
+  private decide(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined, spliceDue: boolean): Buffer {
     if (keyframe) {
       this.lastKeyframePts = pts;
       this.requested = false;
@@ -122,7 +156,7 @@ export class KeyframeMarker {
     const interval = this.intervalMs;
     const last = this.lastKeyframePts;
     const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
-    if (!(this.requested || gridDue) || this.lengthSize === undefined) return body;
+    if (!(this.requested || gridDue || spliceDue) || this.lengthSize === undefined) return body;
     const marked = markAvcFrame(body, this.lengthSize);
     if (marked === undefined) return body;
     this.lastKeyframePts = pts;

@@ -118,7 +118,7 @@ export class ChannelPackager {
   private readonly cues = new CueSchedule((cue, startDate, offsetMs) =>
     this.logger.info(
       { id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString(), startDate: new Date(startDate).toISOString(), offsetMs: Math.round(offsetMs) },
-      'ad cue placed at the first segment boundary at or after its splice (offsetMs: boundary − splice)',
+      'ad cue placed (offsetMs: START-DATE − splice; a cut at its keyed frame, or the next boundary)',
     ),
   );
   /** The gap bridge while the encoder is down (`bridgeEncoderGap`); `bridgeToken` cancels one not started yet. */
@@ -126,6 +126,8 @@ export class ChannelPackager {
   private bridgeToken = 0;
   /** Rendition names of the last run attached (what a gap bridge keeps moving). */
   private runRenditions: string[] = [];
+  /** The last run attached: its wall-clock anchor (what `spliceAt` dates a cut by). */
+  private currentRun: { anchor: () => RunTimes } | undefined;
 
   constructor(private readonly options: ChannelPackagerOptions) {
     this.channel = options.channel;
@@ -151,11 +153,38 @@ export class ChannelPackager {
 
   /**
    * An ad cue: EXT-X-DATERANGE at the first segment boundary at or after `cue.at`, in every rendition
-   * (`cue-schedule.ts`; no keyframe is forced, so that is the next natural boundary; the offset is logged).
+   * (`cue-schedule.ts`; the next natural boundary, the offset logged) — unless `spliceAt` binds it to
+   * a cut at its keyed frame.
    */
   addCue(cue: Cue): void {
     this.logger.info({ id: cue.id, kind: cue.kind, at: new Date(cue.at).toISOString() }, 'ad cue scheduled');
     this.cues.add(cue);
+  }
+
+  /**
+   * The splice frame of `cue` (as given to `addCue`) was keyed by the relay (`keyframes: marked`) at
+   * `mediaSeconds` of the current run's timeline: every rendition of the run cuts a segment there, and
+   * the cue's START-DATE is that segment's PROGRAM-DATE-TIME (the run's anchor plus its media time, as
+   * the timeline dates segments). All renditions cut or none (the renditions stay on the same
+   * segments): when one refuses (its output already passed that time, or no media yet), the cut is
+   * withdrawn and the cue lands at the next boundary as without marks. Returns whether it was cut.
+   */
+  spliceAt(cue: Cue, mediaSeconds: number): boolean {
+    const run = this.currentRun;
+    const renditions = this.lastRunRenditions();
+    const fields = { id: cue.id, kind: cue.kind, mediaSeconds };
+    if (run === undefined || renditions.length === 0 || !this.cues.bindable(cue)) {
+      this.logger.warn(fields, 'ad splice keyed but not cut: no run, or the cue was placed already');
+      return false;
+    }
+    const accepted = renditions.filter((r) => r.cutAt(mediaSeconds));
+    if (accepted.length < renditions.length) {
+      for (const r of accepted) r.cancelCut(mediaSeconds);
+      const refused = renditions.filter((r) => !accepted.includes(r)).map((r) => r.name);
+      this.logger.warn({ ...fields, refused }, 'ad splice keyed but not cut (a rendition had passed it): the cue lands at the next boundary');
+      return false;
+    }
+    return this.cues.bind(cue, Math.round(run.anchor().wallclockAnchor + mediaSeconds * 1000));
   }
 
   /**
@@ -382,6 +411,7 @@ export class ChannelPackager {
       if (listedEnd > 0 && firstRunHere) times.listedMediaEnd = listedEnd;
       return times;
     };
+    this.currentRun = { anchor: anchorOf };
     this.logger.info({ runId, transcoderRun: run.runId, renditions: run.outputs.map((o) => o.name) }, 'packaging a new run');
     const alignment = new RunAlignment(
       outputs.map((o) => o.name),

@@ -10,12 +10,13 @@ import type { DateRange, MediaPlaylist } from '../hls/playlist-model.js';
  * segment boundaries, §6.2.4; their PDTs may differ by a fraction of a frame, hence the tolerance), so
  * all renditions carry the identical tag.
  *
- * Known limit: livepipe does not force a keyframe at `at`. ffmpeg fixes keyframe placement when the
- * encoder starts (`-force_key_frames` is an expression of the frame's time, with no input at run time;
- * Debian's ffmpeg 5.1 has no command to force one, see docs/on-air.md), and restarting the encoder would
- * cut the stream. So the splice lands on the next natural segment boundary — the nearest keyframe at
- * or after the requested instant, up to one segment duration later — and that offset is reported
- * (`onPlaced`) when the first rendition places the cue.
+ * On a ladder without keyframe marks nothing forces a keyframe at `at` (ffmpeg fixes keyframe
+ * placement when the encoder starts; see docs/on-air.md), so the splice lands on the next natural
+ * segment boundary — up to one segment duration later — and that offset is reported (`onPlaced`)
+ * when the first rendition places the cue. With `keyframes: marked` the relay keys the splice's frame
+ * and every rendition cuts a segment there; the channel packager then `bind`s the cue to that cut:
+ * its START-DATE is fixed to the PROGRAM-DATE-TIME of the cut, and every rendition places it at its
+ * segment starting there (within the tolerance: audio starts up to one fragment later).
  */
 
 export interface Cue {
@@ -33,9 +34,11 @@ export interface Cue {
 }
 
 interface ScheduledCue extends Cue {
-  /** START-DATE fixed by the first rendition that placed the cue. */
+  /** START-DATE fixed by the first rendition that placed the cue, or by `bind`. */
   startDate?: number;
   placedIn: Set<string>;
+  /** The cue as given to `add` (what `bind` names). */
+  added: Cue;
 }
 
 /** How long a placed cue is kept for renditions that have not reached its boundary yet, ms. */
@@ -48,7 +51,26 @@ export class CueSchedule {
   constructor(private readonly onPlaced?: (cue: Cue, startDate: number, offsetMs: number) => void) {}
 
   add(cue: Cue): void {
-    this.cues.push({ ...cue, placedIn: new Set() });
+    this.cues.push({ ...cue, placedIn: new Set(), added: cue });
+  }
+
+  /** Whether `cue` (as given to `add`) waits unplaced, so that `bind` would take it. */
+  bindable(cue: Cue): boolean {
+    return this.cues.some((c) => c.added === cue && c.startDate === undefined);
+  }
+
+  /**
+   * Every rendition cuts a segment at the splice of `cue` (as given to `add`), which starts at
+   * `startDate` (epoch ms, the cut's PROGRAM-DATE-TIME): START-DATE is fixed to it now, and each
+   * rendition places the cue at its first segment from there. False when the cue is unknown or
+   * placed already.
+   */
+  bind(cue: Cue, startDate: number): boolean {
+    const scheduled = this.cues.find((c) => c.added === cue && c.startDate === undefined);
+    if (scheduled === undefined) return false;
+    scheduled.startDate = startDate;
+    this.onPlaced?.(cue, startDate, startDate - cue.at);
+    return true;
   }
 
   /** Cues not placed anywhere yet (for tests and the channel view). */

@@ -150,6 +150,8 @@ export class RenditionPackager {
   private fill: OutageFill | undefined;
   /** The fill parts of the bridge segment in progress, for its segment object. */
   private fillSegment: Uint8Array[] = [];
+  /** The cutter of the run being consumed, for `cutAt` (undefined before its init segment and after its end). */
+  private runCutter: SegmentCutter | undefined;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -199,6 +201,19 @@ export class RenditionPackager {
   }
 
   /**
+   * A segment boundary at stream time `seconds` of the run being consumed (an ad splice whose frame
+   * was keyed: `SegmentCutter.cutAt`). False when refused, or before the run's media.
+   */
+  cutAt(seconds: number): boolean {
+    return this.runCutter?.cutAt(seconds) ?? false;
+  }
+
+  /** Withdraws a cut `cutAt` accepted (`SegmentCutter.cancelCut`). */
+  cancelCut(seconds: number): void {
+    this.runCutter?.cancelCut(seconds);
+  }
+
+  /**
    * Consumes one run's output until it ends: `feed` is one fMP4 stream as it is, or a video stream
    * with the run's audio muxed in (`MuxedFeed`). `runId` names the init segment; `anchor()` gives
    * the wall-clock time of stream time 0 of this run and where the channel's listed media ended before
@@ -239,6 +254,7 @@ export class RenditionPackager {
           segmentDuration: this.options.segmentDuration,
           targetDuration: this.timeline.playlist.targetDuration,
         });
+        this.runCutter = cutter;
         const initBytes = event.bytes;
         const track = event.track;
         const mapUri = initName(runId);
@@ -274,6 +290,7 @@ export class RenditionPackager {
       const finish = () => {
         // The other renditions of the run wait for this one's end, whatever happened to it.
         alignment.end(this.name);
+        if (this.runCutter === cutter) this.runCutter = undefined;
         void alignment.settled.then(() => {
           unsubscribe();
           if (cutter !== undefined && !failed) {

@@ -40,6 +40,18 @@ import { PartBuilder } from './part-builder.js';
  * - Every part and segment carries its `slot`: the multiple of the segment duration its segment was
  *   cut to end at. Renditions of one run cut at the same instants, so equal slots are the same
  *   segment in every rendition (`RunAlignment` lists them under the same media sequence number).
+ * - A cut requested at a stream time (`cutAt`: an ad splice, whose frame the relay marked as a
+ *   keyframe) is a boundary instant of its own, given to every rendition of the run with the same
+ *   time. Video cuts at the first keyframe within half a frame of it — at most one frame later, and
+ *   forced on the frame there if no keyframe came (the mark was lost) so the renditions stay on the same
+ *   segments; audio at the first frame at or after it, as at any instant. The segment it ends is
+ *   short (nothing changes TARGETDURATION); a cut less than MIN_SEGMENT_SECONDS after the grid
+ *   instant the open segment ends at replaces that instant (that segment runs on to the cut), and
+ *   one less than MIN_SEGMENT_SECONDS after the open segment's start is refused — no segment under
+ *   that length either way. The segment a cut opens runs to the next grid instant at least
+ *   MIN_SEGMENT_SECONDS away. Slots stay in order: the segment a cut ends keeps its slot, and the
+ *   one it opens, when it ends at that same grid instant, gets `1 + cut / segmentDuration` (between
+ *   that slot and the next), computed from the requested time so every rendition gets the same.
  */
 
 /**
@@ -120,6 +132,12 @@ export interface CutterReach {
   open: number | undefined;
 }
 
+/** A boundary requested at a stream time (`cutAt`): in timescale units, and as given. */
+interface RequestedCut {
+  at: number;
+  seconds: number;
+}
+
 /** Timing tolerance, seconds: keyframes up to 1 ms before an instant count as on it (timescale rounding). */
 const EPSILON_SECONDS = 0.001;
 
@@ -143,6 +161,8 @@ export class SegmentCutter {
   forcedCuts = 0;
   /** Leading frames dropped while waiting for the first keyframe. */
   droppedFrames = 0;
+  /** Cuts refused by `cutAt` because this cutter had already passed their time. */
+  lateCuts = 0;
 
   private readonly timescale: number;
   private readonly kind: 'video' | 'audio';
@@ -163,6 +183,17 @@ export class SegmentCutter {
   /** `nextBoundary` as a multiple of the segment duration: the open segment's slot. */
   private slot = 0;
   private firstSlot: number | undefined;
+  /** The grid instant (as a multiple of the segment duration) the open segment would end at without a cut. */
+  private gridSlot = 0;
+  /** Where the open segment nominally starts (the boundary instant or cut it opened at), timescale units. */
+  private nominalStart = 0;
+  /** The open segment ends at this requested cut instead of its grid instant. */
+  private boundaryCut: RequestedCut | undefined;
+  /** How the last segment closed: at its boundary instant (units), and the requested cut if it was one. */
+  private lastClose: { at: number; cut: RequestedCut | undefined } | undefined;
+  /** Requested cuts not applied yet, ascending. */
+  private cuts: RequestedCut[] = [];
+  private readonly segmentDuration: number;
   private lastClosedSlot: number | undefined;
   private readonly minSegmentUnits: number;
   private lastDecodeTime = -Infinity;
@@ -179,6 +210,7 @@ export class SegmentCutter {
     this.partTarget = partTarget;
     this.targetDuration = targetDurationFor(segmentDuration, options.targetDuration);
     this.segmentUnits = segmentDuration * timescale;
+    this.segmentDuration = segmentDuration;
     // Frame times are integers: the largest whole number of units within PART-TARGET, compared exactly
     // (no tolerance here — a part must never overshoot PART-TARGET, not even by a rounding error).
     this.partTargetUnits = Math.floor(partTarget * timescale + 1e-6);
@@ -199,6 +231,36 @@ export class SegmentCutter {
     const held = this.part.end - this.segmentStart;
     const reach = held >= minSeconds * this.timescale - this.eps ? this.slot : closed;
     return { first: this.firstSlot, reach, open: this.slot };
+  }
+
+  /**
+   * A segment boundary at stream time `seconds` (see the header). Returns false when refused: this
+   * cutter already passed that time (`lateCuts`), or it lies less than MIN_SEGMENT_SECONDS after the
+   * open segment's start or another cut.
+   */
+  cutAt(seconds: number): boolean {
+    const at = seconds * this.timescale;
+    if (!Number.isFinite(at)) return false;
+    if (this.lastDecodeTime >= at - this.eps) {
+      this.lateCuts++;
+      return false;
+    }
+    const last = this.cuts[this.cuts.length - 1]?.at ?? this.boundaryCut?.at ?? (this.segmentOpen ? this.nominalStart : undefined);
+    if (last !== undefined && at < last + this.minSegmentUnits - this.eps) return false;
+    this.cuts.push({ at, seconds });
+    if (this.segmentOpen) this.applyCut();
+    return true;
+  }
+
+  /**
+   * Withdraws a cut `cutAt` accepted (another rendition refused it: all cut, or none). Call it before
+   * any further frame, as the channel does in the same tick.
+   */
+  cancelCut(seconds: number): void {
+    this.cuts = this.cuts.filter((c) => c.seconds !== seconds);
+    if (this.boundaryCut?.seconds !== seconds) return;
+    this.boundaryCut = undefined;
+    this.nextBoundary = this.gridSlot * this.segmentUnits;
   }
 
   /** Drops the open segment unlisted (its run ended before every rendition reached it). */
@@ -231,10 +293,10 @@ export class SegmentCutter {
       this.openSegment(decodeTime, independent);
     } else {
       const end = decodeTime + duration;
-      const atBoundary = decodeTime >= this.nextBoundary - this.eps && (this.kind === 'audio' || independent);
+      const atBoundary = this.boundaryDue(decodeTime, duration, independent);
       const overflows = end - this.segmentStart > this.maxSegmentUnits;
       if (atBoundary || overflows) {
-        this.closeSegment(events);
+        this.closeSegment(events, atBoundary);
         this.openSegment(decodeTime, independent);
       } else if (!this.part.empty && end - this.part.start > this.partTargetUnits) {
         this.closePart(events);
@@ -248,9 +310,9 @@ export class SegmentCutter {
     // must end (its longest duration reached, or — for audio — the next frame starts at a boundary instant).
     const nextEnd = this.part.end + duration;
     if (nextEnd - this.segmentStart > this.maxSegmentUnits) {
-      this.closeSegment(events);
+      this.closeSegment(events, false);
     } else if (this.kind === 'audio' && this.part.end >= this.nextBoundary - this.eps) {
-      this.closeSegment(events);
+      this.closeSegment(events, true);
     } else if (nextEnd - this.part.start > this.partTargetUnits) {
       this.closePart(events);
     }
@@ -260,8 +322,20 @@ export class SegmentCutter {
   /** Closes the open part and segment (end of a run or of the stream). */
   flush(): CutterEvent[] {
     const events: CutterEvent[] = [];
-    if (this.segmentOpen) this.closeSegment(events);
+    if (this.segmentOpen) this.closeSegment(events, false);
     return events;
+  }
+
+  /**
+   * Does a frame at `decodeTime` start the next segment? At a grid instant: a keyframe (video) or any
+   * frame (audio) at or after it. At a requested cut, video takes the keyframe within half a frame
+   * of it, else the frame one frame later whatever it is (see the header).
+   */
+  private boundaryDue(decodeTime: number, duration: number, independent: boolean): boolean {
+    const cut = this.boundaryCut?.at;
+    if (cut === undefined || this.kind === 'audio') return decodeTime >= this.nextBoundary - this.eps && (this.kind === 'audio' || independent);
+    const half = Math.max(this.eps, duration / 2);
+    return decodeTime >= cut - half && (independent || decodeTime >= cut + half);
   }
 
   private openSegment(decodeTime: number, independent: boolean): void {
@@ -271,11 +345,38 @@ export class SegmentCutter {
     this.segmentStart = decodeTime;
     this.segmentIndependent = independent;
     this.partIndex = 0;
+    // A segment opened at a requested cut is reckoned from the cut's time (the same in every
+    // rendition), else from its first frame, as before cuts existed.
+    const close = this.lastClose;
+    this.lastClose = undefined;
+    const from = close?.cut !== undefined ? close.at : decodeTime;
     // The first multiple of the segment duration at least MIN_SEGMENT_SECONDS after this segment's start.
-    const k = Math.ceil((decodeTime + this.minSegmentUnits - this.eps) / this.segmentUnits);
+    const k = Math.ceil((from + this.minSegmentUnits - this.eps) / this.segmentUnits);
+    // A cut splitting a grid segment: this one ends at the same grid instant as the one before it, so
+    // its slot lies between that one's and the next (see the header), from the requested seconds: the
+    // same number in every rendition, whatever its timescale.
+    this.slot = close?.cut !== undefined && k === this.gridSlot ? 1 + close.cut.seconds / this.segmentDuration : k;
+    this.gridSlot = k;
     this.nextBoundary = k * this.segmentUnits;
-    this.slot = k;
-    this.firstSlot ??= k;
+    this.nominalStart = close?.at ?? decodeTime;
+    this.boundaryCut = undefined;
+    this.firstSlot ??= this.slot;
+    this.applyCut();
+  }
+
+  /**
+   * Makes the first pending cut the open segment's end when it falls before its grid instant, or less
+   * than MIN_SEGMENT_SECONDS after it (it then replaces that instant). Cuts too close after the
+   * segment's start are dropped.
+   */
+  private applyCut(): void {
+    if (this.boundaryCut !== undefined) return;
+    while (this.cuts.length > 0 && this.cuts[0]!.at < this.nominalStart + this.minSegmentUnits - this.eps) this.cuts.shift();
+    const cut = this.cuts[0];
+    if (cut === undefined || cut.at >= this.gridSlot * this.segmentUnits + this.minSegmentUnits - this.eps) return;
+    this.cuts.shift();
+    this.boundaryCut = cut;
+    this.nextBoundary = cut.at;
   }
 
   private closePart(events: CutterEvent[]): void {
@@ -294,8 +395,10 @@ export class SegmentCutter {
     });
   }
 
-  private closeSegment(events: CutterEvent[]): void {
+  /** `atBoundary`: closed at its boundary instant or cut (not forced, not at the end of a run). */
+  private closeSegment(events: CutterEvent[], atBoundary: boolean): void {
     if (!this.part.empty) this.closePart(events);
+    this.lastClose = atBoundary ? { at: this.nextBoundary, cut: this.boundaryCut } : undefined;
     const end = this.part.end;
     events.push({
       type: 'segment',

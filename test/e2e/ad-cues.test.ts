@@ -17,7 +17,7 @@ import { publishRawSrt, type Publisher } from '../helpers/ingest/media.js';
 import { readFlvTags } from '../helpers/ingest/flv-file.js';
 import { encodeAmf0Data, rawPublish, sendFlvTags } from '../helpers/ingest/rtmp-raw-client.js';
 import { firstVideoDts, injectScte35 } from '../helpers/ingest/scte35-ts.js';
-import { renderSource } from '../helpers/transcode/media.js';
+import { renderSource, videoFrameStats } from '../helpers/transcode/media.js';
 import { readCaptions, renderCaptionedSource } from '../helpers/transcode/captioned-source.js';
 
 async function fetchBytes(url: string): Promise<Buffer> {
@@ -334,4 +334,94 @@ describe('ad cues carried by the publisher (SCTE-35 over SRT, RTMP onCuePoint)',
       client.destroy();
     }
   });
+});
+
+/**
+ * A `keyframes: marked` ladder (`constrained-marked`: 2 s segments, 0.5 s parts; 360p + audio from this source)
+ * on a plain RTMP channel, published by ffmpeg with a 10 s GOP (so no source IDR falls near the
+ * splice): an API cue whose `at` lies mid-segment is cut there — the relay keys the splice's frame,
+ * every rendition ends a short segment at it and starts the next one there, and the DATERANGE starts
+ * with that segment.
+ */
+describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
+  let serve: ServeFixture;
+  let dir: string;
+  const CHAN = 'splice';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lp-splice-'));
+    serve = await startServeFixture();
+    expect((await serve.api('POST', CH, { id: CHAN, ladder: 'constrained-marked', key: KEY })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await serve?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keys the frame at the splice and starts a segment there in every rendition, dated START-DATE; the LL-HLS rules hold', async () => {
+    serve.publish(serve.rtmpUrl(CHAN, KEY), 'flv', { seconds: 120, outputOptions: ['-g', '300'] });
+    const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 60_000 });
+    const renditions = [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+    // The 640x360 source gets 360p (the ladder does not upscale to 540p) and audio.
+    expect(renditions).toContain('audio');
+    expect(renditions.length).toBeGreaterThanOrEqual(2);
+    const read = async () => {
+      const out = new Map<string, { text: string; model: MediaPlaylist }>();
+      for (const r of renditions) {
+        const text = await originText(serve, `/live/${CHAN}/${r}/playlist.m3u8`);
+        if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
+      }
+      return out;
+    };
+    const first = await waitFor(read, { until: (m) => m.size === renditions.length && [...m.values()].every((p) => p.model.segments.length >= 2), message: 'segments in every rendition', timeoutMs: 60_000 });
+
+    // A splice halfway between two 2 s grid instants, at least 2 s ahead: without the cut it would land up to 1 s late.
+    const grid = first.get(renditions.find((r) => r !== 'audio')!)!.model.segments[0]!.programDateTime;
+    const at = grid + 2000 * Math.ceil((Date.now() + 2000 - grid - 1000) / 2000) + 1000;
+    const out = await serve.api('POST', `${CH}/${CHAN}/cues`, { type: 'out', durationSeconds: 30, at: new Date(at).toISOString() });
+    expect(out.status).toBe(202);
+    const id: string = out.json.id;
+
+    // Wait until the segment after the splice segment is listed everywhere (the splice segment complete).
+    const found = await waitFor(read, {
+      until: (m) =>
+        [...m.values()].every((p) => {
+          const range = p.model.dateRanges?.find((r) => r.id === id);
+          return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
+        }),
+      message: 'the splice segment complete in every rendition',
+      timeoutMs: 60_000,
+    });
+    const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
+    expect(starts.size, 'one START-DATE in every rendition').toBe(1);
+    const start = [...starts][0]!;
+    // The marked frame is the first at or after the splice: START-DATE within a frame (33 ms) after it,
+    // not on the next grid instant 1 s later.
+    expect(start).toBeGreaterThanOrEqual(at - 2);
+    expect(start - at).toBeLessThan(40);
+    for (const [name, { text, model }] of found) {
+      expect(checkMediaPlaylist(text, { otherRenditions: renditions.filter((r) => r !== name) }), name).toEqual([]);
+      const index = model.segments.findIndex((s) => s.programDateTime >= start - 2);
+      const splice = model.segments[index]!;
+      const before = model.segments[index - 1]!;
+      // Video starts at the keyed frame (±1 ms of rounding: within one frame); audio at its first
+      // 64 ms fragment from there (AAC frames do not fall on video frames), as at every boundary.
+      expect(splice.programDateTime - start, `${name}: segment at START-DATE`).toBeLessThan(name === 'audio' ? 70 : 34);
+      // The segment before is the short one the cut ended (a grid segment lasts 2 s): ~1 s, ending at the splice.
+      expect(before.duration, `${name}: short segment before the splice`).toBeLessThan(1.2);
+      expect(Math.abs(before.programDateTime + 1000 * before.duration - splice.programDateTime), `${name}: contiguous`).toBeLessThanOrEqual(2);
+      expect(text, name).toMatch(new RegExp(`#EXT-X-DATERANGE:ID="${id}"[^\\n]*\\n(#EXT-X-(DISCONTINUITY|MAP)[^\\n]*\\n)*#EXT-X-PROGRAM-DATE-TIME:`));
+      if (name === 'audio') continue;
+      // The stored segment at the splice starts with a keyframe (the 10 s-GOP source has none there).
+      const base = `${serve.live(CHAN)}/${name}/`;
+      const init = await fetchBytes(base + splice.mapUri);
+      const file = join(dir, `${name}.mp4`);
+      await writeFile(file, Buffer.concat([init, await fetchBytes(base + splice.uri)]));
+      const frames = await videoFrameStats(file);
+      expect(frames.length, name).toBeGreaterThan(20);
+      expect(frames[0]?.key, `${name}: the splice segment's first frame is a keyframe`).toBe(true);
+    }
+    expect(checkRenditionSet([...found.values()].map((p) => p.text))).toEqual([]);
+  }, 150_000);
 });

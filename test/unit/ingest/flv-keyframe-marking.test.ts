@@ -38,6 +38,28 @@ describe('withKeyframeMarks (a run input without the input selector)', () => {
     expect(firstFrameArrivedAt(marked)).toBe(1234);
   });
 
+  it('markAtWall: keys the frame standing for a wall-clock instant (arrival stamp = media time 0 = the run start), told in media time', async () => {
+    const source = new PassThrough();
+    stampFirstFrameArrival(source, 50_000);
+    const marked = withKeyframeMarks(source, 1000);
+    const reader = new FlvTagReader();
+    const frames: FlvTag[] = [];
+    marked.on('data', (c: Buffer) => frames.push(...reader.push(c).filter((t) => t.type === FlvTagType.Video && t.body[1] === 1)));
+    const send = (tags: FlvTag[]) => source.write(Buffer.concat(tags.map((t) => muxFlvTag(t))));
+    source.write(flvFileHeader(true, true));
+    send([{ type: FlvTagType.Video, timestamp: 1000, body: SEQUENCE_HEADER }, { type: FlvTagType.Audio, timestamp: 990, body: Buffer.from([0xaf, 1, 0x21]) }]);
+    send(Array.from({ length: 10 }, (_, n) => ({ type: FlvTagType.Video, timestamp: 1000 + n * 40, body: avc(n === 0) })));
+    await new Promise((r) => setImmediate(r));
+    const told: Array<{ pts: number; keyed: boolean; mediaMs: number }> = [];
+    // 50 000 + 1 250 ms stands for timestamp 990 + 1 250 = 2240: the frame at 2240 is the first at or after it.
+    marked.markAtWall(51_250, (r) => told.push(r));
+    send(Array.from({ length: 30 }, (_, n) => ({ type: FlvTagType.Video, timestamp: 1400 + n * 40, body: avc(false) })));
+    await new Promise((r) => setImmediate(r));
+    expect(told).toEqual([{ pts: 2240, keyed: true, mediaMs: 1250 }]);
+    expect(frames.filter((t) => t.body.includes(MARK)).map((t) => t.timestamp)).toEqual([2000, 2240]);
+    marked.destroy();
+  });
+
   it('destroys the source when the run stops reading', async () => {
     const source = new PassThrough();
     const marked = withKeyframeMarks(source, 1000);

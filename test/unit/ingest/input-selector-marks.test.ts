@@ -53,6 +53,27 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
 }
 
 describe('InputSelector with keyframe marks', () => {
+  it('markFrameAt: keys the first frame at the output time of a wall-clock splice when it is written, and tells its media time', async () => {
+    const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 125 });
+    await r.steps(10, 'primary');
+    const start = r.frames()[0]!.ts;
+    const at = r.now() + 1530; // 1.53 s ahead: not on the 1 s grid
+    const told: Array<{ pts: number; keyed: boolean; mediaMs: number }> = [];
+    expect(r.selector.markFrameAt(at, (result) => told.push(result))).toBe(true);
+    await r.steps(20, 'primary');
+    expect(told).toEqual([]); // not before its frame passes
+    await r.steps(40, 'primary');
+    const target = r.selector.wallOut(at)!;
+    const marked = r.frames().filter((f) => f.marked).map((f) => f.ts);
+    const splice = r.frames().find((f) => f.ts >= target)!.ts;
+    expect(splice - target).toBeLessThan(FRAME_MS);
+    expect(marked).toContain(splice);
+    expect(told).toEqual([{ pts: splice, keyed: true, mediaMs: splice - start }]);
+    // Without keyframe marks there is nothing to schedule.
+    const plain = rig({ keyframeMarks: false, keyframeIntervalMs: 1000, gopFrames: 125 });
+    expect(plain.selector.markFrameAt(at, () => {})).toBe(false);
+  });
+
   it('marks the first frame at each GOP grid point of the run, not where the source has its IDR', async () => {
     const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 125 });
     await r.steps(150, 'primary', 'backup');

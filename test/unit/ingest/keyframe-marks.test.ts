@@ -112,4 +112,37 @@ describe('KeyframeMarker', () => {
     hevc.markNext();
     expect(run(hevc, frames(0, 2000, 100, [0]))).toEqual([]);
   });
+
+  it('markAt: marks the first frame at or after the time when it passes, and tells which frame', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    const told: Array<{ pts: number; keyed: boolean }> = [];
+    marker.markAt(1450, (r) => told.push(r));
+    expect(run(marker, frames(0, 1400, 100, [0]))).toEqual([1000]);
+    expect(told).toEqual([]);
+    expect(marker.scheduledMarks).toBe(1);
+    // 1500 is the splice's frame; the grid goes on from it (2000 marked, as a source IDR would not be).
+    expect(run(marker, frames(1500, 2100, 100))).toEqual([1500, 2000]);
+    expect(told).toEqual([{ pts: 1500, keyed: true }]);
+    expect(marker.scheduledMarks).toBe(0);
+  });
+
+  it('markAt: a time already past (or -Infinity) keys the next frame; a source IDR there counts as keyed; an unmarkable frame is told', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    const told: Array<{ pts: number; keyed: boolean }> = [];
+    run(marker, frames(0, 300, 100, [0]));
+    marker.markAt(Number.NEGATIVE_INFINITY, (r) => told.push(r));
+    expect(run(marker, frames(400, 500, 100))).toEqual([400]);
+    marker.markAt(600, (r) => told.push(r));
+    expect(run(marker, frames(600, 600, 100, [600]))).toEqual([]); // an IDR: nothing to add
+    const hevc = new KeyframeMarker(1000);
+    hevc.markAt(0, (r) => told.push(r));
+    run(hevc, frames(0, 0, 100));
+    expect(told).toEqual([
+      { pts: 400, keyed: true },
+      { pts: 600, keyed: true },
+      { pts: 0, keyed: false },
+    ]);
+  });
 });

@@ -56,6 +56,35 @@ describe('CueSchedule with RenditionTimeline', () => {
     expect(checkRenditionSet([c.video, c.audio].map((t) => serializeMediaPlaylist(t.playlist)))).toEqual([]);
   });
 
+  it('bind: a cue cut at its keyed frame starts at that segment in every rendition (audio a fragment later), not earlier or at the next boundary', () => {
+    const schedule = new CueSchedule();
+    const make = (rendition: string) => new RenditionTimeline({ targetDuration: 2, partTarget: 0.5, dvrWindow: 12, cues: { schedule, rendition } });
+    const video = make('540p');
+    const audio = make('audio');
+    for (const t of [video, audio]) t.startRun({ runId: 1, wallclockAnchor: T0, timeOrigin: 0 }, T0);
+    const cue = { id: 'splice-7', kind: 'out' as const, at: T0 + 4480, plannedDuration: 30, scte35: OUT };
+    schedule.add(cue);
+    expect(schedule.bindable(cue)).toBe(true);
+    // The relay keyed the frame at 4.5 s; the cutters cut there: video [4, 4.5) [4.5, 6), audio from
+    // 4.564 s (its next 64 ms fragment). Audio lists first (it runs ahead): unbound, its 4.564 s would
+    // have fixed START-DATE, and video's segment at 4.5 s, 64 ms earlier, would not have matched it.
+    expect(schedule.bind(cue, T0 + 4500)).toBe(true);
+    expect(schedule.bindable(cue)).toBe(false);
+    const segments: Record<string, Array<[number, number]>> = { '540p': [[0, 2], [2, 2], [4, 0.5], [4.5, 1.5], [6, 2]], audio: [[0, 2], [2, 2], [4, 0.564], [4.564, 1.436], [6, 2]] };
+    for (const [t, list] of [[audio, segments.audio!], [video, segments['540p']!]] as const) {
+      for (const [start, duration] of list) {
+        t.addPart({ startTime: start, duration: Math.min(duration, 0.5), independent: true }, T0);
+        // Only the segment starting at the cut carries the range, from its start on.
+        if (start < 4.5) expect(t.playlist.dateRanges ?? []).toEqual([]);
+        else expect(t.playlist.dateRanges).toEqual([{ id: 'splice-7', startDate: T0 + 4500, plannedDuration: 30, scte35Out: OUT }]);
+        t.endSegment({ duration }, T0);
+      }
+    }
+    // START-DATE = the PROGRAM-DATE-TIME of the video segment at the cut.
+    expect(video.playlist.segments[3]!.programDateTime).toBe(T0 + 4500);
+    expect(checkRenditionSet([video, audio].map((t) => serializeMediaPlaylist(t.playlist)))).toEqual([]);
+  });
+
   it('a range leaves the playlist with its segments and survives a resume', () => {
     const c = channel();
     c.schedule.add({ id: 'b', kind: 'out', at: T0, plannedDuration: 2, scte35: OUT });
