@@ -663,7 +663,8 @@ export class Channel {
     const inputs = this.inputs;
     let gopSeconds: number | undefined;
     let keyframeMarks = false;
-    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks) } : this.feed;
+    let frameRateCap: number | undefined;
+    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks, frameRateCap) } : this.feed;
     if (feed === undefined) return;
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
@@ -671,6 +672,7 @@ export class Channel {
       ladder = await this.deps.loadLadder(this.spec.ladder);
       gopSeconds = ladder.ladder.gop;
       keyframeMarks = ladder.ladder.keyframes === 'marked';
+      frameRateCap = ladder.ladder.frameRate === 'source' ? undefined : ladder.ladder.frameRate.cap;
     } catch (err) {
       const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
       this.fail(message);

@@ -95,6 +95,8 @@ export class KeyframeMarker {
   private lengthSize: number | undefined;
   /** A mark asked for (`markNext`): the next frame gets one whatever its time. */
   private requested = false;
+  /** Frames before this presentation time are marked (`markBefore`). */
+  private markBeforePts: number | undefined;
 
   constructor(public intervalMs: number) {}
 
@@ -106,6 +108,15 @@ export class KeyframeMarker {
   /** The next frame is marked (a switch's first frame, an ad splice point). */
   markNext(): void {
     this.requested = true;
+  }
+
+  /**
+   * Every frame with a presentation time before `pts` is marked (a switch's first output slot: the
+   * transcoder's constant-frame-rate conversion keeps one of the frames that fall into a slot — the
+   * `fps` filter the *last* — so each frame that may share the switch frame's slot must be keyed).
+   */
+  markBefore(pts: number): void {
+    this.markBeforePts = Math.max(this.markBeforePts ?? pts, pts);
   }
 
   /**
@@ -122,7 +133,9 @@ export class KeyframeMarker {
     const interval = this.intervalMs;
     const last = this.lastKeyframePts;
     const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
-    if (!(this.requested || gridDue) || this.lengthSize === undefined) return body;
+    const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts;
+    if (this.markBeforePts !== undefined && !windowDue) this.markBeforePts = undefined;
+    if (!(this.requested || gridDue || windowDue) || this.lengthSize === undefined) return body;
     const marked = markAvcFrame(body, this.lengthSize);
     if (marked === undefined) return body;
     this.lastKeyframePts = pts;

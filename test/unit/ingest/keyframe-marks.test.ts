@@ -103,6 +103,14 @@ describe('KeyframeMarker', () => {
     expect(run(marker, frames(700, 2100, 100))).toEqual([700, 1000, 2000]);
   });
 
+  it('marks every frame before a time on request (a switch\'s output slot), through a source keyframe, then keeps the grid', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, [[0, true], [40, false]])).toEqual([]);
+    marker.markBefore(530);
+    expect(run(marker, [[500, true], [501, false], [502, false], [520, false], [540, false], [580, false], [1000, false]])).toEqual([501, 502, 520, 1000]);
+  });
+
   it('marks nothing without a grid origin (requests aside), or before an AVC sequence header (HEVC, none seen)', () => {
     const marker = new KeyframeMarker(1000);
     marker.onSequenceHeader(SEQUENCE_HEADER);
