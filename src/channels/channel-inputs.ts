@@ -71,8 +71,7 @@ export class ChannelInputs {
     if (gopSeconds !== undefined) this.selector.keyframeIntervalMs = gopSeconds * 1000;
     this.selector.keyframeMarks = keyframeMarks;
     this.selector.frameRateCap = frameRateCap;
-    const out = this.selector.open();
-    return out;
+    return this.selector.open();
   }
 
   /** Starts pulling the configured `source` / `backupSource`. */
