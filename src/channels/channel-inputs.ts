@@ -64,11 +64,13 @@ export class ChannelInputs {
   /**
    * A fresh FLV stream for a transcoder run whose encoder forces a keyframe every `gopSeconds` (the
    * ladder's GOP): switches then land on those keyframes. `keyframeMarks` (the ladder's `keyframes:
-   * marked`): the encoder keys on marked frames instead; the selector marks the GOP and switches at once.
+   * marked`): the encoder keys on marked frames instead; the selector marks the GOP and switches at
+   * once. `frameRateCap`: the ladder's `frameRate: { cap }` (how long an output frame may be).
    */
-  open(gopSeconds?: number, keyframeMarks = false): Readable {
+  open(gopSeconds?: number, keyframeMarks = false, frameRateCap?: number): Readable {
     if (gopSeconds !== undefined) this.selector.keyframeIntervalMs = gopSeconds * 1000;
     this.selector.keyframeMarks = keyframeMarks;
+    this.selector.frameRateCap = frameRateCap;
     return this.selector.open();
   }
 

@@ -699,7 +699,8 @@ export class Channel {
     const inputs = this.inputs;
     let gopSeconds: number | undefined;
     let keyframeMarks = false;
-    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks) } : this.feed;
+    let frameRateCap: number | undefined;
+    const feed: Pick<IngestFeed, 'format' | 'protocol' | 'open'> | undefined = inputs !== undefined ? { format: 'flv', protocol: 'rtmp', open: () => inputs.open(gopSeconds, keyframeMarks, frameRateCap) } : this.feed;
     if (feed === undefined) return;
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
@@ -708,6 +709,7 @@ export class Channel {
       gopSeconds = ladder.ladder.gop;
       keyframeMarks = ladder.ladder.keyframes === 'marked';
       this.keyframeMarks = keyframeMarks;
+      frameRateCap = ladder.ladder.frameRate === 'source' ? undefined : ladder.ladder.frameRate.cap;
     } catch (err) {
       const message = `ladder "${this.spec.ladder}": ${errorMessage(err)}`;
       this.fail(message);
@@ -730,7 +732,7 @@ export class Channel {
       openInput: () => {
         const from = inputs !== undefined ? feed : (this.feed ?? feed);
         if (!(keyframeMarks && inputs === undefined && from.format === 'flv')) return from.open();
-        this.runMarking = withKeyframeMarks(from.open(), ladder.ladder.gop * 1000);
+        this.runMarking = withKeyframeMarks(from.open(), ladder.ladder.gop * 1000, frameRateCap);
         return this.runMarking;
       },
       bus: this.deps.bus,

@@ -22,8 +22,11 @@ export interface SupervisedProcessOptions {
   stdin?: Readable;
   /** Lines of stderr kept for error reports; default 50. */
   stderrLines?: number;
-  /** Rewrites every stderr line before it is kept or reported (e.g. to hide a secret); default none. */
-  mapStderrLine?: (line: string) => string;
+  /**
+   * Rewrites every stderr line before it is kept or reported (e.g. to hide a secret), or drops it
+   * (undefined: a known line that would crowd the others out of the kept tail); default none.
+   */
+  mapStderrLine?: (line: string) => string | undefined;
   /** Each complete stderr line, as kept. */
   onStderrLine?: (line: string) => void;
 }
@@ -35,14 +38,14 @@ export interface ProcessExit {
   error?: Error;
 }
 
-/** Keeps the last `size` non-empty lines of a text stream. */
+/** Keeps the last `size` non-empty lines of a text stream (mapped; a line mapped to undefined is dropped). */
 export class LineRing {
   private readonly lines: string[] = [];
   private partial = '';
 
   constructor(
     private readonly size: number,
-    private readonly mapLine: (line: string) => string = (line) => line,
+    private readonly mapLine: (line: string) => string | undefined = (line) => line,
   ) {}
 
   /** Takes a chunk of text; returns the lines it completed (mapped). */
@@ -55,6 +58,7 @@ export class LineRing {
       const trimmed = part.replace(/\r$/, '').trimEnd();
       if (trimmed === '') continue;
       const line = this.mapLine(trimmed);
+      if (line === undefined) continue;
       complete.push(line);
       this.lines.push(line);
       if (this.lines.length > this.size) this.lines.shift();
@@ -64,7 +68,8 @@ export class LineRing {
 
   snapshot(): string[] {
     const partial = this.partial.trim();
-    return partial === '' ? [...this.lines] : [...this.lines, this.mapLine(partial)].slice(-this.size);
+    const line = partial === '' ? undefined : this.mapLine(partial);
+    return line === undefined ? [...this.lines] : [...this.lines, line].slice(-this.size);
   }
 }
 

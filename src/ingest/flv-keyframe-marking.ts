@@ -22,9 +22,11 @@ export class FlvKeyframeMarking extends Transform {
   private firstVideoPts: number | undefined;
   private firstAudioTs: number | undefined;
 
-  constructor(intervalMs: number) {
+  /** `frameRateCap`: the ladder's (`frameRate: { cap }`), for a splice mark's output slot (`KeyframeMarker.outputFrameMs`). */
+  constructor(intervalMs: number, frameRateCap?: number) {
     super();
     this.marker = new KeyframeMarker(intervalMs);
+    if (frameRateCap !== undefined && frameRateCap > 0) this.marker.outputFrameMs = 1000 / frameRateCap;
   }
 
   /** The next video frame becomes a keyframe of the encoder's output. */
@@ -86,8 +88,8 @@ export class FlvKeyframeMarking extends Transform {
  * `source` (a run's FLV input) through a `FlvKeyframeMarking`; destroying either end destroys both,
  * and the result carries the source's first-frame arrival stamp (the packager's PROGRAM-DATE-TIME anchor).
  */
-export function withKeyframeMarks(source: Readable, intervalMs: number): FlvKeyframeMarking {
-  const marking = new FlvKeyframeMarking(intervalMs);
+export function withKeyframeMarks(source: Readable, intervalMs: number, frameRateCap?: number): FlvKeyframeMarking {
+  const marking = new FlvKeyframeMarking(intervalMs, frameRateCap);
   pipeline(source, marking, () => {});
   stampFirstFrameArrival(marking, () => firstFrameArrivedAt(source) ?? Date.now());
   return marking;

@@ -133,6 +133,12 @@ export interface InputSelectorOptions {
    * the selector marks the grid (see the module comment); settable later (`keyframeMarks`). Default false.
    */
   keyframeMarks?: boolean;
+  /**
+   * The ladder's frame-rate cap (`frameRate: { cap }`), if it has one; settable later (`frameRateCap`).
+   * With `keyframeMarks`: the encoder's output frame interval is then up to 1000/cap ms, however fast
+   * the input (see `markSwitchSlot`).
+   */
+  frameRateCap?: number;
 }
 
 const DEFAULT_INPUT_LOSS_MS = 700;
@@ -197,6 +203,8 @@ export class InputSelector {
   keyframeIntervalMs: number | undefined;
   /** The encoder keys on marked frames (see the module comment). */
   keyframeMarks: boolean;
+  /** The ladder's frame-rate cap, fps (see `InputSelectorOptions.frameRateCap`). */
+  frameRateCap: number | undefined;
   /** Marks the output's frames while `keyframeMarks` is on (created with the first frame written then). */
   private marker: KeyframeMarker | undefined;
   /** The last video sequence header written (a marker created later learns the NAL length size from it). */
@@ -251,6 +259,7 @@ export class InputSelector {
     this.maxGopBytes = options.maxGopBytes ?? 16 * 1024 * 1024;
     this.keyframeIntervalMs = options.keyframeIntervalMs;
     this.keyframeMarks = options.keyframeMarks ?? false;
+    this.frameRateCap = options.frameRateCap;
     const tickMs = options.tickMs ?? 20;
     if (tickMs > 0) {
       this.timer = setInterval(() => this.tick(), tickMs);
@@ -597,6 +606,7 @@ export class InputSelector {
       this.switchOut = this.slateStartOut;
       this.writeAll({ ...slate.videoSequenceHeader, timestamp: this.slateStartOut });
       if (slate.audioSequenceHeader !== undefined) this.writeAll({ ...slate.audioSequenceHeader, timestamp: this.slateStartOut });
+      this.markSwitchSlot(this.slateStartOut, slate.frameMs);
       this.paceSlate();
     } else {
       const input = this.inputs.get(target);
@@ -651,6 +661,7 @@ export class InputSelector {
     this.writeHeaders(input, start);
     // The keyframe shows at the switch point exactly: its CompositionTime is dropped (an IDR comes first in its GOP).
     this.writeVideo({ ...keyframe, timestamp: start, body: withVideoCompositionTime(keyframe.body, 0) });
+    this.markSwitchSlot(start, input.frameMs);
     let dts = start;
     for (const tag of gop.slice(1)) {
       const out = tag.timestamp + natural;
@@ -860,6 +871,23 @@ export class InputSelector {
     }
   }
 
+  /**
+   * With keyframe marks: every frame that may share the encoder's output slot with a switch's first
+   * frame (written at `start`) is marked. The transcoder's constant-frame-rate conversion keeps one
+   * frame per output slot, and its `fps` filter (in the graph whenever the input's rate is not the
+   * ladder's) keeps the *last* one of a slot: the switch's IDR and the packed frames after it were
+   * dropped for the unmarked live frame that followed them a few ms later in the same slot, and the
+   * first keyframe of the new input came with its next IDR (~20 frames later in 3 of 4 e2e runs).
+   * A slot is one output frame interval long — the input's interval, or 1000/cap when the ladder
+   * caps the rate below it — so every frame before `start` + that interval is marked (a frame of the
+   * next slot marked too costs one extra keyframe, once per switch).
+   */
+  private markSwitchSlot(start: number, inputFrameMs: number): void {
+    const cap = this.frameRateCap;
+    const slotMs = Math.max(inputFrameMs, cap !== undefined && cap > 0 ? 1000 / cap : 0);
+    this.markerNow()?.markBefore(start + slotMs);
+  }
+
   /** The marker while `keyframeMarks` is on with a GOP to mark (its interval kept in step). */
   private markerNow(): KeyframeMarker | undefined {
     const interval = this.keyframeIntervalMs;
@@ -869,6 +897,8 @@ export class InputSelector {
       if (this.lastVideoSequenceHeader !== undefined) this.marker.onSequenceHeader(this.lastVideoSequenceHeader);
     }
     this.marker.intervalMs = interval;
+    const cap = this.frameRateCap;
+    this.marker.outputFrameMs = cap !== undefined && cap > 0 ? 1000 / cap : undefined;
     return this.marker;
   }
 

@@ -106,6 +106,18 @@ export class KeyframeMarker {
   private requested = false;
   /** Marks asked for at a time (`markAt`), each answered once its frame passes. */
   private scheduled: Array<{ pts: number; done: (result: ScheduledMarkResult) => void }> = [];
+  /** Frames before this presentation time are marked (`markBefore`). */
+  private markBeforePts: number | undefined;
+  /** The last frame's time and the interval before it (ms): the input's frame interval. */
+  private lastFramePts: number | undefined;
+  private inputFrameMs = 0;
+  /**
+   * The transcoder's output frame interval when the ladder caps the frame rate (1000 / cap, ms). A
+   * splice mark then keys every frame that may share the splice frame's output slot: the `fps`
+   * filter keeps the *last* frame of a slot, so on a source faster than the cap the marked frame
+   * alone would be dropped (the same cause as a switch's first slot, `markBefore`).
+   */
+  outputFrameMs: number | undefined;
 
   constructor(public intervalMs: number) {}
 
@@ -134,6 +146,15 @@ export class KeyframeMarker {
   }
 
   /**
+   * Every frame with a presentation time before `pts` is marked (a switch's first output slot: the
+   * transcoder's constant-frame-rate conversion keeps one of the frames that fall into a slot — the
+   * `fps` filter the *last* — so each frame that may share the switch frame's slot must be keyed).
+   */
+  markBefore(pts: number): void {
+    this.markBeforePts = Math.max(this.markBeforePts ?? pts, pts);
+  }
+
+  /**
    * A video frame about to be written at presentation time `pts` (ms); `keyframe`: an IDR of the
    * source; `origin`: where the grid starts (the run's first timestamp; undefined: no grid yet).
    * Returns the body to write, marked when due.
@@ -141,6 +162,13 @@ export class KeyframeMarker {
   onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
     const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => s.pts <= pts);
     if (due.length > 0) this.scheduled = this.scheduled.filter((s) => s.pts > pts);
+    if (this.lastFramePts !== undefined && pts > this.lastFramePts) this.inputFrameMs = pts - this.lastFramePts;
+    this.lastFramePts = pts;
+    if (due.length > 0 && this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs) {
+      // The rest of the splice frame's output slot; half an input frame short of the next slot, so a
+      // source at the output rate gets no extra keyframe.
+      this.markBefore(pts + this.outputFrameMs - this.inputFrameMs / 2);
+    }
     const out = this.decide(body, pts, keyframe, origin, due.length > 0);
     const keyed = keyframe || out !== body;
     for (const s of due) s.done({ pts, keyed });
@@ -156,7 +184,9 @@ export class KeyframeMarker {
     const interval = this.intervalMs;
     const last = this.lastKeyframePts;
     const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
-    if (!(this.requested || gridDue || spliceDue) || this.lengthSize === undefined) return body;
+    const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts;
+    if (this.markBeforePts !== undefined && !windowDue) this.markBeforePts = undefined;
+    if (!(this.requested || gridDue || spliceDue || windowDue) || this.lengthSize === undefined) return body;
     const marked = markAvcFrame(body, this.lengthSize);
     if (marked === undefined) return body;
     this.lastKeyframePts = pts;

@@ -43,6 +43,12 @@ export interface InputOptions {
   threadQueueSize?: number;
   /** `-thread_type` of the decoder: `slice` holds no frame back, `frame` (ffmpeg's default) does. */
   decoderThreadType?: 'slice' | 'frame';
+  /**
+   * `-reinit_filter:v 0`: a new picture size or format mid-stream goes into the running filter graph
+   * instead of a rebuilt one (ffmpeg's default rebuilds it, and the frame a filter held — `fps` holds
+   * the newest — is lost). Only for graphs whose first size-dependent filter adapts per frame (`scale`).
+   */
+  keepVideoFilterGraph?: boolean;
 }
 
 export interface X264Options {
@@ -194,6 +200,7 @@ export function renderInput(url: string, o: InputOptions): string[] {
   if (o.fpsProbeFrames !== undefined) args.push('-fpsprobesize', String(o.fpsProbeFrames));
   if (o.durationSec !== undefined) args.push('-t', formatSeconds(o.durationSec));
   if (o.decoderThreadType !== undefined) args.push('-thread_type', o.decoderThreadType);
+  if (o.keepVideoFilterGraph === true) args.push('-reinit_filter:v', '0');
   if (o.format !== undefined) args.push('-f', o.format);
   args.push('-i', url);
   return args;

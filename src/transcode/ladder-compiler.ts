@@ -262,6 +262,12 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
   const live = isLiveInput(input);
   if (compileOptions.inputKnown === true && live && probe.frameRate > 0) main.options.fpsProbeFrames = 0;
   if ((live || main.options.realtime === true) && decodesSliceThreaded(probe)) main.options.decoderThreadType = 'slice';
+  // A new input size mid-run (an input switch to a backup of another size) goes through the running
+  // graph: x264's graph starts with size-agnostic filters (`fps`, `split`) and its `scale` adapts to
+  // each frame's size. A rebuilt graph lost the frame `fps` held — the old input's last — and the
+  // constant-frame-rate output filled that slot with the new input's first picture, one frame before
+  // the forced keyframe (docs/inputs.md). Hardware graphs upload to a fixed-size frame pool first: rebuilt.
+  if (ladder.encoder.kind === 'x264') main.options.keepVideoFilterGraph = true;
   const builder = new FfmpegArgs().global({
     logLevel: 'warning',
     progress: 'pipe:1',

@@ -420,6 +420,7 @@ export class TranscoderSupervisor {
       outputFds: [1, ...compiled.outputs.map((o) => o.fd)],
       ...(media ? { stdin: media } : {}),
       stderrLines: this.options.stderrLines ?? 50,
+      mapStderrLine: dropFilterPropertyWarning,
     });
     const progress = new ProgressParser();
     proc.outputs.get(1)?.setEncoding('utf8').on('data', (text: string) => {
@@ -616,4 +617,14 @@ export class TranscoderSupervisor {
     // channel ending a stream) act before the next run can attach.
     this.restartTimer = setTimeout(relaunch, delayMs);
   }
+}
+
+/**
+ * ffmpeg's warning for every frame whose size or format differs from the filter graph's input — each
+ * frame of a backup input of another size, since the x264 graph is kept across it (`-reinit_filter:v
+ * 0`, see the ladder compiler) — is dropped: 30 lines a second would push the lines that say why a
+ * run failed out of the kept stderr tail.
+ */
+function dropFilterPropertyWarning(line: string): string | undefined {
+  return line.includes('Changing video frame properties on the fly is not supported by all filters') ? undefined : line;
 }

@@ -103,8 +103,6 @@ interface ColourSwitch {
   key: boolean;
   /** That frame is the first of a stored segment. */
   startsSegment: boolean;
-  /** The frame after it is a keyframe and the first of a segment. */
-  nextStartsKeySegment: boolean;
 }
 
 /**
@@ -133,10 +131,9 @@ async function colourSwitches(segments: Map<string, Buffer>): Promise<ColourSwit
     }
     const starts = new Set([...firstPts.values()].map((pts) => pts.toFixed(3)));
     const grey = (f: { saturation: number }) => f.saturation < 10;
-    const startsKeySegment = (f: { pts: number; key: boolean } | undefined) => f !== undefined && f.key && starts.has(f.pts.toFixed(3));
     return frames.flatMap((f, i) =>
       i > 0 && grey(f) !== grey(frames[i - 1]!)
-        ? [{ at: f.pts, to: grey(f) ? 'grey' : 'colour', key: f.key, startsSegment: starts.has(f.pts.toFixed(3)), nextStartsKeySegment: startsKeySegment(frames[i + 1]) }]
+        ? [{ at: f.pts, to: grey(f) ? 'grey' : 'colour', key: f.key, startsSegment: starts.has(f.pts.toFixed(3)) }]
         : [],
     );
   } finally {
@@ -315,15 +312,11 @@ describe('backup input and slate (serve)', () => {
     const sizes = await frameSizes(watch.segments);
     expect(sizes).toHaveLength(1);
     expect(['640x360', '320x240']).toContain(sizes[0]);
-    // KNOWN DEFECT (issue 14, "a keyframe at the switch"): when the new input has another size, the
-    // new picture comes out ONE FRAME EARLY — the last frame slot before the switch point holds the
-    // new input's first picture as a P-frame, the forced keyframe (and segment) follows one frame
-    // later. ffmpeg re-initialises the filter graph for the new size and the old input's last frame
-    // before it does not come out; its constant-frame-rate output fills that slot with the next
-    // frame. Same-size switches land exactly (the SRT case below checks it). Playback is unaffected:
-    // the frame decodes from the one before. Checked as it is: exact, or one frame before a keyframe
-    // that starts a segment.
-    expect(switches.filter((s) => !(s.key && s.startsSegment) && !s.nextStartsKeySegment), JSON.stringify(switches)).toEqual([]);
+    // Exact also where the new input has another size: the x264 graph is kept across the size change
+    // (`-reinit_filter:v 0`). A rebuilt graph lost the frame its `fps` filter held (the old input's
+    // last), and the constant-frame-rate output filled that slot with the new input's first picture,
+    // a P-frame one frame before the keyframe (docs/inputs.md).
+    expect(switches.filter((s) => !(s.key && s.startsSegment)), JSON.stringify(switches)).toEqual([]);
   }, 300_000);
 
   it('pulls an HLS source as a backup (channels made through the API), and follows it when it disappears and returns', async () => {

@@ -100,4 +100,10 @@ describe('LineRing', () => {
     expect(ring.push('c\n\n  \nd\n')).toEqual(['bc', 'd']);
     expect(ring.snapshot()).toEqual(['a', 'bc', 'd']);
   });
+
+  it('drops the lines its map turns into undefined, complete or partial', () => {
+    const ring = new LineRing(2, (line) => (line.startsWith('noise') ? undefined : line));
+    expect(ring.push('a\nnoise 1\nnoise 2\nb\nnoise')).toEqual(['a', 'b']);
+    expect(ring.snapshot()).toEqual(['a', 'b']);
+  });
 });

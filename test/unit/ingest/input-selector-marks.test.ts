@@ -17,8 +17,11 @@ const FRAME_MS = 40;
 
 const flush = () => new Promise((r) => setImmediate(r));
 
-/** A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`. */
-function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number }) {
+/**
+ * A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`, the
+ * backup's frames `backupLagMs` after the primary's (default 0).
+ */
+function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number; backupLagMs?: number }) {
   let now = 1_000_000;
   const switches: InputSwitch[] = [];
   const selector = new InputSelector({ inputLossMs: 500, tickMs: 0, now: () => now, onSwitch: (e) => switches.push(e), keyframeMarks: options.keyframeMarks, keyframeIntervalMs: options.keyframeIntervalMs });
@@ -35,12 +38,15 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
   const output: FlvTag[] = [];
   selector.open().on('data', (chunk: Buffer) => output.push(...reader.push(chunk)));
   const steps = async (count: number, ...sending: Array<'primary' | 'backup'>) => {
+    const lag = options.backupLagMs ?? 0;
     for (let i = 0; i < count; i++) {
-      now += FRAME_MS;
+      now += FRAME_MS - lag;
       for (const role of sending) {
+        if (role === 'backup') now += lag;
         const n = sent[role]++;
         inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body: avc(n % options.gopFrames === 0, sourceByte[role]) }));
       }
+      if (!sending.includes('backup')) now += lag;
       await flush();
       selector.tick();
     }
@@ -106,6 +112,35 @@ describe('InputSelector with keyframe marks', () => {
     // the primary's last frame went out 1.2 s into the run, the loss is seen at 1.72 s, the point is 2 s.
     expect(marked).toBeLessThanOrEqual(500 + 2 * FRAME_MS);
     expect(grid).toBeGreaterThanOrEqual(marked + 250);
+  });
+
+  it('marks every frame of the switch\'s first output slot after a loss: the packed GOP and the live frames after it', async () => {
+    // The transcoder keeps one frame per output slot, the `fps` filter the last one: a live frame a
+    // few ms after the packed GOP, unmarked, took the switch's slot from the IDR and the packed frames.
+    const slotFrames = async (frameRateCap: number | undefined) => {
+      // The backup's frames arrive 15 ms after the primary's: its live frames land between the primary's.
+      const r = rig({ keyframeMarks: true, keyframeIntervalMs: 2000, gopFrames: 25, backupLagMs: 15 });
+      r.selector.frameRateCap = frameRateCap;
+      await r.steps(34, 'primary', 'backup');
+      for (let i = 0; i < 150 && r.selector.selected !== 'backup'; i++) await r.steps(1, 'backup');
+      await r.steps(10, 'backup');
+      const frames = r.frames();
+      const first = frames.findIndex((f) => f.source === 'backup');
+      const start = frames[first]!.ts;
+      const slotMs = Math.max(FRAME_MS, frameRateCap === undefined ? 0 : 1000 / frameRateCap);
+      const slot = frames.slice(first).filter((f) => f.ts < start + slotMs);
+      expect(frames[first]!.key).toBe(true);
+      expect(slot.slice(1).every((f) => f.marked)).toBe(true);
+      // Packed (1 ms apart) and then live: a frame of each after the IDR in the slot.
+      expect(slot.some((f, i) => i > 0 && f.ts - slot[i - 1]!.ts === 1)).toBe(true);
+      expect(slot.some((f, i) => i > 0 && f.ts - slot[i - 1]!.ts > 1)).toBe(true);
+      // After the slot, the marks follow the grid again: none on the backup's next frames.
+      expect(frames.slice(first).filter((f) => f.ts >= start + slotMs && f.ts < start + slotMs + 3 * FRAME_MS && f.marked)).toEqual([]);
+      return slot.length;
+    };
+    const input = await slotFrames(undefined);
+    // A ladder capped at 10 fps makes 100 ms slots out of the 25 fps input: more frames to mark.
+    expect(await slotFrames(10)).toBeGreaterThan(input);
   });
 
   it('markNextFrame makes the next frame a marked one, and the grid goes on', async () => {

@@ -103,6 +103,14 @@ describe('KeyframeMarker', () => {
     expect(run(marker, frames(700, 2100, 100))).toEqual([700, 1000, 2000]);
   });
 
+  it('marks every frame before a time on request (a switch\'s output slot), through a source keyframe, then keeps the grid', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    expect(run(marker, [[0, true], [40, false]])).toEqual([]);
+    marker.markBefore(530);
+    expect(run(marker, [[500, true], [501, false], [502, false], [520, false], [540, false], [580, false], [1000, false]])).toEqual([501, 502, 520, 1000]);
+  });
+
   it('marks nothing without a grid origin (requests aside), or before an AVC sequence header (HEVC, none seen)', () => {
     const marker = new KeyframeMarker(1000);
     marker.onSequenceHeader(SEQUENCE_HEADER);
@@ -144,5 +152,23 @@ describe('KeyframeMarker', () => {
       { pts: 600, keyed: true },
       { pts: 0, keyed: false },
     ]);
+  });
+
+  it('markAt with a capped output rate: keys the rest of the splice frame\'s output slot on a faster source, nothing more at the output rate', () => {
+    // 60 fps into a 30 fps cap: the fps filter keeps the later of the two frames in a slot.
+    const fast = new KeyframeMarker(10_000);
+    fast.onSequenceHeader(SEQUENCE_HEADER);
+    fast.outputFrameMs = 1000 / 30;
+    run(fast, frames(0, 1000, 1000 / 60, [0]).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]));
+    fast.markAt(1500, () => undefined);
+    const marked = run(fast, frames(1017, 1700, 1000 / 60).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]));
+    expect(marked).toEqual([1500, 1517]);
+    // 30 fps at a 30 fps cap: the splice frame alone.
+    const even = new KeyframeMarker(10_000);
+    even.onSequenceHeader(SEQUENCE_HEADER);
+    even.outputFrameMs = 1000 / 30;
+    run(even, frames(0, 1000, 1000 / 30, [0]).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]));
+    even.markAt(1500, () => undefined);
+    expect(run(even, frames(1033, 1700, 1000 / 30).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]))).toEqual([1500]);
   });
 });

@@ -213,6 +213,16 @@ describe('compileLadder', () => {
     expect(compiled.stdinMedia).toBe(true);
   });
 
+  it('keeps the x264 video filter graph across a size change of the input (-reinit_filter:v 0), not a hardware one', async () => {
+    const inputArgs = (args: string[]) => args.slice(0, args.indexOf('-i'));
+    const x264 = (await compile('default', probe1080, { kind: 'stdin', format: 'flv' })).compiled.args;
+    expect(inputArgs(x264).join(' ')).toContain('-reinit_filter:v 0');
+    const { ladder } = await loadLadder('default');
+    const nvenc = { ...ladder, encoder: { kind: 'nvenc' as const, gpu: 0, preset: 'p4' as const, rateControl: 'vbr' as const } };
+    const hw = compileLadder(resolveLadder(nvenc, probe1080), probe1080, { kind: 'stdin', format: 'flv' }).args;
+    expect(hw.join(' ')).not.toContain('-reinit_filter');
+  });
+
   it('refuses an input without video', async () => {
     const { ladder } = await loadLadder('default');
     const probe = { ...probe1080, width: 0, height: 0 };
