@@ -152,7 +152,7 @@ export function buildChannelPackager(channel: string, settings: PackagerSettings
       positions: () => packager.positions(),
       addCue: (cue) => packager.addCue(cue),
       spliceAt: (cue, mediaSeconds) => packager.spliceAt(cue, mediaSeconds),
-      bridgeEncoderGap: () => packager.bridgeEncoderGap(),
+      bridgeEncoderGap: (fill) => packager.bridgeEncoderGap(fill),
       close: async () => {
         await packager.close();
         await uploads.close({ drainTimeoutMs: UPLOAD_DRAIN_TIMEOUT_MS });

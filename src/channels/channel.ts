@@ -41,8 +41,11 @@ export interface ChannelPackagerPort {
   addCue?(cue: Cue): void;
   /** The splice frame of `cue` was keyed at `mediaSeconds` of the current run: a segment starts there, and the cue with it. */
   spliceAt?(cue: Cue, mediaSeconds: number): boolean;
-  /** The encoder failed and restarts: keep the playlists moving (GAP parts) until the next run has media. */
-  bridgeEncoderGap?(): void;
+  /**
+   * Keep the playlists moving until the next run has media: `held` (the encoder failed and restarts)
+   * with the last picture held and silence; else (the publisher left) with GAP parts.
+   */
+  bridgeEncoderGap?(fill: 'held' | 'gap'): void;
   close(): Promise<void>;
 }
 
@@ -452,7 +455,9 @@ export class Channel {
       // Viewers at the live edge keep getting playlist updates (the last picture held and silence, or
       // gap parts: `bridgeEncoderGap`) while the publisher may come back: a frozen playlist answers
       // their blocking reloads 503 every 3 target durations, and hls.js gives up after two. Cluster mode hands the channel over instead (lease dropped).
-      if (this.deps.leadership === undefined) this.packager?.bridgeEncoderGap?.();
+      // GAP parts, not a held picture: the source's media is gone, and whatever reads this channel's
+      // playlists (a relay pulling it as a backup input, a monitor) must see so and fail over.
+      if (this.deps.leadership === undefined) this.packager?.bridgeEncoderGap?.('gap');
       this.armGrace();
     });
   }
@@ -904,7 +909,7 @@ export class Channel {
     if (this.feed === undefined || this.state !== 'live') return;
     if (since === undefined || Date.now() - since < giveUpMs) {
       // Viewers at the live edge must not wait out the restart (see `bridgeEncoderGap`).
-      packager.bridgeEncoderGap?.();
+      packager.bridgeEncoderGap?.('held');
       return;
     }
     if (this.endedFailureSeries !== since) {

@@ -191,11 +191,13 @@ export class ChannelPackager {
    * The encoder failed and is being restarted (the channel calls this when its supervisor reports
    * `restarting` after a crash): until the next run's first media, every rendition lists one part per
    * part target — closing a segment every segment duration — so the live edge keeps moving while the
-   * encoder is down (issue 15: "while the encoder is down, the playlist keeps moving"). A part is
-   * media where the rendition can make it (`OutageFill`: the last run's keyframe held, silence on
-   * AAC-LC audio), else a GAP part (a muxed variant, a run that died before its first keyframe):
-   * hls.js skips GAP parts in low-latency mode without tracking them and then could not jump the
-   * hole to the next run's media, standing still 10–40 s at about one restart in seven.
+   * encoder is down (issue 15: "while the encoder is down, the playlist keeps moving"). With `held`
+   * a part is media where the rendition can make it (`OutageFill`: the last run's keyframe held,
+   * silence on AAC-LC audio), else a GAP part (a muxed variant, a run that died before its first
+   * keyframe): hls.js skips GAP parts in low-latency mode without tracking them and then could not
+   * jump the hole to the next run's media, standing still 10–40 s at about one restart in seven.
+   * `gap` (the publisher left: the channel also bridges while it may come back) lists GAP parts
+   * only: the source's media is missing, and readers of the playlists must be able to tell.
    * Without it every blocking playlist request waits out the restart, and hls.js, which gives such a
    * request max(3 × PART-TARGET, 0.8 × TARGETDURATION) (0.8 s on the low-latency ladder), times out
    * again and again and fails fatally (`audioTrackLoadTimeOut`) once three time out in a row. Starts
@@ -212,7 +214,7 @@ export class ChannelPackager {
    * never had a run, or its stream ended) means no bridge at all: bridging only some renditions
    * numbered their segments apart (issue 15).
    */
-  bridgeEncoderGap(): void {
+  bridgeEncoderGap(fill: 'held' | 'gap' = 'held'): void {
     if (this.closed || this.bridgeTimer !== undefined || this.ladder === undefined) return;
     const token = ++this.bridgeToken;
     const part = runPartTarget(this.ladder);
@@ -235,14 +237,14 @@ export class ChannelPackager {
           return;
         }
         let listed = 0;
-        const filled = renditions.filter((r) => r.fillsOutage).map((r) => r.name);
-        const gaps = renditions.filter((r) => !r.fillsOutage).map((r) => r.name);
+        const filled = fill === 'held' ? renditions.filter((r) => r.fillsOutage).map((r) => r.name) : [];
+        const gaps = renditions.filter((r) => !filled.includes(r.name)).map((r) => r.name);
         this.logger.info({ partTarget: part, filled, gaps }, 'encoder down: bridging until the next run has media (held picture and silence where the last run left them, else gap parts)');
         this.bridgeTimer = setInterval(() => {
           const segment = Math.floor(listed / perSegment);
           listed += 1;
           const programDateTime = Math.round(start + segment * perSegment * part * 1000);
-          for (const r of renditions) r.bridgeGap({ startsBridge: listed === 1, endsSegment: listed % perSegment === 0, programDateTime });
+          for (const r of renditions) r.bridgeGap({ startsBridge: listed === 1, endsSegment: listed % perSegment === 0, programDateTime, held: fill === 'held' });
         }, Math.round(part * 1000));
       })
       .catch((err) => this.logger.error({ err: errorMessage(err) }, 'gap bridge not started'));

@@ -347,7 +347,7 @@ export class RenditionPackager {
    * tick, with the same position, so the renditions stay on the same media sequence numbers and
    * dates. Does nothing unless `canBridge` (checked when called; `end()` is queued after any bridge part).
    */
-  bridgeGap(position: { startsBridge: boolean; endsSegment: boolean; programDateTime: number }): void {
+  bridgeGap(position: { startsBridge: boolean; endsSegment: boolean; programDateTime: number; held?: boolean }): void {
     if (!this.canBridge) return;
     const { startsBridge, endsSegment } = position;
     // A bridge's first part closes whatever segment is open — one the last run left, or the segment
@@ -357,7 +357,7 @@ export class RenditionPackager {
       this.closeOpenSegment();
       this.fill?.endOutage();
     }
-    const bytes = this.fill?.canFill === true ? this.fill.nextPart(this.options.partTarget) : undefined;
+    const bytes = position.held !== false && this.fill?.canFill === true ? this.fill.nextPart(this.options.partTarget) : undefined;
     if (bytes === undefined) {
       this.fillSegment = [];
       this.cursor.index += 1;

@@ -152,8 +152,8 @@ class RecordingPackager implements ChannelPackagerPort {
   async endStream(): Promise<void> {
     this.log.push('packager.endStream');
   }
-  bridgeEncoderGap(): void {
-    this.log.push('packager.bridgeEncoderGap');
+  bridgeEncoderGap(fill: 'held' | 'gap'): void {
+    this.log.push(fill === 'gap' ? 'packager.bridgeEncoderGap' : `packager.bridgeEncoderGap(${fill})`);
   }
   async restore(): Promise<{ restored: number; live: number }> {
     this.log.push('packager.restore');
@@ -288,7 +288,8 @@ describe('Channel state machine', () => {
     await h.channel.onPublishEnded('disconnect');
     expect(h.channel.currentState).toBe('reconnecting');
     expect(h.log).toContain('supervisor.stop');
-    // The playlists keep moving (gap parts) while the channel waits for the publisher.
+    // The playlists keep moving (gap parts, not a held picture: readers must see the source is gone)
+    // while the channel waits for the publisher.
     expect(h.log.indexOf('packager.bridgeEncoderGap')).toBeGreaterThan(h.log.indexOf('supervisor.stop'));
     expect(h.channel.view().publisher).toBeUndefined();
 
