@@ -44,7 +44,7 @@ export type ChannelChange =
   | { type: 'updated'; channel: ChannelConfig; previous: ChannelConfig; changed: ChannelField[] }
   | { type: 'removed'; channel: ChannelConfig };
 
-export type ChannelField = 'ladder' | 'key' | 'srt' | 'inputs';
+export type ChannelField = 'ladder' | 'key' | 'srt' | 'inputs' | 'audioTracks';
 
 export type ChannelChangeListener = (change: ChannelChange) => void;
 
@@ -57,6 +57,7 @@ export const channelPatchSchema = z
     srt: channelSrtSchema.nullable().optional().describe('New SRT settings (replaced as a whole), or null to remove the SRT listener'),
     /** Replaces the inputs block as a whole (backup, slate, pulled sources; docs/inputs.md). */
     inputs: channelInputsSchema.nullable().optional().describe('New inputs block (replaced as a whole), or null to remove it; the inputs restart'),
+    audioTracks: channelSchema.shape.audioTracks.unwrap().nullable().optional().describe("New audio track list (replaced as a whole), or null to use the ladder's; a live ladder restarts"),
   })
   .strict();
 
@@ -251,6 +252,8 @@ export class ChannelRegistry {
       else if (patch.srt !== undefined) merged.srt = patch.srt;
       if (patch.inputs === null) delete merged.inputs;
       else if (patch.inputs !== undefined) merged.inputs = patch.inputs;
+      if (patch.audioTracks === null) delete merged.audioTracks;
+      else if (patch.audioTracks !== undefined) merged.audioTracks = patch.audioTracks;
       const channel = freezeChannel(this.validateSpec(merged));
       const changed = changedFields(previous, channel);
       if (changed.length === 0) return { unchanged: previous };
@@ -448,6 +451,7 @@ function changedFields(a: ChannelConfig, b: ChannelConfig): ChannelField[] {
   const sameSrt = x === undefined || y === undefined ? x === y : x.port === y.port && x.passphrase === y.passphrase && x.latencyMs === y.latencyMs && x.backupPort === y.backupPort;
   if (!sameSrt) fields.push('srt');
   if (JSON.stringify(a.inputs) !== JSON.stringify(b.inputs)) fields.push('inputs');
+  if (JSON.stringify(a.audioTracks) !== JSON.stringify(b.audioTracks)) fields.push('audioTracks');
   return fields;
 }
 

@@ -1,5 +1,6 @@
 import type { ChannelConfig } from '../config/service-config.js';
 import type { NamedLadder } from '../ladder/ladder-loader.js';
+import { withChannelAudioTracks } from '../ladder/audio-tracks.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
@@ -274,9 +275,9 @@ export class Channel {
       if (changed.includes('key') && (this.feed !== undefined || this.inputs !== undefined)) {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
-      } else if (changed.includes('ladder') && this.supervisor !== undefined) {
+      } else if ((changed.includes('ladder') || changed.includes('audioTracks')) && this.supervisor !== undefined) {
         this.setBehindAdjustment(NO_ADJUSTMENT);
-        await this.restartLadder('ladder changed');
+        await this.restartLadder(changed.includes('ladder') ? 'ladder changed' : 'audio tracks changed');
       }
     });
   }
@@ -710,7 +711,8 @@ export class Channel {
     const packager = await this.ensurePackager();
     let ladder: NamedLadder;
     try {
-      ladder = await this.deps.loadLadder(this.spec.ladder);
+      const loaded = await this.deps.loadLadder(this.spec.ladder);
+      ladder = { ...loaded, ladder: withChannelAudioTracks(loaded.ladder, this.spec.audioTracks) };
       gopSeconds = ladder.ladder.gop;
       keyframeMarks = ladder.ladder.keyframes === 'marked';
       this.keyframeMarks = keyframeMarks;

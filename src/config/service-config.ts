@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { AudioTrackListSchema } from '../core/audio-track-schema.js';
 import { ID_PATTERN, foldId } from '../core/ids.js';
 
 /**
@@ -79,6 +80,12 @@ export const channelSchema = z
     srt: channelSrtSchema.optional(),
     /** Backup input, slate and pulled sources (docs/inputs.md); omitted = one pushed publisher. */
     inputs: channelInputsSchema.optional(),
+    /**
+     * The source audio tracks this channel publishes, with language, name and default (docs/on-air.md
+     * "Audio languages"); replaces the ladder's `audioTracks` when set. Omitted: the ladder's list, else
+     * every decodable source audio track.
+     */
+    audioTracks: AudioTrackListSchema.optional().describe("Source audio tracks to publish ({ track, language, name, default }); replaces the ladder's audioTracks"),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { LANGUAGE_TAG_PATTERN, type AudioTrackConfig } from './ladder-schema.js';
+import { LANGUAGE_TAG_PATTERN, type AudioTrackConfig, type Ladder } from './ladder-schema.js';
 
 /**
  * Which source audio tracks a channel publishes, each as its own rendition in the audio group
@@ -121,4 +121,13 @@ export function planAudioTracks(config: readonly AudioTrackConfig[] | undefined,
     return { track: d.track, ...(d.language !== undefined ? { language: d.language } : {}), label, isDefault: i === defaultAt, suffix };
   });
   return { plan, missing };
+}
+
+/**
+ * The ladder a channel runs: the channel's own `audioTracks` list, when it has one, replaces the
+ * ladder's as a whole (not merged track by track: the channel knows its source's tracks); without
+ * one the ladder's list (or none) applies. The same `Ladder` object when nothing changes.
+ */
+export function withChannelAudioTracks(ladder: Ladder, channelTracks: readonly AudioTrackConfig[] | undefined): Ladder {
+  return channelTracks === undefined ? ladder : { ...ladder, audioTracks: [...channelTracks] };
 }

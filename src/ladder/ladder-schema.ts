@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { AudioTrackListSchema } from '../core/audio-track-schema.js';
 import { isValidId } from '../core/ids.js';
+
+export { AudioTrackSchema, LANGUAGE_TAG_PATTERN, type AudioTrackConfig } from '../core/audio-track-schema.js';
 
 /**
  * The ABR ladder file format (`ladders/*.yaml`). Strict: unknown keys are rejected so that a typo
@@ -176,35 +179,6 @@ export const AudioRenditionSchema = z.strictObject({
     .optional(),
 });
 
-/**
- * A language tag (BCP 47 / RFC 5646, what LANGUAGE= carries, §4.4.6.1): `en`, `es-419`, `pt-BR`; ISO
- * 639-2 codes (`eng`) are accepted and written in their shortest form (`en`). It also names storage
- * keys (`audio-en/…`), hence the strict alphabet.
- */
-export const LANGUAGE_TAG_PATTERN = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$/;
-
-/** A text for NAME= (a quoted-string: no double quote, no line break), 1–64 characters. */
-const RenditionLabel = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((v) => !/["\r\n]/.test(v), { message: 'must not contain a double quote or a line break' });
-
-/**
- * One source audio track to publish as its own rendition (issue 17). What is set here overrides what
- * the source's metadata says (`language` and `title` tags, the default disposition).
- */
-export const AudioTrackSchema = z.strictObject({
-  /** Which audio stream of the source, counted from 0 among its audio streams (`0:a:N`); default its position in this list. */
-  track: z.number().int().min(0).max(31).optional(),
-  /** LANGUAGE; default the source's `language` tag. */
-  language: z.string().regex(LANGUAGE_TAG_PATTERN, { message: 'must be a language tag such as "en", "es-419" or "eng"' }).optional(),
-  /** NAME shown to viewers; default the source's `title` tag, else the language's English name. */
-  name: RenditionLabel.optional(),
-  /** DEFAULT=YES; at most one track may say so. Default: the source's default track, else the first. */
-  default: z.boolean().optional(),
-});
-
 /** `source` keeps the input frame rate; `{ cap: N }` limits it to N fps (lower rates are kept). */
 export const FrameRatePolicySchema = z.union([
   z.literal('source'),
@@ -256,9 +230,10 @@ export const LadderSchema = z
     /**
      * The source audio tracks to publish, each as its own rendition of every audio rendition above
      * (`{name}-{language}`), with LANGUAGE, NAME and DEFAULT. Default: every decodable audio track of
-     * the source, described by its metadata (docs/on-air.md). Tracks the source lacks are skipped.
+     * the source, described by its metadata (docs/on-air.md). Tracks the source lacks are skipped. A
+     * channel's own `audioTracks` replaces this list (`withChannelAudioTracks`).
      */
-    audioTracks: z.array(AudioTrackSchema).min(1).max(16).optional(),
+    audioTracks: AudioTrackListSchema.optional(),
     /**
      * Ad breaks also as the legacy `EXT-X-CUE-OUT:<seconds>` / `EXT-X-CUE-IN` before the segments where
      * a break starts and ends, for ad inserters that predate EXT-X-DATERANGE (which is always written).
@@ -320,14 +295,6 @@ export const LadderSchema = z
       }
       seen.set(name, index);
     }
-    const tracks = ladder.audioTracks ?? [];
-    if (tracks.filter((t) => t.default === true).length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['audioTracks'], message: 'at most one audio track may be the default' });
-    }
-    const trackIndexes = tracks.map((t, i) => t.track ?? i);
-    trackIndexes.forEach((track, i) => {
-      if (trackIndexes.indexOf(track) !== i) ctx.addIssue({ code: 'custom', path: ['audioTracks', i, 'track'], message: `source audio track ${track} listed twice` });
-    });
     ladder.video.forEach((r, index) => {
       const maxrate = r.maxrate ?? r.bitrate;
       if (maxrate < r.bitrate) {
@@ -340,7 +307,6 @@ export type LadderInput = z.input<typeof LadderSchema>;
 export type Ladder = z.output<typeof LadderSchema>;
 export type VideoRendition = Ladder['video'][number];
 export type AudioRendition = Ladder['audio'][number];
-export type AudioTrackConfig = NonNullable<Ladder['audioTracks']>[number];
 export type FrameRatePolicy = Ladder['frameRate'];
 export type Encoder = Ladder['encoder'];
 export type EncoderKind = Encoder['kind'];

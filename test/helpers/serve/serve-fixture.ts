@@ -57,6 +57,8 @@ export interface ServeFixtureOptions {
   token?: string;
   /** A second ops API server in front of serve's channel manager, configured by the test (see `TestApi`). */
   testApi?: TestApiOptions;
+  /** serve's ladders directory (`--ladders-dir`); default the shipped ladders/. */
+  laddersDir?: string;
 }
 
 export interface TestApiOptions {
@@ -108,7 +110,7 @@ export async function startServeFixture(file: Record<string, unknown> = {}, opti
   const logs = captureLogs();
   let handle: ServeHandle;
   try {
-    handle = await startServeWithToken(config, logs.logger, options.token);
+    handle = await startServeWithToken(config, logs.logger, options.token, options.laddersDir);
   } catch (err) {
     if (givenDir === undefined) await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -177,7 +179,7 @@ export async function startServeFixture(file: Record<string, unknown> = {}, opti
         api: { ...config.api, port: apiPort },
         rtmp: { ...config.rtmp, port: rtmpPort },
       };
-      fixture.handle = await startServeWithToken(again, logs.logger, options.token);
+      fixture.handle = await startServeWithToken(again, logs.logger, options.token, options.laddersDir);
     },
     async close() {
       await Promise.all(publishers.map((p) => p.stop()));
@@ -190,12 +192,12 @@ export async function startServeFixture(file: Record<string, unknown> = {}, opti
 }
 
 /** startServe reads the API token from the environment, as the CLI does: set it (or clear it) for the call. */
-async function startServeWithToken(config: ServiceConfig, logger: ReturnType<typeof captureLogs>['logger'], token: string | undefined): Promise<ServeHandle> {
+async function startServeWithToken(config: ServiceConfig, logger: ReturnType<typeof captureLogs>['logger'], token: string | undefined, laddersDir?: string): Promise<ServeHandle> {
   const previous = process.env.LIVEPIPE_API_TOKEN;
   if (token !== undefined) process.env.LIVEPIPE_API_TOKEN = token;
   else delete process.env.LIVEPIPE_API_TOKEN;
   try {
-    return await startServe(config, logger);
+    return await startServe(config, logger, laddersDir);
   } finally {
     if (previous === undefined) delete process.env.LIVEPIPE_API_TOKEN;
     else process.env.LIVEPIPE_API_TOKEN = previous;

@@ -21,3 +21,16 @@ export async function toneFrequency(file: string): Promise<number> {
   const seconds = (samples.length - start) / 48_000;
   return seconds > 0 ? crossings / seconds : Number.NaN;
 }
+
+/**
+ * The integrated loudness (LUFS, EBU R128 / ITU-R BS.1770 with its gating) of `file`'s first audio
+ * stream, as ffmpeg's `ebur128` filter reports it in its summary. Throws when there is no summary
+ * (no audio decoded).
+ */
+export async function integratedLoudness(file: string): Promise<number> {
+  const { stderr } = await exec('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-map', '0:a:0', '-af', 'ebur128', '-f', 'null', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  const summary = stderr.slice(stderr.lastIndexOf('Summary:'));
+  const match = /Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS/.exec(summary);
+  if (!stderr.includes('Summary:') || match === null) throw new Error(`no ebur128 summary for ${file}:\n${stderr.slice(-2000)}`);
+  return Number(match[1] === '-inf' ? Number.NEGATIVE_INFINITY : match[1]);
+}

@@ -113,8 +113,11 @@ describe('GET /api/v1/openapi.json', () => {
     expect(create.properties.srt.properties.passphrase).toMatchObject({ minLength: 10, maxLength: 79 });
     const patch = doc.paths['/api/v1/channels/{id}'].patch.requestBody.content['application/json'].schema;
     expect(patch.additionalProperties).toBe(false);
-    expect(Object.keys(patch.properties).sort()).toEqual(['inputs', 'key', 'ladder', 'srt']);
+    expect(Object.keys(patch.properties).sort()).toEqual(['audioTracks', 'inputs', 'key', 'ladder', 'srt']);
     expect(patch.properties.srt.anyOf.some((s: { type?: string }) => s.type === 'null')).toBe(true);
+    expect(patch.properties.audioTracks.anyOf.some((s: { type?: string }) => s.type === 'null')).toBe(true);
+    expect(create.properties.audioTracks).toMatchObject({ type: 'array', minItems: 1, maxItems: 16 });
+    expect(create.properties.audioTracks.items.properties.language.pattern).toBeDefined();
     const view = doc.paths['/api/v1/channels/{id}'].get.responses['200'].content['application/json'].schema;
     expect(view.properties.keyLast4).toBeDefined();
     expect(view.properties.key).toBeUndefined();

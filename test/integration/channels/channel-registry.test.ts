@@ -129,12 +129,20 @@ describe('ChannelRegistry', () => {
     await r.update('news', { key: KEY_C });
     await r.update('news', { srt: { passphrase: 'news-passphrase' } });
     await r.update('news', { srt: null });
+    await r.update('news', { audioTracks: [{ track: 1, language: 'es', default: true }] });
+    await r.update('news', { audioTracks: [{ track: 1, language: 'es', default: true }] });
+    expect(r.get('news')?.audioTracks).toEqual([{ track: 1, language: 'es', default: true }]);
+    expect(await errorCodeOf(r.update('news', { audioTracks: [{ default: true }, { default: true }] }))).toBe(ErrorCode.BadRequest);
+    await r.update('news', { audioTracks: null });
+    expect(r.get('news')?.audioTracks).toBeUndefined();
     await r.remove('news');
     expect(changes.map((c) => [c.type, c.channel.id, c.type === 'updated' ? c.changed : []])).toEqual([
       ['created', 'news', []],
       ['updated', 'news', ['ladder', 'key']],
       ['updated', 'news', ['srt']],
       ['updated', 'news', ['srt']],
+      ['updated', 'news', ['audioTracks']],
+      ['updated', 'news', ['audioTracks']],
       ['removed', 'news', []],
     ]);
   });

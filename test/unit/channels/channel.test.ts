@@ -477,6 +477,22 @@ describe('Channel state machine', () => {
     expect(h.channel.currentState).toBe('live');
   });
 
+  it("a channel's audioTracks reach the supervisor's ladder (over the ladder's), and a change of them restarts the running ladder", async () => {
+    const tracks = [{ track: 1, language: 'es', name: 'Español', default: true }, { track: 0, language: 'en' }];
+    const h = harness({}, { ...SPEC, audioTracks: tracks });
+    await h.channel.onPublishStarted(new TestFeed());
+    expect(h.supervisor.options.ladder.audioTracks).toEqual(tracks);
+    expect(h.supervisor.options.ladder.video.map((v) => v.name)).toContain('360p');
+
+    await h.channel.updateSpec({ ...SPEC, audioTracks: [{ track: 0, name: 'Main' }] }, ['audioTracks']);
+    expect(h.supervisors).toHaveLength(2);
+    expect(h.supervisor.options.ladder.audioTracks).toEqual([{ track: 0, name: 'Main' }]);
+    await h.channel.updateSpec(SPEC, ['audioTracks']);
+    expect(h.supervisors).toHaveLength(3);
+    expect(h.supervisor.options.ladder.audioTracks).toBeUndefined(); // low-latency lists none
+    expect(h.channel.currentState).toBe('live');
+  });
+
   it('restore: stored playlists that were live wait out the grace period, then end', async () => {
     const h = harness({ reconnectGraceMs: 50 });
     h.packager.stored = { restored: 2, live: 2 };

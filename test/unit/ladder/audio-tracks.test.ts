@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalLanguage, planAudioTracks } from '../../../src/ladder/audio-tracks.js';
+import { channelSchema } from '../../../src/config/service-config.js';
+import { canonicalLanguage, planAudioTracks, withChannelAudioTracks } from '../../../src/ladder/audio-tracks.js';
 import { languageRenditionName, parseLadder, resolveLadder } from '../../../src/ladder/ladder-loader.js';
 import type { ProbedAudioTrack } from '../../../src/ladder/run-contract.js';
 
@@ -100,5 +101,52 @@ describe('ladder audioTracks and resolveLadder with several audio tracks', () =>
   it('rendition names stay ids and never take another rendition\'s name', () => {
     expect(languageRenditionName('a'.repeat(64), 'en', 0, new Set())).toHaveLength(64);
     expect(languageRenditionName('audio', 'en', 3, new Set(['audio-en']))).toBe('audio-track3');
+  });
+});
+
+describe("a channel's audioTracks over the ladder's", () => {
+  const ladder = parseLadder(
+    {
+      gop: 1, segment: 2, part: 0.5,
+      video: [{ name: '360p', width: 640, height: 360, bitrate: '800k' }],
+      audio: [{ name: 'audio' }],
+      audioTracks: [{ track: 0, name: 'Ladder English', default: true }, { track: 1, name: 'Ladder Spanish' }],
+    },
+    'l.yaml',
+  );
+  const source = { width: 1280, height: 720, frameRate: 30, hasAudio: true, audioTracks: [eng, spa] };
+  const described = (l: typeof ladder) => resolveLadder(l, source).audio.map((a) => [a.name, a.track, a.language, a.label, a.isDefault]);
+
+  it("without a channel list the ladder's applies (the same ladder object)", () => {
+    expect(withChannelAudioTracks(ladder, undefined)).toBe(ladder);
+    expect(described(withChannelAudioTracks(ladder, undefined))).toEqual([
+      ['audio-en', 0, 'en', 'Ladder English', true],
+      ['audio-es', 1, 'es', 'Ladder Spanish', false],
+    ]);
+  });
+
+  it("the channel's list replaces the ladder's as a whole: its tracks, order, names and default", () => {
+    const channel = channelSchema.parse({ id: 'news', key: 'news-key-0123456789', audioTracks: [{ track: 1, language: 'es-419', name: 'Español', default: true }] }).audioTracks;
+    const ran = withChannelAudioTracks(ladder, channel);
+    expect(ran.audioTracks).toEqual([{ track: 1, language: 'es-419', name: 'Español', default: true }]);
+    expect(ladder.audioTracks).toHaveLength(2); // the loaded ladder is left as it was
+    // One listed track: one rendition named as in the ladder, carrying source track 1.
+    expect(described(ran)).toEqual([['audio', 1, 'es-419', 'Español', true]]);
+    expect(described(withChannelAudioTracks(ladder, [{ track: 0 }, { track: 1, default: true }]))).toEqual([
+      ['audio-en', 0, 'en', 'English', false],
+      ['audio-es', 1, 'es', 'Spanish', true],
+    ]);
+  });
+
+  it('a channel definition is validated as a ladder list is: language tags, names, one default, no track twice', () => {
+    const channel = (audioTracks: unknown) => channelSchema.safeParse({ id: 'news', key: 'news-key-0123456789', audioTracks });
+    expect(channel([{ track: 0, language: 'en' }]).success).toBe(true);
+    const issues = (audioTracks: unknown) => channel(audioTracks).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues([{ language: '../etc' }])).toEqual([expect.stringMatching(/^audioTracks\.0\.language: must be a language tag/)]);
+    expect(issues([{ name: 'a "b"' }])).toEqual([expect.stringMatching(/^audioTracks\.0\.name: .*double quote/)]);
+    expect(issues([{ default: true }, { default: true }])).toEqual(['audioTracks: at most one audio track may be the default']);
+    expect(issues([{ track: 1 }, {}, {}])).toEqual(['audioTracks.1.track: source audio track 1 listed twice']);
+    expect(issues([])).toEqual([expect.stringMatching(/^audioTracks: /)]);
+    expect(issues([{ track: 0, lang: 'en' }])).toEqual([expect.stringMatching(/^audioTracks\.0: /)]);
   });
 });
