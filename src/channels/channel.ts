@@ -453,11 +453,11 @@ export class Channel {
       if (this.state === 'stopped' || this.state === 'failed' || this.closed) return;
       if (reason === 'shutdown') return;
       this.setState('reconnecting', `publisher left (${reason})`);
-      // Viewers at the live edge keep getting playlist updates (the last picture held and silence, or
-      // gap parts: `bridgeEncoderGap`) while the publisher may come back: a frozen playlist answers
-      // their blocking reloads 503 every 3 target durations, and hls.js gives up after two. Cluster mode hands the channel over instead (lease dropped).
-      // GAP parts, not a held picture: the source's media is gone, and whatever reads this channel's
-      // playlists (a relay pulling it as a backup input, a monitor) must see so and fail over.
+      // Viewers at the live edge keep getting playlist updates (gap parts) while the publisher may
+      // come back: a frozen playlist answers their blocking reloads 503 every 3 target durations,
+      // and hls.js gives up after two. Cluster mode hands the channel over instead (lease dropped).
+      // GAP parts, not the held picture of an encoder restart: the source's media is gone, and what
+      // reads this channel's playlists (a relay pulling it as a backup input, a monitor) must see so.
       if (this.deps.leadership === undefined) this.packager?.bridgeEncoderGap?.('gap');
       this.armGrace();
     });
