@@ -2,7 +2,8 @@
 # Installs what livepipe needs and is missing on a Debian machine with Node 20+:
 #   ffmpeg (apt-get), npm packages (npm ci), and with --test also Chromium (hls.js playback tests)
 #   and redis-server (the cluster tests start their own on a free port), and systemd's
-#   systemd-socket-activate (the restart tests hold the origin's socket as a systemd socket unit does);
+#   systemd-socket-activate (the restart tests hold the origin's socket as a systemd socket unit does),
+#   and rtsp-server-perl (a real RTSP server for the pulled-RTSP test);
 #   with --bench also nginx, wrk and a C compiler (baselines and floors the benchmarks compare against).
 # Idempotent and quiet when everything is already there.
 set -e
@@ -15,6 +16,7 @@ for arg in "$@"; do
     --test)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"
       command -v redis-server >/dev/null 2>&1 || want_apt="$want_apt redis-server"
+      command -v rtsp-server-perl >/dev/null 2>&1 || want_apt="$want_apt rtsp-server-perl"
       command -v systemd-socket-activate >/dev/null 2>&1 || want_apt="$want_apt systemd" ;;
     --bench)
       command -v chromium >/dev/null 2>&1 || want_apt="$want_apt chromium"

@@ -9,9 +9,7 @@
  *   EXT-X-ENDLIST.
  * Every playlist read goes through the LL-HLS rule checker.
  *
- * RTSP is not here: ffmpeg cannot serve RTSP to a player (`-rtsp_flags listen` only receives a
- * publish), and Debian has no ready RTSP server binary (mediamtx and live555's utilities are not
- * packaged for bookworm; gst-rtsp-server ships only a library).
+ * RTSP is in serve-rtsp-pull.test.ts (a real RTSP server: Debian's rtsp-server-perl).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

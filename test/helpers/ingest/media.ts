@@ -25,7 +25,7 @@ export interface PublishOptions {
  * ffmpeg publishing a small test pattern with a sine tone: 640x360, 30 fps, 1 s GOP, x264 ultrafast,
  * AAC, for `seconds` (default long: tests stop it). `audioLanguages`: one tagged tone per language.
  */
-export function publish(url: string, format: 'flv' | 'mpegts', options: PublishOptions = {}): Publisher {
+export function publish(url: string, format: 'flv' | 'mpegts' | 'rtsp', options: PublishOptions = {}): Publisher {
   const video = options.video ?? { size: '640x360', rate: 30 };
   const tones = options.audioLanguages ?? [{ frequency: 440 }];
   const firstTone = video === false ? 0 : 1;
