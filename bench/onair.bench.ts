@@ -293,7 +293,7 @@ export async function run(): Promise<Record<string, unknown>> {
       secondLanguage: () => secondLanguageCpu(dir),
     };
     const results: Record<string, unknown> = {
-      note: 'shared 2-core machine with other helpers running ffmpeg at the same time: ratios from alternated runs, medians with min–max',
+      note: 'ratios from alternated runs in one process, medians with min–max; say in onair.md what else ran on the machine',
     };
     for (const [name, part] of Object.entries(parts)) if (ONLY === undefined || ONLY.includes(name)) results[name] = await part();
     return results;
