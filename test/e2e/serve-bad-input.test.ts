@@ -242,9 +242,14 @@ describe('livepipe serve: bad input from authenticated publishers', () => {
         if (p !== undefined) seen.push({ mediaSequence: p.mediaSequence, last: lastMsn(p) });
         if (p !== undefined && lastMsn(p) >= 6) {
           const view = await channel('jumpsrt');
-          expect(view.state).toBe('live');
-          expect(view.transcoder.runId).toBe(1);
-          checkedLive = true;
+          // Checked while the publisher is connected: once its last bytes are sent the channel stops
+          // the ladder (the view shows no run, still `live` until the stop is done) before this loop
+          // sees the publisher's process exit (a CI run caught that window: runId 0).
+          if (view.publisher !== undefined) {
+            expect(view.state).toBe('live');
+            expect(view.transcoder.runId).toBe(1);
+            checkedLive = true;
+          }
         }
         await new Promise((r) => setTimeout(r, 250));
       }
