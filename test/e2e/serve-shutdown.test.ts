@@ -13,7 +13,7 @@ import { publish, type Publisher } from '../helpers/ingest/media.js';
 import { runCli, waitForHttp } from '../helpers/cli/livepipe-cli.js';
 import { lastMsn, mediaPlaylist, startServeCli, type ServeCli } from '../helpers/serve/serve-fixture.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, freePorts } from '../helpers/ports.js';
 
 const KEY = 'term-key-0123456789';
 
@@ -88,7 +88,9 @@ describe('livepipe serve: public binds', () => {
   });
 
   async function ports(): Promise<string[]> {
-    return ['--origin-port', String(await freePort()), '--api-port', String(await freePort()), '--rtmp-port', String(await freePort()), '--srt-port', String(await freePort())];
+    // Distinct ports (one sequential freePort() can hand out the same number twice), the SRT one UDP.
+    const [origin, api, rtmp] = await freePorts(3);
+    return ['--origin-port', String(origin), '--api-port', String(api), '--rtmp-port', String(rtmp), '--srt-port', String(await freePort('udp'))];
   }
 
   it('refuses --host 0.0.0.0 without channels (open publishing), with a message saying what to do', async () => {
@@ -142,7 +144,7 @@ describe('livepipe serve: public binds', () => {
       await waitForHttp(`http://127.0.0.1:${args[3]}/healthz`, 30_000);
       expect(cli.stdout()).toMatch(/Open mode/);
     } finally {
-      expect(await cli.stop('SIGTERM')).toBe(0);
+      expect(await cli.stop('SIGTERM'), cli.stderr().slice(-2000)).toBe(0);
     }
   });
 });
