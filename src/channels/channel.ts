@@ -433,6 +433,9 @@ export class Channel {
         this.refusedPublish = false;
         return;
       }
+      // The view says so at once: stopping the ladder (its last segments, uploads) takes a second or
+      // more, and `live` with no publisher and no run in between reads as a fault.
+      if (this.state === 'live' && reason !== 'unusable' && reason !== 'shutdown' && !this.closed) this.setState('reconnecting', `publisher left (${reason})`);
       await this.stopLadder();
       if (this.deps.leadership !== undefined) {
         // Cluster mode: what the ladder packaged is stored under the lease, then the lease goes at

@@ -282,6 +282,21 @@ describe('Channel state machine', () => {
     expect(h.channel.view()).toMatchObject({ id: 'news', state: 'live', keyLast4: '6789', mediaSequence: 7, publisher: { protocol: 'srt' } });
   });
 
+  it('says reconnecting while the ladder stops after the publisher left, not live with no publisher', async () => {
+    const h = harness({ reconnectGraceMs: 100 });
+    await h.channel.onPublishStarted(new TestFeed());
+    const supervisor = h.supervisors[0]!;
+    const stop = supervisor.stop.bind(supervisor);
+    const seenWhileStopping: Array<{ state: string; publisher: unknown }> = [];
+    supervisor.stop = () => {
+      seenWhileStopping.push({ state: h.channel.currentState, publisher: h.channel.view().publisher });
+      return stop();
+    };
+    await h.channel.onPublishEnded('disconnect');
+    expect(seenWhileStopping).toEqual([{ state: 'reconnecting', publisher: undefined }]);
+    expect(h.metrics.states).toEqual(['idle', 'live', 'reconnecting']);
+  });
+
   it('goes reconnecting when the publisher leaves, and back to live in the same playlists when it returns within the grace period', async () => {
     const h = harness({ reconnectGraceMs: 100 });
     await h.channel.onPublishStarted(new TestFeed());
