@@ -20,7 +20,7 @@ const LADDERS = readdirSync(new URL('../../ladders/', import.meta.url))
   .filter((f) => f.endsWith('.yaml'))
   .map((f) => f.replace(/\.yaml$/, ''));
 /** Seconds of playing (sampled every 250 ms while playing) before steady state: start-up stalls are the start's. */
-const WARMUP_SECONDS = 6;
+const WARMUP_SECONDS = 4;
 /** Wall-clock seconds of steady state watched for rebuffering. */
 const STEADY_SECONDS = 10;
 
