@@ -364,10 +364,34 @@ export interface DecodeReport {
 }
 
 /**
- * Every non-gap part and segment ever listed for `rendition`: each part demuxes with its init segment;
- * the parts of each segment, concatenated after the init, decode into exactly their packets; each
- * segment decodes (init + segment) into its EXTINF duration × fps frames (video, ±1) and into the
- * same frames as its parts.
+ * Where a part's top-level MP4 boxes do not tile it exactly as `[styp] (moof mdat)+` with media in
+ * every mdat, or undefined.
+ * Read here, not with livepipe's own reader, so the check does not lean on the code it checks.
+ */
+export function partBoxProblem(bytes: Uint8Array): string | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const types: string[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    if (at + 8 > bytes.length) return `${bytes.length - at} trailing bytes after ${types.join(' ')}`;
+    let size = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (size === 1 && at + 16 <= bytes.length) size = Number(view.getBigUint64(at + 8));
+    if (size < 8 || at + size > bytes.length) return `box ${JSON.stringify(type)} of ${size} bytes at ${at} does not fit the part (${bytes.length} bytes)`;
+    if (type === 'mdat' && size <= 8) return `an empty mdat at ${at}`;
+    types.push(type);
+    at += size;
+  }
+  const fragments = (types[0] === 'styp' ? types.slice(1) : types).join(' ');
+  return /^moof mdat( moof mdat)*$/.test(fragments) ? undefined : `boxes ${types.join(' ')}`;
+}
+
+/**
+ * Every non-gap part and segment ever listed for `rendition`: the parts of each segment, concatenated
+ * after the init, decode into exactly the segment's frames, and each of them is whole fragments
+ * (`partBoxProblem`) — so each demuxes with the init on its own; parts of a segment whose part list
+ * is not complete are each demuxed by ffprobe instead. Each segment decodes (init + segment) into its
+ * EXTINF duration × fps frames (video, ±1). One ffprobe per segment rather than per part: the same
+ * checks in a fraction of the processes (a few hundred fewer per test on a 2-core machine).
  */
 export async function decodeProblems(
   recording: Recording,
@@ -387,7 +411,9 @@ export async function decodeProblems(
       continue;
     }
     const parts = segment.parts.filter((p) => !p.gap);
-    for (const part of parts) {
+    // Complete part lists are decoded together with the segment (below).
+    const wholeList = !segment.gap && parts.length > 0 && parts[0]!.independent && parts.length === segment.parts.length && parts.every((p) => get(p.uri) !== undefined);
+    for (const part of wholeList ? [] : parts) {
       tasks.push(async () => {
         const bytes = get(part.uri);
         if (bytes === undefined) return void problems.push(`${rendition} ${part.uri} was never seen`);
@@ -410,10 +436,16 @@ export async function decodeProblems(
       }
       if (r.times.length === 0) problems.push(`${rendition} ${segment.uri}: no frame decoded`);
       // Only complete part lists can be compared (parts of the first segments may predate the first look).
-      if (parts.length === 0 || !parts[0]!.independent || parts.length !== segment.parts.length) return;
-      const partBytes = parts.map((p) => get(p.uri));
-      if (partBytes.some((b) => b === undefined)) return;
-      const fromParts = await ffprobe(Buffer.concat([init, ...(partBytes as Buffer[])]), 'frames');
+      if (!wholeList) return;
+      const partBytes = parts.map((p) => get(p.uri)!);
+      parts.forEach((part, i) => {
+        checkedParts++;
+        const problem = partBoxProblem(partBytes[i]!);
+        if (problem !== undefined) problems.push(`${rendition} ${part.uri}: ${problem}`);
+      });
+      // The same bytes decode to the same frames: only parts that differ from their segment are decoded.
+      if (Buffer.concat(partBytes).equals(bytes)) return;
+      const fromParts = await ffprobe(Buffer.concat([init, ...partBytes]), 'frames');
       if (fromParts.code !== 0 || fromParts.stderr !== '') problems.push(`${rendition} parts of ${segment.uri} do not decode: ${fromParts.stderr.slice(0, 200)}`);
       if (JSON.stringify(fromParts.times) !== JSON.stringify(r.times)) {
         problems.push(`${rendition} parts of ${segment.uri} decode to ${fromParts.times.length} frames, the segment to ${r.times.length}`);
