@@ -16,6 +16,8 @@ export interface LadderVariant {
   base: string;
   /** Top-level ladder fields replaced. */
   overrides: Record<string, unknown>;
+  /** List the video renditions lowest first (the multivariant playlist names its variants in ladder order). */
+  lowestFirst?: boolean;
   /** What the variant tests, for the results file. */
   lever: string;
 }
@@ -26,6 +28,11 @@ export const LATENCY_LADDER_VARIANTS: readonly LadderVariant[] = [
   { name: 'll-gop02', base: 'low-latency', overrides: { gop: 0.2 }, lever: 'keyframe every 0.2 s (every other 0.1 s part independent), audio group' },
   { name: 'll-muxed-gop02', base: 'low-latency-muxed', overrides: { gop: 0.2 }, lever: 'muxed audio and a keyframe every 0.2 s' },
   { name: 'll-muxed-gop01', base: 'low-latency-muxed', overrides: { gop: 0.1 }, lever: 'muxed audio and every part independent (keyframe every 0.1 s)' },
+  // hls.js and Shaka start on the first variant the multivariant playlist lists (hls.js: unless its
+  // default 500 kbit/s estimate says otherwise) and switch down during start-up when the first parts
+  // come slowly — a second playlist, init and parts before the first frame (seen in startup traces).
+  { name: 'll-low-first', base: 'low-latency', overrides: {}, lowestFirst: true, lever: 'the 360p variant listed first (players start low and switch up)' },
+  { name: 'll-muxed-gop02-low-first', base: 'low-latency-muxed', overrides: { gop: 0.2 }, lowestFirst: true, lever: 'muxed, keyframe every 0.2 s, the 360p variant listed first' },
   { name: 'll-muxed-part02', base: 'low-latency-muxed', overrides: { part: 0.2 }, lever: 'muxed audio, 0.2 s parts (PART-HOLD-BACK 0.6 s, half the requests)' },
 ];
 
@@ -37,7 +44,8 @@ export async function writeBenchLadders(dir: string, variants: readonly LadderVa
   }
   for (const v of variants) {
     const base = parseYaml(await readFile(join(DEFAULT_LADDERS_DIR, `${v.base}.yaml`), 'utf8')) as Record<string, unknown>;
-    const ladder = { ...base, ...v.overrides, description: `${v.base} with ${JSON.stringify(v.overrides)}: ${v.lever}` };
+    const video = v.lowestFirst === true && Array.isArray(base.video) ? [...(base.video as unknown[])].reverse() : base.video;
+    const ladder = { ...base, video, ...v.overrides, description: `${v.base} with ${JSON.stringify(v.overrides)}${v.lowestFirst === true ? ' (lowest variant first)' : ''}: ${v.lever}` };
     await writeFile(join(dir, `${v.name}.yaml`), stringifyYaml(ladder));
   }
   return dir;
