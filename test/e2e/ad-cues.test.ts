@@ -425,3 +425,137 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
     expect(checkRenditionSet([...found.values()].map((p) => p.text))).toEqual([]);
   }, 150_000);
 });
+
+/**
+ * SCTE-35 over a plain SRT channel (no `inputs:`) on `constrained-marked`: the publisher's MPEG-TS
+ * (10 s GOP, its clock an hour in) goes straight to the encoder through `TsKeyframeMarking`. Every
+ * stored segment starts with a keyframe (the grid marks: the source has IDRs at 0 and 10 s only),
+ * and a splice_insert announced 3 s ahead for a mid-segment frame is cut there: a segment starts at
+ * START-DATE in every rendition, START-DATE within a frame after the splice instant.
+ */
+describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
+  let serve: ServeFixture;
+  let dir: string;
+  let srtPort: number;
+  const CHAN = 'srtsplice';
+  const PASS = 'scte35-marked-passphrase';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lp-srt-splice-'));
+    srtPort = await freePort('udp');
+    serve = await startServeFixture({ srt: { portBase: srtPort, portCount: 1 } });
+    expect((await serve.api('POST', CH, { id: CHAN, ladder: 'constrained-marked', key: KEY, srt: { port: srtPort, passphrase: PASS } })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await serve?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keys every segment start and the splice frame; a segment starts at START-DATE in every rendition; the LL-HLS rules hold', async () => {
+    const SECONDS = 22;
+    const SPLICE_AT = 13; // media seconds (mid-segment: 2 s segments from the run start at 0), announced 3 s before
+    const EVENT = 1717;
+    const file = join(dir, 'src.ts');
+    await renderSource(file, { width: 640, height: 360, fps: 30, seconds: SECONDS, format: 'mpegts', gopFrames: 250, clockStartSeconds: 3600 });
+    const plain = await readFile(file);
+    const base = firstVideoDts(plain);
+    const outSection = writeSpliceInfoSection({
+      protocolVersion: 0, sapType: 3, ptsAdjustment: 0, cwIndex: 0xff, tier: 0xfff, descriptors: [],
+      command: { type: 'splice_insert', spliceEventId: EVENT, cancel: false, outOfNetwork: true, eventIdCompliance: true, spliceImmediate: false,
+        program: { ptsTime: base + SPLICE_AT * 90_000 }, components: [], breakDuration: { autoReturn: true, duration: 30 * 90_000 }, uniqueProgramId: 0, availNum: 0, availsExpected: 0 },
+    });
+    const ts = injectScte35(plain, [{ beforeSeconds: SPLICE_AT - 3, section: outSection }]);
+    const publisher = publishRawSrt(serve.srtUrl(srtPort, PASS, CHAN), ts, ts.length / SECONDS);
+
+    // Every listed segment of the video rendition is fetched (they leave storage after the playlist), and the rules checked on every read.
+    const url = `${serve.live(CHAN)}/360p/playlist.m3u8`;
+    const segments = new Map<string, Buffer>();
+    const violations: string[] = [];
+    let spliceUri: string | undefined;
+    let running = true;
+    const watch = (async () => {
+      while (running) {
+        const text = await originText(serve, `/live/${CHAN}/360p/playlist.m3u8`);
+        if (text !== undefined) {
+          violations.push(...checkMediaPlaylist(text));
+          const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
+          for (const uri of [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))]) {
+            if (segments.has(uri)) continue;
+            const answer = await fetch(new URL(uri, url));
+            if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
+          }
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    try {
+      const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 45_000 });
+      const renditions = [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+      expect(renditions).toEqual(expect.arrayContaining(['360p', 'audio']));
+      const id = `splice-${EVENT}`;
+      const read = async () => {
+        const out = new Map<string, { text: string; model: MediaPlaylist }>();
+        for (const r of renditions) {
+          const text = await originText(serve, `/live/${CHAN}/${r}/playlist.m3u8`);
+          if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
+        }
+        return out;
+      };
+      // Until the segment after the splice segment is listed everywhere (the splice segment complete).
+      const found = await waitFor(read, {
+        until: (m) =>
+          m.size === renditions.length &&
+          [...m.values()].every((p) => {
+            const range = p.model.dateRanges?.find((r) => r.id === id);
+            return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
+          }),
+        message: 'the splice segment complete in every rendition',
+        timeoutMs: 60_000,
+      });
+      const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
+      expect(starts.size, 'one START-DATE in every rendition').toBe(1);
+      const start = [...starts][0]!;
+      for (const [name, { text, model }] of found) {
+        expect(checkMediaPlaylist(text, { otherRenditions: renditions.filter((r) => r !== name) }), name).toEqual([]);
+        expect(model.dateRanges!.find((r) => r.id === id)!.scte35Out, name).toBe(spliceInfoHex(outSection));
+        const splice = model.segments.find((s) => s.programDateTime >= start - 2)!;
+        // Video starts at the keyed frame (±1 ms of rounding), audio at its first 64 ms fragment from there.
+        expect(splice.programDateTime - start, `${name}: segment at START-DATE`).toBeLessThan(name === 'audio' ? 70 : 34);
+        if (name === '360p') spliceUri = splice.uri;
+      }
+      expect(checkRenditionSet([...found.values()].map((p) => p.text))).toEqual([]);
+      // START-DATE − splice instant (the splice PTS on the feed's arrival clock), as the packager logged it.
+      const placed = serve.logs.entries().filter((l) => l.id === id && typeof l.offsetMs === 'number');
+      expect(placed.length).toBeGreaterThan(0);
+      for (const l of placed) {
+        expect(l.offsetMs as number).toBeGreaterThanOrEqual(-2);
+        expect(l.offsetMs as number).toBeLessThan(40);
+      }
+      console.info(`SRT splice: START-DATE − splice = ${placed.map((l) => l.offsetMs).join(', ')} ms`);
+      await waitFor(async () => (segments.size - 1 >= 9 ? true : undefined), { timeoutMs: 30_000, message: 'nine 360p segments' });
+    } finally {
+      running = false;
+      await watch;
+      await publisher.stop();
+    }
+    expect(violations).toEqual([]);
+    // Frame by frame: each stored segment's first frame is a keyframe (the source's IDRs are 10 s apart).
+    const [init, ...media] = [...segments.values()];
+    for (const [i, segment] of media.entries()) {
+      const name = join(dir, `${i}.mp4`);
+      await writeFile(name, Buffer.concat([init!, segment]));
+      const frames = await videoFrameStats(name);
+      expect(frames[0]?.key, `segment ${i} starts with a keyframe`).toBe(true);
+    }
+    // The keyed frame against the publisher's splice frame (media time SPLICE_AT; the run's timeline
+    // starts at the feed's first frame): the arrival clock's mapping, measured.
+    const spliceSegment = segments.get(spliceUri!);
+    expect(spliceSegment).toBeDefined();
+    const spliceFile = join(dir, 'splice.mp4');
+    await writeFile(spliceFile, Buffer.concat([init!, spliceSegment!]));
+    const firstPts = (await videoFrameStats(spliceFile))[0]!.pts;
+    console.info(`SRT splice: keyed frame at ${firstPts.toFixed(3)} s of the run, splice frame at ${SPLICE_AT} s`);
+    expect(Math.abs(firstPts - SPLICE_AT)).toBeLessThan(0.25);
+  }, 150_000);
+});
