@@ -5,7 +5,7 @@ import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
-import type { RunKeyframeMarking } from '../ingest/keyframe-marks.js';
+import type { RunKeyframeMarking } from '../ingest/run-keyframe-marking.js';
 import { withTsKeyframeMarks } from '../ingest/ts-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';

@@ -141,14 +141,6 @@ export interface ScheduledMarkResult {
   keyed: boolean;
 }
 
-/** What a channel asks of a run input's keyframe marking (`FlvKeyframeMarking`, `TsKeyframeMarking`). */
-export interface RunKeyframeMarking {
-  /** The next video frame becomes a keyframe of the encoder's output. */
-  markNext(): void;
-  /** The frame at wall-clock instant `at` is keyed when it passes; `done` gets its run media time (ms). */
-  markAtWall(at: number, done: (result: ScheduledMarkResult & { mediaMs: number }) => void): void;
-}
-
 /**
  * Decides which frames of a timeline get a mark: the first frame at or after each point of a grid
  * (`origin` + multiples of the interval — where `-force_key_frames expr:gte(t,n_forced*GOP)` would
@@ -288,32 +280,3 @@ export class KeyframeMarker {
   }
 }
 
-/**
- * The marker of one transcoder run's input (no input selector): `intervalMs` the ladder's GOP,
- * `frameRateCap` its `frameRate: { cap }` (a splice mark's output slot, `outputFrameMs`).
- */
-export function runKeyframeMarker(intervalMs: number, frameRateCap?: number): KeyframeMarker {
-  const marker = new KeyframeMarker(intervalMs);
-  if (frameRateCap !== undefined && frameRateCap > 0) marker.outputFrameMs = 1000 / frameRateCap;
-  return marker;
-}
-
-/**
- * `RunKeyframeMarking.markAtWall` on a run's marker. Wall clock ↔ timestamps as the packager dates
- * the run: its PROGRAM-DATE-TIME anchor is the run input's first-frame arrival stamp (`anchor`),
- * standing for media time 0, which is the grid's `origin()` (where ffmpeg counts the run's time
- * from), and a live feed's timestamps advance with the clock. So instant `at` is timestamp
- * `origin + (at − anchor)`, and a segment starting at the marked frame is dated at or after `at`.
- * Without an anchor or an origin yet: the next frame. `done` gets the frame's time in run media time.
- */
-export function markRunFrameAtWall(
-  marker: KeyframeMarker,
-  at: number,
-  anchor: number | undefined,
-  origin: () => number | undefined,
-  done: (result: ScheduledMarkResult & { mediaMs: number }) => void,
-): void {
-  const start = origin();
-  const pts = anchor === undefined || start === undefined ? Number.NEGATIVE_INFINITY : start + (at - anchor);
-  marker.markAt(pts, (result) => done({ ...result, mediaMs: result.pts - (origin() ?? result.pts) }));
-}

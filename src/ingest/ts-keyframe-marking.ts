@@ -1,7 +1,7 @@
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { firstFrameArrivedAt, stampFirstFrameArrival } from '../core/media-clock.js';
+import type { Readable, TransformCallback } from 'node:stream';
 import { TS_CLOCK_HZ, tsDelta } from './arrival-clock.js';
-import { isAnnexBIdr, markAnnexBFrame, markRunFrameAtWall, runKeyframeMarker, type KeyframeMarker, type RunKeyframeMarking, type ScheduledMarkResult } from './keyframe-marks.js';
+import { isAnnexBIdr, markAnnexBFrame } from './keyframe-marks.js';
+import { RunKeyframeMarkingTransform, withRunKeyframeMarking } from './run-keyframe-marking.js';
 import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isRandomAccessStart, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from './ts-program-info.js';
 
 /** ISO/IEC 13818-1 Table 2-34: AVC video (ITU-T H.264). HEVC (0x24) and the rest are not marked. */
@@ -36,9 +36,8 @@ const TS_PAYLOAD_BYTES = TS_PACKET_SIZE - TS_HEADER_BYTES;
  * is told not keyed (unless it fell on a source keyframe). Bytes that are not TS packets pass
  * through as they are (the demuxer resynchronises), never an error.
  */
-export class TsKeyframeMarking extends Transform implements RunKeyframeMarking {
+export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
   private readonly scanner = new TsProgramScanner();
-  private readonly marker: KeyframeMarker;
   /** The start of a packet cut off by the chunking. */
   private pending: Buffer = Buffer.alloc(0);
   /** First PTS (ms on the unwrapped line) of each audio and video PID. */
@@ -51,28 +50,7 @@ export class TsKeyframeMarking extends Transform implements RunKeyframeMarking {
   /** Added (mod 16) to the video PID's continuity counters since a re-packetized PES grew by a packet. */
   private ccShift = 0;
 
-  /** `frameRateCap`: the ladder's (`frameRate: { cap }`), for a splice mark's output slot (`KeyframeMarker.outputFrameMs`). */
-  constructor(intervalMs: number, frameRateCap?: number) {
-    super();
-    this.marker = runKeyframeMarker(intervalMs, frameRateCap);
-  }
-
-  /** The next video frame becomes a keyframe of the encoder's output. */
-  markNext(): void {
-    this.marker.markNext();
-  }
-
-  /**
-   * The first video frame at or after wall-clock instant `at` (epoch ms; one already past: the next
-   * frame) becomes a keyframe of the encoder's output, when it passes. `done` gets its time in the
-   * run's media timeline (ms from the grid's origin) and whether it was keyed. The instant maps to a
-   * PTS through this stream's first-frame arrival stamp (`withTsKeyframeMarks` copies the feed's).
-   */
-  markAtWall(at: number, done: (result: ScheduledMarkResult & { mediaMs: number }) => void): void {
-    markRunFrameAtWall(this.marker, at, firstFrameArrivedAt(this), () => this.origin(), done);
-  }
-
-  private origin(): number | undefined {
+  protected origin(): number | undefined {
     let min: number | undefined;
     for (const ms of this.firstPtsMs.values()) min = min === undefined ? ms : Math.min(min, ms);
     return min;
@@ -279,8 +257,5 @@ function packetizePes(first: Buffer, pes: Buffer, firstCc: number): Buffer[] {
  * PROGRAM-DATE-TIME anchor).
  */
 export function withTsKeyframeMarks(source: Readable, intervalMs: number, frameRateCap?: number): TsKeyframeMarking {
-  const marking = new TsKeyframeMarking(intervalMs, frameRateCap);
-  pipeline(source, marking, () => {});
-  stampFirstFrameArrival(marking, () => firstFrameArrivedAt(source) ?? Date.now());
-  return marking;
+  return withRunKeyframeMarking(source, new TsKeyframeMarking(intervalMs, frameRateCap));
 }
