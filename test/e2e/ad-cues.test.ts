@@ -27,12 +27,46 @@ async function fetchBytes(url: string): Promise<Buffer> {
 }
 import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../helpers/hls/llhls-rules.js';
+import { watchStoredSegments } from '../helpers/hls/stored-segments.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'ad-cues-key-0123456789';
 const CH = '/api/v1/channels';
+
+/** The rendition names a multivariant playlist lists (variants and EXT-X-MEDIA URIs). */
+const renditionsIn = (master: string): string[] => [...master.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+
+/** Every listed rendition's playlist of `channel` at the origin (those it answers), parsed. */
+async function readPlaylists(serve: ServeFixture, channel: string, renditions: string[]): Promise<Map<string, { text: string; model: MediaPlaylist }>> {
+  const out = new Map<string, { text: string; model: MediaPlaylist }>();
+  for (const r of renditions) {
+    const text = await originText(serve, `/live/${channel}/${r}/playlist.m3u8`);
+    if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
+  }
+  return out;
+}
+
+/**
+ * Waits until the range `id` is listed in every rendition with a segment more than 0.5 s after its
+ * START-DATE (the splice segment complete); returns the playlists and the one START-DATE they share.
+ */
+async function waitForSpliceSegment(serve: ServeFixture, channel: string, renditions: string[], id: string): Promise<{ found: Map<string, { text: string; model: MediaPlaylist }>; start: number }> {
+  const found = await waitFor(() => readPlaylists(serve, channel, renditions), {
+    until: (m) =>
+      m.size === renditions.length &&
+      [...m.values()].every((p) => {
+        const range = p.model.dateRanges?.find((r) => r.id === id);
+        return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
+      }),
+    message: 'the splice segment complete in every rendition',
+    timeoutMs: 60_000,
+  });
+  const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
+  expect(starts.size, 'one START-DATE in every rendition').toBe(1);
+  return { found, start: [...starts][0]! };
+}
 
 describe('ad cues through the ops API on a real serve', () => {
   let serve: ServeFixture;
@@ -362,18 +396,11 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
   it('keys the frame at the splice and starts a segment there in every rendition, dated START-DATE; the LL-HLS rules hold', async () => {
     serve.publish(serve.rtmpUrl(CHAN, KEY), 'flv', { seconds: 120, outputOptions: ['-g', '300'] });
     const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 60_000 });
-    const renditions = [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+    const renditions = renditionsIn(master!);
     // The 640x360 source gets 360p (the ladder does not upscale to 540p) and audio.
     expect(renditions).toContain('audio');
     expect(renditions.length).toBeGreaterThanOrEqual(2);
-    const read = async () => {
-      const out = new Map<string, { text: string; model: MediaPlaylist }>();
-      for (const r of renditions) {
-        const text = await originText(serve, `/live/${CHAN}/${r}/playlist.m3u8`);
-        if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
-      }
-      return out;
-    };
+    const read = () => readPlaylists(serve, CHAN, renditions);
     const first = await waitFor(read, { until: (m) => m.size === renditions.length && [...m.values()].every((p) => p.model.segments.length >= 2), message: 'segments in every rendition', timeoutMs: 60_000 });
 
     // A splice halfway between two 2 s grid instants, at least 2 s ahead: without the cut it would land up to 1 s late.
@@ -384,18 +411,7 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
     const id: string = out.json.id;
 
     // Wait until the segment after the splice segment is listed everywhere (the splice segment complete).
-    const found = await waitFor(read, {
-      until: (m) =>
-        [...m.values()].every((p) => {
-          const range = p.model.dateRanges?.find((r) => r.id === id);
-          return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
-        }),
-      message: 'the splice segment complete in every rendition',
-      timeoutMs: 60_000,
-    });
-    const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
-    expect(starts.size, 'one START-DATE in every rendition').toBe(1);
-    const start = [...starts][0]!;
+    const { found, start } = await waitForSpliceSegment(serve, CHAN, renditions, id);
     // The marked frame is the first at or after the splice: START-DATE within a frame (33 ms) after it,
     // not on the next grid instant 1 s later.
     expect(start).toBeGreaterThanOrEqual(at - 2);
@@ -428,8 +444,11 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
 
 /**
  * SCTE-35 over a plain SRT channel (no `inputs:`) on `constrained-marked`: the publisher's MPEG-TS
- * (10 s GOP, its clock an hour in) goes straight to the encoder through `TsKeyframeMarking`. Every
- * stored segment starts with a keyframe (the grid marks: the source has IDRs at 0 and 10 s only),
+ * (an 8.3 s GOP, 250 frames, its clock an hour in) goes straight to the encoder through
+ * `TsKeyframeMarking`. Every stored segment starts with a keyframe and the renditions stay in step
+ * (the grid marks: the source's IDRs at 0, 8.3 and 16.7 s are off the 2 s grid, and without marks the
+ * encoder's keyint backstop, counting from the 8.3 s IDR, keyed 10.37 s: a 2.37 s video segment
+ * beside a 2 s audio one, renditions out of step),
  * and a splice_insert announced 3 s ahead for a mid-segment frame is cut there: a segment starts at
  * START-DATE in every rendition, START-DATE within a frame after the splice instant.
  */
@@ -468,54 +487,16 @@ describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
     const ts = injectScte35(plain, [{ beforeSeconds: SPLICE_AT - 3, section: outSection }]);
     const publisher = publishRawSrt(serve.srtUrl(srtPort, PASS, CHAN), ts, ts.length / SECONDS);
 
-    // Every listed segment of the video rendition is fetched (they leave storage after the playlist), and the rules checked on every read.
-    const url = `${serve.live(CHAN)}/360p/playlist.m3u8`;
-    const segments = new Map<string, Buffer>();
-    const violations: string[] = [];
+    // Every listed segment of the video rendition is fetched, and the rules checked on every read.
+    const watch = watchStoredSegments(`${serve.live(CHAN)}/360p/playlist.m3u8`, { intervalMs: 200 });
     let spliceUri: string | undefined;
-    let running = true;
-    const watch = (async () => {
-      while (running) {
-        const text = await originText(serve, `/live/${CHAN}/360p/playlist.m3u8`);
-        if (text !== undefined) {
-          violations.push(...checkMediaPlaylist(text));
-          const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
-          for (const uri of [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))]) {
-            if (segments.has(uri)) continue;
-            const answer = await fetch(new URL(uri, url));
-            if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
-          }
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
     try {
       const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 45_000 });
-      const renditions = [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+      const renditions = renditionsIn(master!);
       expect(renditions).toEqual(expect.arrayContaining(['360p', 'audio']));
       const id = `splice-${EVENT}`;
-      const read = async () => {
-        const out = new Map<string, { text: string; model: MediaPlaylist }>();
-        for (const r of renditions) {
-          const text = await originText(serve, `/live/${CHAN}/${r}/playlist.m3u8`);
-          if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
-        }
-        return out;
-      };
       // Until the segment after the splice segment is listed everywhere (the splice segment complete).
-      const found = await waitFor(read, {
-        until: (m) =>
-          m.size === renditions.length &&
-          [...m.values()].every((p) => {
-            const range = p.model.dateRanges?.find((r) => r.id === id);
-            return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
-          }),
-        message: 'the splice segment complete in every rendition',
-        timeoutMs: 60_000,
-      });
-      const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
-      expect(starts.size, 'one START-DATE in every rendition').toBe(1);
-      const start = [...starts][0]!;
+      const { found, start } = await waitForSpliceSegment(serve, CHAN, renditions, id);
       for (const [name, { text, model }] of found) {
         expect(checkMediaPlaylist(text, { otherRenditions: renditions.filter((r) => r !== name) }), name).toEqual([]);
         expect(model.dateRanges!.find((r) => r.id === id)!.scte35Out, name).toBe(spliceInfoHex(outSection));
@@ -533,15 +514,14 @@ describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
         expect(l.offsetMs as number).toBeLessThan(40);
       }
       console.info(`SRT splice: START-DATE − splice = ${placed.map((l) => l.offsetMs).join(', ')} ms`);
-      await waitFor(async () => (segments.size - 1 >= 9 ? true : undefined), { timeoutMs: 30_000, message: 'nine 360p segments' });
+      await waitFor(async () => (watch.mediaCount() >= 9 ? true : undefined), { timeoutMs: 30_000, message: 'nine 360p segments' });
     } finally {
-      running = false;
-      await watch;
+      await watch.stop();
       await publisher.stop();
     }
-    expect(violations).toEqual([]);
-    // Frame by frame: each stored segment's first frame is a keyframe (the source's IDRs are 10 s apart).
-    const [init, ...media] = [...segments.values()];
+    expect(watch.violations).toEqual([]);
+    // Frame by frame: each stored segment's first frame is a keyframe (the source's IDRs are 8.3 s apart, off the grid).
+    const [init, ...media] = [...watch.segments.values()];
     for (const [i, segment] of media.entries()) {
       const name = join(dir, `${i}.mp4`);
       await writeFile(name, Buffer.concat([init!, segment]));
@@ -550,7 +530,7 @@ describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
     }
     // The keyed frame against the publisher's splice frame (media time SPLICE_AT; the run's timeline
     // starts at the feed's first frame): the arrival clock's mapping, measured.
-    const spliceSegment = segments.get(spliceUri!);
+    const spliceSegment = watch.segments.get(spliceUri!);
     expect(spliceSegment).toBeDefined();
     const spliceFile = join(dir, 'splice.mp4');
     await writeFile(spliceFile, Buffer.concat([init!, spliceSegment!]));
