@@ -96,6 +96,8 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     const stream = streams?.all.find((s) => s.pid === pid);
     const ptsMs = pesStart && (stream?.kind === 'audio' || stream?.kind === 'video') ? this.ptsMs(packet) : undefined;
     if (ptsMs !== undefined && !this.firstPtsMs.has(pid)) this.firstPtsMs.set(pid, ptsMs);
+    // A new PMT moved the video elsewhere: the PES held on the old PID goes as it came.
+    if (this.held !== undefined && tsPacketPid(this.held[0]!) !== streams?.video?.pid) this.releaseHeld(out, false);
     if (streams?.video === undefined || pid !== streams.video.pid) {
       out.push(packet);
       return;
@@ -141,37 +143,59 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     if (held === undefined) return;
     this.held = undefined;
     this.heldBytes = 0;
-    const pes = Buffer.concat(held.flatMap((p) => {
-      const start = tsPayloadStart(p);
-      return start === undefined ? [] : [p.subarray(start)];
-    }));
-    const auStart = pes.length >= 9 && pes[0] === 0 && pes[1] === 0 && pes[2] === 1 ? 9 + pes[8]! : undefined;
-    const au = auStart !== undefined && auStart <= pes.length ? pes.subarray(auStart) : undefined;
-    const idr = au !== undefined && isAnnexBIdr(au);
-    const marked = mark && au !== undefined && !idr ? markAnnexBFrame(au) : undefined;
-    this.marker.settleFrame(idr || marked !== undefined);
-    if (marked === undefined || au === undefined || auStart === undefined) {
+    let outcome: HeldPesOutcome = { idr: false };
+    try {
+      outcome = markHeldPes(held, mark, this.ccShift);
+    } catch {
+      // A PES this code cannot read: on as it came.
+    }
+    this.marker.settleFrame(outcome.idr || outcome.marked !== undefined);
+    if (outcome.marked === undefined) {
       for (const p of held) out.push(this.withCcShift(p));
       return;
     }
-    const header = Buffer.from(pes.subarray(0, auStart));
-    const length = header.readUInt16BE(4) + marked.length - au.length;
-    // PES_packet_length 0 (unbounded, also when it would not fit) is allowed for video, which this PID is.
-    if (header.readUInt16BE(4) !== 0) header.writeUInt16BE(length > 0xffff ? 0 : length, 4);
-    const payloadPackets = held.filter((p) => tsPayloadStart(p) !== undefined);
-    const first = payloadPackets[0] ?? held[0]!;
-    const firstCc = (first[3]! + this.ccShift) & 0x0f;
-    const packets = packetizePes(first, Buffer.concat([header, marked]), firstCc);
-    this.ccShift = (this.ccShift + packets.length - payloadPackets.length) & 0x0f;
-    out.push(...packets);
-    // Packets without payload (PCR only) follow, repeating the last counter (they do not count).
-    const lastCc = (firstCc + packets.length - 1) & 0x0f;
-    for (const p of held) if (tsPayloadStart(p) === undefined) out.push(withCc(p, lastCc));
+    this.ccShift = outcome.marked.ccShift;
+    out.push(...outcome.marked.packets);
   }
 
   private withCcShift(packet: Buffer): Buffer {
     return this.ccShift === 0 ? packet : withCc(packet, (packet[3]! + this.ccShift) & 0x0f);
   }
+}
+
+interface HeldPesOutcome {
+  /** The access unit is an IDR (left as it came). */
+  idr: boolean;
+  /** The marked PES's packets, and the PID's continuity counter shift after them. */
+  marked?: { packets: Buffer[]; ccShift: number };
+}
+
+/**
+ * A held video PES (its packets, the first with payload_unit_start_indicator) with the recovery
+ * point SEI added to its access unit and packetized again, counters from the first packet's plus
+ * `ccShift`. No `marked` when `mark` is off, the PES does not parse, it is an IDR or it cannot be
+ * marked (`markAnnexBFrame`).
+ */
+function markHeldPes(held: Buffer[], mark: boolean, ccShift: number): HeldPesOutcome {
+  const payloadPackets = held.filter((p) => tsPayloadStart(p) !== undefined);
+  const pes = Buffer.concat(payloadPackets.map((p) => p.subarray(tsPayloadStart(p))));
+  if (pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1 || 9 + pes[8]! > pes.length) return { idr: false };
+  const auStart = 9 + pes[8]!;
+  const au = pes.subarray(auStart);
+  if (isAnnexBIdr(au)) return { idr: true };
+  const marked = mark ? markAnnexBFrame(au) : undefined;
+  if (marked === undefined) return { idr: false };
+  const header = Buffer.from(pes.subarray(0, auStart));
+  const length = header.readUInt16BE(4);
+  // PES_packet_length 0 (unbounded, also when the new length would not fit) is allowed for video, which this PID is.
+  if (length !== 0) header.writeUInt16BE(length + marked.length - au.length > 0xffff ? 0 : length + marked.length - au.length, 4);
+  const first = payloadPackets[0]!;
+  const firstCc = (first[3]! + ccShift) & 0x0f;
+  const packets = packetizePes(first, Buffer.concat([header, marked]), firstCc);
+  // Packets without payload (PCR only) follow, repeating the last counter (they do not count).
+  const lastCc = (firstCc + packets.length - 1) & 0x0f;
+  for (const p of held) if (tsPayloadStart(p) === undefined) packets.push(withCc(p, lastCc));
+  return { idr: false, marked: { packets, ccShift: (ccShift + packets.length - held.length) & 0x0f } };
 }
 
 /** A TS packet starts at `at`: its sync byte, and the next packet's when the data reaches that far. */

@@ -76,7 +76,10 @@ async function mark(ts: Buffer, options: { intervalMs?: number; chunk?: number; 
   const marking = withTsKeyframeMarks(source, options.intervalMs ?? 1000, 30);
   const out: Buffer[] = [];
   marking.on('data', (c: Buffer) => out.push(c));
-  const ended = new Promise((r) => marking.on('end', r));
+  const ended = new Promise((resolve, reject) => {
+    marking.on('end', resolve);
+    marking.on('error', reject);
+  });
   const chunk = options.chunk ?? 1000;
   for (let at = 0; at < ts.length; at += chunk) {
     source.write(ts.subarray(at, at + chunk));
@@ -225,6 +228,19 @@ describe('TsKeyframeMarking (real x264 MPEG-TS)', () => {
     expect(out.includes(junk)).toBe(true);
     const junkAt = out.indexOf(junk);
     expect(pesOf(Buffer.concat([out.subarray(0, junkAt), out.subarray(junkAt + junk.length)])).video.filter(isMarked)).toHaveLength(3);
+  });
+
+  it('survives corrupted packets (random bytes overwritten, PSI and PES headers included): no error, nothing dropped', async () => {
+    let seed = 17;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 5; round++) {
+      const damaged = Buffer.from(source);
+      for (let n = 0; n < 3000; n++) damaged[Math.floor(random() * damaged.length)] = Math.floor(random() * 256);
+      const out = await mark(damaged, { chunk: 3001 });
+      // Every byte out again; a marked PES grows by whole packets (or not at all: the SEI in its stuffing).
+      expect(out.length, `round ${round}`).toBeGreaterThanOrEqual(damaged.length);
+      expect((out.length - damaged.length) % TS_PACKET_SIZE, `round ${round}`).toBe(0);
+    }
   });
 
   it('HEVC (PMT stream_type 0x24): nothing marked, bytes untouched, a splice told not keyed', async () => {
