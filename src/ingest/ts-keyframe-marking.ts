@@ -42,8 +42,8 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
   private pending: Buffer = Buffer.alloc(0);
   /** First PTS (ms on the unwrapped line) of each audio and video PID. */
   private readonly firstPtsMs = new Map<number, number>();
-  /** The latest PTS read, raw (90 kHz) and on the unwrapped line (ms). */
-  private timeline: { raw: number; ms: number } | undefined;
+  /** The latest PTS read, raw and on the unwrapped line (both 90 kHz ticks: whole numbers, no drift). */
+  private timeline: { raw: number; ticks: number } | undefined;
   /** The packets of the video PES held for a mark, and their size. */
   private held: Buffer[] | undefined;
   private heldBytes = 0;
@@ -129,9 +129,11 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     const raw = pesPresentationTimestamp(packet, 0);
     if (raw === undefined) return undefined;
     const last = this.timeline;
-    const ms = last === undefined ? 0 : last.ms + (tsDelta(last.raw, raw) * 1000) / TS_CLOCK_HZ;
-    this.timeline = { raw, ms };
-    return ms;
+    // Summed in ticks, converted once: ms summed frame by frame drifted (60 × 33.33… < 2000), and a
+    // frame exactly on a grid point (3.4 s from a 1.4 s start) was seen just before it.
+    const ticks = last === undefined ? 0 : last.ticks + tsDelta(last.raw, raw);
+    this.timeline = { raw, ticks };
+    return (ticks * 1000) / TS_CLOCK_HZ;
   }
 
   /**
