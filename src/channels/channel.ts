@@ -4,7 +4,9 @@ import { withChannelAudioTracks } from '../ladder/audio-tracks.js';
 import { ErrorCode, LivepipeError, errorMessage, isLivepipeError } from '../core/errors.js';
 import { LivepipeEvent, type EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
-import { withKeyframeMarks, type FlvKeyframeMarking } from '../ingest/flv-keyframe-marking.js';
+import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
+import type { RunKeyframeMarking } from '../ingest/run-keyframe-marking.js';
+import { withTsKeyframeMarks } from '../ingest/ts-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
@@ -167,8 +169,8 @@ export class Channel {
   private baseLadder: Ladder | undefined;
   /** The running ladder says `keyframes: marked`: an ad cue keys its splice frame (`markSplice`). */
   private keyframeMarks = false;
-  /** Without inputs, on a `keyframes: marked` ladder: the current run's FLV marking (where splices are keyed). */
-  private runMarking: FlvKeyframeMarking | undefined;
+  /** Without inputs, on a `keyframes: marked` ladder: the current run's FLV or MPEG-TS marking (where splices are keyed). */
+  private runMarking: RunKeyframeMarking | undefined;
   /** A publish was refused for capacity: its end is not a publisher leaving (no reconnect wait). */
   private refusedPublish = false;
   /** The backup input, slate and pulled sources, when the channel has an `inputs:` block. */
@@ -590,7 +592,7 @@ export class Channel {
   /**
    * On a `keyframes: marked` ladder: the frame at the cue's splice — the first at or after its
    * instant, or the next frame for a splice now or past — is keyed when the relay writes it (the
-   * input selector, or the run's FLV marking), and the packager then cuts a segment there in every
+   * input selector, or the run's FLV or MPEG-TS marking), and the packager then cuts a segment there in every
    * rendition and starts the DATERANGE with it (`ChannelPackager.spliceAt`). Without marks, or when
    * the frame could not be keyed (not H.264) or the run changed first, the cue lands at the next
    * segment boundary as before.
@@ -738,12 +740,13 @@ export class Channel {
           ? { knownProbe: this.standbyProbe.probe }
           : {}),
       // Every run (first, crash restart) reads the live feed from its most recent keyframe.
-      // `keyframes: marked` without inputs: the run's FLV marked on the GOP grid here (with inputs, the selector marks it).
+      // `keyframes: marked` without inputs: the run's FLV (RTMP) or MPEG-TS (SRT) marked on the GOP grid here (with inputs, the selector marks it).
       openInput: () => {
         const from = inputs !== undefined ? feed : (this.feed ?? feed);
-        if (!(keyframeMarks && inputs === undefined && from.format === 'flv')) return from.open();
-        this.runMarking = withKeyframeMarks(from.open(), ladder.ladder.gop * 1000, frameRateCap);
-        return this.runMarking;
+        if (!keyframeMarks || inputs !== undefined) return from.open();
+        const marking = (from.format === 'mpegts' ? withTsKeyframeMarks : withKeyframeMarks)(from.open(), ladder.ladder.gop * 1000, frameRateCap);
+        this.runMarking = marking;
+        return marking;
       },
       bus: this.deps.bus,
       logger: this.deps.logger,

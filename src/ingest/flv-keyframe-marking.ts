@@ -1,8 +1,7 @@
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { firstFrameArrivedAt, stampFirstFrameArrival } from '../core/media-clock.js';
+import type { Readable, TransformCallback } from 'node:stream';
 import { FlvTagReader } from './flv-tag-reader.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
-import { KeyframeMarker, type ScheduledMarkResult } from './keyframe-marks.js';
+import { RunKeyframeMarkingTransform, withRunKeyframeMarking } from './run-keyframe-marking.js';
 
 /**
  * One transcoder run's FLV input with keyframe marks (`keyframe-marks.ts`), for a channel without an
@@ -14,45 +13,14 @@ import { KeyframeMarker, type ScheduledMarkResult } from './keyframe-marks.js';
  * `markAtWall()` keys the frame at a wall-clock instant (an ad splice). Channels with inputs get the
  * same marks from the input selector.
  */
-export class FlvKeyframeMarking extends Transform {
+export class FlvKeyframeMarking extends RunKeyframeMarkingTransform {
   private readonly reader = new FlvTagReader();
-  private readonly marker: KeyframeMarker;
   /** The output's FLV header was written (with the source's audio/video flags, once the reader has them). */
   private headerWritten = false;
   private firstVideoPts: number | undefined;
   private firstAudioTs: number | undefined;
 
-  /** `frameRateCap`: the ladder's (`frameRate: { cap }`), for a splice mark's output slot (`KeyframeMarker.outputFrameMs`). */
-  constructor(intervalMs: number, frameRateCap?: number) {
-    super();
-    this.marker = new KeyframeMarker(intervalMs);
-    if (frameRateCap !== undefined && frameRateCap > 0) this.marker.outputFrameMs = 1000 / frameRateCap;
-  }
-
-  /** The next video frame becomes a keyframe of the encoder's output. */
-  markNext(): void {
-    this.marker.markNext();
-  }
-
-  /**
-   * The first video frame at or after wall-clock instant `at` (epoch ms; one already past: the next
-   * frame) becomes a keyframe of the encoder's output, when it passes. `done` gets its time in the
-   * run's media timeline (ms from where ffmpeg counts the run's time, the grid's origin) and whether
-   * it was keyed.
-   *
-   * Wall clock ↔ timestamps as the packager dates the run: its PROGRAM-DATE-TIME anchor is this
-   * stream's first-frame arrival stamp (`withKeyframeMarks` copies the feed's), standing for media
-   * time 0, and a live feed's timestamps advance with the clock. So instant `at` is timestamp
-   * `origin + (at − stamp)`, and a segment starting at the marked frame is dated at or after `at`.
-   */
-  markAtWall(at: number, done: (result: ScheduledMarkResult & { mediaMs: number }) => void): void {
-    const stamp = firstFrameArrivedAt(this);
-    const origin = this.origin();
-    const pts = stamp === undefined || origin === undefined ? Number.NEGATIVE_INFINITY : origin + (at - stamp);
-    this.marker.markAt(pts, (result) => done({ ...result, mediaMs: result.pts - (this.origin() ?? result.pts) }));
-  }
-
-  private origin(): number | undefined {
+  protected origin(): number | undefined {
     if (this.firstVideoPts === undefined) return this.firstAudioTs;
     return this.firstAudioTs === undefined ? this.firstVideoPts : Math.min(this.firstVideoPts, this.firstAudioTs);
   }
@@ -89,8 +57,5 @@ export class FlvKeyframeMarking extends Transform {
  * and the result carries the source's first-frame arrival stamp (the packager's PROGRAM-DATE-TIME anchor).
  */
 export function withKeyframeMarks(source: Readable, intervalMs: number, frameRateCap?: number): FlvKeyframeMarking {
-  const marking = new FlvKeyframeMarking(intervalMs, frameRateCap);
-  pipeline(source, marking, () => {});
-  stampFirstFrameArrival(marking, () => firstFrameArrivedAt(source) ?? Date.now());
-  return marking;
+  return withRunKeyframeMarking(source, new FlvKeyframeMarking(intervalMs, frameRateCap));
 }

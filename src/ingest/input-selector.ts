@@ -873,19 +873,13 @@ export class InputSelector {
 
   /**
    * With keyframe marks: every frame that may share the encoder's output slot with a switch's first
-   * frame (written at `start`) is marked. The transcoder's constant-frame-rate conversion keeps one
-   * frame per output slot, and its `fps` filter (in the graph whenever the input's rate is not the
-   * ladder's) keeps the *last* one of a slot: the switch's IDR and the packed frames after it were
-   * dropped for the unmarked live frame that followed them a few ms later in the same slot, and the
-   * first keyframe of the new input came with its next IDR (~20 frames later in 3 of 4 e2e runs).
-   * A slot is one output frame interval long — the input's interval, or 1000/cap when the ladder
-   * caps the rate below it — so every frame before `start` + that interval is marked (a frame of the
-   * next slot marked too costs one extra keyframe, once per switch).
+   * frame (written at `start`) is marked (`KeyframeMarker.markOutputSlot`). The switch's IDR and the
+   * packed frames after it were dropped by the `fps` filter for the unmarked live frame that followed
+   * them a few ms later in the same slot, and the first keyframe of the new input came with its next
+   * IDR (~20 frames later in 3 of 4 e2e runs).
    */
   private markSwitchSlot(start: number, inputFrameMs: number): void {
-    const cap = this.frameRateCap;
-    const slotMs = Math.max(inputFrameMs, cap !== undefined && cap > 0 ? 1000 / cap : 0);
-    this.markerNow()?.markBefore(start + slotMs);
+    this.markerNow()?.markOutputSlot(start, inputFrameMs);
   }
 
   /** The marker while `keyframeMarks` is on with a GOP to mark (its interval kept in step). */

@@ -10,7 +10,8 @@
  * frames (the source's own IDRs become keyframes too under `source`).
  *
  * The mark is added to an FLV AVC video tag body (AVCPacketType 1: AVCC, NAL units each prefixed by
- * its length in `lengthSizeMinusOne + 1` bytes, from the AVC sequence header). The tag keeps its
+ * its length in `lengthSizeMinusOne + 1` bytes, from the AVC sequence header: `markAvcFrame`), or to
+ * an MPEG-TS access unit (Annex B, NAL units behind start codes: `markAnnexBFrame`). The FLV tag keeps its
  * CompositionTime and stays an inter frame in FLV terms (FrameType 2): ffmpeg's decoder does not
  * look at the FLV frame type, and the relays' GOP caches must not start a new viewer or run at a
  * picture that is no IDR (its references are missing there).
@@ -72,15 +73,64 @@ export function markAvcFrame(body: Buffer, lengthSize: number): Buffer | undefin
   const units = avccNalUnits(payload, lengthSize);
   if (units === undefined) return undefined;
   if (units.some(([s, e]) => payload.subarray(s, e).equals(RECOVERY_POINT_SEI_NAL))) return undefined;
-  const firstSlice = units.find(([s]) => {
-    const type = payload[s]! & 0x1f;
-    return type >= 1 && type <= 5;
-  });
+  const firstSlice = units.find(([s]) => isSliceNal(payload[s]! & 0x1f));
   if (firstSlice === undefined) return undefined;
   const insertAt = AVC_HEADER_BYTES + firstSlice[0] - lengthSize;
   const prefix = Buffer.alloc(lengthSize);
   prefix.writeUIntBE(RECOVERY_POINT_SEI_NAL.length, 0, lengthSize);
   return Buffer.concat([body.subarray(0, insertAt), prefix, RECOVERY_POINT_SEI_NAL, body.subarray(insertAt)]);
+}
+
+/** H.264 nal_unit_type of a slice: 1 (non-IDR) … 5 (IDR). */
+function isSliceNal(type: number): boolean {
+  return type >= 1 && type <= 5;
+}
+
+const IDR_NAL_TYPE = 5;
+const START_CODE = Buffer.from([0, 0, 1]);
+const FOUR_BYTE_START_CODE = Buffer.from([0, 0, 0, 1]);
+
+/**
+ * The NAL units of an H.264 Annex-B byte stream (an MPEG-TS access unit: each NAL unit behind a
+ * `00 00 01` or `00 00 00 01` start code, H.264 B.1) as [start, end) byte ranges without their start
+ * codes; trailing zero bytes (the next start code's leading zero, trailing_zero_8bits) are not part of
+ * a unit. Bytes before the first start code are skipped; empty units are left out.
+ */
+export function annexBNalUnits(data: Buffer): Array<[number, number]> {
+  const units: Array<[number, number]> = [];
+  let start = -1;
+  for (let at = data.indexOf(START_CODE); at >= 0; at = data.indexOf(START_CODE, at + 3)) {
+    if (start >= 0) pushUnit(units, data, start, at);
+    start = at + 3;
+  }
+  if (start >= 0) pushUnit(units, data, start, data.length);
+  return units;
+}
+
+function pushUnit(units: Array<[number, number]>, data: Buffer, start: number, end: number): void {
+  while (end > start && data[end - 1] === 0) end -= 1; // a NAL unit ends in rbsp_stop_one_bit, never 0x00
+  if (end > start) units.push([start, end]);
+}
+
+/** Whether an Annex-B access unit holds an IDR slice (nal_unit_type 5). */
+export function isAnnexBIdr(data: Buffer): boolean {
+  return annexBNalUnits(data).some(([s]) => (data[s]! & 0x1f) === IDR_NAL_TYPE);
+}
+
+/**
+ * The Annex-B access unit with a recovery point SEI NAL (behind a 4-byte start code) put before its
+ * first slice, after any AUD, parameter sets and SEI NALs — the rules of `markAvcFrame`. Undefined
+ * when it has no slice or carries the mark already.
+ */
+export function markAnnexBFrame(data: Buffer): Buffer | undefined {
+  const units = annexBNalUnits(data);
+  if (units.some(([s, e]) => data.subarray(s, e).equals(RECOVERY_POINT_SEI_NAL))) return undefined;
+  const firstSlice = units.find(([s]) => isSliceNal(data[s]! & 0x1f));
+  if (firstSlice === undefined) return undefined;
+  // Before the slice's start code, with the zero bytes leading it (a 4-byte start code's first).
+  let insertAt = firstSlice[0] - 3;
+  while (insertAt > 0 && data[insertAt - 1] === 0) insertAt -= 1;
+  return Buffer.concat([data.subarray(0, insertAt), FOUR_BYTE_START_CODE, RECOVERY_POINT_SEI_NAL, data.subarray(insertAt)]);
 }
 
 /** What became of a mark scheduled with `KeyframeMarker.markAt`: the frame's time, and whether it is a keyframe now. */
@@ -98,6 +148,10 @@ export interface ScheduledMarkResult {
  * one), unless a keyframe (an IDR of the source, a frame marked on request) was written since that
  * grid point; the next frame after `markNext` (a switch), wherever it falls; and the first frame at
  * or after a time given to `markAt` (an ad splice), when that frame passes.
+ *
+ * The decision knows no payload format: `decideFrame` says whether a frame is due a mark, the caller
+ * puts the mark into its bytes (AVCC: `onFrame`; Annex B in MPEG-TS: `TsKeyframeMarking`) and tells
+ * the outcome with `settleFrame` — at once, or once the frame's bytes are all there.
  */
 export class KeyframeMarker {
   private lastKeyframePts: number | undefined;
@@ -111,11 +165,13 @@ export class KeyframeMarker {
   /** The last frame's time and the interval before it (ms): the input's frame interval. */
   private lastFramePts: number | undefined;
   private inputFrameMs = 0;
+  /** The frame `decideFrame` decided on and `settleFrame` has not settled yet. */
+  private unsettled: { pts: number; keyframe: boolean; due: Array<(result: ScheduledMarkResult) => void> } | undefined;
   /**
    * The transcoder's output frame interval when the ladder caps the frame rate (1000 / cap, ms). A
    * splice mark then keys every frame that may share the splice frame's output slot: the `fps`
    * filter keeps the *last* frame of a slot, so on a source faster than the cap the marked frame
-   * alone would be dropped (the same cause as a switch's first slot, `markBefore`).
+   * alone would be dropped (the same cause as a switch's first slot, `markOutputSlot`).
    */
   outputFrameMs: number | undefined;
 
@@ -155,42 +211,72 @@ export class KeyframeMarker {
   }
 
   /**
-   * A video frame about to be written at presentation time `pts` (ms); `keyframe`: an IDR of the
-   * source; `origin`: where the grid starts (the run's first timestamp; undefined: no grid yet).
-   * Returns the body to write, marked when due.
+   * Every frame that may share the encoder's output slot with the frame at `start` (ms) is marked.
+   * The transcoder's constant-frame-rate conversion keeps one frame per output slot, and its `fps`
+   * filter keeps the *last* one of a slot. A slot is one output frame interval long — the input's
+   * (`inputFrameMs`), or `outputFrameMs` when the ladder caps the rate below it — so every frame
+   * before `start` + that interval is marked, less `spareMs`: a splice spares half an input frame,
+   * so that a source at the output rate gets no extra keyframe; a switch spares nothing (its packed
+   * frames follow each other within a few ms, and a frame of the next slot marked too costs one
+   * extra keyframe, once per switch).
+   */
+  markOutputSlot(start: number, inputFrameMs: number, spareMs = 0): void {
+    this.markBefore(start + Math.max(inputFrameMs, this.outputFrameMs ?? 0) - spareMs);
+  }
+
+  /**
+   * A video frame in AVCC (an FLV tag body) about to be written at presentation time `pts` (ms);
+   * `keyframe`: an IDR of the source; `origin`: where the grid starts (the run's first timestamp;
+   * undefined: no grid yet). Returns the body to write, marked when due.
    */
   onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
+    const due = this.decideFrame(pts, keyframe, origin);
+    const lengthSize = this.lengthSize;
+    const marked = due && lengthSize !== undefined ? markAvcFrame(body, lengthSize) : undefined;
+    this.settleFrame(keyframe || marked !== undefined);
+    return marked ?? body;
+  }
+
+  /**
+   * A video frame at presentation time `pts` (ms) is about to be written; `keyframe`: a keyframe of
+   * the source; `origin`: where the grid starts (undefined: no grid yet). True when the frame is due a
+   * mark. The caller marks it (or cannot) and calls `settleFrame` before the next frame.
+   */
+  decideFrame(pts: number, keyframe: boolean, origin: number | undefined): boolean {
+    if (this.unsettled !== undefined) this.settleFrame(this.unsettled.keyframe);
     const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => s.pts <= pts);
     if (due.length > 0) this.scheduled = this.scheduled.filter((s) => s.pts > pts);
     if (this.lastFramePts !== undefined && pts > this.lastFramePts) this.inputFrameMs = pts - this.lastFramePts;
     this.lastFramePts = pts;
-    if (due.length > 0 && this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs) {
-      // The rest of the splice frame's output slot; half an input frame short of the next slot, so a
-      // source at the output rate gets no extra keyframe.
-      this.markBefore(pts + this.outputFrameMs - this.inputFrameMs / 2);
-    }
-    const out = this.decide(body, pts, keyframe, origin, due.length > 0);
-    const keyed = keyframe || out !== body;
-    for (const s of due) s.done({ pts, keyed });
-    return out;
-  }
-
-  private decide(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined, spliceDue: boolean): Buffer {
+    // The rest of the splice frame's output slot, when the output's frame interval is the longer.
+    if (due.length > 0 && this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2);
+    this.unsettled = { pts, keyframe, due: due.map((s) => s.done) };
     if (keyframe) {
       this.lastKeyframePts = pts;
       this.requested = false;
-      return body;
+      return false;
     }
     const interval = this.intervalMs;
     const last = this.lastKeyframePts;
     const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
     const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts;
     if (this.markBeforePts !== undefined && !windowDue) this.markBeforePts = undefined;
-    if (!(this.requested || gridDue || spliceDue || windowDue) || this.lengthSize === undefined) return body;
-    const marked = markAvcFrame(body, this.lengthSize);
-    if (marked === undefined) return body;
-    this.lastKeyframePts = pts;
-    this.requested = false;
-    return marked;
+    return this.requested || gridDue || due.length > 0 || windowDue;
+  }
+
+  /**
+   * The frame `decideFrame` last decided on is a keyframe now (`keyed`: marked, or an IDR of the
+   * source) or not (not due, or it could not be marked); the marks scheduled for it are told.
+   */
+  settleFrame(keyed: boolean): void {
+    const frame = this.unsettled;
+    if (frame === undefined) return;
+    this.unsettled = undefined;
+    if (keyed) {
+      this.lastKeyframePts = frame.pts;
+      this.requested = false;
+    }
+    for (const done of frame.due) done({ pts: frame.pts, keyed: keyed || frame.keyframe });
   }
 }
+

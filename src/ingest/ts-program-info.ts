@@ -213,12 +213,21 @@ function sectionEnd(s: Buffer): number {
  * ticks; undefined when the packet starts no PES or carries no timestamp (ISO/IEC 13818-1 §2.4.3.7).
  */
 export function pesDecodeTimestamp(packets: Buffer, offset: number): number | undefined {
+  return pesTimestamp(packets, offset, 'decode');
+}
+
+/** The presentation timestamp (PTS) of the PES that starts in the packet at `offset` (90 kHz), as `pesDecodeTimestamp`. */
+export function pesPresentationTimestamp(packets: Buffer, offset: number): number | undefined {
+  return pesTimestamp(packets, offset, 'presentation');
+}
+
+function pesTimestamp(packets: Buffer, offset: number, which: 'decode' | 'presentation'): number | undefined {
   if ((packets[offset + 1]! & 0x40) === 0) return undefined; // payload_unit_start_indicator
   const p = tsPayloadStart(packets, offset);
   const end = offset + TS_PACKET_SIZE;
   if (p === undefined || p + 9 > end || packets[p] !== 0 || packets[p + 1] !== 0 || packets[p + 2] !== 1) return undefined;
   const flags = packets[p + 7]! >> 6; // PTS_DTS_flags: 2 = PTS, 3 = PTS and DTS
-  const at = flags === 3 ? p + 14 : flags === 2 ? p + 9 : -1;
+  const at = flags === 3 && which === 'decode' ? p + 14 : flags === 2 || flags === 3 ? p + 9 : -1;
   if (at < 0 || at + 5 > end) return undefined;
   const b = (i: number) => packets[at + i]!;
   // 33 bits in 5 bytes with marker bits; multiply the top bits rather than shift (no 32-bit overflow).

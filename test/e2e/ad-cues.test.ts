@@ -27,12 +27,46 @@ async function fetchBytes(url: string): Promise<Buffer> {
 }
 import { launchBrowser, startPlayer } from '../helpers/player/hls-player.js';
 import { checkMediaPlaylist, checkRenditionSet } from '../helpers/hls/llhls-rules.js';
+import { watchStoredSegments } from '../helpers/hls/stored-segments.js';
 import { originText, publishTestPattern, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'ad-cues-key-0123456789';
 const CH = '/api/v1/channels';
+
+/** The rendition names a multivariant playlist lists (variants and EXT-X-MEDIA URIs). */
+const renditionsIn = (master: string): string[] => [...master.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+
+/** Every listed rendition's playlist of `channel` at the origin (those it answers), parsed. */
+async function readPlaylists(serve: ServeFixture, channel: string, renditions: string[]): Promise<Map<string, { text: string; model: MediaPlaylist }>> {
+  const out = new Map<string, { text: string; model: MediaPlaylist }>();
+  for (const r of renditions) {
+    const text = await originText(serve, `/live/${channel}/${r}/playlist.m3u8`);
+    if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
+  }
+  return out;
+}
+
+/**
+ * Waits until the range `id` is listed in every rendition with a segment more than 0.5 s after its
+ * START-DATE (the splice segment complete); returns the playlists and the one START-DATE they share.
+ */
+async function waitForSpliceSegment(serve: ServeFixture, channel: string, renditions: string[], id: string): Promise<{ found: Map<string, { text: string; model: MediaPlaylist }>; start: number }> {
+  const found = await waitFor(() => readPlaylists(serve, channel, renditions), {
+    until: (m) =>
+      m.size === renditions.length &&
+      [...m.values()].every((p) => {
+        const range = p.model.dateRanges?.find((r) => r.id === id);
+        return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
+      }),
+    message: 'the splice segment complete in every rendition',
+    timeoutMs: 60_000,
+  });
+  const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
+  expect(starts.size, 'one START-DATE in every rendition').toBe(1);
+  return { found, start: [...starts][0]! };
+}
 
 describe('ad cues through the ops API on a real serve', () => {
   let serve: ServeFixture;
@@ -362,18 +396,11 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
   it('keys the frame at the splice and starts a segment there in every rendition, dated START-DATE; the LL-HLS rules hold', async () => {
     serve.publish(serve.rtmpUrl(CHAN, KEY), 'flv', { seconds: 120, outputOptions: ['-g', '300'] });
     const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 60_000 });
-    const renditions = [...master!.matchAll(/^([^#\s][^/\s]*)\/playlist\.m3u8$|URI="([^"/]+)\/playlist\.m3u8"/gm)].map((m) => m[1] ?? m[2]!);
+    const renditions = renditionsIn(master!);
     // The 640x360 source gets 360p (the ladder does not upscale to 540p) and audio.
     expect(renditions).toContain('audio');
     expect(renditions.length).toBeGreaterThanOrEqual(2);
-    const read = async () => {
-      const out = new Map<string, { text: string; model: MediaPlaylist }>();
-      for (const r of renditions) {
-        const text = await originText(serve, `/live/${CHAN}/${r}/playlist.m3u8`);
-        if (text !== undefined) out.set(r, { text, model: parseMediaPlaylist(text) });
-      }
-      return out;
-    };
+    const read = () => readPlaylists(serve, CHAN, renditions);
     const first = await waitFor(read, { until: (m) => m.size === renditions.length && [...m.values()].every((p) => p.model.segments.length >= 2), message: 'segments in every rendition', timeoutMs: 60_000 });
 
     // A splice halfway between two 2 s grid instants, at least 2 s ahead: without the cut it would land up to 1 s late.
@@ -384,18 +411,7 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
     const id: string = out.json.id;
 
     // Wait until the segment after the splice segment is listed everywhere (the splice segment complete).
-    const found = await waitFor(read, {
-      until: (m) =>
-        [...m.values()].every((p) => {
-          const range = p.model.dateRanges?.find((r) => r.id === id);
-          return range !== undefined && p.model.segments.some((s) => s.programDateTime > range.startDate + 500);
-        }),
-      message: 'the splice segment complete in every rendition',
-      timeoutMs: 60_000,
-    });
-    const starts = new Set([...found.values()].map((p) => p.model.dateRanges!.find((r) => r.id === id)!.startDate));
-    expect(starts.size, 'one START-DATE in every rendition').toBe(1);
-    const start = [...starts][0]!;
+    const { found, start } = await waitForSpliceSegment(serve, CHAN, renditions, id);
     // The marked frame is the first at or after the splice: START-DATE within a frame (33 ms) after it,
     // not on the next grid instant 1 s later.
     expect(start).toBeGreaterThanOrEqual(at - 2);
@@ -423,5 +439,103 @@ describe('ad cue splice on a keyframes: marked ladder (RTMP)', () => {
       expect(frames[0]?.key, `${name}: the splice segment's first frame is a keyframe`).toBe(true);
     }
     expect(checkRenditionSet([...found.values()].map((p) => p.text))).toEqual([]);
+  }, 150_000);
+});
+
+/**
+ * SCTE-35 over a plain SRT channel (no `inputs:`) on `constrained-marked`: the publisher's MPEG-TS
+ * (an 8.3 s GOP, 250 frames, its clock an hour in) goes straight to the encoder through
+ * `TsKeyframeMarking`. Every stored segment starts with a keyframe and the renditions stay in step
+ * (the grid marks: the source's IDRs at 0, 8.3 and 16.7 s are off the 2 s grid, and without marks the
+ * encoder's keyint backstop, counting from the 8.3 s IDR, keyed 10.37 s: a 2.37 s video segment
+ * beside a 2 s audio one, renditions out of step),
+ * and a splice_insert announced 3 s ahead for a mid-segment frame is cut there: a segment starts at
+ * START-DATE in every rendition, START-DATE within a frame after the splice instant.
+ */
+describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
+  let serve: ServeFixture;
+  let dir: string;
+  let srtPort: number;
+  const CHAN = 'srtsplice';
+  const PASS = 'scte35-marked-passphrase';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lp-srt-splice-'));
+    srtPort = await freePort('udp');
+    serve = await startServeFixture({ srt: { portBase: srtPort, portCount: 1 } });
+    expect((await serve.api('POST', CH, { id: CHAN, ladder: 'constrained-marked', key: KEY, srt: { port: srtPort, passphrase: PASS } })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await serve?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keys every segment start and the splice frame; a segment starts at START-DATE in every rendition; the LL-HLS rules hold', async () => {
+    const SECONDS = 22;
+    const SPLICE_AT = 13; // media seconds (mid-segment: 2 s segments from the run start at 0), announced 3 s before
+    const EVENT = 1717;
+    const file = join(dir, 'src.ts');
+    await renderSource(file, { width: 640, height: 360, fps: 30, seconds: SECONDS, format: 'mpegts', gopFrames: 250, clockStartSeconds: 3600 });
+    const plain = await readFile(file);
+    const base = firstVideoDts(plain);
+    const outSection = writeSpliceInfoSection({
+      protocolVersion: 0, sapType: 3, ptsAdjustment: 0, cwIndex: 0xff, tier: 0xfff, descriptors: [],
+      command: { type: 'splice_insert', spliceEventId: EVENT, cancel: false, outOfNetwork: true, eventIdCompliance: true, spliceImmediate: false,
+        program: { ptsTime: base + SPLICE_AT * 90_000 }, components: [], breakDuration: { autoReturn: true, duration: 30 * 90_000 }, uniqueProgramId: 0, availNum: 0, availsExpected: 0 },
+    });
+    const ts = injectScte35(plain, [{ beforeSeconds: SPLICE_AT - 3, section: outSection }]);
+    const publisher = publishRawSrt(serve.srtUrl(srtPort, PASS, CHAN), ts, ts.length / SECONDS);
+
+    // Every listed segment of the video rendition is fetched, and the rules checked on every read.
+    const watch = watchStoredSegments(`${serve.live(CHAN)}/360p/playlist.m3u8`, { intervalMs: 200 });
+    let spliceUri: string | undefined;
+    try {
+      const master = await waitFor(() => originText(serve, `/live/${CHAN}/master.m3u8`), { until: (t) => t !== undefined, message: 'master', timeoutMs: 45_000 });
+      const renditions = renditionsIn(master!);
+      expect(renditions).toEqual(expect.arrayContaining(['360p', 'audio']));
+      const id = `splice-${EVENT}`;
+      // Until the segment after the splice segment is listed everywhere (the splice segment complete).
+      const { found, start } = await waitForSpliceSegment(serve, CHAN, renditions, id);
+      for (const [name, { text, model }] of found) {
+        expect(checkMediaPlaylist(text, { otherRenditions: renditions.filter((r) => r !== name) }), name).toEqual([]);
+        expect(model.dateRanges!.find((r) => r.id === id)!.scte35Out, name).toBe(spliceInfoHex(outSection));
+        const splice = model.segments.find((s) => s.programDateTime >= start - 2)!;
+        // Video starts at the keyed frame (±1 ms of rounding), audio at its first 64 ms fragment from there.
+        expect(splice.programDateTime - start, `${name}: segment at START-DATE`).toBeLessThan(name === 'audio' ? 70 : 34);
+        if (name === '360p') spliceUri = splice.uri;
+      }
+      expect(checkRenditionSet([...found.values()].map((p) => p.text))).toEqual([]);
+      // START-DATE − splice instant (the splice PTS on the feed's arrival clock), as the packager logged it.
+      const placed = serve.logs.entries().filter((l) => l.id === id && typeof l.offsetMs === 'number');
+      expect(placed.length).toBeGreaterThan(0);
+      for (const l of placed) {
+        expect(l.offsetMs as number).toBeGreaterThanOrEqual(-2);
+        expect(l.offsetMs as number).toBeLessThan(40);
+      }
+      console.info(`SRT splice: START-DATE − splice = ${placed.map((l) => l.offsetMs).join(', ')} ms`);
+      await waitFor(async () => (watch.mediaCount() >= 9 ? true : undefined), { timeoutMs: 30_000, message: 'nine 360p segments' });
+    } finally {
+      await watch.stop();
+      await publisher.stop();
+    }
+    expect(watch.violations).toEqual([]);
+    // Frame by frame: each stored segment's first frame is a keyframe (the source's IDRs are 8.3 s apart, off the grid).
+    const [init, ...media] = [...watch.segments.values()];
+    for (const [i, segment] of media.entries()) {
+      const name = join(dir, `${i}.mp4`);
+      await writeFile(name, Buffer.concat([init!, segment]));
+      const frames = await videoFrameStats(name);
+      expect(frames[0]?.key, `segment ${i} starts with a keyframe`).toBe(true);
+    }
+    // The keyed frame against the publisher's splice frame (media time SPLICE_AT; the run's timeline
+    // starts at the feed's first frame): the arrival clock's mapping, measured.
+    const spliceSegment = watch.segments.get(spliceUri!);
+    expect(spliceSegment).toBeDefined();
+    const spliceFile = join(dir, 'splice.mp4');
+    await writeFile(spliceFile, Buffer.concat([init!, spliceSegment!]));
+    const firstPts = (await videoFrameStats(spliceFile))[0]!.pts;
+    console.info(`SRT splice: keyed frame at ${firstPts.toFixed(3)} s of the run, splice frame at ${SPLICE_AT} s`);
+    expect(Math.abs(firstPts - SPLICE_AT)).toBeLessThan(0.25);
   }, 150_000);
 });

@@ -11,8 +11,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkMediaPlaylist } from '../helpers/hls/llhls-rules.js';
-import { getText, startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
+import { watchStoredSegments } from '../helpers/hls/stored-segments.js';
+import { startServeFixture, type ServeFixture } from '../helpers/serve/serve-fixture.js';
 import { videoFrameStats } from '../helpers/transcode/media.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -43,28 +43,13 @@ describe('keyframe marks (serve, constrained-marked)', () => {
     await waitFor(async () => ((await view())?.input?.active === 'primary' ? true : undefined), { timeoutMs: 30_000, message: 'the primary plays' });
 
     // The 360p segments as they are listed (they leave storage soon after they leave the playlist), and the LL-HLS rules on every read.
-    const url = `${serve.live('km')}/360p/playlist.m3u8`;
-    const segments = new Map<string, Buffer>();
-    const violations: string[] = [];
     let sawPending = false;
-    let running = true;
-    const watch = (async () => {
-      while (running) {
-        const { status, text } = await getText(url);
-        if (status === 200) {
-          violations.push(...checkMediaPlaylist(text));
-          const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
-          for (const uri of [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))]) {
-            if (segments.has(uri)) continue;
-            const answer = await fetch(new URL(uri, url));
-            if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
-          }
-        }
+    const watch = watchStoredSegments(`${serve.live('km')}/360p/playlist.m3u8`, {
+      onRead: async () => {
         if ((await view())?.input?.pending !== undefined) sawPending = true;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    const segmentCount = () => segments.size - 1;
+      },
+    });
+    const segmentCount = () => watch.mediaCount();
     const segmentsMore = async (count: number, message: string) => {
       const from = segmentCount();
       await waitFor(async () => (segmentCount() >= from + count ? true : undefined), { timeoutMs: 60_000, message });
@@ -87,19 +72,18 @@ describe('keyframe marks (serve, constrained-marked)', () => {
       await waitFor(async () => ((await view())?.input?.active === 'backup' ? true : undefined), { timeoutMs: 30_000, message: 'the backup plays again' });
       await segmentsMore(3, 'three more backup segments');
     } finally {
-      running = false;
-      await watch;
+      await watch.stop();
       frozen?.child.kill('SIGKILL');
     }
     const toBackup = serve.logs.entries().filter((l) => l.msg === 'input switched' && l.to === 'backup');
     expect(toBackup.map((l) => l.reason)).toEqual(expect.arrayContaining(['input-ended', 'input-lost']));
-    expect(violations).toEqual([]);
+    expect(watch.violations).toEqual([]);
     expect(sawPending).toBe(false);
 
     // Frame by frame, each segment after the init segment: the first frame a keyframe. Every switch
     // between the colour primary and the grey backup (the operator's to the primary, the loss back to
     // the backup) is a keyframe, wherever it falls in its segment.
-    const [init, ...media] = [...segments.values()];
+    const [init, ...media] = [...watch.segments.values()];
     const frames: Array<{ key: boolean; grey: boolean }> = [];
     for (const [i, segment] of media.entries()) {
       const file = join(dir, `${i}.mp4`);
