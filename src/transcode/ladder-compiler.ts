@@ -157,17 +157,32 @@ function cascadeChains(video: ResolvedVideoRendition[], pre: string[], scaleOf: 
   });
 }
 
+/**
+ * A `keyframes: marked` ladder keys on the input's flagged frames only when the input is H.264: the
+ * relays mark H.264 frames (a recovery point SEI), and ffmpeg's HEVC decoder flags IRAP pictures
+ * only, so an HEVC input under `source` got keyframes at its own IDRs and x264's keyint backstop —
+ * off the segment grid, renditions out of step. Any other codec is keyed on the grid, as `grid`
+ * ladders are (a splice then lands on the next boundary, as the relays already report).
+ */
+export function markedKeyframesApply(ladder: Ladder, probe: InputProbe): boolean {
+  return ladder.keyframes === 'marked' && probe.videoCodec === 'h264';
+}
+
 /** An H.264 level (`3.1`) as the level_idc integer the hardware encoders take (`31`). */
 export function levelIdc(level: string): number {
   return Math.round(Number(level) * 10);
 }
 
-/** The video encode of one rendition with the ladder's encoder. */
-export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number): VideoEncoding {
+/**
+ * The video encode of one rendition with the ladder's encoder. `keyframesFromSource`: keyframes where
+ * the input's decoder flags them (`keyframes: marked` on an H.264 input, `markedKeyframesApply`),
+ * else on the GOP grid.
+ */
+export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number, keyframesFromSource = ladder.keyframes === 'marked'): VideoEncoding {
   const vbv = vbvOf(r);
   // `marked`: keyframes where the input's decoder flags them (IDRs, recovery point SEIs the FLV relay
   // puts on the grid and at switches: `ingest/keyframe-marks.ts`); keyint stays as the backstop.
-  const forceKeyFrames = ladder.keyframes === 'marked' ? 'source' : `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
+  const forceKeyFrames = keyframesFromSource ? 'source' : `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
   const encoder = ladder.encoder;
   if (encoder.kind === 'x264') {
     return {
@@ -306,7 +321,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     const fd = FIRST_OUTPUT_FD + outputs.length;
     builder.output(`pipe:${fd}`, {
       maps: [`[v${i}]`],
-      video: videoEncodingOf(ladder, r, resolved.keyint),
+      video: videoEncodingOf(ladder, r, resolved.keyint, markedKeyframesApply(ladder, probe)),
       disable: ['audio', 'subtitle', 'data'],
       // Constant frame rate (ffmpeg's default for mp4, made explicit): part-sized fragments rely on it.
       fpsMode: 'cfr',

@@ -101,6 +101,15 @@ describe('compileLadder', () => {
     expect(valuesOf(args, '-frag_duration')).toEqual(expected === 'source' ? ['53333'] : ['483333', '483333', '483333', '483333', '53333']);
   });
 
+  it('keyframes marked on an HEVC input: keyed on the GOP grid (its decoder flags IRAP pictures only, no marks), per-frame fragments kept', async () => {
+    const { ladder } = await loadLadder('default');
+    const hevc = { ...probe1080, videoCodec: 'hevc' };
+    const resolved = resolveLadder(parseLadder({ ...ladder, keyframes: 'marked' }, 'test'), hevc);
+    const { args } = compileLadder(resolved, hevc, file);
+    expect(valuesOf(args, '-force_key_frames')).toEqual(['1080p', '720p', '480p', '360p'].map(() => 'expr:gte(t,n_forced*2)'));
+    expect(valuesOf(args, '-frag_duration')).toEqual(['53333']);
+  });
+
   it('rejects an unknown keyframes mode with path and reason', async () => {
     const { ladder } = await loadLadder('default');
     expect(() => parseLadder({ ...ladder, keyframes: 'scene' }, 'test')).toThrow(/keyframes/);
