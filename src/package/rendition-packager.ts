@@ -359,7 +359,8 @@ export class RenditionPackager {
     }
     const bytes = position.held !== false && this.fill?.canFill === true ? this.fill.nextPart(this.options.partTarget) : undefined;
     if (bytes === undefined) {
-      this.fillSegment = [];
+      // No fill segment to drop: a bridge is held or gap from its first part, which flushed any left
+      // (`closeOpenSegment`), and a fill once able stays able until the next run's init ends the bridge.
       this.cursor.index += 1;
       if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
       this.enqueue(async () => {
