@@ -21,7 +21,17 @@ import { AAC_FRAME_SAMPLES, silentAacLcFrame } from '../mp4/silent-aac.js';
  */
 export class OutageFill {
   private readonly track: TrackInfo;
-  /** The held picture (video) or silent frame (audio); undefined: this track cannot be filled. */
+  /**
+   * The last keyframe the encoder wrote, not yet made the held picture: a view into its fragment's
+   * bytes, no copy. Keyframes come every GOP and an outage rarely, so the copy and the SEI strip
+   * (`withoutSei`) wait for the first fill part after it. The view stays valid: a fragment's bytes
+   * lie in the pipe read they came in, which Node allocates per read (it reuses one buffer only for
+   * a socket given an `onread` buffer, which the encoder's pipes are not), or in a box the reader
+   * assembled, and nothing writes to them once delivered (`Fmp4Reader.push`). It keeps that read
+   * alive until the next keyframe: one per rendition.
+   */
+  private keyframe: { data: Uint8Array; compositionOffset: number } | undefined;
+  /** The held picture (video) or silent frame (audio) each fill part repeats; undefined: none yet. */
   private sampleData: Uint8Array | undefined;
   private compositionOffset = 0;
   /** Decode time where the media listed so far ends (track timescale), once any is listed. */
@@ -48,8 +58,7 @@ export class OutageFill {
     const first = fragment.samples[0];
     if (first === undefined || !first.isSync) return;
     const data = fragment.bytes.subarray(fragment.dataStart, fragment.dataStart + first.size);
-    this.sampleData = withoutSei(data, this.track.format);
-    this.compositionOffset = first.compositionOffset;
+    this.keyframe = { data, compositionOffset: first.compositionOffset };
   }
 
   /** The media listed so far ends at `seconds` of stream time (a part's end): an outage fills on from there. */
@@ -59,7 +68,7 @@ export class OutageFill {
 
   /** Whether an outage can be filled now: a sample to repeat and a listed end to continue from. */
   get canFill(): boolean {
-    return this.sampleData !== undefined && this.end !== undefined;
+    return (this.keyframe !== undefined || this.sampleData !== undefined) && this.end !== undefined;
   }
 
   /**
@@ -68,6 +77,11 @@ export class OutageFill {
    * partTarget in total whatever the rounding (audio: whole AAC frames, at most one frame ahead).
    */
   nextPart(partTarget: number): Uint8Array | undefined {
+    if (this.keyframe !== undefined) {
+      this.sampleData = withoutSei(this.keyframe.data, this.track.format);
+      this.compositionOffset = this.keyframe.compositionOffset;
+      this.keyframe = undefined;
+    }
     const data = this.sampleData;
     if (data === undefined || this.end === undefined) return undefined;
     this.outage ??= { start: this.end, parts: 0 };

@@ -359,7 +359,8 @@ export class RenditionPackager {
     }
     const bytes = position.held !== false && this.fill?.canFill === true ? this.fill.nextPart(this.options.partTarget) : undefined;
     if (bytes === undefined) {
-      this.fillSegment = [];
+      // No fill segment to drop: a bridge is held or gap from its first part, which flushed any left
+      // (`closeOpenSegment`), and a fill once able stays able until the next run's init ends the bridge.
       this.cursor.index += 1;
       if (endsSegment) this.cursor = { msn: this.cursor.msn + 1, index: 0 };
       this.enqueue(async () => {
@@ -368,50 +369,17 @@ export class RenditionPackager {
       });
       return;
     }
-    const name = partName(this.cursor.msn, this.cursor.index);
-    this.cursor.index += 1;
-    const stored = this.store(name, bytes, PART_TYPE);
     this.fillSegment.push(bytes);
-    const segment = endsSegment ? this.storeFillSegment() : undefined;
-    this.enqueue(async () => {
-      const gate = this.gateOf(stored);
-      const outcome = await this.settleWithin(gate);
-      const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
-      this.timeline.addGapPart(this.options.partTarget, { ...position, endsSegment: false, filled: ok }, this.options.clock());
-      if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
-      this.options.onChange(this, 'gap');
-      if (segment !== undefined) await this.listFillSegment(segment);
-    });
+    this.listPart(bytes, 'gap', (ok) => this.timeline.addGapPart(this.options.partTarget, { ...position, endsSegment: false, filled: ok }, this.options.clock()));
+    if (endsSegment) this.finishFillSegment();
   }
 
-  /** A bridge segment of fill parts left open (the next run came, or the end): stored and listed as media. */
+  /** A bridge segment of fill parts (it ends, or is left open by the next run or the end): stored and listed as media. */
   private finishFillSegment(): void {
     if (this.fillSegment.length === 0) return;
-    const segment = this.storeFillSegment();
-    this.enqueue(() => this.listFillSegment(segment));
-  }
-
-  /** Starts storing the bridge segment's object from its fill parts; the cursor moves to the next segment. */
-  private storeFillSegment(): { name: string; stored: Upload } {
-    const name = segmentName(this.cursor.msn);
-    this.cursor = { msn: this.cursor.msn + 1, index: 0 };
-    const parts = this.fillSegment;
+    const bytes = Buffer.concat(this.fillSegment);
     this.fillSegment = [];
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.byteLength;
-    }
-    return { name, stored: this.store(name, bytes, PART_TYPE) };
-  }
-
-  private async listFillSegment(segment: { name: string; stored: Upload }): Promise<void> {
-    const outcome = await this.settleWithin(segment.stored);
-    const ok = outcome !== 'failed' && this.isNext(segment.name, this.timeline.currentSegmentName());
-    this.timeline.endSegment({ gap: !ok }, this.options.clock());
-    if (ok && outcome === 'pending') this.trackUnsettled(segment.name, segment.stored);
-    this.options.onChange(this, 'segment');
+    this.listSegment(bytes, (ok) => this.timeline.endSegment({ gap: !ok }, this.options.clock()));
   }
 
   /** Ends the stream: EXT-X-ENDLIST after every queued operation. */
@@ -433,37 +401,56 @@ export class RenditionPackager {
     for (const event of events) {
       if (event.type === 'part') {
         const { bytes, ...part } = event.part;
-        const name = partName(this.cursor.msn, this.cursor.index);
-        this.cursor.index += 1;
         this.fill?.listedUntil(part.startTime + part.duration);
-        const stored = this.store(name, bytes, PART_TYPE);
-        this.enqueue(async () => {
-          const gate = this.gateOf(stored);
-          const outcome = await this.settleWithin(gate);
-          const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
+        this.listPart(bytes, 'part', (ok) =>
           this.timeline.addPart(
             { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
             this.options.clock(),
-          );
-          if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
-          this.options.onChange(this, 'part');
-        });
+          ),
+        );
       } else {
         const { bytes, duration } = event.segment;
-        const name = segmentName(this.cursor.msn);
-        this.cursor = { msn: this.cursor.msn + 1, index: 0 };
         const size = bytes.byteLength;
-        const stored = this.store(name, bytes, PART_TYPE);
-        this.enqueue(async () => {
-          const outcome = await this.settleWithin(stored);
-          const ok = outcome !== 'failed' && this.isNext(name, this.timeline.currentSegmentName());
+        this.listSegment(bytes, (ok) => {
           if (ok) this.bitrate.add(size, duration);
           this.timeline.endSegment({ duration, gap: !ok }, this.options.clock());
-          if (ok && outcome === 'pending') this.trackUnsettled(name, stored);
-          this.options.onChange(this, 'segment');
         });
       }
     }
+  }
+
+  /**
+   * A part: stored from now on under the name `cursor` gives it, then — in chain order, once it and
+   * its run's init segment are stored (`gateOf`) or `listWithinMs` passed — added to the timeline by
+   * `add` (`ok` false: it is not stored and will not be, or not under that name; list it as a gap).
+   * Listed from memory while its upload is pending (`trackUnsettled`).
+   */
+  private listPart(bytes: Uint8Array, change: 'part' | 'gap', add: (ok: boolean) => void): void {
+    const name = partName(this.cursor.msn, this.cursor.index);
+    this.cursor.index += 1;
+    const stored = this.store(name, bytes, PART_TYPE);
+    this.enqueue(async () => {
+      const gate = this.gateOf(stored);
+      const outcome = await this.settleWithin(gate);
+      const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
+      add(ok);
+      if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
+      this.options.onChange(this, change);
+    });
+  }
+
+  /** A segment's object, as `listPart` does a part's: `end` closes the segment in the timeline; the cursor moves to the next. */
+  private listSegment(bytes: Uint8Array, end: (ok: boolean) => void): void {
+    const name = segmentName(this.cursor.msn);
+    this.cursor = { msn: this.cursor.msn + 1, index: 0 };
+    const stored = this.store(name, bytes, PART_TYPE);
+    this.enqueue(async () => {
+      const outcome = await this.settleWithin(stored);
+      const ok = outcome !== 'failed' && this.isNext(name, this.timeline.currentSegmentName());
+      end(ok);
+      if (ok && outcome === 'pending') this.trackUnsettled(name, stored);
+      this.options.onChange(this, 'segment');
+    });
   }
 
   /**

@@ -10,62 +10,32 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/core/event-bus.js';
-import { silentLogger } from '../../../src/core/logger.js';
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { resolveLadder } from '../../../src/ladder/ladder-loader.js';
-import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
 import { Fmp4Reader, type FragmentEvent } from '../../../src/mp4/fmp4-reader.js';
-import { ChannelPackager } from '../../../src/package/channel-packager.js';
-import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { UploadQueue } from '../../../src/storage/upload-queue.js';
 import { checkMediaPlaylist } from '../../helpers/hls/llhls-rules.js';
-import { encodeLadderFixture, type LadderFixture } from '../../helpers/package/fixtures.js';
-import { smallLadder } from '../../helpers/package/live.js';
+import type { LadderFixture } from '../../helpers/package/fixtures.js';
+import { encodeStageMedia, memoryTempDir, STAGE_RENDITIONS, startPackagerStage } from '../../helpers/package/packager-stage.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const LADDER = smallLadder({ gop: 0.5, segment: 1, part: 0.1 });
-const RESOLVED = resolveLadder(LADDER, { width: 320, height: 180, frameRate: 30, hasAudio: true });
-const NAMES = [{ name: 'v180', kind: 'video' as const }, { name: 'v90', kind: 'video' as const }, { name: 'audio', kind: 'audio' as const }];
 
 let fixture: LadderFixture;
 let dir: string;
 
 beforeAll(async () => {
-  fixture = await encodeLadderFixture({ seconds: 3, sizes: ['320x180', '160x90'], gop: 15 });
-  dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'livepipe-fill-'));
+  fixture = await encodeStageMedia(3);
+  dir = await memoryTempDir('livepipe-fill-');
 }, 60_000);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-function transcodeRun(runId: number, streams: PassThrough[]): TranscodeRun {
-  return {
-    channel: 'fill',
-    runId,
-    startedAt: Date.now(),
-    mediaStartedAt: () => Date.now(),
-    probe: { width: 320, height: 180, frameRate: 30, videoCodec: 'h264', hasAudio: true, audioCodec: 'aac', audioChannels: 1, audioSampleRate: 48000 },
-    ladder: RESOLVED,
-    outputs: NAMES.map((n, i) => ({
-      name: n.name,
-      kind: n.kind,
-      rendition: (n.kind === 'audio' ? RESOLVED.audio[0] : RESOLVED.video.find((v) => v.name === n.name))!,
-      stream: streams[i]!,
-    })),
-    ended: new Promise(() => undefined),
-  };
-}
 
 /** Writes each output's init and its frames up to `seconds` of media, then ends the outputs (a crash). */
 async function play(streams: PassThrough[], seconds: number): Promise<void> {
@@ -83,37 +53,30 @@ async function play(streams: PassThrough[], seconds: number): Promise<void> {
 
 describe('an encoder outage filled with a held picture and silence', () => {
   it('lists stored media parts and segments while the encoder is down, continuing each rendition\'s decode times; ffmpeg decodes run, fill and nothing else', async () => {
-    const logger = silentLogger();
-    const storage = new FsStorage({ root: dir, io: 'inline', inlineSlowMs: 60_000 }, logger);
-    await storage.start();
-    const uploads = new UploadQueue(storage, new EventBus(), logger, { channel: 'fill' });
     const versions = new Map<string, MediaPlaylist[]>();
     const violations: string[] = [];
-    const packager = new ChannelPackager({
-      channel: 'fill', storage, uploads, logger, dvrWindowSeconds: 30,
+    const stage = await startPackagerStage({
+      channel: 'fill', root: dir, dvrWindowSeconds: 30,
       onPlaylist: (_c, rendition, model) => {
         const copy = structuredClone(model);
         versions.set(rendition, [...(versions.get(rendition) ?? []), copy]);
         if (model.pending === undefined) for (const v of checkMediaPlaylist(serializeMediaPlaylist(model))) violations.push(`${rendition}: ${v}`);
       },
     });
-    await packager.start();
-    const first = NAMES.map(() => new PassThrough());
-    packager.attachRun(transcodeRun(1, first));
+    const { packager } = stage;
+    const first = STAGE_RENDITIONS.map(() => new PassThrough());
+    packager.attachRun(stage.run(1, first));
     await play(first, 1.6);
     // The run crashed: the channel bridges until the restart's first media, ~1.5 s later.
     packager.bridgeEncoderGap();
     await sleep(1500);
-    const second = NAMES.map(() => new PassThrough());
-    packager.attachRun(transcodeRun(2, second));
+    const second = STAGE_RENDITIONS.map(() => new PassThrough());
+    packager.attachRun(stage.run(2, second));
     await play(second, 1.2);
-    await packager.endStream();
-    await packager.close();
-    await uploads.close({ drainTimeoutMs: 10_000 });
-    await storage.close();
+    await stage.close();
     expect(violations).toEqual([]);
 
-    for (const { name, kind } of NAMES) {
+    for (const { name, kind } of STAGE_RENDITIONS) {
       const final = versions.get(name)!.at(-1)!;
       const firstRun = final.segments.filter((s) => s.mapUri === 'init-1.mp4');
       const secondRun = final.segments.filter((s) => s.mapUri === 'init-2.mp4');

@@ -18,23 +18,13 @@
  * had no run yet were not bridged at all; and a rendition whose only segments were gaps started its
  * next run without the EXT-X-DISCONTINUITY the others had. Operator restarts alone kept the numbering.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/core/event-bus.js';
-import { silentLogger } from '../../../src/core/logger.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
-import { resolveLadder } from '../../../src/ladder/ladder-loader.js';
-import type { TranscodeRun } from '../../../src/ladder/run-contract.js';
-import { ChannelPackager } from '../../../src/package/channel-packager.js';
-import { FsStorage } from '../../../src/storage/fs-storage.js';
-import { UploadQueue } from '../../../src/storage/upload-queue.js';
 import { checkMediaPlaylist, parseWithM3u8Parser, RenditionSetChecker } from '../../helpers/hls/llhls-rules.js';
-import { encodeLadderFixture } from '../../helpers/package/fixtures.js';
-import { smallLadder } from '../../helpers/package/live.js';
+import { encodeStageMedia, memoryTempDir, STAGE_RENDITIONS, startPackagerStage } from '../../helpers/package/packager-stage.js';
 import { readAll } from '../../helpers/package/pipeline.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,24 +49,17 @@ interface OutputMedia {
   frames: Array<{ end: number; bytes: Uint8Array }>;
 }
 
-const LADDER = smallLadder({ gop: 0.5, segment: 1, part: 0.1 });
-const RESOLVED = resolveLadder(LADDER, { width: 320, height: 180, frameRate: 30, hasAudio: true });
-
 let media: OutputMedia[];
 let dir: string;
 
 beforeAll(async () => {
-  const fixture = await encodeLadderFixture({ seconds: 5, sizes: ['320x180', '160x90'], gop: 15 });
-  const streams = [
-    { name: 'v180', kind: 'video' as const, bytes: fixture.video[0]! },
-    { name: 'v90', kind: 'video' as const, bytes: fixture.video[1]! },
-    { name: 'audio', kind: 'audio' as const, bytes: fixture.audio },
-  ];
-  media = streams.map((s) => {
-    const { track, fragments, init } = readAll(s.bytes);
-    return { name: s.name, kind: s.kind, init, frames: fragments.map((f) => ({ end: (f.decodeTime + f.duration) / track.timescale, bytes: f.bytes })) };
+  const fixture = await encodeStageMedia(5);
+  const bytes = [fixture.video[0]!, fixture.video[1]!, fixture.audio];
+  media = STAGE_RENDITIONS.map((r, i) => {
+    const { track, fragments, init } = readAll(bytes[i]!);
+    return { name: r.name, kind: r.kind, init, frames: fragments.map((f) => ({ end: (f.decodeTime + f.duration) / track.timescale, bytes: f.bytes })) };
   });
-  dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'livepipe-in-step-'));
+  dir = await memoryTempDir('livepipe-in-step-');
 }, 60_000);
 
 afterAll(async () => {
@@ -126,24 +109,16 @@ interface Schedule {
 
 async function exercise(seed: number, schedule: Schedule): Promise<string[]> {
   const random = seeded(seed);
-  const logger = silentLogger();
-  const bus = new EventBus();
-  // In memory (/dev/shm), written inline even on a loaded machine: every part's listing waits for its
-  // upload (up to half a part target), and this test is about numbering, not storage latency.
-  const storage = new FsStorage({ root: join(dir, String(seed)), io: 'inline', inlineSlowMs: 60_000 }, logger);
-  await storage.start();
-  const uploads = new UploadQueue(storage, bus, logger, { channel: 'step' });
   const names = media.map((m) => m.name);
   /** Every version of every rendition: an msn never stands for different media in two renditions. */
   const history = new RenditionSetChecker();
   /** Each rendition's newest version, as a viewer polling every rendition sees them. */
   const latest = new Map<string, Record<string, any>>();
   const violations: string[] = [];
-  const packager = new ChannelPackager({
+  // In memory (/dev/shm), written inline: this test is about numbering, not storage latency.
+  const stage = await startPackagerStage({
     channel: 'step',
-    storage,
-    uploads,
-    logger,
+    root: join(dir, String(seed)),
     // The shortest window (6 × TARGETDURATION) keeps the playlists checked at every change short.
     dvrWindowSeconds: 6,
     onPlaylist: (_channel, rendition, model) => {
@@ -158,27 +133,14 @@ async function exercise(seed: number, schedule: Schedule): Promise<string[]> {
       for (const v of now.violations()) violations.push(`in step: ${v}`);
     },
   });
-  await packager.start();
+  const { packager } = stage;
   let previous: { ending: Ending; played: Promise<void> } | undefined;
   for (let runId = 1; runId <= schedule.runs; runId++) {
     const outputs = media.map((m) => ({ media: m, stream: new PassThrough(), cut: 0 }));
     const stopAt = random() < schedule.early ? random() * 0.4 - 0.2 : random() * 2.5;
     for (const o of outputs) o.cut = stopAt + (o.media.kind === 'audio' ? random() * 0.3 : random() * 0.3 - 0.2);
-    const run: TranscodeRun = {
-      channel: 'step',
-      runId,
-      startedAt: Date.now(),
-      mediaStartedAt: () => Date.now(),
-      probe: { width: 320, height: 180, frameRate: 30, videoCodec: 'h264', hasAudio: true, audioCodec: 'aac', audioChannels: 1, audioSampleRate: 48000 },
-      ladder: RESOLVED,
-      outputs: outputs.map((o) => ({
-        name: o.media.name,
-        kind: o.media.kind,
-        rendition: (o.media.kind === 'audio' ? RESOLVED.audio[0] : RESOLVED.video.find((v) => v.name === o.media.name))!,
-        stream: o.stream,
-      })),
-      ended: new Promise(() => undefined),
-    };
+    // `media` follows STAGE_RENDITIONS: the outputs are in the run's order.
+    const run = stage.run(runId, outputs.map((o) => o.stream));
     // A new run is spawned only once the last one's process is gone: its outputs have all ended.
     await previous?.played;
     if (previous?.ending === 'crash') {
@@ -195,10 +157,7 @@ async function exercise(seed: number, schedule: Schedule): Promise<string[]> {
     previous = { ending, played: playRun(random, outputs, 0.1 + random() * 0.2) };
   }
   await previous?.played;
-  await packager.endStream();
-  await packager.close();
-  await uploads.close({ drainTimeoutMs: 10_000 });
-  await storage.close();
+  await stage.close();
   violations.push(...history.violations());
   if (latest.size !== names.length) violations.push(`only ${[...latest.keys()].join(', ')} listed anything`);
   return [...new Set(violations)].map((v) => `seed ${seed}: ${v}`);

@@ -101,6 +101,28 @@ describe('OutageFill', () => {
     expect(fragmentsOf(fill.nextPart(0.1)!)[0]!.decodeTime).toBe(9 * 15360);
   });
 
+  it('holds the newest keyframe at each outage: one observed after an outage replaces the last one held', () => {
+    const fill = new OutageFill(VIDEO);
+    const keyframeOf = (payload: number[], compositionOffset: number) => {
+      const data = nals([0x06, 7], [0x65, ...payload]);
+      return { bytes: data, dataStart: 0, sequenceNumber: 1, samples: [{ duration: 512, size: data.length, flags: 0x02000000, compositionOffset, isSync: true }] };
+    };
+    fill.observe(keyframeOf([1, 2], 512));
+    fill.observe(keyframeOf([3, 4, 5], 1024));
+    fill.listedUntil(1);
+    const first = fragmentsOf(fill.nextPart(0.1)!)[0]!.samples[0]!;
+    expect([first.size, first.compositionOffset]).toEqual([nals([0x65, 3, 4, 5]).length, 1024]);
+    fill.endOutage();
+    fill.observe(keyframeOf([6, 7, 8, 9, 10], 0));
+    fill.listedUntil(2);
+    const second = fragmentsOf(fill.nextPart(0.1)!)[0]!.samples[0]!;
+    expect([second.size, second.compositionOffset]).toEqual([nals([0x65, 6, 7, 8, 9, 10]).length, 0]);
+    // No keyframe since: the next outage holds the same picture.
+    fill.endOutage();
+    fill.listedUntil(3);
+    expect(fragmentsOf(fill.nextPart(0.1)!)[0]!.samples[0]!.size).toBe(second.size);
+  });
+
   it('fills audio with whole silent AAC frames, never more than one frame ahead of k × part target', () => {
     const fill = new OutageFill(AUDIO);
     fill.listedUntil(2);

@@ -1,0 +1,121 @@
+/**
+ * `RenditionPackager.bridgeGap`, both ways an encoder outage is listed: with the last run's media held
+ * (`OutageFill`: stored fill parts and segments) and as EXT-X-GAP parts (the publisher left: nothing
+ * stored), and a held bridge followed by a gap bridge. One AAC-LC rendition (its fill is silence, so no
+ * keyframe is needed) fed synthetic frames; the store is an in-memory map.
+ */
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
+import type { TrackInfo } from '../../../src/mp4/fmp4-reader.js';
+import type { FragmentFeed } from '../../../src/package/fragment-feed.js';
+import { RenditionPackager } from '../../../src/package/rendition-packager.js';
+import { RenditionTimeline, segmentName } from '../../../src/package/rendition-timeline.js';
+import { RunAlignment } from '../../../src/package/run-alignment.js';
+
+const AUDIO: TrackInfo = { trackId: 1, timescale: 48000, handler: 'audio', format: 'mp4a', codecs: 'mp4a.40.2', channelCount: 2, sampleRate: 48000 };
+const PART = 0.1;
+const SEGMENT = 1;
+const PER_SEGMENT = SEGMENT / PART;
+const ANCHOR = Date.UTC(2026, 11, 5, 12, 0, 0);
+
+/** One run's output: its init, then `seconds` of 1024-sample AAC frames (their bytes a placeholder: nothing here decodes them). */
+function audioRun(seconds: number): FragmentFeed {
+  return {
+    start(handlers) {
+      handlers.onEvent({ type: 'init', bytes: Uint8Array.from([1, 2, 3]), track: AUDIO });
+      for (let t = 0; t + 1024 <= seconds * 48000; t += 1024) {
+        handlers.onEvent({ type: 'fragment', decodeTime: t, duration: 1024, independent: true, bytes: Uint8Array.from([t & 0xff, 9, 9, 9]) });
+      }
+      handlers.onEnd();
+    },
+  };
+}
+
+async function renditionWithRun(seconds: number) {
+  const stored = new Map<string, Uint8Array>();
+  const timeline = new RenditionTimeline({ targetDuration: SEGMENT, partTarget: PART, dvrWindow: 60 });
+  const rendition = new RenditionPackager({
+    name: 'audio',
+    kind: 'audio',
+    timeline,
+    store: {
+      putMedia: async (name, bytes) => {
+        stored.set(name, bytes);
+      },
+    },
+    logger: silentLogger(),
+    partTarget: PART,
+    segmentDuration: SEGMENT,
+    onChange: () => undefined,
+    onTrack: () => undefined,
+    clock: () => ANCHOR + 10_000,
+  });
+  await rendition.consume(audioRun(seconds), 1, () => ({ wallclockAnchor: ANCHOR }), new RunAlignment(['audio'], { segmentDuration: SEGMENT }));
+  return { rendition, stored, timeline };
+}
+
+/** `parts` bridge parts in the channel's pattern (`ChannelPackager.bridgeEncoderGap`). */
+function bridge(rendition: RenditionPackager, parts: number, held: boolean): void {
+  for (let listed = 1; listed <= parts; listed++) {
+    rendition.bridgeGap({ startsBridge: listed === 1, endsSegment: listed % PER_SEGMENT === 0, programDateTime: ANCHOR + 2000, held });
+  }
+}
+
+/** The segments of `playlist` from msn `from` on, with their parts' GAP flags. */
+function listedFrom(playlist: MediaPlaylist, from: number) {
+  const firstMsn = playlist.mediaSequence;
+  const segments = playlist.segments.slice(from - firstMsn).map((s) => ({ uri: s.uri, gap: s.gap === true, gapParts: s.parts.filter((p) => p.gap === true).length, parts: s.parts.length }));
+  const pending = playlist.pending === undefined ? undefined : { gapParts: playlist.pending.parts.filter((p) => p.gap === true).length, parts: playlist.pending.parts.length };
+  return { segments, pending };
+}
+
+describe('RenditionPackager.bridgeGap', () => {
+  it('held: lists fill parts and segments, each stored before it is named', async () => {
+    const { rendition, stored, timeline } = await renditionWithRun(2);
+    const after = timeline.playlist.segments.at(-1)!.msn + 1;
+    expect(rendition.fillsOutage).toBe(true);
+    bridge(rendition, 25, true);
+    await rendition.drain();
+    const { segments, pending } = listedFrom(rendition.playlist, after);
+    expect(segments).toEqual([
+      { uri: segmentName(after), gap: false, gapParts: 0, parts: PER_SEGMENT },
+      { uri: segmentName(after + 1), gap: false, gapParts: 0, parts: PER_SEGMENT },
+    ]);
+    expect(pending).toEqual({ gapParts: 0, parts: 5 });
+    for (const s of segments) expect(stored.has(s.uri), s.uri).toBe(true);
+    for (const p of rendition.playlist.pending!.parts) expect(stored.has(p.uri), p.uri).toBe(true);
+    // The open bridge segment is stored and listed as media when the stream ends.
+    await rendition.end();
+    expect(listedFrom(rendition.playlist, after).segments.at(-1)).toEqual({ uri: segmentName(after + 2), gap: false, gapParts: 0, parts: 5 });
+    expect(stored.has(segmentName(after + 2))).toBe(true);
+  });
+
+  it('gap: lists EXT-X-GAP parts and segments and stores nothing', async () => {
+    const { rendition, stored, timeline } = await renditionWithRun(2);
+    const after = timeline.playlist.segments.at(-1)!.msn + 1;
+    const before = new Set(stored.keys());
+    bridge(rendition, 25, false);
+    await rendition.drain();
+    const { segments, pending } = listedFrom(rendition.playlist, after);
+    expect(segments.map((s) => [s.gapParts, s.parts])).toEqual([[PER_SEGMENT, PER_SEGMENT], [PER_SEGMENT, PER_SEGMENT]]);
+    expect(pending).toEqual({ gapParts: 5, parts: 5 });
+    expect([...stored.keys()].filter((k) => !before.has(k))).toEqual([]);
+  });
+
+  it('a gap bridge after a held one: the held bridge\'s open segment is stored and listed as media, then GAP parts follow', async () => {
+    const { rendition, stored, timeline } = await renditionWithRun(2);
+    const after = timeline.playlist.segments.at(-1)!.msn + 1;
+    bridge(rendition, 13, true);
+    bridge(rendition, 12, false);
+    await rendition.end();
+    const { segments } = listedFrom(rendition.playlist, after);
+    expect(segments.map((s) => ({ ...s, stored: stored.has(s.uri) }))).toEqual([
+      { uri: segmentName(after), gap: false, gapParts: 0, parts: PER_SEGMENT, stored: true },
+      { uri: segmentName(after + 1), gap: false, gapParts: 0, parts: 3, stored: true },
+      { uri: segmentName(after + 2), gap: true, gapParts: PER_SEGMENT, parts: PER_SEGMENT, stored: false },
+      // The gap bridge's last two parts: the segment the end closes (a GAP segment, its parts not listed).
+      { uri: segmentName(after + 3), gap: true, gapParts: 0, parts: 0, stored: false },
+    ]);
+  });
+});
