@@ -9,7 +9,7 @@ import type { RunKeyframeMarking } from '../ingest/run-keyframe-marking.js';
 import { withTsKeyframeMarks } from '../ingest/ts-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor, type TranscoderStateSnapshot } from '../transcode/transcoder-supervisor.js';
+import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import type { RealtimeStatus } from '../transcode/realtime-tracker.js';
 import { NO_ADJUSTMENT, adjustLadder, decideBehindAction, type BehindAdjustment } from '../transcode/behind-policy.js';
 import type { Ladder } from '../ladder/ladder-schema.js';
@@ -19,10 +19,9 @@ import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.j
 import { ChannelInputs } from './channel-inputs.js';
 import type { InputRole, IngestProtocol } from '../ingest/ingest-feed.js';
 import type { InputSwitch, SelectedInput } from '../ingest/input-selector.js';
-import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
+import type { ChannelState, ChannelView } from './channel-service.js';
+import { channelView } from './channel-view.js';
 import { DEFAULT_ENCODER_GIVE_UP_MS, type ChannelDeps, type ChannelPackagerPort, type ChannelSupervisorPort } from './channel-ports.js';
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /**
  * One live channel: the composition of its ingest feed, a transcoder supervisor per publish session
@@ -522,79 +521,23 @@ export class Channel {
   }
 
   view(): ChannelView {
-    const snapshot = this.supervisor?.state();
-    const info = this.feed?.info();
-    const positions = (this.packager?.positions() ?? []).map((p) => ({ rendition: p.rendition, msn: p.lastMsn, part: p.lastPart }));
-    const ladder = this.lastRun?.ladder;
-    const stats = (name: string) => {
-      const position = positions.find((p) => p.rendition === name);
-      return position !== undefined ? { lastMsn: position.msn, lastPart: position.part } : {};
-    };
-    const renditions: RenditionStats[] = [
-      ...(ladder?.video ?? []).map((v) => ({
-        name: v.name,
-        kind: 'video' as const,
-        width: v.outputWidth,
-        height: v.outputHeight,
-        bitrate: v.bitrate,
-        // One ffmpeg encodes the whole ladder: its progress is the channel's.
-        ...(snapshot?.lastProgress?.fps !== undefined ? { fps: snapshot.lastProgress.fps } : {}),
-        ...(snapshot?.lastProgress?.speed !== undefined ? { speed: snapshot.lastProgress.speed } : {}),
-        ...stats(v.name),
-      })),
-      ...(ladder?.audio ?? []).map((a) => ({ name: a.name, kind: 'audio' as const, bitrate: a.bitrate, ...stats(a.name) })),
-    ];
-    const failingSince = this.state === 'live' ? snapshot?.failingSince : undefined;
-    const realtime = snapshot?.realtime;
-    const behindReason = this.state === 'live' && realtime?.behind === true ? realtime.reason : undefined;
-    const stateReason = failingSince !== undefined && snapshot !== undefined ? this.failureReason(snapshot, failingSince) : (behindReason ?? this.stateReason);
-    const view: ChannelView = {
-      id: this.spec.id,
-      ladder: this.spec.ladder,
+    return channelView({
+      spec: this.spec,
       state: this.state,
-      ...(stateReason !== undefined ? { stateReason } : {}),
-      keyLast4: this.spec.key.slice(-4),
-      transcoder: {
-        state: snapshot?.state ?? 'idle',
-        runId: snapshot?.runId ?? 0,
-        restarts: this.restarts + (snapshot?.restarts ?? 0),
-        crashLooping: snapshot?.crashLooping ?? false,
-        ...(failingSince !== undefined ? { failingSeconds: Math.round((Date.now() - failingSince) / 1000) } : {}),
-        uptimeSeconds: Math.round((snapshot?.uptimeMs ?? 0) / 1000),
-        lastError: snapshot?.lastError ?? this.lastError,
-        renditions,
-        dropped: (snapshot?.decisions ?? []).filter((d) => !d.kept).map((d) => ({ name: d.name, reason: d.reason ?? 'dropped' })),
-        ...(this.behindAdjustment !== NO_ADJUSTMENT ? { ladderAdjustment: this.ladderAdjustmentView() } : {}),
-        ...(realtime !== undefined
-          ? {
-              realtime: {
-                behind: realtime.behind,
-                ...(realtime.edgeLagSeconds !== undefined ? { edgeLagSeconds: round2(realtime.edgeLagSeconds) } : {}),
-                ...(realtime.speed !== undefined ? { speed: round2(realtime.speed) } : {}),
-                ...(snapshot?.measuredCores !== undefined ? { cores: round2(snapshot.measuredCores) } : {}),
-              },
-            }
-          : {}),
-      },
+      stateReason: this.stateReason,
+      transcoder: this.supervisor?.state(),
+      restarts: this.restarts,
+      lastError: this.lastError,
+      endedFailureSeries: this.endedFailureSeries,
+      encoderGiveUpMs: this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS,
+      ladder: this.lastRun?.ladder,
+      positions: this.packager?.positions() ?? [],
+      ladderAdjustment: { policy: this.deps.behindPolicy ?? 'warn', baseLadder: this.baseLadder, adjustment: this.behindAdjustment },
+      publisher: this.feed?.info(),
+      input: this.inputs?.view(),
       urls: this.deps.urls(this.spec.id),
-    };
-    if (this.inputs !== undefined) view.input = this.inputs.view();
-    const mediaSequence = positions.reduce<number | undefined>((max, p) => (max === undefined || p.msn > max ? p.msn : max), undefined);
-    if (mediaSequence !== undefined) view.mediaSequence = mediaSequence;
-    if (info !== undefined) {
-      view.publisher = {
-        protocol: info.protocol,
-        since: info.since,
-        bitrate: info.bitrateBps,
-        ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
-        ...(info.video !== undefined
-          ? { video: { codec: info.video.codec, width: info.video.width ?? 0, height: info.video.height ?? 0, frameRate: info.video.frameRate } }
-          : {}),
-        ...(info.audio !== undefined ? { audio: info.audio } : {}),
-        ...(info.timestampJumps !== undefined ? { timestampJumps: info.timestampJumps } : {}),
-      };
-    }
-    return view;
+      now: Date.now(),
+    });
   }
 
   /** Stops the ladder (the packager finishes the segment in flight) and closes the packager. */
@@ -765,17 +708,6 @@ export class Channel {
     this.behind = false;
   }
 
-  /** The view of the policy's changes: each encoded rendition's x264 preset now, and what was dropped. */
-  private ladderAdjustmentView(): NonNullable<ChannelView['transcoder']['ladderAdjustment']> {
-    const adjusted = this.baseLadder !== undefined ? adjustLadder(this.baseLadder, this.behindAdjustment) : undefined;
-    return {
-      policy: this.deps.behindPolicy ?? 'warn',
-      presetSteps: this.behindAdjustment.presetSteps,
-      presets: Object.fromEntries((adjusted?.video ?? []).map((v) => [v.name, v.preset])),
-      droppedRenditions: [...this.behindAdjustment.droppedRenditions],
-    };
-  }
-
   private setBehindAdjustment(adjustment: BehindAdjustment): void {
     const before = this.behindAdjustment;
     this.behindAdjustment = adjustment;
@@ -832,18 +764,6 @@ export class Channel {
       );
     }
     packager.endStream().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'stream could not be ended'));
-  }
-
-  /** The view's reason while the encoder is failing (not yet healthy again). */
-  private failureReason(snapshot: TranscoderStateSnapshot, failingSince: number): string {
-    const seconds = Math.round((Date.now() - failingSince) / 1000);
-    const last = snapshot.lastError !== undefined ? ` (last: ${snapshot.lastError})` : '';
-    if (this.endedFailureSeries === failingSince) {
-      return `encoder failing for ${seconds} s${last}: stream ended with EXT-X-ENDLIST; still retrying, a run that produces media continues it`;
-    }
-    const giveUp = Math.round((this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS) / 1000);
-    const what = snapshot.crashLooping ? `encoder crash-looping: ${snapshot.consecutiveFailures} fast failures in a row` : 'encoder restarted after a failure';
-    return `${what} for ${seconds} s${last}; retrying, the stream ends after ${giveUp} s of failures`;
   }
 
   private unsubscribeTranscoder(): void {
