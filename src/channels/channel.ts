@@ -11,8 +11,6 @@ import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-f
 import type { TranscodeRun } from '../ladder/run-contract.js';
 import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
 import type { RealtimeStatus } from '../transcode/realtime-tracker.js';
-import { NO_ADJUSTMENT, adjustLadder, decideBehindAction, type BehindAdjustment } from '../transcode/behind-policy.js';
-import type { Ladder } from '../ladder/ladder-schema.js';
 import { probeStream, type InputProbe } from '../transcode/input-probe.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
@@ -21,6 +19,7 @@ import type { InputRole, IngestProtocol } from '../ingest/ingest-feed.js';
 import type { InputSwitch, SelectedInput } from '../ingest/input-selector.js';
 import type { ChannelState, ChannelView } from './channel-service.js';
 import { channelView } from './channel-view.js';
+import { BehindRealtime } from './behind-realtime.js';
 import { DEFAULT_ENCODER_GIVE_UP_MS, type ChannelDeps, type ChannelPackagerPort, type ChannelSupervisorPort } from './channel-ports.js';
 
 /**
@@ -64,12 +63,8 @@ export class Channel {
   private adCues: AdCueBuilder | undefined;
   /** Unsubscribes the current feed's ad cues. */
   private offFeedCues: (() => void) | undefined;
-  /** Whether the running encoder was last reported behind realtime. */
-  private behind = false;
-  /** The behind-realtime policy's changes to the ladder in this publish session (`behind-policy.ts`). */
-  private behindAdjustment: BehindAdjustment = NO_ADJUSTMENT;
-  /** The ladder as configured, of the running supervisor (the policy adjusts from it). */
-  private baseLadder: Ladder | undefined;
+  /** The realtime metric and log, and the behind-realtime policy's lighter ladders (`behind-policy.ts`). */
+  private readonly behindRealtime: BehindRealtime;
   /** The running ladder says `keyframes: marked`: an ad cue keys its splice frame (`markSplice`). */
   private keyframeMarks = false;
   /** Without inputs, on a `keyframes: marked` ladder: the current run's FLV or MPEG-TS marking (where splices are keyed). */
@@ -91,6 +86,7 @@ export class Channel {
   ) {
     this.logger = deps.logger.child({ component: 'channel', channel: spec.id });
     this.leader = deps.leadership === undefined;
+    this.behindRealtime = new BehindRealtime({ channel: spec.id, policy: deps.behindPolicy ?? 'warn', logger: this.logger, metrics: deps.metrics });
     deps.metrics?.setChannelState(spec.id, 'idle');
     this.inputs = this.createInputs();
   }
@@ -181,7 +177,7 @@ export class Channel {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
       } else if ((changed.includes('ladder') || changed.includes('audioTracks')) && this.supervisor !== undefined) {
-        this.setBehindAdjustment(NO_ADJUSTMENT);
+        this.behindRealtime.resetAdjustment();
         await this.restartLadder(changed.includes('ladder') ? 'ladder changed' : 'audio tracks changed');
       }
     });
@@ -212,7 +208,7 @@ export class Channel {
       this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
       this.refusedPublish = false;
       // A new publish session runs the ladder as configured (its source may be lighter).
-      this.setBehindAdjustment(NO_ADJUSTMENT);
+      this.behindRealtime.resetAdjustment();
       if (this.leader) {
         await this.startLadder();
         return;
@@ -532,7 +528,7 @@ export class Channel {
       encoderGiveUpMs: this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS,
       ladder: this.lastRun?.ladder,
       positions: this.packager?.positions() ?? [],
-      ladderAdjustment: { policy: this.deps.behindPolicy ?? 'warn', baseLadder: this.baseLadder, adjustment: this.behindAdjustment },
+      ladderAdjustment: this.behindRealtime.ladderAdjustment(),
       publisher: this.feed?.info(),
       input: this.inputs?.view(),
       urls: this.deps.urls(this.spec.id),
@@ -575,10 +571,9 @@ export class Channel {
       this.deps.kickPublisher(this.spec.id, undefined, `channel ${this.spec.id} cannot run: ${message}`);
       return;
     }
-    this.baseLadder = ladder.ladder;
     const supervisor = (this.deps.createSupervisor ?? ((options) => new TranscoderSupervisor(options)))({
       channel: this.spec.id,
-      ladder: adjustLadder(ladder.ladder, this.behindAdjustment),
+      ladder: this.behindRealtime.ladderFor(ladder.ladder),
       input: { kind: 'stdin', format: feed.format },
       // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
       ...(this.lastRun !== undefined && this.lastRunFeed === feed
@@ -672,55 +667,24 @@ export class Channel {
     this.deps.kickPublisher(this.spec.id, undefined, `publish refused: ${err.message}`);
   }
 
-  /** A realtime status of the running encoder: metrics every time, the log when `behind` flips. */
+  /** A realtime status of the running encoder; falling behind, the policy may lighten its ladder. */
   private onRealtime(status: RealtimeStatus): void {
-    this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: status.edgeLagSeconds, behind: status.behind });
-    if (status.behind === this.behind) return;
-    this.behind = status.behind;
-    if (status.behind) this.logger.warn({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, `channel ${status.reason ?? 'behind realtime'}`);
-    else this.logger.info({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, 'channel caught up with realtime');
+    if (!this.behindRealtime.onRealtime(status)) return;
     const supervisor = this.supervisor;
-    if (status.behind && supervisor !== undefined) void this.serialize(async () => this.applyBehindPolicy(supervisor, status));
+    if (supervisor !== undefined) void this.serialize(async () => this.applyBehindPolicy(supervisor, status));
   }
 
-  /**
-   * `cheaper-preset` / `drop-top-rendition` (docs/capacity.md): each time the encoder is flagged behind,
-   * it is restarted on a lighter ladder — one x264 preset step faster, or without its highest
-   * rendition — on the same feed and admission slot; the packager continues the playlists after a
-   * discontinuity (and ends a dropped rendition's, which the multivariant playlist then no longer lists).
-   */
+  /** `BehindRealtime.lighten`, while `supervisor` is still the current one and the channel live. */
   private applyBehindPolicy(supervisor: ChannelSupervisorPort, status: RealtimeStatus): void {
-    const policy = this.deps.behindPolicy ?? 'warn';
-    if (policy === 'warn' || policy === 'refuse-new') return;
-    const base = this.baseLadder;
-    if (this.supervisor !== supervisor || base === undefined || supervisor.reconfigure === undefined || this.state !== 'live') return;
-    const encoded = (this.lastRun?.ladder.video ?? []).map((v) => ({ name: v.name, width: v.outputWidth, height: v.outputHeight }));
-    const action = decideBehindAction({ policy, ladder: base, encoded, adjustment: this.behindAdjustment });
-    if (action.kind === 'none') {
-      this.logger.warn({ policy, why: action.why }, 'behind realtime: the policy can lighten the ladder no further');
-      return;
-    }
-    const reason = `behind realtime (${status.reason ?? 'below realtime'}): ${action.summary}`;
-    if (!supervisor.reconfigure(adjustLadder(base, action.adjustment), reason)) return;
-    this.logger.warn({ policy, presetSteps: action.adjustment.presetSteps, droppedRenditions: action.adjustment.droppedRenditions }, `encoder restarted on a lighter ladder: ${reason}`);
-    this.setBehindAdjustment(action.adjustment);
-    // The new run is judged afresh (after its warm-up); flagged again, it goes one step further.
-    this.behind = false;
-  }
-
-  private setBehindAdjustment(adjustment: BehindAdjustment): void {
-    const before = this.behindAdjustment;
-    this.behindAdjustment = adjustment;
-    if (before === adjustment || (before.presetSteps === 0 && before.droppedRenditions.length === 0 && adjustment === NO_ADJUSTMENT)) return;
-    this.deps.metrics?.setChannelLadderAdjustment?.(this.spec.id, { presetSteps: adjustment.presetSteps, droppedRenditions: adjustment.droppedRenditions.length });
+    if (this.supervisor !== supervisor || this.state !== 'live') return;
+    this.behindRealtime.lighten(supervisor, this.lastRun?.ladder.video ?? [], status);
   }
 
   private async stopLadder(): Promise<void> {
     const supervisor = this.supervisor;
     this.supervisor = undefined;
     this.unsubscribeTranscoder();
-    if (this.behind || supervisor !== undefined) this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: undefined, behind: false });
-    this.behind = false;
+    this.behindRealtime.encoderStopped(supervisor !== undefined);
     this.endedFailureSeries = undefined;
     if (supervisor !== undefined) {
       this.lastError = supervisor.state().lastError ?? this.lastError;
