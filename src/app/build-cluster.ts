@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 import type { ReadinessCheck } from '../api/readiness.js';
-import type { ChannelLeadershipPort } from '../channels/channel.js';
+import type { ChannelLeadershipPort } from '../channels/channel-ports.js';
 import { component, type Component } from './component.js';
 
 export interface ClusterSettings {

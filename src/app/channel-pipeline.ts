@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ChannelManagerOptions } from '../channels/channel-manager.js';
-import type { ChannelPackagerPort } from '../channels/channel.js';
+import type { ChannelPackagerPort } from '../channels/channel-ports.js';
 import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';

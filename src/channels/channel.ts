@@ -8,117 +8,19 @@ import { withKeyframeMarks } from '../ingest/flv-keyframe-marking.js';
 import type { RunKeyframeMarking } from '../ingest/run-keyframe-marking.js';
 import { withTsKeyframeMarks } from '../ingest/ts-keyframe-marking.js';
 import type { IngestCue, IngestFeed, PublishEndReason } from '../ingest/ingest-feed.js';
-import type { TranscodeAdmission } from '../transcode/admission.js';
 import type { TranscodeRun } from '../ladder/run-contract.js';
-import { TranscoderSupervisor, type TranscoderStateSnapshot, type TranscoderSupervisorOptions } from '../transcode/transcoder-supervisor.js';
-import type { RealtimeStatus, RealtimeTrackerOptions } from '../transcode/realtime-tracker.js';
-import { NO_ADJUSTMENT, adjustLadder, decideBehindAction, type BehindAdjustment, type BehindPolicy } from '../transcode/behind-policy.js';
-import type { Ladder } from '../ladder/ladder-schema.js';
+import { TranscoderSupervisor } from '../transcode/transcoder-supervisor.js';
+import type { RealtimeStatus } from '../transcode/realtime-tracker.js';
 import { probeStream, type InputProbe } from '../transcode/input-probe.js';
 import type { Cue } from '../package/cue-schedule.js';
 import { AdCueBuilder, type AdCueAccepted, type AdCueRequest } from './ad-cues.js';
 import { ChannelInputs } from './channel-inputs.js';
 import type { InputRole, IngestProtocol } from '../ingest/ingest-feed.js';
 import type { InputSwitch, SelectedInput } from '../ingest/input-selector.js';
-import type { ChannelState, ChannelView, RenditionStats } from './channel-service.js';
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-
-/** Default of `ChannelDeps.encoderGiveUpMs` (the service config's `encoderGiveUpSeconds`). */
-export const DEFAULT_ENCODER_GIVE_UP_MS = 60_000;
-
-/** What a channel needs from its packager (implemented by `ChannelPackager`). */
-export interface ChannelPackagerPort {
-  /** Consumes a transcoder run's outputs; every run after the first is a discontinuity. */
-  attachRun(run: TranscodeRun): void;
-  /** Closes the stream (EXT-X-ENDLIST) once the publisher is gone for good. */
-  endStream(): Promise<void>;
-  /**
-   * After a process start: serves the channel's stored playlists until a publisher is back; `live`
-   * counts those without EXT-X-ENDLIST. Optional: a packager without storage has nothing to restore.
-   */
-  restore?(): Promise<{ restored: number; live: number }>;
-  /** Last published position per rendition. */
-  positions(): Array<{ rendition: string; lastMsn: number; lastPart: number }>;
-  /** An ad cue: EXT-X-DATERANGE at the first segment boundary at or after its time, in every rendition. */
-  addCue?(cue: Cue): void;
-  /** The splice frame of `cue` was keyed at `mediaSeconds` of the current run: a segment starts there, and the cue with it. */
-  spliceAt?(cue: Cue, mediaSeconds: number): boolean;
-  /**
-   * Keep the playlists moving until the next run has media: `held` (the encoder failed and restarts)
-   * with the last picture held and silence; else (the publisher left) with GAP parts.
-   */
-  bridgeEncoderGap?(fill: 'held' | 'gap'): void;
-  close(): Promise<void>;
-}
-
-export interface ChannelMetricsPort {
-  setChannelState(channel: string, state: ChannelState): void;
-  setEncoderProgress(channel: string, progress: { fps?: number; speed?: number }): void;
-  /** Operator restarts and restarts after encoder failures. */
-  countTranscoderRestart(channel: string): void;
-  setTranscoderCrashLooping(channel: string, crashLooping: boolean): void;
-  /** Edge lag behind arrival and the behind flag (docs/capacity.md); `undefined` lag clears the series. */
-  setChannelRealtime?(channel: string, realtime: { edgeLagSeconds: number | undefined; behind: boolean }): void;
-  /** How far the behind-realtime policy lightened the ladder (zeros: as configured). */
-  setChannelLadderAdjustment?(channel: string, adjustment: { presetSteps: number; droppedRenditions: number }): void;
-  /** A publish refused because the node has no transcoding capacity for it. */
-  countAdmissionRefusal?(reason: string): void;
-  setActiveInput?(channel: string, active: string): void;
-  countInputSwitch?(channel: string, from: string, to: string): void;
-}
-
-/**
- * Cluster mode: the channel's writer lease (implemented by `cluster/channel-leases.ts`). Without it
- * the channel always writes (one node on its own).
- */
-export interface ChannelLeadershipPort {
-  /**
-   * Wants the lease of `channel`: `onChange(true)` once this node holds it, `onChange(false)` when it
-   * is lost. Returns the release (stops wanting it, and hands it over at once if held).
-   */
-  claim(channel: string, onChange: (held: boolean) => void): () => Promise<void>;
-  /** How long a lease lasts without renewal, ms: how long a node waits for one it wants before giving up. */
-  readonly leaseTtlMs: number;
-}
-
-/** What a channel needs from the transcoder supervisor of a publish session (implemented by `TranscoderSupervisor`). */
-export type ChannelSupervisorPort = Pick<TranscoderSupervisor, 'start' | 'stop' | 'state' | 'finished'> & Partial<Pick<TranscoderSupervisor, 'reconfigure'>>;
-
-export interface ChannelDeps {
-  bus: EventBus;
-  logger: Logger;
-  loadLadder: (name: string) => Promise<NamedLadder>;
-  createPackager: (channel: string) => Promise<ChannelPackagerPort>;
-  /**
-   * Drops the publisher of input `role`, or of every input of the channel. `refusal`: why its publish
-   * is refused, told to the publisher where its protocol can (RTMP: an error onStatus, `Server
-   * error: …` in ffmpeg).
-   */
-  kickPublisher: (channel: string, role?: InputRole, refusal?: string) => boolean;
-  admission?: TranscodeAdmission;
-  metrics?: ChannelMetricsPort;
-  /** Public URLs for the view (playback, publish). */
-  urls: (channel: string) => ChannelView['urls'];
-  /** How long a channel waits for its publisher to come back before ending the stream (ms). */
-  reconnectGraceMs: number;
-  /**
-   * How long the encoder may fail without a healthy run, its publisher connected, before the channel
-   * ends the stream (EXT-X-ENDLIST) while the encoder keeps retrying (ms); default 60 s, as the
-   * service config's `encoderGiveUpSeconds`.
-   */
-  encoderGiveUpMs?: number;
-  /** Stall watchdog of the transcoder, ms (default: the supervisor's). */
-  stallTimeoutMs?: number;
-  /** Thresholds of the below-realtime detection (default: `RealtimeTracker`'s). */
-  realtime?: RealtimeTrackerOptions;
-  /** What a channel behind realtime does to its own encoder (`behind-policy.ts`); default `warn` (nothing). */
-  behindPolicy?: BehindPolicy;
-  /** Cluster mode: write only while holding the channel's lease. */
-  leadership?: ChannelLeadershipPort;
-  /** Builds a publish session's supervisor; default a `TranscoderSupervisor` (the unit tests give a stand-in). */
-  createSupervisor?: (options: TranscoderSupervisorOptions) => ChannelSupervisorPort;
-}
+import type { ChannelState, ChannelView } from './channel-service.js';
+import { channelView } from './channel-view.js';
+import { BehindRealtime } from './behind-realtime.js';
+import { DEFAULT_ENCODER_GIVE_UP_MS, type ChannelDeps, type ChannelPackagerPort, type ChannelSupervisorPort } from './channel-ports.js';
 
 /**
  * One live channel: the composition of its ingest feed, a transcoder supervisor per publish session
@@ -161,12 +63,8 @@ export class Channel {
   private adCues: AdCueBuilder | undefined;
   /** Unsubscribes the current feed's ad cues. */
   private offFeedCues: (() => void) | undefined;
-  /** Whether the running encoder was last reported behind realtime. */
-  private behind = false;
-  /** The behind-realtime policy's changes to the ladder in this publish session (`behind-policy.ts`). */
-  private behindAdjustment: BehindAdjustment = NO_ADJUSTMENT;
-  /** The ladder as configured, of the running supervisor (the policy adjusts from it). */
-  private baseLadder: Ladder | undefined;
+  /** The realtime metric and log, and the behind-realtime policy's lighter ladders (`behind-policy.ts`). */
+  private readonly behindRealtime: BehindRealtime;
   /** The running ladder says `keyframes: marked`: an ad cue keys its splice frame (`markSplice`). */
   private keyframeMarks = false;
   /** Without inputs, on a `keyframes: marked` ladder: the current run's FLV or MPEG-TS marking (where splices are keyed). */
@@ -188,6 +86,7 @@ export class Channel {
   ) {
     this.logger = deps.logger.child({ component: 'channel', channel: spec.id });
     this.leader = deps.leadership === undefined;
+    this.behindRealtime = new BehindRealtime({ channel: spec.id, policy: deps.behindPolicy ?? 'warn', logger: this.logger, metrics: deps.metrics });
     deps.metrics?.setChannelState(spec.id, 'idle');
     this.inputs = this.createInputs();
   }
@@ -278,7 +177,7 @@ export class Channel {
         this.logger.info('publish key rotated: dropping the current publisher');
         this.deps.kickPublisher(this.spec.id);
       } else if ((changed.includes('ladder') || changed.includes('audioTracks')) && this.supervisor !== undefined) {
-        this.setBehindAdjustment(NO_ADJUSTMENT);
+        this.behindRealtime.resetAdjustment();
         await this.restartLadder(changed.includes('ladder') ? 'ladder changed' : 'audio tracks changed');
       }
     });
@@ -309,7 +208,7 @@ export class Channel {
       this.offFeedCues = feed.onCue?.((cue) => void this.onFeedCue(cue));
       this.refusedPublish = false;
       // A new publish session runs the ladder as configured (its source may be lighter).
-      this.setBehindAdjustment(NO_ADJUSTMENT);
+      this.behindRealtime.resetAdjustment();
       if (this.leader) {
         await this.startLadder();
         return;
@@ -618,79 +517,23 @@ export class Channel {
   }
 
   view(): ChannelView {
-    const snapshot = this.supervisor?.state();
-    const info = this.feed?.info();
-    const positions = (this.packager?.positions() ?? []).map((p) => ({ rendition: p.rendition, msn: p.lastMsn, part: p.lastPart }));
-    const ladder = this.lastRun?.ladder;
-    const stats = (name: string) => {
-      const position = positions.find((p) => p.rendition === name);
-      return position !== undefined ? { lastMsn: position.msn, lastPart: position.part } : {};
-    };
-    const renditions: RenditionStats[] = [
-      ...(ladder?.video ?? []).map((v) => ({
-        name: v.name,
-        kind: 'video' as const,
-        width: v.outputWidth,
-        height: v.outputHeight,
-        bitrate: v.bitrate,
-        // One ffmpeg encodes the whole ladder: its progress is the channel's.
-        ...(snapshot?.lastProgress?.fps !== undefined ? { fps: snapshot.lastProgress.fps } : {}),
-        ...(snapshot?.lastProgress?.speed !== undefined ? { speed: snapshot.lastProgress.speed } : {}),
-        ...stats(v.name),
-      })),
-      ...(ladder?.audio ?? []).map((a) => ({ name: a.name, kind: 'audio' as const, bitrate: a.bitrate, ...stats(a.name) })),
-    ];
-    const failingSince = this.state === 'live' ? snapshot?.failingSince : undefined;
-    const realtime = snapshot?.realtime;
-    const behindReason = this.state === 'live' && realtime?.behind === true ? realtime.reason : undefined;
-    const stateReason = failingSince !== undefined && snapshot !== undefined ? this.failureReason(snapshot, failingSince) : (behindReason ?? this.stateReason);
-    const view: ChannelView = {
-      id: this.spec.id,
-      ladder: this.spec.ladder,
+    return channelView({
+      spec: this.spec,
       state: this.state,
-      ...(stateReason !== undefined ? { stateReason } : {}),
-      keyLast4: this.spec.key.slice(-4),
-      transcoder: {
-        state: snapshot?.state ?? 'idle',
-        runId: snapshot?.runId ?? 0,
-        restarts: this.restarts + (snapshot?.restarts ?? 0),
-        crashLooping: snapshot?.crashLooping ?? false,
-        ...(failingSince !== undefined ? { failingSeconds: Math.round((Date.now() - failingSince) / 1000) } : {}),
-        uptimeSeconds: Math.round((snapshot?.uptimeMs ?? 0) / 1000),
-        lastError: snapshot?.lastError ?? this.lastError,
-        renditions,
-        dropped: (snapshot?.decisions ?? []).filter((d) => !d.kept).map((d) => ({ name: d.name, reason: d.reason ?? 'dropped' })),
-        ...(this.behindAdjustment !== NO_ADJUSTMENT ? { ladderAdjustment: this.ladderAdjustmentView() } : {}),
-        ...(realtime !== undefined
-          ? {
-              realtime: {
-                behind: realtime.behind,
-                ...(realtime.edgeLagSeconds !== undefined ? { edgeLagSeconds: round2(realtime.edgeLagSeconds) } : {}),
-                ...(realtime.speed !== undefined ? { speed: round2(realtime.speed) } : {}),
-                ...(snapshot?.measuredCores !== undefined ? { cores: round2(snapshot.measuredCores) } : {}),
-              },
-            }
-          : {}),
-      },
+      stateReason: this.stateReason,
+      transcoder: this.supervisor?.state(),
+      restarts: this.restarts,
+      lastError: this.lastError,
+      endedFailureSeries: this.endedFailureSeries,
+      encoderGiveUpMs: this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS,
+      ladder: this.lastRun?.ladder,
+      positions: this.packager?.positions() ?? [],
+      ladderAdjustment: this.behindRealtime.ladderAdjustment(),
+      publisher: this.feed?.info(),
+      input: this.inputs?.view(),
       urls: this.deps.urls(this.spec.id),
-    };
-    if (this.inputs !== undefined) view.input = this.inputs.view();
-    const mediaSequence = positions.reduce<number | undefined>((max, p) => (max === undefined || p.msn > max ? p.msn : max), undefined);
-    if (mediaSequence !== undefined) view.mediaSequence = mediaSequence;
-    if (info !== undefined) {
-      view.publisher = {
-        protocol: info.protocol,
-        since: info.since,
-        bitrate: info.bitrateBps,
-        ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
-        ...(info.video !== undefined
-          ? { video: { codec: info.video.codec, width: info.video.width ?? 0, height: info.video.height ?? 0, frameRate: info.video.frameRate } }
-          : {}),
-        ...(info.audio !== undefined ? { audio: info.audio } : {}),
-        ...(info.timestampJumps !== undefined ? { timestampJumps: info.timestampJumps } : {}),
-      };
-    }
-    return view;
+      now: Date.now(),
+    });
   }
 
   /** Stops the ladder (the packager finishes the segment in flight) and closes the packager. */
@@ -728,10 +571,9 @@ export class Channel {
       this.deps.kickPublisher(this.spec.id, undefined, `channel ${this.spec.id} cannot run: ${message}`);
       return;
     }
-    this.baseLadder = ladder.ladder;
     const supervisor = (this.deps.createSupervisor ?? ((options) => new TranscoderSupervisor(options)))({
       channel: this.spec.id,
-      ladder: adjustLadder(ladder.ladder, this.behindAdjustment),
+      ladder: this.behindRealtime.ladderFor(ladder.ladder),
       input: { kind: 'stdin', format: feed.format },
       // A restart of the same publish session (operator restart, ladder change) skips ffprobe.
       ...(this.lastRun !== undefined && this.lastRunFeed === feed
@@ -825,66 +667,24 @@ export class Channel {
     this.deps.kickPublisher(this.spec.id, undefined, `publish refused: ${err.message}`);
   }
 
-  /** A realtime status of the running encoder: metrics every time, the log when `behind` flips. */
+  /** A realtime status of the running encoder; falling behind, the policy may lighten its ladder. */
   private onRealtime(status: RealtimeStatus): void {
-    this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: status.edgeLagSeconds, behind: status.behind });
-    if (status.behind === this.behind) return;
-    this.behind = status.behind;
-    if (status.behind) this.logger.warn({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, `channel ${status.reason ?? 'behind realtime'}`);
-    else this.logger.info({ edgeLagSeconds: status.edgeLagSeconds, speed: status.speed }, 'channel caught up with realtime');
+    if (!this.behindRealtime.onRealtime(status)) return;
     const supervisor = this.supervisor;
-    if (status.behind && supervisor !== undefined) void this.serialize(async () => this.applyBehindPolicy(supervisor, status));
+    if (supervisor !== undefined) void this.serialize(async () => this.applyBehindPolicy(supervisor, status));
   }
 
-  /**
-   * `cheaper-preset` / `drop-top-rendition` (docs/capacity.md): each time the encoder is flagged behind,
-   * it is restarted on a lighter ladder — one x264 preset step faster, or without its highest
-   * rendition — on the same feed and admission slot; the packager continues the playlists after a
-   * discontinuity (and ends a dropped rendition's, which the multivariant playlist then no longer lists).
-   */
+  /** `BehindRealtime.lighten`, while `supervisor` is still the current one and the channel live. */
   private applyBehindPolicy(supervisor: ChannelSupervisorPort, status: RealtimeStatus): void {
-    const policy = this.deps.behindPolicy ?? 'warn';
-    if (policy === 'warn' || policy === 'refuse-new') return;
-    const base = this.baseLadder;
-    if (this.supervisor !== supervisor || base === undefined || supervisor.reconfigure === undefined || this.state !== 'live') return;
-    const encoded = (this.lastRun?.ladder.video ?? []).map((v) => ({ name: v.name, width: v.outputWidth, height: v.outputHeight }));
-    const action = decideBehindAction({ policy, ladder: base, encoded, adjustment: this.behindAdjustment });
-    if (action.kind === 'none') {
-      this.logger.warn({ policy, why: action.why }, 'behind realtime: the policy can lighten the ladder no further');
-      return;
-    }
-    const reason = `behind realtime (${status.reason ?? 'below realtime'}): ${action.summary}`;
-    if (!supervisor.reconfigure(adjustLadder(base, action.adjustment), reason)) return;
-    this.logger.warn({ policy, presetSteps: action.adjustment.presetSteps, droppedRenditions: action.adjustment.droppedRenditions }, `encoder restarted on a lighter ladder: ${reason}`);
-    this.setBehindAdjustment(action.adjustment);
-    // The new run is judged afresh (after its warm-up); flagged again, it goes one step further.
-    this.behind = false;
-  }
-
-  /** The view of the policy's changes: each encoded rendition's x264 preset now, and what was dropped. */
-  private ladderAdjustmentView(): NonNullable<ChannelView['transcoder']['ladderAdjustment']> {
-    const adjusted = this.baseLadder !== undefined ? adjustLadder(this.baseLadder, this.behindAdjustment) : undefined;
-    return {
-      policy: this.deps.behindPolicy ?? 'warn',
-      presetSteps: this.behindAdjustment.presetSteps,
-      presets: Object.fromEntries((adjusted?.video ?? []).map((v) => [v.name, v.preset])),
-      droppedRenditions: [...this.behindAdjustment.droppedRenditions],
-    };
-  }
-
-  private setBehindAdjustment(adjustment: BehindAdjustment): void {
-    const before = this.behindAdjustment;
-    this.behindAdjustment = adjustment;
-    if (before === adjustment || (before.presetSteps === 0 && before.droppedRenditions.length === 0 && adjustment === NO_ADJUSTMENT)) return;
-    this.deps.metrics?.setChannelLadderAdjustment?.(this.spec.id, { presetSteps: adjustment.presetSteps, droppedRenditions: adjustment.droppedRenditions.length });
+    if (this.supervisor !== supervisor || this.state !== 'live') return;
+    this.behindRealtime.lighten(supervisor, this.lastRun?.ladder.video ?? [], status);
   }
 
   private async stopLadder(): Promise<void> {
     const supervisor = this.supervisor;
     this.supervisor = undefined;
     this.unsubscribeTranscoder();
-    if (this.behind || supervisor !== undefined) this.deps.metrics?.setChannelRealtime?.(this.spec.id, { edgeLagSeconds: undefined, behind: false });
-    this.behind = false;
+    this.behindRealtime.encoderStopped(supervisor !== undefined);
     this.endedFailureSeries = undefined;
     if (supervisor !== undefined) {
       this.lastError = supervisor.state().lastError ?? this.lastError;
@@ -928,18 +728,6 @@ export class Channel {
       );
     }
     packager.endStream().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'stream could not be ended'));
-  }
-
-  /** The view's reason while the encoder is failing (not yet healthy again). */
-  private failureReason(snapshot: TranscoderStateSnapshot, failingSince: number): string {
-    const seconds = Math.round((Date.now() - failingSince) / 1000);
-    const last = snapshot.lastError !== undefined ? ` (last: ${snapshot.lastError})` : '';
-    if (this.endedFailureSeries === failingSince) {
-      return `encoder failing for ${seconds} s${last}: stream ended with EXT-X-ENDLIST; still retrying, a run that produces media continues it`;
-    }
-    const giveUp = Math.round((this.deps.encoderGiveUpMs ?? DEFAULT_ENCODER_GIVE_UP_MS) / 1000);
-    const what = snapshot.crashLooping ? `encoder crash-looping: ${snapshot.consecutiveFailures} fast failures in a row` : 'encoder restarted after a failure';
-    return `${what} for ${seconds} s${last}; retrying, the stream ends after ${giveUp} s of failures`;
   }
 
   private unsubscribeTranscoder(): void {

@@ -8,7 +8,8 @@
  */
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel, type ChannelDeps, type ChannelMetricsPort, type ChannelPackagerPort, type ChannelSupervisorPort } from '../../../src/channels/channel.js';
+import { Channel } from '../../../src/channels/channel.js';
+import type { ChannelDeps, ChannelMetricsPort, ChannelPackagerPort, ChannelSupervisorPort } from '../../../src/channels/channel-ports.js';
 import type { ChannelConfig } from '../../../src/config/service-config.js';
 import type { ChannelState } from '../../../src/core/channel-state.js';
 import { ErrorCode, LivepipeError, isLivepipeError } from '../../../src/core/errors.js';
