@@ -54,7 +54,10 @@ describe('a pulled RTSP primary (serve)', () => {
     await waitActive('primary');
     const pulled = (await view()).input.inputs.find((i: { role: string }) => i.role === 'primary');
     expect(pulled).toMatchObject({ kind: 'pull', healthy: true });
-    // From here every playlist version goes through the rule checker.
+    // From the first multivariant playlist on — where a player can find the media playlists — every
+    // playlist version goes through the rule checker. Before it, a video playlist can list parts
+    // while the audio rendition has none, so it cannot report audio yet (a CI run read one such).
+    await waitFor(async () => ((await getText(`${serve.live('rtsppull')}/master.m3u8`)).status === 200 ? true : undefined), { timeoutMs: 60_000, message: 'the multivariant playlist' });
     const watches = RENDITIONS.map((r) => new PlaylistWatch(r, RENDITIONS));
     const stopFollowing = followPlaylists(watches, async (r) => {
       const { status, text } = await getText(`${serve.live('rtsppull')}/${r}/playlist.m3u8`);
