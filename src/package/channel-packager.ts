@@ -629,14 +629,18 @@ export class ChannelPackager {
     // storage is slow or down): readers of storage never see a name it does not hold. A cut so far
     // behind the edge that its segments' parts have aged out (catching up after an outage) is not
     // written: the stored playlist keeps its last version until the cut is back among listed parts.
+    // Nor is a cut before anything at all — an outage longer than the window leaves its first
+    // segment unstored: that version would name no segment and no part (a standalone origin's
+    // players would get an empty live playlist), so the last version stays until storage catches up.
     const storedModel = rendition.storedPlaylist();
     const lastStoredSegment = storedModel.segments.at(-1);
+    const cutNamesMedia = lastStoredSegment !== undefined ? lastStoredSegment.parts.length > 0 : (storedModel.pending?.parts.length ?? 0) > 0;
     // Nor is the version of a run's start: its new segment has no part yet, so it has no PRELOAD-HINT
     // (and, at a takeover, no rendition report for renditions that have not started): a standalone
     // origin or CDN would hand players a playlist breaking the LL-HLS rules. The run's first part,
     // a few hundred ms later, stores it (found by the cluster failover test, issue 13).
     const runStartOnly = change === 'run';
-    if (!runStartOnly && (storedModel === model || lastStoredSegment === undefined || lastStoredSegment.parts.length > 0)) {
+    if (!runStartOnly && (storedModel === model || cutNamesMedia)) {
       const version = storedVersion(storedModel);
       const key = `live/${this.channel}/${rendition.name}/playlist.m3u8`;
       const stored = this.options.uploads

@@ -1,8 +1,9 @@
 /**
  * Chaos (issue 15, point 2): `serve --storage s3://…` against s3rver in its own process while hls.js
  * plays. s3rver is frozen (SIGSTOP: connections hang) and then killed and started again (connections
- * refused), 15 s each here (30 s in `npm run bench -- chaos`). The embedded origin serves the live
- * edge from memory all along: the player advances through the outage without a fatal error, every
+ * refused), 30 s each, as the issue and `npm run bench -- chaos` have it. The embedded origin serves
+ * the live edge from memory all along: the edge never freezes for long, the player advances through
+ * the outage without a fatal error, every
  * playlist served meets the LL-HLS rules, and afterwards every playlist stored in the bucket names
  * only objects the bucket holds.
  */
@@ -10,7 +11,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkStoredObjects, observeFault, storageOutage, summarize, useChaosStage, type LiveChaosStage } from '../../helpers/serve/chaos.js';
 import { startS3rverProcess, type S3rverProcess } from '../../helpers/storage/s3rver-process.js';
 
-const OUTAGE_MS = 15_000;
+const OUTAGE_MS = 30_000;
+/**
+ * The issue's target is an edge freeze ≤ 1 s through the outage (the quiet benchmark: 0.26–0.45 s);
+ * the bar here leaves room for a loaded machine, far below the outage itself, which is what a live
+ * edge that depended on storage would show.
+ */
+const MAX_FREEZE_SECONDS = 2.5;
+/** Share of the wall time the player advanced (the quiet benchmark: 99 %). */
+const MIN_PLAYED_SHARE = 0.75;
 
 describe('chaos: storage outages on the embedded origin while hls.js plays', () => {
   const chaos = useChaosStage();
@@ -42,15 +51,14 @@ describe('chaos: storage outages on the embedded origin while hls.js plays', () 
       expect(figures.edge.failedPolls, 'origin answers other than 200').toEqual({});
       expect(figures.edge.violations).toEqual([]);
       expect(figures.player.fatalErrors).toEqual([]);
-      // Loose: the player advanced through most of the outage (the bench measures the freeze).
-      expect(figures.player.playedSeconds).toBeGreaterThan(figures.wallSeconds * 0.5);
-      expect(figures.edge.longestFreezeSeconds).toBeLessThan(OUTAGE_MS / 1000 / 2);
+      expect(figures.player.playedSeconds).toBeGreaterThan(figures.wallSeconds * MIN_PLAYED_SHARE);
+      expect(figures.edge.longestFreezeSeconds).toBeLessThan(MAX_FREEZE_SECONDS);
 
       for (const stored of [right, drained]) {
         expect(stored.playlists).toBe(stage!.renditions.length);
         expect(stored.objectsChecked).toBeGreaterThan(stage!.renditions.length * 3);
         expect(stored.missing).toEqual([]);
       }
-    });
+    }, 180_000);
   }
 });
