@@ -1,8 +1,7 @@
 /**
  * Chaos (issue 15, point 1): the transcoder's ffmpeg is SIGKILLed again and again while hls.js plays
- * the channel. Scaled down from the issue's 10 kills 6 s apart (`npm run bench -- chaos` runs those):
- * 7 kills at the issue's spacing, more failures in a minute than the old restart policy tolerated
- * before giving up. The channel must keep retrying and stay live, the player must go on without a
+ * the channel: the issue's 10 kills 6 s apart (as `npm run bench -- chaos`), more failures in a
+ * minute than the old restart policy tolerated before giving up. The channel must keep retrying and stay live, the player must go on without a
  * fatal error, media sequence numbers only increase, and every playlist served meets the LL-HLS rules.
  *
  * The issue's spacing. While the encoder is down the packager fills each rendition with the last
@@ -10,15 +9,15 @@
  * 10–40 s in front of the hole an encoder restart leaves — GAP parts are skipped in low-latency mode
  * without being tracked, so its gap controller could not "walk" the hole — about 1 run in 7, and one CI
  * run ended inside such a stall (27 % advance). The share of wall time spent advancing is asserted at
- * 85 % here (7 kills, on a machine that may be loaded); the issue's target, ≥ 90 % through 10 kills,
- * is what `npm run bench -- chaos` reports. The hls.js log is printed when the share falls below the
+ * 85 % here (on a machine that may be loaded); the issue's target, ≥ 90 %, is what
+ * `npm run bench -- chaos` reports (98–99 % on a quiet machine). The hls.js log is printed when the share falls below the
  * bar (or written to LIVEPIPE_DUMP_HLS_LOG).
  */
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { encoderKills, observeFault, servePid, summarize, transcoderPids, useChaosStage } from '../../helpers/serve/chaos.js';
 
-const KILLS = 7;
+const KILLS = 10;
 const SPACING_MS = 6000;
 const MIN_ADVANCE_SHARE = 0.85;
 
@@ -56,5 +55,5 @@ describe('chaos: repeated encoder SIGKILLs while hls.js plays', () => {
     }
     // The viewer goes on advancing through the kills, not standing still at a restart's hole.
     expect(figures.player.advanceShare, stalls).toBeGreaterThanOrEqual(MIN_ADVANCE_SHARE);
-  });
+  }, 240_000);
 });
