@@ -88,6 +88,9 @@ const LADDERS = ['default', 'low-latency', 'constrained'] as const;
 /** Compiler options the benchmark can judge against the ladder as shipped (QUALITY_VARIANT=name). */
 const VARIANTS: Record<string, Partial<Ladder>> = {
   cascade: { scaling: 'cascade' },
+  // A second keyframe in every 2 s segment: what `keyframes: marked` costs when a publisher's 2 s GOP
+  // falls between the grid points (marked ladders key every publisher IDR besides the grid; issue 17).
+  gop1: { gop: 1 },
 };
 const VARIANT = process.env.QUALITY_VARIANT;
 if (VARIANT !== undefined && !(VARIANT in VARIANTS)) throw new Error(`QUALITY_VARIANT must be one of ${Object.keys(VARIANTS).join(', ')}`);
