@@ -65,6 +65,7 @@ describe('keyframe marks through the compiled ladder (real ffmpeg)', () => {
 
   it('keyframes: grid (default) — the marks change nothing: keyframes every 2 s', async () => {
     const renditions = await ladderKeyframeFrames(marked, { format: 'flv', keyframes: 'grid', dir, fps: FPS });
+    expect([...renditions.keys()].sort()).toEqual(['360p', '540p']);
     for (const [, frames] of renditions) expect(frames).toEqual([0, 60]);
   }, 120_000);
 });
