@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstFrameArrivedAt, stampFirstFrameArrival } from '../../../src/core/media-clock.js';
 import { RECOVERY_POINT_SEI_NAL, annexBNalUnits } from '../../../src/ingest/keyframe-marks.js';
 import { withTsKeyframeMarks, type TsKeyframeMarking } from '../../../src/ingest/ts-keyframe-marking.js';
-import { TS_PACKET_SIZE, TsProgramScanner, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from '../../../src/ingest/ts-program-info.js';
+import { TS_PACKET_SIZE, TsProgramScanner, isRandomAccessStart, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from '../../../src/ingest/ts-program-info.js';
 import { renderSource } from '../../helpers/transcode/media.js';
 
 const exec = promisify(execFile);
@@ -244,20 +244,53 @@ describe('TsKeyframeMarking (real x264 MPEG-TS)', () => {
   });
 
   it('HEVC (PMT stream_type 0x24): nothing marked, bytes untouched, a splice told not keyed', async () => {
-    const scanner = new TsProgramScanner();
-    scanner.push(source);
-    const videoPid = scanner.streams!.video!.pid;
-    const entry = Buffer.from([0x1b, 0xe0 | (videoPid >> 8), videoPid & 0xff]);
-    const hevc = Buffer.from(source);
-    let patched = 0;
-    for (let at = 0; at < hevc.length; at += TS_PACKET_SIZE) {
-      const i = hevc.subarray(at, at + TS_PACKET_SIZE).indexOf(entry);
-      if (tsPacketPid(hevc, at) !== 0 && tsPacketPid(hevc, at) !== videoPid && i > 0) (hevc[at + i] = 0x24), (patched += 1);
-    }
-    expect(patched).toBeGreaterThan(0);
+    const hevc = asHevc(source);
     const told: Array<{ keyed: boolean }> = [];
     const out = await mark(hevc, { stamp: 0, during: (m, written) => void (written === 1000 && m.markAtWall(0, (r) => told.push(r))) });
     expect(out.equals(hevc)).toBe(true);
     expect(told).toEqual([expect.objectContaining({ keyed: false })]);
   });
+
+  it('HEVC: a splice on one of the source\'s own keyframes is told not keyed either (a non-H.264 run is keyed on the grid, not at its keyframes)', async () => {
+    // IDRs every 45 frames (1.5 s: off a 2 s ladder grid); the splice's first frame at or after is frame 45, an IDR.
+    const file = join(dir, 'gop45.ts');
+    await renderSource(file, { width: 320, height: 180, fps: 30, seconds: 4, format: 'mpegts', gopFrames: 45 });
+    const gop45 = await readFile(file);
+    const frames = pesOf(gop45);
+    const start = Math.min(frames.video[0]!.ptsMs, frames.audio[0]!.ptsMs);
+    const idr = frames.video[45]!;
+    expect(isRandomAccessStart(idr.packets[0]!, 0, frames.videoPid)).toBe(true);
+    const hevc = asHevc(gop45);
+    const told: Array<{ keyed: boolean; mediaMs: number }> = [];
+    let asked = false;
+    const out = await mark(hevc, {
+      intervalMs: 2000,
+      stamp: 0,
+      during: (m, written) => {
+        if (asked || written < hevc.length / 8) return;
+        asked = true;
+        m.markAtWall(idr.ptsMs - start - 1, (r) => told.push(r)); // 1 ms before: no float rounding past it
+      },
+    });
+    expect(out.equals(hevc)).toBe(true);
+    expect(told).toHaveLength(1);
+    expect(told[0]!.mediaMs).toBeCloseTo(idr.ptsMs - start, 3);
+    expect(told[0]!.keyed).toBe(false);
+  });
 });
+
+/** `ts` with its PMT saying HEVC (stream_type 0x24) for the video PID; the bytes of the PES stay H.264. */
+function asHevc(ts: Buffer): Buffer {
+  const scanner = new TsProgramScanner();
+  scanner.push(ts);
+  const videoPid = scanner.streams!.video!.pid;
+  const entry = Buffer.from([0x1b, 0xe0 | (videoPid >> 8), videoPid & 0xff]);
+  const hevc = Buffer.from(ts);
+  let patched = 0;
+  for (let at = 0; at < hevc.length; at += TS_PACKET_SIZE) {
+    const i = hevc.subarray(at, at + TS_PACKET_SIZE).indexOf(entry);
+    if (tsPacketPid(hevc, at) !== 0 && tsPacketPid(hevc, at) !== videoPid && i > 0) (hevc[at + i] = 0x24), (patched += 1);
+  }
+  expect(patched).toBeGreaterThan(0);
+  return hevc;
+}
