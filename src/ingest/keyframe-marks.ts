@@ -28,7 +28,8 @@
  */
 export const RECOVERY_POINT_SEI_NAL: Buffer = Buffer.from([0x06, 0x06, 0x01, 0xc0, 0x80]);
 
-const AVC_CODEC_ID = 7;
+/** FLV VideoTagHeader CodecID of AVC (H.264): the only codec whose frames are marked. */
+export const AVC_CODEC_ID = 7;
 const AVC_PACKET_NALU = 1;
 /** FrameType(4) CodecID(4) AVCPacketType(8) CompositionTime(24): the NAL units start here. */
 const AVC_HEADER_BYTES = 5;
