@@ -169,6 +169,31 @@ describe('TsKeyframeMarking (real x264 MPEG-TS)', () => {
     expectContinuousCounters(output);
   });
 
+  it('fixes PES_packet_length of a marked PES when the source sets it (ffmpeg writes 0 for video; other muxers do not)', async () => {
+    const payloadLength = (packets: Buffer[]) => packets.reduce((n, p) => n + (tsPayloadStart(p) === undefined ? 0 : TS_PACKET_SIZE - tsPayloadStart(p)!), 0);
+    const declaredLength = (pes: Pes) => pes.packets[0]!.readUInt16BE(tsPayloadStart(pes.packets[0]!)! + 4);
+    // The source with every video PES's real length written in (each fits 16 bits at 320x180).
+    const withLengths = Buffer.from(source);
+    for (const pes of input.video) {
+      const first = pes.packets[0]!;
+      const at = first.byteOffset - source.byteOffset + tsPayloadStart(first)!;
+      const length = payloadLength(pes.packets) - 6;
+      expect(length).toBeLessThanOrEqual(0xffff);
+      withLengths.writeUInt16BE(length, at + 4);
+    }
+    const bytes = await mark(withLengths, { intervalMs: 1000 });
+    const output = pesOf(bytes);
+    const marked = output.video.filter(isMarked);
+    expect(marked).toHaveLength(3);
+    for (const pes of output.video) expect(declaredLength(pes), `PES at ${pes.ptsMs} ms`).toBe(payloadLength(pes.packets) - 6);
+    // ffmpeg reads the lengths as written: no warning, every frame there.
+    const file = join(dir, 'with-lengths.ts');
+    await writeFile(file, bytes);
+    const { stdout, stderr } = await exec('ffprobe', ['-v', 'warning', '-select_streams', 'v:0', '-show_frames', '-show_entries', 'frame=key_frame', '-of', 'json', file], { maxBuffer: 16 * 1024 * 1024 });
+    expect(stderr).toBe('');
+    expect((JSON.parse(stdout) as { frames: unknown[] }).frames).toHaveLength(input.video.length);
+  });
+
   it('passes a frame that gets no mark on at once: every packet written is out before the next is written, up to a marked frame', async () => {
     const firstMarked = input.video.find((f) => f.ptsMs >= origin + 1000)!;
     const heldFrom = (firstMarked.packets[0]!.byteOffset - source.byteOffset) / TS_PACKET_SIZE;
