@@ -1,7 +1,7 @@
 import type { Readable, TransformCallback } from 'node:stream';
 import { FlvTagReader } from './flv-tag-reader.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
-import { AVC_CODEC_ID } from './keyframe-marks.js';
+import { isAvcVideoBody } from './keyframe-marks.js';
 import { RunKeyframeMarkingTransform, withRunKeyframeMarking } from './run-keyframe-marking.js';
 
 /**
@@ -49,10 +49,8 @@ export class FlvKeyframeMarking extends RunKeyframeMarkingTransform {
     if (kind !== 'video-keyframe' && kind !== 'video-frame') return tag;
     const pts = tag.timestamp + videoCompositionTime(tag.body);
     this.firstVideoPts ??= pts;
-    // A keyframe of the encoder's output only on H.264 (legacy AVC, codec id 7): any other codec's run
-    // is compiled to key on the GOP grid, not where its decoder flags frames (`markedKeyframesApply`),
-    // so its own keyframes key nothing there — a splice on one is not keyed either.
-    const keyframe = kind === 'video-keyframe' && (tag.body[0]! & 0x80) === 0 && (tag.body[0]! & 0x0f) === AVC_CODEC_ID;
+    // A source keyframe is one of the encoder's output on H.264 only (`isAvcVideoBody`).
+    const keyframe = kind === 'video-keyframe' && isAvcVideoBody(tag.body);
     return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, keyframe, this.origin()) } : tag;
   }
 }
