@@ -1,6 +1,7 @@
 import type { Readable, TransformCallback } from 'node:stream';
 import { FlvTagReader } from './flv-tag-reader.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
+import { isAvcVideoBody } from './keyframe-marks.js';
 import { RunKeyframeMarkingTransform, withRunKeyframeMarking } from './run-keyframe-marking.js';
 
 /**
@@ -48,7 +49,9 @@ export class FlvKeyframeMarking extends RunKeyframeMarkingTransform {
     if (kind !== 'video-keyframe' && kind !== 'video-frame') return tag;
     const pts = tag.timestamp + videoCompositionTime(tag.body);
     this.firstVideoPts ??= pts;
-    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, kind === 'video-keyframe', this.origin()) } : tag;
+    // A source keyframe is one of the encoder's output on H.264 only (`isAvcVideoBody`).
+    const keyframe = kind === 'video-keyframe' && isAvcVideoBody(tag.body);
+    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, keyframe, this.origin()) } : tag;
   }
 }
 

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stampFirstFrameArrival } from '../core/media-clock.js';
 import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, withVideoCompositionTime, FlvTagType, type FlvTag } from './flv-tags.js';
 import { FlvTagReader } from './flv-tag-reader.js';
-import { KeyframeMarker, type ScheduledMarkResult } from './keyframe-marks.js';
+import { KeyframeMarker, isAvcVideoBody, type ScheduledMarkResult } from './keyframe-marks.js';
 import { silentAudioFor, type SilentAudio } from './input-outage-fill.js';
 import type { InputRole } from './ingest-feed.js';
 
@@ -795,7 +795,8 @@ export class InputSelector {
     const marker = this.markerNow();
     if (marker !== undefined) {
       const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
-      const keyframe = classifyFlvTag(tag.type, tag.body) === 'video-keyframe';
+      // A source keyframe is one of the encoder's output on H.264 only (`isAvcVideoBody`).
+      const keyframe = classifyFlvTag(tag.type, tag.body) === 'video-keyframe' && isAvcVideoBody(tag.body);
       tag = { ...tag, body: marker.onFrame(tag.body, tag.timestamp + videoCompositionTime(tag.body), keyframe, origin) };
     }
     this.lastVideoOut = Math.max(this.lastVideoOut, tag.timestamp);

@@ -29,6 +29,16 @@
 export const RECOVERY_POINT_SEI_NAL: Buffer = Buffer.from([0x06, 0x06, 0x01, 0xc0, 0x80]);
 
 const AVC_CODEC_ID = 7;
+
+/**
+ * Whether an FLV video tag body is legacy AVC (H.264: no Enhanced RTMP ExHeader, CodecID 7). Only
+ * such a run is compiled to key where its decoder flags frames (`markedKeyframesApply`): any other
+ * codec's run is keyed on the GOP grid, so its own keyframes are no keyframes of the encoder's
+ * output — a splice or switch on one is not keyed.
+ */
+export function isAvcVideoBody(body: Buffer): boolean {
+  return body.length > 0 && (body[0]! & 0x80) === 0 && (body[0]! & 0x0f) === AVC_CODEC_ID;
+}
 const AVC_PACKET_NALU = 1;
 /** FrameType(4) CodecID(4) AVCPacketType(8) CompositionTime(24): the NAL units start here. */
 const AVC_HEADER_BYTES = 5;

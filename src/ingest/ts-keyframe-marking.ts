@@ -33,8 +33,8 @@ const TS_PAYLOAD_BYTES = TS_PACKET_SIZE - TS_HEADER_BYTES;
  * The grid starts where ffmpeg counts the run's time from: the smallest first PTS of the run's audio
  * and video streams. PTS are 33-bit; times here are ms on a line unwrapped from the first PTS seen.
  * Not H.264 (HEVC: ffmpeg's decoder does not flag recovery points): nothing is marked, and a splice
- * is told not keyed (unless it fell on a source keyframe). Bytes that are not TS packets pass
- * through as they are (the demuxer resynchronises), never an error.
+ * is told not keyed — even on a source keyframe, which such a run's encoder does not key on. Bytes
+ * that are not TS packets pass through as they are (the demuxer resynchronises), never an error.
  */
 export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
   private readonly scanner = new TsProgramScanner();
@@ -114,7 +114,10 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
       return;
     }
     const h264 = stream?.streamType === H264_STREAM_TYPE;
-    const keyframe = isRandomAccessStart(packet, 0, pid) || (h264 && isAnnexBIdr(firstPacketAccessUnit(packet)));
+    // A keyframe of the encoder's output only on H.264: any other input is compiled to key on the GOP
+    // grid, not where its decoder flags frames (`markedKeyframesApply`), so its own keyframes key
+    // nothing there — a splice on one is not keyed either, and lands on the next boundary.
+    const keyframe = h264 && (isRandomAccessStart(packet, 0, pid) || isAnnexBIdr(firstPacketAccessUnit(packet)));
     if (this.marker.decideFrame(ptsMs, keyframe, this.origin()) && h264) {
       this.held = [packet];
       this.heldBytes = TS_PACKET_SIZE;

@@ -3,7 +3,7 @@ import { checkMediaPlaylist } from './llhls-rules.js';
 export interface StoredSegmentsWatch {
   /** The init segment and every media segment listed so far, by URI, in the order they were listed. */
   segments: Map<string, Buffer>;
-  /** LL-HLS rule violations found on any read. */
+  /** LL-HLS rule violations found on any read, and listed objects the origin did not serve. */
   violations: string[];
   /** Media segments fetched so far (the init segment not counted). */
   mediaCount(): number;
@@ -14,11 +14,14 @@ export interface StoredSegmentsWatch {
 /**
  * Follows one media playlist over HTTP and fetches its init segment and every segment it lists as
  * they appear (they leave storage soon after they leave the playlist), checking each read against the
- * LL-HLS rules. `onRead` runs after each read (a test's own probe on the same beat).
+ * LL-HLS rules; a listed object the origin does not serve is a violation. `onRead` runs after each
+ * read (a test's own probe on the same beat).
  */
 export function watchStoredSegments(playlistUrl: string, options: { intervalMs?: number; onRead?: () => Promise<void> } = {}): StoredSegmentsWatch {
   const segments = new Map<string, Buffer>();
   const violations: string[] = [];
+  /** Listed objects the origin did not serve (reported once). */
+  const unserved = new Set<string>();
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -28,9 +31,15 @@ export function watchStoredSegments(playlistUrl: string, options: { intervalMs?:
         violations.push(...checkMediaPlaylist(text));
         const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
         for (const uri of [...(map !== undefined ? [map] : []), ...text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'))]) {
-          if (segments.has(uri)) continue;
+          if (segments.has(uri) || unserved.has(uri)) continue;
           const answer = await fetch(new URL(uri, playlistUrl));
+          // Fetched when first listed, so it must be there (§6.2.2: media stays downloadable after
+          // it leaves the playlist): one missing would otherwise just drop out of every later check.
           if (answer.ok) segments.set(uri, Buffer.from(await answer.arrayBuffer()));
+          else {
+            unserved.add(uri);
+            violations.push(`${uri}: listed, but answered ${answer.status}`);
+          }
         }
       }
       await options.onRead?.();

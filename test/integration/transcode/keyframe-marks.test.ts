@@ -1,16 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/core/event-bus.js';
-import { silentLogger } from '../../../src/core/logger.js';
 import { classifyFlvTag, FlvTagType, videoCompositionTime, type FlvTag } from '../../../src/ingest/flv-tags.js';
 import { KeyframeMarker } from '../../../src/ingest/keyframe-marks.js';
-import { loadLadder, parseLadder } from '../../../src/ladder/ladder-loader.js';
-import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
 import { readFlvTags, writeFlvTags } from '../../helpers/ingest/flv-file.js';
-import { probeFile, renderSource } from '../../helpers/transcode/media.js';
+import { ladderKeyframeFrames } from '../../helpers/transcode/ladder-keyframes.js';
+import { renderSource } from '../../helpers/transcode/media.js';
 
 /**
  * Keyframe marks through the real ladder ffmpeg: a 4 s 960x540 30 fps H.264 source with a single
@@ -21,40 +17,6 @@ import { probeFile, renderSource } from '../../helpers/transcode/media.js';
  */
 const FPS = 30;
 const ASKED = [45, 100];
-
-async function encode(flv: Buffer, keyframes: 'grid' | 'marked', dir: string): Promise<Map<string, number[]>> {
-  const { ladder } = await loadLadder('constrained');
-  const buffers = new Map<string, Buffer>();
-  const collected: Promise<void>[] = [];
-  const supervisor = new TranscoderSupervisor({
-    channel: `marks-${keyframes}`,
-    ladder: parseLadder({ ...ladder, keyframes }, 'constrained'),
-    input: { kind: 'stdin', format: 'flv' },
-    openInput: () => Readable.from([flv]),
-    bus: new EventBus(),
-    logger: silentLogger(),
-    stallTimeoutMs: 60_000,
-    restart: { maxRestarts: 0 },
-    onRun: (run) => {
-      for (const o of run.outputs.filter((out) => out.kind === 'video')) {
-        const chunks: Buffer[] = [];
-        o.stream.on('data', (c: Buffer) => chunks.push(c));
-        collected.push(new Promise((resolve) => o.stream.on('end', () => (buffers.set(o.name, Buffer.concat(chunks)), resolve()))));
-      }
-    },
-  });
-  await supervisor.start();
-  await supervisor.finished();
-  await Promise.all(collected);
-  const keyframeFrames = new Map<string, number[]>();
-  for (const [name, buf] of buffers) {
-    const file = join(dir, `${keyframes}-${name}.mp4`);
-    await writeFile(file, buf);
-    const { keyframePts } = await probeFile(file);
-    keyframeFrames.set(name, keyframePts.map((t) => Math.round((t - keyframePts[0]!) * FPS)));
-  }
-  return keyframeFrames;
-}
 
 describe('keyframe marks through the compiled ladder (real ffmpeg)', () => {
   let dir: string;
@@ -96,13 +58,14 @@ describe('keyframe marks through the compiled ladder (real ffmpeg)', () => {
   });
 
   it('keyframes: marked — every rendition has its keyframes at the marked frames and nowhere else', async () => {
-    const renditions = await encode(marked, 'marked', dir);
+    const renditions = await ladderKeyframeFrames(marked, { format: 'flv', keyframes: 'marked', dir, fps: FPS });
     expect([...renditions.keys()].sort()).toEqual(['360p', '540p']);
     for (const [, frames] of renditions) expect(frames).toEqual([0, 45, 60, 100]);
   }, 120_000);
 
   it('keyframes: grid (default) — the marks change nothing: keyframes every 2 s', async () => {
-    const renditions = await encode(marked, 'grid', dir);
+    const renditions = await ladderKeyframeFrames(marked, { format: 'flv', keyframes: 'grid', dir, fps: FPS });
+    expect([...renditions.keys()].sort()).toEqual(['360p', '540p']);
     for (const [, frames] of renditions) expect(frames).toEqual([0, 60]);
   }, 120_000);
 });

@@ -1,16 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/core/event-bus.js';
-import { silentLogger } from '../../../src/core/logger.js';
 import { withTsKeyframeMarks } from '../../../src/ingest/ts-keyframe-marking.js';
-import { loadLadder, parseLadder } from '../../../src/ladder/ladder-loader.js';
-import { TranscoderSupervisor } from '../../../src/transcode/transcoder-supervisor.js';
-import { lavfiSource, probeFile } from '../../helpers/transcode/media.js';
+import { ladderKeyframeFrames } from '../../helpers/transcode/ladder-keyframes.js';
+import { lavfiSource } from '../../helpers/transcode/media.js';
 
 const exec = promisify(execFile);
 
@@ -24,33 +21,6 @@ const exec = promisify(execFile);
  * marks change nothing.
  */
 const FPS = 30;
-
-async function encode(ts: Buffer, keyframes: 'grid' | 'marked', dir: string): Promise<number[]> {
-  const { ladder } = await loadLadder('constrained');
-  let video: Promise<Buffer> | undefined;
-  const supervisor = new TranscoderSupervisor({
-    channel: `ts-marks-${keyframes}`,
-    ladder: parseLadder({ ...ladder, keyframes }, 'constrained'),
-    input: { kind: 'stdin', format: 'mpegts' },
-    openInput: () => Readable.from([ts]),
-    bus: new EventBus(),
-    logger: silentLogger(),
-    stallTimeoutMs: 60_000,
-    restart: { maxRestarts: 0 },
-    onRun: (run) => {
-      const out = run.outputs.find((o) => o.kind === 'video')!;
-      const chunks: Buffer[] = [];
-      out.stream.on('data', (c: Buffer) => chunks.push(c));
-      video = new Promise((resolve) => out.stream.on('end', () => resolve(Buffer.concat(chunks))));
-    },
-  });
-  await supervisor.start();
-  await supervisor.finished();
-  const file = join(dir, `${keyframes}.mp4`);
-  await writeFile(file, await video!);
-  const { keyframePts } = await probeFile(file);
-  return keyframePts.map((t) => Math.round((t - keyframePts[0]!) * FPS));
-}
 
 describe('MPEG-TS keyframe marks through the compiled ladder (real ffmpeg)', () => {
   let dir: string;
@@ -76,10 +46,11 @@ describe('MPEG-TS keyframe marks through the compiled ladder (real ffmpeg)', () 
   });
 
   it('keyframes: marked — the rendition keys at the source IDR and every 1 s mark (frames 30, 60, 90)', async () => {
-    expect(await encode(marked, 'marked', dir)).toEqual([0, 30, 60, 90]);
+    // The 640x360 source gets 360p only (the ladder does not upscale to 540p): one rendition, as before.
+    expect([...(await ladderKeyframeFrames(marked, { format: 'mpegts', keyframes: 'marked', dir, fps: FPS })).values()]).toEqual([[0, 30, 60, 90]]);
   }, 120_000);
 
   it('keyframes: grid (default) — the marks change nothing: keyframes every 2 s', async () => {
-    expect(await encode(marked, 'grid', dir)).toEqual([0, 60]);
+    expect([...(await ladderKeyframeFrames(marked, { format: 'mpegts', keyframes: 'grid', dir, fps: FPS })).values()]).toEqual([[0, 60]]);
   }, 120_000);
 });

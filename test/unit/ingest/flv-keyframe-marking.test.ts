@@ -60,6 +60,32 @@ describe('withKeyframeMarks (a run input without the input selector)', () => {
     marked.destroy();
   });
 
+  it('HEVC (Enhanced RTMP): nothing marked, and a splice on one of the source\'s own keyframes is told not keyed (a non-H.264 run is keyed on the grid, not at its keyframes)', async () => {
+    // ExHeader, FrameType (1 key, 2 inter), PacketType 3 (CodedFramesX: no CompositionTime), FourCC hvc1, then a length-prefixed NAL.
+    const hevc = (key: boolean) => Buffer.concat([Buffer.from([0x80 | ((key ? 1 : 2) << 4) | 3]), Buffer.from('hvc1'), nal([key ? 0x26 : 0x02, 0x01, 0xaf])]);
+    const source = new PassThrough();
+    stampFirstFrameArrival(source, 50_000);
+    const marked = withKeyframeMarks(source, 1000);
+    const out: Buffer[] = [];
+    marked.on('data', (c: Buffer) => out.push(c));
+    const send = (tags: FlvTag[]) => source.write(Buffer.concat(tags.map((t) => muxFlvTag(t))));
+    const sequenceStart = Buffer.concat([Buffer.from([0x80 | (1 << 4) | 0]), Buffer.from('hvc1'), Buffer.alloc(23, 1)]);
+    const header = flvFileHeader(true, false);
+    const sent: FlvTag[] = [{ type: FlvTagType.Video, timestamp: 1000, body: sequenceStart }, ...Array.from({ length: 10 }, (_, n) => ({ type: FlvTagType.Video, timestamp: 1000 + n * 40, body: hevc(n === 0) }))];
+    source.write(header);
+    send(sent);
+    await new Promise((r) => setImmediate(r));
+    const told: Array<{ pts: number; keyed: boolean; mediaMs: number }> = [];
+    // 50 000 + 1 000 ms stands for timestamp 2000: the source's keyframe there is the first frame at or after it.
+    marked.markAtWall(51_000, (r) => told.push(r));
+    const rest = Array.from({ length: 30 }, (_, n) => ({ type: FlvTagType.Video, timestamp: 1400 + n * 40, body: hevc(1400 + n * 40 === 2000) }));
+    send(rest);
+    await new Promise((r) => setImmediate(r));
+    expect(told).toEqual([{ pts: 2000, keyed: false, mediaMs: 1000 }]);
+    expect(Buffer.concat(out)).toEqual(Buffer.concat([header, ...[...sent, ...rest].map((t) => muxFlvTag(t))]));
+    marked.destroy();
+  });
+
   it('destroys the source when the run stops reading', async () => {
     const source = new PassThrough();
     const marked = withKeyframeMarks(source, 1000);

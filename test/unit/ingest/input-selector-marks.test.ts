@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
-import { flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
+import { classifyFlvTag, flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
 import { InputSelector, type InputSwitch } from '../../../src/ingest/input-selector.js';
 import { RECOVERY_POINT_SEI_NAL } from '../../../src/ingest/keyframe-marks.js';
 
@@ -12,6 +12,9 @@ const SEQUENCE_HEADER = Buffer.from('17000000000142c00affe100156742c00ada7b01100
 const nal = (bytes: number[]) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), Buffer.from(bytes)]);
 /** AUD, then an IDR (type 5) or non-IDR (type 1) slice whose last byte names the source. */
 const avc = (key: boolean, source: number) => Buffer.concat([Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0]), nal([0x09, 0x30]), nal([key ? 0x65 : 0x41, 0x9a, source])]);
+/** The same as HEVC in Enhanced RTMP: ExHeader, FrameType, PacketType 3 (CodedFramesX), FourCC hvc1, an IDR_W_RADL (19) or TRAIL_R (1) NAL. */
+const hevc = (key: boolean, source: number) => Buffer.concat([Buffer.from([0x80 | ((key ? 1 : 2) << 4) | 3]), Buffer.from('hvc1'), nal([key ? 0x26 : 0x02, 0x01, source])]);
+const HEVC_SEQUENCE_START = Buffer.concat([Buffer.from([0x80 | (1 << 4) | 0]), Buffer.from('hvc1'), Buffer.alloc(23, 1)]);
 const MARK = Buffer.concat([Buffer.from([0, 0, 0, RECOVERY_POINT_SEI_NAL.length]), RECOVERY_POINT_SEI_NAL]);
 const FRAME_MS = 40;
 
@@ -21,7 +24,8 @@ const flush = () => new Promise((r) => setImmediate(r));
  * A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`, the
  * backup's frames `backupLagMs` after the primary's (default 0).
  */
-function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number; backupLagMs?: number }) {
+function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number; backupLagMs?: number; codec?: 'avc' | 'hevc' }) {
+  const frameBody = options.codec === 'hevc' ? hevc : avc;
   let now = 1_000_000;
   const switches: InputSwitch[] = [];
   const selector = new InputSelector({ inputLossMs: 500, tickMs: 0, now: () => now, onSwitch: (e) => switches.push(e), keyframeMarks: options.keyframeMarks, keyframeIntervalMs: options.keyframeIntervalMs });
@@ -31,7 +35,7 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
   const sourceByte = { primary: 0xaa, backup: 0xbb };
   for (const role of ['primary', 'backup'] as const) {
     inputs[role].write(flvFileHeader(false, true));
-    inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role], body: SEQUENCE_HEADER }));
+    inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role], body: options.codec === 'hevc' ? HEVC_SEQUENCE_START : SEQUENCE_HEADER }));
     selector.attach(role, inputs[role]);
   }
   const reader = new FlvTagReader();
@@ -44,7 +48,7 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
       for (const role of sending) {
         if (role === 'backup') now += lag;
         const n = sent[role]++;
-        inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body: avc(n % options.gopFrames === 0, sourceByte[role]) }));
+        inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body: frameBody(n % options.gopFrames === 0, sourceByte[role]) }));
       }
       if (!sending.includes('backup')) now += lag;
       await flush();
@@ -53,8 +57,8 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
   };
   const frames = () =>
     output
-      .filter((t) => t.type === FlvTagType.Video && t.body[1] === 1)
-      .map((t) => ({ ts: t.timestamp, key: t.body[0] === 0x17, marked: t.body.includes(MARK), source: t.body.at(-1) === 0xbb ? 'backup' : 'primary' }));
+      .filter((t) => t.type === FlvTagType.Video && ['video-keyframe', 'video-frame'].includes(classifyFlvTag(t.type, t.body)))
+      .map((t) => ({ ts: t.timestamp, key: classifyFlvTag(t.type, t.body) === 'video-keyframe', marked: t.body.includes(MARK), source: t.body.at(-1) === 0xbb ? 'backup' : 'primary' }));
   return { selector, switches, steps, frames, now: () => now };
 }
 
@@ -78,6 +82,21 @@ describe('InputSelector with keyframe marks', () => {
     // Without keyframe marks there is nothing to schedule.
     const plain = rig({ keyframeMarks: false, keyframeIntervalMs: 1000, gopFrames: 125 });
     expect(plain.selector.markFrameAt(at, () => {})).toBe(false);
+  });
+
+  it('HEVC (Enhanced RTMP): nothing marked, and a splice on one of the source\'s own keyframes is told not keyed (a non-H.264 run is keyed on the grid, not at its keyframes)', async () => {
+    const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 25, codec: 'hevc' });
+    await r.steps(10, 'primary');
+    const start = r.frames()[0]!.ts;
+    // The wall-clock instant 1 ms before the output time of frame 25, the source's second keyframe.
+    const at = r.now() + (start + 25 * FRAME_MS - r.selector.wallOut(r.now())!) - 1;
+    const told: Array<{ pts: number; keyed: boolean; mediaMs: number }> = [];
+    expect(r.selector.markFrameAt(at, (result) => told.push(result))).toBe(true);
+    await r.steps(40, 'primary');
+    const splice = r.frames().find((f) => f.ts === start + 25 * FRAME_MS)!;
+    expect(splice.key).toBe(true);
+    expect(told).toEqual([{ pts: splice.ts, keyed: false, mediaMs: 25 * FRAME_MS }]);
+    expect(r.frames().filter((f) => f.marked)).toEqual([]);
   });
 
   it('marks the first frame at each GOP grid point of the run, not where the source has its IDR', async () => {

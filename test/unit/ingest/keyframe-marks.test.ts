@@ -163,12 +163,14 @@ describe('KeyframeMarker', () => {
     fast.markAt(1500, () => undefined);
     const marked = run(fast, frames(1017, 1700, 1000 / 60).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]));
     expect(marked).toEqual([1500, 1517]);
-    // 30 fps at a 30 fps cap: the splice frame alone.
+    // 30 fps at a 30 fps cap: the splice frame alone. Whole-ms timestamps step 33, 33, 34 ms: 1133 comes
+    // 33 ms after 1100, shorter than the 33.3 ms output slot, so the slot is marked — less half an input
+    // frame, which spares 1166 (33 ms on). (At 1500, 34 ms after 1466, no slot is marked at all.)
     const even = new KeyframeMarker(10_000);
     even.onSequenceHeader(SEQUENCE_HEADER);
     even.outputFrameMs = 1000 / 30;
     run(even, frames(0, 1000, 1000 / 30, [0]).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]));
-    even.markAt(1500, () => undefined);
-    expect(run(even, frames(1033, 1700, 1000 / 30).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]))).toEqual([1500]);
+    even.markAt(1133, () => undefined);
+    expect(run(even, frames(1033, 1700, 1000 / 30).map(([pts, key]) => [Math.round(pts), key] as [number, boolean]))).toEqual([1133]);
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstFrameArrivedAt, stampFirstFrameArrival } from '../../../src/core/media-clock.js';
 import { RECOVERY_POINT_SEI_NAL, annexBNalUnits } from '../../../src/ingest/keyframe-marks.js';
 import { withTsKeyframeMarks, type TsKeyframeMarking } from '../../../src/ingest/ts-keyframe-marking.js';
-import { TS_PACKET_SIZE, TsProgramScanner, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from '../../../src/ingest/ts-program-info.js';
+import { TS_PACKET_SIZE, TsProgramScanner, isRandomAccessStart, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from '../../../src/ingest/ts-program-info.js';
 import { renderSource } from '../../helpers/transcode/media.js';
 
 const exec = promisify(execFile);
@@ -169,6 +169,31 @@ describe('TsKeyframeMarking (real x264 MPEG-TS)', () => {
     expectContinuousCounters(output);
   });
 
+  it('fixes PES_packet_length of a marked PES when the source sets it (ffmpeg writes 0 for video; other muxers do not)', async () => {
+    const payloadLength = (packets: Buffer[]) => packets.reduce((n, p) => n + (tsPayloadStart(p) === undefined ? 0 : TS_PACKET_SIZE - tsPayloadStart(p)!), 0);
+    const declaredLength = (pes: Pes) => pes.packets[0]!.readUInt16BE(tsPayloadStart(pes.packets[0]!)! + 4);
+    // The source with every video PES's real length written in (each fits 16 bits at 320x180).
+    const withLengths = Buffer.from(source);
+    for (const pes of input.video) {
+      const first = pes.packets[0]!;
+      const at = first.byteOffset - source.byteOffset + tsPayloadStart(first)!;
+      const length = payloadLength(pes.packets) - 6;
+      expect(length).toBeLessThanOrEqual(0xffff);
+      withLengths.writeUInt16BE(length, at + 4);
+    }
+    const bytes = await mark(withLengths, { intervalMs: 1000 });
+    const output = pesOf(bytes);
+    const marked = output.video.filter(isMarked);
+    expect(marked).toHaveLength(3);
+    for (const pes of output.video) expect(declaredLength(pes), `PES at ${pes.ptsMs} ms`).toBe(payloadLength(pes.packets) - 6);
+    // ffmpeg reads the lengths as written: no warning, every frame there.
+    const file = join(dir, 'with-lengths.ts');
+    await writeFile(file, bytes);
+    const { stdout, stderr } = await exec('ffprobe', ['-v', 'warning', '-select_streams', 'v:0', '-show_frames', '-show_entries', 'frame=key_frame', '-of', 'json', file], { maxBuffer: 16 * 1024 * 1024 });
+    expect(stderr).toBe('');
+    expect((JSON.parse(stdout) as { frames: unknown[] }).frames).toHaveLength(input.video.length);
+  });
+
   it('passes a frame that gets no mark on at once: every packet written is out before the next is written, up to a marked frame', async () => {
     const firstMarked = input.video.find((f) => f.ptsMs >= origin + 1000)!;
     const heldFrom = (firstMarked.packets[0]!.byteOffset - source.byteOffset) / TS_PACKET_SIZE;
@@ -244,20 +269,53 @@ describe('TsKeyframeMarking (real x264 MPEG-TS)', () => {
   });
 
   it('HEVC (PMT stream_type 0x24): nothing marked, bytes untouched, a splice told not keyed', async () => {
-    const scanner = new TsProgramScanner();
-    scanner.push(source);
-    const videoPid = scanner.streams!.video!.pid;
-    const entry = Buffer.from([0x1b, 0xe0 | (videoPid >> 8), videoPid & 0xff]);
-    const hevc = Buffer.from(source);
-    let patched = 0;
-    for (let at = 0; at < hevc.length; at += TS_PACKET_SIZE) {
-      const i = hevc.subarray(at, at + TS_PACKET_SIZE).indexOf(entry);
-      if (tsPacketPid(hevc, at) !== 0 && tsPacketPid(hevc, at) !== videoPid && i > 0) (hevc[at + i] = 0x24), (patched += 1);
-    }
-    expect(patched).toBeGreaterThan(0);
+    const hevc = asHevc(source);
     const told: Array<{ keyed: boolean }> = [];
     const out = await mark(hevc, { stamp: 0, during: (m, written) => void (written === 1000 && m.markAtWall(0, (r) => told.push(r))) });
     expect(out.equals(hevc)).toBe(true);
     expect(told).toEqual([expect.objectContaining({ keyed: false })]);
   });
+
+  it('HEVC: a splice on one of the source\'s own keyframes is told not keyed either (a non-H.264 run is keyed on the grid, not at its keyframes)', async () => {
+    // IDRs every 45 frames (1.5 s: off a 2 s ladder grid); the splice's first frame at or after is frame 45, an IDR.
+    const file = join(dir, 'gop45.ts');
+    await renderSource(file, { width: 320, height: 180, fps: 30, seconds: 4, format: 'mpegts', gopFrames: 45 });
+    const gop45 = await readFile(file);
+    const frames = pesOf(gop45);
+    const start = Math.min(frames.video[0]!.ptsMs, frames.audio[0]!.ptsMs);
+    const idr = frames.video[45]!;
+    expect(isRandomAccessStart(idr.packets[0]!, 0, frames.videoPid)).toBe(true);
+    const hevc = asHevc(gop45);
+    const told: Array<{ keyed: boolean; mediaMs: number }> = [];
+    let asked = false;
+    const out = await mark(hevc, {
+      intervalMs: 2000,
+      stamp: 0,
+      during: (m, written) => {
+        if (asked || written < hevc.length / 8) return;
+        asked = true;
+        m.markAtWall(idr.ptsMs - start - 1, (r) => told.push(r)); // 1 ms before: no float rounding past it
+      },
+    });
+    expect(out.equals(hevc)).toBe(true);
+    expect(told).toHaveLength(1);
+    expect(told[0]!.mediaMs).toBeCloseTo(idr.ptsMs - start, 3);
+    expect(told[0]!.keyed).toBe(false);
+  });
 });
+
+/** `ts` with its PMT saying HEVC (stream_type 0x24) for the video PID; the bytes of the PES stay H.264. */
+function asHevc(ts: Buffer): Buffer {
+  const scanner = new TsProgramScanner();
+  scanner.push(ts);
+  const videoPid = scanner.streams!.video!.pid;
+  const entry = Buffer.from([0x1b, 0xe0 | (videoPid >> 8), videoPid & 0xff]);
+  const hevc = Buffer.from(ts);
+  let patched = 0;
+  for (let at = 0; at < hevc.length; at += TS_PACKET_SIZE) {
+    const i = hevc.subarray(at, at + TS_PACKET_SIZE).indexOf(entry);
+    if (tsPacketPid(hevc, at) !== 0 && tsPacketPid(hevc, at) !== videoPid && i > 0) (hevc[at + i] = 0x24), (patched += 1);
+  }
+  expect(patched).toBeGreaterThan(0);
+  return hevc;
+}

@@ -34,25 +34,37 @@ function audioRun(seconds: number): FragmentFeed {
 
 async function renditionWithRun(seconds: number) {
   const stored = new Map<string, Uint8Array>();
+  /** Objects named by a playlist version before their upload finished. */
+  const namedUnstored: string[] = [];
   const timeline = new RenditionTimeline({ targetDuration: SEGMENT, partTarget: PART, dvrWindow: 60 });
   const rendition = new RenditionPackager({
     name: 'audio',
     kind: 'audio',
     timeline,
     store: {
+      // An upload takes a few ms (well within the listing wait, half a part target): what is named
+      // before it completes shows in `namedUnstored`.
       putMedia: async (name, bytes) => {
+        await new Promise((r) => setTimeout(r, 5));
         stored.set(name, bytes);
       },
     },
     logger: silentLogger(),
     partTarget: PART,
     segmentDuration: SEGMENT,
-    onChange: () => undefined,
+    onChange: (r) => {
+      const { segments, pending } = r.playlist;
+      const uris = [
+        ...segments.filter((s) => s.gap !== true).map((s) => s.uri),
+        ...[...segments, ...(pending ? [pending] : [])].flatMap((s) => s.parts.filter((p) => p.gap !== true).map((p) => p.uri)),
+      ];
+      for (const uri of uris) if (!stored.has(uri) && !namedUnstored.includes(uri)) namedUnstored.push(uri);
+    },
     onTrack: () => undefined,
     clock: () => ANCHOR + 10_000,
   });
   await rendition.consume(audioRun(seconds), 1, () => ({ wallclockAnchor: ANCHOR }), new RunAlignment(['audio'], { segmentDuration: SEGMENT }));
-  return { rendition, stored, timeline };
+  return { rendition, stored, timeline, namedUnstored };
 }
 
 /** `parts` bridge parts in the channel's pattern (`ChannelPackager.bridgeEncoderGap`). */
@@ -72,7 +84,7 @@ function listedFrom(playlist: MediaPlaylist, from: number) {
 
 describe('RenditionPackager.bridgeGap', () => {
   it('held: lists fill parts and segments, each stored before it is named', async () => {
-    const { rendition, stored, timeline } = await renditionWithRun(2);
+    const { rendition, stored, timeline, namedUnstored } = await renditionWithRun(2);
     const after = timeline.playlist.segments.at(-1)!.msn + 1;
     expect(rendition.fillsOutage).toBe(true);
     bridge(rendition, 25, true);
@@ -89,6 +101,8 @@ describe('RenditionPackager.bridgeGap', () => {
     await rendition.end();
     expect(listedFrom(rendition.playlist, after).segments.at(-1)).toEqual({ uri: segmentName(after + 2), gap: false, gapParts: 0, parts: 5 });
     expect(stored.has(segmentName(after + 2))).toBe(true);
+    // Every version named only stored objects (the run's and the bridge's).
+    expect(namedUnstored).toEqual([]);
   });
 
   it('gap: lists EXT-X-GAP parts and segments and stores nothing', async () => {
