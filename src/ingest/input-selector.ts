@@ -209,6 +209,8 @@ export class InputSelector {
   private marker: KeyframeMarker | undefined;
   /** The last video sequence header written (a marker created later learns the NAL length size from it). */
   private lastVideoSequenceHeader: Buffer | undefined;
+  /** The output's video is H.264, by its last sequence header (until one is written: assumed, as marks need it). */
+  private outputVideoAvc = true;
 
   // The output timeline.
   /** Output time ↔ wall clock: output time `out` stands for wall-clock instant `at`. Set at the first selection. */
@@ -561,7 +563,7 @@ export class InputSelector {
     const interval = this.keyframeIntervalMs;
     const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
     const wall = this.wallOut();
-    if (this.keyframeMarks || interval === undefined || interval <= 0 || origin === undefined || wall === undefined || this.active === undefined || this.lastVideoPts < 0) return undefined;
+    if (this.marksInForce || interval === undefined || interval <= 0 || origin === undefined || wall === undefined || this.active === undefined || this.lastVideoPts < 0) return undefined;
     const step = target === 'slate' ? (this.slate?.frameMs ?? DEFAULT_STEP_MS) : (this.inputs.get(target)?.frameMs ?? DEFAULT_STEP_MS);
     // After every frame written (its presentation time), one frame interval on.
     const earliest = Math.max(this.lastVideoPts, this.lastVideoOut) + step;
@@ -591,7 +593,7 @@ export class InputSelector {
     if (point !== undefined) this.fillSilence(point - 1);
     // With keyframe marks a switch after a loss is made at once, without a point: the outage's audio
     // hole up to now is filled all the same (hls.js does not skip such a hole, see `fillOutage`).
-    else if (this.keyframeMarks && target !== 'slate') this.fillSilence((this.wallOut(now) ?? 0) - 1);
+    else if (this.marksInForce && target !== 'slate') this.fillSilence((this.wallOut(now) ?? 0) - 1);
     this.nextSilenceOut = undefined;
     this.activeNeedsKeyframe = false;
     if (target === 'slate') {
@@ -599,7 +601,7 @@ export class InputSelector {
       if (slate === undefined) return;
       this.active = 'slate';
       // With keyframe marks: right after the last output (see `placeInput`); the slate's pacing then fills up to the clock.
-      this.slateStartOut = point ?? (this.keyframeMarks && this.lastVideoPts >= 0 ? this.lastVideoPts + slate.frameMs : Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0));
+      this.slateStartOut = point ?? (this.marksInForce && this.lastVideoPts >= 0 ? this.lastVideoPts + slate.frameMs : Math.max(this.lastVideoPts + slate.frameMs, this.wallOut(now) ?? 0));
       this.anchor ??= { out: this.slateStartOut, at: now };
       this.slateVideoFrames = 0;
       this.slateAudioFrames = 0;
@@ -656,7 +658,7 @@ export class InputSelector {
     // 5.1's constant-frame-rate output fills a gap by repeating the previous frame first, and
     // `-force_key_frames source` keys a frame only when it is the first of its output step — so a
     // keyframe after a gap (the outage) would not be keyed. The outage shows the new input's first picture.
-    const start = point ?? (this.keyframeMarks ? afterLast : Math.max(afterLast, keyframe.timestamp + natural));
+    const start = point ?? (this.marksInForce ? afterLast : Math.max(afterLast, keyframe.timestamp + natural));
     this.switchOut = start;
     this.writeHeaders(input, start);
     // The keyframe shows at the switch point exactly: its CompositionTime is dropped (an IDR comes first in its GOP).
@@ -883,10 +885,20 @@ export class InputSelector {
     this.markerNow()?.markOutputSlot(start, inputFrameMs);
   }
 
-  /** The marker while `keyframeMarks` is on with a GOP to mark (its interval kept in step). */
+  /**
+   * Marks are in force: `keyframeMarks` is on and the output's video is H.264. A run of any other
+   * codec is compiled to key on the GOP grid (`markedKeyframesApply`: ffmpeg's HEVC decoder flags
+   * IRAP pictures only, and a mark cannot be placed), so the selector then switches on the grid as
+   * without marks — switching at once would put the next input's first frame off any keyframe.
+   */
+  private get marksInForce(): boolean {
+    return this.keyframeMarks && this.outputVideoAvc;
+  }
+
+  /** The marker while marks are in force with a GOP to mark (its interval kept in step). */
   private markerNow(): KeyframeMarker | undefined {
     const interval = this.keyframeIntervalMs;
-    if (!this.keyframeMarks || interval === undefined) return (this.marker = undefined);
+    if (!this.marksInForce || interval === undefined) return (this.marker = undefined);
     if (this.marker === undefined) {
       this.marker = new KeyframeMarker(interval);
       if (this.lastVideoSequenceHeader !== undefined) this.marker.onSequenceHeader(this.lastVideoSequenceHeader);
@@ -912,6 +924,7 @@ export class InputSelector {
     if (kind === 'audio-sequence-header') this.silence = silentAudioFor(tag.body);
     if (kind === 'video-sequence-header') {
       this.lastVideoSequenceHeader = tag.body;
+      this.outputVideoAvc = isAvcVideoBody(tag.body);
       this.marker?.onSequenceHeader(tag.body);
     }
     let bytes: Buffer | undefined;

@@ -84,19 +84,41 @@ describe('InputSelector with keyframe marks', () => {
     expect(plain.selector.markFrameAt(at, () => {})).toBe(false);
   });
 
-  it('HEVC (Enhanced RTMP): nothing marked, and a splice on one of the source\'s own keyframes is told not keyed (a non-H.264 run is keyed on the grid, not at its keyframes)', async () => {
+  it('HEVC (Enhanced RTMP): marks are not in force (the run is keyed on the grid) — no splice is scheduled, nothing is marked', async () => {
     const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 25, codec: 'hevc' });
     await r.steps(10, 'primary');
     const start = r.frames()[0]!.ts;
-    // The wall-clock instant 1 ms before the output time of frame 25, the source's second keyframe.
+    // The wall-clock instant 1 ms before the output time of frame 25, the source's second keyframe:
+    // a keyframe of the source, but not one of the encoder's output (a non-H.264 run keys on the grid).
     const at = r.now() + (start + 25 * FRAME_MS - r.selector.wallOut(r.now())!) - 1;
     const told: Array<{ pts: number; keyed: boolean; mediaMs: number }> = [];
-    expect(r.selector.markFrameAt(at, (result) => told.push(result))).toBe(true);
+    // Not scheduled: the channel lets the cue land at the next boundary, as on a grid ladder.
+    expect(r.selector.markFrameAt(at, (result) => told.push(result))).toBe(false);
     await r.steps(40, 'primary');
-    const splice = r.frames().find((f) => f.ts === start + 25 * FRAME_MS)!;
-    expect(splice.key).toBe(true);
-    expect(told).toEqual([{ pts: splice.ts, keyed: false, mediaMs: 25 * FRAME_MS }]);
+    expect(told).toEqual([]);
     expect(r.frames().filter((f) => f.marked)).toEqual([]);
+  });
+
+  it('HEVC: a lost input switches on the GOP grid, as without marks, not at once (no mark can key its first frame)', async () => {
+    const switchDelay = async (codec: 'avc' | 'hevc') => {
+      const r = rig({ keyframeMarks: true, keyframeIntervalMs: 2000, gopFrames: 10, codec });
+      await r.steps(30, 'primary', 'backup');
+      const lostAt = r.now();
+      for (let i = 0; i < 150 && r.selector.selected !== 'backup'; i++) await r.steps(1, 'backup');
+      expect(r.selector.selected).toBe('backup');
+      const frames = r.frames();
+      const start = frames[0]!.ts;
+      const first = frames.find((f) => f.source === 'backup')!;
+      return { delay: r.switches.at(-1)!.at - lostAt, firstAt: first.ts - start };
+    };
+    const avc = await switchDelay('avc');
+    const hevc = await switchDelay('hevc');
+    // H.264: at once, once the loss is seen (500 ms). HEVC: on the 2 s grid (the primary's last frame
+    // went out 1.2 s into the run), its first frame at the grid point, which the encoder keys.
+    expect(avc.delay).toBeLessThanOrEqual(500 + 2 * FRAME_MS);
+    expect(hevc.delay).toBeGreaterThanOrEqual(avc.delay + 250);
+    expect(hevc.firstAt % 2000).toBe(0);
+    expect(avc.firstAt % 2000).not.toBe(0);
   });
 
   it('marks the first frame at each GOP grid point of the run, not where the source has its IDR', async () => {
