@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Fmp4Reader, type FragmentEvent, type InitSegmentEvent } from '../../../src/mp4/fmp4-reader.js';
 import { encodeMediaChunk, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS } from '../../../src/mp4/fmp4-fragment-writer.js';
-import { chunkRunsOf, coalesceFragments, planCoalescedChunks, trackDefaultsOf } from '../../../src/mp4/fmp4-coalescer.js';
+import { chunkRunsOf, coalesceFragments, planCoalescedChunks, trackDefaultsOf, type TrackRun } from '../../../src/mp4/fmp4-coalescer.js';
 import { encodeBox, mergeInitSegments, withTrackId } from '../../../src/mp4/mp4-mux.js';
 import { ErrorCode } from '../../../src/core/errors.js';
 import { encodeLadderFixture } from '../../helpers/package/fixtures.js';
@@ -130,7 +130,7 @@ describe('coalesceFragments', () => {
     const [only, ...rest] = chunkRunsOf([chunk]);
     expect(rest).toEqual([]);
     expect(only!.tracks.map((t) => [t.trackId, t.decodeTime])).toEqual([[merged.videoTrackId, 0], [merged.audioTrackId, audioUsed[0]!.decodeTime]]);
-    const asSamples = (t: (typeof only.tracks)[number]) => ({
+    const asSamples = (t: TrackRun) => ({
       flags: t.samples.map((s) => [s.duration, s.size, s.flags, s.compositionOffset]),
       data: Buffer.concat(t.data).toString('hex'),
     });
