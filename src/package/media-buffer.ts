@@ -1,5 +1,5 @@
 /**
- * The bytes of the segment being cut, in one growing buffer: every frame is copied in once, and the
+ * The bytes of the segment being cut, in one growing buffer: every part is written in once, and the
  * segment's parts and the segment itself are views on it — no concatenation per part, none per
  * segment (each used to copy every byte again, at ~2.5 MB/s for the default ladder).
  *
@@ -25,14 +25,23 @@ export class MediaBuffer {
   }
 
   append(bytes: Uint8Array): void {
-    const needed = this.used + bytes.byteLength;
+    this.reserve(bytes.byteLength).set(bytes);
+  }
+
+  /**
+   * The next `length` bytes, appended, for the caller to write at once (a part coalesced in place,
+   * with no intermediate copy): they are exposed by `view` only after that, so write every byte.
+   */
+  reserve(length: number): Uint8Array {
+    const needed = this.used + length;
     if (needed > this.buffer.byteLength) {
       const next = Buffer.allocUnsafeSlow(Math.max(needed, 2 * this.buffer.byteLength));
       next.set(this.buffer.subarray(0, this.used), 0);
       this.buffer = next;
     }
-    this.buffer.set(bytes, this.used);
+    const at = this.used;
     this.used = needed;
+    return this.buffer.subarray(at, needed);
   }
 
   /** Bytes [from, to) appended since the last reset: a view, not a copy. */

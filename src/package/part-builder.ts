@@ -1,12 +1,11 @@
 /**
- * The part being filled by the segment cutter: whole frames (each a moof+mdat CMAF chunk) in decode
- * order. Its bytes are the range of the segment's `MediaBuffer` from `from` to the end — the
- * concatenation of those chunks, itself a valid CMAF chunk sequence that players append as is.
+ * The part being filled by the segment cutter: whole frames (each one or more moof+mdat fragments) in
+ * decode order, held as the caller's byte views until the part closes. The cutter then writes the
+ * part's bytes once into the segment's `MediaBuffer`: one CMAF chunk coalescing the frames
+ * (`planCoalescedChunks`), or the frames as they came.
  */
 export class PartBuilder {
-  private frames = 0;
-  /** Offset of the first frame's bytes in the segment's MediaBuffer. */
-  from = 0;
+  private held: Uint8Array[] = [];
   /** Decode time of the first frame, timescale units. */
   start = 0;
   /** Decode time just after the last frame (its decode time + duration), timescale units. */
@@ -15,11 +14,11 @@ export class PartBuilder {
   independent = false;
 
   get empty(): boolean {
-    return this.frames === 0;
+    return this.held.length === 0;
   }
 
   get frameCount(): number {
-    return this.frames;
+    return this.held.length;
   }
 
   /** Duration in timescale units, gaps between frames included. */
@@ -27,21 +26,20 @@ export class PartBuilder {
     return this.end - this.start;
   }
 
-  /** Adds a frame whose bytes were appended to the segment's buffer at `offset`. */
-  add(decodeTime: number, duration: number, independent: boolean, offset: number): void {
-    if (this.frames === 0) {
+  /** Adds a frame; `bytes` must stay unchanged until the part is taken (a view, not copied). */
+  add(decodeTime: number, duration: number, independent: boolean, bytes: Uint8Array): void {
+    if (this.held.length === 0) {
       this.start = decodeTime;
       this.independent = independent;
-      this.from = offset;
     }
-    this.frames += 1;
+    this.held.push(bytes);
     this.end = decodeTime + duration;
   }
 
-  /** The part's timing and where its bytes start; resets the builder for the next part. */
-  take(): { start: number; end: number; independent: boolean; from: number } {
-    const out = { start: this.start, end: this.end, independent: this.independent, from: this.from };
-    this.frames = 0;
+  /** The part's timing and its frames' bytes; resets the builder for the next part. */
+  take(): { start: number; end: number; independent: boolean; frames: Uint8Array[] } {
+    const out = { start: this.start, end: this.end, independent: this.independent, frames: this.held };
+    this.held = [];
     return out;
   }
 }

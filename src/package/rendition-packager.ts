@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
 import type { MediaPlacement } from '../storage/upload-queue.js';
 import { SegmentBitrateMeter } from './bitrate-meter.js';
+import { trackDefaultsOf } from '../mp4/fmp4-coalescer.js';
 import type { TrackInfo } from '../mp4/fmp4-reader.js';
 import type { FeedEvent, FragmentFeed } from './fragment-feed.js';
 import type { MediaPlaylist } from '../hls/playlist-model.js';
@@ -253,6 +254,8 @@ export class RenditionPackager {
           partTarget: this.options.partTarget,
           segmentDuration: this.options.segmentDuration,
           targetDuration: this.timeline.playlist.targetDuration,
+          // Each part one CMAF chunk: its fragments' headers are bytes every viewer downloads.
+          partChunks: { defaults: trackDefaultsOf(event.bytes) },
         });
         this.runCutter = cutter;
         const initBytes = event.bytes;
@@ -313,7 +316,8 @@ export class RenditionPackager {
             if (event.samples !== undefined && event.dataStart !== undefined) {
               this.fill?.observe({ bytes: event.bytes, samples: event.samples, dataStart: event.dataStart, sequenceNumber: event.sequenceNumber ?? 0 });
             }
-            // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is.
+            // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is;
+            // the cutter coalesces a part's fragments into one chunk when the part closes.
             held.push(...cutter.push(event));
             report();
             release();

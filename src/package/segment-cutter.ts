@@ -1,4 +1,5 @@
 import { ErrorCode, LivepipeError } from '../core/errors.js';
+import { planCoalescedChunks, type TrackDefaults } from '../mp4/fmp4-coalescer.js';
 import { malformed } from '../mp4/mp4-boxes.js';
 import { MediaBuffer } from './media-buffer.js';
 import { PartBuilder } from './part-builder.js';
@@ -52,6 +53,11 @@ import { PartBuilder } from './part-builder.js';
  *   MIN_SEGMENT_SECONDS away. Slots stay in order: the segment a cut ends keeps its slot, and the
  *   one it opens, when it ends at that same grid instant, gets `1 + cut / segmentDuration` (between
  *   that slot and the next), computed from the requested time so every rendition gets the same.
+ * - A part's bytes are one CMAF chunk (`partChunks`): one moof with a traf per track holding every
+ *   sample of the part's frames, then one mdat (`planCoalescedChunks`), where ffmpeg wrote a moof+mdat
+ *   per frame or per few frames — ~100 bytes of headers each, downloaded by every viewer. Samples,
+ *   decode times, flags and data are the frames' exactly. A segment's bytes stay its parts'
+ *   concatenation. Without `partChunks`, a part is its frames' bytes as they came.
  */
 
 /**
@@ -68,7 +74,10 @@ export interface CutterFrame {
   duration: number;
   /** Starts with a sync sample (keyframe; every audio frame). */
   independent: boolean;
-  /** The frame's moof + mdat. */
+  /**
+   * The frame's moof + mdat (a muxed frame: several). Held as a view until its part closes, so it
+   * must not change before: see `SegmentCutter.push`.
+   */
   bytes: Uint8Array;
 }
 
@@ -82,6 +91,11 @@ export interface SegmentCutterOptions {
   segmentDuration: number;
   /** EXT-X-TARGETDURATION, whole seconds; default and minimum `ceil(segmentDuration)`. */
   targetDuration?: number;
+  /**
+   * Make each part one CMAF chunk (see the header), with the init segment's trex defaults for
+   * fragments that rely on them (`trackDefaultsOf(init)`). Absent: parts are the frames' bytes.
+   */
+  partChunks?: { defaults: TrackDefaults };
 }
 
 export interface CutPart {
@@ -163,6 +177,9 @@ export class SegmentCutter {
   droppedFrames = 0;
   /** Cuts refused by `cutAt` because this cutter had already passed their time. */
   lateCuts = 0;
+  /** Bytes of the frames pushed and of the parts written (less with `partChunks`), for measurement. */
+  frameBytes = 0;
+  partBytes = 0;
 
   private readonly timescale: number;
   private readonly kind: 'video' | 'audio';
@@ -196,6 +213,7 @@ export class SegmentCutter {
   private readonly segmentDuration: number;
   private lastClosedSlot: number | undefined;
   private readonly minSegmentUnits: number;
+  private readonly partChunks: { defaults: TrackDefaults } | undefined;
   private lastDecodeTime = -Infinity;
   /** A segment was opened once: later segments may start on a non-keyframe (forced cut). */
   private started = false;
@@ -217,6 +235,7 @@ export class SegmentCutter {
     this.maxSegmentUnits = (this.targetDuration + 0.5 - EPSILON_SECONDS) * timescale;
     this.eps = EPSILON_SECONDS * timescale;
     this.minSegmentUnits = MIN_SEGMENT_SECONDS * timescale;
+    this.partChunks = options.partChunks;
   }
 
   /**
@@ -303,8 +322,13 @@ export class SegmentCutter {
       }
     }
 
-    this.part.add(decodeTime, duration, independent, this.media.length);
-    this.media.append(frame.bytes);
+    // Held as a view until the part closes, then written once into the segment's buffer (as many
+    // copies as when frames were appended on arrival). No copy is needed to keep it: a fragment's
+    // bytes lie in the pipe read they came in, which Node allocates per read and never reuses for
+    // the encoder's pipes, in a box the reader assembled (`Fmp4Reader.push`), or in the muxed frame
+    // the interleaver built; nothing writes to them once delivered. A part holds a few reads alive.
+    this.part.add(decodeTime, duration, independent, frame.bytes);
+    this.frameBytes += frame.bytes.byteLength;
 
     // Close early, when one more frame of this duration could not fit: the part is full, or the segment
     // must end (its longest duration reached, or — for audio — the next frame starts at a boundary instant).
@@ -381,6 +405,14 @@ export class SegmentCutter {
 
   private closePart(events: CutterEvent[]): void {
     const built = this.part.take();
+    const from = this.media.length;
+    if (this.partChunks !== undefined) {
+      const chunk = planCoalescedChunks(built.frames, this.partChunks.defaults);
+      chunk.writeTo(this.media.reserve(chunk.byteLength));
+    } else {
+      for (const frame of built.frames) this.media.append(frame);
+    }
+    this.partBytes += this.media.length - from;
     events.push({
       type: 'part',
       part: {
@@ -390,7 +422,7 @@ export class SegmentCutter {
         independent: built.independent,
         endsAtBoundary: built.end >= this.nextBoundary - this.eps,
         slot: this.slot,
-        bytes: this.media.view(built.from),
+        bytes: this.media.view(from),
       },
     });
   }

@@ -22,7 +22,9 @@ import { audioFragmentingOf, videoFragmentingOf, type Fragmenting } from './outp
  * - every output is fragmented MP4 written to its own pipe to the parent (`pipe:3`, `pipe:4`, … in
  *   output order): video one moof+mdat per part, cut by ffmpeg where the packager would cut
  *   (`videoFragmentingOf`: far fewer reads and parses than per frame, same latency), audio one per
- *   few AAC frames (`audioFragmentingOf`);
+ *   few AAC frames (`audioFragmentingOf`). How ffmpeg fragments costs the packager's CPU only: it
+ *   stores every part as one CMAF chunk whatever number of fragments it came in (`SegmentCutter`'s
+ *   `partChunks`), so viewers download no fragment headers;
  * - progress goes to `pipe:1` as key=value blocks (`-progress pipe:1 -nostats`), stderr carries
  *   warnings and errors only.
  *

@@ -4,7 +4,9 @@
  *
  * Every fragment costs the packager a pipe read, a moof parse and a cutter step, so per-frame
  * fragments of a 30 fps, four-rendition ladder are 120 of each a second; per-part fragments of
- * 0.5 s parts are 8. Latency is the same either way: ffmpeg's mp4 muxer writes a fragment when the
+ * 0.5 s parts are 8. It no longer costs viewers bytes: the packager writes each part as one CMAF
+ * chunk (one moof, one mdat) however many fragments it came in (src/mp4/fmp4-coalescer.ts), where
+ * ~100 bytes of moof+mdat headers per fragment used to reach every viewer (bench/results/part-chunks.md). Latency is the same either way: ffmpeg's mp4 muxer writes a fragment when the
  * packet after it arrives (it needs that packet's timestamp for the last sample's duration), so a
  * part-sized fragment leaves ffmpeg at the same moment as the last frame of that part did.
  *

@@ -1,3 +1,4 @@
+import { trackDefaultsOf } from '../../../src/mp4/fmp4-coalescer.js';
 import { Fmp4Reader, type FragmentEvent, type TrackInfo } from '../../../src/mp4/fmp4-reader.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { RenditionTimeline, renditionReportsFor } from '../../../src/package/rendition-timeline.js';
@@ -60,6 +61,7 @@ export function runPipeline(inputs: PipelineInput[], options: PipelineOptions): 
       timescale: track.timescale,
       partTarget: options.partTarget,
       segmentDuration: options.segmentDuration,
+      partChunks: { defaults: trackDefaultsOf(init) },
     });
     const timeline = new RenditionTimeline({
       targetDuration: cutter.targetDuration,

@@ -7,7 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { MediaPlaylist } from '../../../src/hls/playlist-model.js';
+import { encodeMediaChunk } from '../../../src/mp4/fmp4-fragment-writer.js';
 import type { TrackInfo } from '../../../src/mp4/fmp4-reader.js';
+import { encodeBox } from '../../../src/mp4/mp4-mux.js';
+import { silentAacLcFrame } from '../../../src/mp4/silent-aac.js';
 import type { FragmentFeed } from '../../../src/package/fragment-feed.js';
 import { RenditionPackager } from '../../../src/package/rendition-packager.js';
 import { RenditionTimeline, segmentName } from '../../../src/package/rendition-timeline.js';
@@ -19,13 +22,20 @@ const SEGMENT = 1;
 const PER_SEGMENT = SEGMENT / PART;
 const ANCHOR = Date.UTC(2026, 11, 5, 12, 0, 0);
 
-/** One run's output: its init, then `seconds` of 1024-sample AAC frames (their bytes a placeholder: nothing here decodes them). */
+/**
+ * The part of an init segment the packager reads itself (its parts coalesce fragments with the
+ * track's trex defaults): a moov with an mvex. Nothing here decodes the media.
+ */
+const INIT = encodeBox('moov', encodeBox('mvex', encodeBox('trex', Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))));
+
+/** One run's output: its init, then `seconds` of 1024-sample AAC frames, each its own moof + mdat as ffmpeg writes them. */
 function audioRun(seconds: number): FragmentFeed {
   return {
     start(handlers) {
-      handlers.onEvent({ type: 'init', bytes: Uint8Array.from([1, 2, 3]), track: AUDIO });
+      handlers.onEvent({ type: 'init', bytes: INIT, track: AUDIO });
       for (let t = 0; t + 1024 <= seconds * 48000; t += 1024) {
-        handlers.onEvent({ type: 'fragment', decodeTime: t, duration: 1024, independent: true, bytes: Uint8Array.from([t & 0xff, 9, 9, 9]) });
+        const bytes = encodeMediaChunk({ sequenceNumber: t / 1024 + 1, trackId: 1, baseDecodeTime: t, samples: [{ duration: 1024, data: silentAacLcFrame(2)!, sync: true }] });
+        handlers.onEvent({ type: 'fragment', decodeTime: t, duration: 1024, independent: true, bytes });
       }
       handlers.onEnd();
     },
