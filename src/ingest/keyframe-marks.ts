@@ -299,7 +299,12 @@ export class KeyframeMarker {
     const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => this.firstAtOrAfter(s.pts, pts, dts));
     if (due.length > 0) this.scheduled = this.scheduled.filter((s) => !due.includes(s));
     // The rest of the splice frame's output slot, when the output's frame interval is the longer.
-    if (due.length > 0 && this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2, pts);
+    const slotLonger = this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs;
+    if (due.length > 0 && slotLonger) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2, pts);
+    // With B-frames, a frame of that slot can pass before the splice frame (a P picture ahead of its
+    // B pictures): one presented within the slot from the splice time is marked as it passes. (Without
+    // B-frames no frame at or after a pending splice time passes before the splice frame.)
+    const slotAheadDue = slotLonger && this.scheduled.some((s) => pts >= s.pts && pts < s.pts + this.outputFrameMs! - this.inputFrameMs / 2);
     this.unsettled = { pts, keyframe, due: due.map((s) => s.done) };
     if (keyframe) {
       this.lastKeyframePts = pts;
@@ -313,7 +318,7 @@ export class KeyframeMarker {
     const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts && (this.markFromPts === undefined || pts >= this.markFromPts);
     // The window is over once no later frame can be presented in it (without B-frames: the first frame past it).
     if (this.markBeforePts !== undefined && !windowDue && dts >= this.markBeforePts) this.markBeforePts = this.markFromPts = undefined;
-    return this.requested || gridDue || due.length > 0 || windowDue;
+    return this.requested || gridDue || due.length > 0 || windowDue || slotAheadDue;
   }
 
   /**
