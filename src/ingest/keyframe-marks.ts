@@ -302,9 +302,15 @@ export class KeyframeMarker {
     const slotLonger = this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs;
     if (due.length > 0 && slotLonger) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2, pts);
     // With B-frames, a frame of that slot can pass before the splice frame (a P picture ahead of its
-    // B pictures): one presented within the slot from the splice time is marked as it passes. (Without
-    // B-frames no frame at or after a pending splice time passes before the splice frame.)
-    const slotAheadDue = slotLonger && this.scheduled.some((s) => pts >= s.pts && pts < s.pts + this.outputFrameMs! - this.inputFrameMs / 2);
+    // B pictures; 60 fps into a 30 fps cap: the `fps` filter kept it, unmarked, and the splice had no
+    // key at all). Such a frame is at least one input frame after the splice frame, itself less than
+    // one past the splice time, so it may share the slot — [splice frame, + slot − half an input frame),
+    // as `markOutputSlot` — only when the slot is longer than 1.5 input frames, and then lies before
+    // the splice time + slot + half an input frame: marked as it passes. When it lands in the next
+    // slot, that costs one extra keyframe, one output frame after the splice. (Without B-frames no
+    // frame at or after a pending splice time passes before the splice frame.)
+    const slotMs = this.outputFrameMs ?? 0;
+    const slotAheadDue = slotMs > 1.5 * this.inputFrameMs && this.scheduled.some((s) => pts >= s.pts && pts < s.pts + slotMs + this.inputFrameMs / 2);
     this.unsettled = { pts, keyframe, due: due.map((s) => s.done) };
     if (keyframe) {
       this.lastKeyframePts = pts;

@@ -199,11 +199,11 @@ describe('KeyframeMarker', () => {
     const late = capped();
     late.markAt(2170, () => undefined);
     expect(runDecodeOrder(late, bFrameStream(100))).toEqual([2240, 2200]);
-    // At 2130 the splice frame is the reference B 2160: B 2120 follows it in the stream but is presented
-    // before it — not marked; B 2200 is in its slot.
+    // At 2230 the splice frame is P 2240: B 2160, 2120 and 2200 follow it in the stream but are presented
+    // before it — not marked; B 2280 (after P 2400 and B 2320) is in its slot.
     const early = capped();
-    early.markAt(2130, () => undefined);
-    expect(runDecodeOrder(early, bFrameStream(100))).toEqual([2160, 2200]);
+    early.markAt(2230, () => undefined);
+    expect(runDecodeOrder(early, bFrameStream(100))).toEqual([2240, 2280]);
   });
 
   it('markAt with a capped output rate: keys the rest of the splice frame\'s output slot on a faster source, nothing more at the output rate', () => {
