@@ -174,7 +174,7 @@ const DECODE_STEPS_KEPT = 8;
  * presentation times: the encoder keys the picture its decoder flags, after reordering, and its
  * constant-frame-rate output counts in presentation time. The first frame *in decode order* with a
  * presentation time at or after a point is often a P picture presented after the B pictures that
- * follow it in the stream — marking it put the key 1–2 frames late (x264 `-bf 3`). So a frame is
+ * follow it in the stream — marking it put the key 2–3 frames late (x264 `-bf 3`). So a frame is
  * "the first at or after" point `t` (`firstAtOrAfter`) when its PTS is at or after `t` and either
  * its DTS is too (no later frame can be presented before it: decode order and presentation order
  * agree from there — always so without B-frames, where DTS = PTS, the rule of before) or its PTS is
