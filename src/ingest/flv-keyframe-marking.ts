@@ -51,7 +51,8 @@ export class FlvKeyframeMarking extends RunKeyframeMarkingTransform {
     this.firstVideoPts ??= pts;
     // A source keyframe is one of the encoder's output on H.264 only (`isAvcVideoBody`).
     const keyframe = kind === 'video-keyframe' && isAvcVideoBody(tag.body);
-    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, keyframe, this.origin()) } : tag;
+    // The tag timestamp is the DTS: with B-frames, tags come in decode order (`KeyframeMarker`).
+    return tag.type === FlvTagType.Video ? { ...tag, body: this.marker.onFrame(tag.body, pts, keyframe, this.origin(), tag.timestamp) } : tag;
   }
 }
 

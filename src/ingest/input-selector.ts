@@ -799,7 +799,8 @@ export class InputSelector {
       const origin = this.gridConsumer === undefined ? undefined : runStart(this.gridConsumer);
       // A source keyframe is one of the encoder's output on H.264 only (`isAvcVideoBody`).
       const keyframe = classifyFlvTag(tag.type, tag.body) === 'video-keyframe' && isAvcVideoBody(tag.body);
-      tag = { ...tag, body: marker.onFrame(tag.body, tag.timestamp + videoCompositionTime(tag.body), keyframe, origin) };
+      // PTS and DTS (the tag timestamp): with B-frames, tags come in decode order (`KeyframeMarker`).
+      tag = { ...tag, body: marker.onFrame(tag.body, tag.timestamp + videoCompositionTime(tag.body), keyframe, origin, tag.timestamp) };
     }
     this.lastVideoOut = Math.max(this.lastVideoOut, tag.timestamp);
     this.lastVideoPts = Math.max(this.lastVideoPts, tag.timestamp + videoCompositionTime(tag.body));

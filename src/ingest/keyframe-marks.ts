@@ -152,6 +152,13 @@ export interface ScheduledMarkResult {
 }
 
 /**
+ * How many of the latest decode-time steps `KeyframeMarker` keeps to know the input's frame interval
+ * on a source with B-frames (`presentationWindowMs`): a few frames, so a frame rate change is
+ * followed within a quarter second.
+ */
+const DECODE_STEPS_KEPT = 8;
+
+/**
  * Decides which frames of a timeline get a mark: the first frame at or after each point of a grid
  * (`origin` + multiples of the interval — where `-force_key_frames expr:gte(t,n_forced*GOP)` would
  * put keyframes, so the packager's segment boundaries, multiples of the segment duration, still find
@@ -162,6 +169,25 @@ export interface ScheduledMarkResult {
  * The decision knows no payload format: `decideFrame` says whether a frame is due a mark, the caller
  * puts the mark into its bytes (AVCC: `onFrame`; Annex B in MPEG-TS: `TsKeyframeMarking`) and tells
  * the outcome with `settleFrame` — at once, or once the frame's bytes are all there.
+ *
+ * Sources with B-frames. Frames come in decode order, and the grid points and splice instants are
+ * presentation times: the encoder keys the picture its decoder flags, after reordering, and its
+ * constant-frame-rate output counts in presentation time. The first frame *in decode order* with a
+ * presentation time at or after a point is often a P picture presented after the B pictures that
+ * follow it in the stream — marking it put the key 2–3 frames late (x264 `-bf 3`). So a frame is
+ * "the first at or after" point `t` (`firstAtOrAfter`) when its PTS is at or after `t` and either
+ * its DTS is too (no later frame can be presented before it: decode order and presentation order
+ * agree from there — always so without B-frames, where DTS = PTS, the rule of before) or its PTS is
+ * less than one input frame interval past `t` (the frame presented just before it is then before
+ * `t`, whether it was decoded yet or not). ffmpeg's H.264 decoder keys a marked B picture too, a
+ * non-reference one included: the recovery point SEI sets the picture's `sei_recovery_frame_cnt`
+ * and `output_frame` (h264dec.c) flags every output picture whose count is 0 as `key_frame`, in
+ * presentation order, whatever its nal_ref_idc (the reference picture only matters for the
+ * decoder's own `recovered` state, which an IDR has set long before). Cost, when the interval rule
+ * cannot tell (a frame missing or late at the point, a variable frame rate, FLV's whole-ms
+ * timestamps putting a frame exactly one interval past the point): the mark waits for the first
+ * frame whose DTS is at or after the point — at most the source's reorder delay (its largest
+ * composition offset: 2–3 frames with x264 `-bf 3`) later than the frame wanted.
  */
 export class KeyframeMarker {
   private lastKeyframePts: number | undefined;
@@ -172,9 +198,13 @@ export class KeyframeMarker {
   private scheduled: Array<{ pts: number; done: (result: ScheduledMarkResult) => void }> = [];
   /** Frames before this presentation time are marked (`markBefore`). */
   private markBeforePts: number | undefined;
-  /** The last frame's time and the interval before it (ms): the input's frame interval. */
-  private lastFramePts: number | undefined;
+  /** The last frame's decode time and the step before it (ms): the input's frame interval. */
+  private lastFrameDts: number | undefined;
   private inputFrameMs = 0;
+  /** The latest decode-time steps (ms), for `presentationWindowMs`. */
+  private decodeSteps: number[] = [];
+  /** Frames presented from this time on are marked (with `markBeforePts`: a splice's output slot). */
+  private markFromPts: number | undefined;
   /** The frame `decideFrame` decided on and `settleFrame` has not settled yet. */
   private unsettled: { pts: number; keyframe: boolean; due: Array<(result: ScheduledMarkResult) => void> } | undefined;
   /**
@@ -216,8 +246,11 @@ export class KeyframeMarker {
    * transcoder's constant-frame-rate conversion keeps one of the frames that fall into a slot — the
    * `fps` filter the *last* — so each frame that may share the switch frame's slot must be keyed).
    */
-  markBefore(pts: number): void {
+  markBefore(pts: number, from?: number): void {
     this.markBeforePts = Math.max(this.markBeforePts ?? pts, pts);
+    // A switch's window starts at the switch (frames before it are written before it, an IDR first);
+    // a splice's at its frame: with B-frames, frames presented before it still follow it in the stream.
+    this.markFromPts = from;
   }
 
   /**
@@ -230,17 +263,18 @@ export class KeyframeMarker {
    * frames follow each other within a few ms, and a frame of the next slot marked too costs one
    * extra keyframe, once per switch).
    */
-  markOutputSlot(start: number, inputFrameMs: number, spareMs = 0): void {
-    this.markBefore(start + Math.max(inputFrameMs, this.outputFrameMs ?? 0) - spareMs);
+  markOutputSlot(start: number, inputFrameMs: number, spareMs = 0, from?: number): void {
+    this.markBefore(start + Math.max(inputFrameMs, this.outputFrameMs ?? 0) - spareMs, from);
   }
 
   /**
    * A video frame in AVCC (an FLV tag body) about to be written at presentation time `pts` (ms);
    * `keyframe`: an IDR of the source; `origin`: where the grid starts (the run's first timestamp;
-   * undefined: no grid yet). Returns the body to write, marked when due.
+   * undefined: no grid yet); `dts`: its decode time (the FLV tag timestamp; `pts` less the
+   * CompositionTime). Returns the body to write, marked when due.
    */
-  onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined): Buffer {
-    const due = this.decideFrame(pts, keyframe, origin);
+  onFrame(body: Buffer, pts: number, keyframe: boolean, origin: number | undefined, dts = pts): Buffer {
+    const due = this.decideFrame(pts, keyframe, origin, dts);
     const lengthSize = this.lengthSize;
     const marked = due && lengthSize !== undefined ? markAvcFrame(body, lengthSize) : undefined;
     this.settleFrame(keyframe || marked !== undefined);
@@ -250,16 +284,33 @@ export class KeyframeMarker {
   /**
    * A video frame at presentation time `pts` (ms) is about to be written; `keyframe`: a keyframe of
    * the source; `origin`: where the grid starts (undefined: no grid yet). True when the frame is due a
-   * mark. The caller marks it (or cannot) and calls `settleFrame` before the next frame.
+   * mark. The caller marks it (or cannot) and calls `settleFrame` before the next frame. `dts`: its
+   * decode time (ms, same timeline; frames come in decode order) — `pts` when the source has no
+   * B-frames or does not say.
    */
-  decideFrame(pts: number, keyframe: boolean, origin: number | undefined): boolean {
+  decideFrame(pts: number, keyframe: boolean, origin: number | undefined, dts = pts): boolean {
     if (this.unsettled !== undefined) this.settleFrame(this.unsettled.keyframe);
-    const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => s.pts <= pts);
-    if (due.length > 0) this.scheduled = this.scheduled.filter((s) => s.pts > pts);
-    if (this.lastFramePts !== undefined && pts > this.lastFramePts) this.inputFrameMs = pts - this.lastFramePts;
-    this.lastFramePts = pts;
+    if (this.lastFrameDts !== undefined && dts > this.lastFrameDts) {
+      this.inputFrameMs = dts - this.lastFrameDts;
+      this.decodeSteps.push(this.inputFrameMs);
+      if (this.decodeSteps.length > DECODE_STEPS_KEPT) this.decodeSteps.shift();
+    }
+    this.lastFrameDts = dts;
+    const due = this.scheduled.length === 0 ? [] : this.scheduled.filter((s) => this.firstAtOrAfter(s.pts, pts, dts));
+    if (due.length > 0) this.scheduled = this.scheduled.filter((s) => !due.includes(s));
     // The rest of the splice frame's output slot, when the output's frame interval is the longer.
-    if (due.length > 0 && this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2);
+    const slotLonger = this.outputFrameMs !== undefined && this.outputFrameMs > this.inputFrameMs;
+    if (due.length > 0 && slotLonger) this.markOutputSlot(pts, this.inputFrameMs, this.inputFrameMs / 2, pts);
+    // With B-frames, a frame of that slot can pass before the splice frame (a P picture ahead of its
+    // B pictures; 60 fps into a 30 fps cap: the `fps` filter kept it, unmarked, and the splice had no
+    // key at all). Such a frame is at least one input frame after the splice frame, itself less than
+    // one past the splice time, so it may share the slot — [splice frame, + slot − half an input frame),
+    // as `markOutputSlot` — only when the slot is longer than 1.5 input frames, and then lies before
+    // the splice time + slot + half an input frame: marked as it passes. When it lands in the next
+    // slot, that costs one extra keyframe, one output frame after the splice. (Without B-frames no
+    // frame at or after a pending splice time passes before the splice frame.)
+    const slotMs = this.outputFrameMs ?? 0;
+    const slotAheadDue = slotMs > 1.5 * this.inputFrameMs && this.scheduled.some((s) => pts >= s.pts && pts < s.pts + slotMs + this.inputFrameMs / 2);
     this.unsettled = { pts, keyframe, due: due.map((s) => s.done) };
     if (keyframe) {
       this.lastKeyframePts = pts;
@@ -268,10 +319,30 @@ export class KeyframeMarker {
     }
     const interval = this.intervalMs;
     const last = this.lastKeyframePts;
-    const gridDue = origin !== undefined && interval > 0 && last !== undefined && Math.floor((pts - origin) / interval) > Math.floor((last - origin) / interval);
-    const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts;
-    if (this.markBeforePts !== undefined && !windowDue) this.markBeforePts = undefined;
-    return this.requested || gridDue || due.length > 0 || windowDue;
+    const cell = origin !== undefined && interval > 0 ? Math.floor((pts - origin) / interval) : undefined;
+    const gridDue = cell !== undefined && last !== undefined && cell > Math.floor((last - origin!) / interval) && this.firstAtOrAfter(origin! + cell * interval, pts, dts);
+    const windowDue = this.markBeforePts !== undefined && pts < this.markBeforePts && (this.markFromPts === undefined || pts >= this.markFromPts);
+    // The window is over once no later frame can be presented in it (without B-frames: the first frame past it).
+    if (this.markBeforePts !== undefined && !windowDue && dts >= this.markBeforePts) this.markBeforePts = this.markFromPts = undefined;
+    return this.requested || gridDue || due.length > 0 || windowDue || slotAheadDue;
+  }
+
+  /**
+   * Whether the frame presented at `pts`, decoded at `dts`, is the first presented at or after
+   * `point` (see the class comment: sources with B-frames). Without B-frames (`dts` = `pts`): the
+   * first frame at or after it.
+   */
+  private firstAtOrAfter(point: number, pts: number, dts: number): boolean {
+    return pts >= point && (dts >= point || pts - point < this.presentationWindowMs());
+  }
+
+  /**
+   * The input's frame interval for `firstAtOrAfter` (ms): the smallest of the latest decode-time
+   * steps — FLV's whole-ms timestamps step 33 and 34 ms at 30 fps, and a frame 33 ms past a point is
+   * the second after it when the first sits on the point. 0 (no frame is judged by it) until known.
+   */
+  private presentationWindowMs(): number {
+    return this.decodeSteps.length === 0 ? 0 : Math.min(...this.decodeSteps);
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Readable, TransformCallback } from 'node:stream';
 import { TS_CLOCK_HZ, tsDelta } from './arrival-clock.js';
 import { isAnnexBIdr, markAnnexBFrame } from './keyframe-marks.js';
 import { RunKeyframeMarkingTransform, withRunKeyframeMarking } from './run-keyframe-marking.js';
-import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isRandomAccessStart, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from './ts-program-info.js';
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isRandomAccessStart, pesDecodeTimestamp, pesPresentationTimestamp, tsPacketPid, tsPayloadStart } from './ts-program-info.js';
 
 /** ISO/IEC 13818-1 Table 2-34: AVC video (ITU-T H.264). HEVC (0x24) and the rest are not marked. */
 const H264_STREAM_TYPE = 0x1b;
@@ -20,8 +20,9 @@ const TS_PAYLOAD_BYTES = TS_PACKET_SIZE - TS_HEADER_BYTES;
  * next frame; `markAtWall()` the frame at a wall-clock instant (an ad splice, SCTE-35 over SRT).
  *
  * Works on 188-byte packets. The H.264 video PID comes from the PAT/PMT (`TsProgramScanner`). Each
- * PES on it is one access unit: at its first packet (payload_unit_start_indicator) its PTS decides
- * whether it gets a mark. A frame that does not is passed on at once, untouched (its continuity
+ * PES on it is one access unit: at its first packet (payload_unit_start_indicator) its PTS (and its
+ * DTS: a source with B-frames sends pictures in decode order, `KeyframeMarker`) decides whether it
+ * gets a mark. A frame that does not is passed on at once, untouched (its continuity
  * counter aside, below). A frame that does is held until its PES ends (the next PES start on the
  * PID: one frame of delay, only for marked frames), then the SEI goes in before its first slice
  * (`markAnnexBFrame`) and the PES is packetized again: the first packet keeps its adaptation field
@@ -95,6 +96,7 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     const pesStart = (packet[1]! & 0x40) !== 0;
     const stream = streams?.all.find((s) => s.pid === pid);
     const ptsMs = pesStart && (stream?.kind === 'audio' || stream?.kind === 'video') ? this.ptsMs(packet) : undefined;
+    const dtsMs = ptsMs === undefined ? undefined : this.dtsMs(packet, ptsMs);
     if (ptsMs !== undefined && !this.firstPtsMs.has(pid)) this.firstPtsMs.set(pid, ptsMs);
     // A new PMT moved the video elsewhere: the PES held on the old PID goes as it came.
     if (this.held !== undefined && tsPacketPid(this.held[0]!) !== streams?.video?.pid) this.releaseHeld(out, false);
@@ -118,7 +120,7 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     // grid, not where its decoder flags frames (`markedKeyframesApply`), so its own keyframes key
     // nothing there — a splice on one is not keyed either, and lands on the next boundary.
     const keyframe = h264 && (isRandomAccessStart(packet, 0, pid) || isAnnexBIdr(firstPacketAccessUnit(packet)));
-    if (this.marker.decideFrame(ptsMs, keyframe, this.origin()) && h264) {
+    if (this.marker.decideFrame(ptsMs, keyframe, this.origin(), dtsMs) && h264) {
       this.held = [packet];
       this.heldBytes = TS_PACKET_SIZE;
       return;
@@ -137,6 +139,16 @@ export class TsKeyframeMarking extends RunKeyframeMarkingTransform {
     const ticks = last === undefined ? 0 : last.ticks + tsDelta(last.raw, raw);
     this.timeline = { raw, ticks };
     return (ticks * 1000) / TS_CLOCK_HZ;
+  }
+
+  /**
+   * The DTS of the PES starting in `packet` (its PTS `ptsMs` when it carries none), in ms on the PTS
+   * line: the PTS less the composition offset, counted in ticks across the 33-bit wrap.
+   */
+  private dtsMs(packet: Buffer, ptsMs: number): number {
+    const pts = pesPresentationTimestamp(packet, 0);
+    const dts = pesDecodeTimestamp(packet, 0);
+    return pts === undefined || dts === undefined ? ptsMs : ptsMs - (tsDelta(dts, pts) * 1000) / TS_CLOCK_HZ;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArrivalClock, tsDelta } from '../../../src/ingest/arrival-clock.js';
-import { pesDecodeTimestamp } from '../../../src/ingest/ts-program-info.js';
+import { pesDecodeTimestamp, pesPresentationTimestamp } from '../../../src/ingest/ts-program-info.js';
 
 /** 5-byte PES timestamp field with marker bits (ISO/IEC 13818-1 §2.4.3.7). */
 function timestampField(prefix: number, ts: number): number[] {
@@ -62,6 +62,27 @@ describe('pesDecodeTimestamp', () => {
     const q = pesStart(1000);
     q[4] = 0x12; // no 00 00 01 start code
     expect(pesDecodeTimestamp(q, 0)).toBeUndefined();
+  });
+});
+
+describe('pesPresentationTimestamp', () => {
+  // A B-frame source's P picture: presented 3 frames (9009 ticks) after it is decoded. The keyframe
+  // marking chooses the picture by this (its grid points are presentation times): the DTS here
+  // would put a mark 1–3 frames off (test/integration/transcode/bframe-keyframe-marks.test.ts).
+  it('reads the PTS of a PES that carries both, not its DTS', () => {
+    expect(pesPresentationTimestamp(pesStart(900_000 + 9009, 900_000), 0)).toBe(909_009);
+    expect(pesDecodeTimestamp(pesStart(900_000 + 9009, 900_000), 0)).toBe(900_000);
+  });
+
+  it('reads the PTS with 33 bits (above 2^32) and after an adaptation field', () => {
+    expect(pesPresentationTimestamp(pesStart(2 ** 33 - 1, 2 ** 32, true), 0)).toBe(2 ** 33 - 1);
+  });
+
+  it('reads the PTS when there is no DTS; undefined when the packet starts no PES', () => {
+    expect(pesPresentationTimestamp(pesStart(123_456_789), 0)).toBe(123_456_789);
+    const p = pesStart(1000, 900);
+    p[1] = 0x01;
+    expect(pesPresentationTimestamp(p, 0)).toBeUndefined();
   });
 });
 

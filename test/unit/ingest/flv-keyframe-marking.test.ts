@@ -86,6 +86,34 @@ describe('withKeyframeMarks (a run input without the input selector)', () => {
     marked.destroy();
   });
 
+  it('B-frames: marks the tag presented first at each grid point — the tag timestamp is the DTS, CompositionTime gives the PTS, whole ms', async () => {
+    // 30 fps as x264 `-bf 3` (b-pyramid, fixed pattern) and ffmpeg's FLV muxer send it: frame n is
+    // presented at 1000 + round(n·33.3) ms; after the IDR each group of four comes as P 4g, B 4g−2,
+    // B 4g−3, B 4g−1; DTS run from 67 ms before. A 500 ms grid falls on frames 15, 30, 45, 60, 75:
+    // the frame after 15 (533: 33 ms past the point) is the P picture that comes before it.
+    const order = [0];
+    for (let p = 4; p < 90; p += 4) order.push(p, p - 2, p - 3, p - 1);
+    const ms = (n: number) => Math.round((n * 1000) / 30);
+    const withCts = (key: boolean, cts: number) => {
+      const body = avc(key);
+      body.writeIntBE(cts, 2, 3);
+      return body;
+    };
+    const tags: FlvTag[] = [{ type: FlvTagType.Video, timestamp: 933, body: SEQUENCE_HEADER }];
+    order.forEach((n, i) => tags.push({ type: FlvTagType.Video, timestamp: 933 + ms(i), body: withCts(n === 0, 1000 + ms(n) - (933 + ms(i))) }));
+    const source = new PassThrough();
+    const marked = withKeyframeMarks(source, 500);
+    const reader = new FlvTagReader();
+    const frames: FlvTag[] = [];
+    marked.on('data', (c: Buffer) => frames.push(...reader.push(c).filter((t) => t.type === FlvTagType.Video && t.body[1] === 1)));
+    const ended = new Promise((r) => marked.on('end', r));
+    source.end(Buffer.concat([flvFileHeader(false, true), ...tags.map((t) => muxFlvTag(t))]));
+    await ended;
+    expect(frames).toHaveLength(order.length);
+    const pts = (t: FlvTag) => t.timestamp + t.body.readIntBE(2, 3);
+    expect(frames.filter((t) => t.body.includes(MARK)).map(pts).sort((a, b) => a - b)).toEqual([1500, 2000, 2500, 3000, 3500]);
+  });
+
   it('destroys the source when the run stops reading', async () => {
     const source = new PassThrough();
     const marked = withKeyframeMarks(source, 1000);

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FlvTagReader } from '../../../src/ingest/flv-tag-reader.js';
-import { classifyFlvTag, flvFileHeader, muxFlvTag, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
+import { classifyFlvTag, flvFileHeader, muxFlvTag, videoCompositionTime, FlvTagType, type FlvTag } from '../../../src/ingest/flv-tags.js';
 import { InputSelector, type InputSwitch } from '../../../src/ingest/input-selector.js';
 import { RECOVERY_POINT_SEI_NAL } from '../../../src/ingest/keyframe-marks.js';
 
@@ -21,10 +21,21 @@ const FRAME_MS = 40;
 const flush = () => new Promise((r) => setImmediate(r));
 
 /**
- * A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`, the
- * backup's frames `backupLagMs` after the primary's (default 0).
+ * With `bFrames`, frame i (decode order) of a source with B-frames as x264 `-bf 3` sends them (b-pyramid,
+ * fixed pattern): after the IDR each group of four comes as P 4g, B 4g−2, B 4g−3, B 4g−1, so the
+ * presentation frame of decode index i, and its CompositionTime (PTS − DTS, ≥ 0: PTS from 80 ms on).
  */
-function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number; backupLagMs?: number; codec?: 'avc' | 'hevc' }) {
+function bFrameOrder(i: number): { frame: number; ctsMs: number } {
+  const frame = i === 0 ? 0 : 4 * Math.ceil(i / 4) - [0, 2, 3, 1][(i - 1) % 4]!;
+  return { frame, ctsMs: 80 + (frame - i) * FRAME_MS };
+}
+
+/**
+ * A selector on a fake clock; primary and backup send 25 fps with a keyframe every `gopFrames`, the
+ * backup's frames `backupLagMs` after the primary's (default 0); with `bFrames`, in decode order
+ * (`bFrameOrder`: keep `gopFrames` past the run, the only IDR is the first frame).
+ */
+function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopFrames: number; backupLagMs?: number; codec?: 'avc' | 'hevc'; bFrames?: boolean }) {
   const frameBody = options.codec === 'hevc' ? hevc : avc;
   let now = 1_000_000;
   const switches: InputSwitch[] = [];
@@ -48,7 +59,9 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
       for (const role of sending) {
         if (role === 'backup') now += lag;
         const n = sent[role]++;
-        inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body: frameBody(n % options.gopFrames === 0, sourceByte[role]) }));
+        const body = frameBody(n % options.gopFrames === 0, sourceByte[role]);
+        if (options.bFrames) body.writeIntBE(bFrameOrder(n).ctsMs, 2, 3);
+        inputs[role].write(muxFlvTag({ type: FlvTagType.Video, timestamp: base[role] + n * FRAME_MS, body }));
       }
       if (!sending.includes('backup')) now += lag;
       await flush();
@@ -58,7 +71,7 @@ function rig(options: { keyframeMarks: boolean; keyframeIntervalMs: number; gopF
   const frames = () =>
     output
       .filter((t) => t.type === FlvTagType.Video && ['video-keyframe', 'video-frame'].includes(classifyFlvTag(t.type, t.body)))
-      .map((t) => ({ ts: t.timestamp, key: classifyFlvTag(t.type, t.body) === 'video-keyframe', marked: t.body.includes(MARK), source: t.body.at(-1) === 0xbb ? 'backup' : 'primary' }));
+      .map((t) => ({ ts: t.timestamp, pts: t.timestamp + videoCompositionTime(t.body), key: classifyFlvTag(t.type, t.body) === 'video-keyframe', marked: t.body.includes(MARK), source: t.body.at(-1) === 0xbb ? 'backup' : 'primary' }));
   return { selector, switches, steps, frames, now: () => now };
 }
 
@@ -131,6 +144,17 @@ describe('InputSelector with keyframe marks', () => {
     expect(frames.filter((f) => f.marked).map((f) => f.ts - start)).toEqual([1000, 2000, 3000, 4000]);
     expect(frames.filter((f) => f.key).map((f) => f.ts - start)).toEqual([0, 5000]);
     expect(frames.every((f) => !(f.marked && f.key))).toBe(true); // marked frames stay inter frames in FLV
+  });
+
+  it('B-frames: marks the frame presented first at each grid point, not the first in decode order past it', async () => {
+    const r = rig({ keyframeMarks: true, keyframeIntervalMs: 1000, gopFrames: 1000, bFrames: true });
+    await r.steps(150, 'primary', 'backup');
+    const frames = r.frames();
+    const start = frames[0]!.pts;
+    expect(frames[0]!.key).toBe(true);
+    // Grid frames 25, 50, 75, 125 (1, 2, 3, 5 s): B pictures that come after the P picture 1–3 frames
+    // later (decode order marked that one: 1120, 2080, 3040, 5120); frame 100 (4 s) is a P picture.
+    expect(frames.filter((f) => f.marked).map((f) => f.pts - start)).toEqual([1000, 2000, 3000, 4000, 5000]);
   });
 
   it('switches at once when the input is lost (its first frame an IDR), where the grid mode waits for the next grid point', async () => {

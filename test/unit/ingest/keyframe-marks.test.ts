@@ -154,6 +154,58 @@ describe('KeyframeMarker', () => {
     ]);
   });
 
+  /**
+   * A source with B-frames as x264 `-bf 3` (b-pyramid, fixed pattern) sends it, 25 fps: frame n is
+   * presented at n·40 ms; after the IDR each group of four (P at 4g, B at 4g−3…4g−1) comes in
+   * decode order P, middle B (a reference), first B, last B; the DTS runs 40 ms a frame from −80.
+   */
+  function bFrameStream(frameCount: number, skip: number[] = []): Array<{ pts: number; dts: number; keyframe: boolean }> {
+    const order = [0];
+    for (let p = 4; p < frameCount; p += 4) order.push(p, p - 2, p - 3, p - 1);
+    return order.map((n, i) => ({ pts: n * 40, dts: i * 40 - 80, keyframe: n === 0 })).filter((f) => !skip.includes(f.pts));
+  }
+
+  function runDecodeOrder(marker: KeyframeMarker, stream: Array<{ pts: number; dts: number; keyframe: boolean }>): number[] {
+    return stream.filter((f) => marker.onFrame(P_FRAME, f.pts, f.keyframe, 0, f.dts).length > P_FRAME.length).map((f) => f.pts);
+  }
+
+  it('B-frames: marks the frame presented first at or after each grid point and splice time, not the first in decode order', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    const told: Array<{ pts: number; keyed: boolean }> = [];
+    // 2170 ms: frame 55 (2200), a non-reference B; decode order brings P 56 (2240) before it.
+    marker.markAt(2170, (r) => told.push(r));
+    // Grid: frame 25 (a non-reference B, after P 28 in the stream), 50 (the reference B), 75 (the last B).
+    expect(runDecodeOrder(marker, bFrameStream(100))).toEqual([1000, 2000, 2200, 3000]);
+    expect(told).toEqual([{ pts: 2200, keyed: true }]);
+  });
+
+  it('B-frames: with the frame at the grid point missing, the mark waits for the first frame decoded at or after the point (at most the reorder delay late)', () => {
+    const marker = new KeyframeMarker(1000);
+    marker.onSequenceHeader(SEQUENCE_HEADER);
+    // No 1000 (frame 25): 1040 comes before its DTS reaches the point and is no interval past it; 1080 (DTS 1040) is keyed.
+    expect(runDecodeOrder(marker, bFrameStream(40, [1000]))).toEqual([1080]);
+  });
+
+  it('B-frames with a capped output rate: keys the splice frame\'s output slot, a frame of it decoded before the splice frame too, none presented before it', () => {
+    const capped = (): KeyframeMarker => {
+      const marker = new KeyframeMarker(10_000);
+      marker.onSequenceHeader(SEQUENCE_HEADER);
+      marker.outputFrameMs = 100; // a 10 fps cap on a 25 fps source: a splice frame's slot holds the next frame too
+      return marker;
+    };
+    // Frames 53–56 come as P 2240, B 2160, B 2120, B 2200. At 2170 the splice frame is 2200: P 2240,
+    // presented within the slot but decoded first, is marked as it passes (within 2170 + 100 − 20).
+    const late = capped();
+    late.markAt(2170, () => undefined);
+    expect(runDecodeOrder(late, bFrameStream(100))).toEqual([2240, 2200]);
+    // At 2230 the splice frame is P 2240: B 2160, 2120 and 2200 follow it in the stream but are presented
+    // before it — not marked; B 2280 (after P 2400 and B 2320) is in its slot.
+    const early = capped();
+    early.markAt(2230, () => undefined);
+    expect(runDecodeOrder(early, bFrameStream(100))).toEqual([2240, 2280]);
+  });
+
   it('markAt with a capped output rate: keys the rest of the splice frame\'s output slot on a faster source, nothing more at the output rate', () => {
     // 60 fps into a 30 fps cap: the fps filter keeps the later of the two frames in a slot.
     const fast = new KeyframeMarker(10_000);
