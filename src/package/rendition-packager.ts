@@ -318,7 +318,11 @@ export class RenditionPackager {
             }
             // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is;
             // the cutter coalesces a part's fragments into one chunk when the part closes.
+            const uncoalesced = cutter.uncoalescedParts;
             held.push(...cutter.push(event));
+            if (uncoalesced === 0 && cutter.uncoalescedParts > 0) {
+              this.logger.warn({ rendition: this.name, runId }, 'a part could not be made one CMAF chunk: stored as its fragments came (this run says so once)');
+            }
             report();
             release();
           }

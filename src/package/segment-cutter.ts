@@ -180,6 +180,8 @@ export class SegmentCutter {
   /** Bytes of the frames pushed and of the parts written (less with `partChunks`), for measurement. */
   frameBytes = 0;
   partBytes = 0;
+  /** Parts kept as their frames came because they could not be made one chunk (see `planChunk`). */
+  uncoalescedParts = 0;
 
   private readonly timescale: number;
   private readonly kind: 'video' | 'audio';
@@ -403,15 +405,27 @@ export class SegmentCutter {
     this.nextBoundary = cut.at;
   }
 
+  /**
+   * The part's frames as one chunk, or undefined when they cannot be (a box the coalescer would have
+   * to drop, such as encryption or sample groups — ffmpeg's live outputs carry none): the part then
+   * keeps its frames as they came (`uncoalescedParts`). Coalescing only saves bytes; it must never
+   * cost media the frames' own bytes would have played.
+   */
+  private planChunk(frames: readonly Uint8Array[], defaults: TrackDefaults): ReturnType<typeof planCoalescedChunks> | undefined {
+    try {
+      return planCoalescedChunks(frames, defaults);
+    } catch {
+      this.uncoalescedParts++;
+      return undefined;
+    }
+  }
+
   private closePart(events: CutterEvent[]): void {
     const built = this.part.take();
     const from = this.media.length;
-    if (this.partChunks !== undefined) {
-      const chunk = planCoalescedChunks(built.frames, this.partChunks.defaults);
-      chunk.writeTo(this.media.reserve(chunk.byteLength));
-    } else {
-      for (const frame of built.frames) this.media.append(frame);
-    }
+    const chunk = this.partChunks === undefined ? undefined : this.planChunk(built.frames, this.partChunks.defaults);
+    if (chunk !== undefined) chunk.writeTo(this.media.reserve(chunk.byteLength));
+    else for (const frame of built.frames) this.media.append(frame);
     this.partBytes += this.media.length - from;
     events.push({
       type: 'part',

@@ -77,4 +77,23 @@ describe('SegmentCutter with partChunks', () => {
     expect(plain.cutter.partBytes).toBe(plain.cutter.frameBytes);
     expect(chunked.cutter.partBytes).toBeLessThan(chunked.cutter.frameBytes - 100 * 60);
   });
+
+  it('keeps a part as its frames came when they cannot be one chunk (a traf box the coalescer would drop), losing nothing', () => {
+    const odd = frames(12, 25).map((f, i) => {
+      if (i !== 2) return f;
+      // Rename the tfdt inside the traf (moof 8, mfhd 16, traf header 8, then tfhd) to 'senc'.
+      const bytes = f.bytes.slice();
+      const tfdtAt = 8 + 16 + 8 + new DataView(bytes.buffer).getUint32(8 + 16 + 8);
+      expect(String.fromCharCode(...bytes.subarray(tfdtAt + 4, tfdtAt + 8))).toBe('tfdt');
+      bytes.set([0x73, 0x65, 0x6e, 0x63], tfdtAt + 4);
+      return { ...f, bytes };
+    });
+    const { events, cutter } = cut(odd, true);
+    const parts = events.flatMap((e) => (e.event.type === 'part' ? [e.event.part] : []));
+    expect(parts).toHaveLength(2);
+    // The part holding the odd frame is its six frames' bytes as they came; the other one chunk.
+    expect(Buffer.from(parts[0]!.bytes)).toEqual(Buffer.concat(odd.slice(0, 6).map((f) => f.bytes)));
+    expect(chunkRunsOf([parts[1]!.bytes])).toHaveLength(1);
+    expect(cutter.uncoalescedParts).toBe(1);
+  });
 });
