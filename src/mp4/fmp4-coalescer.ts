@@ -2,6 +2,7 @@ import {
   ByteCursor,
   childBoxes,
   fourccCode,
+  locateTrafChildren,
   malformed,
   parseTfdt,
   parseTfhd,
@@ -158,26 +159,7 @@ function forEachFragmentTraf(
     if (trafs.length === 0) throw malformed('moof has no traf');
     let cursor = payloadStart;
     for (let t = 0; t < trafs.length; t += 2) {
-      let tfhd = -1;
-      let tfhdEnd = 0;
-      let tfdt = -1;
-      let tfdtEnd = 0;
-      const truns: number[] = [];
-      for (c.select(trafs[t]!, trafs[t + 1]!, 'traf'); c.remaining > 0; c.seek(c.childEnd)) {
-        const type = c.childHeader('traf');
-        if (type === TFHD && tfhd < 0) {
-          tfhd = c.position;
-          tfhdEnd = c.childEnd;
-        } else if (type === TFDT && tfdt < 0) {
-          tfdt = c.position;
-          tfdtEnd = c.childEnd;
-        } else if (type === TRUN) {
-          truns.push(c.position, c.childEnd);
-        } else {
-          throw malformed('a traf box that a coalesced chunk cannot carry over');
-        }
-      }
-      if (tfhd < 0) throw malformed("traf has no 'tfhd' box");
+      const { tfhd, tfhdEnd, tfdt, tfdtEnd, truns } = locateTrafChildren(c, trafs[t]!, trafs[t + 1]!, true);
       if (tfdt < 0) throw malformed('traf has no tfdt (decode time)');
       const header = parseTfhd(c.select(tfhd, tfhdEnd, 'tfhd'));
       if (header.baseDataOffset !== undefined) throw malformed('tfhd with a base data offset: not a self-contained chunk');

@@ -6,6 +6,7 @@ import {
   findChild,
   fourccCode,
   isPlausibleBoxType,
+  locateTrafChildren,
   malformed,
   parseHdlrType,
   parseMdhdTimescale,
@@ -354,9 +355,6 @@ function joinAdjacent(moof: Uint8Array, mdat: Uint8Array): Uint8Array {
 
 const MFHD = fourccCode('mfhd');
 const TRAF = fourccCode('traf');
-const TFHD = fourccCode('tfhd');
-const TFDT = fourccCode('tfdt');
-const TRUN = fourccCode('trun');
 
 /**
  * One fragment (a frame) from its moof and mdat. Runs ~170 times a second for the default ladder, so
@@ -387,25 +385,7 @@ function parseFragment(moof: Uint8Array, mdat: Uint8Array, mdatHeader: number, i
   c.select(mfhd, mfhdEnd, 'mfhd').skip(4);
   const sequenceNumber = c.u32();
   if (trafCount !== 1) throw malformed(`moof has ${trafCount} traf boxes; expected 1`);
-  // traf children: the first tfhd and tfdt; every trun, in order.
-  let tfhd = -1;
-  let tfhdEnd = 0;
-  let tfdt = -1;
-  let tfdtEnd = 0;
-  const truns: number[] = [];
-  for (c.select(traf, trafEnd, 'traf'); c.remaining > 0; c.seek(c.childEnd)) {
-    const type = c.childHeader('traf');
-    if (type === TFHD && tfhd < 0) {
-      tfhd = c.position;
-      tfhdEnd = c.childEnd;
-    } else if (type === TFDT && tfdt < 0) {
-      tfdt = c.position;
-      tfdtEnd = c.childEnd;
-    } else if (type === TRUN) {
-      truns.push(c.position, c.childEnd);
-    }
-  }
-  if (tfhd < 0) throw malformed("traf has no 'tfhd' box");
+  const { tfhd, tfhdEnd, tfdt, tfdtEnd, truns } = locateTrafChildren(c, traf, trafEnd);
   const header = parseTfhd(c.select(tfhd, tfhdEnd, 'tfhd'));
   if (header.trackId !== init.track.trackId) {
     throw malformed(`fragment of track ${header.trackId}, but the init segment declares track ${init.track.trackId}`);

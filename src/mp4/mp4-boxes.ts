@@ -325,6 +325,45 @@ export interface TrackFragmentHeader {
   defaultSampleFlags?: number;
 }
 
+const TFHD_TYPE = fourccCode('tfhd');
+const TFDT_TYPE = fourccCode('tfdt');
+const TRUN_TYPE = fourccCode('trun');
+
+/** Where a traf's children lie (absolute offsets of their payloads; `tfdt` −1 when absent). */
+export interface TrafChildren {
+  tfhd: number;
+  tfhdEnd: number;
+  tfdt: number;
+  tfdtEnd: number;
+  /** Every trun, in order: start, end, start, end, … */
+  truns: number[];
+}
+
+/**
+ * A traf's first tfhd and tfdt and every trun, in order. `strict`: any other child (or a second tfhd
+ * or tfdt) is refused — for a copy of the traf's samples that could not carry it over; otherwise
+ * other children are skipped.
+ */
+export function locateTrafChildren(c: ByteCursor, traf: number, trafEnd: number, strict = false): TrafChildren {
+  const found: TrafChildren = { tfhd: -1, tfhdEnd: 0, tfdt: -1, tfdtEnd: 0, truns: [] };
+  for (c.select(traf, trafEnd, 'traf'); c.remaining > 0; c.seek(c.childEnd)) {
+    const type = c.childHeader('traf');
+    if (type === TFHD_TYPE && found.tfhd < 0) {
+      found.tfhd = c.position;
+      found.tfhdEnd = c.childEnd;
+    } else if (type === TFDT_TYPE && found.tfdt < 0) {
+      found.tfdt = c.position;
+      found.tfdtEnd = c.childEnd;
+    } else if (type === TRUN_TYPE) {
+      found.truns.push(c.position, c.childEnd);
+    } else if (strict) {
+      throw malformed('a traf box that a coalesced chunk cannot carry over');
+    }
+  }
+  if (found.tfhd < 0) throw malformed("traf has no 'tfhd' box");
+  return found;
+}
+
 /** tfhd, from a cursor on its payload. */
 export function parseTfhd(c: ByteCursor): TrackFragmentHeader {
   c.u8(); // version
