@@ -33,6 +33,11 @@ export const LATENCY_LADDER_VARIANTS: readonly LadderVariant[] = [
   // come slowly — a second playlist, init and parts before the first frame (seen in startup traces).
   { name: 'll-low-first', base: 'low-latency', overrides: {}, lowestFirst: true, lever: 'the 360p variant listed first (players start low and switch up)' },
   { name: 'll-muxed-gop02-low-first', base: 'low-latency-muxed', overrides: { gop: 0.2 }, lowestFirst: true, lever: 'muxed, keyframe every 0.2 s, the 360p variant listed first' },
+  // Two-frame parts at 30 fps: PART-HOLD-BACK 0.2 s instead of 0.3 s (it is 3 × PART-TARGET), at
+  // twice the part and blocking-reload requests. A keyframe every 0.2 s (6 frames) keeps every
+  // keyframe on a part boundary; compare with `ll-gop02`, the same keyframes in 0.1 s parts.
+  { name: 'll-gop02-part2f', base: 'low-latency', overrides: { gop: 0.2, part: 0.066667 }, lever: 'two-frame parts (PART-TARGET 0.066667 s, PART-HOLD-BACK 0.2 s), a keyframe every 0.2 s, audio group' },
+  { name: 'll-muxed-gop02-part2f', base: 'low-latency-muxed', overrides: { gop: 0.2, part: 0.066667 }, lever: 'muxed audio, two-frame parts, a keyframe every 0.2 s' },
   { name: 'll-muxed-part02', base: 'low-latency-muxed', overrides: { part: 0.2 }, lever: 'muxed audio, 0.2 s parts (PART-HOLD-BACK 0.6 s, half the requests)' },
 ];
 

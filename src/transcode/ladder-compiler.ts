@@ -176,6 +176,28 @@ export function levelIdc(level: string): number {
 }
 
 /**
+ * How far before a grid instant a frame still counts as on it, s. Far below any frame's duration
+ * (4 ms at 240 fps), far above double rounding.
+ */
+const GRID_TOLERANCE_SECONDS = 0.0001;
+
+/**
+ * `-force_key_frames` for keyframes every `gop` seconds: the first frame at or after each grid
+ * instant. ffmpeg evaluates `t` (the frame's pts times its time base) and `n_forced × gop` in
+ * doubles, and where the grid instant is not a binary fraction the frame that lies exactly on it can
+ * compare below it: at 30 fps with `gop: 0.2`, frame 18 has t = 0.6 and 3 × 0.2 = 0.6000000000000001,
+ * so the plain `gte(t,n_forced*0.2)` keyed frames 0, 6, 12, **19**, 24, 30, **37**, … (with audio in
+ * the run, pairs of keyframes one frame apart too) — one-frame LL-HLS parts under 85 % of
+ * PART-TARGET, GOPs of 7, 5 and 1 frames. The tolerance keys the frame on the instant (0, 6, 12,
+ * 18, …; test/integration/transcode/grid-keyframes.test.ts). Shipped ladders (GOP 2 s, 0.5 s) are
+ * binary fractions and were not affected; ladders with `gop: 0.2` or `0.4` were at 25 and 30 fps
+ * (0.6 and 1.2 happen to round the other way there).
+ */
+export function gridKeyframesExpression(gop: number): string {
+  return `expr:gte(t,n_forced*${formatSeconds(gop)}-${formatSeconds(GRID_TOLERANCE_SECONDS)})`;
+}
+
+/**
  * The video encode of one rendition with the ladder's encoder. `keyframesFromSource`: keyframes where
  * the input's decoder flags them (`keyframes: marked` on an H.264 input, `markedKeyframesApply`),
  * else on the GOP grid.
@@ -184,7 +206,7 @@ export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyin
   const vbv = vbvOf(r);
   // `marked`: keyframes where the input's decoder flags them (IDRs, recovery point SEIs the FLV relay
   // puts on the grid and at switches: `ingest/keyframe-marks.ts`); keyint stays as the backstop.
-  const forceKeyFrames = keyframesFromSource ? 'source' : `expr:gte(t,n_forced*${formatSeconds(ladder.gop)})`;
+  const forceKeyFrames = keyframesFromSource ? 'source' : gridKeyframesExpression(ladder.gop);
   const encoder = ladder.encoder;
   if (encoder.kind === 'x264') {
     return {

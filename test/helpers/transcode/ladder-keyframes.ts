@@ -21,6 +21,8 @@ export interface LadderKeyframesOptions {
   dir: string;
   /** The source's frame rate (the ladder keeps it, ≤ 30): keyframe times become frame numbers. */
   fps: number;
+  /** The ladder's GOP, s (default: the ladder's own, 2 s). */
+  gop?: number;
 }
 
 /**
@@ -30,12 +32,12 @@ export interface LadderKeyframesOptions {
  * upscaling): the caller asserts on them.
  */
 export async function ladderKeyframeFrames(input: Buffer, options: LadderKeyframesOptions): Promise<Map<string, number[]>> {
-  const { format, keyframes, dir, fps } = options;
+  const { format, keyframes, dir, fps, gop } = options;
   const { ladder } = await loadLadder(LADDER);
   const outputs = new Map<string, Promise<Buffer>>();
   const supervisor = new TranscoderSupervisor({
     channel: `marks-${format}-${keyframes}`,
-    ladder: parseLadder({ ...ladder, keyframes }, LADDER),
+    ladder: parseLadder({ ...ladder, keyframes, ...(gop !== undefined ? { gop } : {}) }, LADDER),
     input: { kind: 'stdin', format },
     openInput: () => Readable.from([input]),
     bus: new EventBus(),
@@ -54,7 +56,7 @@ export async function ladderKeyframeFrames(input: Buffer, options: LadderKeyfram
   await supervisor.finished();
   const frames = new Map<string, number[]>();
   for (const [name, output] of outputs) {
-    const file = join(dir, `${format}-${keyframes}-${name}.mp4`);
+    const file = join(dir, `${format}-${keyframes}-${gop ?? 'gop'}-${name}.mp4`);
     await writeFile(file, await output);
     const { keyframePts } = await probeFile(file);
     frames.set(name, keyframePts.map((t) => Math.round((t - keyframePts[0]!) * fps)));

@@ -80,7 +80,7 @@ describe('hardware encoders: argument tables', () => {
       '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main',
       '-b:v', '1400k', '-maxrate', '1500k', '-bufsize', '2100k',
       '-g', '60', '-keyint_min', '60', '-bf', '0', '-sc_threshold', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*2)',
+      '-force_key_frames', 'expr:gte(t,n_forced*2-0.0001)',
       '-x264-params', 'keyint=60:min-keyint=60:scenecut=0:open-gop=0',
     ]);
   });
@@ -98,7 +98,7 @@ describe('hardware encoders: argument tables', () => {
       '-b:v', '5000k', '-maxrate', '5350k', '-bufsize', '7500k',
       '-g', '60', '-keyint_min', '60', '-bf', '0',
       '-rc-lookahead', '0', '-no-scenecut', '1', '-forced-idr', '1',
-      '-force_key_frames', 'expr:gte(t,n_forced*2)',
+      '-force_key_frames', 'expr:gte(t,n_forced*2-0.0001)',
     ]);
   });
 
@@ -112,7 +112,7 @@ describe('hardware encoders: argument tables', () => {
       '-b:v', '700k', '-maxrate', '700k', '-bufsize', '700k',
       '-g', '30', '-keyint_min', '30', '-bf', '0',
       '-rc-lookahead', '0', '-no-scenecut', '1', '-forced-idr', '1',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)',
+      '-force_key_frames', 'expr:gte(t,n_forced*1-0.0001)',
     ]);
   });
 
@@ -128,7 +128,7 @@ describe('hardware encoders: argument tables', () => {
       '-c:v', 'h264_vaapi', '-rc_mode', 'VBR', '-profile:v', 'main',
       '-b:v', '1400k', '-maxrate', '1500k', '-bufsize', '2100k',
       '-g', '60', '-keyint_min', '60', '-bf', '0', '-idr_interval', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*2)',
+      '-force_key_frames', 'expr:gte(t,n_forced*2-0.0001)',
     ]);
   });
 
@@ -139,7 +139,7 @@ describe('hardware encoders: argument tables', () => {
       '-c:v', 'h264_vaapi', '-rc_mode', 'CBR', '-low_power', '1', '-profile:v', 'constrained_baseline', '-level:v', '30',
       '-b:v', '700k', '-maxrate', '700k', '-bufsize', '700k',
       '-g', '30', '-keyint_min', '30', '-bf', '0', '-idr_interval', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)',
+      '-force_key_frames', 'expr:gte(t,n_forced*1-0.0001)',
     ]);
   });
 
@@ -156,7 +156,7 @@ describe('hardware encoders: argument tables', () => {
       '-b:v', '5000k', '-maxrate', '5350k', '-bufsize', '7500k',
       '-g', '60', '-keyint_min', '60', '-bf', '0',
       '-idr_interval', '0', '-forced_idr', '1', '-adaptive_i', '0', '-adaptive_b', '0', '-look_ahead', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*2)',
+      '-force_key_frames', 'expr:gte(t,n_forced*2-0.0001)',
     ]);
   });
 
@@ -169,7 +169,7 @@ describe('hardware encoders: argument tables', () => {
       '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k',
       '-g', '30', '-keyint_min', '30', '-bf', '0',
       '-idr_interval', '0', '-forced_idr', '1', '-adaptive_i', '0', '-adaptive_b', '0', '-look_ahead', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)',
+      '-force_key_frames', 'expr:gte(t,n_forced*1-0.0001)',
     ]);
   });
 

@@ -82,13 +82,13 @@ describe('compileLadder', () => {
     expect(new Set(valuesOf(args, '-keyint_min'))).toEqual(new Set(['60']));
     expect(valuesOf(args, '-sc_threshold')).toEqual(['0', '0', '0', '0']);
     expect(new Set(valuesOf(args, '-x264-params'))).toEqual(new Set(['keyint=60:min-keyint=60:scenecut=0:open-gop=0']));
-    expect(new Set(valuesOf(args, '-force_key_frames'))).toEqual(new Set(['expr:gte(t,n_forced*2)']));
+    expect(new Set(valuesOf(args, '-force_key_frames'))).toEqual(new Set(['expr:gte(t,n_forced*2-0.0001)']));
     expect(valuesOf(args, '-bf')).toEqual(['0', '0', '0', '0']);
   });
 
   it.each([
-    ['default', {}, 'expr:gte(t,n_forced*2)'],
-    ['grid, said so', { keyframes: 'grid' }, 'expr:gte(t,n_forced*2)'],
+    ['default', {}, 'expr:gte(t,n_forced*2-0.0001)'],
+    ['grid, said so', { keyframes: 'grid' }, 'expr:gte(t,n_forced*2-0.0001)'],
     ['marked', { keyframes: 'marked' }, 'source'],
     ['marked, nvenc', { keyframes: 'marked', encoder: { kind: 'nvenc' } }, 'source'],
   ])('keyframes %s: -force_key_frames %s in every rendition, the GOP unchanged', async (_name, extra, expected) => {
@@ -106,7 +106,7 @@ describe('compileLadder', () => {
     const hevc = { ...probe1080, videoCodec: 'hevc' };
     const resolved = resolveLadder(parseLadder({ ...ladder, keyframes: 'marked' }, 'test'), hevc);
     const { args } = compileLadder(resolved, hevc, file);
-    expect(valuesOf(args, '-force_key_frames')).toEqual(['1080p', '720p', '480p', '360p'].map(() => 'expr:gte(t,n_forced*2)'));
+    expect(valuesOf(args, '-force_key_frames')).toEqual(['1080p', '720p', '480p', '360p'].map(() => 'expr:gte(t,n_forced*2-0.0001)'));
     expect(valuesOf(args, '-frag_duration')).toEqual(['53333']);
   });
 
