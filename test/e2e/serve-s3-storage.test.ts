@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, waitForHttp, type CliProcess } from '../helpers/cli/livepipe-cli.js';
+import { loadedPackages, loadedPackagesEnv, runCli, waitForHttp, type CliProcess } from '../helpers/cli/livepipe-cli.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 import { startS3Server, type TestS3Server } from '../helpers/storage/s3-server.js';
 
@@ -34,12 +34,12 @@ describe('livepipe serve on S3 storage: start-up', () => {
     dirs.push(dir);
     const [origin, api, rtmp] = (await freePorts(3)) as [number, number, number];
     const args = ['serve', '--data-dir', dir, '--storage', storageUrl(bucket), '--origin-port', String(origin), '--api-port', String(api), '--rtmp-port', String(rtmp), '--srt-port', String(await freePort('udp'))];
-    const cli = runCli(args, env());
+    const cli = runCli(args, { ...env(), ...loadedPackagesEnv() });
     clis.push(cli);
     return { cli, originBase: `http://127.0.0.1:${origin}`, apiBase: `http://127.0.0.1:${api}` };
   }
 
-  it('starts on a usable bucket: storage ready, /readyz reaches the bucket, SIGTERM exits 0', async () => {
+  it('starts on a usable bucket: storage ready (the SDK loaded), /readyz reaches the bucket, SIGTERM exits 0', async () => {
     const { cli, apiBase } = await serve(s3.bucket);
     await Promise.race([
       waitForHttp(`${apiBase}/healthz`, 30_000),
@@ -53,6 +53,8 @@ describe('livepipe serve on S3 storage: start-up', () => {
     const body = await ready.text();
     expect(ready.status, body).toBe(200);
     expect(await cli.stop('SIGTERM')).toBe(0);
+    // Imported when the S3 storage started (not when the CLI loaded), but imported.
+    expect(loadedPackages(cli)).toContain('@aws-sdk/client-s3');
   });
 
   it('stops at start-up on a bucket that does not exist, with the reason, before any listener answers', async () => {
