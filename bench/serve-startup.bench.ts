@@ -16,7 +16,8 @@
  * which loads every command module, as `livepipe serve` does before parsing its flags).
  *
  * A/B: `LIVEPIPE_BENCH_STARTUP_BASE=/path/to/other/checkout` (built, with node_modules) runs that
- * checkout's CLI too, alternating run by run with this one, so both see the same machine load.
+ * checkout's CLI too, in the same rounds as this one (order rotating), so both see the same machine
+ * load; several as `label=/path,label2=/path2` (a bare path is labelled `base`).
  * `LIVEPIPE_BENCH_STARTUP_RUNS` runs per build (default 10).
  *
  *   npm run bench -- serve-startup      or      npx tsx bench/serve-startup.bench.ts
@@ -158,15 +159,15 @@ function uptimeText(): string {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const base = process.env.LIVEPIPE_BENCH_STARTUP_BASE;
-  const builds: Array<[string, string]> = [['this', THIS_CHECKOUT], ...(base !== undefined ? [['base', base] as [string, string]] : [])];
+  const others = parseBases(process.env.LIVEPIPE_BENCH_STARTUP_BASE);
+  const builds: Array<[string, string]> = [['this', THIS_CHECKOUT], ...others];
   const loadBefore = uptimeText();
   // One warm-up start per build (page cache, ffmpeg probe caches), not counted.
   for (const [, checkout] of builds) await startOnce(checkout);
   const runs: Record<string, StartupRun[]> = Object.fromEntries(builds.map(([name]) => [name, []]));
   for (let i = 0; i < RUNS; i++) {
-    // Alternate which build goes first, so neither always follows the other's shutdown.
-    const order = i % 2 === 0 ? builds : [...builds].reverse();
+    // Rotate which build goes first, so none always follows the same one's shutdown.
+    const order = builds.map((_, k) => builds[(k + i) % builds.length]!);
     for (const [name, checkout] of order) runs[name]!.push(await startOnce(checkout));
   }
   const loadAfterStarts = uptimeText();
@@ -194,13 +195,24 @@ export async function run(): Promise<Record<string, unknown>> {
     runsPerBuild: RUNS,
     pollMs: POLL_MS,
     ...summary,
-    ...(base !== undefined
-      ? { baseMinusThisMedianOriginMs: summary.base!.originMs.median - summary.this!.originMs.median, baseMinusThisMedianBannerMs: summary.base!.bannerMs.median - summary.this!.bannerMs.median }
-      : {}),
+    // Positive: this checkout started that much sooner (medians).
+    medianGainOverMs: Object.fromEntries(
+      others.map(([name]) => [name, { origin: summary[name]!.originMs.median - summary.this!.originMs.median, banner: summary[name]!.bannerMs.median - summary.this!.bannerMs.median }]),
+    ),
     importMs,
     importRepeats: IMPORT_REPEATS,
     load: { before: loadBefore, afterStarts: loadAfterStarts, after: uptimeText() },
   };
+}
+
+/** `label=/path,…` or a bare path (`base`) → [label, path] pairs. */
+export function parseBases(spec: string | undefined): Array<[string, string]> {
+  if (spec === undefined || spec.trim() === '') return [];
+  return spec.split(',').map((item, k): [string, string] => {
+    const eq = item.indexOf('=');
+    if (eq < 0) return [k === 0 ? 'base' : `base${k + 1}`, item.trim()];
+    return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+  });
 }
 
 function gitHead(checkout: string): string {
