@@ -70,7 +70,7 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port, listenFd: inherited.originFd });
   // Cluster mode's modules are imported only in cluster mode: they load ioredis, which costs a
-  // single-node start ~0.1 s for nothing (bench/results/serve-startup.md).
+  // single-node start some 0.02–0.1 s for nothing (bench/results/serve-startup.md).
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
   const notifications =
     config.cluster !== undefined

@@ -132,8 +132,8 @@ export class S3Storage implements ObjectStorage {
 
   /**
    * The SDK, imported on first use (`start()` in a service), and the client. Importing
-   * `@aws-sdk/client-s3` is the largest single cost of a `livepipe serve` start that never needs it
-   * (disk storage): ~0.1–0.3 s on a 2-core machine, bench/results/serve-startup.md. Options are
+   * `@aws-sdk/client-s3` was the largest single import of a `livepipe serve` start that never needs
+   * it (disk storage): ~0.12 s of the start on a 2-core machine, bench/results/serve-startup.md. Options are
    * validated in the constructor, so a bad configuration still fails before anything starts.
    */
   private connection(): Promise<S3Connection> {

@@ -1,8 +1,8 @@
 /**
  * `livepipe serve` on its embedded defaults (disk storage, single node) does not load the packages only
- * S3 storage or cluster mode need: the AWS SDK and ioredis are the largest imports of the CLI and
- * would add ~0.1–0.3 s each to every start (bench/results/serve-startup.md) — the outage a restart
- * of `serve` is for its viewers. A static import of either, anywhere the CLI loads, fails this test.
+ * S3 storage or cluster mode need: the AWS SDK and ioredis were the largest imports of the CLI and
+ * added ~0.2 s together to every start (bench/results/serve-startup.md) — the outage a restart of
+ * `serve` is for its viewers. A static import of either, anywhere the CLI loads, fails this test.
  * On S3 storage the SDK is loaded (serve-s3-storage.test.ts runs that start), which shows the probe sees it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
