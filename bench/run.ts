@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 
-const BENCHES = ['transcode', 'quality', 'packager', 'packager-live', 'storage', 'origin', 'latency', 'ingest', 'api', 'restart', 'chaos', 'origin-wakeup', 'onair', 'admission', 'input-switch', 'console', 'failover', 'part-chunks'] as const;
+const BENCHES = ['transcode', 'quality', 'packager', 'packager-live', 'storage', 'origin', 'latency', 'ingest', 'api', 'restart', 'chaos', 'origin-wakeup', 'onair', 'admission', 'input-switch', 'console', 'failover', 'part-chunks', 'serve-startup'] as const;
 
 interface BenchModule {
   run(): Promise<Record<string, unknown>>;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { listenersReadinessCheck, storageReadinessCheck, type ReadinessCheck } from '../api/readiness.js';
 import { PlaylistNotificationMetrics } from '../cluster/cluster-metrics.js';
-import { PlaylistNotificationSubscriber } from '../cluster/playlist-notifications.js';
+import type { PlaylistNotificationSubscriber } from '../cluster/playlist-notifications.js';
 import type { Logger } from '../core/logger.js';
 import { parseMediaPlaylist } from '../hls/playlist-parser.js';
 import { serializeMediaPlaylist } from '../hls/playlist-serializer.js';
@@ -21,12 +21,15 @@ import { component, type Component } from './component.js';
  * drives the storage watch (notified → read that playlist now; Redis lost → poll again). Its
  * readiness check degrades only: an origin that polls still serves, a little later.
  */
-export function buildPlaylistSubscriber(
+export async function buildPlaylistSubscriber(
   url: string,
   source: StorageWatchSource,
   metrics: Metrics,
   logger: Logger,
-): { subscriber: PlaylistNotificationSubscriber; readiness: ReadinessCheck; component: Component } {
+): Promise<{ subscriber: PlaylistNotificationSubscriber; readiness: ReadinessCheck; component: Component }> {
+  // Imported here, with Redis configured: the module loads ioredis, which a polling origin (and
+  // `serve`, which loads every command module) would otherwise pay for at start-up.
+  const { PlaylistNotificationSubscriber } = await import('../cluster/playlist-notifications.js');
   const notificationMetrics = new PlaylistNotificationMetrics(metrics.registry);
   const subscriber = new PlaylistNotificationSubscriber({
     url,
@@ -116,7 +119,7 @@ export async function runOrigin(config: OriginCommandConfig, deps: OriginDepende
     cacheMaxBytes: config.cacheMaxBytes,
     ...(config.notifiedRereadMs !== undefined ? { notifiedRereadIntervalMs: config.notifiedRereadMs } : {}),
   });
-  const notifications = config.redis !== undefined ? buildPlaylistSubscriber(config.redis, origin.source, metrics, logger) : undefined;
+  const notifications = config.redis !== undefined ? await buildPlaylistSubscriber(config.redis, origin.source, metrics, logger) : undefined;
   const ops = buildOpsApi({
     host: config.host,
     port: config.opsPort,

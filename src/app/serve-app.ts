@@ -5,7 +5,6 @@ import type { ChannelManager } from '../channels/channel-manager.js';
 import { ChannelRegistry, defaultStateFile } from '../channels/channel-registry.js';
 import { FileRegistryStore } from '../channels/channel-registry-store.js';
 import { PlaylistNotificationMetrics } from '../cluster/cluster-metrics.js';
-import { PlaylistNotificationPublisher } from '../cluster/playlist-notifications.js';
 import { isLoopbackHost, type ServiceConfig } from '../config/service-config.js';
 import { ErrorCode, LivepipeError } from '../core/errors.js';
 import { EventBus } from '../core/event-bus.js';
@@ -15,7 +14,7 @@ import { DEFAULT_LADDERS_DIR, listLadders } from '../ladder/ladder-loader.js';
 import { Metrics } from '../observability/metrics.js';
 import type { OriginServer } from '../origin/origin-server.js';
 import { buildChannelPipeline, loadLadderCostSeeds } from './build-channel-pipeline.js';
-import { buildCluster, type BuiltCluster } from './build-cluster.js';
+import type { BuiltCluster } from './build-cluster.js';
 import { buildOpsApi } from './build-ops-api.js';
 import { buildEmbeddedOrigin } from './build-origin.js';
 import { buildStorage } from './build-storage.js';
@@ -70,13 +69,18 @@ export async function startServe(config: ServiceConfig, logger: Logger, laddersD
   const costSeeds = await loadLadderCostSeeds(laddersDir, logger);
   const { storage, component: storageComponent } = buildStorage({ location: config.storage ?? resolve(config.dataDir), logger, metrics });
   const origin = buildEmbeddedOrigin(storage, logger, { metrics, host: config.host, port: config.origin.port, listenFd: inherited.originFd });
+  // Cluster mode's modules are imported only in cluster mode: they load ioredis, which costs a
+  // single-node start some 0.02–0.1 s for nothing (bench/results/serve-startup.md).
   // Cluster mode: standalone origins learn of every stored playlist over Redis pub/sub.
-  const notifications = config.cluster !== undefined ? new PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics: new PlaylistNotificationMetrics(metrics.registry) }) : undefined;
+  const notifications =
+    config.cluster !== undefined
+      ? new (await import('../cluster/playlist-notifications.js')).PlaylistNotificationPublisher({ url: config.cluster.redis, logger, metrics: new PlaylistNotificationMetrics(metrics.registry) })
+      : undefined;
   // Cluster mode (docs/cluster.md): a Redis connection, writer leases, heartbeats.
   const cluster: BuiltCluster | undefined =
     config.cluster === undefined
       ? undefined
-      : buildCluster({
+      : (await import('./build-cluster.js')).buildCluster({
           config: config.cluster,
           logger,
           metrics,

@@ -1,13 +1,5 @@
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  PutObjectCommand,
-  S3Client,
-  ListObjectsCommand,
-  paginateListObjectsV2,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+// Types only: the SDK itself is imported on first use (`S3Storage.connection`).
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { contentTypeForKey } from './content-types.js';
@@ -23,6 +15,14 @@ import { OperationTracker } from './operation-tracker.js';
 
 /** S3's limit on keys per DeleteObjects request. */
 export const S3_MAX_DELETE_BATCH = 1000;
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+
+/** The SDK's module and the client built from this storage's options. */
+interface S3Connection {
+  sdk: S3Sdk;
+  client: S3Client;
+}
 
 export interface S3StorageOptions {
   bucket: string;
@@ -82,7 +82,8 @@ export interface S3StorageOptions {
 export class S3Storage implements ObjectStorage {
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private connecting: Promise<S3Connection> | undefined;
   private readonly endpoint: string | undefined;
   private readonly deleteBatchSize: number;
   private readonly listApi: 'v1' | 'v2';
@@ -126,12 +127,24 @@ export class S3Storage implements ObjectStorage {
       config.requestChecksumCalculation = mode;
       config.responseChecksumValidation = mode;
     }
-    this.client = new S3Client(config);
+    this.clientConfig = config;
+  }
+
+  /**
+   * The SDK, imported on first use (`start()` in a service), and the client. Importing
+   * `@aws-sdk/client-s3` was the largest single import of a `livepipe serve` start that never needs
+   * it (disk storage): ~0.12 s of the start on a 2-core machine, bench/results/serve-startup.md. Options are
+   * validated in the constructor, so a bad configuration still fails before anything starts.
+   */
+  private connection(): Promise<S3Connection> {
+    this.connecting ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) }));
+    return this.connecting;
   }
 
   async start(): Promise<void> {
+    const { sdk, client } = await this.connection();
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const status = httpStatusOf(err);
       const where = `s3://${this.bucket}${this.endpoint === undefined ? '' : ` at ${this.endpoint}`}`;
@@ -152,8 +165,9 @@ export class S3Storage implements ObjectStorage {
   async put(key: string, body: Uint8Array, options: PutOptions): Promise<void> {
     assertSafeKey(key);
     return this.ops.run(async () => {
+      const { sdk, client } = await this.connection();
       try {
-        const command = new PutObjectCommand({
+        const command = new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
           Body: body,
@@ -174,7 +188,7 @@ export class S3Storage implements ObjectStorage {
             { step: 'deserialize', priority: 'low', name: 'livepipeBeforeSend' },
           );
         }
-        await this.client.send(command, options.signal ? { abortSignal: options.signal } : {});
+        await client.send(command, options.signal ? { abortSignal: options.signal } : {});
       } catch (err) {
         throw this.error('put', key, err);
       }
@@ -184,9 +198,10 @@ export class S3Storage implements ObjectStorage {
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     assertSafeKey(key);
     return this.ops.run(async () => {
+      const { sdk, client } = await this.connection();
       try {
-        const out = await this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, IfNoneMatch: options.ifNoneMatch }),
+        const out = await client.send(
+          new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, IfNoneMatch: options.ifNoneMatch }),
         );
         if (out.Body === undefined) throw new Error('response has no body');
         const body = Buffer.from(await out.Body.transformToByteArray());
@@ -211,12 +226,13 @@ export class S3Storage implements ObjectStorage {
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) assertSafeKey(key);
     return this.ops.run(async () => {
+      const { sdk, client } = await this.connection();
       for (let i = 0; i < keys.length; i += this.deleteBatchSize) {
         const batch = keys.slice(i, i + this.deleteBatchSize);
         let errors;
         try {
-          const out = await this.client.send(
-            new DeleteObjectsCommand({
+          const out = await client.send(
+            new sdk.DeleteObjectsCommand({
               Bucket: this.bucket,
               Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true },
             }),
@@ -240,6 +256,7 @@ export class S3Storage implements ObjectStorage {
   async list(prefix: string): Promise<string[]> {
     assertSafePrefix(prefix);
     return this.ops.run(async () => {
+      const { sdk, client } = await this.connection();
       const keys: string[] = [];
       const take = (contents: Array<{ Key?: string }> | undefined): void => {
         for (const object of contents ?? []) {
@@ -248,8 +265,8 @@ export class S3Storage implements ObjectStorage {
       };
       try {
         if (this.listApi === 'v2') {
-          for await (const page of paginateListObjectsV2(
-            { client: this.client },
+          for await (const page of sdk.paginateListObjectsV2(
+            { client },
             { Bucket: this.bucket, Prefix: this.prefix + prefix },
           )) {
             take(page.Contents);
@@ -257,8 +274,8 @@ export class S3Storage implements ObjectStorage {
         } else {
           // V1 without a delimiter returns no NextMarker: the next page starts after the last key.
           for (let marker: string | undefined; ; ) {
-            const page = await this.client.send(
-              new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }),
+            const page = await client.send(
+              new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }),
             );
             take(page.Contents);
             marker = page.NextMarker ?? page.Contents?.at(-1)?.Key;
@@ -274,8 +291,9 @@ export class S3Storage implements ObjectStorage {
 
   ping(): Promise<void> {
     return this.ops.run(async () => {
+      const { sdk, client } = await this.connection();
       try {
-        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+        await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
       } catch (err) {
         throw this.error('ping', '', err);
       }
@@ -283,7 +301,8 @@ export class S3Storage implements ObjectStorage {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.ops.close().then(() => this.client.destroy());
+    // A client that was never built (storage closed unused) has nothing to release.
+    this.closing ??= this.ops.close().then(async () => (await this.connecting?.catch(() => undefined))?.client.destroy());
     return this.closing;
   }
 

@@ -66,3 +66,18 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<strin
     throw new Error(`${url} not ready after ${timeoutMs} ms: ${lastError}`);
   }
 }
+
+const LOADED_PACKAGES_PRELOAD = fileURLToPath(new URL('./loaded-packages.cjs', import.meta.url));
+const LOADED_PACKAGES_LINE = 'livepipe-test loaded-packages: ';
+
+/** Environment that makes the CLI report the npm packages it loaded when it exits (`loadedPackages`). */
+export function loadedPackagesEnv(): NodeJS.ProcessEnv {
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(LOADED_PACKAGES_PRELOAD)}`.trim() };
+}
+
+/** The packages an exited CLI run under `loadedPackagesEnv()` loaded (CommonJS ones: see loaded-packages.cjs). */
+export function loadedPackages(cli: Pick<CliProcess, 'stderr'>): string[] {
+  const line = cli.stderr().split('\n').find((l) => l.startsWith(LOADED_PACKAGES_LINE));
+  if (line === undefined) throw new Error(`the CLI reported no loaded packages (did it exit? was loadedPackagesEnv() given?): ${cli.stderr().slice(-1000)}`);
+  return JSON.parse(line.slice(LOADED_PACKAGES_LINE.length)) as string[];
+}

@@ -35,7 +35,7 @@ describe('playlist notifications over a real Redis', () => {
   let source: StorageWatchSource;
   let server: OriginServer;
   let publisher: PlaylistNotificationPublisher;
-  let subscribed: ReturnType<typeof buildPlaylistSubscriber>;
+  let subscribed: Awaited<ReturnType<typeof buildPlaylistSubscriber>>;
   let metrics: Metrics;
   let base: string;
   let model: MediaPlaylist;
@@ -63,7 +63,7 @@ describe('playlist notifications over a real Redis', () => {
     server = new OriginServer({ source, storage, render: serializeMediaPlaylist, logger: silentLogger(), port: 0 });
     await server.start();
     base = `http://127.0.0.1:${server.address().port}`;
-    subscribed = buildPlaylistSubscriber(redis.url, source, metrics, silentLogger());
+    subscribed = await buildPlaylistSubscriber(redis.url, source, metrics, silentLogger());
     await subscribed.component.start();
     publisher = new PlaylistNotificationPublisher({ url: redis.url, logger: silentLogger(), metrics: new PlaylistNotificationMetrics(metrics.registry), epochOf: () => 3 });
     await publisher.start();
