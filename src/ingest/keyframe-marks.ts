@@ -348,6 +348,8 @@ export class KeyframeMarker {
   /**
    * The frame `decideFrame` last decided on is a keyframe now (`keyed`: marked, or an IDR of the
    * source) or not (not due, or it could not be marked); the marks scheduled for it are told.
+   * `keyed` alone is what they are told: every caller passes true for a source IDR (`onFrame`,
+   * `TsKeyframeMarking`, and `decideFrame` settling a frame left unsettled with its own keyframe flag).
    */
   settleFrame(keyed: boolean): void {
     const frame = this.unsettled;
@@ -357,7 +359,7 @@ export class KeyframeMarker {
       this.lastKeyframePts = frame.pts;
       this.requested = false;
     }
-    for (const done of frame.due) done({ pts: frame.pts, keyed: keyed || frame.keyframe });
+    for (const done of frame.due) done({ pts: frame.pts, keyed });
   }
 }
 

@@ -154,6 +154,25 @@ describe('KeyframeMarker', () => {
     ]);
   });
 
+  it('decideFrame settles the frame before it when its caller did not (no settleFrame): its scheduled marks are told, once', () => {
+    const marker = new KeyframeMarker(1000);
+    const told: Array<{ pts: number; keyed: boolean }> = [];
+    marker.decideFrame(0, true, 0);
+    marker.settleFrame(true);
+    marker.markAt(100, (r) => told.push(r));
+    expect(marker.decideFrame(100, false, 0)).toBe(true); // due; its caller never settles it
+    expect(told).toEqual([]);
+    marker.markAt(200, (r) => told.push(r));
+    marker.decideFrame(200, true, 0); // a source IDR, left unsettled too
+    // Not known to be marked: not keyed.
+    expect(told).toEqual([{ pts: 100, keyed: false }]);
+    marker.decideFrame(300, false, 0);
+    expect(told).toEqual([{ pts: 100, keyed: false }, { pts: 200, keyed: true }]);
+    marker.settleFrame(false); // 300's own settle: nothing was due on it, nothing told again
+    expect(told).toHaveLength(2);
+    expect(marker.scheduledMarks).toBe(0);
+  });
+
   /**
    * A source with B-frames as x264 `-bf 3` (b-pyramid, fixed pattern) sends it, 25 fps: frame n is
    * presented at n·40 ms; after the IDR each group of four (P at 4g, B at 4g−3…4g−1) comes in
