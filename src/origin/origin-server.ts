@@ -84,7 +84,14 @@ export class OriginServer implements OriginLifecycle {
   private closePromise: Promise<void> | undefined;
   /** Set by `drain()`: no new connections, every response ends its connection. */
   private draining = false;
-  /** Responses in progress (held ones included): `drain()` makes them end their connection too. */
+  /**
+   * Responses still unanswered when their request's handler returned — held ones (blocking reloads,
+   * preload-hint parts) and ones awaiting storage or the source: `drain()` makes them end their
+   * connection too. Every other response (memory cache hits, errors, preflights) has written its
+   * headers before the handler returns, and bodies are never streamed (one `end(buffer)`), so
+   * `drain()`, which runs in another task, could not change them anyway: they are not tracked,
+   * which keeps a Set entry and a `close` listener off the hot path.
+   */
   private readonly unanswered = new Set<ServerResponse>();
   /** The listener's `close` event: every connection has ended (from the first `server.close()`). */
   private serverClosed: Promise<void> | undefined;
@@ -129,11 +136,10 @@ export class OriginServer implements OriginLifecycle {
       (req, res) => {
         // Draining: the client's next request goes to a new connection (the next process, a peer).
         if (this.draining) res.setHeader('connection', 'close');
-        else {
-          this.unanswered.add(res);
-          res.once('close', () => this.unanswered.delete(res));
-        }
         dispatcher.dispatch(req, res);
+        // `headersSent` only ever turns true, so a response drain() could still mark is one that is
+        // unanswered now.
+        if (!res.headersSent && !this.draining) this.trackUnanswered(res);
       },
     );
     this.server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
@@ -212,6 +218,11 @@ export class OriginServer implements OriginLifecycle {
     const deadline = performance.now() + maxMs;
     while (this.holds.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     this.logger.info({ stillHeld: this.holds.size }, 'origin drained: no new connections');
+  }
+
+  private trackUnanswered(res: ServerResponse): void {
+    this.unanswered.add(res);
+    res.once('close', () => this.unanswered.delete(res));
   }
 
   private stopListening(): void {

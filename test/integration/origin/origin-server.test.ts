@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -363,6 +364,28 @@ describe('origin server limits and lifecycle', () => {
     expect(f.server.heldCount).toBe(1);
     await f.server.close();
     expect((await held).status).toBe(503);
+  });
+
+  it('drain(): a response still awaiting storage when drain() runs also ends its connection', async () => {
+    f = await startOriginFixture();
+    await f.publish(liveModel());
+    const agent = new Agent({ keepAlive: true });
+    try {
+      // Control: before the drain, the same kind of response keeps its connection.
+      const before = await httpRequest(`${f.base}/live/news/v0/seg-0.m4s`, { agent });
+      expect(before.headers.connection).toBe('keep-alive');
+      f.storage.getDelayMs = 300;
+      const key = 'live/news/v0/seg-1.m4s';
+      const pending = httpRequest(`${f.base}/${key}`, { agent });
+      await waitFor(() => f!.storage.getsOf(key) === 1, { timeoutMs: 10_000, intervalMs: 2, message: 'the storage read to start' });
+      await f.server.drain(1000);
+      const answered = await pending;
+      expect(answered.status).toBe(200);
+      expect(answered.body.equals(mediaBody(key))).toBe(true);
+      expect(answered.headers.connection).toBe('close');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('only the configured CORS origins are allowed', async () => {
