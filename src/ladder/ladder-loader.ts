@@ -7,6 +7,7 @@ import { ErrorCode, LivepipeError, errorMessage } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import { LadderSchema, type AudioRendition, type Ladder, type VideoRendition } from './ladder-schema.js';
 import { planAudioTracks, type ProbedAudioTrack } from './audio-tracks.js';
+import { keyframeGop } from './part-target.js';
 
 /**
  * Loads and validates ladder files, and resolves a ladder against a probed input (no upscaling).
@@ -157,7 +158,12 @@ export interface ResolvedLadder {
    * or `minOutputFrameRate` when the source is slower.
    */
   frameRate: number;
-  /** Frames per GOP at `frameRate` (the fixed x264 keyint). */
+  /**
+   * Seconds between forced keyframes at `frameRate`: the ladder's `gop`, or its `segment` when a
+   * mid-segment keyframe would fall inside a part (`keyframeGop`).
+   */
+  gop: number;
+  /** Frames per GOP (`gop`) at `frameRate` (the fixed x264 keyint). */
   keyint: number;
   decisions: RenditionDecision[];
 }
@@ -259,6 +265,7 @@ export function resolveLadder(ladder: Ladder, source: SourceFormat): ResolvedLad
   const sourceRate = Number.isFinite(source.frameRate) && source.frameRate > 0 ? source.frameRate : FALLBACK_FRAME_RATE;
   const capped = ladder.frameRate === 'source' ? sourceRate : Math.min(sourceRate, ladder.frameRate.cap);
   const frameRate = Math.max(capped, minOutputFrameRate(ladder));
-  const keyint = Math.max(1, Math.round(ladder.gop * frameRate));
-  return { ladder, video, audio, frameRate, keyint, decisions };
+  const gop = keyframeGop(ladder, frameRate);
+  const keyint = Math.max(1, Math.round(gop * frameRate));
+  return { ladder, video, audio, frameRate, gop, keyint, decisions };
 }

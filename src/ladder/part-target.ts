@@ -33,3 +33,26 @@ export function videoPartTarget(part: number, frameRate: number): number {
 export function runPartTarget(resolved: { ladder: { part: number }; frameRate: number; video: readonly unknown[] }): number {
   return resolved.video.length > 0 ? videoPartTarget(resolved.ladder.part, resolved.frameRate) : resolved.ladder.part;
 }
+
+/**
+ * Seconds between a run's forced keyframes: the ladder's `gop`, unless a keyframe inside a segment
+ * would not start a part, and then the segment (a keyframe at each segment start only).
+ *
+ * The packager starts a part at every keyframe (a part is INDEPENDENT only from its first frame), so
+ * a mid-segment keyframe that falls inside a part cuts that part short: `low-latency` (0.5 s GOPs,
+ * 0.1 s parts) on a 25 fps source keyed frame 13 of every 25-frame segment inside the 3-frame part
+ * 12–14 and made a one-frame part (0.04 s, a third of PART-TARGET) in every segment, against the
+ * rule that parts other than a segment's last are ≥ 85 % of PART-TARGET (LLHLS.md). A GOP keeps its
+ * mid-segment keyframes only when it is a whole number of frames at the output rate and a whole
+ * number of parts (30 fps: 0.5 s = 5 parts of 3 frames, 0.2 s = 2); otherwise (25 fps, 29.97 fps,
+ * where the frame times drift against the grid) the segment start is the only keyframe, which costs
+ * a joining player a longer run of parts to its start position and nothing else.
+ */
+export function keyframeGop(ladder: { gop: number; segment: number; part: number }, frameRate: number): number {
+  if (ladder.gop >= ladder.segment - 1e-9 || !(frameRate > 0) || !Number.isFinite(frameRate)) return ladder.gop;
+  // The cutter's whole frames per part (`videoFragmentingOf` counts them the same way).
+  const partFrames = Math.max(1, Math.floor(videoPartTarget(ladder.part, frameRate) * frameRate + 1e-6));
+  const gopFrames = ladder.gop * frameRate;
+  const whole = Math.round(gopFrames);
+  return Math.abs(gopFrames - whole) < 1e-6 && whole % partFrames === 0 ? ladder.gop : ladder.segment;
+}

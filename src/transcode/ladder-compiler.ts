@@ -200,13 +200,14 @@ export function gridKeyframesExpression(gop: number): string {
 /**
  * The video encode of one rendition with the ladder's encoder. `keyframesFromSource`: keyframes where
  * the input's decoder flags them (`keyframes: marked` on an H.264 input, `markedKeyframesApply`),
- * else on the GOP grid.
+ * else every `gop` seconds (the resolved ladder's `gop`, `keyframeGop`: the segment when the
+ * ladder's GOP would put a keyframe inside a part).
  */
-export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number, keyframesFromSource = ladder.keyframes === 'marked'): VideoEncoding {
+export function videoEncodingOf(ladder: Ladder, r: ResolvedVideoRendition, keyint: number, keyframesFromSource = ladder.keyframes === 'marked', gop = ladder.gop): VideoEncoding {
   const vbv = vbvOf(r);
   // `marked`: keyframes where the input's decoder flags them (IDRs, recovery point SEIs the FLV relay
   // puts on the grid and at switches: `ingest/keyframe-marks.ts`); keyint stays as the backstop.
-  const forceKeyFrames = keyframesFromSource ? 'source' : gridKeyframesExpression(ladder.gop);
+  const forceKeyFrames = keyframesFromSource ? 'source' : gridKeyframesExpression(gop);
   const encoder = ladder.encoder;
   if (encoder.kind === 'x264') {
     return {
@@ -345,7 +346,7 @@ export function compileLadder(resolved: ResolvedLadder, probe: InputProbe, input
     const fd = FIRST_OUTPUT_FD + outputs.length;
     builder.output(`pipe:${fd}`, {
       maps: [`[v${i}]`],
-      video: videoEncodingOf(ladder, r, resolved.keyint, markedKeyframesApply(ladder, probe)),
+      video: videoEncodingOf(ladder, r, resolved.keyint, markedKeyframesApply(ladder, probe), resolved.gop),
       disable: ['audio', 'subtitle', 'data'],
       // Constant frame rate (ffmpeg's default for mp4, made explicit): part-sized fragments rely on it.
       fpsMode: 'cfr',

@@ -56,3 +56,44 @@ describe('0.1 s parts on a 25 fps source', () => {
     expect(durations.filter((d) => Math.abs(d - 0.12) < 1e-6).length).toBeGreaterThan(durations.length / 2);
   });
 });
+
+/**
+ * The `low-latency` shape (0.5 s GOPs in 1 s segments, 0.1 s parts) on a 25 fps source: 0.5 s is
+ * 12.5 frames, so a keyframe on that grid (frame 13) fell inside the 3-frame part 12–14 and the
+ * packager made a one-frame part (0.04 s) before it in every segment. The run is keyed at segment
+ * starts only there (`keyframeGop`, src/ladder/part-target.ts), and every part keeps the rules.
+ */
+describe('0.5 s GOPs, 1 s segments, 0.1 s parts on a 25 fps source', () => {
+  let dir: string;
+  let storage: RecordingStorage;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'livepipe-pkgtest-pal-gop-'));
+    storage = new RecordingStorage(new FsStorage({ root: dir }, silentLogger()));
+    await storage.start();
+    const channel = await startLiveChannel({ channel: 'palgop', ladder: smallLadder({ gop: 0.5, segment: 1, part: 0.1 }), source: lavfiSource(320, 180, 25), storage });
+    try {
+      const msn = () => channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1;
+      await waitFor(() => msn() >= 3, { timeoutMs: 40_000, message: 'four segments' });
+    } finally {
+      await channel.stop({ endList: true });
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await storage?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('every playlist keeps the rules (no part under 85 % of PART-TARGET before a mid-segment keyframe)', () => {
+    expect(storage.problems).toEqual([]);
+    expect(ruleViolations(storage, { endListExpected: true })).toEqual([]);
+  });
+
+  it('only each segment\'s first part is independent', () => {
+    const text = lastVersion(storage, 'v180')!;
+    const parts = [...text.matchAll(/#EXT-X-PART:DURATION=[\d.]+,URI="part-(\d+)-(\d+)\.m4s"(,INDEPENDENT=YES)?/g)];
+    expect(parts.length).toBeGreaterThan(8);
+    expect(parts.filter((m) => m[3] !== undefined).map((m) => Number(m[2]))).toEqual(parts.filter((m) => m[2] === '0').map(() => 0));
+  });
+});

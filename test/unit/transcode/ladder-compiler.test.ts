@@ -170,8 +170,10 @@ describe('compileLadder', () => {
   it('does not add fps when the source is already under the cap', async () => {
     const { compiled } = await compile('low-latency', { ...probe1080, frameRate: 25 });
     expect(valuesOf(compiled.args, '-filter_complex')[0]).not.toMatch(/fps=/);
-    // 0.5 s at 25 fps rounds to 13 frames; -force_key_frames keeps keyframes on the 0.5 s grid.
-    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['13']));
+    // 0.5 s at 25 fps is 12.5 frames: a mid-segment keyframe would fall inside a 3-frame part, so the
+    // run is keyed at segment starts only (`keyframeGop`): 25 frames, on a 1 s grid.
+    expect(new Set(valuesOf(compiled.args, '-g'))).toEqual(new Set(['25']));
+    expect(new Set(valuesOf(compiled.args, '-force_key_frames'))).toEqual(new Set(['expr:gte(t,n_forced*1-0.0001)']));
   });
 
   it('raises a source slower than one frame per part with fps before split (low-latency, 0.5 fps source)', async () => {
