@@ -14,7 +14,8 @@ export type { ProbedAudioTrack };
  *   fragments of one frame each (audio: one AAC frame), or for video with long enough parts one part
  *   each, never longer than PART-TARGET; decode timestamps of all outputs of a run share one timeline
  *   starting near 0 (video in a 90 kHz timescale, audio in its sample rate);
- * - video keyframes fall on the same timestamps in every rendition, every `ladder.gop` seconds;
+ * - video keyframes fall on the same timestamps in every rendition, every `gop` seconds of the
+ *   resolved ladder (the ladder's, or its segment where a mid-segment keyframe would split a part);
  * - the stream ends when the run ends (input end, crash, stall, stop); a new run means a new init
  *   segment and timestamps starting again near 0: a discontinuity for the packager.
  * The consumer MUST read every output stream promptly: an unread pipe blocks the encoder, which the
