@@ -509,9 +509,13 @@ describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
       // START-DATE − splice instant (the splice PTS on the feed's arrival clock), as the packager logged it.
       const placed = serve.logs.entries().filter((l) => l.id === id && typeof l.offsetMs === 'number');
       expect(placed.length).toBeGreaterThan(0);
+      // Within two output frames: the splice instant is the splice PTS on the feed's arrival clock, an
+      // estimate that moves by up to a frame with when the listener's bursts arrive (21 ms in most
+      // runs, 38–53 ms in about one in four, the same keyed frame each time). The frame itself is
+      // checked exactly below.
       for (const l of placed) {
         expect(l.offsetMs as number).toBeGreaterThanOrEqual(-2);
-        expect(l.offsetMs as number).toBeLessThan(40);
+        expect(l.offsetMs as number).toBeLessThan(67);
       }
       console.info(`SRT splice: START-DATE − splice = ${placed.map((l) => l.offsetMs).join(', ')} ms`);
       await waitFor(async () => (watch.mediaCount() >= 9 ? true : undefined), { timeoutMs: 30_000, message: 'nine 360p segments' });
@@ -536,6 +540,7 @@ describe('SCTE-35 splice on a keyframes: marked ladder (plain SRT)', () => {
     await writeFile(spliceFile, Buffer.concat([init!, spliceSegment!]));
     const firstPts = (await videoFrameStats(spliceFile))[0]!.pts;
     console.info(`SRT splice: keyed frame at ${firstPts.toFixed(3)} s of the run, splice frame at ${SPLICE_AT} s`);
-    expect(Math.abs(firstPts - SPLICE_AT)).toBeLessThan(0.25);
+    // The splice frame or the one after it (the MPEG-TS remux's one-frame DTS shift): never further.
+    expect(Math.abs(firstPts - SPLICE_AT)).toBeLessThan(0.04);
   }, 150_000);
 });

@@ -23,6 +23,8 @@ export interface LadderKeyframesOptions {
   fps: number;
   /** The ladder's GOP, s (default: the ladder's own, 2 s). */
   gop?: number;
+  /** The ladder's part duration, s (default: its own, 0.5 s); a GOP shorter than the segment keeps its keyframes only as whole parts (`keyframeGop`). */
+  part?: number;
 }
 
 /**
@@ -32,12 +34,12 @@ export interface LadderKeyframesOptions {
  * upscaling): the caller asserts on them.
  */
 export async function ladderKeyframeFrames(input: Buffer, options: LadderKeyframesOptions): Promise<Map<string, number[]>> {
-  const { format, keyframes, dir, fps, gop } = options;
+  const { format, keyframes, dir, fps, gop, part } = options;
   const { ladder } = await loadLadder(LADDER);
   const outputs = new Map<string, Promise<Buffer>>();
   const supervisor = new TranscoderSupervisor({
     channel: `marks-${format}-${keyframes}`,
-    ladder: parseLadder({ ...ladder, keyframes, ...(gop !== undefined ? { gop } : {}) }, LADDER),
+    ladder: parseLadder({ ...ladder, keyframes, ...(gop !== undefined ? { gop } : {}), ...(part !== undefined ? { part } : {}) }, LADDER),
     input: { kind: 'stdin', format },
     openInput: () => Readable.from([input]),
     bus: new EventBus(),

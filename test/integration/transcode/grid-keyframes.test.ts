@@ -16,6 +16,8 @@ import { renderSource } from '../../helpers/transcode/media.js';
  */
 const FPS = 30;
 const GOP = 0.2;
+/** 0.2 s parts (6 frames): the 0.2 s GOP is whole parts, so `keyframeGop` keeps it. */
+const PART = 0.2;
 const SECONDS = 3;
 
 describe('grid keyframes through the compiled ladder (real ffmpeg, GOP 0.2 s at 30 fps)', () => {
@@ -39,13 +41,13 @@ describe('grid keyframes through the compiled ladder (real ffmpeg, GOP 0.2 s at 
   const everySixthFrame = Array.from({ length: (SECONDS * FPS) / 6 }, (_, i) => i * 6);
 
   it('video only: every rendition is keyed on exactly every 6th frame', async () => {
-    const renditions = await ladderKeyframeFrames(videoOnly, { format: 'flv', keyframes: 'grid', dir, fps: FPS, gop: GOP });
+    const renditions = await ladderKeyframeFrames(videoOnly, { format: 'flv', keyframes: 'grid', dir, fps: FPS, gop: GOP, part: PART });
     expect(renditions.size).toBeGreaterThan(0);
     for (const [, frames] of renditions) expect(frames).toEqual(everySixthFrame);
   }, 120_000);
 
   it('with AAC audio (as a publisher sends it): the keyframes are 6 frames apart throughout', async () => {
-    const renditions = await ladderKeyframeFrames(withAudio, { format: 'flv', keyframes: 'grid', dir, fps: FPS, gop: GOP });
+    const renditions = await ladderKeyframeFrames(withAudio, { format: 'flv', keyframes: 'grid', dir, fps: FPS, gop: GOP, part: PART });
     expect(renditions.size).toBeGreaterThan(0);
     for (const [, frames] of renditions) {
       // The output timeline may start at the audio's primed start, so the last GOP can be cut short;
