@@ -107,7 +107,9 @@ describe('ChannelLeases on a real redis-server', () => {
     // node-c stopped writing before node-d could hold the lease.
     expect(refused).toBeLessThan(takenAt);
     expect(refused - cutAt).toBeLessThan(timing.ttlMs);
-    expect(events).toContain('c:false');
+    // node-c's own "lost it" notice comes from its renewal timer, which a loaded machine can run a
+    // little after node-d's claim landed (seen once in CI); the gate above is what stops the writes.
+    await waitFor(() => (events.includes('c:false') ? true : undefined), { timeoutMs: 3000, message: "node-c's lease-lost notice" });
     expect(events).toContain('d:true');
   });
 
