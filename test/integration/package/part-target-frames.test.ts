@@ -13,21 +13,27 @@ import { lastVersion, RecordingStorage, ruleViolations, smallLadder, startLiveCh
 import { lavfiSource } from '../../helpers/transcode/media.js';
 import { waitFor } from '../../helpers/wait.js';
 
+/** Four segments of a 320x180 25 fps lavfi source packaged on `ladder` into fresh filesystem storage. */
+async function packageFourSegmentsAt25fps(channelId: string, ladder: ReturnType<typeof smallLadder>): Promise<{ dir: string; storage: RecordingStorage }> {
+  const dir = await mkdtemp(join(tmpdir(), `livepipe-pkgtest-${channelId}-`));
+  const storage = new RecordingStorage(new FsStorage({ root: dir }, silentLogger()));
+  await storage.start();
+  const channel = await startLiveChannel({ channel: channelId, ladder, source: lavfiSource(320, 180, 25), storage });
+  try {
+    const msn = () => channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1;
+    await waitFor(() => msn() >= 3, { timeoutMs: 40_000, message: 'four segments' });
+  } finally {
+    await channel.stop({ endList: true });
+  }
+  return { dir, storage };
+}
+
 describe('0.1 s parts on a 25 fps source', () => {
   let dir: string;
   let storage: RecordingStorage;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'livepipe-pkgtest-part-frames-'));
-    storage = new RecordingStorage(new FsStorage({ root: dir }, silentLogger()));
-    await storage.start();
-    const channel = await startLiveChannel({ channel: 'pal', ladder: smallLadder({ gop: 1, segment: 1, part: 0.1 }), source: lavfiSource(320, 180, 25), storage });
-    try {
-      const msn = () => channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1;
-      await waitFor(() => msn() >= 3, { timeoutMs: 40_000, message: 'four segments' });
-    } finally {
-      await channel.stop({ endList: true });
-    }
+    ({ dir, storage } = await packageFourSegmentsAt25fps('pal', smallLadder({ gop: 1, segment: 1, part: 0.1 })));
   }, 90_000);
 
   afterAll(async () => {
@@ -68,16 +74,7 @@ describe('0.5 s GOPs, 1 s segments, 0.1 s parts on a 25 fps source', () => {
   let storage: RecordingStorage;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'livepipe-pkgtest-pal-gop-'));
-    storage = new RecordingStorage(new FsStorage({ root: dir }, silentLogger()));
-    await storage.start();
-    const channel = await startLiveChannel({ channel: 'palgop', ladder: smallLadder({ gop: 0.5, segment: 1, part: 0.1 }), source: lavfiSource(320, 180, 25), storage });
-    try {
-      const msn = () => channel.packager.positions().find((p) => p.rendition === 'v180')?.lastMsn ?? -1;
-      await waitFor(() => msn() >= 3, { timeoutMs: 40_000, message: 'four segments' });
-    } finally {
-      await channel.stop({ endList: true });
-    }
+    ({ dir, storage } = await packageFourSegmentsAt25fps('palgop', smallLadder({ gop: 0.5, segment: 1, part: 0.1 })));
   }, 90_000);
 
   afterAll(async () => {
