@@ -35,6 +35,14 @@ export function runPartTarget(resolved: { ladder: { part: number }; frameRate: n
 }
 
 /**
+ * The whole frames the cutter packs into a part of `partTarget` seconds: floor, with a hair of
+ * tolerance so that 0.5 × 30 counts 15.
+ */
+export function wholeFramesPerPart(partTarget: number, frameRate: number): number {
+  return Math.floor(partTarget * frameRate + 1e-6);
+}
+
+/**
  * Seconds between a run's forced keyframes: the ladder's `gop`, unless a keyframe inside a segment
  * would not start a part, and then the segment (a keyframe at each segment start only).
  *
@@ -50,8 +58,7 @@ export function runPartTarget(resolved: { ladder: { part: number }; frameRate: n
  */
 export function keyframeGop(ladder: { gop: number; segment: number; part: number }, frameRate: number): number {
   if (ladder.gop >= ladder.segment - 1e-9 || !(frameRate > 0) || !Number.isFinite(frameRate)) return ladder.gop;
-  // The cutter's whole frames per part (`videoFragmentingOf` counts them the same way).
-  const partFrames = Math.max(1, Math.floor(videoPartTarget(ladder.part, frameRate) * frameRate + 1e-6));
+  const partFrames = Math.max(1, wholeFramesPerPart(videoPartTarget(ladder.part, frameRate), frameRate));
   const gopFrames = ladder.gop * frameRate;
   const whole = Math.round(gopFrames);
   return Math.abs(gopFrames - whole) < 1e-6 && whole % partFrames === 0 ? ladder.gop : ladder.segment;

@@ -1,3 +1,5 @@
+import { wholeFramesPerPart } from '../ladder/part-target.js';
+
 /**
  * How ffmpeg fragments a run's video outputs: one moof+mdat per part (of the run's PART-TARGET,
  * `runPartTarget`), or per frame when a part holds one frame or the rate is unknown.
@@ -33,8 +35,7 @@ export type Fragmenting =
 
 export function videoFragmentingOf(partTarget: number, frameRate: number): Fragmenting {
   if (!(frameRate > 0) || !Number.isFinite(frameRate) || !(partTarget > 0)) return { kind: 'frame' };
-  // The same whole-frame count the cutter packs: floor, with a hair of tolerance for 0.5 × 30 = 15.
-  const frames = Math.floor(partTarget * frameRate + 1e-6);
+  const frames = wholeFramesPerPart(partTarget, frameRate);
   if (frames < 2) return { kind: 'frame' };
   return { kind: 'grouped', frames, fragDurationUs: Math.round(((frames - 0.5) / frameRate) * 1e6) };
 }
