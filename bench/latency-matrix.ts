@@ -4,6 +4,9 @@
  * Sources (each a live 720p30 x264 encoder, ffmpeg reading lavfi at native rate):
  * - `rtmp`: publishing over RTMP into `livepipe serve` (real CLI), `low-latency` ladder;
  * - `srt`: the same over SRT (MPEG-TS, AES passphrase);
+ * - `srt-frame-pes`: the same SRT publisher with `-pes_payload_size 0`, so its MPEG-TS muxer sends every
+ *   audio frame in a PES of its own instead of packing ~2.9 KB (0.37 s of 64 kbit/s AAC) into one
+ *   (docs/latency.md, "SRT publishers");
  * - `rtmp-muxed` (with `LIVEPIPE_BENCH_LATENCY_MUXED=1`): RTMP into the `low-latency-muxed` ladder;
  * - `rtmp@<ladder>` / `srt@<ladder>` (only when listed in `LIVEPIPE_BENCH_LATENCY_SOURCES`): RTMP or
  *   SRT into any shipped ladder or a lever variant of bench/latency-ladders.ts (an A/B of one lever
@@ -63,9 +66,9 @@ const EDGE_SLACK_SECONDS = Number(env.LIVEPIPE_BENCH_LATENCY_EDGE_SLACK ?? 0.5);
 const KEY = 'latency-key-0123456789';
 const PASSPHRASE = 'latency-srt-passphrase';
 /** Named sources; `rtmp@<ladder>` and `srt@<ladder>` are accepted besides these. */
-const NAMED_SOURCES = ['rtmp', 'rtmp-muxed', 'srt', 'ffmpeg-hls'] as const;
+const NAMED_SOURCES = ['rtmp', 'rtmp-muxed', 'srt', 'srt-frame-pes', 'ffmpeg-hls'] as const;
 const SOURCES: readonly Source[] = listed('LIVEPIPE_BENCH_LATENCY_SOURCES')
-  ?? NAMED_SOURCES.filter((s) => s !== 'rtmp-muxed' || env.LIVEPIPE_BENCH_LATENCY_MUXED === '1');
+  ?? NAMED_SOURCES.filter((s) => (s !== 'rtmp-muxed' || env.LIVEPIPE_BENCH_LATENCY_MUXED === '1') && s !== 'srt-frame-pes');
 const ALL_PLAYERS = ['hls.js', 'shaka'] as const;
 const ALL_CONFIGS = ['default', 'recommended'] as const;
 type Source = string;
@@ -90,17 +93,23 @@ export const PLAYER_CONFIGS: Record<PlayerName, Record<ConfigName, Record<string
   },
 };
 
-/** How a source is made: `livepipe serve` fed over RTMP or SRT on a ladder, or ffmpeg's HLS muxer. */
-export type SourceSpec = { kind: 'livepipe'; ingest: 'rtmp' | 'srt'; ladder: string } | { kind: 'ffmpeg-hls' };
+/**
+ * How a source is made: `livepipe serve` fed over RTMP or SRT on a ladder (the publisher's extra
+ * output options, if any), or ffmpeg's HLS muxer.
+ */
+export type SourceSpec = { kind: 'livepipe'; ingest: 'rtmp' | 'srt'; ladder: string; publisherOptions?: string[] } | { kind: 'ffmpeg-hls' };
 
-/** `rtmp`, `srt` → `low-latency`; `rtmp-muxed` → `low-latency-muxed`; `rtmp@<ladder>`, `srt@<ladder>`. */
+/** `rtmp`, `srt`, `srt-frame-pes` → `low-latency`; `rtmp-muxed` → `low-latency-muxed`; `<ingest>@<ladder>`. */
 export function sourceSpec(source: Source): SourceSpec {
   if (source === 'ffmpeg-hls') return { kind: 'ffmpeg-hls' };
-  if (source === 'rtmp' || source === 'srt') return { kind: 'livepipe', ingest: source, ladder: 'low-latency' };
   if (source === 'rtmp-muxed') return { kind: 'livepipe', ingest: 'rtmp', ladder: 'low-latency-muxed' };
-  const m = /^(rtmp|srt)@([a-z0-9][a-z0-9-]*)$/.exec(source);
-  if (m) return { kind: 'livepipe', ingest: m[1] as 'rtmp' | 'srt', ladder: m[2]! };
-  throw new Error(`unknown latency source "${source}" (have ${NAMED_SOURCES.join(', ')}, rtmp@<ladder>, srt@<ladder>)`);
+  const m = /^(rtmp|srt|srt-frame-pes)(?:@([a-z0-9][a-z0-9-]*))?$/.exec(source);
+  if (m !== null) {
+    const ladder = m[2] ?? 'low-latency';
+    if (m[1] === 'srt-frame-pes') return { kind: 'livepipe', ingest: 'srt', ladder, publisherOptions: ['-pes_payload_size', '0'] };
+    return { kind: 'livepipe', ingest: m[1] as 'rtmp' | 'srt', ladder };
+  }
+  throw new Error(`unknown latency source "${source}" (have ${NAMED_SOURCES.join(', ')}, rtmp@<ladder>, srt@<ladder>, srt-frame-pes@<ladder>)`);
 }
 
 /**
@@ -129,6 +138,11 @@ export interface ViewerFigures {
   startLatency: number;
   /** Multivariant playlist load → first frame, ms. */
   firstFrameMs: number;
+  /**
+   * Stalls after the first frame and before the steady window: hls.js adds 1 s to its target
+   * latency for each (up to TARGETDURATION) and keeps it, so one here can set the steady figure.
+   */
+  warmupStalls: number;
   /** Stalls (and their total ms) in the steady window. */
   stalls: number;
   stalledMs: number;
@@ -165,6 +179,7 @@ async function watch(
       max: round(Math.max(...samples)),
       startLatency: round(done.startLatency),
       firstFrameMs: Math.round(firstFrameAt - done.loadStartedAtMs),
+      warmupStalls: warm.stalls,
       stalls: done.stalls - warm.stalls,
       stalledMs: Math.round(done.stalledMs - warm.stalledMs),
       requestsBeforeFirstFrame: player.requests().filter((r) => r.startedAtMs <= firstFrameAt).length,
@@ -177,8 +192,8 @@ async function watch(
 }
 
 /** A live 720p30 x264 encoder (the publisher), as `publish` runs it, for `seconds`. */
-function liveEncoder(url: string, format: 'flv' | 'mpegts', seconds: number): Publisher {
-  return publish(url, format, { seconds, video: { size: '1280x720', rate: 30 } });
+function liveEncoder(url: string, format: 'flv' | 'mpegts', seconds: number, outputOptions: string[] = []): Publisher {
+  return publish(url, format, { seconds, video: { size: '1280x720', rate: 30 }, outputOptions });
 }
 
 interface Stream {
@@ -281,7 +296,7 @@ const counted = (group: readonly ViewerFigures[]): ViewerFigures[] => group.filt
 function summarize(viewers: ViewerFigures[], pdtBias: Record<Source, number[]>): { rows: Array<Record<string, unknown>>; markdown: string } {
   const rows: Array<Record<string, unknown>> = [];
   const lines = [
-    '| source | player | config | viewer | median s (runs) | spread min–max s | stream edge lag s (max) | player behind edge s | start s | first frame ms | stalls steady | fatal / not playing / not realtime | ratio to ffmpeg-hls |',
+    '| source | player | config | viewer | median s (runs) | spread min–max s | stream edge lag s (max) | player behind edge s | start s | first frame ms | stalls warm-up / steady | fatal / not playing / not realtime | ratio to ffmpeg-hls |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const cell = (s: Source, p: PlayerName, c: ConfigName, w: When) => viewers.filter((v) => v.source === s && v.player === p && v.config === c && v.when === w);
@@ -313,6 +328,7 @@ function summarize(viewers: ViewerFigures[], pdtBias: Record<Source, number[]>):
             edgeLagMax: round(Math.max(...group.map((v) => v.edgeLagMax ?? NaN).filter((x) => !Number.isNaN(x)))),
             behindEdge: good.length > 0 ? behind(good) : NaN,
             behindEdgeNotRealtime: good.length > 0 ? NaN : behind(played),
+            warmupStalls: played.reduce((n, v) => n + v.warmupStalls, 0),
             stalls: good.reduce((n, v) => n + v.stalls, 0),
             fatal: group.flatMap((v) => v.fatalErrors).length,
             notPlaying: group.length - played.length,
@@ -323,7 +339,7 @@ function summarize(viewers: ViewerFigures[], pdtBias: Record<Source, number[]>):
           const viewer = when === 'start' ? 'at start' : `joins at ${[...new Set(joinedAt.map((t) => Math.round(t)))].join('/')} s`;
           const shown = (x: number) => (Number.isNaN(x) ? '–' : String(x));
           const behindText = good.length > 0 ? shown(row.behindEdge) : `(${shown(row.behindEdgeNotRealtime)})`;
-          lines.push(`| ${source} | ${player} | ${config} | ${viewer} | **${shown(row.median)}** (${row.runMedians.join(', ')}) | ${good.length > 0 ? `${row.min}–${row.max}` : '–'} | ${shown(row.edgeLag)} (${shown(row.edgeLagMax)}) | ${behindText} | ${shown(row.startLatency)} | ${shown(row.firstFrameMs)} | ${row.stalls} | ${row.fatal} / ${row.notPlaying} / ${row.notRealtime} | ${shown(row.ratioToFfmpegHls)} |`);
+          lines.push(`| ${source} | ${player} | ${config} | ${viewer} | **${shown(row.median)}** (${row.runMedians.join(', ')}) | ${good.length > 0 ? `${row.min}–${row.max}` : '–'} | ${shown(row.edgeLag)} (${shown(row.edgeLagMax)}) | ${behindText} | ${shown(row.startLatency)} | ${shown(row.firstFrameMs)} | ${row.warmupStalls} / ${row.stalls} | ${row.fatal} / ${row.notPlaying} / ${row.notRealtime} | ${shown(row.ratioToFfmpegHls)} |`);
         }
       }
     }
@@ -433,7 +449,7 @@ export async function run(): Promise<Record<string, unknown>> {
               const { id, srtPort } = channelOf.get(`${source}#${i}`)!;
               if (spec.ingest === 'rtmp') return livepipeStream(id, () => liveEncoder(live.rtmpUrl(id, KEY), 'flv', streamSeconds));
               const srtUrl = `srt://127.0.0.1:${srtPort}?streamid=publish:${id}&passphrase=${PASSPHRASE}&pbkeylen=16`;
-              return livepipeStream(id, () => liveEncoder(srtUrl, 'mpegts', streamSeconds));
+              return livepipeStream(id, () => liveEncoder(srtUrl, 'mpegts', streamSeconds, spec.publisherOptions));
             };
             try {
               const result = await oneStream(browser, source, config, run, players, begin);
@@ -460,7 +476,7 @@ export async function run(): Promise<Record<string, unknown>> {
     `${CONCURRENCY} player(s) playing at once; every player has its own fresh stream when that is 1, and its joining viewer opens once its viewer at the start is done.`,
     `Per viewer: ${WARMUP_SECONDS} s of playing warm-up, then ${SAMPLE_SECONDS} s sampled every 250 ms (latency = now − PDT of the frame on screen).`,
     `Each cell: the median of the viewers' medians, the runs' medians in brackets (in parentheses: not realtime, left out), the spread over the counted samples, the median start latency and`,
-    'multivariant-load-to-first-frame, stalls in the sampled (steady) window summed over runs. Ratio = this median / ffmpeg-hls median for the same player, config and viewer.',
+    'multivariant-load-to-first-frame, stalls between the first frame and the sampled window (warm-up, every viewer that played) and in the sampled (steady) window, summed over runs. Ratio = this median / ffmpeg-hls median for the same player, config and viewer.',
     'Stream edge lag = now − PDT of the end of the newest part/segment in the 720p playlist, sampled every 500 ms over each viewer\'s sampling window (median, and max in brackets): what the stream itself trails the wall clock by',
     `(contribution encode, transcode, packaging). A viewer whose window saw the edge lag exceed the source's step (part target, or ffmpeg's 1 s segment) + ${EDGE_SLACK_SECONDS} s is "not realtime": the encoder did not keep up, so its figure measures the CPU and is left out.`,
     `Player behind edge = glass-to-glass − edge lag: where the player positioned itself (in parentheses when only not-realtime viewers give it: still a fair A/B of positioning). "not playing" = viewers that never had ${WARMUP_SECONDS} s of playing within 45 s (no figure).`,

@@ -71,6 +71,12 @@ export function ChannelCard({ view, ladders, actions }: { view: ChannelView; lad
                   </dd>
                 </>
               )}
+              {publisher.audioDelaySeconds !== undefined && (
+                <>
+                  <dt>Audio after video</dt>
+                  <dd data-testid="input-audio-delay">{publisher.audioDelaySeconds.toFixed(2)} s</dd>
+                </>
+              )}
             </dl>
           )}
         </section>

@@ -45,6 +45,8 @@ export interface ChannelView {
     audio?: { codec: string; sampleRate?: number; channels?: number };
     bitrate?: number;
     timestampJumps?: number;
+    /** How long after its video the publisher's audio arrives, s (SRT). */
+    audioDelaySeconds?: number;
   };
   transcoder: {
     state: string;

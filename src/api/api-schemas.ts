@@ -45,6 +45,7 @@ export const channelViewSchema = z.object({
       audio: z.object({ codec: z.string(), sampleRate: z.number().optional(), channels: z.number().optional() }).optional(),
       bitrate: z.number().optional().describe('Measured ingest bitrate, bits/s'),
       timestampJumps: z.number().optional().describe('Jumps of the publisher\'s timestamps smoothed over since the publish started (RTMP)'),
+      audioDelaySeconds: z.number().optional().describe('How long after its video the publisher\'s audio arrives, the most over the last 5 s (SRT; an MPEG-TS muxer packing audio frames)'),
     })
     .optional(),
   transcoder: z.object({

@@ -33,6 +33,7 @@ export interface ChannelManagerOptions {
   admission?: TranscodeAdmission;
   metrics?: ChannelMetricsPort & {
     setIngestBitrate(channel: string, bps: number): void;
+    setIngestAudioDelay?(channel: string, seconds: number): void;
     removeChannel(channel: string): void;
     setInputHealth?(channel: string, role: InputRole, healthy: boolean | undefined): void;
   };
@@ -325,6 +326,7 @@ export class ChannelManager implements ChannelService {
     for (const [id, channel] of this.channels) {
       const view = channel.view();
       if (view.publisher?.bitrate !== undefined) metrics.setIngestBitrate(id, view.publisher.bitrate);
+      if (view.publisher?.audioDelaySeconds !== undefined) metrics.setIngestAudioDelay?.(id, view.publisher.audioDelaySeconds);
       if (view.state === 'live') metrics.setTranscoderCrashLooping(id, view.transcoder.crashLooping);
       for (const role of ['primary', 'backup'] as const) metrics.setInputHealth?.(id, role, view.input?.inputs.find((i) => i.role === role)?.healthy);
       const video = view.transcoder.renditions.find((r) => r.kind === 'video');

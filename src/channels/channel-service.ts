@@ -56,6 +56,8 @@ export interface ChannelView {
     bitrate?: number;
     /** Jumps of the publisher's timestamps that ingest smoothed over (RTMP), since the publish started. */
     timestampJumps?: number;
+    /** How long after its video the publisher's audio arrives, s: the most over the last 5 s (SRT). */
+    audioDelaySeconds?: number;
   };
   transcoder: {
     state: TranscoderStateName;

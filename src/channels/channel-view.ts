@@ -125,6 +125,7 @@ export function channelView(s: ChannelViewSnapshot): ChannelView {
         : {}),
       ...(info.audio !== undefined ? { audio: info.audio } : {}),
       ...(info.timestampJumps !== undefined ? { timestampJumps: info.timestampJumps } : {}),
+      ...(info.audioDelaySeconds !== undefined ? { audioDelaySeconds: info.audioDelaySeconds } : {}),
     };
   }
   return view;

@@ -49,6 +49,11 @@ export interface PublisherInfo {
   bitrateBps: number;
   /** Consumers currently reading the feed (transcoder runs). */
   consumers: number;
+  /**
+   * The longest the publisher's audio arrived after its video over the last 5 s, s (SRT: MPEG-TS
+   * muxers may pack audio frames into large PES packets; `audio-lateness.ts`). Absent without audio.
+   */
+  audioDelaySeconds?: number;
 }
 
 /**

@@ -520,7 +520,12 @@ class SrtChannelListener {
       this.proc?.signal('SIGTERM');
       return;
     }
-    const feed = new SrtFeed(this.channel, this.role, (refusal) => this.kick(refusal), this.options);
+    const feed = new SrtFeed(this.channel, this.role, (refusal) => this.kick(refusal), this.options, (delayMs) =>
+      this.log.warn(
+        { audioDelayMs: delayMs },
+        `the publisher's audio arrives up to ${delayMs} ms after its video: its MPEG-TS muxer packs audio frames into large PES packets, and viewers must sit that much further behind live (ffmpeg publishers: -pes_payload_size 0; docs/latency.md)`,
+      ),
+    );
     if (!this.registry.add(feed)) {
       this.refusedBusy = true;
       this.proc?.signal('SIGTERM');
@@ -580,19 +585,30 @@ class SrtChannelListener {
   }
 }
 
+/** Audio arriving more than this after its video is worth telling the operator about (`AudioLateness`). */
+export const SRT_AUDIO_DELAY_WARN_MS = 200;
+/** The warning waits this long into a publish, past the listener's probe burst and the clock's first estimates. */
+const AUDIO_DELAY_SETTLE_MS = 5_000;
+
 /** The MPEG-TS feed of one SRT publish. */
 class SrtFeed extends LiveFeedBase {
   private readonly meter = new RateMeter();
   private readonly fanout: TsFanout;
   private readonly since = new Date().toISOString();
+  private readonly startedAt = Date.now();
   /** The first PMT was checked for a video stream. */
   private programChecked = false;
+  /** Next time the audio delay is checked (once a second), and whether it was told already (once per publish). */
+  private audioDelayCheckAt = 0;
+  private audioDelayTold = false;
 
   constructor(
     channel: string,
     role: InputRole,
     private readonly kickPublisher: (refusal?: string) => void,
     options: SrtIngestOptions,
+    /** The publisher's audio arrives more than `SRT_AUDIO_DELAY_WARN_MS` after its video (told once). */
+    private readonly onAudioLate: (delayMs: number) => void = () => {},
   ) {
     super(channel, 'srt', 'mpegts', role);
     const fanoutOptions: GopFanoutOptions = {};
@@ -616,6 +632,15 @@ class SrtFeed extends LiveFeedBase {
       this.programChecked = true;
       const refusal = tsNoVideoReason(streams.all);
       if (refusal !== undefined) this.refuse(refusal);
+    }
+    const now = Date.now();
+    if (!this.audioDelayTold && now >= this.audioDelayCheckAt && now - this.startedAt >= AUDIO_DELAY_SETTLE_MS) {
+      this.audioDelayCheckAt = now + 1000;
+      const delay = this.fanout.audioDelayMs(now);
+      if (delay !== undefined && delay > SRT_AUDIO_DELAY_WARN_MS) {
+        this.audioDelayTold = true;
+        this.onAudioLate(Math.round(delay));
+      }
     }
   }
 
@@ -651,6 +676,11 @@ class SrtFeed extends LiveFeedBase {
       lastDataAt: new Date(this.meter.lastAt).toISOString(),
       bitrateBps: this.meter.bitsPerSecond(),
       consumers: this.fanout.consumerCount,
+      ...audioDelayOf(this.fanout.audioDelayMs()),
     };
   }
+}
+
+function audioDelayOf(ms: number | undefined): { audioDelaySeconds?: number } {
+  return ms === undefined ? {} : { audioDelaySeconds: Math.round(ms / 10) / 100 };
 }

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { ArrivalStamp } from '../core/media-clock.js';
 import { ArrivalClock } from './arrival-clock.js';
+import { AudioLateness } from './audio-lateness.js';
 import { DEFAULT_GOP_FANOUT_BYTES, GopFanout, type GopFanoutOptions } from './gop-fanout.js';
 import type { IngestCue } from './ingest-feed.js';
 import { TsCueReader } from './ts-cue-reader.js';
 
-import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, pesDecodeTimestamp, tsPacketPid, type TsProgramStreams } from './ts-program-info.js';
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, TsProgramScanner, isPatStart, isRandomAccessStart, pesDecodeTimestamp, pesPresentationTimestamp, tsPacketPid, type TsProgramStreams } from './ts-program-info.js';
 
 export { TS_PACKET_SIZE, TS_SYNC_BYTE, isPatStart };
 
@@ -76,6 +77,8 @@ export class TsFanout {
   private patGroup: PatGroup | undefined;
   /** Dates frames by their timestamps: the SRT listener hands its probe buffer over in one burst. */
   private readonly arrivals = new ArrivalClock();
+  /** How long after its video the audio arrives (a publisher's muxer packing audio frames). */
+  private readonly audioLateness = new AudioLateness();
   /** The video PID has carried random_access_indicator: keyframe starts are reliable. */
   private keyframesMarked = false;
   private readonly maxGroupBytes: number;
@@ -94,6 +97,14 @@ export class TsFanout {
   /** Codecs and PIDs from the PMT, once seen. */
   get programStreams(): TsProgramStreams | undefined {
     return this.scanner.streams;
+  }
+
+  /**
+   * The longest the audio arrived after the video of the same timestamp over the last 5 s, ms
+   * (`audio-lateness.ts`); undefined without audio (or before any video dated it).
+   */
+  audioDelayMs(nowMs = Date.now()): number | undefined {
+    return this.audioLateness.maxMs(nowMs);
   }
 
   /** Bytes held by the keyframe cache. */
@@ -123,6 +134,7 @@ export class TsFanout {
     if (packets.length === 0) return;
     this.scanner.push(packets);
     const videoPid = this.scanner.streams?.video?.pid;
+    const audioPid = this.scanner.streams?.audio?.pid;
 
     // The run being collected: where it starts, and what its first packet makes it.
     let runStart = 0;
@@ -140,6 +152,10 @@ export class TsFanout {
           this.arrivals.observe(dts, seenAt);
           if (keyframe) arrivedAt = () => Math.min(this.arrivals.arrivalOf(dts) ?? seenAt, seenAt);
         }
+      } else if (audioPid !== undefined && tsPacketPid(packets, off) === audioPid) {
+        const pts = pesPresentationTimestamp(packets, off);
+        const due = pts === undefined ? undefined : this.arrivals.arrivalOf(pts);
+        if (due !== undefined) this.audioLateness.observe(due, Date.now());
       }
       if (!pat && !keyframe) continue;
       if (off > runStart) this.pushRun(packets.subarray(runStart, off), runPat, runKeyframe, runArrivedAt);

@@ -184,6 +184,7 @@ export class Metrics
   readonly registry = new Registry();
 
   private readonly ingestBitrate: Gauge<'channel'>;
+  private readonly ingestAudioDelay: Gauge<'channel'>;
   private readonly ingestShed: Counter<'protocol' | 'reason'>;
   private readonly encoderFps: Gauge<'channel'>;
   private readonly encoderSpeed: Gauge<'channel'>;
@@ -241,6 +242,12 @@ export class Metrics
       registers,
       // The first family with channel series is collected first: quiet channels leave every family in the same scrape.
       collect: () => this.expireQuietSeries(),
+    });
+    this.ingestAudioDelay = new Gauge({
+      name: 'livepipe_ingest_audio_delay_seconds',
+      help: "How long after its video the publisher's audio arrives, s: the most over the last 5 s (SRT; an MPEG-TS muxer packing audio frames into large PES packets).",
+      labelNames: ['channel'],
+      registers,
     });
     this.ingestShed = new Counter({
       name: 'livepipe_ingest_connections_shed_total',
@@ -483,6 +490,12 @@ export class Metrics
     this.ingestBitrate.set({ channel }, bitsPerSecond);
   }
 
+  setIngestAudioDelay(channel: string, seconds: number): void {
+    if (!isValidId(channel) || !Number.isFinite(seconds)) return;
+    this.noteSeries(channel);
+    this.ingestAudioDelay.set({ channel }, seconds);
+  }
+
   countIngestConnectionShed(protocol: 'rtmp' | 'srt', reason: string): void {
     if ((protocol !== 'rtmp' && protocol !== 'srt') || !INGEST_SHED_REASONS.includes(reason)) return;
     this.ingestShed.inc({ protocol, reason });
@@ -643,6 +656,7 @@ export class Metrics
     this.withSeries.delete(channel);
     for (const state of CHANNEL_STATES) this.channelState.remove({ channel, state });
     this.ingestBitrate.remove({ channel });
+    this.ingestAudioDelay.remove({ channel });
     this.transcoderRestarts.remove({ channel });
     this.transcoderCrashLooping.remove({ channel });
     for (const input of SELECTABLE_INPUTS) {

@@ -71,6 +71,11 @@ describe('SRT ingest with a real ffmpeg publisher', () => {
     expect((await probeStreams(feed.open(), 'mpegts')).sort()).toEqual(['aac', 'h264']);
     expect(feed.info()).toMatchObject({ channel: 'field', protocol: 'srt', format: 'mpegts', video: { codec: 'h264' }, audio: { codec: 'aac' } });
     expect(feed.info().bytesIn).toBeGreaterThan(0);
+    // ffmpeg's MPEG-TS muxer packs its 64 kbit/s AAC into ~2.9 KB PES packets (0.37 s each): the
+    // audio arrives that much after its video, and the operator is told why viewers sit further back.
+    await waitFor(() => logs.entries().some((e) => String(e.msg).startsWith("the publisher's audio arrives up to")), { timeoutMs: 20_000, message: 'audio delay warning' });
+    expect(feed.info().audioDelaySeconds).toBeGreaterThanOrEqual(0.3);
+    expect(logs.entries().filter((e) => String(e.msg).startsWith("the publisher's audio arrives up to"))).toHaveLength(1);
   });
 
   it('re-arms after the publisher disconnects, with a new listener process, and takes a reconnect', async () => {

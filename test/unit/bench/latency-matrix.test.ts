@@ -12,6 +12,9 @@ describe('latency bench scheduling and realtime flag', () => {
     expect(sourceSpec('rtmp')).toEqual({ kind: 'livepipe', ingest: 'rtmp', ladder: 'low-latency' });
     expect(sourceSpec('rtmp-muxed')).toEqual({ kind: 'livepipe', ingest: 'rtmp', ladder: 'low-latency-muxed' });
     expect(sourceSpec('srt@ll-muxed-gop02')).toEqual({ kind: 'livepipe', ingest: 'srt', ladder: 'll-muxed-gop02' });
+    expect(sourceSpec('srt-frame-pes')).toEqual({ kind: 'livepipe', ingest: 'srt', ladder: 'low-latency', publisherOptions: ['-pes_payload_size', '0'] });
+    expect(sourceSpec('srt-frame-pes@ll-gop02')).toEqual({ kind: 'livepipe', ingest: 'srt', ladder: 'll-gop02', publisherOptions: ['-pes_payload_size', '0'] });
+    expect(sourceSpec('rtmp')).toEqual({ kind: 'livepipe', ingest: 'rtmp', ladder: 'low-latency' });
     expect(sourceSpec('ffmpeg-hls')).toEqual({ kind: 'ffmpeg-hls' });
     expect(() => sourceSpec('hls@x y')).toThrow(/unknown latency source/);
   });

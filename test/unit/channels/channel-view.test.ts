@@ -222,7 +222,7 @@ describe('channelView', () => {
       expect(channelView(live({ publisher: info })).publisher).toEqual({ protocol: 'rtmp', since: '2026-12-05T11:58:00.000Z', bitrate: 3_100_000 });
     });
 
-    it('shows the address, the media and the smoothed timestamp jumps when known, a picture size not yet known as 0', () => {
+    it('shows the address, the media, the smoothed timestamp jumps and the audio delay when known, a picture size not yet known as 0', () => {
       const publisher = channelView(
         live({
           publisher: {
@@ -231,6 +231,7 @@ describe('channelView', () => {
             video: { codec: 'h264', frameRate: 29.97 },
             audio: { codec: 'aac', sampleRate: 48_000, channels: 2 },
             timestampJumps: 2,
+            audioDelaySeconds: 0.37,
           },
         }),
       ).publisher;
@@ -242,6 +243,7 @@ describe('channelView', () => {
         video: { codec: 'h264', width: 0, height: 0, frameRate: 29.97 },
         audio: { codec: 'aac', sampleRate: 48_000, channels: 2 },
         timestampJumps: 2,
+        audioDelaySeconds: 0.37,
       });
     });
   });

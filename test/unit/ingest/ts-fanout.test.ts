@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Readable } from 'node:stream';
 import { TS_PACKET_SIZE, TsFanout, TsPacketAligner, isPatStart } from '../../../src/ingest/ts-fanout.js';
@@ -153,6 +153,63 @@ describe('TsFanout with keyframe-marked video', () => {
     expect(f.cachedBytes).toBe(3 * TS_PACKET_SIZE);
     f.push(Buffer.concat([video(false, 2), video(false, 2), video(false, 2)]));
     expect(f.cachedBytes).toBe(0);
+  });
+});
+
+/** An audio PES start on PID 0x101 carrying a PTS (90 kHz, < 2^30). */
+function timedAudio(pts: number): Buffer {
+  const p = Buffer.alloc(TS_PACKET_SIZE, 0);
+  p[0] = 0x47;
+  p[1] = 0x41;
+  p[2] = 0x01;
+  p[3] = 0x10;
+  const hi = Math.floor(pts / 2 ** 15);
+  const lo = pts & 0x7fff;
+  Buffer.from([0, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, hi >> 7, ((hi & 0x7f) << 1) | 1, lo >> 7, ((lo & 0x7f) << 1) | 1]).copy(p, 4);
+  return p;
+}
+
+describe('TsFanout audio delay', () => {
+  afterEach(() => vi.useRealTimers());
+
+  /**
+   * 3 s of 30 fps video flowing live, and its audio (21.3 ms AAC frames) sent as the publisher's
+   * muxer packs it: `framesPerPes` frames per PES, each PES sent once its last frame is due.
+   */
+  function publishLive(framesPerPes: number): TsFanout {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = 1_800_000_000_000;
+    const f = new TsFanout();
+    const events: Array<{ at: number; packet: Buffer }> = [{ at: start, packet: Buffer.concat([pat(), pmt()]) }];
+    for (let i = 0; i < 90; i++) events.push({ at: start + (i * 1000) / 30, packet: timedVideo(i % 30 === 0, i * 3000) });
+    for (let first = 0; first < 140; first += framesPerPes) {
+      const last = first + framesPerPes - 1;
+      events.push({ at: start + ((last + 1) * 1024 * 1000) / 48_000, packet: timedAudio(Math.round((first * 1024 * 90_000) / 48_000)) });
+    }
+    for (const e of events.sort((a, b) => a.at - b.at)) {
+      vi.setSystemTime(e.at);
+      f.push(e.packet);
+    }
+    return f;
+  }
+
+  it('measures how long after its video a packed audio PES arrives', () => {
+    // ffmpeg's default: ~2.9 KB per PES, 17 frames of 64 kbit/s AAC (0.36 s).
+    const f = publishLive(17);
+    expect(f.audioDelayMs()).toBeGreaterThan(340);
+    expect(f.audioDelayMs()).toBeLessThan(380);
+  });
+
+  it('reads about one audio frame for a publisher that sends every frame in its own PES', () => {
+    const f = publishLive(1);
+    expect(f.audioDelayMs()).toBeLessThanOrEqual(25);
+  });
+
+  it('reports nothing for a feed without audio', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const f = new TsFanout();
+    f.push(Buffer.concat([pat(), pmt(), timedVideo(true, 0)]));
+    expect(f.audioDelayMs()).toBeUndefined();
   });
 });
 

@@ -17,6 +17,7 @@ describe('Metrics', () => {
     expect(parsed.types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
     expect(Object.fromEntries([...parsed.types].filter(([name]) => name.startsWith('livepipe_')))).toEqual({
       livepipe_ingest_bitrate_bits_per_second: 'gauge',
+      livepipe_ingest_audio_delay_seconds: 'gauge',
       livepipe_ingest_connections_shed_total: 'counter',
       livepipe_encoder_fps: 'gauge',
       livepipe_encoder_speed_ratio: 'gauge',
@@ -63,6 +64,7 @@ describe('Metrics', () => {
     const ch = { channel: 'news' };
     const r720 = { channel: 'news', rendition: '720p' };
     m.setIngestBitrate('news', 4_500_000);
+    m.setIngestAudioDelay('news', 0.37);
     m.countIngestConnectionShed('rtmp', 'evicted_address');
     m.countIngestConnectionShed('rtmp', 'evicted_address');
     m.countIngestConnectionShed('srt', 'auth_failed');
@@ -115,6 +117,7 @@ describe('Metrics', () => {
     expect(sampleValue(p, 'livepipe_node_capacity_cores', {})).toBe(1.8);
     expect(sampleValue(p, 'livepipe_node_capacity_used_cores', {})).toBe(1.56);
     expect(sampleValue(p, 'livepipe_ingest_bitrate_bits_per_second', ch)).toBe(4_500_000);
+    expect(sampleValue(p, 'livepipe_ingest_audio_delay_seconds', ch)).toBe(0.37);
     expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'rtmp', reason: 'evicted_address' })).toBe(2);
     expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'srt', reason: 'auth_failed' })).toBe(1);
     expect(sampleValue(p, 'livepipe_ingest_connections_shed_total', { protocol: 'rtmp', reason: 'not-a-reason' })).toBeUndefined();
