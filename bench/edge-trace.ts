@@ -90,6 +90,8 @@ async function main(): Promise<void> {
       try {
         await waitFor(async () => lags.length > 0, { timeoutMs: 30_000, intervalMs: 100, message: 'first playlist' });
         await new Promise((r) => setTimeout(r, Math.max(0, publishedAt + joinAfter * 1000 - Date.now())));
+        // `startAtEdge` ladders hold the multivariant playlist a little after the first media playlist.
+        await waitFor(async () => (await fetch(`${serve.live(channel.id)}/master.m3u8`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 50, message: 'multivariant playlist' });
         const joinedAt = (Date.now() - publishedAt) / 1000;
         const player = await startPlayer(browser, `${serve.live(channel.id)}/master.m3u8`);
         const events: string[] = [];
@@ -101,7 +103,10 @@ async function main(): Promise<void> {
           while (Date.now() < until) {
             stats = await player.stats();
             const at = ((Date.now() - publishedAt) / 1000).toFixed(2);
-            if (stats.stalls > stalls) events.push(`${at} s stall #${stats.stalls} (buffered ${JSON.stringify(stats.buffered?.map(([a, b]) => [+a.toFixed(2), +b.toFixed(2)]))}, last loads ${stats.recentLoads?.slice(-4).join(' ')})`);
+            if (stats.stalls > stalls) {
+              const ran = stats.stallBuffers?.at(-1);
+              events.push(`${at} s stall #${stats.stalls}: ahead of the playhead audio ${ran?.audioAhead ?? '–'} s, video ${ran?.videoAhead ?? '–'} s (last loads ${stats.recentLoads?.slice(-4).join(' ')})`);
+            }
             if (!Number.isNaN(stats.targetLatency) && stats.targetLatency !== target) events.push(`${at} s target latency ${stats.targetLatency.toFixed(2)} s`);
             if (!Number.isNaN(stats.firstFrameAtMs) && !events.some((e) => e.includes('first frame'))) events.push(`${((stats.firstFrameAtMs - publishedAt) / 1000).toFixed(2)} s first frame at ${stats.startLatency.toFixed(2)} s`);
             stalls = stats.stalls;

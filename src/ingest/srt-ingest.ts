@@ -523,7 +523,7 @@ class SrtChannelListener {
     const feed = new SrtFeed(this.channel, this.role, (refusal) => this.kick(refusal), this.options, (delayMs) =>
       this.log.warn(
         { audioDelayMs: delayMs },
-        `the publisher's audio arrives up to ${delayMs} ms after its video: its MPEG-TS muxer packs audio frames into large PES packets, and viewers must sit that much further behind live (ffmpeg publishers: -pes_payload_size 0; docs/latency.md)`,
+        `the publisher's audio arrives up to ${delayMs} ms after its video: its MPEG-TS muxer packs audio frames into large PES packets, and a viewer closer than that to the live edge runs out of audio and stalls (ffmpeg publishers: -pes_payload_size 0; docs/latency.md)`,
       ),
     );
     if (!this.registry.add(feed)) {

@@ -63,6 +63,11 @@ export interface PlayerStats {
   buffered?: Array<[number, number]>;
   /** The last few main media loads, oldest first: `sn.part cc` (hls.js harness only; for diagnosing stalls). */
   recentLoads?: string[];
+  /**
+   * At each stall, how much media each SourceBuffer held ahead of the playhead, s (hls.js harness
+   * only): which track ran out — e.g. audio that a publisher's muxer sends in batches.
+   */
+  stallBuffers?: Array<{ at: number; audioAhead?: number; videoAhead?: number }>;
 }
 
 /** One HTTP request the page made, in wall-clock ms (see `Player.requests`). */
@@ -79,7 +84,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>livepipe test player</
 <script src="/hls.js"></script>
 <script>
 window.lp = { dateRanges: [], latencySamples: [], partsLoaded: 0, fragmentsLoaded: 0, fatalErrors: [], nonFatalErrors: [],
-  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0, loadStartedAtMs: NaN, firstFrameAtMs: NaN, startLatency: NaN, recentLoads: [], log: [] };
+  sawParts: false, stalls: 0, stalledMs: 0, started: false, waitingSince: 0, loadStartedAtMs: NaN, firstFrameAtMs: NaN, startLatency: NaN, recentLoads: [], stallBuffers: [], log: [] };
 window.startPlayback = (url, config) => {
   const video = document.getElementById('v');
   config = Object.assign({}, config || {});
@@ -126,7 +131,18 @@ window.startPlayback = (url, config) => {
     lp.started = true;
     if (lp.waitingSince) { lp.stalledMs += performance.now() - lp.waitingSince; lp.waitingSince = 0; }
   });
-  video.addEventListener('waiting', () => { if (lp.started) { lp.stalls++; lp.waitingSince = performance.now(); } });
+  video.addEventListener('waiting', () => {
+    if (!lp.started) return;
+    lp.stalls++;
+    lp.waitingSince = performance.now();
+    // What ran out: each SourceBuffer's media ahead of the playhead (hls.js's own buffer controller).
+    const ahead = (type) => {
+      const track = hls.bufferController && hls.bufferController.tracks && hls.bufferController.tracks[type];
+      const b = track && track.buffer && track.buffer.buffered;
+      return b && b.length ? +(b.end(b.length - 1) - video.currentTime).toFixed(3) : undefined;
+    };
+    lp.stallBuffers.push({ at: Date.now(), audioAhead: ahead('audio'), videoAhead: ahead('video') });
+  });
   setInterval(() => {
     if (hls.playingDate && !video.paused && video.readyState >= 3) lp.latencySamples.push((Date.now() - hls.playingDate.getTime()) / 1000);
   }, 250);
@@ -185,6 +201,7 @@ window.readStats = () => {
     decodedBytes: { audio: video.webkitAudioDecodedByteCount || 0, video: video.webkitVideoDecodedByteCount || 0 },
     buffered: Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]),
     recentLoads: lp.recentLoads.slice(),
+    stallBuffers: lp.stallBuffers.slice(),
   };
 };
 </script>`;

@@ -198,3 +198,62 @@ describe('RunAlignment over real cutters: ragged run ends', () => {
     );
   });
 });
+
+describe('RunAlignment parts', () => {
+  it('lists a part only once every other rendition still cutting has cut up to its end (within the tolerance)', () => {
+    const alignment = new RunAlignment(['720p', '360p', 'audio'], SEGMENT);
+    alignment.report('720p', 0, 0, 0.4);
+    alignment.report('360p', 0, 0, 0.4);
+    // Audio came in a batch that ended at 0.107 s: video parts past it wait.
+    alignment.report('audio', 0, 0, 0.107);
+    expect(alignment.partListable('720p', 0.1)).toBe(true);
+    expect(alignment.partListable('720p', 0.2)).toBe(false);
+    expect(alignment.partListable('360p', 0.4)).toBe(false);
+    // Audio ahead of video never holds it; audio waits for video in turn.
+    expect(alignment.partListable('audio', 0.107)).toBe(true);
+    alignment.report('audio', 0, 0, 0.448);
+    expect(alignment.partListable('720p', 0.4)).toBe(true);
+    expect(alignment.partListable('audio', 0.448)).toBe(true);
+    expect(alignment.partListable('audio', 0.469)).toBe(false);
+    // 0.03 s beyond the others' edge: within PART_EDGE_TOLERANCE_SECONDS, frame grids differ.
+    alignment.report('720p', 0, 0, 0.5);
+    alignment.report('360p', 0, 0, 0.5);
+    expect(alignment.partListable('audio', 0.469)).toBe(true);
+  });
+
+  it('lets the others go on when a rendition ended, left, or fell more than MAX_PART_WAIT_SECONDS behind', () => {
+    const ended = new RunAlignment(['v', 'a'], SEGMENT);
+    ended.report('v', 0, 2, 2.5);
+    ended.report('a', 0, 2, 2.2);
+    expect(ended.partListable('v', 2.5)).toBe(false);
+    ended.end('a');
+    expect(ended.partListable('v', 2.5)).toBe(true);
+
+    const left = new RunAlignment(['v', 'a'], SEGMENT);
+    left.report('v', 0, 2, 2.5);
+    left.report('a', 0, 2, 2.2);
+    left.leave('a');
+    expect(left.partListable('v', 2.5)).toBe(true);
+
+    // An output that stalls without ending holds the others for at most a second.
+    const stalled = new RunAlignment(['v', 'a'], SEGMENT);
+    stalled.report('a', 0, 2, 2.0);
+    stalled.report('v', 0, 2, 2.9);
+    expect(stalled.partListable('v', 2.9)).toBe(false);
+    stalled.report('v', 0, 3, 3.1);
+    expect(stalled.partListable('v', 3.1)).toBe(true);
+  });
+
+  it('tells its listeners when another rendition cuts further, so held parts go out at once', () => {
+    const alignment = new RunAlignment(['v', 'a'], SEGMENT);
+    let calls = 0;
+    alignment.onChange(() => calls++);
+    alignment.report('v', 0, 0, 0.1);
+    alignment.report('a', 0, 0, 0.1);
+    const before = calls;
+    alignment.report('a', 0, 0, 0.2);
+    expect(calls).toBe(before + 1);
+    alignment.report('a', 0, 0, 0.2); // nothing new
+    expect(calls).toBe(before + 1);
+  });
+});
