@@ -228,24 +228,18 @@ export class RenditionPackager {
     let failed = false;
     /** Cut but not listable yet, in cut order (slots only increase). */
     let held: CutterEvent[] = [];
-    /** End of the newest part the cutter cut, s of stream time (`RunAlignment.partListable`). */
-    let cutEdge = Number.NEGATIVE_INFINITY;
-    // A part waits for its segment's slot and for the other renditions' parts; a segment event
-    // follows its parts in `held`, so it waits for them.
-    const mayList = (event: CutterEvent): boolean =>
-      alignment.listable(slotOf(event)) && (event.type !== 'part' || alignment.partListable(this.name, event.part.startTime + event.part.duration));
     const release = (): void => {
       let i = 0;
       while (i < held.length && alignment.never(slotOf(held[i]!))) i++;
       const from = i;
-      while (i < held.length && mayList(held[i]!)) i++;
+      while (i < held.length && alignment.listable(slotOf(held[i]!))) i++;
       const listable = held.slice(from, i);
       held = held.slice(i);
       this.apply(listable);
     };
     const report = (): void => {
       const reach = cutter?.reach();
-      if (reach !== undefined) alignment.report(this.name, reach.first, reach.reach, cutEdge);
+      if (reach !== undefined) alignment.report(this.name, reach.first, reach.reach);
     };
     const unsubscribe = alignment.onChange(() => {
       if (!failed) release();
@@ -325,10 +319,7 @@ export class RenditionPackager {
             // A fragment is a CutterFrame (decode time, duration, independence, bytes): passed as is;
             // the cutter coalesces a part's fragments into one chunk when the part closes.
             const uncoalesced = cutter.uncoalescedParts;
-            for (const cut of cutter.push(event)) {
-              if (cut.type === 'part') cutEdge = Math.max(cutEdge, cut.part.startTime + cut.part.duration);
-              held.push(cut);
-            }
+            held.push(...cutter.push(event));
             if (uncoalesced === 0 && cutter.uncoalescedParts > 0) {
               this.logger.warn({ rendition: this.name, runId }, 'a part could not be made one CMAF chunk: stored as its fragments came (this run says so once)');
             }

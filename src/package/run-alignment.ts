@@ -20,17 +20,6 @@
  * instead of numbering the renditions apart. Holding costs a rendition that runs ahead only the lead
  * it has: audio's first part of a segment waits until video is 0.1 s into it.
  *
- * Within a segment, parts are kept in step too: a rendition lists a part only once every other
- * rendition still cutting has cut media up to that part's end (less `PART_EDGE_TOLERANCE_SECONDS`).
- * A player positions itself by one playlist's edge (hls.js: the video variant's) and plays a moment
- * only once it holds both audio and video. When one output runs late — an SRT publisher whose muxer
- * sends audio in 0.37 s batches makes the run's audio fragments 0.3 s late at the start of every
- * batch (docs/latency.md) — the video playlist ran ahead of the audio one, a viewer positioned by it
- * ran out of audio and stalled, and hls.js then added a second to its target latency for good. Now
- * the edge every playlist shows is where all of them have media. A rendition more than
- * `MAX_PART_WAIT_SECONDS` behind the leading edge holds nobody (an output that stalls without ending
- * must not stall the others), so holding never costs more than that.
- *
  * A rendition that is far behind (more than `maxLagSlots` slots, default about 10 s of segments),
  * whose output failed (`leave`), or that ended without any media, is no longer waited for: the others
  * go on, and the channel brings it back in step at the next run (`RenditionTimeline.alignTo`).
@@ -39,21 +28,12 @@
 interface Member {
   first: number | undefined;
   reach: number;
-  /** End of the newest part the rendition's cutter has cut, s of stream time (−∞ before any). */
-  edge: number;
   ended: boolean;
   left: boolean;
 }
 
 /** Seconds of segments a rendition may fall behind the others before they stop waiting for it. */
 const MAX_LAG_SECONDS = 10;
-/**
- * A part may end this far beyond the others' edges: audio and video parts end on different frame
- * grids (21.3 ms AAC frames, 33.3 ms video frames), so equal edges are seldom exactly equal.
- */
-export const PART_EDGE_TOLERANCE_SECONDS = 0.05;
-/** A rendition whose edge is further behind the leading one than this holds no part of the others. */
-export const MAX_PART_WAIT_SECONDS = 1;
 
 export class RunAlignment {
   private readonly members = new Map<string, Member>();
@@ -68,7 +48,7 @@ export class RunAlignment {
   readonly settled: Promise<void>;
 
   constructor(renditions: readonly string[], options: { segmentDuration: number }) {
-    for (const name of renditions) this.members.set(name, { first: undefined, reach: Number.NEGATIVE_INFINITY, edge: Number.NEGATIVE_INFINITY, ended: false, left: false });
+    for (const name of renditions) this.members.set(name, { first: undefined, reach: Number.NEGATIVE_INFINITY, ended: false, left: false });
     this.maxLagSlots = Math.max(2, Math.ceil(MAX_LAG_SECONDS / options.segmentDuration));
     this.settled = new Promise((resolve) => (this.settleResolve = resolve));
     if (this.members.size === 0) this.settleResolve();
@@ -77,22 +57,6 @@ export class RunAlignment {
   /** May the segment of `slot` (and its parts) be listed now? */
   listable(slot: number): boolean {
     return slot >= this.start && slot <= this.confirmed;
-  }
-
-  /**
-   * May `rendition` list its part ending at `end` (s of stream time) as far as the other renditions'
-   * parts go? Every other rendition still cutting (not ended, not left, with media) must have cut up
-   * to `end − PART_EDGE_TOLERANCE_SECONDS`, unless it is more than `MAX_PART_WAIT_SECONDS` behind the
-   * leading edge. Checked besides `listable(slot)`.
-   */
-  partListable(rendition: string, end: number): boolean {
-    const cutting = [...this.members.entries()].filter(([, m]) => !m.left && !m.ended && m.first !== undefined);
-    const lead = Math.max(end, ...cutting.map(([, m]) => m.edge));
-    for (const [name, m] of cutting) {
-      if (name === rendition || m.edge < lead - MAX_PART_WAIT_SECONDS) continue;
-      if (m.edge < end - PART_EDGE_TOLERANCE_SECONDS) return false;
-    }
-    return true;
   }
 
   /** Will the segment of `slot` never be listed (it lies before a rendition's first segment)? */
@@ -106,19 +70,14 @@ export class RunAlignment {
     return m !== undefined && !m.left;
   }
 
-  /**
-   * Where `rendition`'s cutter stands (`SegmentCutter.reach`), and the end of the newest part it cut
-   * (`edge`, s of stream time; `partListable`).
-   */
-  report(rendition: string, first: number, reach: number, edge = Number.NEGATIVE_INFINITY): void {
+  /** Where `rendition`'s cutter stands (`SegmentCutter.reach`). */
+  report(rendition: string, first: number, reach: number): void {
     const m = this.members.get(rendition);
     if (m === undefined || m.left) return;
-    if (m.first === first && m.reach === reach && m.edge >= edge) return;
-    const edgeMoved = edge > m.edge;
+    if (m.first === first && m.reach === reach) return;
     m.first = first;
     m.reach = reach;
-    if (edgeMoved) m.edge = edge;
-    this.update(edgeMoved);
+    this.update();
   }
 
   /** `rendition`'s output ended: its reach is final. */
@@ -128,8 +87,7 @@ export class RunAlignment {
     m.ended = true;
     // An output that ended without any media has nothing to wait for.
     if (m.first === undefined) m.left = true;
-    // Its edge holds no part any more (`partListable`): the others may list what it held.
-    this.update(true);
+    this.update();
   }
 
   /** `rendition` is no longer waited for (its output failed). */
@@ -138,7 +96,7 @@ export class RunAlignment {
     if (m === undefined || m.left) return;
     m.left = true;
     m.ended = true;
-    this.update(true);
+    this.update();
   }
 
   /** Called after every change of what is listable (and once settled). Returns the unsubscribe. */
@@ -147,7 +105,7 @@ export class RunAlignment {
     return () => this.listeners.delete(listener);
   }
 
-  private update(edgeMoved = false): void {
+  private update(): void {
     const remaining = () => [...this.members.values()].filter((m) => !m.left);
     // A rendition without media yet stands just before the earliest first segment of the others.
     const earliest = Math.min(...remaining().map((m) => m.first ?? Number.POSITIVE_INFINITY));
@@ -162,7 +120,7 @@ export class RunAlignment {
       this.confirmed = Math.max(this.confirmed, Math.min(...members.map((m) => m.reach)));
     }
     const settled = members.every((m) => m.ended);
-    if (edgeMoved || before.confirmed !== this.confirmed || before.start !== this.start || settled) {
+    if (before.confirmed !== this.confirmed || before.start !== this.start || settled) {
       for (const listener of [...this.listeners]) listener();
     }
     if (settled) this.settleResolve();

@@ -22,7 +22,6 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listedMediaEnd } from '../../../src/hls/playlist-model.js';
 import { serializeMediaPlaylist } from '../../../src/hls/playlist-serializer.js';
 import { checkMediaPlaylist, parseWithM3u8Parser, RenditionSetChecker } from '../../helpers/hls/llhls-rules.js';
 import { encodeStageMedia, memoryTempDir, STAGE_RENDITIONS, startPackagerStage } from '../../helpers/package/packager-stage.js';
@@ -174,45 +173,4 @@ describe('renditions in step across runs that end anywhere', () => {
     for (let seed = 1; seed <= 3; seed++) violations.push(...(await exercise(seed * 7919 + schedule.runs + Math.round(schedule.early * 100), schedule)));
     expect(violations).toEqual([]);
   }, 120_000);
-});
-
-describe('parts in step within a run', () => {
-  it('lists no video part far beyond the audio when the audio comes in batches (an SRT publisher packing its audio)', async () => {
-    const edges = new Map<string, number>();
-    let videoLead = Number.NEGATIVE_INFINITY;
-    const stage = await startPackagerStage({
-      channel: 'batched',
-      root: join(dir, 'batched'),
-      dvrWindowSeconds: 6,
-      onPlaylist: (_channel, rendition, model) => {
-        const end = listedMediaEnd(model);
-        if (end === undefined) return;
-        edges.set(rendition, end);
-        const audio = edges.get('audio');
-        if (rendition !== 'audio' && audio !== undefined) videoLead = Math.max(videoLead, (end - audio) / 1000);
-      },
-    });
-    const streams = media.map(() => new PassThrough());
-    stage.packager.attachRun(stage.run(1, streams));
-    // Video fragments as encoded; audio in batches of 17 frames (0.36 s, ffmpeg's default TS PES
-    // of 64 kbit/s AAC), each written once its last frame is due, as the transcoder then writes them.
-    const items: Array<{ at: number; stream: PassThrough; bytes: Uint8Array }> = [];
-    media.forEach((m, i) => {
-      items.push({ at: -1, stream: streams[i]!, bytes: m.init });
-      m.frames.forEach((f, k) => {
-        const batchEnd = m.frames[Math.min(m.frames.length - 1, (Math.floor(k / 17) + 1) * 17 - 1)]!.end;
-        items.push({ at: m.kind === 'audio' ? batchEnd : f.end, stream: streams[i]!, bytes: f.bytes });
-      });
-    });
-    items.sort((a, b) => a.at - b.at);
-    for (const item of items) {
-      item.stream.write(item.bytes);
-      await new Promise((r) => setImmediate(r));
-    }
-    for (const stream of streams) stream.end();
-    await stage.close();
-    expect(edges.get('v180')).toBeGreaterThan(4);
-    // Without parts kept in step, video was listed up to a batch (0.36 s) beyond the audio.
-    expect(videoLead).toBeLessThan(0.2);
-  }, 60_000);
 });
