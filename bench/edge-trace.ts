@@ -105,7 +105,9 @@ async function main(): Promise<void> {
             const at = ((Date.now() - publishedAt) / 1000).toFixed(2);
             if (stats.stalls > stalls) {
               const ran = stats.stallBuffers?.at(-1);
-              events.push(`${at} s stall #${stats.stalls}: ahead of the playhead audio ${ran?.audioAhead ?? '–'} s, video ${ran?.videoAhead ?? '–'} s (last loads ${stats.recentLoads?.slice(-4).join(' ')})`);
+              events.push(
+                `${at} s stall #${stats.stalls}: buffered ahead of the playhead audio ${ran?.audioAhead ?? '–'} s, video ${ran?.videoAhead ?? '–'} s; listed ahead audio ${ran?.audioListedAhead ?? '–'} s, video ${ran?.videoListedAhead ?? '–'} s (last loads ${stats.recentLoads?.slice(-4).join(' ')})`,
+              );
             }
             if (!Number.isNaN(stats.targetLatency) && stats.targetLatency !== target) events.push(`${at} s target latency ${stats.targetLatency.toFixed(2)} s`);
             if (!Number.isNaN(stats.firstFrameAtMs) && !events.some((e) => e.includes('first frame'))) events.push(`${((stats.firstFrameAtMs - publishedAt) / 1000).toFixed(2)} s first frame at ${stats.startLatency.toFixed(2)} s`);

@@ -67,7 +67,7 @@ export interface PlayerStats {
    * At each stall, how much media each SourceBuffer held ahead of the playhead, s (hls.js harness
    * only): which track ran out — e.g. audio that a publisher's muxer sends in batches.
    */
-  stallBuffers?: Array<{ at: number; audioAhead?: number; videoAhead?: number }>;
+  stallBuffers?: Array<{ at: number; audioAhead?: number; videoAhead?: number; audioListedAhead?: number; videoListedAhead?: number }>;
 }
 
 /** One HTTP request the page made, in wall-clock ms (see `Player.requests`). */
@@ -141,7 +141,11 @@ window.startPlayback = (url, config) => {
       const b = track && track.buffer && track.buffer.buffered;
       return b && b.length ? +(b.end(b.length - 1) - video.currentTime).toFixed(3) : undefined;
     };
-    lp.stallBuffers.push({ at: Date.now(), audioAhead: ahead('audio'), videoAhead: ahead('video') });
+    // And how far each playlist hls.js holds lists beyond the playhead (its LevelDetails' edge).
+    const listed = (details) => (details && typeof details.edge === 'number' ? +(details.edge - video.currentTime).toFixed(3) : undefined);
+    const audioDetails = hls.audioTracks && hls.audioTracks[hls.audioTrack] && hls.audioTracks[hls.audioTrack].details;
+    const videoDetails = hls.levels && hls.levels[hls.currentLevel] && hls.levels[hls.currentLevel].details;
+    lp.stallBuffers.push({ at: Date.now(), audioAhead: ahead('audio'), videoAhead: ahead('video'), audioListedAhead: listed(audioDetails), videoListedAhead: listed(videoDetails) });
   });
   setInterval(() => {
     if (hls.playingDate && !video.paused && video.readyState >= 3) lp.latencySamples.push((Date.now() - hls.playingDate.getTime()) / 1000);
