@@ -60,8 +60,10 @@ describe('livepipe serve: capacity and admission', () => {
     dir = await mkdtemp(join(tmpdir(), 'livepipe-capacity-'));
     heavyClip = join(dir, 'heavy-1080p60.flv');
     // Two seconds of 1080p60, looped by the publisher without re-encoding: the input arrives at
-    // realtime whatever the machine's load, only the node's encoder can fall behind.
-    const clip = promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=1920x1080:rate=60', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    // realtime whatever the machine's load, only the node's encoder can fall behind. testsrc2 (moving
+    // detail), not testsrc: on a quiet machine the default ladder encoded testsrc's flat pattern close
+    // enough to realtime that a clean-clone CI run waited 150 s for the drop-top-rendition flag.
+    const clip = promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=60', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', heavyClip]);
     receiver = createServer((req, res) => {
       let body = '';
