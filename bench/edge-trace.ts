@@ -5,7 +5,9 @@
  * hls.js viewer (default config) joining at `joinAfter` seconds whose stalls and target latency are
  * sampled every 250 ms. Prints, per run, the edge lag's spread before and after the viewer joined,
  * every excursion above `LIVEPIPE_TRACE_EXCURSION` s (default 0.35) with its time and length, and
- * the viewer's stalls, target latency and settled latency.
+ * the viewer's stalls, target latency and settled latency. At each stall: what audio and video
+ * each SourceBuffer held and hls.js's playlists listed ahead of the playhead, the audio requests of
+ * the 2 s before, and with `LIVEPIPE_TRACE_HLS_LOG=1` hls.js's audio stream controller's log lines.
  *
  *   npx tsx bench/edge-trace.ts [runs=2] [sources=rtmp,srt] [joinAfterSeconds=22] [ladder=low-latency]
  */
@@ -93,7 +95,9 @@ async function main(): Promise<void> {
         // `startAtEdge` ladders hold the multivariant playlist a little after the first media playlist.
         await waitFor(async () => (await fetch(`${serve.live(channel.id)}/master.m3u8`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 50, message: 'multivariant playlist' });
         const joinedAt = (Date.now() - publishedAt) / 1000;
-        const player = await startPlayer(browser, `${serve.live(channel.id)}/master.m3u8`);
+        // LIVEPIPE_TRACE_HLS_LOG=1: hls.js's own log (its audio stream controller's lines are printed at each stall).
+        const hlsLog = process.env.LIVEPIPE_TRACE_HLS_LOG === '1';
+        const player = await startPlayer(browser, `${serve.live(channel.id)}/master.m3u8`, hlsLog ? { hlsConfig: { captureLog: true } } : {});
         const events: string[] = [];
         let stalls = 0;
         let target = NaN;
@@ -105,6 +109,13 @@ async function main(): Promise<void> {
             const at = ((Date.now() - publishedAt) / 1000).toFixed(2);
             if (stats.stalls > stalls) {
               const ran = stats.stallBuffers?.at(-1);
+              // The audio requests of the 2 s before the stall: when each part was asked for and came.
+              const audio = player.requests().filter((r) => r.url.includes('/audio/') && r.startedAtMs > Date.now() - 2000);
+              if (hlsLog) for (const line of (await player.logTail()).filter((l) => /audio-stream-controller/i.test(l)).slice(-25)) events.push(`    hls.js ${line.slice(0, 220)}`);
+              for (const r of audio) {
+                const u = new URL(r.url);
+                events.push(`    ${((r.startedAtMs - publishedAt) / 1000).toFixed(3)} s +${Number.isNaN(r.finishedAtMs) ? 'open' : Math.round(r.finishedAtMs - r.startedAtMs)} ms ${u.pathname.split('/').at(-1)}${u.search}`);
+              }
               events.push(
                 `${at} s stall #${stats.stalls}: buffered ahead of the playhead audio ${ran?.audioAhead ?? '–'} s, video ${ran?.videoAhead ?? '–'} s; listed ahead audio ${ran?.audioListedAhead ?? '–'} s, video ${ran?.videoListedAhead ?? '–'} s (last loads ${stats.recentLoads?.slice(-4).join(' ')})`,
               );
