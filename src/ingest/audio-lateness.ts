@@ -6,8 +6,9 @@
  * 128 kbit/s). The audio of a moment then arrives that much after its video, and a player can play a
  * moment only once it has both: a viewer closer than that to the live edge runs out of audio and
  * stalls (hls.js then adds a second to its target latency for good). Default players sit 0.4–0.9 s
- * behind the edge of a `low-latency` stream (docs/latency.md), so 0.37 s eats most of that margin. livepipe cannot make the audio
- * arrive sooner; it can tell the operator why (`publisher.audioDelaySeconds`, docs/latency.md).
+ * behind the edge of a `low-latency` stream (docs/latency.md), so 0.37 s eats most of that margin.
+ * livepipe cannot make the audio arrive sooner; it can tell the operator why
+ * (`publisher.audioDelaySeconds`, docs/latency.md).
  *
  * Each audio PES's lateness is the time it was seen minus the arrival of the video frame with the
  * same timestamp (`ArrivalClock`); the figure is the largest lateness over the last `windowMs`.

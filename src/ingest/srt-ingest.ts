@@ -586,7 +586,7 @@ class SrtChannelListener {
 }
 
 /** Audio arriving more than this after its video is worth telling the operator about (`AudioLateness`). */
-export const SRT_AUDIO_DELAY_WARN_MS = 200;
+const SRT_AUDIO_DELAY_WARN_MS = 200;
 /** The warning waits this long into a publish, past the listener's probe burst and the clock's first estimates. */
 const AUDIO_DELAY_SETTLE_MS = 5_000;
 
@@ -594,8 +594,8 @@ const AUDIO_DELAY_SETTLE_MS = 5_000;
 class SrtFeed extends LiveFeedBase {
   private readonly meter = new RateMeter();
   private readonly fanout: TsFanout;
-  private readonly since = new Date().toISOString();
   private readonly startedAt = Date.now();
+  private readonly since = new Date(this.startedAt).toISOString();
   /** The first PMT was checked for a video stream. */
   private programChecked = false;
   /** Next time the audio delay is checked (once a second), and whether it was told already (once per publish). */

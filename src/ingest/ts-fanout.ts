@@ -145,14 +145,15 @@ export class TsFanout {
       const pat = isPatStart(packets, off);
       const keyframe = videoPid !== undefined && isRandomAccessStart(packets, off, videoPid);
       let arrivedAt: ArrivalStamp | undefined;
-      if (videoPid !== undefined && tsPacketPid(packets, off) === videoPid) {
+      const pid = tsPacketPid(packets, off);
+      if (pid === videoPid) {
         const dts = pesDecodeTimestamp(packets, off);
         if (dts !== undefined) {
           const seenAt = Date.now();
           this.arrivals.observe(dts, seenAt);
           if (keyframe) arrivedAt = () => Math.min(this.arrivals.arrivalOf(dts) ?? seenAt, seenAt);
         }
-      } else if (audioPid !== undefined && tsPacketPid(packets, off) === audioPid) {
+      } else if (pid === audioPid) {
         const pts = pesPresentationTimestamp(packets, off);
         const due = pts === undefined ? undefined : this.arrivals.arrivalOf(pts);
         if (due !== undefined) this.audioLateness.observe(due, Date.now());
