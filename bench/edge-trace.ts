@@ -7,7 +7,9 @@
  * every excursion above `LIVEPIPE_TRACE_EXCURSION` s (default 0.35) with its time and length, and
  * the viewer's stalls, target latency and settled latency. At each stall: what audio and video
  * each SourceBuffer held and hls.js's playlists listed ahead of the playhead, the audio requests of
- * the 2 s before, and with `LIVEPIPE_TRACE_HLS_LOG=1` hls.js's audio stream controller's log lines.
+ * the 2 s before, and with `LIVEPIPE_TRACE_HLS_LOG=1` hls.js's audio stream controller's last 80 log
+ * lines; with `LIVEPIPE_TRACE_START_LOG=1` as well, hls.js's first 400 log lines at the first frame
+ * (where a slow start went).
  *
  *   npx tsx bench/edge-trace.ts [runs=2] [sources=rtmp,srt] [joinAfterSeconds=22] [ladder=low-latency]
  */
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
               const ran = stats.stallBuffers?.at(-1);
               // The audio requests of the 2 s before the stall: when each part was asked for and came.
               const audio = player.requests().filter((r) => r.url.includes('/audio/') && r.startedAtMs > Date.now() - 2000);
-              if (hlsLog) for (const line of (await player.logTail()).filter((l) => /audio-stream-controller/i.test(l)).slice(-25)) events.push(`    hls.js ${line.slice(0, 220)}`);
+              if (hlsLog) for (const line of (await player.logTail()).filter((l) => /audio-stream-controller/i.test(l)).slice(-80)) events.push(`    hls.js ${line.slice(0, 220)}`);
               for (const r of audio) {
                 const u = new URL(r.url);
                 events.push(`    ${((r.startedAtMs - publishedAt) / 1000).toFixed(3)} s +${Number.isNaN(r.finishedAtMs) ? 'open' : Math.round(r.finishedAtMs - r.startedAtMs)} ms ${u.pathname.split('/').at(-1)}${u.search}`);
@@ -121,7 +123,11 @@ async function main(): Promise<void> {
               );
             }
             if (!Number.isNaN(stats.targetLatency) && stats.targetLatency !== target) events.push(`${at} s target latency ${stats.targetLatency.toFixed(2)} s`);
-            if (!Number.isNaN(stats.firstFrameAtMs) && !events.some((e) => e.includes('first frame'))) events.push(`${((stats.firstFrameAtMs - publishedAt) / 1000).toFixed(2)} s first frame at ${stats.startLatency.toFixed(2)} s`);
+            const firstFrameNow = !Number.isNaN(stats.firstFrameAtMs) && !events.some((e) => e.includes('first frame'));
+            if (firstFrameNow && hlsLog && process.env.LIVEPIPE_TRACE_START_LOG === '1') {
+              for (const line of (await player.logTail()).slice(0, 400)) events.push(`    hls.js ${line.slice(0, 260)}`);
+            }
+            if (firstFrameNow) events.push(`${((stats.firstFrameAtMs - publishedAt) / 1000).toFixed(2)} s first frame at ${stats.startLatency.toFixed(2)} s`);
             stalls = stats.stalls;
             if (!Number.isNaN(stats.targetLatency)) target = stats.targetLatency;
             await new Promise((r) => setTimeout(r, 250));

@@ -56,6 +56,11 @@ export interface ChannelPackagerOptions {
    */
   onPlaylistStored?: (channel: string, rendition: string, model: MediaPlaylist, stored: StoredPlaylistVersion) => void;
   clock?: () => number;
+  /**
+   * List audio parts that arrive in bursts at an even pace (`BurstPacer`, docs/latency.md "SRT
+   * publishers"). Default true; parts that arrive evenly are never held either way.
+   */
+  paceAudioBursts?: boolean;
   /** How often due deletions run, ms (default 1000). */
   deletionIntervalMs?: number;
 }
@@ -384,6 +389,8 @@ export class ChannelPackager {
             onChange: (r, change) => this.onRenditionChange(r, change),
             onTrack: () => this.writeMaster(),
             clock: this.clock,
+            // Audio is what publishers batch (MPEG-TS PES of several frames); video comes a frame at a time.
+            paceBursts: output.kind === 'audio' && this.options.paceAudioBursts !== false,
           }),
         );
         this.timing.set(output.name, { part, segment });
@@ -703,8 +710,11 @@ export class ChannelPackager {
     // With the ladder's `startAtEdge` it also waits until every rendition's edge has caught up with
     // the wall clock (`firstMultivariantDue`; checked on every part until then).
     if (this.masterWritten === undefined) {
-      const playlists = multivariantRenditions(ladder).flatMap((name) => this.renditions.get(name)?.playlist ?? []);
-      if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true)) return;
+      const renditions = multivariantRenditions(ladder).flatMap((name) => this.renditions.get(name) ?? []);
+      const playlists = renditions.map((r) => r.playlist);
+      // A paced rendition (bursty audio) lists parts later by design, not because the run is behind.
+      const allowances = renditions.map((r) => r.pacingLagMs);
+      if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true, allowances)) return;
     }
     if (!multivariantOutdated(this.masterWritten, master)) return;
     // The first master is stored only after the media playlists it was held for (uploads of different

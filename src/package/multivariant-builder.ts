@@ -101,20 +101,27 @@ export const START_AT_EDGE_MAX_HOLD_TARGETS = 3;
  * names (pure). Always: every one lists a complete segment — hls.js fails a playlist with parts only
  * (`levelEmptyError`), retries, and plays a second further behind for the whole session. With
  * `startAtEdge` (ladder option): also every one's newest media ends within `START_AT_EDGE_PARTS` ×
- * PART-TARGET of `now`, or `START_AT_EDGE_MAX_HOLD_TARGETS` target durations have passed since the
- * latest of their first segments ended (a run that stays behind real time is not held for long).
+ * PART-TARGET of `now` (plus `allowancesMs[i]` for playlist i: lag that is not backlog, such as a
+ * paced rendition's hold — `BurstPacer`), or `START_AT_EDGE_MAX_HOLD_TARGETS` target durations have
+ * passed since the latest of their first segments ended (a run that stays behind real time is not
+ * held for long).
  *
  * Why: a run starts by working off what ingest buffered while ffmpeg started (and an RTMP GOP cache),
  * so its edge trails the wall clock by 0.2–0.7 s for its first second or two. hls.js and Shaka position
  * themselves PART-HOLD-BACK behind the edge of the first playlist they load and, with default configs,
  * never play faster to catch up: a viewer who opens the channel then keeps that lag for good.
  */
-export function firstMultivariantDue(playlists: ReadonlyArray<Pick<MediaPlaylist, 'segments' | 'pending' | 'partTarget' | 'targetDuration'>>, now: number, startAtEdge: boolean): boolean {
+export function firstMultivariantDue(
+  playlists: ReadonlyArray<Pick<MediaPlaylist, 'segments' | 'pending' | 'partTarget' | 'targetDuration'>>,
+  now: number,
+  startAtEdge: boolean,
+  allowancesMs: ReadonlyArray<number> = [],
+): boolean {
   if (playlists.some((p) => p.segments.length === 0)) return false;
   if (!startAtEdge) return true;
-  const live = playlists.every((p) => {
+  const live = playlists.every((p, i) => {
     const end = listedMediaEnd(p);
-    return end !== undefined && now - end <= START_AT_EDGE_PARTS * p.partTarget * 1000;
+    return end !== undefined && now - end <= START_AT_EDGE_PARTS * p.partTarget * 1000 + (allowancesMs[i] ?? 0);
   });
   if (live) return true;
   const firstSegmentsEnded = Math.max(...playlists.map((p) => p.segments[0]!.programDateTime + 1000 * p.segments[0]!.duration));

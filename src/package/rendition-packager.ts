@@ -12,6 +12,7 @@ import { initName, partName, RenditionTimeline, segmentName, type RunStart } fro
 /** The run's times shared by its renditions: the wall-clock anchor and where the listed media ended. */
 export type RunTimes = Pick<RunStart, 'wallclockAnchor'> & { listedMediaEnd?: number };
 import type { RunAlignment } from './run-alignment.js';
+import { BurstPacer } from './burst-pacer.js';
 import { OutageFill } from './outage-fill.js';
 import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
@@ -48,6 +49,11 @@ export interface RenditionPackagerOptions {
   /** Called once the run's init segment is parsed (codecs, size) — for the multivariant playlist. */
   onTrack: (rendition: RenditionPackager, track: TrackInfo) => void;
   clock: () => number;
+  /**
+   * List parts that arrive in bursts at an even pace (`BurstPacer`): the channel turns it on for
+   * audio, which some publishers send in batches. Default false.
+   */
+  paceBursts?: boolean;
 }
 
 export type RenditionChange = 'part' | 'gap' | 'segment' | 'run' | 'end' | 'stored';
@@ -153,6 +159,8 @@ export class RenditionPackager {
   private fillSegment: Uint8Array[] = [];
   /** The cutter of the run being consumed, for `cutAt` (undefined before its init segment and after its end). */
   private runCutter: SegmentCutter | undefined;
+  /** Evens out bursts of parts (`paceBursts`), else undefined. */
+  private readonly pacer: BurstPacer | undefined;
 
   constructor(private readonly options: RenditionPackagerOptions) {
     this.name = options.name;
@@ -164,10 +172,21 @@ export class RenditionPackager {
     this.cursor = { msn: next.msn, index: next.index };
     this.listWithinMs = options.listWithinMs ?? Math.max(1, Math.round(options.partTarget * 500));
     this.deadline = new ListingDeadline(this.listWithinMs);
+    if (options.paceBursts === true) {
+      const partMs = options.partTarget * 1000;
+      // A burst starts with a part 1.5 parts later than the one before: a 0.37 s PES batch jumps ~3.3
+      // parts, an even feed's jitter under one. Held at most 5 parts: more than any batching seen.
+      this.pacer = new BurstPacer({ windowMs: Math.max(3000, 3 * options.segmentDuration * 1000), burstJumpMs: 1.5 * partMs, maxHoldMs: 5 * partMs });
+    }
   }
 
   get playlist(): MediaPlaylist {
     return this.timeline.playlist;
+  }
+
+  /** How much later than its least late arrivals this rendition lists parts while pacing bursts, ms (0: not pacing). */
+  get pacingLagMs(): number {
+    return this.pacer?.lagMs ?? 0;
   }
 
   /** The playlist as storage may show it: cut before the first object not stored yet (`storedView`). */
@@ -226,6 +245,8 @@ export class RenditionPackager {
   consume(feed: FragmentFeed, runId: number, anchor: () => RunTimes, alignment: RunAlignment, onInit?: () => void): Promise<void> {
     let cutter: SegmentCutter | undefined;
     let failed = false;
+    /** Wall-clock time of the run's stream time 0 (its timeline's anchor; `timeOrigin` is 0), once known. */
+    let wallclockAnchor: number | undefined;
     /** Cut but not listable yet, in cut order (slots only increase). */
     let held: CutterEvent[] = [];
     const release = (): void => {
@@ -235,7 +256,7 @@ export class RenditionPackager {
       while (i < held.length && alignment.listable(slotOf(held[i]!))) i++;
       const listable = held.slice(from, i);
       held = held.slice(i);
-      this.apply(listable);
+      this.apply(listable, wallclockAnchor);
     };
     const report = (): void => {
       const reach = cutter?.reach();
@@ -268,6 +289,7 @@ export class RenditionPackager {
         this.fill = event.muxedAudio === undefined ? new OutageFill(event.track) : undefined;
         // The hole before the run is listed first: its segments take their msns before any part is named.
         const times = anchor();
+        wallclockAnchor = times.wallclockAnchor;
         const hole = this.timeline.holeBefore(times);
         this.cursor = { msn: this.cursor.msn + hole.length, index: 0 };
         // Never evicted: without its init segment nothing of the run is playable.
@@ -300,7 +322,7 @@ export class RenditionPackager {
             release();
             // The open segment is closed where the run ended if every rendition reached it, else dropped.
             const open = cutter.reach()?.open;
-            if (open !== undefined && alignment.listable(open) && alignment.isMember(this.name)) this.apply(cutter.flush());
+            if (open !== undefined && alignment.listable(open) && alignment.isMember(this.name)) this.apply(cutter.flush(), wallclockAnchor);
             else cutter.discard();
             if (held.length > 0) this.logger.debug({ runId, dropped: held.length }, 'the run ended before every rendition reached these parts: dropped');
             held = [];
@@ -405,16 +427,25 @@ export class RenditionPackager {
     return this.enqueue(async () => undefined);
   }
 
-  private apply(events: CutterEvent[]): void {
+  /** Lists a run's cut parts and segments; `wallclockAnchor` (the run's stream time 0) lets the pacer see how late each part is. */
+  private apply(events: CutterEvent[], wallclockAnchor: number | undefined): void {
     for (const event of events) {
       if (event.type === 'part') {
         const { bytes, ...part } = event.part;
         this.fill?.listedUntil(part.startTime + part.duration);
-        this.listPart(bytes, 'part', (ok) =>
-          this.timeline.addPart(
-            { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
-            this.options.clock(),
-          ),
+        const listAt =
+          this.pacer !== undefined && wallclockAnchor !== undefined
+            ? this.pacedListing(wallclockAnchor + (part.startTime + part.duration) * 1000)
+            : undefined;
+        this.listPart(
+          bytes,
+          'part',
+          (ok) =>
+            this.timeline.addPart(
+              { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
+              this.options.clock(),
+            ),
+          listAt,
         );
       } else {
         const { bytes, duration } = event.segment;
@@ -433,11 +464,14 @@ export class RenditionPackager {
    * `add` (`ok` false: it is not stored and will not be, or not under that name; list it as a gap).
    * Listed from memory while its upload is pending (`trackUnsettled`).
    */
-  private listPart(bytes: Uint8Array, change: 'part' | 'gap', add: (ok: boolean) => void): void {
+  private listPart(bytes: Uint8Array, change: 'part' | 'gap', add: (ok: boolean) => void, listAt?: number): void {
     const name = partName(this.cursor.msn, this.cursor.index);
     this.cursor.index += 1;
     const stored = this.store(name, bytes, PART_TYPE);
     this.enqueue(async () => {
+      // A paced part (and so everything after it in this rendition) waits for its turn; its upload goes on meanwhile.
+      const wait = listAt === undefined ? 0 : listAt - this.options.clock();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const gate = this.gateOf(stored);
       const outcome = await this.settleWithin(gate);
       const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
@@ -445,6 +479,17 @@ export class RenditionPackager {
       if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
       this.options.onChange(this, change);
     });
+  }
+
+  /** When to list a part whose media ends at wall-clock `endsAt`; says once per stretch when bursts start being paced. */
+  private pacedListing(endsAt: number): number {
+    const pacer = this.pacer!;
+    const wasEngaged = pacer.engaged;
+    const listAt = pacer.listAt(endsAt, this.options.clock());
+    if (pacer.engaged && !wasEngaged) {
+      this.logger.info('parts arrive in bursts (the publisher batches this track): listing them at an even pace');
+    }
+    return listAt;
   }
 
   /** A segment's object, as `listPart` does a part's: `end` closes the segment in the timeline; the cursor moves to the next. */
