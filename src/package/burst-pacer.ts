@@ -1,6 +1,6 @@
 /**
  * When a rendition's parts reach the packager in bursts, lists them at an even pace instead: each
- * part as late, behind its own media, as the latest part of the last few seconds was.
+ * part as late, behind its own media, as a burst's first part typically is.
  *
  * Why: some publishers send audio in batches — ffmpeg's MPEG-TS muxer, over SRT, packs ~0.37 s of
  * 64 kbit/s AAC into one PES — so the transcoder's audio parts arrive four or five at once, and a
@@ -13,9 +13,8 @@
  * one part after the part before, as they do from an even feed, and every part has been loaded from a
  * playlist in which its segment was still open.
  *
- * Pacing to the latest recent lateness never lists anything later than the worst part of the window
- * was already listed, so a player's smallest audio lead is what it was; only the bursts' newer parts
- * wait. Only a window that holds a burst is paced — a part later than the one before by `burstJumpMs`
+ * Pacing to a burst's typical lateness never lists anything later than the bursts' first parts are
+ * listed anyway, so a player's smallest audio lead is what it was; only the bursts' newer parts wait. Only a window that holds a burst is paced — a part later than the one before by `burstJumpMs`
  * — so an even feed (RTMP, a per-frame SRT publisher) and a run catching up with its start-up backlog
  * list every part as it comes, and so do parts that arrive before their media's wall-clock end (a
  * feed faster than real time).
@@ -64,7 +63,7 @@ export class BurstPacer {
     arrivals.push({ at: now, lateness, head: previous !== undefined && lateness - previous >= this.options.burstJumpMs });
     const bursts = this.burstExtremes();
     if (bursts === undefined) return now;
-    return now + Math.min(this.options.maxHoldMs, Math.max(0, bursts.latest - lateness));
+    return now + Math.min(this.options.maxHoldMs, Math.max(0, bursts.typical - lateness));
   }
 
   /** Whether the window holds bursts (parts are being held). */
@@ -78,23 +77,27 @@ export class BurstPacer {
    */
   get lagMs(): number {
     const bursts = this.burstExtremes();
-    return bursts === undefined ? 0 : Math.min(this.options.maxHoldMs, bursts.latest - bursts.earliest);
+    return bursts === undefined ? 0 : Math.min(this.options.maxHoldMs, bursts.typical - bursts.earliest);
   }
 
   /**
-   * The latest and least lateness from the window's first burst on (ms), or undefined when the
-   * window has no burst. Arrivals before it — a start-up backlog being worked off — do not count.
+   * How late a burst's first part typically is — the median over the window's bursts — and the least
+   * lateness from the first burst on (ms); undefined when the window has no burst. Arrivals before it
+   * (a start-up backlog being worked off) do not count. The median, not the latest: one burst that
+   * came late must not hold every part of the next seconds as late (a player that positioned itself
+   * by the video would run out of audio); that burst is listed as it comes.
    */
-  private burstExtremes(): { latest: number; earliest: number } | undefined {
+  private burstExtremes(): { typical: number; earliest: number } | undefined {
     const first = this.arrivals.findIndex((a) => a.head);
     if (first < 0) return undefined;
-    let latest = -Infinity;
+    const heads: number[] = [];
     let earliest = Infinity;
     for (let i = first; i < this.arrivals.length; i++) {
-      const lateness = this.arrivals[i]!.lateness;
-      if (lateness > latest) latest = lateness;
-      if (lateness < earliest) earliest = lateness;
+      const arrival = this.arrivals[i]!;
+      if (arrival.head) heads.push(arrival.lateness);
+      if (arrival.lateness < earliest) earliest = arrival.lateness;
     }
-    return { latest, earliest };
+    heads.sort((a, b) => a - b);
+    return { typical: heads[Math.floor((heads.length - 1) / 2)]!, earliest };
   }
 }

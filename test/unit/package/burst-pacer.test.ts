@@ -34,7 +34,7 @@ describe('BurstPacer', () => {
     // The first batch comes before any jump is seen: as it arrives.
     expect(listed.slice(0, 4)).toEqual(arrivals.slice(0, 4));
     for (let i = 4; i < 40; i++) {
-      // Every part from the first jump on listed as late as a batch's first part (150 + 3 parts).
+      // Every part from the first jump on listed as late as a batch's first part typically is (150 + 3 parts).
       expect(listed[i]! - (T0 + (i + 1) * PART_MS)).toBeCloseTo(150 + 3 * PART_MS, 3);
       if (i > 4) expect(listed[i]! - listed[i - 1]!).toBeCloseTo(PART_MS, 3);
       expect(listed[i]).toBeGreaterThanOrEqual(arrivals[i]!);
@@ -49,6 +49,15 @@ describe('BurstPacer', () => {
     for (let i = 0, lateness = 1200; i < 40; i++, lateness = Math.max(150, lateness - 40)) arrivals.push(T0 + (i + 1) * PART_MS + lateness);
     expect(pace(pacer, arrivals)).toEqual(arrivals);
     expect(pacer.engaged).toBe(false);
+  });
+
+  it('one late burst does not hold the next seconds as late: it is listed as it comes', () => {
+    const pacer = new BurstPacer(options);
+    // Batches of 4 ready when their last part is 150 ms late, but batch 5 comes 300 ms later still.
+    const arrivals = batched(40, 4, 150).map((at, i) => (Math.floor(i / 4) === 5 ? at + 300 : at));
+    const listed = pace(pacer, arrivals);
+    for (let i = 20; i < 24; i++) expect(listed[i]).toBe(arrivals[i]);
+    for (let i = 24; i < 40; i++) expect(listed[i]! - (T0 + (i + 1) * PART_MS)).toBeCloseTo(150 + 3 * PART_MS, 3);
   });
 
   it('never holds a part longer than maxHoldMs', () => {
