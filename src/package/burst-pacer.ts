@@ -66,6 +66,15 @@ export class BurstPacer {
     return now + Math.min(this.options.maxHoldMs, Math.max(0, bursts.typical - lateness));
   }
 
+  /**
+   * Forgets every arrival: a new encoder run is timed against its own anchor, and its start (a
+   * restart that re-reads the feed's last GOP, a backlog being worked off) is no burst of the old one.
+   */
+  reset(): void {
+    this.arrivals.length = 0;
+    this.lastLateness = undefined;
+  }
+
   /** Whether the window holds bursts (parts are being held). */
   get engaged(): boolean {
     return this.burstExtremes() !== undefined;

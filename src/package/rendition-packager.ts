@@ -290,6 +290,8 @@ export class RenditionPackager {
         // The hole before the run is listed first: its segments take their msns before any part is named.
         const times = anchor();
         wallclockAnchor = times.wallclockAnchor;
+        // Lateness is measured against this run's anchor: what the last run's parts did says nothing of it.
+        this.pacer?.reset();
         const hole = this.timeline.holeBefore(times);
         this.cursor = { msn: this.cursor.msn + hole.length, index: 0 };
         // Never evicted: without its init segment nothing of the run is playable.

@@ -60,6 +60,18 @@ describe('BurstPacer', () => {
     for (let i = 24; i < 40; i++) expect(listed[i]! - (T0 + (i + 1) * PART_MS)).toBeCloseTo(150 + 3 * PART_MS, 3);
   });
 
+  it('reset: a new run starts unpaced, however late its first parts are', () => {
+    const pacer = new BurstPacer(options);
+    pace(pacer, batched(12, 4, 150));
+    expect(pacer.engaged).toBe(true);
+    pacer.reset();
+    expect(pacer.engaged).toBe(false);
+    // The restarted run's first part 1.5 s late, then catching up: nothing held.
+    const now = T0 + 20_000;
+    expect(pacer.listAt(now - 1500, now)).toBe(now);
+    expect(pacer.listAt(now - 1300, now + 50)).toBe(now + 50);
+  });
+
   it('never holds a part longer than maxHoldMs', () => {
     const pacer = new BurstPacer(options);
     pacer.listAt(T0, T0 + 100);
