@@ -14,10 +14,11 @@
  * playlist in which its segment was still open.
  *
  * Pacing to a burst's typical lateness never lists anything later than the bursts' first parts are
- * listed anyway, so a player's smallest audio lead is what it was; only the bursts' newer parts wait. Only a window that holds a burst is paced — a part later than the one before by `burstJumpMs`
- * — so an even feed (RTMP, a per-frame SRT publisher) and a run catching up with its start-up backlog
- * list every part as it comes, and so do parts that arrive before their media's wall-clock end (a
- * feed faster than real time).
+ * listed anyway, so a player's smallest audio lead is what it was; only the bursts' newer parts wait.
+ * Only a window that holds a burst is paced — a part later than the one before by `burstJumpMs` — so
+ * an even feed (RTMP, a per-frame SRT publisher) and a run catching up with its start-up backlog list
+ * every part as it comes, and so do parts that arrive before their media's wall-clock end (a feed
+ * faster than real time).
  *
  * Pure: the caller passes wall-clock times in and awaits the time it gets back.
  */
@@ -46,6 +47,8 @@ export class BurstPacer {
   /** The window's late arrivals, oldest first. */
   private readonly arrivals: Arrival[] = [];
   private lastLateness: number | undefined;
+  /** Whether the window held a burst at the last arrival (`engaged`). */
+  private pacing = false;
 
   constructor(private readonly options: BurstPacerOptions) {}
 
@@ -59,9 +62,13 @@ export class BurstPacer {
     while (arrivals.length > 0 && arrivals[0]!.at < now - this.options.windowMs) arrivals.shift();
     const previous = this.lastLateness;
     this.lastLateness = lateness;
-    if (lateness <= 0) return now;
+    if (lateness <= 0) {
+      this.pacing = this.burstExtremes() !== undefined;
+      return now;
+    }
     arrivals.push({ at: now, lateness, head: previous !== undefined && lateness - previous >= this.options.burstJumpMs });
     const bursts = this.burstExtremes();
+    this.pacing = bursts !== undefined;
     if (bursts === undefined) return now;
     return now + Math.min(this.options.maxHoldMs, Math.max(0, bursts.typical - lateness));
   }
@@ -73,11 +80,12 @@ export class BurstPacer {
   reset(): void {
     this.arrivals.length = 0;
     this.lastLateness = undefined;
+    this.pacing = false;
   }
 
-  /** Whether the window holds bursts (parts are being held). */
+  /** Whether the window held bursts at the last arrival (parts are being held). */
   get engaged(): boolean {
-    return this.burstExtremes() !== undefined;
+    return this.pacing;
   }
 
   /**

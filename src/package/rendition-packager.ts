@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PutOptions } from '../storage/object-storage.js';
@@ -473,7 +474,7 @@ export class RenditionPackager {
     this.enqueue(async () => {
       // A paced part (and so everything after it in this rendition) waits for its turn; its upload goes on meanwhile.
       const wait = listAt === undefined ? 0 : listAt - this.options.clock();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (wait > 0) await sleep(wait);
       const gate = this.gateOf(stored);
       const outcome = await this.settleWithin(gate);
       const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);

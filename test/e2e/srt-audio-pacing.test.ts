@@ -40,7 +40,8 @@ async function loadLikeAPlayer(url: string, seconds: number, settleSeconds: numb
   let latest: MediaPlaylist | undefined;
   const reloads = (async () => {
     while (running()) {
-      const next = latest === undefined ? '' : `?_HLS_msn=${lastPosition(latest).msn}&_HLS_part=${lastPosition(latest).part + 1}`;
+      const last = latest === undefined ? undefined : lastPosition(latest);
+      const next = last === undefined ? '' : `?_HLS_msn=${last.msn}&_HLS_part=${last.part + 1}`;
       const { status, text } = await getText(`${url}${next}`);
       if (status === 200) latest = parseMediaPlaylist(text);
       else await new Promise((r) => setTimeout(r, 50));
