@@ -15,6 +15,8 @@
  *
  * Pacing to a burst's typical lateness never lists anything later than the bursts' first parts are
  * listed anyway, so a player's smallest audio lead is what it was; only the bursts' newer parts wait.
+ * The channel's other renditions are held to the paced one (`LeadLimiter`): the video edge would
+ * otherwise lead the audio edge by that lateness all the time.
  * Only a window that holds a burst is paced — a part later than the one before by `burstJumpMs` — so
  * an even feed (RTMP, a per-frame SRT publisher) and a run catching up with its start-up backlog list
  * every part as it comes, and so do parts that arrive before their media's wall-clock end (a feed

@@ -16,6 +16,7 @@ import { MuxedFeed, SharedAudioFeed, streamFeed } from './fragment-feed.js';
 import { CueSchedule, type Cue } from './cue-schedule.js';
 import { RenditionTimeline, renditionReportsFor, runIdOf } from './rendition-timeline.js';
 import { RunAlignment } from './run-alignment.js';
+import { LeadLimiter } from './lead-limiter.js';
 import { targetDurationFor } from './segment-cutter.js';
 
 /** What the packager reports to the metrics registry (a narrow view of `Metrics`). */
@@ -83,6 +84,8 @@ const MASTER_HANDOVER_WAIT_MS = 2000;
 export class ChannelPackager {
   readonly channel: string;
   private readonly renditions = new Map<string, RenditionPackager>();
+  /** Holds every rendition to within a part of a paced one (bursty audio): they advance together. */
+  private readonly leadLimiter = new LeadLimiter();
   /** The ladder timing each rendition packager was built for (part target, segment duration), s. */
   private readonly timing = new Map<string, { part: number; segment: number }>();
   /** Media of playlists replaced after a ladder change, deleted once players are done with it. */
@@ -332,6 +335,8 @@ export class ChannelPackager {
     this.closed = true;
     this.stopBridge();
     if (this.deletionTimer !== undefined) clearInterval(this.deletionTimer);
+    // Parts held for a paced rendition are listed now: the runs in flight are being drained.
+    this.leadLimiter.close();
     await this.attachChain;
     await Promise.all([...this.runsInFlight]);
     await Promise.all([...this.renditions.values()].map((r) => r.drain()));
@@ -391,6 +396,7 @@ export class ChannelPackager {
             clock: this.clock,
             // Audio is what publishers batch (MPEG-TS PES of several frames); video comes a frame at a time.
             paceBursts: output.kind === 'audio' && this.options.paceAudioBursts !== false,
+            leadLimiter: this.leadLimiter,
           }),
         );
         this.timing.set(output.name, { part, segment });
@@ -712,8 +718,10 @@ export class ChannelPackager {
     if (this.masterWritten === undefined) {
       const renditions = multivariantRenditions(ladder).flatMap((name) => this.renditions.get(name) ?? []);
       const playlists = renditions.map((r) => r.playlist);
-      // A paced rendition (bursty audio) lists parts later by design, not because the run is behind.
-      const allowances = renditions.map((r) => r.pacingLagMs);
+      // A paced rendition (bursty audio) lists parts later by design, not because the run is behind,
+      // and every other rendition is held to it (`LeadLimiter`).
+      const pacingLag = Math.max(0, ...renditions.map((r) => r.pacingLagMs));
+      const allowances = renditions.map(() => pacingLag);
       if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true, allowances)) return;
     }
     if (!multivariantOutdated(this.masterWritten, master)) return;

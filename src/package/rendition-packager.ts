@@ -14,6 +14,7 @@ import { initName, partName, RenditionTimeline, segmentName, type RunStart } fro
 export type RunTimes = Pick<RunStart, 'wallclockAnchor'> & { listedMediaEnd?: number };
 import type { RunAlignment } from './run-alignment.js';
 import { BurstPacer } from './burst-pacer.js';
+import type { LeadLimiter } from './lead-limiter.js';
 import { OutageFill } from './outage-fill.js';
 import { SegmentCutter, slotOf, type CutterEvent } from './segment-cutter.js';
 import { storedView } from './stored-view.js';
@@ -55,11 +56,22 @@ export interface RenditionPackagerOptions {
    * audio, which some publishers send in batches. Default false.
    */
   paceBursts?: boolean;
+  /**
+   * Shared by the channel's renditions: a paced rendition reports its listed edge to it, and every
+   * other rendition lists a part only once the paced ones are within one PART-TARGET of its end.
+   */
+  leadLimiter?: LeadLimiter;
 }
 
 export type RenditionChange = 'part' | 'gap' | 'segment' | 'run' | 'end' | 'stored';
 
 const PART_TYPE = 'video/iso.segment';
+/**
+ * How late (behind its media's end) a part waiting for a paced rendition (`leadLimiter`) may become,
+ * in part targets: the pacer holds a part at most 5, and the lead is one more. A deadline on the
+ * part's own lateness, not on the wait, so a stalled paced rendition cannot make the waits add up.
+ */
+const MAX_LEAD_LATENESS_PARTS = 6;
 
 /** An object's upload: `done` resolves true once stored, false when it will not be; `outcome` is its result once known. */
 interface Upload {
@@ -292,7 +304,10 @@ export class RenditionPackager {
         const times = anchor();
         wallclockAnchor = times.wallclockAnchor;
         // Lateness is measured against this run's anchor: what the last run's parts did says nothing of it.
-        this.pacer?.reset();
+        if (this.pacer !== undefined) {
+          this.pacer.reset();
+          this.options.leadLimiter?.released(this.name);
+        }
         const hole = this.timeline.holeBefore(times);
         this.cursor = { msn: this.cursor.msn + hole.length, index: 0 };
         // Never evicted: without its init segment nothing of the run is playable.
@@ -318,6 +333,7 @@ export class RenditionPackager {
       const finish = () => {
         // The other renditions of the run wait for this one's end, whatever happened to it.
         alignment.end(this.name);
+        if (this.pacer !== undefined) this.options.leadLimiter?.released(this.name);
         if (this.runCutter === cutter) this.runCutter = undefined;
         void alignment.settled.then(() => {
           unsubscribe();
@@ -436,10 +452,8 @@ export class RenditionPackager {
       if (event.type === 'part') {
         const { bytes, ...part } = event.part;
         this.fill?.listedUntil(part.startTime + part.duration);
-        const listAt =
-          this.pacer !== undefined && wallclockAnchor !== undefined
-            ? this.pacedListing(wallclockAnchor + (part.startTime + part.duration) * 1000)
-            : undefined;
+        const endsAt = wallclockAnchor === undefined ? undefined : wallclockAnchor + (part.startTime + part.duration) * 1000;
+        const listAt = this.pacer !== undefined && endsAt !== undefined ? this.pacedListing(endsAt) : undefined;
         this.listPart(
           bytes,
           'part',
@@ -448,7 +462,7 @@ export class RenditionPackager {
               { startTime: part.startTime, duration: part.duration, independent: part.independent, endsAtBoundary: part.endsAtBoundary, gap: !ok },
               this.options.clock(),
             ),
-          listAt,
+          { listAt, endsAt },
         );
       } else {
         const { bytes, duration } = event.segment;
@@ -467,18 +481,29 @@ export class RenditionPackager {
    * `add` (`ok` false: it is not stored and will not be, or not under that name; list it as a gap).
    * Listed from memory while its upload is pending (`trackUnsettled`).
    */
-  private listPart(bytes: Uint8Array, change: 'part' | 'gap', add: (ok: boolean) => void, listAt?: number): void {
+  private listPart(bytes: Uint8Array, change: 'part' | 'gap', add: (ok: boolean) => void, timing: { listAt?: number; endsAt?: number } = {}): void {
     const name = partName(this.cursor.msn, this.cursor.index);
     this.cursor.index += 1;
     const stored = this.store(name, bytes, PART_TYPE);
+    const { listAt, endsAt } = timing;
+    const limiter = this.options.leadLimiter;
     this.enqueue(async () => {
       // A paced part (and so everything after it in this rendition) waits for its turn; its upload goes on meanwhile.
       const wait = listAt === undefined ? 0 : listAt - this.options.clock();
       if (wait > 0) await sleep(wait);
+      // Any other rendition's part waits, as long as a paced one trails it by more than a part.
+      const partMs = this.options.partTarget * 1000;
+      if (limiter !== undefined && this.pacer === undefined && endsAt !== undefined) {
+        await limiter.waitFor(endsAt, partMs, endsAt + MAX_LEAD_LATENESS_PARTS * partMs - this.options.clock());
+      }
       const gate = this.gateOf(stored);
       const outcome = await this.settleWithin(gate);
       const ok = outcome !== 'failed' && this.isNext(name, this.timeline.nextPart().name);
       add(ok);
+      if (limiter !== undefined && this.pacer !== undefined && endsAt !== undefined) {
+        if (this.pacer.engaged) limiter.advanced(this.name, endsAt);
+        else limiter.released(this.name);
+      }
       if (ok && outcome === 'pending') this.trackUnsettled(name, gate);
       this.options.onChange(this, change);
     });
