@@ -719,10 +719,9 @@ export class ChannelPackager {
       const renditions = multivariantRenditions(ladder).flatMap((name) => this.renditions.get(name) ?? []);
       const playlists = renditions.map((r) => r.playlist);
       // A paced rendition (bursty audio) lists parts later by design, not because the run is behind,
-      // and every other rendition is held to it (`LeadLimiter`).
+      // and every other rendition is held to it (`LeadLimiter`): the allowance is the channel's.
       const pacingLag = Math.max(0, ...renditions.map((r) => r.pacingLagMs));
-      const allowances = renditions.map(() => pacingLag);
-      if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true, allowances)) return;
+      if (!firstMultivariantDue(playlists, this.clock(), ladder.ladder.startAtEdge === true, pacingLag)) return;
     }
     if (!multivariantOutdated(this.masterWritten, master)) return;
     // The first master is stored only after the media playlists it was held for (uploads of different

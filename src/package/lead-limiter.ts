@@ -47,10 +47,10 @@ export class LeadLimiter {
           this.waiters.delete(waiter);
           resolve();
         },
+        // Forgetting the edges it waited for lets it (and every part waiting on them) go.
         timer: setTimeout(() => {
           for (const [name, edge] of this.edges) if (edge < until) this.edges.delete(name);
           this.wake();
-          waiter.done();
         }, Math.max(0, maxHoldMs)),
       };
       this.waiters.add(waiter);

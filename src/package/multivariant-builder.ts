@@ -101,8 +101,8 @@ export const START_AT_EDGE_MAX_HOLD_TARGETS = 3;
  * names (pure). Always: every one lists a complete segment — hls.js fails a playlist with parts only
  * (`levelEmptyError`), retries, and plays a second further behind for the whole session. With
  * `startAtEdge` (ladder option): also every one's newest media ends within `START_AT_EDGE_PARTS` ×
- * PART-TARGET of `now` (plus `allowancesMs[i]` for playlist i: lag that is not backlog, such as a
- * paced rendition's hold — `BurstPacer`), or `START_AT_EDGE_MAX_HOLD_TARGETS` target durations have
+ * PART-TARGET of `now` (plus `allowanceMs`: lag that is not backlog — a paced rendition's hold,
+ * `BurstPacer`, which every other rendition of the channel is held to, `LeadLimiter`), or `START_AT_EDGE_MAX_HOLD_TARGETS` target durations have
  * passed since the latest of their first segments ended (a run that stays behind real time is not
  * held for long).
  *
@@ -115,13 +115,13 @@ export function firstMultivariantDue(
   playlists: ReadonlyArray<Pick<MediaPlaylist, 'segments' | 'pending' | 'partTarget' | 'targetDuration'>>,
   now: number,
   startAtEdge: boolean,
-  allowancesMs: ReadonlyArray<number> = [],
+  allowanceMs = 0,
 ): boolean {
   if (playlists.some((p) => p.segments.length === 0)) return false;
   if (!startAtEdge) return true;
-  const live = playlists.every((p, i) => {
+  const live = playlists.every((p) => {
     const end = listedMediaEnd(p);
-    return end !== undefined && now - end <= START_AT_EDGE_PARTS * p.partTarget * 1000 + (allowancesMs[i] ?? 0);
+    return end !== undefined && now - end <= START_AT_EDGE_PARTS * p.partTarget * 1000 + allowanceMs;
   });
   if (live) return true;
   const firstSegmentsEnded = Math.max(...playlists.map((p) => p.segments[0]!.programDateTime + 1000 * p.segments[0]!.duration));

@@ -66,12 +66,14 @@ export interface RenditionPackagerOptions {
 export type RenditionChange = 'part' | 'gap' | 'segment' | 'run' | 'end' | 'stored';
 
 const PART_TYPE = 'video/iso.segment';
+/** Longest the pacer holds a part (`paceBursts`), in part targets: more than any batching seen. */
+const MAX_PACING_HOLD_PARTS = 5;
 /**
  * How late (behind its media's end) a part waiting for a paced rendition (`leadLimiter`) may become,
- * in part targets: the pacer holds a part at most 5, and the lead is one more. A deadline on the
- * part's own lateness, not on the wait, so a stalled paced rendition cannot make the waits add up.
+ * in part targets: the pacer's longest hold and the lead of one part. A deadline on the part's own
+ * lateness, not on the wait, so a stalled paced rendition cannot make the waits add up.
  */
-const MAX_LEAD_LATENESS_PARTS = 6;
+const MAX_LEAD_LATENESS_PARTS = MAX_PACING_HOLD_PARTS + 1;
 
 /** An object's upload: `done` resolves true once stored, false when it will not be; `outcome` is its result once known. */
 interface Upload {
@@ -188,8 +190,12 @@ export class RenditionPackager {
     if (options.paceBursts === true) {
       const partMs = options.partTarget * 1000;
       // A burst starts with a part 1.5 parts later than the one before: a 0.37 s PES batch jumps ~3.3
-      // parts, an even feed's jitter under one. Held at most 5 parts: more than any batching seen.
-      this.pacer = new BurstPacer({ windowMs: Math.max(3000, 3 * options.segmentDuration * 1000), burstJumpMs: 1.5 * partMs, maxHoldMs: 5 * partMs });
+      // parts, an even feed's jitter under one.
+      this.pacer = new BurstPacer({
+        windowMs: Math.max(3000, 3 * options.segmentDuration * 1000),
+        burstJumpMs: 1.5 * partMs,
+        maxHoldMs: MAX_PACING_HOLD_PARTS * partMs,
+      });
     }
   }
 

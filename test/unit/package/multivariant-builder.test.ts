@@ -125,9 +125,9 @@ describe('firstMultivariantDue (the first master: a complete segment everywhere,
   it("with startAtEdge: a paced rendition's allowance counts as live lag, not backlog", () => {
     // Video at the edge (T0 + 1.6 s at T0 + 1.75 s); audio paced 0.37 s behind its earliest arrivals, edge at T0 + 1.2 s.
     expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1750, true)).toBe(false);
-    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1750, true, [0, 370])).toBe(true);
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1750, true, 370)).toBe(true);
     // The allowance is the pacing lag, not a blank cheque: 0.6 s behind is still held.
-    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1800, true, [0, 370])).toBe(false);
+    expect(firstMultivariantDue([rendition(1, 6), rendition(1, 2)], T0 + 1800, true, 370)).toBe(false);
   });
 
   it('with startAtEdge: a run that stays behind is held at most 3 target durations after the first segments ended', () => {
